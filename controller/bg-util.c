@@ -1,0 +1,768 @@
+/*
+ * bg-util: implementations of the helpers declared in bg-util.h. Nothing
+ * here knows about bluegreen's domain; it is the layer that keeps the rest
+ * free of errno juggling, partial writes and shell strings.
+ */
+#include "bg.h"
+#include "bg-util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void bg__bug(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "BUG: %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+static BG_NORETURN void oom(size_t n)
+{
+	fprintf(stderr, "fatal: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *bg_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p) {
+		oom(n);
+	}
+	return p;
+}
+
+void *bg_xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p) {
+		oom(nmemb * size);
+	}
+	return p;
+}
+
+void *bg_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q) {
+		oom(n);
+	}
+	return q;
+}
+
+void *bg_xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (size && nmemb > SIZE_MAX / size) {
+		oom(SIZE_MAX);
+	}
+	return bg_xrealloc(p, nmemb * size);
+}
+
+char *bg_xstrdup(const char *s)
+{
+	if (!s) {
+		return NULL;
+	}
+	char *d = strdup(s);
+	if (!d) {
+		oom(strlen(s) + 1);
+	}
+	return d;
+}
+
+char *bg_xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+	if (!d) {
+		oom(n + 1);
+	}
+	return d;
+}
+
+char *bg_xvasprintf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0) {
+		oom(strlen(fmt));
+	}
+	return s;
+}
+
+char *bg_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = bg_xvasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void bg_grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+	if (n <= *cap) {
+		return;
+	}
+	size_t c = *cap ? *cap : 4;
+	while (c < n) {
+		c *= 2;
+	}
+	*v = bg_xreallocarray(*v, c, sz);
+	*cap = c;
+}
+
+void bg_strv_init(struct bg_strv *sv)
+{
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+void bg_strv_release(struct bg_strv *sv)
+{
+	if (!sv) {
+		return;
+	}
+	for (size_t i = 0; i < sv->n; i++) {
+		free(sv->v[i]);
+	}
+	free(sv->v);
+	bg_strv_init(sv);
+}
+
+void bg_strv_push_take(struct bg_strv *sv, char *s)
+{
+	BG_GROW(sv->v, sv->cap, sv->n + 2);
+	sv->v[sv->n++] = s;
+	sv->v[sv->n] = NULL;
+}
+
+void bg_strv_push(struct bg_strv *sv, const char *s)
+{
+	bg_strv_push_take(sv, bg_xstrdup(s));
+}
+
+void bg_strv_copy(struct bg_strv *dst, const struct bg_strv *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		bg_strv_push(dst, src->v[i]);
+	}
+}
+
+bool bg_strv_contains(const struct bg_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++) {
+		if (strcmp(sv->v[i], s) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool bg_strv_equal(const struct bg_strv *a, const struct bg_strv *b)
+{
+	if (a->n != b->n) {
+		return false;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		if (strcmp(a->v[i], b->v[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void bg_strv_sort(struct bg_strv *sv)
+{
+	if (sv->n > 1) {
+		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_str);
+	}
+}
+
+bool bg_str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool bg_str_has_suffix(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+	return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+bool bg_glob_match_ci(const char *p, const char *s)
+{
+	/* Iterative matcher with one backtrack point: linear in practice. */
+	const char *star = NULL, *ss = NULL;
+	while (*s) {
+		if (*p == '*') {
+			star = p++;
+			ss = s;
+		} else if (*p && tolower((unsigned char)*p) == tolower((unsigned char)*s)) {
+			p++;
+			s++;
+		} else if (star) {
+			p = star + 1;
+			s = ++ss;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*') {
+		p++;
+	}
+	return *p == '\0';
+}
+
+unsigned bg_str_distance(const char *a, const char *b, unsigned max)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64) {
+		return max + 1;
+	}
+	unsigned row[65];
+	for (size_t j = 0; j <= lb; j++) {
+		row[j] = (unsigned)j;
+	}
+	for (size_t i = 1; i <= la; i++) {
+		unsigned prev = row[0];
+		row[0] = (unsigned)i;
+		unsigned best = row[0];
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned cur = row[j];
+			unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			unsigned v = prev + cost;
+			if (row[j] + 1 < v) {
+				v = row[j] + 1;
+			}
+			if (row[j - 1] + 1 < v) {
+				v = row[j - 1] + 1;
+			}
+			row[j] = v;
+			prev = cur;
+			if (v < best) {
+				best = v;
+			}
+		}
+		if (best > max) {
+			return max + 1;
+		}
+	}
+	return row[lb] > max ? max + 1 : row[lb];
+}
+
+bool bg_ct_streq(const char *given, const char *expected)
+{
+	/*
+	 * Hash both sides first: the comparison then always covers 32 bytes,
+	 * so neither the position of the first difference nor the length of
+	 * the expected value leaks through timing.
+	 */
+	unsigned char hg[32], he[32];
+	unsigned int lg = 0, le = 0;
+	EVP_Digest(given, strlen(given), hg, &lg, EVP_sha256(), NULL);
+	EVP_Digest(expected, strlen(expected), he, &le, EVP_sha256(), NULL);
+	return CRYPTO_memcmp(hg, he, sizeof(hg)) == 0;
+}
+
+static void to_hex(const unsigned char *d, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[d[i] >> 4];
+		hex[2 * i + 1] = digits[d[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
+void bg_sha256_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL)) {
+		BG_BUG("EVP_Digest failed");
+	}
+	to_hex(md, 32, hex);
+}
+
+struct bg_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct bg_sha256 *bg_sha256_new(void)
+{
+	struct bg_sha256 *h = bg_xmalloc(sizeof(*h));
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL)) {
+		BG_BUG("EVP_DigestInit_ex failed");
+	}
+	return h;
+}
+
+void bg_sha256_update(struct bg_sha256 *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate(h->ctx, data, len);
+}
+
+void bg_sha256_update_str(struct bg_sha256 *h, const char *s)
+{
+	if (!s) {
+		s = "";
+	}
+	EVP_DigestUpdate(h->ctx, s, strlen(s) + 1);
+}
+
+void bg_sha256_final_hex(struct bg_sha256 *h, char hex[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	EVP_DigestFinal_ex(h->ctx, md, &n);
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+	to_hex(md, 32, hex);
+}
+
+int64_t bg_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t bg_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void bg_time_format_utc(int64_t ms, char buf[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			(int)(ms % 1000));
+}
+
+int bg_duration_parse(const char *s, uint64_t *ms)
+{
+	const char *p = s;
+	uint64_t v = 0;
+	if (!isdigit((unsigned char)*p)) {
+		return BG_EPARSE;
+	}
+	while (isdigit((unsigned char)*p)) {
+		if (v > UINT64_MAX / 10 - 10) {
+			return BG_EPARSE;
+		}
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	uint64_t mult;
+	if (strcmp(p, "ms") == 0) {
+		mult = 1;
+	} else if (strcmp(p, "s") == 0) {
+		mult = 1000;
+	} else if (strcmp(p, "m") == 0) {
+		mult = 60 * 1000;
+	} else if (strcmp(p, "h") == 0) {
+		mult = 3600 * 1000;
+	} else {
+		return BG_EPARSE;
+	}
+	if (v > UINT64_MAX / mult) {
+		return BG_EPARSE;
+	}
+	*ms = v * mult;
+	return 0;
+}
+
+void bg_duration_format(uint64_t ms, char buf[32])
+{
+	if (ms && ms % 3600000 == 0) {
+		snprintf(buf, 32, "%" PRIu64 "h", ms / 3600000);
+	} else if (ms && ms % 60000 == 0) {
+		snprintf(buf, 32, "%" PRIu64 "m", ms / 60000);
+	} else if (ms && ms % 1000 == 0) {
+		snprintf(buf, 32, "%" PRIu64 "s", ms / 1000);
+	} else {
+		snprintf(buf, 32, "%" PRIu64 "ms", ms);
+	}
+}
+
+int bg_mkdir_p(const char *path, unsigned mode)
+{
+	char *p = bg_xstrdup(path);
+	int err = 0;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/') {
+			continue;
+		}
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			err = BG_ERRNO(errno);
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+		err = BG_ERRNO(errno);
+	}
+out:
+	free(p);
+	return err;
+}
+
+int bg_state_dir_ensure(const char *path)
+{
+	struct stat st;
+	int err = bg_mkdir_p(path, 0700);
+	if (err) {
+		return err;
+	}
+	if (stat(path, &st) < 0) {
+		return BG_ERRNO(errno);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		return BG_ERRNO(ENOTDIR);
+	}
+	if ((st.st_mode & 077) && chmod(path, 0700) < 0) {
+		return BG_ERRNO(errno);
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return BG_ERRNO(errno);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		return bg_xstrdup(".");
+	}
+	if (slash == path) {
+		return bg_xstrdup("/");
+	}
+	return bg_xstrndup(path, (size_t)(slash - path));
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		return BG_ERRNO(errno);
+	}
+	int err = fsync(fd) < 0 ? BG_ERRNO(errno) : 0;
+	close(fd);
+	return err;
+}
+
+int bg_file_write_atomic(const char *path, const char *tmp_dir, const void *data,
+		size_t len, unsigned mode)
+{
+	char *dir = dir_of(path);
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char *tmp = bg_xasprintf("%s/.%s.%ld.tmp", tmp_dir ? tmp_dir : dir, base,
+			(long)getpid());
+	int fd = -1, err = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			(mode_t)mode);
+	if (fd < 0) {
+		err = BG_ERRNO(errno);
+		goto out;
+	}
+	if (fchmod(fd, (mode_t)mode) < 0) {
+		err = BG_ERRNO(errno);
+		goto out;
+	}
+	err = write_all(fd, data, len);
+	if (err) {
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		err = BG_ERRNO(errno);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err = BG_ERRNO(errno);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		err = BG_ERRNO(errno);
+		goto out;
+	}
+	err = fsync_dir(dir);
+	if (!err && tmp_dir) {
+		err = fsync_dir(tmp_dir);
+	}
+out:
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (err) {
+		unlink(tmp);
+	}
+	free(tmp);
+	free(dir);
+	return err;
+}
+
+int bg_file_read(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	if (fd < 0) {
+		return BG_ERRNO(errno);
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		err = BG_ERRNO(EISDIR);
+		goto out;
+	}
+	for (;;) {
+		BG_GROW(buf, cap, n + 4096 + 1);
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			err = BG_ERRNO(errno);
+			goto out;
+		}
+		if (r == 0) {
+			break;
+		}
+		n += (size_t)r;
+		if (n > max) {
+			err = BG_ETOO_BIG;
+			goto out;
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	buf = NULL;
+	if (len) {
+		*len = n;
+	}
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+#define SPAWN_OUTPUT_MAX (64 * 1024)
+
+int bg_spawn_capture(char *const argv[], uint64_t timeout_ms, int *status,
+		char **output)
+{
+	posix_spawn_file_actions_t fa;
+	int pipefd[2] = {-1, -1};
+	pid_t pid = -1;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0, wst = 0;
+	int64_t deadline = timeout_ms ? bg_mono_ms() + (int64_t)timeout_ms : 0;
+
+	if (!argv || !argv[0]) {
+		return BG_EUSAGE;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		return BG_ERRNO(errno);
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	if (rc != 0) {
+		err = BG_ERRNO(rc);
+		goto out;
+	}
+	for (;;) {
+		int wait_ms = -1;
+		if (deadline) {
+			int64_t left = deadline - bg_mono_ms();
+			if (left <= 0) {
+				kill(pid, SIGKILL);
+				err = BG_ETIMEOUT;
+				break;
+			}
+			wait_ms = (int)left;
+		}
+		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+		int pr = poll(&pfd, 1, wait_ms);
+		if (pr < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			err = BG_ERRNO(errno);
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (pr == 0) {
+			continue;
+		}
+		char chunk[4096];
+		ssize_t r = read(pipefd[0], chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r <= 0) {
+			break;
+		}
+		if (n < SPAWN_OUTPUT_MAX) {
+			size_t take = (size_t)r;
+			if (n + take > SPAWN_OUTPUT_MAX) {
+				take = SPAWN_OUTPUT_MAX - n;
+			}
+			BG_GROW(buf, cap, n + take + 1);
+			memcpy(buf + n, chunk, take);
+			n += take;
+		}
+	}
+	while (waitpid(pid, &wst, 0) < 0) {
+		if (errno != EINTR) {
+			if (!err) {
+				err = BG_ERRNO(errno);
+			}
+			goto out;
+		}
+	}
+	if (status) {
+		if (WIFEXITED(wst)) {
+			*status = WEXITSTATUS(wst);
+		} else if (WIFSIGNALED(wst)) {
+			*status = 128 + WTERMSIG(wst);
+		} else {
+			*status = 255;
+		}
+	}
+out:
+	if (pipefd[0] >= 0) {
+		close(pipefd[0]);
+	}
+	if (output) {
+		if (!buf) {
+			buf = bg_xstrdup("");
+		} else {
+			buf[n] = '\0';
+		}
+		*output = buf;
+		buf = NULL;
+	}
+	free(buf);
+	return err;
+}
+
+static bool needs_quote(const char *s)
+{
+	if (!*s) {
+		return true;
+	}
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && !strchr("-_./=:,@+%", *s)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+char *bg_argv_display(char *const argv[])
+{
+	size_t cap = 1;
+	for (size_t i = 0; argv && argv[i]; i++) {
+		cap += 4 * strlen(argv[i]) + 3;
+	}
+	char *out = bg_xmalloc(cap);
+	char *p = out;
+	for (size_t i = 0; argv && argv[i]; i++) {
+		if (i) {
+			*p++ = ' ';
+		}
+		if (!needs_quote(argv[i])) {
+			size_t l = strlen(argv[i]);
+			memcpy(p, argv[i], l);
+			p += l;
+			continue;
+		}
+		*p++ = '\'';
+		for (const char *s = argv[i]; *s; s++) {
+			if (*s == '\'') {
+				memcpy(p, "'\\''", 4);
+				p += 4;
+			} else {
+				*p++ = *s;
+			}
+		}
+		*p++ = '\'';
+	}
+	*p = '\0';
+	return out;
+}
+
+const char *bg_actor(void)
+{
+	static char actor[256];
+	if (actor[0]) {
+		return actor;
+	}
+	char host[128] = "localhost";
+	const char *user = getenv("SUDO_USER");
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (!user || !*user) {
+		if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res) {
+			user = res->pw_name;
+		} else {
+			user = "unknown";
+		}
+	}
+	snprintf(actor, sizeof(actor), "%s@%s", user, host);
+	return actor;
+}

@@ -1,0 +1,119 @@
+/*
+ * bg-util: the small things every module needs and libc does not give
+ * safely: allocators that abort on exhaustion (git's xmalloc), a string
+ * vector, SHA-256 in hex (libcrypto), constant-time comparison, UTC
+ * milliseconds, durations, files written atomically (temp + fsync + rename
+ * + fsync of the directory), a 0700 directory maker, and running an argv
+ * (posix_spawn, never a shell) with its output captured.
+ */
+#ifndef BG_CONTROLLER_BG_UTIL_H
+#define BG_CONTROLLER_BG_UTIL_H
+
+#include "bg.h"
+
+/* Allocation: these never return NULL; they abort with a message. */
+void *bg_xmalloc(size_t n);
+void *bg_xcalloc(size_t nmemb, size_t size);
+void *bg_xrealloc(void *p, size_t n);
+void *bg_xreallocarray(void *p, size_t nmemb, size_t size);
+char *bg_xstrdup(const char *s);          /* NULL -> NULL */
+char *bg_xstrndup(const char *s, size_t n);
+char *bg_xasprintf(const char *fmt, ...) BG_PRINTF(1, 2);
+char *bg_xvasprintf(const char *fmt, va_list ap) BG_PRINTF(1, 0);
+
+/* Grow *v (of *cap elements of size sz) so that it holds at least n. */
+void bg_grow(void **v, size_t *cap, size_t n, size_t sz);
+#define BG_GROW(arr, cap, n) bg_grow((void **)&(arr), &(cap), (n), sizeof(*(arr)))
+
+/* A NULL-terminated vector of owned strings (argv-shaped). */
+struct bg_strv {
+	char **v; /* v[n] == NULL whenever v != NULL */
+	size_t n, cap;
+};
+void bg_strv_init(struct bg_strv *sv);
+void bg_strv_release(struct bg_strv *sv);
+void bg_strv_push(struct bg_strv *sv, const char *s);    /* copies s */
+void bg_strv_push_take(struct bg_strv *sv, char *s);     /* takes s */
+void bg_strv_copy(struct bg_strv *dst, const struct bg_strv *src); /* dst must be empty */
+bool bg_strv_contains(const struct bg_strv *sv, const char *s);
+bool bg_strv_equal(const struct bg_strv *a, const struct bg_strv *b);
+void bg_strv_sort(struct bg_strv *sv);
+
+bool bg_str_has_prefix(const char *s, const char *prefix);
+bool bg_str_has_suffix(const char *s, const char *suffix);
+/* Case-insensitive glob with '*' only (for the redaction list). */
+bool bg_glob_match_ci(const char *pattern, const char *s);
+/* Levenshtein distance, capped at max+1 (for "did you mean"). */
+unsigned bg_str_distance(const char *a, const char *b, unsigned max);
+
+/*
+ * Constant-time equality of two strings of possibly different lengths:
+ * both are hashed and the digests compared with CRYPTO_memcmp, so the time
+ * does not depend on where they differ nor on the expected length. Used for
+ * plan tokens and confirm phrases.
+ */
+bool bg_ct_streq(const char *given, const char *expected);
+
+/* SHA-256 of data; hex must hold 65 bytes. */
+void bg_sha256_hex(const void *data, size_t len, char hex[65]);
+/* Incremental form. */
+struct bg_sha256;
+struct bg_sha256 *bg_sha256_new(void);
+void bg_sha256_update(struct bg_sha256 *h, const void *data, size_t len);
+void bg_sha256_update_str(struct bg_sha256 *h, const char *s); /* includes the NUL */
+void bg_sha256_final_hex(struct bg_sha256 *h, char hex[65]);   /* frees h */
+
+/* Wall clock in UTC milliseconds, and a monotonic clock in milliseconds. */
+int64_t bg_now_ms(void);
+int64_t bg_mono_ms(void);
+/* "2026-11-23T16:25:03.123Z"; buf must hold 32 bytes. */
+void bg_time_format_utc(int64_t ms, char buf[32]);
+
+/*
+ * Parse a duration: an integer followed by ms, s, m or h ("200ms", "1s",
+ * "2m"). Returns 0 and sets *ms, or BG_EPARSE. Bounds are the caller's.
+ */
+int bg_duration_parse(const char *s, uint64_t *ms);
+/* Format a duration back, shortest exact unit: 1500 -> "1500ms", 2000 -> "2s". */
+void bg_duration_format(uint64_t ms, char buf[32]);
+
+/* mkdir -p with mode for every directory created; existing ones untouched. */
+int bg_mkdir_p(const char *path, unsigned mode);
+/*
+ * Make sure `path` is a directory owned by us with mode 0700, creating it
+ * (and parents, 0755) if needed. A group- or world-accessible existing
+ * directory is tightened to 0700.
+ */
+int bg_state_dir_ensure(const char *path);
+
+/*
+ * Write a file atomically: write to a temporary file in tmp_dir (NULL: the
+ * target's directory, with a name starting with '.' and ending in ".tmp"),
+ * fsync it, rename it over path, fsync the target directory. The temporary
+ * directory must be on the same filesystem. mode is applied to the new file.
+ */
+int bg_file_write_atomic(const char *path, const char *tmp_dir, const void *data,
+		size_t len, unsigned mode);
+
+/*
+ * Read a whole file, at most max bytes (BG_ETOO_BIG beyond). *out is
+ * NUL-terminated; *len excludes the NUL. BG_ERRNO(ENOENT) if missing.
+ */
+int bg_file_read(const char *path, size_t max, char **out, size_t *len);
+
+/*
+ * Run argv[0] (looked up in PATH) with argv, without a shell. stdout and
+ * stderr are captured together into *output (may be NULL to discard), at
+ * most 64 KiB. *status gets the exit status (or 128+signal). Kills the
+ * child and returns BG_ETIMEOUT after timeout_ms (0 = no limit).
+ */
+int bg_spawn_capture(char *const argv[], uint64_t timeout_ms, int *status,
+		char **output);
+
+/* Join argv for display only (never executed): words quoted when needed. */
+char *bg_argv_display(char *const argv[]);
+
+/* user@host of the current process, for the history's actor field. */
+const char *bg_actor(void);
+
+#endif /* BG_CONTROLLER_BG_UTIL_H */

@@ -1,0 +1,2 @@
+/* cfg: not written yet. */
+#include "bg.h"

@@ -1,0 +1,206 @@
+/*
+ * cfg: the desired state as the operator wrote it. Loads global.conf, the
+ * selected profiles/NAME.conf and every sites/NAME.conf (or the single-file
+ * form site.conf), merges them (profile < global.conf < site file), checks
+ * every value, and produces typed structs. Every value keeps the place it
+ * came from, so errors read `sites/shop.conf:12:7: error: ...` and
+ * `validate --explain` can say which file set what.
+ *
+ * Merge rules (docs/adr/0002-config-layering.md): mappings merge key by
+ * key; scalars and sequences replace, except `modules`, which accumulates
+ * across layers (an entry "-name" removes a module a lower layer enabled).
+ * Site defaults live under `site_defaults:` in a profile or global.conf and
+ * are merged under each site file.
+ */
+#ifndef BG_CONTROLLER_CFG_H
+#define BG_CONTROLLER_CFG_H
+
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-err.h"
+#include "bg-util.h"
+
+/* Parser defences: refuse before doing expensive work. */
+#define CFG_MAX_FILE_BYTES (1024 * 1024)
+#define CFG_MAX_DEPTH 32
+#define CFG_MAX_NODES 100000
+#define CFG_MAX_SITES 10000
+
+enum cfg_install_mode {
+	CFG_MODE_UNSET = 0, /* only ever seen when global.conf omits it: invalid */
+	CFG_MODE_PRODUCTION,
+	CFG_MODE_STAGING,
+	CFG_MODE_DEVELOPMENT,
+};
+
+enum cfg_edge_kind {
+	CFG_EDGE_TRAEFIK = 0,
+	CFG_EDGE_NGINX,
+};
+
+enum cfg_promote {
+	CFG_PROMOTE_MANUAL = 0,
+	CFG_PROMOTE_AUTO,
+};
+
+/* One environment variable. Values of secret variables are never printed. */
+struct cfg_env_var {
+	char *key;
+	char *value;
+	bool secret; /* from an env_file, or key matches g.redact */
+	struct bg_loc loc;
+};
+
+/* Sorted by key, keys unique. env_file values first, `env:` overrides them. */
+struct cfg_env {
+	struct cfg_env_var *v;
+	size_t n;
+};
+
+/* A named volume mounted into a container. */
+struct cfg_mount {
+	char *volume; /* the short name as written ("uploads") */
+	char *target; /* absolute path in the container */
+	struct bg_loc loc;
+};
+
+struct cfg_health {
+	char *path;           /* default "/" */
+	unsigned status;      /* expected HTTP status, default 200 */
+	uint64_t interval_ms; /* default 1000 */
+	uint64_t timeout_ms;  /* default 2000 */
+	unsigned retries;     /* attempts before giving up, default 30 */
+};
+
+/* A backing service (database, cache): not coloured, never recreated implicitly. */
+struct cfg_service {
+	char *name; /* [a-z0-9][a-z0-9-]{0,39}, not "blue"/"green"-prefixed */
+	char *image;
+	struct bg_strv command; /* empty: the image's default */
+	struct cfg_env env;
+	char *env_file; /* as written; NULL if none */
+	struct cfg_mount *mounts;
+	size_t n_mounts;
+	struct bg_loc loc;
+};
+
+struct cfg_site {
+	char *name;             /* equals the file name without .conf */
+	char *path;             /* config-dir-relative, as in diagnostics */
+	struct bg_strv domains; /* at least one */
+	char *preview;          /* NULL if none */
+	char *image;
+	unsigned port;          /* 1..65535 */
+	struct bg_strv command; /* empty: the image's default */
+	struct cfg_env env;
+	char *env_file; /* as written; NULL if none */
+	unsigned replicas; /* >= 1, default 1 */
+	struct cfg_health health;
+	struct cfg_mount *mounts;
+	size_t n_mounts;
+	struct cfg_service *services;
+	size_t n_services;
+	struct bg_strv depends_on; /* names of services in this site */
+	enum cfg_promote promote;
+	bool keep_previous;    /* default true */
+	uint64_t drain_ms;     /* strategy.drain: wait before stopping an old colour; default 5s */
+	uint64_t stop_timeout_ms; /* grace before SIGKILL on stop; default 10s */
+	char *stop_signal;     /* default "SIGTERM" */
+	char *confirm;         /* NULL if none */
+	struct bg_strv modules; /* effective site-level modules */
+	struct bg_loc loc;     /* the `site:` key */
+};
+
+struct cfg_traefik {
+	char *dynamic_dir;       /* absolute after load */
+	char *staging_dir;       /* default "<dynamic_dir>.staging"; same filesystem, not watched */
+	struct bg_strv entrypoints; /* default [websecure] */
+	char *certresolver;      /* NULL: no TLS section */
+	char *api;               /* optional Traefik API base URL to confirm flips */
+};
+
+struct cfg_nginx {
+	char *conf_dir;          /* absolute after load */
+	struct bg_strv reload;   /* argv, default [nginx, -s, reload] */
+	struct bg_strv test;     /* argv run before reload, default [nginx, -t]; empty: none */
+	char *listen;            /* listen directive value, default "80" */
+};
+
+struct cfg_global {
+	enum cfg_install_mode install_mode;
+	struct bg_loc install_mode_loc;
+	char *profile;           /* NULL: no profile */
+	struct bg_strv modules;  /* effective global modules, sorted */
+	char *state_dir;         /* absolute after load, default /var/lib/bluegreen */
+	char *docker_socket;     /* default /var/run/docker.sock */
+	enum cfg_edge_kind edge_kind;
+	char *edge_network;      /* default "bluegreen-edge" */
+	struct cfg_traefik traefik;
+	struct cfg_nginx nginx;
+	struct bg_strv redact;   /* env key globs; default *SECRET* *PASSWORD* *PASSWD* *TOKEN* *KEY* *CREDENTIAL* */
+};
+
+struct cfg_prov; /* provenance table, opaque */
+
+struct cfg {
+	char *dir; /* the config directory, absolute */
+	struct cfg_global g;
+	struct cfg_site *sites; /* sorted by name */
+	size_t n_sites;
+	struct cfg_prov *prov;
+	void *pool; /* interned file names for bg_loc; opaque */
+};
+
+/*
+ * Load and validate the configuration in dir. Every problem found is added
+ * to d (errors and warnings, sorted by place); the function does not stop
+ * at the first one. Returns 0 with *out set when there are no errors,
+ * BG_ECONFIG otherwise (*out is then NULL). Unknown-but-planned modules
+ * produce warnings, not errors.
+ *
+ * With flags & CFG_LOAD_PARTIAL, *out is set even when errors were found
+ * (fields that failed validation hold their defaults): `apply` uses this to
+ * refuse with exit 4 when install_mode is missing.
+ */
+enum cfg_load_flags {
+	CFG_LOAD_PARTIAL = 1 << 0,
+};
+int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d);
+
+/* Load one YAML document from memory as `name` (for the fuzzer and unit
+ * tests): kind is "global", "site" or "profile". Validates that one file
+ * only. */
+int cfg_check_buffer(const char *kind, const char *name, const char *data,
+		size_t len, struct bg_diag *d);
+
+void cfg_destroy(struct cfg *c);
+
+/*
+ * validate --explain: every effective leaf value, one per line, as
+ * `path = value    # file:line` (secrets shown as <redacted>), global first,
+ * then each site. Deterministic.
+ */
+int cfg_explain(const struct cfg *c, struct bg_buf *out);
+
+const struct cfg_site *cfg_site_find(const struct cfg *c, const char *name);
+/* True when key matches the redaction list. */
+bool cfg_key_is_secret(const struct cfg *c, const char *key);
+
+const char *cfg_install_mode_name(enum cfg_install_mode m);
+const char *cfg_edge_kind_name(enum cfg_edge_kind k);
+
+/*
+ * The config directory: opt (-c) if given, else $BLUEGREEN_CONFIG, else the
+ * current directory when it holds global.conf, else /etc/bluegreen.
+ * *out is a new string.
+ */
+int cfg_dir_resolve(const char *opt, char **out);
+
+/* Modules bluegreen knows, and whether this build implements them. */
+bool cfg_module_known(const char *name);
+bool cfg_module_built(const char *name);
+
+/* [a-z0-9][a-z0-9-]{0,39} */
+bool cfg_name_valid(const char *name);
+
+#endif /* BG_CONTROLLER_CFG_H */

@@ -1,0 +1,2 @@
+/* desired: not written yet. */
+#include "bg.h"

@@ -1,0 +1,2 @@
+/* dk: not written yet. */
+#include "bg.h"

@@ -1,0 +1,2 @@
+/* hist: not written yet. */
+#include "bg.h"

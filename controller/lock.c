@@ -1,0 +1,2 @@
+/* lock: not written yet. */
+#include "bg.h"

@@ -1,0 +1,6 @@
+/* main: not written yet. */
+#include "bg.h"
+int main(void)
+{
+	return 0;
+}

@@ -1,0 +1,2 @@
+/* obs: not written yet. */
+#include "bg.h"

@@ -1,0 +1,2 @@
+/* plan: not written yet. */
+#include "bg.h"

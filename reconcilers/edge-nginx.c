@@ -1,0 +1,2 @@
+/* edge-nginx: not written yet. */
+#include "bg.h"

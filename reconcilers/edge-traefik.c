@@ -1,0 +1,2 @@
+/* edge-traefik: not written yet. */
+#include "bg.h"

@@ -1,0 +1,2 @@
+/* edge: not written yet. */
+#include "bg.h"

@@ -1,0 +1,2 @@
+/* rec-colour: not written yet. */
+#include "bg.h"

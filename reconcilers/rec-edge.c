@@ -1,0 +1,2 @@
+/* rec-edge: not written yet. */
+#include "bg.h"

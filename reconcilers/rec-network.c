@@ -1,0 +1,2 @@
+/* rec-network: not written yet. */
+#include "bg.h"

@@ -1,0 +1,2 @@
+/* rec-service: not written yet. */
+#include "bg.h"

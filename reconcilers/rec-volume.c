@@ -1,0 +1,2 @@
+/* rec-volume: not written yet. */
+#include "bg.h"

@@ -1,0 +1,2 @@
+/* rec: not written yet. */
+#include "bg.h"

@@ -1,0 +1,73 @@
+#!/bin/sh
+# Build the test images from a busybox-static root filesystem, with no
+# registry: `docker import` for the plain images, `docker build` FROM scratch
+# (legacy builder, local context only) for the one that needs a HEALTHCHECK,
+# which `docker import --change` cannot set.
+#
+#   bluegreen-test/web:v1 v2 v3  busybox httpd on :8080; GET / -> "vN",
+#                                GET /healthz -> "ok", GET /cgi-bin/slow ->
+#                                answers after 1 s (in-flight request tests)
+#   bluegreen-test/web:bad       same server, no /healthz (404): never healthy
+#   bluegreen-test/web:hc        v1 plus a Docker HEALTHCHECK on /healthz
+#   bluegreen-test/db:1          a stand-in backing service (busybox sleep)
+#
+# Idempotent: an image that exists is left alone (BG_IMAGES_REBUILD=1 forces).
+set -eu
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+[ -x "$BUSYBOX" ] || { echo "build.sh: $BUSYBOX not found (apt-get install busybox-static)" >&2; exit 1; }
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
+	echo "build.sh: $BUSYBOX is not statically linked (apt-get install busybox-static)" >&2; exit 1; }
+
+have() { [ "${BG_IMAGES_REBUILD:-0}" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bg-images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+rootfs() { # rootfs DIR VERSION HEALTHZ(yes|no)
+	d=$1
+	mkdir -p "$d/bin" "$d/www/cgi-bin" "$d/tmp"
+	cp "$BUSYBOX" "$d/bin/busybox"
+	for a in sh sleep echo cat env httpd; do ln -sf busybox "$d/bin/$a"; done
+	printf '%s\n' "$2" > "$d/www/index.html"
+	[ "$3" = yes ] && printf 'ok\n' > "$d/www/healthz"
+	cat > "$d/www/cgi-bin/slow" <<CGI
+#!/bin/sh
+sleep 1
+printf 'Content-Type: text/plain\r\n\r\n%s slow\n' "$2"
+CGI
+	chmod 755 "$d/www/cgi-bin/slow"
+}
+
+httpd_cmd='CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]'
+
+for v in v1 v2 v3; do
+	have "bluegreen-test/web:$v" && continue
+	rootfs "$work/$v" "$v" yes
+	tar -C "$work/$v" -c . | docker import -c "$httpd_cmd" -c 'EXPOSE 8080' - "bluegreen-test/web:$v" >/dev/null
+done
+
+if ! have bluegreen-test/web:bad; then
+	rootfs "$work/bad" bad no
+	tar -C "$work/bad" -c . | docker import -c "$httpd_cmd" -c 'EXPOSE 8080' - bluegreen-test/web:bad >/dev/null
+fi
+
+if ! have bluegreen-test/web:hc; then
+	rootfs "$work/hc/rootfs" hc yes
+	cat > "$work/hc/Dockerfile" <<'DF'
+FROM scratch
+COPY rootfs/ /
+EXPOSE 8080
+HEALTHCHECK --interval=1s --timeout=1s --retries=3 CMD ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
+CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+DF
+	DOCKER_BUILDKIT=0 docker build -q -t bluegreen-test/web:hc "$work/hc" >/dev/null 2>"$work/build.err" ||
+		{ cat "$work/build.err" >&2; exit 1; }
+fi
+
+if ! have bluegreen-test/db:1; then
+	mkdir -p "$work/db/bin" "$work/db/data"
+	cp "$BUSYBOX" "$work/db/bin/busybox"
+	tar -C "$work/db" -c . | docker import -c 'CMD ["/bin/busybox", "sleep", "2147483647"]' \
+		- bluegreen-test/db:1 >/dev/null
+fi
+echo "test images ready"

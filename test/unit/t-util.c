@@ -1,0 +1,208 @@
+/*
+ * t-util: the helpers in controller/bg-util.c that everything else leans
+ * on: durations, globs, distance, constant-time compare, atomic writes,
+ * argv spawning, the 0700 state dir.
+ */
+#include "bg.h"
+#include "bg-err.h"
+#include "bg-util.h"
+#include "th.h"
+
+#include <sys/stat.h>
+
+static void test_duration(void **state)
+{
+	uint64_t ms = 0;
+	assert_int_equal(bg_duration_parse("200ms", &ms), 0);
+	assert_int_equal(ms, 200);
+	assert_int_equal(bg_duration_parse("1s", &ms), 0);
+	assert_int_equal(ms, 1000);
+	assert_int_equal(bg_duration_parse("2m", &ms), 0);
+	assert_int_equal(ms, 120000);
+	assert_int_equal(bg_duration_parse("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(bg_duration_parse("ten", &ms), BG_EPARSE);
+	assert_int_equal(bg_duration_parse("10", &ms), BG_EPARSE);
+	assert_int_equal(bg_duration_parse("-1s", &ms), BG_EPARSE);
+	assert_int_equal(bg_duration_parse("1.5s", &ms), BG_EPARSE);
+	assert_int_equal(bg_duration_parse("99999999999999999999999h", &ms), BG_EPARSE);
+	char buf[32];
+	bg_duration_format(2000, buf);
+	assert_string_equal(buf, "2s");
+	bg_duration_format(1500, buf);
+	assert_string_equal(buf, "1500ms");
+	bg_duration_format(120000, buf);
+	assert_string_equal(buf, "2m");
+}
+
+static void test_glob(void **state)
+{
+	assert_true(bg_glob_match_ci("*SECRET*", "app_secret_value"));
+	assert_true(bg_glob_match_ci("*KEY*", "API_KEY"));
+	assert_true(bg_glob_match_ci("*KEY", "api_key"));
+	assert_false(bg_glob_match_ci("*KEY", "KEYRING"));
+	assert_false(bg_glob_match_ci("*TOKEN*", "NODE_ENV"));
+	assert_true(bg_glob_match_ci("*", ""));
+}
+
+static void test_distance(void **state)
+{
+	assert_int_equal(bg_str_distance("imgae", "image", 3), 2);
+	assert_int_equal(bg_str_distance("port", "port", 3), 0);
+	assert_int_equal(bg_str_distance("domains", "x", 2), 3);
+}
+
+static void test_ct_streq(void **state)
+{
+	assert_true(bg_ct_streq("3f2a9c01bb7d", "3f2a9c01bb7d"));
+	assert_false(bg_ct_streq("3f2a9c01bb7e", "3f2a9c01bb7d"));
+	assert_false(bg_ct_streq("3f2a9c01bb7", "3f2a9c01bb7d"));
+	assert_false(bg_ct_streq("", "x"));
+}
+
+static void test_sha256(void **state)
+{
+	char hex[65];
+	bg_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	struct bg_sha256 *h = bg_sha256_new();
+	bg_sha256_update(h, "a", 1);
+	bg_sha256_update(h, "bc", 2);
+	bg_sha256_final_hex(h, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_atomic_write(void **state)
+{
+	char *dir = th_tmpdir("util");
+	char *path = bg_xasprintf("%s/f.conf", dir);
+	assert_int_equal(bg_file_write_atomic(path, NULL, "one", 3, 0644), 0);
+	assert_int_equal(bg_file_write_atomic(path, NULL, "two", 3, 0600), 0);
+	char *data = th_read(path);
+	assert_string_equal(data, "two");
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* A failed write (missing temp dir) leaves the old file in place. */
+	char *missing = bg_xasprintf("%s/nope", dir);
+	assert_true(bg_file_write_atomic(path, missing, "three", 5, 0644) < 0);
+	free(data);
+	data = th_read(path);
+	assert_string_equal(data, "two");
+	free(data);
+	free(missing);
+	free(path);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+static void test_file_read_limit(void **state)
+{
+	char *dir = th_tmpdir("util");
+	th_write(dir, "big", "0123456789");
+	char *path = bg_xasprintf("%s/big", dir);
+	char *data = NULL;
+	assert_int_equal(bg_file_read(path, 5, &data, NULL), BG_ETOO_BIG);
+	assert_null(data);
+	size_t len = 0;
+	assert_int_equal(bg_file_read(path, 10, &data, &len), 0);
+	assert_int_equal(len, 10);
+	free(data);
+	free(path);
+	path = bg_xasprintf("%s/none", dir);
+	assert_int_equal(bg_file_read(path, 10, &data, NULL), BG_ERRNO(ENOENT));
+	free(path);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+static void test_state_dir(void **state)
+{
+	char *dir = th_tmpdir("util");
+	char *sd = bg_xasprintf("%s/a/b/state", dir);
+	assert_int_equal(bg_state_dir_ensure(sd), 0);
+	struct stat st;
+	assert_int_equal(stat(sd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	chmod(sd, 0755);
+	assert_int_equal(bg_state_dir_ensure(sd), 0);
+	assert_int_equal(stat(sd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	free(sd);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+static void test_spawn(void **state)
+{
+	int status = -1;
+	char *out = NULL;
+	/* An argument with shell metacharacters is passed verbatim. */
+	char *argv[] = {"echo", "a;b $(x) `y`", NULL};
+	assert_int_equal(bg_spawn_capture(argv, 5000, &status, &out), 0);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, "a;b $(x) `y`\n");
+	free(out);
+	char *fails[] = {"false", NULL};
+	assert_int_equal(bg_spawn_capture(fails, 5000, &status, NULL), 0);
+	assert_int_equal(status, 1);
+	char *slow[] = {"sleep", "5", NULL};
+	int64_t t0 = bg_mono_ms();
+	assert_int_equal(bg_spawn_capture(slow, 200, &status, NULL), BG_ETIMEOUT);
+	assert_true(bg_mono_ms() - t0 < 3000);
+	char *missing[] = {"no-such-program-bg", NULL};
+	assert_true(bg_spawn_capture(missing, 1000, &status, NULL) < 0);
+}
+
+static void test_argv_display(void **state)
+{
+	char *argv[] = {"nginx", "-s", "reload", "a b", "it's", NULL};
+	char *s = bg_argv_display(argv);
+	assert_string_equal(s, "nginx -s reload 'a b' 'it'\\''s'");
+	free(s);
+}
+
+static void test_strv(void **state)
+{
+	struct bg_strv a, b;
+	bg_strv_init(&a);
+	bg_strv_init(&b);
+	bg_strv_push(&a, "z");
+	bg_strv_push(&a, "a");
+	bg_strv_sort(&a);
+	assert_string_equal(a.v[0], "a");
+	assert_null(a.v[2]);
+	bg_strv_copy(&b, &a);
+	assert_true(bg_strv_equal(&a, &b));
+	assert_true(bg_strv_contains(&b, "z"));
+	bg_strv_push(&b, "q");
+	assert_false(bg_strv_equal(&a, &b));
+	bg_strv_release(&a);
+	bg_strv_release(&b);
+}
+
+static void test_errors(void **state)
+{
+	assert_string_equal(bg_strerror(BG_ETOKEN_STALE), "plan token is stale");
+	assert_string_equal(bg_err_name(BG_ELOCKED), "BG_ELOCKED");
+	assert_string_equal(bg_strerror(BG_ERRNO(ENOENT)), strerror(ENOENT));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_glob),
+		cmocka_unit_test(test_distance),
+		cmocka_unit_test(test_ct_streq),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_atomic_write),
+		cmocka_unit_test(test_file_read_limit),
+		cmocka_unit_test(test_state_dir),
+		cmocka_unit_test(test_spawn),
+		cmocka_unit_test(test_argv_display),
+		cmocka_unit_test(test_strv),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
