@@ -359,9 +359,12 @@ void bg_time_format_utc(int64_t ms, char buf[32])
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			(int)(ms % 1000));
+	/* Bounded fields keep -Wformat-truncation provably satisfied. */
+	snprintf(buf, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+			(unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+			(unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+			(unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
+			(unsigned)(ms % 1000));
 }
 
 int bg_duration_parse(const char *s, uint64_t *ms)
@@ -593,8 +596,8 @@ out:
 
 #define SPAWN_OUTPUT_MAX (64 * 1024)
 
-int bg_spawn_capture(char *const argv[], uint64_t timeout_ms, int *status,
-		char **output)
+int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
+		int *status, char **output)
 {
 	posix_spawn_file_actions_t fa;
 	int pipefd[2] = {-1, -1};
@@ -614,6 +617,9 @@ int bg_spawn_capture(char *const argv[], uint64_t timeout_ms, int *status,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	if (cwd) {
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
+	}
 	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);

@@ -102,13 +102,14 @@ int bg_file_write_atomic(const char *path, const char *tmp_dir, const void *data
 int bg_file_read(const char *path, size_t max, char **out, size_t *len);
 
 /*
- * Run argv[0] (looked up in PATH) with argv, without a shell. stdout and
- * stderr are captured together into *output (may be NULL to discard), at
- * most 64 KiB. *status gets the exit status (or 128+signal). Kills the
- * child and returns BG_ETIMEOUT after timeout_ms (0 = no limit).
+ * Run argv[0] (looked up in PATH) with argv, without a shell, in directory
+ * cwd (NULL: ours). stdout and stderr are captured together into *output
+ * (may be NULL to discard), at most 64 KiB. *status gets the exit status
+ * (or 128+signal). Kills the child and returns BG_ETIMEOUT after
+ * timeout_ms (0 = no limit).
  */
-int bg_spawn_capture(char *const argv[], uint64_t timeout_ms, int *status,
-		char **output);
+int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
+		int *status, char **output);
 
 /* Join argv for display only (never executed): words quoted when needed. */
 char *bg_argv_display(char *const argv[]);

@@ -43,7 +43,7 @@ int th_rm_rf(const char *path)
 	}
 	char *argv[] = {"rm", "-rf", "--", (char *)path, NULL};
 	int st = 0;
-	bg_spawn_capture(argv, 60000, &st, NULL);
+	bg_spawn_capture(argv, NULL, 60000, &st, NULL);
 	return st;
 }
 
@@ -79,7 +79,7 @@ void th_copy_tree(const char *from, const char *to)
 	char *argv[] = {"cp", "-a", "--", src, (char *)to, NULL};
 	int st = -1;
 	bg_mkdir_p(to, 0755);
-	bg_spawn_capture(argv, 60000, &st, NULL);
+	bg_spawn_capture(argv, NULL, 60000, &st, NULL);
 	free(src);
 	assert_int_equal(st, 0);
 }

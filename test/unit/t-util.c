@@ -139,19 +139,23 @@ static void test_spawn(void **state)
 	char *out = NULL;
 	/* An argument with shell metacharacters is passed verbatim. */
 	char *argv[] = {"echo", "a;b $(x) `y`", NULL};
-	assert_int_equal(bg_spawn_capture(argv, 5000, &status, &out), 0);
+	assert_int_equal(bg_spawn_capture(argv, NULL, 5000, &status, &out), 0);
 	assert_int_equal(status, 0);
 	assert_string_equal(out, "a;b $(x) `y`\n");
 	free(out);
 	char *fails[] = {"false", NULL};
-	assert_int_equal(bg_spawn_capture(fails, 5000, &status, NULL), 0);
+	assert_int_equal(bg_spawn_capture(fails, NULL, 5000, &status, NULL), 0);
 	assert_int_equal(status, 1);
 	char *slow[] = {"sleep", "5", NULL};
 	int64_t t0 = bg_mono_ms();
-	assert_int_equal(bg_spawn_capture(slow, 200, &status, NULL), BG_ETIMEOUT);
+	assert_int_equal(bg_spawn_capture(slow, NULL, 200, &status, NULL), BG_ETIMEOUT);
 	assert_true(bg_mono_ms() - t0 < 3000);
+	char *pwd[] = {"pwd", NULL};
+	assert_int_equal(bg_spawn_capture(pwd, "/usr", 5000, &status, &out), 0);
+	assert_string_equal(out, "/usr\n");
+	free(out);
 	char *missing[] = {"no-such-program-bg", NULL};
-	assert_true(bg_spawn_capture(missing, 1000, &status, NULL) < 0);
+	assert_true(bg_spawn_capture(missing, NULL, 1000, &status, NULL) < 0);
 }
 
 static void test_argv_display(void **state)
