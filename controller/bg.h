@@ -61,6 +61,16 @@ enum bg_err {
 #undef XX
 };
 
+/* Exit codes of every command (SPEC §6). */
+enum bg_exit {
+	BG_EXIT_OK = 0,       /* done / valid / nothing to do */
+	BG_EXIT_ERROR = 1,    /* invalid config, usage, engine unreachable, ... */
+	BG_EXIT_PENDING = 2,  /* plan: changes pending */
+	BG_EXIT_TOKEN = 3,    /* apply: token stale, unknown or used */
+	BG_EXIT_REFUSED = 4,  /* apply: install_mode missing, confirm phrase missing */
+	BG_EXIT_FAILED = 5,   /* apply: convergence failed, live colour untouched */
+};
+
 /*
  * Where a value came from. `file` is borrowed from a string pool owned by
  * the loaded configuration (struct cfg), so copying a bg_loc is free. Lines

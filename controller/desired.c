@@ -1,2 +1,390 @@
-/* desired: not written yet. */
+/*
+ * desired: turns the loaded configuration into the exact objects each site
+ * needs (see desired.h). The canonical spec is built as a json-c object
+ * with keys in a fixed order and serialised without whitespace, so the
+ * same configuration always hashes the same, on any machine.
+ */
 #include "bg.h"
+#include "desired.h"
+
+#include <json-c/json.h>
+
+const char *des_other_colour(const char *colour)
+{
+	if (!colour) {
+		return NULL;
+	}
+	return strcmp(colour, "blue") == 0 ? "green" : "blue";
+}
+
+char *des_colour_container_name(const char *site, const char *colour, unsigned replica)
+{
+	if (replica <= 1) {
+		return bg_xasprintf("%s-%s", site, colour);
+	}
+	return bg_xasprintf("%s-%s-%u", site, colour, replica);
+}
+
+char *des_volume_name(const char *site, const char *vol)
+{
+	return bg_xasprintf("%s-%s", site, vol);
+}
+
+void des_base_labels(struct obs_labels *l, const char *site)
+{
+	obs_labels_set(l, BG_LABEL_MANAGED, "true");
+	obs_labels_set(l, BG_LABEL_SITE, site);
+}
+
+/*
+ * The environment as JSON. With `hashed`, secret values become
+ * "sha256:<hex>" (for the spec hash: a changed secret is a changed spec);
+ * without it they become "<redacted>" (for anything stored or shown).
+ */
+static struct json_object *env_json(const struct cfg_env *env, bool hashed)
+{
+	struct json_object *o = json_object_new_object();
+	for (size_t i = 0; i < env->n; i++) {
+		const struct cfg_env_var *v = &env->v[i];
+		if (!v->secret) {
+			json_object_object_add(o, v->key, json_object_new_string(v->value));
+		} else if (hashed) {
+			char hex[65];
+			bg_sha256_hex(v->value, strlen(v->value), hex);
+			char *h = bg_xasprintf("sha256:%s", hex);
+			json_object_object_add(o, v->key, json_object_new_string(h));
+			free(h);
+		} else {
+			json_object_object_add(o, v->key, json_object_new_string("<redacted>"));
+		}
+	}
+	return o;
+}
+
+static struct json_object *strv_json(const struct bg_strv *sv)
+{
+	if (!sv->n) {
+		return NULL;
+	}
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < sv->n; i++) {
+		json_object_array_add(a, json_object_new_string(sv->v[i]));
+	}
+	return a;
+}
+
+static int mount_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_mount *)a)->target, ((const struct cfg_mount *)b)->target);
+}
+
+static struct json_object *mounts_json(const char *site, const struct cfg_mount *m, size_t n)
+{
+	/* Sorted by target so the order they were written in does not matter. */
+	struct cfg_mount *sorted = bg_xcalloc(n ? n : 1, sizeof(*sorted));
+	memcpy(sorted, m, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), mount_cmp);
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+		char *vol = des_volume_name(site, sorted[i].volume);
+		json_object_object_add(o, "volume", json_object_new_string(vol));
+		json_object_object_add(o, "target", json_object_new_string(sorted[i].target));
+		json_object_array_add(a, o);
+		free(vol);
+	}
+	free(sorted);
+	return a;
+}
+
+static const char *image_id_of(const struct obs *obs, const char *ref)
+{
+	const struct obs_image *im = obs_image_find(obs, ref);
+	return im ? im->id : NULL;
+}
+
+static struct json_object *colour_spec(const struct desired *des, const struct cfg_site *s,
+		const char *image_id, const char *network, bool hashed)
+{
+	const struct cfg *cfg = des->cfg;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string("colour"));
+	json_object_object_add(o, "image", json_object_new_string(s->image));
+	json_object_object_add(o, "image_id", image_id ? json_object_new_string(image_id) : NULL);
+	json_object_object_add(o, "command", strv_json(&s->command));
+	json_object_object_add(o, "env", env_json(&s->env, hashed));
+	json_object_object_add(o, "port", json_object_new_int((int)s->port));
+	json_object_object_add(o, "replicas", json_object_new_int((int)s->replicas));
+	json_object_object_add(o, "mounts", mounts_json(s->name, s->mounts, s->n_mounts));
+	struct json_object *nets = json_object_new_array();
+	json_object_array_add(nets, json_object_new_string(network));
+	json_object_array_add(nets, json_object_new_string(des->edge_network));
+	json_object_object_add(o, "networks", nets);
+	json_object_object_add(o, "edge", json_object_new_string(cfg_edge_kind_name(cfg->g.edge_kind)));
+	json_object_object_add(o, "stop_signal", json_object_new_string(
+			s->stop_signal ? s->stop_signal : "SIGTERM"));
+	json_object_object_add(o, "stop_timeout_ms", json_object_new_int64((int64_t)s->stop_timeout_ms));
+	return o;
+}
+
+static struct json_object *service_spec(const struct cfg_site *s, const struct cfg_service *svc,
+		const char *image_id, const char *network, bool hashed)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string("service"));
+	json_object_object_add(o, "image", json_object_new_string(svc->image));
+	json_object_object_add(o, "image_id", image_id ? json_object_new_string(image_id) : NULL);
+	json_object_object_add(o, "command", strv_json(&svc->command));
+	json_object_object_add(o, "env", env_json(&svc->env, hashed));
+	json_object_object_add(o, "mounts", mounts_json(s->name, svc->mounts, svc->n_mounts));
+	json_object_object_add(o, "network", json_object_new_string(network));
+	return o;
+}
+
+static const int json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+/* Hash the hashed form, keep the redacted form. */
+static void spec_finish(struct json_object *hashed, struct json_object *redacted,
+		char spec[65], char **spec_json)
+{
+	const char *h = json_object_to_json_string_ext(hashed, json_flags);
+	bg_sha256_hex(h, strlen(h), spec);
+	*spec_json = bg_xstrdup(json_object_to_json_string_ext(redacted, json_flags));
+	json_object_put(hashed);
+	json_object_put(redacted);
+}
+
+static unsigned version_of(const struct obs *obs, const char *site, const char *spec,
+		bool *is_new, bool *rejected)
+{
+	const struct obs_hist_site *h = obs_hist_find(obs, site);
+	size_t sl = strlen(spec);
+	*is_new = true;
+	*rejected = false;
+	if (!h) {
+		return 1;
+	}
+	*rejected = bg_strv_contains(&h->rejected, spec);
+	for (size_t i = 0; i < h->spec_versions.n; i++) {
+		const char *e = h->spec_versions.v[i];
+		if (strncmp(e, spec, sl) == 0 && e[sl] == '=') {
+			*is_new = false;
+			return (unsigned)strtoul(e + sl + 1, NULL, 10);
+		}
+	}
+	return h->last_version + 1;
+}
+
+static void add_unique(struct bg_strv *sv, char *s)
+{
+	if (bg_strv_contains(sv, s)) {
+		free(s);
+	} else {
+		bg_strv_push_take(sv, s);
+	}
+}
+
+int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
+		struct bg_diag *d)
+{
+	memset(out, 0, sizeof(*out));
+	out->cfg = cfg;
+	out->edge_network = bg_xstrdup(cfg->g.edge_network);
+	out->n_sites = cfg->n_sites;
+	out->sites = bg_xcalloc(cfg->n_sites ? cfg->n_sites : 1, sizeof(*out->sites));
+	for (size_t i = 0; i < cfg->n_sites; i++) {
+		const struct cfg_site *cs = &cfg->sites[i];
+		struct des_site *s = &out->sites[i];
+		s->cfg = cs;
+		s->name = cs->name;
+		s->network = bg_xasprintf("%s-net", cs->name);
+		s->image_id = image_id_of(obs, cs->image);
+		bg_strv_init(&s->volumes);
+		for (size_t k = 0; k < cs->n_mounts; k++) {
+			add_unique(&s->volumes, des_volume_name(cs->name, cs->mounts[k].volume));
+		}
+		spec_finish(colour_spec(out, cs, s->image_id, s->network, true),
+				colour_spec(out, cs, s->image_id, s->network, false),
+				s->spec, &s->spec_json);
+		s->version = version_of(obs, cs->name, s->spec, &s->version_new, &s->rejected);
+		s->n_services = cs->n_services;
+		s->services = bg_xcalloc(cs->n_services ? cs->n_services : 1, sizeof(*s->services));
+		for (size_t k = 0; k < cs->n_services; k++) {
+			const struct cfg_service *cv = &cs->services[k];
+			struct des_service *sv = &s->services[k];
+			const char *iid = image_id_of(obs, cv->image);
+			sv->cfg = cv;
+			sv->container = bg_xasprintf("%s-%s", cs->name, cv->name);
+			bg_strv_init(&sv->volumes);
+			for (size_t m = 0; m < cv->n_mounts; m++) {
+				char *v = des_volume_name(cs->name, cv->mounts[m].volume);
+				add_unique(&s->volumes, bg_xstrdup(v));
+				add_unique(&sv->volumes, v);
+			}
+			spec_finish(service_spec(cs, cv, iid, s->network, true),
+					service_spec(cs, cv, iid, s->network, false),
+					sv->spec, &sv->spec_json);
+		}
+		bg_strv_sort(&s->volumes);
+	}
+	(void)d;
+	return 0;
+}
+
+void des_release(struct desired *des)
+{
+	if (!des) {
+		return;
+	}
+	for (size_t i = 0; i < des->n_sites; i++) {
+		struct des_site *s = &des->sites[i];
+		free(s->network);
+		free(s->spec_json);
+		bg_strv_release(&s->volumes);
+		for (size_t k = 0; k < s->n_services; k++) {
+			free(s->services[k].container);
+			free(s->services[k].spec_json);
+			bg_strv_release(&s->services[k].volumes);
+		}
+		free(s->services);
+	}
+	free(des->sites);
+	free(des->edge_network);
+	memset(des, 0, sizeof(*des));
+}
+
+const struct des_site *des_site_find(const struct desired *des, const char *name)
+{
+	for (size_t i = 0; i < des->n_sites; i++) {
+		if (strcmp(des->sites[i].name, name) == 0) {
+			return &des->sites[i];
+		}
+	}
+	return NULL;
+}
+
+void des_create_release(struct des_create *c)
+{
+	if (!c) {
+		return;
+	}
+	obs_labels_release(&c->labels);
+	bg_strv_release(&c->cmd);
+	bg_strv_release(&c->env);
+	bg_strv_release(&c->aliases);
+	bg_strv_release(&c->mount_names);
+	free(c->mounts);
+	free(c->name);
+	free(c->extra_network);
+	memset(c, 0, sizeof(*c));
+}
+
+static void fill_env(struct bg_strv *env, const struct cfg_env *ce)
+{
+	for (size_t i = 0; i < ce->n; i++) {
+		bg_strv_push_take(env, bg_xasprintf("%s=%s", ce->v[i].key, ce->v[i].value));
+	}
+}
+
+static void fill_mounts(struct des_create *c, const char *site, const struct cfg_mount *m,
+		size_t n)
+{
+	c->n_mounts = n;
+	c->mounts = bg_xcalloc(n ? n : 1, sizeof(*c->mounts));
+	for (size_t i = 0; i < n; i++) {
+		bg_strv_push_take(&c->mount_names, des_volume_name(site, m[i].volume));
+	}
+	for (size_t i = 0; i < n; i++) {
+		c->mounts[i].volume = c->mount_names.v[i];
+		c->mounts[i].target = m[i].target;
+	}
+}
+
+static int stop_timeout_s(uint64_t ms)
+{
+	uint64_t s = (ms + 999) / 1000;
+	return s > 3600 ? 3600 : (int)s;
+}
+
+int des_colour_create(const struct desired *des, const struct des_site *s,
+		const char *colour, unsigned replica, const char *token,
+		struct des_create *out)
+{
+	const struct cfg_site *cs = s->cfg;
+	char buf[32];
+
+	memset(out, 0, sizeof(*out));
+	out->name = des_colour_container_name(s->name, colour, replica);
+	des_base_labels(&out->labels, s->name);
+	obs_labels_set(&out->labels, BG_LABEL_ROLE, "colour");
+	obs_labels_set(&out->labels, BG_LABEL_COLOUR, colour);
+	snprintf(buf, sizeof(buf), "%u", replica);
+	obs_labels_set(&out->labels, BG_LABEL_REPLICA, buf);
+	snprintf(buf, sizeof(buf), "%u", s->version);
+	obs_labels_set(&out->labels, BG_LABEL_VERSION, buf);
+	obs_labels_set(&out->labels, BG_LABEL_SPEC, s->spec);
+	obs_labels_set(&out->labels, BG_LABEL_IMAGE, cs->image);
+	if (token) {
+		obs_labels_set(&out->labels, BG_LABEL_PLAN, token);
+	}
+	edge_impl_get(des->cfg->g.edge_kind)->container_labels(des->cfg, cs, colour, &out->labels);
+	bg_strv_copy(&out->cmd, &cs->command);
+	fill_env(&out->env, &cs->env);
+	bg_strv_push_take(&out->aliases, bg_xasprintf("%s-%s", s->name, colour));
+	fill_mounts(out, s->name, cs->mounts, cs->n_mounts);
+	out->extra_network = bg_xstrdup(des->edge_network);
+
+	struct dk_container_spec *sp = &out->spec;
+	sp->name = out->name;
+	sp->image = cs->image;
+	sp->cmd = out->cmd.n ? out->cmd.v : NULL;
+	sp->env = out->env.v;
+	sp->labels = &out->labels;
+	sp->network = s->network;
+	sp->aliases = out->aliases.v;
+	sp->mounts = out->mounts;
+	sp->n_mounts = out->n_mounts;
+	sp->restart_policy = "unless-stopped";
+	sp->stop_signal = cs->stop_signal ? cs->stop_signal : "SIGTERM";
+	sp->stop_timeout_s = stop_timeout_s(cs->stop_timeout_ms);
+	sp->expose_port = cs->port;
+	return 0;
+}
+
+int des_service_create(const struct desired *des, const struct des_site *s,
+		const struct des_service *svc, const char *token, struct des_create *out)
+{
+	const struct cfg_service *cv = svc->cfg;
+
+	memset(out, 0, sizeof(*out));
+	out->name = bg_xstrdup(svc->container);
+	des_base_labels(&out->labels, s->name);
+	obs_labels_set(&out->labels, BG_LABEL_ROLE, "service");
+	obs_labels_set(&out->labels, BG_LABEL_SERVICE, cv->name);
+	obs_labels_set(&out->labels, BG_LABEL_SPEC, svc->spec);
+	obs_labels_set(&out->labels, BG_LABEL_IMAGE, cv->image);
+	if (token) {
+		obs_labels_set(&out->labels, BG_LABEL_PLAN, token);
+	}
+	bg_strv_copy(&out->cmd, &cv->command);
+	fill_env(&out->env, &cv->env);
+	/* Colours reach the service by its short name on the site network. */
+	bg_strv_push(&out->aliases, cv->name);
+	fill_mounts(out, s->name, cv->mounts, cv->n_mounts);
+
+	struct dk_container_spec *sp = &out->spec;
+	sp->name = out->name;
+	sp->image = cv->image;
+	sp->cmd = out->cmd.n ? out->cmd.v : NULL;
+	sp->env = out->env.v;
+	sp->labels = &out->labels;
+	sp->network = s->network;
+	sp->aliases = out->aliases.v;
+	sp->mounts = out->mounts;
+	sp->n_mounts = out->n_mounts;
+	sp->restart_policy = "unless-stopped";
+	sp->stop_signal = "SIGTERM";
+	sp->stop_timeout_s = 30;
+	(void)des;
+	return 0;
+}

@@ -1,2 +1,658 @@
-/* plan: not written yet. */
+/*
+ * plan: the plan model, its token and its renderings (see plan.h). The
+ * text form answers the audit questions of the PRD in plain words: which
+ * volumes and networks are created, which containers start, stop or go
+ * away, which files are written, which colour is live after. The JSON
+ * form carries the same facts with stable field names (docs/plan-json.md).
+ */
 #include "bg.h"
+#include "plan.h"
+#include "rec.h"
+
+#include <json-c/json.h>
+
+static const char *const op_names[] = {
+#define XX(n, s) s,
+	PLAN_OP_MAP(XX)
+#undef XX
+};
+
+static const char *const kind_names[] = {
+#define XX(n, s) s,
+	PLAN_KIND_MAP(XX)
+#undef XX
+};
+
+const char *plan_op_name(enum plan_op op)
+{
+	return (size_t)op < BG_ARRAY_SIZE(op_names) ? op_names[op] : "?";
+}
+
+const char *plan_kind_name(enum plan_kind kind)
+{
+	return (size_t)kind < BG_ARRAY_SIZE(kind_names) ? kind_names[kind] : "?";
+}
+
+void plan_args_init(struct plan_args *a)
+{
+	a->kind = PLAN_CONVERGE;
+	bg_strv_init(&a->sites);
+	bg_strv_init(&a->retry);
+}
+
+void plan_args_release(struct plan_args *a)
+{
+	if (!a) {
+		return;
+	}
+	bg_strv_release(&a->sites);
+	bg_strv_release(&a->retry);
+	plan_args_init(a);
+}
+
+static struct json_object *strv_to_json(const struct bg_strv *sv)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < sv->n; i++) {
+		json_object_array_add(arr, json_object_new_string(sv->v[i]));
+	}
+	return arr;
+}
+
+static const int json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+char *plan_args_to_json(const struct plan_args *a)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string(
+			a->kind == PLAN_ROLLBACK ? "rollback" : "converge"));
+	json_object_object_add(o, "sites", strv_to_json(&a->sites));
+	json_object_object_add(o, "retry", strv_to_json(&a->retry));
+	char *s = bg_xstrdup(json_object_to_json_string_ext(o, json_flags));
+	json_object_put(o);
+	return s;
+}
+
+static int strv_from_json(struct bg_strv *sv, struct json_object *o, const char *key)
+{
+	struct json_object *arr = NULL;
+	if (!json_object_object_get_ex(o, key, &arr)) {
+		return 0;
+	}
+	if (!json_object_is_type(arr, json_type_array)) {
+		return BG_EPARSE;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string)) {
+			return BG_EPARSE;
+		}
+		bg_strv_push(sv, json_object_get_string(v));
+	}
+	return 0;
+}
+
+int plan_args_from_json(struct plan_args *a, const char *json)
+{
+	struct json_object *o = json_tokener_parse(json);
+	struct json_object *k = NULL;
+	int err = 0;
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return BG_EPARSE;
+	}
+	if (json_object_object_get_ex(o, "kind", &k) && json_object_is_type(k, json_type_string)) {
+		a->kind = strcmp(json_object_get_string(k), "rollback") == 0 ? PLAN_ROLLBACK
+									    : PLAN_CONVERGE;
+	}
+	err = strv_from_json(&a->sites, o, "sites");
+	if (!err) {
+		err = strv_from_json(&a->retry, o, "retry");
+	}
+	json_object_put(o);
+	return err;
+}
+
+void plan_init(struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	plan_args_init(&p->args);
+	bg_strv_init(&p->notes);
+	bg_strv_init(&p->facts);
+	bg_strv_init(&p->errors);
+}
+
+static void action_release(struct plan_action *a)
+{
+	free(a->name);
+	free(a->reason);
+	free(a->site);
+	free(a->colour);
+	free(a->preview);
+	free(a->service);
+	free(a->target_id);
+	free(a->spec);
+	free(a->reject_spec);
+}
+
+void plan_release(struct plan *p)
+{
+	if (!p) {
+		return;
+	}
+	for (size_t i = 0; i < p->n_actions; i++) {
+		action_release(&p->actions[i]);
+	}
+	free(p->actions);
+	for (size_t i = 0; i < p->n_sites; i++) {
+		struct plan_site *s = &p->sites[i];
+		free(s->site);
+		free(s->path);
+		free(s->live_before);
+		free(s->live_after);
+		free(s->candidate_after);
+		free(s->preview_after);
+		free(s->blocked);
+		bg_strv_release(&s->notes);
+	}
+	free(p->sites);
+	plan_args_release(&p->args);
+	bg_strv_release(&p->notes);
+	bg_strv_release(&p->facts);
+	bg_strv_release(&p->errors);
+	plan_init(p);
+}
+
+struct plan_site *plan_site_add(struct plan *p, const char *site, const char *path)
+{
+	BG_GROW(p->sites, p->cap_sites, p->n_sites + 1);
+	struct plan_site *s = &p->sites[p->n_sites++];
+	memset(s, 0, sizeof(*s));
+	s->site = bg_xstrdup(site);
+	s->path = bg_xstrdup(path);
+	bg_strv_init(&s->notes);
+	return s;
+}
+
+struct plan_action *plan_action_add(struct plan *p, enum plan_op op, enum plan_kind kind,
+		const char *site, const char *name, const char *reason_fmt, ...)
+{
+	va_list ap;
+	BG_GROW(p->actions, p->cap_actions, p->n_actions + 1);
+	struct plan_action *a = &p->actions[p->n_actions++];
+	memset(a, 0, sizeof(*a));
+	a->op = op;
+	a->kind = kind;
+	a->site = bg_xstrdup(site);
+	a->name = bg_xstrdup(name);
+	va_start(ap, reason_fmt);
+	a->reason = bg_xvasprintf(reason_fmt, ap);
+	va_end(ap);
+	return a;
+}
+
+void plan_fact_add(struct plan *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	bg_strv_push_take(&p->facts, bg_xvasprintf(fmt, ap));
+	va_end(ap);
+}
+
+void plan_note_add(struct plan *p, struct plan_site *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	bg_strv_push_take(s ? &s->notes : &p->notes, bg_xvasprintf(fmt, ap));
+	va_end(ap);
+}
+
+const struct plan_site *plan_site_find(const struct plan *p, const char *site)
+{
+	for (size_t i = 0; i < p->n_sites; i++) {
+		if (strcmp(p->sites[i].site, site) == 0) {
+			return &p->sites[i];
+		}
+	}
+	return NULL;
+}
+
+static void hash_str(struct bg_sha256 *h, const char *tag, const char *s)
+{
+	bg_sha256_update_str(h, tag);
+	bg_sha256_update_str(h, s ? s : "\x01(null)");
+}
+
+static void hash_uint(struct bg_sha256 *h, const char *tag, uint64_t v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	hash_str(h, tag, buf);
+}
+
+/*
+ * The token: every field of every action, the per-site outcome, the notes
+ * and the facts, each tagged and NUL-separated so no two different plans
+ * can serialise to the same byte stream.
+ */
+static void plan_compute_token(struct plan *p)
+{
+	struct bg_sha256 *h = bg_sha256_new();
+	char hex[65];
+	char *args = plan_args_to_json(&p->args);
+
+	hash_str(h, "format", "bluegreen-plan-1");
+	hash_str(h, "args", args);
+	free(args);
+	hash_uint(h, "mode", (uint64_t)p->install_mode);
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		hash_str(h, "op", plan_op_name(a->op));
+		hash_str(h, "kind", plan_kind_name(a->kind));
+		hash_str(h, "site", a->site);
+		hash_str(h, "name", a->name);
+		hash_str(h, "reason", a->reason);
+		hash_str(h, "colour", a->colour);
+		hash_str(h, "preview", a->preview);
+		hash_uint(h, "replica", a->replica);
+		hash_str(h, "service", a->service);
+		hash_str(h, "target", a->target_id);
+		hash_uint(h, "version", a->version);
+		hash_str(h, "spec", a->spec);
+		hash_str(h, "reject", a->reject_spec);
+		hash_uint(h, "ms", a->ms);
+	}
+	for (size_t i = 0; i < p->n_sites; i++) {
+		const struct plan_site *s = &p->sites[i];
+		hash_str(h, "psite", s->site);
+		hash_str(h, "live_before", s->live_before);
+		hash_str(h, "live_after", s->live_after);
+		hash_str(h, "candidate", s->candidate_after);
+		hash_str(h, "blocked", s->blocked);
+		for (size_t k = 0; k < s->notes.n; k++) {
+			hash_str(h, "snote", s->notes.v[k]);
+		}
+	}
+	for (size_t i = 0; i < p->notes.n; i++) {
+		hash_str(h, "note", p->notes.v[i]);
+	}
+	for (size_t i = 0; i < p->facts.n; i++) {
+		hash_str(h, "fact", p->facts.v[i]);
+	}
+	bg_sha256_final_hex(h, hex);
+	memcpy(p->token, hex, PLAN_TOKEN_LEN);
+	p->token[PLAN_TOKEN_LEN] = '\0';
+}
+
+int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
+		const struct plan_args *args, struct bg_diag *d)
+{
+	struct desired des;
+	int err;
+
+	plan_init(p);
+	p->args.kind = args->kind;
+	bg_strv_copy(&p->args.sites, &args->sites);
+	bg_strv_copy(&p->args.retry, &args->retry);
+	bg_strv_sort(&p->args.sites);
+	bg_strv_sort(&p->args.retry);
+	p->install_mode = cfg->g.install_mode;
+	for (size_t i = 0; i < args->sites.n; i++) {
+		if (!cfg_site_find(cfg, args->sites.v[i])) {
+			bg_diag_error(d, NULL, "no site named '%s' in %s", args->sites.v[i], cfg->dir);
+			return BG_ENOT_FOUND;
+		}
+	}
+	err = des_build(&des, cfg, obs, d);
+	if (err) {
+		return err;
+	}
+	err = rec_diff_all(p, cfg, obs, &des, &p->args);
+	if (!err) {
+		for (size_t i = 0; i < p->n_sites; i++) {
+			struct plan_site *s = &p->sites[i];
+			const struct cfg_site *cs = cfg_site_find(cfg, s->site);
+			free(s->preview_after);
+			s->preview_after = cs && cs->preview
+					? bg_xstrdup(s->candidate_after ? s->candidate_after : s->live_after)
+					: NULL;
+			s->needs_confirm = cs && cs->confirm && s->n_actions > 0 &&
+					cfg->g.install_mode == CFG_MODE_PRODUCTION;
+			if (s->blocked) {
+				bg_strv_push_take(&p->errors, bg_xasprintf("%s: %s", s->site, s->blocked));
+			}
+		}
+		plan_compute_token(p);
+	}
+	des_release(&des);
+	return err;
+}
+
+/* ---- text ---- */
+
+struct style {
+	bool on;
+};
+
+static const char *sgr(const struct style *st, const char *code)
+{
+	return st->on ? code : "";
+}
+
+#define C_RESET "\033[0m"
+#define C_BOLD "\033[1m"
+#define C_DIM "\033[2m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_BLUE "\033[34m"
+#define C_MAGENTA "\033[35m"
+#define C_CYAN "\033[36m"
+
+static void op_look(enum plan_op op, const char **sym, const char **color)
+{
+	switch (op) {
+	case PLAN_OP_PULL:
+	case PLAN_OP_CREATE:
+		*sym = "+";
+		*color = C_GREEN;
+		return;
+	case PLAN_OP_START:
+		*sym = ">";
+		*color = C_CYAN;
+		return;
+	case PLAN_OP_HEALTH:
+		*sym = "?";
+		*color = C_BLUE;
+		return;
+	case PLAN_OP_WRITE:
+		*sym = "~";
+		*color = C_YELLOW;
+		return;
+	case PLAN_OP_SWITCH:
+		*sym = "*";
+		*color = C_MAGENTA;
+		return;
+	case PLAN_OP_DRAIN:
+		*sym = ".";
+		*color = C_DIM;
+		return;
+	case PLAN_OP_STOP:
+	case PLAN_OP_REMOVE:
+		*sym = "-";
+		*color = C_RED;
+		return;
+	}
+	*sym = " ";
+	*color = "";
+}
+
+static void render_action(struct bg_buf *out, const struct style *st, const struct plan_action *a)
+{
+	const char *sym, *col;
+	op_look(a->op, &sym, &col);
+	bg_buf_addf(out, "  %s%s %-7s%s %-9s %-24s %s\n", sgr(st, col), sym, plan_op_name(a->op),
+			sgr(st, C_RESET), plan_kind_name(a->kind), a->name, a->reason);
+}
+
+static void colour_ver(struct bg_buf *out, const char *colour, unsigned v)
+{
+	if (!colour) {
+		bg_buf_adds(out, "nothing");
+	} else if (v) {
+		bg_buf_addf(out, "%s v%u", colour, v);
+	} else {
+		bg_buf_adds(out, colour);
+	}
+}
+
+static void list_line(struct bg_buf *out, const char *label, const struct bg_strv *items)
+{
+	bg_buf_addf(out, "  %-20s ", label);
+	if (!items->n) {
+		bg_buf_adds(out, "(none)\n");
+		return;
+	}
+	for (size_t i = 0; i < items->n; i++) {
+		bg_buf_addf(out, "%s%s", i ? ", " : "", items->v[i]);
+	}
+	bg_buf_addch(out, '\n');
+}
+
+static void add_unique(struct bg_strv *sv, const char *s)
+{
+	if (!bg_strv_contains(sv, s)) {
+		bg_strv_push(sv, s);
+	}
+}
+
+/* The audit answers, derived from the actions. */
+struct audit {
+	struct bg_strv volumes, networks, images, started, stopped, removed, files;
+};
+
+static void audit_build(const struct plan *p, const struct cfg *cfg, struct audit *au)
+{
+	memset(au, 0, sizeof(*au));
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		switch (a->op) {
+		case PLAN_OP_CREATE:
+			if (a->kind == PLAN_KIND_VOLUME) {
+				add_unique(&au->volumes, a->name);
+			} else if (a->kind == PLAN_KIND_NETWORK) {
+				add_unique(&au->networks, a->name);
+			}
+			break;
+		case PLAN_OP_PULL:
+			add_unique(&au->images, a->name);
+			break;
+		case PLAN_OP_START:
+			add_unique(&au->started, a->name);
+			break;
+		case PLAN_OP_STOP:
+			add_unique(&au->stopped, a->name);
+			break;
+		case PLAN_OP_REMOVE:
+			add_unique(&au->removed, a->name);
+			break;
+		case PLAN_OP_WRITE:
+		case PLAN_OP_SWITCH: {
+			const struct edge_impl *impl = edge_impl_get(cfg->g.edge_kind);
+			char *path = impl->path(cfg, a->site);
+			add_unique(&au->files, path);
+			free(path);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+static void audit_release(struct audit *au)
+{
+	bg_strv_release(&au->volumes);
+	bg_strv_release(&au->networks);
+	bg_strv_release(&au->images);
+	bg_strv_release(&au->started);
+	bg_strv_release(&au->stopped);
+	bg_strv_release(&au->removed);
+	bg_strv_release(&au->files);
+}
+
+int plan_render_text(const struct plan *p, const struct cfg *cfg, bool color,
+		struct bg_buf *out)
+{
+	struct style st = {.on = color};
+	size_t n = plan_changes(p);
+	size_t shared_end = p->n_sites ? p->sites[0].first_action : p->n_actions;
+
+	bg_buf_addf(out, "%s%s %s%s  install_mode %s, %zu site%s, %zu change%s\n",
+			sgr(&st, C_BOLD), p->args.kind == PLAN_ROLLBACK ? "Rollback plan" : "Plan",
+			p->token, sgr(&st, C_RESET), cfg_install_mode_name(p->install_mode),
+			p->n_sites, p->n_sites == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	if (shared_end > 0 || p->notes.n) {
+		bg_buf_addf(out, "\n%sshared%s\n", sgr(&st, C_BOLD), sgr(&st, C_RESET));
+		for (size_t i = 0; i < shared_end; i++) {
+			render_action(out, &st, &p->actions[i]);
+		}
+		for (size_t i = 0; i < p->notes.n; i++) {
+			bg_buf_addf(out, "  note: %s\n", p->notes.v[i]);
+		}
+	}
+	for (size_t i = 0; i < p->n_sites; i++) {
+		const struct plan_site *s = &p->sites[i];
+		bg_buf_addf(out, "\n%s%s%s (%s)\n", sgr(&st, C_BOLD), s->site, sgr(&st, C_RESET),
+				s->path ? s->path : "");
+		if (s->blocked) {
+			bg_buf_addf(out, "  %serror:%s %s\n", sgr(&st, C_RED), sgr(&st, C_RESET),
+					s->blocked);
+		} else {
+			bg_buf_adds(out, "  live: ");
+			colour_ver(out, s->live_before, s->version_before);
+			if (!s->live_before || !s->live_after ||
+					strcmp(s->live_before, s->live_after) != 0 ||
+					s->version_before != s->version_after) {
+				bg_buf_adds(out, " -> ");
+				colour_ver(out, s->live_after, s->version_after);
+			}
+			if (s->candidate_after) {
+				bg_buf_addf(out, "; candidate: %s", s->candidate_after);
+			}
+			if (s->n_actions == 0) {
+				bg_buf_adds(out, "; no changes");
+			}
+			bg_buf_addch(out, '\n');
+		}
+		for (size_t k = 0; k < s->n_actions; k++) {
+			render_action(out, &st, &p->actions[s->first_action + k]);
+		}
+		for (size_t k = 0; k < s->notes.n; k++) {
+			bg_buf_addf(out, "  note: %s\n", s->notes.v[k]);
+		}
+	}
+	if (n > 0) {
+		struct audit au;
+		audit_build(p, cfg, &au);
+		bg_buf_addf(out, "\n%sWhat this plan does%s\n", sgr(&st, C_BOLD), sgr(&st, C_RESET));
+		list_line(out, "images pulled:", &au.images);
+		list_line(out, "networks created:", &au.networks);
+		list_line(out, "volumes created:", &au.volumes);
+		list_line(out, "containers started:", &au.started);
+		list_line(out, "containers stopped:", &au.stopped);
+		list_line(out, "containers removed:", &au.removed);
+		list_line(out, "files written:", &au.files);
+		audit_release(&au);
+		bg_buf_addf(out, "  %-20s ", "live after:");
+		for (size_t i = 0; i < p->n_sites; i++) {
+			const struct plan_site *s = &p->sites[i];
+			bg_buf_addf(out, "%s%s: ", i ? ", " : "", s->site);
+			colour_ver(out, s->live_after, s->version_after);
+		}
+		bg_buf_adds(out, "\n  volumes are never deleted by this plan\n");
+	}
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+static struct json_object *jstr_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *action_json(const struct plan_action *a)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "op", json_object_new_string(plan_op_name(a->op)));
+	json_object_object_add(o, "kind", json_object_new_string(plan_kind_name(a->kind)));
+	json_object_object_add(o, "name", json_object_new_string(a->name));
+	json_object_object_add(o, "reason", json_object_new_string(a->reason));
+	json_object_object_add(o, "site", jstr_or_null(a->site));
+	if (a->colour) {
+		json_object_object_add(o, "colour", json_object_new_string(a->colour));
+	}
+	if (a->kind == PLAN_KIND_EDGE) {
+		json_object_object_add(o, "preview", jstr_or_null(a->preview));
+	}
+	if (a->version) {
+		json_object_object_add(o, "version", json_object_new_int((int)a->version));
+	}
+	return o;
+}
+
+int plan_render_json(const struct plan *p, const struct cfg *cfg, struct bg_buf *out)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *sites = json_object_new_array();
+	struct json_object *shared = json_object_new_array();
+	size_t shared_end = p->n_sites ? p->sites[0].first_action : p->n_actions;
+	struct audit au;
+
+	json_object_object_add(root, "token", json_object_new_string(p->token));
+	json_object_object_add(root, "kind", json_object_new_string(
+			p->args.kind == PLAN_ROLLBACK ? "rollback" : "converge"));
+	json_object_object_add(root, "install_mode", json_object_new_string(
+			cfg_install_mode_name(p->install_mode)));
+	json_object_object_add(root, "changes", json_object_new_int64((int64_t)plan_changes(p)));
+	for (size_t i = 0; i < shared_end; i++) {
+		json_object_array_add(shared, action_json(&p->actions[i]));
+	}
+	json_object_object_add(root, "shared_actions", shared);
+	for (size_t i = 0; i < p->n_sites; i++) {
+		const struct plan_site *s = &p->sites[i];
+		struct json_object *o = json_object_new_object();
+		struct json_object *acts = json_object_new_array();
+		json_object_object_add(o, "site", json_object_new_string(s->site));
+		json_object_object_add(o, "file", jstr_or_null(s->path));
+		json_object_object_add(o, "live_before", jstr_or_null(s->live_before));
+		json_object_object_add(o, "live_after", jstr_or_null(s->live_after));
+		json_object_object_add(o, "version_before", s->version_before
+				? json_object_new_int((int)s->version_before) : NULL);
+		json_object_object_add(o, "version_after", s->version_after
+				? json_object_new_int((int)s->version_after) : NULL);
+		json_object_object_add(o, "candidate_after", jstr_or_null(s->candidate_after));
+		json_object_object_add(o, "preview_after", jstr_or_null(s->preview_after));
+		json_object_object_add(o, "confirm_required", json_object_new_boolean(s->needs_confirm));
+		json_object_object_add(o, "blocked", jstr_or_null(s->blocked));
+		for (size_t k = 0; k < s->n_actions; k++) {
+			json_object_array_add(acts, action_json(&p->actions[s->first_action + k]));
+		}
+		json_object_object_add(o, "actions", acts);
+		json_object_object_add(o, "notes", strv_to_json(&s->notes));
+		json_object_array_add(sites, o);
+	}
+	json_object_object_add(root, "sites", sites);
+	json_object_object_add(root, "notes", strv_to_json(&p->notes));
+	audit_build(p, cfg, &au);
+	struct json_object *ao = json_object_new_object();
+	json_object_object_add(ao, "images_pulled", strv_to_json(&au.images));
+	json_object_object_add(ao, "networks_created", strv_to_json(&au.networks));
+	json_object_object_add(ao, "volumes_created", strv_to_json(&au.volumes));
+	json_object_object_add(ao, "containers_started", strv_to_json(&au.started));
+	json_object_object_add(ao, "containers_stopped", strv_to_json(&au.stopped));
+	json_object_object_add(ao, "containers_removed", strv_to_json(&au.removed));
+	json_object_object_add(ao, "files_written", strv_to_json(&au.files));
+	json_object_object_add(ao, "volumes_deleted", json_object_new_array());
+	json_object_object_add(root, "audit", ao);
+	audit_release(&au);
+	int err = bg_buf_adds(out, json_object_to_json_string_ext(root,
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (!err) {
+		err = bg_buf_addch(out, '\n');
+	}
+	json_object_put(root);
+	return err;
+}
+
+int plan_render_summary(const struct plan *p, struct bg_buf *out)
+{
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		bg_buf_addf(out, "%s %s %s: %s\n", plan_op_name(a->op), plan_kind_name(a->kind),
+				a->name, a->reason);
+	}
+	return 0;
+}

@@ -1,2 +1,781 @@
-/* rec-colour: not written yet. */
+/*
+ * rec-colour: the blue/green state machine (SPEC §4). Each site has two
+ * colour slots. The live colour is what the edge file says; the other is
+ * the candidate (a newer spec, on the preview domain) or the previous
+ * colour (kept warm for an instant rollback). A change of spec never
+ * touches the live colour: the idle slot is (re)built with the new spec,
+ * started and health-gated; only a switch, an edge change, makes it live.
+ *
+ * diff decides, from the observation alone, which colour is live before
+ * and after, and emits: pull, create/start of the candidate's replicas,
+ * the health gate, the preview write or the switch, and (keep_previous:
+ * false) the drain and removal of the old colour after the switch. The
+ * rollback plan is a switch back to a previous colour that still runs.
+ * apply executes the container steps and the health gate.
+ */
 #include "bg.h"
+#include "bg-log.h"
+#include "health.h"
+#include "rec.h"
+
+#include <time.h>
+
+#define MAX_REPLICAS 100
+
+/* What one colour slot of a site holds. */
+struct slot {
+	const char *colour;
+	const struct obs_container *rep[MAX_REPLICAS + 1]; /* by replica number, [0] unused */
+	const struct obs_container *extra[2 * MAX_REPLICAS];
+	size_t n_extra;
+	size_t n_found;
+	bool all_match;   /* every desired replica exists with the desired spec */
+	bool all_running; /* every found replica is running */
+	bool any_unhealthy;
+	const char *spec; /* spec of the first replica found */
+	unsigned version;
+	const char *image;
+};
+
+static void slot_fill(struct slot *sl, const struct rec_diff_ctx *ctx, const char *colour)
+{
+	const struct des_site *s = ctx->site;
+	unsigned want = s->cfg->replicas;
+
+	memset(sl, 0, sizeof(*sl));
+	sl->colour = colour;
+	for (size_t i = 0; i < ctx->n_cs; i++) {
+		const struct obs_container *c = ctx->cs[i];
+		if (!c->role || strcmp(c->role, "colour") != 0 || !c->colour ||
+				strcmp(c->colour, colour) != 0) {
+			continue;
+		}
+		if (c->replica >= 1 && c->replica <= want && c->replica <= MAX_REPLICAS &&
+				!sl->rep[c->replica]) {
+			sl->rep[c->replica] = c;
+		} else if (sl->n_extra < BG_ARRAY_SIZE(sl->extra)) {
+			sl->extra[sl->n_extra++] = c;
+		}
+		if (!sl->spec) {
+			sl->spec = c->spec;
+			sl->version = c->version;
+			sl->image = c->image;
+		}
+		sl->n_found++;
+	}
+	sl->all_match = true;
+	sl->all_running = true;
+	for (unsigned r = 1; r <= want && r <= MAX_REPLICAS; r++) {
+		const struct obs_container *c = sl->rep[r];
+		if (!c || !c->spec || strcmp(c->spec, s->spec) != 0) {
+			sl->all_match = false;
+		}
+		if (c && c->state != OBS_CSTATE_RUNNING) {
+			sl->all_running = false;
+		}
+		if (c && c->health == OBS_HEALTH_UNHEALTHY) {
+			sl->any_unhealthy = true;
+		}
+	}
+	if (sl->n_extra) {
+		sl->all_match = false;
+	}
+}
+
+static char *short_spec(const char *spec)
+{
+	return bg_xstrndup(spec ? spec : "?", DES_SPEC_SHORT);
+}
+
+static struct plan_action *container_action(struct rec_diff_ctx *ctx, enum plan_op op,
+		const char *colour, unsigned replica, const struct obs_container *c,
+		const char *fmt, ...) BG_PRINTF(6, 7);
+
+static struct plan_action *container_action(struct rec_diff_ctx *ctx, enum plan_op op,
+		const char *colour, unsigned replica, const struct obs_container *c,
+		const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *reason = bg_xvasprintf(fmt, ap);
+	va_end(ap);
+	char *name = c ? bg_xstrdup(c->name)
+		       : des_colour_container_name(ctx->site->name, colour, replica);
+	struct plan_action *a = plan_action_add(ctx->plan, op, PLAN_KIND_CONTAINER,
+			ctx->site->name, name, "%s", reason);
+	a->colour = bg_xstrdup(colour);
+	a->replica = replica;
+	if (c) {
+		a->target_id = bg_xstrdup(c->id);
+	}
+	free(name);
+	free(reason);
+	return a;
+}
+
+static void health_action(struct rec_diff_ctx *ctx, const char *colour, const char *why)
+{
+	const struct cfg_site *cs = ctx->site->cfg;
+	char iv[32];
+	bg_duration_format(cs->health.interval_ms, iv);
+	char *name = bg_xasprintf("%s-%s", ctx->site->name, colour);
+	struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_HEALTH, PLAN_KIND_CONTAINER,
+			ctx->site->name, name, "%s: GET %s must answer %u (up to %u tries, every %s"
+			"; the image's HEALTHCHECK if it has one)", why, cs->health.path,
+			cs->health.status, cs->health.retries, iv);
+	a->colour = bg_xstrdup(colour);
+	a->version = ctx->site->version;
+	free(name);
+}
+
+static void pull_if_missing(struct rec_diff_ctx *ctx)
+{
+	const struct cfg_site *cs = ctx->site->cfg;
+	if (ctx->site->image_id) {
+		return;
+	}
+	plan_action_add(ctx->plan, PLAN_OP_PULL, PLAN_KIND_IMAGE, ctx->site->name, cs->image,
+			"image is not present locally");
+}
+
+/*
+ * Make a slot hold the desired spec: remove what does not match, create
+ * what is missing, start what is stopped. Returns true when the slot must
+ * then pass the health gate (something was created or started).
+ */
+static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const char *why)
+{
+	const struct des_site *s = ctx->site;
+	unsigned want = s->cfg->replicas;
+	bool gate = false, pulled = false;
+	char *sp = short_spec(s->spec);
+
+	for (size_t i = 0; i < sl->n_extra; i++) {
+		container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica, sl->extra[i],
+				"not part of the desired %s slot (replicas: %u)", sl->colour, want);
+	}
+	for (unsigned r = 1; r <= want; r++) {
+		const struct obs_container *c = sl->rep[r];
+		if (c && c->spec && strcmp(c->spec, s->spec) == 0) {
+			if (c->state != OBS_CSTATE_RUNNING) {
+				container_action(ctx, PLAN_OP_START, sl->colour, r, c,
+						"%s is %s (exit code %d)", c->name,
+						obs_cstate_name(c->state), c->exit_code);
+				gate = true;
+			}
+			continue;
+		}
+		if (c) {
+			char *old = short_spec(c->spec);
+			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c,
+					"holds v%u (spec %s, %s), replaced by v%u", c->version, old,
+					c->image ? c->image : "?", s->version);
+			free(old);
+		}
+		if (!pulled) {
+			pull_if_missing(ctx);
+			pulled = true;
+		}
+		struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
+				"%s: v%u, image %s, spec %s", why, s->version, s->cfg->image, sp);
+		a->version = s->version;
+		a->spec = bg_xstrdup(s->spec);
+		container_action(ctx, PLAN_OP_START, sl->colour, r, NULL, "start %s v%u",
+				sl->colour, s->version);
+		gate = true;
+	}
+	free(sp);
+	return gate;
+}
+
+static struct plan_action *edge_action(struct rec_diff_ctx *ctx, enum plan_op op,
+		const char *live, const char *preview, unsigned live_version,
+		const char *fmt, ...) BG_PRINTF(6, 7);
+
+static struct plan_action *edge_action(struct rec_diff_ctx *ctx, enum plan_op op,
+		const char *live, const char *preview, unsigned live_version,
+		const char *fmt, ...)
+{
+	const struct obs_edge *e = obs_edge_find(ctx->obs, ctx->site->name);
+	va_list ap;
+	va_start(ap, fmt);
+	char *reason = bg_xvasprintf(fmt, ap);
+	va_end(ap);
+	struct plan_action *a = plan_action_add(ctx->plan, op, PLAN_KIND_EDGE, ctx->site->name,
+			e && e->path ? e->path : ctx->site->name, "%s", reason);
+	a->colour = bg_xstrdup(live);
+	a->preview = bg_xstrdup(preview);
+	a->version = live_version;
+	ctx->switching = true;
+	free(reason);
+	return a;
+}
+
+/* After a switch with keep_previous: false, the old colour drains then goes. */
+static void retire_slot(struct rec_diff_ctx *ctx, const struct slot *old)
+{
+	const struct cfg_site *cs = ctx->site->cfg;
+	if (cs->keep_previous || old->n_found == 0) {
+		return;
+	}
+	char d[32];
+	bg_duration_format(cs->drain_ms, d);
+	struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_DRAIN, PLAN_KIND_CONTAINER,
+			ctx->site->name, old->colour, "let in-flight requests on %s finish (%s) "
+			"before it stops (keep_previous: false)", old->colour, d);
+	a->colour = bg_xstrdup(old->colour);
+	a->ms = cs->drain_ms;
+	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
+		if (old->rep[r]) {
+			container_action(ctx, PLAN_OP_REMOVE, old->colour, r, old->rep[r],
+					"old colour v%u retired after the switch (keep_previous: false)",
+					old->rep[r]->version);
+		}
+	}
+	for (size_t i = 0; i < old->n_extra; i++) {
+		container_action(ctx, PLAN_OP_REMOVE, old->colour, old->extra[i]->replica,
+				old->extra[i], "old colour retired after the switch");
+	}
+}
+
+/* Restart live replicas that stopped; recreate missing ones when the spec allows. */
+static bool repair_live(struct rec_diff_ctx *ctx, const struct slot *live, bool same_spec)
+{
+	const struct des_site *s = ctx->site;
+	bool gate = false;
+	for (unsigned r = 1; r <= s->cfg->replicas; r++) {
+		const struct obs_container *c = live->rep[r];
+		if (c && c->state != OBS_CSTATE_RUNNING) {
+			container_action(ctx, PLAN_OP_START, live->colour, r, c,
+					"drift: live %s is %s (exit code %d) outside bluegreen", c->name,
+					obs_cstate_name(c->state), c->exit_code);
+			gate = true;
+		} else if (!c && same_spec) {
+			struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, live->colour, r,
+					NULL, "drift: live replica %u of %s was removed outside bluegreen",
+					r, live->colour);
+			a->version = s->version;
+			a->spec = bg_xstrdup(s->spec);
+			container_action(ctx, PLAN_OP_START, live->colour, r, NULL,
+					"start the recreated live replica");
+			gate = true;
+		} else if (!c) {
+			char *n = des_colour_container_name(s->name, live->colour, r);
+			plan_note_add(ctx->plan, ctx->ps, "drift: live container %s (v%u) was removed "
+					"outside bluegreen and cannot be rebuilt (its spec is no longer the "
+					"desired one): the site is degraded until the candidate goes live",
+					n, live->version);
+			free(n);
+		}
+	}
+	return gate;
+}
+
+static const char *pick_first_colour(const struct slot *blue, const struct slot *green)
+{
+	if (blue->all_match) {
+		return "blue";
+	}
+	if (green->all_match) {
+		return "green";
+	}
+	if (blue->n_found == 0) {
+		return "blue";
+	}
+	if (green->n_found == 0) {
+		return "green";
+	}
+	return "blue";
+}
+
+static bool retry_asked(const struct rec_diff_ctx *ctx)
+{
+	return bg_strv_contains(&ctx->args->retry, ctx->site->name);
+}
+
+static int colour_diff(struct rec_diff_ctx *ctx)
+{
+	if (!ctx->site) {
+		return 0;
+	}
+	const struct des_site *s = ctx->site;
+	const struct cfg_site *cs = s->cfg;
+	struct plan_site *ps = ctx->ps;
+	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
+	struct slot blue, green;
+	bool auto_promote = cs->promote == CFG_PROMOTE_AUTO;
+
+	slot_fill(&blue, ctx, "blue");
+	slot_fill(&green, ctx, "green");
+	if (e) {
+		plan_fact_add(ctx->plan, "edge %s exists=%d live=%s preview=%s sha=%s", s->name,
+				e->exists, e->live ? e->live : "", e->preview ? e->preview : "",
+				e->content_sha ? e->content_sha : "");
+	}
+	if (e && e->exists && (e->error || !e->live)) {
+		ps->blocked = bg_xasprintf("edge file %s cannot be understood (%s): bluegreen "
+				"will not guess which colour is live; restore it or remove it",
+				e->path, e->error ? e->error : "no live colour in it");
+		return 0;
+	}
+	const char *live = e && e->exists ? e->live : NULL;
+	bool rejected = s->rejected && !retry_asked(ctx);
+
+	if (!live) {
+		const char *t = pick_first_colour(&blue, &green);
+		const struct slot *sl = strcmp(t, "blue") == 0 ? &blue : &green;
+		ps->live_after = bg_xstrdup(t);
+		ps->version_after = s->version;
+		if (rejected) {
+			plan_note_add(ctx->plan, ps, "revision v%u was rolled back: it is not "
+					"proposed again until %s changes (or: bluegreen plan --retry %s)",
+					s->version, cs->path, s->name);
+			free(ps->live_after);
+			ps->live_after = NULL;
+			return 0;
+		}
+		bool any = sl->n_found > 0;
+		if (slot_converge(ctx, sl, "first deploy") || !sl->all_running) {
+			health_action(ctx, t, "gate before going live");
+		} else {
+			health_action(ctx, t, "re-check before going live");
+		}
+		edge_action(ctx, PLAN_OP_SWITCH, t, cs->preview ? t : NULL, s->version,
+				any && sl->all_match
+					? "no edge file: %s (v%u) already runs the desired spec and goes live"
+					: "first deploy: nothing is live yet, %s (v%u) goes live directly",
+				t, s->version);
+		return 0;
+	}
+
+	const struct slot *lv = strcmp(live, "blue") == 0 ? &blue : &green;
+	const struct slot *idle = lv == &blue ? &green : &blue;
+	ps->live_before = bg_xstrdup(live);
+	ps->version_before = lv->version;
+	ps->live_after = bg_xstrdup(live);
+	ps->version_after = lv->version;
+
+	if (lv->all_match) {
+		/* The desired spec is live: keep it healthy, keep the previous warm. */
+		if (repair_live(ctx, lv, true)) {
+			health_action(ctx, live, "live colour repaired");
+		}
+		if (cs->keep_previous) {
+			for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
+				const struct obs_container *c = idle->rep[r];
+				if (c && c->state != OBS_CSTATE_RUNNING) {
+					container_action(ctx, PLAN_OP_START, idle->colour, r, c,
+							"previous colour %s is %s outside bluegreen: restarted "
+							"so a rollback stays instant", c->name,
+							obs_cstate_name(c->state));
+				}
+			}
+		} else {
+			for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
+				if (idle->rep[r]) {
+					container_action(ctx, PLAN_OP_REMOVE, idle->colour, r, idle->rep[r],
+							"previous colour v%u not kept (keep_previous: false)",
+							idle->rep[r]->version);
+				}
+			}
+			for (size_t i = 0; i < idle->n_extra; i++) {
+				container_action(ctx, PLAN_OP_REMOVE, idle->colour, 0, idle->extra[i],
+						"previous colour not kept (keep_previous: false)");
+			}
+		}
+		return 0;
+	}
+
+	/* The desired spec is not live. Keep what is live serving. */
+	repair_live(ctx, lv, false);
+	if (rejected) {
+		plan_note_add(ctx->plan, ps, "revision v%u was rolled back: it is not proposed "
+				"again until %s changes (or: bluegreen plan --retry %s)", s->version,
+				cs->path, s->name);
+		return 0;
+	}
+	if (idle->all_match) {
+		ps->candidate_after = bg_xstrdup(idle->colour);
+		if (!idle->all_running) {
+			slot_converge(ctx, idle, "candidate");
+			health_action(ctx, idle->colour, "candidate restarted");
+			if (!auto_promote) {
+				if (cs->preview && (!e->preview || strcmp(e->preview, idle->colour) != 0)) {
+					edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
+							"%s -> %s (candidate v%u)", cs->preview, idle->colour,
+							s->version);
+				}
+				return 0;
+			}
+		} else if (idle->any_unhealthy) {
+			plan_note_add(ctx->plan, ps, "candidate %s (v%u) reports unhealthy (the "
+					"image's HEALTHCHECK): it will not go live; fix the image or change "
+					"%s", idle->colour, s->version, cs->path);
+			return 0;
+		} else {
+			health_action(ctx, idle->colour, "re-check before the switch");
+		}
+		edge_action(ctx, PLAN_OP_SWITCH, idle->colour, cs->preview ? idle->colour : NULL,
+				s->version, "live %s (v%u) -> %s (v%u)%s", live, lv->version,
+				idle->colour, s->version,
+				cs->keep_previous ? "; the previous colour stays running for rollback"
+						  : "");
+		free(ps->live_after);
+		ps->live_after = bg_xstrdup(idle->colour);
+		ps->version_after = s->version;
+		free(ps->candidate_after);
+		ps->candidate_after = NULL;
+		retire_slot(ctx, lv);
+		return 0;
+	}
+
+	/* Build the candidate in the idle slot. */
+	if (idle->n_found && idle->version && lv->version && idle->version < lv->version) {
+		plan_note_add(ctx->plan, ps, "the previous colour %s (v%u) is replaced by the "
+				"candidate: after this, a rollback to v%u is no longer possible",
+				idle->colour, idle->version, idle->version);
+	}
+	slot_converge(ctx, idle, "candidate");
+	health_action(ctx, idle->colour, "gate before the candidate may go live");
+	ps->candidate_after = bg_xstrdup(idle->colour);
+	if (auto_promote) {
+		edge_action(ctx, PLAN_OP_SWITCH, idle->colour, cs->preview ? idle->colour : NULL,
+				s->version, "promote: auto: live %s (v%u) -> %s (v%u) once healthy",
+				live, lv->version, idle->colour, s->version);
+		free(ps->live_after);
+		ps->live_after = bg_xstrdup(idle->colour);
+		ps->version_after = s->version;
+		free(ps->candidate_after);
+		ps->candidate_after = NULL;
+		retire_slot(ctx, lv);
+	} else if (cs->preview) {
+		edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
+				"%s -> %s (candidate v%u); %s stays live (promote: manual)",
+				cs->preview, idle->colour, s->version, live);
+	} else {
+		plan_note_add(ctx->plan, ps, "promote: manual: once the candidate is healthy, "
+				"the next plan proposes the switch");
+	}
+	return 0;
+}
+
+int rec_colour_rollback_diff(struct rec_diff_ctx *ctx);
+
+int rec_colour_rollback_diff(struct rec_diff_ctx *ctx)
+{
+	const struct des_site *s = ctx->site;
+	struct plan_site *ps = ctx->ps;
+	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
+	struct slot blue, green;
+
+	slot_fill(&blue, ctx, "blue");
+	slot_fill(&green, ctx, "green");
+	if (e) {
+		plan_fact_add(ctx->plan, "edge %s exists=%d live=%s preview=%s sha=%s", s->name,
+				e->exists, e->live ? e->live : "", e->preview ? e->preview : "",
+				e->content_sha ? e->content_sha : "");
+	}
+	if (!e || !e->exists || !e->live || e->error) {
+		ps->blocked = bg_xasprintf("nothing is live for '%s' (no readable edge file): "
+				"there is nothing to roll back", s->name);
+		return 0;
+	}
+	const struct slot *lv = strcmp(e->live, "blue") == 0 ? &blue : &green;
+	const struct slot *prev = lv == &blue ? &green : &blue;
+	ps->live_before = bg_xstrdup(e->live);
+	ps->version_before = lv->version;
+	if (prev->n_found == 0) {
+		ps->blocked = bg_xasprintf("no previous colour: %s has no containers, so there is "
+				"nothing to switch back to", prev->colour);
+		return 0;
+	}
+	bool ready = true;
+	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
+		if (prev->rep[r] && prev->rep[r]->state != OBS_CSTATE_RUNNING) {
+			ready = false;
+		}
+	}
+	if (!ready || !prev->rep[1]) {
+		ps->blocked = bg_xasprintf("the previous colour %s (v%u) is not running: a "
+				"rollback would not be instant; start it first (plan proposes that "
+				"when keep_previous is true)", prev->colour, prev->version);
+		return 0;
+	}
+	ps->live_after = bg_xstrdup(prev->colour);
+	ps->version_after = prev->version;
+	struct plan_action *a = edge_action(ctx, PLAN_OP_SWITCH, prev->colour,
+			s->cfg->preview ? prev->colour : NULL, prev->version,
+			"rollback: live %s (v%u) -> %s (v%u); v%u is marked rejected", e->live,
+			lv->version, prev->colour, prev->version, lv->version);
+	a->reject_spec = bg_xstrdup(lv->spec ? lv->spec : "");
+	a->reject_version = lv->version;
+	plan_note_add(ctx->plan, ps, "v%u will not be proposed again until %s changes (or: "
+			"bluegreen plan --retry %s)", lv->version, s->cfg->path, s->name);
+	return 0;
+}
+
+/* ---- observe ---- */
+
+static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+		struct bg_diag *d)
+{
+	struct bg_strv refs, names;
+	static const char *const colours[] = {"blue", "green"};
+	int err = 0;
+
+	bg_strv_init(&refs);
+	bg_strv_init(&names);
+	for (size_t i = 0; i < cfg->n_sites; i++) {
+		const struct cfg_site *s = &cfg->sites[i];
+		bg_strv_push(&refs, s->image);
+		for (size_t k = 0; k < s->n_services; k++) {
+			bg_strv_push(&refs, s->services[k].image);
+		}
+		for (size_t c = 0; c < 2; c++) {
+			for (unsigned r = 1; r <= s->replicas; r++) {
+				char *n = des_colour_container_name(s->name, colours[c], r);
+				if (obs_container_find(o, n)) {
+					free(n);
+				} else {
+					bg_strv_push_take(&names, n);
+				}
+			}
+		}
+	}
+	bg_strv_sort(&refs);
+	for (size_t i = 0; i < refs.n && !err; i++) {
+		if (i && strcmp(refs.v[i], refs.v[i - 1]) == 0) {
+			continue;
+		}
+		char *id = NULL;
+		err = dk_image_id(dk, refs.v[i], &id, d);
+		if (!err) {
+			struct obs_image *im = obs_image_add(o);
+			im->ref = bg_xstrdup(refs.v[i]);
+			im->id = id;
+		}
+	}
+	if (!err) {
+		err = rec_observe_conflicts(dk, o, "container", &names, d);
+	}
+	bg_strv_release(&refs);
+	bg_strv_release(&names);
+	return err;
+}
+
+/* ---- apply ---- */
+
+static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, struct bg_diag *d)
+{
+	struct des_create dc;
+	char *id = NULL;
+	int err;
+
+	if (ctx->hist) {
+		unsigned v = 0;
+		err = hist_version_record(ctx->hist, s->name, s->spec, s->spec_json, ctx->token, &v);
+		if (err) {
+			bg_diag_error(d, NULL, "cannot record version of '%s': %s", s->name,
+					bg_strerror(err));
+			return err;
+		}
+		if (v != s->version) {
+			/* The history moved since the plan; the history is the truth. */
+			bg_log(BG_LOG_WARN, "%s: version is v%u in the history, planned as v%u",
+					s->name, v, s->version);
+			((struct des_site *)s)->version = v;
+		}
+	}
+	des_colour_create(ctx->des, s, a->colour, a->replica, ctx->token, &dc);
+	/* A leftover with this name (a crash between create and start) goes first. */
+	err = dk_container_create(ctx->dk, &dc.spec, &id, d);
+	if (err == BG_ECONFLICT) {
+		struct obs_container old = {0};
+		struct bg_diag dd;
+		bg_diag_init(&dd);
+		if (dk_container_inspect(ctx->dk, dc.name, &old, &dd) == 0) {
+			bg_diag_release(d);
+			bg_diag_init(d);
+			err = dk_container_remove(ctx->dk, old.id, d);
+			if (!err) {
+				err = dk_container_create(ctx->dk, &dc.spec, &id, d);
+			}
+		}
+		obs_container_release(&old);
+		bg_diag_release(&dd);
+	}
+	if (!err && dc.extra_network) {
+		err = dk_network_connect(ctx->dk, dc.extra_network, id, dc.aliases.v, d);
+	}
+	free(id);
+	des_create_release(&dc);
+	return err;
+}
+
+static int sleep_ms(struct rec_apply_ctx *ctx, uint64_t ms)
+{
+	int64_t end = bg_mono_ms() + (int64_t)ms;
+	for (;;) {
+		if (ctx->cancel && *ctx->cancel) {
+			return BG_ECANCELLED;
+		}
+		int64_t left = end - bg_mono_ms();
+		if (left <= 0) {
+			return 0;
+		}
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (left > 100 ? 100 : left) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * The health gate: every replica of the colour must answer (HTTP GET on
+ * its address on the edge network, or the image's own HEALTHCHECK status)
+ * within the configured tries. A replica that exits fails the gate at
+ * once: waiting would only delay the bad news.
+ */
+static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, struct bg_diag *d)
+{
+	const struct cfg_site *cs = s->cfg;
+	unsigned n = cs->replicas;
+	bool ok[MAX_REPLICAS + 1] = {false};
+	unsigned healthy = 0;
+	char *last = NULL;
+	int err = 0;
+	char iv[32];
+
+	bg_duration_format(cs->health.interval_ms, iv);
+	for (unsigned attempt = 1; attempt <= cs->health.retries; attempt++) {
+		for (unsigned r = 1; r <= n; r++) {
+			if (ok[r]) {
+				continue;
+			}
+			char *name = des_colour_container_name(s->name, a->colour, r);
+			struct obs_container c = {0};
+			struct bg_diag dd;
+			bg_diag_init(&dd);
+			err = dk_container_inspect(ctx->dk, name, &c, &dd);
+			if (err) {
+				bg_diag_merge(d, &dd);
+				bg_diag_release(&dd);
+				free(name);
+				free(last);
+				return err;
+			}
+			bg_diag_release(&dd);
+			if (c.state == OBS_CSTATE_EXITED || c.state == OBS_CSTATE_DEAD) {
+				bg_diag_error(d, NULL, "%s exited (code %d) before it became healthy",
+						name, c.exit_code);
+				obs_container_release(&c);
+				free(name);
+				free(last);
+				return BG_EHEALTH;
+			}
+			if (c.health != OBS_HEALTH_NONE) {
+				ok[r] = c.health == OBS_HEALTH_HEALTHY;
+				free(last);
+				last = bg_xasprintf("%s: docker health %s", name, obs_health_name(c.health));
+			} else {
+				const char *ip = obs_container_ip(&c, ctx->des->edge_network);
+				if (!ip || !*ip) {
+					ip = obs_container_ip(&c, s->network);
+				}
+				char *detail = NULL;
+				if (ip && *ip) {
+					char *url = bg_xasprintf("http://%s:%u%s", ip, cs->port, cs->health.path);
+					ok[r] = hc_http_check(url, cs->health.timeout_ms, cs->health.status,
+							&detail) == 0;
+					free(url);
+				} else {
+					detail = bg_xstrdup("no address yet");
+				}
+				free(last);
+				last = bg_xasprintf("%s: %s", name, detail ? detail : "?");
+				free(detail);
+			}
+			if (ok[r]) {
+				healthy++;
+			}
+			obs_container_release(&c);
+			free(name);
+		}
+		if (healthy == n) {
+			rec_progress(ctx, false, "%s-%s: healthy %u/%u (v%u)", s->name, a->colour,
+					healthy, n, a->version);
+			free(last);
+			return 0;
+		}
+		if (attempt == cs->health.retries) {
+			break;
+		}
+		rec_progress(ctx, true, "%s-%s: healthy %u/%u, try %u/%u, waiting %s (%s)",
+				s->name, a->colour, healthy, n, attempt, cs->health.retries, iv,
+				last ? last : "");
+		err = sleep_ms(ctx, cs->health.interval_ms);
+		if (err) {
+			free(last);
+			return err;
+		}
+	}
+	bg_diag_error(d, NULL, "%s-%s did not become healthy: %u/%u replicas after %u tries "
+			"(last: %s)", s->name, a->colour, healthy, n, cs->health.retries,
+			last ? last : "?");
+	free(last);
+	return BG_EHEALTH;
+}
+
+static int colour_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d)
+{
+	const struct des_site *s = des_site_find(ctx->des, a->site);
+	const char *target = a->target_id ? a->target_id : a->name;
+
+	if (!s) {
+		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
+		return BG_ECONFIG;
+	}
+	if (a->kind == PLAN_KIND_IMAGE) {
+		return dk_image_pull(ctx->dk, a->name, d);
+	}
+	switch (a->op) {
+	case PLAN_OP_CREATE:
+		return colour_create(ctx, s, a, d);
+	case PLAN_OP_START:
+		return dk_container_start(ctx->dk, target, d);
+	case PLAN_OP_STOP:
+		return dk_container_stop(ctx->dk, target,
+				(int)((s->cfg->stop_timeout_ms + 999) / 1000), d);
+	case PLAN_OP_REMOVE: {
+		/* Stop gracefully first: remove would SIGKILL a running container. */
+		int err = dk_container_stop(ctx->dk, target,
+				(int)((s->cfg->stop_timeout_ms + 999) / 1000), d);
+		if (err && err != BG_ENOT_FOUND) {
+			return err;
+		}
+		return dk_container_remove(ctx->dk, target, d);
+	}
+	case PLAN_OP_HEALTH:
+		return colour_health(ctx, s, a, d);
+	case PLAN_OP_DRAIN:
+		rec_progress(ctx, false, "%s-%s: draining for %" PRIu64 "ms", s->name, a->colour,
+				a->ms);
+		return sleep_ms(ctx, a->ms);
+	default:
+		BG_BUG("colour: unexpected op %s", plan_op_name(a->op));
+	}
+}
+
+static bool colour_handles(enum plan_kind kind)
+{
+	return kind == PLAN_KIND_CONTAINER || kind == PLAN_KIND_IMAGE;
+}
+
+const struct rec_impl rec_colour_impl = {
+	.kind = "colour",
+	.observe = colour_observe,
+	.diff = colour_diff,
+	.apply = colour_apply,
+	.handles = colour_handles,
+};

@@ -1,2 +1,264 @@
-/* rec-edge: not written yet. */
+/*
+ * rec-edge: the edge file of each site, behind edge.h (Traefik or nginx).
+ * The colour reconciler plans switches and preview changes; this one
+ * plans a rewrite when the file on disk is not what bluegreen would write
+ * for the current live colour: missing, edited by hand, domains changed,
+ * or (nginx) upstream addresses that moved because a container was
+ * recreated. apply renders from a fresh inspection of the colours, never
+ * from the plan's snapshot, so the addresses written are the ones that
+ * exist now; then installs atomically and, for a rollback, marks the
+ * rolled-back revision rejected.
+ */
 #include "bg.h"
+#include "bg-log.h"
+#include "edge.h"
+#include "rec.h"
+
+static int edge_rec_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+		struct bg_diag *d)
+{
+	(void)dk;
+	return edge_observe(cfg, o, d);
+}
+
+static int replica_cmp(const void *a, const void *b)
+{
+	const struct obs_container *x = *(const struct obs_container *const *)a;
+	const struct obs_container *y = *(const struct obs_container *const *)b;
+	return (x->replica > y->replica) - (x->replica < y->replica);
+}
+
+/* "ip:port" of the running containers of a colour, in replica order. */
+static void upstreams_of(const struct obs_container *const *cs, size_t n, const char *colour,
+		const char *network, unsigned port, struct bg_strv *out)
+{
+	const struct obs_container **pick = bg_xcalloc(n ? n : 1, sizeof(*pick));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct obs_container *c = cs[i];
+		if (c->role && strcmp(c->role, "colour") == 0 && c->colour &&
+				strcmp(c->colour, colour) == 0 && c->state == OBS_CSTATE_RUNNING) {
+			pick[k++] = c;
+		}
+	}
+	if (k > 1) {
+		qsort(pick, k, sizeof(*pick), replica_cmp);
+	}
+	for (size_t i = 0; i < k; i++) {
+		const char *ip = obs_container_ip(pick[i], network);
+		if (ip && *ip) {
+			bg_strv_push_take(out, bg_xasprintf("%s:%u", ip, port));
+		}
+	}
+	free(pick);
+}
+
+static bool slice_touches_colour(const struct plan *p, const struct plan_site *ps,
+		const char *colour)
+{
+	for (size_t i = ps->first_action; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		if (a->kind == PLAN_KIND_CONTAINER && a->colour && strcmp(a->colour, colour) == 0 &&
+				(a->op == PLAN_OP_START || a->op == PLAN_OP_CREATE)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static int edge_diff(struct rec_diff_ctx *ctx)
+{
+	if (!ctx->site || ctx->switching || ctx->ps->blocked || !ctx->ps->live_after) {
+		return 0;
+	}
+	const struct des_site *s = ctx->site;
+	const struct cfg_site *cs = s->cfg;
+	struct plan_site *ps = ctx->ps;
+	const struct edge_impl *impl = edge_impl_get(ctx->cfg->g.edge_kind);
+	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
+	const char *preview = cs->preview ? (ps->candidate_after ? ps->candidate_after
+								 : ps->live_after)
+					  : NULL;
+	struct bg_strv live_up, prev_up;
+	struct bg_buf content = BG_BUF_INIT;
+	char sha[65];
+
+	bg_strv_init(&live_up);
+	bg_strv_init(&prev_up);
+	upstreams_of(ctx->cs, ctx->n_cs, ps->live_after, ctx->des->edge_network, cs->port,
+			&live_up);
+	if (preview) {
+		upstreams_of(ctx->cs, ctx->n_cs, preview, ctx->des->edge_network, cs->port,
+				&prev_up);
+	}
+	struct edge_view v = {
+		.site = cs,
+		.live = ps->live_after,
+		.live_version = ps->version_after,
+		.preview = preview,
+		.live_upstreams = &live_up,
+		.preview_upstreams = &prev_up,
+	};
+	int err = impl->render(ctx->cfg, &v, &content);
+	if (err) {
+		goto out;
+	}
+	bg_sha256_hex(content.data, content.len, sha);
+	plan_fact_add(ctx->plan, "edge %s want=%s", s->name, sha);
+
+	const char *why = NULL;
+	char *why_buf = NULL;
+	if (!e || !e->exists) {
+		why = "edge file missing";
+	} else if (slice_touches_colour(ctx->plan, ps, ps->live_after) &&
+			ctx->cfg->g.edge_kind == CFG_EDGE_NGINX) {
+		why = "refresh upstream addresses after the live colour is repaired";
+	} else if (!e->content_sha || strcmp(e->content_sha, sha) != 0) {
+		if (ctx->cfg->g.edge_kind == CFG_EDGE_NGINX && !bg_strv_equal(&e->upstreams, &live_up)) {
+			struct bg_buf b = BG_BUF_INIT;
+			for (size_t i = 0; i < live_up.n; i++) {
+				bg_buf_addf(&b, "%s%s", i ? " " : "", live_up.v[i]);
+			}
+			why_buf = bg_xasprintf("upstream addresses changed (a container was "
+					"recreated or restarted): now %s", b.len ? b.data : "none");
+			bg_buf_release(&b);
+			why = why_buf;
+		} else {
+			why = "edge file differs from what bluegreen writes (edited by hand, or "
+			      "domains/preview changed in the site file)";
+		}
+	}
+	if (why) {
+		struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_WRITE, PLAN_KIND_EDGE,
+				s->name, e && e->path ? e->path : s->name, "%s", why);
+		a->colour = bg_xstrdup(ps->live_after);
+		a->preview = bg_xstrdup(preview);
+		a->version = ps->version_after;
+	}
+	free(why_buf);
+out:
+	bg_strv_release(&live_up);
+	bg_strv_release(&prev_up);
+	bg_buf_release(&content);
+	return err;
+}
+
+/* Inspect a colour's containers now and collect "ip:port" of the running ones. */
+static int fresh_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const char *colour, struct bg_strv *out, struct bg_diag *d)
+{
+	struct bg_strv names;
+	bg_strv_init(&names);
+	for (unsigned r = 1; r <= s->cfg->replicas; r++) {
+		bg_strv_push_take(&names, des_colour_container_name(s->name, colour, r));
+	}
+	/* A rolled-back-to colour may have a different replica count: use what exists. */
+	for (size_t i = 0; i < ctx->obs->n_containers; i++) {
+		const struct obs_container *c = &ctx->obs->containers[i];
+		if (c->site && strcmp(c->site, s->name) == 0 && c->colour &&
+				strcmp(c->colour, colour) == 0 && !bg_strv_contains(&names, c->name)) {
+			bg_strv_push(&names, c->name);
+		}
+	}
+	int err = 0;
+	for (size_t i = 0; i < names.n && !err; i++) {
+		struct obs_container c = {0};
+		struct bg_diag dd;
+		bg_diag_init(&dd);
+		err = dk_container_inspect(ctx->dk, names.v[i], &c, &dd);
+		if (err == BG_ENOT_FOUND) {
+			err = 0;
+		} else if (err) {
+			bg_diag_merge(d, &dd);
+		} else if (c.state == OBS_CSTATE_RUNNING) {
+			const char *ip = obs_container_ip(&c, ctx->des->edge_network);
+			if (ip && *ip) {
+				bg_strv_push_take(out, bg_xasprintf("%s:%u", ip, s->cfg->port));
+			}
+		}
+		bg_diag_release(&dd);
+		obs_container_release(&c);
+	}
+	bg_strv_release(&names);
+	return err;
+}
+
+static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d)
+{
+	const struct des_site *s = des_site_find(ctx->des, a->site);
+	const struct edge_impl *impl = edge_impl_get(ctx->cfg->g.edge_kind);
+	struct bg_strv live_up, prev_up;
+	struct bg_buf content = BG_BUF_INIT;
+	char *path = NULL;
+	int err;
+
+	if (!s) {
+		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
+		return BG_ECONFIG;
+	}
+	bg_strv_init(&live_up);
+	bg_strv_init(&prev_up);
+	err = fresh_upstreams(ctx, s, a->colour, &live_up, d);
+	if (!err && a->preview) {
+		err = fresh_upstreams(ctx, s, a->preview, &prev_up, d);
+	}
+	if (err) {
+		goto out;
+	}
+	if (live_up.n == 0 && ctx->cfg->g.edge_kind == CFG_EDGE_NGINX) {
+		/* Never point the domains at nothing: the old file keeps serving. */
+		bg_diag_error(d, NULL, "no running container of %s-%s has an address on '%s': "
+				"the edge file is left as it was", s->name, a->colour,
+				ctx->des->edge_network);
+		err = BG_EEDGE;
+		goto out;
+	}
+	struct edge_view v = {
+		.site = s->cfg,
+		.live = a->colour,
+		.live_version = a->version,
+		.preview = a->preview,
+		.live_upstreams = &live_up,
+		.preview_upstreams = &prev_up,
+	};
+	err = impl->render(ctx->cfg, &v, &content);
+	if (err) {
+		bg_diag_error(d, NULL, "cannot render the edge file of '%s': %s", s->name,
+				bg_strerror(err));
+		goto out;
+	}
+	err = impl->install(ctx->cfg, s->name, content.data, content.len, d);
+	if (err) {
+		goto out;
+	}
+	path = impl->path(ctx->cfg, s->name);
+	rec_progress(ctx, false, "%s: %s now serves %s (v%u)%s%s", s->name, path, a->colour,
+			a->version, a->preview ? ", preview -> " : "", a->preview ? a->preview : "");
+	if (a->reject_spec && *a->reject_spec && ctx->hist) {
+		err = hist_rejected_add(ctx->hist, s->name, a->reject_spec);
+		if (err) {
+			bg_diag_error(d, NULL, "switched back, but could not mark v%u rejected: %s",
+					a->reject_version, bg_strerror(err));
+		}
+	}
+out:
+	free(path);
+	bg_strv_release(&live_up);
+	bg_strv_release(&prev_up);
+	bg_buf_release(&content);
+	return err;
+}
+
+static bool edge_rec_handles(enum plan_kind kind)
+{
+	return kind == PLAN_KIND_EDGE;
+}
+
+const struct rec_impl rec_edge_impl = {
+	.kind = "edge",
+	.observe = edge_rec_observe,
+	.diff = edge_diff,
+	.apply = edge_rec_apply,
+	.handles = edge_rec_handles,
+};

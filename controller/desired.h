@@ -1,0 +1,98 @@
+/*
+ * desired: what each site should look like in Docker, derived from the
+ * configuration (and from the local image ids the observation found). For
+ * every site: the names of its network, volumes and containers, the
+ * canonical spec of a colour container and its hash (the
+ * io.bluegreen.spec label), the same for each backing service, and the
+ * version number the spec has (or will get) in the history.
+ *
+ * The spec hash covers everything that changes a container (image
+ * reference and local image id, command, environment, port, replicas,
+ * mounts, networks, edge labels, stop signal and timeout) and nothing that
+ * does not (domains, preview, health gate, strategy: those are routing or
+ * policy, changed without a new colour). Secret values enter the hash only
+ * as their own SHA-256 and never reach spec_json, which is what the
+ * history stores.
+ */
+#ifndef BG_CONTROLLER_DESIRED_H
+#define BG_CONTROLLER_DESIRED_H
+
+#include "bg.h"
+#include "cfg.h"
+#include "dk.h"
+#include "edge.h"
+#include "obs.h"
+
+#define DES_SPEC_SHORT 12 /* hex chars shown to humans */
+
+struct des_service {
+	const struct cfg_service *cfg;
+	char *container;  /* "SITE-NAME" */
+	char spec[65];    /* hash of the service spec */
+	char *spec_json;  /* redacted canonical spec */
+	struct bg_strv volumes; /* full volume names used */
+};
+
+struct des_site {
+	const struct cfg_site *cfg;
+	const char *name;       /* borrowed from cfg */
+	char *network;          /* "SITE-net" */
+	char spec[65];          /* hash of the colour spec */
+	char *spec_json;        /* redacted canonical spec (history) */
+	const char *image_id;   /* local image id of cfg->image, NULL if absent (borrowed from obs) */
+	struct bg_strv volumes; /* full names of every volume the site uses, sorted, unique */
+	struct des_service *services;
+	size_t n_services;
+	unsigned version;       /* version of spec in the history, or the next number */
+	bool version_new;       /* spec never applied before */
+	bool rejected;          /* spec was rolled back */
+};
+
+struct desired {
+	const struct cfg *cfg;
+	char *edge_network;
+	struct des_site *sites; /* same order as cfg->sites (sorted by name) */
+	size_t n_sites;
+};
+
+/* Build the desired state. Pure: reads only cfg and obs (image ids, history). */
+int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
+		struct bg_diag *d);
+void des_release(struct desired *des);
+
+const struct des_site *des_site_find(const struct desired *des, const char *name);
+
+/* Container name of a colour replica: "SITE-COLOUR" for replica 1, else "SITE-COLOUR-N". */
+char *des_colour_container_name(const char *site, const char *colour, unsigned replica);
+/* Full volume name for a site's short volume name: "SITE-VOL". */
+char *des_volume_name(const char *site, const char *vol);
+const char *des_other_colour(const char *colour);
+
+/*
+ * The complete create request for one container, with the storage it
+ * points into. `token` goes into io.bluegreen.plan.
+ */
+struct des_create {
+	struct dk_container_spec spec;
+	struct obs_labels labels;
+	struct bg_strv cmd;
+	struct bg_strv env; /* "KEY=VALUE": holds secrets; never print */
+	struct bg_strv aliases;
+	struct dk_mount *mounts;
+	size_t n_mounts;
+	struct bg_strv mount_names;
+	char *name;
+	char *extra_network; /* to connect after create (edge network), NULL if none */
+};
+void des_create_release(struct des_create *c);
+
+int des_colour_create(const struct desired *des, const struct des_site *s,
+		const char *colour, unsigned replica, const char *token,
+		struct des_create *out);
+int des_service_create(const struct desired *des, const struct des_site *s,
+		const struct des_service *svc, const char *token, struct des_create *out);
+
+/* Labels shared by every object of a site (managed + site). */
+void des_base_labels(struct obs_labels *l, const char *site);
+
+#endif /* BG_CONTROLLER_DESIRED_H */

@@ -1,0 +1,104 @@
+/*
+ * rec: the one interface every resource kind implements (wlroots' impl
+ * pattern): observe what exists, diff desired against observed (pure: no
+ * I/O, no clock, unit-tested from fixtures), and apply one planned action.
+ * The registry is a static, ordered table: shared objects and networks,
+ * volumes, backing services, colours (and their switch), edge. A new kind
+ * is one file and one row.
+ */
+#ifndef BG_RECONCILERS_REC_H
+#define BG_RECONCILERS_REC_H
+
+#include "bg.h"
+#include "bg-err.h"
+#include "cfg.h"
+#include "desired.h"
+#include "dk.h"
+#include "hist.h"
+#include "obs.h"
+#include "plan.h"
+
+/* Everything a diff may read, and where it writes. */
+struct rec_diff_ctx {
+	const struct cfg *cfg;
+	const struct obs *obs;
+	const struct desired *des;
+	const struct plan_args *args;
+	struct plan *plan;
+	/* Per-site pass (NULL in the shared pass that runs first). */
+	const struct des_site *site;
+	struct plan_site *ps;
+	/* This site's managed containers (borrowed from obs), sorted by name. */
+	const struct obs_container *const *cs;
+	size_t n_cs;
+	bool switching; /* set by the colour diff when it planned a switch or preview write */
+};
+
+typedef void (*rec_progress_cb)(void *arg, const char *line, bool transient);
+
+/* Everything an apply step may use. */
+struct rec_apply_ctx {
+	const struct cfg *cfg;
+	struct desired *des;    /* rebuilt by apply after an image pull */
+	const struct obs *obs;  /* the observation the plan was built from */
+	struct dk_client *dk;
+	struct hist *hist;
+	const char *token;
+	rec_progress_cb progress;
+	void *progress_arg;
+	volatile int *cancel;   /* set by a signal: stop at the next safe point */
+};
+
+struct rec_impl {
+	const char *kind;
+	/* Read this kind's managed objects (and name conflicts) into o. Blocking. */
+	int (*observe)(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+			struct bg_diag *d);
+	/* Pure: append this kind's actions and facts for ctx->site (or the shared pass). */
+	int (*diff)(struct rec_diff_ctx *ctx);
+	/* Execute one action of a kind this reconciler handles. */
+	int (*apply)(struct rec_apply_ctx *ctx, const struct plan_action *a,
+			struct bg_diag *d);
+	/* Which plan kinds its apply handles. */
+	bool (*handles)(enum plan_kind kind);
+};
+
+extern const struct rec_impl rec_network_impl;
+extern const struct rec_impl rec_volume_impl;
+extern const struct rec_impl rec_service_impl;
+extern const struct rec_impl rec_colour_impl;
+extern const struct rec_impl rec_edge_impl;
+
+extern const struct rec_impl *const rec_registry[];
+extern const size_t rec_registry_len;
+
+const struct rec_impl *rec_for_kind(enum plan_kind kind);
+
+/*
+ * The whole observation for a configuration: engine version, every kind's
+ * observe, and the history's facts (h may be NULL: no history yet).
+ */
+int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
+		struct obs *o, struct bg_diag *d);
+
+/* Run every diff over the configuration (plan_build's core). */
+int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
+		const struct desired *des, const struct plan_args *args);
+
+/* ---- helpers shared by the reconcilers ---- */
+
+/* A managed container of ctx->site by name (borrowed), NULL if absent. */
+const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
+		const char *name);
+/* Record a container's facts (id, state, health, spec, version, IPs). */
+void rec_fact_container(struct plan *p, const struct obs_container *c);
+/* Report progress (a line for the convergence log, or a transient status). */
+void rec_progress(struct rec_apply_ctx *ctx, bool transient, const char *fmt, ...)
+	BG_PRINTF(3, 4);
+/* Is this name held by an object bluegreen must not touch? */
+bool rec_conflict(const struct obs *o, const char *kind, const char *name);
+/* Observe name conflicts: for each name not found among managed objects, ask the engine. */
+int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
+		const struct bg_strv *names, struct bg_diag *d);
+
+#endif /* BG_RECONCILERS_REC_H */
