@@ -3,21 +3,12 @@
  * verb is one function `int cmd_<verb>(int argc, char **argv, struct cli *)`
  * in cmd-<verb>.c and one row of the sorted table in main.c (git's
  * builtin.h + commands[]). argv[0] is the verb; options after it are the
- * verb's own.
+ * verb's own. The exit codes (enum bg_exit) live in bg.h.
  */
 #ifndef BG_CONTROLLER_CLI_H
 #define BG_CONTROLLER_CLI_H
 
 #include "bg.h"
-
-enum bg_exit {
-	BG_EXIT_OK = 0,       /* done / valid / nothing to do */
-	BG_EXIT_ERROR = 1,    /* invalid config, usage, engine unreachable, ... */
-	BG_EXIT_PENDING = 2,  /* plan: changes pending */
-	BG_EXIT_TOKEN = 3,    /* apply: token stale, unknown or used */
-	BG_EXIT_REFUSED = 4,  /* apply: install_mode missing, confirm phrase missing */
-	BG_EXIT_FAILED = 5,   /* apply: convergence failed, live colour untouched */
-};
 
 struct cli {
 	const char *config_dir_opt; /* -c DIR, NULL if not given */
@@ -41,3 +32,66 @@ int cmd_watch(int argc, char **argv, struct cli *cli);
 int cli_usage_error(struct cli *cli, const char *fmt, ...) BG_PRINTF(2, 3);
 
 #endif /* BG_CONTROLLER_CLI_H */
+
+/* ---- shared plumbing for the verbs (cli.c) ---- */
+
+#include "cfg.h"
+#include "dk.h"
+#include "hist.h"
+#include "obs.h"
+#include "plan.h"
+
+struct cli_env {
+	char *dir;            /* config directory */
+	struct cfg *cfg;
+	struct dk_client *dk;
+	struct hist *hist;
+	struct obs obs;
+	bool observed;
+	size_t cfg_errors; /* errors found while loading (CFG_LOAD_PARTIAL keeps cfg) */
+};
+
+void cli_env_init(struct cli_env *env);
+void cli_env_release(struct cli_env *env);
+
+/*
+ * Resolve and load the configuration; prints diagnostics (warnings too) on
+ * cli->err. Returns 0, or an exit code (BG_EXIT_ERROR) after printing.
+ */
+int cli_env_load(struct cli *cli, struct cli_env *env, unsigned cfg_flags);
+/* Open the history (HIST_RDONLY or not); prints why on failure. */
+int cli_env_hist(struct cli *cli, struct cli_env *env, unsigned hist_flags);
+/* Observe Docker + edge + history into env->obs; prints why on failure. */
+int cli_env_observe(struct cli *cli, struct cli_env *env);
+
+/*
+ * Say so when an apply was interrupted (crash, kill -9) and nobody holds the
+ * lock now. Read-only: the next converger journals it.
+ */
+void cli_report_interrupted(struct cli *cli, struct cli_env *env);
+
+/* Progress printer for apply: lines on out, transient status on a terminal only. */
+void cli_progress(void *arg, const char *line, bool transient);
+
+struct apply_opts;
+/*
+ * The converger shared by `apply` and `rollback --yes`: state lock (waiting
+ * up to wait_ms, then naming the holder), history, interrupted-apply
+ * report, apply_run, outcome printed. Returns an exit code.
+ */
+int cli_converge(struct cli *cli, struct cli_env *env, const struct apply_opts *opts,
+		uint64_t wait_ms, const char *what);
+
+/* Print a diagnostics list with a "bluegreen: " prefix on unlocated errors. */
+void cli_print_diag(struct cli *cli, const struct bg_diag *d);
+
+/* Print a plan (text or --json) to cli->out, and the apply hint in text. */
+void cli_plan_print(struct cli *cli, const struct cfg *cfg, const struct plan *p);
+/* Exit code of a printed plan: 0 nothing to do, 2 changes, 1 blocked sites. */
+int cli_plan_exit(const struct plan *p);
+/*
+ * Journal a printed plan and store what it was asked for, so `apply TOKEN`
+ * can rebuild it. A history that cannot be written is a warning: the plan
+ * itself stays valid (its token is recomputed at apply time).
+ */
+void cli_plan_journal(struct cli *cli, struct cli_env *env, const struct plan *p);

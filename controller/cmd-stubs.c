@@ -11,11 +11,4 @@
 	{                                                                     \
 		return cli_usage_error(cli, "'%s' is not implemented yet", #verb); \
 	}
-STUB(apply)
-STUB(history)
-STUB(log)
-STUB(observe)
-STUB(plan)
-STUB(rollback)
-STUB(status)
 STUB(watch)

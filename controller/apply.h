@@ -1,0 +1,59 @@
+/*
+ * apply: converge exactly one plan. The same code path serves
+ * `bluegreen apply TOKEN`, `rollback SITE --yes`, the approval file and
+ * tokens handed to the daemon: re-observe, rebuild the plan the token was
+ * printed for, compare the tokens in constant time, check the confirm
+ * phrases, mark the token used, then run the steps in order with intent
+ * journaled before each step and its result after. A failed step stops
+ * the run; nothing before the switch touches the live colour, so a
+ * failure before it leaves the live colour serving (exit 5).
+ *
+ * The caller holds the state lock (lock.h) and an open history.
+ */
+#ifndef BG_CONTROLLER_APPLY_H
+#define BG_CONTROLLER_APPLY_H
+
+#include "bg.h"
+#include "cfg.h"
+#include "dk.h"
+#include "hist.h"
+#include "plan.h"
+#include "rec.h"
+
+struct apply_opts {
+	const char *token;         /* the token to apply; NULL with rollback_site */
+	const char *rollback_site; /* rollback --yes: plan and apply this site's rollback now */
+	const struct bg_strv *confirms; /* --confirm phrases given (may be NULL) */
+	rec_progress_cb progress;  /* step lines and transient status */
+	void *progress_arg;
+	volatile int *cancel;      /* set asynchronously to stop at the next safe point */
+};
+
+struct apply_outcome {
+	int exit;        /* BG_EXIT_OK, _TOKEN, _REFUSED, _FAILED, _ERROR */
+	char *message;   /* one line for humans */
+	struct plan plan; /* the current plan (printed by the caller on exit 3) */
+	bool have_plan;
+};
+
+void apply_outcome_init(struct apply_outcome *o);
+void apply_outcome_release(struct apply_outcome *o);
+
+/*
+ * Run. Never returns an error code: everything lands in *out (exit code,
+ * message) and d (detail).
+ */
+void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
+		const struct apply_opts *opts, struct apply_outcome *out, struct bg_diag *d);
+
+/*
+ * Find applies that began and never ended (the caller holds the lock, so
+ * their process is gone) and journal them as interrupted. Returns how
+ * many; *report gets one line per apply (a new string, NULL if none).
+ */
+size_t apply_recover(struct hist *h, const char *state_dir, char **report);
+
+/* Whether s looks like a token (hex, PLAN_TOKEN_LEN chars). */
+bool apply_token_valid(const char *s);
+
+#endif /* BG_CONTROLLER_APPLY_H */
