@@ -1,0 +1,50 @@
+#!/bin/sh
+# all.sh: everything CI checks, in order, each stage in its own build
+# directory. Test results come from meson's testlogs; a stage that cannot
+# build counts as a failure. Ends with "N passed, N failed[, N skipped]".
+#
+#   1. gcc, --werror: build                       (ci/build.sh)
+#   2. clang + ASan + UBSan, --werror: unit, fuzz corpora, schema suites
+#   3. valgrind over the unit suite (gcc build)
+#   4. docker suite (real dockerd, real nginx) on the sanitizer build
+#   5. libFuzzer on every fuzz target for FUZZ_SECONDS (default 60 in all)
+set -u
+cd "$(dirname "$0")/.."
+RESULTS=$(mktemp "${TMPDIR:-/tmp}/bg-ci-results.XXXXXX")
+export BG_CI_RESULTS="$RESULTS"
+: "${FUZZ_SECONDS:=60}"
+export FUZZ_SECONDS
+
+step() { # step NAME COMMAND...: a stage outside meson, counted once
+	name=$1; shift
+	printf '== %s\n' "$name"
+	if "$@"; then echo "PASS $name" >>"$RESULTS"; else echo "FAIL $name" >>"$RESULTS"; echo "!! $name failed"; fi
+}
+
+mtest() { # mtest BUILDDIR LOGNAME ARGS...: run meson test, then count its log
+	dir=$1; log=$2; shift 2
+	meson test -C "$dir" --print-errorlogs "$@"
+	ci/count.py "$dir/meson-logs/$log" >>"$RESULTS"
+}
+
+step "build gcc --werror" ci/build.sh build-ci-gcc gcc
+step "build clang asan+ubsan --werror" ci/build.sh build-ci-asan clang-asan
+if [ -f build-ci-asan/build.ninja ]; then
+	printf '== unit, fuzz corpora, schema under ASan+UBSan\n'
+	mtest build-ci-asan testlog.json --no-suite docker --num-processes 2
+fi
+if [ -f build-ci-gcc/build.ninja ] && command -v valgrind >/dev/null; then
+	printf '== unit under valgrind\n'
+	mtest build-ci-gcc testlog-valgrind.json --setup valgrind --suite unit --num-processes 2
+fi
+if [ -f build-ci-asan/build.ninja ]; then
+	printf '== docker suite (real dockerd, real nginx)\n'
+	mv -f build-ci-asan/meson-logs/testlog.json build-ci-asan/meson-logs/testlog-nodocker.json 2>/dev/null
+	mtest build-ci-asan testlog.json --suite docker
+fi
+step "libFuzzer ${FUZZ_SECONDS}s over every target" ci/fuzz.sh
+
+ci/count.py --total "$RESULTS"
+rc=$?
+rm -f "$RESULTS"
+exit $rc
