@@ -355,6 +355,21 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 	ps->live_after = bg_xstrdup(live);
 	ps->version_after = lv->version;
 
+	if (lv->n_found == 0 && !rejected) {
+		/*
+		 * The edge points at a colour with no containers at all: nothing is
+		 * serving, so, as for a first deploy, there is nothing to protect.
+		 * Rebuild the live slot in place rather than wait for a switch.
+		 */
+		plan_note_add(ctx->plan, ps, "drift: live colour %s has no containers (removed "
+				"outside bluegreen): the site is down; it is rebuilt in place with "
+				"v%u", live, s->version);
+		slot_converge(ctx, lv, "drift: rebuild the live colour");
+		health_action(ctx, live, "gate the rebuilt live colour");
+		ps->version_after = s->version;
+		return 0;
+	}
+
 	if (lv->all_match) {
 		/* The desired spec is live: keep it healthy, keep the previous warm. */
 		if (repair_live(ctx, lv, true)) {

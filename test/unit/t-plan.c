@@ -1,0 +1,730 @@
+/*
+ * t-plan: the planner is pure, so every branch of the blue/green state
+ * machine is tested here from a real configuration (written to a temp
+ * dir, loaded by cfg_load) and an observation built in code: first
+ * deploy, steady state, candidate, switch proposal, auto promotion with
+ * retirement, drift (stopped, removed), rejected and retried revisions,
+ * name conflicts, unreadable edge files, rollback, orphans, unused
+ * volumes, services, determinism and sensitivity of the token, snapshot
+ * equality, and secrets kept out of every output.
+ */
+#include "bg.h"
+#include "cfg.h"
+#include "desired.h"
+#include "edge.h"
+#include "obs.h"
+#include "plan.h"
+#include "th.h"
+
+#define SECRET "s3cr3t-value-never-printed"
+
+static const char *global_conf =
+	"install_mode: production\n"
+	"state_dir: state\n"
+	"edge:\n"
+	"  kind: nginx\n"
+	"  network: bgt-edge\n"
+	"  nginx:\n"
+	"    conf_dir: nginx\n"
+	"    reload: [\"true\"]\n"
+	"    test: []\n";
+
+static char *site_conf(const char *image, const char *extra)
+{
+	return bg_xasprintf(
+		"site: shop\n"
+		"domains: [shop.example.com]\n"
+		"preview: preview.shop.example.com\n"
+		"image: %s\n"
+		"port: 8080\n"
+		"env:\n"
+		"  NODE_ENV: production\n"
+		"  API_TOKEN: " SECRET "\n"
+		"volumes: {uploads: /app/uploads}\n"
+		"services:\n"
+		"  db:\n"
+		"    image: bluegreen-test/db:1\n"
+		"    volumes: {pgdata: /data}\n"
+		"depends_on: [db]\n"
+		"confirm: \"DEPLOY SHOP\"\n"
+		"%s", image, extra ? extra : "");
+}
+
+struct fx {
+	char *dir;
+	struct cfg *cfg;
+	struct obs obs;
+};
+
+static void fx_load(struct fx *f, const char *image, const char *extra)
+{
+	struct bg_diag d;
+	bg_diag_init(&d);
+	f->dir = th_tmpdir("plan");
+	th_write(f->dir, "global.conf", global_conf);
+	char *sc = site_conf(image, extra);
+	th_write(f->dir, "sites/shop.conf", sc);
+	free(sc);
+	int err = cfg_load(&f->cfg, f->dir, 0, &d);
+	if (err) {
+		bg_diag_print(&d, stderr);
+	}
+	assert_int_equal(err, 0);
+	bg_diag_release(&d);
+	obs_init(&f->obs);
+	f->obs.engine_version = bg_xstrdup("20.10.24");
+	f->obs.api_version = bg_xstrdup("1.41");
+	f->obs.edge_kind = bg_xstrdup("nginx");
+	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/web:v2",
+			"bluegreen-test/db:1"};
+	for (size_t i = 0; i < 3; i++) {
+		struct obs_image *im = obs_image_add(&f->obs);
+		im->ref = bg_xstrdup(refs[i]);
+		im->id = bg_xasprintf("sha256:%zu%zu%zu", i, i, i);
+	}
+	obs_finish(&f->obs);
+}
+
+static void fx_release(struct fx *f)
+{
+	obs_release(&f->obs);
+	cfg_destroy(f->cfg);
+	th_rm_rf(f->dir);
+	free(f->dir);
+}
+
+/* The desired spec of shop for the current config and images. */
+static char *desired_spec(struct fx *f)
+{
+	struct desired des;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	assert_int_equal(des_build(&des, f->cfg, &f->obs, &d), 0);
+	char *spec = bg_xstrdup(des.sites[0].spec);
+	des_release(&des);
+	bg_diag_release(&d);
+	return spec;
+}
+
+static char *service_spec(struct fx *f)
+{
+	struct desired des;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	assert_int_equal(des_build(&des, f->cfg, &f->obs, &d), 0);
+	char *spec = bg_xstrdup(des.sites[0].services[0].spec);
+	des_release(&des);
+	bg_diag_release(&d);
+	return spec;
+}
+
+static struct obs_container *add_container(struct fx *f, const char *name, const char *role,
+		const char *colour, unsigned replica, const char *spec, unsigned version,
+		const char *state, const char *ip)
+{
+	struct obs_container *c = obs_container_add(&f->obs);
+	char buf[16];
+	c->name = bg_xstrdup(name);
+	c->id = bg_xasprintf("id-%s", name);
+	c->image = bg_xstrdup("bluegreen-test/web:v1");
+	c->state = obs_cstate_parse(state);
+	obs_labels_set(&c->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&c->labels, BG_LABEL_SITE, "shop");
+	obs_labels_set(&c->labels, BG_LABEL_ROLE, role);
+	obs_labels_set(&c->labels, BG_LABEL_SPEC, spec);
+	if (colour) {
+		obs_labels_set(&c->labels, BG_LABEL_COLOUR, colour);
+		snprintf(buf, sizeof(buf), "%u", replica);
+		obs_labels_set(&c->labels, BG_LABEL_REPLICA, buf);
+		snprintf(buf, sizeof(buf), "%u", version);
+		obs_labels_set(&c->labels, BG_LABEL_VERSION, buf);
+	} else {
+		obs_labels_set(&c->labels, BG_LABEL_SERVICE, "db");
+	}
+	if (ip) {
+		c->nets = bg_xcalloc(1, sizeof(*c->nets));
+		c->nets[0].network = bg_xstrdup("bgt-edge");
+		c->nets[0].ip = bg_xstrdup(ip);
+		c->n_nets = 1;
+	}
+	return c;
+}
+
+/* Networks, volumes and the db service: everything but the colours. */
+static void add_infra(struct fx *f)
+{
+	const char *nets[] = {"bgt-edge", "shop-net"};
+	for (size_t i = 0; i < 2; i++) {
+		struct obs_network *n = obs_network_add(&f->obs);
+		n->name = bg_xstrdup(nets[i]);
+		n->id = bg_xasprintf("net%zu", i);
+		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
+	}
+	const char *vols[] = {"shop-pgdata", "shop-uploads"};
+	for (size_t i = 0; i < 2; i++) {
+		struct obs_volume *v = obs_volume_add(&f->obs);
+		v->name = bg_xstrdup(vols[i]);
+		obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
+		obs_labels_set(&v->labels, BG_LABEL_SITE, "shop");
+	}
+	char *ss = service_spec(f);
+	add_container(f, "shop-db", "service", NULL, 0, ss, 0, "running", NULL);
+	free(ss);
+}
+
+/* An edge file exactly as bluegreen would write it. */
+static void add_edge(struct fx *f, const char *live, const char *preview, unsigned version,
+		const char *upstream, const char *preview_upstream)
+{
+	struct bg_strv lu, pu;
+	struct bg_buf content = BG_BUF_INIT;
+	char sha[65];
+	bg_strv_init(&lu);
+	bg_strv_init(&pu);
+	if (upstream) {
+		bg_strv_push(&lu, upstream);
+	}
+	if (preview_upstream) {
+		bg_strv_push(&pu, preview_upstream);
+	}
+	struct edge_view v = {
+		.site = &f->cfg->sites[0], .live = live, .live_version = version,
+		.preview = preview, .live_upstreams = &lu, .preview_upstreams = &pu,
+	};
+	assert_int_equal(edge_nginx_impl.render(f->cfg, &v, &content), 0);
+	bg_sha256_hex(content.data, content.len, sha);
+	struct obs_edge *e = obs_edge_add(&f->obs);
+	e->site = bg_xstrdup("shop");
+	e->path = edge_nginx_impl.path(f->cfg, "shop");
+	e->exists = true;
+	e->live = bg_xstrdup(live);
+	e->preview = bg_xstrdup(preview);
+	e->content_sha = bg_xstrdup(sha);
+	bg_strv_copy(&e->upstreams, &lu);
+	bg_strv_release(&lu);
+	bg_strv_release(&pu);
+	bg_buf_release(&content);
+}
+
+static void plan_ok(struct fx *f, const struct plan_args *args, struct plan *p)
+{
+	struct bg_diag d;
+	struct plan_args none;
+	bg_diag_init(&d);
+	plan_args_init(&none);
+	obs_finish(&f->obs);
+	int err = plan_build(p, f->cfg, &f->obs, args ? args : &none, &d);
+	if (err) {
+		bg_diag_print(&d, stderr);
+	}
+	assert_int_equal(err, 0);
+	plan_args_release(&none);
+	bg_diag_release(&d);
+}
+
+/* "op kind name" per action, one per line: compact golden form. */
+static char *ops(const struct plan *p)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		const char *name = a->name;
+		if (a->kind == PLAN_KIND_EDGE) {
+			name = "EDGE";
+		}
+		bg_buf_addf(&b, "%s %s %s\n", plan_op_name(a->op), plan_kind_name(a->kind), name);
+	}
+	return bg_buf_detach(&b, NULL);
+}
+
+#define assert_ops(p, expected)                                               \
+	do {                                                                  \
+		char *got_ = ops(p);                                          \
+		assert_string_equal(got_, expected);                          \
+		free(got_);                                                   \
+	} while (0)
+
+static void test_first_deploy(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"create network bgt-edge\n"
+		"create network shop-net\n"
+		"create volume shop-pgdata\n"
+		"create volume shop-uploads\n"
+		"create service shop-db\n"
+		"start service shop-db\n"
+		"create container shop-blue\n"
+		"start container shop-blue\n"
+		"health container shop-blue\n"
+		"switch edge EDGE\n");
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_null(ps->live_before);
+	assert_string_equal(ps->live_after, "blue");
+	assert_int_equal(ps->version_after, 1);
+	assert_true(ps->needs_confirm);
+	assert_int_equal(strlen(p.token), PLAN_TOKEN_LEN);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_steady_state(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	char *spec = desired_spec(&f);
+	add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
+	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p, "");
+	assert_int_equal(plan_changes(&p), 0);
+	assert_false(plan_site_find(&p, "shop")->needs_confirm);
+	free(spec);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void live_v1(struct fx *f)
+{
+	add_infra(f);
+	add_container(f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	add_edge(f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	struct obs_hist_site *h = obs_hist_add(&f->obs);
+	h->site = bg_xstrdup("shop");
+	h->last_version = 1;
+	bg_strv_push(&h->spec_versions, "oldspec=1");
+}
+
+static void test_candidate_after_image_change(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"create container shop-green\n"
+		"start container shop-green\n"
+		"health container shop-green\n"
+		"write edge EDGE\n");
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_string_equal(ps->live_before, "blue");
+	assert_string_equal(ps->live_after, "blue");
+	assert_string_equal(ps->candidate_after, "green");
+	assert_string_equal(ps->preview_after, "green");
+	assert_int_equal(p.actions[0].version, 2);
+	/* The live colour is never touched by a candidate plan. */
+	for (size_t i = 0; i < p.n_actions; i++) {
+		assert_true(p.actions[i].kind == PLAN_KIND_EDGE ||
+				strcmp(p.actions[i].name, "shop-blue") != 0);
+	}
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_switch_proposal(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	char *spec = desired_spec(&f);
+	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"health container shop-green\n"
+		"switch edge EDGE\n");
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_string_equal(ps->live_after, "green");
+	assert_int_equal(ps->version_after, 2);
+	assert_null(ps->candidate_after);
+	th_assert_contains(p.actions[1].reason, "live blue (v1) -> green (v2)");
+	th_assert_contains(p.actions[1].reason, "previous colour stays running");
+	free(spec);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_auto_promote_retires_old(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2",
+			"strategy: {promote: auto, keep_previous: false, drain: 200ms}\n");
+	live_v1(&f);
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"create container shop-green\n"
+		"start container shop-green\n"
+		"health container shop-green\n"
+		"switch edge EDGE\n"
+		"drain container blue\n"
+		"remove container shop-blue\n");
+	assert_int_equal(p.actions[4].ms, 200);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_drift_stopped_live(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	char *spec = desired_spec(&f);
+	struct obs_container *c = add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
+			"exited", NULL);
+	c->exit_code = 137;
+	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"start container shop-blue\n"
+		"health container shop-blue\n"
+		"write edge EDGE\n");
+	th_assert_contains(p.actions[0].reason, "drift: live shop-blue is exited (exit code 137)");
+	free(spec);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_drift_removed_live(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	struct obs_hist_site *h = obs_hist_add(&f.obs);
+	h->site = bg_xstrdup("shop");
+	h->last_version = 1;
+	char *spec = desired_spec(&f);
+	bg_strv_push_take(&h->spec_versions, bg_xasprintf("%s=1", spec));
+	plan_ok(&f, NULL, &p);
+	/* Edge says blue, blue is gone: nothing serves, so blue is rebuilt in
+	 * place (no candidate, no switch to wait for) and nginx re-pointed. */
+	assert_ops(&p,
+		"create container shop-blue\n"
+		"start container shop-blue\n"
+		"health container shop-blue\n"
+		"write edge EDGE\n");
+	th_assert_contains(plan_site_find(&p, "shop")->notes.v[0], "the site is down");
+	free(spec);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_rejected_and_retry(void **state)
+{
+	struct fx f;
+	struct plan p;
+	struct plan_args args;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	char *spec = desired_spec(&f);
+	struct obs_hist_site *h = (struct obs_hist_site *)obs_hist_find(&f.obs, "shop");
+	if (!h) {
+		obs_finish(&f.obs);
+		h = (struct obs_hist_site *)obs_hist_find(&f.obs, "shop");
+	}
+	bg_strv_push(&h->rejected, spec);
+	bg_strv_push_take(&h->spec_versions, bg_xasprintf("%s=2", spec));
+	h->last_version = 2;
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p, "");
+	th_assert_contains(plan_site_find(&p, "shop")->notes.v[0], "revision v2 was rolled back");
+	th_assert_contains(plan_site_find(&p, "shop")->notes.v[0], "--retry shop");
+	char *t1 = bg_xstrdup(p.token);
+	plan_release(&p);
+
+	plan_args_init(&args);
+	bg_strv_push(&args.retry, "shop");
+	plan_ok(&f, &args, &p);
+	assert_ops(&p,
+		"create container shop-green\n"
+		"start container shop-green\n"
+		"health container shop-green\n"
+		"write edge EDGE\n");
+	assert_string_not_equal(t1, p.token);
+	free(t1);
+	free(spec);
+	plan_args_release(&args);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_conflict_blocks(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	obs_conflict_add(&f.obs, "container", "shop-blue");
+	plan_ok(&f, NULL, &p);
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_non_null(ps->blocked);
+	th_assert_contains(ps->blocked, "container 'shop-blue' already exists and is not managed");
+	assert_int_equal(ps->n_actions, 0);
+	assert_int_equal(p.errors.n, 1);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_unreadable_edge_blocks(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	struct obs_edge *e = obs_edge_add(&f.obs);
+	e->site = bg_xstrdup("shop");
+	e->path = bg_xstrdup("/x/bluegreen-shop.conf");
+	e->exists = true;
+	e->error = bg_xstrdup("no bluegreen header");
+	plan_ok(&f, NULL, &p);
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	th_assert_contains(ps->blocked, "will not guess which colour is live");
+	assert_int_equal(ps->n_actions, 0);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_rollback(void **state)
+{
+	struct fx f;
+	struct plan p;
+	struct plan_args args;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	char *spec = desired_spec(&f);
+	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	add_edge(&f, "green", "green", 2, "10.0.0.3:8080", "10.0.0.3:8080");
+	plan_args_init(&args);
+	args.kind = PLAN_ROLLBACK;
+	bg_strv_push(&args.sites, "shop");
+	plan_ok(&f, &args, &p);
+	assert_ops(&p, "switch edge EDGE\n");
+	assert_string_equal(p.actions[0].colour, "blue");
+	assert_string_equal(p.actions[0].reject_spec, spec);
+	assert_int_equal(p.actions[0].reject_version, 2);
+	assert_string_equal(plan_site_find(&p, "shop")->live_after, "blue");
+	plan_release(&p);
+
+	/* The previous colour stopped: no instant rollback, and it says so. */
+	for (size_t i = 0; i < f.obs.n_containers; i++) {
+		if (strcmp(f.obs.containers[i].name, "shop-blue") == 0) {
+			f.obs.containers[i].state = OBS_CSTATE_EXITED;
+		}
+	}
+	plan_ok(&f, &args, &p);
+	assert_int_equal(p.n_actions, 0);
+	th_assert_contains(plan_site_find(&p, "shop")->blocked, "is not running");
+	free(spec);
+	plan_args_release(&args);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_token_deterministic_and_sensitive(void **state)
+{
+	struct fx f;
+	struct plan a, b, c;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	plan_ok(&f, NULL, &a);
+	plan_ok(&f, NULL, &b);
+	assert_string_equal(a.token, b.token);
+	/* A fact the plan depends on changes: the address of the live colour. */
+	for (size_t i = 0; i < f.obs.n_containers; i++) {
+		if (strcmp(f.obs.containers[i].name, "shop-blue") == 0) {
+			free(f.obs.containers[i].nets[0].ip);
+			f.obs.containers[i].nets[0].ip = bg_xstrdup("10.0.0.9");
+		}
+	}
+	plan_ok(&f, NULL, &c);
+	assert_string_not_equal(a.token, c.token);
+	plan_release(&a);
+	plan_release(&b);
+	plan_release(&c);
+	fx_release(&f);
+}
+
+static void test_snapshot_same_token(void **state)
+{
+	struct fx f;
+	struct plan a, b;
+	struct obs o2;
+	struct bg_buf json = BG_BUF_INIT;
+	struct bg_diag d;
+	struct plan_args none;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	plan_ok(&f, NULL, &a);
+	assert_int_equal(obs_to_json(&f.obs, &json), 0);
+	obs_init(&o2);
+	bg_diag_init(&d);
+	plan_args_init(&none);
+	assert_int_equal(obs_from_json(&o2, json.data, json.len, &d), 0);
+	assert_int_equal(plan_build(&b, f.cfg, &o2, &none, &d), 0);
+	assert_string_equal(a.token, b.token);
+	plan_args_release(&none);
+	bg_diag_release(&d);
+	obs_release(&o2);
+	bg_buf_release(&json);
+	plan_release(&a);
+	plan_release(&b);
+	fx_release(&f);
+}
+
+static void test_orphans_volumes_services(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	char *spec = desired_spec(&f);
+	add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
+	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	/* A container of a site with no file. */
+	struct obs_container *o = add_container(&f, "old-blue", "colour", "blue", 1, "x", 1,
+			"running", NULL);
+	obs_labels_set(&o->labels, BG_LABEL_SITE, "old");
+	/* A volume the site no longer mounts. */
+	struct obs_volume *v = obs_volume_add(&f.obs);
+	v->name = bg_xstrdup("shop-legacy");
+	obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&v->labels, BG_LABEL_SITE, "shop");
+	/* The db container no longer matches the site file. */
+	for (size_t i = 0; i < f.obs.n_containers; i++) {
+		if (strcmp(f.obs.containers[i].name, "shop-db") == 0) {
+			obs_labels_set(&f.obs.containers[i].labels, BG_LABEL_SPEC, "olddb");
+		}
+	}
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p, "");
+	assert_int_equal(p.notes.n, 1);
+	th_assert_contains(p.notes.v[0], "site 'old' has containers managed by bluegreen but no site file");
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_int_equal(ps->notes.n, 2);
+	th_assert_contains(ps->notes.v[0], "volume 'shop-legacy' is no longer used");
+	th_assert_contains(ps->notes.v[1], "never recreated implicitly");
+	free(spec);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_no_secrets_anywhere(void **state)
+{
+	struct fx f;
+	struct plan p;
+	struct bg_buf text = BG_BUF_INIT, json = BG_BUF_INIT, sum = BG_BUF_INIT;
+	struct desired des;
+	struct bg_diag d;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	plan_ok(&f, NULL, &p);
+	plan_render_text(&p, f.cfg, false, &text);
+	plan_render_json(&p, f.cfg, &json);
+	plan_render_summary(&p, &sum);
+	th_assert_not_contains(text.data, SECRET);
+	th_assert_not_contains(json.data, SECRET);
+	th_assert_not_contains(sum.data, SECRET);
+	for (size_t i = 0; i < p.facts.n; i++) {
+		th_assert_not_contains(p.facts.v[i], SECRET);
+	}
+	bg_diag_init(&d);
+	assert_int_equal(des_build(&des, f.cfg, &f.obs, &d), 0);
+	th_assert_not_contains(des.sites[0].spec_json, SECRET);
+	th_assert_contains(des.sites[0].spec_json, "\"API_TOKEN\":\"<redacted>\"");
+	th_assert_contains(des.sites[0].spec_json, "\"NODE_ENV\":\"production\"");
+	/* The container does get the value: that is where it belongs. */
+	struct des_create dc;
+	des_colour_create(&des, &des.sites[0], "green", 1, p.token, &dc);
+	bool found = false;
+	for (size_t i = 0; i < dc.env.n; i++) {
+		found |= strcmp(dc.env.v[i], "API_TOKEN=" SECRET) == 0;
+	}
+	assert_true(found);
+	assert_string_equal(obs_labels_get(&dc.labels, BG_LABEL_PLAN), p.token);
+	assert_string_equal(obs_labels_get(&dc.labels, BG_LABEL_MANAGED), "true");
+	assert_string_equal(obs_labels_get(&dc.labels, BG_LABEL_VERSION), "2");
+	des_create_release(&dc);
+	des_release(&des);
+	bg_diag_release(&d);
+	bg_buf_release(&text);
+	bg_buf_release(&json);
+	bg_buf_release(&sum);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+static void test_spec_ignores_routing(void **state)
+{
+	/* Domains, preview and health are routing/policy: same spec. Env is not. */
+	struct fx a, b, c;
+	fx_load(&a, "bluegreen-test/web:v2", NULL);
+	fx_load(&b, "bluegreen-test/web:v2", "health: {path: /healthz, retries: 3}\n");
+	fx_load(&c, "bluegreen-test/web:v2", "replicas: 2\n");
+	char *sa = desired_spec(&a), *sb = desired_spec(&b), *sc = desired_spec(&c);
+	assert_string_equal(sa, sb);
+	assert_string_not_equal(sa, sc);
+	free(sa);
+	free(sb);
+	free(sc);
+	fx_release(&a);
+	fx_release(&b);
+	fx_release(&c);
+}
+
+static void test_render_text(void **state)
+{
+	struct fx f;
+	struct plan p;
+	struct bg_buf text = BG_BUF_INIT;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	plan_ok(&f, NULL, &p);
+	plan_render_text(&p, f.cfg, false, &text);
+	th_assert_contains(text.data, "install_mode production");
+	th_assert_contains(text.data, "shop (sites/shop.conf)");
+	th_assert_contains(text.data, "live: blue v1; candidate: green");
+	th_assert_contains(text.data, "containers started:  shop-green");
+	th_assert_contains(text.data, "files written:");
+	th_assert_contains(text.data, "bluegreen-shop.conf");
+	th_assert_contains(text.data, "volumes are never deleted");
+	th_assert_not_contains(text.data, "\033[");
+	bg_buf_release(&text);
+	plan_render_text(&p, f.cfg, true, &text);
+	th_assert_contains(text.data, "\033[");
+	bg_buf_release(&text);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_deploy),
+		cmocka_unit_test(test_steady_state),
+		cmocka_unit_test(test_candidate_after_image_change),
+		cmocka_unit_test(test_switch_proposal),
+		cmocka_unit_test(test_auto_promote_retires_old),
+		cmocka_unit_test(test_drift_stopped_live),
+		cmocka_unit_test(test_drift_removed_live),
+		cmocka_unit_test(test_rejected_and_retry),
+		cmocka_unit_test(test_conflict_blocks),
+		cmocka_unit_test(test_unreadable_edge_blocks),
+		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_token_deterministic_and_sensitive),
+		cmocka_unit_test(test_snapshot_same_token),
+		cmocka_unit_test(test_orphans_volumes_services),
+		cmocka_unit_test(test_no_secrets_anywhere),
+		cmocka_unit_test(test_spec_ignores_routing),
+		cmocka_unit_test(test_render_text),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
