@@ -1,2 +1,936 @@
-/* cfg: not written yet. */
+/*
+ * cfg: finds the files of a configuration directory, parses and checks
+ * each one on its own (cfg-yaml.c, cfg-schema.c), merges the layers
+ * (profile < global.conf < site file, site_defaults under each site), binds
+ * the result into the structs of cfg.h, and runs the checks that need more
+ * than one file: a site's name against its file name, env_file contents,
+ * the profile's existence, keys only required once merged, and a domain
+ * claimed by two sites. Every problem goes into one diagnostics list,
+ * sorted by place, so the operator fixes everything in one pass.
+ */
 #include "bg.h"
+#include "cfg.h"
+#include "cfg-int.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef BG_PROFILES_DATADIR
+#define BG_PROFILES_DATADIR "/usr/share/bluegreen/profiles"
+#endif
+
+struct cfg_prov {
+	struct cfg__arena arena;
+	struct cfg__node *global;   /* merged global tree */
+	struct cfg__node **sites;   /* merged site trees, parallel to cfg.sites */
+};
+
+static const char *const known_modules[] = {"cockpit", "wordpress", "wp-plugins-standard"};
+
+bool cfg_module_known(const char *name)
+{
+	for (size_t i = 0; i < BG_ARRAY_SIZE(known_modules); i++) {
+		if (strcmp(name, known_modules[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool cfg_module_built(const char *name)
+{
+	/* Nothing yet: docs/adr/0003-modules-not-built.md. */
+	(void)name;
+	return false;
+}
+
+const char *cfg_install_mode_name(enum cfg_install_mode m)
+{
+	switch (m) {
+	case CFG_MODE_PRODUCTION:
+		return "production";
+	case CFG_MODE_STAGING:
+		return "staging";
+	case CFG_MODE_DEVELOPMENT:
+		return "development";
+	case CFG_MODE_UNSET:
+		break;
+	}
+	return "unset";
+}
+
+const char *cfg_edge_kind_name(enum cfg_edge_kind k)
+{
+	return k == CFG_EDGE_NGINX ? "nginx" : "traefik";
+}
+
+int cfg_dir_resolve(const char *opt, char **out)
+{
+	const char *env = getenv("BLUEGREEN_CONFIG");
+	struct stat st;
+
+	if (opt && *opt) {
+		*out = bg_xstrdup(opt);
+		return 0;
+	}
+	if (env && *env) {
+		*out = bg_xstrdup(env);
+		return 0;
+	}
+	if (stat("global.conf", &st) == 0 && S_ISREG(st.st_mode)) {
+		char *cwd = getcwd(NULL, 0);
+		if (!cwd) {
+			return BG_ERRNO(errno);
+		}
+		*out = bg_xstrdup(cwd);
+		free(cwd);
+		return 0;
+	}
+	*out = bg_xstrdup("/etc/bluegreen");
+	return 0;
+}
+
+const struct cfg_site *cfg_site_find(const struct cfg *c, const char *name)
+{
+	size_t lo = 0, hi = c ? c->n_sites : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(c->sites[mid].name, name);
+		if (r == 0) {
+			return &c->sites[mid];
+		}
+		if (r < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return NULL;
+}
+
+bool cfg_key_is_secret(const struct cfg *c, const char *key)
+{
+	for (size_t i = 0; c && i < c->g.redact.n; i++) {
+		if (bg_glob_match_ci(c->g.redact.v[i], key)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void cfg_destroy(struct cfg *c)
+{
+	if (!c) {
+		return;
+	}
+	cfg__global_release(&c->g);
+	for (size_t i = 0; i < c->n_sites; i++) {
+		cfg__site_release(&c->sites[i]);
+	}
+	free(c->sites);
+	if (c->prov) {
+		cfg__arena_release(&c->prov->arena);
+		free(c->prov->sites);
+		free(c->prov);
+	}
+	cfg__pool_release(c->pool);
+	free(c->pool);
+	free(c->dir);
+	free(c);
+}
+
+int cfg_explain(const struct cfg *c, struct bg_buf *out)
+{
+	cfg__explain_global(&c->g, c->prov ? c->prov->global : NULL, out);
+	for (size_t i = 0; i < c->n_sites; i++) {
+		cfg__explain_site(&c->g, &c->sites[i], c->prov ? c->prov->sites[i] : NULL, out);
+	}
+	return 0;
+}
+
+/* ---- diagnostics ---- */
+
+static bool same_item(const struct bg_diag_item *a, const struct bg_diag_item *b)
+{
+	return a->sev == b->sev && a->line == b->line && a->col == b->col &&
+			strcmp(a->msg, b->msg) == 0 &&
+			(a->file == b->file || (a->file && b->file && strcmp(a->file, b->file) == 0));
+}
+
+/*
+ * Sorted, without repeats (a module warning from site_defaults would
+ * otherwise repeat once per site), into the caller's list.
+ */
+static void diag_finish(struct bg_diag *local, struct bg_diag *d)
+{
+	struct bg_diag uniq;
+	if (!d) {
+		return;
+	}
+	bg_diag_init(&uniq);
+	bg_diag_sort(local);
+	for (size_t i = 0; i < local->n; i++) {
+		if (i > 0 && same_item(&local->items[i], &local->items[i - 1])) {
+			continue;
+		}
+		struct bg_diag one = {.items = &local->items[i], .n = 1};
+		bg_diag_merge(&uniq, &one);
+	}
+	uniq.n_dropped = local->n_dropped;
+	bg_diag_merge(d, &uniq);
+	/* Errors past the cap were counted, not kept: keep counting them. */
+	size_t kept = 0;
+	for (size_t i = 0; i < local->n; i++) {
+		kept += local->items[i].sev == BG_SEV_ERROR;
+	}
+	d->n_errors += local->n_errors - kept;
+	bg_diag_release(&uniq);
+}
+
+/* ---- one buffer (fuzzer, tests) ---- */
+
+static int kind_parse(const char *kind, enum cfg__kind *out)
+{
+	if (!kind) {
+		return BG_EUSAGE;
+	}
+	if (strcmp(kind, "global") == 0) {
+		*out = CFG__GLOBAL;
+	} else if (strcmp(kind, "site") == 0) {
+		*out = CFG__SITE;
+	} else if (strcmp(kind, "profile") == 0) {
+		*out = CFG__PROFILE;
+	} else {
+		return BG_EUSAGE;
+	}
+	return 0;
+}
+
+int cfg_check_buffer(const char *kind, const char *name, const char *data,
+		size_t len, struct bg_diag *d)
+{
+	struct cfg__pool pool = {0};
+	struct cfg__arena arena = {0};
+	struct cfg__node *root = NULL;
+	struct bg_diag ld;
+	enum cfg__kind k;
+	int err = kind_parse(kind, &k);
+
+	if (err) {
+		return err;
+	}
+	bg_diag_init(&ld);
+	ld.max_items = CFG_MAX_DIAGS;
+	const char *file = cfg__pool_intern(&pool, name ? name : "<buffer>");
+	struct bg_loc loc = {.file = file};
+	if (cfg__parse(&arena, file, data, len, &root, &ld) == 0) {
+		cfg__validate(k, root, &loc, &ld);
+		struct cfg__modset m = {0};
+		cfg__modset_apply(&m, cfg__map_get(root, "modules"), NULL);
+		cfg__modset_apply(&m, cfg__map_get(cfg__map_get(root, "site_defaults"), "modules"),
+				NULL);
+		cfg__modset_warn(&m, &ld);
+		cfg__modset_release(&m);
+	}
+	err = bg_diag_has_errors(&ld) ? BG_ECONFIG : 0;
+	diag_finish(&ld, d);
+	bg_diag_release(&ld);
+	cfg__arena_release(&arena);
+	cfg__pool_release(&pool);
+	return err;
+}
+
+/* ---- loading a directory ---- */
+
+struct loader {
+	struct cfg *c;
+	struct cfg__pool *pool;
+	struct cfg__arena *arena;
+	struct bg_diag *d;
+};
+
+static void file_error(struct loader *l, const char *display, const char *fmt, ...)
+	BG_PRINTF(3, 4);
+
+static void file_error(struct loader *l, const char *display, const char *fmt, ...)
+{
+	struct bg_loc loc = {.file = cfg__pool_intern(l->pool, display)};
+	va_list ap;
+	va_start(ap, fmt);
+	bg_diag_vadd(l->d, BG_SEV_ERROR, &loc, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Read, parse and check one file. Returns its tree (NULL when it could not
+ * be parsed or is empty); *found is false when the file does not exist.
+ */
+static struct cfg__node *load_file(struct loader *l, const char *path, const char *display,
+		enum cfg__kind kind, bool *found)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct cfg__node *root = NULL;
+	const char *file = cfg__pool_intern(l->pool, display);
+	struct bg_loc loc = {.file = file};
+
+	*found = true;
+	int err = bg_file_read(path, CFG_MAX_FILE_BYTES, &data, &len);
+	if (err == BG_ERRNO(ENOENT)) {
+		*found = false;
+		return NULL;
+	}
+	if (err == BG_ETOO_BIG) {
+		file_error(l, display, "file is too large (over %d bytes)", CFG_MAX_FILE_BYTES);
+		return NULL;
+	}
+	if (err) {
+		file_error(l, display, "cannot read '%s': %s", path, bg_strerror(err));
+		return NULL;
+	}
+	if (cfg__parse(l->arena, file, data, len, &root, l->d) == 0) {
+		cfg__validate(kind, root, &loc, l->d);
+	} else {
+		root = NULL;
+	}
+	free(data);
+	return root;
+}
+
+static bool is_map(const struct cfg__node *n)
+{
+	return n && n->kind == CFG__MAP;
+}
+
+static bool is_str(const struct cfg__node *n)
+{
+	return n && n->kind == CFG__SCALAR && cfg__scalar_type(n) == CFG__S_STR;
+}
+
+/*
+ * Layer hi over lo: mappings merge key by key, anything else is replaced,
+ * except the top-level `modules` lists, which are concatenated so that
+ * cfg__modset_apply() sees every layer's entries in order.
+ */
+static struct cfg__node *merge(struct cfg__arena *a, struct cfg__node *lo,
+		struct cfg__node *hi, bool top)
+{
+	if (!lo) {
+		return hi;
+	}
+	if (!hi || !is_map(lo) || !is_map(hi)) {
+		return hi ? hi : lo;
+	}
+	struct cfg__node *m = cfg__node_new(a, CFG__MAP, &hi->loc);
+	const struct cfg__pair **hs = cfg__pairs_sorted(hi);
+	const struct cfg__pair **ls = cfg__pairs_sorted(lo);
+	for (size_t i = 0; i < lo->n_pairs; i++) {
+		struct cfg__pair *p = &lo->pairs[i];
+		const struct cfg__pair *hp = cfg__pairs_find(hs, hi->n_pairs, p->key->str);
+		if (!hp) {
+			cfg__map_push(m, p->key, p->val);
+		} else if (top && strcmp(p->key->str, "modules") == 0 &&
+				p->val->kind == CFG__SEQ && hp->val->kind == CFG__SEQ) {
+			struct cfg__node *s = cfg__node_new(a, CFG__SEQ, &hp->val->loc);
+			for (size_t j = 0; j < p->val->n_items; j++) {
+				cfg__seq_push(s, p->val->items[j]);
+			}
+			for (size_t j = 0; j < hp->val->n_items; j++) {
+				cfg__seq_push(s, hp->val->items[j]);
+			}
+			cfg__map_push(m, hp->key, s);
+		} else {
+			cfg__map_push(m, hp->key, merge(a, p->val, hp->val, false));
+		}
+	}
+	for (size_t i = 0; i < hi->n_pairs; i++) {
+		if (!cfg__pairs_find(ls, lo->n_pairs, hi->pairs[i].key->str)) {
+			cfg__map_push(m, hi->pairs[i].key, hi->pairs[i].val);
+		}
+	}
+	free(hs);
+	free(ls);
+	return m;
+}
+
+static const char *builtin_profiles_dir(void)
+{
+#if defined(BG_PROFILES_SRCDIR) && defined(BG_BUILD_ROOT)
+	/*
+	 * A program that runs from the build tree uses the source tree's
+	 * profiles, so tests never pick up an older installed copy.
+	 */
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if (bg_str_has_prefix(exe, BG_BUILD_ROOT "/")) {
+			return BG_PROFILES_SRCDIR;
+		}
+	}
+#endif
+	return BG_PROFILES_DATADIR;
+}
+
+/* Where profiles are looked up, in order; *local is a new string. */
+static void profile_dirs(const struct cfg *c, const char *dirs[3], char **local)
+{
+	const char *env = getenv("BLUEGREEN_PROFILES_DIR");
+	*local = bg_xasprintf("%s/profiles", c->dir);
+	dirs[0] = *local;
+	dirs[1] = env && *env ? env : NULL;
+	dirs[2] = builtin_profiles_dir();
+}
+
+/* The closest profile name in the three places, for "did you mean". */
+static char *profile_suggest(const char *const dirs[3], const char *name)
+{
+	char *best = NULL;
+	unsigned best_d = 3;
+	for (size_t i = 0; i < 3; i++) {
+		DIR *dh = dirs[i] ? opendir(dirs[i]) : NULL;
+		struct dirent *e;
+		while (dh && (e = readdir(dh))) {
+			if (!bg_str_has_suffix(e->d_name, ".conf") || e->d_name[0] == '.') {
+				continue;
+			}
+			char *base = bg_xstrndup(e->d_name, strlen(e->d_name) - 5);
+			unsigned dist = bg_str_distance(name, base, best_d - 1);
+			if (dist < best_d) {
+				best_d = dist;
+				free(best);
+				best = base;
+				base = NULL;
+			}
+			free(base);
+		}
+		if (dh) {
+			closedir(dh);
+		}
+	}
+	return best;
+}
+
+static struct cfg__node *load_profile(struct loader *l, const struct cfg__node *name)
+{
+	const char *dirs[3];
+	struct cfg__node *root = NULL;
+	char *local = NULL;
+
+	profile_dirs(l->c, dirs, &local);
+	for (size_t i = 0; i < 3; i++) {
+		if (!dirs[i]) {
+			continue;
+		}
+		char *path = bg_xasprintf("%s/%s.conf", dirs[i], name->str);
+		char *display = i == 0 ? bg_xasprintf("profiles/%s.conf", name->str)
+				: bg_xstrdup(path);
+		bool found;
+		root = load_file(l, path, display, CFG__PROFILE, &found);
+		free(path);
+		free(display);
+		if (found) {
+			goto out;
+		}
+	}
+	char *best = profile_suggest(dirs, name->str);
+	struct bg_buf where = BG_BUF_INIT;
+	for (size_t i = 0; i < 3; i++) {
+		if (dirs[i]) {
+			bg_buf_addf(&where, "%s%s", where.len ? ", " : "", dirs[i]);
+		}
+	}
+	if (best) {
+		bg_diag_error(l->d, &name->loc, "profile '%s' not found in %s (did you mean '%s'?)",
+				name->str, where.data, best);
+	} else {
+		bg_diag_error(l->d, &name->loc, "profile '%s' not found in %s", name->str,
+				where.data);
+	}
+	bg_buf_release(&where);
+	free(best);
+out:
+	free(local);
+	return root;
+}
+
+/* The display name of a path given in a config file: as written. */
+static char *abs_in_dir(const char *dir, const char *p)
+{
+	return p[0] == '/' ? bg_xstrdup(p) : bg_xasprintf("%s/%s", dir, p);
+}
+
+/* A variable set twice in an env_file is an error; the first one stays. */
+static void drop_repeats(struct loader *l, struct cfg_env *e)
+{
+	const char **keys = bg_xcalloc(e->n ? e->n : 1, sizeof(*keys));
+	for (size_t i = 0; i < e->n; i++) {
+		keys[i] = e->v[i].key;
+	}
+	size_t *first = cfg__repeats(keys, e->n);
+	size_t k = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		if (first[i]) {
+			bg_diag_error(l->d, &e->v[i].loc, "variable '%s' is set twice (first at line %u)",
+					e->v[i].key, e->v[first[i] - 1].loc.line);
+			free(e->v[i].key);
+			free(e->v[i].value);
+		} else {
+			e->v[k++] = e->v[i];
+		}
+	}
+	e->n = k;
+	free(first);
+	free(keys);
+}
+
+/*
+ * docker --env-file format: KEY=VALUE lines, '#' comments, blank lines;
+ * values are taken literally. Nothing of a line is ever echoed in a
+ * message, as any part of it may be a secret.
+ */
+static void envfile_load(struct loader *l, const struct cfg__node *ref, struct cfg_env *out)
+{
+	char *path = abs_in_dir(l->c->dir, ref->str);
+	const char *file = cfg__pool_intern(l->pool, ref->str);
+	char *data = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		char *q = cfg__quote(ref->str);
+		bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s)", q, path);
+		free(q);
+		goto out;
+	}
+	if (st.st_mode & 044) {
+		char *q = cfg__quote(ref->str);
+		bg_diag_warn(l->d, &ref->loc, "env_file '%s' is readable by group or others "
+				"(mode %04o): it holds secrets, chmod 600 it", q,
+				(unsigned)st.st_mode & 07777);
+		free(q);
+	}
+	int err = bg_file_read(path, CFG_MAX_FILE_BYTES, &data, &len);
+	if (err) {
+		char *q = cfg__quote(ref->str);
+		bg_diag_error(l->d, &ref->loc, "cannot read env_file '%s': %s", q,
+				err == BG_ETOO_BIG ? "file is too large" : bg_strerror(err));
+		free(q);
+		goto out;
+	}
+	const char *p = data, *end = data + len;
+	for (unsigned lineno = 1; p < end; lineno++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		struct bg_loc loc = {.file = file, .line = lineno, .col = 1};
+		if (le > p && le[-1] == '\r') {
+			le--;
+		}
+		const char *s = p;
+		p = nl ? nl + 1 : end;
+		while (s < le && (*s == ' ' || *s == '\t')) {
+			s++;
+		}
+		if (s == le || *s == '#') {
+			continue;
+		}
+		if (memchr(s, '\0', (size_t)(le - s))) {
+			bg_diag_error(l->d, &loc, "NUL byte in env_file: is this a text file?");
+			continue;
+		}
+		const char *eq = memchr(s, '=', (size_t)(le - s));
+		if (!eq) {
+			bg_diag_error(l->d, &loc, "malformed line: expected KEY=VALUE");
+			continue;
+		}
+		char *key = bg_xstrndup(s, (size_t)(eq - s));
+		if (!cfg__env_key_valid(key)) {
+			bg_diag_error(l->d, &loc, "malformed line: invalid variable name before '=' "
+					"(letters, digits and '_', not starting with a digit)");
+			free(key);
+			continue;
+		}
+		out->v = bg_xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+		struct cfg_env_var *v = &out->v[out->n++];
+		v->key = key;
+		v->value = bg_xstrndup(eq + 1, (size_t)(le - eq - 1));
+		v->secret = true;
+		v->loc = loc;
+	}
+	drop_repeats(l, out);
+out:
+	free(data);
+	free(path);
+}
+
+static int env_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_env_var *)a)->key, ((const struct cfg_env_var *)b)->key);
+}
+
+/*
+ * env_file values first, `env:` over them (cfg.h): both sorted and without
+ * repeats, merged in one pass into *env; file_vars is emptied.
+ */
+static void env_overlay(struct cfg_env *file_vars, struct cfg_env *env)
+{
+	struct cfg_env out = {0};
+	size_t i = 0, j = 0;
+
+	if (file_vars->n > 1) {
+		qsort(file_vars->v, file_vars->n, sizeof(*file_vars->v), env_cmp);
+	}
+	out.v = bg_xcalloc(file_vars->n + env->n + 1, sizeof(*out.v));
+	while (i < file_vars->n || j < env->n) {
+		int r = i == file_vars->n ? 1 : j == env->n ? -1
+				: strcmp(file_vars->v[i].key, env->v[j].key);
+		if (r < 0) {
+			out.v[out.n++] = file_vars->v[i++];
+			continue;
+		}
+		if (r == 0) {
+			free(file_vars->v[i].key);
+			free(file_vars->v[i].value);
+			i++;
+		}
+		out.v[out.n++] = env->v[j++];
+	}
+	free(file_vars->v);
+	free(env->v);
+	memset(file_vars, 0, sizeof(*file_vars));
+	*env = out;
+}
+
+static void env_with_file(struct loader *l, struct cfg_env *env, const struct cfg__node *ref)
+{
+	if (!is_str(ref) || !ref->str[0]) {
+		return;
+	}
+	struct cfg_env fv = {0};
+	envfile_load(l, ref, &fv);
+	env_overlay(&fv, env);
+}
+
+struct site_src {
+	char *name;     /* from the file name; NULL for site.conf until bound */
+	char *display;  /* "sites/shop.conf" */
+	struct cfg__node *root;
+	bool ok_name;
+};
+
+static void site_check_name(struct loader *l, struct site_src *src)
+{
+	const struct cfg__node *site = cfg__map_get(src->root, "site");
+	if (!src->name || !src->ok_name || !is_str(site) || !cfg_name_valid(site->str)) {
+		return; /* validation reported a bad or missing `site:` */
+	}
+	if (strcmp(site->str, src->name) != 0) {
+		bg_diag_error(l->d, &site->loc, "site '%s' does not match its file name %s "
+				"(expected 'site: %s')", site->str, src->display, src->name);
+	}
+}
+
+static void load_sites_dir(struct loader *l, const char *sdir, struct site_src **out,
+		size_t *n_out)
+{
+	struct dirent **list = NULL;
+	int k = scandir(sdir, &list, NULL, alphasort);
+	struct site_src *v = NULL;
+	size_t n = 0;
+
+	for (int i = 0; i < k; i++) {
+		const char *fn = list[i]->d_name;
+		if (fn[0] == '.') {
+			continue;
+		}
+		char *display = bg_xasprintf("sites/%s", fn);
+		if (!bg_str_has_suffix(fn, ".conf")) {
+			if (bg_str_has_suffix(fn, ".yaml") || bg_str_has_suffix(fn, ".yml")) {
+				struct bg_loc loc = {.file = cfg__pool_intern(l->pool, display)};
+				bg_diag_warn(l->d, &loc, "ignored: site files are named sites/NAME.conf");
+			}
+			free(display);
+			continue;
+		}
+		if (n >= CFG_MAX_SITES) {
+			file_error(l, display, "too many sites (the limit is %d)", CFG_MAX_SITES);
+			free(display);
+			break;
+		}
+		char *name = bg_xstrndup(fn, strlen(fn) - 5);
+		char *path = bg_xasprintf("%s/%s", sdir, fn);
+		bool found;
+		v = bg_xreallocarray(v, n + 1, sizeof(*v));
+		struct site_src *s = &v[n++];
+		memset(s, 0, sizeof(*s));
+		s->display = display;
+		s->name = name;
+		s->ok_name = cfg_name_valid(name);
+		if (!s->ok_name) {
+			char *q = cfg__quote(name);
+			file_error(l, display, "'%s' is not a valid site name: a site file is "
+					"sites/NAME.conf, NAME made of lowercase letters, digits and "
+					"'-' (at most 40)", q);
+			free(q);
+		}
+		s->root = load_file(l, path, display, CFG__SITE, &found);
+		if (!found) {
+			file_error(l, display, "cannot read '%s'", path);
+		}
+		free(path);
+	}
+	for (int i = 0; i < k; i++) {
+		free(list[i]);
+	}
+	free(list);
+	*out = v;
+	*n_out = n;
+}
+
+/* Host names are unique across sites (domains and previews alike). */
+struct host_ref {
+	const char *host;
+	size_t site;
+	struct bg_loc loc;
+};
+
+static int host_cmp(const void *a, const void *b)
+{
+	const struct host_ref *x = a, *y = b;
+	int r = strcmp(x->host, y->host);
+	if (r) {
+		return r;
+	}
+	return x->site < y->site ? -1 : x->site > y->site;
+}
+
+static void check_hosts(struct loader *l)
+{
+	struct cfg *c = l->c;
+	struct host_ref *refs = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < c->n_sites; i++) {
+		const struct cfg__node *root = c->prov->sites[i];
+		const struct cfg__node *dom = cfg__map_get(root, "domains");
+		const struct cfg__node *pre = cfg__map_get(root, "preview");
+		for (size_t j = 0; dom && dom->kind == CFG__SEQ && j <= dom->n_items; j++) {
+			const struct cfg__node *h = j < dom->n_items ? dom->items[j] : pre;
+			if (!is_str(h) || !cfg__hostname_valid(h->str)) {
+				continue;
+			}
+			BG_GROW(refs, cap, n + 1);
+			refs[n].host = h->str;
+			refs[n].site = i;
+			refs[n].loc = h->loc;
+			n++;
+		}
+	}
+	if (n > 1) {
+		qsort(refs, n, sizeof(*refs), host_cmp);
+	}
+	for (size_t i = 1; i < n; i++) {
+		const struct host_ref *a = &refs[i - 1], *b = &refs[i];
+		if (strcmp(a->host, b->host) != 0 || a->site == b->site) {
+			continue;
+		}
+		/* Report each later claim against the first one. */
+		size_t first = i - 1;
+		while (first > 0 && strcmp(refs[first - 1].host, b->host) == 0) {
+			first--;
+		}
+		const struct host_ref *f = &refs[first];
+		bg_diag_error(l->d, &b->loc, "host '%s' is already used by site '%s' (%s:%u:%u)",
+				b->host, c->sites[f->site].name, f->loc.file, f->loc.line, f->loc.col);
+	}
+	free(refs);
+}
+
+static void global_requirements(struct loader *l, const struct cfg__node *groot,
+		const struct cfg__node *merged)
+{
+	const struct cfg__node *edge = cfg__map_get(merged, "edge");
+	const struct cfg__node *kind = cfg__map_get(edge, "kind");
+	struct bg_loc loc = {.file = cfg__pool_intern(l->pool, "global.conf"), .line = 1, .col = 1};
+	const struct cfg_global *g = &l->c->g;
+
+	if (!is_map(groot)) {
+		return; /* the file itself is broken; that was reported */
+	}
+	if (kind && !(is_str(kind) && (strcmp(kind->str, "traefik") == 0 ||
+			strcmp(kind->str, "nginx") == 0))) {
+		return;
+	}
+	loc = kind ? kind->loc : groot->loc;
+	if (g->edge_kind == CFG_EDGE_TRAEFIK && !g->traefik.dynamic_dir) {
+		bg_diag_error(l->d, &loc, "edge.traefik.dynamic_dir is required when edge.kind "
+				"is traefik");
+	}
+	if (g->edge_kind == CFG_EDGE_NGINX && !g->nginx.conf_dir) {
+		bg_diag_error(l->d, &loc, "edge.nginx.conf_dir is required when edge.kind is nginx");
+	}
+}
+
+static void warn_modules(struct cfg__node *merged_modules, struct bg_diag *d)
+{
+	struct cfg__modset m = {0};
+	cfg__modset_apply(&m, merged_modules, d);
+	cfg__modset_warn(&m, d);
+	cfg__modset_release(&m);
+}
+
+/* Order sites by name, their trees alongside. */
+static void sort_sites(struct cfg *c)
+{
+	for (size_t i = 1; i < c->n_sites; i++) {
+		for (size_t j = i; j > 0 && strcmp(c->sites[j - 1].name, c->sites[j].name) > 0; j--) {
+			struct cfg_site t = c->sites[j];
+			c->sites[j] = c->sites[j - 1];
+			c->sites[j - 1] = t;
+			struct cfg__node *tn = c->prov->sites[j];
+			c->prov->sites[j] = c->prov->sites[j - 1];
+			c->prov->sites[j - 1] = tn;
+		}
+	}
+}
+
+static void load_sites(struct loader *l, struct cfg__node *defaults)
+{
+	struct cfg *c = l->c;
+	struct site_src *src = NULL;
+	size_t n = 0;
+	char *sdir = bg_xasprintf("%s/sites", c->dir);
+	char *single = bg_xasprintf("%s/site.conf", c->dir);
+	struct stat st;
+	bool have_dir = stat(sdir, &st) == 0 && S_ISDIR(st.st_mode);
+	bool have_single = stat(single, &st) == 0;
+
+	if (have_dir && have_single) {
+		file_error(l, "site.conf", "site.conf and sites/ cannot both exist: move "
+				"site.conf to sites/NAME.conf");
+	}
+	if (have_dir) {
+		load_sites_dir(l, sdir, &src, &n);
+	} else if (have_single) {
+		bool found;
+		src = bg_xcalloc(1, sizeof(*src));
+		n = 1;
+		src->display = bg_xstrdup("site.conf");
+		src->ok_name = true;
+		src->root = load_file(l, single, "site.conf", CFG__SITE, &found);
+	}
+	c->sites = bg_xcalloc(n ? n : 1, sizeof(*c->sites));
+	c->prov->sites = bg_xcalloc(n ? n : 1, sizeof(*c->prov->sites));
+	for (size_t i = 0; i < n; i++) {
+		struct site_src *s = &src[i];
+		site_check_name(l, s);
+		if (!s->ok_name || !is_map(s->root)) {
+			continue;
+		}
+		struct cfg__node *merged = merge(l->arena, defaults, s->root, true);
+		struct cfg_site *site = &c->sites[c->n_sites];
+		c->prov->sites[c->n_sites] = merged;
+		c->n_sites++;
+		cfg__bind_site(site, merged, c->dir, &c->g);
+		if (s->name) {
+			free(site->name);
+			site->name = bg_xstrdup(s->name);
+		} else if (!site->name) {
+			site->name = bg_xstrdup("site");
+		}
+		site->path = bg_xstrdup(s->display);
+		if (!cfg__map_get(merged, "port")) {
+			bg_diag_error(l->d, &s->root->loc, "missing required key 'port' (set it in "
+					"%s or in site_defaults)", s->display);
+		}
+		env_with_file(l, &site->env, cfg__map_get(merged, "env_file"));
+		const struct cfg__node *svcs = cfg__map_get(merged, "services");
+		const struct cfg__pair **sorted = cfg__pairs_sorted(svcs);
+		size_t np = is_map(svcs) ? svcs->n_pairs : 0;
+		for (size_t j = 0; j < site->n_services; j++) {
+			const struct cfg__pair *sp = cfg__pairs_find(sorted, np, site->services[j].name);
+			env_with_file(l, &site->services[j].env,
+					cfg__map_get(sp ? sp->val : NULL, "env_file"));
+		}
+		free(sorted);
+		warn_modules(cfg__map_get(merged, "modules"), l->d);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(src[i].name);
+		free(src[i].display);
+	}
+	free(src);
+	free(sdir);
+	free(single);
+	sort_sites(c);
+	check_hosts(l);
+}
+
+int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d)
+{
+	struct cfg *c = bg_xcalloc(1, sizeof(*c));
+	struct cfg__pool *pool = bg_xcalloc(1, sizeof(*pool));
+	struct bg_diag ld;
+	struct loader l = {.c = c, .pool = pool, .d = &ld};
+	struct cfg__node *groot = NULL, *proot = NULL;
+	bool found = false;
+	int err = 0;
+
+	*out = NULL;
+	bg_diag_init(&ld);
+	ld.max_items = CFG_MAX_DIAGS;
+	c->pool = pool;
+	c->prov = bg_xcalloc(1, sizeof(*c->prov));
+	l.arena = &c->prov->arena;
+
+	c->dir = realpath(dir, NULL);
+	if (!c->dir) {
+		bg_diag_error(&ld, NULL, "cannot use config directory '%s': %s", dir,
+				strerror(errno));
+		c->dir = bg_xstrdup(dir);
+		cfg__bind_global(&c->g, NULL, c->dir);
+		c->sites = bg_xcalloc(1, sizeof(*c->sites));
+		c->prov->sites = bg_xcalloc(1, sizeof(*c->prov->sites));
+		goto out;
+	}
+	char *gpath = bg_xasprintf("%s/global.conf", c->dir);
+	groot = load_file(&l, gpath, "global.conf", CFG__GLOBAL, &found);
+	free(gpath);
+	if (!found) {
+		file_error(&l, "global.conf", "not found in %s: every config directory needs one",
+				c->dir);
+	}
+	const struct cfg__node *pname = cfg__map_get(groot, "profile");
+	if (is_str(pname) && cfg_name_valid(pname->str)) {
+		proot = load_profile(&l, pname);
+	}
+	/*
+	 * install_mode and profile cannot come from a profile (validation
+	 * refused them there), so the merged tree can be bound as is.
+	 */
+	struct cfg__node *gmerged = merge(l.arena, is_map(proot) ? proot : NULL,
+			is_map(groot) ? groot : NULL, true);
+	c->prov->global = gmerged;
+	cfg__bind_global(&c->g, gmerged, c->dir);
+	global_requirements(&l, groot, gmerged);
+	warn_modules(cfg__map_get(gmerged, "modules"), &ld);
+
+	struct cfg__node *pdef = cfg__map_get(is_map(proot) ? proot : NULL, "site_defaults");
+	struct cfg__node *gdef = cfg__map_get(is_map(groot) ? groot : NULL, "site_defaults");
+	struct cfg__node *defaults = merge(l.arena, is_map(pdef) ? pdef : NULL,
+			is_map(gdef) ? gdef : NULL, true);
+	load_sites(&l, defaults);
+
+out:
+	err = bg_diag_has_errors(&ld) ? BG_ECONFIG : 0;
+	diag_finish(&ld, d);
+	bg_diag_release(&ld);
+	if (err && !(flags & CFG_LOAD_PARTIAL)) {
+		cfg_destroy(c);
+		return err;
+	}
+	*out = c;
+	return err;
+}

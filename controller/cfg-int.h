@@ -1,0 +1,194 @@
+/*
+ * cfg-int: what the files of the cfg module share and nobody else sees.
+ * cfg-yaml.c turns YAML text into a small generic tree (maps, sequences,
+ * scalars, each with its file:line:col), refusing hostile input early;
+ * cfg-schema.c holds the table of every key (type, default, doc) and walks
+ * a tree against it, either to report problems (validate) or to fill the
+ * typed structs of cfg.h (bind); cfg.c finds the files, merges the layers
+ * and runs the checks that need more than one file.
+ */
+#ifndef BG_CONTROLLER_CFG_INT_H
+#define BG_CONTROLLER_CFG_INT_H
+
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-err.h"
+#include "cfg.h"
+
+/* At most this many diagnostics are kept per load; the rest are counted. */
+#define CFG_MAX_DIAGS 300
+
+enum cfg__node_kind {
+	CFG__SCALAR = 0,
+	CFG__SEQ,
+	CFG__MAP,
+};
+
+/* How a plain scalar resolves under the YAML 1.2 core schema. */
+enum cfg__stype {
+	CFG__S_STR = 0,
+	CFG__S_NULL,
+	CFG__S_BOOL,
+	CFG__S_INT,
+	CFG__S_FLOAT,
+};
+
+struct cfg__node;
+
+struct cfg__pair {
+	struct cfg__node *key; /* always a scalar */
+	struct cfg__node *val;
+};
+
+/*
+ * A node of a parsed document. Nodes belong to an arena (below), never to
+ * their parent, so a node may appear under several parents: an alias
+ * points at its anchor's node instead of copying it, and a merged tree
+ * reuses the nodes of the layers it was built from.
+ */
+struct cfg__node {
+	enum cfg__node_kind kind;
+	bool plain;          /* scalar written without quotes: types resolve */
+	struct bg_loc loc;   /* where the node starts (1-based) */
+	char *str;           /* scalar text, NUL-terminated, no embedded NUL */
+	size_t len;
+	struct cfg__node **items; /* sequence items */
+	size_t n_items, cap_items;
+	struct cfg__pair *pairs;  /* mapping entries, in file order, keys unique */
+	size_t n_pairs, cap_pairs;
+	size_t size;         /* nodes in this subtree, aliases expanded */
+};
+
+/* Owns nodes; freed all at once. */
+struct cfg__arena {
+	struct cfg__node **nodes;
+	size_t n, cap;
+};
+
+void cfg__arena_release(struct cfg__arena *a);
+struct cfg__node *cfg__node_new(struct cfg__arena *a, enum cfg__node_kind kind,
+		const struct bg_loc *loc);
+void cfg__seq_push(struct cfg__node *seq, struct cfg__node *item);
+void cfg__map_push(struct cfg__node *map, struct cfg__node *key,
+		struct cfg__node *val);
+/* The value under key in map, or NULL (map may be NULL or not a map). */
+struct cfg__node *cfg__map_get(const struct cfg__node *map, const char *key);
+const struct cfg__pair *cfg__map_pair(const struct cfg__node *map, const char *key);
+
+/*
+ * Repeats in a list of strings, in O(n log n) (a hostile file can hold
+ * 100000 items): first[i] is 1 + the index of the first earlier occurrence
+ * of strs[i], or 0. NULL entries are never repeats. A new array.
+ */
+size_t *cfg__repeats(const char *const *strs, size_t n);
+/* A mapping's pairs sorted by key (a new array of map->n_pairs), and a
+ * binary search in it. */
+const struct cfg__pair **cfg__pairs_sorted(const struct cfg__node *map);
+const struct cfg__pair *cfg__pairs_find(const struct cfg__pair *const *sorted, size_t n,
+		const char *key);
+
+/* Interned file names: struct bg_loc.file points into this. */
+struct cfg__pool {
+	struct bg_strv names;
+};
+const char *cfg__pool_intern(struct cfg__pool *p, const char *name);
+void cfg__pool_release(struct cfg__pool *p);
+
+/*
+ * Parse one YAML document (data need not be NUL-terminated). name is the
+ * interned file name used in locations. On success *root is the document's
+ * top-level node (NULL for an empty document); every problem is reported
+ * to d with its place and the function returns BG_ECONFIG (BG_ETOO_BIG for
+ * a file over CFG_MAX_FILE_BYTES). Nodes go into the arena.
+ */
+int cfg__parse(struct cfg__arena *a, const char *name, const char *data,
+		size_t len, struct cfg__node **root, struct bg_diag *d);
+
+/* The YAML 1.2 core-schema type of a scalar (quoted scalars are strings). */
+enum cfg__stype cfg__scalar_type(const struct cfg__node *n);
+/* The same for a text, as if it were written plain. */
+enum cfg__stype cfg__text_type(const char *s);
+
+/*
+ * A value as a message shows it: `"ten"`, `70000`, `the string "8080"`,
+ * `a list`, `nothing`. Long values are cut, control characters escaped.
+ * A new string.
+ */
+char *cfg__describe(const struct cfg__node *n);
+/*
+ * s made safe for a message, without the quotes: cut after about 60 bytes
+ * (on a character boundary, "..." appended), with backslash, quotes and
+ * control characters escaped. A new string.
+ */
+char *cfg__quote(const char *s);
+
+/* What a document is: the three kinds of file. */
+enum cfg__kind {
+	CFG__GLOBAL = 0,
+	CFG__SITE,
+	CFG__PROFILE,
+};
+
+/*
+ * Check one file's tree against the schema of its kind and report every
+ * problem to d. This is exactly what the JSON Schemas in schema/ say, plus
+ * the few single-file checks a schema cannot express (integers written in
+ * decimal, a preview that repeats a domain, depends_on naming a service,
+ * mount targets used twice). Module warnings are not reported here.
+ */
+void cfg__validate(enum cfg__kind kind, const struct cfg__node *root,
+		const struct bg_loc *file_loc, struct bg_diag *d);
+
+/*
+ * Fill g (already zeroed) from a merged global tree, with defaults where
+ * a key is missing or invalid (validation reported those). Relative paths
+ * are made absolute against dir. Never reports anything.
+ */
+void cfg__bind_global(struct cfg_global *g, const struct cfg__node *root,
+		const char *dir);
+/* The same for a merged site tree; env values are marked secret by g. */
+void cfg__bind_site(struct cfg_site *s, const struct cfg__node *root,
+		const char *dir, const struct cfg_global *g);
+
+/* Release what bind filled in (NULL-safe). */
+void cfg__global_release(struct cfg_global *g);
+void cfg__site_release(struct cfg_site *s);
+void cfg__env_release(struct cfg_env *e);
+
+/*
+ * Modules: read a sequence of names ("x" enables, "-x" disables) in order,
+ * applying each to *mods (sorted), recording where each effective module
+ * was enabled. Invalid entries are skipped (validation reported them).
+ */
+struct cfg__modset {
+	struct bg_strv names;
+	struct bg_loc *locs; /* parallel to names */
+	size_t cap_locs;
+};
+void cfg__modset_apply(struct cfg__modset *m, const struct cfg__node *seq,
+		struct bg_diag *d);
+void cfg__modset_release(struct cfg__modset *m);
+/* Warn, at the place each was enabled, about modules not built yet. */
+void cfg__modset_warn(const struct cfg__modset *m, struct bg_diag *d);
+
+/*
+ * --explain lines for g or a site, from the schema table: every leaf key,
+ * its effective value and where it came from. prefix is "" for global and
+ * "sites.NAME." for a site.
+ */
+void cfg__explain_global(const struct cfg_global *g, const struct cfg__node *root,
+		struct bg_buf *out);
+void cfg__explain_site(const struct cfg_global *g, const struct cfg_site *s,
+		const struct cfg__node *root, struct bg_buf *out);
+
+/*
+ * For the schema agreement test: one line per key of kind's schema,
+ * "path<TAB>type<TAB>default", sorted. Map entries are written as "*".
+ */
+void cfg__schema_dump(enum cfg__kind kind, struct bg_buf *out);
+
+/* Validators shared by the schema table and cfg.c. */
+bool cfg__hostname_valid(const char *s);
+bool cfg__env_key_valid(const char *s);
+
+#endif /* BG_CONTROLLER_CFG_INT_H */
