@@ -528,7 +528,8 @@ static const struct key global_keys[] = {
 	{.name = "edge", .type = K_MAP, .sub = edge_keys, .doc = "the edge proxy"},
 	{.name = "redact", .type = K_STRLIST, .off = G(redact), .defs = def_redact,
 		.check = glob_valid, .expect = "a glob such as *SECRET*",
-		.doc = "env keys whose values are never printed (case-insensitive globs, '*' only)"},
+		.doc = "extra env keys whose values are never printed (case-insensitive globs, '*' "
+		       "only); added to the defaults, which always apply"},
 	{.name = "site_defaults", .type = K_DEFAULTS, .sub = site_keys,
 		.doc = "site keys applied under every site file"},
 	{0},
@@ -1563,6 +1564,15 @@ void cfg__bind_global(struct cfg_global *g, const struct cfg__node *root, const 
 	}
 	if (!g->traefik.staging_dir && g->traefik.dynamic_dir) {
 		g->traefik.staging_dir = bg_xasprintf("%s.staging", g->traefik.dynamic_dir);
+	}
+	/*
+	 * The redaction list only grows: a configured list adds to the
+	 * defaults, so adding one pattern can never un-hide *PASSWORD*.
+	 */
+	for (size_t i = 0; def_redact[i]; i++) {
+		if (!bg_strv_contains(&g->redact, def_redact[i])) {
+			bg_strv_push(&g->redact, def_redact[i]);
+		}
 	}
 }
 

@@ -295,7 +295,7 @@ static void test_explain(void **state)
 		"edge.nginx.reload = [nginx, -s, reload]    # default\n"
 		"edge.nginx.test = [nginx, -t]    # default\n"
 		"edge.nginx.listen = \"8080\"    # global.conf:7\n"
-		"redact = [\"*PASS*\"]    # global.conf:8\n"
+		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*TOKEN*\", \"*KEY*\", \"*CREDENTIAL*\"]    # global.conf:8\n"
 		"sites.shop.domains = [shop.example.com]    # sites/shop.conf:2\n"
 		"sites.shop.preview = null    # default\n"
 		"sites.shop.image = nginx:1.27    # sites/shop.conf:3\n"
@@ -332,7 +332,9 @@ static void test_explain(void **state)
 	assert_true(s->env.v[1].secret); /* DB_PASS: matches redact */
 	assert_false(s->env.v[2].secret);
 	assert_true(cfg_key_is_secret(l.c, "db_password"));
-	assert_false(cfg_key_is_secret(l.c, "API_TOKEN")); /* redact replaced the default list */
+	/* A configured list adds to the defaults: *TOKEN* still applies. */
+	assert_true(cfg_key_is_secret(l.c, "API_TOKEN"));
+	assert_false(cfg_key_is_secret(l.c, "NODE_ENV"));
 	free(ex);
 	free(again);
 	loaded_release(&l);
