@@ -26,15 +26,52 @@ enum hist_open_flags {
 };
 
 /*
- * Open (creating state_dir 0700 and the environment if needed) the
- * history in state_dir. With HIST_RDONLY and no store yet, *out is a valid
- * empty history that answers every query with nothing.
+ * The map (the most the store may hold before it grows) of a store created
+ * now. It only reserves address space: the files hold what is written.
+ * The map doubles whenever it is full, so the start can be small.
+ * BLUEGREEN_HIST_MAPSIZE (bytes, or with a K/M/G suffix) overrides the
+ * default for stores created by hist_open(); the tests use it to force
+ * growth. An existing store keeps the size recorded in it.
+ */
+#define HIST_MAPSIZE_DEFAULT ((size_t)1 << 20)
+#define HIST_MAPSIZE_ENV "BLUEGREEN_HIST_MAPSIZE"
+
+struct hist_opts {
+	size_t map_size; /* for a new store; 0: $BLUEGREEN_HIST_MAPSIZE or the default */
+};
+
+/*
+ * Open (creating state_dir 0700, STATE_DIR/history 0700 and the
+ * environment, files 0600, if needed) the history in state_dir. With
+ * HIST_RDONLY and no store yet, *out is a valid empty history that answers
+ * every query with nothing, and nothing is created; writes to a read-only
+ * history fail with BG_ERRNO(EROFS).
+ *
+ * A struct hist may be shared by the threads of one process (transactions
+ * are not tied to threads). A child after fork() must not use its
+ * parent's handle (it may open its own), and a process opens a given store
+ * once: a second open of the same store in one process fails with
+ * BG_ERRNO(EBUSY), because closing it would silently drop the first one's
+ * LMDB locks.
  */
 int hist_open(struct hist **out, const char *state_dir, unsigned flags,
 		struct bg_diag *d);
+int hist_open_ex(struct hist **out, const char *state_dir, unsigned flags,
+		const struct hist_opts *opts, struct bg_diag *d);
 void hist_close(struct hist *h); /* NULL-safe */
 
+struct hist_stats {
+	size_t map_size;   /* current map of this process */
+	size_t used_bytes; /* pages in use, in bytes */
+	unsigned map_grows; /* times this handle grew the map */
+	uint64_t last_seq;
+};
+int hist_stats_get(struct hist *h, struct hist_stats *st);
+
 /* ---- journal ---- */
+
+/* Longest site name, spec hash or token the store accepts (key bytes). */
+#define HIST_NAME_MAX 200
 
 struct hist_entry {
 	uint64_t seq;      /* assigned by hist_append */
@@ -50,7 +87,12 @@ struct hist_entry {
 
 void hist_entry_release(struct hist_entry *e);
 
-/* Append one entry (fields are copied). *seq_out may be NULL. */
+/*
+ * Append one entry (fields are copied; e->seq is ignored). action is
+ * required; site and token, when given, are 1..HIST_NAME_MAX bytes. Text
+ * that is not valid UTF-8 is stored with U+FFFD in place of the bad bytes,
+ * so `history --json` always prints valid JSON. *seq_out may be NULL.
+ */
 int hist_append(struct hist *h, const struct hist_entry *e, uint64_t *seq_out);
 
 typedef int (*hist_entry_cb)(const struct hist_entry *e, void *arg);
@@ -59,12 +101,19 @@ typedef int (*hist_entry_cb)(const struct hist_entry *e, void *arg);
  * (NULL: all; entries without a site match only when site is NULL). With
  * limit > 0, only the newest `limit` matching entries are visited (still
  * oldest first). A non-zero return from cb stops the walk and is returned.
+ * The walk covers the entries that existed when it began; e is borrowed
+ * for the call only. No transaction is open while cb runs, so cb may use
+ * h (append, for instance).
  */
 int hist_foreach(struct hist *h, const char *site, uint64_t after_seq,
 		size_t limit, hist_entry_cb cb, void *arg);
 uint64_t hist_last_seq(struct hist *h);
 
-/* One entry as a JSON object text (for --json, JSON lines). */
+/*
+ * One entry as a JSON object text, appended to out without a newline (for
+ * --json, JSON lines): seq, time (ISO 8601 UTC), time_ms, actor, action,
+ * site, token, result, details; absent fields are null. docs/history.md.
+ */
 int hist_entry_to_json(const struct hist_entry *e, struct bg_buf *out);
 
 /* ---- site versions (immutable) ---- */
@@ -72,18 +121,27 @@ int hist_entry_to_json(const struct hist_entry *e, struct bg_buf *out);
 /*
  * The version number of (site, spec): the existing one if this spec was
  * recorded before, else the next number for the site, recorded now with
- * spec_json (redacted canonical spec) and token. Idempotent.
+ * spec_json (redacted canonical spec) and token (may be NULL). Idempotent:
+ * the first record of a spec is never rewritten. A known spec is only a
+ * lookup, which a read-only history answers too.
  */
 int hist_version_record(struct hist *h, const char *site, const char *spec,
 		const char *spec_json, const char *token, unsigned *version);
-/* Look up the spec JSON of version N of a site (*spec_json new string). */
+/*
+ * Look up version N of a site: *spec (the hash) and *spec_json are new
+ * strings (either pointer may be NULL). BG_ENOT_FOUND if there is none.
+ */
 int hist_version_get(struct hist *h, const char *site, unsigned version,
 		char **spec, char **spec_json);
 
 /* ---- plans and tokens ---- */
 
-/* Store a printed plan: its token, and a JSON description of what was
- * asked (kind, site filter, retry list) so apply can rebuild it. */
+/*
+ * Store a printed plan: its token, and a JSON description of what was
+ * asked (kind, site filter, retry list) so apply can rebuild it.
+ * plan_text may be NULL. Printing the same token again replaces the record
+ * (same plan, latest arguments and time); plans are not the journal.
+ */
 int hist_plan_store(struct hist *h, const char *token, const char *args_json,
 		const char *plan_text);
 /* BG_ENOT_FOUND if never stored. *args_json is a new string. */
@@ -99,26 +157,49 @@ bool hist_token_used(struct hist *h, const char *token);
 
 /* ---- rejected revisions ---- */
 
+/*
+ * Both are idempotent: adding twice keeps the first mark, and clearing a
+ * spec that is not marked succeeds.
+ */
 int hist_rejected_add(struct hist *h, const char *site, const char *spec);
 int hist_rejected_clear(struct hist *h, const char *site, const char *spec);
 
 /* ---- applies in progress (crash detection) ---- */
 
-/* Record that an apply of token started (pid and actor kept). */
+/*
+ * Record that an apply of token started: journals action "apply", result
+ * "started" and marks the token in progress with our pid, actor and that
+ * entry's seq (*seq_out, may be NULL), in one transaction.
+ * BG_ETOKEN_USED if the token is already marked.
+ */
 int hist_apply_begin(struct hist *h, const char *token, uint64_t *seq_out);
-/* Record its end; clears the in-progress mark. */
+/*
+ * Record its end: journals action "apply-end" with result (details name
+ * the seq of the begin entry) and clears the mark, in one transaction. The
+ * end is journaled even when no mark exists (a warning is logged).
+ */
 int hist_apply_end(struct hist *h, const char *token, const char *result);
 /*
  * Applies that began and never ended. Callers check, while holding the
  * state lock, that no live converger owns them, then journal each as
- * interrupted with hist_apply_interrupted(). Returns the tokens in *out.
+ * interrupted with hist_apply_interrupted(). Appends the tokens (sorted)
+ * to *out, which the caller initialised.
  */
 int hist_applies_open(struct hist *h, struct bg_strv *out);
+/*
+ * Journal action "interrupted", result "interrupted" for token (details
+ * name the begin entry's seq, pid, actor and time) and clear its mark, in
+ * one transaction. BG_ENOT_FOUND if the token is not marked.
+ */
 int hist_apply_interrupted(struct hist *h, const char *token);
 
 /* ---- facts for the planner ---- */
 
-/* Add one obs_hist_site per site that has history (versions or rejections). */
+/*
+ * Add one obs_hist_site per site that has history (versions or
+ * rejections): last_version, spec_versions ("spec=version", sorted),
+ * rejected (sorted). Sites are added in name order; call obs_finish().
+ */
 int hist_observe(struct hist *h, struct obs *o);
 
 #endif /* BG_CONTROLLER_HIST_H */

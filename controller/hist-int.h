@@ -1,0 +1,79 @@
+/*
+ * hist-int: internals of the history module shared with its own tests and
+ * fuzzer: the names of the LMDB databases (one X-macro, so the handle
+ * table and the names cannot drift apart), the key layout helpers, and the
+ * encoders and decoders of the JSON records stored as values. The decoders
+ * read bytes from disk, so they accept anything and never crash; the
+ * on-disk format is documented in docs/history.md.
+ */
+#ifndef BG_CONTROLLER_HIST_INT_H
+#define BG_CONTROLLER_HIST_INT_H
+
+#include "bg.h"
+#include "bg-buf.h"
+#include "hist.h"
+
+/* Version of the layout below, kept in meta under "format". */
+#define HIST_FORMAT 1
+/* The environment's directory inside the state directory. */
+#define HIST_DIR_NAME "history"
+/* Largest value written (an entry with huge details is refused, not cut). */
+#define HIST_VALUE_MAX ((size_t)16 << 20)
+
+/* name, LMDB database name */
+#define HIST_DB_MAP(XX)                                                       \
+	XX(JOURNAL, "journal")         /* u64 BE seq -> entry JSON */         \
+	XX(BYSITE, "journal_by_site")  /* site \0 u64 BE seq -> "" */         \
+	XX(VERSIONS, "versions")       /* site \0 u32 BE version -> JSON */   \
+	XX(SPEC_INDEX, "spec_index")   /* site \0 spec -> u32 BE version */   \
+	XX(PLANS, "plans")             /* token -> JSON */                    \
+	XX(TOKENS_USED, "tokens_used") /* token -> JSON */                    \
+	XX(REJECTED, "rejected")       /* site \0 spec -> JSON */             \
+	XX(APPLYING, "applying")       /* token -> JSON */                    \
+	XX(META, "meta")               /* ASCII key -> ASCII value */
+
+enum hist__db {
+#define XX(name, str) HIST_DB_##name,
+	HIST_DB_MAP(XX)
+#undef XX
+	HIST_DB_COUNT
+};
+
+const char *hist__db_name(enum hist__db db);
+
+void hist__u64_to_be(uint64_t v, unsigned char out[8]);
+uint64_t hist__be_to_u64(const unsigned char in[8]);
+void hist__u32_to_be(uint32_t v, unsigned char out[4]);
+uint32_t hist__be_to_u32(const unsigned char in[4]);
+
+/*
+ * Journal entry <-> JSON record. encode writes every field of e (seq and
+ * time_ms as given; NULL strings are left out), replacing invalid UTF-8
+ * with U+FFFD; BG_ETOO_BIG beyond HIST_VALUE_MAX. decode fills e (new
+ * strings; release with hist_entry_release) or returns BG_EPARSE with a
+ * static reason in *why (why may be NULL) and e zeroed.
+ */
+int hist__entry_encode(const struct hist_entry *e, struct bg_buf *out);
+int hist__entry_decode(const void *data, size_t len, struct hist_entry *e,
+		const char **why);
+
+/* One immutable site version as stored in the versions database. */
+struct hist__version {
+	char *spec;      /* the spec hash */
+	char *spec_json; /* redacted canonical spec, a JSON text kept verbatim */
+	char *token;     /* the plan that first applied it, may be NULL */
+	int64_t time_ms;
+};
+void hist__version_release(struct hist__version *v);
+int hist__version_encode(const struct hist__version *v, struct bg_buf *out);
+int hist__version_decode(const void *data, size_t len, struct hist__version *v,
+		const char **why);
+
+/*
+ * Replace every invalid UTF-8 sequence (overlong forms, surrogates, code
+ * points above U+10FFFF, truncated sequences) with U+FFFD. Returns NULL
+ * when s is valid as it is, else a new string.
+ */
+char *hist__utf8_fix(const char *s);
+
+#endif /* BG_CONTROLLER_HIST_INT_H */
