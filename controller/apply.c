@@ -426,14 +426,20 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		journal(h, "apply", NULL, token, "ok", "nothing to do");
 		goto out;
 	}
-	struct bg_buf sum = BG_BUF_INIT;
-	plan_render_summary(&out->plan, &sum);
-	hist_apply_begin(h, token, NULL);
-	journal(h, opts->rollback_site ? "rollback" : "apply", opts->rollback_site, token,
-			"started", "%zu steps\n%s", plan_changes(&out->plan), sum.data);
-	clog_append(cfg->g.state_dir, "apply %s started by %s: %zu steps", token, bg_actor(),
+	/*
+	 * The intent is journaled (and the in-progress mark set) before the
+	 * first step; if that cannot be recorded, nothing is done: a crash
+	 * later would leave no trace to recover from.
+	 */
+	err = hist_apply_begin(h, token, NULL);
+	if (err) {
+		outcome(out, BG_EXIT_ERROR, "cannot journal the start of apply %s: %s; nothing "
+				"was changed", token, bg_strerror(err));
+		goto out;
+	}
+	clog_append(cfg->g.state_dir, "%s %s started by %s: %zu steps",
+			opts->rollback_site ? "rollback" : "apply", token, bg_actor(),
 			plan_changes(&out->plan));
-	bg_buf_release(&sum);
 
 	err = execute(cfg, dk, h, opts, out, &obs, d);
 
@@ -446,14 +452,18 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		outcome(out, BG_EXIT_FAILED, "apply %s %s: %s; live now: %s", token, what, why,
 				live.data);
 		free(why);
-		hist_apply_end(h, token, what);
+		if (hist_apply_end(h, token, what) != 0) {
+			bg_log(BG_LOG_ERROR, "could not journal the end of apply %s", token);
+		}
 		journal(h, "apply", opts->rollback_site, token, what, "%s", out->message);
 		clog_append(cfg->g.state_dir, "%s", out->message);
 	} else {
 		outcome(out, BG_EXIT_OK, "applied %s: %zu step%s; live now: %s", token,
 				plan_changes(&out->plan), plan_changes(&out->plan) == 1 ? "" : "s",
 				live.data);
-		hist_apply_end(h, token, "ok");
+		if (hist_apply_end(h, token, "ok") != 0) {
+			bg_log(BG_LOG_ERROR, "could not journal the end of apply %s", token);
+		}
 		journal(h, opts->rollback_site ? "rollback" : "apply", opts->rollback_site, token,
 				"ok", "%s", out->message);
 		clog_append(cfg->g.state_dir, "%s", out->message);

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
@@ -750,12 +751,11 @@ char *bg_argv_display(char *const argv[])
 	return out;
 }
 
-const char *bg_actor(void)
+static char actor_buf[256];
+static pthread_once_t actor_once = PTHREAD_ONCE_INIT;
+
+static void actor_init(void)
 {
-	static char actor[256];
-	if (actor[0]) {
-		return actor;
-	}
 	char host[128] = "localhost";
 	const char *user = getenv("SUDO_USER");
 	struct passwd pw, *res = NULL;
@@ -769,6 +769,12 @@ const char *bg_actor(void)
 			user = "unknown";
 		}
 	}
-	snprintf(actor, sizeof(actor), "%s@%s", user, host);
-	return actor;
+	snprintf(actor_buf, sizeof(actor_buf), "%s@%s", user, host);
+}
+
+const char *bg_actor(void)
+{
+	/* Threads may journal (the daemon applies in a worker): initialise once. */
+	pthread_once(&actor_once, actor_init);
+	return actor_buf;
 }
