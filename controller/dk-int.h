@@ -1,0 +1,67 @@
+/*
+ * dk-int: what dk.c shares with dkev.c and nobody else. A struct dk__req
+ * is one HTTP exchange with the engine, independent of how it is carried:
+ * dk__req_prepare() sets up a curl easy handle (URL, method, body, socket,
+ * timeouts, where the answer goes), the transport runs it (curl_easy_perform
+ * in dk.c, curl multi under libuv in dkev.c), and dk__req_result() maps the
+ * CURLcode and HTTP status to bluegreen's error codes and human messages.
+ */
+#ifndef BG_CONTROLLER_DK_INT_H
+#define BG_CONTROLLER_DK_INT_H
+
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-err.h"
+#include "dk.h"
+
+#include <curl/curl.h>
+
+struct dk__req {
+	CURL *easy;              /* not owned: the caller creates and cleans it */
+	char *socket;
+	char *method;
+	char *path;              /* for messages: as given, filters elided */
+	char *url;
+	char *body;              /* NULL: no body */
+	uint64_t timeout_ms;     /* 0: no total limit (the event stream) */
+	struct curl_slist *headers;
+	struct bg_buf resp;      /* the body, limited to DK_RESPONSE_MAX */
+	struct dk_stream *stream; /* if set, 2xx bodies are fed here instead */
+	long status;             /* HTTP status once the headers are in */
+	bool headers_done;       /* the final header block has arrived */
+	bool too_big;
+	int abort_err;           /* why a callback stopped the transfer */
+	char *abort_msg;
+	int64_t start_ms;        /* monotonic, for the trace line */
+	char errbuf[CURL_ERROR_SIZE];
+	void *owner;             /* the transport's own pointer (dkev) */
+};
+
+void dk__req_init(struct dk__req *r);
+/* NULL-safe; does not touch r->easy. */
+void dk__req_release(struct dk__req *r);
+/*
+ * Build the request on `easy` (curl_easy_reset first, so a reused handle
+ * carries nothing over). api NULL means an unversioned path (/version).
+ * All strings are copied. Returns 0 or BG_EDOCKER if curl refuses an
+ * option (a libcurl without unix sockets).
+ */
+int dk__req_prepare(struct dk__req *r, CURL *easy, const char *socket,
+		const char *api, const char *method, const char *path,
+		const char *body, uint64_t timeout_ms);
+/*
+ * Map the outcome: rc is what curl_easy_perform (or the multi's
+ * CURLMSG_DONE) said. *status (may be NULL) gets the HTTP status, *out
+ * (may be NULL) the parsed body on success (a new reference). See
+ * dk_request() for the codes. Messages go to d (NULL-safe).
+ */
+int dk__req_result(struct dk__req *r, CURLcode rc, long *status,
+		struct json_object **out, struct bg_diag *d);
+
+/* A bg_diag_error that accepts d == NULL. */
+void dk__error(struct bg_diag *d, const char *fmt, ...) BG_PRINTF(2, 3);
+/* Parse a whole body (strict JSON, trailing whitespace allowed); data[len]
+ * must be readable and NUL (a struct bg_buf always is). A new reference. */
+int dk__json_parse(const char *data, size_t len, struct json_object **out);
+
+#endif /* BG_CONTROLLER_DK_INT_H */
