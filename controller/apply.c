@@ -319,9 +319,12 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 				journal(h, "rollback", a->site, token, "ok", "live %s (v%u) -> %s (v%u); "
 						"v%u marked rejected", from, ps ? ps->version_before : 0,
 						a->colour, a->version, a->reject_version);
-			} else {
+			} else if (ps && ps->live_before) {
 				journal(h, "switch", a->site, token, "ok", "live %s (v%u) -> %s (v%u)",
-						from, ps ? ps->version_before : 0, a->colour, a->version);
+						from, ps->version_before, a->colour, a->version);
+			} else {
+				journal(h, "switch", a->site, token, "ok", "first deploy: %s (v%u) is live",
+						a->colour, a->version);
 			}
 		}
 		fault_point("kill-after", i + 1);
@@ -437,9 +440,9 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 				"was changed", token, bg_strerror(err));
 		goto out;
 	}
-	clog_append(cfg->g.state_dir, "%s %s started by %s: %zu steps",
+	clog_append(cfg->g.state_dir, "%s %s started by %s: %zu step%s",
 			opts->rollback_site ? "rollback" : "apply", token, bg_actor(),
-			plan_changes(&out->plan));
+			plan_changes(&out->plan), plan_changes(&out->plan) == 1 ? "" : "s");
 
 	err = execute(cfg, dk, h, opts, out, &obs, d);
 

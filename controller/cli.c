@@ -131,7 +131,12 @@ void cli_plan_print(struct cli *cli, const struct cfg *cfg, const struct plan *p
 		}
 		fputc('\n', cli->out);
 	} else if (p->errors.n == 0) {
-		fprintf(cli->out, "\nNothing to do: everything matches the configuration.\n");
+		bool notes = p->notes.n > 0;
+		for (size_t i = 0; i < p->n_sites; i++) {
+			notes |= p->sites[i].notes.n > 0;
+		}
+		fprintf(cli->out, notes ? "\nNothing to do (see the notes above).\n"
+					: "\nNothing to do: everything matches the configuration.\n");
 	}
 	bg_buf_release(&out);
 }

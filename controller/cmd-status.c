@@ -136,8 +136,11 @@ int cmd_status(int argc, char **argv, struct cli *cli)
 		slot_info(&env.obs, s->name, live, &li);
 		slot_info(&env.obs, s->name, other, &oi);
 		bool other_is_candidate = oi.n && oi.spec && strcmp(oi.spec, s->spec) == 0 &&
-				!(li.spec && strcmp(li.spec, s->spec) == 0);
-		const char *other_role = other_is_candidate ? "candidate" : "previous";
+				!(li.spec && strcmp(li.spec, s->spec) == 0) && !s->rejected;
+		const struct obs_hist_site *hs = obs_hist_find(&env.obs, s->name);
+		bool other_rejected = oi.spec && hs && bg_strv_contains(&hs->rejected, oi.spec);
+		const char *other_role = other_is_candidate ? "candidate"
+				: other_rejected ? "rejected" : "previous";
 		bool in_sync = li.spec && strcmp(li.spec, s->spec) == 0;
 		char *lh = health_word(&li);
 		if (cli->json) {
@@ -151,7 +154,8 @@ int cmd_status(int argc, char **argv, struct cli *cli)
 			json_object_object_add(o, "candidate", other_is_candidate
 					? slot_json(other, &oi, "candidate") : NULL);
 			json_object_object_add(o, "previous", !other_is_candidate
-					? slot_json(other, &oi, "previous") : NULL);
+					? slot_json(other, &oi, other_role) : NULL);
+			json_object_object_add(o, "desired_rejected", json_object_new_boolean(s->rejected));
 			json_object_object_add(o, "desired_version", json_object_new_int((int)s->version));
 			json_object_object_add(o, "in_sync", json_object_new_boolean(in_sync));
 			json_object_object_add(o, "edge_file", e && e->path ? json_object_new_string(e->path) : NULL);
@@ -170,7 +174,11 @@ int cmd_status(int argc, char **argv, struct cli *cli)
 			fprintf(cli->out, "%-16s %-6s %-8s %-34s %-20s %s\n", s->name,
 					live ? live : "-", ver, li.image ? li.image : "-",
 					live ? lh : "not deployed", oh ? oh : "-");
-			if (!in_sync && live) {
+			if (!in_sync && live && s->rejected) {
+				fprintf(cli->out, "%-16s desired v%u was rolled back: not proposed again "
+						"until %s changes (or `bluegreen plan --retry %s`)\n", "",
+						s->version, s->cfg->path, s->name);
+			} else if (!in_sync && live) {
 				fprintf(cli->out, "%-16s desired v%u is not live yet: see `bluegreen plan %s`\n",
 						"", s->version, s->name);
 			}
