@@ -5,7 +5,10 @@
 #include "bg.h"
 #include "th.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -356,4 +359,96 @@ int th_http_get(const char *url, char **body)
 	}
 	th_run_release(&r);
 	return code;
+}
+
+int th_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	socklen_t len = sizeof(a);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+char *th_nginx_edge_yaml(int port)
+{
+	return bg_xasprintf(
+		"  nginx:\n"
+		"    conf_dir: nginx/conf.d\n"
+		"    listen: \"127.0.0.1:%d\"\n"
+		"    test: [nginx, -p, nginx/, -c, nginx.conf, -t, -q]\n"
+		"    reload: [nginx, -p, nginx/, -c, nginx.conf, -s, reload]\n", port);
+}
+
+void th_nginx_start(const char *dir, int port)
+{
+	char *conf = bg_xasprintf(
+		"worker_processes 1;\n"
+		"pid nginx.pid;\n"
+		"error_log error.log warn;\n"
+		"events { worker_connections 1024; }\n"
+		"http {\n"
+		"\taccess_log off;\n"
+		"\tclient_body_temp_path tmp/body;\n"
+		"\tproxy_temp_path tmp/proxy;\n"
+		"\tfastcgi_temp_path tmp/fastcgi;\n"
+		"\tuwsgi_temp_path tmp/uwsgi;\n"
+		"\tscgi_temp_path tmp/scgi;\n"
+		"\tserver { listen 127.0.0.1:%d default_server; return 404 \"no site\\n\"; }\n"
+		"\tinclude conf.d/*.conf;\n"
+		"}\n", port);
+	th_write(dir, "nginx/nginx.conf", conf);
+	th_write(dir, "nginx/conf.d/.keep", "");
+	th_write(dir, "nginx/tmp/.keep", "");
+	free(conf);
+	char *prefix = bg_xasprintf("%s/nginx/", dir);
+	struct th_run r;
+	char *argv[] = {"nginx", "-p", prefix, "-c", "nginx.conf", NULL};
+	th_run_argv(argv, NULL, &r);
+	if (r.status != 0) {
+		fail_msg("nginx did not start: %s%s", r.out, r.err);
+	}
+	th_run_release(&r);
+	char *url = bg_xasprintf("http://127.0.0.1:%d/", port);
+	int code = -1;
+	for (int i = 0; i < 50 && code != 404; i++) {
+		code = th_http_get(url, NULL);
+		if (code != 404) {
+			usleep(100 * 1000);
+		}
+	}
+	assert_int_equal(code, 404);
+	free(url);
+	free(prefix);
+}
+
+void th_nginx_stop(const char *dir)
+{
+	char *prefix = bg_xasprintf("%s/nginx/", dir);
+	char *pidf = bg_xasprintf("%s/nginx/nginx.pid", dir);
+	struct th_run r;
+	char *argv[] = {"nginx", "-p", prefix, "-c", "nginx.conf", "-s", "quit", NULL};
+	th_run_argv(argv, NULL, &r);
+	th_run_release(&r);
+	/* Wait for the master to go, so no nginx outlives its test. */
+	for (int i = 0; i < 50 && access(pidf, F_OK) == 0; i++) {
+		usleep(100 * 1000);
+	}
+	free(pidf);
+	free(prefix);
+}
+
+char *th_plan_token(const char *out)
+{
+	const char *p = out ? strstr(out, "bluegreen apply ") : NULL;
+	if (!p) {
+		return NULL;
+	}
+	p += strlen("bluegreen apply ");
+	size_t n = strspn(p, "0123456789abcdef");
+	return n ? bg_xstrndup(p, n) : NULL;
 }

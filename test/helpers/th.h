@@ -81,4 +81,24 @@ int th_docker(struct th_run *r, const char *arg0, ...);
 /* HTTP GET http://host:port/path with curl's CLI; returns status or -1. */
 int th_http_get(const char *url, char **body);
 
+/* ---- local servers ---- */
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int th_free_port(void);
+
+/*
+ * A private nginx master for end-to-end tests: DIR/nginx/nginx.conf with its
+ * own pid file, logs and temp paths, listening on 127.0.0.1:port (a default
+ * server answering 404) and including DIR/nginx/conf.d/ *.conf. Start it with
+ * the prefix DIR/nginx/; the product's test/reload argv use the same flags
+ * (see th_nginx_argv_yaml). Asserts that it answers.
+ */
+void th_nginx_start(const char *dir, int port);
+void th_nginx_stop(const char *dir);
+/* The YAML lines for global.conf's edge.nginx: conf_dir, listen, test, reload. */
+char *th_nginx_edge_yaml(int port);
+
+/* The token printed by `bluegreen plan` ("bluegreen apply TOKEN"), NULL if none. */
+char *th_plan_token(const char *plan_output);
+
 #endif /* BG_TEST_TH_H */

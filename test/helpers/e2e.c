@@ -1,0 +1,200 @@
+/*
+ * e2e: see e2e.h. Sites are tuned for tests: a fast health gate (200 ms
+ * interval), a short drain and a short stop timeout, so a whole
+ * deploy-candidate-switch-rollback story takes seconds.
+ */
+#include "bg.h"
+#include "bg-buf.h"
+#include "e2e.h"
+
+#include <unistd.h>
+
+void e2e_global(struct e2e *e, const char *extra)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	if (e->mode) {
+		bg_buf_addf(&b, "install_mode: %s\n", e->mode);
+	}
+	bg_buf_addf(&b, "state_dir: state\nedge:\n  kind: %s\n  network: %s\n", e->kind,
+			e->edge_net);
+	if (e->port) {
+		char *y = th_nginx_edge_yaml(e->port);
+		bg_buf_adds(&b, y);
+		free(y);
+	} else {
+		bg_buf_adds(&b, "  traefik:\n    dynamic_dir: traefik/dynamic\n"
+				"    entrypoints: [websecure]\n    certresolver: letsencrypt\n");
+	}
+	if (extra) {
+		bg_buf_adds(&b, extra);
+	}
+	th_write(e->dir, "global.conf", b.data);
+	bg_buf_release(&b);
+}
+
+void e2e_init(struct e2e *e, const char *tag, const char *kind, const char *mode)
+{
+	memset(e, 0, sizeof(*e));
+	e->dir = th_tmpdir(tag);
+	e->site = bg_xasprintf("%s-%s", th_run_id(), tag);
+	e->edge_net = bg_xasprintf("%s-%s-edge", th_run_id(), tag);
+	e->domain = bg_xasprintf("%s.localhost", e->site);
+	e->preview = bg_xasprintf("preview.%s.localhost", e->site);
+	e->mode = mode ? bg_xstrdup(mode) : NULL;
+	e->kind = bg_xstrdup(kind);
+	if (strcmp(kind, "nginx") == 0) {
+		e->port = th_free_port();
+		th_nginx_start(e->dir, e->port);
+	} else {
+		th_write(e->dir, "traefik/dynamic/.keep", "");
+	}
+	e2e_global(e, NULL);
+}
+
+void e2e_site(struct e2e *e, const char *image, const char *extra)
+{
+	char *rel = bg_xasprintf("sites/%s.conf", e->site);
+	char *conf = bg_xasprintf(
+		"site: %s\n"
+		"domains: [%s]\n"
+		"preview: %s\n"
+		"image: %s\n"
+		"port: 8080\n"
+		"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n"
+		"stop_timeout: 2s\n"
+		"%s",
+		e->site, e->domain, e->preview, image, extra ? extra : "");
+	th_write(e->dir, rel, conf);
+	free(conf);
+	free(rel);
+}
+
+int e2e_bg(struct e2e *e, struct th_run *r, const char *arg0, ...)
+{
+	struct bg_strv args;
+	va_list ap;
+	bg_strv_init(&args);
+	bg_strv_push(&args, "-c");
+	bg_strv_push(&args, e->dir);
+	va_start(ap, arg0);
+	for (const char *a = arg0; a; a = va_arg(ap, const char *)) {
+		bg_strv_push(&args, a);
+	}
+	va_end(ap);
+	int st = th_bgv(r, args.v);
+	bg_strv_release(&args);
+	return st;
+}
+
+char *e2e_plan(struct e2e *e, int *status)
+{
+	struct th_run r;
+	int st = e2e_bg(e, &r, "plan", NULL);
+	if (status) {
+		*status = st;
+	}
+	char *tok = th_plan_token(r.out);
+	if (st != 0 && st != 2) {
+		print_error("plan exited %d:\n%s\n%s\n", st, r.out, r.err);
+	}
+	th_run_release(&r);
+	return tok;
+}
+
+int e2e_plan_apply(struct e2e *e, struct th_run *out)
+{
+	int st = 0;
+	char *tok = e2e_plan(e, &st);
+	assert_int_equal(st, 2);
+	assert_non_null(tok);
+	struct th_run local;
+	struct th_run *r = out ? out : &local;
+	int rc = e2e_bg(e, r, "apply", tok, NULL);
+	if (rc != 0 && !out) {
+		print_error("apply %s exited %d:\n%s\n%s\n", tok, rc, r->out, r->err);
+	}
+	if (!out) {
+		th_run_release(&local);
+	}
+	free(tok);
+	return rc;
+}
+
+int e2e_get(struct e2e *e, const char *host, char **body)
+{
+	char *url = bg_xasprintf("http://127.0.0.1:%d/", e->port);
+	char *hdr = bg_xasprintf("Host: %s", host);
+	struct th_run r;
+	char *argv[] = {"curl", "-sS", "--max-time", "5", "-H", hdr, "-o", "-", "-w",
+			"\n%{http_code}", url, NULL};
+	th_run_argv(argv, NULL, &r);
+	int code = -1;
+	char *nl = strrchr(r.out, '\n');
+	if (body) {
+		*body = NULL;
+	}
+	if (r.status == 0 && nl) {
+		code = atoi(nl + 1);
+		*nl = '\0';
+		size_t n = strlen(r.out);
+		while (n && (r.out[n - 1] == '\n' || r.out[n - 1] == '\r')) {
+			r.out[--n] = '\0';
+		}
+		if (body) {
+			*body = bg_xstrdup(r.out);
+		}
+	}
+	th_run_release(&r);
+	free(hdr);
+	free(url);
+	return code;
+}
+
+bool e2e_wait_body(struct e2e *e, const char *host, const char *want, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 50) {
+		char *body = NULL;
+		int code = e2e_get(e, host, &body);
+		bool ok = code == 200 && body && strcmp(body, want) == 0;
+		free(body);
+		if (ok) {
+			return true;
+		}
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+char *e2e_container_state(const char *name)
+{
+	struct th_run r;
+	th_docker(&r, "inspect", "-f", "{{.State.Status}}", name, NULL);
+	char *s = bg_xstrdup(r.status == 0 ? r.out : "");
+	th_run_release(&r);
+	char *nl = strchr(s, '\n');
+	if (nl) {
+		*nl = '\0';
+	}
+	return s;
+}
+
+void e2e_release(struct e2e *e)
+{
+	if (!e->dir) {
+		return;
+	}
+	if (e->port) {
+		th_nginx_stop(e->dir);
+	}
+	th_docker_cleanup_site(e->site);
+	th_docker_rm_network(e->edge_net);
+	th_rm_rf(e->dir);
+	free(e->dir);
+	free(e->site);
+	free(e->edge_net);
+	free(e->domain);
+	free(e->preview);
+	free(e->mode);
+	free(e->kind);
+	memset(e, 0, sizeof(*e));
+}

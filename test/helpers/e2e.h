@@ -1,0 +1,46 @@
+/*
+ * e2e: a disposable bluegreen installation for the docker suite: a config
+ * directory with a unique site and edge network (so test programs never
+ * collide with each other or with real sites), a private nginx on a free
+ * loopback port (nginx edge) or a file-provider directory (traefik edge),
+ * and helpers that run the real binary against it. e2e_release removes
+ * every Docker object of the site and the edge network, stops nginx and
+ * deletes the directory.
+ */
+#ifndef BG_TEST_E2E_H
+#define BG_TEST_E2E_H
+
+#include "th.h"
+
+struct e2e {
+	char *dir;      /* config directory */
+	char *site;     /* unique site name */
+	char *edge_net; /* unique edge network */
+	char *domain;   /* SITE.localhost */
+	char *preview;  /* preview.SITE.localhost */
+	char *mode;     /* install_mode value, NULL: omitted */
+	char *kind;     /* "nginx" | "traefik" */
+	int port;       /* nginx port, 0 for traefik */
+};
+
+/* kind "nginx" (starts nginx) or "traefik"; mode "development", "production" or NULL. */
+void e2e_init(struct e2e *e, const char *tag, const char *kind, const char *mode);
+/* (Re)write global.conf (e.g. after changing e->mode), with extra top-level YAML. */
+void e2e_global(struct e2e *e, const char *extra);
+/* (Re)write sites/SITE.conf with an image and extra YAML lines. */
+void e2e_site(struct e2e *e, const char *image, const char *extra);
+/* Run `bluegreen -c DIR ARGS...` (NULL-terminated). */
+int e2e_bg(struct e2e *e, struct th_run *r, const char *arg0, ...);
+/* Run `plan`; *status gets its exit code; returns the token (NULL if none). */
+char *e2e_plan(struct e2e *e, int *status);
+/* plan then apply the printed token; asserts the plan had changes; returns apply's exit. */
+int e2e_plan_apply(struct e2e *e, struct th_run *apply_out);
+/* GET / through nginx with Host: host; returns the status, *body trimmed. */
+int e2e_get(struct e2e *e, const char *host, char **body);
+/* Wait until GET / on host answers want (nginx reload is asynchronous). */
+bool e2e_wait_body(struct e2e *e, const char *host, const char *want, int ms);
+/* The container's state from `docker inspect` ("running", "exited", "" if absent). */
+char *e2e_container_state(const char *name);
+void e2e_release(struct e2e *e);
+
+#endif /* BG_TEST_E2E_H */
