@@ -1,2 +1,477 @@
-/* edge-nginx: not written yet. */
+/*
+ * edge-nginx: the nginx edge. Each site gets CONF_DIR/bluegreen-SITE.conf:
+ * a header whose `# bluegreen-*` lines say what the file means (read back
+ * as the observed state), an upstream per role listing the containers'
+ * "ip:port" on the edge network, and server blocks for the site's domains
+ * and its preview domain. Installing writes the file atomically, runs the
+ * configured `test` argv then the `reload` argv (never a shell, cwd = the
+ * config directory) and, when either fails, puts the previous file back
+ * and reloads, so nginx keeps serving what it served (docs/adr/0005).
+ */
 #include "bg.h"
+#include "edge.h"
+
+#include "bg-log.h"
+#include "bg-util.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#define NGINX_KEEPALIVE 16
+
+static char *nginx_path(const struct cfg *cfg, const char *site)
+{
+	return bg_xasprintf("%s/bluegreen-%s.conf", cfg->g.nginx.conf_dir, site);
+}
+
+/*
+ * Upstream names come from the site name, which may contain '-' and start
+ * with a digit; the fixed prefix and '-' -> '_' make a plain identifier.
+ * Site names never contain '_', so the mapping cannot make two sites
+ * collide.
+ */
+static void upstream_name(struct bg_buf *b, const char *site, const char *role)
+{
+	bg_buf_adds(b, "bluegreen_");
+	for (const char *p = site; *p; p++) {
+		bg_buf_addch(b, *p == '-' ? '_' : *p);
+	}
+	bg_buf_addf(b, "_%s", role);
+}
+
+/* "ipv4:port" or "[ipv6]:port", port 1..65535: nothing else may reach a
+ * `server` line. */
+static bool addr_valid(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char host[64];
+	unsigned char bin[16];
+	size_t hl;
+	int af = AF_INET;
+
+	if (!colon || colon == s) {
+		return false;
+	}
+	const char *h = s;
+	hl = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hl < 3 || s[hl - 1] != ']') {
+			return false;
+		}
+		h = s + 1;
+		hl -= 2;
+		af = AF_INET6;
+	}
+	if (hl == 0 || hl >= sizeof(host)) {
+		return false;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (inet_pton(af, host, bin) != 1) {
+		return false;
+	}
+	const char *p = colon + 1;
+	unsigned long port = 0;
+	if (!*p || strlen(p) > 5) {
+		return false;
+	}
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9') {
+			return false;
+		}
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* The listen value is operator-written; keep it to what a listen
+ * directive's parameters are made of, so it cannot end the directive. */
+static bool listen_valid(const char *s)
+{
+	if (!s || !*s || strlen(s) > 200) {
+		return false;
+	}
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || strchr(".:[]_=- ", c))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int check_upstreams(const struct bg_strv *u)
+{
+	for (size_t i = 0; u && i < u->n; i++) {
+		if (!addr_valid(u->v[i])) {
+			return BG_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+static void render_upstream(struct bg_buf *b, const char *site, const char *role,
+		const struct bg_strv *servers)
+{
+	struct bg_strv sorted;
+
+	bg_strv_init(&sorted);
+	if (servers) {
+		bg_strv_copy(&sorted, servers);
+	}
+	bg_strv_sort(&sorted);
+	bg_buf_adds(b, "upstream ");
+	upstream_name(b, site, role);
+	bg_buf_adds(b, " {\n");
+	for (size_t i = 0; i < sorted.n; i++) {
+		if (i > 0 && strcmp(sorted.v[i], sorted.v[i - 1]) == 0) {
+			continue;
+		}
+		bg_buf_addf(b, "\tserver %s;\n", sorted.v[i]);
+	}
+	if (sorted.n == 0) {
+		/*
+		 * nginx refuses an upstream without servers, and a refused
+		 * file would take every site on this nginx down with it. A
+		 * server marked `down` is never contacted, so requests get a
+		 * 502 until a container runs; 127.0.0.1:9 (discard) makes the
+		 * intent obvious to whoever reads the file.
+		 */
+		bg_buf_adds(b, "\t# no running container: nginx answers 502\n"
+				"\tserver 127.0.0.1:9 down;\n");
+	}
+	bg_buf_addf(b, "\tkeepalive %d;\n}\n\n", NGINX_KEEPALIVE);
+	bg_strv_release(&sorted);
+}
+
+static void render_server(struct bg_buf *b, const char *listen, const char *site,
+		const char *role, const char *const *names, size_t n_names)
+{
+	bg_buf_addf(b, "server {\n\tlisten %s;\n\tserver_name", listen);
+	for (size_t i = 0; i < n_names; i++) {
+		bg_buf_addf(b, " %s", names[i]);
+	}
+	bg_buf_adds(b, ";\n\n\tlocation / {\n\t\tproxy_pass http://");
+	upstream_name(b, site, role);
+	/* HTTP/1.1 and an empty Connection header let the upstream keepalive
+	 * pool reuse connections to the containers. */
+	bg_buf_adds(b, ";\n"
+			"\t\tproxy_http_version 1.1;\n"
+			"\t\tproxy_set_header Connection \"\";\n"
+			"\t\tproxy_set_header Host $host;\n"
+			"\t\tproxy_set_header X-Real-IP $remote_addr;\n"
+			"\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+			"\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+			"\t\tproxy_set_header X-Forwarded-Host $host;\n"
+			"\t}\n}\n");
+}
+
+static int nginx_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
+{
+	const char *listen = cfg->g.nginx.listen ? cfg->g.nginx.listen : "80";
+	const char *preview;
+	const struct bg_strv *pup;
+	struct bg_buf b = BG_BUF_INIT;
+	int err;
+
+	err = edge__view_check(v);
+	if (!err && (!listen_valid(listen) || check_upstreams(v->live_upstreams) ||
+			check_upstreams(v->preview_upstreams))) {
+		err = BG_ECONFIG;
+	}
+	if (err) {
+		return err;
+	}
+	const struct cfg_site *s = v->site;
+	preview = edge__preview_colour(v);
+	pup = v->live_upstreams;
+	if (v->preview && strcmp(v->preview, v->live) != 0) {
+		pup = v->preview_upstreams;
+	}
+
+	edge__header_render(&b, s->name, v->live, preview, v->live_version);
+	render_upstream(&b, s->name, "live", v->live_upstreams);
+	if (preview) {
+		render_upstream(&b, s->name, "preview", pup);
+	}
+	render_server(&b, listen, s->name, "live", (const char *const *)s->domains.v,
+			s->domains.n);
+	if (preview) {
+		bg_buf_adds(&b, "\n");
+		render_server(&b, listen, s->name, "preview",
+				(const char *const *)&s->preview, 1);
+	}
+	edge__trailer_render(&b);
+	err = bg_buf_add(out, b.data, b.len);
+	bg_buf_release(&b);
+	return err;
+}
+
+/* ---- parse ---- */
+
+struct line {
+	const char *p;
+	size_t n;
+};
+
+/* Next line of [*pos, end), without its newline; false at the end. */
+static bool next_line(const char **pos, const char *end, struct line *l)
+{
+	if (*pos >= end) {
+		return false;
+	}
+	const char *nl = memchr(*pos, '\n', (size_t)(end - *pos));
+	l->p = *pos;
+	l->n = nl ? (size_t)(nl - *pos) : (size_t)(end - *pos);
+	*pos = nl ? nl + 1 : end;
+	return true;
+}
+
+static void trim(struct line *l)
+{
+	while (l->n && (l->p[0] == ' ' || l->p[0] == '\t')) {
+		l->p++;
+		l->n--;
+	}
+	while (l->n && (l->p[l->n - 1] == ' ' || l->p[l->n - 1] == '\t' ||
+			l->p[l->n - 1] == '\r')) {
+		l->n--;
+	}
+}
+
+static bool line_is(const struct line *l, const char *s)
+{
+	return l->n == strlen(s) && memcmp(l->p, s, l->n) == 0;
+}
+
+/* "PREFIX value" -> value (a new string), when the line starts with prefix. */
+static char *line_value(const struct line *l, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	if (l->n <= pl || memcmp(l->p, prefix, pl) != 0) {
+		return NULL;
+	}
+	return bg_xstrndup(l->p + pl, l->n - pl);
+}
+
+/*
+ * Braces outside comments and quotes must balance and never go negative:
+ * a cheap way to tell a truncated or mangled file from one we wrote.
+ */
+static bool braces_balanced(const char *s, size_t len)
+{
+	long depth = 0;
+	bool comment = false;
+	char quote = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (comment) {
+			comment = c != '\n';
+		} else if (quote) {
+			if (c == '\\' && i + 1 < len) {
+				i++;
+			} else if (c == quote) {
+				quote = 0;
+			}
+		} else if (c == '#') {
+			comment = true;
+		} else if (c == '"' || c == '\'') {
+			quote = c;
+		} else if (c == '{') {
+			depth++;
+		} else if (c == '}' && --depth < 0) {
+			return false;
+		}
+	}
+	return depth == 0 && !quote;
+}
+
+static int nginx_parse(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, struct obs_edge *e)
+{
+	const char *pos, *end;
+	struct bg_buf up = BG_BUF_INIT;
+	struct edge__header h;
+	struct line l;
+	bool in_up = false, seen_up = false, closed_up = false;
+	int err;
+
+	edge__obs_reset(e);
+	if (!edge__site_name_valid(site)) {
+		return edge__obs_fail(e, "invalid site name");
+	}
+	err = edge__header_parse(site, content, len, &h, e);
+	if (err) {
+		return err;
+	}
+	pos = content + h.body;
+	end = content + h.body_end;
+	if (!braces_balanced(pos, (size_t)(end - pos))) {
+		err = edge__obs_fail(e, "unbalanced braces: truncated or edited by hand");
+		goto out;
+	}
+	bg_buf_adds(&up, "upstream ");
+	upstream_name(&up, site, "live");
+	bg_buf_adds(&up, " {");
+	while (next_line(&pos, end, &l)) {
+		trim(&l);
+		if (!in_up) {
+			if (line_is(&l, up.data)) {
+				if (seen_up) {
+					err = edge__obs_fail(e, "live upstream defined twice");
+					goto out;
+				}
+				in_up = seen_up = true;
+			}
+			continue;
+		}
+		if (line_is(&l, "}")) {
+			in_up = false;
+			closed_up = true;
+			continue;
+		}
+		char *addr = line_value(&l, "server ");
+		if (!addr) {
+			continue; /* keepalive, comments */
+		}
+		if (strcmp(addr, "127.0.0.1:9 down;") == 0) {
+			free(addr); /* the empty-upstream placeholder */
+			continue;
+		}
+		size_t al = strlen(addr);
+		if (al < 2 || addr[al - 1] != ';') {
+			free(addr);
+			err = edge__obs_fail(e, "unexpected server line in the live upstream");
+			goto out;
+		}
+		addr[al - 1] = '\0';
+		if (!addr_valid(addr)) {
+			free(addr);
+			err = edge__obs_fail(e, "unexpected server line in the live upstream");
+			goto out;
+		}
+		bg_strv_push_take(&e->upstreams, addr);
+	}
+	if (!seen_up || !closed_up) {
+		err = edge__obs_fail(e, "no live upstream '%s'", up.data);
+		goto out;
+	}
+	bg_strv_sort(&e->upstreams);
+	e->live = h.live;
+	e->preview = h.preview;
+	h.live = h.preview = NULL;
+out:
+	edge__header_release(&h);
+	bg_buf_release(&up);
+	return err;
+}
+
+/* ---- install ---- */
+
+/* Run one argv with cwd = the config directory; false (with the output in
+ * d) when it does not exit 0 in time. */
+static bool run_step(const struct cfg *cfg, const char *what,
+		const struct bg_strv *argv, struct bg_diag *d)
+{
+	char *out = NULL, *shown = bg_argv_display(argv->v);
+	int status = -1;
+	bool ok = false;
+
+	int err = bg_spawn_capture(argv->v, cfg->dir, edge_cmd_timeout_ms, &status, &out);
+	if (err == BG_ETIMEOUT) {
+		bg_diag_error(d, NULL, "nginx %s '%s' timed out after %" PRIu64 " ms: %s",
+				what, shown, edge_cmd_timeout_ms, out ? out : "");
+	} else if (err) {
+		bg_diag_error(d, NULL, "nginx %s '%s' could not run: %s", what, shown,
+				bg_strerror(err));
+	} else if (status != 0) {
+		bg_diag_error(d, NULL, "nginx %s '%s' failed (exit %d): %s", what, shown,
+				status, out ? out : "");
+	} else {
+		bg_trace(EDGE, "nginx %s '%s' ok", what, shown);
+		ok = true;
+	}
+	free(out);
+	free(shown);
+	return ok;
+}
+
+static int nginx_install(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, struct bg_diag *d)
+{
+	char *path = NULL, *prev = NULL, *back = NULL;
+	size_t prev_len = 0, back_len = 0;
+	bool had_prev = false;
+	int err;
+
+	if (!edge__site_name_valid(site) || !cfg->g.nginx.conf_dir) {
+		bg_diag_error(d, NULL, "nginx edge: invalid site name or no conf_dir");
+		return BG_ECONFIG;
+	}
+	if (cfg->g.nginx.reload.n == 0) {
+		bg_diag_error(d, NULL, "nginx edge: edge.nginx.reload is empty, nginx would "
+				"never load the new file");
+		return BG_ECONFIG;
+	}
+	path = nginx_path(cfg, site);
+	/* The previous content stays in memory: it is what we put back. */
+	err = bg_file_read(path, EDGE_MAX_FILE_BYTES, &prev, &prev_len);
+	if (err == 0) {
+		had_prev = true;
+	} else if (err != BG_ERRNO(ENOENT)) {
+		bg_diag_error(d, NULL, "cannot read '%s': %s", path, bg_strerror(err));
+		goto out;
+	}
+	/* The temporary file is `.bluegreen-SITE.conf.PID.tmp` in conf_dir:
+	 * it never matches `*.conf`, so an unrelated reload cannot load it. */
+	err = bg_file_write_atomic(path, NULL, content, len, 0644);
+	if (err) {
+		bg_diag_error(d, NULL, "cannot write '%s': %s", path, bg_strerror(err));
+		goto out;
+	}
+	if ((cfg->g.nginx.test.n && !run_step(cfg, "test", &cfg->g.nginx.test, d)) ||
+			!run_step(cfg, "reload", &cfg->g.nginx.reload, d)) {
+		int rerr = had_prev ? bg_file_write_atomic(path, NULL, prev, prev_len, 0644)
+				    : (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
+		if (rerr) {
+			bg_diag_error(d, NULL, "cannot restore '%s': %s", path, bg_strerror(rerr));
+		} else if (!run_step(cfg, "reload (after restoring the previous file)",
+				&cfg->g.nginx.reload, d)) {
+			bg_log(BG_LOG_WARN, "nginx reload after restoring '%s' failed", path);
+		}
+		bg_log(BG_LOG_WARN, "nginx refused '%s'; %s", path,
+				had_prev ? "previous file restored" : "new file removed");
+		err = BG_EEDGE;
+		goto out;
+	}
+	err = bg_file_read(path, EDGE_MAX_FILE_BYTES, &back, &back_len);
+	if (err || back_len != len || memcmp(back, content, len) != 0) {
+		bg_diag_error(d, NULL, "'%s' does not read back as written: %s", path,
+				err ? bg_strerror(err) : "content differs (another writer?)");
+		err = BG_EEDGE;
+		goto out;
+	}
+	bg_trace(EDGE, "installed '%s' (%zu bytes)", path, len);
+out:
+	free(back);
+	free(prev);
+	free(path);
+	return err;
+}
+
+static void nginx_container_labels(const struct cfg *cfg, const struct cfg_site *site,
+		const char *colour, struct obs_labels *labels)
+{
+	/* nginx reaches containers by IP on the edge network: no labels. */
+}
+
+const struct edge_impl edge_nginx_impl = {
+	.kind = "nginx",
+	.path = nginx_path,
+	.render = nginx_render,
+	.parse = nginx_parse,
+	.install = nginx_install,
+	.container_labels = nginx_container_labels,
+};

@@ -1,2 +1,335 @@
-/* edge: not written yet. */
+/*
+ * edge: the part of the edge that does not depend on the proxy. It picks
+ * the implementation for the configured kind, reads every site's edge file
+ * back into the observed state (the live colour is what the file says, not
+ * what we remember writing), and holds the input checks both renderers
+ * share: an edge file is a security boundary (a path component, Traefik's
+ * Go templates, nginx's directive syntax), so it checks its own inputs
+ * rather than trusting that the config loader already did.
+ */
 #include "bg.h"
+#include "edge.h"
+
+#include "bg-log.h"
+#include "bg-util.h"
+
+uint64_t edge_cmd_timeout_ms = 30000;
+uint64_t edge_confirm_timeout_ms = 3000;
+
+const struct edge_impl *edge_impl_get(enum cfg_edge_kind kind)
+{
+	switch (kind) {
+	case CFG_EDGE_TRAEFIK:
+		return &edge_traefik_impl;
+	case CFG_EDGE_NGINX:
+		return &edge_nginx_impl;
+	}
+	return NULL;
+}
+
+bool edge__site_name_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9'))) {
+		return false;
+	}
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			return false;
+		}
+	}
+	return n <= 40;
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool edge__host_valid(const char *s)
+{
+	size_t n = 0, label = 0;
+
+	if (!s || !*s) {
+		return false;
+	}
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (c == '.') {
+			/* No empty labels, no leading or trailing dot. */
+			if (label == 0 || s[n + 1] == '\0') {
+				return false;
+			}
+			label = 0;
+			continue;
+		}
+		if (!is_alnum(c) && c != '-' && c != '_') {
+			return false;
+		}
+		if (++label > 63) {
+			return false;
+		}
+	}
+	return n <= 253;
+}
+
+bool edge__ident_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !*s) {
+		return false;
+	}
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!is_alnum(c) && c != '.' && c != '_' && c != '-') {
+			return false;
+		}
+	}
+	return n <= 128;
+}
+
+bool edge__colour_valid(const char *s)
+{
+	return s && (strcmp(s, "blue") == 0 || strcmp(s, "green") == 0);
+}
+
+const char *edge__preview_colour(const struct edge_view *v)
+{
+	if (!v->site->preview) {
+		return NULL;
+	}
+	return v->preview ? v->preview : v->live;
+}
+
+int edge__view_check(const struct edge_view *v)
+{
+	const struct cfg_site *s = v ? v->site : NULL;
+
+	if (!s || !edge__site_name_valid(s->name) || !edge__colour_valid(v->live)) {
+		return BG_ECONFIG;
+	}
+	if (v->preview && !edge__colour_valid(v->preview)) {
+		return BG_ECONFIG;
+	}
+	if (s->domains.n == 0) {
+		return BG_ECONFIG;
+	}
+	for (size_t i = 0; i < s->domains.n; i++) {
+		if (!edge__host_valid(s->domains.v[i])) {
+			return BG_ECONFIG;
+		}
+	}
+	if (s->preview && !edge__host_valid(s->preview)) {
+		return BG_ECONFIG;
+	}
+	return 0;
+}
+
+void edge__obs_reset(struct obs_edge *e)
+{
+	free(e->live);
+	free(e->preview);
+	free(e->error);
+	e->live = e->preview = e->error = NULL;
+	bg_strv_release(&e->upstreams);
+}
+
+int edge__obs_fail(struct obs_edge *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	edge__obs_reset(e);
+	va_start(ap, fmt);
+	e->error = bg_xvasprintf(fmt, ap);
+	va_end(ap);
+	return BG_EPARSE;
+}
+
+/* One site: a missing file is a fact, not an error; anything else we
+ * cannot read is recorded on the edge so the planner rewrites the file. */
+static void observe_site(const struct cfg *cfg, const struct edge_impl *impl,
+		const struct cfg_site *site, struct obs *o, struct bg_diag *d)
+{
+	struct obs_edge *e = obs_edge_add(o);
+	char *data = NULL;
+	size_t len = 0;
+	char hex[65];
+	int err;
+
+	e->site = bg_xstrdup(site->name);
+	e->path = impl->path(cfg, site->name);
+	err = bg_file_read(e->path, EDGE_MAX_FILE_BYTES, &data, &len);
+	if (err == BG_ERRNO(ENOENT)) {
+		e->exists = false;
+		goto out;
+	}
+	e->exists = true;
+	if (err == BG_ETOO_BIG) {
+		edge__obs_fail(e, "'%s' is larger than %u bytes: not a file bluegreen wrote",
+				e->path, (unsigned)EDGE_MAX_FILE_BYTES);
+		goto out;
+	}
+	if (err) {
+		edge__obs_fail(e, "cannot read '%s': %s", e->path, bg_strerror(err));
+		bg_diag_warn(d, NULL, "cannot read edge file '%s': %s", e->path,
+				bg_strerror(err));
+		goto out;
+	}
+	bg_sha256_hex(data, len, hex);
+	e->content_sha = bg_xstrdup(hex);
+	if (impl->parse(cfg, site->name, data, len, e) != 0) {
+		bg_trace(EDGE, "edge file '%s': %s", e->path, e->error ? e->error : "?");
+	}
+out:
+	free(data);
+}
+
+int edge_observe(const struct cfg *cfg, struct obs *o, struct bg_diag *d)
+{
+	const struct edge_impl *impl = edge_impl_get(cfg->g.edge_kind);
+
+	if (!impl) {
+		return BG_ECONFIG;
+	}
+	if (!o->edge_kind) {
+		o->edge_kind = bg_xstrdup(impl->kind);
+	}
+	for (size_t i = 0; i < cfg->n_sites; i++) {
+		observe_site(cfg, impl, &cfg->sites[i], o, d);
+	}
+	return 0;
+}
+
+void edge__header_render(struct bg_buf *b, const char *site, const char *live,
+		const char *preview, unsigned version)
+{
+	bg_buf_addf(b, EDGE_HEADER_MARKER " This file is replaced whole on every\n"
+			"# change; bluegreen reads it back as the edge's state.\n"
+			"# bluegreen-site: %s\n# bluegreen-live: %s\n", site, live);
+	if (preview) {
+		bg_buf_addf(b, "# bluegreen-preview: %s\n", preview);
+	}
+	bg_buf_addf(b, "# bluegreen-version: %u\n\n", version);
+}
+
+#define TRAILER_PREFIX "# bluegreen-sha256: "
+
+void edge__trailer_render(struct bg_buf *b)
+{
+	char hex[65];
+
+	bg_sha256_hex(b->data, b->len, hex);
+	bg_buf_addf(b, TRAILER_PREFIX "%s\n", hex);
+}
+
+/* The last line must be our trailer and match the bytes before it. */
+static int trailer_check(const char *content, size_t len, size_t *start,
+		struct obs_edge *e)
+{
+	size_t pl = strlen(TRAILER_PREFIX), ls;
+	char hex[65];
+
+	if (len == 0 || content[len - 1] != '\n') {
+		return edge__obs_fail(e, "truncated (no bluegreen trailer)");
+	}
+	ls = len - 1;
+	while (ls > 0 && content[ls - 1] != '\n') {
+		ls--;
+	}
+	if (len - 1 - ls != pl + 64 || memcmp(content + ls, TRAILER_PREFIX, pl) != 0) {
+		return edge__obs_fail(e, "truncated (no bluegreen trailer)");
+	}
+	bg_sha256_hex(content, ls, hex);
+	if (memcmp(content + ls + pl, hex, 64) != 0) {
+		return edge__obs_fail(e, "edited by hand (checksum does not match)");
+	}
+	*start = ls;
+	return 0;
+}
+
+void edge__header_release(struct edge__header *h)
+{
+	if (!h) {
+		return;
+	}
+	free(h->site);
+	free(h->live);
+	free(h->preview);
+	h->site = h->live = h->preview = NULL;
+}
+
+/* "PREFIX value" on [p, p+n) -> value (a new string), NULL otherwise. */
+static char *header_value(const char *p, size_t n, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+
+	if (n <= pl || memcmp(p, prefix, pl) != 0) {
+		return NULL;
+	}
+	return bg_xstrndup(p + pl, n - pl);
+}
+
+int edge__header_parse(const char *site, const char *content, size_t len,
+		struct edge__header *h, struct obs_edge *e)
+{
+	const char *pos = content, *end;
+	size_t ml = strlen(EDGE_HEADER_MARKER);
+	int err = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (memchr(content, '\0', len)) {
+		return edge__obs_fail(e, "binary content (NUL byte)");
+	}
+	if (len < ml || memcmp(content, EDGE_HEADER_MARKER, ml) != 0) {
+		return edge__obs_fail(e, "not a file bluegreen wrote (no bluegreen header)");
+	}
+	err = trailer_check(content, len, &h->body_end, e);
+	if (err) {
+		return err;
+	}
+	end = content + h->body_end;
+	/* The header is the leading run of '#' lines. */
+	while (pos < end && *pos == '#') {
+		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
+		size_t n = nl ? (size_t)(nl - pos) : (size_t)(end - pos);
+		char **slot = NULL, *val = NULL;
+
+		while (n && pos[n - 1] == '\r') {
+			n--;
+		}
+		if ((val = header_value(pos, n, "# bluegreen-site: "))) {
+			slot = &h->site;
+		} else if ((val = header_value(pos, n, "# bluegreen-live: "))) {
+			slot = &h->live;
+		} else if ((val = header_value(pos, n, "# bluegreen-preview: "))) {
+			slot = &h->preview;
+		}
+		if (slot && *slot) {
+			free(val);
+			err = edge__obs_fail(e, "header line repeated: '%.*s'",
+					(int)(n > 80 ? 80 : n), pos);
+			goto out;
+		}
+		if (slot) {
+			*slot = val;
+		}
+		pos = nl ? nl + 1 : end;
+	}
+	h->body = (size_t)(pos - content);
+	if (!h->site || !h->live) {
+		err = edge__obs_fail(e, "bluegreen header without site or live colour");
+	} else if (strcmp(h->site, site) != 0) {
+		err = edge__obs_fail(e, "header names site '%.64s', expected '%s'", h->site, site);
+	} else if (!edge__colour_valid(h->live) ||
+			(h->preview && !edge__colour_valid(h->preview))) {
+		err = edge__obs_fail(e, "header names an unknown colour");
+	}
+out:
+	if (err) {
+		edge__header_release(h);
+	}
+	return err;
+}

@@ -1,0 +1,750 @@
+/*
+ * t-edge-nginx: the nginx edge against a real nginx. The test runs
+ * /usr/sbin/nginx as its own master (daemon off, a child of this process)
+ * with a generated nginx.conf in a temporary prefix that includes
+ * every conf.d/NAME.conf and listens on a free 127.0.0.1 port, and two real
+ * backends, `busybox httpd` serving "blue" and "green". No Docker.
+ *
+ * It checks: every golden nginx file passes `nginx -t`; switching live
+ * changes what nginx serves; a switch under concurrent load fails no
+ * request; a failing `test` or `reload` argv leaves the previous file in
+ * place and nginx serving what it served, with nginx's own output in the
+ * diagnostics; the argvs run with cwd = the config directory; an empty
+ * upstream answers 502; and nothing is left running at the end.
+ *
+ * Needs /usr/sbin/nginx (Debian: nginx-light) and busybox; without them it
+ * prints a TAP SKIP with the reason. run.sh and CI install both.
+ */
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-err.h"
+#include "bg-util.h"
+#include "cfg.h"
+#include "edge.h"
+#include "obs.h"
+#include "th.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define NGINX "/usr/sbin/nginx"
+#define BUSYBOX "busybox"
+
+struct env {
+	char *dir; /* nginx prefix and cfg->dir */
+	int port, blue_port, green_port;
+	pid_t nginx, blue, green;
+	struct cfg cfg;
+	struct cfg_site site;
+	struct bg_strv blue_ups, green_ups, none;
+};
+
+static struct env E;
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static pid_t spawn_bg(char *const argv[], const char *log)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc == 0 ? pid : -1;
+}
+
+static void stop_pid(pid_t *pid, int sig)
+{
+	if (*pid > 0) {
+		kill(*pid, sig);
+		waitpid(*pid, NULL, 0);
+		*pid = -1;
+	}
+}
+
+/* ---- a minimal HTTP/1.0 client (one connection per request) ---- */
+
+struct resp {
+	int status; /* -1: transport error */
+	char body[256];
+};
+
+static void http_get(int port, const char *host, struct resp *r)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {.tv_sec = 5};
+	char buf[4096], req[256];
+	size_t n = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	r->status = -1;
+	r->body[0] = '\0';
+	if (fd < 0) {
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		goto out;
+	}
+	int rl = snprintf(req, sizeof(req), "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", host);
+	if (write(fd, req, (size_t)rl) != rl) {
+		goto out;
+	}
+	for (;;) {
+		ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (k < 0) {
+			goto out;
+		}
+		if (k == 0) {
+			break;
+		}
+		n += (size_t)k;
+		if (n == sizeof(buf) - 1) {
+			break;
+		}
+	}
+	buf[n] = '\0';
+	const char *sp = strchr(buf, ' ');
+	const char *body = strstr(buf, "\r\n\r\n");
+	if (!sp || !body || strncmp(buf, "HTTP/1.", 7) != 0) {
+		goto out;
+	}
+	r->status = atoi(sp + 1);
+	snprintf(r->body, sizeof(r->body), "%s", body + 4);
+	size_t bl = strlen(r->body);
+	while (bl && (r->body[bl - 1] == '\n' || r->body[bl - 1] == '\r')) {
+		r->body[--bl] = '\0';
+	}
+out:
+	close(fd);
+}
+
+/* Wait until nginx serves `want` for host: `nginx -s reload` only signals
+ * the master, which starts new workers a moment later. */
+static bool wait_serves(const char *host, int status, const char *want, int ms)
+{
+	int64_t deadline = bg_mono_ms() + ms;
+	struct resp r;
+	do {
+		http_get(E.port, host, &r);
+		if (r.status == status && (!want || strcmp(r.body, want) == 0)) {
+			return true;
+		}
+		usleep(20 * 1000);
+	} while (bg_mono_ms() < deadline);
+	print_error("nginx serves %d '%s' for %s, expected %d '%s'\n", r.status, r.body,
+			host, status, want ? want : "");
+	return false;
+}
+
+/* Stays serving `want` for a while (after a refused install). */
+static void keeps_serving(const char *host, const char *want)
+{
+	for (int i = 0; i < 10; i++) {
+		struct resp r;
+		http_get(E.port, host, &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, want);
+		usleep(30 * 1000);
+	}
+}
+
+/* ---- the view and install ---- */
+
+static int install(const char *live, const char *preview, const struct bg_strv *lu,
+		const struct bg_strv *pu, struct bg_diag *d, char **content)
+{
+	struct edge_view v = {.site = &E.site, .live = live, .live_version = 1,
+			.preview = preview, .live_upstreams = lu, .preview_upstreams = pu};
+	struct bg_buf b = BG_BUF_INIT;
+	assert_int_equal(edge_nginx_impl.render(&E.cfg, &v, &b), 0);
+	int err = edge_nginx_impl.install(&E.cfg, "shop", b.data, b.len, d);
+	if (content) {
+		*content = bg_buf_detach(&b, NULL);
+	}
+	bg_buf_release(&b);
+	return err;
+}
+
+static const struct bg_strv *ups(const char *colour)
+{
+	return strcmp(colour, "blue") == 0 ? &E.blue_ups : &E.green_ups;
+}
+
+static int install_live(const char *live, struct bg_diag *d)
+{
+	const char *other = strcmp(live, "blue") == 0 ? "green" : "blue";
+	return install(live, other, ups(live), ups(other), d, NULL);
+}
+
+static char *conf_path(const char *site)
+{
+	return edge_nginx_impl.path(&E.cfg, site);
+}
+
+static void set_argv(struct bg_strv *sv, const char *const *argv)
+{
+	bg_strv_release(sv);
+	for (size_t i = 0; argv && argv[i]; i++) {
+		bg_strv_push(sv, argv[i]);
+	}
+}
+
+/* Relative paths on purpose: they only resolve with cwd = cfg->dir. */
+static const char *const real_test[] = {NGINX, "-t", "-q", "-p", ".", "-c", "nginx.conf",
+		"-e", "error.log", NULL};
+static const char *const real_reload[] = {NGINX, "-p", ".", "-c", "nginx.conf", "-e",
+		"error.log", "-s", "reload", NULL};
+
+static void use_real_argvs(void)
+{
+	set_argv(&E.cfg.g.nginx.test, real_test);
+	set_argv(&E.cfg.g.nginx.reload, real_reload);
+}
+
+/* ---- setup and teardown ---- */
+
+static int group_setup(void **state)
+{
+	char *p;
+
+	memset(&E, 0, sizeof(E));
+	E.nginx = E.blue = E.green = -1;
+	E.dir = th_tmpdir("edge-nginx");
+	/* Running as root, nginx's workers run as nobody: let them in. */
+	chmod(E.dir, 0755);
+	E.port = free_port();
+	E.blue_port = free_port();
+	E.green_port = free_port();
+	th_write(E.dir, "blue/index.html", "blue\n");
+	th_write(E.dir, "green/index.html", "green\n");
+	th_write(E.dir, "conf.d/.keep", "");
+	th_write(E.dir, "tmp/.keep", "");
+	th_write(E.dir, "nginx.conf",
+			"# t-edge-nginx: a private nginx, run in the foreground by the test.\n"
+			"daemon off;\n"
+			"pid nginx.pid;\n"
+			"error_log error.log info;\n"
+			"worker_processes 2;\n"
+			"events { worker_connections 1024; }\n"
+			"http {\n"
+			"\taccess_log off;\n"
+			"\tclient_body_temp_path tmp/body;\n"
+			"\tproxy_temp_path tmp/proxy;\n"
+			"\tfastcgi_temp_path tmp/fastcgi;\n"
+			"\tuwsgi_temp_path tmp/uwsgi;\n"
+			"\tscgi_temp_path tmp/scgi;\n"
+			"\tinclude conf.d/*.conf;\n"
+			"}\n");
+
+	char *log = bg_xasprintf("%s/backends.log", E.dir);
+	char addr[64], *root;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", E.blue_port);
+	root = bg_xasprintf("%s/blue", E.dir);
+	char *bb[] = {BUSYBOX, "httpd", "-f", "-p", addr, "-h", root, NULL};
+	E.blue = spawn_bg(bb, log);
+	free(root);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", E.green_port);
+	root = bg_xasprintf("%s/green", E.dir);
+	char *bg[] = {BUSYBOX, "httpd", "-f", "-p", addr, "-h", root, NULL};
+	E.green = spawn_bg(bg, log);
+	free(root);
+	free(log);
+	if (E.blue < 0 || E.green < 0) {
+		return -1;
+	}
+
+	char *prefix = bg_xasprintf("%s/", E.dir);
+	log = bg_xasprintf("%s/nginx.out", E.dir);
+	char *ng[] = {NGINX, "-p", prefix, "-c", "nginx.conf", "-e", "error.log", NULL};
+	E.nginx = spawn_bg(ng, log);
+	free(log);
+	free(prefix);
+	p = bg_xasprintf("%s/nginx.pid", E.dir);
+	for (int i = 0; i < 250 && access(p, F_OK) != 0; i++) {
+		usleep(20 * 1000);
+	}
+	bool up = access(p, F_OK) == 0;
+	free(p);
+	if (E.nginx < 0 || !up) {
+		return -1;
+	}
+
+	E.cfg.dir = bg_xstrdup(E.dir);
+	E.cfg.g.edge_kind = CFG_EDGE_NGINX;
+	E.cfg.g.nginx.conf_dir = bg_xasprintf("%s/conf.d", E.dir);
+	E.cfg.g.nginx.listen = bg_xasprintf("127.0.0.1:%d", E.port);
+	use_real_argvs();
+	E.site.name = bg_xstrdup("shop");
+	bg_strv_push(&E.site.domains, "shop.example.com");
+	E.site.preview = bg_xstrdup("preview.shop.example.com");
+	E.site.port = 8080;
+	E.site.replicas = 1;
+	E.cfg.sites = &E.site;
+	E.cfg.n_sites = 1;
+	bg_strv_push_take(&E.blue_ups, bg_xasprintf("127.0.0.1:%d", E.blue_port));
+	bg_strv_push_take(&E.green_ups, bg_xasprintf("127.0.0.1:%d", E.green_port));
+	return 0;
+}
+
+static void nginx_quit(void)
+{
+	if (E.nginx <= 0) {
+		return;
+	}
+	char *argv[] = {NGINX, "-p", ".", "-c", "nginx.conf", "-e", "error.log", "-s", "quit",
+			NULL};
+	int st = -1;
+	bg_spawn_capture(argv, E.dir, 10000, &st, NULL);
+	/* Graceful: the master waits for its workers, then exits. */
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(E.nginx, NULL, WNOHANG) == E.nginx) {
+			E.nginx = -1;
+			return;
+		}
+		usleep(10 * 1000);
+	}
+	stop_pid(&E.nginx, SIGKILL);
+}
+
+static int group_teardown(void **state)
+{
+	nginx_quit();
+	stop_pid(&E.blue, SIGTERM);
+	stop_pid(&E.green, SIGTERM);
+	free(E.cfg.dir);
+	free(E.cfg.g.nginx.conf_dir);
+	free(E.cfg.g.nginx.listen);
+	bg_strv_release(&E.cfg.g.nginx.test);
+	bg_strv_release(&E.cfg.g.nginx.reload);
+	free(E.site.name);
+	bg_strv_release(&E.site.domains);
+	free(E.site.preview);
+	bg_strv_release(&E.blue_ups);
+	bg_strv_release(&E.green_ups);
+	if (E.dir) {
+		th_rm_rf(E.dir);
+		free(E.dir);
+	}
+	return 0;
+}
+
+/* ---- tests ---- */
+
+/* Every golden file is configuration nginx accepts as it is. */
+static void test_goldens_pass_nginx_t(void **state)
+{
+	static const char *const names[] = {"live-blue", "live-green", "preview-candidate",
+			"preview-no-candidate", "replicas", "no-certresolver", "multi-domain",
+			"empty-upstream", "digit-site"};
+	char *scratch = th_tmpdir("edge-nginx-t");
+	chmod(scratch, 0755);
+	th_write(scratch, "nginx.conf", "pid nginx.pid;\nevents {}\nhttp {\n"
+			"\tclient_body_temp_path tmp/body;\n\tproxy_temp_path tmp/proxy;\n"
+			"\tfastcgi_temp_path tmp/fastcgi;\n\tuwsgi_temp_path tmp/uwsgi;\n"
+			"\tscgi_temp_path tmp/scgi;\n\tinclude conf.d/*.conf;\n}\n");
+	th_write(scratch, "tmp/.keep", "");
+	for (size_t i = 0; i < BG_ARRAY_SIZE(names); i++) {
+		char *src = bg_xasprintf("%s/test/fixtures/edge/nginx/%s.conf", th_srcdir(),
+				names[i]);
+		char *text = th_read(src);
+		char *rel = bg_xasprintf("conf.d/bluegreen-%s.conf", names[i]);
+		th_write(scratch, rel, text);
+		struct bg_strv argv;
+		bg_strv_init(&argv);
+		for (size_t k = 0; real_test[k]; k++) {
+			bg_strv_push(&argv, real_test[k]);
+		}
+		int st = -1;
+		char *out = NULL;
+		assert_int_equal(bg_spawn_capture(argv.v, scratch, 30000, &st, &out), 0);
+		if (st != 0) {
+			print_error("nginx -t rejects %s:\n%s\n", src, out);
+		}
+		assert_int_equal(st, 0);
+		/* One file at a time: several goldens share server names. */
+		char *abs = bg_xasprintf("%s/%s", scratch, rel);
+		unlink(abs);
+		free(abs);
+		free(out);
+		bg_strv_release(&argv);
+		free(rel);
+		free(text);
+		free(src);
+	}
+	th_rm_rf(scratch);
+	free(scratch);
+}
+
+static void test_switch(void **state)
+{
+	struct bg_diag d;
+	char *content = NULL;
+
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(install("blue", "green", &E.blue_ups, &E.green_ups, &d, &content), 0);
+	assert_int_equal(d.n_errors, 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	assert_true(wait_serves("preview.shop.example.com", 200, "green", 5000));
+
+	/* What observe will read back is what was installed. */
+	char *path = conf_path("shop");
+	char *text = th_read(path);
+	assert_string_equal(text, content);
+	struct obs_edge e;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", text, strlen(text), &e), 0);
+	assert_string_equal(e.live, "blue");
+	assert_string_equal(e.preview, "green");
+	assert_int_equal(e.upstreams.n, 1);
+	assert_string_equal(e.upstreams.v[0], E.blue_ups.v[0]);
+	edge__obs_reset(&e);
+	free(text);
+	free(content);
+
+	assert_int_equal(install_live("green", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "green", 5000));
+	assert_true(wait_serves("preview.shop.example.com", 200, "blue", 5000));
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	assert_int_equal(d.n_errors, 0);
+
+	/* No temporary file is left in conf.d. */
+	char *tmp = bg_xasprintf("%s/conf.d/.bluegreen-shop.conf.%ld.tmp", E.dir,
+			(long)getpid());
+	assert_int_equal(access(tmp, F_OK), -1);
+	free(tmp);
+	free(path);
+	bg_diag_release(&d);
+}
+
+struct load {
+	atomic_bool stop;
+	atomic_ulong total, failed, blue, green;
+	char last_failure[300];
+};
+
+static void *load_main(void *arg)
+{
+	struct load *l = arg;
+	while (!atomic_load(&l->stop)) {
+		struct resp r;
+		http_get(E.port, "shop.example.com", &r);
+		atomic_fetch_add(&l->total, 1);
+		if (r.status == 200 && strcmp(r.body, "blue") == 0) {
+			atomic_fetch_add(&l->blue, 1);
+		} else if (r.status == 200 && strcmp(r.body, "green") == 0) {
+			atomic_fetch_add(&l->green, 1);
+		} else {
+			atomic_fetch_add(&l->failed, 1);
+			snprintf(l->last_failure, sizeof(l->last_failure), "%d '%s'", r.status,
+					r.body);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Switch back and forth under concurrent requests: none may fail. Each
+ * request uses its own connection (HTTP/1.0): nginx closes idle client
+ * keep-alive connections of old workers on reload, and a client that
+ * sends on one at that instant must retry (browsers do, load tools do not).
+ * That race is nginx's, the same for any reload, not the switch's.
+ */
+static void test_switch_under_load(void **state)
+{
+	struct load l;
+	struct bg_diag d;
+	pthread_t th[4];
+	int flips = 12;
+
+	memset(&l, 0, sizeof(l));
+	atomic_init(&l.stop, false);
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	for (size_t i = 0; i < BG_ARRAY_SIZE(th); i++) {
+		assert_int_equal(pthread_create(&th[i], NULL, load_main, &l), 0);
+	}
+	int64_t t0 = bg_mono_ms();
+	for (int i = 0; i < flips; i++) {
+		const char *c = i % 2 ? "blue" : "green";
+		assert_int_equal(install_live(c, &d), 0);
+		assert_true(wait_serves("shop.example.com", 200, c, 5000));
+		usleep(50 * 1000);
+	}
+	int64_t took = bg_mono_ms() - t0;
+	atomic_store(&l.stop, true);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(th); i++) {
+		pthread_join(th[i], NULL);
+	}
+	print_message("# %d switches in %" PRId64 " ms under load: %lu requests "
+			"(%lu blue, %lu green), %lu failed%s%s\n", flips, took,
+			atomic_load(&l.total), atomic_load(&l.blue), atomic_load(&l.green),
+			atomic_load(&l.failed), l.last_failure[0] ? ", last: " : "",
+			l.last_failure);
+	assert_int_equal(atomic_load(&l.failed), 0);
+	assert_true(atomic_load(&l.blue) > 0 && atomic_load(&l.green) > 0);
+	assert_true(atomic_load(&l.total) >= 100);
+	assert_int_equal(d.n_errors, 0);
+	bg_diag_release(&d);
+}
+
+static void test_failing_test_restores(void **state)
+{
+	struct bg_diag d;
+	char *path = conf_path("shop");
+
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	char *before = th_read(path);
+
+	/* A `test` argv that fails: the previous file comes back. */
+	static const char *const fails[] = {"false", NULL};
+	set_argv(&E.cfg.g.nginx.test, fails);
+	assert_int_equal(install_live("green", &d), BG_EEDGE);
+	assert_true(d.n_errors >= 1);
+	th_assert_contains(d.items[0].msg, "nginx test 'false' failed (exit 1)");
+	char *now = th_read(path);
+	assert_string_equal(now, before);
+	free(now);
+	keeps_serving("shop.example.com", "blue");
+	bg_diag_release(&d);
+
+	/* The real `nginx -t` refusing a broken file: its own words reach d. */
+	bg_diag_init(&d);
+	use_real_argvs();
+	const char *broken = "server { bogus_directive on; }\n";
+	assert_int_equal(edge_nginx_impl.install(&E.cfg, "shop", broken, strlen(broken), &d),
+			BG_EEDGE);
+	th_assert_contains(d.items[0].msg, "nginx test");
+	th_assert_contains(d.items[0].msg, "unknown directive \"bogus_directive\"");
+	now = th_read(path);
+	assert_string_equal(now, before);
+	free(now);
+	keeps_serving("shop.example.com", "blue");
+	bg_diag_release(&d);
+	free(before);
+	free(path);
+}
+
+static void test_failing_reload_restores(void **state)
+{
+	struct bg_diag d;
+	char *path = conf_path("shop");
+
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	char *before = th_read(path);
+
+	/* No `test` step: `nginx -s reload` parses the file itself and
+	 * refuses; the previous file is put back and reloaded. */
+	bg_strv_release(&E.cfg.g.nginx.test);
+	const char *broken = "server { bogus_directive on; }\n";
+	assert_int_equal(edge_nginx_impl.install(&E.cfg, "shop", broken, strlen(broken), &d),
+			BG_EEDGE);
+	assert_int_equal(d.n_errors, 1); /* the reload after restoring worked */
+	th_assert_contains(d.items[0].msg, "nginx reload");
+	th_assert_contains(d.items[0].msg, "unknown directive \"bogus_directive\"");
+	char *now = th_read(path);
+	assert_string_equal(now, before);
+	free(now);
+	keeps_serving("shop.example.com", "blue");
+	bg_diag_release(&d);
+
+	/* A reload argv that always fails: restored, and the failed second
+	 * reload is reported too. */
+	bg_diag_init(&d);
+	static const char *const fails[] = {"false", NULL};
+	use_real_argvs();
+	set_argv(&E.cfg.g.nginx.reload, fails);
+	assert_int_equal(install_live("green", &d), BG_EEDGE);
+	assert_int_equal(d.n_errors, 2);
+	th_assert_contains(d.items[1].msg, "after restoring the previous file");
+	now = th_read(path);
+	assert_string_equal(now, before);
+	free(now);
+	keeps_serving("shop.example.com", "blue");
+	bg_diag_release(&d);
+
+	/* A reload that hangs is bounded. */
+	bg_diag_init(&d);
+	static const char *const hangs[] = {"sleep", "30", NULL};
+	set_argv(&E.cfg.g.nginx.reload, hangs);
+	bg_strv_release(&E.cfg.g.nginx.test);
+	uint64_t saved = edge_cmd_timeout_ms;
+	edge_cmd_timeout_ms = 300;
+	int64_t t0 = bg_mono_ms();
+	assert_int_equal(install_live("green", &d), BG_EEDGE);
+	assert_true(bg_mono_ms() - t0 < 5000);
+	edge_cmd_timeout_ms = saved;
+	th_assert_contains(d.items[0].msg, "timed out after 300 ms");
+	now = th_read(path);
+	assert_string_equal(now, before);
+	free(now);
+	keeps_serving("shop.example.com", "blue");
+	bg_diag_release(&d);
+
+	use_real_argvs();
+	free(before);
+	free(path);
+}
+
+static void test_cwd_is_config_dir(void **state)
+{
+	struct bg_diag d;
+	char *cwd = getcwd(NULL, 0);
+
+	bg_diag_init(&d);
+	/* Our own cwd is elsewhere; the argvs must still find cfg->dir's
+	 * files by relative path. */
+	assert_int_equal(chdir("/"), 0);
+	th_write(E.dir, "cwd-marker", "x");
+	static const char *const marker[] = {"test", "-f", "cwd-marker", NULL};
+	set_argv(&E.cfg.g.nginx.test, marker);
+	assert_int_equal(install_live("green", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "green", 5000));
+	assert_int_equal(d.n_errors, 0);
+	char *m = bg_xasprintf("%s/cwd-marker", E.dir);
+	unlink(m);
+	free(m);
+	assert_int_equal(install_live("blue", &d), BG_EEDGE);
+	keeps_serving("shop.example.com", "green");
+	bg_diag_release(&d);
+	/* And the real nginx argvs (-p . -c nginx.conf) are relative too. */
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	bg_diag_release(&d);
+	assert_int_equal(chdir(cwd), 0);
+	free(cwd);
+}
+
+static void test_first_install_failure_removes(void **state)
+{
+	struct bg_diag d;
+	char *path = conf_path("other");
+	struct cfg_site other = E.site;
+	struct bg_strv doms;
+	struct bg_buf b = BG_BUF_INIT;
+
+	bg_diag_init(&d);
+	bg_strv_init(&doms);
+	bg_strv_push(&doms, "other.example.com");
+	other.name = "other";
+	other.domains = doms;
+	other.preview = NULL;
+	struct edge_view v = {.site = &other, .live = "blue", .live_version = 1,
+			.live_upstreams = &E.blue_ups};
+	assert_int_equal(edge_nginx_impl.render(&E.cfg, &v, &b), 0);
+	static const char *const fails[] = {"false", NULL};
+	use_real_argvs();
+	set_argv(&E.cfg.g.nginx.test, fails);
+	assert_int_equal(edge_nginx_impl.install(&E.cfg, "other", b.data, b.len, &d), BG_EEDGE);
+	assert_int_equal(access(path, F_OK), -1); /* removed: there was none */
+	keeps_serving("shop.example.com", "blue");
+	use_real_argvs();
+	/* Refusals that never touch the disk. */
+	assert_int_equal(edge_nginx_impl.install(&E.cfg, "../x", b.data, b.len, &d),
+			BG_ECONFIG);
+	bg_buf_release(&b);
+	bg_strv_release(&doms);
+	bg_diag_release(&d);
+	free(path);
+}
+
+static void test_empty_upstream_502(void **state)
+{
+	struct bg_diag d;
+
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(install("blue", NULL, &E.none, NULL, &d, NULL), 0);
+	assert_int_equal(d.n_errors, 0);
+	assert_true(wait_serves("shop.example.com", 502, NULL, 5000));
+	/* The preview domain follows live when there is no candidate. */
+	assert_true(wait_serves("preview.shop.example.com", 502, NULL, 5000));
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	assert_true(wait_serves("preview.shop.example.com", 200, "green", 5000));
+	bg_diag_release(&d);
+}
+
+/* Last: nginx stops cleanly, and nothing we started is left running. */
+static void test_stop(void **state)
+{
+	pid_t pids[3] = {E.nginx, E.blue, E.green};
+	nginx_quit();
+	assert_int_equal(E.nginx, -1);
+	stop_pid(&E.blue, SIGTERM);
+	stop_pid(&E.green, SIGTERM);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(pids); i++) {
+		assert_int_equal(kill(pids[i], 0), -1);
+		assert_int_equal(errno, ESRCH);
+	}
+	struct resp r;
+	http_get(E.port, "shop.example.com", &r);
+	assert_int_equal(r.status, -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_goldens_pass_nginx_t),
+		cmocka_unit_test(test_switch),
+		cmocka_unit_test(test_switch_under_load),
+		cmocka_unit_test(test_failing_test_restores),
+		cmocka_unit_test(test_failing_reload_restores),
+		cmocka_unit_test(test_cwd_is_config_dir),
+		cmocka_unit_test(test_first_install_failure_removes),
+		cmocka_unit_test(test_empty_upstream_502),
+		cmocka_unit_test(test_stop),
+	};
+	if (access(NGINX, X_OK) != 0) {
+		printf("1..0 # SKIP " NGINX " not installed (Debian package nginx-light)\n");
+		return 0;
+	}
+	char *probe[] = {BUSYBOX, "true", NULL};
+	int st = -1;
+	if (bg_spawn_capture(probe, NULL, 10000, &st, NULL) != 0 || st != 0) {
+		printf("1..0 # SKIP busybox not installed (Debian package busybox-static)\n");
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
