@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "$0")" && pwd)
 cd "$ROOT"
 
 BUILD_PKGS="meson ninja-build gcc pkg-config libyaml-dev libcurl4-openssl-dev libjson-c-dev libuv1-dev liblmdb-dev libssl-dev"
-TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-jsonschema python3-yaml curl busybox-static nginx-light docker.io wrk file"
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-jsonschema python3-yaml curl busybox-static nginx-light docker.io wrk hey file"
 BENCH_PKGS="docker-compose hey"
 
 need_pkgs() { # print the packages of $@ that are not installed

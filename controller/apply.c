@@ -500,8 +500,8 @@ size_t apply_recover(struct hist *h, const char *state_dir, char **report)
 		clog_append(state_dir, "apply %s was interrupted (its process died): the next "
 				"plan shows what remains", open.v[i]);
 		bg_buf_addf(&b, "apply %s was interrupted before it finished (crash or kill); "
-				"the live colour is what the edge files say, and the plan below "
-				"finishes the job\n", open.v[i]);
+				"the live colour is what the edge files say, and `bluegreen plan` "
+				"shows what remains\n", open.v[i]);
 	}
 	size_t n = open.n;
 	bg_strv_release(&open);

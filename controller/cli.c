@@ -161,6 +161,20 @@ void cli_plan_journal(struct cli *cli, struct cli_env *env, const struct plan *p
 		bg_diag_release(&d);
 	}
 	if (!err) {
+		/*
+		 * While nobody converges (the lock is free), an apply left open is
+		 * one whose process died: journal it as interrupted now, so a crash
+		 * is recorded even when the next plan has nothing left to do.
+		 */
+		struct bg_lock *lk = NULL;
+		if (lock_acquire(&lk, env->cfg->g.state_dir, "plan", 0, NULL) == 0) {
+			char *report = NULL;
+			if (apply_recover(env->hist, env->cfg->g.state_dir, &report)) {
+				fprintf(cli->err, "bluegreen: warning: %s", report);
+				free(report);
+			}
+			lock_release(lk);
+		}
 		char *args = plan_args_to_json(&p->args);
 		plan_render_summary(p, &sum);
 		struct hist_entry e = {

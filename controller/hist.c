@@ -2053,6 +2053,7 @@ struct site_facts {
 struct observe_ctx {
 	struct site_facts *v;
 	size_t n, cap;
+	uint64_t tokens_used;
 };
 
 static void observe_reset(struct observe_ctx *c)
@@ -2152,6 +2153,19 @@ static int fn_observe(struct hist *h, MDB_txn *txn, void *arg)
 			return rc;
 		}
 	}
+	/*
+	 * How many tokens were ever used: it changes when an apply starts and
+	 * never when a plan is printed, so a plan identical to one whose apply
+	 * was interrupted still gets a new token (the old one is used).
+	 */
+	if (h->have[HIST_DB_TOKENS_USED]) {
+		MDB_stat ms;
+		rc = mdb_stat(txn, h->dbi[HIST_DB_TOKENS_USED], &ms);
+		if (rc) {
+			return rc;
+		}
+		c->tokens_used = ms.ms_entries;
+	}
 	return 0;
 }
 
@@ -2164,6 +2178,9 @@ int hist_observe(struct hist *h, struct obs *o)
 		return 0;
 	}
 	err = txn_run(h, MDB_RDONLY, "reading versions", fn_observe, &c);
+	if (!err) {
+		o->hist_tokens_used = c.tokens_used;
+	}
 	for (size_t i = 0; !err && i < c.n; i++) {
 		struct site_facts *s = &c.v[i];
 		struct obs_hist_site *oh = obs_hist_add(o);

@@ -589,6 +589,8 @@ int obs_to_json(const struct obs *o, struct bg_buf *out)
 		json_object_array_add(a, n);
 	}
 	json_object_object_add(root, "history", a);
+	json_object_object_add(root, "history_tokens_used",
+			json_object_new_int64((int64_t)o->hist_tokens_used));
 
 	const char *s = json_object_to_json_string_ext(root,
 			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
@@ -918,6 +920,15 @@ int obs_from_json(struct obs *o, const char *json, size_t len, struct bg_diag *d
 	load_edges(&c, o, root);
 	load_conflicts(&c, o, root);
 	load_hist(&c, o, root);
+	struct json_object *tu = jget(&c, root, "history_tokens_used", json_type_int, false, "document");
+	if (tu) {
+		int64_t v = json_object_get_int64(tu);
+		if (v < 0) {
+			jfail(&c, "document", "history_tokens_used out of range");
+		} else {
+			o->hist_tokens_used = (uint64_t)v;
+		}
+	}
 	obs_finish(o);
 out:
 	json_object_put(root);

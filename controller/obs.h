@@ -152,6 +152,7 @@ struct obs {
 	size_t n_conflicts, cap_conflicts;
 	struct obs_hist_site *hist;       /* sorted by site */
 	size_t n_hist, cap_hist;
+	uint64_t hist_tokens_used;        /* tokens ever used (applies started) */
 	/* Unmanaged networks that exist (names only): the edge network may be one. */
 	struct bg_strv unmanaged_networks;
 };

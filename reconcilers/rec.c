@@ -193,6 +193,7 @@ int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	size_t n_idx = 0, at = 0;
 	int err = 0;
 
+	plan_fact_add(p, "history tokens_used=%" PRIu64, obs->hist_tokens_used);
 	if (args->kind == PLAN_CONVERGE) {
 		for (size_t i = 0; i < rec_registry_len; i++) {
 			err = rec_registry[i]->diff(&ctx);

@@ -367,13 +367,13 @@ int main(void)
 {
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_first_deploy_plan_json),
-		cmocka_unit_test(test_plan_changes_nothing),
-		cmocka_unit_test(test_candidate_switch_and_drift),
-		cmocka_unit_test(test_unmanaged_ignored_or_blocking),
-		cmocka_unit_test(test_deterministic_and_snapshot),
-		cmocka_unit_test(test_no_secrets),
-		cmocka_unit_test(test_docker_unreachable),
+		cmocka_unit_test_teardown(test_first_deploy_plan_json, e2e_teardown),
+		cmocka_unit_test_teardown(test_plan_changes_nothing, e2e_teardown),
+		cmocka_unit_test_teardown(test_candidate_switch_and_drift, e2e_teardown),
+		cmocka_unit_test_teardown(test_unmanaged_ignored_or_blocking, e2e_teardown),
+		cmocka_unit_test_teardown(test_deterministic_and_snapshot, e2e_teardown),
+		cmocka_unit_test_teardown(test_no_secrets, e2e_teardown),
+		cmocka_unit_test_teardown(test_docker_unreachable, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

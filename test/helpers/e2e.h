@@ -42,5 +42,11 @@ bool e2e_wait_body(struct e2e *e, const char *host, const char *want, int ms);
 /* The container's state from `docker inspect` ("running", "exited", "" if absent). */
 char *e2e_container_state(const char *name);
 void e2e_release(struct e2e *e);
+/*
+ * cmocka teardown: releases the fixture a test initialised (e2e_init
+ * remembers it) even when an assertion failed halfway, so a failing test
+ * leaves no container, network or nginx behind.
+ */
+int e2e_teardown(void **state);
 
 #endif /* BG_TEST_E2E_H */

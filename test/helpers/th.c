@@ -452,3 +452,36 @@ char *th_plan_token(const char *out)
 	size_t n = strspn(p, "0123456789abcdef");
 	return n ? bg_xstrndup(p, n) : NULL;
 }
+
+pid_t th_spawn_bg(char *const argv[], char *const env_extra[], const char *out_path)
+{
+	posix_spawn_file_actions_t fa;
+	struct bg_strv env;
+	pid_t pid = -1;
+	bg_strv_init(&env);
+	for (char **e = environ; *e; e++) {
+		bg_strv_push(&env, *e);
+	}
+	for (size_t i = 0; env_extra && env_extra[i]; i++) {
+		bg_strv_push(&env, env_extra[i]);
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env.v);
+	posix_spawn_file_actions_destroy(&fa);
+	bg_strv_release(&env);
+	if (rc != 0) {
+		fail_msg("spawn %s: %s", argv[0], strerror(rc));
+	}
+	return pid;
+}
+
+int th_wait(pid_t pid)
+{
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

@@ -81,6 +81,14 @@ int th_docker(struct th_run *r, const char *arg0, ...);
 /* HTTP GET http://host:port/path with curl's CLI; returns status or -1. */
 int th_http_get(const char *url, char **body);
 
+/* ---- background processes ---- */
+
+#include <sys/types.h>
+/* Start argv in the background, stdout and stderr to out_path; returns its pid. */
+pid_t th_spawn_bg(char *const argv[], char *const env_extra[], const char *out_path);
+/* Wait for it; returns the exit status (128+signal when killed). */
+int th_wait(pid_t pid);
+
 /* ---- local servers ---- */
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */

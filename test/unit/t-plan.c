@@ -547,6 +547,13 @@ static void test_token_deterministic_and_sensitive(void **state)
 	}
 	plan_ok(&f, NULL, &c);
 	assert_string_not_equal(a.token, c.token);
+	/* Same world, but an apply was started since (and interrupted): the
+	 * same plan must get a new token, the old one being used. */
+	struct plan d2;
+	f.obs.hist_tokens_used++;
+	plan_ok(&f, NULL, &d2);
+	assert_string_not_equal(c.token, d2.token);
+	plan_release(&d2);
 	plan_release(&a);
 	plan_release(&b);
 	plan_release(&c);
