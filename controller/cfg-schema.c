@@ -412,6 +412,9 @@ static const struct key nginx_keys[] = {
 	{.name = "listen", .type = K_LISTEN, .off = G(nginx.listen), .def = "80",
 		.expect = "a port or host:port such as 80 or 127.0.0.1:8080",
 		.doc = "value of the listen directive of the generated server blocks"},
+	{.name = "probe", .type = K_BOOL, .off = G(nginx.probe), .def = "true",
+		.doc = "after a reload, ask nginx (from this host, at the listen address) "
+		       "until it serves the new file; false when nginx is not reachable here"},
 	{0},
 };
 

@@ -124,6 +124,7 @@ struct cfg_nginx {
 	struct bg_strv reload;   /* argv, default [nginx, -s, reload] */
 	struct bg_strv test;     /* argv run before reload, default [nginx, -t]; empty: none */
 	char *listen;            /* listen directive value, default "80" */
+	bool probe;              /* after a reload, check nginx serves the new file; default true */
 };
 
 struct cfg_global {

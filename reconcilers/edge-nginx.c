@@ -11,6 +11,9 @@
 #include "bg.h"
 #include "edge.h"
 
+#include <curl/curl.h>
+#include <time.h>
+
 #include "bg-log.h"
 #include "bg-util.h"
 
@@ -145,6 +148,9 @@ static void render_upstream(struct bg_buf *b, const char *site, const char *role
 	bg_strv_release(&sorted);
 }
 
+/* Replaced by the serial once the rest of the file is known. */
+#define SERIAL_SLOT "@BLUEGREEN-SERIAL@"
+
 static void render_server(struct bg_buf *b, const char *listen, const char *site,
 		const char *role, const char *const *names, size_t n_names)
 {
@@ -152,7 +158,21 @@ static void render_server(struct bg_buf *b, const char *listen, const char *site
 	for (size_t i = 0; i < n_names; i++) {
 		bg_buf_addf(b, " %s", names[i]);
 	}
-	bg_buf_adds(b, ";\n\n\tlocation / {\n\t\tproxy_pass http://");
+	bg_buf_adds(b, ";\n\n");
+	if (strcmp(role, "live") == 0) {
+		/*
+		 * install asks for this after a reload, until nginx answers with
+		 * this file's serial: only then is the switch done. Local only.
+		 */
+		bg_buf_adds(b, "\tlocation = " EDGE_NGINX_PROBE_PATH " {\n"
+				"\t\tallow 127.0.0.1;\n"
+				"\t\tallow ::1;\n"
+				"\t\tdeny all;\n"
+				"\t\tdefault_type text/plain;\n"
+				"\t\treturn 200 \"" SERIAL_SLOT "\\n\";\n"
+				"\t}\n\n");
+	}
+	bg_buf_adds(b, "\tlocation / {\n\t\tproxy_pass http://");
 	upstream_name(b, site, role);
 	/* HTTP/1.1 and an empty Connection header let the upstream keepalive
 	 * pool reuse connections to the containers. */
@@ -201,6 +221,18 @@ static int nginx_render(const struct cfg *cfg, const struct edge_view *v, struct
 		bg_buf_adds(&b, "\n");
 		render_server(&b, listen, s->name, "preview",
 				(const char *const *)&s->preview, 1);
+	}
+	/* The serial is a hash of everything else: it changes with any change. */
+	char hex[65];
+	bg_sha256_hex(b.data, b.len, hex);
+	char *slot = strstr(b.data, SERIAL_SLOT);
+	if (slot) {
+		struct bg_buf c = BG_BUF_INIT;
+		bg_buf_add(&c, b.data, (size_t)(slot - b.data));
+		bg_buf_addf(&c, "%s %.*s", s->name, EDGE_NGINX_SERIAL_LEN, hex);
+		bg_buf_adds(&c, slot + strlen(SERIAL_SLOT));
+		bg_buf_release(&b);
+		b = c;
 	}
 	edge__trailer_render(&b);
 	err = bg_buf_add(out, b.data, b.len);
@@ -398,6 +430,127 @@ static bool run_step(const struct cfg *cfg, const char *what,
 	return ok;
 }
 
+/* The address to ask nginx on, from the listen value; NULL: not reachable by TCP. */
+static char *probe_base(const char *listen)
+{
+	size_t n = strcspn(listen, " \t");
+	char *l = bg_xstrndup(listen, n);
+	char *url = NULL;
+	if (strspn(l, "0123456789") == n) {
+		url = bg_xasprintf("http://127.0.0.1:%s", l);
+	} else if (l[0] == '[') {
+		char *end = strchr(l, ']');
+		if (end && end[1] == ':') {
+			*end = '\0';
+			const char *host = strcmp(l + 1, "::") == 0 ? "::1" : l + 1;
+			url = bg_xasprintf("http://[%s]:%s", host, end + 2);
+		}
+	} else if (!bg_str_has_prefix(l, "unix:")) {
+		char *colon = strrchr(l, ':');
+		if (colon) {
+			*colon = '\0';
+			const char *host = strcmp(l, "0.0.0.0") == 0 || strcmp(l, "*") == 0
+						   ? "127.0.0.1" : l;
+			url = bg_xasprintf("http://%s:%s", host, colon + 1);
+		}
+	}
+	free(l);
+	return url;
+}
+
+#define PROBE_IN_A_ROW 3
+
+static size_t probe_body(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct bg_buf *b = arg;
+	return bg_buf_add(b, ptr, size * n) == 0 ? size * n : 0;
+}
+
+/*
+ * Ask nginx for the probe location until it answers with the serial of the
+ * content just installed: `nginx -s reload` returns before the new workers
+ * run, and a conf_dir nginx does not include would never be served.
+ */
+static int probe_serves(const struct cfg *cfg, const char *site, const char *content,
+		struct bg_diag *d)
+{
+	const struct cfg_site *cs = cfg_site_find(cfg, site);
+	const char *mark = strstr(content, "location = " EDGE_NGINX_PROBE_PATH " {");
+	const char *ret = mark ? strstr(mark, "return 200 \"") : NULL;
+	char *base = probe_base(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80");
+	char *want = NULL, *url = NULL, *host = NULL, *last = NULL;
+	struct bg_buf body = BG_BUF_INIT;
+	int err = 0;
+
+	if (!ret || !cs || !cs->domains.n || !base) {
+		/* Nothing to ask (unix socket listen, or no live server block). */
+		bg_trace(EDGE, "nginx probe skipped for '%s'", site);
+		free(base);
+		return 0;
+	}
+	ret += strlen("return 200 \"");
+	want = bg_xstrndup(ret, strcspn(ret, "\\\""));
+	url = bg_xasprintf("%s%s", base, EDGE_NGINX_PROBE_PATH);
+	host = bg_xasprintf("Host: %s", cs->domains.v[0]);
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, host);
+	int64_t deadline = bg_mono_ms() + (int64_t)edge_confirm_timeout_ms;
+	int in_a_row = 0;
+	for (;;) {
+		long status = 0;
+		bg_buf_reset(&body);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, probe_body);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+		CURLcode rc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (rc == CURLE_OK && status == 200 && bg_str_has_prefix(body.data, want)) {
+			/*
+			 * Old and new workers both accept for the few milliseconds
+			 * until the master's QUIT reaches the old ones: only several
+			 * fresh connections in a row answered by the new file mean
+			 * the old workers stopped taking requests.
+			 */
+			if (++in_a_row >= PROBE_IN_A_ROW) {
+				break;
+			}
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		in_a_row = 0;
+		free(last);
+		last = rc != CURLE_OK ? bg_xstrdup(curl_easy_strerror(rc))
+				      : bg_xasprintf("status %ld, '%.60s'", status, body.data);
+		if (bg_mono_ms() >= deadline) {
+			bg_diag_error(d, NULL, "nginx reloaded but does not serve the new file for '%s' "
+					"within %" PRIu64 " ms at %s (last answer: %s): check that "
+					"nginx includes %s and listens on '%s' (edge.nginx.probe: "
+					"false if nginx cannot be reached from this host)", site,
+					edge_confirm_timeout_ms, base, last, cfg->g.nginx.conf_dir,
+					cfg->g.nginx.listen ? cfg->g.nginx.listen : "80");
+			err = BG_EEDGE;
+			break;
+		}
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	bg_buf_release(&body);
+	free(last);
+	free(want);
+	free(url);
+	free(host);
+	free(base);
+	return err;
+}
+
 static int nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d)
 {
@@ -432,7 +585,8 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 		goto out;
 	}
 	if ((cfg->g.nginx.test.n && !run_step(cfg, "test", &cfg->g.nginx.test, d)) ||
-			!run_step(cfg, "reload", &cfg->g.nginx.reload, d)) {
+			!run_step(cfg, "reload", &cfg->g.nginx.reload, d) ||
+			(cfg->g.nginx.probe && probe_serves(cfg, site, content, d) != 0)) {
 		int rerr = had_prev ? bg_file_write_atomic(path, NULL, prev, prev_len, 0644)
 				    : (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
 		if (rerr) {

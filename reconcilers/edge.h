@@ -89,6 +89,10 @@ struct edge_impl {
 			const char *colour, struct obs_labels *labels);
 };
 
+/* nginx: the local-only location that answers the file's serial. */
+#define EDGE_NGINX_PROBE_PATH "/.well-known/bluegreen-edge"
+#define EDGE_NGINX_SERIAL_LEN 16
+
 extern const struct edge_impl edge_traefik_impl;
 extern const struct edge_impl edge_nginx_impl;
 

@@ -295,6 +295,7 @@ static void test_explain(void **state)
 		"edge.nginx.reload = [nginx, -s, reload]    # default\n"
 		"edge.nginx.test = [nginx, -t]    # default\n"
 		"edge.nginx.listen = \"8080\"    # global.conf:7\n"
+		"edge.nginx.probe = true    # default\n"
 		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*TOKEN*\", \"*KEY*\", \"*CREDENTIAL*\"]    # global.conf:8\n"
 		"sites.shop.domains = [shop.example.com]    # sites/shop.conf:2\n"
 		"sites.shop.preview = null    # default\n"

@@ -705,6 +705,49 @@ static void test_empty_upstream_502(void **state)
 	bg_diag_release(&d);
 }
 
+/*
+ * The probe: with it, install returns only once nginx serves the new file,
+ * so a request right after sees the new colour; and a conf_dir nginx does
+ * not include (a classic misconfiguration) fails the install instead of
+ * reporting a switch that never happened.
+ */
+static void test_probe(void **state)
+{
+	struct bg_diag d;
+	bg_diag_init(&d);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	uint64_t saved = edge_confirm_timeout_ms;
+	edge_confirm_timeout_ms = 800;
+	for (int i = 0; i < 4; i++) {
+		const char *want = i % 2 ? "blue" : "green";
+		assert_int_equal(install_live(want, &d), 0);
+		struct resp r;
+		http_get(E.port, "shop.example.com", &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, want);
+	}
+	assert_int_equal(d.n_errors, 0);
+
+	char *real = E.cfg.g.nginx.conf_dir;
+	char *lost = bg_xasprintf("%s/not-included", E.dir);
+	bg_mkdir_p(lost, 0755);
+	E.cfg.g.nginx.conf_dir = lost;
+	int64_t t0 = bg_mono_ms();
+	assert_int_equal(install_live("green", &d), BG_EEDGE);
+	assert_true(bg_mono_ms() - t0 >= 700);
+	assert_true(d.n_errors > 0);
+	th_assert_contains(d.items[d.n - 1].msg, "does not serve the new file");
+	char *f = bg_xasprintf("%s/bluegreen-shop.conf", lost);
+	assert_int_equal(access(f, F_OK), -1); /* first install there: removed again */
+	free(f);
+	E.cfg.g.nginx.conf_dir = real;
+	free(lost);
+	edge_confirm_timeout_ms = saved;
+	E.cfg.g.nginx.probe = false;
+	bg_diag_release(&d);
+}
+
 /* Last: nginx stops cleanly, and nothing we started is left running. */
 static void test_stop(void **state)
 {
@@ -733,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_cwd_is_config_dir),
 		cmocka_unit_test(test_first_install_failure_removes),
 		cmocka_unit_test(test_empty_upstream_502),
+		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_stop),
 	};
 	if (access(NGINX, X_OK) != 0) {
