@@ -114,7 +114,14 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 			ctx->cfg->g.edge_kind == CFG_EDGE_NGINX) {
 		why = "refresh upstream addresses after the live colour is repaired";
 	} else if (!e->content_sha || strcmp(e->content_sha, sha) != 0) {
-		if (ctx->cfg->g.edge_kind == CFG_EDGE_NGINX && !bg_strv_equal(&e->upstreams, &live_up)) {
+		/* The parser reports upstreams sorted; compare like with like. */
+		struct bg_strv sorted;
+		bg_strv_init(&sorted);
+		bg_strv_copy(&sorted, &live_up);
+		bg_strv_sort(&sorted);
+		bool moved = !bg_strv_equal(&e->upstreams, &sorted);
+		bg_strv_release(&sorted);
+		if (ctx->cfg->g.edge_kind == CFG_EDGE_NGINX && moved) {
 			struct bg_buf b = BG_BUF_INIT;
 			for (size_t i = 0; i < live_up.n; i++) {
 				bg_buf_addf(&b, "%s%s", i ? " " : "", live_up.v[i]);
