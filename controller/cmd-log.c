@@ -84,17 +84,20 @@ static off_t print_tail(struct cli *cli, const char *path, size_t lines)
 	if (bg_file_read(path, 512u * 1024 * 1024, &data, &len) != 0) {
 		return 0;
 	}
-	size_t start = len, seen = 0;
-	while (start > 0 && (lines == 0 || seen <= lines)) {
-		if (data[start - 1] == '\n' && start != len) {
-			if (++seen > lines && lines) {
+	size_t start = 0;
+	if (lines) {
+		/* Back from the end, past the final newline, to the lines-th newline. */
+		size_t i = len, seen = 0;
+		if (i && data[i - 1] == '\n') {
+			i--;
+		}
+		while (i > 0) {
+			if (data[i - 1] == '\n' && ++seen == lines) {
 				break;
 			}
+			i--;
 		}
-		start--;
-	}
-	if (lines == 0) {
-		start = 0;
+		start = i;
 	}
 	fwrite(data + start, 1, len - start, cli->out);
 	fflush(cli->out);

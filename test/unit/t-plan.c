@@ -712,6 +712,29 @@ static void test_render_text(void **state)
 	fx_release(&f);
 }
 
+/* examples/gitops: what CI runs on a config repository, for real. */
+static void test_gitops_example(void **state)
+{
+	struct th_run r;
+	char *script = th_src_path("examples/gitops/ci-plan.sh");
+	char *conf = th_src_path("examples/gitops/config");
+	char *bin = bg_xasprintf("BLUEGREEN=%s", getenv("BG_BINARY"));
+	char *argv[] = {"sh", script, conf, NULL};
+	char *env[] = {bin, "NO_COLOR=1", NULL};
+	th_run_argv(argv, env, &r);
+	assert_int_equal(r.status, 0);
+	th_assert_contains(r.out, "valid (1 site, install_mode production)");
+	th_assert_contains(r.out, "live: blue v1; candidate: green");
+	th_assert_contains(r.out, "candidate: v2, image registry.example.com/shop:1.4.2");
+	th_assert_contains(r.out, "--confirm \"<confirm phrase of shop>\"");
+	th_assert_not_contains(r.out, "DEPLOY SHOP PROD");
+	th_assert_contains(r.out, "ci-plan: changes pending");
+	th_run_release(&r);
+	free(bin);
+	free(conf);
+	free(script);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_no_secrets_anywhere),
 		cmocka_unit_test(test_spec_ignores_routing),
 		cmocka_unit_test(test_render_text),
+		cmocka_unit_test(test_gitops_example),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
