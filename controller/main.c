@@ -8,6 +8,7 @@
 #include "bg-util.h"
 #include "cli.h"
 
+#include <curl/curl.h>
 #include <unistd.h>
 
 struct cmd {
@@ -57,6 +58,12 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	cli.color = isatty(STDOUT_FILENO) && !(nc && *nc);
+	/* Once, before any thread: curl's lazy global init is not thread-safe. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "bluegreen: error: cannot initialise libcurl\n");
+		return BG_EXIT_ERROR;
+	}
+	atexit(curl_global_cleanup);
 	bg_log_init(BG_LOG_WARN, NULL, NULL);
 	const char *trace = getenv("BLUEGREEN_TRACE");
 	if (trace && *trace && bg_log_trace_parse(trace) < 0) {
