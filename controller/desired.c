@@ -306,6 +306,25 @@ static int stop_timeout_s(uint64_t ms)
 	return s > 3600 ? 3600 : (int)s;
 }
 
+/* The parts of a create request that colours and services share. */
+static void fill_spec(struct des_create *out, const char *image, const char *network,
+		const char *stop_signal, int stop_timeout)
+{
+	struct dk_container_spec *sp = &out->spec;
+	sp->name = out->name;
+	sp->image = image;
+	sp->cmd = out->cmd.n ? out->cmd.v : NULL;
+	sp->env = out->env.v;
+	sp->labels = &out->labels;
+	sp->network = network;
+	sp->aliases = out->aliases.v;
+	sp->mounts = out->mounts;
+	sp->n_mounts = out->n_mounts;
+	sp->restart_policy = "unless-stopped";
+	sp->stop_signal = stop_signal;
+	sp->stop_timeout_s = stop_timeout;
+}
+
 int des_colour_create(const struct desired *des, const struct des_site *s,
 		const char *colour, unsigned replica, const char *token,
 		struct des_create *out)
@@ -334,20 +353,9 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 	fill_mounts(out, s->name, cs->mounts, cs->n_mounts);
 	out->extra_network = bg_xstrdup(des->edge_network);
 
-	struct dk_container_spec *sp = &out->spec;
-	sp->name = out->name;
-	sp->image = cs->image;
-	sp->cmd = out->cmd.n ? out->cmd.v : NULL;
-	sp->env = out->env.v;
-	sp->labels = &out->labels;
-	sp->network = s->network;
-	sp->aliases = out->aliases.v;
-	sp->mounts = out->mounts;
-	sp->n_mounts = out->n_mounts;
-	sp->restart_policy = "unless-stopped";
-	sp->stop_signal = cs->stop_signal ? cs->stop_signal : "SIGTERM";
-	sp->stop_timeout_s = stop_timeout_s(cs->stop_timeout_ms);
-	sp->expose_port = cs->port;
+	fill_spec(out, cs->image, s->network, cs->stop_signal ? cs->stop_signal : "SIGTERM",
+			stop_timeout_s(cs->stop_timeout_ms));
+	out->spec.expose_port = cs->port;
 	return 0;
 }
 
@@ -372,19 +380,7 @@ int des_service_create(const struct desired *des, const struct des_site *s,
 	bg_strv_push(&out->aliases, cv->name);
 	fill_mounts(out, s->name, cv->mounts, cv->n_mounts);
 
-	struct dk_container_spec *sp = &out->spec;
-	sp->name = out->name;
-	sp->image = cv->image;
-	sp->cmd = out->cmd.n ? out->cmd.v : NULL;
-	sp->env = out->env.v;
-	sp->labels = &out->labels;
-	sp->network = s->network;
-	sp->aliases = out->aliases.v;
-	sp->mounts = out->mounts;
-	sp->n_mounts = out->n_mounts;
-	sp->restart_policy = "unless-stopped";
-	sp->stop_signal = "SIGTERM";
-	sp->stop_timeout_s = 30;
+	fill_spec(out, cv->image, s->network, "SIGTERM", 30);
 	(void)des;
 	return 0;
 }

@@ -211,6 +211,21 @@ static struct plan_action *edge_action(struct rec_diff_ctx *ctx, enum plan_op op
 	return a;
 }
 
+/* Remove every container of a slot, each with the same reason. */
+static void remove_slot(struct rec_diff_ctx *ctx, const struct slot *sl, const char *why)
+{
+	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
+		if (sl->rep[r]) {
+			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, sl->rep[r], "%s v%u %s",
+					sl->colour, sl->rep[r]->version, why);
+		}
+	}
+	for (size_t i = 0; i < sl->n_extra; i++) {
+		container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica,
+				sl->extra[i], "%s %s", sl->colour, why);
+	}
+}
+
 /* After a switch with keep_previous: false, the old colour drains then goes. */
 static void retire_slot(struct rec_diff_ctx *ctx, const struct slot *old)
 {
@@ -225,17 +240,7 @@ static void retire_slot(struct rec_diff_ctx *ctx, const struct slot *old)
 			"before it stops (keep_previous: false)", old->colour, d);
 	a->colour = bg_xstrdup(old->colour);
 	a->ms = cs->drain_ms;
-	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
-		if (old->rep[r]) {
-			container_action(ctx, PLAN_OP_REMOVE, old->colour, r, old->rep[r],
-					"old colour v%u retired after the switch (keep_previous: false)",
-					old->rep[r]->version);
-		}
-	}
-	for (size_t i = 0; i < old->n_extra; i++) {
-		container_action(ctx, PLAN_OP_REMOVE, old->colour, old->extra[i]->replica,
-				old->extra[i], "old colour retired after the switch");
-	}
+	remove_slot(ctx, old, "retired after the switch (keep_previous: false)");
 }
 
 /* Restart live replicas that stopped; recreate missing ones when the spec allows. */
@@ -386,17 +391,7 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 				}
 			}
 		} else {
-			for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
-				if (idle->rep[r]) {
-					container_action(ctx, PLAN_OP_REMOVE, idle->colour, r, idle->rep[r],
-							"previous colour v%u not kept (keep_previous: false)",
-							idle->rep[r]->version);
-				}
-			}
-			for (size_t i = 0; i < idle->n_extra; i++) {
-				container_action(ctx, PLAN_OP_REMOVE, idle->colour, 0, idle->extra[i],
-						"previous colour not kept (keep_previous: false)");
-			}
+			remove_slot(ctx, idle, "(previous colour) not kept (keep_previous: false)");
 		}
 		return 0;
 	}
