@@ -1,0 +1,389 @@
+#!/bin/sh
+# bench-switch.sh: switching versions without downtime vs recreating (issue 4).
+#
+# One web service behind one private nginx (127.0.0.1, a free port), under a
+# steady load through nginx, deployed two ways in the same run:
+#
+#   bluegreen       site on v1; then v2 as candidate (apply), then the switch
+#                   (apply TOKEN), then `rollback SITE --yes`.
+#   docker-compose  the same image as one compose service, published on
+#                   127.0.0.1:PORT with nginx proxying to it (same proxy
+#                   directives as bluegreen's generated file); update = edit
+#                   the image to v2 and `docker-compose up -d` (which
+#                   recreates the container); rollback = back to v1, `up -d`.
+#
+# Both use the same stop grace period (2 s: the site's stop_timeout and the
+# service's stop_grace_period) and the same images (test/images/build.sh:
+# bluegreen-test/web:vN answers "vN" at /, "ok" at /healthz, and
+# /cgi-bin/slow answers after 1 s).
+#
+# Each phase (a command under load) runs:
+#   - hey, steady rate-limited load on /: -c $BENCH_SWITCH_CONC workers x
+#     -q $BENCH_SWITCH_QPS requests/s each (rate-limited so that the load
+#     does not starve the commands being timed on a small host; a closed-loop
+#     tool such as wrk would saturate both cores);
+#   - hey, 4 workers x 1 request/s on /cgi-bin/slow (answers after 1 s):
+#     requests in flight at the moment of the switch;
+#   - bench-probe, one GET / every 10 ms (new connection each): which version
+#     answered when.
+# Load starts $PRE s before the command and stops $POST s after the expected
+# version is first seen (at most 20 s after the command returned).
+#
+# Figures per phase: failed requests (non-2xx responses + socket errors, as
+# hey reports them) out of the total; the same for the in-flight slow
+# requests; the command's wall time; the time from the command's start to
+# the first response of the new version; the probe-visible outage (first to
+# last failed probe). $REPS repetitions (BENCH_SWITCH_REPS, default 3),
+# medians printed, then compose/bluegreen ratios.
+#
+# Every object is named and labelled with a run id and removed at exit:
+# containers (io.bluegreen.site=bgbsw-ID; compose project bgbswcID, label
+# bench.run=ID), networks bgbsw-ID-net and bgbsw-ID-edge, the nginx (its own
+# prefix and port), the work directory (kept with BENCH_KEEP=1).
+#
+# Environment: BUILD (default build-bench), BENCH_SWITCH_REPS (3),
+# BENCH_SWITCH_CONC (8), BENCH_SWITCH_QPS (25 per worker), BENCH_KEEP.
+# Exit 0 when every phase ran (whatever the figures), 1 when something
+# needed is missing or a command failed.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build-bench}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+BG=$BUILD/bluegreen
+PROBE=$BUILD/test/bench-probe
+REPS=${BENCH_SWITCH_REPS:-3}
+CONC=${BENCH_SWITCH_CONC:-8}
+QPS=${BENCH_SWITCH_QPS:-25}
+PRE=2
+POST=2
+
+say() { printf 'bench-switch: %s\n' "$*"; }
+fail() { say "cannot run: $*"; exit 1; }
+
+# ---- what is needed ----
+for t in docker docker-compose nginx hey curl; do
+	command -v "$t" >/dev/null 2>&1 || fail "'$t' not found (./run.sh bench installs it)"
+done
+[ -x "$BG" ] || fail "$BG not built (ninja -C $BUILD)"
+[ -x "$PROBE" ] || fail "$PROBE not built (ninja -C $BUILD)"
+docker info >/dev/null 2>&1 || fail "no docker daemon (./run.sh bench starts one)"
+"$ROOT/test/images/build.sh" >/dev/null || fail "test images could not be built (test/images/build.sh)"
+
+RUN=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+SITE=bgbsw-$RUN
+PROJ=bgbswc$RUN
+W=$(mktemp -d "${TMPDIR:-/tmp}/bg-bench-switch.XXXXXX")
+PIDS=
+CFG=$W/cfg
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	if [ -f "$CFG/nginx/nginx.pid" ]; then
+		(cd "$CFG" && nginx -p nginx/ -c nginx.conf -s quit 2>/dev/null)
+	fi
+	if [ -f "$W/compose/docker-compose.yml" ]; then
+		docker-compose -p "$PROJ" -f "$W/compose/docker-compose.yml" down -v --remove-orphans \
+			>/dev/null 2>&1
+	fi
+	ids=$(docker ps -aq --filter "label=io.bluegreen.site=$SITE" 2>/dev/null)
+	# shellcheck disable=SC2086 # one id per word
+	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	ids=$(docker ps -aq --filter "label=bench.run=$RUN" 2>/dev/null)
+	# shellcheck disable=SC2086 # one id per word
+	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	for n in "$SITE-net" "$SITE-edge"; do
+		docker network rm "$n" >/dev/null 2>&1
+	done
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		say "work directory kept: $W"
+	else
+		rm -rf "$W"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_used() { # port_used PORT: any local TCP socket on it (from /proc, no iproute2)
+	awk -v h=":$(printf '%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 }
+		END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+free_port() { # a free TCP port in 20000..29999, not $1
+	while :; do
+		p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000 + 20000 ))
+		[ "$p" = "${1:-}" ] && continue
+		port_used "$p" || { echo "$p"; return; }
+	done
+}
+P1=$(free_port)
+P2=$(free_port "$P1")
+now_ms() { date +%s%3N; }
+
+# ---- the private nginx, the bluegreen config, the compose project ----
+mkdir -p "$CFG/sites" "$CFG/nginx/conf.d" "$CFG/nginx/tmp" "$W/compose" "$W/log"
+cat >"$CFG/nginx/nginx.conf" <<EOF
+# bench-switch: a private nginx (own prefix, pid file and temp paths).
+worker_processes 1;
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path tmp/body;
+	proxy_temp_path tmp/proxy;
+	fastcgi_temp_path tmp/fastcgi;
+	uwsgi_temp_path tmp/uwsgi;
+	scgi_temp_path tmp/scgi;
+	server {
+		listen 127.0.0.1:$P1 default_server;
+		return 404 "no site for this host\n";
+	}
+	include conf.d/*.conf;
+}
+EOF
+# The compose service behind the same nginx, with the proxy directives
+# bluegreen's nginx edge writes (reconcilers/edge-nginx.c).
+cat >"$CFG/nginx/conf.d/compose-bench.conf" <<EOF
+upstream bench_compose_live {
+	server 127.0.0.1:$P2;
+	keepalive 16;
+}
+server {
+	listen 127.0.0.1:$P1;
+	server_name compose.$SITE.localhost;
+	location / {
+		proxy_pass http://bench_compose_live;
+		proxy_http_version 1.1;
+		proxy_set_header Connection "";
+		proxy_set_header Host \$host;
+		proxy_set_header X-Real-IP \$remote_addr;
+		proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+		proxy_set_header X-Forwarded-Proto \$scheme;
+		proxy_set_header X-Forwarded-Host \$host;
+	}
+}
+EOF
+cat >"$CFG/global.conf" <<EOF
+# bench-switch: one site behind a private nginx
+install_mode: production
+profile: infra-only
+state_dir: state
+edge:
+  kind: nginx
+  network: $SITE-edge
+  nginx:
+    conf_dir: nginx/conf.d
+    listen: "127.0.0.1:$P1"
+    test: [nginx, -p, nginx/, -c, nginx.conf, -t, -q]
+    reload: [nginx, -p, nginx/, -c, nginx.conf, -s, reload]
+EOF
+site_conf() { # site_conf IMAGE_TAG REP
+	cat >"$CFG/sites/$SITE.conf" <<EOF
+site: $SITE
+domains: [$SITE.localhost]
+preview: preview.$SITE.localhost
+image: bluegreen-test/web:$1
+port: 8080
+env: {BENCH_REP: "$2"}
+health:
+  path: /healthz
+  interval: 200ms
+  timeout: 1s
+  retries: 25
+strategy:
+  promote: manual
+  keep_previous: true
+  drain: 1s
+stop_timeout: 2s
+EOF
+}
+compose_file() { # compose_file IMAGE_TAG
+	cat >"$W/compose/docker-compose.yml" <<EOF
+version: "3.8"
+services:
+  web:
+    image: bluegreen-test/web:$1
+    ports: ["127.0.0.1:$P2:8080"]
+    restart: unless-stopped
+    stop_grace_period: 2s
+    labels: {bench.run: "$RUN"}
+EOF
+}
+compose() { docker-compose -p "$PROJ" -f "$W/compose/docker-compose.yml" "$@"; }
+
+# bluegreen plan -> token (empty when nothing to do)
+token() {
+	"$BG" -c "$CFG" --json plan 2>>"$W/log/plan.err" |
+		sed -n 's/^ *"token": *"\([0-9a-f]*\)".*/\1/p' | head -n 1
+}
+
+# wait_for HOST WORD SECONDS: until GET / through nginx answers WORD
+wait_for() {
+	i=0
+	while [ $i -lt $(($3 * 10)) ]; do
+		[ "$(curl -s -m 1 -H "Host: $1" "http://127.0.0.1:$P1/" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# ---- one phase: a command under load ----
+# phase NAME HOST EXPECT COMMAND...: appends one line to $W/results:
+# NAME cmd_ms rc req fail slow_req slow_fail to_new_ms probe_fail outage_ms
+hey_counts() { # hey_counts FILE -> "total failed"
+	awk '
+		/^Status code distribution:/ { sec = "s"; next }
+		/^Error distribution:/ { sec = "e"; next }
+		/^[A-Za-z]/ { sec = "" }
+		sec == "s" && /\[[0-9]+\]/ {
+			code = $1; gsub(/[\[\]]/, "", code); n = $2 + 0
+			total += n; if (code < 200 || code > 299) failed += n
+		}
+		sec == "e" && /\[[0-9]+\]/ {
+			n = $1; gsub(/[\[\]]/, "", n); total += n; failed += n
+		}
+		END { printf "%d %d\n", total, failed }' "$1"
+}
+
+phase() {
+	name=$1 host=$2 expect=$3
+	shift 3
+	log=$W/log/$name
+	hey -z 300s -c "$CONC" -q "$QPS" -t 5 -host "$host" "http://127.0.0.1:$P1/" >"$log.hey" 2>&1 &
+	h1=$!
+	hey -z 300s -c 4 -q 1 -t 10 -host "$host" "http://127.0.0.1:$P1/cgi-bin/slow" >"$log.slow" 2>&1 &
+	h2=$!
+	"$PROBE" 127.0.0.1 "$P1" "$host" / 10 300000 >"$log.probe" 2>/dev/null &
+	h3=$!
+	PIDS="$h1 $h2 $h3"
+	sleep "$PRE"
+	t0=$(now_ms)
+	"$@" >"$log.out" 2>&1
+	rc=$?
+	t1=$(now_ms)
+	# Wait until the probe has seen the expected version (compose: the new
+	# container may still be starting when `up -d` returns).
+	i=0
+	[ "$expect" = - ] && i=200 # nothing new to wait for (candidate: live stays)
+	while [ $i -lt 200 ]; do
+		awk -v t0="$t0" -v w="$expect" '$1 >= t0 && $2 == 200 && $3 == w { f = 1 } END { exit !f }' \
+			"$log.probe" && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep "$POST"
+	kill -INT "$h1" "$h2" 2>/dev/null
+	kill -TERM "$h3" 2>/dev/null
+	wait "$h1" "$h2" "$h3" 2>/dev/null
+	PIDS=
+	# shellcheck disable=SC2046 # numbers, split on purpose
+	set -- $(hey_counts "$log.hey") $(hey_counts "$log.slow")
+	req=$1 fl=$2 sreq=$3 sfl=$4
+	rps=$(awk '/Requests\/sec:/ { printf "%.0f", $2 }' "$log.hey")
+	# Probe: first response of the expected version after t0; failed probes
+	# (status not 2xx) and the span from the first failure's start to the
+	# last failure's end.
+	# shellcheck disable=SC2046 # numbers, split on purpose
+	set -- $(awk -v t0="$t0" -v w="$expect" '
+		w != "-" && $1 >= t0 && $2 == 200 && $3 == w && first == "" { first = $1 - t0 }
+		$2 < 200 || $2 > 299 {
+			n++; if (fs == "") fs = $1; le = $1 + $4
+		}
+		END {
+			printf "%s %d %d\n", first == "" ? "-" : first, n, n ? le - fs : 0
+		}' "$log.probe")
+	echo "$name $((t1 - t0)) $rc $req $fl $sreq $sfl $1 $2 $3 ${rps:-0}" >>"$W/results"
+	printf '  %-17s rc=%d cmd %5d ms  failed %d/%d (%s req/s)  slow failed %d/%d  new after %s ms  probe failures %d (outage %d ms)\n' \
+		"$name" "$rc" $((t1 - t0)) "$fl" "$req" "${rps:-?}" "$sfl" "$sreq" "$1" "$2" "$3"
+	[ "$rc" -eq 0 ] || { say "$name: command failed (exit $rc):"; sed 's/^/    /' "$log.out"; return 1; }
+	return 0
+}
+
+# ---- setup ----
+say "switching without downtime vs recreating (issue 4)"
+say "binary: $BG ($(meson introspect "$BUILD" --buildoptions 2>/dev/null |
+	sed -n 's/.*"name": "buildtype", "value": "\([a-z]*\)".*/\1/p' | head -n 1) build)"
+say "run id $RUN; nginx on 127.0.0.1:$P1; compose service published on 127.0.0.1:$P2"
+say "load: hey $CONC workers x $QPS req/s on / (target $((CONC * QPS)) req/s) + 4 x 1 req/s on /cgi-bin/slow (1 s); probe every 10 ms"
+say "repetitions: $REPS; medians below; host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+(cd "$CFG" && nginx -p nginx/ -c nginx.conf) || fail "nginx did not start on 127.0.0.1:$P1"
+
+site_conf v1 0
+tok=$(token)
+[ -n "$tok" ] || fail "no plan token for the first deploy (see $W/log/plan.err)"
+"$BG" -c "$CFG" apply "$tok" >"$W/log/first-deploy.out" 2>&1 ||
+	{ cat "$W/log/first-deploy.out"; fail "first deploy failed"; }
+wait_for "$SITE.localhost" v1 10 || fail "bluegreen site does not answer v1 through nginx"
+
+compose_file v1
+compose up -d >"$W/log/compose-first.out" 2>&1 ||
+	{ cat "$W/log/compose-first.out"; fail "docker-compose up failed"; }
+wait_for "compose.$SITE.localhost" v1 20 || fail "compose service does not answer v1 through nginx"
+
+: >"$W/results"
+status=0
+r=1
+while [ $r -le "$REPS" ]; do
+	say "repetition $r/$REPS"
+	# bluegreen: candidate, then switch, then rollback.
+	site_conf v2 "$r"
+	tok=$(token)
+	[ -n "$tok" ] || { say "no candidate plan"; status=1; break; }
+	phase bg-candidate "$SITE.localhost" - "$BG" -c "$CFG" apply "$tok" || status=1
+	tok=$(token)
+	[ -n "$tok" ] || { say "no switch plan"; status=1; break; }
+	phase bg-switch "$SITE.localhost" v2 "$BG" -c "$CFG" apply "$tok" || status=1
+	phase bg-rollback "$SITE.localhost" v1 "$BG" -c "$CFG" rollback "$SITE" --yes || status=1
+	# docker-compose: update (recreate), then back.
+	compose_file v2
+	phase compose-update "compose.$SITE.localhost" v2 compose up -d || status=1
+	compose_file v1
+	phase compose-rollback "compose.$SITE.localhost" v1 compose up -d || status=1
+	r=$((r + 1))
+done
+
+# ---- medians and ratios ----
+median() { # median PHASE FIELD(2..11); "-" when there is no number
+	awk -v p="$1" -v f="$2" '$1 == p && $f != "-" { print $f }' "$W/results" | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+			if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+sum() { awk -v p="$1" -v f="$2" '$1 == p { s += $f } END { print s + 0 }' "$W/results"; }
+
+echo
+say "medians over $REPS repetitions (failed = non-2xx + socket errors; totals summed over all repetitions)"
+printf '  %-17s %10s %18s %8s %16s %12s %14s %10s\n' phase "command ms" "failed (all reps)" \
+	"req/s" "slow failed" "new after ms" "probe failures" "outage ms"
+for p in bg-candidate bg-switch bg-rollback compose-update compose-rollback; do
+	printf '  %-17s %10s %18s %8s %16s %12s %14s %10s\n' "$p" "$(median $p 2)" \
+		"$(sum $p 5)/$(sum $p 4)" "$(median $p 11)" "$(sum $p 7)/$(sum $p 6)" \
+		"$(median $p 8)" "$(median $p 9)" "$(median $p 10)"
+done
+say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+ratio() { # ratio A B -> A/B, or a note when B is 0
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "-" || b == "-") print "n/a"
+		else if (b + 0 == 0 && a + 0 == 0) print "both 0"
+		else if (b + 0 == 0) printf "%s vs 0\n", a
+		else printf "%.2f\n", a / b }'
+}
+echo
+say "compose / bluegreen, same run (above 1: compose takes longer or fails more)"
+printf '  %-26s %14s %14s\n' "" "update/switch" "rollback"
+printf '  %-26s %14s %14s\n' "command wall time" \
+	"$(ratio "$(median compose-update 2)" "$(median bg-switch 2)")" \
+	"$(ratio "$(median compose-rollback 2)" "$(median bg-rollback 2)")"
+printf '  %-26s %14s %14s\n' "time to new version" \
+	"$(ratio "$(median compose-update 8)" "$(median bg-switch 8)")" \
+	"$(ratio "$(median compose-rollback 8)" "$(median bg-rollback 8)")"
+printf '  %-26s %14s %14s\n' "failed requests (sum)" \
+	"$(ratio "$(sum compose-update 5)" "$(sum bg-switch 5)")" \
+	"$(ratio "$(sum compose-rollback 5)" "$(sum bg-rollback 5)")"
+printf '  %-26s %14s %14s\n' "failed in-flight (sum)" \
+	"$(ratio "$(sum compose-update 7)" "$(sum bg-switch 7)")" \
+	"$(ratio "$(sum compose-rollback 7)" "$(sum bg-rollback 7)")"
+echo "  (bluegreen's switch needs the candidate deployed first: bg-candidate above, with"
+echo "   the live colour serving meanwhile; compose's up -d does both in one step.)"
+exit $status
