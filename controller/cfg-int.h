@@ -87,9 +87,12 @@ const struct cfg__pair **cfg__pairs_sorted(const struct cfg__node *map);
 const struct cfg__pair *cfg__pairs_find(const struct cfg__pair *const *sorted, size_t n,
 		const char *key);
 
-/* Interned file names: struct bg_loc.file points into this. */
+/* Interned file names: struct bg_loc.file points into this. A hash set
+ * over the names keeps interning constant-time with thousands of sites. */
 struct cfg__pool {
 	struct bg_strv names;
+	size_t *slots; /* index + 1 into names; 0 = empty */
+	size_t n_slots;
 };
 const char *cfg__pool_intern(struct cfg__pool *p, const char *name);
 void cfg__pool_release(struct cfg__pool *p);

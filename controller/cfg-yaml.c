@@ -154,14 +154,46 @@ const struct cfg__pair *cfg__pairs_find(const struct cfg__pair *const *sorted, s
 	return NULL;
 }
 
+static size_t name_hash(const char *s)
+{
+	/* FNV-1a: file names are short, and this is not exposed to an attacker
+	 * who could pick colliding names (they are the operator's own files). */
+	size_t h = 1469598103934665603ull & SIZE_MAX;
+	for (; *s; s++) {
+		h = (h ^ (unsigned char)*s) * (1099511628211ull & SIZE_MAX);
+	}
+	return h;
+}
+
+static void pool_rehash(struct cfg__pool *p, size_t n_slots)
+{
+	free(p->slots);
+	p->slots = bg_xcalloc(n_slots, sizeof(*p->slots));
+	p->n_slots = n_slots;
+	for (size_t i = 0; i < p->names.n; i++) {
+		size_t j = name_hash(p->names.v[i]) & (n_slots - 1);
+		while (p->slots[j]) {
+			j = (j + 1) & (n_slots - 1);
+		}
+		p->slots[j] = i + 1;
+	}
+}
+
 const char *cfg__pool_intern(struct cfg__pool *p, const char *name)
 {
-	for (size_t i = 0; i < p->names.n; i++) {
-		if (strcmp(p->names.v[i], name) == 0) {
-			return p->names.v[i];
+	if (p->n_slots < 2 * (p->names.n + 1)) {
+		pool_rehash(p, p->n_slots ? 2 * p->n_slots : 64);
+	}
+	size_t j = name_hash(name) & (p->n_slots - 1);
+	while (p->slots[j]) {
+		const char *have = p->names.v[p->slots[j] - 1];
+		if (strcmp(have, name) == 0) {
+			return have;
 		}
+		j = (j + 1) & (p->n_slots - 1);
 	}
 	bg_strv_push(&p->names, name);
+	p->slots[j] = p->names.n;
 	return p->names.v[p->names.n - 1];
 }
 
@@ -169,6 +201,9 @@ void cfg__pool_release(struct cfg__pool *p)
 {
 	if (p) {
 		bg_strv_release(&p->names);
+		free(p->slots);
+		p->slots = NULL;
+		p->n_slots = 0;
 	}
 }
 

@@ -82,8 +82,11 @@ static struct json_object *mounts_json(const char *site, const struct cfg_mount 
 {
 	/* Sorted by target so the order they were written in does not matter. */
 	struct cfg_mount *sorted = bg_xcalloc(n ? n : 1, sizeof(*sorted));
-	memcpy(sorted, m, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), mount_cmp);
+	if (n) {
+		/* m is NULL for a site without mounts: memcpy(NULL, 0) is still UB. */
+		memcpy(sorted, m, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), mount_cmp);
+	}
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_new_object();
@@ -255,9 +258,18 @@ void des_release(struct desired *des)
 
 const struct des_site *des_site_find(const struct desired *des, const char *name)
 {
-	for (size_t i = 0; i < des->n_sites; i++) {
-		if (strcmp(des->sites[i].name, name) == 0) {
-			return &des->sites[i];
+	/* Sites come from cfg, sorted by name: bisect (planning calls this per container). */
+	size_t lo = 0, hi = des->n_sites;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(des->sites[mid].name, name);
+		if (c == 0) {
+			return &des->sites[mid];
+		}
+		if (c < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
 		}
 	}
 	return NULL;

@@ -1324,6 +1324,97 @@ out:
 	return err;
 }
 
+int dk_names_unmanaged(struct dk_client *dk, const char *kind, struct bg_strv *out,
+		struct bg_diag *d)
+{
+	struct json_object *j = NULL, *list;
+	bool is_container = strcmp(kind, "container") == 0;
+	const char *path;
+	int err;
+
+	if (is_container) {
+		path = "/containers/json?all=1";
+	} else if (strcmp(kind, "network") == 0) {
+		path = "/networks";
+	} else if (strcmp(kind, "volume") == 0) {
+		path = "/volumes";
+	} else {
+		BG_BUG("dk_names_unmanaged: unknown kind '%s'", kind);
+	}
+	err = call(dk, "GET", path, NULL, dk->timeout_ms, NULL, &j, d);
+	if (err) {
+		goto out;
+	}
+	list = strcmp(kind, "volume") == 0 ? jget(j, "Volumes", json_type_array) : j;
+	if (!list || !json_object_is_type(list, json_type_array)) {
+		if (strcmp(kind, "volume") == 0 && jget(j, "Volumes", json_type_null)) {
+			goto out; /* no volumes at all */
+		}
+		dk__error(d, "the Docker engine's %s list is not a JSON array", kind);
+		err = BG_EPARSE;
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+		struct json_object *labels = NULL;
+		json_object_object_get_ex(e, "Labels", &labels);
+		if (dk_labels_managed(labels)) {
+			continue;
+		}
+		if (!is_container) {
+			const char *n = jstr(e, "Name");
+			if (n) {
+				bg_strv_push(out, n);
+			}
+			continue;
+		}
+		struct json_object *names = jget(e, "Names", json_type_array);
+		for (size_t k = 0; names && k < json_object_array_length(names); k++) {
+			struct json_object *nv = json_object_array_get_idx(names, k);
+			const char *n = json_object_is_type(nv, json_type_string)
+					? json_object_get_string(nv) : NULL;
+			if (n && n[0] == '/') {
+				bg_strv_push(out, n + 1);
+			}
+		}
+	}
+	bg_strv_sort(out);
+out:
+	json_object_put(j);
+	return err;
+}
+
+int dk_image_tags(struct dk_client *dk, struct bg_strv *tags, struct bg_strv *ids,
+		struct bg_diag *d)
+{
+	struct json_object *j = NULL;
+	int err = call(dk, "GET", "/images/json", NULL, dk->timeout_ms, NULL, &j, d);
+	if (err) {
+		return err;
+	}
+	if (!j || !json_object_is_type(j, json_type_array)) {
+		dk__error(d, "the Docker engine's image list is not a JSON array");
+		json_object_put(j);
+		return BG_EPARSE;
+	}
+	for (size_t i = 0; i < json_object_array_length(j); i++) {
+		struct json_object *e = json_object_array_get_idx(j, i);
+		const char *id = jstr(e, "Id");
+		struct json_object *rt = jget(e, "RepoTags", json_type_array);
+		for (size_t k = 0; id && rt && k < json_object_array_length(rt); k++) {
+			struct json_object *tv = json_object_array_get_idx(rt, k);
+			const char *t = json_object_is_type(tv, json_type_string)
+					? json_object_get_string(tv) : NULL;
+			if (t && strcmp(t, "<none>:<none>") != 0) {
+				bg_strv_push(tags, t);
+				bg_strv_push(ids, id);
+			}
+		}
+	}
+	json_object_put(j);
+	return 0;
+}
+
 /* ---- actions ---- */
 
 static bool labels_have_managed(const struct obs_labels *l)

@@ -119,6 +119,22 @@ int dk_image_id(struct dk_client *dk, const char *ref, char **id, struct bg_diag
 int dk_name_taken(struct dk_client *dk, const char *kind, const char *name,
 		bool *exists, bool *managed, struct bg_diag *d);
 
+/*
+ * The names held by objects of kind ("container", "network", "volume") that
+ * do NOT carry our label, sorted, from one list call: the planner needs only
+ * to know which of its names are taken by someone else (never touched).
+ */
+int dk_names_unmanaged(struct dk_client *dk, const char *kind, struct bg_strv *out,
+		struct bg_diag *d);
+/*
+ * Every local image tag ("repo:tag", as the engine spells it) and its image
+ * id, in two parallel lists, from one GET /images/json. A reference written
+ * differently (docker.io/library/..., a digest) is not found here: callers
+ * fall back to dk_image_id for those.
+ */
+int dk_image_tags(struct dk_client *dk, struct bg_strv *tags, struct bg_strv *ids,
+		struct bg_diag *d);
+
 /* ---- actions (callers pass only managed names/ids) ---- */
 
 struct dk_mount {

@@ -526,6 +526,30 @@ int rec_colour_rollback_diff(struct rec_diff_ctx *ctx)
 
 /* ---- observe ---- */
 
+/* The id of a tag in sorted "TAG\037ID" pairs (a new string), NULL if absent. */
+static char *tag_lookup(const struct bg_strv *pairs, const char *tag)
+{
+	size_t lo = 0, hi = pairs->n, tl = strlen(tag);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *p = pairs->v[mid];
+		int c = strncmp(p, tag, tl);
+		if (c == 0 && p[tl] == '\037') {
+			return bg_xstrdup(p + tl + 1);
+		}
+		/* '\037' sorts before every printable character, like the end of tag. */
+		if (c == 0) {
+			c = (unsigned char)p[tl] < 037 ? -1 : 1;
+		}
+		if (c < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return NULL;
+}
+
 static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
@@ -553,18 +577,44 @@ static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct ob
 		}
 	}
 	bg_strv_sort(&refs);
+	/*
+	 * One listing of local tags answers the usual references; only those it
+	 * cannot (another spelling, a digest, an absent image) are inspected.
+	 */
+	struct bg_strv tags, ids;
+	bg_strv_init(&tags);
+	bg_strv_init(&ids);
+	struct bg_strv pairs; /* "TAG\037ID", sorted */
+	bg_strv_init(&pairs);
+	if (refs.n) {
+		err = dk_image_tags(dk, &tags, &ids, d);
+	}
+	for (size_t k = 0; k < tags.n; k++) {
+		bg_strv_push_take(&pairs, bg_xasprintf("%s\037%s", tags.v[k], ids.v[k]));
+	}
+	bg_strv_sort(&pairs);
 	for (size_t i = 0; i < refs.n && !err; i++) {
 		if (i && strcmp(refs.v[i], refs.v[i - 1]) == 0) {
 			continue;
 		}
 		char *id = NULL;
-		err = dk_image_id(dk, refs.v[i], &id, d);
+		char *full = strchr(strrchr(refs.v[i], '/') ? strrchr(refs.v[i], '/') : refs.v[i], ':') ||
+				strchr(refs.v[i], '@')
+				? bg_xstrdup(refs.v[i]) : bg_xasprintf("%s:latest", refs.v[i]);
+		id = tag_lookup(&pairs, full);
+		free(full);
+		if (!id) {
+			err = dk_image_id(dk, refs.v[i], &id, d);
+		}
 		if (!err) {
 			struct obs_image *im = obs_image_add(o);
 			im->ref = bg_xstrdup(refs.v[i]);
 			im->id = id;
 		}
 	}
+	bg_strv_release(&tags);
+	bg_strv_release(&ids);
+	bg_strv_release(&pairs);
 	if (!err) {
 		err = rec_observe_conflicts(dk, o, "container", &names, d);
 	}

@@ -64,10 +64,9 @@ static int volume_diff(struct rec_diff_ctx *ctx)
 				"declared in %s and missing", s->cfg->path);
 	}
 	/* Volumes of this site nobody mounts any more: kept, and said. */
-	for (size_t i = 0; i < ctx->obs->n_volumes; i++) {
-		const struct obs_volume *v = &ctx->obs->volumes[i];
-		const char *site = obs_labels_get(&v->labels, BG_LABEL_SITE);
-		if (site && strcmp(site, s->name) == 0 && !bg_strv_contains(&s->volumes, v->name)) {
+	for (size_t i = 0; i < ctx->n_vols; i++) {
+		const struct obs_volume *v = ctx->vols[i];
+		if (!bg_strv_contains(&s->volumes, v->name)) {
 			plan_note_add(ctx->plan, ctx->ps, "volume '%s' is no longer used by %s: "
 					"kept (volumes are never deleted implicitly)", v->name,
 					s->cfg->path);

@@ -12,6 +12,11 @@
 /* Declared in rec-colour.c: the rollback plan for one site. */
 int rec_colour_rollback_diff(struct rec_diff_ctx *ctx);
 
+static int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 const struct rec_impl *const rec_registry[] = {
 	&rec_network_impl,
 	&rec_volume_impl,
@@ -70,17 +75,22 @@ int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
 		const struct bg_strv *names, struct bg_diag *d)
 {
-	for (size_t i = 0; i < names->n; i++) {
-		bool exists = false, managed = false;
-		int err = dk_name_taken(dk, kind, names->v[i], &exists, &managed, d);
-		if (err) {
-			return err;
-		}
-		if (exists && !managed) {
+	struct bg_strv taken;
+	int err = 0;
+
+	if (names->n == 0) {
+		return 0;
+	}
+	/* One list call per kind, not one request per name. */
+	bg_strv_init(&taken);
+	err = dk_names_unmanaged(dk, kind, &taken, d);
+	for (size_t i = 0; !err && i < names->n; i++) {
+		if (bsearch(&names->v[i], taken.v, taken.n, sizeof(*taken.v), strp_cmp)) {
 			obs_conflict_add(o, kind, names->v[i]);
 		}
 	}
-	return 0;
+	bg_strv_release(&taken);
+	return err;
 }
 
 bool rec_conflict(const struct obs *o, const char *kind, const char *name)
@@ -140,6 +150,20 @@ static bool site_selected(const struct plan_args *args, const char *site)
 	return args->sites.n == 0 || bg_strv_contains(&args->sites, site);
 }
 
+static const char *vol_site(const struct obs_volume *v)
+{
+	const char *s = obs_labels_get(&v->labels, BG_LABEL_SITE);
+	return s ? s : "";
+}
+
+static int vol_site_cmp(const void *a, const void *b)
+{
+	const struct obs_volume *x = *(const struct obs_volume *const *)a;
+	const struct obs_volume *y = *(const struct obs_volume *const *)b;
+	int c = strcmp(vol_site(x), vol_site(y));
+	return c ? c : strcmp(x->name, y->name);
+}
+
 static int cs_site_cmp(const void *a, const void *b)
 {
 	const struct obs_container *x = *(const struct obs_container *const *)a;
@@ -190,7 +214,8 @@ int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		.cfg = cfg, .obs = obs, .des = des, .args = args, .plan = p,
 	};
 	const struct obs_container **idx = NULL;
-	size_t n_idx = 0, at = 0;
+	const struct obs_volume **vidx = NULL;
+	size_t n_idx = 0, at = 0, vat = 0;
 	int err = 0;
 
 	plan_fact_add(p, "history tokens_used=%" PRIu64, obs->hist_tokens_used);
@@ -216,6 +241,14 @@ int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	if (n_idx > 1) {
 		qsort(idx, n_idx, sizeof(*idx), cs_site_cmp);
 	}
+	/* The same for volumes, so a site's unused volumes are found without a scan. */
+	vidx = bg_xcalloc(obs->n_volumes ? obs->n_volumes : 1, sizeof(*vidx));
+	for (size_t i = 0; i < obs->n_volumes; i++) {
+		vidx[i] = &obs->volumes[i];
+	}
+	if (obs->n_volumes > 1) {
+		qsort(vidx, obs->n_volumes, sizeof(*vidx), vol_site_cmp);
+	}
 
 	for (size_t i = 0; i < des->n_sites; i++) {
 		const struct des_site *s = &des->sites[i];
@@ -226,6 +259,16 @@ int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		while (end < n_idx && strcmp(idx[end]->site, s->name) == 0) {
 			end++;
 		}
+		while (vat < obs->n_volumes && strcmp(vol_site(vidx[vat]), s->name) < 0) {
+			vat++;
+		}
+		size_t vend = vat;
+		while (vend < obs->n_volumes && strcmp(vol_site(vidx[vend]), s->name) == 0) {
+			vend++;
+		}
+		ctx.vols = &vidx[vat];
+		ctx.n_vols = vend - vat;
+		vat = vend;
 		if (!site_selected(args, s->name)) {
 			at = end;
 			continue;
@@ -282,5 +325,6 @@ int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	}
 out:
 	free(idx);
+	free(vidx);
 	return err;
 }

@@ -31,6 +31,9 @@ struct rec_diff_ctx {
 	/* This site's managed containers (borrowed from obs), sorted by name. */
 	const struct obs_container *const *cs;
 	size_t n_cs;
+	/* This site's managed volumes (label io.bluegreen.site), sorted by name. */
+	const struct obs_volume *const *vols;
+	size_t n_vols;
 	bool switching; /* set by the colour diff when it planned a switch or preview write */
 };
 
