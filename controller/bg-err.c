@@ -89,6 +89,10 @@ static void diag_push(struct bg_diag *d, enum bg_sev sev, const char *file,
 void bg_diag_vadd(struct bg_diag *d, enum bg_sev sev, const struct bg_loc *loc,
 		const char *fmt, va_list ap)
 {
+	/* Callers documented as taking "d may be NULL" (dk, lock) lose the message. */
+	if (!d) {
+		return;
+	}
 	char *msg = bg_xvasprintf(fmt, ap);
 	if (loc && loc->file) {
 		diag_push(d, sev, loc->file, loc->line, loc->col, msg);

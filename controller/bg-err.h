@@ -40,7 +40,7 @@ struct bg_diag {
 void bg_diag_init(struct bg_diag *d);
 void bg_diag_release(struct bg_diag *d);
 
-/* Add a message; loc may be NULL or have a NULL file. */
+/* Add a message; loc may be NULL or have a NULL file; d NULL drops it. */
 void bg_diag_add(struct bg_diag *d, enum bg_sev sev, const struct bg_loc *loc,
 		const char *fmt, ...) BG_PRINTF(4, 5);
 void bg_diag_vadd(struct bg_diag *d, enum bg_sev sev, const struct bg_loc *loc,

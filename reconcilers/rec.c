@@ -85,7 +85,8 @@ int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
 	bg_strv_init(&taken);
 	err = dk_names_unmanaged(dk, kind, &taken, d);
 	for (size_t i = 0; !err && i < names->n; i++) {
-		if (bsearch(&names->v[i], taken.v, taken.n, sizeof(*taken.v), strp_cmp)) {
+		/* taken.v is NULL when nothing is taken: bsearch(NULL, 0) is still UB. */
+		if (taken.n && bsearch(&names->v[i], taken.v, taken.n, sizeof(*taken.v), strp_cmp)) {
 			obs_conflict_add(o, kind, names->v[i]);
 		}
 	}
