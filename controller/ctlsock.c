@@ -1,0 +1,637 @@
+/*
+ * ctlsock: see ctlsock.h. The server side is a uv_pipe_t listening on the
+ * socket path, one uv_pipe_t per client. A connection lives until two
+ * things have happened: its handle is closed (client gone, or the answer
+ * written) and, if its request was handed to the daemon, the daemon has
+ * finished it. Either may come first: a client that hangs up in the middle
+ * of an apply does not stop the apply (the daemon's sends then go
+ * nowhere), and an answer is never written to freed memory. The server
+ * itself is freed only after its last connection.
+ */
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-log.h"
+#include "ctlsock.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct ctls {
+	uv_loop_t *loop;
+	uv_pipe_t pipe;
+	char *path;
+	ctls_request_cb cb;
+	void *arg;
+	ctls_closed_cb closed_cb;
+	bool closing;
+	unsigned refs; /* the listening handle + every connection not yet freed */
+	struct ctls_conn *conns;
+};
+
+struct ctls_conn {
+	struct ctls *s;
+	uv_pipe_t h;
+	struct bg_buf in;
+	struct ctls_request req;
+	unsigned n_lines;
+	bool hello;
+	bool dispatched;    /* handed to the request callback */
+	bool finished;      /* ... and given back with ctls_conn_finish */
+	bool closing;       /* uv_close called on h */
+	bool handle_closed; /* ... and its callback ran */
+	long pid, uid;
+	struct ctls_conn *prev, *next;
+};
+
+struct wreq {
+	uv_write_t w;
+	struct ctls_conn *c;
+	bool close_after;
+	size_t len;
+	char data[];
+};
+
+void ctls_request_init(struct ctls_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	bg_strv_init(&r->confirms);
+}
+
+void ctls_request_release(struct ctls_request *r)
+{
+	if (!r) {
+		return;
+	}
+	free(r->token);
+	bg_strv_release(&r->confirms);
+	ctls_request_init(r);
+}
+
+/* ---- framing ---- */
+
+char *ctls_encode(const char *s)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	for (const char *p = s ? s : ""; *p; p++) {
+		if (*p == '%' || *p == '\n' || *p == '\r') {
+			bg_buf_addf(&b, "%%%02X", (unsigned char)*p);
+		} else {
+			bg_buf_addch(&b, *p);
+		}
+	}
+	return bg_buf_detach(&b, NULL);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+char *ctls_decode(const char *s)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	for (const char *p = s ? s : ""; *p; p++) {
+		int hi, lo;
+		if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+				(hi || lo)) {
+			bg_buf_addch(&b, (char)(hi * 16 + lo));
+			p += 2;
+		} else {
+			/* A stray '%' (or an encoded NUL) is kept as written. */
+			bg_buf_addch(&b, *p);
+		}
+	}
+	return bg_buf_detach(&b, NULL);
+}
+
+/* ---- server ---- */
+
+static void server_unref(struct ctls *s)
+{
+	if (--s->refs > 0) {
+		return;
+	}
+	if (s->closed_cb) {
+		s->closed_cb(s, s->arg);
+	}
+	free(s->path);
+	free(s);
+}
+
+static void conn_maybe_free(struct ctls_conn *c)
+{
+	if (!c->handle_closed || (c->dispatched && !c->finished)) {
+		return;
+	}
+	struct ctls *s = c->s;
+	if (c->prev) {
+		c->prev->next = c->next;
+	} else {
+		s->conns = c->next;
+	}
+	if (c->next) {
+		c->next->prev = c->prev;
+	}
+	bg_buf_release(&c->in);
+	ctls_request_release(&c->req);
+	free(c);
+	server_unref(s);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct ctls_conn *c = h->data;
+	c->handle_closed = true;
+	conn_maybe_free(c);
+}
+
+static void conn_close(struct ctls_conn *c)
+{
+	if (!c->closing) {
+		c->closing = true;
+		uv_close((uv_handle_t *)&c->h, on_conn_closed);
+	}
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+	struct wreq *wr = (struct wreq *)w;
+	struct ctls_conn *c = wr->c;
+	if (status < 0 || wr->close_after) {
+		/* EPIPE: the client left; nothing more can reach it. */
+		conn_close(c);
+	}
+	free(wr);
+}
+
+bool ctls_conn_alive(const struct ctls_conn *c)
+{
+	return c && !c->closing;
+}
+
+static void conn_write(struct ctls_conn *c, const char *data, size_t len, bool close_after)
+{
+	if (!ctls_conn_alive(c)) {
+		return;
+	}
+	struct wreq *wr = bg_xmalloc(sizeof(*wr) + len);
+	memcpy(wr->data, data, len);
+	wr->len = len;
+	wr->c = c;
+	wr->close_after = close_after;
+	uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
+	int err = uv_write(&wr->w, (uv_stream_t *)&c->h, &buf, 1, on_write);
+	if (err) {
+		free(wr);
+		conn_close(c);
+	}
+}
+
+static const char *chan_name(enum ctls_chan chan)
+{
+	switch (chan) {
+	case CTLS_ERR:
+		return "err";
+	case CTLS_STATUS:
+		return "status";
+	default:
+		return "out";
+	}
+}
+
+void ctls_conn_send(struct ctls_conn *c, enum ctls_chan chan, const char *text)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	const char *p = text ? text : "";
+
+	if (!ctls_conn_alive(c)) {
+		return;
+	}
+	/* One protocol line per text line; a final newline ends the last one. */
+	do {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = bg_xstrndup(p, n);
+		char *enc = ctls_encode(line);
+		bg_buf_addf(&b, "%s %s\n", chan_name(chan), enc);
+		free(enc);
+		free(line);
+		p = nl ? nl + 1 : p + n;
+	} while (*p);
+	conn_write(c, b.data, b.len, false);
+	bg_buf_release(&b);
+}
+
+void ctls_conn_sendf(struct ctls_conn *c, enum ctls_chan chan, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = bg_xvasprintf(fmt, ap);
+	va_end(ap);
+	ctls_conn_send(c, chan, text);
+	free(text);
+}
+
+/* Answer and close; a connection never dispatched is freed once closed. */
+static void conn_end(struct ctls_conn *c, int exit_code)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "exit %d\n", exit_code);
+	if (ctls_conn_alive(c)) {
+		conn_write(c, line, (size_t)n, true);
+	}
+}
+
+void ctls_conn_finish(struct ctls_conn *c, int exit_code)
+{
+	if (!c) {
+		return;
+	}
+	if (!c->dispatched || c->finished) {
+		BG_BUG("ctls_conn_finish on a connection that is not the caller's");
+	}
+	conn_end(c, exit_code);
+	c->finished = true;
+	conn_maybe_free(c);
+}
+
+long ctls_conn_pid(const struct ctls_conn *c)
+{
+	return c ? c->pid : -1;
+}
+
+long ctls_conn_uid(const struct ctls_conn *c)
+{
+	return c ? c->uid : -1;
+}
+
+static void conn_refuse(struct ctls_conn *c, const char *msg)
+{
+	ctls_conn_sendf(c, CTLS_ERR, "bluegreen: error: %s", msg);
+	conn_end(c, BG_EXIT_ERROR);
+}
+
+/* One request line; returns false once the request is complete or refused. */
+static bool conn_line(struct ctls_conn *c, char *line)
+{
+	size_t n = strlen(line);
+	if (n && line[n - 1] == '\r') {
+		line[--n] = '\0';
+	}
+	if (++c->n_lines > CTLS_REQUEST_LINES_MAX) {
+		conn_refuse(c, "control request too long");
+		return false;
+	}
+	if (!c->hello) {
+		if (strcmp(line, CTLS_HELLO) != 0) {
+			conn_refuse(c, "this watch daemon speaks the control protocol '"
+					CTLS_HELLO "' (is `bluegreen apply` from another version?)");
+			return false;
+		}
+		c->hello = true;
+		return true;
+	}
+	if (bg_str_has_prefix(line, "apply ") && !c->req.token) {
+		c->req.token = ctls_decode(line + strlen("apply "));
+	} else if (bg_str_has_prefix(line, "confirm ")) {
+		bg_strv_push_take(&c->req.confirms, ctls_decode(line + strlen("confirm ")));
+	} else if (strcmp(line, "option json") == 0) {
+		c->req.json = true;
+	} else if (strcmp(line, "option color") == 0) {
+		c->req.color = true;
+	} else if (strcmp(line, "go") == 0) {
+		if (!c->req.token) {
+			conn_refuse(c, "control request without a token");
+			return false;
+		}
+		c->dispatched = true;
+		c->s->cb(c->s, c, &c->req, c->s->arg);
+		return false;
+	} else {
+		/* Unknown lines are refused: a newer client must not believe it was heard. */
+		char *shown = bg_xstrndup(line, 64);
+		char *msg = bg_xasprintf("unknown control request '%s'", shown);
+		conn_refuse(c, msg);
+		free(msg);
+		free(shown);
+		return false;
+	}
+	return true;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	size_t n = suggested < 65536 ? suggested : 65536;
+	buf->base = bg_xmalloc(n);
+	buf->len = n;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct ctls_conn *c = st->data;
+
+	if (nread < 0) {
+		/* EOF or error: the client is gone (or done talking, and we do not care). */
+		free(buf->base);
+		conn_close(c);
+		return;
+	}
+	if (nread == 0 || c->dispatched || c->closing || c->s->closing) {
+		free(buf->base);
+		return;
+	}
+	if (bg_buf_add(&c->in, buf->base, (size_t)nread) != 0) {
+		free(buf->base);
+		conn_refuse(c, "control request too long");
+		uv_read_stop(st);
+		return;
+	}
+	free(buf->base);
+	char *start = c->in.data;
+	char *nl;
+	bool more = true;
+	while (more && (nl = memchr(start, '\n', c->in.len - (size_t)(start - c->in.data)))) {
+		*nl = '\0';
+		more = conn_line(c, start);
+		start = nl + 1;
+	}
+	if (!more) {
+		/*
+		 * Refused: nothing more is read. Dispatched: reading goes on (and
+		 * anything sent is dropped) only to learn at once when the client
+		 * hangs up, so the apply's output stops going anywhere.
+		 */
+		if (!c->dispatched) {
+			uv_read_stop(st);
+		}
+		bg_buf_release(&c->in);
+		return;
+	}
+	size_t rest = c->in.len - (size_t)(start - c->in.data);
+	memmove(c->in.data, start, rest);
+	c->in.len = rest;
+	c->in.data[rest] = '\0';
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct ctls *s = server->data;
+	struct ctls_conn *c;
+
+	if (status < 0 || s->closing) {
+		return;
+	}
+	c = bg_xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->pid = c->uid = -1;
+	bg_buf_init(&c->in, CTLS_LINE_MAX);
+	ctls_request_init(&c->req);
+	uv_pipe_init(s->loop, &c->h, 0);
+	c->h.data = c;
+	c->next = s->conns;
+	if (s->conns) {
+		s->conns->prev = c;
+	}
+	s->conns = c;
+	s->refs++;
+	if (uv_accept(server, (uv_stream_t *)&c->h) != 0) {
+		conn_close(c);
+		return;
+	}
+	uv_os_fd_t fd;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (uv_fileno((uv_handle_t *)&c->h, &fd) == 0 &&
+			getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) {
+		c->pid = (long)cr.pid;
+		c->uid = (long)cr.uid;
+	}
+	if (uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read) != 0) {
+		conn_close(c);
+	}
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	server_unref(h->data);
+}
+
+int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
+		ctls_request_cb cb, void *arg, struct bg_diag *d)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		/* libuv would silently truncate it, and clients would never find it. */
+		bg_diag_error(d, NULL, "control socket path %s is too long for a unix socket "
+				"(%zu bytes, at most %zu): use a shorter state_dir", path, strlen(path),
+				sizeof(sa.sun_path) - 1);
+		return BG_ERRNO(ENAMETOOLONG);
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			bg_diag_error(d, NULL, "%s exists and is not a socket: remove it", path);
+			return BG_ERRNO(EEXIST);
+		}
+		/* A dead daemon's socket: we hold the state lock, so nobody owns it. */
+		unlink(path);
+	}
+	struct ctls *s = bg_xcalloc(1, sizeof(*s));
+	s->loop = loop;
+	s->path = bg_xstrdup(path);
+	s->cb = cb;
+	s->arg = arg;
+	uv_pipe_init(loop, &s->pipe, 0);
+	s->pipe.data = s;
+	s->refs = 1;
+	/*
+	 * The socket is created with the process umask: make it 0600 from the
+	 * start, so there is no moment at which it is reachable by others
+	 * (the state directory is 0700 too). No other thread runs yet.
+	 */
+	mode_t old = umask(0177);
+	err = uv_pipe_bind(&s->pipe, path);
+	umask(old);
+	if (!err && chmod(path, 0600) != 0) {
+		err = BG_ERRNO(errno);
+	}
+	if (!err) {
+		err = uv_listen((uv_stream_t *)&s->pipe, 16, on_connection);
+	}
+	if (err) {
+		bg_diag_error(d, NULL, "cannot listen on the control socket %s: %s", path,
+				uv_strerror(err));
+		unlink(path);
+		s->closing = true;
+		uv_close((uv_handle_t *)&s->pipe, on_listener_closed);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+void ctls_close(struct ctls *s, ctls_closed_cb closed_cb)
+{
+	if (!s || s->closing) {
+		return;
+	}
+	s->closing = true;
+	s->closed_cb = closed_cb;
+	unlink(s->path);
+	uv_close((uv_handle_t *)&s->pipe, on_listener_closed);
+	for (struct ctls_conn *c = s->conns; c; c = c->next) {
+		if (!c->dispatched) {
+			conn_close(c);
+		}
+	}
+}
+
+/* ---- client ---- */
+
+static int send_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return BG_ERRNO(errno);
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+struct client_out {
+	FILE *out, *err;
+	bool tty, pending;
+};
+
+static void client_clear_status(struct client_out *co)
+{
+	if (co->pending) {
+		fputs("\r\033[K", co->err);
+		co->pending = false;
+	}
+}
+
+/* Returns true when the line was "exit N". */
+static bool client_line(struct client_out *co, const char *line, int *exit_code)
+{
+	if (bg_str_has_prefix(line, "exit ")) {
+		client_clear_status(co);
+		*exit_code = atoi(line + 5);
+		return true;
+	}
+	const char *sp = strchr(line, ' ');
+	char *text = ctls_decode(sp ? sp + 1 : "");
+	if (bg_str_has_prefix(line, "status ")) {
+		if (co->tty) {
+			fprintf(co->err, "\r\033[K  %s", text);
+			fflush(co->err);
+			co->pending = true;
+		}
+	} else if (bg_str_has_prefix(line, "err ")) {
+		client_clear_status(co);
+		fflush(co->out);
+		fprintf(co->err, "%s\n", text);
+		fflush(co->err);
+	} else if (bg_str_has_prefix(line, "out ")) {
+		client_clear_status(co);
+		fprintf(co->out, "%s\n", text);
+		fflush(co->out);
+	}
+	/* Other lines are from a newer daemon: skipped, the exit code still counts. */
+	free(text);
+	return false;
+}
+
+int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *out,
+		FILE *err, int *exit_code)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct bg_buf b = BG_BUF_INIT;
+	struct client_out co = {.out = out, .err = err, .tty = isatty(fileno(err)) == 1};
+	char buf[8192];
+	int fd, rc = 0;
+	bool done = false;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		return BG_ERRNO(ENAMETOOLONG);
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return BG_ERRNO(errno);
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		rc = BG_ERRNO(errno);
+		close(fd);
+		return rc;
+	}
+	char *tok = ctls_encode(req->token);
+	bg_buf_addf(&b, "%s\napply %s\n", CTLS_HELLO, tok);
+	free(tok);
+	for (size_t i = 0; i < req->confirms.n; i++) {
+		char *enc = ctls_encode(req->confirms.v[i]);
+		bg_buf_addf(&b, "confirm %s\n", enc);
+		free(enc);
+	}
+	bg_buf_addf(&b, "%s%sgo\n", req->json ? "option json\n" : "",
+			req->color ? "option color\n" : "");
+	rc = send_all(fd, b.data, b.len);
+	bg_buf_release(&b);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+
+	/* From here on the request was handed over: the answer decides. */
+	bg_buf_init(&b, 0);
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			break;
+		}
+		bg_buf_add(&b, buf, (size_t)n);
+		char *start = b.data, *nl;
+		while (!done && (nl = memchr(start, '\n', b.len - (size_t)(start - b.data)))) {
+			*nl = '\0';
+			done = client_line(&co, start, exit_code);
+			start = nl + 1;
+		}
+		size_t rest = b.len - (size_t)(start - b.data);
+		memmove(b.data, start, rest);
+		b.len = rest;
+		b.data[rest] = '\0';
+	}
+	close(fd);
+	bg_buf_release(&b);
+	if (!done) {
+		client_clear_status(&co);
+		fprintf(err, "bluegreen: error: the watch daemon closed the control connection "
+				"before reporting the outcome (it may have been stopped): see "
+				"`bluegreen log` and `bluegreen history`\n");
+		*exit_code = BG_EXIT_ERROR;
+	}
+	return 0;
+}

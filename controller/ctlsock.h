@@ -1,0 +1,116 @@
+/*
+ * ctlsock: the daemon's control socket, STATE_DIR/control.sock (a unix
+ * stream socket, mode 0600, in the 0700 state directory), and the client
+ * that `bluegreen apply` uses to hand a token to a running daemon instead
+ * of waiting for the state lock the daemon holds.
+ *
+ * The protocol is a few text lines each way (docs/watch.md):
+ *
+ *   client -> daemon                    daemon -> client
+ *   bluegreen-control 1                 out TEXT      (a line for stdout)
+ *   apply TOKEN                         err TEXT      (a line for stderr)
+ *   confirm TEXT        (0 or more)     status TEXT   (transient progress)
+ *   option json|color   (0 or more)     exit N        (the exit code; last)
+ *   go
+ *
+ * TEXT is percent-encoded where it would break the framing (only '%',
+ * CR and LF are encoded), so any confirm phrase and any output line
+ * travels intact. The daemon streams the same lines `bluegreen apply`
+ * prints when it converges by itself, then the same exit code.
+ *
+ * The server follows the async contract; the client is blocking (it runs
+ * in a one-shot command that has nothing else to do).
+ */
+#ifndef BG_CONTROLLER_CTLSOCK_H
+#define BG_CONTROLLER_CTLSOCK_H
+
+#include "bg.h"
+#include "bg-err.h"
+#include "bg-util.h"
+
+#include <uv.h>
+
+#define CTLS_SOCKET_NAME "control.sock"
+#define CTLS_HELLO "bluegreen-control 1"
+/* Longest line either side accepts (a request is a handful of short lines). */
+#define CTLS_LINE_MAX (64u * 1024)
+/* Most lines in one request. */
+#define CTLS_REQUEST_LINES_MAX 64
+
+enum ctls_chan {
+	CTLS_OUT = 0,
+	CTLS_ERR,
+	CTLS_STATUS,
+};
+
+/* What a client asked for. */
+struct ctls_request {
+	char *token;
+	struct bg_strv confirms;
+	bool json;  /* render a plan shown on exit 3 as JSON */
+	bool color; /* the client's stdout is a terminal */
+};
+
+void ctls_request_init(struct ctls_request *r);
+void ctls_request_release(struct ctls_request *r);
+
+struct ctls;
+struct ctls_conn;
+
+/*
+ * A complete request arrived on conn. The connection now belongs to the
+ * callee until it calls ctls_conn_finish (exactly once, at any later
+ * time); req is borrowed for the call.
+ */
+typedef void (*ctls_request_cb)(struct ctls *s, struct ctls_conn *conn,
+		const struct ctls_request *req, void *arg);
+typedef void (*ctls_closed_cb)(struct ctls *s, void *arg);
+
+/*
+ * Listen on path: a stale socket file left by a dead daemon is removed
+ * first (the caller holds the state lock, so no live daemon owns it), the
+ * socket is made 0600 before it accepts anything. A path longer than a
+ * unix socket address holds is refused (ENAMETOOLONG) rather than
+ * truncated. Errors are explained in d.
+ */
+int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
+		ctls_request_cb cb, void *arg, struct bg_diag *d);
+/*
+ * Stop listening: the socket file is removed at once, open connections
+ * are closed. Connections handed to the request callback and not finished
+ * yet stay valid (their sends go nowhere) until ctls_conn_finish. closed_cb
+ * (may be NULL) runs once the listening handle and every connection are
+ * closed; s is freed right after. NULL-safe.
+ */
+void ctls_close(struct ctls *s, ctls_closed_cb closed_cb);
+
+/* Queue one line (or several, split at newlines) for the client. */
+void ctls_conn_send(struct ctls_conn *c, enum ctls_chan chan, const char *text);
+void ctls_conn_sendf(struct ctls_conn *c, enum ctls_chan chan, const char *fmt, ...)
+	BG_PRINTF(3, 4);
+/* Send "exit N" and close once it is written. c must not be used after. */
+void ctls_conn_finish(struct ctls_conn *c, int exit_code);
+/* Whether the client is still there to read. */
+bool ctls_conn_alive(const struct ctls_conn *c);
+/* The peer's pid and uid (SO_PEERCRED), -1 when unknown. */
+long ctls_conn_pid(const struct ctls_conn *c);
+long ctls_conn_uid(const struct ctls_conn *c);
+
+/* Framing helpers (exposed for tests): new strings. */
+char *ctls_encode(const char *s);
+char *ctls_decode(const char *s);
+
+/*
+ * The client: connect to path, send req, and copy the daemon's answer to
+ * out and err (status lines only when err is a terminal, overwritten in
+ * place like `bluegreen apply` does). Returns 0 with *exit_code set once
+ * the request was handed over, whatever the outcome (a daemon that goes
+ * away before saying "exit" gives exit code 1 and a message on err).
+ * BG_ERRNO(ENOENT) or BG_ERRNO(ECONNREFUSED) mean no daemon listens: the
+ * caller converges by itself. Other errors (EACCES, ...) are returned
+ * with nothing printed.
+ */
+int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *out,
+		FILE *err, int *exit_code);
+
+#endif /* BG_CONTROLLER_CTLSOCK_H */

@@ -1,0 +1,348 @@
+/*
+ * t-ctlsock: the control socket, both ends. The server runs in a libuv
+ * loop on this thread; the blocking client (what `bluegreen apply` uses)
+ * runs in a second thread, as it would in another process. Checks the
+ * framing (any byte of a confirm phrase arrives intact), the streamed
+ * lines and exit code, the socket's mode, refusals of bad requests, a
+ * client that hangs up before its answer (the daemon's side stays valid
+ * until it finishes), a stale socket file replaced, and the "no daemon"
+ * answers that make `apply` converge by itself.
+ */
+#include "bg.h"
+#include "bg-buf.h"
+#include "ctlsock.h"
+#include "th.h"
+
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static char *dir, *path;
+
+struct server {
+	uv_loop_t loop;
+	struct ctls *s;
+	struct ctls_request got;
+	struct ctls_conn *held; /* a connection not finished yet */
+	unsigned n_requests;
+	bool hold;              /* keep the connection instead of answering */
+	bool closed;
+};
+
+static void on_request(struct ctls *s, struct ctls_conn *c, const struct ctls_request *req,
+		void *arg)
+{
+	struct server *sv = arg;
+	sv->n_requests++;
+	ctls_request_release(&sv->got);
+	sv->got.token = bg_xstrdup(req->token);
+	bg_strv_copy(&sv->got.confirms, &req->confirms);
+	sv->got.json = req->json;
+	sv->got.color = req->color;
+	assert_true(ctls_conn_pid(c) == (long)getpid());
+	assert_true(ctls_conn_uid(c) == (long)getuid());
+	if (sv->hold) {
+		sv->held = c;
+		return;
+	}
+	ctls_conn_send(c, CTLS_STATUS, "waiting 1/3");
+	ctls_conn_send(c, CTLS_OUT, "[1/2] create container x\n[2/2] start container x");
+	ctls_conn_sendf(c, CTLS_ERR, "bluegreen: %s", "refused: 100% sure\r");
+	ctls_conn_finish(c, 4);
+}
+
+static void on_closed(struct ctls *s, void *arg)
+{
+	((struct server *)arg)->closed = true;
+}
+
+struct client {
+	struct ctls_request req;
+	int rc, exit_code;
+	char *out, *err;
+	size_t olen, elen;
+	const char *raw; /* send this instead of a request */
+	char *raw_answer;
+	int raw_err;     /* errno of a failed connect or send (asserted by the main thread) */
+	atomic_int done;
+};
+
+static void client_thread(void *arg)
+{
+	struct client *c = arg;
+	if (c->raw) {
+		/* A hand-made client: send raw bytes, read the whole answer. */
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+				send(fd, c->raw, strlen(c->raw), MSG_NOSIGNAL) != (ssize_t)strlen(c->raw)) {
+			c->raw_err = errno;
+			close(fd);
+			atomic_store(&c->done, 1);
+			return;
+		}
+		struct bg_buf b = BG_BUF_INIT;
+		char buf[4096];
+		ssize_t n;
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+			bg_buf_add(&b, buf, (size_t)n);
+		}
+		close(fd);
+		c->raw_answer = bg_buf_detach(&b, NULL);
+		atomic_store(&c->done, 1);
+		return;
+	}
+	FILE *o = open_memstream(&c->out, &c->olen);
+	FILE *e = open_memstream(&c->err, &c->elen);
+	c->rc = ctls_client_apply(path, &c->req, o, e, &c->exit_code);
+	fclose(o);
+	fclose(e);
+	atomic_store(&c->done, 1);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* Run the loop until the client thread is done. */
+static void run_with_client(struct server *sv, struct client *c)
+{
+	uv_thread_t th;
+	uv_timer_t tick;
+	uv_timer_init(&sv->loop, &tick);
+	/* The loop must notice the thread's end: wake it every 10 ms. */
+	uv_timer_start(&tick, on_tick, 10, 10);
+	assert_int_equal(uv_thread_create(&th, client_thread, c), 0);
+	for (int i = 0; i < 1000 && !atomic_load(&c->done); i++) {
+		uv_run(&sv->loop, UV_RUN_ONCE);
+	}
+	uv_thread_join(&th);
+	assert_int_equal(c->raw_err, 0);
+	uv_close((uv_handle_t *)&tick, NULL);
+	uv_run(&sv->loop, UV_RUN_NOWAIT);
+}
+
+static void server_start(struct server *sv)
+{
+	struct bg_diag d;
+	memset(sv, 0, sizeof(*sv));
+	ctls_request_init(&sv->got);
+	assert_int_equal(uv_loop_init(&sv->loop), 0);
+	bg_diag_init(&d);
+	assert_int_equal(ctls_listen(&sv->s, &sv->loop, path, on_request, sv, &d), 0);
+	bg_diag_release(&d);
+}
+
+static void server_stop(struct server *sv)
+{
+	ctls_close(sv->s, on_closed);
+	uv_run(&sv->loop, UV_RUN_DEFAULT);
+	assert_true(sv->closed);
+	assert_int_equal(access(path, F_OK), -1); /* the socket file is gone */
+	assert_int_equal(uv_loop_close(&sv->loop), 0);
+	ctls_request_release(&sv->got);
+}
+
+static int setup(void **state)
+{
+	dir = th_tmpdir("ctls");
+	path = bg_xasprintf("%s/control.sock", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	th_rm_rf(dir);
+	free(dir);
+	free(path);
+	return 0;
+}
+
+static void t_encode_roundtrip(void **state)
+{
+	const char *cases[] = {"", "plain", "100%", "a\nb\r\nc", "%0A is not a newline",
+			"DEPLOY \"SHOP\" PROD", "%", "%zz", "\xc3\xa9t\xc3\xa9"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {
+		char *e = ctls_encode(cases[i]);
+		assert_null(strchr(e, '\n'));
+		assert_null(strchr(e, '\r'));
+		char *d = ctls_decode(e);
+		assert_string_equal(d, cases[i]);
+		free(d);
+		free(e);
+	}
+}
+
+static void t_request_and_answer(void **state)
+{
+	struct server sv;
+	struct client c;
+	struct stat st;
+
+	server_start(&sv);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	memset(&c, 0, sizeof(c));
+	ctls_request_init(&c.req);
+	c.req.token = bg_xstrdup("0123456789abcdef");
+	bg_strv_push(&c.req.confirms, "DEPLOY SHOP\nPROD 100%");
+	bg_strv_push(&c.req.confirms, "second");
+	c.req.json = true;
+	run_with_client(&sv, &c);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.exit_code, 4);
+	assert_int_equal(sv.n_requests, 1);
+	assert_string_equal(sv.got.token, "0123456789abcdef");
+	assert_int_equal(sv.got.confirms.n, 2);
+	assert_string_equal(sv.got.confirms.v[0], "DEPLOY SHOP\nPROD 100%");
+	assert_true(sv.got.json);
+	assert_false(sv.got.color);
+	/* stdout lines in order; status lines only on a terminal (not here). */
+	assert_string_equal(c.out, "[1/2] create container x\n[2/2] start container x\n");
+	assert_string_equal(c.err, "bluegreen: refused: 100% sure\r\n");
+	free(c.out);
+	free(c.err);
+	ctls_request_release(&c.req);
+	server_stop(&sv);
+}
+
+static void t_bad_requests(void **state)
+{
+	struct server sv;
+	const char *bad[] = {
+		"hello 2\napply x\ngo\n",                       /* wrong protocol */
+		CTLS_HELLO "\ngo\n",                            /* no token */
+		CTLS_HELLO "\napply 0123456789abcdef\nfrobnicate\ngo\n", /* unknown line */
+	};
+	server_start(&sv);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
+		struct client c;
+		memset(&c, 0, sizeof(c));
+		c.raw = bad[i];
+		run_with_client(&sv, &c);
+		assert_non_null(c.raw_answer);
+		th_assert_contains(c.raw_answer, "err bluegreen: error:");
+		th_assert_contains(c.raw_answer, "exit 1\n");
+		free(c.raw_answer);
+	}
+	assert_int_equal(sv.n_requests, 0);
+	server_stop(&sv);
+}
+
+static void t_answer_later(void **state)
+{
+	struct server sv;
+	struct client c;
+	server_start(&sv);
+	sv.hold = true;
+	memset(&c, 0, sizeof(c));
+	/* The client waits while the daemon holds its request (an apply running). */
+	c.raw = CTLS_HELLO "\napply 0123456789abcdef\ngo\n";
+	uv_thread_t th;
+	assert_int_equal(uv_thread_create(&th, client_thread, &c), 0);
+	while (!sv.held) {
+		uv_run(&sv.loop, UV_RUN_ONCE);
+	}
+	for (int i = 0; i < 5; i++) {
+		uv_run(&sv.loop, UV_RUN_NOWAIT);
+	}
+	assert_true(ctls_conn_alive(sv.held));
+	ctls_conn_send(sv.held, CTLS_OUT, "late line");
+	ctls_conn_finish(sv.held, 0);
+	sv.held = NULL;
+	for (int i = 0; i < 500 && !atomic_load(&c.done); i++) {
+		uv_run(&sv.loop, UV_RUN_NOWAIT);
+		usleep(2000);
+	}
+	uv_thread_join(&th);
+	assert_int_equal(c.raw_err, 0);
+	th_assert_contains(c.raw_answer, "out late line\nexit 0\n");
+	free(c.raw_answer);
+	server_stop(&sv);
+}
+
+static void t_held_conn_survives_close_order(void **state)
+{
+	struct server sv;
+	server_start(&sv);
+	sv.hold = true;
+	/* A real client that gives up: connect, send, close at once. */
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	const char *req = CTLS_HELLO "\napply 0123456789abcdef\ngo\n";
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	while (!sv.held) {
+		uv_run(&sv.loop, UV_RUN_ONCE);
+	}
+	close(fd);
+	for (int i = 0; i < 20; i++) {
+		uv_run(&sv.loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_false(ctls_conn_alive(sv.held));
+	/* Sends to a gone client are dropped; finishing frees it (valgrind). */
+	ctls_conn_send(sv.held, CTLS_OUT, "nobody reads this");
+	ctls_conn_finish(sv.held, 5);
+	sv.held = NULL;
+	server_stop(&sv);
+}
+
+static void t_no_daemon_and_stale_socket(void **state)
+{
+	struct ctls_request req;
+	int code = -1;
+	ctls_request_init(&req);
+	req.token = bg_xstrdup("0123456789abcdef");
+	/* Nothing there: apply converges by itself. */
+	assert_int_equal(ctls_client_apply(path, &req, stdout, stderr, &code),
+			BG_ERRNO(ENOENT));
+	/* A dead daemon's socket file: refused, and a new daemon replaces it. */
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	assert_int_equal(ctls_client_apply(path, &req, stdout, stderr, &code),
+			BG_ERRNO(ECONNREFUSED));
+	struct server sv;
+	server_start(&sv);
+	server_stop(&sv);
+	/* A path a unix socket cannot hold is refused, never truncated. */
+	char *longp = bg_xasprintf("%s/%0200d.sock", dir, 0);
+	struct bg_diag d;
+	struct ctls *s = NULL;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	bg_diag_init(&d);
+	assert_int_equal(ctls_listen(&s, &loop, longp, on_request, NULL, &d),
+			BG_ERRNO(ENAMETOOLONG));
+	th_assert_contains(d.items[0].msg, "too long");
+	assert_int_equal(ctls_client_apply(longp, &req, stdout, stderr, &code),
+			BG_ERRNO(ENAMETOOLONG));
+	bg_diag_release(&d);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	free(longp);
+	ctls_request_release(&req);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_encode_roundtrip),
+		cmocka_unit_test(t_request_and_answer),
+		cmocka_unit_test(t_bad_requests),
+		cmocka_unit_test(t_answer_later),
+		cmocka_unit_test(t_held_conn_survives_close_order),
+		cmocka_unit_test(t_no_daemon_and_stale_socket),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
