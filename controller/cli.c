@@ -8,9 +8,11 @@
 #include "bg-buf.h"
 #include "cli.h"
 #include "apply.h"
+#include "ctlsock.h"
 #include "lock.h"
 #include "rec.h"
 
+#include <time.h>
 #include <unistd.h>
 
 void cli_env_init(struct cli_env *env)
@@ -304,4 +306,65 @@ int cli_converge(struct cli *cli, struct cli_env *env, const struct apply_opts *
 	apply_outcome_release(&out);
 	bg_diag_release(&d);
 	return rc;
+}
+
+/* How often to look for a daemon's socket while the daemon is starting. */
+#define CLI_HANDOFF_STEP_MS 100
+
+static bool no_daemon(int err)
+{
+	return err == BG_ERRNO(ENOENT) || err == BG_ERRNO(ECONNREFUSED) ||
+			err == BG_ERRNO(ENAMETOOLONG);
+}
+
+/* Is the lock holder a watch daemon? ("pid N (watch, actor, since T)") */
+static bool daemon_holds_lock(const char *state_dir)
+{
+	char *holder = NULL;
+	bool watch = lock_holder(state_dir, &holder, NULL) == 0 && holder &&
+			strstr(holder, "(watch,") != NULL;
+	free(holder);
+	return watch;
+}
+
+bool cli_handoff(struct cli *cli, struct cli_env *env, const char *token,
+		const char *rollback_site, const struct bg_strv *confirms, uint64_t wait_ms,
+		int *rc)
+{
+	struct ctls_request req;
+	char *path = bg_xasprintf("%s/%s", env->cfg->g.state_dir, CTLS_SOCKET_NAME);
+	bool handed = false;
+	int err;
+
+	ctls_request_init(&req);
+	req.token = bg_xstrdup(token);
+	req.rollback_site = bg_xstrdup(rollback_site);
+	if (confirms) {
+		bg_strv_copy(&req.confirms, confirms);
+	}
+	req.json = cli->json;
+	req.color = cli->color;
+	for (uint64_t waited = 0;; waited += CLI_HANDOFF_STEP_MS) {
+		err = ctls_client_apply(path, &req, cli->out, cli->err, rc);
+		if (!no_daemon(err) || err == BG_ERRNO(ENAMETOOLONG)) {
+			break;
+		}
+		/* A daemon that holds the lock but is not listening yet is starting up. */
+		if (waited >= wait_ms || !daemon_holds_lock(env->cfg->g.state_dir)) {
+			break;
+		}
+		struct timespec ts = {.tv_nsec = CLI_HANDOFF_STEP_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	if (err == 0) {
+		handed = true;
+	} else if (!no_daemon(err)) {
+		fprintf(cli->err, "bluegreen: error: cannot reach the watch daemon's control socket "
+				"%s: %s: nothing was changed\n", path, bg_strerror(err));
+		*rc = BG_EXIT_ERROR;
+		handed = true;
+	}
+	ctls_request_release(&req);
+	free(path);
+	return handed;
 }

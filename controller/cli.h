@@ -31,7 +31,6 @@ int cmd_watch(int argc, char **argv, struct cli *cli);
 /* "bluegreen: error: ..." on cli->err; returns BG_EXIT_ERROR. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...) BG_PRINTF(2, 3);
 
-#endif /* BG_CONTROLLER_CLI_H */
 
 /* ---- shared plumbing for the verbs (cli.c) ---- */
 
@@ -73,6 +72,19 @@ void cli_report_interrupted(struct cli *cli, struct cli_env *env);
 /* Progress printer for apply: lines on out, transient status on a terminal only. */
 void cli_progress(void *arg, const char *line, bool transient);
 
+/*
+ * When a `bluegreen watch` daemon holds the state lock, waiting for the lock
+ * would never end: hand the token (or, with rollback_site, a rollback --yes)
+ * to the daemon over its control socket (ctlsock.h); it converges through
+ * the same apply_run and streams back the lines and the exit code, printed
+ * here as if this command had converged itself. Returns true with *rc set
+ * when a daemon took it (or refused us for a reason worth reporting); false
+ * when no daemon listens, so the caller converges by itself.
+ */
+bool cli_handoff(struct cli *cli, struct cli_env *env, const char *token,
+		const char *rollback_site, const struct bg_strv *confirms, uint64_t wait_ms,
+		int *rc);
+
 struct apply_opts;
 /*
  * The converger shared by `apply` and `rollback --yes`: state lock (waiting
@@ -95,3 +107,5 @@ int cli_plan_exit(const struct plan *p);
  * itself stays valid (its token is recomputed at apply time).
  */
 void cli_plan_journal(struct cli *cli, struct cli_env *env, const struct plan *p);
+
+#endif /* BG_CONTROLLER_CLI_H */

@@ -14,74 +14,8 @@
 #include "bg.h"
 #include "apply.h"
 #include "cli.h"
-#include "ctlsock.h"
-#include "lock.h"
-
-#include <time.h>
-#include <unistd.h>
 
 #define APPLY_LOCK_WAIT_MS 10000
-/* How often to look for a daemon's socket while the daemon is starting. */
-#define APPLY_HANDOFF_STEP_MS 100
-
-static bool no_daemon(int err)
-{
-	return err == BG_ERRNO(ENOENT) || err == BG_ERRNO(ECONNREFUSED) ||
-			err == BG_ERRNO(ENAMETOOLONG);
-}
-
-/* Is the lock holder a watch daemon? ("pid N (watch, actor, since T)") */
-static bool daemon_holds_lock(const char *state_dir)
-{
-	char *holder = NULL;
-	bool watch = lock_holder(state_dir, &holder, NULL) == 0 && holder &&
-			strstr(holder, "(watch,") != NULL;
-	free(holder);
-	return watch;
-}
-
-/*
- * Hand the token to a running daemon. Returns true with *rc set when a
- * daemon took it (or refused us for a reason worth reporting); false when
- * no daemon listens, so the caller converges by itself.
- */
-static bool handoff(struct cli *cli, struct cli_env *env, const char *token,
-		const struct bg_strv *confirms, uint64_t wait_ms, int *rc)
-{
-	struct ctls_request req;
-	char *path = bg_xasprintf("%s/%s", env->cfg->g.state_dir, CTLS_SOCKET_NAME);
-	bool handed = false;
-	int err;
-
-	ctls_request_init(&req);
-	req.token = bg_xstrdup(token);
-	bg_strv_copy(&req.confirms, confirms);
-	req.json = cli->json;
-	req.color = cli->color;
-	for (uint64_t waited = 0;; waited += APPLY_HANDOFF_STEP_MS) {
-		err = ctls_client_apply(path, &req, cli->out, cli->err, rc);
-		if (!no_daemon(err) || err == BG_ERRNO(ENAMETOOLONG)) {
-			break;
-		}
-		/* A daemon that holds the lock but is not listening yet is starting up. */
-		if (waited >= wait_ms || !daemon_holds_lock(env->cfg->g.state_dir)) {
-			break;
-		}
-		struct timespec ts = {.tv_nsec = APPLY_HANDOFF_STEP_MS * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	if (err == 0) {
-		handed = true;
-	} else if (!no_daemon(err)) {
-		fprintf(cli->err, "bluegreen: error: cannot reach the watch daemon's control socket "
-				"%s: %s: nothing was changed\n", path, bg_strerror(err));
-		*rc = BG_EXIT_ERROR;
-		handed = true;
-	}
-	ctls_request_release(&req);
-	free(path);
-	return handed;
-}
 
 int cmd_apply(int argc, char **argv, struct cli *cli)
 {
@@ -132,7 +66,7 @@ int cmd_apply(int argc, char **argv, struct cli *cli)
 		rc = BG_EXIT_ERROR;
 		goto out;
 	}
-	if (handoff(cli, &env, token, &confirms, wait_ms, &rc)) {
+	if (cli_handoff(cli, &env, token, NULL, &confirms, wait_ms, &rc)) {
 		goto out;
 	}
 	char *what = bg_xasprintf("apply %s", token);

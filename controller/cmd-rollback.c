@@ -44,11 +44,18 @@ int cmd_rollback(int argc, char **argv, struct cli *cli)
 		goto out;
 	}
 	if (yes) {
+		int64_t t0 = bg_mono_ms();
+		if (cli_handoff(cli, &env, NULL, site, NULL, 10000, &rc)) {
+			if (rc == BG_EXIT_OK) {
+				fprintf(cli->out, "rollback of %s took %" PRId64 " ms (through the "
+						"watch daemon)\n", site, bg_mono_ms() - t0);
+			}
+			goto out;
+		}
 		char *what = bg_xasprintf("rollback %s", site);
 		struct apply_opts opts = {
 			.rollback_site = site, .progress = cli_progress, .progress_arg = cli,
 		};
-		int64_t t0 = bg_mono_ms();
 		rc = cli_converge(cli, &env, &opts, 10000, what);
 		if (rc == BG_EXIT_OK) {
 			fprintf(cli->out, "rollback of %s took %" PRId64 " ms\n", site,

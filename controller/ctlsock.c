@@ -65,6 +65,7 @@ void ctls_request_release(struct ctls_request *r)
 		return;
 	}
 	free(r->token);
+	free(r->rollback_site);
 	bg_strv_release(&r->confirms);
 	ctls_request_init(r);
 }
@@ -302,8 +303,10 @@ static bool conn_line(struct ctls_conn *c, char *line)
 		c->hello = true;
 		return true;
 	}
-	if (bg_str_has_prefix(line, "apply ") && !c->req.token) {
+	if (bg_str_has_prefix(line, "apply ") && !c->req.token && !c->req.rollback_site) {
 		c->req.token = ctls_decode(line + strlen("apply "));
+	} else if (bg_str_has_prefix(line, "rollback ") && !c->req.token && !c->req.rollback_site) {
+		c->req.rollback_site = ctls_decode(line + strlen("rollback "));
 	} else if (bg_str_has_prefix(line, "confirm ")) {
 		bg_strv_push_take(&c->req.confirms, ctls_decode(line + strlen("confirm ")));
 	} else if (strcmp(line, "option json") == 0) {
@@ -311,8 +314,8 @@ static bool conn_line(struct ctls_conn *c, char *line)
 	} else if (strcmp(line, "option color") == 0) {
 		c->req.color = true;
 	} else if (strcmp(line, "go") == 0) {
-		if (!c->req.token) {
-			conn_refuse(c, "control request without a token");
+		if (!c->req.token && !c->req.rollback_site) {
+			conn_refuse(c, "control request without a token or a rollback");
 			return false;
 		}
 		c->dispatched = true;
@@ -585,8 +588,8 @@ int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *ou
 		close(fd);
 		return rc;
 	}
-	char *tok = ctls_encode(req->token);
-	bg_buf_addf(&b, "%s\napply %s\n", CTLS_HELLO, tok);
+	char *tok = ctls_encode(req->token ? req->token : req->rollback_site);
+	bg_buf_addf(&b, "%s\n%s %s\n", CTLS_HELLO, req->token ? "apply" : "rollback", tok);
 	free(tok);
 	for (size_t i = 0; i < req->confirms.n; i++) {
 		char *enc = ctls_encode(req->confirms.v[i]);

@@ -8,7 +8,7 @@
  *
  *   client -> daemon                    daemon -> client
  *   bluegreen-control 1                 out TEXT      (a line for stdout)
- *   apply TOKEN                         err TEXT      (a line for stderr)
+ *   apply TOKEN | rollback SITE         err TEXT      (a line for stderr)
  *   confirm TEXT        (0 or more)     status TEXT   (transient progress)
  *   option json|color   (0 or more)     exit N        (the exit code; last)
  *   go
@@ -45,7 +45,8 @@ enum ctls_chan {
 
 /* What a client asked for. */
 struct ctls_request {
-	char *token;
+	char *token;         /* apply TOKEN, or */
+	char *rollback_site; /* rollback SITE (rollback --yes): exactly one is set */
 	struct bg_strv confirms;
 	bool json;  /* render a plan shown on exit 3 as JSON */
 	bool color; /* the client's stdout is a terminal */

@@ -58,7 +58,9 @@ enum job_kind {
 /* One apply waiting for (or holding) the worker. */
 struct ctl_req {
 	struct ctl_req *next;
-	char *token;
+	char *token;            /* apply TOKEN, or */
+	char *rollback_site;    /* rollback SITE --yes handed over */
+	char *label;            /* "3f2a..." or "rollback SITE": what notes call it */
 	struct bg_strv confirms;
 	bool json, color;
 	char *source;           /* for humans: "approve file line 3" */
@@ -462,6 +464,8 @@ static void req_free(struct ctl_req *r)
 		return;
 	}
 	free(r->token);
+	free(r->rollback_site);
+	free(r->label);
 	bg_strv_release(&r->confirms);
 	free(r->source);
 	free(r);
@@ -469,11 +473,12 @@ static void req_free(struct ctl_req *r)
 
 static bool token_pending(struct ctl *c, const char *token)
 {
-	if (c->job && c->job->req && strcmp(c->job->req->token, token) == 0) {
+	if (c->job && c->job->req && c->job->req->token &&
+			strcmp(c->job->req->token, token) == 0) {
 		return true;
 	}
 	for (struct ctl_req *r = c->queue; r; r = r->next) {
-		if (strcmp(r->token, token) == 0) {
+		if (r->token && strcmp(r->token, token) == 0) {
 			return true;
 		}
 	}
@@ -482,9 +487,10 @@ static bool token_pending(struct ctl *c, const char *token)
 
 static void journal_request(struct ctl *c, const struct ctl_req *r)
 {
-	bool valid = apply_token_valid(r->token);
+	bool valid = r->token && apply_token_valid(r->token);
 	struct hist_entry e = {
-		.action = "approve",
+		.action = r->rollback_site ? "rollback" : "approve",
+		.site = r->rollback_site,
 		.token = valid ? r->token : NULL,
 		.result = "received",
 		.details = r->source,
@@ -492,7 +498,7 @@ static void journal_request(struct ctl *c, const struct ctl_req *r)
 	int err = hist_append(c->hist, &e, NULL);
 	if (err) {
 		complain(c, "warning", "cannot journal the approval of %s: %s",
-				valid ? r->token : "(not a token)", bg_strerror(err));
+				valid ? r->token : r->label, bg_strerror(err));
 	}
 }
 
@@ -505,7 +511,7 @@ static void enqueue(struct ctl *c, struct ctl_req *r)
 	*c->queue_tail = r;
 	c->queue_tail = &r->next;
 	journal_request(c, r);
-	note(c, "apply %s requested (%s)%s", r->token, r->source,
+	note(c, "%s%s requested (%s)%s", r->token ? "apply " : "", r->label, r->source,
 			ahead ? ": queued behind the apply in progress" : "");
 	if (r->conn && ahead) {
 		ctls_conn_sendf(r->conn, CTLS_ERR, "bluegreen: the watch daemon is busy with "
@@ -546,7 +552,8 @@ static void req_refuse(struct ctl *c, struct ctl_req *r, int code, const struct 
 		ctls_conn_sendf(r->conn, CTLS_ERR, "bluegreen: %s", msg);
 		ctls_conn_finish(r->conn, code);
 	}
-	note(c, "apply %s not started (%s): exit %d: %s", r->token, r->source, code, msg);
+	note(c, "%s%s not started (%s): exit %d: %s", r->token ? "apply " : "", r->label,
+			r->source, code, msg);
 	free(msg);
 	req_free(r);
 }
@@ -1025,6 +1032,7 @@ static void approve_read(struct ctl *c)
 		}
 		struct ctl_req *r = bg_xcalloc(1, sizeof(*r));
 		r->token = ap->token;
+		r->label = bg_xstrdup(ap->token);
 		ap->token = NULL;
 		r->confirms = ap->confirms;
 		bg_strv_init(&ap->confirms);
@@ -1093,6 +1101,7 @@ static void job_work(uv_work_t *w)
 	case JOB_APPLY: {
 		struct apply_opts o = {
 			.token = j->req->token,
+			.rollback_site = j->req->rollback_site,
 			.confirms = &j->req->confirms,
 			.progress = job_progress,
 			.progress_arg = c,
@@ -1191,13 +1200,14 @@ static void apply_finish(struct ctl *c, struct ctl_job *j)
 	if (o->exit != BG_EXIT_OK) {
 		print_diag(c, &j->diag);
 	}
-	note(c, "apply %s (%s) finished in %" PRId64 "ms: exit %d: %s", r->token, r->source,
+	note(c, "%s%s (%s) finished in %" PRId64 "ms: exit %d: %s", r->token ? "apply " : "",
+			r->label, r->source,
 			bg_mono_ms() - j->t0, o->exit, o->message ? o->message : "");
 	free(obuf);
 	free(ebuf);
 	/* apply_run observed and changed the world: see it afresh. */
 	c->need_full = true;
-	why_add(c, false, "after apply %s (exit %d)", r->token, o->exit);
+	why_add(c, false, "after %s%s (exit %d)", r->token ? "apply " : "", r->label, o->exit);
 }
 
 static void job_after(uv_work_t *w, int status)
@@ -1338,12 +1348,13 @@ static void apply_start(struct ctl *c)
 	}
 	/* Warnings are not sent: the client printed its own load's already. */
 	take_config(c, n);
-	if (r->from_approve) {
+	if (r->from_approve && r->token) {
 		seen_add(c, r->token);
 	}
 	char ts[32];
 	bg_time_format_utc(bg_now_ms(), ts);
-	fprintf(c->cli->out, "\n=== apply %s (%s) at %s\n", r->token, r->source, ts);
+	fprintf(c->cli->out, "\n=== %s%s (%s) at %s\n", r->token ? "apply " : "", r->label,
+			r->source, ts);
 	fflush(c->cli->out);
 	job_start(c, JOB_APPLY, r);
 out:
@@ -1510,7 +1521,15 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 		ctls_conn_finish(conn, BG_EXIT_ERROR);
 		return;
 	}
-	if (!apply_token_valid(req->token)) {
+	if (req->rollback_site) {
+		if (!cfg_name_valid(req->rollback_site) ||
+				!cfg_site_find(c->cfg, req->rollback_site)) {
+			ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: rollback: no site by that "
+					"name in the configuration the daemon runs");
+			ctls_conn_finish(conn, BG_EXIT_ERROR);
+			return;
+		}
+	} else if (!apply_token_valid(req->token)) {
 		/*
 		 * apply_run's own answer (exit 3), given here so that nothing a
 		 * client sends reaches the daemon's output unsanitised.
@@ -1528,6 +1547,9 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 	}
 	struct ctl_req *r = bg_xcalloc(1, sizeof(*r));
 	r->token = bg_xstrdup(req->token);
+	r->rollback_site = bg_xstrdup(req->rollback_site);
+	r->label = req->rollback_site ? bg_xasprintf("rollback %s", req->rollback_site)
+				      : bg_xstrdup(req->token);
 	bg_strv_copy(&r->confirms, &req->confirms);
 	r->json = req->json;
 	r->color = req->color;
@@ -1561,7 +1583,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 	if (c->job && c->job->kind == JOB_APPLY) {
 		note(c, "%s: stopping: apply %s stops at its next safe point (between steps, or "
 				"inside a health wait or drain), then the daemon exits", name,
-				c->job->req->token);
+				c->job->req->label);
 	} else {
 		note(c, "%s: stopping", name);
 	}

@@ -23,7 +23,7 @@
 #include "bg-err.h"
 #include "bg-util.h"
 
-/* cli.h is not idempotent past its guard: a declaration is enough here. */
+/* A declaration is enough: the loop only passes the pointer on. */
 struct cli;
 
 /* A rare full re-list and config re-read, in case an event was missed (STYLE B6). */

@@ -641,6 +641,53 @@ static void t_handoff_health_gate_fails(void **state)
 	free(why);
 }
 
+/*
+ * rollback --yes while the daemon holds the lock: handed over the control
+ * socket like apply, done by the daemon at once (not after a lock wait),
+ * same output and exit code. First a version to roll back from: v2 as a
+ * candidate, then the switch, both handed to the daemon.
+ */
+static void t_rollback_handoff(void **state)
+{
+	struct th_run r;
+	struct seen_plan p;
+	char tok[TOKEN_LEN + 1];
+	size_t from = d_len();
+
+	site_write("bluegreen-test/web:v2", NULL);
+	char *why = bg_xasprintf("config changed: %s", site_rel);
+	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
+	seen_release(&p);
+	assert_int_equal(apply_by_client(&r, tok), 0); /* candidate */
+	th_run_release(&r);
+	from = d_len();
+	assert_true(d_plan(&from, "after apply", PLAN_WAIT_MS, &p));
+	seen_release(&p);
+	assert_int_equal(apply_by_client(&r, tok), 0); /* switch */
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&E, E.domain, "v2", 3000));
+
+	size_t mark = d_len();
+	int64_t t0 = bg_mono_ms();
+	int st = e2e_bg(&E, &r, "rollback", E.site, "--yes", NULL);
+	int64_t ms = bg_mono_ms() - t0;
+	if (st != 0) {
+		print_message("# client out:\n%s\n# client err:\n%s\n", r.out, r.err);
+		d_dump();
+	}
+	assert_int_equal(st, 0);
+	th_assert_contains(r.out, "through the watch daemon");
+	th_assert_contains(r.out, "switch edge");
+	th_run_release(&r);
+	char *req = bg_xasprintf("rollback %s requested (control socket: pid", E.site);
+	assert_true(d_wait(mark, req, 2000) >= 0);
+	free(req);
+	print_message("# rollback --yes through the daemon: %" PRId64 " ms\n", ms);
+	assert_true(ms < 5000); /* not the 10 s lock wait */
+	assert_true(e2e_wait_body(&E, E.domain, "v1", 3000));
+	free(why);
+}
+
 static void t_kill_live_gives_drift(void **state)
 {
 	struct seen_plan p;
@@ -1093,6 +1140,7 @@ int main(void)
 		cmocka_unit_test(t_burst_of_edits),
 		cmocka_unit_test(t_handoff_stale_and_ok),
 		cmocka_unit_test(t_handoff_health_gate_fails),
+		cmocka_unit_test(t_rollback_handoff),
 		cmocka_unit_test(t_kill_live_gives_drift),
 		cmocka_unit_test(t_edge_hand_edit_is_drift),
 		cmocka_unit_test(t_restart_never_reapplies),
