@@ -219,6 +219,25 @@ static bool confirms_ok(const struct cfg *cfg, const struct plan *p, const struc
 	return true;
 }
 
+/*
+ * Did this apply create or start the colour before step `upto`? Only such a
+ * colour is stopped when its gate fails: one that was running before (a
+ * re-check before a switch) may be serving through an edge we cannot see.
+ */
+static bool started_here(const struct plan *p, size_t upto, const char *site,
+		const char *colour)
+{
+	for (size_t i = 0; i < upto; i++) {
+		const struct plan_action *a = &p->actions[i];
+		if (a->kind == PLAN_KIND_CONTAINER && a->site && strcmp(a->site, site) == 0 &&
+				a->colour && strcmp(a->colour, colour) == 0 &&
+				(a->op == PLAN_OP_CREATE || a->op == PLAN_OP_START)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		const struct apply_opts *opts, struct apply_outcome *out, struct obs *obs,
 		struct bg_diag *d)
@@ -284,7 +303,8 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			free(msg);
 			bg_diag_merge(d, &sd);
 			bg_diag_release(&sd);
-			if (a->op == PLAN_OP_HEALTH && a->colour) {
+			if (a->op == PLAN_OP_HEALTH && a->colour && err == BG_EHEALTH &&
+					started_here(p, i, a->site, a->colour)) {
 				const struct des_site *s = des_site_find(&des, a->site);
 				const struct plan_site *ps = plan_site_find(p, a->site);
 				/* Never stop what serves: only a colour that is not live. */

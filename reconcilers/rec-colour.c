@@ -15,6 +15,7 @@
  */
 #include "bg.h"
 #include "bg-log.h"
+#include "edge.h"
 #include "health.h"
 #include "rec.h"
 
@@ -208,6 +209,23 @@ static struct plan_action *edge_action(struct rec_diff_ctx *ctx, enum plan_op op
 	a->version = live_version;
 	ctx->switching = true;
 	free(reason);
+	/*
+	 * The routing this action installs (domains, preview host, entrypoints,
+	 * certresolver, listen...) is part of what is approved: render it
+	 * without the container addresses (refreshed at apply time) and put its
+	 * hash among the facts, so an edit of any of it makes the token stale.
+	 */
+	struct bg_buf content = BG_BUF_INIT;
+	struct edge_view v = {.site = ctx->site->cfg, .live = live, .live_version = live_version,
+			.preview = preview};
+	if (edge_impl_get(ctx->cfg->g.edge_kind)->render(ctx->cfg, &v, &content) == 0) {
+		char sha[65];
+		bg_sha256_hex(content.data, content.len, sha);
+		plan_fact_add(ctx->plan, "edge %s route=%s", ctx->site->name, sha);
+	} else {
+		plan_fact_add(ctx->plan, "edge %s route=unrenderable", ctx->site->name);
+	}
+	bg_buf_release(&content);
 	return a;
 }
 
@@ -276,6 +294,9 @@ static bool repair_live(struct rec_diff_ctx *ctx, const struct slot *live, bool 
 	return gate;
 }
 
+/* With nothing live: a colour that already holds the desired spec, else an
+ * empty one. (Both colours populated is blocked before: nothing running is
+ * ever removed on this path.) */
 static const char *pick_first_colour(const struct slot *blue, const struct slot *green)
 {
 	if (blue->all_match) {
@@ -284,13 +305,7 @@ static const char *pick_first_colour(const struct slot *blue, const struct slot 
 	if (green->all_match) {
 		return "green";
 	}
-	if (blue->n_found == 0) {
-		return "blue";
-	}
-	if (green->n_found == 0) {
-		return "green";
-	}
-	return "blue";
+	return blue->n_found == 0 ? "blue" : "green";
 }
 
 static bool retry_asked(const struct rec_diff_ctx *ctx)
@@ -326,6 +341,13 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 	const char *live = e && e->exists ? e->live : NULL;
 	bool rejected = s->rejected && !retry_asked(ctx);
 
+	if (!live && blue.n_found && green.n_found) {
+		ps->blocked = bg_xasprintf("no edge file for '%s', but both colours have containers "
+				"(blue v%u, green v%u): bluegreen will not guess which one was live; "
+				"restore the edge file, or remove the colour that must not serve",
+				s->name, blue.version, green.version);
+		return 0;
+	}
 	if (!live) {
 		const char *t = pick_first_colour(&blue, &green);
 		const struct slot *sl = strcmp(t, "blue") == 0 ? &blue : &green;
@@ -509,6 +531,33 @@ int rec_colour_rollback_diff(struct rec_diff_ctx *ctx)
 		ps->blocked = bg_xasprintf("the previous colour %s (v%u) is not running: a "
 				"rollback would not be instant; start it first (plan proposes that "
 				"when keep_previous is true)", prev->colour, prev->version);
+		return 0;
+	}
+	/*
+	 * A rollback goes back, never forward: the other colour must hold a
+	 * revision that was live before, not the candidate waiting for its
+	 * switch, not a revision already rolled back, not a newer version.
+	 */
+	const struct obs_hist_site *hs = obs_hist_find(ctx->obs, s->name);
+	bool prev_is_candidate = prev->spec && strcmp(prev->spec, s->spec) == 0 &&
+			!(lv->spec && strcmp(lv->spec, s->spec) == 0);
+	bool prev_rejected = prev->spec && hs && bg_strv_contains(&hs->rejected, prev->spec);
+	bool prev_newer = prev->version && lv->version && prev->version > lv->version;
+	if (prev_is_candidate || prev_rejected || prev_newer) {
+		ps->blocked = bg_xasprintf("the other colour %s holds v%u, %s: a rollback only "
+				"goes back to a revision that was live before; to abandon a "
+				"candidate, change %s back (or remove the container yourself)",
+				prev->colour, prev->version,
+				prev_rejected ? "a revision already rolled back"
+				: prev_is_candidate ? "the candidate that never went live"
+						    : "a newer version than the live one",
+				s->cfg->path);
+		return 0;
+	}
+	if (prev->any_unhealthy) {
+		ps->blocked = bg_xasprintf("the previous colour %s (v%u) reports unhealthy (its "
+				"image's HEALTHCHECK): switching to it would not restore service",
+				prev->colour, prev->version);
 		return 0;
 	}
 	ps->live_after = bg_xstrdup(prev->colour);

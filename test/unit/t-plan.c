@@ -712,6 +712,118 @@ static void test_render_text(void **state)
 	fx_release(&f);
 }
 
+
+/* A rollback goes back only: never to the candidate, a rejected or a newer revision. */
+static void test_rollback_never_goes_forward(void **state)
+{
+	struct fx f;
+	struct plan p;
+	struct plan_args args;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	char *spec = desired_spec(&f);
+	/* green holds the candidate v2, healthy, waiting for a manual switch. */
+	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	plan_args_init(&args);
+	args.kind = PLAN_ROLLBACK;
+	bg_strv_push(&args.sites, "shop");
+	plan_ok(&f, &args, &p);
+	assert_int_equal(p.n_actions, 0);
+	th_assert_contains(plan_site_find(&p, "shop")->blocked, "the candidate that never went live");
+	plan_release(&p);
+	free(spec);
+	plan_args_release(&args);
+	fx_release(&f);
+
+	/* After a rollback (blue v1 live, green v2 rejected): no second flip back. */
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	spec = desired_spec(&f);
+	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	add_container(&f, "shop-green", "colour", "green", 1, "v3spec", 3, "running", "10.0.0.3");
+	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	struct obs_hist_site *h = obs_hist_add(&f.obs);
+	h->site = bg_xstrdup("shop");
+	h->last_version = 3;
+	bg_strv_push(&h->rejected, "v3spec");
+	plan_args_init(&args);
+	args.kind = PLAN_ROLLBACK;
+	bg_strv_push(&args.sites, "shop");
+	plan_ok(&f, &args, &p);
+	assert_int_equal(p.n_actions, 0);
+	th_assert_contains(plan_site_find(&p, "shop")->blocked, "already rolled back");
+	plan_release(&p);
+	free(spec);
+	plan_args_release(&args);
+	fx_release(&f);
+}
+
+/* The routing a switch installs is in the token: an edited domain makes it stale. */
+static void test_token_covers_routing(void **state)
+{
+	struct fx a, b;
+	struct plan pa, pb;
+	fx_load(&a, "bluegreen-test/web:v2", NULL);
+	fx_load(&b, "bluegreen-test/web:v2", NULL);
+	char *rel = bg_xasprintf("%s/sites/shop.conf", b.dir);
+	char *text = th_read(rel);
+	char *edited = bg_xstrdup(text);
+	char *at = strstr(edited, "domains: [shop.example.com]");
+	assert_non_null(at);
+	free(text);
+	char *conf = bg_xasprintf("%.*sdomains: [shop.example.com, www.shop.example.com]%s",
+			(int)(at - edited), edited, at + strlen("domains: [shop.example.com]"));
+	th_write(b.dir, "sites/shop.conf", conf);
+	cfg_destroy(b.cfg);
+	struct bg_diag d;
+	bg_diag_init(&d);
+	assert_int_equal(cfg_load(&b.cfg, b.dir, 0, &d), 0);
+	bg_diag_release(&d);
+	/* Same world in both: a first deploy, i.e. a switch to blue. */
+	plan_ok(&a, NULL, &pa);
+	plan_ok(&b, NULL, &pb);
+	assert_int_equal(pa.n_actions, pb.n_actions);
+	assert_string_not_equal(pa.token, pb.token);
+	plan_release(&pa);
+	plan_release(&pb);
+	free(conf);
+	free(edited);
+	free(rel);
+	fx_release(&a);
+	fx_release(&b);
+}
+
+/* No edge file: never guess between two populated colours, never remove a running one. */
+static void test_no_edge_file(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	char *spec = desired_spec(&f);
+	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	plan_ok(&f, NULL, &p);
+	assert_int_equal(p.n_actions, 0);
+	th_assert_contains(plan_site_find(&p, "shop")->blocked, "will not guess which one was live");
+	plan_release(&p);
+	free(spec);
+	fx_release(&f);
+
+	/* One colour with an older version: the new one goes to the empty colour. */
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	add_infra(&f);
+	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"create container shop-green\n"
+		"start container shop-green\n"
+		"health container shop-green\n"
+		"switch edge EDGE\n");
+	plan_release(&p);
+	fx_release(&f);
+}
+
 /* examples/gitops: what CI runs on a config repository, for real. */
 static void test_gitops_example(void **state)
 {
@@ -756,6 +868,9 @@ int main(void)
 		cmocka_unit_test(test_spec_ignores_routing),
 		cmocka_unit_test(test_render_text),
 		cmocka_unit_test(test_gitops_example),
+		cmocka_unit_test(test_rollback_never_goes_forward),
+		cmocka_unit_test(test_token_covers_routing),
+		cmocka_unit_test(test_no_edge_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
