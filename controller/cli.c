@@ -7,6 +7,7 @@
 #include "bg.h"
 #include "bg-buf.h"
 #include "cli.h"
+#include "desired.h"
 #include "apply.h"
 #include "ctlsock.h"
 #include "lock.h"
@@ -56,7 +57,7 @@ int cli_env_load(struct cli *cli, struct cli_env *env, unsigned cfg_flags)
 		return BG_EXIT_ERROR;
 	}
 	bg_diag_init(&d);
-	err = cfg_load(&env->cfg, env->dir, cfg_flags, &d);
+	err = des_cfg_load(&env->cfg, env->dir, cfg_flags, &d);
 	env->cfg_errors = d.n_errors;
 	cli_print_diag(cli, &d);
 	if (err && !(cfg_flags & CFG_LOAD_PARTIAL && env->cfg)) {

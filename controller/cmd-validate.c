@@ -10,6 +10,7 @@
 #include "bg-err.h"
 #include "cfg.h"
 #include "cli.h"
+#include "desired.h"
 
 #include <json-c/json.h>
 
@@ -68,7 +69,7 @@ int cmd_validate(int argc, char **argv, struct cli *cli)
 				bg_strerror(err));
 		return BG_EXIT_ERROR;
 	}
-	err = cfg_load(&cfg, dir, 0, &d);
+	err = des_cfg_load(&cfg, dir, 0, &d);
 	if (!err && explain) {
 		cfg_explain(cfg, &ex);
 	}

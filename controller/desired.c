@@ -187,6 +187,115 @@ static void add_unique(struct bg_strv *sv, char *s)
 	}
 }
 
+struct gen_name {
+	const char *kind; /* "container" | "network" | "volume" */
+	char *name;
+	const struct cfg_site *site;
+	char *what;       /* "colour blue", "service 'db'", "volume 'uploads'" */
+	struct bg_loc loc;
+};
+
+static int gen_name_cmp(const void *a, const void *b)
+{
+	const struct gen_name *x = a, *y = b;
+	int c = strcmp(x->kind, y->kind);
+	if (!c) {
+		c = strcmp(x->name, y->name);
+	}
+	if (!c) {
+		c = strcmp(x->site ? x->site->name : "", y->site ? y->site->name : "");
+	}
+	return c;
+}
+
+static void gen_add(struct gen_name **v, size_t *n, size_t *cap, const char *kind, char *name,
+		const struct cfg_site *site, char *what, struct bg_loc loc)
+{
+	BG_GROW(*v, *cap, *n + 1);
+	(*v)[(*n)++] = (struct gen_name){kind, name, site, what, loc};
+}
+
+int des_check_names(const struct cfg *cfg, struct bg_diag *d)
+{
+	static const char *const colours[] = {"blue", "green"};
+	struct gen_name *v = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < cfg->n_sites; i++) {
+		const struct cfg_site *s = &cfg->sites[i];
+		gen_add(&v, &n, &cap, "network", bg_xasprintf("%s-net", s->name), s,
+				bg_xstrdup("the site network"), s->loc);
+		for (size_t c = 0; c < 2; c++) {
+			for (unsigned r = 1; r <= s->replicas; r++) {
+				gen_add(&v, &n, &cap, "container",
+						des_colour_container_name(s->name, colours[c], r), s,
+						bg_xasprintf("colour %s", colours[c]), s->loc);
+			}
+		}
+		for (size_t k = 0; k < s->n_services; k++) {
+			const struct cfg_service *sv = &s->services[k];
+			gen_add(&v, &n, &cap, "container", bg_xasprintf("%s-%s", s->name, sv->name), s,
+					bg_xasprintf("service '%s'", sv->name), sv->loc);
+			for (size_t m = 0; m < sv->n_mounts; m++) {
+				gen_add(&v, &n, &cap, "volume",
+						des_volume_name(s->name, sv->mounts[m].volume), s,
+						bg_xasprintf("volume '%s'", sv->mounts[m].volume),
+						sv->mounts[m].loc);
+			}
+		}
+		for (size_t m = 0; m < s->n_mounts; m++) {
+			gen_add(&v, &n, &cap, "volume", des_volume_name(s->name, s->mounts[m].volume), s,
+					bg_xasprintf("volume '%s'", s->mounts[m].volume), s->mounts[m].loc);
+		}
+	}
+	gen_add(&v, &n, &cap, "network", bg_xstrdup(cfg->g.edge_network), NULL,
+			bg_xstrdup("edge.network"), (struct bg_loc){0});
+	if (n > 1) {
+		qsort(v, n, sizeof(*v), gen_name_cmp);
+	}
+	/* Equal names from different sites (or a site and the edge) collide;
+	 * within one site a volume name used twice is the same volume, on purpose. */
+	for (size_t i = 1; i < n; i++) {
+		const struct gen_name *a = &v[i - 1], *b = &v[i];
+		if (strcmp(a->kind, b->kind) != 0 || strcmp(a->name, b->name) != 0 ||
+				a->site == b->site) {
+			continue;
+		}
+		const struct gen_name *first = a->site ? a : b, *second = a->site ? b : a;
+		if (!second->site) {
+			bg_diag_error(d, &first->loc, "%s name '%s' of %s is also edge.network's: "
+					"rename one of them", first->kind, first->name, first->what);
+		} else {
+			bg_diag_error(d, &second->loc, "%s name '%s' of %s is also the name of %s "
+					"in %s: two sites would share one Docker object; rename one of "
+					"them", second->kind, second->name, second->what, first->what,
+					first->site->path);
+		}
+		err = BG_ECONFIG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].what);
+	}
+	free(v);
+	return err;
+}
+
+int des_cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d)
+{
+	int err = cfg_load(out, dir, flags, d);
+	if (*out && des_check_names(*out, d) != 0) {
+		bg_diag_sort(d);
+		if (!(flags & CFG_LOAD_PARTIAL)) {
+			cfg_destroy(*out);
+			*out = NULL;
+		}
+		err = BG_ECONFIG;
+	}
+	return err;
+}
+
 int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 		struct bg_diag *d)
 {

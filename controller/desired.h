@@ -55,6 +55,22 @@ struct desired {
 	size_t n_sites;
 };
 
+/*
+ * The Docker names the configuration generates must be unique per kind
+ * across sites: site `acme` with volume `blog-uploads` and site `acme-blog`
+ * with volume `uploads` would otherwise share one volume. Adds a located
+ * error for every collision (and for an edge network named like a site
+ * network); returns BG_ECONFIG if there was any.
+ */
+int des_check_names(const struct cfg *cfg, struct bg_diag *d);
+
+/*
+ * cfg_load plus des_check_names: what every command and the daemon use to
+ * load a configuration. Same contract as cfg_load (with CFG_LOAD_PARTIAL,
+ * *out is kept even when errors were found).
+ */
+int des_cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d);
+
 /* Build the desired state. Pure: reads only cfg and obs (image ids, history). */
 int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 		struct bg_diag *d);

@@ -31,6 +31,7 @@
 #include "apply.h"
 #include "cfgwatch.h"
 #include "cli.h"
+#include "desired.h"
 #include "ctlsock.h"
 #include "dkev.h"
 #include "edge.h"
@@ -948,7 +949,7 @@ static void config_reload(struct ctl *c)
 
 	c->cfg_dirty = false;
 	bg_diag_init(&d);
-	int err = cfg_load(&n, c->dir, 0, &d);
+	int err = des_cfg_load(&n, c->dir, 0, &d);
 	if (err && c->cfg_forced) {
 		/* Maybe a file caught half written: the quiet batch that follows decides. */
 		bg_trace(LOOP, "reload during a burst failed; waiting for quiet");
@@ -1325,7 +1326,7 @@ static void apply_start(struct ctl *c)
 	 * whatever the debounce has let the daemon see.
 	 */
 	bg_diag_init(&d);
-	int err = cfg_load(&n, c->dir, CFG_LOAD_PARTIAL, &d);
+	int err = des_cfg_load(&n, c->dir, CFG_LOAD_PARTIAL, &d);
 	if (n && n->g.install_mode == CFG_MODE_UNSET) {
 		req_refuse(c, r, BG_EXIT_REFUSED, &d, "refused: install_mode is not set in "
 				"%s/global.conf (production, staging or development): bluegreen does "
@@ -1748,7 +1749,7 @@ static int start(struct ctl *c)
 		return BG_EXIT_ERROR;
 	}
 	/* A bad configuration is fatal at startup (STYLE B4); later, only logged. */
-	err = cfg_load(&c->cfg, c->dir, 0, &d);
+	err = des_cfg_load(&c->cfg, c->dir, 0, &d);
 	cli_print_diag(c->cli, &d);
 	c->last_cfg_diag = diag_text(&d);
 	if (err) {

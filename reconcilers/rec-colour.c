@@ -703,7 +703,11 @@ static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
 		struct obs_container old = {0};
 		struct bg_diag dd;
 		bg_diag_init(&dd);
-		if (dk_container_inspect(ctx->dk, dc.name, &old, &dd) == 0) {
+		/* Only our own leftover of this very slot goes: same site, role, colour. */
+		if (dk_container_inspect(ctx->dk, dc.name, &old, &dd) == 0 && old.site &&
+				strcmp(old.site, s->name) == 0 && old.role &&
+				strcmp(old.role, "colour") == 0 && old.colour &&
+				strcmp(old.colour, a->colour) == 0) {
 			bg_diag_release(d);
 			bg_diag_init(d);
 			err = dk_container_remove(ctx->dk, old.id, d);

@@ -173,39 +173,74 @@ static int cs_site_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-/* The names a site needs that an unmanaged object holds. */
+/* Managed, but labelled for another site (another installation on this host). */
+static bool other_site(const struct obs_labels *l, const char *site)
+{
+	const char *owner = obs_labels_get(l, BG_LABEL_SITE);
+	return owner && strcmp(owner, site) != 0;
+}
+
+/* A name of the site held by an object it must not use; adds to b. */
+static void conflict_check(struct bg_buf *b, struct bg_buf *foreign, const struct obs *o,
+		const char *kind, const char *name, const char *site)
+{
+	if (rec_conflict(o, kind, name)) {
+		bg_buf_addf(b, "%s%s '%s'", b->len ? ", " : "", kind, name);
+		return;
+	}
+	const struct obs_labels *l = NULL;
+	if (strcmp(kind, "network") == 0) {
+		const struct obs_network *n = obs_network_find(o, name);
+		l = n ? &n->labels : NULL;
+	} else if (strcmp(kind, "volume") == 0) {
+		const struct obs_volume *v = obs_volume_find(o, name);
+		l = v ? &v->labels : NULL;
+	} else {
+		const struct obs_container *c = obs_container_find(o, name);
+		l = c ? &c->labels : NULL;
+	}
+	if (l && other_site(l, site)) {
+		bg_buf_addf(foreign, "%s%s '%s' (site '%s')", foreign->len ? ", " : "", kind,
+				name, obs_labels_get(l, BG_LABEL_SITE));
+	}
+}
+
+/* Why the site cannot be planned because of names others hold, or NULL. */
 static char *site_conflicts(const struct obs *o, const struct des_site *s)
 {
-	struct bg_buf b = BG_BUF_INIT;
+	struct bg_buf b = BG_BUF_INIT, foreign = BG_BUF_INIT;
 	static const char *const colours[] = {"blue", "green"};
-	if (rec_conflict(o, "network", s->network)) {
-		bg_buf_addf(&b, "%snetwork '%s'", b.len ? ", " : "", s->network);
-	}
+	char *why = NULL;
+
+	conflict_check(&b, &foreign, o, "network", s->network, s->name);
 	for (size_t i = 0; i < s->volumes.n; i++) {
-		if (rec_conflict(o, "volume", s->volumes.v[i])) {
-			bg_buf_addf(&b, "%svolume '%s'", b.len ? ", " : "", s->volumes.v[i]);
-		}
+		conflict_check(&b, &foreign, o, "volume", s->volumes.v[i], s->name);
 	}
 	for (size_t c = 0; c < 2; c++) {
 		for (unsigned r = 1; r <= s->cfg->replicas; r++) {
 			char *n = des_colour_container_name(s->name, colours[c], r);
-			if (rec_conflict(o, "container", n)) {
-				bg_buf_addf(&b, "%scontainer '%s'", b.len ? ", " : "", n);
-			}
+			conflict_check(&b, &foreign, o, "container", n, s->name);
 			free(n);
 		}
 	}
 	for (size_t i = 0; i < s->n_services; i++) {
-		if (rec_conflict(o, "container", s->services[i].container)) {
-			bg_buf_addf(&b, "%scontainer '%s'", b.len ? ", " : "",
-					s->services[i].container);
-		}
+		conflict_check(&b, &foreign, o, "container", s->services[i].container, s->name);
 	}
-	if (!b.len) {
-		bg_buf_release(&b);
-		return NULL;
+	if (b.len) {
+		bool many = strchr(b.data, ',') != NULL;
+		why = bg_xasprintf("%s already exist%s and %s not managed by bluegreen (no "
+				"io.bluegreen.managed label): bluegreen never touches objects it "
+				"does not manage; rename or remove %s", b.data, many ? "" : "s",
+				many ? "are" : "is", many ? "them" : "it");
+	} else if (foreign.len) {
+		why = bg_xasprintf("%s belong%s to another site managed by bluegreen (another "
+				"installation on this host?): two sites must never share a Docker "
+				"object; rename one of the sites", foreign.data,
+				strchr(foreign.data, ',') ? "" : "s");
 	}
-	return bg_buf_detach(&b, NULL);
+	bg_buf_release(&b);
+	bg_buf_release(&foreign);
+	return why;
 }
 
 int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
@@ -287,14 +322,8 @@ int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		}
 		char *conflicts = site_conflicts(obs, s);
 		if (conflicts) {
-			ctx.ps->blocked = bg_xasprintf("%s already exist%s and %s not managed by "
-					"bluegreen (no io.bluegreen.managed label): bluegreen never "
-					"touches objects it does not manage; rename or remove %s",
-					conflicts, strchr(conflicts, ',') ? "" : "s",
-					strchr(conflicts, ',') ? "are" : "is",
-					strchr(conflicts, ',') ? "them" : "it");
+			ctx.ps->blocked = conflicts;
 			plan_fact_add(p, "blocked %s: %s", s->name, conflicts);
-			free(conflicts);
 		} else if (args->kind == PLAN_ROLLBACK) {
 			err = rec_colour_rollback_diff(&ctx);
 		} else {

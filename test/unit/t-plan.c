@@ -471,6 +471,20 @@ static void test_conflict_blocks(void **state)
 	assert_int_equal(p.errors.n, 1);
 	plan_release(&p);
 	fx_release(&f);
+
+	/* Managed, but for another site (another installation on this host). */
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	struct obs_volume *v = obs_volume_add(&f.obs);
+	v->name = bg_xstrdup("shop-uploads");
+	obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&v->labels, BG_LABEL_SITE, "shop-other");
+	plan_ok(&f, NULL, &p);
+	ps = plan_site_find(&p, "shop");
+	th_assert_contains(ps->blocked, "volume 'shop-uploads' (site 'shop-other') belongs to "
+			"another site managed by bluegreen");
+	assert_int_equal(ps->n_actions, 0);
+	plan_release(&p);
+	fx_release(&f);
 }
 
 static void test_unreadable_edge_blocks(void **state)
@@ -824,6 +838,46 @@ static void test_no_edge_file(void **state)
 	fx_release(&f);
 }
 
+
+/* Generated Docker names must not collide across sites (acme + blog-uploads vs acme-blog + uploads). */
+static void test_name_collisions(void **state)
+{
+	char *dir = th_tmpdir("names");
+	struct cfg *cfg = NULL;
+	struct bg_diag d;
+	th_write(dir, "global.conf", global_conf);
+	th_write(dir, "sites/acme.conf",
+			"site: acme\ndomains: [acme.example.com]\nimage: bluegreen-test/web:v1\n"
+			"port: 8080\nvolumes: {blog-uploads: /data}\n"
+			"services: {blog-db: {image: bluegreen-test/db:1}}\n");
+	th_write(dir, "sites/acme-blog.conf",
+			"site: acme-blog\ndomains: [blog.acme.example.com]\n"
+			"image: bluegreen-test/web:v1\nport: 8080\nvolumes: {uploads: /data}\n"
+			"services: {db: {image: bluegreen-test/db:1}}\n");
+	bg_diag_init(&d);
+	assert_int_equal(cfg_load(&cfg, dir, 0, &d), 0); /* each file alone is fine */
+	assert_int_equal(des_check_names(cfg, &d), BG_ECONFIG);
+	assert_int_equal(d.n_errors, 2);
+	bg_diag_sort(&d);
+	char line[512];
+	bg_diag_item_format(&d.items[0], line, sizeof(line));
+	th_assert_contains(line, "sites/acme-blog.conf:5:11: error: volume name 'acme-blog-uploads' "
+			"of volume 'uploads' is also the name of volume 'blog-uploads' in sites/acme.conf");
+	bg_diag_item_format(&d.items[1], line, sizeof(line));
+	th_assert_contains(line, "sites/acme-blog.conf:6:12: error: container name 'acme-blog-db' "
+			"of service 'db' is also the name of service 'blog-db' in sites/acme.conf");
+	cfg_destroy(cfg);
+	bg_diag_release(&d);
+	/* validate says so, with the place, and exits 1. */
+	struct th_run r;
+	assert_int_equal(th_bg(&r, "-c", dir, "validate", NULL), 1);
+	th_assert_contains(r.err, "sites/acme-blog.conf:");
+	th_assert_contains(r.err, "two sites would share one Docker object");
+	th_run_release(&r);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 /* examples/gitops: what CI runs on a config repository, for real. */
 static void test_gitops_example(void **state)
 {
@@ -871,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_rollback_never_goes_forward),
 		cmocka_unit_test(test_token_covers_routing),
 		cmocka_unit_test(test_no_edge_file),
+		cmocka_unit_test(test_name_collisions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
