@@ -257,8 +257,20 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		.cfg = cfg, .des = &des, .obs = obs, .dk = dk, .hist = h, .token = token,
 		.progress = step_progress_cb, .progress_arg = &sp, .cancel = opts->cancel,
 	};
+	/* Execution order: by phase, plan order within a phase (see plan.h). */
+	size_t *order = bg_xcalloc(n ? n : 1, sizeof(*order));
+	size_t k = 0;
+	for (unsigned ph = PLAN_PHASE_BUILD; ph <= PLAN_PHASE_RETIRE; ph++) {
+		for (size_t j = 0; j < n; j++) {
+			if (p->actions[j].phase == ph) {
+				order[k++] = j;
+			}
+		}
+	}
+	struct bg_strv switched;
+	bg_strv_init(&switched);
 	for (size_t i = 0; i < n; i++) {
-		const struct plan_action *a = &p->actions[i];
+		const struct plan_action *a = &p->actions[order[i]];
 		const struct rec_impl *impl = rec_for_kind(a->kind);
 		struct bg_diag sd;
 		int64_t t0 = bg_mono_ms();
@@ -304,7 +316,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			bg_diag_merge(d, &sd);
 			bg_diag_release(&sd);
 			if (a->op == PLAN_OP_HEALTH && a->colour && err == BG_EHEALTH &&
-					started_here(p, i, a->site, a->colour)) {
+					started_here(p, order[i], a->site, a->colour)) {
 				const struct des_site *s = des_site_find(&des, a->site);
 				const struct plan_site *ps = plan_site_find(p, a->site);
 				/* Never stop what serves: only a colour that is not live. */
@@ -315,8 +327,22 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 							a->site, a->colour, a->version);
 				}
 			}
-			out->message = bg_xasprintf("step %zu/%zu failed (%s %s %s)", i + 1, n,
-					plan_op_name(a->op), plan_kind_name(a->kind), a->name);
+			if (switched.n) {
+				/* Honest about what did change before the failure. */
+				struct bg_buf b = BG_BUF_INIT;
+				for (size_t j = 0; j < switched.n; j++) {
+					bg_buf_addf(&b, "%s%s", j ? ", " : "", switched.v[j]);
+				}
+				out->message = bg_xasprintf("step %zu/%zu failed (%s %s %s) after the "
+						"live colour of %s had already been switched (that part "
+						"succeeded; the next plan finishes the rest)", i + 1, n,
+						plan_op_name(a->op), plan_kind_name(a->kind), a->name,
+						b.data);
+				bg_buf_release(&b);
+			} else {
+				out->message = bg_xasprintf("step %zu/%zu failed (%s %s %s)", i + 1, n,
+						plan_op_name(a->op), plan_kind_name(a->kind), a->name);
+			}
 			break;
 		}
 		bg_diag_release(&sd);
@@ -333,6 +359,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			}
 		}
 		if (a->op == PLAN_OP_SWITCH) {
+			bg_strv_push(&switched, a->site);
 			const struct plan_site *ps = plan_site_find(p, a->site);
 			const char *from = ps && ps->live_before ? ps->live_before : "nothing";
 			if (a->reject_spec) {
@@ -349,6 +376,8 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		}
 		fault_point("kill-after", i + 1);
 	}
+	bg_strv_release(&switched);
+	free(order);
 	des_release(&des);
 	return err;
 }

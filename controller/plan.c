@@ -183,6 +183,7 @@ struct plan_action *plan_action_add(struct plan *p, enum plan_op op, enum plan_k
 	memset(a, 0, sizeof(*a));
 	a->op = op;
 	a->kind = kind;
+	a->phase = kind == PLAN_KIND_EDGE ? PLAN_PHASE_SWITCH : PLAN_PHASE_BUILD;
 	a->site = bg_xstrdup(site);
 	a->name = bg_xstrdup(name);
 	va_start(ap, reason_fmt);
@@ -261,6 +262,7 @@ static void plan_compute_token(struct plan *p)
 		hash_str(h, "spec", a->spec);
 		hash_str(h, "reject", a->reject_spec);
 		hash_uint(h, "ms", a->ms);
+		hash_uint(h, "phase", a->phase);
 	}
 	for (size_t i = 0; i < p->n_sites; i++) {
 		const struct plan_site *s = &p->sites[i];

@@ -73,7 +73,17 @@ struct plan_action {
 	char *reject_spec; /* switch of a rollback: spec of the revision rolled back */
 	unsigned reject_version;
 	uint64_t ms;       /* drain: how long */
+	/*
+	 * When apply runs it: 1 build and gate, 2 switch and edge writes, 3
+	 * retire old colours. apply runs every phase-1 step of every site before
+	 * any switch, so a failed gate anywhere leaves every live colour as it was.
+	 */
+	unsigned phase;
 };
+
+#define PLAN_PHASE_BUILD 1
+#define PLAN_PHASE_SWITCH 2
+#define PLAN_PHASE_RETIRE 3
 
 struct plan_site {
 	char *site;

@@ -258,7 +258,12 @@ static void retire_slot(struct rec_diff_ctx *ctx, const struct slot *old)
 			"before it stops (keep_previous: false)", old->colour, d);
 	a->colour = bg_xstrdup(old->colour);
 	a->ms = cs->drain_ms;
+	a->phase = PLAN_PHASE_RETIRE;
+	size_t first = ctx->plan->n_actions;
 	remove_slot(ctx, old, "retired after the switch (keep_previous: false)");
+	for (size_t i = first; i < ctx->plan->n_actions; i++) {
+		ctx->plan->actions[i].phase = PLAN_PHASE_RETIRE;
+	}
 }
 
 /* Restart live replicas that stopped; recreate missing ones when the spec allows. */
