@@ -220,6 +220,28 @@ static bool confirms_ok(const struct cfg *cfg, const struct plan *p, const struc
 }
 
 /*
+ * A plan made with --retry SITE deploys a rolled-back revision again: once
+ * its first step succeeded, the mark is cleared (and journaled), so later
+ * plans, the daemon's included, carry on with it without --retry.
+ */
+static void retry_clear(struct hist *h, const struct plan *p, const struct desired *des,
+		const struct plan_action *a, const char *token)
+{
+	if (!a->site || !bg_strv_contains(&p->args.retry, a->site)) {
+		return;
+	}
+	const struct des_site *s = des_site_find(des, a->site);
+	if (!s || !s->rejected || (a->spec && strcmp(a->spec, s->spec) != 0)) {
+		return;
+	}
+	if (hist_rejected_clear(h, s->name, s->spec) == 0) {
+		((struct des_site *)s)->rejected = false;
+		journal(h, "retry", s->name, token, "ok", "v%u was rolled back before; deployed "
+				"again on request (plan --retry): no longer rejected", s->version);
+	}
+}
+
+/*
  * Did this apply create or start the colour before step `upto`? Only such a
  * colour is stopped when its gate fails: one that was running before (a
  * re-check before a switch) may be serving through an edge we cannot see.
@@ -346,6 +368,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			break;
 		}
 		bg_diag_release(&sd);
+		retry_clear(h, p, &des, a, token);
 		journal(h, "step", a->site, token, "ok", "%zu/%zu %s %s %s (%" PRId64 "ms)", i + 1, n,
 				plan_op_name(a->op), plan_kind_name(a->kind), a->name, ms);
 		clog_append(cfg->g.state_dir, "apply %s [%zu/%zu] %s %s %s: ok (%" PRId64 "ms)",
@@ -397,7 +420,8 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		outcome(out, BG_EXIT_REFUSED, "refused: install_mode is not set in global.conf "
 				"(production, staging or development): bluegreen does not guess where "
 				"it runs");
-		journal(h, "apply", NULL, token, "refused", "install_mode missing");
+		journal(h, "apply", NULL, apply_token_valid(token) ? token : NULL, "refused",
+				"install_mode missing");
 		goto out;
 	}
 	if (opts->rollback_site) {

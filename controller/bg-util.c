@@ -533,9 +533,15 @@ int bg_file_write_atomic(const char *path, const char *tmp_dir, const void *data
 		err = BG_ERRNO(errno);
 		goto out;
 	}
-	err = fsync_dir(dir);
-	if (!err && tmp_dir) {
-		err = fsync_dir(tmp_dir);
+	/*
+	 * The new file is in place and what every reader sees: a directory
+	 * fsync that fails now must not make the caller believe the old file
+	 * is still there (it would skip the reload and mis-report the state).
+	 * Durability is what is uncertain: say so, and report success.
+	 */
+	if (fsync_dir(dir) != 0 || (tmp_dir && fsync_dir(tmp_dir) != 0)) {
+		fprintf(stderr, "bluegreen: warning: %s is written, but its directory could not "
+				"be synced to disk: %s\n", path, strerror(errno));
 	}
 out:
 	if (fd >= 0) {
@@ -597,16 +603,32 @@ out:
 
 #define SPAWN_OUTPUT_MAX (64 * 1024)
 
+static void capture_add(char **buf, size_t *n, size_t *cap, const char *chunk, size_t len)
+{
+	if (*n >= SPAWN_OUTPUT_MAX) {
+		return;
+	}
+	if (*n + len > SPAWN_OUTPUT_MAX) {
+		len = SPAWN_OUTPUT_MAX - *n;
+	}
+	BG_GROW(*buf, *cap, *n + len + 1);
+	memcpy(*buf + *n, chunk, len);
+	*n += len;
+}
+
 int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
 		int *status, char **output)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	int pipefd[2] = {-1, -1};
 	pid_t pid = -1;
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
 	int err = 0, wst = 0;
+	bool exited = false, eof = false;
 	int64_t deadline = timeout_ms ? bg_mono_ms() + (int64_t)timeout_ms : 0;
+	int64_t linger_until = 0;
 
 	if (!argv || !argv[0]) {
 		return BG_EUSAGE;
@@ -621,7 +643,12 @@ int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
 	if (cwd) {
 		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	}
-	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	/* Its own process group, so a timeout kills what it started too. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
 	pipefd[1] = -1;
@@ -629,57 +656,72 @@ int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
 		err = BG_ERRNO(rc);
 		goto out;
 	}
-	for (;;) {
-		int wait_ms = -1;
-		if (deadline) {
-			int64_t left = deadline - bg_mono_ms();
-			if (left <= 0) {
-				kill(pid, SIGKILL);
-				err = BG_ETIMEOUT;
+	fcntl(pipefd[0], F_SETFL, fcntl(pipefd[0], F_GETFL) | O_NONBLOCK);
+	/*
+	 * Read until the child has exited and its output is drained. A child
+	 * that exits while something it started keeps the pipe open (a
+	 * daemonising reload) is not waited for beyond a short linger; a child
+	 * that closes its output and hangs is still bounded by the deadline.
+	 */
+	while (!(exited && (eof || bg_mono_ms() >= linger_until))) {
+		int64_t now = bg_mono_ms();
+		if (deadline && now >= deadline) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			err = BG_ETIMEOUT;
+			break;
+		}
+		if (!exited) {
+			pid_t w = waitpid(pid, &wst, WNOHANG);
+			if (w == pid) {
+				exited = true;
+				linger_until = bg_mono_ms() + 100;
+			} else if (w < 0 && errno != EINTR) {
+				err = BG_ERRNO(errno);
 				break;
 			}
-			wait_ms = (int)left;
+		}
+		if (eof) {
+			if (!exited) {
+				struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		int wait_ms = 50;
+		if (deadline && deadline - now < wait_ms) {
+			wait_ms = (int)(deadline - now);
 		}
 		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-		int pr = poll(&pfd, 1, wait_ms);
-		if (pr < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
+		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
 			err = BG_ERRNO(errno);
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			break;
-		}
-		if (pr == 0) {
-			continue;
 		}
 		char chunk[4096];
-		ssize_t r = read(pipefd[0], chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r <= 0) {
+		for (;;) {
+			ssize_t r = read(pipefd[0], chunk, sizeof(chunk));
+			if (r > 0) {
+				capture_add(&buf, &n, &cap, chunk, (size_t)r);
+				continue;
+			}
+			if (r == 0) {
+				eof = true;
+			}
 			break;
 		}
-		if (n < SPAWN_OUTPUT_MAX) {
-			size_t take = (size_t)r;
-			if (n + take > SPAWN_OUTPUT_MAX) {
-				take = SPAWN_OUTPUT_MAX - n;
+	}
+	if (!exited) {
+		while (waitpid(pid, &wst, 0) < 0) {
+			if (errno != EINTR) {
+				if (!err) {
+					err = BG_ERRNO(errno);
+				}
+				goto out;
 			}
-			BG_GROW(buf, cap, n + take + 1);
-			memcpy(buf + n, chunk, take);
-			n += take;
 		}
 	}
-	while (waitpid(pid, &wst, 0) < 0) {
-		if (errno != EINTR) {
-			if (!err) {
-				err = BG_ERRNO(errno);
-			}
-			goto out;
-		}
-	}
-	if (status) {
+	if (status && err != BG_ETIMEOUT) {
 		if (WIFEXITED(wst)) {
 			*status = WEXITSTATUS(wst);
 		} else if (WIFSIGNALED(wst)) {

@@ -35,7 +35,13 @@ int cmd_apply(int argc, char **argv, struct cli *cli)
 		} else if (bg_str_has_prefix(argv[i], "--confirm=")) {
 			bg_strv_push(&confirms, argv[i] + strlen("--confirm="));
 		} else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
-			wait_ms = strtoull(argv[++i], NULL, 10) * 1000;
+			char *end = NULL;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			if (!end || *end || argv[i][0] == '-' || v > 86400) {
+				rc = cli_usage_error(cli, "apply: --wait takes seconds, 0 to 86400");
+				goto out;
+			}
+			wait_ms = (uint64_t)v * 1000;
 		} else if (argv[i][0] == '-' || token) {
 			rc = cli_usage_error(cli, "apply: unexpected argument '%s' (usage: bluegreen "
 					"apply TOKEN [--confirm TEXT] [--wait SECONDS])", argv[i]);

@@ -421,7 +421,7 @@ static void fill_mounts(struct des_create *c, const char *site, const struct cfg
 	}
 }
 
-static int stop_timeout_s(uint64_t ms)
+int des_stop_timeout_s(uint64_t ms)
 {
 	uint64_t s = (ms + 999) / 1000;
 	return s > 3600 ? 3600 : (int)s;
@@ -475,7 +475,7 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 	out->extra_network = bg_xstrdup(des->edge_network);
 
 	fill_spec(out, cs->image, s->network, cs->stop_signal ? cs->stop_signal : "SIGTERM",
-			stop_timeout_s(cs->stop_timeout_ms));
+			des_stop_timeout_s(cs->stop_timeout_ms));
 	out->spec.expose_port = cs->port;
 	return 0;
 }

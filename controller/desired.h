@@ -108,6 +108,9 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 int des_service_create(const struct desired *des, const struct des_site *s,
 		const struct des_service *svc, const char *token, struct des_create *out);
 
+/* A stop grace in whole seconds for Docker, clamped to 1 hour. */
+int des_stop_timeout_s(uint64_t ms);
+
 /* Labels shared by every object of a site (managed + site). */
 void des_base_labels(struct obs_labels *l, const char *site);
 

@@ -864,11 +864,11 @@ static int colour_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		return dk_container_start(ctx->dk, target, d);
 	case PLAN_OP_STOP:
 		return dk_container_stop(ctx->dk, target,
-				(int)((s->cfg->stop_timeout_ms + 999) / 1000), d);
+				des_stop_timeout_s(s->cfg->stop_timeout_ms), d);
 	case PLAN_OP_REMOVE: {
 		/* Stop gracefully first: remove would SIGKILL a running container. */
 		int err = dk_container_stop(ctx->dk, target,
-				(int)((s->cfg->stop_timeout_ms + 999) / 1000), d);
+				des_stop_timeout_s(s->cfg->stop_timeout_ms), d);
 		if (err && err != BG_ENOT_FOUND) {
 			return err;
 		}
