@@ -447,6 +447,13 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			}
 		}
 	}
+	/* The key of io.bluegreen.secrets: made on the first apply that needs one. */
+	err = des_secrets_key_load(cfg->g.state_dir, true);
+	if (err) {
+		outcome(out, BG_EXIT_ERROR, "cannot read or create %s/%s: %s", cfg->g.state_dir,
+				DES_SECRETS_KEY_FILE, bg_strerror(err));
+		goto out;
+	}
 	err = rec_observe_all(dk, cfg, h, &obs, d);
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot observe the current state: %s",

@@ -8,6 +8,11 @@
 #include "desired.h"
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 
 const char *des_other_colour(const char *colour)
 {
@@ -37,28 +42,139 @@ void des_base_labels(struct obs_labels *l, const char *site)
 }
 
 /*
- * The environment as JSON. With `hashed`, secret values become
- * "sha256:<hex>" (for the spec hash: a changed secret is a changed spec);
- * without it they become "<redacted>" (for anything stored or shown).
+ * The environment as JSON. Secret values never appear: in the form that is
+ * hashed they are "<secret>" (the spec then covers which keys are secret,
+ * and io.bluegreen.secrets covers their values), in the stored form
+ * "<redacted>".
  */
 static struct json_object *env_json(const struct cfg_env *env, bool hashed)
 {
 	struct json_object *o = json_object_new_object();
 	for (size_t i = 0; i < env->n; i++) {
 		const struct cfg_env_var *v = &env->v[i];
-		if (!v->secret) {
-			json_object_object_add(o, v->key, json_object_new_string(v->value));
-		} else if (hashed) {
-			char hex[65];
-			bg_sha256_hex(v->value, strlen(v->value), hex);
-			char *h = bg_xasprintf("sha256:%s", hex);
-			json_object_object_add(o, v->key, json_object_new_string(h));
-			free(h);
-		} else {
-			json_object_object_add(o, v->key, json_object_new_string("<redacted>"));
-		}
+		const char *val = !v->secret ? v->value : hashed ? "<secret>" : "<redacted>";
+		json_object_object_add(o, v->key, json_object_new_string(val));
 	}
 	return o;
+}
+
+/* ---- the secrets key and hash ---- */
+
+static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t secrets_key[32];
+static bool have_key;
+
+void des_secrets_key_set(const uint8_t key[32])
+{
+	pthread_mutex_lock(&key_mu);
+	have_key = key != NULL;
+	if (key) {
+		memcpy(secrets_key, key, sizeof(secrets_key));
+	} else {
+		OPENSSL_cleanse(secrets_key, sizeof(secrets_key));
+	}
+	pthread_mutex_unlock(&key_mu);
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int des_secrets_key_load(const char *state_dir, bool create)
+{
+	char *path = bg_xasprintf("%s/%s", state_dir, DES_SECRETS_KEY_FILE);
+	char *data = NULL;
+	uint8_t key[32];
+	int err = 0;
+
+	pthread_mutex_lock(&key_mu);
+	bool known = have_key;
+	pthread_mutex_unlock(&key_mu);
+	if (known) {
+		goto out;
+	}
+	err = bg_file_read(path, 256, &data, NULL);
+	if (err == BG_ERRNO(ENOENT) && create) {
+		char hex[66];
+		if (RAND_bytes(key, sizeof(key)) != 1) {
+			err = BG_ERRNO(EIO);
+			goto out;
+		}
+		for (size_t i = 0; i < sizeof(key); i++) {
+			snprintf(hex + 2 * i, 3, "%02x", key[i]);
+		}
+		hex[64] = '\n';
+		hex[65] = '\0';
+		err = bg_state_dir_ensure(state_dir);
+		if (!err) {
+			err = bg_file_write_atomic(path, NULL, hex, 65, 0600);
+		}
+		OPENSSL_cleanse(hex, sizeof(hex));
+		if (!err) {
+			des_secrets_key_set(key);
+		}
+		goto out;
+	}
+	if (err) {
+		/* No key here (a plan in CI, a user who cannot read the state dir). */
+		err = err == BG_ERRNO(ENOENT) || err == BG_ERRNO(EACCES) ? 0 : err;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(key); i++) {
+		int hi = hexval(data[2 * i]), lo = hi < 0 ? -1 : hexval(data[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			err = BG_EPARSE;
+			goto out;
+		}
+		key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	des_secrets_key_set(key);
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	if (data) {
+		OPENSSL_cleanse(data, strlen(data));
+	}
+	free(data);
+	free(path);
+	return err;
+}
+
+/* HMAC-SHA256 over "KEY\0VALUE\0" of every secret, in key order; "" if none or no key. */
+static void secrets_mac(const struct cfg_env *env, char out[65])
+{
+	struct bg_buf b = BG_BUF_INIT;
+	uint8_t md[32];
+	unsigned int len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < env->n; i++) {
+		if (env->v[i].secret) {
+			bg_buf_add(&b, env->v[i].key, strlen(env->v[i].key) + 1);
+			bg_buf_add(&b, env->v[i].value, strlen(env->v[i].value) + 1);
+		}
+	}
+	pthread_mutex_lock(&key_mu);
+	if (b.len && have_key) {
+		HMAC(EVP_sha256(), secrets_key, sizeof(secrets_key), (const unsigned char *)b.data,
+				b.len, md, &len);
+		for (size_t i = 0; i < 32; i++) {
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+		}
+	}
+	pthread_mutex_unlock(&key_mu);
+	if (b.len) {
+		OPENSSL_cleanse(b.data, b.len);
+	}
+	bg_buf_release(&b);
+}
+
+bool des_secrets_match(const char *desired, const struct obs_labels *labels)
+{
+	const char *have = obs_labels_get(labels, BG_LABEL_SECRETS);
+	if (!desired || !*desired || !have) {
+		return true;
+	}
+	return CRYPTO_memcmp(have, desired, 64) == 0 && strlen(have) == 64;
 }
 
 static struct json_object *strv_json(const struct bg_strv *sv)
@@ -285,6 +401,10 @@ int des_check_names(const struct cfg *cfg, struct bg_diag *d)
 int des_cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d)
 {
 	int err = cfg_load(out, dir, flags, d);
+	if (*out && (*out)->g.state_dir) {
+		/* Read only: a plan never creates it (apply does). */
+		des_secrets_key_load((*out)->g.state_dir, false);
+	}
 	if (*out && des_check_names(*out, d) != 0) {
 		bg_diag_sort(d);
 		if (!(flags & CFG_LOAD_PARTIAL)) {
@@ -318,6 +438,7 @@ int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 		spec_finish(colour_spec(out, cs, s->image_id, s->network, true),
 				colour_spec(out, cs, s->image_id, s->network, false),
 				s->spec, &s->spec_json);
+		secrets_mac(&cs->env, s->secrets);
 		s->version = version_of(obs, cs->name, s->spec, &s->version_new, &s->rejected);
 		s->n_services = cs->n_services;
 		s->services = bg_xcalloc(cs->n_services ? cs->n_services : 1, sizeof(*s->services));
@@ -336,6 +457,7 @@ int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 			spec_finish(service_spec(cs, cv, iid, s->network, true),
 					service_spec(cs, cv, iid, s->network, false),
 					sv->spec, &sv->spec_json);
+			secrets_mac(&cv->env, sv->secrets);
 		}
 		bg_strv_sort(&s->volumes);
 	}
@@ -464,6 +586,9 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 	obs_labels_set(&out->labels, BG_LABEL_VERSION, buf);
 	obs_labels_set(&out->labels, BG_LABEL_SPEC, s->spec);
 	obs_labels_set(&out->labels, BG_LABEL_IMAGE, cs->image);
+	if (s->secrets[0]) {
+		obs_labels_set(&out->labels, BG_LABEL_SECRETS, s->secrets);
+	}
 	if (token) {
 		obs_labels_set(&out->labels, BG_LABEL_PLAN, token);
 	}
@@ -492,6 +617,9 @@ int des_service_create(const struct desired *des, const struct des_site *s,
 	obs_labels_set(&out->labels, BG_LABEL_SERVICE, cv->name);
 	obs_labels_set(&out->labels, BG_LABEL_SPEC, svc->spec);
 	obs_labels_set(&out->labels, BG_LABEL_IMAGE, cv->image);
+	if (svc->secrets[0]) {
+		obs_labels_set(&out->labels, BG_LABEL_SECRETS, svc->secrets);
+	}
 	if (token) {
 		obs_labels_set(&out->labels, BG_LABEL_PLAN, token);
 	}

@@ -10,9 +10,15 @@
  * reference and local image id, command, environment, port, replicas,
  * mounts, networks, edge labels, stop signal and timeout) and nothing that
  * does not (domains, preview, health gate, strategy: those are routing or
- * policy, changed without a new colour). Secret values enter the hash only
- * as their own SHA-256 and never reach spec_json, which is what the
- * history stores.
+ * policy, changed without a new colour). Secret values (env_file values,
+ * redacted keys) are not in the spec hash at all, only which keys are
+ * secret: the spec hash is published (labels, snapshots), and a plain hash
+ * of a weak password can be brute-forced offline. Their values are tracked
+ * by a separate label, io.bluegreen.secrets, an HMAC-SHA256 keyed with a
+ * per-installation key (STATE_DIR/secrets.key, 0600) that never leaves the
+ * host. Secrets are compared only where both sides have that hash: a plan
+ * made without the key (CI) or a container from before the label simply
+ * does not compare them.
  */
 #ifndef BG_CONTROLLER_DESIRED_H
 #define BG_CONTROLLER_DESIRED_H
@@ -24,11 +30,13 @@
 #include "obs.h"
 
 #define DES_SPEC_SHORT 12 /* hex chars shown to humans */
+#define DES_SECRETS_KEY_FILE "secrets.key"
 
 struct des_service {
 	const struct cfg_service *cfg;
 	char *container;  /* "SITE-NAME" */
 	char spec[65];    /* hash of the service spec */
+	char secrets[65]; /* keyed hash of its secret values, "" if none or no key */
 	char *spec_json;  /* redacted canonical spec */
 	struct bg_strv volumes; /* full volume names used */
 };
@@ -38,6 +46,7 @@ struct des_site {
 	const char *name;       /* borrowed from cfg */
 	char *network;          /* "SITE-net" */
 	char spec[65];          /* hash of the colour spec */
+	char secrets[65];       /* keyed hash of its secret values, "" if none or no key */
 	char *spec_json;        /* redacted canonical spec (history) */
 	const char *image_id;   /* local image id of cfg->image, NULL if absent (borrowed from obs) */
 	struct bg_strv volumes; /* full names of every volume the site uses, sorted, unique */
@@ -107,6 +116,19 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 		struct des_create *out);
 int des_service_create(const struct desired *des, const struct des_site *s,
 		const struct des_service *svc, const char *token, struct des_create *out);
+
+/*
+ * The per-installation key for io.bluegreen.secrets: read (and, with create,
+ * made: 32 random bytes, hex, mode 0600) from STATE_DIR/secrets.key. Once a
+ * key is known to the process it stays. Without a readable key, secrets
+ * are not compared (0 is returned: not having it is not an error).
+ */
+int des_secrets_key_load(const char *state_dir, bool create);
+/* Set or clear (NULL) the key directly: tests. */
+void des_secrets_key_set(const uint8_t key[32]);
+/* Does this container's secrets label agree with what is desired? An
+ * unlabelled container, or no key here, is not compared (true). */
+bool des_secrets_match(const char *desired, const struct obs_labels *labels);
 
 /* A stop grace in whole seconds for Docker, clamped to 1 hour. */
 int des_stop_timeout_s(uint64_t ms);

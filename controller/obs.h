@@ -33,6 +33,7 @@
 #define BG_LABEL_SERVICE "io.bluegreen.service" /* service name, role=service */
 #define BG_LABEL_REPLICA "io.bluegreen.replica" /* 1-based, role=colour */
 #define BG_LABEL_IMAGE "io.bluegreen.image"     /* the image reference as configured */
+#define BG_LABEL_SECRETS "io.bluegreen.secrets" /* keyed hash of secret values (desired.h) */
 
 enum obs_cstate {
 	OBS_CSTATE_UNKNOWN = 0,

@@ -38,6 +38,13 @@ struct slot {
 	const char *image;
 };
 
+/* Does this container hold the desired revision (spec, and secret values where known)? */
+static bool holds_desired(const struct obs_container *c, const struct des_site *s)
+{
+	return c && c->spec && strcmp(c->spec, s->spec) == 0 &&
+			des_secrets_match(s->secrets, &c->labels);
+}
+
 static void slot_fill(struct slot *sl, const struct rec_diff_ctx *ctx, const char *colour)
 {
 	const struct des_site *s = ctx->site;
@@ -68,7 +75,7 @@ static void slot_fill(struct slot *sl, const struct rec_diff_ctx *ctx, const cha
 	sl->all_running = true;
 	for (unsigned r = 1; r <= want && r <= MAX_REPLICAS; r++) {
 		const struct obs_container *c = sl->rep[r];
-		if (!c || !c->spec || strcmp(c->spec, s->spec) != 0) {
+		if (!holds_desired(c, s)) {
 			sl->all_match = false;
 		}
 		if (c && c->state != OBS_CSTATE_RUNNING) {
@@ -157,7 +164,7 @@ static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const
 	}
 	for (unsigned r = 1; r <= want; r++) {
 		const struct obs_container *c = sl->rep[r];
-		if (c && c->spec && strcmp(c->spec, s->spec) == 0) {
+		if (holds_desired(c, s)) {
 			if (c->state != OBS_CSTATE_RUNNING) {
 				container_action(ctx, PLAN_OP_START, sl->colour, r, c,
 						"%s is %s (exit code %d)", c->name,
@@ -166,7 +173,11 @@ static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const
 			}
 			continue;
 		}
-		if (c) {
+		if (c && c->spec && strcmp(c->spec, s->spec) == 0) {
+			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c,
+					"holds v%u with other secret values (env_file or redacted env "
+					"changed), replaced", c->version);
+		} else if (c) {
 			char *old = short_spec(c->spec);
 			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c,
 					"holds v%u (spec %s, %s), replaced by v%u", c->version, old,

@@ -65,7 +65,8 @@ static int service_diff(struct rec_diff_ctx *ctx)
 			a->service = bg_xstrdup(svc);
 			continue;
 		}
-		if (!c->spec || strcmp(c->spec, sv->spec) != 0) {
+		if (!c->spec || strcmp(c->spec, sv->spec) != 0 ||
+				!des_secrets_match(sv->secrets, &c->labels)) {
 			plan_note_add(ctx->plan, ctx->ps, "service '%s' (%s) differs from %s: "
 					"backing services are never recreated implicitly; to change it, "
 					"remove the container yourself (its volumes are kept) and plan "

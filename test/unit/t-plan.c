@@ -884,6 +884,88 @@ static void test_name_collisions(void **state)
 	free(dir);
 }
 
+
+/* Secret values: out of the (published) spec hash, in a keyed label instead. */
+static void test_secrets_label(void **state)
+{
+	struct fx a, b;
+	struct plan p;
+	struct desired da, db;
+	struct bg_diag d;
+	uint8_t key[32];
+	for (size_t i = 0; i < sizeof(key); i++) {
+		key[i] = (uint8_t)(i * 7 + 1);
+	}
+	fx_load(&a, "bluegreen-test/web:v2", NULL);
+	fx_load(&b, "bluegreen-test/web:v2", NULL);
+	/* b: the same site with another secret value. */
+	char *path = bg_xasprintf("%s/sites/shop.conf", b.dir);
+	char *text = th_read(path);
+	char *at = strstr(text, SECRET);
+	char *conf = bg_xasprintf("%.*sother-secret-value%s", (int)(at - text), text, at + strlen(SECRET));
+	th_write(b.dir, "sites/shop.conf", conf);
+	cfg_destroy(b.cfg);
+	bg_diag_init(&d);
+	assert_int_equal(cfg_load(&b.cfg, b.dir, 0, &d), 0);
+
+	des_secrets_key_set(NULL);
+	assert_int_equal(des_build(&da, a.cfg, &a.obs, &d), 0);
+	assert_int_equal(des_build(&db, b.cfg, &b.obs, &d), 0);
+	/* The spec does not depend on a secret's value; without a key, no hash. */
+	assert_string_equal(da.sites[0].spec, db.sites[0].spec);
+	assert_string_equal(da.sites[0].secrets, "");
+	des_release(&da);
+	des_release(&db);
+
+	des_secrets_key_set(key);
+	assert_int_equal(des_build(&da, a.cfg, &a.obs, &d), 0);
+	assert_int_equal(des_build(&db, b.cfg, &b.obs, &d), 0);
+	assert_string_equal(da.sites[0].spec, db.sites[0].spec);
+	assert_int_equal(strlen(da.sites[0].secrets), 64);
+	assert_string_not_equal(da.sites[0].secrets, db.sites[0].secrets);
+	/* The container gets the label. */
+	struct des_create dc;
+	des_colour_create(&da, &da.sites[0], "blue", 1, NULL, &dc);
+	assert_string_equal(obs_labels_get(&dc.labels, BG_LABEL_SECRETS), da.sites[0].secrets);
+	des_create_release(&dc);
+
+	/* Live blue carries a's secrets; the config now says b's: a new candidate. */
+	add_infra(&b);
+	struct obs_container *c = add_container(&b, "shop-blue", "colour", "blue", 1,
+			db.sites[0].spec, 1, "running", "10.0.0.2");
+	obs_labels_set(&c->labels, BG_LABEL_SECRETS, da.sites[0].secrets);
+	add_edge(&b, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	plan_ok(&b, NULL, &p);
+	th_assert_contains(plan_site_find(&p, "shop")->candidate_after, "green");
+	assert_true(p.n_actions > 0);
+	plan_release(&p);
+	/* An unlabelled container (from before the label) is not compared.
+	 * (plan_ok sorted the containers: find it again by name.) */
+	c = (struct obs_container *)obs_container_find(&b.obs, "shop-blue");
+	assert_non_null(c);
+	obs_labels_release(&c->labels);
+	obs_labels_set(&c->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&c->labels, BG_LABEL_SITE, "shop");
+	obs_labels_set(&c->labels, BG_LABEL_ROLE, "colour");
+	obs_labels_set(&c->labels, BG_LABEL_COLOUR, "blue");
+	obs_labels_set(&c->labels, BG_LABEL_REPLICA, "1");
+	obs_labels_set(&c->labels, BG_LABEL_VERSION, "1");
+	obs_labels_set(&c->labels, BG_LABEL_SPEC, db.sites[0].spec);
+	plan_ok(&b, NULL, &p);
+	assert_ops(&p, "");
+	plan_release(&p);
+
+	des_secrets_key_set(NULL);
+	des_release(&da);
+	des_release(&db);
+	bg_diag_release(&d);
+	free(conf);
+	free(text);
+	free(path);
+	fx_release(&a);
+	fx_release(&b);
+}
+
 /* examples/gitops: what CI runs on a config repository, for real. */
 static void test_gitops_example(void **state)
 {
@@ -932,6 +1014,7 @@ int main(void)
 		cmocka_unit_test(test_token_covers_routing),
 		cmocka_unit_test(test_no_edge_file),
 		cmocka_unit_test(test_name_collisions),
+		cmocka_unit_test(test_secrets_label),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
