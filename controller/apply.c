@@ -278,7 +278,9 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 	struct rec_apply_ctx ctx = {
 		.cfg = cfg, .des = &des, .obs = obs, .dk = dk, .hist = h, .token = token,
 		.progress = step_progress_cb, .progress_arg = &sp, .cancel = opts->cancel,
+		.plan = p,
 	};
+	bg_strv_init(&ctx.ports);
 	/* Execution order: by phase, plan order within a phase (see plan.h). */
 	size_t *order = bg_xcalloc(n ? n : 1, sizeof(*order));
 	size_t k = 0;
@@ -400,6 +402,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		fault_point("kill-after", i + 1);
 	}
 	bg_strv_release(&switched);
+	bg_strv_release(&ctx.ports);
 	free(order);
 	des_release(&des);
 	return err;

@@ -309,6 +309,17 @@ static bool api_url_valid(const char *s)
 	return *p == '\0' || (*p == '/' && printable_ascii(p));
 }
 
+/* "LO-HI", two ports, LO <= HI. */
+static bool port_range_valid(const char *s)
+{
+	const char *dash = strchr(s, '-');
+	if (!dash || !port_text_valid(s, (size_t)(dash - s)) ||
+			!port_text_valid(dash + 1, strlen(dash + 1))) {
+		return false;
+	}
+	return strtoul(s, NULL, 10) <= strtoul(dash + 1, NULL, 10);
+}
+
 static bool listen_text_valid(const char *s)
 {
 	const char *colon = strrchr(s, ':');
@@ -360,6 +371,7 @@ static const char *const signals[] = {"SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP",
 static const char *const def_entrypoints[] = {"websecure", NULL};
 static const char *const def_reload[] = {"nginx", "-s", "reload", NULL};
 static const char *const def_test[] = {"nginx", "-t", NULL};
+static const char *const upstreams[] = {"ports", "addresses", NULL};
 static const char *const def_redact[] = {"*SECRET*", "*PASSWORD*", "*PASSWD*",
 		"*TOKEN*", "*KEY*", "*CREDENTIAL*", NULL};
 static const char *const def_empty[] = {NULL};
@@ -415,6 +427,14 @@ static const struct key nginx_keys[] = {
 	{.name = "probe", .type = K_BOOL, .off = G(nginx.probe), .def = "true",
 		.doc = "after a reload, ask nginx (from this host, at the listen address) "
 		       "until it serves the new file; false when nginx is not reachable here"},
+	{.name = "upstream", .type = K_ENUM, .off = G(nginx.upstream), .defs = upstreams,
+		.def = "ports",
+		.doc = "how nginx reaches colours: ports (each publishes its port on 127.0.0.1, "
+		       "stable across restarts) or addresses (their address on the edge network, "
+		       "for an nginx running in Docker on that network)"},
+	{.name = "ports", .type = K_STR, .off = G(nginx.ports), .def = "20000-29999",
+		.check = port_range_valid, .expect = "a range of ports such as 20000-29999",
+		.doc = "host ports bluegreen publishes colours on (upstream: ports), on 127.0.0.1"},
 	{0},
 };
 
@@ -1568,6 +1588,10 @@ void cfg__bind_global(struct cfg_global *g, const struct cfg__node *root, const 
 	if (!g->traefik.staging_dir && g->traefik.dynamic_dir) {
 		g->traefik.staging_dir = bg_xasprintf("%s.staging", g->traefik.dynamic_dir);
 	}
+	if (g->nginx.ports && port_range_valid(g->nginx.ports)) {
+		g->nginx.port_lo = (unsigned)strtoul(g->nginx.ports, NULL, 10);
+		g->nginx.port_hi = (unsigned)strtoul(strchr(g->nginx.ports, '-') + 1, NULL, 10);
+	}
 	/*
 	 * The redaction list only grows: a configured list adds to the
 	 * defaults, so adding one pattern can never un-hide *PASSWORD*.
@@ -1633,6 +1657,7 @@ void cfg__global_release(struct cfg_global *g)
 	bg_strv_release(&g->nginx.reload);
 	bg_strv_release(&g->nginx.test);
 	free(g->nginx.listen);
+	free(g->nginx.ports);
 	bg_strv_release(&g->redact);
 	memset(g, 0, sizeof(*g));
 }

@@ -119,12 +119,20 @@ struct cfg_traefik {
 	char *api;               /* optional Traefik API base URL to confirm flips */
 };
 
+enum cfg_nginx_upstream {
+	CFG_UPSTREAM_PORTS = 0, /* each colour container publishes its port on 127.0.0.1 */
+	CFG_UPSTREAM_ADDRESSES, /* container addresses on the edge network (nginx in Docker) */
+};
+
 struct cfg_nginx {
 	char *conf_dir;          /* absolute after load */
 	struct bg_strv reload;   /* argv, default [nginx, -s, reload] */
 	struct bg_strv test;     /* argv run before reload, default [nginx, -t]; empty: none */
 	char *listen;            /* listen directive value, default "80" */
 	bool probe;              /* after a reload, check nginx serves the new file; default true */
+	enum cfg_nginx_upstream upstream; /* default ports */
+	char *ports;             /* "LO-HI", default "20000-29999": published ports */
+	unsigned port_lo, port_hi; /* parsed from ports */
 };
 
 struct cfg_global {

@@ -240,6 +240,11 @@ static struct json_object *colour_spec(const struct desired *des, const struct c
 	json_object_array_add(nets, json_object_new_string(des->edge_network));
 	json_object_object_add(o, "networks", nets);
 	json_object_object_add(o, "edge", json_object_new_string(cfg_edge_kind_name(cfg->g.edge_kind)));
+	if (cfg->g.edge_kind == CFG_EDGE_NGINX) {
+		/* How nginx reaches the container is part of the container (a published port or not). */
+		json_object_object_add(o, "upstream", json_object_new_string(
+				cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS ? "ports" : "addresses"));
+	}
 	json_object_object_add(o, "stop_signal", json_object_new_string(
 			s->stop_signal ? s->stop_signal : "SIGTERM"));
 	json_object_object_add(o, "stop_timeout_ms", json_object_new_int64((int64_t)s->stop_timeout_ms));

@@ -1476,6 +1476,20 @@ static char *container_body(const struct dk_container_spec *s)
 	if (s->stop_timeout_s > 0) {
 		json_object_object_add(o, "StopTimeout", json_object_new_int(s->stop_timeout_s));
 	}
+	if (s->expose_port && s->publish_port) {
+		struct json_object *pb = json_object_new_object();
+		struct json_object *list = json_object_new_array();
+		struct json_object *bind = json_object_new_object();
+		char key[32], port[16];
+		snprintf(key, sizeof(key), "%u/tcp", s->expose_port);
+		snprintf(port, sizeof(port), "%u", s->publish_port);
+		json_object_object_add(bind, "HostIp", json_object_new_string(
+				s->publish_ip ? s->publish_ip : "127.0.0.1"));
+		json_object_object_add(bind, "HostPort", json_object_new_string(port));
+		json_object_array_add(list, bind);
+		json_object_object_add(pb, key, list);
+		json_object_object_add(host, "PortBindings", pb);
+	}
 	if (s->restart_policy) {
 		struct json_object *rp = json_object_new_object();
 		json_object_object_add(rp, "Name", json_object_new_string(s->restart_policy));

@@ -156,6 +156,13 @@ struct dk_container_spec {
 	const char *stop_signal;         /* e.g. "SIGTERM", NULL: image default */
 	int stop_timeout_s;              /* 0: engine default */
 	unsigned expose_port;            /* 0: none; else ExposedPorts "<port>/tcp" */
+	/*
+	 * Publish expose_port on publish_ip:publish_port (HostConfig.PortBindings);
+	 * 0: not published. Docker keeps a binding across restarts, which is why
+	 * the nginx edge points at it rather than at an address that can move.
+	 */
+	const char *publish_ip;
+	unsigned publish_port;
 };
 
 /*

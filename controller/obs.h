@@ -34,6 +34,7 @@
 #define BG_LABEL_REPLICA "io.bluegreen.replica" /* 1-based, role=colour */
 #define BG_LABEL_IMAGE "io.bluegreen.image"     /* the image reference as configured */
 #define BG_LABEL_SECRETS "io.bluegreen.secrets" /* keyed hash of secret values (desired.h) */
+#define BG_LABEL_HOSTPORT "io.bluegreen.hostport" /* nginx upstream: 127.0.0.1 port it publishes */
 
 enum obs_cstate {
 	OBS_CSTATE_UNKNOWN = 0,

@@ -19,7 +19,11 @@
 #include "health.h"
 #include "rec.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_REPLICAS 100
 
@@ -690,6 +694,47 @@ static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct ob
 
 /* ---- apply ---- */
 
+/* Is 127.0.0.1:port free right now? (A listening socket anywhere makes bind fail.) */
+static bool port_free(unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0) {
+		close(fd);
+	}
+	return ok;
+}
+
+/*
+ * A host port for a new colour container: the lowest of edge.nginx.ports
+ * that no managed container holds (stopped ones included: their binding
+ * comes back with them), that this apply has not handed out, and that
+ * nothing on the host listens on.
+ */
+static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
+{
+	const struct cfg_nginx *n = &ctx->cfg->g.nginx;
+	for (unsigned p = n->port_lo; p && p <= n->port_hi; p++) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%u", p);
+		bool taken = bg_strv_contains(&ctx->ports, buf);
+		for (size_t i = 0; i < ctx->obs->n_containers && !taken; i++) {
+			const char *hp = obs_labels_get(&ctx->obs->containers[i].labels,
+					BG_LABEL_HOSTPORT);
+			taken = hp && strcmp(hp, buf) == 0;
+		}
+		if (!taken && port_free(p)) {
+			bg_strv_push(&ctx->ports, buf);
+			return p;
+		}
+	}
+	bg_diag_error(d, NULL, "no free host port left in edge.nginx.ports (%s) for a new "
+			"colour container", n->ports ? n->ports : "?");
+	return 0;
+}
+
 static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
 		const struct plan_action *a, struct bg_diag *d)
 {
@@ -713,6 +758,18 @@ static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
 		}
 	}
 	des_colour_create(ctx->des, s, a->colour, a->replica, ctx->token, &dc);
+	if (rec_publishes_ports(ctx->cfg)) {
+		char buf[16];
+		unsigned port = port_alloc(ctx, d);
+		if (!port) {
+			des_create_release(&dc);
+			return BG_EEDGE;
+		}
+		snprintf(buf, sizeof(buf), "%u", port);
+		obs_labels_set(&dc.labels, BG_LABEL_HOSTPORT, buf);
+		dc.spec.publish_ip = "127.0.0.1";
+		dc.spec.publish_port = port;
+	}
 	/* A leftover with this name (a crash between create and start) goes first. */
 	err = dk_container_create(ctx->dk, &dc.spec, &id, d);
 	if (err == BG_ECONFLICT) {
@@ -871,8 +928,26 @@ static int colour_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	switch (a->op) {
 	case PLAN_OP_CREATE:
 		return colour_create(ctx, s, a, d);
-	case PLAN_OP_START:
-		return dk_container_start(ctx->dk, target, d);
+	case PLAN_OP_START: {
+		int err = dk_container_start(ctx->dk, target, d);
+		if (err && rec_publishes_ports(ctx->cfg) && d->n &&
+				(strstr(d->items[d->n - 1].msg, "port is already allocated") ||
+				 strstr(d->items[d->n - 1].msg, "address already in use"))) {
+			/* Its host port was taken since: remove it, the next plan recreates
+			 * it on another port (a candidate, never the live colour). */
+			struct bg_diag dd;
+			bg_diag_init(&dd);
+			const struct plan_site *ps = ctx->plan ? plan_site_find(ctx->plan, a->site) : NULL;
+			if (a->colour && ps && (!ps->live_before || strcmp(ps->live_before, a->colour) != 0)) {
+				dk_container_remove(ctx->dk, target, &dd);
+				bg_diag_error(d, NULL, "%s was removed: its host port was taken by "
+						"something else; the next plan creates it on a free port",
+						a->name);
+			}
+			bg_diag_release(&dd);
+		}
+		return err;
+	}
 	case PLAN_OP_STOP:
 		return dk_container_stop(ctx->dk, target,
 				des_stop_timeout_s(s->cfg->stop_timeout_ms), d);

@@ -28,16 +28,37 @@ static int replica_cmp(const void *a, const void *b)
 	return (x->replica > y->replica) - (x->replica < y->replica);
 }
 
-/* "ip:port" of the running containers of a colour, in replica order. */
-static void upstreams_of(const struct obs_container *const *cs, size_t n, const char *colour,
-		const char *network, unsigned port, struct bg_strv *out)
+/*
+ * One container's upstream address. With published ports (the default) it
+ * is 127.0.0.1:PORT from its io.bluegreen.hostport label, whatever its
+ * state: the binding survives restarts and a stopped container refuses
+ * connections rather than letting its address go to another container.
+ * With addresses, its IP on the edge network while it runs.
+ */
+static char *upstream_of(const struct cfg *cfg, const struct obs_container *c,
+		const char *network, unsigned port)
+{
+	if (rec_publishes_ports(cfg)) {
+		const char *hp = obs_labels_get(&c->labels, BG_LABEL_HOSTPORT);
+		return hp ? bg_xasprintf("127.0.0.1:%s", hp) : NULL;
+	}
+	const char *ip = obs_container_ip(c, network);
+	if (c->state != OBS_CSTATE_RUNNING || !ip || !*ip) {
+		return NULL;
+	}
+	return bg_xasprintf("%s:%u", ip, port);
+}
+
+/* The upstream addresses of a colour's containers, in replica order. */
+static void upstreams_of(const struct cfg *cfg, const struct obs_container *const *cs, size_t n,
+		const char *colour, const char *network, unsigned port, struct bg_strv *out)
 {
 	const struct obs_container **pick = bg_xcalloc(n ? n : 1, sizeof(*pick));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct obs_container *c = cs[i];
 		if (c->role && strcmp(c->role, "colour") == 0 && c->colour &&
-				strcmp(c->colour, colour) == 0 && c->state == OBS_CSTATE_RUNNING) {
+				strcmp(c->colour, colour) == 0) {
 			pick[k++] = c;
 		}
 	}
@@ -45,21 +66,22 @@ static void upstreams_of(const struct obs_container *const *cs, size_t n, const 
 		qsort(pick, k, sizeof(*pick), replica_cmp);
 	}
 	for (size_t i = 0; i < k; i++) {
-		const char *ip = obs_container_ip(pick[i], network);
-		if (ip && *ip) {
-			bg_strv_push_take(out, bg_xasprintf("%s:%u", ip, port));
+		char *u = upstream_of(cfg, pick[i], network, port);
+		if (u) {
+			bg_strv_push_take(out, u);
 		}
 	}
 	free(pick);
 }
 
+/* Does this site's plan so far recreate (or, with addresses, restart) the colour? */
 static bool slice_touches_colour(const struct plan *p, const struct plan_site *ps,
-		const char *colour)
+		const char *colour, bool start_counts)
 {
 	for (size_t i = ps->first_action; i < p->n_actions; i++) {
 		const struct plan_action *a = &p->actions[i];
 		if (a->kind == PLAN_KIND_CONTAINER && a->colour && strcmp(a->colour, colour) == 0 &&
-				(a->op == PLAN_OP_START || a->op == PLAN_OP_CREATE)) {
+				(a->op == PLAN_OP_CREATE || (start_counts && a->op == PLAN_OP_START))) {
 			return true;
 		}
 	}
@@ -85,11 +107,11 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 
 	bg_strv_init(&live_up);
 	bg_strv_init(&prev_up);
-	upstreams_of(ctx->cs, ctx->n_cs, ps->live_after, ctx->des->edge_network, cs->port,
-			&live_up);
+	upstreams_of(ctx->cfg, ctx->cs, ctx->n_cs, ps->live_after, ctx->des->edge_network,
+			cs->port, &live_up);
 	if (preview) {
-		upstreams_of(ctx->cs, ctx->n_cs, preview, ctx->des->edge_network, cs->port,
-				&prev_up);
+		upstreams_of(ctx->cfg, ctx->cs, ctx->n_cs, preview, ctx->des->edge_network,
+				cs->port, &prev_up);
 	}
 	struct edge_view v = {
 		.site = cs,
@@ -110,8 +132,9 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 	char *why_buf = NULL;
 	if (!e || !e->exists) {
 		why = "edge file missing";
-	} else if (slice_touches_colour(ctx->plan, ps, ps->live_after) &&
-			ctx->cfg->g.edge_kind == CFG_EDGE_NGINX) {
+	} else if (ctx->cfg->g.edge_kind == CFG_EDGE_NGINX &&
+			slice_touches_colour(ctx->plan, ps, ps->live_after,
+					!rec_publishes_ports(ctx->cfg))) {
 		why = "refresh upstream addresses after the live colour is repaired";
 	} else if (!e->content_sha || strcmp(e->content_sha, sha) != 0) {
 		/* The parser reports upstreams sorted; compare like with like. */
@@ -177,10 +200,10 @@ static int fresh_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
 			err = 0;
 		} else if (err) {
 			bg_diag_merge(d, &dd);
-		} else if (c.state == OBS_CSTATE_RUNNING) {
-			const char *ip = obs_container_ip(&c, ctx->des->edge_network);
-			if (ip && *ip) {
-				bg_strv_push_take(out, bg_xasprintf("%s:%u", ip, s->cfg->port));
+		} else {
+			char *u = upstream_of(ctx->cfg, &c, ctx->des->edge_network, s->cfg->port);
+			if (u) {
+				bg_strv_push_take(out, u);
 			}
 		}
 		bg_diag_release(&dd);
@@ -215,9 +238,10 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 	}
 	if (live_up.n == 0 && ctx->cfg->g.edge_kind == CFG_EDGE_NGINX) {
 		/* Never point the domains at nothing: the old file keeps serving. */
-		bg_diag_error(d, NULL, "no running container of %s-%s has an address on '%s': "
+		bg_diag_error(d, NULL, "no container of %s-%s has an upstream address (%s): "
 				"the edge file is left as it was", s->name, a->colour,
-				ctx->des->edge_network);
+				rec_publishes_ports(ctx->cfg) ? "no published port"
+							       : "not running on the edge network");
 		err = BG_EEDGE;
 		goto out;
 	}

@@ -118,6 +118,11 @@ const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 	return NULL;
 }
 
+bool rec_publishes_ports(const struct cfg *cfg)
+{
+	return cfg->g.edge_kind == CFG_EDGE_NGINX && cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS;
+}
+
 void rec_fact_container(struct plan *p, const struct obs_container *c)
 {
 	struct bg_buf ips = BG_BUF_INIT;
@@ -125,9 +130,11 @@ void rec_fact_container(struct plan *p, const struct obs_container *c)
 		bg_buf_addf(&ips, "%s%s=%s", i ? "," : "", c->nets[i].network,
 				c->nets[i].ip ? c->nets[i].ip : "");
 	}
-	plan_fact_add(p, "container %s id=%s state=%s health=%s spec=%s version=%u ips=%s",
+	const char *hp = obs_labels_get(&c->labels, BG_LABEL_HOSTPORT);
+	plan_fact_add(p, "container %s id=%s state=%s health=%s spec=%s version=%u ips=%s port=%s",
 			c->name, c->id ? c->id : "", obs_cstate_name(c->state),
-			obs_health_name(c->health), c->spec ? c->spec : "", c->version, ips.data);
+			obs_health_name(c->health), c->spec ? c->spec : "", c->version, ips.data,
+			hp ? hp : "");
 	bg_buf_release(&ips);
 }
 

@@ -50,7 +50,12 @@ struct rec_apply_ctx {
 	rec_progress_cb progress;
 	void *progress_arg;
 	volatile int *cancel;   /* set by a signal: stop at the next safe point */
+	struct bg_strv ports;   /* host ports handed out during this apply */
+	const struct plan *plan; /* the plan being applied */
 };
+
+/* nginx, upstream: ports: does this configuration publish colour ports? */
+bool rec_publishes_ports(const struct cfg *cfg);
 
 struct rec_impl {
 	const char *kind;

@@ -296,6 +296,8 @@ static void test_explain(void **state)
 		"edge.nginx.test = [nginx, -t]    # default\n"
 		"edge.nginx.listen = \"8080\"    # global.conf:7\n"
 		"edge.nginx.probe = true    # default\n"
+		"edge.nginx.upstream = ports    # default\n"
+		"edge.nginx.ports = 20000-29999    # default\n"
 		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*TOKEN*\", \"*KEY*\", \"*CREDENTIAL*\"]    # global.conf:8\n"
 		"sites.shop.domains = [shop.example.com]    # sites/shop.conf:2\n"
 		"sites.shop.preview = null    # default\n"

@@ -27,7 +27,8 @@ static const char *global_conf =
 	"  nginx:\n"
 	"    conf_dir: nginx\n"
 	"    reload: [\"true\"]\n"
-	"    test: []\n";
+	"    test: []\n"
+	"    upstream: addresses\n";
 
 static char *site_conf(const char *image, const char *extra)
 {
@@ -966,6 +967,46 @@ static void test_secrets_label(void **state)
 	fx_release(&b);
 }
 
+
+/*
+ * nginx, upstream: ports (the default): upstreams are 127.0.0.1:PORT from the
+ * containers' labels, so a restart that moves a container's address changes
+ * nothing, and a stopped live container is not a reason to rewrite the edge.
+ */
+static void test_ports_upstreams(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	/* This fixture runs in addresses mode: switch it to the default. */
+	((struct cfg *)f.cfg)->g.nginx.upstream = CFG_UPSTREAM_PORTS;
+	add_infra(&f);
+	char *spec = desired_spec(&f);
+	struct obs_container *c = add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
+			"running", "10.0.0.2");
+	obs_labels_set(&c->labels, BG_LABEL_HOSTPORT, "20007");
+	add_edge(&f, "blue", "blue", 1, "127.0.0.1:20007", "127.0.0.1:20007");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p, "");
+	plan_release(&p);
+	/* Restarted elsewhere: another address, same port: nothing to do. */
+	c = (struct obs_container *)obs_container_find(&f.obs, "shop-blue");
+	free(c->nets[0].ip);
+	c->nets[0].ip = bg_xstrdup("10.0.0.99");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p, "");
+	plan_release(&p);
+	/* Stopped: started again (drift), the edge file stays as it is. */
+	c->state = OBS_CSTATE_EXITED;
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"start container shop-blue\n"
+		"health container shop-blue\n");
+	plan_release(&p);
+	free(spec);
+	fx_release(&f);
+}
+
 /* examples/gitops: what CI runs on a config repository, for real. */
 static void test_gitops_example(void **state)
 {
@@ -1015,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_no_edge_file),
 		cmocka_unit_test(test_name_collisions),
 		cmocka_unit_test(test_secrets_label),
+		cmocka_unit_test(test_ports_upstreams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
