@@ -1,0 +1,250 @@
+/*
+ * t-safety: the promises a reviewer tried to break, checked against a real
+ * Docker Engine and nginx:
+ *   - a live container restarted by Docker (new address) keeps being
+ *     served, and nothing needs approving (nginx upstreams are published
+ *     ports, ADR 0011);
+ *   - two sites in one apply, one failing its gate: neither live colour
+ *     moves (every gate runs before any switch);
+ *   - a rollback never goes forward to a candidate that never went live;
+ *   - a retried revision stays retried once applied;
+ *   - a changed secret (env_file) makes a candidate, through a keyed label
+ *     that never shows the value, while the spec label stays the same.
+ *
+ * Needs: dockerd, nginx, curl; images from test/images/build.sh.
+ */
+#include "bg.h"
+#include "bg-buf.h"
+#include "e2e.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *inspect(const char *name, const char *fmt)
+{
+	struct th_run r;
+	th_docker(&r, "inspect", "-f", fmt, name, NULL);
+	char *s = bg_xstrdup(r.status == 0 ? r.out : "");
+	th_run_release(&r);
+	s[strcspn(s, "\n")] = '\0';
+	return s;
+}
+
+static void test_restart_keeps_serving(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "srest", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	char *port = inspect(blue, "{{index .Config.Labels \"io.bluegreen.hostport\"}}");
+	assert_true(atoi(port) >= 20000 && atoi(port) <= 29999);
+	char *edge = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e.dir, e.site);
+	char *text = th_read(edge);
+	char *up = bg_xasprintf("server 127.0.0.1:%s;", port);
+	th_assert_contains(text, up);
+	free(text);
+	/*
+	 * Move the container's address: disconnect it from the edge network and
+	 * connect it again (a restart may or may not keep an address; this
+	 * always changes it), then restart it as Docker would after a crash.
+	 */
+	char *net = bg_xasprintf("%s-net", e.site);
+	char *ip0 = inspect(blue, "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}");
+	th_docker(&r, "network", "disconnect", e.edge_net, blue, NULL);
+	th_run_release(&r);
+	/* Something else takes the old address range first. */
+	char *squat = bg_xasprintf("%s-squatter", e.site);
+	th_docker(&r, "run", "-d", "--name", squat, "--network", e.edge_net,
+			"bluegreen-test/web:v3", NULL);
+	assert_int_equal(r.status, 0);
+	th_run_release(&r);
+	th_docker(&r, "network", "connect", e.edge_net, blue, NULL);
+	th_run_release(&r);
+	th_docker(&r, "restart", "-t", "1", blue, NULL);
+	assert_int_equal(r.status, 0);
+	th_run_release(&r);
+	char *ip1 = inspect(blue, "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}");
+	print_message("# addresses before %s, after %s\n", ip0, ip1);
+	/* Still v1, never the squatter's v3, and nothing to approve. */
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 5000));
+	for (int i = 0; i < 20; i++) {
+		char *body = NULL;
+		assert_int_equal(e2e_get(&e, e.domain, &body), 200);
+		assert_string_equal(body, "v1");
+		free(body);
+	}
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 0);
+	free(tok);
+	th_docker(&r, "rm", "-f", squat, NULL);
+	th_run_release(&r);
+	free(ip0);
+	free(ip1);
+	free(squat);
+	free(net);
+	free(up);
+	free(edge);
+	free(port);
+	free(blue);
+	e2e_release(&e);
+}
+
+static void write_site(struct e2e *e, const char *site, const char *image, const char *extra)
+{
+	char *rel = bg_xasprintf("sites/%s.conf", site);
+	char *conf = bg_xasprintf("site: %s\ndomains: [%s.localhost]\nimage: %s\nport: 8080\n"
+			"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 8}\n"
+			"stop_timeout: 2s\nstrategy: {promote: auto}\n%s",
+			site, site, image, extra ? extra : "");
+	th_write(e->dir, rel, conf);
+	free(conf);
+	free(rel);
+}
+
+static void test_gates_before_switches(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "sgate", "nginx", "development");
+	/* Two sites named after the run, both on v1 with promote: auto. */
+	char *a = bg_xasprintf("%s-a", e.site);
+	char *b = bg_xasprintf("%s-b", e.site);
+	write_site(&e, a, "bluegreen-test/web:v1", NULL);
+	write_site(&e, b, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	char *ha = bg_xasprintf("%s.localhost", a), *hb = bg_xasprintf("%s.localhost", b);
+	assert_true(e2e_wait_body(&e, ha, "v1", 3000));
+	assert_true(e2e_wait_body(&e, hb, "v1", 3000));
+	/* a to v2 (healthy), b to an image that never passes its gate; a comes
+	 * first in the plan, yet its switch must wait for b's gate. */
+	write_site(&e, a, "bluegreen-test/web:v2", NULL);
+	write_site(&e, b, "bluegreen-test/web:bad", NULL);
+	assert_int_equal(e2e_plan_apply(&e, &r), 5);
+	th_assert_not_contains(r.err, "had already been switched");
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, ha, "v1", 1000));
+	assert_true(e2e_wait_body(&e, hb, "v1", 1000));
+	/* Fixed b: now both switch in one apply. */
+	write_site(&e, b, "bluegreen-test/web:v3", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_true(e2e_wait_body(&e, ha, "v2", 3000));
+	assert_true(e2e_wait_body(&e, hb, "v3", 3000));
+	th_docker_cleanup_site(a);
+	th_docker_cleanup_site(b);
+	free(ha);
+	free(hb);
+	free(a);
+	free(b);
+	e2e_release(&e);
+}
+
+static void test_rollback_never_forward_and_retry(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "sroll", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	e2e_site(&e, "bluegreen-test/web:v2", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0); /* candidate v2, manual */
+	assert_true(e2e_wait_body(&e, e.preview, "v2", 3000));
+	/* "Rolling back" now would put the untested candidate live: refused. */
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL), 5);
+	th_assert_contains(r.err, "the candidate that never went live");
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
+	/* Switch, roll back, then retry v2: it goes live, and stays retried. */
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 3000));
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL), 0);
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	/* And no second rollback back to the rejected v2. */
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL), 5);
+	th_assert_contains(r.err, "already rolled back");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "plan", "--retry", e.site, NULL), 2);
+	char *tok = th_plan_token(r.out);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
+	th_run_release(&r);
+	free(tok);
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 3000));
+	/* Without --retry, the next plan has nothing left (not "rolled back"). */
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 0);
+	th_assert_not_contains(r.out, "was rolled back");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "history", e.site, NULL), 0);
+	th_assert_contains(r.out, "no longer rejected");
+	th_run_release(&r);
+	(void)st;
+	e2e_release(&e);
+}
+
+#define SECRET_A "first-secret-value-111"
+#define SECRET_B "second-secret-value-222"
+
+static void test_secret_rotation(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "ssec", "nginx", "development");
+	th_write(e.dir, "app.env", "DB_PASSWORD=" SECRET_A "\n");
+	char *envf = bg_xasprintf("%s/app.env", e.dir);
+	chmod(envf, 0600);
+	e2e_site(&e, "bluegreen-test/web:v1", "env_file: app.env\n");
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	char *spec1 = inspect(blue, "{{index .Config.Labels \"io.bluegreen.spec\"}}");
+	char *mac1 = inspect(blue, "{{index .Config.Labels \"io.bluegreen.secrets\"}}");
+	assert_int_equal(strlen(mac1), 64);
+	/* The key exists, private. */
+	char *key = bg_xasprintf("%s/state/secrets.key", e.dir);
+	struct stat sb;
+	assert_int_equal(stat(key, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	/* Rotate the secret: a candidate, explained, values nowhere. */
+	th_write(e.dir, "app.env", "DB_PASSWORD=" SECRET_B "\n");
+	chmod(envf, 0600);
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	th_assert_contains(r.out, "create  container");
+	th_assert_not_contains(r.out, SECRET_A);
+	th_assert_not_contains(r.out, SECRET_B);
+	th_run_release(&r);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	char *green = bg_xasprintf("%s-green", e.site);
+	char *spec2 = inspect(green, "{{index .Config.Labels \"io.bluegreen.spec\"}}");
+	char *mac2 = inspect(green, "{{index .Config.Labels \"io.bluegreen.secrets\"}}");
+	/* Same configuration (spec), other secret values (keyed hash). */
+	assert_string_equal(spec1, spec2);
+	assert_string_not_equal(mac1, mac2);
+	char *env = inspect(green, "{{json .Config.Env}}");
+	th_assert_contains(env, "DB_PASSWORD=" SECRET_B);
+	free(env);
+	free(spec1);
+	free(spec2);
+	free(mac1);
+	free(mac2);
+	free(key);
+	free(green);
+	free(blue);
+	free(envf);
+	e2e_release(&e);
+}
+
+int main(void)
+{
+	th_docker_preamble();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_restart_keeps_serving, e2e_teardown),
+		cmocka_unit_test_teardown(test_gates_before_switches, e2e_teardown),
+		cmocka_unit_test_teardown(test_rollback_never_forward_and_retry, e2e_teardown),
+		cmocka_unit_test_teardown(test_secret_rotation, e2e_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
