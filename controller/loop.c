@@ -1769,9 +1769,14 @@ static int start(struct ctl *c)
 				bg_strerror(err));
 		return BG_EXIT_ERROR;
 	}
-	/* The daemon is the converger of this state directory, for its whole life. */
+	/*
+	 * The daemon is the converger of this state directory, for its whole
+	 * life. It waits a little: a `plan` takes the lock for a moment to
+	 * journal interrupted applies, and must not stop a daemon from starting;
+	 * a converger that really holds it is still refused after the wait.
+	 */
 	bg_diag_init(&d);
-	err = lock_acquire(&c->lock, c->state_dir, "watch", 0, &d);
+	err = lock_acquire(&c->lock, c->state_dir, "watch", 2000, &d);
 	if (err) {
 		cli_print_diag(c->cli, &d);
 		bg_diag_release(&d);
