@@ -713,26 +713,50 @@ static bool port_free(unsigned port)
  * comes back with them), that this apply has not handed out, and that
  * nothing on the host listens on.
  */
+static int uint_cmp(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	return (x > y) - (x < y);
+}
+
 static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
 {
 	const struct cfg_nginx *n = &ctx->cfg->g.nginx;
-	for (unsigned p = n->port_lo; p && p <= n->port_hi; p++) {
-		char buf[16];
-		snprintf(buf, sizeof(buf), "%u", p);
-		bool taken = bg_strv_contains(&ctx->ports, buf);
-		for (size_t i = 0; i < ctx->obs->n_containers && !taken; i++) {
-			const char *hp = obs_labels_get(&ctx->obs->containers[i].labels,
-					BG_LABEL_HOSTPORT);
-			taken = hp && strcmp(hp, buf) == 0;
-		}
-		if (!taken && port_free(p)) {
-			bg_strv_push(&ctx->ports, buf);
-			return p;
+	size_t cap = ctx->obs->n_containers + ctx->ports.n + 1, k = 0;
+	unsigned *used = bg_xcalloc(cap, sizeof(*used));
+	unsigned got = 0;
+
+	/* Every port held, sorted once: a scan of the range then skips them in order. */
+	for (size_t i = 0; i < ctx->obs->n_containers; i++) {
+		const char *hp = obs_labels_get(&ctx->obs->containers[i].labels, BG_LABEL_HOSTPORT);
+		if (hp) {
+			used[k++] = (unsigned)strtoul(hp, NULL, 10);
 		}
 	}
-	bg_diag_error(d, NULL, "no free host port left in edge.nginx.ports (%s) for a new "
-			"colour container", n->ports ? n->ports : "?");
-	return 0;
+	for (size_t i = 0; i < ctx->ports.n; i++) {
+		used[k++] = (unsigned)strtoul(ctx->ports.v[i], NULL, 10);
+	}
+	qsort(used, k, sizeof(*used), uint_cmp);
+	size_t u = 0;
+	for (unsigned p = n->port_lo; p && p <= n->port_hi; p++) {
+		while (u < k && used[u] < p) {
+			u++;
+		}
+		if ((u < k && used[u] == p) || !port_free(p)) {
+			continue;
+		}
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%u", p);
+		bg_strv_push(&ctx->ports, buf);
+		got = p;
+		break;
+	}
+	free(used);
+	if (!got) {
+		bg_diag_error(d, NULL, "no free host port left in edge.nginx.ports (%s) for a new "
+				"colour container", n->ports ? n->ports : "?");
+	}
+	return got;
 }
 
 static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
@@ -930,20 +954,32 @@ static int colour_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		return colour_create(ctx, s, a, d);
 	case PLAN_OP_START: {
 		int err = dk_container_start(ctx->dk, target, d);
-		if (err && rec_publishes_ports(ctx->cfg) && d->n &&
+		/*
+		 * Its host port was taken between the choice and the start (another
+		 * installation on this host, a process): recreate it on the next
+		 * free port and start again. Never for the live colour.
+		 */
+		const struct plan_site *ps = ctx->plan ? plan_site_find(ctx->plan, a->site) : NULL;
+		for (int tries = 0; err && tries < 5 && rec_publishes_ports(ctx->cfg) && d->n &&
+				a->colour && ps &&
+				(!ps->live_before || strcmp(ps->live_before, a->colour) != 0) &&
 				(strstr(d->items[d->n - 1].msg, "port is already allocated") ||
-				 strstr(d->items[d->n - 1].msg, "address already in use"))) {
-			/* Its host port was taken since: remove it, the next plan recreates
-			 * it on another port (a candidate, never the live colour). */
+				 strstr(d->items[d->n - 1].msg, "address already in use"));
+				tries++) {
 			struct bg_diag dd;
 			bg_diag_init(&dd);
-			const struct plan_site *ps = ctx->plan ? plan_site_find(ctx->plan, a->site) : NULL;
-			if (a->colour && ps && (!ps->live_before || strcmp(ps->live_before, a->colour) != 0)) {
-				dk_container_remove(ctx->dk, target, &dd);
-				bg_diag_error(d, NULL, "%s was removed: its host port was taken by "
-						"something else; the next plan creates it on a free port",
-						a->name);
+			rec_progress(ctx, false, "%s: its host port was taken meanwhile: recreated on "
+					"another port", a->name);
+			err = dk_container_remove(ctx->dk, a->name, &dd);
+			if (!err) {
+				err = colour_create(ctx, s, a, &dd);
 			}
+			if (!err) {
+				err = dk_container_start(ctx->dk, a->name, &dd);
+			}
+			bg_diag_release(d);
+			bg_diag_init(d);
+			bg_diag_merge(d, &dd);
 			bg_diag_release(&dd);
 		}
 		return err;
