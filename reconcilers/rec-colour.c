@@ -464,6 +464,19 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 					"image's HEALTHCHECK): it will not go live; fix the image or change "
 					"%s", idle->colour, s->version, cs->path);
 			return 0;
+		} else if (!auto_promote && cs->preview &&
+				(!e->preview || strcmp(e->preview, idle->colour) != 0)) {
+			/*
+			 * Healthy, but the preview host does not show it (an apply
+			 * was interrupted between the gate and the preview write):
+			 * promote: manual means the operator looks at the candidate
+			 * there before switching, so finish that first.
+			 */
+			health_action(ctx, idle->colour, "re-check before the preview");
+			edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
+					"%s -> %s (candidate v%u); %s stays live (promote: manual)",
+					cs->preview, idle->colour, s->version, live);
+			return 0;
 		} else {
 			health_action(ctx, idle->colour, "re-check before the switch");
 		}

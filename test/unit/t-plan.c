@@ -290,15 +290,22 @@ static void test_steady_state(void **state)
 	fx_release(&f);
 }
 
-static void live_v1(struct fx *f)
+/* v1 live on blue; the preview host on PREVIEW (green: a candidate was shown there). */
+static void live_v1_preview(struct fx *f, const char *preview)
 {
 	add_infra(f);
 	add_container(f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
-	add_edge(f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	add_edge(f, "blue", preview, 1, "10.0.0.2:8080",
+			strcmp(preview, "green") == 0 ? "10.0.0.3:8080" : "10.0.0.2:8080");
 	struct obs_hist_site *h = obs_hist_add(&f->obs);
 	h->site = bg_xstrdup("shop");
 	h->last_version = 1;
 	bg_strv_push(&h->spec_versions, "oldspec=1");
+}
+
+static void live_v1(struct fx *f)
+{
+	live_v1_preview(f, "blue");
 }
 
 static void test_candidate_after_image_change(void **state)
@@ -333,7 +340,7 @@ static void test_switch_proposal(void **state)
 	struct fx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
-	live_v1(&f);
+	live_v1_preview(&f, "green");
 	char *spec = desired_spec(&f);
 	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
 	plan_ok(&f, NULL, &p);
@@ -346,6 +353,43 @@ static void test_switch_proposal(void **state)
 	assert_null(ps->candidate_after);
 	th_assert_contains(p.actions[1].reason, "live blue (v1) -> green (v2)");
 	th_assert_contains(p.actions[1].reason, "previous colour stays running");
+	free(spec);
+	plan_release(&p);
+	fx_release(&f);
+}
+
+/*
+ * A healthy candidate the preview host does not show (the candidate apply
+ * was killed between its gate and its preview write): with promote: manual
+ * the plan finishes the preview first; the switch comes in the next plan.
+ */
+static void test_candidate_preview_before_switch(void **state)
+{
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	char *spec = desired_spec(&f);
+	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"health container shop-green\n"
+		"write edge EDGE\n");
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_string_equal(ps->live_after, "blue");
+	assert_string_equal(ps->candidate_after, "green");
+	assert_string_equal(ps->preview_after, "green");
+	th_assert_contains(p.actions[1].reason, "stays live (promote: manual)");
+	plan_release(&p);
+	fx_release(&f);
+	/* promote: auto does not wait for anyone to look: it switches. */
+	fx_load(&f, "bluegreen-test/web:v2", "strategy: {promote: auto}\n");
+	live_v1(&f);
+	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	plan_ok(&f, NULL, &p);
+	assert_ops(&p,
+		"health container shop-green\n"
+		"switch edge EDGE\n");
 	free(spec);
 	plan_release(&p);
 	fx_release(&f);
@@ -1037,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_steady_state),
 		cmocka_unit_test(test_candidate_after_image_change),
 		cmocka_unit_test(test_switch_proposal),
+		cmocka_unit_test(test_candidate_preview_before_switch),
 		cmocka_unit_test(test_auto_promote_retires_old),
 		cmocka_unit_test(test_drift_stopped_live),
 		cmocka_unit_test(test_drift_removed_live),
