@@ -21,26 +21,36 @@ step() { # step NAME COMMAND...: a stage outside meson, counted once
 	if "$@"; then echo "PASS $name" >>"$RESULTS"; else echo "FAIL $name" >>"$RESULTS"; echo "!! $name failed"; fi
 }
 
-mtest() { # mtest BUILDDIR LOGNAME ARGS...: run meson test, then count its log
-	dir=$1; log=$2; shift 2
+mtest() { # mtest STAGE BUILDDIR LOGNAME ARGS...: run meson test, then count its log
+	stage=$1; dir=$2; log=$3; shift 3
+	# A log left by an earlier run must never be counted for this one.
+	rm -f "$dir/meson-logs/$log"
 	meson test -C "$dir" --print-errorlogs "$@"
-	ci/count.py "$dir/meson-logs/$log" >>"$RESULTS"
+	rc=$?
+	[ "$rc" -eq 0 ] || echo "!! $stage: meson test exited $rc"
+	# Per test from the log; a FAIL for the stage if meson failed and the
+	# log does not say why (a build error, a crash of meson itself).
+	ci/count.py "$dir/meson-logs/$log" --stage "$stage" --rc "$rc" >>"$RESULTS" ||
+		echo "FAIL $stage (count.py failed)" >>"$RESULTS"
 }
 
 step "build gcc --werror" ci/build.sh build-ci-gcc gcc
 step "build clang asan+ubsan --werror" ci/build.sh build-ci-asan clang-asan
 if [ -f build-ci-asan/build.ninja ]; then
 	printf '== unit, fuzz corpora, schema under ASan+UBSan\n'
-	mtest build-ci-asan testlog.json --no-suite docker --num-processes 2
+	mtest "unit, fuzz corpora, schema (asan)" build-ci-asan testlog.json --no-suite docker --num-processes 2
 fi
-if [ -f build-ci-gcc/build.ninja ] && command -v valgrind >/dev/null; then
+if [ -f build-ci-gcc/build.ninja ]; then
 	printf '== unit under valgrind\n'
-	mtest build-ci-gcc testlog-valgrind.json --setup valgrind --suite unit --num-processes 2
+	if command -v valgrind >/dev/null; then
+		mtest "unit (valgrind)" build-ci-gcc testlog-valgrind.json --setup valgrind --suite unit --num-processes 2
+	else
+		echo "FAIL unit (valgrind): valgrind is not installed" >>"$RESULTS"
+	fi
 fi
 if [ -f build-ci-asan/build.ninja ]; then
 	printf '== docker suite (real dockerd, real nginx)\n'
-	mv -f build-ci-asan/meson-logs/testlog.json build-ci-asan/meson-logs/testlog-nodocker.json 2>/dev/null
-	mtest build-ci-asan testlog.json --suite docker
+	mtest "docker (asan)" build-ci-asan testlog.json --suite docker
 fi
 step "libFuzzer ${FUZZ_SECONDS}s over every target" ci/fuzz.sh
 

@@ -22,8 +22,10 @@ void e2e_global(struct e2e *e, const char *extra)
 		bg_buf_adds(&b, y);
 		free(y);
 	} else {
-		bg_buf_adds(&b, "  traefik:\n    dynamic_dir: traefik/dynamic\n"
-				"    entrypoints: [websecure]\n    certresolver: letsencrypt\n");
+		/* Not the defaults, so a test sees they are the ones used. */
+		bg_buf_addf(&b, "  traefik:\n    dynamic_dir: traefik/dynamic\n"
+				"    entrypoints: [%s]\n    certresolver: %s\n",
+				E2E_TRAEFIK_ENTRYPOINTS, E2E_TRAEFIK_CERTRESOLVER);
 	}
 	if (extra) {
 		bg_buf_adds(&b, extra);
@@ -32,31 +34,64 @@ void e2e_global(struct e2e *e, const char *extra)
 	bg_buf_release(&b);
 }
 
-static struct e2e *e2e_current;
+/*
+ * What the teardown must remove, copied at e2e_init: the fixture itself is
+ * usually a local of the test function, and once an assertion has
+ * longjmp'd out of that function its frame is gone (the teardown runs on
+ * the same stack and may overwrite it). So the teardown never reads it.
+ */
+static struct {
+	bool armed;
+	char *dir, *site, *edge_net;
+	int port;
+} pending;
+
+static void pending_clear(void)
+{
+	free(pending.dir);
+	free(pending.site);
+	free(pending.edge_net);
+	memset(&pending, 0, sizeof(pending));
+}
+
+static void cleanup(const char *dir, const char *site, const char *edge_net, int port)
+{
+	if (port) {
+		th_nginx_stop(dir);
+	}
+	th_docker_cleanup_site(site);
+	th_docker_rm_network(edge_net);
+	th_rm_rf(dir);
+}
 
 int e2e_teardown(void **state)
 {
 	(void)state;
-	if (e2e_current) {
-		e2e_release(e2e_current);
+	if (pending.armed) {
+		cleanup(pending.dir, pending.site, pending.edge_net, pending.port);
 	}
+	pending_clear();
 	return 0;
 }
 
 void e2e_init(struct e2e *e, const char *tag, const char *kind, const char *mode)
 {
 	memset(e, 0, sizeof(*e));
-	e2e_current = e;
 	e->dir = th_tmpdir(tag);
 	e->site = bg_xasprintf("%s-%s", th_run_id(), tag);
 	e->edge_net = bg_xasprintf("%s-%s-edge", th_run_id(), tag);
+	pending_clear();
+	pending.armed = true;
+	pending.dir = bg_xstrdup(e->dir);
+	pending.site = bg_xstrdup(e->site);
+	pending.edge_net = bg_xstrdup(e->edge_net);
 	e->domain = bg_xasprintf("%s.localhost", e->site);
 	e->preview = bg_xasprintf("preview.%s.localhost", e->site);
 	e->mode = mode ? bg_xstrdup(mode) : NULL;
 	e->kind = bg_xstrdup(kind);
 	if (strcmp(kind, "nginx") == 0) {
-		e->port = th_free_port();
-		th_nginx_start(e->dir, e->port);
+		e->port = th_nginx_start_free(e->dir);
+		pending.port = e->port;
 	} else {
 		th_write(e->dir, "traefik/dynamic/.keep", "");
 	}
@@ -196,18 +231,13 @@ char *e2e_container_state(const char *name)
 
 void e2e_release(struct e2e *e)
 {
-	if (e2e_current == e) {
-		e2e_current = NULL;
-	}
 	if (!e->dir) {
 		return;
 	}
-	if (e->port) {
-		th_nginx_stop(e->dir);
+	if (pending.armed && strcmp(pending.dir, e->dir) == 0) {
+		pending_clear();
 	}
-	th_docker_cleanup_site(e->site);
-	th_docker_rm_network(e->edge_net);
-	th_rm_rf(e->dir);
+	cleanup(e->dir, e->site, e->edge_net, e->port);
 	free(e->dir);
 	free(e->site);
 	free(e->edge_net);

@@ -23,6 +23,10 @@ struct e2e {
 	int port;       /* nginx port, 0 for traefik */
 };
 
+/* The traefik edge's global.conf settings: deliberately not the defaults. */
+#define E2E_TRAEFIK_ENTRYPOINTS "bg-tls, bg-alt"
+#define E2E_TRAEFIK_CERTRESOLVER "bgtest-acme"
+
 /* kind "nginx" (starts nginx) or "traefik"; mode "development", "production" or NULL. */
 void e2e_init(struct e2e *e, const char *tag, const char *kind, const char *mode);
 /* (Re)write global.conf (e.g. after changing e->mode), with extra top-level YAML. */
@@ -43,9 +47,11 @@ bool e2e_wait_body(struct e2e *e, const char *host, const char *want, int ms);
 char *e2e_container_state(const char *name);
 void e2e_release(struct e2e *e);
 /*
- * cmocka teardown: releases the fixture a test initialised (e2e_init
- * remembers it) even when an assertion failed halfway, so a failing test
- * leaves no container, network or nginx behind.
+ * cmocka teardown: removes what the last e2e_init made (its directory, the
+ * site's Docker objects, the edge network, nginx) even when an assertion
+ * failed halfway, so a failing test leaves nothing behind. It works from
+ * copies e2e_init keeps, never from the fixture (a local of a test
+ * function whose frame is gone after a failed assertion).
  */
 int e2e_teardown(void **state);
 

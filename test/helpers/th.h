@@ -31,18 +31,46 @@ void th_copy_tree(const char *from, const char *to);
 
 /* Result of running a program. */
 struct th_run {
-	int status; /* exit status, 128+signal */
-	char *out;  /* stdout */
-	char *err;  /* stderr */
+	int status;     /* exit status, 128+signal */
+	char *out;      /* stdout */
+	char *err;      /* stderr */
+	bool timed_out; /* killed by th_run_argv_ex's deadline */
 };
 void th_run_release(struct th_run *r);
 
 /*
  * Run argv (argv[0] looked up in PATH, or an absolute path) with extra
- * environment entries ("K=V", NULL-terminated, may be NULL), stdin from
- * /dev/null, capturing stdout and stderr separately.
+ * environment entries ("K=V", NULL-terminated, may be NULL; "K=" sets an
+ * empty value), stdin from /dev/null, capturing stdout and stderr
+ * separately. The child runs in its own process group. A command that
+ * has not finished after th_cmd_timeout_ms() is killed with its process
+ * group and the test fails, naming the command and what it printed: a
+ * hung child must not eat the whole meson timeout and skip the teardown.
  */
 int th_run_argv(char *const argv[], char *const env_extra[], struct th_run *r);
+/* Same with an explicit deadline (ms, 0: none); never fails the test:
+ * on timeout r->timed_out is set and the status is 128+SIGKILL. */
+int th_run_argv_ex(char *const argv[], char *const env_extra[], int64_t timeout_ms,
+		struct th_run *r);
+/* BG_TEST_CMD_TIMEOUT (seconds), default 180 s. */
+int64_t th_cmd_timeout_ms(void);
+/*
+ * Run argv under a pseudo-terminal (util-linux `script -q -e -c`), so it
+ * sees a terminal on stdin, stdout and stderr; what it wrote to either
+ * lands in r->out (with the terminal's \r\n). Returns its exit status.
+ */
+int th_run_pty(char *const argv[], char *const env_extra[], struct th_run *r);
+
+/* CI=true (or 1): what must never be skipped is a failure instead. */
+bool th_ci(void);
+/* Running under valgrind (its preload library is in LD_PRELOAD). */
+bool th_under_valgrind(void);
+/*
+ * An upper time bound scaled for slow runs: ms, times 50 under valgrind,
+ * times BG_TEST_TIME_SCALE (a positive integer) when set. Lower bounds
+ * (it really waited) are never scaled.
+ */
+int64_t th_time_limit(int64_t ms);
 /*
  * Run the bluegreen binary under test (BG_BINARY) with args (NULL
  * terminated); BLUEGREEN_CONFIG is not set, NO_COLOR=1 is.
@@ -65,13 +93,28 @@ void th__assert_contains(const char *haystack, const char *needle, bool want,
  * Call first in main() of every docker test: when the engine socket
  * (BG_DOCKER_SOCK, default /var/run/docker.sock) does not answer, prints
  * "1..0 # SKIP no docker daemon socket" and exits 0, except under CI
- * (CI=true), where it prints "Bail out!" and exits 1. Then builds the test
- * images (test/images/build.sh, idempotent).
+ * (CI=true), where it prints "Bail out!" and exits 1. Then it marks this
+ * run alive (an flock held on /tmp/bluegreen-test-runs/RUNID.lock for the
+ * life of the process), sweeps what earlier, killed runs left behind
+ * (see th_docker_sweep) and builds the test images (test/images/build.sh,
+ * idempotent).
  */
 void th_docker_preamble(void);
 const char *th_docker_sock(void);
 /* A short unique id for this test run ("t" + 6 hex chars). */
 const char *th_run_id(void);
+/*
+ * Remove the leftovers of test runs that are gone (killed before their
+ * teardown): managed containers, networks and volumes whose
+ * io.bluegreen.site starts with another run's id ("tXXXXXX-"), objects
+ * labelled bluegreen.test=<another run id>, and networks named
+ * "tXXXXXX-*-edge". A run is gone when its lock file is no longer held;
+ * a run without a lock file (older helpers) is gone when its objects are
+ * older than BG_TEST_SWEEP_AGE minutes (default 30: longer than any
+ * docker test program may run). Never touches the current run, a run
+ * that is alive, or anything else. Prints what it removed as TAP comments.
+ */
+void th_docker_sweep(void);
 /* Remove every container, network and volume labelled
  * io.bluegreen.site=SITE (through the docker CLI). */
 void th_docker_cleanup_site(const char *site);
@@ -86,8 +129,12 @@ int th_http_get(const char *url, char **body);
 #include <sys/types.h>
 /* Start argv in the background, stdout and stderr to out_path; returns its pid. */
 pid_t th_spawn_bg(char *const argv[], char *const env_extra[], const char *out_path);
-/* Wait for it; returns the exit status (128+signal when killed). */
+/* Wait for it; returns the exit status (128+signal when killed). A child
+ * still running after th_cmd_timeout_ms() is killed and the test fails. */
 int th_wait(pid_t pid);
+/* Is it still running? (waitpid WNOHANG; reaps it when it exited, then
+ * *status, if not NULL, gets its exit status.) */
+bool th_running(pid_t pid, int *status);
 
 /* ---- local servers ---- */
 
@@ -102,6 +149,14 @@ int th_free_port(void);
  * (see th_nginx_argv_yaml). Asserts that it answers.
  */
 void th_nginx_start(const char *dir, int port);
+/*
+ * The same on a port it picks: th_free_port() can race with another
+ * process binding the port before nginx does, so a start that fails with
+ * "Address already in use" is retried on a new port. Returns the port.
+ */
+int th_nginx_start_free(const char *dir);
+/* Asks the master to quit; one that has not gone after 5 s is killed
+ * (SIGKILL, its workers too), so no nginx outlives its test. */
 void th_nginx_stop(const char *dir);
 /* The YAML lines for global.conf's edge.nginx: conf_dir, listen, test, reload. */
 char *th_nginx_edge_yaml(int port);

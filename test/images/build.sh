@@ -8,7 +8,9 @@
 #                                GET /healthz -> "ok", GET /cgi-bin/slow ->
 #                                answers after 1 s (in-flight request tests)
 #   bluegreen-test/web:bad       same server, no /healthz (404): never healthy
-#   bluegreen-test/web:hc        v1 plus a Docker HEALTHCHECK on /healthz
+#   bluegreen-test/web:hc        serves "hc", with a Docker HEALTHCHECK on /healthz
+#   bluegreen-test/web:hc-bad    serves "hc-bad" and /healthz, with a Docker
+#                                HEALTHCHECK on /nope (404): never healthy
 #   bluegreen-test/db:1          a stand-in backing service (busybox sleep)
 #
 # Idempotent: an image that exists is left alone (BG_IMAGES_REBUILD=1 forces).
@@ -51,18 +53,24 @@ if ! have bluegreen-test/web:bad; then
 	tar -C "$work/bad" -c . | docker import -c "$httpd_cmd" -c 'EXPOSE 8080' - bluegreen-test/web:bad >/dev/null
 fi
 
-if ! have bluegreen-test/web:hc; then
-	rootfs "$work/hc/rootfs" hc yes
-	cat > "$work/hc/Dockerfile" <<'DF'
+hc_image() { # hc_image TAG HEALTH_PATH: the server plus a Docker HEALTHCHECK on that path
+	tag=$1 path=$2
+	have "bluegreen-test/web:$tag" && return 0
+	rootfs "$work/$tag/rootfs" "$tag" yes
+	cat > "$work/$tag/Dockerfile" <<DF
 FROM scratch
 COPY rootfs/ /
 EXPOSE 8080
-HEALTHCHECK --interval=1s --timeout=1s --retries=3 CMD ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
+HEALTHCHECK --interval=1s --timeout=1s --retries=3 CMD ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080$path"]
 CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
 DF
-	DOCKER_BUILDKIT=0 docker build -q -t bluegreen-test/web:hc "$work/hc" >/dev/null 2>"$work/build.err" ||
+	DOCKER_BUILDKIT=0 docker build -q -t "bluegreen-test/web:$tag" "$work/$tag" >/dev/null 2>"$work/build.err" ||
 		{ cat "$work/build.err" >&2; exit 1; }
-fi
+}
+hc_image hc /healthz
+# /healthz answers 200 here too: only the image's own HEALTHCHECK (on a
+# path that 404s) can fail the gate, which is what the test needs to see.
+hc_image hc-bad /nope
 
 if ! have bluegreen-test/db:1; then
 	mkdir -p "$work/db/bin" "$work/db/data"

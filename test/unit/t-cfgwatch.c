@@ -25,6 +25,19 @@ struct rec {
 
 static char *dir, *edge;
 
+/*
+ * Every window and wait of a test, scaled together (x10 under valgrind,
+ * times BG_TEST_TIME_SCALE): the batch counts depend on the ratio of the
+ * pauses between edits to the debounce, which scaling keeps, not on the
+ * absolute times a slow run stretches.
+ */
+static unsigned T(unsigned ms)
+{
+	const char *s = getenv("BG_TEST_TIME_SCALE");
+	long k = s && *s ? strtol(s, NULL, 10) : 1;
+	return ms * (unsigned)(k > 1 ? k : 1) * (th_under_valgrind() ? 10 : 1);
+}
+
 static void on_batch(struct cfgw *w, const struct cfgw_batch *b, void *arg)
 {
 	struct rec *r = arg;
@@ -107,11 +120,11 @@ static int teardown(void **state)
 static void t_names_and_kinds(void **state)
 {
 	struct rec r;
-	rec_start(&r, 50, 1000);
+	rec_start(&r, T(50), T(1000));
 	th_write(dir, "global.conf", "install_mode: staging\n");
 	th_write(dir, "approve", "0123456789abcdef\n");
 	th_write(dir, "nginx/conf.d/bluegreen-a.conf", "x\n");
-	spin(&r, 300);
+	spin(&r, T(300));
 	assert_int_equal(r.n_batches, 1); /* all within one debounce window */
 	assert_int_equal(r.kinds, CFGW_CONFIG | CFGW_APPROVE | CFGW_EDGE);
 	assert_true(bg_strv_contains(&r.config, "global.conf"));
@@ -123,14 +136,14 @@ static void t_names_and_kinds(void **state)
 static void t_debounce_folds_a_burst(void **state)
 {
 	struct rec r;
-	rec_start(&r, 100, 2000);
+	rec_start(&r, T(100), T(2000));
 	for (int i = 0; i < 50; i++) {
 		char *c = bg_xasprintf("install_mode: development\n# %d\n", i);
 		th_write(dir, "global.conf", c);
 		free(c);
-		usleep(2000);
+		usleep(T(2) * 1000);
 	}
-	spin(&r, 400);
+	spin(&r, T(400));
 	assert_int_equal(r.n_batches, 1);
 	assert_int_equal(r.n_forced, 0);
 	assert_int_equal(r.config.n, 1);
@@ -140,15 +153,15 @@ static void t_debounce_folds_a_burst(void **state)
 static void t_max_wait_and_quiet_followup(void **state)
 {
 	struct rec r;
-	rec_start(&r, 100, 250);
+	rec_start(&r, T(100), T(250));
 	/* Edits every 40 ms for 800 ms: never 100 ms of quiet. */
 	for (int i = 0; i < 20; i++) {
 		char *c = bg_xasprintf("install_mode: development\n# %d\n", i);
 		th_write(dir, "global.conf", c);
 		free(c);
-		spin(&r, 40);
+		spin(&r, T(40));
 	}
-	spin(&r, 400);
+	spin(&r, T(400));
 	/* Delivered during the burst (forced), and once more after it, quiet. */
 	assert_true(r.n_forced >= 2);
 	assert_true(r.n_batches > r.n_forced);
@@ -160,24 +173,24 @@ static void t_save_by_rename_and_litter(void **state)
 {
 	struct rec r;
 	th_write(dir, "sites/a.conf", "site: a\n");
-	rec_start(&r, 50, 1000);
+	rec_start(&r, T(50), T(1000));
 	/* Editor litter alone is not a change. */
 	th_write(dir, "sites/.a.conf.swp", "junk");
 	th_write(dir, "sites/a.conf~", "junk");
 	th_write(dir, "4913", "");
-	spin(&r, 200);
+	spin(&r, T(200));
 	assert_int_equal(r.n_batches, 0);
 	/* vim-style save: write aside, rename over the original. */
 	th_write(dir, "sites/.a.conf.new", "site: a\nport: 1\n");
 	char *from = bg_xasprintf("%s/sites/.a.conf.new", dir);
 	char *to = bg_xasprintf("%s/sites/a.conf", dir);
 	assert_int_equal(rename(from, to), 0);
-	spin(&r, 200);
+	spin(&r, T(200));
 	assert_int_equal(r.n_batches, 1);
 	assert_true(bg_strv_contains(&r.config, "sites/a.conf"));
 	/* Removed site file. */
 	assert_int_equal(unlink(to), 0);
-	spin(&r, 200);
+	spin(&r, T(200));
 	assert_int_equal(r.n_batches, 2);
 	free(from);
 	free(to);
@@ -192,15 +205,15 @@ static void t_directory_created_later(void **state)
 	struct rec r;
 	char *profiles = bg_xasprintf("%s/profiles", dir);
 	th_rm_rf(profiles);
-	rec_start(&r, 50, 1000);
+	rec_start(&r, T(50), T(1000));
 	/* profiles/ appears: the batch names it and the watcher re-arms... */
 	th_write(dir, "profiles/p.conf", "a: 1\n");
-	spin(&r, 200);
+	spin(&r, T(200));
 	assert_true(r.n_batches >= 1);
 	assert_true(bg_strv_contains(&r.config, "profiles"));
 	/* ...so a later edit inside it is seen by name. */
 	th_write(dir, "profiles/p.conf", "a: 2\n");
-	spin(&r, 200);
+	spin(&r, T(200));
 	assert_true(bg_strv_contains(&r.config, "profiles/p.conf"));
 	/* The ignored name (a state directory) never counts. */
 	unsigned n = r.n_batches;
@@ -208,7 +221,7 @@ static void t_directory_created_later(void **state)
 	char *st = bg_xasprintf("%s/state", dir);
 	th_rm_rf(st);
 	free(st);
-	spin(&r, 200);
+	spin(&r, T(200));
 	assert_int_equal(r.n_batches, n);
 	rec_stop(&r);
 	free(profiles);
@@ -217,16 +230,16 @@ static void t_directory_created_later(void **state)
 static void t_flush_and_close_pending(void **state)
 {
 	struct rec r;
-	rec_start(&r, 5000, 10000);
+	rec_start(&r, T(5000), T(10000));
 	th_write(dir, "global.conf", "install_mode: production\n");
-	spin(&r, 100);
+	spin(&r, T(100));
 	assert_int_equal(r.n_batches, 0);
 	assert_true(cfgw_pending(r.w));
 	cfgw_flush(r.w);
 	assert_int_equal(r.n_batches, 1);
 	/* A pending batch dropped by close: nothing leaks, no callback after. */
 	th_write(dir, "global.conf", "install_mode: development\n");
-	spin(&r, 100);
+	spin(&r, T(100));
 	assert_true(cfgw_pending(r.w));
 	rec_stop(&r);
 	assert_int_equal(r.n_batches, 1);

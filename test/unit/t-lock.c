@@ -184,7 +184,7 @@ static void test_refused_then_killed(void **state)
 	int64_t took = bg_mono_ms() - t0;
 	assert_null(l);
 	assert_true(took >= 300);
-	assert_true(took < 600);
+	assert_true(took < th_time_limit(600));
 	char *want = bg_xasprintf("state directory %s is locked by pid %ld "
 			"(apply 3f2a9c01bb7d, %s, since ", st, (long)child, bg_actor());
 	th_assert_contains(diag_first(&d), want);
@@ -195,7 +195,7 @@ static void test_refused_then_killed(void **state)
 	bg_diag_init(&d);
 	t0 = bg_mono_ms();
 	assert_int_equal(lock_acquire(&l, st, "plan", 0, &d), BG_ELOCKED);
-	assert_true(bg_mono_ms() - t0 < 200);
+	assert_true(bg_mono_ms() - t0 < th_time_limit(200));
 	bg_diag_release(&d);
 
 	assert_int_equal(lock_holder(st, &holder, &pid), 0);
@@ -210,7 +210,7 @@ static void test_refused_then_killed(void **state)
 	assert_int_equal(pid, 0);
 	t0 = bg_mono_ms();
 	assert_int_equal(lock_acquire(&l, st, "apply next", 0, NULL), 0);
-	assert_true(bg_mono_ms() - t0 < 100);
+	assert_true(bg_mono_ms() - t0 < th_time_limit(100));
 	assert_int_equal(lock_holder(st, &holder, &pid), 0);
 	assert_int_equal(pid, (long)getpid());
 	th_assert_contains(holder, "apply next");
@@ -236,7 +236,7 @@ static void test_wait_succeeds(void **state)
 	int64_t took = bg_mono_ms() - t0;
 	/* It really waited for the release, and got the lock soon after it. */
 	assert_true(took >= 150);
-	assert_true(took < 1500);
+	assert_true(took < th_time_limit(1500));
 	assert_int_equal(d.n, 0);
 	bg_diag_release(&d);
 
