@@ -18,6 +18,7 @@
 #include "bg-buf.h"
 #include "e2e.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,6 +84,52 @@ static void load_check(pid_t pid, const char *out_path, const char *what)
 	free(out);
 }
 
+/* "NAME STARTEDAT RESTARTS" for every container of the site, sorted by name. */
+static char *site_starts(struct e2e *e)
+{
+	struct th_run r;
+	char *filter = bg_xasprintf("label=io.bluegreen.site=%s", e->site);
+	assert_int_equal(th_docker(&r, "ps", "-aq", "--filter", filter, NULL), 0);
+	struct bg_strv ids;
+	bg_strv_init(&ids);
+	char *save = NULL;
+	for (char *id = strtok_r(r.out, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
+		bg_strv_push(&ids, id);
+	}
+	th_run_release(&r);
+	struct bg_strv lines;
+	bg_strv_init(&lines);
+	for (size_t i = 0; i < ids.n; i++) {
+		assert_int_equal(th_docker(&r, "inspect", "-f",
+				"{{.Name}} {{.State.StartedAt}} {{.RestartCount}}", ids.v[i], NULL), 0);
+		bg_strv_push(&lines, r.out);
+		th_run_release(&r);
+	}
+	bg_strv_sort(&lines);
+	struct bg_buf b = BG_BUF_INIT;
+	for (size_t i = 0; i < lines.n; i++) {
+		bg_buf_adds(&b, lines.v[i]);
+	}
+	bg_strv_release(&lines);
+	bg_strv_release(&ids);
+	free(filter);
+	return bg_buf_detach(&b, NULL);
+}
+
+/* Load that runs until stopped (SIGINT: hey prints its report and exits 0). */
+static pid_t load_until_stopped(struct e2e *e, const char *host, const char *out)
+{
+	return load_start(e, host, 120, out);
+}
+
+static void load_stop_and_check(pid_t pid, const char *out_path, const char *what)
+{
+	/* A second of traffic after the change, then stop it. */
+	usleep(1000 * 1000);
+	assert_int_equal(kill(pid, SIGINT), 0);
+	load_check(pid, out_path, what);
+}
+
 static void test_story_under_load(void **state)
 {
 	struct e2e e;
@@ -104,7 +151,8 @@ static void test_story_under_load(void **state)
 	assert_int_equal(st, 2);
 	char *wout = bg_xasprintf("%s/load-switch.txt", e.dir);
 	char *sout = bg_xasprintf("%s/slow.txt", e.dir);
-	pid_t w = load_start(&e, e.domain, 4, wout);
+	char *starts = site_starts(&e);
+	pid_t w = load_until_stopped(&e, e.domain, wout);
 	usleep(1000 * 1000);
 	char *surl = bg_xasprintf("http://127.0.0.1:%d/cgi-bin/slow", e.port);
 	char *shdr = bg_xasprintf("Host: %s", e.domain);
@@ -113,26 +161,42 @@ static void test_story_under_load(void **state)
 	usleep(200 * 1000);
 	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
 	th_run_release(&r);
+	/* The load was still running when the switch was done: it spans it. */
+	assert_true(th_running(w, NULL));
 	assert_int_equal(th_wait(slow), 0);
 	char *slow_body = th_read(sout);
 	/* Started on v1 before the switch: it finished there, not cut. */
 	assert_string_equal(slow_body, "v1 slow\n");
 	free(slow_body);
-	load_check(w, wout, "switch");
+	load_stop_and_check(w, wout, "switch");
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 3000));
+	/* A switch is routing only: no container was restarted or recreated. */
+	char *after = site_starts(&e);
+	assert_string_equal(starts, after);
+	free(after);
 
 	/* Rollback, under load: zero failures, and fast. */
-	w = load_start(&e, e.domain, 3, wout);
+	w = load_until_stopped(&e, e.domain, wout);
 	usleep(1000 * 1000);
 	int64_t t0 = bg_mono_ms();
 	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL), 0);
 	int64_t ms = bg_mono_ms() - t0;
+	assert_true(th_running(w, NULL));
 	th_assert_contains(r.out, "rollback of");
 	th_run_release(&r);
-	load_check(w, wout, "rollback");
+	load_stop_and_check(w, wout, "rollback");
+	/*
+	 * The figure is printed here and measured properly by the benchmarks
+	 * (test/bench/bench-switch.sh, docs/benchmarks.md); the bound only
+	 * says "not a redeploy", loose enough for a loaded sanitizer run.
+	 */
 	print_message("# rollback --yes took %" PRId64 " ms (process start to exit)\n", ms);
-	assert_true(ms < 1000);
+	assert_true(ms < 5000);
 	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	after = site_starts(&e);
+	assert_string_equal(starts, after);
+	free(after);
+	free(starts);
 
 	/* The rolled-back revision is not proposed again; the history says who. */
 	char *t2 = e2e_plan(&e, &st);
@@ -407,6 +471,38 @@ static void test_kill_at_every_step(void **state)
 	e2e_release(&e);
 }
 
+/*
+ * Every router of a Traefik dynamic file (read with python3-yaml, not by
+ * string search) listens on exactly global.conf's entrypoints, in order,
+ * and asks the configured certresolver; at least `min` routers.
+ */
+static void traefik_routers_use_config(const char *file, int min)
+{
+	struct th_run r;
+	const char *py =
+		"import sys, yaml\n"
+		"d = yaml.safe_load(open(sys.argv[1]))\n"
+		"want_eps = [x.strip() for x in sys.argv[2].split(',')]\n"
+		"routers = d['http']['routers']\n"
+		"assert len(routers) >= int(sys.argv[4]), routers\n"
+		"for name, r in routers.items():\n"
+		"    assert r.get('entryPoints') == want_eps, (name, r.get('entryPoints'))\n"
+		"    assert r.get('tls', {}).get('certResolver') == sys.argv[3], (name, r.get('tls'))\n"
+		"print(len(routers), 'routers ok')\n";
+	char minb[16];
+	snprintf(minb, sizeof(minb), "%d", min);
+	char *argv[] = {"/usr/bin/python3", "-c", (char *)py, (char *)file,
+			E2E_TRAEFIK_ENTRYPOINTS, E2E_TRAEFIK_CERTRESOLVER, minb, NULL};
+	th_run_argv(argv, NULL, &r);
+	if (r.status != 0) {
+		char *data = th_read(file);
+		print_error("%s:\n%s\n%s%s", file, data, r.out, r.err);
+		free(data);
+	}
+	assert_int_equal(r.status, 0);
+	th_run_release(&r);
+}
+
 static void test_traefik_contract(void **state)
 {
 	struct e2e e;
@@ -418,8 +514,10 @@ static void test_traefik_contract(void **state)
 	char *data = th_read(file);
 	char *svc = bg_xasprintf("service: %s-blue@docker", e.site);
 	th_assert_contains(data, svc);
-	th_assert_contains(data, "certResolver: letsencrypt");
-	th_assert_contains(data, "websecure");
+	/* global.conf's entrypoints and certresolver (not the defaults) are used. */
+	traefik_routers_use_config(file, 1);
+	th_assert_not_contains(data, "websecure");
+	th_assert_not_contains(data, "letsencrypt");
 	char *rule = bg_xasprintf("Host(`%s`)", e.domain);
 	th_assert_contains(data, rule);
 	th_assert_not_contains(data, "{{");
@@ -456,6 +554,8 @@ static void test_traefik_contract(void **state)
 	data = th_read(file);
 	th_assert_contains(data, svc); /* still blue live */
 	free(data);
+	/* The live and the preview router, both with the configured ones. */
+	traefik_routers_use_config(file, 2);
 	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
 	data = th_read(file);
 	char *svc2 = bg_xasprintf("service: %s-green@docker", e.site);
@@ -562,6 +662,343 @@ static void test_image_healthcheck_is_the_gate(void **state)
 	e2e_release(&e);
 }
 
+/*
+ * The image's HEALTHCHECK is the gate, not just allowed to pass it: web:hc-bad
+ * answers /healthz (an HTTP gate on it would pass) but its own HEALTHCHECK
+ * asks for /nope (404), so Docker calls it unhealthy and the candidate must
+ * fail (exit 5) while v1 keeps serving.
+ */
+static void test_image_healthcheck_fails_the_gate(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "ahcbad", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	e2e_site(&e, "bluegreen-test/web:hc-bad",
+			"health: {path: /healthz, interval: 500ms, timeout: 1s, retries: 16}\n");
+	assert_int_equal(e2e_plan_apply(&e, &r), 5);
+	th_assert_contains(r.err, "did not become healthy");
+	th_assert_contains(r.err, "docker health");
+	th_run_release(&r);
+	char *green = bg_xasprintf("%s-green", e.site);
+	/* It does answer /healthz: only Docker's verdict failed it. */
+	th_docker(&r, "inspect", "-f", "{{json .Config.Healthcheck.Test}}", green, NULL);
+	th_assert_contains(r.out, "/nope");
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
+	char *live = edge_live(&e);
+	assert_non_null(live);
+	assert_string_equal(live, "blue");
+	free(live);
+	free(green);
+	e2e_release(&e);
+}
+
+/*
+ * A token goes stale when Docker changes between plan and apply, not only
+ * the files: a managed container stopped outside bluegreen.
+ */
+static void test_stale_by_docker(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "astale", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	e2e_site(&e, "bluegreen-test/web:v2", NULL);
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_non_null(tok);
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	assert_int_equal(th_docker(&r, "stop", "-t", "1", blue, NULL), 0);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 3);
+	th_assert_contains(r.err, "is stale");
+	/* The plan shown is the new one, with the drift in it. */
+	char *fresh = th_plan_token(r.out);
+	assert_non_null(fresh);
+	assert_string_not_equal(fresh, tok);
+	char *drift = bg_xasprintf("drift: live %s is exited", blue);
+	th_assert_contains(r.out, drift);
+	th_run_release(&r);
+	/* Nothing was done by the refused apply: green was never created. */
+	char *green = bg_xasprintf("%s-green", e.site);
+	char *s = e2e_container_state(green);
+	assert_string_equal(s, "");
+	free(s);
+	s = e2e_container_state(blue);
+	assert_string_equal(s, "exited");
+	free(s);
+	free(green);
+	free(drift);
+	free(fresh);
+	free(blue);
+	free(tok);
+	e2e_release(&e);
+}
+
+/* The user@host bluegreen journals as the actor, computed here on our own. */
+static char *expected_actor(void)
+{
+	char host[256] = "localhost";
+	const char *user = getenv("SUDO_USER");
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (!user || !*user) {
+		struct passwd *pw = getpwuid(geteuid());
+		user = pw ? pw->pw_name : "unknown";
+	}
+	return bg_xasprintf("%s@%s", user, host);
+}
+
+/*
+ * What apply creates: restart policy unless-stopped, the configured stop
+ * signal and timeout, and every SPEC §4 label with the right value.
+ */
+static void test_container_properties(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "aprops", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", "stop_signal: SIGQUIT\n");
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
+	th_run_release(&r);
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	assert_int_equal(th_docker(&r, "inspect", "-f",
+			"{{.HostConfig.RestartPolicy.Name}}|{{.Config.StopSignal}}|"
+			"{{.Config.StopTimeout}}", blue, NULL), 0);
+	assert_string_equal(r.out, "unless-stopped|SIGQUIT|2\n");
+	th_run_release(&r);
+	const char *labels[][2] = {{"io.bluegreen.managed", "true"},
+			{"io.bluegreen.site", e.site}, {"io.bluegreen.colour", "blue"},
+			{"io.bluegreen.version", "1"}, {"io.bluegreen.plan", tok}};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(labels); i++) {
+		char *fmt = bg_xasprintf("{{index .Config.Labels \"%s\"}}", labels[i][0]);
+		assert_int_equal(th_docker(&r, "inspect", "-f", fmt, blue, NULL), 0);
+		char *want = bg_xasprintf("%s\n", labels[i][1]);
+		if (strcmp(r.out, want) != 0) {
+			fail_msg("label %s is '%s', want '%s'", labels[i][0], r.out, labels[i][1]);
+		}
+		free(want);
+		free(fmt);
+		th_run_release(&r);
+	}
+	/* The spec label: a SHA-256 in hex. */
+	assert_int_equal(th_docker(&r, "inspect", "-f",
+			"{{index .Config.Labels \"io.bluegreen.spec\"}}", blue, NULL), 0);
+	assert_int_equal(strlen(r.out), 65);
+	assert_int_equal(strspn(r.out, "0123456789abcdef"), 64);
+	th_run_release(&r);
+	free(blue);
+	free(tok);
+	e2e_release(&e);
+}
+
+/*
+ * Progress is shown live on a terminal: the health gate's transient
+ * "healthy 0/1, try N/M" line, rewritten in place. Without a terminal no
+ * such line is printed at all (logs stay clean).
+ */
+static void test_progress_on_a_terminal(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "aprog", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:bad", "health: {path: /healthz, interval: 300ms, retries: 4}\n");
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	char *argv[] = {getenv("BG_BINARY"), "-c", e.dir, "apply", tok, NULL};
+	char *env[] = {"NO_COLOR=1", "BLUEGREEN_CONFIG=", NULL};
+	assert_int_equal(th_run_pty(argv, env, &r), 5);
+	th_assert_contains(r.out, "healthy 0/1, try 1/4");
+	th_assert_contains(r.out, "healthy 0/1, try 3/4");
+	th_assert_contains(r.out, "\r\033[K"); /* rewritten in place */
+	th_run_release(&r);
+	/* Through pipes (same failing gate, a new plan): no transient line. */
+	free(tok);
+	tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 5);
+	th_assert_not_contains(r.out, ", try ");
+	th_assert_not_contains(r.err, ", try ");
+	th_assert_not_contains(r.err, "\033[");
+	th_assert_contains(r.err, "did not become healthy");
+	th_run_release(&r);
+	free(tok);
+	e2e_release(&e);
+}
+
+/*
+ * strategy.promote: auto with keep_previous: false, end to end: one apply
+ * creates the candidate, gates it, switches, then drains and removes the
+ * old colour. The next plan has nothing to do.
+ */
+static void test_promote_auto(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "aauto", "nginx", "development");
+	const char *strat = "strategy: {promote: auto, keep_previous: false}\n";
+	e2e_site(&e, "bluegreen-test/web:v1", strat);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	e2e_site(&e, "bluegreen-test/web:v2", strat);
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
+	/* One apply: the gate, the switch and the removal of the old colour. */
+	th_assert_contains(r.out, "health");
+	th_assert_contains(r.out, "switch");
+	th_assert_contains(r.out, "drain");
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 3000));
+	char *live = edge_live(&e);
+	assert_non_null(live);
+	assert_string_equal(live, "green");
+	free(live);
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	char *s = e2e_container_state(blue);
+	assert_string_equal(s, "");
+	free(s);
+	free(blue);
+	free(tok);
+	tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 0);
+	free(tok);
+	e2e_release(&e);
+}
+
+/*
+ * `rollback SITE` without --yes: a plan and its token, nothing done;
+ * `apply TOKEN` of it rolls back. The history's rollback entry names who.
+ */
+static void test_rollback_plan_then_apply(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "arbplan", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	e2e_site(&e, "bluegreen-test/web:v2", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0); /* candidate */
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0); /* switch */
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 3000));
+
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, NULL), 2);
+	char *tok = th_plan_token(r.out);
+	assert_non_null(tok);
+	th_assert_contains(r.out, "live: green v2 -> blue v1");
+	th_run_release(&r);
+	/* Only printed: still v2. */
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 1000));
+	char *live = edge_live(&e);
+	assert_string_equal(live, "green");
+	free(live);
+
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	live = edge_live(&e);
+	assert_string_equal(live, "blue");
+	free(live);
+	/* The journal: a rollback by user@host, with that token. */
+	assert_int_equal(e2e_bg(&e, &r, "--json", "history", e.site, NULL), 0);
+	char *actor = expected_actor();
+	char *want = bg_xasprintf("\"actor\":\"%s\",\"action\":\"rollback\",\"site\":\"%s\","
+			"\"token\":\"%s\"", actor, e.site, tok);
+	th_assert_contains(r.out, want);
+	free(want);
+	free(actor);
+	th_run_release(&r);
+	/* v2 is rejected: not proposed again. */
+	int st;
+	char *t2 = e2e_plan(&e, &st);
+	assert_int_equal(st, 0);
+	free(t2);
+	free(tok);
+	e2e_release(&e);
+}
+
+/*
+ * Exit 5 is not only a health gate: an edge reload that fails (reload:
+ * [false]) and a pull that fails. The cause reaches stderr (the engine's
+ * own words for the pull) and the live colour is untouched.
+ */
+static void test_exit_5_other_failures(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "afail5", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	e2e_site(&e, "bluegreen-test/web:v2", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0); /* candidate */
+
+	/* The switch with a reload that fails. */
+	char *edge = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e.dir, e.site);
+	char *before = th_read(edge);
+	char *y = th_nginx_edge_yaml(e.port);
+	char *bad = bg_xasprintf("%s", y);
+	char *rl = strstr(bad, "    reload: [");
+	assert_non_null(rl);
+	*rl = '\0';
+	struct bg_buf g = BG_BUF_INIT;
+	bg_buf_addf(&g, "install_mode: development\nstate_dir: state\nedge:\n  kind: nginx\n"
+			"  network: %s\n%s    reload: [\"false\"]\n", e.edge_net, bad);
+	th_write(e.dir, "global.conf", g.data);
+	bg_buf_release(&g);
+	assert_int_equal(e2e_plan_apply(&e, &r), 5);
+	th_assert_contains(r.err, "nginx reload 'false' failed (exit 1)");
+	char *still = bg_xasprintf("live now: %s: blue", e.site);
+	th_assert_contains(r.err, still);
+	free(still);
+	th_run_release(&r);
+	char *after = th_read(edge);
+	assert_string_equal(before, after); /* the old file is back */
+	free(after);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
+	char *live = edge_live(&e);
+	assert_string_equal(live, "blue");
+	free(live);
+	e2e_global(&e, NULL);
+
+	/* A pull that fails: the engine's message, word for word. */
+	const char *img = "127.0.0.1:9/bluegreen-test/nope:1";
+	th_docker(&r, "pull", img, NULL);
+	assert_int_not_equal(r.status, 0);
+	char *msg = strstr(r.err, "Error response from daemon: ");
+	assert_non_null(msg);
+	msg = bg_xstrndup(msg + strlen("Error response from daemon: "),
+			strcspn(msg + strlen("Error response from daemon: "), "\n"));
+	th_run_release(&r);
+	e2e_site(&e, img, NULL);
+	assert_int_equal(e2e_plan_apply(&e, &r), 5);
+	print_message("# engine: %s\n", msg);
+	th_assert_contains(r.err, msg);
+	still = bg_xasprintf("live now: %s: blue", e.site);
+	th_assert_contains(r.err, still);
+	free(still);
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
+	live = edge_live(&e);
+	assert_string_equal(live, "blue");
+	free(live);
+	free(msg);
+	free(bad);
+	free(y);
+	free(before);
+	free(edge);
+	e2e_release(&e);
+}
+
 int main(void)
 {
 	th_docker_preamble();
@@ -575,6 +1012,13 @@ int main(void)
 		cmocka_unit_test_teardown(test_traefik_contract, e2e_teardown),
 		cmocka_unit_test_teardown(test_services_and_volumes, e2e_teardown),
 		cmocka_unit_test_teardown(test_image_healthcheck_is_the_gate, e2e_teardown),
+		cmocka_unit_test_teardown(test_image_healthcheck_fails_the_gate, e2e_teardown),
+		cmocka_unit_test_teardown(test_stale_by_docker, e2e_teardown),
+		cmocka_unit_test_teardown(test_container_properties, e2e_teardown),
+		cmocka_unit_test_teardown(test_progress_on_a_terminal, e2e_teardown),
+		cmocka_unit_test_teardown(test_promote_auto, e2e_teardown),
+		cmocka_unit_test_teardown(test_rollback_plan_then_apply, e2e_teardown),
+		cmocka_unit_test_teardown(test_exit_5_other_failures, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

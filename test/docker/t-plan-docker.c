@@ -45,30 +45,193 @@ static struct json_object *jget(struct json_object *o, const char *key)
 	return v;
 }
 
-/* Everything Docker and the edge dir hold for a site: what "no side effects" compares. */
+static void bg_bufaddf_section(struct bg_buf *b, const char *what, const char *text)
+{
+	bg_buf_addf(b, "== %s\n%s", what, text);
+}
+
+/* `docker ARGS...` must succeed; its stdout appended to b. */
+static void docker_into(struct bg_buf *b, const char *what, char *const args[])
+{
+	struct bg_strv argv;
+	struct th_run r;
+	bg_strv_init(&argv);
+	bg_strv_push(&argv, "docker");
+	for (size_t i = 0; args[i]; i++) {
+		bg_strv_push(&argv, args[i]);
+	}
+	th_run_argv(argv.v, NULL, &r);
+	bg_strv_release(&argv);
+	if (r.status != 0) {
+		print_error("docker %s exited %d: %s\n", what, r.status, r.err);
+		th_run_release(&r);
+		fail_msg("docker %s failed", what);
+	}
+	bg_bufaddf_section(b, what, r.out);
+	th_run_release(&r);
+}
+
+/*
+ * Files under the configuration directory (which holds the state directory
+ * and the edge's conf.d): path, size, mtime, mode and SHA-256, sorted.
+ * Left out: what a plan is meant to write, the history journal (SPEC §7:
+ * every printed plan is journaled; history_growth() checks what was
+ * added) and its lock, and nginx's own logs and temp files.
+ */
+static bool file_skipped(const char *rel)
+{
+	return strcmp(rel, "state") == 0 || strcmp(rel, "state/") == 0 ||
+			bg_str_has_prefix(rel, "state/history") || strcmp(rel, "state/lock") == 0 ||
+			bg_str_has_prefix(rel, "nginx/tmp") || bg_str_has_suffix(rel, ".log");
+}
+
+static void files_into(struct bg_buf *b, const char *dir)
+{
+	/* Directories without their mtime: what they hold is listed anyway. */
+	char *dargv[] = {"find", (char *)dir, "-type", "d", "-printf", "%P/ %m\n", NULL};
+	char *fargv[] = {"find", (char *)dir, "!", "-type", "d", "-printf", "%P %y %s %T@ %m\n",
+			NULL};
+	char *hargv[] = {"find", (char *)dir, "-type", "f", "-exec", "sha256sum", "{}", "+", NULL};
+	char **runs[] = {dargv, fargv, hargv};
+	struct bg_strv lines;
+	bg_strv_init(&lines);
+	size_t dl = strlen(dir);
+	for (size_t k = 0; k < BG_ARRAY_SIZE(runs); k++) {
+		struct th_run r;
+		assert_int_equal(th_run_argv(runs[k], NULL, &r), 0);
+		char *save = NULL;
+		for (char *l = strtok_r(r.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char *rel;
+			if (k == 2) {
+				/* sha256sum prints "HASH  /abs/path": make the path relative. */
+				char *abs = strstr(l, dir);
+				rel = bg_xstrdup(abs ? abs + dl + (abs[dl] == '/') : l);
+			} else {
+				rel = bg_xstrndup(l, strcspn(l, " "));
+			}
+			if (!file_skipped(rel)) {
+				bg_strv_push(&lines, l);
+			}
+			free(rel);
+		}
+		th_run_release(&r);
+	}
+	bg_strv_sort(&lines);
+	for (size_t i = 0; i < lines.n; i++) {
+		bg_buf_addf(b, "%s\n", lines.v[i]);
+	}
+	bg_strv_release(&lines);
+}
+
+/*
+ * Everything a plan could touch, for "no side effects": this run's Docker
+ * objects only (containers of the site, with their start time and restart
+ * count and labels; networks and volumes named after the run id), every
+ * docker CLI call checked, and the files of the configuration directory.
+ */
 static char *world(struct e2e *e)
 {
-	struct th_run r;
 	struct bg_buf b = BG_BUF_INIT;
-	char *filter = bg_xasprintf("label=io.bluegreen.site=%s", e->site);
-	th_docker(&r, "ps", "-a", "--no-trunc", "--filter", filter, "--format",
-			"{{.ID}} {{.Names}} {{.State}}", NULL);
-	bg_buf_adds(&b, r.out);
-	th_run_release(&r);
-	th_docker(&r, "network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}}", NULL);
-	bg_buf_adds(&b, r.out);
-	th_run_release(&r);
-	th_docker(&r, "volume", "ls", "--format", "{{.Name}}", NULL);
-	bg_buf_adds(&b, r.out);
-	th_run_release(&r);
-	char *conf = bg_xasprintf("%s/nginx/conf.d", e->dir);
-	char *argv[] = {"ls", "-la", "--time-style=full-iso", conf, NULL};
-	th_run_argv(argv, NULL, &r);
-	bg_buf_adds(&b, r.out);
-	th_run_release(&r);
-	free(conf);
-	free(filter);
+	char *site = bg_xasprintf("label=io.bluegreen.site=%s", e->site);
+	char *name = bg_xasprintf("name=%s", th_run_id());
+	char *ps[] = {"ps", "-a", "--no-trunc", "--filter", site, "--format",
+			"{{.ID}} {{.Names}} {{.State}}", NULL};
+	docker_into(&b, "ps", ps);
+	/* Each container in depth: a restart or a recreate shows here. */
+	struct th_run r;
+	char *ids[] = {"ps", "-aq", "--filter", site, NULL};
+	struct bg_buf idb = BG_BUF_INIT;
+	docker_into(&idb, "ps -q", ids);
+	char *save = NULL;
+	for (char *l = strtok_r(idb.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "== ", 3) == 0) {
+			continue;
+		}
+		assert_int_equal(th_docker(&r, "inspect", "-f", "{{.Name}} {{.State.StartedAt}} "
+				"{{.RestartCount}} {{.Image}} {{json .Config.Labels}}", l, NULL), 0);
+		bg_buf_adds(&b, r.out);
+		th_run_release(&r);
+	}
+	bg_buf_release(&idb);
+	/* Networks and volumes named after the run, inspected (labels as sorted JSON). */
+	const char *kinds[] = {"network", "volume"};
+	for (size_t k = 0; k < BG_ARRAY_SIZE(kinds); k++) {
+		char *ls[] = {(char *)kinds[k], "ls", "-q", "--filter", name, NULL};
+		struct bg_buf lb = BG_BUF_INIT;
+		docker_into(&lb, kinds[k], ls);
+		bg_buf_addf(&b, "== %s\n", kinds[k]);
+		save = NULL;
+		for (char *l = strtok_r(lb.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(l, "== ", 3) == 0) {
+				continue;
+			}
+			assert_int_equal(th_docker(&r, (char *)kinds[k], "inspect", "-f",
+					"{{.Name}} {{json .Labels}}", l, NULL), 0);
+			bg_buf_adds(&b, r.out);
+			th_run_release(&r);
+		}
+		bg_buf_release(&lb);
+	}
+	bg_buf_adds(&b, "== files\n");
+	files_into(&b, e->dir);
+	free(name);
+	free(site);
 	return bg_buf_detach(&b, NULL);
+}
+
+/* The journal as JSON lines (empty when there is none yet), a new string. */
+static char *journal(struct e2e *e)
+{
+	struct th_run r;
+	int st = e2e_bg(e, &r, "--json", "history", NULL);
+	assert_int_equal(st, 0);
+	char *out = bg_xstrdup(r.out);
+	th_run_release(&r);
+	return out;
+}
+
+/* What was journaled since `before`: printed plans only (SPEC §7), nothing else. */
+static void history_growth(const char *before, const char *after)
+{
+	if (!bg_str_has_prefix(after, before)) {
+		fail_msg("the journal was rewritten, not appended to:\n--- before\n%s--- after\n%s",
+				before, after);
+	}
+	char *added = bg_xstrdup(after + strlen(before));
+	char *save = NULL;
+	for (char *l = strtok_r(added, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (!strstr(l, "\"action\":\"plan\"") && !strstr(l, "\"action\":\"drift\"")) {
+			fail_msg("planning journaled more than its plan: %s", l);
+		}
+	}
+	free(added);
+}
+
+/* plan and observe, three times each, change nothing (but the journal of plans). */
+static void assert_planning_changes_nothing(struct e2e *e, int plan_exit)
+{
+	struct th_run r;
+	char *before = world(e);
+	char *j0 = journal(e);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(e2e_bg(e, &r, "plan", NULL), plan_exit);
+		th_run_release(&r);
+		assert_int_equal(e2e_bg(e, &r, "--json", "plan", NULL), plan_exit);
+		th_run_release(&r);
+		assert_int_equal(e2e_bg(e, &r, "observe", NULL), 0);
+		th_run_release(&r);
+	}
+	char *after = world(e);
+	if (strcmp(before, after) != 0) {
+		print_error("--- before\n%s--- after\n%s", before, after);
+	}
+	assert_string_equal(before, after);
+	char *j1 = journal(e);
+	history_growth(j0, j1);
+	free(j0);
+	free(j1);
+	free(before);
+	free(after);
 }
 
 static void test_first_deploy_plan_json(void **state)
@@ -126,21 +289,10 @@ static void test_plan_changes_nothing(void **state)
 	struct e2e e;
 	e2e_init(&e, "pnoop", "nginx", "development");
 	e2e_site(&e, "bluegreen-test/web:v1", NULL);
-	char *before = world(&e);
-	struct th_run r;
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
-		th_run_release(&r);
-		assert_int_equal(e2e_bg(&e, &r, "observe", NULL), 0);
-		th_run_release(&r);
-	}
-	char *after = world(&e);
-	assert_string_equal(before, after);
+	assert_planning_changes_nothing(&e, 2);
 	char *edge = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e.dir, e.site);
 	assert_int_not_equal(access(edge, F_OK), 0);
 	free(edge);
-	free(before);
-	free(after);
 	e2e_release(&e);
 }
 
@@ -149,6 +301,7 @@ static void test_candidate_switch_and_drift(void **state)
 	struct e2e e;
 	struct th_run r;
 	int st;
+	char *s;
 	e2e_init(&e, "pflow", "nginx", "development");
 	e2e_site(&e, "bluegreen-test/web:v1", NULL);
 	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
@@ -189,6 +342,11 @@ static void test_candidate_switch_and_drift(void **state)
 	th_assert_contains(r.out, want);
 	free(want);
 	th_run_release(&r);
+	/* Planning the drift repairs nothing by itself. */
+	assert_planning_changes_nothing(&e, 2);
+	s = e2e_container_state(green);
+	assert_string_equal(s, "exited");
+	free(s);
 	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 5000));
 
@@ -197,12 +355,12 @@ static void test_candidate_switch_and_drift(void **state)
 	th_run_release(&d);
 	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
 	th_assert_contains(r.out, "has no containers (removed outside bluegreen)");
-	th_assert_contains(r.out, "refresh upstream addresses");
 	th_run_release(&r);
+	assert_planning_changes_nothing(&e, 2);
 	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 5000));
 	/* The previous colour (v1) was never touched through all of it. */
-	char *s = e2e_container_state(blue);
+	s = e2e_container_state(blue);
 	assert_string_equal(s, "running");
 	free(s);
 	free(green);
@@ -303,6 +461,30 @@ static void test_deterministic_and_snapshot(void **state)
 #define SECRET1 "hunter2-inline-secret"
 #define SECRET2 "from-env-file-secret-42"
 
+/*
+ * One command of the secrets check: its exit status, what it must say
+ * (proof it ran and printed the real thing), and neither secret anywhere.
+ */
+static void secret_check(struct e2e *e, const char *a, const char *b, int want_exit,
+		const char *const want[])
+{
+	struct th_run r;
+	int st = e2e_bg(e, &r, a, b, NULL);
+	if (st != want_exit) {
+		print_error("bluegreen %s %s exited %d, not %d:\n%s%s\n", a, b ? b : "", st,
+				want_exit, r.out, r.err);
+	}
+	assert_int_equal(st, want_exit);
+	for (size_t i = 0; want[i]; i++) {
+		th_assert_contains(r.out, want[i]);
+	}
+	th_assert_not_contains(r.out, SECRET1);
+	th_assert_not_contains(r.out, SECRET2);
+	th_assert_not_contains(r.err, SECRET1);
+	th_assert_not_contains(r.err, SECRET2);
+	th_run_release(&r);
+}
+
 static void test_no_secrets(void **state)
 {
 	struct e2e e;
@@ -314,38 +496,124 @@ static void test_no_secrets(void **state)
 	free(envf);
 	e2e_site(&e, "bluegreen-test/web:v1",
 			"env: {API_TOKEN: " SECRET1 ", MODE: demo}\nenv_file: app.env\n");
-	const char *checks[][2] = {{"plan", NULL}, {"--json", "plan"}, {"observe", NULL},
-			{"validate", "--explain"}};
-	for (size_t i = 0; i < BG_ARRAY_SIZE(checks); i++) {
-		e2e_bg(&e, &r, checks[i][0], checks[i][1], NULL);
-		th_assert_not_contains(r.out, SECRET1);
-		th_assert_not_contains(r.out, SECRET2);
-		th_assert_not_contains(r.err, SECRET1);
-		th_assert_not_contains(r.err, SECRET2);
-		th_run_release(&r);
-	}
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	char *jsite = bg_xasprintf("\"site\": \"%s\"", e.site);
+	char *hsite = bg_xasprintf("\"site\":\"%s\"", e.site);
+	char *k1 = bg_xasprintf("sites.%s.env.API_TOKEN = <redacted>", e.site);
+	char *k2 = bg_xasprintf("sites.%s.env.DATABASE_URL = <redacted>", e.site);
+	char *k3 = bg_xasprintf("sites.%s.env.MODE = demo", e.site);
+
+	const char *w_plan[] = {e.site, blue, "bluegreen apply ", NULL};
+	secret_check(&e, "plan", NULL, 2, w_plan);
+	const char *w_jplan[] = {jsite, "\"token\"", NULL};
+	secret_check(&e, "--json", "plan", 2, w_jplan);
+	const char *w_obs0[] = {"\"bluegreen_observe\"", NULL};
+	secret_check(&e, "observe", NULL, 0, w_obs0);
+	/* The key names are shown, their values are not (MODE is no secret). */
+	const char *w_explain[] = {k1, k2, k3, NULL};
+	secret_check(&e, "validate", "--explain", 0, w_explain);
+
 	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
-	const char *after[][2] = {{"history", NULL}, {"--json", "history"}, {"log", NULL},
-			{"status", NULL}, {"--json", "status"}, {"observe", NULL}};
-	for (size_t i = 0; i < BG_ARRAY_SIZE(after); i++) {
-		e2e_bg(&e, &r, after[i][0], after[i][1], NULL);
-		th_assert_not_contains(r.out, SECRET1);
-		th_assert_not_contains(r.out, SECRET2);
-		th_run_release(&r);
-	}
+	const char *w_hist[] = {e.site, "applied", NULL};
+	secret_check(&e, "history", NULL, 0, w_hist);
+	const char *w_jhist[] = {hsite, "\"action\":\"apply", NULL};
+	secret_check(&e, "--json", "history", 0, w_jhist);
+	const char *w_log[] = {"applied", blue, NULL};
+	secret_check(&e, "log", NULL, 0, w_log);
+	const char *w_status[] = {e.site, "blue", NULL};
+	secret_check(&e, "status", NULL, 0, w_status);
+	const char *w_jstatus[] = {jsite, "\"live\": \"blue\"", NULL};
+	secret_check(&e, "--json", "status", 0, w_jstatus);
+	const char *w_obs[] = {blue, NULL};
+	secret_check(&e, "observe", NULL, 0, w_obs);
+
 	/* Nor in the raw files of the state dir (LMDB pages, the log). */
 	char *statedir = bg_xasprintf("%s/state", e.dir);
 	char *argv[] = {"grep", "-r", "-a", "-l", "-e", SECRET1, "-e", SECRET2, statedir, NULL};
 	th_run_argv(argv, NULL, &r);
 	assert_int_equal(r.status, 1); /* grep: no match */
 	th_run_release(&r);
+	/* grep can tell: the files it searched do hold the site's name. */
+	char *argv2[] = {"grep", "-r", "-a", "-q", "-e", e.site, statedir, NULL};
+	assert_int_equal(th_run_argv(argv2, NULL, &r), 0);
+	th_run_release(&r);
 	free(statedir);
 	/* The container does get them: that is where they belong. */
-	char *blue = bg_xasprintf("%s-blue", e.site);
 	th_docker(&r, "inspect", "-f", "{{json .Config.Env}}", blue, NULL);
 	th_assert_contains(r.out, "API_TOKEN=" SECRET1);
+	th_assert_contains(r.out, "DATABASE_URL=postgres://u:" SECRET2 "@db/x");
 	th_run_release(&r);
+	free(k1);
+	free(k2);
+	free(k3);
+	free(hsite);
+	free(jsite);
 	free(blue);
+	e2e_release(&e);
+}
+
+/*
+ * Objects without our label are never read: a container that says
+ * io.bluegreen.site=SITE (and even colour and version) but lacks
+ * io.bluegreen.managed=true is not in `observe` and changes no plan.
+ */
+static void test_unlabelled_never_read(void **state)
+{
+	struct e2e e;
+	struct th_run r, d;
+	int st;
+	e2e_init(&e, "punl", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	/* Nothing to do: the token is in --json (the text prints no apply line). */
+	struct json_object *j = plan_json(&e, &st);
+	assert_int_equal(st, 0);
+	char *t1 = bg_xstrdup(jstr(j, "token"));
+	json_object_put(j);
+	assert_non_null(t1);
+	assert_int_equal(e2e_bg(&e, &r, "observe", NULL), 0);
+	char *obs1 = bg_xstrdup(r.out);
+	th_run_release(&r);
+
+	char *name = bg_xasprintf("%s-impostor", e.site);
+	char *l1 = bg_xasprintf("io.bluegreen.site=%s", e.site);
+	assert_int_equal(th_docker(&d, "run", "-d", "--name", name, "--label", l1, "--label",
+			"io.bluegreen.colour=green", "--label", "io.bluegreen.version=9", "--label",
+			"bluegreen.test=unmanaged", "bluegreen-test/web:v2", NULL), 0);
+	th_run_release(&d);
+	/* The filter the product must not rely on alone: the CLI does see it by site. */
+	char *filter = bg_xasprintf("label=io.bluegreen.site=%s", e.site);
+	assert_int_equal(th_docker(&d, "ps", "--filter", filter, "--format", "{{.Names}}", NULL), 0);
+	th_assert_contains(d.out, name);
+	th_run_release(&d);
+
+	assert_int_equal(e2e_bg(&e, &r, "observe", NULL), 0);
+	th_assert_not_contains(r.out, name);
+	assert_string_equal(r.out, obs1);
+	th_run_release(&r);
+	j = plan_json(&e, &st);
+	assert_int_equal(st, 0);
+	char *t2 = bg_xstrdup(jstr(j, "token"));
+	json_object_put(j);
+	assert_non_null(t2);
+	assert_string_equal(t1, t2);
+	assert_int_equal(e2e_bg(&e, &r, "status", NULL), 0);
+	th_assert_contains(r.out, "bluegreen-test/web:v1");
+	th_assert_not_contains(r.out, "web:v2");
+	th_assert_not_contains(r.out, "v9");
+	th_run_release(&r);
+	/* And nothing touched it. */
+	char *s = e2e_container_state(name);
+	assert_string_equal(s, "running");
+	free(s);
+	th_docker(&d, "rm", "-f", name, NULL);
+	th_run_release(&d);
+	free(filter);
+	free(l1);
+	free(name);
+	free(obs1);
+	free(t1);
+	free(t2);
 	e2e_release(&e);
 }
 
@@ -373,6 +641,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_unmanaged_ignored_or_blocking, e2e_teardown),
 		cmocka_unit_test_teardown(test_deterministic_and_snapshot, e2e_teardown),
 		cmocka_unit_test_teardown(test_no_secrets, e2e_teardown),
+		cmocka_unit_test_teardown(test_unlabelled_never_read, e2e_teardown),
 		cmocka_unit_test_teardown(test_docker_unreachable, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

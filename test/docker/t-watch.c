@@ -35,6 +35,12 @@
 
 static struct e2e E;
 static char *site_rel; /* sites/SITE.conf */
+/*
+ * "config changed: sites/SITE.conf", the why of a plan after an edit of
+ * our site file: made once for the whole group (group_teardown frees it),
+ * never per test, so a failing test cannot leak it.
+ */
+static char *why_site;
 
 /* ---- the daemon under test ---- */
 
@@ -51,14 +57,48 @@ static const char *bin(void)
 	return b && *b ? b : "bluegreen";
 }
 
-static void d_start(void)
+/* Start `bluegreen -c DIR watch [extra...]` (extra NULL-terminated, may be NULL). */
+static void d_start_args(const char *const extra[])
 {
 	free(D.log);
 	/* Outside the config directory: the daemon must not watch its own output. */
 	D.log = bg_xasprintf("%s-watch-%u.out", E.dir, ++n_starts);
-	char *argv[] = {(char *)bin(), "-c", E.dir, "watch", NULL};
+	const char *argv[8] = {bin(), "-c", E.dir, "watch"};
+	for (size_t i = 0; extra && extra[i] && i < 3; i++) {
+		argv[4 + i] = extra[i];
+	}
 	char *env[] = {"NO_COLOR=1", "BLUEGREEN_CONFIG=", NULL};
-	D.pid = th_spawn_bg(argv, env, D.log);
+	D.pid = th_spawn_bg((char **)argv, env, D.log);
+}
+
+static void d_start(void)
+{
+	d_start_args(NULL);
+}
+
+/*
+ * Strings a test needs until its end, freed by the per-test teardown even
+ * when the test failed halfway (cmocka longjmps past any free()).
+ */
+static struct bg_strv scratch;
+
+static const char *S(const char *fmt, ...) BG_PRINTF(1, 2);
+
+static const char *S(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = bg_xvasprintf(fmt, ap);
+	va_end(ap);
+	bg_strv_push_take(&scratch, s);
+	return s;
+}
+
+static int t_teardown(void **state)
+{
+	bg_strv_release(&scratch);
+	bg_strv_init(&scratch);
+	return 0;
 }
 
 static char *d_text(void)
@@ -141,16 +181,19 @@ static int d_stop(void)
 	return st;
 }
 
+/*
+ * A plan seen in the daemon's output. No heap: a test that fails between
+ * seeing a plan and releasing it (cmocka longjmps out) leaks nothing.
+ */
 struct seen_plan {
 	char token[TOKEN_LEN + 1];
-	char *why;
-	size_t at;  /* offset of its header */
-	size_t end; /* offset after its why line */
+	char why[1024]; /* the "why:" line (cut at 1023 bytes) */
+	size_t at;      /* offset of its header */
+	size_t end;     /* offset after its why line */
 };
 
 static void seen_release(struct seen_plan *p)
 {
-	free(p->why);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -176,14 +219,15 @@ static bool d_plan(size_t *from, const char *needle, int ms, struct seen_plan *o
 			if (!bg_str_has_prefix(nl1 + 1, "why: ")) {
 				continue;
 			}
-			char *why = bg_xstrndup(nl1 + 6, (size_t)(nl2 - nl1 - 6));
+			size_t wl = (size_t)(nl2 - nl1 - 6);
+			char why[sizeof(out->why)];
+			snprintf(why, sizeof(why), "%.*s", (int)wl, nl1 + 6);
 			if (needle && !strstr(why, needle)) {
-				free(why);
 				continue;
 			}
 			memcpy(out->token, h + strlen("=== plan "), TOKEN_LEN);
 			out->token[TOKEN_LEN] = '\0';
-			out->why = why;
+			memcpy(out->why, why, sizeof(why));
 			out->at = (size_t)(h - t);
 			out->end = pos;
 			*from = pos;
@@ -417,7 +461,7 @@ static void t_edit_replans(void **state)
 	int64_t t0 = bg_mono_ms();
 
 	site_write("bluegreen-test/web:v1", "env: {FOO: \"1\"}\n");
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 	if (!d_plan(&from, why, PLAN_WAIT_MS, &p)) {
 		d_dump();
 		fail_msg("no plan after an edit");
@@ -447,7 +491,6 @@ static void t_edit_replans(void **state)
 	free(body);
 	free(dst);
 	free(tmp);
-	free(why);
 }
 
 static void t_new_and_removed_site(void **state)
@@ -508,13 +551,12 @@ static void t_bad_config_keeps_last_good(void **state)
 	assert_int_equal(d_count_plans(from, "config changed"), 0);
 	/* Fixed: the next plan comes from the new, good file. */
 	site_write("bluegreen-test/web:v1", "env: {FOO: \"3\"}\n");
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 	if (!d_plan(&from, why, PLAN_WAIT_MS, &p)) {
 		d_dump();
 		fail_msg("no plan after fixing the file");
 	}
 	seen_release(&p);
-	free(why);
 	free(loc);
 }
 
@@ -522,7 +564,7 @@ static void t_burst_of_edits(void **state)
 {
 	struct seen_plan p;
 	size_t from = d_len();
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 
 	/*
 	 * 100 edits, each changing the site's spec (so each would be a new
@@ -566,7 +608,6 @@ static void t_burst_of_edits(void **state)
 		seen_release(&p);
 	}
 	assert_true(same);
-	free(why);
 }
 
 static void t_handoff_stale_and_ok(void **state)
@@ -620,7 +661,7 @@ static void t_handoff_health_gate_fails(void **state)
 	size_t from = d_len();
 
 	site_write("bluegreen-test/web:bad", "env: {BURST: \"100\"}\n");
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
 	seen_release(&p);
 	int st = apply_by_client(&r, tok);
@@ -638,7 +679,6 @@ static void t_handoff_health_gate_fails(void **state)
 	th_assert_contains(edge, "# bluegreen-live: blue");
 	free(edge);
 	free(ep);
-	free(why);
 }
 
 /*
@@ -655,13 +695,20 @@ static void t_rollback_handoff(void **state)
 	size_t from = d_len();
 
 	site_write("bluegreen-test/web:v2", NULL);
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
 	seen_release(&p);
+	/*
+	 * The daemon may print the plan that follows the apply before the
+	 * client has returned: look for it from before the apply, by token.
+	 */
+	from = d_len();
 	assert_int_equal(apply_by_client(&r, tok), 0); /* candidate */
 	th_run_release(&r);
-	from = d_len();
-	assert_true(d_plan(&from, "after apply", PLAN_WAIT_MS, &p));
+	if (!d_plan(&from, S("after apply %s", tok), PLAN_WAIT_MS, &p)) {
+		d_dump();
+		fail_msg("no plan after the candidate apply %s", tok);
+	}
 	seen_release(&p);
 	assert_int_equal(apply_by_client(&r, tok), 0); /* switch */
 	th_run_release(&r);
@@ -685,7 +732,6 @@ static void t_rollback_handoff(void **state)
 	print_message("# rollback --yes through the daemon: %" PRId64 " ms\n", ms);
 	assert_true(ms < 5000); /* not the 10 s lock wait */
 	assert_true(e2e_wait_body(&E, E.domain, "v1", 3000));
-	free(why);
 }
 
 static void t_kill_live_gives_drift(void **state)
@@ -698,7 +744,7 @@ static void t_kill_live_gives_drift(void **state)
 	/* Back to a good image, and let that plan come out first. */
 	from = d_len();
 	site_write("bluegreen-test/web:v1", "env: {BURST: \"100\"}\n");
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
 	seen_release(&p);
 
@@ -730,7 +776,6 @@ static void t_kill_live_gives_drift(void **state)
 	assert_true(e2e_wait_body(&E, E.domain, "v1", 5000));
 	free(drift);
 	free(blue);
-	free(why);
 }
 
 static void t_edge_hand_edit_is_drift(void **state)
@@ -769,6 +814,248 @@ static void t_edge_hand_edit_is_drift(void **state)
 	free(edited);
 	free(orig);
 	free(ep);
+}
+
+/* The token `bluegreen plan` prints now (one-shot), into tok; false if none. */
+static bool oneshot_token(char tok[TOKEN_LEN + 1])
+{
+	struct th_run r;
+	e2e_bg(&E, &r, "plan", NULL);
+	char *t = th_plan_token(r.out);
+	bool ok = t && strlen(t) == TOKEN_LEN;
+	if (ok) {
+		memcpy(tok, t, TOKEN_LEN + 1);
+	}
+	free(t);
+	th_run_release(&r);
+	return ok;
+}
+
+/*
+ * Is the daemon's newest plan the plan of the files as they are now? (As
+ * in t_burst_of_edits: another test's containers may move the world in
+ * between, so up to three looks.)
+ */
+static bool newest_is_current(void)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct seen_plan p;
+		char tok[TOKEN_LEN + 1];
+		if (d_last_plan(&p) && oneshot_token(tok) && strcmp(tok, p.token) == 0) {
+			return true;
+		}
+		usleep(500 * 1000);
+	}
+	return false;
+}
+
+/*
+ * SIGHUP reloads now. A daemon whose debounce holds file events for a
+ * minute cannot have reloaded the edit by itself: the plan that follows
+ * the signal is the signal's, and says so.
+ */
+static void t_sighup_reloads(void **state)
+{
+	struct seen_plan p;
+	size_t from = 0;
+
+	assert_int_equal(d_stop(), 0);
+	const char *slow[] = {"--debounce", "60000", NULL};
+	d_start_args(slow);
+	if (!d_plan(&from, "daemon started", PLAN_WAIT_MS * 2, &p)) {
+		d_dump();
+		fail_msg("no first plan");
+	}
+	char before[TOKEN_LEN + 1];
+	memcpy(before, p.token, sizeof(before));
+	site_write("bluegreen-test/web:v1", "env: {BURST: \"100\", HUP: \"1\"}\n");
+	usleep(1500 * 1000);
+	/* Held by the debounce: no reload, no plan of the edit yet. */
+	assert_int_equal(d_count_plans(from, "config"), 0);
+	size_t mark = d_len();
+	assert_int_equal(kill(D.pid, SIGHUP), 0);
+	if (d_wait(mark, "watch: SIGHUP: reloading the configuration", PLAN_WAIT_MS) < 0 ||
+			!d_plan(&from, "configuration reloaded (SIGHUP)", PLAN_WAIT_MS, &p)) {
+		d_dump();
+		fail_msg("no plan after SIGHUP");
+	}
+	print_message("# SIGHUP -> plan %s (why: %s)\n", p.token, p.why);
+	assert_string_not_equal(p.token, before);
+	/* The plan of the edited file, which the one-shot plan agrees with. */
+	assert_true(newest_is_current());
+	/* The normal daemon back for what follows. */
+	assert_int_equal(d_stop(), 0);
+	d_start();
+	from = 0;
+	if (!d_plan(&from, "daemon started", PLAN_WAIT_MS * 2, &p)) {
+		d_dump();
+		fail_msg("no first plan after the restart");
+	}
+}
+
+/*
+ * A plan is printed when its token changes, and only then: the same bytes
+ * written again, a touch, a comment-only edit reload the configuration and
+ * print nothing. Then a real edit prints exactly one plan: the daemon was
+ * listening all along.
+ */
+static void t_only_when_token_changes(void **state)
+{
+	struct seen_plan p;
+	usleep(500 * 1000); /* anything pending is out first */
+	size_t from = d_len();
+	const char *path = S("%s/%s", E.dir, site_rel);
+	char *body0 = th_read(path);
+	const char *body = S("%s", body0);
+	free(body0);
+
+	th_write(E.dir, site_rel, body); /* the same bytes, written again */
+	usleep(800 * 1000);
+	assert_int_equal(utimensat(AT_FDCWD, path, NULL, 0), 0); /* touch */
+	usleep(800 * 1000);
+	th_write(E.dir, site_rel, S("# a comment only\n%s# and another\n", body));
+	usleep(1500 * 1000);
+	size_t n = d_count_plans(from, "config changed");
+	if (n != 0) {
+		d_dump();
+		fail_msg("%zu plan(s) printed for edits that change no token", n);
+	}
+	/* A real edit: one plan, the plan of the files. */
+	site_write("bluegreen-test/web:v1", "env: {BURST: \"100\", HUP: \"2\"}\n");
+	if (!d_plan(&from, why_site, PLAN_WAIT_MS, &p)) {
+		d_dump();
+		fail_msg("no plan after a real edit");
+	}
+	usleep(1000 * 1000);
+	assert_int_equal(d_count_plans(p.end, "config changed"), 0);
+	assert_true(newest_is_current());
+}
+
+/*
+ * A `git pull`: global.conf and several site files (one changed, two new)
+ * land within milliseconds, by rename as git does: one batch, one plan,
+ * naming them. Then the new sites go again (one more plan).
+ */
+static void t_git_pull_burst(void **state)
+{
+	struct seen_plan p;
+	usleep(500 * 1000);
+	size_t from = d_len();
+	const char *stage = S("%s-pull", E.dir);
+	const char *x1 = S("%s-pull1", E.site), *x2 = S("%s-pull2", E.site);
+	const char *r1 = S("sites/%s.conf", x1), *r2 = S("sites/%s.conf", x2);
+	char *g0 = th_read(S("%s/global.conf", E.dir));
+	th_write(stage, "global.conf", S("%s# pulled\n", g0));
+	free(g0);
+	th_write(stage, r1, S("site: %s\ndomains: [%s.localhost]\nimage: bluegreen-test/web:v1\n"
+			"port: 8080\n", x1, x1));
+	th_write(stage, r2, S("site: %s\ndomains: [%s.localhost]\nimage: bluegreen-test/web:v1\n"
+			"port: 8080\n", x2, x2));
+	/* Our site, changed: e2e_site writes under E.dir, so point it at the stage. */
+	char *dir = E.dir;
+	E.dir = (char *)stage;
+	e2e_site(&E, "bluegreen-test/web:v1", "env: {BURST: \"100\", HUP: \"2\", PULL: \"1\"}\n");
+	E.dir = dir;
+	const char *moves[][2] = {{"global.conf", "global.conf"}, {r1, r1}, {r2, r2},
+			{site_rel, site_rel}};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(moves); i++) {
+		assert_int_equal(rename(S("%s/%s", stage, moves[i][0]),
+				S("%s/%s", E.dir, moves[i][1])), 0);
+	}
+	if (!d_plan(&from, "config changed", PLAN_WAIT_MS, &p)) {
+		d_dump();
+		fail_msg("no plan after a pull");
+	}
+	usleep(1500 * 1000);
+	size_t more = d_count_plans(from, "config changed");
+	print_message("# pull of 4 files: %zu plan(s) after the first (why: %s)\n", more, p.why);
+	assert_int_equal(more, 0);
+	/* Four files, one batch: three named, "and 1 more". */
+	th_assert_contains(p.why, "and 1 more");
+	assert_true(d_wait(p.end, S("%s (%s)", x1, r1), 2000) >= 0);
+	assert_true(d_wait(p.end, S("%s (%s)", x2, r2), 2000) >= 0);
+	assert_true(newest_is_current());
+
+	/* The pulled sites go again, never applied. */
+	from = d_len();
+	assert_int_equal(unlink(S("%s/%s", E.dir, r1)), 0);
+	assert_int_equal(unlink(S("%s/%s", E.dir, r2)), 0);
+	e2e_global(&E, NULL);
+	if (!d_plan(&from, "config changed", PLAN_WAIT_MS, &p)) {
+		d_dump();
+		fail_msg("no plan after removing the pulled sites");
+	}
+	usleep(300 * 1000);
+	char *t = d_text();
+	char *next = strstr(t + p.end, "\n=== ");
+	if (next) {
+		*next = '\0';
+	}
+	bool gone = !strstr(t + p.end, S("%s (%s)", x1, r1));
+	free(t);
+	assert_true(gone);
+	th_rm_rf(stage);
+}
+
+/*
+ * install_mode removed while the daemon runs: `bluegreen apply TOKEN`
+ * exits 4, and a token approved through the approval file is refused by
+ * the daemon itself with the same exit code; nothing runs. Then it comes
+ * back and the daemon carries on.
+ */
+static void t_install_mode_removed_exit_4(void **state)
+{
+	struct seen_plan p;
+	struct th_run r;
+	assert_true(d_last_plan(&p));
+	size_t mark = d_len();
+	free(E.mode);
+	E.mode = NULL;
+	e2e_global(&E, NULL);
+	if (d_wait(mark, "configuration reload failed", PLAN_WAIT_MS) < 0) {
+		d_dump();
+		fail_msg("the daemon did not report the configuration without install_mode");
+	}
+	int st = e2e_bg(&E, &r, "apply", p.token, NULL);
+	if (st != 4) {
+		print_message("# client out:\n%s\n# client err:\n%s\n", r.out, r.err);
+	}
+	assert_int_equal(st, 4);
+	th_assert_contains(r.err, "install_mode is not set");
+	th_run_release(&r);
+	/* The approval file goes to the daemon: it refuses, exit 4, names why. */
+	mark = d_len();
+	approve_add(p.token);
+	long at = d_wait(mark, S("apply %s not started (approve file line", p.token), APPLY_WAIT_MS);
+	if (at < 0) {
+		d_dump();
+		fail_msg("the daemon did not refuse the approved token");
+	}
+	assert_true(d_wait((size_t)at, "\n", 2000) >= 0);
+	char *t = d_text();
+	char *line = t + at;
+	line[strcspn(line, "\n")] = '\0';
+	bool exit4 = strstr(line, ": exit 4: ") && strstr(line, "install_mode is not set");
+	if (!exit4) {
+		print_message("# daemon: %s\n", line);
+	}
+	free(t);
+	assert_true(exit4);
+	/* Nothing ran: no apply of that token in the history. */
+	char *h = history();
+	bool applied = strstr(h, S("applied %s", p.token)) != NULL;
+	free(h);
+	assert_false(applied);
+	/* Back: the daemon loads it again, no error. */
+	E.mode = bg_xstrdup("development");
+	mark = d_len();
+	e2e_global(&E, NULL);
+	usleep(1000 * 1000);
+	t = d_text();
+	bool failed = strstr(t + mark, "configuration reload failed") != NULL;
+	free(t);
+	assert_false(failed);
+	assert_true(newest_is_current());
 }
 
 static size_t count_str(const char *hay, const char *needle)
@@ -841,7 +1128,7 @@ static void t_sigterm_during_apply(void **state)
 	size_t from = d_len();
 
 	site_write("bluegreen-test/web:bad", "env: {BURST: \"101\"}\n");
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
 	/* A client waits for this apply (its health gate can only fail, slowly). */
 	char *cout = bg_xasprintf("%s-client.out", E.dir);
@@ -888,7 +1175,6 @@ static void t_sigterm_during_apply(void **state)
 	unlink(cout);
 	free(cout);
 	seen_release(&p);
-	free(why);
 }
 
 /* ---- dockerd, really restarted ---- */
@@ -1062,9 +1348,8 @@ static void t_dockerd_restart(void **state)
 		d_dump();
 		fail_msg("no plan after the reconnection");
 	}
-	char *why = bg_xasprintf("config changed: %s", site_rel);
+	const char *why = why_site;
 	th_assert_contains(p.why, why);
-	free(why);
 	seen_release(&p);
 }
 
@@ -1082,8 +1367,10 @@ static void t_sigterm_exits_0(void **state)
 
 static int group_setup(void **state)
 {
+	bg_strv_init(&scratch);
 	e2e_init(&E, "watch", "nginx", "development");
 	site_rel = bg_xasprintf("sites/%s.conf", E.site);
+	why_site = bg_xasprintf("config changed: %s", site_rel);
 	site_write("bluegreen-test/web:v1", NULL);
 	return 0;
 }
@@ -1106,6 +1393,8 @@ static int group_teardown(void **state)
 	}
 	e2e_release(&E);
 	free(site_rel);
+	free(why_site);
+	bg_strv_release(&scratch);
 	free(D.log);
 	free(first_token);
 	free(stale_token);
@@ -1124,6 +1413,13 @@ int main(void)
 	 */
 	const char *only = getenv("BG_WATCH_TESTS");
 	const char *skip = getenv("BG_WATCH_SKIP");
+	/* A filter would drop tests silently: never in CI. */
+	if (th_ci() && ((only && *only) || (skip && *skip))) {
+		printf("Bail out! BG_WATCH_TESTS/BG_WATCH_SKIP set under CI=true (%s%s%s): every "
+				"test must run\n", only && *only ? "BG_WATCH_TESTS=" : "",
+				only && *only ? only : "", skip && *skip ? " BG_WATCH_SKIP=set" : "");
+		return 1;
+	}
 	if (only && *only) {
 		cmocka_set_test_filter(only);
 	}
@@ -1132,22 +1428,26 @@ int main(void)
 	}
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(t_first_deploy_by_approve),
-		cmocka_unit_test(t_second_converger_refused),
-		cmocka_unit_test(t_edit_replans),
-		cmocka_unit_test(t_new_and_removed_site),
-		cmocka_unit_test(t_bad_config_keeps_last_good),
-		cmocka_unit_test(t_burst_of_edits),
-		cmocka_unit_test(t_handoff_stale_and_ok),
-		cmocka_unit_test(t_handoff_health_gate_fails),
-		cmocka_unit_test(t_rollback_handoff),
-		cmocka_unit_test(t_kill_live_gives_drift),
-		cmocka_unit_test(t_edge_hand_edit_is_drift),
-		cmocka_unit_test(t_restart_never_reapplies),
-		cmocka_unit_test(t_sigterm_during_apply),
+		cmocka_unit_test_teardown(t_first_deploy_by_approve, t_teardown),
+		cmocka_unit_test_teardown(t_second_converger_refused, t_teardown),
+		cmocka_unit_test_teardown(t_edit_replans, t_teardown),
+		cmocka_unit_test_teardown(t_new_and_removed_site, t_teardown),
+		cmocka_unit_test_teardown(t_bad_config_keeps_last_good, t_teardown),
+		cmocka_unit_test_teardown(t_burst_of_edits, t_teardown),
+		cmocka_unit_test_teardown(t_handoff_stale_and_ok, t_teardown),
+		cmocka_unit_test_teardown(t_handoff_health_gate_fails, t_teardown),
+		cmocka_unit_test_teardown(t_rollback_handoff, t_teardown),
+		cmocka_unit_test_teardown(t_kill_live_gives_drift, t_teardown),
+		cmocka_unit_test_teardown(t_edge_hand_edit_is_drift, t_teardown),
+		cmocka_unit_test_teardown(t_sighup_reloads, t_teardown),
+		cmocka_unit_test_teardown(t_only_when_token_changes, t_teardown),
+		cmocka_unit_test_teardown(t_git_pull_burst, t_teardown),
+		cmocka_unit_test_teardown(t_restart_never_reapplies, t_teardown),
+		cmocka_unit_test_teardown(t_install_mode_removed_exit_4, t_teardown),
+		cmocka_unit_test_teardown(t_sigterm_during_apply, t_teardown),
 		/* Last: it stops the engine every docker test needs. */
-		cmocka_unit_test(t_dockerd_restart),
-		cmocka_unit_test(t_sigterm_exits_0),
+		cmocka_unit_test_teardown(t_dockerd_restart, t_teardown),
+		cmocka_unit_test_teardown(t_sigterm_exits_0, t_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
