@@ -170,6 +170,41 @@ static void test_spawn(void **state)
 	}
 }
 
+/*
+ * The two ways a reload command can leave the pipe: it exits while a child
+ * it started still holds the output (a daemonising program) — we return
+ * soon after it exits, with its status and what it printed; or it closes
+ * its output and hangs — the deadline still applies.
+ */
+static void test_spawn_pipe_holders(void **state)
+{
+	int status = -1;
+	char *out = NULL;
+	char *daemonise[] = {"sh", "-c", "echo started; sleep 5 & exit 3", NULL};
+	int64_t t0 = bg_mono_ms();
+	assert_int_equal(bg_spawn_capture(daemonise, NULL, 10000, &status, &out), 0);
+	int64_t took = bg_mono_ms() - t0;
+	assert_int_equal(status, 3);
+	assert_string_equal(out, "started\n");
+	free(out);
+	print_message("# exit with a grandchild holding the pipe: returned after %lld ms\n",
+			(long long)took);
+	if (took >= th_time_limit(3000)) {
+		fail_msg("waited %lld ms for a grandchild holding the pipe (sleep 5)",
+				(long long)took);
+	}
+
+	char *hang[] = {"sh", "-c", "exec >/dev/null 2>&1; sleep 5", NULL};
+	t0 = bg_mono_ms();
+	assert_int_equal(bg_spawn_capture(hang, NULL, 300, &status, NULL), BG_ETIMEOUT);
+	took = bg_mono_ms() - t0;
+	assert_true(took >= 300);
+	if (took >= th_time_limit(3000)) {
+		fail_msg("a child that closed its output and hung took %lld ms to time out "
+				"(deadline 300 ms)", (long long)took);
+	}
+}
+
 static void test_argv_display(void **state)
 {
 	char *argv[] = {"nginx", "-s", "reload", "a b", "it's", NULL};
@@ -216,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_file_read_limit),
 		cmocka_unit_test(test_state_dir),
 		cmocka_unit_test(test_spawn),
+		cmocka_unit_test(test_spawn_pipe_holders),
 		cmocka_unit_test(test_argv_display),
 		cmocka_unit_test(test_strv),
 		cmocka_unit_test(test_errors),
