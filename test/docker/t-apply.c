@@ -210,9 +210,13 @@ static void test_story_under_load(void **state)
 	assert_int_equal(e2e_bg(&e, &r, "status", NULL), 0);
 	th_assert_contains(r.out, "rejected green v2");
 	th_run_release(&r);
-	/* Asking to retry brings v2 back as a switch (the candidate still runs). */
+	/*
+	 * Asking to retry brings v2 back as the candidate (it still runs: no
+	 * container is created), on the preview host first (promote: manual).
+	 */
 	assert_int_equal(e2e_bg(&e, &r, "plan", "--retry", e.site, NULL), 2);
-	th_assert_contains(r.out, "live: blue v1 -> green v2");
+	th_assert_contains(r.out, "-> green (candidate v2); blue stays live");
+	th_assert_not_contains(r.out, "create  container");
 	th_run_release(&r);
 	free(surl);
 	free(shdr);

@@ -168,8 +168,24 @@ static void test_rollback_never_forward_and_retry(void **state)
 	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL), 5);
 	th_assert_contains(r.err, "already rolled back");
 	th_run_release(&r);
+	/*
+	 * The retry follows promote: manual like any candidate: v2 is shown on
+	 * the preview host first (the rollback pointed it back at v1), and
+	 * the plan after that proposes the switch.
+	 */
 	assert_int_equal(e2e_bg(&e, &r, "plan", "--retry", e.site, NULL), 2);
+	th_assert_contains(r.out, "-> green (candidate v2); blue stays live");
+	th_assert_not_contains(r.out, "live: blue v1 -> green v2");
 	char *tok = th_plan_token(r.out);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
+	th_run_release(&r);
+	free(tok);
+	assert_true(e2e_wait_body(&e, e.preview, "v2", 3000));
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	th_assert_contains(r.out, "live: blue v1 -> green v2");
+	tok = th_plan_token(r.out);
 	th_run_release(&r);
 	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
 	th_run_release(&r);
