@@ -176,7 +176,9 @@ static void gen_config(const char *dir, unsigned n)
 		"    conf_dir: nginx/conf.d\n"
 		"    listen: \"127.0.0.1:18999\"\n"
 		"    test: [nginx, -p, nginx/, -c, nginx.conf, -t, -q]\n"
-		"    reload: [nginx, -p, nginx/, -c, nginx.conf, -s, reload]\n");
+		"    reload: [nginx, -p, nginx/, -c, nginx.conf, -s, reload]\n"
+		/* ~2.2 colour containers a site: 5000 sites need more than the default 10000. */
+		"    ports: \"20000-59999\"\n");
 	p = bg_xasprintf("%s/global.conf", dir);
 	write_file(p, b.data, b.len);
 	free(p);
@@ -237,6 +239,7 @@ struct gen {
 	const char *edge_net;
 	const char *token; /* the io.bluegreen.plan label of everything "applied" */
 	unsigned next_ip;
+	unsigned next_hostport;
 };
 
 static char *next_ip(struct gen *g)
@@ -263,8 +266,10 @@ static void add_net(struct obs_container *c, const char *net, char *ip)
 }
 
 /*
- * One colour replica as dk.c reports it. Its edge address goes into ups
- * (when running), for the edge file.
+ * One colour replica as dk.c reports it. Its upstream goes into ups for the
+ * edge file: as with the product's default (edge.nginx.upstream: ports),
+ * the 127.0.0.1 port it publishes, named by its io.bluegreen.hostport
+ * label, whatever its state.
  */
 static void add_colour(struct gen *g, const struct des_site *s, const char *colour,
 		unsigned replica, const char *spec, unsigned version, const char *image,
@@ -292,10 +297,13 @@ static void add_colour(struct gen *g, const struct des_site *s, const char *colo
 	c->state = state;
 	c->health = OBS_HEALTH_NONE;
 	c->exit_code = state == OBS_CSTATE_EXITED ? 137 : 0;
-	char *eip = next_ip(g);
-	if (state == OBS_CSTATE_RUNNING && ups) {
-		bg_strv_push_take(ups, bg_xasprintf("%s:%u", eip, s->cfg->port));
+	unsigned hp = g->next_hostport++;
+	snprintf(num, sizeof(num), "%u", hp);
+	obs_labels_set(&c->labels, BG_LABEL_HOSTPORT, num);
+	if (ups) {
+		bg_strv_push_take(ups, bg_xasprintf("127.0.0.1:%u", hp));
 	}
+	char *eip = next_ip(g);
 	/* dk.c reports networks sorted by name; obs_finish sorts them again. */
 	add_net(c, g->edge_net, eip);
 	add_net(c, s->network, next_ip(g));
@@ -447,6 +455,7 @@ static void gen_snapshot(const char *dir, unsigned n, const char *snap_path)
 	struct gen g = {
 		.o = &o, .cfg = cfg, .edge_net = des.edge_network,
 		.token = "0123456789abcdef", .next_ip = 2,
+		.next_hostport = 20000,
 	};
 	struct obs_network *en = obs_network_add(&o);
 	char hex[65];
@@ -502,13 +511,6 @@ static void gen_snapshot(const char *dir, unsigned n, const char *snap_path)
 						OBS_CSTATE_RUNNING, &live_up);
 			}
 			add_colour_slot(&g, s, other, old_spec, 1, old_ref, &other_up);
-			/* The edge file still lists the address it had before the exit. */
-			bg_strv_release(&live_up);
-			bg_strv_init(&live_up);
-			for (unsigned r = 1; r <= s->cfg->replicas; r++) {
-				bg_strv_push_take(&live_up, bg_xasprintf("10.250.%u.%u:%u",
-						(i >> 8) & 255, (i & 255) ^ r, s->cfg->port));
-			}
 			add_edge(&g, s, live, 2, live, &live_up, &live_up);
 			add_hist(&o, s->name, 2, specs, 2);
 			break;

@@ -375,40 +375,11 @@ static void test_one_converger(void **state)
 	e2e_release(&e);
 }
 
-/* "# bluegreen-live: X" of the site's nginx file, or NULL when there is none. */
-static char *edge_live(struct e2e *e)
-{
-	char *path = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e->dir, e->site);
-	char *data = NULL, *live = NULL;
-	if (bg_file_read(path, 1 << 20, &data, NULL) == 0) {
-		const char *p = strstr(data, "# bluegreen-live: ");
-		if (p) {
-			p += strlen("# bluegreen-live: ");
-			live = bg_xstrndup(p, strcspn(p, "\n"));
-		}
-	}
-	free(data);
-	free(path);
-	return live;
-}
-
-static void reset_site(struct e2e *e)
-{
-	char *path = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e->dir, e->site);
-	char *st = bg_xasprintf("%s/state", e->dir);
-	unlink(path);
-	th_rm_rf(st);
-	th_docker_cleanup_site(e->site);
-	th_docker_rm_network(e->edge_net);
-	free(st);
-	free(path);
-}
-
 static void crash_at(struct e2e *e, const char *when, int step)
 {
 	struct th_run r;
 	int st;
-	reset_site(e);
+	e2e_reset_site(e);
 	char *tok = e2e_plan(e, &st);
 	assert_int_equal(st, 2);
 	char *fault = bg_xasprintf("BLUEGREEN_FAULT=%s:%d", when, step);
@@ -420,7 +391,7 @@ static void crash_at(struct e2e *e, const char *when, int step)
 	/* The next command reports it; the history opens and holds the start. */
 	assert_int_equal(e2e_bg(e, &r, "status", NULL), 0);
 	th_assert_contains(r.err, "was interrupted");
-	char *live = edge_live(e);
+	char *live = e2e_edge_live(e);
 	/* The live colour is what the edge file says. */
 	char *line = bg_xasprintf("%-16s %-6s", e->site, live ? live : "-");
 	th_assert_contains(r.out, line);
@@ -692,7 +663,7 @@ static void test_image_healthcheck_fails_the_gate(void **state)
 	th_assert_contains(r.out, "/nope");
 	th_run_release(&r);
 	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
-	char *live = edge_live(&e);
+	char *live = e2e_edge_live(&e);
 	assert_non_null(live);
 	assert_string_equal(live, "blue");
 	free(live);
@@ -864,7 +835,7 @@ static void test_promote_auto(void **state)
 	th_assert_contains(r.out, "drain");
 	th_run_release(&r);
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 3000));
-	char *live = edge_live(&e);
+	char *live = e2e_edge_live(&e);
 	assert_non_null(live);
 	assert_string_equal(live, "green");
 	free(live);
@@ -903,14 +874,14 @@ static void test_rollback_plan_then_apply(void **state)
 	th_run_release(&r);
 	/* Only printed: still v2. */
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 1000));
-	char *live = edge_live(&e);
+	char *live = e2e_edge_live(&e);
 	assert_string_equal(live, "green");
 	free(live);
 
 	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
 	th_run_release(&r);
 	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
-	live = edge_live(&e);
+	live = e2e_edge_live(&e);
 	assert_string_equal(live, "blue");
 	free(live);
 	/* The journal: a rollback by user@host, with that token. */
@@ -969,7 +940,7 @@ static void test_exit_5_other_failures(void **state)
 	assert_string_equal(before, after); /* the old file is back */
 	free(after);
 	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
-	char *live = edge_live(&e);
+	char *live = e2e_edge_live(&e);
 	assert_string_equal(live, "blue");
 	free(live);
 	e2e_global(&e, NULL);
@@ -992,7 +963,7 @@ static void test_exit_5_other_failures(void **state)
 	free(still);
 	th_run_release(&r);
 	assert_true(e2e_wait_body(&e, e.domain, "v1", 1000));
-	live = edge_live(&e);
+	live = e2e_edge_live(&e);
 	assert_string_equal(live, "blue");
 	free(live);
 	free(msg);

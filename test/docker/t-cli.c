@@ -228,19 +228,6 @@ static void test_colour_only_on_a_terminal(void **state)
 	e2e_release(&e);
 }
 
-/* A listening unix socket at path (mode set by the caller); its fd. */
-static int listen_at(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_true(strlen(path) < sizeof(sa.sun_path));
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 8), 0);
-	return fd;
-}
-
 /*
  * `bluegreen plan` as a user the engine's socket refuses: exit 1, and the
  * message says "permission denied" and names the socket. As root the user
@@ -300,7 +287,7 @@ static void test_permission_denied_names_the_socket(void **state)
 	char *sock = bg_xasprintf("%s/sock/docker.sock", e.dir);
 	char *sdir = bg_xasprintf("%s/sock", e.dir);
 	assert_int_equal(bg_mkdir_p(sdir, 0755), 0);
-	int fd = listen_at(sock);
+	int fd = th_unix_socket_at(sock, true);
 	assert_int_equal(chmod(sock, root ? 0600 : 0), 0);
 	plan_refused(&e, sock, root);
 	close(fd);

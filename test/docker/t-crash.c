@@ -29,47 +29,10 @@
 enum phase { PH_CANDIDATE, PH_SWITCH, PH_ROLLBACK };
 static const char *const phase_names[] = {"candidate", "switch", "rollback"};
 
-/* "# bluegreen-live: X" of the site's nginx file (a new string), NULL if none. */
-static char *edge_live(struct e2e *e)
-{
-	char *path = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e->dir, e->site);
-	char *data = NULL, *live = NULL;
-	if (bg_file_read(path, 1 << 20, &data, NULL) == 0) {
-		const char *p = strstr(data, "# bluegreen-live: ");
-		if (p) {
-			p += strlen("# bluegreen-live: ");
-			live = bg_xstrndup(p, strcspn(p, "\n"));
-		}
-	}
-	free(data);
-	free(path);
-	return live;
-}
-
-/* Nothing of the site left: no state, no edge file, no Docker object. */
-static void reset_site(struct e2e *e)
-{
-	char *path = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e->dir, e->site);
-	char *st = bg_xasprintf("%s/state", e->dir);
-	unlink(path);
-	th_rm_rf(st);
-	th_docker_cleanup_site(e->site);
-	th_docker_rm_network(e->edge_net);
-	/* nginx forgets the site too (its file is gone). */
-	char *prefix = bg_xasprintf("%s/nginx/", e->dir);
-	struct th_run r;
-	char *argv[] = {"nginx", "-p", prefix, "-c", "nginx.conf", "-s", "reload", NULL};
-	th_run_argv(argv, NULL, &r);
-	th_run_release(&r);
-	free(prefix);
-	free(st);
-	free(path);
-}
-
 /* The state each phase starts from, made by real applies. */
 static void prepare(struct e2e *e, enum phase ph)
 {
-	reset_site(e);
+	e2e_reset_site(e);
 	e2e_site(e, "bluegreen-test/web:v1", NULL);
 	assert_int_equal(e2e_plan_apply(e, NULL), 0);
 	e2e_site(e, "bluegreen-test/web:v2", NULL);
@@ -129,7 +92,7 @@ static char *check_after_kill(struct e2e *e, enum phase ph, const char *token)
 	struct th_run r;
 	assert_int_equal(e2e_bg(e, &r, "status", NULL), 0);
 	th_assert_contains(r.err, "was interrupted");
-	char *live = edge_live(e);
+	char *live = e2e_edge_live(e);
 	char *line = bg_xasprintf("%-16s %-6s", e->site, live ? live : "-");
 	th_assert_contains(r.out, line);
 	free(line);

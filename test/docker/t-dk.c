@@ -528,20 +528,6 @@ static void unreachable_case(const char *sock, int want, const char *want_msg)
 	dk_client_destroy(bad);
 }
 
-static int unix_socket_at(const char *path, bool do_listen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_true(strlen(path) < sizeof(sa.sun_path));
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	if (do_listen) {
-		assert_int_equal(listen(fd, 8), 0);
-	}
-	return fd;
-}
-
 static void test_unreachable(void **state)
 {
 	char *missing = bg_xasprintf("%s/missing.sock", tmpdir);
@@ -552,7 +538,7 @@ static void test_unreachable(void **state)
 
 	/* A socket file nobody listens on. */
 	char *dead = bg_xasprintf("%s/dead.sock", tmpdir);
-	int fd = unix_socket_at(dead, false);
+	int fd = th_unix_socket_at(dead, false);
 	msg = bg_xasprintf("cannot reach the Docker engine at %s: connection refused "
 			"(is dockerd running?)", dead);
 	unreachable_case(dead, BG_EDOCKER_UNREACHABLE, msg);
@@ -561,7 +547,7 @@ static void test_unreachable(void **state)
 
 	/* A socket that accepts and never answers: the timeout, named. */
 	char *mute = bg_xasprintf("%s/mute.sock", tmpdir);
-	fd = unix_socket_at(mute, true);
+	fd = th_unix_socket_at(mute, true);
 	msg = bg_xasprintf("the Docker engine at %s did not answer GET /version within "
 			"1000 ms", mute);
 	unreachable_case(mute, BG_ETIMEOUT, msg);
@@ -629,7 +615,7 @@ static void test_permission_denied(void **state)
 	assert_int_equal(bg_mkdir_p(dir, 0755), 0);
 	assert_int_equal(chmod(tmpdir, 0755), 0);
 	char *sock = bg_xasprintf("%s/docker.sock", dir);
-	int fd = unix_socket_at(sock, true);
+	int fd = th_unix_socket_at(sock, true);
 	assert_int_equal(chmod(sock, geteuid() == 0 ? 0600 : 0), 0);
 	char *got = negotiate_refused(sock);
 	char *want = bg_xasprintf("%d permission denied on %s (is this user in the docker group?)",

@@ -247,3 +247,39 @@ void e2e_release(struct e2e *e)
 	free(e->kind);
 	memset(e, 0, sizeof(*e));
 }
+
+char *e2e_edge_live(struct e2e *e)
+{
+	char *path = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e->dir, e->site);
+	char *data = NULL, *live = NULL;
+	if (bg_file_read(path, 1 << 20, &data, NULL) == 0) {
+		const char *p = strstr(data, "# bluegreen-live: ");
+		if (p) {
+			p += strlen("# bluegreen-live: ");
+			live = bg_xstrndup(p, strcspn(p, "\n"));
+		}
+	}
+	free(data);
+	free(path);
+	return live;
+}
+
+void e2e_reset_site(struct e2e *e)
+{
+	char *path = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e->dir, e->site);
+	char *st = bg_xasprintf("%s/state", e->dir);
+	unlink(path);
+	th_rm_rf(st);
+	th_docker_cleanup_site(e->site);
+	th_docker_rm_network(e->edge_net);
+	if (e->port) {
+		char *prefix = bg_xasprintf("%s/nginx/", e->dir);
+		struct th_run r;
+		char *argv[] = {"nginx", "-p", prefix, "-c", "nginx.conf", "-s", "reload", NULL};
+		th_run_argv(argv, NULL, &r);
+		th_run_release(&r);
+		free(prefix);
+	}
+	free(st);
+	free(path);
+}

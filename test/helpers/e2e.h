@@ -45,6 +45,13 @@ int e2e_get(struct e2e *e, const char *host, char **body);
 bool e2e_wait_body(struct e2e *e, const char *host, const char *want, int ms);
 /* The container's state from `docker inspect` ("running", "exited", "" if absent). */
 char *e2e_container_state(const char *name);
+/* "# bluegreen-live: X" of the site's nginx file (a new string), NULL if none. */
+char *e2e_edge_live(struct e2e *e);
+/*
+ * Forget the site entirely: its nginx file, the state directory, its
+ * Docker objects and the edge network; nginx reloads so it forgets it too.
+ */
+void e2e_reset_site(struct e2e *e);
 void e2e_release(struct e2e *e);
 /*
  * cmocka teardown: removes what the last e2e_init made (its directory, the

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <signal.h>
 #include <dirent.h>
@@ -941,4 +942,18 @@ bool th_running(pid_t pid, int *status)
 		return false;
 	}
 	return w == 0;
+}
+
+int th_unix_socket_at(const char *path, bool do_listen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (do_listen) {
+		assert_int_equal(listen(fd, 8), 0);
+	}
+	return fd;
 }

@@ -138,6 +138,10 @@ bool th_running(pid_t pid, int *status);
 
 /* ---- local servers ---- */
 
+/* A unix socket bound at path (mode left to the caller), listening when
+ * do_listen; its fd. */
+int th_unix_socket_at(const char *path, bool do_listen);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int th_free_port(void);
 
