@@ -687,8 +687,9 @@ int main(int argc, char **argv)
 	print_stats("docker kill -> drift plan, from the request:", st_req, GOAL_MS);
 	print_stats("  the engine: kill request -> its die event:", st_eng, 0);
 	print_stats("  then: die event -> drift plan printed:", st_die, GOAL_MS);
-	printf("  (the engine holds a dying container until its kill completes: an inspect "
-			"sent at the die event answers 60-75 ms later on Docker 20.10)\n");
+	printf("  (the drift plan comes from the die event itself: the engine holds a dying "
+			"container until its kill completes,\n   so the inspect that confirms it "
+			"answers later, 250-300 ms with published ports on Docker 20.10)\n");
 	if (dies.fd >= 0) {
 		shutdown(dies.fd, SHUT_RDWR);
 	}
@@ -721,7 +722,12 @@ out_daemon:
 		fclose(rd.copy);
 	}
 	printf("\nbench-watch: daemon stopped by SIGTERM, exit %d\n", dst);
-	unlink(copy);
+	/* BENCH_KEEP=1 keeps the daemon's output (with BLUEGREEN_TRACE: where time goes). */
+	if (getenv("BENCH_KEEP") && *getenv("BENCH_KEEP")) {
+		printf("bench-watch: the daemon's output is kept in %s\n", copy);
+	} else {
+		unlink(copy);
+	}
 	free(copy);
 out:
 	cleanup();

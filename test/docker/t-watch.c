@@ -761,6 +761,19 @@ static void t_kill_live_gives_drift(void **state)
 	print_message("# docker kill -> drift plan printed in %" PRId64 " ms (docker CLI "
 			"included)\n", bg_mono_ms() - t0);
 	assert_true(d_wait(p.end, "start   container", 2000) >= 0);
+	/*
+	 * That plan came from the die event alone; the inspect that follows
+	 * (the engine answers it once the kill has completed) must find the
+	 * same facts: the same token, so no second plan.
+	 */
+	size_t after = p.end;
+	usleep(1500 * 1000);
+	size_t more = d_count_plans(after, NULL);
+	if (more) {
+		d_dump();
+		fail_msg("%zu more plan(s) after the drift plan: the inspect did not confirm what "
+				"the die event said", more);
+	}
 	seen_release(&p);
 	/* Journaled as drift. */
 	char *h = history();
