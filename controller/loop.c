@@ -1745,9 +1745,10 @@ static void step(struct ctl *c)
 	}
 	if (c->inspect.n) {
 		inspect_issue(c);
-	}
-	if (c->inflight.n && !c->plan_early) {
-		return;
+		/* Wait for the answers, unless a die event already said what they will. */
+		if (c->inflight.n && !c->plan_early) {
+			return;
+		}
 	}
 	if (c->edge_dirty) {
 		edge_reread(c);

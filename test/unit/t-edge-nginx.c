@@ -25,6 +25,7 @@
 #include "th.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -112,15 +113,28 @@ static void http_get(int port, const char *host, struct resp *r)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		snprintf(r->body, sizeof(r->body), "connect: %s", strerror(errno));
 		goto out;
 	}
 	int rl = snprintf(req, sizeof(req), "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", host);
-	if (write(fd, req, (size_t)rl) != rl) {
+	/* With SO_RCVTIMEO/SO_SNDTIMEO a signal (the SIGCHLD of a reload this
+	 * test ran) interrupts the call even under SA_RESTART (signal(7)). */
+	ssize_t wr;
+	do {
+		wr = write(fd, req, (size_t)rl);
+	} while (wr < 0 && errno == EINTR);
+	if (wr != rl) {
+		snprintf(r->body, sizeof(r->body), "write: %s", strerror(errno));
 		goto out;
 	}
 	for (;;) {
 		ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (k < 0 && errno == EINTR) {
+			continue; /* as for the write */
+		}
 		if (k < 0) {
+			snprintf(r->body, sizeof(r->body), "read after %zu bytes: %s", n,
+					strerror(errno));
 			goto out;
 		}
 		if (k == 0) {
@@ -135,6 +149,7 @@ static void http_get(int port, const char *host, struct resp *r)
 	const char *sp = strchr(buf, ' ');
 	const char *body = strstr(buf, "\r\n\r\n");
 	if (!sp || !body || strncmp(buf, "HTTP/1.", 7) != 0) {
+		snprintf(r->body, sizeof(r->body), "not HTTP (%zu bytes)", n);
 		goto out;
 	}
 	r->status = atoi(sp + 1);
@@ -511,7 +526,8 @@ static void test_switch_under_load(void **state)
 	print_message("# %d switches in %" PRId64 " ms under load: %lu requests "
 			"(%lu blue, %lu green), %lu failed%s%s\n", flips, took,
 			atomic_load(&l.total), atomic_load(&l.blue), atomic_load(&l.green),
-			atomic_load(&l.failed), l.last_failure[0] ? ", last: " : "",
+			atomic_load(&l.failed),
+			l.last_failure[0] ? ", last: " : "",
 			l.last_failure);
 	assert_int_equal(atomic_load(&l.failed), 0);
 	assert_true(atomic_load(&l.blue) > 0 && atomic_load(&l.green) > 0);
