@@ -388,15 +388,11 @@ static void crash_at(struct e2e *e, const char *when, int step)
 	th_run_argv(argv, env, &r);
 	assert_int_equal(r.status, 128 + SIGKILL);
 	th_run_release(&r);
-	/* The next command reports it; the history opens and holds the start. */
-	assert_int_equal(e2e_bg(e, &r, "status", NULL), 0);
-	th_assert_contains(r.err, "was interrupted");
-	char *live = e2e_edge_live(e);
-	/* The live colour is what the edge file says. */
-	char *line = bg_xasprintf("%-16s %-6s", e->site, live ? live : "-");
-	th_assert_contains(r.out, line);
-	free(line);
-	th_run_release(&r);
+	/*
+	 * The next command reports it, the live colour is what the edge file
+	 * says; the history opens and holds the start.
+	 */
+	char *live = e2e_assert_interrupted(e);
 	assert_int_equal(e2e_bg(e, &r, "history", NULL), 0);
 	th_assert_contains(r.out, tok);
 	th_assert_contains(r.out, "started");

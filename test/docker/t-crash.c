@@ -90,13 +90,7 @@ static int phase_steps(struct e2e *e, enum phase ph, int *edge_step)
 static char *check_after_kill(struct e2e *e, enum phase ph, const char *token)
 {
 	struct th_run r;
-	assert_int_equal(e2e_bg(e, &r, "status", NULL), 0);
-	th_assert_contains(r.err, "was interrupted");
-	char *live = e2e_edge_live(e);
-	char *line = bg_xasprintf("%-16s %-6s", e->site, live ? live : "-");
-	th_assert_contains(r.out, line);
-	free(line);
-	th_run_release(&r);
+	char *live = e2e_assert_interrupted(e);
 	assert_int_equal(e2e_bg(e, &r, "history", NULL), 0);
 	th_assert_contains(r.out, "started");
 	if (token) {

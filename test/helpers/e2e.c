@@ -283,3 +283,16 @@ void e2e_reset_site(struct e2e *e)
 	free(st);
 	free(path);
 }
+
+char *e2e_assert_interrupted(struct e2e *e)
+{
+	struct th_run r;
+	assert_int_equal(e2e_bg(e, &r, "status", NULL), 0);
+	th_assert_contains(r.err, "was interrupted");
+	char *live = e2e_edge_live(e);
+	char *line = bg_xasprintf("%-16s %-6s", e->site, live ? live : "-");
+	th_assert_contains(r.out, line);
+	free(line);
+	th_run_release(&r);
+	return live;
+}

@@ -52,6 +52,12 @@ char *e2e_edge_live(struct e2e *e);
  * Docker objects and the edge network; nginx reloads so it forgets it too.
  */
 void e2e_reset_site(struct e2e *e);
+/*
+ * After a killed converger: `status` exits 0, reports the interrupted
+ * apply, and shows as live the colour the edge file names. Returns that
+ * colour (a new string, NULL when there is no edge file).
+ */
+char *e2e_assert_interrupted(struct e2e *e);
 void e2e_release(struct e2e *e);
 /*
  * cmocka teardown: removes what the last e2e_init made (its directory, the
