@@ -18,6 +18,7 @@
 #include "bg-util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #define NGINX_KEEPALIVE 16
@@ -460,6 +461,157 @@ static char *probe_base(const char *listen)
 
 #define PROBE_IN_A_ROW 3
 
+/* ---- nginx workers still accepting on the listen port (Linux /proc) ---- */
+
+/*
+ * Where a listen value binds: its port (0: none, e.g. a unix socket) and,
+ * for an IPv4 address, the address as /proc/net/tcp prints it ("0100007F"
+ * for 127.0.0.1; "00000000" for "80" or "*:80"). Empty hex: any address
+ * of tcp and tcp6 (an IPv6 address or a host name).
+ */
+static unsigned listen_where(const char *listen, char hex[9])
+{
+	size_t n = strcspn(listen, " \t");
+	char *l = bg_xstrndup(listen, n);
+	char *colon = strrchr(l, ':');
+	const char *num = bg_str_has_prefix(l, "unix:") ? NULL : colon ? colon + 1 : l;
+	unsigned port = 0;
+	hex[0] = '\0';
+	if (num && *num && strspn(num, "0123456789") == strlen(num) && strlen(num) <= 5) {
+		port = (unsigned)atoi(num);
+	}
+	struct in_addr a4;
+	if (!colon) {
+		snprintf(hex, 9, "00000000");
+	} else {
+		*colon = '\0';
+		if (strcmp(l, "*") == 0) {
+			snprintf(hex, 9, "00000000");
+		} else if (inet_pton(AF_INET, l, &a4) == 1) {
+			/* The kernel prints the address's 32 bits as a host-order integer. */
+			snprintf(hex, 9, "%08X", (unsigned)a4.s_addr);
+		}
+	}
+	free(l);
+	return port <= 65535 ? port : 0;
+}
+
+/* "socket:[INODE]" of every TCP socket listening where listen binds (/proc/net/tcp{,6}). */
+static void listen_sockets(const char *listen, struct bg_strv *out)
+{
+	char hex[9];
+	unsigned port = listen_where(listen, hex);
+	const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	for (size_t f = 0; port && f < BG_ARRAY_SIZE(files); f++) {
+		char *data = NULL;
+		if ((hex[0] && f == 1) || bg_file_read(files[f], 16 << 20, &data, NULL) != 0) {
+			continue;
+		}
+		char *save = NULL;
+		for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char local[64];
+			unsigned st = 0;
+			unsigned long inode = 0;
+			/* sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode */
+			if (sscanf(l, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st,
+					&inode) != 3 || st != 0x0A || !inode) {
+				continue;
+			}
+			char *c = strrchr(local, ':');
+			if (!c || strtoul(c + 1, NULL, 16) != port) {
+				continue;
+			}
+			*c = '\0';
+			if (!hex[0] || strcmp(local, hex) == 0) {
+				bg_strv_push_take(out, bg_xasprintf("socket:[%lu]", inode));
+			}
+		}
+		free(data);
+	}
+}
+
+/* Does /proc/PID say "nginx: worker process" (not "... is shutting down")? */
+static bool accepting_title(const char *pid)
+{
+	char path[64], *cmd = NULL;
+	snprintf(path, sizeof(path), "/proc/%.20s/cmdline", pid);
+	bool yes = bg_file_read(path, 4096, &cmd, NULL) == 0 &&
+			strcmp(cmd, "nginx: worker process") == 0;
+	free(cmd);
+	return yes;
+}
+
+static bool holds_socket(const char *pid, const struct bg_strv *socks)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%.20s/fd", pid);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool yes = false;
+	while (d && !yes && (de = readdir(d))) {
+		char fdp[128];
+		snprintf(fdp, sizeof(fdp), "%s/%.20s", path, de->d_name);
+		ssize_t n = readlink(fdp, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			yes = bg_strv_contains(socks, link);
+		}
+	}
+	if (d) {
+		closedir(d);
+	}
+	return yes;
+}
+
+/*
+ * PIDs of the nginx workers that take new connections on port: title
+ * "nginx: worker process" and one of the port's listening sockets open.
+ * A worker told to quit by a reload renames itself "... is shutting down"
+ * as it closes its listening sockets. Empty where /proc cannot tell (not
+ * Linux, or workers of another user whose fds we may not read).
+ */
+void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids)
+{
+	struct bg_strv socks;
+	bg_strv_init(&socks);
+	listen_sockets(listen, &socks);
+	DIR *d = socks.n ? opendir("/proc") : NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strspn(de->d_name, "0123456789") != strlen(de->d_name) ||
+				!accepting_title(de->d_name) || !holds_socket(de->d_name, &socks)) {
+			continue;
+		}
+		bg_strv_push(pids, de->d_name);
+	}
+	if (d) {
+		closedir(d);
+	}
+	bg_strv_release(&socks);
+}
+
+/*
+ * Wait until none of `old` (workers that accepted before the reload) still
+ * accepts. Until the master's QUIT reaches an old worker, old and new
+ * workers share the listening socket: a probe answered by the new file
+ * does not prove the next connection will be. Bounded by deadline; past
+ * it the switch stands (the new file is served) with a warning.
+ */
+void edge__nginx_wait_workers(const struct bg_strv *old, int64_t deadline)
+{
+	for (size_t i = 0; i < old->n; i++) {
+		while (accepting_title(old->v[i])) {
+			if (bg_mono_ms() >= deadline) {
+				bg_log(BG_LOG_WARN, "nginx worker %s still accepts after the reload: "
+						"a few requests may reach the previous file", old->v[i]);
+				return;
+			}
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
 static size_t probe_body(char *ptr, size_t size, size_t n, void *arg)
 {
 	struct bg_buf *b = arg;
@@ -472,7 +624,7 @@ static size_t probe_body(char *ptr, size_t size, size_t n, void *arg)
  * run, and a conf_dir nginx does not include would never be served.
  */
 static int probe_serves(const struct cfg *cfg, const char *site, const char *content,
-		struct bg_diag *d)
+		const struct bg_strv *old_workers, struct bg_diag *d)
 {
 	const struct cfg_site *cs = cfg_site_find(cfg, site);
 	const char *mark = strstr(content, "location = " EDGE_NGINX_PROBE_PATH " {");
@@ -517,6 +669,7 @@ static int probe_serves(const struct cfg *cfg, const char *site, const char *con
 			 * the old workers stopped taking requests.
 			 */
 			if (++in_a_row >= PROBE_IN_A_ROW) {
+				edge__nginx_wait_workers(old_workers, deadline);
 				break;
 			}
 			struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
@@ -557,8 +710,10 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 	char *path = NULL, *prev = NULL, *back = NULL;
 	size_t prev_len = 0, back_len = 0;
 	bool had_prev = false;
+	struct bg_strv old_workers;
 	int err;
 
+	bg_strv_init(&old_workers);
 	if (!edge__site_name_valid(site) || !cfg->g.nginx.conf_dir) {
 		bg_diag_error(d, NULL, "nginx edge: invalid site name or no conf_dir");
 		return BG_ECONFIG;
@@ -584,9 +739,15 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 		bg_diag_error(d, NULL, "cannot write '%s': %s", path, bg_strerror(err));
 		goto out;
 	}
+	if (cfg->g.nginx.probe) {
+		/* Who accepts now, so the probe can wait for them to stop. */
+		edge__nginx_accepting_workers(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80",
+				&old_workers);
+	}
 	if ((cfg->g.nginx.test.n && !run_step(cfg, "test", &cfg->g.nginx.test, d)) ||
 			!run_step(cfg, "reload", &cfg->g.nginx.reload, d) ||
-			(cfg->g.nginx.probe && probe_serves(cfg, site, content, d) != 0)) {
+			(cfg->g.nginx.probe &&
+					probe_serves(cfg, site, content, &old_workers, d) != 0)) {
 		int rerr = had_prev ? bg_file_write_atomic(path, NULL, prev, prev_len, 0644)
 				    : (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
 		if (rerr) {
@@ -609,6 +770,7 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 	}
 	bg_trace(EDGE, "installed '%s' (%zu bytes)", path, len);
 out:
+	bg_strv_release(&old_workers);
 	free(back);
 	free(prev);
 	free(path);

@@ -132,6 +132,10 @@ int edge__view_check(const struct edge_view *v);
 const char *edge__preview_colour(const struct edge_view *v);
 /* Release live, preview, upstreams and error of e. */
 void edge__obs_reset(struct obs_edge *e);
+/* nginx: PIDs of the workers taking new connections on listen (edge-nginx.c). */
+void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
+/* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */
+void edge__nginx_wait_workers(const struct bg_strv *pids, int64_t deadline);
 /* Reset e and record why its file cannot be understood; returns BG_EPARSE. */
 int edge__obs_fail(struct obs_edge *e, const char *fmt, ...) BG_PRINTF(2, 3);
 
