@@ -54,18 +54,6 @@ struct env {
 
 static struct env E;
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static pid_t spawn_bg(char *const argv[], const char *log)
 {
 	posix_spawn_file_actions_t fa;
@@ -175,7 +163,7 @@ static bool wait_serves(const char *host, int status, const char *want, int ms)
 		}
 		usleep(20 * 1000);
 	} while (bg_mono_ms() < deadline);
-	print_error("nginx serves %d '%s' for %s, expected %d '%s'\n", r.status, r.body,
+	th_print_error("nginx serves %d '%s' for %s, expected %d '%s'\n", r.status, r.body,
 			host, status, want ? want : "");
 	return false;
 }
@@ -256,9 +244,9 @@ static int group_setup(void **state)
 	E.dir = th_tmpdir("edge-nginx");
 	/* Running as root, nginx's workers run as nobody: let them in. */
 	chmod(E.dir, 0755);
-	E.port = free_port();
-	E.blue_port = free_port();
-	E.green_port = free_port();
+	E.port = th_free_port();
+	E.blue_port = th_free_port();
+	E.green_port = th_free_port();
 	th_write(E.dir, "blue/index.html", "blue\n");
 	th_write(E.dir, "green/index.html", "green\n");
 	th_write(E.dir, "conf.d/.keep", "");
@@ -402,7 +390,7 @@ static void test_goldens_pass_nginx_t(void **state)
 		char *out = NULL;
 		assert_int_equal(bg_spawn_capture(argv.v, scratch, 30000, &st, &out), 0);
 		if (st != 0) {
-			print_error("nginx -t rejects %s:\n%s\n", src, out);
+			th_print_error("nginx -t rejects %s:\n%s\n", src, out);
 		}
 		assert_int_equal(st, 0);
 		/* One file at a time: several goldens share server names. */
@@ -764,6 +752,164 @@ static void test_probe(void **state)
 	bg_diag_release(&d);
 }
 
+/* A process titled like an nginx worker, holding fd (inherited): its pid. */
+static pid_t fake_worker(const char *title, int fd)
+{
+	char *argv[] = {(char *)title, "30", NULL};
+	pid_t pid;
+	int fl = fcntl(fd, F_GETFD);
+	fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+	/* Not on our stdout: a test that fails must not wait for it to exit. */
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	int rc = posix_spawn(&pid, "/bin/sleep", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	fcntl(fd, F_SETFD, fl);
+	assert_int_equal(rc, 0);
+	/* Until it has exec'd, its cmdline is still ours. */
+	char *path = bg_xasprintf("/proc/%ld/cmdline", (long)pid);
+	for (int i = 0; i < 200; i++) {
+		char *cmd = NULL;
+		bool done = bg_file_read(path, 4096, &cmd, NULL) == 0 && strcmp(cmd, title) == 0;
+		free(cmd);
+		if (done) {
+			break;
+		}
+		usleep(5 * 1000);
+	}
+	free(path);
+	return pid;
+}
+
+static int listening_socket(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void *kill_later_main(void *arg)
+{
+	pid_t *pid = arg;
+	usleep(400 * 1000);
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	return NULL;
+}
+
+/*
+ * After a reload, old and new nginx workers share the listening socket
+ * until the master's QUIT reaches the old ones, so a probe answered by the
+ * new file does not prove the next request will be (the demo showed it on
+ * a busy host). The probe therefore also waits for the workers that
+ * accepted before the reload to stop accepting. Which processes count is
+ * decided from /proc; the wait is checked here with processes titled like
+ * workers, holding a real listening socket, so it is deterministic.
+ */
+static void test_old_workers_detected_and_waited_for(void **state)
+{
+	int port, other_port;
+	int fd = listening_socket(&port);
+	int other = listening_socket(&other_port);
+	pid_t w = fake_worker("nginx: worker process", fd);
+	pid_t quitting = fake_worker("nginx: worker process is shutting down", fd);
+	pid_t elsewhere = fake_worker("nginx: worker process", other);
+	char *listen = bg_xasprintf("127.0.0.1:%d", port);
+	char *wpid = bg_xasprintf("%ld", (long)w);
+	struct bg_strv pids;
+	bg_strv_init(&pids);
+	edge__nginx_accepting_workers(listen, &pids);
+	/* The worker on this port, not the one shutting down, not the other port's. */
+	assert_int_equal(pids.n, 1);
+	assert_string_equal(pids.v[0], wpid);
+	/* Another address on the same port is another nginx: not ours to wait for. */
+	char *listen2 = bg_xasprintf("127.0.0.2:%d", port);
+	struct bg_strv none;
+	bg_strv_init(&none);
+	edge__nginx_accepting_workers(listen2, &none);
+	assert_int_equal(none.n, 0);
+
+	/* Still accepting at the deadline: the wait ends there. */
+	int64_t t0 = bg_mono_ms();
+	edge__nginx_wait_workers(&pids, t0 + 200);
+	int64_t took = bg_mono_ms() - t0;
+	assert_true(took >= 200 && took < th_time_limit(1500));
+	/* Gone 400 ms later: the wait ends then, well before its deadline. */
+	pthread_t th;
+	t0 = bg_mono_ms();
+	assert_int_equal(pthread_create(&th, NULL, kill_later_main, &w), 0);
+	edge__nginx_wait_workers(&pids, t0 + 5000);
+	took = bg_mono_ms() - t0;
+	pthread_join(th, NULL);
+	print_message("# waited %" PRId64 " ms for a worker that stopped after 400 ms\n", took);
+	assert_true(took >= 400 && took < th_time_limit(3000));
+
+	kill(quitting, SIGKILL);
+	kill(elsewhere, SIGKILL);
+	waitpid(quitting, NULL, 0);
+	waitpid(elsewhere, NULL, 0);
+	close(fd);
+	close(other);
+	bg_strv_release(&pids);
+	bg_strv_release(&none);
+	free(wpid);
+	free(listen2);
+	free(listen);
+}
+
+/*
+ * With the real nginx: its two workers are found (children of our
+ * master), and when a probed install returns, none of the workers that
+ * accepted before the reload still does.
+ */
+static void test_switch_returns_after_old_workers(void **state)
+{
+	struct bg_diag d;
+	struct bg_strv old, now;
+	bg_diag_init(&d);
+	bg_strv_init(&old);
+	bg_strv_init(&now);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	assert_int_equal(install_live("blue", &d), 0);
+	edge__nginx_accepting_workers(E.cfg.g.nginx.listen, &old);
+	assert_int_equal(old.n, 2); /* worker_processes 2 */
+	for (size_t i = 0; i < old.n; i++) {
+		char *stat = NULL;
+		char *path = bg_xasprintf("/proc/%s/stat", old.v[i]);
+		assert_int_equal(bg_file_read(path, 4096, &stat, NULL), 0);
+		long ppid = 0;
+		assert_int_equal(sscanf(strrchr(stat, ')') + 2, "%*c %ld", &ppid), 1);
+		assert_int_equal(ppid, (long)E.nginx);
+		free(stat);
+		free(path);
+	}
+	assert_int_equal(install_live("green", &d), 0);
+	edge__nginx_accepting_workers(E.cfg.g.nginx.listen, &now);
+	for (size_t i = 0; i < old.n; i++) {
+		if (bg_strv_contains(&now, old.v[i])) {
+			fail_msg("old worker %s still accepts after the switch returned", old.v[i]);
+		}
+	}
+	assert_int_equal(now.n, 2);
+	struct resp r;
+	http_get(E.port, "shop.example.com", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "green");
+	E.cfg.g.nginx.probe = false;
+	bg_strv_release(&old);
+	bg_strv_release(&now);
+	bg_diag_release(&d);
+}
+
 /* Last: nginx stops cleanly, and nothing we started is left running. */
 static void test_stop(void **state)
 {
@@ -793,6 +939,8 @@ int main(void)
 		cmocka_unit_test(test_first_install_failure_removes),
 		cmocka_unit_test(test_empty_upstream_502),
 		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_old_workers_detected_and_waited_for),
+		cmocka_unit_test(test_switch_returns_after_old_workers),
 		cmocka_unit_test(test_stop),
 	};
 	if (access(NGINX, X_OK) != 0) {
