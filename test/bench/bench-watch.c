@@ -514,8 +514,7 @@ int main(int argc, char **argv)
 
 	/* ---- a host with 10 deployed sites ---- */
 	dir = th_tmpdir("bench-watch");
-	port = th_free_port();
-	th_nginx_start(dir, port);
+	port = th_nginx_start_free(dir);
 	edge_net = bg_xasprintf("bw%s-edge", th_run_id());
 	for (size_t i = 0; i < N_SITES; i++) {
 		names[i] = bg_xasprintf("bw%s-s%02zu", th_run_id(), i + 1);

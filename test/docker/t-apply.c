@@ -467,7 +467,7 @@ static void traefik_routers_use_config(const char *file, int min)
 	th_run_argv(argv, NULL, &r);
 	if (r.status != 0) {
 		char *data = th_read(file);
-		print_error("%s:\n%s\n%s%s", file, data, r.out, r.err);
+		th_print_error("%s:\n%s\n%s%s", file, data, r.out, r.err);
 		free(data);
 	}
 	assert_int_equal(r.status, 0);

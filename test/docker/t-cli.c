@@ -29,15 +29,6 @@ static struct json_object *jget(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
-static size_t count_lines(const char *s)
-{
-	size_t n = 0;
-	for (const char *p = s; *p; p++) {
-		n += *p == '\n';
-	}
-	return n;
-}
-
 static void test_history_limit_and_json(void **state)
 {
 	struct e2e e;
@@ -50,12 +41,12 @@ static void test_history_limit_and_json(void **state)
 
 	assert_int_equal(e2e_bg(&e, &r, "history", NULL), 0);
 	char *all = bg_xstrdup(r.out);
-	size_t n_all = count_lines(all);
+	size_t n_all = th_count(all, "\n");
 	th_run_release(&r);
 	assert_true(n_all > 5);
 	/* --limit N: the newest N, newest last: the tail of the whole journal. */
 	assert_int_equal(e2e_bg(&e, &r, "history", "--limit", "3", NULL), 0);
-	assert_int_equal(count_lines(r.out), 3);
+	assert_int_equal(th_count(r.out, "\n"), 3);
 	assert_true(bg_str_has_suffix(all, r.out));
 	th_run_release(&r);
 	assert_int_equal(e2e_bg(&e, &r, "history", "--limit", "0", NULL), 1);
@@ -63,7 +54,7 @@ static void test_history_limit_and_json(void **state)
 
 	/* --json: one object per line, every field, seq increasing. */
 	assert_int_equal(e2e_bg(&e, &r, "--json", "history", NULL), 0);
-	assert_int_equal(count_lines(r.out), n_all);
+	assert_int_equal(th_count(r.out, "\n"), n_all);
 	static const char *const keys[] = {"seq", "time", "actor", "action", "site", "token",
 			"result", "details"};
 	char *save = NULL;
@@ -102,11 +93,11 @@ static void test_history_limit_and_json(void **state)
 	assert_true(with_site > 0);
 	th_run_release(&r);
 	assert_int_equal(e2e_bg(&e, &r, "--json", "history", "--limit", "2", NULL), 0);
-	assert_int_equal(count_lines(r.out), 2);
+	assert_int_equal(th_count(r.out, "\n"), 2);
 	th_run_release(&r);
 	/* history SITE: that site's entries only. */
 	assert_int_equal(e2e_bg(&e, &r, "--json", "history", e.site, NULL), 0);
-	assert_true(count_lines(r.out) >= 2);
+	assert_true(th_count(r.out, "\n") >= 2);
 	save = NULL;
 	for (char *l = strtok_r(r.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		struct json_object *j = json_tokener_parse(l);
@@ -165,7 +156,7 @@ static void test_log_follow(void **state)
 	bool live = th_running(apply, NULL);
 	if (!(seen_started && seen_health && live)) {
 		char *f = th_read(fout);
-		print_error("log -f output:\n%s\n", f);
+		th_print_error("log -f output:\n%s\n", f);
 		free(f);
 	}
 	assert_true(seen_started);
@@ -183,7 +174,7 @@ static void test_log_follow(void **state)
 	}
 	if (!seen_end) {
 		char *f = th_read(fout);
-		print_error("log -f output:\n%s\n", f);
+		th_print_error("log -f output:\n%s\n", f);
 		free(f);
 	}
 	assert_true(seen_end);
@@ -251,7 +242,7 @@ static void plan_refused(struct e2e *e, const char *sock, bool as_nobody)
 		th_run_argv(argv, NULL, &r);
 	}
 	if (r.status != 1) {
-		print_error("plan as %s against %s exited %d:\n%s%s\n", as_nobody ? "nobody" : "us",
+		th_print_error("plan as %s against %s exited %d:\n%s%s\n", as_nobody ? "nobody" : "us",
 				sock, r.status, r.out, r.err);
 	}
 	assert_int_equal(r.status, 1);

@@ -134,7 +134,7 @@ static void finish_the_job(struct e2e *e, enum phase ph, const char *live_after_
 		bool v2_back = strstr(r.out, "-> green v2") != NULL;
 		if (st != 2 || (ph == PH_ROLLBACK && v2_back)) {
 			/* A rollback is never "finished" by a plan putting v2 back. */
-			print_error("%s: plan exited %d after the kill (edge said %s):\n%s%s\n",
+			th_print_error("%s: plan exited %d after the kill (edge said %s):\n%s%s\n",
 					phase_names[ph], st, live_after_kill, r.out, r.err);
 			fail_msg("%s: the next plan does not finish the job", phase_names[ph]);
 		}
@@ -206,7 +206,7 @@ static void kill_at(struct e2e *e, enum phase ph, const char *when, int step)
 		th_run_argv(argv, env, &r);
 	}
 	if (r.status != 128 + SIGKILL) {
-		print_error("%s %s:%d: exited %d, not killed:\n%s%s\n", phase_names[ph], when, step,
+		th_print_error("%s %s:%d: exited %d, not killed:\n%s%s\n", phase_names[ph], when, step,
 				r.status, r.out, r.err);
 	}
 	assert_int_equal(r.status, 128 + SIGKILL);
@@ -241,7 +241,7 @@ static void kill_every_step(enum phase ph, const char *tag)
 	}
 	e2e_release(&e);
 	if (unfinished.len) {
-		print_error("%s: the next plan did not finish the job:\n%s", phase_names[ph],
+		th_print_error("%s: the next plan did not finish the job:\n%s", phase_names[ph],
 				unfinished.data);
 		bg_buf_release(&unfinished);
 		fail_msg("%s: interrupted applies not finished by the next plan", phase_names[ph]);

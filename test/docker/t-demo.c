@@ -107,20 +107,11 @@ static void assert_in_order(const char *text, const char *const needles[], size_
 	for (size_t i = 0; i < n; i++) {
 		const char *p = strstr(at, needles[i]);
 		if (!p) {
-			print_error("demo output:\n%s\n", text);
+			th_print_error("demo output:\n%s\n", text);
 			fail_msg("the demo's story lacks, at its place, \"%s\"", needles[i]);
 		}
 		at = p + strlen(needles[i]);
 	}
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-	size_t n = 0;
-	for (const char *q = hay; (q = strstr(q, needle)); q++) {
-		n++;
-	}
-	return n;
 }
 
 static void test_demo_story_and_clean(void **state)
@@ -129,7 +120,7 @@ static void test_demo_story_and_clean(void **state)
 	demo_clean(); /* before: a copy of ours killed earlier, if any */
 	int st = demo_run(&r, NULL);
 	if (st != 0) {
-		print_error("demo.sh exited %d:\n%s\n%s\n", st, r.out, r.err);
+		th_print_error("demo.sh exited %d:\n%s\n%s\n", st, r.out, r.err);
 	}
 	assert_int_equal(st, 0);
 	char *pidf = bg_xasprintf("%s/.bg-demo/nginx/nginx.pid", root);
@@ -163,8 +154,8 @@ static void test_demo_story_and_clean(void **state)
 	};
 	assert_in_order(r.out, story, BG_ARRAY_SIZE(story));
 	/* Each of the three plans was printed whole and applied by its token. */
-	assert_int_equal(count(r.out, "To apply exactly this plan"), 3);
-	assert_true(count(r.out, "$ bluegreen apply ") >= 3);
+	assert_int_equal(th_count(r.out, "To apply exactly this plan"), 3);
+	assert_true(th_count(r.out, "$ bluegreen apply ") >= 3);
 	/* The state really is what the story ends with: v1 live, v2 rejected. */
 	char *work = bg_xasprintf("%s/.bg-demo", root);
 	char *bin = getenv("BG_BINARY");

@@ -167,7 +167,7 @@ static bool wait_event(struct rec *r, const char *action, const char *name, unsi
 	struct want_event w = {r, bg_xasprintf("%s %s", action, name)};
 	bool ok = run_until(has_event, &w, ms);
 	if (!ok) {
-		print_error("no '%s' event within %u ms\n", w.line, ms);
+		th_print_error("no '%s' event within %u ms\n", w.line, ms);
 	}
 	free(w.line);
 	return ok;

@@ -45,13 +45,8 @@ static struct json_object *jget(struct json_object *o, const char *key)
 	return v;
 }
 
-static void bg_bufaddf_section(struct bg_buf *b, const char *what, const char *text)
-{
-	bg_buf_addf(b, "== %s\n%s", what, text);
-}
-
-/* `docker ARGS...` must succeed; its stdout appended to b. */
-static void docker_into(struct bg_buf *b, const char *what, char *const args[])
+/* `docker ARGS...` (NULL-terminated) must succeed; its stdout, a new string. */
+static char *docker_out(const char *what, char *const args[])
 {
 	struct bg_strv argv;
 	struct th_run r;
@@ -63,12 +58,13 @@ static void docker_into(struct bg_buf *b, const char *what, char *const args[])
 	th_run_argv(argv.v, NULL, &r);
 	bg_strv_release(&argv);
 	if (r.status != 0) {
-		print_error("docker %s exited %d: %s\n", what, r.status, r.err);
+		th_print_error("docker %s exited %d: %s\n", what, r.status, r.err);
 		th_run_release(&r);
 		fail_msg("docker %s failed", what);
 	}
-	bg_bufaddf_section(b, what, r.out);
+	char *out = bg_xstrdup(r.out);
 	th_run_release(&r);
+	return out;
 }
 
 /*
@@ -136,41 +132,35 @@ static char *world(struct e2e *e)
 	char *name = bg_xasprintf("name=%s", th_run_id());
 	char *ps[] = {"ps", "-a", "--no-trunc", "--filter", site, "--format",
 			"{{.ID}} {{.Names}} {{.State}}", NULL};
-	docker_into(&b, "ps", ps);
+	char *out = docker_out("ps", ps);
+	bg_buf_addf(&b, "== ps\n%s", out);
+	free(out);
 	/* Each container in depth: a restart or a recreate shows here. */
 	struct th_run r;
 	char *ids[] = {"ps", "-aq", "--filter", site, NULL};
-	struct bg_buf idb = BG_BUF_INIT;
-	docker_into(&idb, "ps -q", ids);
+	out = docker_out("ps -q", ids);
 	char *save = NULL;
-	for (char *l = strtok_r(idb.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(l, "== ", 3) == 0) {
-			continue;
-		}
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		assert_int_equal(th_docker(&r, "inspect", "-f", "{{.Name}} {{.State.StartedAt}} "
 				"{{.RestartCount}} {{.Image}} {{json .Config.Labels}}", l, NULL), 0);
 		bg_buf_adds(&b, r.out);
 		th_run_release(&r);
 	}
-	bg_buf_release(&idb);
+	free(out);
 	/* Networks and volumes named after the run, inspected (labels as sorted JSON). */
 	const char *kinds[] = {"network", "volume"};
 	for (size_t k = 0; k < BG_ARRAY_SIZE(kinds); k++) {
 		char *ls[] = {(char *)kinds[k], "ls", "-q", "--filter", name, NULL};
-		struct bg_buf lb = BG_BUF_INIT;
-		docker_into(&lb, kinds[k], ls);
+		out = docker_out(kinds[k], ls);
 		bg_buf_addf(&b, "== %s\n", kinds[k]);
 		save = NULL;
-		for (char *l = strtok_r(lb.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(l, "== ", 3) == 0) {
-				continue;
-			}
+		for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 			assert_int_equal(th_docker(&r, (char *)kinds[k], "inspect", "-f",
 					"{{.Name}} {{json .Labels}}", l, NULL), 0);
 			bg_buf_adds(&b, r.out);
 			th_run_release(&r);
 		}
-		bg_buf_release(&lb);
+		free(out);
 	}
 	bg_buf_adds(&b, "== files\n");
 	files_into(&b, e->dir);
@@ -223,7 +213,7 @@ static void assert_planning_changes_nothing(struct e2e *e, int plan_exit)
 	}
 	char *after = world(e);
 	if (strcmp(before, after) != 0) {
-		print_error("--- before\n%s--- after\n%s", before, after);
+		th_print_error("--- before\n%s--- after\n%s", before, after);
 	}
 	assert_string_equal(before, after);
 	char *j1 = journal(e);
@@ -471,7 +461,7 @@ static void secret_check(struct e2e *e, const char *a, const char *b, int want_e
 	struct th_run r;
 	int st = e2e_bg(e, &r, a, b, NULL);
 	if (st != want_exit) {
-		print_error("bluegreen %s %s exited %d, not %d:\n%s%s\n", a, b ? b : "", st,
+		th_print_error("bluegreen %s %s exited %d, not %d:\n%s%s\n", a, b ? b : "", st,
 				want_exit, r.out, r.err);
 	}
 	assert_int_equal(st, want_exit);

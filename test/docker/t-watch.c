@@ -461,8 +461,7 @@ static void t_edit_replans(void **state)
 	int64_t t0 = bg_mono_ms();
 
 	site_write("bluegreen-test/web:v1", "env: {FOO: \"1\"}\n");
-	const char *why = why_site;
-	if (!d_plan(&from, why, PLAN_WAIT_MS, &p)) {
+	if (!d_plan(&from, why_site, PLAN_WAIT_MS, &p)) {
 		d_dump();
 		fail_msg("no plan after an edit");
 	}
@@ -482,7 +481,7 @@ static void t_edit_replans(void **state)
 	fputs(body, f);
 	fclose(f);
 	assert_int_equal(rename(tmp, dst), 0);
-	if (!d_plan(&from, why, PLAN_WAIT_MS, &p)) {
+	if (!d_plan(&from, why_site, PLAN_WAIT_MS, &p)) {
 		d_dump();
 		fail_msg("no plan after a save-by-rename");
 	}
@@ -551,8 +550,7 @@ static void t_bad_config_keeps_last_good(void **state)
 	assert_int_equal(d_count_plans(from, "config changed"), 0);
 	/* Fixed: the next plan comes from the new, good file. */
 	site_write("bluegreen-test/web:v1", "env: {FOO: \"3\"}\n");
-	const char *why = why_site;
-	if (!d_plan(&from, why, PLAN_WAIT_MS, &p)) {
+	if (!d_plan(&from, why_site, PLAN_WAIT_MS, &p)) {
 		d_dump();
 		fail_msg("no plan after fixing the file");
 	}
@@ -564,7 +562,6 @@ static void t_burst_of_edits(void **state)
 {
 	struct seen_plan p;
 	size_t from = d_len();
-	const char *why = why_site;
 
 	/*
 	 * 100 edits, each changing the site's spec (so each would be a new
@@ -582,7 +579,7 @@ static void t_burst_of_edits(void **state)
 	int64_t burst_ms = bg_mono_ms() - t0;
 	/* The last edit's plan: wait for quiet, then count. */
 	usleep(1500 * 1000);
-	size_t n = d_count_plans(from, why);
+	size_t n = d_count_plans(from, why_site);
 	size_t bound = 2 + (size_t)(burst_ms / 1000);
 	print_message("# burst of 100 edits over %" PRId64 " ms: %zu plans printed (bound %zu)\n",
 			burst_ms, n, bound);
@@ -661,8 +658,7 @@ static void t_handoff_health_gate_fails(void **state)
 	size_t from = d_len();
 
 	site_write("bluegreen-test/web:bad", "env: {BURST: \"100\"}\n");
-	const char *why = why_site;
-	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
+	assert_true(d_plan(&from, why_site, PLAN_WAIT_MS, &p));
 	seen_release(&p);
 	int st = apply_by_client(&r, tok);
 	if (st != 5) {
@@ -695,8 +691,7 @@ static void t_rollback_handoff(void **state)
 	size_t from = d_len();
 
 	site_write("bluegreen-test/web:v2", NULL);
-	const char *why = why_site;
-	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
+	assert_true(d_plan(&from, why_site, PLAN_WAIT_MS, &p));
 	seen_release(&p);
 	/*
 	 * The daemon may print the plan that follows the apply before the
@@ -744,8 +739,7 @@ static void t_kill_live_gives_drift(void **state)
 	/* Back to a good image, and let that plan come out first. */
 	from = d_len();
 	site_write("bluegreen-test/web:v1", "env: {BURST: \"100\"}\n");
-	const char *why = why_site;
-	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
+	assert_true(d_plan(&from, why_site, PLAN_WAIT_MS, &p));
 	seen_release(&p);
 
 	char *blue = colour("blue");
@@ -1071,23 +1065,14 @@ static void t_install_mode_removed_exit_4(void **state)
 	assert_true(newest_is_current());
 }
 
-static size_t count_str(const char *hay, const char *needle)
-{
-	size_t n = 0;
-	for (const char *q = hay; (q = strstr(q, needle)); q++) {
-		n++;
-	}
-	return n;
-}
-
 static void t_restart_never_reapplies(void **state)
 {
 	struct th_run r;
 	char *h0 = history();
-	size_t applies0 = count_str(h0, " apply-end ");
+	size_t applies0 = th_count(h0, " apply-end ");
 	char *apath = bg_xasprintf("%s/approve", E.dir);
 	char *adata = th_read(apath);
-	size_t old_lines = count_str(adata, "\n");
+	size_t old_lines = th_count(adata, "\n");
 	assert_true(old_lines >= 2);
 
 	assert_int_equal(d_stop(), 0);
@@ -1125,7 +1110,7 @@ static void t_restart_never_reapplies(void **state)
 	}
 	free(t);
 	char *h1 = history();
-	assert_int_equal(count_str(h1, " apply-end "), applies0 + (ok ? 1 : 0));
+	assert_int_equal(th_count(h1, " apply-end "), applies0 + (ok ? 1 : 0));
 	free(h1);
 	free(h0);
 	free(note);
@@ -1141,8 +1126,7 @@ static void t_sigterm_during_apply(void **state)
 	size_t from = d_len();
 
 	site_write("bluegreen-test/web:bad", "env: {BURST: \"101\"}\n");
-	const char *why = why_site;
-	assert_true(d_plan(&from, why, PLAN_WAIT_MS, &p));
+	assert_true(d_plan(&from, why_site, PLAN_WAIT_MS, &p));
 	/* A client waits for this apply (its health gate can only fail, slowly). */
 	char *cout = bg_xasprintf("%s-client.out", E.dir);
 	char *argv[] = {(char *)bin(), "-c", E.dir, "apply", p.token, NULL};
@@ -1361,8 +1345,7 @@ static void t_dockerd_restart(void **state)
 		d_dump();
 		fail_msg("no plan after the reconnection");
 	}
-	const char *why = why_site;
-	th_assert_contains(p.why, why);
+	th_assert_contains(p.why, why_site);
 	seen_release(&p);
 }
 

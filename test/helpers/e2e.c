@@ -146,7 +146,7 @@ char *e2e_plan(struct e2e *e, int *status)
 	}
 	char *tok = th_plan_token(r.out);
 	if (st != 0 && st != 2) {
-		print_error("plan exited %d:\n%s\n%s\n", st, r.out, r.err);
+		th_print_error("plan exited %d:\n%s\n%s\n", st, r.out, r.err);
 	}
 	th_run_release(&r);
 	return tok;
@@ -162,7 +162,7 @@ int e2e_plan_apply(struct e2e *e, struct th_run *out)
 	struct th_run *r = out ? out : &local;
 	int rc = e2e_bg(e, r, "apply", tok, NULL);
 	if (rc != 0 && !out) {
-		print_error("apply %s exited %d:\n%s\n%s\n", tok, rc, r->out, r->err);
+		th_print_error("apply %s exited %d:\n%s\n%s\n", tok, rc, r->out, r->err);
 	}
 	if (!out) {
 		th_run_release(&local);

@@ -123,6 +123,16 @@ int64_t th_cmd_timeout_ms(void)
 	return (v > 0 ? v : 180) * 1000;
 }
 
+void th_print_error(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+}
+
 bool th_ci(void)
 {
 	const char *ci = getenv("CI");
@@ -135,14 +145,25 @@ bool th_under_valgrind(void)
 	return pre && strstr(pre, "vgpreload") != NULL;
 }
 
-int64_t th_time_limit(int64_t ms)
+long th_time_scale(void)
 {
 	const char *s = getenv("BG_TEST_TIME_SCALE");
 	long k = s && *s ? strtol(s, NULL, 10) : 1;
-	if (k < 1) {
-		k = 1;
+	return k > 1 ? k : 1;
+}
+
+int64_t th_time_limit(int64_t ms)
+{
+	return ms * th_time_scale() * (th_under_valgrind() ? 50 : 1);
+}
+
+size_t th_count(const char *hay, const char *needle)
+{
+	size_t n = 0, len = strlen(needle);
+	for (const char *p = hay; len && (p = strstr(p, needle)); p += len) {
+		n++;
 	}
-	return ms * k * (th_under_valgrind() ? 50 : 1);
+	return n;
 }
 
 /* environ with env_extra's entries replacing (or adding) theirs. */
@@ -271,7 +292,7 @@ int th_run_argv(char *const argv[], char *const env_extra[], struct th_run *r)
 	if (r->timed_out) {
 		char *cmd = bg_argv_display(argv);
 		/* Printed first: cmocka's fail longjmps and would lose it. */
-		print_error("command timed out after %" PRId64 " s (BG_TEST_CMD_TIMEOUT), killed: "
+		th_print_error("command timed out after %" PRId64 " s (BG_TEST_CMD_TIMEOUT), killed: "
 				"%s\n--- its stdout:\n%s\n--- its stderr:\n%s\n", limit / 1000, cmd,
 				r->out, r->err);
 		th_run_release(r);
@@ -352,7 +373,7 @@ void th__assert_contains(const char *haystack, const char *needle, bool want,
 	bool has = haystack && strstr(haystack, needle) != NULL;
 	if (has != want) {
 		/* First the message: _fail() longjmps out of the test. */
-		print_error("%s:%d: expected %s\"%s\" in:\n%s\n", file, line,
+		th_print_error("%s:%d: expected %s\"%s\" in:\n%s\n", file, line,
 				want ? "" : "no ", needle, haystack ? haystack : "(null)");
 		_fail(file, line);
 	}
@@ -786,15 +807,6 @@ static bool nginx_try_start(const char *dir, int port, char **err)
 	return ok;
 }
 
-void th_nginx_start(const char *dir, int port)
-{
-	char *err = NULL;
-	if (!nginx_try_start(dir, port, &err)) {
-		print_error("nginx did not start: %s\n", err);
-		fail_msg("nginx did not start on port %d", port);
-	}
-}
-
 int th_nginx_start_free(const char *dir)
 {
 	char *err = NULL;
@@ -812,7 +824,7 @@ int th_nginx_start_free(const char *dir)
 		free(err);
 		err = NULL;
 	}
-	print_error("nginx did not start: %s\n", err ? err : "ports kept being taken");
+	th_print_error("nginx did not start: %s\n", err ? err : "ports kept being taken");
 	free(err);
 	fail_msg("nginx did not start");
 	return -1;

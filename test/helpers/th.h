@@ -61,6 +61,12 @@ int64_t th_cmd_timeout_ms(void);
  */
 int th_run_pty(char *const argv[], char *const env_extra[], struct th_run *r);
 
+/*
+ * Diagnostics to stderr, whole: cmocka's print_error() cuts its message at
+ * 1 KiB, which hides the part of a command's output that explains a failure.
+ */
+void th_print_error(const char *fmt, ...) BG_PRINTF(1, 2);
+
 /* CI=true (or 1): what must never be skipped is a failure instead. */
 bool th_ci(void);
 /* Running under valgrind (its preload library is in LD_PRELOAD). */
@@ -71,6 +77,10 @@ bool th_under_valgrind(void);
  * (it really waited) are never scaled.
  */
 int64_t th_time_limit(int64_t ms);
+/* BG_TEST_TIME_SCALE (a positive integer), 1 when unset. */
+long th_time_scale(void);
+/* How many times needle (not empty) occurs in hay, without overlaps. */
+size_t th_count(const char *hay, const char *needle);
 /*
  * Run the bluegreen binary under test (BG_BINARY) with args (NULL
  * terminated); BLUEGREEN_CONFIG is not set, NO_COLOR=1 is.
@@ -147,16 +157,13 @@ int th_free_port(void);
 
 /*
  * A private nginx master for end-to-end tests: DIR/nginx/nginx.conf with its
- * own pid file, logs and temp paths, listening on 127.0.0.1:port (a default
- * server answering 404) and including DIR/nginx/conf.d/ *.conf. Start it with
- * the prefix DIR/nginx/; the product's test/reload argv use the same flags
- * (see th_nginx_argv_yaml). Asserts that it answers.
- */
-void th_nginx_start(const char *dir, int port);
-/*
- * The same on a port it picks: th_free_port() can race with another
- * process binding the port before nginx does, so a start that fails with
- * "Address already in use" is retried on a new port. Returns the port.
+ * own pid file, logs and temp paths, listening on 127.0.0.1:PORT (a default
+ * server answering 404 "no site") and including DIR/nginx/conf.d/ *.conf.
+ * Started with the prefix DIR/nginx/; the product's test/reload argv use the
+ * same flags (see th_nginx_edge_yaml). PORT is one it picks: th_free_port()
+ * can race with another process binding the port before nginx does, so a
+ * start that fails with "Address already in use" is retried on a new port.
+ * Asserts that it answers; returns the port.
  */
 int th_nginx_start_free(const char *dir);
 /* Asks the master to quit; one that has not gone after 5 s is killed

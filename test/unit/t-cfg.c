@@ -87,23 +87,6 @@ static char *check(const char *kind, const char *name, const char *doc, int *err
 	return t;
 }
 
-static size_t count_lines(const char *s, const char *needle)
-{
-	size_t n = 0;
-	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) {
-		n++;
-	}
-	return n;
-}
-
-/* Time limits stretch under valgrind (meson's `valgrind` setup), where
- * everything runs some 20-50 times slower. */
-static int64_t time_limit(int64_t ms)
-{
-	const char *pre = getenv("LD_PRELOAD");
-	return pre && strstr(pre, "vgpreload") ? ms * 50 : ms;
-}
-
 static const char *const minimal_global =
 	"install_mode: staging\n"
 	"edge:\n"
@@ -231,7 +214,7 @@ static void test_layering(void **state)
 	th_assert_contains(l.text, "sites/shop.conf:9:11: warning: module 'wordpress' is not built yet");
 	th_assert_not_contains(l.text, "profiles/agency.conf:2:20");
 	assert_int_equal(l.d.n_errors, 0);
-	assert_int_equal(count_lines(l.text, "\n"), 3);
+	assert_int_equal(th_count(l.text, "\n"), 3);
 	loaded_release(&l);
 	th_rm_rf(dir);
 	free(dir);
@@ -647,7 +630,7 @@ static void test_billion_laughs(void **state)
 	assert_int_equal(err, BG_ECONFIG);
 	assert_string_equal(t, "lol.conf:6:8: error: document is too large: more than 100000 "
 			"values once aliases are expanded\n");
-	if (ms > time_limit(200)) {
+	if (ms > th_time_limit(200)) {
 		fail_msg("billion laughs took %lld ms", (long long)ms);
 	}
 	free(t);
@@ -670,7 +653,7 @@ static void test_deep_and_huge(void **state)
 	char *t = check("site", "deep.conf", deep, &err);
 	assert_int_equal(err, BG_ECONFIG);
 	assert_string_equal(t, "deep.conf:1:33: error: nesting is too deep (more than 32 levels)\n");
-	assert_true(bg_mono_ms() - t0 < time_limit(1000));
+	assert_true(bg_mono_ms() - t0 < th_time_limit(1000));
 	free(t);
 	free(deep);
 
@@ -740,7 +723,7 @@ static void test_large_inputs(void **state)
 	assert_string_equal(t, "big.conf:3:26: error: domains[1] repeats 'a.example.com' "
 			"(already at line 3)");
 	free(t);
-	if (ms > time_limit(5000)) {
+	if (ms > th_time_limit(5000)) {
 		fail_msg("50000 repeated domains took %lld ms", (long long)ms);
 	}
 	bg_diag_release(&d);
@@ -771,7 +754,7 @@ static void test_large_inputs(void **state)
 			assert_string_equal(env->v[i].value, "site");
 		}
 	}
-	if (ms > time_limit(5000)) {
+	if (ms > th_time_limit(5000)) {
 		fail_msg("merging 2 x 20000 keys took %lld ms", (long long)ms);
 	}
 	loaded_release(&l);
@@ -1348,7 +1331,7 @@ static void test_schema_agreement(void **state)
 		bool p_valid = py_valid(r.out, name);
 		if (c_valid != is_good || p_valid != is_good) {
 			char *t = diag_text(&d);
-			print_error("# %s: expected %s, C says %s, jsonschema says %s\n# %s",
+			th_print_error("# %s: expected %s, C says %s, jsonschema says %s\n# %s",
 					name, is_good ? "valid" : "invalid", c_valid ? "valid" : "invalid",
 					p_valid ? "valid" : "invalid", t);
 			free(t);
@@ -1369,7 +1352,7 @@ static void test_schema_agreement(void **state)
 				bg_diag_item_format(&d.items[0], first, sizeof(first));
 			}
 			if (strcmp(got, want) != 0 || strcmp(first, want) != 0) {
-				print_error("# %s: first error\n#   want: %s\n#   got:  %s\n", name, want, got);
+				th_print_error("# %s: first error\n#   want: %s\n#   got:  %s\n", name, want, got);
 				disagreements++;
 			}
 			free(got);

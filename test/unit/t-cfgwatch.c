@@ -33,9 +33,7 @@ static char *dir, *edge;
  */
 static unsigned T(unsigned ms)
 {
-	const char *s = getenv("BG_TEST_TIME_SCALE");
-	long k = s && *s ? strtol(s, NULL, 10) : 1;
-	return ms * (unsigned)(k > 1 ? k : 1) * (th_under_valgrind() ? 10 : 1);
+	return ms * (unsigned)th_time_scale() * (th_under_valgrind() ? 10 : 1);
 }
 
 static void on_batch(struct cfgw *w, const struct cfgw_batch *b, void *arg)

@@ -221,7 +221,7 @@ static void test_golden(void **state)
 			}
 			char *want = th_read(path);
 			if (strcmp(got, want) != 0) {
-				print_error("golden mismatch for %s:\n--- want\n%s--- got\n%s",
+				th_print_error("golden mismatch for %s:\n--- want\n%s--- got\n%s",
 						path, want, got);
 			}
 			assert_string_equal(got, want);
@@ -303,7 +303,7 @@ static void expect_bad(enum cfg_edge_kind kind, const char *site, const char *te
 	e.live = bg_xstrdup("stale"); /* parse must release what was there */
 	int err = parse_text(kind, site, text, len, &e);
 	if (err != BG_EPARSE) {
-		print_error("%s: expected BG_EPARSE, got %d (live=%s) for:\n%.*s\n", why, err,
+		th_print_error("%s: expected BG_EPARSE, got %d (live=%s) for:\n%.*s\n", why, err,
 				e.live ? e.live : "(null)", (int)len, text);
 	}
 	assert_int_equal(err, BG_EPARSE);
@@ -710,7 +710,7 @@ static void test_schema(void **state)
 	for (size_t s = 0; s < BG_ARRAY_SIZE(schemas); s++) {
 		validate(schemas[s], files.v, &r);
 		if (r.status != 0) {
-			print_error("%s%s", r.out, r.err);
+			th_print_error("%s%s", r.out, r.err);
 		}
 		assert_int_equal(r.status, 0);
 		th_run_release(&r);
@@ -736,7 +736,7 @@ static void test_schema(void **state)
 	char *ex[] = {example, NULL};
 	validate("traefik-v3.json", ex, &r);
 	if (r.status != 0) {
-		print_error("%s%s", r.out, r.err);
+		th_print_error("%s%s", r.out, r.err);
 	}
 	assert_int_equal(r.status, 0);
 	th_run_release(&r);
