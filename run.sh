@@ -6,19 +6,42 @@
 #   ./run.sh demo          the whole story on the bundled example (examples/demo)
 #   ./run.sh test          every test suite (what CI runs); ends "N passed, N failed"
 #   ./run.sh bench         the benchmarks (test/bench), figures printed
+#   ./run.sh package       the release ZIP: build/dist/bluegreen-X.Y.Z.zip (+ .sha256)
 #   ./run.sh validate ...  any other arguments go to `bluegreen`
+#
+# The product (build/) needs the product's packages only: no test tool, no
+# Docker for anything but `demo` (tests, fuzzers and benchmarks are meson
+# features that build only when their dependencies are there). A failing
+# step prints its tool's own output, then what to do, and exits non-zero.
 set -eu
 ROOT=$(cd "$(dirname "$0")" && pwd)
 cd "$ROOT"
 
-BUILD_PKGS="meson ninja-build gcc pkg-config libyaml-dev libcurl4-openssl-dev libjson-c-dev libuv1-dev liblmdb-dev libssl-dev"
-TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-jsonschema python3-yaml curl busybox-static nginx-light docker.io wrk hey file"
+# libc6-dev: gcc is installed without recommends, and a minimal Debian
+# has no C library headers.
+BUILD_PKGS="meson ninja-build gcc libc6-dev pkg-config libyaml-dev libcurl4-openssl-dev libjson-c-dev libuv1-dev liblmdb-dev libssl-dev"
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-jsonschema python3-yaml curl busybox-static nginx-light docker.io wrk hey file git zip unzip scdoc mmdebstrap"
 BENCH_PKGS="docker-compose hey"
 
 need_pkgs() { # print the packages of $@ that are not installed
 	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s ' "$p"
 	done
+}
+
+# run QUIET_CMD...: run a command with its output kept aside; on failure
+# print that output and return its status.
+run_quiet() {
+	log=$(mktemp "${TMPDIR:-/tmp}/bg-run.XXXXXX")
+	if "$@" >"$log" 2>&1; then
+		rm -f "$log"
+		return 0
+	else
+		rc=$?
+		cat "$log" >&2
+		rm -f "$log"
+		return $rc
+	fi
 }
 
 install_pkgs() {
@@ -31,17 +54,31 @@ install_pkgs() {
 		echo "run.sh: missing packages ($missing) and not root: install them and run again" >&2
 		exit 1
 	fi
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	if ! run_quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q; then
+		echo "run.sh: apt-get update failed (above): check the network and /etc/apt/sources.list*, then run again" >&2
+		exit 1
+	fi
 	# shellcheck disable=SC2086
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	if ! run_quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing; then
+		echo "run.sh: installing $missing failed (above): install them with apt-get, then run again" >&2
+		exit 1
+	fi
 }
 
 build() { # build DIR [meson options]: configure once, then ninja
 	dir=$1; shift
 	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@" >/dev/null
+		# A setup that failed earlier leaves a directory meson will not reuse.
+		[ -d "$dir/meson-private" ] && rm -rf "$dir/meson-private" "$dir/meson-logs" "$dir/meson-info"
+		if ! run_quiet meson setup "$dir" "$@"; then
+			echo "run.sh: configuring $dir failed (meson's message above; log: $dir/meson-logs/meson-log.txt): install what it names, then run ./run.sh again" >&2
+			exit 1
+		fi
 	fi
-	ninja -C "$dir" >/dev/null
+	if ! run_quiet ninja -C "$dir"; then
+		echo "run.sh: building in $dir failed (ninja's and the compiler's messages above): fix or report it, then run ./run.sh again" >&2
+		exit 1
+	fi
 }
 
 # Start dockerd when nothing answers (machines without systemd, CI).
@@ -76,6 +113,11 @@ demo)
 	ensure_docker
 	build build
 	exec examples/demo/demo.sh "$@"
+	;;
+package)
+	shift
+	install_pkgs git zip scdoc
+	exec ci/package.sh "$@"
 	;;
 bench)
 	shift

@@ -28,10 +28,21 @@ for s in $SELECTED; do
 	case $s in plan | switch | watch) ;; *) say "unknown benchmark '$s' (plan, switch, watch)"; exit 1 ;; esac
 done
 
-if [ ! -f "$BUILD/build.ninja" ]; then
-	meson setup "$BUILD" --buildtype=release >/dev/null || { say "meson setup $BUILD failed"; exit 1; }
+# A directory configured before benchmarks was a feature is set up afresh.
+if [ -f "$BUILD/build.ninja" ] &&
+	! grep -q '"benchmarks"' "$BUILD/meson-info/intro-buildoptions.json" 2>/dev/null; then
+	rm -rf "$BUILD"
 fi
-ninja -C "$BUILD" >/dev/null || { say "build failed (ninja -C $BUILD)"; exit 1; }
+if [ ! -f "$BUILD/build.ninja" ]; then
+	log=$(mktemp "${TMPDIR:-/tmp}/bg-bench-setup.XXXXXX")
+	meson setup "$BUILD" --buildtype=release -Dbenchmarks=enabled -Dtests=disabled \
+		-Dfuzzers=disabled >"$log" 2>&1 ||
+		{ cat "$log" >&2; rm -f "$log"; say "meson setup $BUILD failed (above)"; exit 1; }
+	rm -f "$log"
+fi
+log=$(mktemp "${TMPDIR:-/tmp}/bg-bench-ninja.XXXXXX")
+ninja -C "$BUILD" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; say "build failed (ninja -C $BUILD, above)"; exit 1; }
+rm -f "$log"
 bt=$(meson introspect "$BUILD" --buildoptions 2>/dev/null |
 	sed -n 's/.*"name": "buildtype", "value": "\([a-z]*\)".*/\1/p' | head -n 1)
 [ "$bt" = release ] || say "warning: $BUILD is a '$bt' build, not release: figures are not representative"

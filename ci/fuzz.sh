@@ -30,13 +30,22 @@ fi
 per=$((FUZZ_SECONDS / n))
 [ "$per" -lt 1 ] && per=1
 
+# A directory configured before fuzzers was a feature is set up afresh.
+if [ -f "$dir/build.ninja" ] &&
+	! grep -q '"fault_injection"' "$dir/meson-info/intro-buildoptions.json" 2>/dev/null; then
+	rm -rf "$dir"
+fi
 if [ ! -f "$dir/build.ninja" ]; then
+	log=$(mktemp "${TMPDIR:-/tmp}/bg-fuzz-setup.XXXXXX")
 	CC=clang meson setup "$dir" -Db_sanitize=address -Db_lundef=false \
-		-Dc_args=-fsanitize=fuzzer-no-link -Dfuzzers=true \
-		-Dfuzzers_link_args=-fsanitize=fuzzer >/dev/null || {
-		echo "fuzz: meson setup $dir failed" >&2
+		-Dc_args=-fsanitize=fuzzer-no-link -Dfuzzers=enabled -Dtests=disabled \
+		-Dbenchmarks=disabled -Dfuzzers_link_args=-fsanitize=fuzzer >"$log" 2>&1 || {
+		cat "$log" >&2
+		rm -f "$log"
+		echo "fuzz: meson setup $dir failed (above)" >&2
 		exit 1
 	}
+	rm -f "$log"
 fi
 ninja_targets=""
 for t in "$@"; do

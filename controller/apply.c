@@ -4,8 +4,9 @@
  * 3) before the plan is compared, so a replay says "already used" rather
  * than "stale"; the constant-time token comparison; the confirm phrases
  * (exit 4); and only then the atomic "mark used", after which the run is
- * journaled step by step. A test hook (BLUEGREEN_FAULT, docs/testing.md)
- * kills the process at a chosen step to prove crash safety.
+ * journaled step by step. A test hook (BLUEGREEN_FAULT, docs/testing.md),
+ * compiled in only by -Dfault_injection=true, kills the process at a
+ * chosen step to prove crash safety.
  */
 #include "bg.h"
 #include "bg-log.h"
@@ -85,7 +86,12 @@ static void journal(struct hist *h, const char *action, const char *site, const 
 	free(details);
 }
 
-/* Test hook: BLUEGREEN_FAULT=kill-before:N or kill-after:N (1-based step). */
+#ifdef BG_FAULT_INJECTION
+/*
+ * Test hook: BLUEGREEN_FAULT=kill-before:N, kill-during:N or kill-after:N
+ * (1-based step). Compiled in only with meson's -Dfault_injection=true (the
+ * CI test builds): a shipped binary has no way to be killed by a variable.
+ */
 static void fault_point(const char *when, size_t step)
 {
 	const char *f = getenv("BLUEGREEN_FAULT");
@@ -97,6 +103,9 @@ static void fault_point(const char *when, size_t step)
 		raise(SIGKILL);
 	}
 }
+#else
+#define fault_point(when, step) ((void)(step))
+#endif
 
 static void progress(const struct apply_opts *o, bool transient, const char *fmt, ...)
 	BG_PRINTF(3, 4);

@@ -2,10 +2,14 @@
  * main: parses the global options (-c, --json, --trace) and dispatches to
  * the verb's cmd_* function through a sorted table. Everything else lives
  * in libbg, so tests and fuzzers link exactly the code the binary runs.
+ * The table also holds each verb's usage, printed by `bluegreen help VERB`
+ * and `bluegreen VERB --help`; docs/man/bluegreen.1.scd says the same, and
+ * test/release/t-man.sh checks that both list the same commands and options.
  */
 #include "bg.h"
 #include "bg-log.h"
 #include "bg-util.h"
+#include "bg-version.h"
 #include "cli.h"
 
 #include <curl/curl.h>
@@ -15,29 +19,104 @@ struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct cli *cli);
 	const char *summary;
+	const char *usage;   /* after "bluegreen " */
+	const char *options; /* one "  OPTION  text" per line, or NULL */
 };
 
 /* Sorted by name. */
 static const struct cmd commands[] = {
-	{"apply", cmd_apply, "converge exactly the plan with this token"},
-	{"history", cmd_history, "the journal, newest last"},
-	{"log", cmd_log, "convergence log; -f follows"},
-	{"observe", cmd_observe, "print the observed state as a JSON snapshot"},
-	{"plan", cmd_plan, "print the plan and its token"},
-	{"rollback", cmd_rollback, "switch a site back to its previous colour"},
-	{"status", cmd_status, "live colour, version, image, health per site"},
-	{"validate", cmd_validate, "check the configuration"},
-	{"watch", cmd_watch, "run the reconciling daemon"},
+	{"apply", cmd_apply, "converge exactly the plan with this token",
+		"apply TOKEN [--confirm TEXT]... [--wait SECONDS]",
+		"  --confirm TEXT    a confirm phrase the plan asks for (repeatable)\n"
+		"  --wait SECONDS    wait this long for the state lock (default 10, 0 to 86400)\n"
+		"Exit 0 done, 3 token stale, unknown or used, 4 refused (install_mode\n"
+		"unset, confirm phrase missing), 5 failed (live colour untouched).\n"},
+	{"history", cmd_history, "the journal, newest last",
+		"history [SITE] [--limit N]",
+		"  --limit N         only the last N entries\n"},
+	{"log", cmd_log, "convergence log; -f follows",
+		"log [-f] [-n LINES]",
+		"  -f, --follow      print new lines as they are written\n"
+		"  -n, --lines LINES only the last LINES lines\n"},
+	{"observe", cmd_observe, "print the observed state as a JSON snapshot",
+		"observe", NULL},
+	{"plan", cmd_plan, "print the plan and its token",
+		"plan [SITE...] [--retry SITE]... [--observed FILE]",
+		"  --observed FILE   plan against a snapshot (`bluegreen observe`), not Docker\n"
+		"  --retry SITE      propose again a revision that was rolled back (repeatable)\n"
+		"Exit 0 nothing to do, 2 changes pending, 1 error.\n"},
+	{"rollback", cmd_rollback, "switch a site back to its previous colour",
+		"rollback SITE [--yes]",
+		"  -y, --yes         roll back now (without it: print the rollback plan)\n"},
+	{"status", cmd_status, "live colour, version, image, health per site",
+		"status [SITE...]", NULL},
+	{"validate", cmd_validate, "check the configuration",
+		"validate [--explain]",
+		"  --explain         also print the effective configuration, value by value\n"},
+	{"watch", cmd_watch, "run the reconciling daemon",
+		"watch [--debounce MS]",
+		"  --debounce MS     wait for edits to settle this long (1 to 60000, default 100)\n"},
 };
+
+static const struct cmd *cmd_find(const char *name)
+{
+	for (size_t k = 0; k < BG_ARRAY_SIZE(commands); k++) {
+		if (strcmp(name, commands[k].name) == 0) {
+			return &commands[k];
+		}
+	}
+	return NULL;
+}
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bluegreen [-c CONFIG_DIR] [--json] [--trace=AREAS] COMMAND [ARGS]\n\n");
+	fprintf(f, "usage: bluegreen [-c CONFIG_DIR] [--json] [--trace=AREAS] COMMAND [ARGS]\n"
+			"       bluegreen help COMMAND | --version\n\n");
 	for (size_t i = 0; i < BG_ARRAY_SIZE(commands); i++) {
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	}
+	fprintf(f, "  %-10s %s\n", "help", "a command's usage and options");
+	fprintf(f, "\noptions:\n"
+			"  -c, --config CONFIG_DIR  the configuration directory\n"
+			"  --json                   JSON output (also accepted after the command)\n"
+			"  --trace=AREAS            debug trace: dk, plan, apply, hist, edge, loop, cfg, all\n"
+			"  -h, --help               this help (COMMAND --help: that command's)\n"
+			"  --version                the version (and the commit it was built from)\n");
 	fprintf(f, "\nCONFIG_DIR defaults to $BLUEGREEN_CONFIG, else the current directory\n"
-			"when it holds global.conf, else /etc/bluegreen.\n");
+			"when it holds global.conf, else /etc/bluegreen. See bluegreen(1).\n");
+}
+
+static void cmd_usage(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "usage: bluegreen [-c CONFIG_DIR] [--json] %s\n\n%s\n", c->usage, c->summary);
+	if (c->options) {
+		fprintf(f, "\n%s", c->options);
+	}
+}
+
+/* `bluegreen help [COMMAND]` */
+static int help(int argc, char **argv, struct cli *cli)
+{
+	if (argc < 2) {
+		usage(cli->out);
+		return BG_EXIT_OK;
+	}
+	const struct cmd *c = cmd_find(argv[1]);
+	if (!c || argc > 2) {
+		usage(cli->err);
+		return cli_usage_error(cli, "help: unknown command '%s'", argv[argc > 2 ? 2 : 1]);
+	}
+	cmd_usage(cli->out, c);
+	return BG_EXIT_OK;
+}
+
+static void version(void)
+{
+	if (BG_COMMIT[0]) {
+		printf("bluegreen %s (git %s)\n", BG_RELEASE, BG_COMMIT);
+	} else {
+		printf("bluegreen %s\n", BG_RELEASE);
+	}
 }
 
 int cli_usage_error(struct cli *cli, const char *fmt, ...)
@@ -89,7 +168,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return BG_EXIT_OK;
 		} else if (strcmp(a, "--version") == 0) {
-			printf("bluegreen %s\n", BG_VERSION_STRING);
+			version();
 			return BG_EXIT_OK;
 		} else {
 			usage(stderr);
@@ -100,22 +179,27 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return BG_EXIT_ERROR;
 	}
-	for (size_t k = 0; k < BG_ARRAY_SIZE(commands); k++) {
-		if (strcmp(argv[i], commands[k].name) == 0) {
-			/* Verbs also accept --json after their name. */
-			for (int j = i + 1; j < argc; j++) {
-				if (strcmp(argv[j], "--") == 0) {
-					break;
-				}
-				if (strcmp(argv[j], "--json") == 0) {
-					cli.json = true;
-				}
-			}
-			int rc = commands[k].fn(argc - i, argv + i, &cli);
-			fflush(stdout);
-			return rc;
+	if (strcmp(argv[i], "help") == 0) {
+		return help(argc - i, argv + i, &cli);
+	}
+	const struct cmd *c = cmd_find(argv[i]);
+	if (!c) {
+		usage(stderr);
+		return cli_usage_error(&cli, "unknown command '%s'", argv[i]);
+	}
+	/* Verbs also accept --json after their name; --help anywhere is theirs. */
+	for (int j = i + 1; j < argc; j++) {
+		if (strcmp(argv[j], "--") == 0) {
+			break;
+		}
+		if (strcmp(argv[j], "--json") == 0) {
+			cli.json = true;
+		} else if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+			cmd_usage(stdout, c);
+			return BG_EXIT_OK;
 		}
 	}
-	usage(stderr);
-	return cli_usage_error(&cli, "unknown command '%s'", argv[i]);
+	int rc = c->fn(argc - i, argv + i, &cli);
+	fflush(stdout);
+	return rc;
 }
