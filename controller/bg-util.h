@@ -25,6 +25,8 @@ char *bg_xvasprintf(const char *fmt, va_list ap) BG_PRINTF(1, 0);
 void bg_grow(void **v, size_t *cap, size_t n, size_t sz);
 #define BG_GROW(arr, cap, n) bg_grow((void **)&(arr), &(cap), (n), sizeof(*(arr)))
 
+struct stat;
+
 /* A NULL-terminated vector of owned strings (argv-shaped). */
 struct bg_strv {
 	char **v; /* v[n] == NULL whenever v != NULL */
@@ -88,18 +90,39 @@ int bg_state_dir_ensure(const char *path);
 
 /*
  * Write a file atomically: write to a temporary file in tmp_dir (NULL: the
- * target's directory, with a name starting with '.' and ending in ".tmp"),
- * fsync it, rename it over path, fsync the target directory. The temporary
- * directory must be on the same filesystem. mode is applied to the new file.
+ * target's directory), fsync it, rename it over path, fsync the target
+ * directory. The temporary directory must be on the same filesystem. mode
+ * is applied to the new file. The temporary name is random (".NAME.HEX.tmp")
+ * and created with O_EXCL, so nothing planted there is ever opened. Both
+ * directories must be owned by us or root and not writable by group or
+ * others (sticky or not): BG_EREFUSED otherwise. The _why form sets *why
+ * (when not NULL) to a static description of any failure.
  */
 int bg_file_write_atomic(const char *path, const char *tmp_dir, const void *data,
 		size_t len, unsigned mode);
+int bg_file_write_atomic_why(const char *path, const char *tmp_dir, const void *data,
+		size_t len, unsigned mode, const char **why);
 
 /*
- * Read a whole file, at most max bytes (BG_ETOO_BIG beyond). *out is
- * NUL-terminated; *len excludes the NUL. BG_ERRNO(ENOENT) if missing.
+ * Read a whole regular file, at most max bytes, without ever blocking or
+ * following a link at the last component: opened O_NOFOLLOW|O_NONBLOCK,
+ * then fstat must say regular file of at most max bytes. *out is
+ * NUL-terminated; *len (may be NULL) excludes the NUL.
+ *
+ * Errors: BG_ERRNO(ENOENT) if missing, BG_ETOO_BIG beyond max,
+ * BG_ERRNO(EISDIR) for a directory, BG_EREFUSED for a link, FIFO, socket,
+ * device, or a path leaving dir (below); others as errno.
+ *
+ * bg_file_read_safe: with dir non-NULL, path must be relative and is
+ * opened beneath dir one component at a time (openat), refusing ".." and
+ * any symbolic link on the way, so it cannot name a file outside dir.
+ * *st (may be NULL) gets the file's fstat on success. *why (may be NULL)
+ * gets a static description of any failure, fit for "FILE: error: WHY"
+ * ("not a regular file (fifo)"). Never the file's content.
  */
 int bg_file_read(const char *path, size_t max, char **out, size_t *len);
+int bg_file_read_safe(const char *dir, const char *path, size_t max, char **out,
+		size_t *len, struct stat *st, const char **why);
 
 /*
  * Run argv[0] (looked up in PATH) with argv, without a shell, in directory

@@ -277,7 +277,9 @@ static struct cfg__node *load_file(struct loader *l, const char *path, const cha
 	struct bg_loc loc = {.file = file};
 
 	*found = true;
-	int err = bg_file_read(path, CFG_MAX_FILE_BYTES, &data, &len);
+	const char *why = NULL;
+	/* Not through a link, never blocking on a FIFO (bg_file_read_safe). */
+	int err = bg_file_read_safe(NULL, path, CFG_MAX_FILE_BYTES, &data, &len, NULL, &why);
 	if (err == BG_ERRNO(ENOENT)) {
 		*found = false;
 		return NULL;
@@ -287,7 +289,7 @@ static struct cfg__node *load_file(struct loader *l, const char *path, const cha
 		return NULL;
 	}
 	if (err) {
-		file_error(l, display, "cannot read '%s': %s", path, bg_strerror(err));
+		file_error(l, display, "cannot read '%s': %s", path, why);
 		return NULL;
 	}
 	if (cfg__parse(l->arena, file, data, len, &root, l->d) == 0) {
@@ -456,12 +458,6 @@ out:
 	return root;
 }
 
-/* The display name of a path given in a config file: as written. */
-static char *abs_in_dir(const char *dir, const char *p)
-{
-	return p[0] == '/' ? bg_xstrdup(p) : bg_xasprintf("%s/%s", dir, p);
-}
-
 /* A variable set twice in an env_file is an error; the first one stays. */
 static void drop_repeats(struct loader *l, struct cfg_env *e)
 {
@@ -493,15 +489,33 @@ static void drop_repeats(struct loader *l, struct cfg_env *e)
  */
 static void envfile_load(struct loader *l, const struct cfg__node *ref, struct cfg_env *out)
 {
-	char *path = abs_in_dir(l->c->dir, ref->str);
 	const char *file = cfg__pool_intern(l->pool, ref->str);
 	char *data = NULL;
 	size_t len = 0;
 	struct stat st;
+	const char *why = NULL;
 
-	if (stat(path, &st) < 0) {
+	/*
+	 * Beneath the configuration directory only, links not followed (an
+	 * absolute or ../ path would let one site's file read another's
+	 * secrets); a FIFO or device is refused instead of blocking.
+	 */
+	int err = bg_file_read_safe(l->c->dir, ref->str, CFG_MAX_FILE_BYTES, &data, &len, &st,
+			&why);
+	if (err) {
 		char *q = cfg__quote(ref->str);
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s)", q, path);
+		if (err == BG_ERRNO(ENOENT)) {
+			bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s/%s)", q,
+					l->c->dir, ref->str);
+		} else if (err == BG_EREFUSED && (ref->str[0] == '/' || strstr(ref->str, ".."))) {
+			bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside the configuration "
+					"directory %s (%s)", q, l->c->dir, why);
+		} else if (err == BG_ETOO_BIG) {
+			bg_diag_error(l->d, &ref->loc, "env_file '%s': file is too large (over %d "
+					"bytes)", q, CFG_MAX_FILE_BYTES);
+		} else {
+			bg_diag_error(l->d, &ref->loc, "env_file '%s': %s", q, why);
+		}
 		free(q);
 		goto out;
 	}
@@ -511,14 +525,6 @@ static void envfile_load(struct loader *l, const struct cfg__node *ref, struct c
 				"(mode %04o): it holds secrets, chmod 600 it", q,
 				(unsigned)st.st_mode & 07777);
 		free(q);
-	}
-	int err = bg_file_read(path, CFG_MAX_FILE_BYTES, &data, &len);
-	if (err) {
-		char *q = cfg__quote(ref->str);
-		bg_diag_error(l->d, &ref->loc, "cannot read env_file '%s': %s", q,
-				err == BG_ETOO_BIG ? "file is too large" : bg_strerror(err));
-		free(q);
-		goto out;
 	}
 	const char *p = data, *end = data + len;
 	for (unsigned lineno = 1; p < end; lineno++) {
@@ -562,7 +568,6 @@ static void envfile_load(struct loader *l, const struct cfg__node *ref, struct c
 	drop_repeats(l, out);
 out:
 	free(data);
-	free(path);
 }
 
 static int env_cmp(const void *a, const void *b)

@@ -44,10 +44,13 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 		size_t len = 0;
 		struct bg_diag d;
 		bg_diag_init(&d);
-		int err = bg_file_read(observed, 256u * 1024 * 1024, &data, &len);
+		const char *why = NULL;
+		/* A regular file only: a FIFO given here must not hang `plan`. */
+		int err = bg_file_read_safe(NULL, observed, 256u * 1024 * 1024, &data, &len, NULL,
+				&why);
 		if (err) {
-			rc = cli_usage_error(cli, "cannot read snapshot %s: %s", observed,
-					bg_strerror(err));
+			rc = cli_usage_error(cli, "cannot read snapshot %s: %s%s", observed, why,
+					err == BG_ETOO_BIG ? " (over 256 MiB)" : "");
 			goto out;
 		}
 		err = obs_from_json(&env.obs, data, len, &d);

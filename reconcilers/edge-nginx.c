@@ -711,6 +711,7 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 	size_t prev_len = 0, back_len = 0;
 	bool had_prev = false;
 	struct bg_strv old_workers;
+	const char *why = NULL;
 	int err;
 
 	bg_strv_init(&old_workers);
@@ -725,18 +726,18 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 	}
 	path = nginx_path(cfg, site);
 	/* The previous content stays in memory: it is what we put back. */
-	err = bg_file_read(path, EDGE_MAX_FILE_BYTES, &prev, &prev_len);
+	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &prev, &prev_len, NULL, &why);
 	if (err == 0) {
 		had_prev = true;
 	} else if (err != BG_ERRNO(ENOENT)) {
-		bg_diag_error(d, NULL, "cannot read '%s': %s", path, bg_strerror(err));
+		bg_diag_error(d, NULL, "cannot read '%s': %s", path, why);
 		goto out;
 	}
-	/* The temporary file is `.bluegreen-SITE.conf.PID.tmp` in conf_dir:
+	/* The temporary file is `.bluegreen-SITE.conf.RANDOM.tmp` in conf_dir:
 	 * it never matches `*.conf`, so an unrelated reload cannot load it. */
-	err = bg_file_write_atomic(path, NULL, content, len, 0644);
+	err = bg_file_write_atomic_why(path, NULL, content, len, 0644, &why);
 	if (err) {
-		bg_diag_error(d, NULL, "cannot write '%s': %s", path, bg_strerror(err));
+		bg_diag_error(d, NULL, "cannot write '%s': %s", path, why);
 		goto out;
 	}
 	if (cfg->g.nginx.probe) {
@@ -748,10 +749,12 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 			!run_step(cfg, "reload", &cfg->g.nginx.reload, d) ||
 			(cfg->g.nginx.probe &&
 					probe_serves(cfg, site, content, &old_workers, d) != 0)) {
-		int rerr = had_prev ? bg_file_write_atomic(path, NULL, prev, prev_len, 0644)
+		why = NULL;
+		int rerr = had_prev ? bg_file_write_atomic_why(path, NULL, prev, prev_len, 0644, &why)
 				    : (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
 		if (rerr) {
-			bg_diag_error(d, NULL, "cannot restore '%s': %s", path, bg_strerror(rerr));
+			bg_diag_error(d, NULL, "cannot restore '%s': %s", path,
+					why ? why : bg_strerror(rerr));
 		} else if (!run_step(cfg, "reload (after restoring the previous file)",
 				&cfg->g.nginx.reload, d)) {
 			bg_log(BG_LOG_WARN, "nginx reload after restoring '%s' failed", path);
@@ -761,10 +764,10 @@ static int nginx_install(const struct cfg *cfg, const char *site, const char *co
 		err = BG_EEDGE;
 		goto out;
 	}
-	err = bg_file_read(path, EDGE_MAX_FILE_BYTES, &back, &back_len);
+	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &back, &back_len, NULL, &why);
 	if (err || back_len != len || memcmp(back, content, len) != 0) {
 		bg_diag_error(d, NULL, "'%s' does not read back as written: %s", path,
-				err ? bg_strerror(err) : "content differs (another writer?)");
+				err ? why : "content differs (another writer?)");
 		err = BG_EEDGE;
 		goto out;
 	}

@@ -676,6 +676,7 @@ static int traefik_install(const struct cfg *cfg, const char *site, const char *
 	char *path = NULL, *staging = NULL, *prev = NULL, *back = NULL, *want = NULL;
 	size_t prev_len = 0, back_len = 0;
 	bool had_prev = false;
+	const char *why = NULL;
 	int err;
 
 	memset(&e, 0, sizeof(e));
@@ -703,37 +704,40 @@ static int traefik_install(const struct cfg *cfg, const char *site, const char *
 	if (err) {
 		goto out;
 	}
-	err = bg_file_read(path, EDGE_MAX_FILE_BYTES, &prev, &prev_len);
+	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &prev, &prev_len, NULL, &why);
 	if (err == 0) {
 		had_prev = true;
 	} else if (err != BG_ERRNO(ENOENT)) {
 		/* Not fatal: we only lose the ability to put it back. */
-		bg_diag_warn(d, NULL, "cannot read the current '%s': %s", path, bg_strerror(err));
+		bg_diag_warn(d, NULL, "cannot read the current '%s': %s", path, why);
 	}
-	err = bg_file_write_atomic(path, staging, content, len, 0644);
+	err = bg_file_write_atomic_why(path, staging, content, len, 0644, &why);
 	if (err == BG_ERRNO(EXDEV)) {
 		bg_diag_error(d, NULL, "cannot rename from '%s' into '%s': different "
 				"filesystems or mounts (EXDEV)", staging, t->dynamic_dir);
 		goto out;
 	}
 	if (err) {
-		bg_diag_error(d, NULL, "cannot write '%s': %s", path, bg_strerror(err));
+		bg_diag_error(d, NULL, "cannot write '%s': %s", path, why);
 		goto out;
 	}
-	err = bg_file_read(path, EDGE_MAX_FILE_BYTES, &back, &back_len);
+	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &back, &back_len, NULL, &why);
 	if (err || back_len != len || memcmp(back, content, len) != 0) {
 		bg_diag_error(d, NULL, "'%s' does not read back as written: %s", path,
-				err ? bg_strerror(err) : "content differs (another writer?)");
+				err ? why : "content differs (another writer?)");
 		err = BG_EEDGE;
 		goto out;
 	}
 	if (t->api && *t->api && api_confirm(t->api, site, want, d) == API_TIMEOUT) {
 		/* Traefik still serves the old routers: make the file say so
 		 * again, since the observed live colour is read from it. */
-		int rerr = had_prev ? bg_file_write_atomic(path, staging, prev, prev_len, 0644)
+		why = NULL;
+		int rerr = had_prev ? bg_file_write_atomic_why(path, staging, prev, prev_len, 0644,
+						&why)
 				    : (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
 		if (rerr) {
-			bg_diag_error(d, NULL, "cannot restore '%s': %s", path, bg_strerror(rerr));
+			bg_diag_error(d, NULL, "cannot restore '%s': %s", path,
+					why ? why : bg_strerror(rerr));
 		} else {
 			bg_log(BG_LOG_WARN, "traefik did not take '%s'; %s", path,
 					had_prev ? "previous file restored" : "new file removed");

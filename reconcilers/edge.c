@@ -161,7 +161,8 @@ static void observe_site(const struct cfg *cfg, const struct edge_impl *impl,
 
 	e->site = bg_xstrdup(site->name);
 	e->path = impl->path(cfg, site->name);
-	err = bg_file_read(e->path, EDGE_MAX_FILE_BYTES, &data, &len);
+	const char *why = NULL;
+	err = bg_file_read_safe(NULL, e->path, EDGE_MAX_FILE_BYTES, &data, &len, NULL, &why);
 	if (err == BG_ERRNO(ENOENT)) {
 		e->exists = false;
 		goto out;
@@ -173,9 +174,8 @@ static void observe_site(const struct cfg *cfg, const struct edge_impl *impl,
 		goto out;
 	}
 	if (err) {
-		edge__obs_fail(e, "cannot read '%s': %s", e->path, bg_strerror(err));
-		bg_diag_warn(d, NULL, "cannot read edge file '%s': %s", e->path,
-				bg_strerror(err));
+		edge__obs_fail(e, "cannot read '%s': %s", e->path, why);
+		bg_diag_warn(d, NULL, "cannot read edge file '%s': %s", e->path, why);
 		goto out;
 	}
 	bg_sha256_hex(data, len, hex);

@@ -1092,6 +1092,110 @@ static void test_env_file(void **state)
 	free(dir);
 }
 
+/*
+ * An env_file stays inside the configuration directory: an absolute path,
+ * a ../ path or a link out is a located error, and nothing of the file it
+ * names is read or printed.
+ */
+static void test_env_file_confined(void **state)
+{
+	char *dir = th_tmpdir("cfg");
+	char *cfg = bg_xasprintf("%s/cfg", dir);
+	char *outside = bg_xasprintf("%s/other/secret.env", dir);
+	th_write(dir, "other/secret.env", "OTHER_SITE_PASSWORD=s3cr3t-other\n");
+	chmod(outside, 0600);
+	th_write(cfg, "global.conf", minimal_global);
+	th_write(cfg, "secrets/mine.env", "MINE=ok\n");
+	char *link = bg_xasprintf("%s/secrets/link.env", cfg);
+	assert_int_equal(symlink(outside, link), 0);
+	char *ldir = bg_xasprintf("%s/outdir", cfg);
+	assert_int_equal(symlink("../other", ldir), 0);
+	const struct {
+		const char *ref, *want;
+	} cases[] = {
+		{"../other/secret.env", "sites/a.conf:2:11: error: env_file '../other/secret.env' "
+				"must be inside the configuration directory"},
+		{outside, "sites/a.conf:2:11: error: env_file '"},
+		{"secrets/link.env", "sites/a.conf:2:11: error: env_file 'secrets/link.env': not a "
+				"regular file (symbolic link, not followed)"},
+		{"outdir/secret.env", "sites/a.conf:2:11: error: env_file 'outdir/secret.env': a "
+				"directory on the way is a symbolic link (not followed)"},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {
+		char *site = bg_xasprintf("site: a\nenv_file: %s\ndomains: [a.example.com]\n"
+				"image: nginx\nport: 80\n", cases[i].ref);
+		th_write(cfg, "sites/a.conf", site);
+		struct loaded l;
+		load(&l, cfg);
+		assert_int_equal(l.err, BG_ECONFIG);
+		th_assert_contains(l.text, cases[i].want);
+		th_assert_not_contains(l.text, "s3cr3t");
+		th_assert_not_contains(l.text, "OTHER_SITE");
+		loaded_release(&l);
+		free(site);
+	}
+	/* The same file inside is fine. */
+	th_write(cfg, "sites/a.conf", "site: a\nenv_file: ./secrets/mine.env\n"
+			"domains: [a.example.com]\nimage: nginx\nport: 80\n");
+	char *mine = bg_xasprintf("%s/secrets/mine.env", cfg);
+	chmod(mine, 0600);
+	struct loaded l;
+	load(&l, cfg);
+	assert_int_equal(l.err, 0);
+	loaded_release(&l);
+	free(mine);
+	free(ldir);
+	free(link);
+	free(outside);
+	free(cfg);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+/*
+ * A FIFO as env_file (or as a site file) is refused at once with a
+ * located error: `validate` used to block forever opening it.
+ */
+static void test_special_files_refused(void **state)
+{
+	char *dir = th_tmpdir("cfg");
+	th_write(dir, "global.conf", minimal_global);
+	th_write(dir, "sites/a.conf", "site: a\nenv_file: secrets/a.env\n"
+			"domains: [a.example.com]\nimage: nginx\nport: 80\n");
+	char *fifo = bg_xasprintf("%s/secrets/a.env", dir);
+	char *sdir = bg_xasprintf("%s/secrets", dir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	const char *bin = getenv("BG_BINARY");
+	char *argv[] = {(char *)bin, "-c", dir, "validate", NULL};
+	char *env[] = {"NO_COLOR=1", NULL};
+	struct th_run r;
+	th_run_argv_ex(argv, env, 10000 * th_time_scale(), &r);
+	assert_false(r.timed_out);
+	assert_int_equal(r.status, BG_EXIT_ERROR);
+	th_assert_contains(r.err, "sites/a.conf:2:11: error: env_file 'secrets/a.env': not a "
+			"regular file (fifo)");
+	th_run_release(&r);
+
+	/* A site file that is a FIFO: the file's own name, no line. */
+	unlink(fifo);
+	th_write(dir, "secrets/a.env", "A=1\n");
+	chmod(fifo, 0600);
+	char *site_fifo = bg_xasprintf("%s/sites/b.conf", dir);
+	assert_int_equal(mkfifo(site_fifo, 0600), 0);
+	th_run_argv_ex(argv, env, 10000 * th_time_scale(), &r);
+	assert_false(r.timed_out);
+	assert_int_equal(r.status, BG_EXIT_ERROR);
+	th_assert_contains(r.err, "sites/b.conf: error: cannot read '");
+	th_assert_contains(r.err, "not a regular file (fifo)");
+	th_run_release(&r);
+	free(site_fifo);
+	free(sdir);
+	free(fifo);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 static void test_secret_never_in_diagnostics(void **state)
 {
 	int err;
@@ -1462,6 +1566,8 @@ int main(void)
 		cmocka_unit_test(test_modules),
 		cmocka_unit_test(test_did_you_mean),
 		cmocka_unit_test(test_env_file),
+		cmocka_unit_test(test_env_file_confined),
+		cmocka_unit_test(test_special_files_refused),
 		cmocka_unit_test(test_secret_never_in_diagnostics),
 		cmocka_unit_test(test_dir_resolve),
 		cmocka_unit_test(test_examples),
