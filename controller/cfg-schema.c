@@ -372,8 +372,18 @@ static const char *const def_entrypoints[] = {"websecure", NULL};
 static const char *const def_reload[] = {"nginx", "-s", "reload", NULL};
 static const char *const def_test[] = {"nginx", "-t", NULL};
 static const char *const upstreams[] = {"ports", "addresses", NULL};
+/*
+ * Env keys whose values are secret by default (docs/config.md, "Secrets").
+ * PASS and AUTH are matched as whole words between '_' (DB_PASS, PASS_FILE,
+ * BASIC_AUTH, AUTH_SALT), not as substrings, so PASSPORT_COUNTRY or
+ * AUTHOR_NAME stay visible; PWD, PRIVATE, SALT and DSN are rare enough
+ * inside other words to match anywhere. Hiding too much only hides a
+ * value from plans and history; hiding too little leaks it.
+ */
 static const char *const def_redact[] = {"*SECRET*", "*PASSWORD*", "*PASSWD*",
-		"*TOKEN*", "*KEY*", "*CREDENTIAL*", NULL};
+		"*TOKEN*", "*KEY*", "*CREDENTIAL*", "PASS", "PASS_*", "*_PASS", "*_PASS_*",
+		"*PWD*", "AUTH", "AUTH_*", "*_AUTH", "*_AUTH_*", "*_AUTHORIZATION*",
+		"*PRIVATE*", "*SALT*", "*DSN*", NULL};
 static const char *const def_empty[] = {NULL};
 
 #define HOSTNAME_EXPECT "a lowercase host name such as shop.example.com (no wildcards)"
@@ -1817,6 +1827,12 @@ static void explain_value(struct bg_buf *out, const struct key *k, const struct 
 		break;
 	}
 	bg_buf_addf(out, "%s = ", path);
+	if ((k->flags & F_NOECHO) && k->type == K_STR && *AT(base, k->off, char *const)) {
+		/* The confirm phrase is what an apply must type: never shown. */
+		bg_buf_adds(out, "<redacted>");
+		add_origin(out, loc);
+		return;
+	}
 	switch (k->type) {
 	case K_STR:
 	case K_PATH:

@@ -146,7 +146,7 @@ struct cfg_global {
 	char *edge_network;      /* default "bluegreen-edge" */
 	struct cfg_traefik traefik;
 	struct cfg_nginx nginx;
-	struct bg_strv redact;   /* env key globs; default *SECRET* *PASSWORD* *PASSWD* *TOKEN* *KEY* *CREDENTIAL* */
+	struct bg_strv redact;   /* env key globs, case-insensitive; defaults: cfg-schema.c def_redact */
 };
 
 struct cfg_prov; /* provenance table, opaque */

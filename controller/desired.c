@@ -174,7 +174,16 @@ bool des_secrets_match(const char *desired, const struct obs_labels *labels)
 	if (!desired || !*desired || !have) {
 		return true;
 	}
-	return CRYPTO_memcmp(have, desired, 64) == 0 && strlen(have) == 64;
+	/*
+	 * The label comes from Docker and may be any length: compare lengths
+	 * first, so CRYPTO_memcmp never reads past either string. The length
+	 * of a hex HMAC is no secret, only its bytes are.
+	 */
+	size_t n = strlen(desired);
+	if (strlen(have) != n) {
+		return false;
+	}
+	return CRYPTO_memcmp(have, desired, n) == 0;
 }
 
 static struct json_object *strv_json(const struct bg_strv *sv)

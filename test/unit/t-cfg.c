@@ -166,7 +166,7 @@ static void test_layering(void **state)
 	assert_int_equal(c->g.edge_kind, CFG_EDGE_TRAEFIK);
 	assert_int_equal(c->g.nginx.reload.n, 3);
 	assert_string_equal(c->g.nginx.listen, "80");
-	assert_int_equal(c->g.redact.n, 6);
+	assert_int_equal(c->g.redact.n, 19);
 
 	/* sites sorted by name */
 	assert_int_equal(c->n_sites, 2);
@@ -281,7 +281,10 @@ static void test_explain(void **state)
 		"edge.nginx.probe = true    # default\n"
 		"edge.nginx.upstream = ports    # default\n"
 		"edge.nginx.ports = 20000-29999    # default\n"
-		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*TOKEN*\", \"*KEY*\", \"*CREDENTIAL*\"]    # global.conf:8\n"
+		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*TOKEN*\", \"*KEY*\", "
+		"\"*CREDENTIAL*\", PASS, PASS_*, \"*_PASS\", \"*_PASS_*\", \"*PWD*\", AUTH, AUTH_*, "
+		"\"*_AUTH\", \"*_AUTH_*\", \"*_AUTHORIZATION*\", \"*PRIVATE*\", \"*SALT*\", \"*DSN*\"]"
+		"    # global.conf:8\n"
 		"sites.shop.domains = [shop.example.com]    # sites/shop.conf:2\n"
 		"sites.shop.preview = null    # default\n"
 		"sites.shop.image = nginx:1.27    # sites/shop.conf:3\n"
@@ -1289,6 +1292,88 @@ static void test_examples(void **state)
 	assert_true(checked >= 2);
 }
 
+/*
+ * The default redaction list (issue 9): common names of secrets are
+ * hidden without any configuration, while look-alikes an operator needs
+ * to see (PASSPORT_COUNTRY, AUTHOR_NAME) stay visible.
+ */
+static void test_redact_defaults(void **state)
+{
+	static const char *const secret[] = {"DB_PASS", "MYSQL_PASS", "SMTP_PASS", "PASS",
+		"PASS_FILE", "REDIS_PASS_PHRASE", "db_pass", "DB_PWD", "DBPWD", "BASIC_AUTH",
+		"SMTP_AUTH_USER", "AUTH", "AUTH_SALT", "HTTP_AUTHORIZATION", "GPG_PRIVATE",
+		"PRIVATE_KEY_PEM", "LOGGED_IN_SALT", "SENTRY_DSN", "DB_PASSWORD", "API_TOKEN",
+		"AWS_SECRET_ACCESS_KEY", "GIT_CREDENTIALS", NULL};
+	static const char *const visible[] = {"PASSPORT_COUNTRY", "BYPASS_CACHE", "COMPASS_MODE",
+		"AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "NODE_ENV", "PORT", "DATABASE_HOST", NULL};
+	char *dir = th_tmpdir("cfg");
+	th_write(dir, "global.conf", minimal_global);
+	th_write(dir, "sites/shop.conf",
+			"site: shop\n"
+			"domains: [shop.example.com]\n"
+			"image: nginx\n"
+			"port: 80\n"
+			"env: {DB_PASS: hunter2, PASSPORT_COUNTRY: fr}\n");
+	struct loaded l;
+	load(&l, dir);
+	assert_int_equal(l.err, 0);
+	for (size_t i = 0; secret[i]; i++) {
+		if (!cfg_key_is_secret(l.c, secret[i])) {
+			fail_msg("'%s' should be secret by default", secret[i]);
+		}
+	}
+	for (size_t i = 0; visible[i]; i++) {
+		if (cfg_key_is_secret(l.c, visible[i])) {
+			fail_msg("'%s' should not be secret by default", visible[i]);
+		}
+	}
+	char *ex = explain(l.c);
+	th_assert_contains(ex, "sites.shop.env.DB_PASS = <redacted>    # sites/shop.conf:5\n");
+	th_assert_contains(ex, "sites.shop.env.PASSPORT_COUNTRY = fr    # sites/shop.conf:5\n");
+	th_assert_not_contains(ex, "hunter2");
+	free(ex);
+	loaded_release(&l);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+/* validate --explain never shows the confirm phrase (it is marked no-echo). */
+static void test_explain_hides_confirm(void **state)
+{
+	char *dir = th_tmpdir("cfg");
+	th_write(dir, "global.conf", minimal_global);
+	th_write(dir, "sites/shop.conf",
+			"site: shop\n"
+			"domains: [shop.example.com]\n"
+			"image: nginx\n"
+			"port: 80\n"
+			"confirm: \"DEPLOY SHOP PHRASE-4711\"\n");
+	struct loaded l;
+	load(&l, dir);
+	assert_int_equal(l.err, 0);
+	assert_string_equal(cfg_site_find(l.c, "shop")->confirm, "DEPLOY SHOP PHRASE-4711");
+	char *ex = explain(l.c);
+	th_assert_contains(ex, "sites.shop.confirm = <redacted>    # sites/shop.conf:5\n");
+	th_assert_not_contains(ex, "PHRASE-4711");
+	free(ex);
+	loaded_release(&l);
+
+	struct th_run r;
+	th_bg(&r, "-c", dir, "validate", "--explain", NULL);
+	assert_int_equal(r.status, 0);
+	th_assert_contains(r.out, "sites.shop.confirm = <redacted>");
+	th_assert_not_contains(r.out, "PHRASE-4711");
+	th_assert_not_contains(r.err, "PHRASE-4711");
+	th_run_release(&r);
+	th_bg(&r, "-c", dir, "--json", "validate", "--explain", NULL);
+	assert_int_equal(r.status, 0);
+	th_assert_contains(r.out, "sites.shop.confirm = <redacted>");
+	th_assert_not_contains(r.out, "PHRASE-4711");
+	th_run_release(&r);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 static void test_binary_validate(void **state)
 {
 	char *dir = th_tmpdir("cfg");
@@ -1546,6 +1631,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layering),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_redact_defaults),
+		cmocka_unit_test(test_explain_hides_confirm),
 		cmocka_unit_test(test_builtin_profile),
 		cmocka_unit_test(test_profile_missing),
 		cmocka_unit_test(test_single_file_form),

@@ -16,6 +16,9 @@
 #include "plan.h"
 #include "th.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #define SECRET "s3cr3t-value-never-printed"
 
 static const char *global_conf =
@@ -1013,6 +1016,71 @@ static void test_secrets_label(void **state)
 
 
 /*
+ * io.bluegreen.secrets comes from Docker and may be any length. A label
+ * value at the very end of a readable page, followed by an inaccessible
+ * one, turns any read past its NUL into a SIGSEGV in every build (not
+ * only under valgrind or ASan): the comparison must check lengths first.
+ */
+static char *guarded_copy(const char *s, void **map, size_t *maplen)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t n = strlen(s) + 1;
+	*maplen = 2 * (size_t)pg;
+	char *m = mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + pg, (size_t)pg, PROT_NONE), 0);
+	*map = m;
+	char *at = m + pg - n;
+	memcpy(at, s, n);
+	return at;
+}
+
+static bool secrets_match_guarded(const char *desired, const char *label)
+{
+	struct obs_labels l = {0};
+	void *map = NULL;
+	size_t maplen = 0;
+	obs_labels_set(&l, BG_LABEL_SECRETS, "");
+	struct obs_label *lab = &l.v[0];
+	char *heap = lab->value;
+	lab->value = guarded_copy(label, &map, &maplen);
+	char *want = NULL;
+	void *wmap = NULL;
+	size_t wlen = 0;
+	want = guarded_copy(desired, &wmap, &wlen);
+	bool ok = des_secrets_match(want, &l);
+	lab->value = heap;
+	obs_labels_release(&l);
+	munmap(map, maplen);
+	munmap(wmap, wlen);
+	return ok;
+}
+
+static void test_secrets_label_lengths(void **state)
+{
+	char want[65], longer[66], shorter[64];
+	for (size_t i = 0; i < 64; i++) {
+		want[i] = "0123456789abcdef"[(i * 5) % 16];
+	}
+	want[64] = '\0';
+	snprintf(longer, sizeof(longer), "%s0", want);
+	memcpy(shorter, want, 63);
+	shorter[63] = '\0';
+	/* The case: a one-byte label. */
+	assert_false(secrets_match_guarded(want, "x"));
+	assert_false(secrets_match_guarded(want, ""));
+	assert_false(secrets_match_guarded(want, shorter));
+	assert_false(secrets_match_guarded(want, longer));
+	assert_true(secrets_match_guarded(want, want));
+	want[63] = want[63] == '0' ? '1' : '0';
+	assert_false(secrets_match_guarded(want, longer));
+	/* Nothing desired, or no label: not compared. */
+	struct obs_labels none = {0};
+	assert_true(des_secrets_match(want, &none));
+	assert_true(des_secrets_match("", &none));
+}
+
+/*
  * nginx, upstream: ports (the default): upstreams are 127.0.0.1:PORT from the
  * containers' labels, so a restart that moves a container's address changes
  * nothing, and a stopped live container is not a reason to rewrite the edge.
@@ -1101,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_no_edge_file),
 		cmocka_unit_test(test_name_collisions),
 		cmocka_unit_test(test_secrets_label),
+		cmocka_unit_test(test_secrets_label_lengths),
 		cmocka_unit_test(test_ports_upstreams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
