@@ -43,6 +43,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Reasons shown on a plan's "why:" line; more are counted, not listed. */
@@ -354,8 +355,9 @@ static bool approve_line(const char *name, const char *line, unsigned lineno,
 		return !bad;
 	}
 	if (!apply_token_valid(w)) {
-		bg_diag_error(d, &loc, "'%s' is not a plan token (%d lowercase hex characters, "
-				"as printed by `bluegreen plan`)", w, PLAN_TOKEN_LEN);
+		/* Never the word itself: the file may not be what it claims (issue 9). */
+		bg_diag_error(d, &loc, "not a plan token (%d lowercase hex characters, "
+				"as printed by `bluegreen plan`)", PLAN_TOKEN_LEN);
 		free(w);
 		return false;
 	}
@@ -377,8 +379,8 @@ static bool approve_line(const char *name, const char *line, unsigned lineno,
 			bg_strv_push(&ap.confirms, w + strlen("--confirm="));
 			free(w);
 		} else {
-			bg_diag_error(d, &loc, "unexpected '%s' (an approval is: TOKEN "
-					"[--confirm TEXT]...)", w);
+			bg_diag_error(d, &loc, "unexpected word (an approval is: TOKEN "
+					"[--confirm TEXT]...)");
 			free(w);
 			goto fail;
 		}
@@ -421,7 +423,46 @@ size_t ctl_approve_parse(const char *name, const char *data, size_t len,
 	return bad;
 }
 
-/* ---- approval tokens already taken (STATE_DIR/approve.seen) ---- */
+/* ---- approvals already taken (STATE_DIR/approve.seen) ---- */
+
+/*
+ * An approval is its token and its --confirm phrases: the same approval
+ * is acted on once, ever (docs/watch.md), but a line whose phrases changed,
+ * say a phrase added after a refusal for a missing one, is new input. The
+ * journal keeps "TOKEN HASH", HASH being 16 hex digits of the SHA-256 of
+ * the sorted phrases (never the phrases). A bare "TOKEN" line, as older
+ * daemons wrote, covers every approval of that token.
+ */
+char *ctl_approval_key(const char *token, const struct bg_strv *confirms)
+{
+	struct bg_strv sorted;
+	struct bg_sha256 *h = bg_sha256_new();
+	char hex[65];
+
+	bg_strv_init(&sorted);
+	if (confirms && confirms->n) {
+		bg_strv_copy(&sorted, confirms);
+		bg_strv_sort(&sorted);
+	}
+	for (size_t i = 0; i < sorted.n; i++) {
+		bg_sha256_update_str(h, sorted.v[i]);
+	}
+	bg_sha256_final_hex(h, hex);
+	bg_strv_release(&sorted);
+	return bg_xasprintf("%s %.16s", token, hex);
+}
+
+bool ctl_approval_seen(const struct bg_strv *seen, const char *token,
+		const struct bg_strv *confirms)
+{
+	if (bg_strv_contains(seen, token)) {
+		return true;
+	}
+	char *key = ctl_approval_key(token, confirms);
+	bool yes = bg_strv_contains(seen, key);
+	free(key);
+	return yes;
+}
 
 static void seen_load(struct ctl *c)
 {
@@ -437,28 +478,44 @@ static void seen_load(struct ctl *c)
 	free(path);
 }
 
-/* Remember for good (before the apply starts) that this line was acted on. */
-static void seen_add(struct ctl *c, const char *token)
+/* Append line to path, a regular file of ours: never through a link or into a FIFO. */
+static int seen_append(const char *path, const char *line)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+			0600);
+	struct stat st;
+	int err = 0;
+	if (fd < 0) {
+		return errno;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		err = errno ? errno : EINVAL;
+	} else if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) || fsync(fd) != 0) {
+		err = errno ? errno : EIO;
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * Remember for good (before the apply starts, and before anything can
+ * refuse it) that this approval was acted on.
+ */
+static void seen_add(struct ctl *c, const char *token, const struct bg_strv *confirms)
 {
 	char *path = bg_xasprintf("%s/%s", c->state_dir, CTL_APPROVE_SEEN);
-	char *line = bg_xasprintf("%s\n", token);
-	int err = 0;
-	strv_add_unique(&c->seen, token);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = errno;
-	} else {
-		if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) || fsync(fd) != 0) {
-			err = errno ? errno : EIO;
-		}
-		close(fd);
-	}
+	char *key = ctl_approval_key(token, confirms);
+	char *line = bg_xasprintf("%s\n", key);
+	strv_add_unique(&c->seen, key);
+	errno = 0;
+	int err = seen_append(path, line);
 	if (err) {
 		complain(c, "warning", "cannot record approval %s in %s (%s): after a restart "
 				"it would be tried again (a used token is refused anyway)", token, path,
 				strerror(err));
 	}
 	free(line);
+	free(key);
 	free(path);
 }
 
@@ -995,19 +1052,43 @@ static void config_reload(struct ctl *c)
 
 /* ---- the approval file ---- */
 
+/* SHA-256 of line lineno (1-based) of data: a bad line is reported again once changed. */
+static void approve_line_hash(const char *data, size_t len, unsigned lineno, char hex[65])
+{
+	const char *p = data, *end = data + len;
+	for (unsigned n = 1; n < lineno && p < end; n++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl ? nl + 1 : end;
+	}
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	bg_sha256_hex(p, (size_t)((nl ? nl : end) - p), hex);
+}
+
+/*
+ * Read the approval file on the loop thread. That is safe because
+ * bg_file_read_safe never blocks: O_NONBLOCK open, a regular file only
+ * (a FIFO, device or socket is refused before any read), at most
+ * APPROVE_MAX_BYTES, and no link followed (the file is committed, and git
+ * stores links: one to a root-only file must not be read, nor printed).
+ * Messages name line:col and never quote the file.
+ */
 static void approve_read(struct ctl *c)
 {
 	char *path = bg_xasprintf("%s/%s", c->dir, CFGW_APPROVE_NAME);
 	char *data = NULL;
 	size_t len = 0;
+	const char *why = NULL;
 	struct ctl_approvals a;
 	struct bg_diag d;
 
 	c->approve_dirty = false;
-	int err = bg_file_read(path, APPROVE_MAX_BYTES, &data, &len);
+	int err = bg_file_read_safe(NULL, path, APPROVE_MAX_BYTES, &data, &len, NULL, &why);
 	if (err) {
-		if (err != BG_ERRNO(ENOENT)) {
-			complain(c, "error", "cannot read %s: %s", path, bg_strerror(err));
+		if (err == BG_ETOO_BIG) {
+			complain(c, "error", "%s: file is too large (over %u bytes): approvals "
+					"ignored", path, APPROVE_MAX_BYTES);
+		} else if (err != BG_ERRNO(ENOENT)) {
+			complain(c, "error", "%s: %s: approvals ignored", path, why);
 		}
 		free(path);
 		return;
@@ -1018,21 +1099,26 @@ static void approve_read(struct ctl *c)
 	for (size_t i = 0; i < d.n; i++) {
 		int n = bg_diag_item_format(&d.items[i], NULL, 0);
 		char *line = bg_xmalloc((size_t)n + 1);
+		char hex[65];
 		bg_diag_item_format(&d.items[i], line, (size_t)n + 1);
-		if (!bg_strv_contains(&c->approve_reported, line)) {
+		approve_line_hash(data, len, d.items[i].line, hex);
+		char *key = bg_xasprintf("%s %s", line, hex);
+		if (!bg_strv_contains(&c->approve_reported, key)) {
 			fflush(c->cli->out);
 			fprintf(c->cli->err, "%s (line skipped)\n", line);
-			bg_strv_push(&c->approve_reported, line);
+			bg_strv_push(&c->approve_reported, key);
 		}
+		free(key);
 		free(line);
 	}
 	for (size_t i = 0; i < a.n; i++) {
 		struct ctl_approval *ap = &a.v[i];
-		if (bg_strv_contains(&c->seen, ap->token) || token_pending(c, ap->token)) {
+		if (ctl_approval_seen(&c->seen, ap->token, &ap->confirms) ||
+				token_pending(c, ap->token)) {
 			continue;
 		}
 		if (hist_token_used(c->hist, ap->token)) {
-			seen_add(c, ap->token);
+			seen_add(c, ap->token, &ap->confirms);
 			note(c, "approve: line %u: token %s was already used: skipped", ap->line,
 					ap->token);
 			continue;
@@ -1332,6 +1418,10 @@ static void apply_start(struct ctl *c)
 	 * whatever the debounce has let the daemon see.
 	 */
 	bg_diag_init(&d);
+	/* Before any refusal: a refused approval is not retried (docs/watch.md). */
+	if (r->from_approve && r->token) {
+		seen_add(c, r->token, &r->confirms);
+	}
 	int err = des_cfg_load(&n, c->dir, CFG_LOAD_PARTIAL, &d);
 	if (n && n->g.install_mode == CFG_MODE_UNSET) {
 		req_refuse(c, r, BG_EXIT_REFUSED, &d, "refused: install_mode is not set in "
@@ -1355,9 +1445,6 @@ static void apply_start(struct ctl *c)
 	}
 	/* Warnings are not sent: the client printed its own load's already. */
 	take_config(c, n);
-	if (r->from_approve && r->token) {
-		seen_add(c, r->token);
-	}
 	char ts[32];
 	bg_time_format_utc(bg_now_ms(), ts);
 	fprintf(c->cli->out, "\n=== %s%s (%s) at %s\n", r->token ? "apply " : "", r->label,

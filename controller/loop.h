@@ -74,4 +74,15 @@ void ctl_approvals_release(struct ctl_approvals *a);
 size_t ctl_approve_parse(const char *name, const char *data, size_t len,
 		struct ctl_approvals *out, struct bg_diag *d);
 
+/*
+ * What STATE_DIR/approve.seen records of an approval taken from the file:
+ * "TOKEN HASH", HASH from its --confirm phrases (order does not matter, the
+ * phrases are not stored). ctl_approval_seen: is this approval (or, for a
+ * bare-token line of an older daemon, any approval of the token) in seen?
+ * The same approval is acted on once; changed phrases make a new one.
+ */
+char *ctl_approval_key(const char *token, const struct bg_strv *confirms);
+bool ctl_approval_seen(const struct bg_strv *seen, const char *token,
+		const struct bg_strv *confirms);
+
 #endif /* BG_CONTROLLER_LOOP_H */
