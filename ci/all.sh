@@ -7,7 +7,9 @@
 #   2. clang + ASan + UBSan, --werror: unit, fuzz corpora, schema suites
 #   3. valgrind over the unit suite (gcc build)
 #   4. docker suite (real dockerd, real nginx) on the sanitizer build
-#   5. libFuzzer on every fuzz target for FUZZ_SECONDS (default 60 in all)
+#   5. the release (man page, completion, ZIP, meson install, the binary
+#      without fault injection) and the ZIP on a fresh Debian 12 (gcc build)
+#   6. libFuzzer on every fuzz target for FUZZ_SECONDS (default 60 in all)
 set -u
 cd "$(dirname "$0")/.."
 RESULTS=$(mktemp "${TMPDIR:-/tmp}/bg-ci-results.XXXXXX")
@@ -38,7 +40,8 @@ step "build gcc --werror" ci/build.sh build-ci-gcc gcc
 step "build clang asan+ubsan --werror" ci/build.sh build-ci-asan clang-asan
 if [ -f build-ci-asan/build.ninja ]; then
 	printf '== unit, fuzz corpora, schema under ASan+UBSan\n'
-	mtest "unit, fuzz corpora, schema (asan)" build-ci-asan testlog.json --no-suite docker --num-processes 2
+	mtest "unit, fuzz corpora, schema, release (asan)" build-ci-asan testlog.json \
+		--no-suite docker --no-suite fresh --num-processes 2
 fi
 if [ -f build-ci-gcc/build.ninja ]; then
 	printf '== unit under valgrind\n'
@@ -51,6 +54,10 @@ fi
 if [ -f build-ci-asan/build.ninja ]; then
 	printf '== docker suite (real dockerd, real nginx)\n'
 	mtest "docker (asan)" build-ci-asan testlog.json --suite docker
+fi
+if [ -f build-ci-gcc/build.ninja ]; then
+	printf '== release and the fresh machine (gcc build: as shipped, no fault injection)\n'
+	mtest "release, fresh machine (gcc)" build-ci-gcc testlog.json --suite release --suite fresh
 fi
 step "libFuzzer ${FUZZ_SECONDS}s over every target" ci/fuzz.sh
 

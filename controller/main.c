@@ -32,8 +32,11 @@ static const struct cmd commands[] = {
 		"Exit 0 done, 3 token stale, unknown or used, 4 refused (install_mode\n"
 		"unset, confirm phrase missing), 5 failed (live colour untouched).\n"},
 	{"history", cmd_history, "the journal, newest last",
-		"history [SITE] [--limit N]",
-		"  --limit N         only the last N entries\n"},
+		"history [SITE] [--limit N] | --verify [--from FILE] | --export [FILE]",
+		"  --limit N         only the last N entries\n"
+		"  --verify          check the journal's hash chain; name the first broken entry\n"
+		"  --from FILE       with --verify: check an export instead (- for stdin)\n"
+		"  --export [FILE]   write every entry with its chain, JSON lines (default -)\n"},
 	{"log", cmd_log, "convergence log; -f follows",
 		"log [-f] [-n LINES]",
 		"  -f, --follow      print new lines as they are written\n"

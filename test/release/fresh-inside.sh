@@ -1,0 +1,63 @@
+#!/bin/sh
+# fresh-inside.sh SRC VERSION: run by t-fresh.sh as root inside a container
+# of a minimal Debian 12 (mmdebstrap --variant=minbase), in the release
+# tree SRC unpacked from the ZIP. What a new user does, in order; the first
+# step that fails ends it with its output shown and exit 1.
+set -u
+src=$1 version=$2
+cd "$src" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+step() { echo; echo "== $*"; }
+
+step "nothing of bluegreen's toolchain is installed yet"
+for p in gcc meson libyaml-dev; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' &&
+		fail "$p is already installed in the fresh image: the test proves nothing"
+done
+[ -d .git ] && fail "the release tree has a .git directory"
+
+step "./run.sh --version (installs the build packages with apt, builds)"
+out=$(./run.sh --version 2>&1)
+rc=$?
+printf '%s\n' "$out" | tail -n 40
+[ "$rc" -eq 0 ] || fail "./run.sh --version exited $rc"
+printf '%s\n' "$out" | grep -Eq "^bluegreen $version( \\(git [0-9a-f]+(-dirty)?\\))?\$" ||
+	fail "./run.sh --version did not print 'bluegreen $version'"
+
+step "./run.sh -c examples/demo validate"
+./run.sh -c examples/demo validate || fail "validate of the bundled demo config exited $?"
+
+step "./run.sh -c examples/demo plan --observed (a snapshot of an empty host)"
+out=$(./run.sh -c examples/demo plan --observed /fresh/empty-host.json 2>&1)
+rc=$?
+printf '%s\n' "$out"
+[ "$rc" -eq 2 ] || fail "plan --observed exited $rc, not 2 (changes pending)"
+printf '%s\n' "$out" | grep -Eq 'create +container +hello-blue' || fail "the plan does not deploy hello"
+printf '%s\n' "$out" | grep -Eq '^  bluegreen apply [0-9a-f]{12,}' || fail "the plan prints no token"
+
+step "the GitOps example: validate and plan against its snapshot"
+./run.sh -c examples/gitops/config validate || fail "validate of examples/gitops/config exited $?"
+./run.sh -c examples/gitops/config plan --observed examples/gitops/config/observed/snapshot.json
+rc=$?
+[ "$rc" -eq 2 ] || fail "plan --observed of the GitOps example exited $rc, not 2"
+
+step "./run.sh help plan, and the man page and completion installed without scdoc"
+./run.sh help plan | grep -q -- '--observed FILE' || fail "help plan does not show --observed"
+command -v scdoc >/dev/null && fail "scdoc got installed: the product build must not need it"
+meson install -C build --destdir /tmp/inst >/tmp/inst.log 2>&1 || { cat /tmp/inst.log; fail "meson install failed"; }
+for f in usr/local/bin/bluegreen usr/local/share/man/man1/bluegreen.1 \
+	usr/local/share/bash-completion/completions/bluegreen \
+	usr/local/lib/systemd/system/bluegreen.service \
+	usr/local/share/bluegreen/profiles/pro.conf; do
+	[ -f "/tmp/inst/$f" ] || fail "meson install did not install /$f"
+done
+cmp -s docs/man/bluegreen.1 /tmp/inst/usr/local/share/man/man1/bluegreen.1 ||
+	fail "the installed man page is not the ZIP's prebuilt one"
+
+step "no test tool was installed for the product"
+for p in libcmocka-dev clang valgrind python3-jsonschema docker.io scdoc zip; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' &&
+		fail "$p was installed for the product path"
+done
+echo
+echo "fresh machine: all steps passed"

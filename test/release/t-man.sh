@@ -1,0 +1,108 @@
+#!/bin/sh
+# t-man.sh: bluegreen(1) (docs/man/bluegreen.1.scd) and the binary's own
+# help list the same things, both ways:
+#   - the commands of `bluegreen --help` and the man page's COMMANDS;
+#   - per command, the options of `bluegreen help CMD` and of its entry in
+#     the man page (`bluegreen CMD --help` must print the same as help CMD),
+#     and every option controller/cmd-CMD.c parses is in help CMD;
+#   - the global options of `--help` and the man page's OPTIONS;
+#   - the exit codes of controller/bg.h (enum bg_exit) and EXIT STATUS;
+#   - the environment variables the sources read (getenv("...") and
+#     "BLUEGREEN_*" names, in controller/ and reconcilers/) and ENVIRONMENT
+#     (BLUEGREEN_FAULT excepted: it exists only in fault-injection test
+#     builds, docs/testing.md).
+# Also, when meson built the page (scdoc found), the built bluegreen.1 is
+# the page: it names every command.
+# Environment: BG_BINARY, BG_SRCDIR, BG_BUILDDIR (meson's test_env).
+set -u
+bin=${BG_BINARY:?BG_BINARY is not set}
+src=${BG_SRCDIR:?BG_SRCDIR is not set}
+man=$src/docs/man/bluegreen.1.scd
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bg-t-man.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failed=0
+bad() { echo "not ok: $*"; failed=1; }
+
+# same WHAT A B: the sorted word lists in files A and B are equal
+same() {
+	sort -u "$2" >"$2.s"
+	sort -u "$3" >"$3.s"
+	if ! cmp -s "$2.s" "$3.s"; then
+		bad "$1 differ (< the binary's help, > the man page):"
+		diff "$2.s" "$3.s" | grep '^[<>]' | sed 's/^/    /'
+	else
+		echo "ok: $1 ($(wc -l <"$2.s") the same)"
+	fi
+}
+
+# Options in text: every -x / --long word, without =VALUE.
+opts() { grep -oE '(^|[[:space:],[(])--?[a-zA-Z][a-zA-Z-]*' | sed 's/^[[:space:],[(]//' | sort -u; }
+
+# A section of the man page: from "# NAME" to the next "# ".
+section() { awk -v s="# $1" '$0 == s { on = 1; next } /^# / { on = 0 } on' "$man"; }
+
+"$bin" --help >"$tmp/help" 2>&1 || bad "bluegreen --help exited $?"
+
+# Commands.
+awk '/^  [a-z]+  / { print $1 }' "$tmp/help" >"$tmp/cmds.bin"
+section COMMANDS | sed -n 's/^\*\([a-z]*\)\*.*/\1/p' >"$tmp/cmds.man"
+same "commands" "$tmp/cmds.bin" "$tmp/cmds.man"
+[ -s "$tmp/cmds.bin" ] || bad "no command found in bluegreen --help"
+
+# Per command: options.
+for c in $(sort -u "$tmp/cmds.bin" "$tmp/cmds.man"); do
+	[ "$c" = help ] && continue
+	"$bin" help "$c" >"$tmp/h.$c" 2>&1 || bad "bluegreen help $c exited $?"
+	"$bin" "$c" --help >"$tmp/h2.$c" 2>&1 || bad "bluegreen $c --help exited $?"
+	cmp -s "$tmp/h.$c" "$tmp/h2.$c" || bad "bluegreen $c --help is not bluegreen help $c"
+	# The usage line and the option lines, minus the global options.
+	grep -E '^usage:|^  -' "$tmp/h.$c" | sed 's/^usage: bluegreen \[-c CONFIG_DIR\] \[--json\]//' |
+		opts | grep -vx -e '--json' -e '--help' >"$tmp/o.bin.$c"
+	# The man page: the entry's synopsis line ("*c* ...") and the option
+	# lines under it (a tab, then "*-"), not the prose, which may name
+	# another command's option.
+	section COMMANDS | awk -v c="*$c*" '
+		index($0, c) == 1 { on = 1; print; next }
+		/^\*[a-z]+\*/ { on = 0 }
+		on && /^\t\*-/' | sed 's/\*//g' | opts | grep -vx -e '--json' -e '--help' >"$tmp/o.man.$c"
+	same "options of $c" "$tmp/o.bin.$c" "$tmp/o.man.$c"
+	# Every option the verb's parser compares an argument with is in its
+	# help (so a new option cannot be missed by both help and man page).
+	if [ -f "$src/controller/cmd-$c.c" ]; then
+		grep -oE 'argv\[i\], "--?[a-zA-Z][a-zA-Z-]*=?"' "$src/controller/cmd-$c.c" |
+			grep -oE '"--?[a-zA-Z-]+' | tr -d '"' | sort -u |
+			grep -vx -e '--json' -e '--help' >"$tmp/o.src.$c"
+		missing=$(comm -23 "$tmp/o.src.$c" "$tmp/o.bin.$c.s")
+		[ -z "$missing" ] || bad "controller/cmd-$c.c parses $(echo $missing) but bluegreen help $c does not list it"
+	else
+		bad "no controller/cmd-$c.c for command $c"
+	fi
+done
+
+# Global options.
+sed -n '/^options:/,/^$/p' "$tmp/help" | opts >"$tmp/g.bin"
+section OPTIONS | sed 's/\*//g' | grep -E '^-' | opts >"$tmp/g.man"
+same "global options" "$tmp/g.bin" "$tmp/g.man"
+
+# Exit codes.
+sed -n 's/^[[:space:]]*BG_EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$src/controller/bg.h" >"$tmp/x.src"
+section "EXIT STATUS" | sed -n 's/^\*\([0-9]*\)\*$/\1/p' >"$tmp/x.man"
+same "exit codes" "$tmp/x.src" "$tmp/x.man"
+[ -s "$tmp/x.src" ] || bad "no BG_EXIT_ value found in controller/bg.h"
+
+# Environment.
+cat "$src"/controller/*.c "$src"/controller/*.h "$src"/reconcilers/*.c "$src"/reconcilers/*.h |
+	grep -oE 'getenv\("[A-Z_]+"\)|"BLUEGREEN_[A-Z_]+"' | grep -oE '[A-Z_]{3,}' |
+	grep -vx 'BLUEGREEN_FAULT' >"$tmp/e.src"
+section ENVIRONMENT | sed -n 's/^\*\([A-Z_]*\)\*$/\1/p' >"$tmp/e.man"
+same "environment variables" "$tmp/e.src" "$tmp/e.man"
+
+# The page meson built, if it did.
+if [ -n "${BG_BUILDDIR:-}" ] && [ -f "$BG_BUILDDIR/bluegreen.1" ]; then
+	for c in $(cat "$tmp/cmds.man"); do
+		grep -q "^\\\\fB$c\\\\fR" "$BG_BUILDDIR/bluegreen.1" || bad "the built bluegreen.1 lacks $c"
+	done
+	echo "ok: the built bluegreen.1 names every command"
+fi
+[ "$failed" -eq 0 ] && echo "PASS" || echo "FAIL"
+exit "$failed"
