@@ -417,6 +417,58 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 	return err;
 }
 
+/*
+ * Compare the plan's execution settings with those of the last apply, so
+ * a plan printed after a refusal says which changed. A record that cannot
+ * be read leaves every setting "not compared", which shows them all.
+ */
+static void exec_compare(struct hist *h, struct plan *p)
+{
+	char *last = NULL;
+	int err = hist_exec_settings_get(h, &last);
+	if (err == 0 || err == BG_ENOT_FOUND) {
+		plan_exec_compare(p, last);
+	}
+	free(last);
+}
+
+/*
+ * This apply's token is used: record the execution settings it runs with,
+ * and journal those that changed since the last apply, so the history
+ * says when a command bluegreen runs as root, its socket or a directory
+ * it writes changed, and in which apply (ADR 0012).
+ */
+static void exec_record(struct hist *h, const char *token, const struct plan *p)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	bool first = true;
+	for (size_t i = 0; i < p->n_exec; i++) {
+		const struct plan_exec *e = &p->exec[i];
+		first &= e->state != PLAN_EXEC_CHANGED && e->state != PLAN_EXEC_SAME;
+		if (e->state == PLAN_EXEC_SAME) {
+			continue;
+		}
+		bg_buf_addf(&b, "%s%s: ", b.len ? "; " : "", e->key);
+		if (e->state == PLAN_EXEC_CHANGED) {
+			bg_buf_addf(&b, "%s -> ", e->previous_shown);
+		}
+		bg_buf_adds(&b, e->shown);
+	}
+	if (b.len) {
+		char *json = plan_exec_to_json(p);
+		int err = hist_exec_settings_store(h, json);
+		if (err) {
+			bg_log(BG_LOG_ERROR, "could not record the execution settings of apply %s: "
+					"%s", token, bg_strerror(err));
+		}
+		journal(h, "settings", NULL, token, first ? "recorded" : "changed",
+				"execution settings %s: %s", first ? "of this installation"
+				: "changed since the last apply", b.data);
+		free(json);
+	}
+	bg_buf_release(&b);
+}
+
 void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		const struct apply_opts *opts, struct apply_outcome *out, struct bg_diag *d)
 {
@@ -478,6 +530,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		goto out;
 	}
 	out->have_plan = true;
+	exec_compare(h, &out->plan);
 	if (opts->rollback_site) {
 		token = out->plan.token;
 		const struct plan_site *ps = plan_site_find(&out->plan, opts->rollback_site);
@@ -516,6 +569,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 				: "cannot record the use of token %s", token);
 		goto out;
 	}
+	exec_record(h, token, &out->plan);
 	if (plan_changes(&out->plan) == 0) {
 		outcome(out, BG_EXIT_OK, "nothing to do: everything matches the configuration");
 		journal(h, "apply", NULL, token, "ok", "nothing to do");
@@ -571,6 +625,7 @@ replan_for_display:
 	if (rec_observe_all(dk, cfg, h, &obs, d) == 0 &&
 			plan_build(&out->plan, cfg, &obs, &args, d) == 0) {
 		out->have_plan = true;
+		exec_compare(h, &out->plan);
 	}
 out:
 	free(stored);

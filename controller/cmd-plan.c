@@ -2,10 +2,31 @@
  * cmd-plan: `bluegreen plan [SITE...] [--retry SITE] [--observed FILE]`.
  * Observes (or reads a snapshot), builds the plan, prints it with its
  * token, and journals it. Changes nothing else: no Docker object, no edge
- * file. Exit 0 nothing to do, 2 changes pending, 1 error.
+ * file. Execution settings that changed since the last apply (or all of
+ * them, from a snapshot) are shown first. Exit 0 nothing to do, 2 changes
+ * pending, 1 error.
  */
 #include "bg.h"
 #include "cli.h"
+
+/*
+ * Say which execution settings changed since the last apply. A snapshot
+ * (--observed) may come from another host: it is not compared, and the
+ * plan then shows every setting.
+ */
+static void exec_compare(struct cli *cli, struct hist *h, struct plan *p)
+{
+	char *last = NULL;
+	int err = hist_exec_settings_get(h, &last);
+	if (err == 0 || err == BG_ENOT_FOUND) {
+		err = plan_exec_compare(p, last);
+	}
+	if (err) {
+		fprintf(cli->err, "bluegreen: warning: cannot read the execution settings of the "
+				"last apply (%s): every setting is shown\n", bg_strerror(err));
+	}
+	free(last);
+}
 
 int cmd_plan(int argc, char **argv, struct cli *cli)
 {
@@ -82,6 +103,9 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 		goto out;
 	}
 	bg_diag_release(&d);
+	if (!observed) {
+		exec_compare(cli, env.hist, &p);
+	}
 	cli_plan_print(cli, env.cfg, &p);
 	if (!observed) {
 		/* The read-only handle cannot journal: reopen for writing. */

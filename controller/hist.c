@@ -1663,6 +1663,23 @@ int hist_plan_get(struct hist *h, const char *token, char **args_json)
 	return err;
 }
 
+/*
+ * The last apply's execution settings live beside the printed plans,
+ * under a key no token can take (tokens are lowercase hex), so they need
+ * no database of their own.
+ */
+#define EXEC_SETTINGS_KEY "execution-settings"
+
+int hist_exec_settings_store(struct hist *h, const char *json)
+{
+	return hist_plan_store(h, EXEC_SETTINGS_KEY, json, NULL);
+}
+
+int hist_exec_settings_get(struct hist *h, char **json)
+{
+	return hist_plan_get(h, EXEC_SETTINGS_KEY, json);
+}
+
 /* The JSON kept with a mark (token used, rejected): when, by whom. */
 static int mark_value(struct hist *h, MDB_txn *txn, int64_t now, struct bg_buf *b)
 {

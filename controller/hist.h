@@ -148,6 +148,15 @@ int hist_plan_store(struct hist *h, const char *token, const char *args_json,
 int hist_plan_get(struct hist *h, const char *token, char **args_json);
 
 /*
+ * The execution settings the last apply ran with (plan_exec_to_json(),
+ * ADR 0012): stored by apply once its token is used, read by plan to say
+ * what changed since. Each store replaces the previous record.
+ * BG_ENOT_FOUND when no apply recorded them yet. *json is a new string.
+ */
+int hist_exec_settings_store(struct hist *h, const char *json);
+int hist_exec_settings_get(struct hist *h, char **json);
+
+/*
  * Mark a token used, atomically: BG_ETOKEN_USED if it already was. The
  * check and the mark are one write transaction, so two convergers can
  * never both use it.

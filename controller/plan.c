@@ -156,6 +156,13 @@ void plan_release(struct plan *p)
 		bg_strv_release(&s->notes);
 	}
 	free(p->sites);
+	for (size_t i = 0; i < p->n_exec; i++) {
+		free(p->exec[i].value);
+		free(p->exec[i].shown);
+		free(p->exec[i].previous);
+		free(p->exec[i].previous_shown);
+	}
+	free(p->exec);
 	plan_args_release(&p->args);
 	bg_strv_release(&p->notes);
 	bg_strv_release(&p->facts);
@@ -216,6 +223,227 @@ const struct plan_site *plan_site_find(const struct plan *p, const char *site)
 		}
 	}
 	return NULL;
+}
+
+/* ---- execution settings (ADR 0012) ---- */
+
+typedef struct json_object *(*exec_value_fn)(const struct cfg *cfg);
+
+static struct json_object *exec_str(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *exec_argv(const struct bg_strv *sv)
+{
+	return strv_to_json(sv);
+}
+
+static struct json_object *x_docker_socket(const struct cfg *c)
+{
+	return exec_str(c->g.docker_socket);
+}
+
+static struct json_object *x_state_dir(const struct cfg *c)
+{
+	return exec_str(c->g.state_dir);
+}
+
+static struct json_object *x_edge_kind(const struct cfg *c)
+{
+	return exec_str(cfg_edge_kind_name(c->g.edge_kind));
+}
+
+static struct json_object *x_nginx_conf_dir(const struct cfg *c)
+{
+	return exec_str(c->g.nginx.conf_dir);
+}
+
+static struct json_object *x_nginx_test(const struct cfg *c)
+{
+	return exec_argv(&c->g.nginx.test);
+}
+
+static struct json_object *x_nginx_reload(const struct cfg *c)
+{
+	return exec_argv(&c->g.nginx.reload);
+}
+
+static struct json_object *x_traefik_dynamic_dir(const struct cfg *c)
+{
+	return exec_str(c->g.traefik.dynamic_dir);
+}
+
+static struct json_object *x_traefik_staging_dir(const struct cfg *c)
+{
+	return exec_str(c->g.traefik.staging_dir);
+}
+
+static struct json_object *x_traefik_api(const struct cfg *c)
+{
+	return exec_str(c->g.traefik.api);
+}
+
+#define EXEC_ANY_EDGE (-1)
+
+/*
+ * Every setting that changes what apply executes or where it writes. A
+ * new one (a hook, another edge's command) is one row here: it is then in
+ * the token, in both renderings and in what apply records.
+ */
+static const struct exec_row {
+	const char *key;
+	const char *label;
+	int edge; /* the enum cfg_edge_kind it belongs to, or EXEC_ANY_EDGE */
+	exec_value_fn value;
+} exec_rows[] = {
+	{"docker.socket", "docker socket", EXEC_ANY_EDGE, x_docker_socket},
+	{"state_dir", "state directory", EXEC_ANY_EDGE, x_state_dir},
+	{"edge.kind", "edge kind", EXEC_ANY_EDGE, x_edge_kind},
+	{"edge.nginx.conf_dir", "nginx config directory", CFG_EDGE_NGINX, x_nginx_conf_dir},
+	{"edge.nginx.test", "edge test command", CFG_EDGE_NGINX, x_nginx_test},
+	{"edge.nginx.reload", "edge reload command", CFG_EDGE_NGINX, x_nginx_reload},
+	{"edge.traefik.dynamic_dir", "traefik dynamic directory", CFG_EDGE_TRAEFIK,
+		x_traefik_dynamic_dir},
+	{"edge.traefik.staging_dir", "traefik staging directory", CFG_EDGE_TRAEFIK,
+		x_traefik_staging_dir},
+	{"edge.traefik.api", "traefik API", CFG_EDGE_TRAEFIK, x_traefik_api},
+};
+
+/* A word that reads unambiguously without quotes inside "[a, b]". */
+static bool exec_word(const char *s)
+{
+	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789_./:@+=%-") == strlen(s);
+}
+
+static void exec_show_str(struct bg_buf *b, const char *s)
+{
+	if (exec_word(s)) {
+		bg_buf_adds(b, s);
+	} else {
+		bg_buf_add_json_str(b, s); /* quoted and escaped: no control byte reaches a terminal */
+	}
+}
+
+/* How a value reads in the text plan: a path, [argv, ...], or (none). */
+static char *exec_show(struct json_object *v)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	if (!v) {
+		bg_buf_adds(&b, "(none)");
+	} else if (json_object_is_type(v, json_type_array)) {
+		bg_buf_addch(&b, '[');
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+			if (i) {
+				bg_buf_adds(&b, ", ");
+			}
+			exec_show_str(&b, json_object_get_string(e));
+		}
+		bg_buf_addch(&b, ']');
+	} else {
+		exec_show_str(&b, json_object_get_string(v));
+	}
+	return bg_buf_detach(&b, NULL);
+}
+
+static char *exec_canon(struct json_object *v)
+{
+	return bg_xstrdup(v ? json_object_to_json_string_ext(v, json_flags) : "null");
+}
+
+/* Fill p->exec from cfg and make each setting a fact of the token. */
+static void exec_collect(struct plan *p, const struct cfg *cfg)
+{
+	p->exec = bg_xcalloc(BG_ARRAY_SIZE(exec_rows), sizeof(*p->exec));
+	for (size_t i = 0; i < BG_ARRAY_SIZE(exec_rows); i++) {
+		const struct exec_row *r = &exec_rows[i];
+		if (r->edge != EXEC_ANY_EDGE && r->edge != (int)cfg->g.edge_kind) {
+			continue;
+		}
+		struct json_object *v = r->value(cfg);
+		struct plan_exec *e = &p->exec[p->n_exec++];
+		e->key = r->key;
+		e->label = r->label;
+		e->value = exec_canon(v);
+		e->shown = exec_show(v);
+		json_object_put(v);
+		plan_fact_add(p, "exec %s=%s", e->key, e->value);
+	}
+}
+
+char *plan_exec_to_json(const struct plan *p)
+{
+	struct json_object *o = json_object_new_object();
+	for (size_t i = 0; i < p->n_exec; i++) {
+		json_object_object_add(o, p->exec[i].key, json_tokener_parse(p->exec[i].value));
+	}
+	char *s = bg_xstrdup(json_object_to_json_string_ext(o, json_flags));
+	json_object_put(o);
+	return s;
+}
+
+static void exec_reset(struct plan *p)
+{
+	for (size_t i = 0; i < p->n_exec; i++) {
+		struct plan_exec *e = &p->exec[i];
+		free(e->previous);
+		free(e->previous_shown);
+		e->previous = e->previous_shown = NULL;
+		e->state = PLAN_EXEC_UNKNOWN;
+	}
+}
+
+int plan_exec_compare(struct plan *p, const char *last_json)
+{
+	struct json_object *o = NULL;
+
+	exec_reset(p);
+	if (last_json) {
+		o = json_tokener_parse(last_json);
+		if (!o || !json_object_is_type(o, json_type_object)) {
+			json_object_put(o);
+			return BG_EPARSE;
+		}
+	}
+	for (size_t i = 0; i < p->n_exec; i++) {
+		struct plan_exec *e = &p->exec[i];
+		struct json_object *v = NULL;
+		if (!o || !json_object_object_get_ex(o, e->key, &v)) {
+			e->state = PLAN_EXEC_NEW;
+			continue;
+		}
+		e->previous = exec_canon(v);
+		e->previous_shown = exec_show(v);
+		e->state = strcmp(e->previous, e->value) == 0 ? PLAN_EXEC_SAME : PLAN_EXEC_CHANGED;
+	}
+	json_object_put(o);
+	return 0;
+}
+
+size_t plan_exec_changed(const struct plan *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_exec; i++) {
+		n += p->exec[i].state == PLAN_EXEC_NEW || p->exec[i].state == PLAN_EXEC_CHANGED;
+	}
+	return n;
+}
+
+static const char *exec_state_name(enum plan_exec_state st)
+{
+	switch (st) {
+	case PLAN_EXEC_NEW:
+		return "new";
+	case PLAN_EXEC_SAME:
+		return "same";
+	case PLAN_EXEC_CHANGED:
+		return "changed";
+	case PLAN_EXEC_UNKNOWN:
+		break;
+	}
+	return "unknown";
 }
 
 static void hash_str(struct bg_sha256 *h, const char *tag, const char *s)
@@ -324,6 +552,7 @@ int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 				bg_strv_push_take(&p->errors, bg_xasprintf("%s: %s", s->site, s->blocked));
 			}
 		}
+		exec_collect(p, cfg);
 		plan_compute_token(p);
 	}
 	des_release(&des);
@@ -483,6 +712,42 @@ static void audit_release(struct audit *au)
 	bg_strv_release(&au->files);
 }
 
+/*
+ * Execution settings: all of them when the plan could not be compared
+ * with the last apply, else those that are new or changed. They come
+ * first: they decide what every action below runs as root.
+ */
+static void render_exec(struct bg_buf *out, const struct style *st, const struct plan *p)
+{
+	bool compared = true;
+	for (size_t i = 0; i < p->n_exec; i++) {
+		compared &= p->exec[i].state != PLAN_EXEC_UNKNOWN;
+	}
+	if (compared && plan_exec_changed(p) == 0) {
+		return;
+	}
+	bg_buf_addf(out, "\n%sexecution settings%s (%s)\n", sgr(st, C_BOLD), sgr(st, C_RESET),
+			compared ? "what apply runs as root and where it writes: changed since "
+				   "the last apply"
+				 : "what apply runs as root and where it writes; not compared "
+				   "with the last apply");
+	for (size_t i = 0; i < p->n_exec; i++) {
+		const struct plan_exec *e = &p->exec[i];
+		if (e->state == PLAN_EXEC_SAME) {
+			continue;
+		}
+		bg_buf_addf(out, "  %s%s:%s %s", sgr(st, e->state == PLAN_EXEC_UNKNOWN ? "" : C_YELLOW),
+				e->label, sgr(st, e->state == PLAN_EXEC_UNKNOWN ? "" : C_RESET),
+				e->shown);
+		if (e->state == PLAN_EXEC_NEW) {
+			bg_buf_adds(out, " (new)");
+		} else if (e->state == PLAN_EXEC_CHANGED) {
+			bg_buf_addf(out, " (was %s)", e->previous_shown);
+		}
+		bg_buf_addf(out, "    # %s\n", e->key);
+	}
+}
+
 int plan_render_text(const struct plan *p, const struct cfg *cfg, bool color,
 		struct bg_buf *out)
 {
@@ -494,6 +759,7 @@ int plan_render_text(const struct plan *p, const struct cfg *cfg, bool color,
 			sgr(&st, C_BOLD), p->args.kind == PLAN_ROLLBACK ? "Rollback plan" : "Plan",
 			p->token, sgr(&st, C_RESET), cfg_install_mode_name(p->install_mode),
 			p->n_sites, p->n_sites == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	render_exec(out, &st, p);
 	if (shared_end > 0 || p->notes.n) {
 		bg_buf_addf(out, "\n%sshared%s\n", sgr(&st, C_BOLD), sgr(&st, C_RESET));
 		for (size_t i = 0; i < shared_end; i++) {
@@ -584,6 +850,24 @@ static struct json_object *action_json(const struct plan_action *a)
 	return o;
 }
 
+static struct json_object *exec_json(const struct plan *p)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < p->n_exec; i++) {
+		const struct plan_exec *e = &p->exec[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "key", json_object_new_string(e->key));
+		json_object_object_add(o, "label", json_object_new_string(e->label));
+		json_object_object_add(o, "value", json_tokener_parse(e->value));
+		json_object_object_add(o, "status", json_object_new_string(exec_state_name(e->state)));
+		if (e->state == PLAN_EXEC_CHANGED || e->state == PLAN_EXEC_SAME) {
+			json_object_object_add(o, "previous", json_tokener_parse(e->previous));
+		}
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 int plan_render_json(const struct plan *p, const struct cfg *cfg, struct bg_buf *out)
 {
 	struct json_object *root = json_object_new_object();
@@ -598,6 +882,7 @@ int plan_render_json(const struct plan *p, const struct cfg *cfg, struct bg_buf 
 	json_object_object_add(root, "install_mode", json_object_new_string(
 			cfg_install_mode_name(p->install_mode)));
 	json_object_object_add(root, "changes", json_object_new_int64((int64_t)plan_changes(p)));
+	json_object_object_add(root, "execution_settings", exec_json(p));
 	for (size_t i = 0; i < shared_end; i++) {
 		json_object_array_add(shared, action_json(&p->actions[i]));
 	}

@@ -112,6 +112,31 @@ struct plan_args {
 	struct bg_strv retry; /* sites whose rejected revision may be proposed again */
 };
 
+/*
+ * Execution settings: the configuration that decides what apply runs as
+ * root or where it writes (the Docker socket, the state directory, the
+ * edge's directories, commands and API; ADR 0012). Each is a fact of the
+ * token, so a token approved for one reload command can never run
+ * another. The plan also says which changed since the last apply, which
+ * the caller tells it with plan_exec_compare(): plan_build stays pure.
+ */
+enum plan_exec_state {
+	PLAN_EXEC_UNKNOWN = 0, /* not compared: no history at hand (a snapshot) */
+	PLAN_EXEC_NEW,         /* no apply recorded a value yet */
+	PLAN_EXEC_SAME,        /* as at the last apply */
+	PLAN_EXEC_CHANGED,     /* differs from the last apply */
+};
+
+struct plan_exec {
+	const char *key;   /* config path, "edge.nginx.reload" (static) */
+	const char *label; /* plain words, "edge reload command" (static) */
+	char *value;       /* canonical JSON: a string, an array of strings, or null */
+	char *shown;       /* value for humans: /run/x.sock, [nginx, -s, reload], (none) */
+	char *previous;    /* canonical JSON at the last apply; NULL: none or not compared */
+	char *previous_shown;
+	enum plan_exec_state state;
+};
+
 struct plan {
 	struct plan_args args;
 	enum cfg_install_mode install_mode;
@@ -123,6 +148,8 @@ struct plan {
 	struct bg_strv notes;  /* plan-wide notes (orphans, unmanaged edge network) */
 	struct bg_strv facts;  /* what the token covers, one line each */
 	struct bg_strv errors; /* blocking problems (name conflicts...) */
+	struct plan_exec *exec; /* execution settings, in plan.c's table order */
+	size_t n_exec;
 };
 
 void plan_args_init(struct plan_args *a);
@@ -146,6 +173,22 @@ void plan_note_add(struct plan *p, struct plan_site *s, const char *fmt, ...) BG
  */
 int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		const struct plan_args *args, struct bg_diag *d);
+
+/*
+ * The plan's execution settings as one canonical JSON object, {key: value}
+ * in table order: what apply records as applied. A new string.
+ */
+char *plan_exec_to_json(const struct plan *p);
+/*
+ * Compare the plan's execution settings with those recorded by the last
+ * apply (last_json as plan_exec_to_json made it; NULL: none recorded, so
+ * every setting is new). Sets state, previous and previous_shown. Changes
+ * neither the actions nor the token. BG_EPARSE (every state left unknown)
+ * if last_json is not such an object.
+ */
+int plan_exec_compare(struct plan *p, const char *last_json);
+/* Settings that are new or changed since the last apply. */
+size_t plan_exec_changed(const struct plan *p);
 
 /* Number of actions (the "changes" count). */
 static inline size_t plan_changes(const struct plan *p)

@@ -9,7 +9,11 @@
  *   - a rollback never goes forward to a candidate that never went live;
  *   - a retried revision stays retried once applied;
  *   - a changed secret (env_file) makes a candidate, through a keyed label
- *     that never shows the value, while the spec label stays the same.
+ *     that never shows the value, while the spec label stays the same;
+ *   - a DB_PASS-like variable is secret by default: its value is nowhere in
+ *     plans, apply, history, status or the state directory (issue 9);
+ *   - the commands apply runs as root are in the token: a plan approved
+ *     before the reload command became a shell is refused (issue 9).
  *
  * Needs: dockerd, nginx, curl; images from test/images/build.sh.
  */
@@ -253,6 +257,145 @@ static void test_secret_rotation(void **state)
 	e2e_release(&e);
 }
 
+/* Does any file under dir hold needle (bytes, binary files included)? */
+static bool tree_contains(const char *dir, const char *needle)
+{
+	char *argv[] = {"grep", "-r", "-a", "-l", "-F", (char *)needle, (char *)dir, NULL};
+	struct th_run r;
+	th_run_argv(argv, NULL, &r);
+	bool found = r.status == 0;
+	if (found) {
+		th_print_error("'%s' found in: %s", needle, r.out);
+	}
+	th_run_release(&r);
+	return found;
+}
+
+/*
+ * Default redaction (issue 9): a variable named DB_PASS (no *PASSWORD*)
+ * is a secret without any configuration: the container gets it, and no
+ * plan, apply output, history (text or JSON, versions' spec_json
+ * included: every byte of the state directory) or status shows it.
+ */
+static void test_default_redaction(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "sred", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", "env: {DB_PASS: hunter2, SMTP_PWD: hunter3, "
+			"PASSPORT_COUNTRY: visible-fr-42}\n");
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	th_assert_not_contains(r.out, "hunter");
+	th_assert_not_contains(r.err, "hunter");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "--json", "plan", NULL), 2);
+	th_assert_not_contains(r.out, "hunter");
+	th_run_release(&r);
+	assert_int_equal(e2e_plan_apply(&e, &r), 0);
+	th_assert_not_contains(r.out, "hunter");
+	th_assert_not_contains(r.err, "hunter");
+	th_run_release(&r);
+	/* The container does get the values: that is where they belong. */
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	char *env = inspect(blue, "{{json .Config.Env}}");
+	th_assert_contains(env, "DB_PASS=hunter2");
+	th_assert_contains(env, "SMTP_PWD=hunter3");
+	free(env);
+	/* PASSPORT_COUNTRY is no secret: its value is in the spec the history keeps. */
+	const char *views[][3] = {{"history", NULL, NULL}, {"--json", "history", NULL},
+		{"status", NULL, NULL}, {"--json", "status", NULL}, {"plan", NULL, NULL}};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(views); i++) {
+		e2e_bg(&e, &r, views[i][0], views[i][1], views[i][2], NULL);
+		th_assert_not_contains(r.out, "hunter");
+		th_assert_not_contains(r.err, "hunter");
+		th_run_release(&r);
+	}
+	char *st = bg_xasprintf("%s/state", e.dir);
+	assert_false(tree_contains(st, "hunter2"));
+	assert_false(tree_contains(st, "hunter3"));
+	/* The check can fail: the non-secret value is stored (spec_json). */
+	assert_true(tree_contains(st, "visible-fr-42"));
+	free(st);
+	free(blue);
+	e2e_release(&e);
+}
+
+/*
+ * Execution settings (issue 9): the commands apply runs as root are in the
+ * token. A plan approved with one reload command cannot be applied after
+ * global.conf swapped it for a shell (the issue's case: reload
+ * [/bin/sh, -c, ...] and test []): exit 3, nothing run, and the plan shown
+ * names the new command and the old one. Each apply records the settings
+ * it ran with; the journal says when they changed.
+ */
+static void test_exec_settings_token(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "sexe", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", NULL);
+	/* First plan: nothing recorded yet, every setting is new. */
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	th_assert_contains(r.out, "edge reload command: [nginx, -p, nginx/, -c, nginx.conf, -s, "
+			"reload] (new)");
+	th_assert_contains(r.out, "docker socket: ");
+	th_run_release(&r);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_int_equal(e2e_bg(&e, &r, "history", NULL), 0);
+	th_assert_contains(r.out, "settings");
+	th_assert_contains(r.out, "edge.nginx.reload: [nginx, -p");
+	th_run_release(&r);
+	/* Applied: the settings are as recorded, the plan says nothing of them. */
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 0);
+	th_assert_not_contains(r.out, "execution settings");
+	th_run_release(&r);
+
+	/* A change is planned and approved... */
+	e2e_site(&e, "bluegreen-test/web:v2", NULL);
+	char *token = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_non_null(token);
+	/* ...then a commit swaps the reload command for a shell, and drops the test. */
+	char *pwned = bg_xasprintf("%s/pwned", e.dir);
+	char *y = th_nginx_edge_yaml(e.port);
+	const char *rl = strstr(y, "    reload:");
+	const char *tl = strstr(y, "    test:");
+	assert_non_null(rl);
+	assert_non_null(tl);
+	char *evil = bg_xasprintf("state_dir: state\nedge:\n  kind: nginx\n  network: %s\n"
+			"%.*s    test: []\n    reload: [/bin/sh, -c, \"id > %s\"]\n",
+			e.edge_net, (int)(tl - y), y, pwned);
+	char *global = bg_xasprintf("install_mode: development\n%s", evil);
+	th_write(e.dir, "global.conf", global);
+	assert_int_equal(e2e_bg(&e, &r, "apply", token, NULL), 3);
+	th_assert_contains(r.err, "is stale");
+	th_assert_contains(r.out, "edge reload command: [/bin/sh, -c, \"id > ");
+	th_assert_contains(r.out, "(was [nginx, -p, nginx/, -c, nginx.conf, -s, reload])");
+	th_assert_contains(r.out, "edge test command: [] (was [nginx, -p");
+	th_run_release(&r);
+	assert_int_equal(access(pwned, F_OK), -1);
+	/* The plan names it too, in text and JSON. */
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	th_assert_contains(r.out, "changed since the last apply");
+	th_assert_contains(r.out, "edge reload command: [/bin/sh, -c, \"id > ");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "--json", "plan", NULL), 2);
+	th_assert_contains(r.out, "\"status\": \"changed\"");
+	th_run_release(&r);
+	/* Back to the reviewed settings: the token approved then applies. */
+	e2e_global(&e, NULL);
+	assert_int_equal(e2e_bg(&e, &r, "apply", token, NULL), 0);
+	th_run_release(&r);
+	assert_int_equal(access(pwned, F_OK), -1);
+	free(global);
+	free(evil);
+	free(y);
+	free(pwned);
+	free(token);
+	e2e_release(&e);
+}
+
 int main(void)
 {
 	th_docker_preamble();
@@ -261,6 +404,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_gates_before_switches, e2e_teardown),
 		cmocka_unit_test_teardown(test_rollback_never_forward_and_retry, e2e_teardown),
 		cmocka_unit_test_teardown(test_secret_rotation, e2e_teardown),
+		cmocka_unit_test_teardown(test_default_redaction, e2e_teardown),
+		cmocka_unit_test_teardown(test_exec_settings_token, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1142,6 +1142,234 @@ static void test_gitops_example(void **state)
 	free(script);
 }
 
+/* ---- execution settings (issue 9, ADR 0012) ---- */
+
+/* The issue's case: a reload command swapped for a shell, and no test. */
+#define EVIL_RELOAD "reload: [/bin/sh, -c, \"id > /tmp/x\"]"
+
+/* Write global_conf with `from` replaced by `to` as f's global.conf, and reload it. */
+static void fx_global_edit(struct fx *f, const char *from, const char *to)
+{
+	const char *at = strstr(global_conf, from);
+	assert_non_null(at);
+	char *g = bg_xasprintf("%.*s%s%s", (int)(at - global_conf), global_conf, to,
+			at + strlen(from));
+	th_write(f->dir, "global.conf", g);
+	free(g);
+	cfg_destroy(f->cfg);
+	struct bg_diag d;
+	bg_diag_init(&d);
+	int err = cfg_load(&f->cfg, f->dir, 0, &d);
+	if (err) {
+		bg_diag_print(&d, stderr);
+	}
+	assert_int_equal(err, 0);
+	bg_diag_release(&d);
+}
+
+/* Every execution setting is a fact of the token: changing any changes it. */
+static void test_exec_settings_in_token(void **state)
+{
+	static const char *const edits[][2] = {
+		{"reload: [\"true\"]", EVIL_RELOAD},
+		{"test: []", "test: [/usr/sbin/nginx, -t]"},
+		{"conf_dir: nginx", "conf_dir: /etc/nginx/conf.d"},
+		{"state_dir: state", "state_dir: /var/lib/elsewhere"},
+		{"install_mode: production\n", "install_mode: production\ndocker: {socket: /run/other.sock}\n"},
+		{"upstream: addresses\n", "upstream: addresses\n  traefik: {api: \"http://127.0.0.1:9\"}\n"},
+	};
+	struct fx f;
+	struct plan base;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	plan_ok(&f, NULL, &base);
+	bool seen = false;
+	for (size_t i = 0; i < base.facts.n; i++) {
+		seen |= strcmp(base.facts.v[i], "exec edge.nginx.reload=[\"true\"]") == 0;
+	}
+	assert_true(seen);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(edits); i++) {
+		struct plan p;
+		fx_global_edit(&f, edits[i][0], edits[i][1]);
+		plan_ok(&f, NULL, &p);
+		/* The Traefik API does not apply to an nginx edge: same token. */
+		if (i == 5) {
+			assert_string_equal(p.token, base.token);
+		} else if (strcmp(p.token, base.token) == 0) {
+			fail_msg("token unchanged after '%s' -> '%s'", edits[i][0], edits[i][1]);
+		}
+		assert_int_equal(p.n_actions, base.n_actions);
+		plan_release(&p);
+		fx_global_edit(&f, "install_mode", "install_mode"); /* back to global_conf */
+	}
+	plan_release(&base);
+	fx_release(&f);
+}
+
+/* Traefik's settings: its directories and API URL are facts too. */
+static void test_exec_settings_traefik(void **state)
+{
+	static const char *const globals[] = {
+		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn}}\n",
+		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn2}}\n",
+		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn, staging_dir: /srv/st}}\n",
+		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn, "
+				"api: \"http://127.0.0.1:8080\"}}\n",
+	};
+	char tokens[BG_ARRAY_SIZE(globals)][PLAN_TOKEN_LEN + 1];
+	for (size_t i = 0; i < BG_ARRAY_SIZE(globals); i++) {
+		char *dir = th_tmpdir("plan");
+		struct cfg *cfg = NULL;
+		struct obs o;
+		struct plan p;
+		struct plan_args none;
+		struct bg_diag d;
+		th_write(dir, "global.conf", globals[i]);
+		th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: x/a:1\n"
+				"port: 80\n");
+		bg_diag_init(&d);
+		assert_int_equal(cfg_load(&cfg, dir, 0, &d), 0);
+		obs_init(&o);
+		obs_finish(&o);
+		plan_args_init(&none);
+		assert_int_equal(plan_build(&p, cfg, &o, &none, &d), 0);
+		memcpy(tokens[i], p.token, sizeof(tokens[i]));
+		for (size_t k = 0; k < i; k++) {
+			assert_string_not_equal(tokens[k], tokens[i]);
+		}
+		struct bg_buf text = BG_BUF_INIT;
+		plan_render_text(&p, cfg, false, &text);
+		th_assert_contains(text.data, "traefik dynamic directory: /srv/dyn");
+		th_assert_not_contains(text.data, "edge reload command");
+		bg_buf_release(&text);
+		plan_release(&p);
+		plan_args_release(&none);
+		obs_release(&o);
+		bg_diag_release(&d);
+		cfg_destroy(cfg);
+		th_rm_rf(dir);
+		free(dir);
+	}
+}
+
+/* What the plan shows: every setting when not compared, new ones, changed ones. */
+static void test_exec_settings_render(void **state)
+{
+	struct fx f;
+	struct plan before, p;
+	struct bg_buf text = BG_BUF_INIT, json = BG_BUF_INIT;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	plan_ok(&f, NULL, &before);
+	char *applied = plan_exec_to_json(&before);
+	th_assert_contains(applied, "\"edge.nginx.reload\":[\"true\"]");
+	th_assert_contains(applied, "\"edge.nginx.test\":[]");
+
+	/* Not compared (a snapshot): every setting, none marked. */
+	plan_render_text(&before, f.cfg, false, &text);
+	th_assert_contains(text.data, "not compared with the last apply");
+	th_assert_contains(text.data, "  edge reload command: [true]    # edge.nginx.reload\n");
+	th_assert_contains(text.data, "  edge test command: []    # edge.nginx.test\n");
+	th_assert_contains(text.data, "  docker socket: /var/run/docker.sock    # docker.socket\n");
+	bg_buf_release(&text);
+
+	/* No apply recorded them yet: all new. */
+	assert_int_equal(plan_exec_compare(&before, NULL), 0);
+	assert_int_equal(plan_exec_changed(&before), before.n_exec);
+	plan_render_text(&before, f.cfg, false, &text);
+	th_assert_contains(text.data, "changed since the last apply");
+	th_assert_contains(text.data, "  edge reload command: [true] (new)    # edge.nginx.reload\n");
+	bg_buf_release(&text);
+
+	/* As applied: nothing to say. */
+	assert_int_equal(plan_exec_compare(&before, applied), 0);
+	assert_int_equal(plan_exec_changed(&before), 0);
+	plan_render_text(&before, f.cfg, false, &text);
+	th_assert_not_contains(text.data, "execution settings");
+	bg_buf_release(&text);
+
+	/* The reload command became a shell and the test went: named, with what it was. */
+	fx_global_edit(&f, "reload: [\"true\"]", EVIL_RELOAD);
+	plan_ok(&f, NULL, &p);
+	assert_string_not_equal(p.token, before.token);
+	assert_int_equal(plan_exec_compare(&p, applied), 0);
+	assert_int_equal(plan_exec_changed(&p), 1);
+	plan_render_text(&p, f.cfg, false, &text);
+	th_assert_contains(text.data, "  edge reload command: [/bin/sh, -c, \"id > /tmp/x\"] "
+			"(was [true])    # edge.nginx.reload\n");
+	th_assert_not_contains(text.data, "edge test command");
+	plan_render_json(&p, f.cfg, &json);
+	th_assert_contains(json.data, "\"key\": \"edge.nginx.reload\"");
+	th_assert_contains(json.data, "\"id > /tmp/x\"");
+	th_assert_contains(json.data, "\"status\": \"changed\"");
+	th_assert_contains(json.data, "\"previous\": [\n        \"true\"\n      ]");
+	th_assert_contains(json.data, "\"status\": \"same\"");
+	/* A control character in a value reaches no terminal raw. */
+	bg_buf_release(&text);
+	plan_release(&p);
+	fx_global_edit(&f, "reload: [\"true\"]", "reload: [\"a\\u001b[2Jb\"]");
+	plan_ok(&f, NULL, &p);
+	plan_render_text(&p, f.cfg, false, &text);
+	th_assert_contains(text.data, "edge reload command: [\"a\\u001b[2Jb\"]");
+	th_assert_not_contains(text.data, "\033");
+	/* A record that is not ours: every setting shown, none compared. */
+	assert_int_equal(plan_exec_compare(&p, "[1]"), BG_EPARSE);
+	assert_int_equal(p.exec[0].state, PLAN_EXEC_UNKNOWN);
+
+	bg_buf_release(&text);
+	bg_buf_release(&json);
+	free(applied);
+	plan_release(&p);
+	plan_release(&before);
+	fx_release(&f);
+}
+
+/*
+ * The issue's reproduction through the binary: `plan --observed` from one
+ * snapshot before and after the reload command changed prints two tokens,
+ * and the second plan names the command.
+ */
+static void test_exec_settings_observed_binary(void **state)
+{
+	struct fx f;
+	struct th_run r;
+	struct bg_buf json = BG_BUF_INIT;
+	fx_load(&f, "bluegreen-test/web:v2", NULL);
+	live_v1(&f);
+	obs_finish(&f.obs);
+	assert_int_equal(obs_to_json(&f.obs, &json), 0);
+	th_write(f.dir, "snap.json", json.data);
+	char *snap = bg_xasprintf("%s/snap.json", f.dir);
+	char *argv[] = {getenv("BG_BINARY"), "-c", f.dir, "plan", "--observed", snap, NULL};
+	char *env[] = {"NO_COLOR=1", NULL};
+	th_run_argv(argv, env, &r);
+	assert_int_equal(r.status, 2);
+	char *t1 = th_plan_token(r.out);
+	th_assert_contains(r.out, "edge reload command: [true]");
+	th_run_release(&r);
+	fx_global_edit(&f, "reload: [\"true\"]", EVIL_RELOAD);
+	th_run_argv(argv, env, &r);
+	assert_int_equal(r.status, 2);
+	char *t2 = th_plan_token(r.out);
+	assert_non_null(t1);
+	assert_non_null(t2);
+	assert_string_not_equal(t1, t2);
+	th_assert_contains(r.out, "edge reload command: [/bin/sh, -c, \"id > /tmp/x\"]");
+	th_assert_contains(r.out, "edge test command: []");
+	th_run_release(&r);
+	char *jargv[] = {getenv("BG_BINARY"), "-c", f.dir, "--json", "plan", "--observed", snap,
+		NULL};
+	th_run_argv(jargv, env, &r);
+	th_assert_contains(r.out, "\"execution_settings\"");
+	th_assert_contains(r.out, "\"status\": \"unknown\"");
+	th_run_release(&r);
+	free(t1);
+	free(t2);
+	free(snap);
+	bg_buf_release(&json);
+	fx_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1171,6 +1399,10 @@ int main(void)
 		cmocka_unit_test(test_secrets_label),
 		cmocka_unit_test(test_secrets_label_lengths),
 		cmocka_unit_test(test_ports_upstreams),
+		cmocka_unit_test(test_exec_settings_in_token),
+		cmocka_unit_test(test_exec_settings_traefik),
+		cmocka_unit_test(test_exec_settings_render),
+		cmocka_unit_test(test_exec_settings_observed_binary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
