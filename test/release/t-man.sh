@@ -55,16 +55,23 @@ for c in $(sort -u "$tmp/cmds.bin" "$tmp/cmds.man"); do
 	"$bin" help "$c" >"$tmp/h.$c" 2>&1 || bad "bluegreen help $c exited $?"
 	"$bin" "$c" --help >"$tmp/h2.$c" 2>&1 || bad "bluegreen $c --help exited $?"
 	cmp -s "$tmp/h.$c" "$tmp/h2.$c" || bad "bluegreen $c --help is not bluegreen help $c"
-	# The usage line and the option lines, minus the global options.
-	grep -E '^usage:|^  -' "$tmp/h.$c" | sed 's/^usage: bluegreen \[-c CONFIG_DIR\] \[--json\]//' |
-		opts | grep -vx -e '--json' -e '--help' >"$tmp/o.bin.$c"
-	# The man page: the entry's synopsis line ("*c* ...") and the option
-	# lines under it (a tab, then "*-"), not the prose, which may name
+	# The usage line, and the option lines, each minus the global options.
+	sed -n 's/^usage: bluegreen \[-c CONFIG_DIR\] \[--json\]//p' "$tmp/h.$c" | opts |
+		grep -vx -e '--json' -e '--help' >"$tmp/u.bin.$c"
+	grep -E '^  -' "$tmp/h.$c" | opts | grep -vx -e '--json' -e '--help' >"$tmp/o.bin.$c"
+	# The man page: the entry's synopsis line ("*c* ..."), and the option
+	# lines under it (a tab, then "*-"); not the prose, which may name
 	# another command's option.
 	section COMMANDS | awk -v c="*$c*" '
 		index($0, c) == 1 { on = 1; print; next }
+		/^\*[a-z]+\*/ { on = 0 }' | sed 's/\*//g' | opts |
+		grep -vx -e '--json' -e '--help' >"$tmp/u.man.$c"
+	section COMMANDS | awk -v c="*$c*" '
+		index($0, c) == 1 { on = 1; next }
 		/^\*[a-z]+\*/ { on = 0 }
-		on && /^\t\*-/' | sed 's/\*//g' | opts | grep -vx -e '--json' -e '--help' >"$tmp/o.man.$c"
+		on && /^\t\*-/' | sed 's/\*//g' | opts |
+		grep -vx -e '--json' -e '--help' >"$tmp/o.man.$c"
+	same "usage line of $c" "$tmp/u.bin.$c" "$tmp/u.man.$c"
 	same "options of $c" "$tmp/o.bin.$c" "$tmp/o.man.$c"
 	# Every option the verb's parser compares an argument with is in its
 	# help (so a new option cannot be missed by both help and man page).
@@ -85,7 +92,7 @@ section OPTIONS | sed 's/\*//g' | grep -E '^-' | opts >"$tmp/g.man"
 same "global options" "$tmp/g.bin" "$tmp/g.man"
 
 # Exit codes.
-sed -n 's/^[[:space:]]*BG_EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$src/controller/bg.h" >"$tmp/x.src"
+grep -oE 'BG_EXIT_[A-Z_]+ = [0-9]+' "$src/controller/bg.h" | awk '{ print $3 }' >"$tmp/x.src"
 section "EXIT STATUS" | sed -n 's/^\*\([0-9]*\)\*$/\1/p' >"$tmp/x.man"
 same "exit codes" "$tmp/x.src" "$tmp/x.man"
 [ -s "$tmp/x.src" ] || bad "no BG_EXIT_ value found in controller/bg.h"
