@@ -308,7 +308,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		struct bg_diag sd;
 		int64_t t0 = bg_mono_ms();
 
-		if (opts->cancel && *opts->cancel) {
+		if (opts->cancel && atomic_load(opts->cancel)) {
 			err = BG_ECANCELLED;
 			bg_diag_error(d, NULL, "cancelled by a signal before step %zu/%zu", i + 1, n);
 			break;

@@ -20,14 +20,25 @@
 #include "plan.h"
 #include "rec.h"
 
+#include <stdatomic.h>
+
 struct apply_opts {
 	const char *token;         /* the token to apply; NULL with rollback_site */
 	const char *rollback_site; /* rollback --yes: plan and apply this site's rollback now */
 	const struct bg_strv *confirms; /* --confirm phrases given (may be NULL) */
 	rec_progress_cb progress;  /* step lines and transient status */
 	void *progress_arg;
-	volatile int *cancel;      /* set asynchronously to stop at the next safe point */
+	/*
+	 * Set (to non-zero) by another thread to stop at the next safe point:
+	 * the daemon's loop thread sets it from its SIGTERM/SIGINT callback
+	 * (libuv runs those on the loop, outside the signal handler) while
+	 * apply_run runs in the thread pool. volatile gives no ordering and no
+	 * atomicity between threads; atomic_int does. It is lock-free (checked
+	 * below), so a real signal handler could store to it too.
+	 */
+	atomic_int *cancel;
 };
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "apply_opts.cancel must be a lock-free atomic");
 
 struct apply_outcome {
 	int exit;        /* BG_EXIT_OK, _TOKEN, _REFUSED, _FAILED, _ERROR */

@@ -439,23 +439,119 @@ out:
 	return err;
 }
 
-int bg_state_dir_ensure(const char *path)
+/* "uid 65534 (nobody)": for messages that name an owner. */
+static void uid_describe(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res) {
+		snprintf(buf, len, "uid %ld (%s)", (long)uid, res->pw_name);
+	} else {
+		snprintf(buf, len, "uid %ld", (long)uid);
+	}
+}
+
+/* The owner and mode rules of bg_dir_trusted, on a stat result. */
+static int dir_stat_trusted(const char *path, const struct stat *st, const char *what,
+		struct bg_diag *d)
+{
+	uid_t me = geteuid();
+	if (st->st_uid != me && st->st_uid != 0) {
+		char owner[160], self[160];
+		struct passwd pw, *res = NULL;
+		char tmp[1024];
+		uid_describe(st->st_uid, owner, sizeof(owner));
+		uid_describe(me, self, sizeof(self));
+		bool named = getpwuid_r(me, &pw, tmp, sizeof(tmp), &res) == 0 && res;
+		bg_diag_error(d, NULL, "%s %s is owned by %s, not by the user bluegreen runs as "
+				"(%s) or root: whoever owns it decides what bluegreen does; fix: "
+				"`chown %s %s`, or use a directory of your own", what, path, owner,
+				self, named ? res->pw_name : "root", path);
+		return BG_ERRNO(EPERM);
+	}
+	if (st->st_mode & 022) {
+		bg_diag_error(d, NULL, "%s %s is writable by %s (mode %04o): anyone who can write "
+				"there decides what bluegreen does; fix: `chmod go-w %s`", what, path,
+				(st->st_mode & 002) ? "everyone" : "its group",
+				(unsigned)(st->st_mode & 07777), path);
+		return BG_ERRNO(EPERM);
+	}
+	return 0;
+}
+
+int bg_dir_trusted(const char *path, const char *what, bool nofollow, struct bg_diag *d)
 {
 	struct stat st;
-	int err = bg_mkdir_p(path, 0700);
+	if ((nofollow ? lstat(path, &st) : stat(path, &st)) < 0) {
+		int err = BG_ERRNO(errno);
+		if (err != BG_ERRNO(ENOENT)) {
+			bg_diag_error(d, NULL, "%s %s: %s", what, path, bg_strerror(err));
+		}
+		return err;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		bg_diag_error(d, NULL, "%s %s is a symbolic link: name the directory it points "
+				"to instead", what, path);
+		return BG_ERRNO(ELOOP);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		bg_diag_error(d, NULL, "%s %s is not a directory", what, path);
+		return BG_ERRNO(ENOTDIR);
+	}
+	return dir_stat_trusted(path, &st, what, d);
+}
+
+int bg_state_dir_prepare(const char *path, struct bg_diag *d)
+{
+	bool created = false;
+	int err = 0;
+
+	/* Parents as mkdir -p makes them; the directory itself 0700. */
+	char *parent = bg_xstrdup(path);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		err = bg_mkdir_p(parent, 0755);
+	}
+	free(parent);
+	if (!err) {
+		if (mkdir(path, 0700) == 0) {
+			created = true;
+		} else if (errno != EEXIST) {
+			err = BG_ERRNO(errno);
+		}
+	}
+	if (err) {
+		bg_diag_error(d, NULL, "cannot create the state directory %s: %s", path,
+				bg_strerror(err));
+		return err;
+	}
+	/*
+	 * Never a symbolic link (it would send the lock, the history and the
+	 * control socket elsewhere), and never someone else's directory.
+	 */
+	err = bg_dir_trusted(path, "state directory", true, d);
 	if (err) {
 		return err;
 	}
-	if (stat(path, &st) < 0) {
-		return BG_ERRNO(errno);
+	/*
+	 * Only a directory made just now is ours to chmod (the umask may have
+	 * taken bits off): an existing one keeps the mode its owner chose, so a
+	 * read-only command never changes a directory it did not create.
+	 */
+	struct stat st;
+	if (created && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+			(st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0) {
+		err = BG_ERRNO(errno);
+		bg_diag_error(d, NULL, "cannot make the state directory %s private: %s", path,
+				bg_strerror(err));
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		return BG_ERRNO(ENOTDIR);
-	}
-	if ((st.st_mode & 077) && chmod(path, 0700) < 0) {
-		return BG_ERRNO(errno);
-	}
-	return 0;
+	return err;
+}
+
+int bg_state_dir_ensure(const char *path)
+{
+	return bg_state_dir_prepare(path, NULL);
 }
 
 static int write_all(int fd, const void *data, size_t len)

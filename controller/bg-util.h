@@ -11,6 +11,8 @@
 
 #include "bg.h"
 
+struct bg_diag;
+
 /* Allocation: these never return NULL; they abort with a message. */
 void *bg_xmalloc(size_t n);
 void *bg_xcalloc(size_t nmemb, size_t size);
@@ -82,10 +84,27 @@ void bg_duration_format(uint64_t ms, char buf[32]);
 /* mkdir -p with mode for every directory created; existing ones untouched. */
 int bg_mkdir_p(const char *path, unsigned mode);
 /*
- * Make sure `path` is a directory owned by us with mode 0700, creating it
- * (and parents, 0755) if needed. A group- or world-accessible existing
- * directory is tightened to 0700.
+ * Whether path, a directory bluegreen reads its configuration from or keeps
+ * its state in, can be trusted: owned by the effective user or by root
+ * (who can change anything anyway), and writable by no one else (no group
+ * or other write bit). Whoever else can write there decides what bluegreen,
+ * often root, does. `what` names it in messages ("state directory"). With
+ * nofollow a symbolic link is refused instead of followed. Returns 0,
+ * BG_ERRNO(ENOENT) when it does not exist (nothing in d), BG_ERRNO(EPERM)
+ * for an owner or mode refused (d says how to fix it: chown, chmod go-w),
+ * ELOOP, ENOTDIR or another error, each explained in d (may be NULL).
  */
+int bg_dir_trusted(const char *path, const char *what, bool nofollow, struct bg_diag *d);
+/*
+ * Make sure `path` is a state directory bluegreen may use, creating it
+ * (mode 0700; parents 0755) if needed. It must pass bg_dir_trusted without
+ * following a symbolic link. Only a directory created by this call is
+ * chmod'ed (to 0700, whatever the umask): an existing one keeps its mode,
+ * so a read-only command never changes a directory it did not create.
+ * Errors are explained in d (may be NULL).
+ */
+int bg_state_dir_prepare(const char *path, struct bg_diag *d);
+/* bg_state_dir_prepare without the explanation. */
 int bg_state_dir_ensure(const char *path);
 
 /*

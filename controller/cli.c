@@ -47,17 +47,69 @@ void cli_print_diag(struct cli *cli, const struct bg_diag *d)
 	}
 }
 
-int cli_env_load(struct cli *cli, struct cli_env *env, unsigned cfg_flags)
+int cli_config_dir(struct cli *cli, char **out)
 {
+	const char *env = getenv("BLUEGREEN_CONFIG");
+	bool chosen = (cli->config_dir_opt && *cli->config_dir_opt) || (env && *env);
 	struct bg_diag d;
-	int err = cfg_dir_resolve(cli->config_dir_opt, &env->dir);
+
+	*out = NULL;
+	int err = cfg_dir_resolve(cli->config_dir_opt, out);
 	if (err) {
 		fprintf(cli->err, "bluegreen: error: cannot find the configuration directory: %s\n",
 				bg_strerror(err));
 		return BG_EXIT_ERROR;
 	}
+	/*
+	 * A global.conf in the current directory decides everything (even
+	 * where the state lives): say so, every time, so nobody acts on a
+	 * configuration they did not mean. cfg_dir_resolve falls back on
+	 * /etc/bluegreen when the current directory has none.
+	 */
+	if (!chosen && strcmp(*out, "/etc/bluegreen") != 0) {
+		fprintf(cli->err, "bluegreen: using the configuration in %s (global.conf in the "
+				"current directory; -c DIR or BLUEGREEN_CONFIG choose another)\n", *out);
+	}
 	bg_diag_init(&d);
-	err = des_cfg_load(&env->cfg, env->dir, cfg_flags, &d);
+	err = bg_dir_trusted(*out, "configuration directory", false, &d);
+	if (err && err != BG_ERRNO(ENOENT)) {
+		cli_print_diag(cli, &d);
+		fprintf(cli->err, "bluegreen: error: refusing the configuration in %s: nothing "
+				"was read or changed\n", *out);
+		bg_diag_release(&d);
+		return BG_EXIT_ERROR;
+	}
+	/* A missing directory is cfg_load's to report (it names the file it wanted). */
+	bg_diag_release(&d);
+	return 0;
+}
+
+/* An existing state directory must be trustworthy before anything reads or writes it. */
+static int state_dir_check(struct cli *cli, const char *state_dir)
+{
+	struct bg_diag d;
+	bg_diag_init(&d);
+	int err = bg_dir_trusted(state_dir, "state directory", true, &d);
+	if (err && err != BG_ERRNO(ENOENT)) {
+		cli_print_diag(cli, &d);
+		fprintf(cli->err, "bluegreen: error: refusing the state directory %s: nothing "
+				"was read or changed\n", state_dir);
+		bg_diag_release(&d);
+		return BG_EXIT_ERROR;
+	}
+	bg_diag_release(&d);
+	return 0;
+}
+
+int cli_env_load(struct cli *cli, struct cli_env *env, unsigned cfg_flags)
+{
+	struct bg_diag d;
+	int rc = cli_config_dir(cli, &env->dir);
+	if (rc) {
+		return rc;
+	}
+	bg_diag_init(&d);
+	int err = des_cfg_load(&env->cfg, env->dir, cfg_flags, &d);
 	env->cfg_errors = d.n_errors;
 	cli_print_diag(cli, &d);
 	if (err && !(cfg_flags & CFG_LOAD_PARTIAL && env->cfg)) {
@@ -67,7 +119,7 @@ int cli_env_load(struct cli *cli, struct cli_env *env, unsigned cfg_flags)
 		return BG_EXIT_ERROR;
 	}
 	bg_diag_release(&d);
-	return 0;
+	return env->cfg ? state_dir_check(cli, env->cfg->g.state_dir) : 0;
 }
 
 int cli_env_hist(struct cli *cli, struct cli_env *env, unsigned hist_flags)

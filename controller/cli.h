@@ -54,8 +54,18 @@ void cli_env_init(struct cli_env *env);
 void cli_env_release(struct cli_env *env);
 
 /*
- * Resolve and load the configuration; prints diagnostics (warnings too) on
- * cli->err. Returns 0, or an exit code (BG_EXIT_ERROR) after printing.
+ * The configuration directory (cfg_dir_resolve) into *out (a new string,
+ * set even on failure, or NULL), refused unless bg_dir_trusted accepts it.
+ * When it came from the current directory (no -c, no BLUEGREEN_CONFIG),
+ * one line on cli->err says which directory is used. Returns 0, or
+ * BG_EXIT_ERROR after printing why.
+ */
+int cli_config_dir(struct cli *cli, char **out);
+/*
+ * Resolve (cli_config_dir) and load the configuration; prints diagnostics
+ * (warnings too) on cli->err. An existing state directory that
+ * bg_dir_trusted refuses is refused here, before anything touches it.
+ * Returns 0, or an exit code (BG_EXIT_ERROR) after printing.
  */
 int cli_env_load(struct cli *cli, struct cli_env *env, unsigned cfg_flags);
 /* Open the history (HIST_RDONLY or not); prints why on failure. */

@@ -147,12 +147,22 @@ int cmd_log(int argc, char **argv, struct cli *cli)
 		f.ino = st.st_ino;
 		f.fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
-	if (bg_state_dir_ensure(env.cfg->g.state_dir) != 0) {
+	/*
+	 * inotify needs the directory: create it when missing (as the first
+	 * converger would), but never change an existing one (cli_env_load
+	 * already refused one that is not trustworthy).
+	 */
+	struct bg_diag d;
+	bg_diag_init(&d);
+	if (bg_state_dir_prepare(env.cfg->g.state_dir, &d) != 0) {
+		cli_print_diag(cli, &d);
 		fprintf(cli->err, "bluegreen: error: cannot watch %s\n", env.cfg->g.state_dir);
+		bg_diag_release(&d);
 		free(path);
 		rc = BG_EXIT_ERROR;
 		goto out;
 	}
+	bg_diag_release(&d);
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	uv_fs_event_init(&loop, &f.ev);

@@ -1,12 +1,21 @@
 /*
  * ctlsock: see ctlsock.h. The server side is a uv_pipe_t listening on the
- * socket path, one uv_pipe_t per client. A connection lives until two
- * things have happened: its handle is closed (client gone, or the answer
- * written) and, if its request was handed to the daemon, the daemon has
- * finished it. Either may come first: a client that hangs up in the middle
- * of an apply does not stop the apply (the daemon's sends then go
- * nowhere), and an answer is never written to freed memory. The server
- * itself is freed only after its last connection.
+ * socket path, one uv_pipe_t (and one uv_timer_t, the request deadline) per
+ * client. A connection lives until two things have happened: its handles
+ * are closed (client gone, or the answer written) and, if its request was
+ * handed to the daemon, the daemon has finished it. Either may come first:
+ * a client that hangs up in the middle of an apply does not stop the apply
+ * (the daemon's sends then go nowhere), and an answer is never written to
+ * freed memory. The server itself is freed only after its last connection.
+ *
+ * Who may talk to it: the socket file is 0600 in a 0700 directory, and on
+ * top of that each peer's uid (SO_PEERCRED, which the kernel fills in: a
+ * client cannot forge it) must be root's or the daemon's own. A mode
+ * loosened by hand, or a socket path reached some other way (a container
+ * given the state directory), must not let anybody else hand over applies.
+ * The rest is about a client that misbehaves, on purpose or not: a bounded
+ * number of connections, a deadline for the whole request, and bounded
+ * lines and requests.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -26,21 +35,22 @@ struct ctls {
 	void *arg;
 	ctls_closed_cb closed_cb;
 	bool closing;
-	unsigned refs; /* the listening handle + every connection not yet freed */
+	unsigned refs;    /* the listening handle + every connection not yet freed */
+	unsigned n_open;  /* connections whose handle is not closing (the cap counts these) */
+	uint64_t request_timeout_ms;
+	uid_t uid;        /* ours: peers with this uid (or root's) are served */
 	struct ctls_conn *conns;
 };
 
 struct ctls_conn {
 	struct ctls *s;
 	uv_pipe_t h;
-	struct bg_buf in;
-	struct ctls_request req;
-	unsigned n_lines;
-	bool hello;
+	uv_timer_t deadline; /* from accept to "go": a client that stalls is dropped */
+	struct ctls_parser p;
 	bool dispatched;    /* handed to the request callback */
 	bool finished;      /* ... and given back with ctls_conn_finish */
-	bool closing;       /* uv_close called on h */
-	bool handle_closed; /* ... and its callback ran */
+	bool closing;       /* uv_close called on h (and the timer) */
+	unsigned handles;   /* handles not closed yet (h, deadline) */
 	long pid, uid;
 	struct ctls_conn *prev, *next;
 };
@@ -116,6 +126,118 @@ char *ctls_decode(const char *s)
 	return bg_buf_detach(&b, NULL);
 }
 
+/* ---- the request parser ---- */
+
+void ctls_parser_init(struct ctls_parser *p)
+{
+	memset(p, 0, sizeof(*p));
+	ctls_request_init(&p->req);
+	bg_buf_init(&p->in, CTLS_LINE_MAX);
+}
+
+void ctls_parser_release(struct ctls_parser *p)
+{
+	if (!p) {
+		return;
+	}
+	ctls_request_release(&p->req);
+	bg_buf_release(&p->in);
+	ctls_parser_init(p);
+}
+
+/* One request line: MORE, DONE (after "go") or REFUSED with *why set. */
+static enum ctls_parse_rc parse_line(struct ctls_parser *p, char *line, char **why)
+{
+	struct ctls_request *r = &p->req;
+	size_t n = strlen(line);
+	if (n && line[n - 1] == '\r') {
+		line[--n] = '\0';
+	}
+	if (++p->n_lines > CTLS_REQUEST_LINES_MAX) {
+		*why = bg_xstrdup("control request too long");
+		return CTLS_PARSE_REFUSED;
+	}
+	if (!p->hello) {
+		if (strcmp(line, CTLS_HELLO) != 0) {
+			*why = bg_xstrdup("this watch daemon speaks the control protocol '"
+					CTLS_HELLO "' (is `bluegreen apply` from another version?)");
+			return CTLS_PARSE_REFUSED;
+		}
+		p->hello = true;
+		return CTLS_PARSE_MORE;
+	}
+	if (bg_str_has_prefix(line, "apply ") && !r->token && !r->rollback_site) {
+		r->token = ctls_decode(line + strlen("apply "));
+	} else if (bg_str_has_prefix(line, "rollback ") && !r->token && !r->rollback_site) {
+		r->rollback_site = ctls_decode(line + strlen("rollback "));
+	} else if (bg_str_has_prefix(line, "confirm ")) {
+		bg_strv_push_take(&r->confirms, ctls_decode(line + strlen("confirm ")));
+	} else if (strcmp(line, "option json") == 0) {
+		r->json = true;
+	} else if (strcmp(line, "option color") == 0) {
+		r->color = true;
+	} else if (strcmp(line, "go") == 0) {
+		if (!r->token && !r->rollback_site) {
+			*why = bg_xstrdup("control request without a token or a rollback");
+			return CTLS_PARSE_REFUSED;
+		}
+		return CTLS_PARSE_DONE;
+	} else {
+		/*
+		 * Unknown lines are refused: a newer client must not believe it was
+		 * heard. Only the verb is shown, made printable: the rest may be a
+		 * secret typed on the wrong line.
+		 */
+		char shown[24];
+		size_t k = 0;
+		for (const char *q = line; *q && *q != ' ' && k < sizeof(shown) - 1; q++) {
+			shown[k++] = (unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f ? '?' : *q;
+		}
+		shown[k] = '\0';
+		*why = bg_xasprintf("unknown control request '%s'", shown);
+		return CTLS_PARSE_REFUSED;
+	}
+	return CTLS_PARSE_MORE;
+}
+
+enum ctls_parse_rc ctls_parser_feed(struct ctls_parser *p, const char *data, size_t len,
+		char **why)
+{
+	enum ctls_parse_rc rc = CTLS_PARSE_MORE;
+
+	*why = NULL;
+	if (p->rc != CTLS_PARSE_MORE) {
+		/* What follows "go" (or a refusal) is not read. */
+		if (p->rc == CTLS_PARSE_REFUSED) {
+			*why = bg_xstrdup("control request already refused");
+		}
+		return p->rc;
+	}
+	if (bg_buf_add(&p->in, data, len) != 0) {
+		*why = bg_xstrdup("control request too long");
+		bg_buf_release(&p->in);
+		p->rc = CTLS_PARSE_REFUSED;
+		return p->rc;
+	}
+	char *start = p->in.data, *nl;
+	while (rc == CTLS_PARSE_MORE &&
+			(nl = memchr(start, '\n', p->in.len - (size_t)(start - p->in.data)))) {
+		*nl = '\0';
+		rc = parse_line(p, start, why);
+		start = nl + 1;
+	}
+	if (rc != CTLS_PARSE_MORE) {
+		p->rc = rc;
+		bg_buf_release(&p->in);
+		return rc;
+	}
+	size_t rest = p->in.len - (size_t)(start - p->in.data);
+	memmove(p->in.data, start, rest);
+	p->in.len = rest;
+	p->in.data[rest] = '\0';
+	return CTLS_PARSE_MORE;
+}
+
 /* ---- server ---- */
 
 static void server_unref(struct ctls *s)
@@ -132,7 +254,7 @@ static void server_unref(struct ctls *s)
 
 static void conn_maybe_free(struct ctls_conn *c)
 {
-	if (!c->handle_closed || (c->dispatched && !c->finished)) {
+	if (c->handles > 0 || (c->dispatched && !c->finished)) {
 		return;
 	}
 	struct ctls *s = c->s;
@@ -144,16 +266,15 @@ static void conn_maybe_free(struct ctls_conn *c)
 	if (c->next) {
 		c->next->prev = c->prev;
 	}
-	bg_buf_release(&c->in);
-	ctls_request_release(&c->req);
+	ctls_parser_release(&c->p);
 	free(c);
 	server_unref(s);
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_conn_handle_closed(uv_handle_t *h)
 {
 	struct ctls_conn *c = h->data;
-	c->handle_closed = true;
+	c->handles--;
 	conn_maybe_free(c);
 }
 
@@ -161,7 +282,9 @@ static void conn_close(struct ctls_conn *c)
 {
 	if (!c->closing) {
 		c->closing = true;
-		uv_close((uv_handle_t *)&c->h, on_conn_closed);
+		c->s->n_open--;
+		uv_close((uv_handle_t *)&c->deadline, on_conn_handle_closed);
+		uv_close((uv_handle_t *)&c->h, on_conn_handle_closed);
 	}
 }
 
@@ -250,6 +373,8 @@ static void conn_end(struct ctls_conn *c, int exit_code)
 	char line[32];
 	int n = snprintf(line, sizeof(line), "exit %d\n", exit_code);
 	if (ctls_conn_alive(c)) {
+		uv_timer_stop(&c->deadline);
+		uv_read_stop((uv_stream_t *)&c->h);
 		conn_write(c, line, (size_t)n, true);
 	}
 }
@@ -283,56 +408,6 @@ static void conn_refuse(struct ctls_conn *c, const char *msg)
 	conn_end(c, BG_EXIT_ERROR);
 }
 
-/* One request line; returns false once the request is complete or refused. */
-static bool conn_line(struct ctls_conn *c, char *line)
-{
-	size_t n = strlen(line);
-	if (n && line[n - 1] == '\r') {
-		line[--n] = '\0';
-	}
-	if (++c->n_lines > CTLS_REQUEST_LINES_MAX) {
-		conn_refuse(c, "control request too long");
-		return false;
-	}
-	if (!c->hello) {
-		if (strcmp(line, CTLS_HELLO) != 0) {
-			conn_refuse(c, "this watch daemon speaks the control protocol '"
-					CTLS_HELLO "' (is `bluegreen apply` from another version?)");
-			return false;
-		}
-		c->hello = true;
-		return true;
-	}
-	if (bg_str_has_prefix(line, "apply ") && !c->req.token && !c->req.rollback_site) {
-		c->req.token = ctls_decode(line + strlen("apply "));
-	} else if (bg_str_has_prefix(line, "rollback ") && !c->req.token && !c->req.rollback_site) {
-		c->req.rollback_site = ctls_decode(line + strlen("rollback "));
-	} else if (bg_str_has_prefix(line, "confirm ")) {
-		bg_strv_push_take(&c->req.confirms, ctls_decode(line + strlen("confirm ")));
-	} else if (strcmp(line, "option json") == 0) {
-		c->req.json = true;
-	} else if (strcmp(line, "option color") == 0) {
-		c->req.color = true;
-	} else if (strcmp(line, "go") == 0) {
-		if (!c->req.token && !c->req.rollback_site) {
-			conn_refuse(c, "control request without a token or a rollback");
-			return false;
-		}
-		c->dispatched = true;
-		c->s->cb(c->s, c, &c->req, c->s->arg);
-		return false;
-	} else {
-		/* Unknown lines are refused: a newer client must not believe it was heard. */
-		char *shown = bg_xstrndup(line, 64);
-		char *msg = bg_xasprintf("unknown control request '%s'", shown);
-		conn_refuse(c, msg);
-		free(msg);
-		free(shown);
-		return false;
-	}
-	return true;
-}
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)h;
@@ -344,48 +419,53 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct ctls_conn *c = st->data;
+	char *why = NULL;
 
 	if (nread < 0) {
-		/* EOF or error: the client is gone (or done talking, and we do not care). */
+		/*
+		 * EOF or error: the client is gone (or done talking, and we do not
+		 * care). A dispatched request learns it through ctls_conn_alive.
+		 */
 		free(buf->base);
 		conn_close(c);
 		return;
 	}
 	if (nread == 0 || c->dispatched || c->closing || c->s->closing) {
-		free(buf->base);
-		return;
-	}
-	if (bg_buf_add(&c->in, buf->base, (size_t)nread) != 0) {
-		free(buf->base);
-		conn_refuse(c, "control request too long");
-		uv_read_stop(st);
-		return;
-	}
-	free(buf->base);
-	char *start = c->in.data;
-	char *nl;
-	bool more = true;
-	while (more && (nl = memchr(start, '\n', c->in.len - (size_t)(start - c->in.data)))) {
-		*nl = '\0';
-		more = conn_line(c, start);
-		start = nl + 1;
-	}
-	if (!more) {
 		/*
-		 * Refused: nothing more is read. Dispatched: reading goes on (and
-		 * anything sent is dropped) only to learn at once when the client
-		 * hangs up, so the apply's output stops going anywhere.
+		 * Dispatched: reading goes on (and anything sent is dropped) only to
+		 * learn at once when the client hangs up, so the apply's output stops
+		 * going anywhere and a queued request can be dropped.
 		 */
-		if (!c->dispatched) {
-			uv_read_stop(st);
-		}
-		bg_buf_release(&c->in);
+		free(buf->base);
 		return;
 	}
-	size_t rest = c->in.len - (size_t)(start - c->in.data);
-	memmove(c->in.data, start, rest);
-	c->in.len = rest;
-	c->in.data[rest] = '\0';
+	enum ctls_parse_rc rc = ctls_parser_feed(&c->p, buf->base, (size_t)nread, &why);
+	free(buf->base);
+	if (rc == CTLS_PARSE_REFUSED) {
+		conn_refuse(c, why);
+	} else if (rc == CTLS_PARSE_DONE) {
+		uv_timer_stop(&c->deadline);
+		c->dispatched = true;
+		c->s->cb(c->s, c, &c->p.req, c->s->arg);
+	}
+	free(why);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct ctls_conn *c = t->data;
+	if (c->dispatched || !ctls_conn_alive(c)) {
+		return;
+	}
+	bg_log(BG_LOG_WARN, "control socket: pid %ld, uid %ld sent no complete request in "
+			"%" PRIu64 " ms: disconnected", c->pid, c->uid, c->s->request_timeout_ms);
+	conn_refuse(c, "no complete control request in time: disconnected");
+}
+
+/* Root, or the user the daemon runs as: nobody else hands over an apply. */
+static bool peer_allowed(const struct ctls *s, long uid)
+{
+	return uid == 0 || (uid >= 0 && (uid_t)uid == s->uid);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -399,16 +479,18 @@ static void on_connection(uv_stream_t *server, int status)
 	c = bg_xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->pid = c->uid = -1;
-	bg_buf_init(&c->in, CTLS_LINE_MAX);
-	ctls_request_init(&c->req);
+	ctls_parser_init(&c->p);
 	uv_pipe_init(s->loop, &c->h, 0);
-	c->h.data = c;
+	uv_timer_init(s->loop, &c->deadline);
+	c->h.data = c->deadline.data = c;
+	c->handles = 2;
 	c->next = s->conns;
 	if (s->conns) {
 		s->conns->prev = c;
 	}
 	s->conns = c;
 	s->refs++;
+	s->n_open++;
 	if (uv_accept(server, (uv_stream_t *)&c->h) != 0) {
 		conn_close(c);
 		return;
@@ -421,9 +503,28 @@ static void on_connection(uv_stream_t *server, int status)
 		c->pid = (long)cr.pid;
 		c->uid = (long)cr.uid;
 	}
+	if (!peer_allowed(s, c->uid)) {
+		bg_log(BG_LOG_WARN, "control socket: refused pid %ld, uid %ld: only root and "
+				"uid %ld may use it", c->pid, c->uid, (long)s->uid);
+		char *msg = bg_xasprintf("the watch daemon accepts control requests only from "
+				"root and uid %ld (you are uid %ld): run `bluegreen apply` as one of "
+				"them; nothing was changed", (long)s->uid, c->uid);
+		conn_refuse(c, msg);
+		free(msg);
+		return;
+	}
+	if (s->n_open > CTLS_CONN_MAX) {
+		bg_log(BG_LOG_WARN, "control socket: %u connections open: refused pid %ld, uid %ld",
+				s->n_open - 1, c->pid, c->uid);
+		conn_refuse(c, "the watch daemon has too many control connections open; "
+				"try again later: nothing was changed");
+		return;
+	}
 	if (uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read) != 0) {
 		conn_close(c);
+		return;
 	}
+	uv_timer_start(&c->deadline, on_deadline, s->request_timeout_ms, 0);
 }
 
 static void on_listener_closed(uv_handle_t *h)
@@ -458,6 +559,8 @@ int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
 	s->path = bg_xstrdup(path);
 	s->cb = cb;
 	s->arg = arg;
+	s->uid = geteuid();
+	s->request_timeout_ms = CTLS_REQUEST_TIMEOUT_MS;
 	uv_pipe_init(loop, &s->pipe, 0);
 	s->pipe.data = s;
 	s->refs = 1;
@@ -473,7 +576,7 @@ int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
 		err = BG_ERRNO(errno);
 	}
 	if (!err) {
-		err = uv_listen((uv_stream_t *)&s->pipe, 16, on_connection);
+		err = uv_listen((uv_stream_t *)&s->pipe, CTLS_BACKLOG, on_connection);
 	}
 	if (err) {
 		bg_diag_error(d, NULL, "cannot listen on the control socket %s: %s", path,
@@ -485,6 +588,13 @@ int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
 	}
 	*out = s;
 	return 0;
+}
+
+void ctls_set_request_timeout(struct ctls *s, uint64_t ms)
+{
+	if (s) {
+		s->request_timeout_ms = ms ? ms : CTLS_REQUEST_TIMEOUT_MS;
+	}
 }
 
 void ctls_close(struct ctls *s, ctls_closed_cb closed_cb)
@@ -600,10 +710,15 @@ int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *ou
 			req->color ? "option color\n" : "");
 	rc = send_all(fd, b.data, b.len);
 	bg_buf_release(&b);
-	if (rc) {
+	if (rc && rc != BG_ERRNO(EPIPE) && rc != BG_ERRNO(ECONNRESET)) {
 		close(fd);
 		return rc;
 	}
+	/*
+	 * EPIPE: the daemon closed before reading everything, which it does
+	 * when it refuses a client outright (another uid, too many
+	 * connections): its answer is already waiting to be read.
+	 */
 
 	/* From here on the request was handed over: the answer decides. */
 	bg_buf_init(&b, 0);

@@ -20,12 +20,19 @@
  *
  * The server follows the async contract; the client is blocking (it runs
  * in a one-shot command that has nothing else to do).
+ *
+ * Who and how much: only peers whose uid (SO_PEERCRED) is root's or the
+ * daemon's own effective uid are served (root may do anything to the
+ * daemon anyway; any other uid is refused with a message and logged), at
+ * most CTLS_CONN_MAX connections are open at once, and a client has
+ * CTLS_REQUEST_TIMEOUT_MS from connecting to sending "go".
  */
 #ifndef BG_CONTROLLER_CTLSOCK_H
 #define BG_CONTROLLER_CTLSOCK_H
 
 #include "bg.h"
 #include "bg-err.h"
+#include "bg-buf.h"
 #include "bg-util.h"
 
 #include <uv.h>
@@ -36,6 +43,23 @@
 #define CTLS_LINE_MAX (64u * 1024)
 /* Most lines in one request. */
 #define CTLS_REQUEST_LINES_MAX 64
+/*
+ * Most connections open at once. Each waiting client holds one for as long
+ * as its apply waits in the daemon's queue (CTL_QUEUE_MAX in loop.c, 16),
+ * so this leaves room for that and for clients still sending, while a
+ * client that opens connections in a loop cannot exhaust the daemon's
+ * descriptors (RLIMIT_NOFILE is often 1024). Beyond it a client is told
+ * so and closed.
+ */
+#define CTLS_CONN_MAX 32
+/* The listen(2) backlog: connections not accepted yet (the kernel caps it). */
+#define CTLS_BACKLOG 16
+/*
+ * From connect to "go": `bluegreen apply` writes its whole request at once,
+ * so this is only reached by a client that stalls (connects and sends
+ * nothing, or half a line) and would otherwise hold a connection forever.
+ */
+#define CTLS_REQUEST_TIMEOUT_MS 10000
 
 enum ctls_chan {
 	CTLS_OUT = 0,
@@ -54,6 +78,30 @@ struct ctls_request {
 
 void ctls_request_init(struct ctls_request *r);
 void ctls_request_release(struct ctls_request *r);
+
+/*
+ * The request parser, fed the bytes a client sends (exposed for the fuzz
+ * target and the tests). Lines end in "\n" (a "\r" before it is
+ * dropped), at most CTLS_LINE_MAX bytes are buffered and
+ * CTLS_REQUEST_LINES_MAX lines read; the first line is CTLS_HELLO.
+ */
+enum ctls_parse_rc {
+	CTLS_PARSE_MORE = 0, /* nothing decided yet: feed more */
+	CTLS_PARSE_DONE,     /* "go" seen: req is complete; later bytes are ignored */
+	CTLS_PARSE_REFUSED,  /* a bad request: *why says why (a new string) */
+};
+struct ctls_parser {
+	struct ctls_request req;
+	struct bg_buf in; /* an incomplete line */
+	unsigned n_lines;
+	bool hello;
+	enum ctls_parse_rc rc;
+};
+void ctls_parser_init(struct ctls_parser *p);
+void ctls_parser_release(struct ctls_parser *p);
+/* *why is set (a new string) exactly when the result is CTLS_PARSE_REFUSED. */
+enum ctls_parse_rc ctls_parser_feed(struct ctls_parser *p, const char *data, size_t len,
+		char **why);
 
 struct ctls;
 struct ctls_conn;
@@ -84,6 +132,8 @@ int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
  * closed; s is freed right after. NULL-safe.
  */
 void ctls_close(struct ctls *s, ctls_closed_cb closed_cb);
+/* The request deadline (CTLS_REQUEST_TIMEOUT_MS when 0); for tests. */
+void ctls_set_request_timeout(struct ctls *s, uint64_t ms);
 
 /* Queue one line (or several, split at newlines) for the client. */
 void ctls_conn_send(struct ctls_conn *c, enum ctls_chan chan, const char *text);

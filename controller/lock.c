@@ -224,6 +224,18 @@ static int lock_file_open(const char *path, int *fd_out, struct bg_diag *d)
 		close(fd);
 		return BG_ERRNO(EINVAL);
 	}
+	/*
+	 * Only our own file is made private: a lock file someone else put in
+	 * the state directory is refused, never chmod'ed (as root that would
+	 * change a file that is not ours).
+	 */
+	if (st.st_uid != geteuid()) {
+		bg_diag_error(d, NULL, "lock file '%s' belongs to uid %ld, not to the user "
+				"bluegreen runs as (uid %ld): remove it, or run as its owner", path,
+				(long)st.st_uid, (long)geteuid());
+		close(fd);
+		return BG_ERRNO(EPERM);
+	}
 	if ((st.st_mode & 077) && fchmod(fd, 0600) < 0) {
 		int err = BG_ERRNO(errno);
 		bg_diag_error(d, NULL, "cannot make lock file '%s' private: %s", path,
@@ -262,10 +274,9 @@ int lock_acquire(struct bg_lock **out, const char *state_dir, const char *what,
 	int err;
 
 	*out = NULL;
-	err = bg_state_dir_ensure(state_dir);
+	/* Creates it, or refuses someone else's (bg_state_dir_prepare says why). */
+	err = bg_state_dir_prepare(state_dir, d);
 	if (err) {
-		bg_diag_error(d, NULL, "cannot create state directory '%s': %s",
-				state_dir, bg_strerror(err));
 		return err;
 	}
 	path = lock_path(state_dir);

@@ -23,7 +23,9 @@ struct bg_lock;
 
 /*
  * Take the lock, waiting up to wait_ms (0: try once), creating state_dir
- * (0700) and the lock file (0600) if needed. `what` describes the holder
+ * and the lock file (0600) if needed (bg_state_dir_prepare: someone else's
+ * or a group/world-writable state directory, or a lock file owned by
+ * another user, is refused, never chmod'ed). `what` describes the holder
  * ("apply 3f2a9c...", "watch"); control characters in it are replaced by
  * spaces. On success the file holds the description of this process.
  * BG_ELOCKED when another process holds it, with "state directory X is

@@ -50,6 +50,14 @@
 #define WHY_SHOWN 4
 #define WHY_KEPT 64
 #define APPROVE_MAX_BYTES (1024u * 1024)
+/*
+ * Most applies waiting in the queue for control-socket clients (the one
+ * running is not counted). Applies run one at a time and each takes
+ * seconds to minutes: a longer queue is somebody scripting `bluegreen
+ * apply` in a loop, and each waiting client holds a connection
+ * (CTLS_CONN_MAX). Beyond it a client is refused with exit 1.
+ */
+#define CTL_QUEUE_MAX 16
 
 enum job_kind {
 	JOB_FULL = 1, /* rec_observe_all */
@@ -140,7 +148,7 @@ struct ctl {
 	char *last_cfg_diag;
 	char *last_obs_error;
 
-	volatile int cancel;
+	atomic_int cancel; /* apply_opts.cancel of the running apply (apply.h) */
 	bool stopping, shut, in_schedule, schedule_again;
 	int exit_code;
 };
@@ -619,6 +627,56 @@ static void req_refuse(struct ctl *c, struct ctl_req *r, int code, const struct 
 			r->source, code, msg);
 	free(msg);
 	req_free(r);
+}
+
+static bool str_eq(const char *a, const char *b);
+
+/*
+ * Queued requests whose client has gone (Ctrl-C, a killed script) are
+ * dropped rather than run: nobody waits for them, and the person who
+ * gave up may well run something else instead. An apply already started
+ * is not in the queue and runs to its end; approval-file requests have no
+ * client and always stay.
+ */
+static void queue_prune(struct ctl *c)
+{
+	struct ctl_req **pp = &c->queue;
+	while (*pp) {
+		struct ctl_req *r = *pp;
+		if (r->conn && !ctls_conn_alive(r->conn)) {
+			*pp = r->next;
+			r->next = NULL;
+			req_refuse(c, r, BG_EXIT_ERROR, NULL, "dropped: its client went away before "
+					"it started: nothing was changed");
+			continue;
+		}
+		pp = &r->next;
+	}
+	c->queue_tail = pp;
+}
+
+/* The queued or running request that asks for the same thing as (token, site), or NULL. */
+static const struct ctl_req *req_same(struct ctl *c, const char *token, const char *site)
+{
+	const struct ctl_req *run = c->job ? c->job->req : NULL;
+	if (run && (token ? str_eq(run->token, token) : str_eq(run->rollback_site, site))) {
+		return run;
+	}
+	for (const struct ctl_req *r = c->queue; r; r = r->next) {
+		if (token ? str_eq(r->token, token) : str_eq(r->rollback_site, site)) {
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static size_t queue_length(const struct ctl *c)
+{
+	size_t n = 0;
+	for (const struct ctl_req *r = c->queue; r; r = r->next) {
+		n++;
+	}
+	return n;
 }
 
 /* ---- snapshot: containers from events ---- */
@@ -1675,6 +1733,37 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 		ctls_conn_finish(conn, BG_EXIT_TOKEN);
 		return;
 	}
+	queue_prune(c);
+	const struct ctl_req *same = req_same(c, req->token, req->rollback_site);
+	if (same) {
+		const char *state = c->job && same == c->job->req ? "running" : "queued";
+		/*
+		 * The same token (or rollback) twice runs once: the second would
+		 * only be refused as used (or, for a rollback, undo the first).
+		 * Its outcome goes to whoever asked first; this client is told
+		 * where to look.
+		 */
+		note(c, "%s%s requested again (control socket: pid %ld): already %s (%s): "
+				"refused", req->token ? "apply " : "rollback ",
+				req->token ? req->token : req->rollback_site, ctls_conn_pid(conn),
+				state, same->source);
+		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: %s%s is already %s in the watch "
+				"daemon (%s): it runs once; follow it with `bluegreen log -f`, its "
+				"outcome with `bluegreen history`", req->token ? "apply " : "rollback ",
+				req->token ? req->token : req->rollback_site,
+				state, same->source);
+		ctls_conn_finish(conn, BG_EXIT_ERROR);
+		return;
+	}
+	if (queue_length(c) >= CTL_QUEUE_MAX) {
+		note(c, "control socket: pid %ld refused: %d applies queued already",
+				ctls_conn_pid(conn), CTL_QUEUE_MAX);
+		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: the watch daemon has %d applies "
+				"queued already: try again when they are done; nothing was changed",
+				CTL_QUEUE_MAX);
+		ctls_conn_finish(conn, BG_EXIT_ERROR);
+		return;
+	}
 	struct ctl_req *r = bg_xcalloc(1, sizeof(*r));
 	r->token = bg_xstrdup(req->token);
 	r->rollback_site = bg_xstrdup(req->rollback_site);
@@ -1709,7 +1798,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	c->stopping = true;
-	c->cancel = 1;
+	atomic_store(&c->cancel, 1);
 	if (c->job && c->job->kind == JOB_APPLY) {
 		note(c, "%s: stopping: apply %s stops at its next safe point (between steps, or "
 				"inside a health wait or drain), then the daemon exits", name,
@@ -1807,6 +1896,7 @@ static void step(struct ctl *c)
 	if (c->approve_dirty) {
 		approve_read(c);
 	}
+	queue_prune(c);
 	if (!c->connected) {
 		tell_waiting(c);
 		return;
@@ -1872,10 +1962,7 @@ static int start(struct ctl *c)
 	int err;
 
 	bg_diag_init(&d);
-	err = cfg_dir_resolve(c->cli->config_dir_opt, &c->dir);
-	if (err) {
-		fprintf(c->cli->err, "bluegreen: error: cannot find the configuration directory: "
-				"%s\n", bg_strerror(err));
+	if (cli_config_dir(c->cli, &c->dir) != 0) {
 		return BG_EXIT_ERROR;
 	}
 	/* A bad configuration is fatal at startup (STYLE B4); later, only logged. */
@@ -1893,12 +1980,16 @@ static int start(struct ctl *c)
 	c->state_dir = bg_xstrdup(c->cfg->g.state_dir);
 	c->docker_socket = bg_xstrdup(c->cfg->g.docker_socket);
 
-	err = bg_state_dir_ensure(c->state_dir);
+	bg_diag_init(&d);
+	err = bg_state_dir_prepare(c->state_dir, &d);
 	if (err) {
-		fprintf(c->cli->err, "bluegreen: error: state directory %s: %s\n", c->state_dir,
-				bg_strerror(err));
+		cli_print_diag(c->cli, &d);
+		bg_diag_release(&d);
+		fprintf(c->cli->err, "bluegreen: error: state directory %s: watch not started\n",
+				c->state_dir);
 		return BG_EXIT_ERROR;
 	}
+	bg_diag_release(&d);
 	/*
 	 * The daemon is the converger of this state directory, for its whole
 	 * life. It waits a little: a `plan` takes the lock for a moment to

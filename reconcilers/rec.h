@@ -18,6 +18,8 @@
 #include "obs.h"
 #include "plan.h"
 
+#include <stdatomic.h>
+
 /* Everything a diff may read, and where it writes. */
 struct rec_diff_ctx {
 	const struct cfg *cfg;
@@ -49,7 +51,7 @@ struct rec_apply_ctx {
 	const char *token;
 	rec_progress_cb progress;
 	void *progress_arg;
-	volatile int *cancel;   /* set by a signal: stop at the next safe point */
+	atomic_int *cancel;     /* apply_opts.cancel: stop at the next safe point */
 	struct bg_strv ports;   /* host ports handed out during this apply */
 	const struct plan *plan; /* the plan being applied */
 };

@@ -6,7 +6,11 @@
  * lines and exit code, the socket's mode, refusals of bad requests, a
  * client that hangs up before its answer (the daemon's side stays valid
  * until it finishes), a stale socket file replaced, and the "no daemon"
- * answers that make `apply` converge by itself.
+ * answers that make `apply` converge by itself. Then what a hostile or
+ * broken local client meets (issue 9, item 7): a peer of another uid is
+ * refused (a real process that setuid()s to nobody before connecting),
+ * connections beyond CTLS_CONN_MAX are refused, and a client that sends
+ * nothing, or half a line, is disconnected at the request deadline.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -14,10 +18,16 @@
 #include "th.h"
 
 #include <stdatomic.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+/* A raw client gives up reading after this: a test fails rather than hangs. */
+#define RAW_RECV_TIMEOUT_S 10
 
 static char *dir, *path;
 
@@ -77,8 +87,10 @@ static void client_thread(void *arg)
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		memcpy(sa.sun_path, path, strlen(path) + 1);
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-				send(fd, c->raw, strlen(c->raw), MSG_NOSIGNAL) != (ssize_t)strlen(c->raw)) {
+		struct timeval tv = {.tv_sec = RAW_RECV_TIMEOUT_S};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || (*c->raw &&
+				send(fd, c->raw, strlen(c->raw), MSG_NOSIGNAL) != (ssize_t)strlen(c->raw))) {
 			c->raw_err = errno;
 			close(fd);
 			atomic_store(&c->done, 1);
@@ -121,6 +133,9 @@ static void run_with_client(struct server *sv, struct client *c)
 		uv_run(&sv->loop, UV_RUN_ONCE);
 	}
 	uv_thread_join(&th);
+	if (c->raw_err) {
+		th_print_error("raw client: %s (sent '%s')\n", strerror(c->raw_err), c->raw);
+	}
 	assert_int_equal(c->raw_err, 0);
 	uv_close((uv_handle_t *)&tick, NULL);
 	uv_run(&sv->loop, UV_RUN_NOWAIT);
@@ -334,6 +349,170 @@ static void t_no_daemon_and_stale_socket(void **state)
 	ctls_request_release(&req);
 }
 
+/* ---- hostile or broken clients ---- */
+
+/* Connect without sending anything; the caller runs the loop. */
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void t_peer_of_another_uid_refused(void **state)
+{
+	struct server sv;
+	int pfd[2];
+	server_start(&sv);
+	/* Reachable by anybody, as if an operator had loosened the modes by hand. */
+	assert_int_equal(chmod(dir, 0711), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The child: nobody, with a real request; the answer goes to the pipe. */
+		close(pfd[0]);
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+			_exit(2);
+		}
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct timeval tv = {.tv_sec = RAW_RECV_TIMEOUT_S};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		const char *req = CTLS_HELLO "\napply 0123456789abcdef\ngo\n";
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+			_exit(3);
+		}
+		if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+			_exit(4);
+		}
+		char buf[4096];
+		ssize_t n;
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+			if (write(pfd[1], buf, (size_t)n) != n) {
+				_exit(5);
+			}
+		}
+		_exit(0);
+	}
+	close(pfd[1]);
+	int status = -1;
+	for (int i = 0; i < 5000; i++) {
+		uv_run(&sv.loop, UV_RUN_NOWAIT);
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			break;
+		}
+		usleep(2000);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	struct bg_buf b = BG_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(pfd[0], buf, sizeof(buf))) > 0) {
+		bg_buf_add(&b, buf, (size_t)n);
+	}
+	close(pfd[0]);
+	th_assert_contains(b.data, "err bluegreen: error: the watch daemon accepts control "
+			"requests only from root and uid 0 (you are uid 65534)");
+	th_assert_contains(b.data, "exit 1\n");
+	assert_int_equal(sv.n_requests, 0);
+	bg_buf_release(&b);
+	assert_int_equal(chmod(dir, 0700), 0);
+	server_stop(&sv);
+}
+
+static void t_connection_cap(void **state)
+{
+	struct server sv;
+	int fds[CTLS_CONN_MAX];
+	server_start(&sv);
+	/* CTLS_CONN_MAX idle clients, each accepted before the next connects. */
+	for (size_t i = 0; i < CTLS_CONN_MAX; i++) {
+		fds[i] = raw_connect();
+		for (int k = 0; k < 3; k++) {
+			uv_run(&sv.loop, UV_RUN_NOWAIT);
+		}
+	}
+	struct client c;
+	memset(&c, 0, sizeof(c));
+	/*
+	 * Nothing sent: the daemon may refuse before the client's send, which
+	 * then fails (EPIPE); ctls_client_apply reads the answer anyway, a raw
+	 * client here would only report the failed send.
+	 */
+	c.raw = "";
+	run_with_client(&sv, &c);
+	assert_non_null(c.raw_answer);
+	th_assert_contains(c.raw_answer, "err bluegreen: error: the watch daemon has too many "
+			"control connections open");
+	th_assert_contains(c.raw_answer, "exit 1\n");
+	assert_int_equal(sv.n_requests, 0);
+	free(c.raw_answer);
+	/* `bluegreen apply`'s client prints the refusal, whenever its send fails. */
+	for (int k = 0; k < 5; k++) {
+		memset(&c, 0, sizeof(c));
+		ctls_request_init(&c.req);
+		c.req.token = bg_xstrdup("0123456789abcdef");
+		run_with_client(&sv, &c);
+		assert_int_equal(c.rc, 0);
+		assert_int_equal(c.exit_code, 1);
+		th_assert_contains(c.err, "too many control connections open");
+		assert_int_equal(sv.n_requests, 0);
+		free(c.out);
+		free(c.err);
+		ctls_request_release(&c.req);
+	}
+	/* One leaves: the next client is served. */
+	close(fds[0]);
+	for (int k = 0; k < 20; k++) {
+		uv_run(&sv.loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	memset(&c, 0, sizeof(c));
+	c.raw = CTLS_HELLO "\napply 0123456789abcdef\ngo\n";
+	run_with_client(&sv, &c);
+	th_assert_contains(c.raw_answer, "exit 4\n");
+	assert_int_equal(sv.n_requests, 1);
+	free(c.raw_answer);
+	for (size_t i = 1; i < CTLS_CONN_MAX; i++) {
+		close(fds[i]);
+	}
+	server_stop(&sv);
+}
+
+static void t_idle_clients_disconnected(void **state)
+{
+	/* Nothing at all, half a line, a request without "go". */
+	const char *stalls[] = {"", CTLS_HELLO "\napply 0123", CTLS_HELLO "\napply "
+			"0123456789abcdef\n"};
+	struct server sv;
+	server_start(&sv);
+	ctls_set_request_timeout(sv.s, 200);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(stalls); i++) {
+		struct client c;
+		memset(&c, 0, sizeof(c));
+		c.raw = stalls[i];
+		int64_t t0 = bg_mono_ms();
+		run_with_client(&sv, &c);
+		int64_t took = bg_mono_ms() - t0;
+		assert_non_null(c.raw_answer);
+		th_assert_contains(c.raw_answer, "err bluegreen: error: no complete control request "
+				"in time: disconnected\n");
+		th_assert_contains(c.raw_answer, "exit 1\n");
+		assert_true(took >= 200);
+		assert_true(took < th_time_limit(5000));
+		free(c.raw_answer);
+	}
+	assert_int_equal(sv.n_requests, 0);
+	server_stop(&sv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +522,9 @@ int main(void)
 		cmocka_unit_test(t_answer_later),
 		cmocka_unit_test(t_held_conn_survives_close_order),
 		cmocka_unit_test(t_no_daemon_and_stale_socket),
+		cmocka_unit_test(t_peer_of_another_uid_refused),
+		cmocka_unit_test(t_connection_cap),
+		cmocka_unit_test(t_idle_clients_disconnected),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

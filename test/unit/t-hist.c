@@ -232,16 +232,20 @@ static void test_open_modes(void **state)
 {
 	struct fixture f;
 	fixture_init(&f, "hist");
-	/* Even with a permissive umask and a loose directory already there. */
+	/*
+	 * Even with a permissive umask. A world-writable directory already
+	 * there is refused, never chmod'ed; an existing state directory keeps
+	 * its owner's mode (bg_state_dir_prepare).
+	 */
 	mode_t old = umask(0);
 	assert_int_equal(bg_mkdir_p(f.state, 0755), 0);
 	char *hdir = bg_xasprintf("%s/history", f.state);
 	assert_int_equal(mkdir(hdir, 0777), 0);
 
-	struct hist *h = open_ok(f.state, 0, 0);
+	h = open_ok(f.state, 0, 0);
 	umask(old);
 	append(h, "plan", NULL, "3f2a9c01bb7d", "pending", NULL);
-	assert_int_equal(mode_of(f.state), 0700);
+	assert_int_equal(mode_of(f.state), 0755);
 	assert_int_equal(mode_of(hdir), 0700);
 	char *data = bg_xasprintf("%s/data.mdb", hdir);
 	char *lock = bg_xasprintf("%s/lock.mdb", hdir);
@@ -255,6 +259,15 @@ static void test_open_modes(void **state)
 	struct hist_stats st;
 	assert_int_equal(hist_stats_get(h, &st), 0);
 	assert_int_equal(st.map_size, HIST_MAPSIZE_DEFAULT);
+	struct hist *h = NULL;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	assert_int_equal(hist_open(&h, f.state, 0, &d), BG_ERRNO(EPERM));
+	assert_null(h);
+	assert_true(d.n_errors > 0);
+	bg_diag_release(&d);
+	assert_int_equal(mode_of(hdir), 0777);
+	assert_int_equal(rmdir(hdir), 0);
 	assert_int_equal(st.last_seq, 1);
 	hist_close(h);
 

@@ -300,10 +300,55 @@ static void test_state_dir(void **state)
 	struct stat st;
 	assert_int_equal(stat(sd, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
+	/* An existing directory keeps the mode its owner chose: never chmod'ed. */
 	chmod(sd, 0755);
 	assert_int_equal(bg_state_dir_ensure(sd), 0);
 	assert_int_equal(stat(sd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
+
+	/* Someone else's (not root's, not ours): refused, untouched, how to fix said. */
+	struct bg_diag d;
+	bg_diag_init(&d);
+	assert_int_equal(chown(sd, 65534, 65534), 0);
+	assert_int_equal(bg_state_dir_prepare(sd, &d), BG_ERRNO(EPERM));
+	assert_int_equal(d.n_errors, 1);
+	th_assert_contains(d.items[0].msg, "is owned by uid 65534");
+	th_assert_contains(d.items[0].msg, "chown");
+	assert_int_equal(stat(sd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
+	assert_int_equal(st.st_uid, 65534);
+	bg_diag_release(&d);
+	assert_int_equal(chown(sd, geteuid(), getegid()), 0);
+
+	/* Group- or world-writable: refused, untouched. */
+	bg_diag_init(&d);
+	chmod(sd, 0770);
+	assert_int_equal(bg_state_dir_prepare(sd, &d), BG_ERRNO(EPERM));
+	th_assert_contains(d.items[0].msg, "writable by its group (mode 0770)");
+	th_assert_contains(d.items[0].msg, "chmod go-w");
+	assert_int_equal(stat(sd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0770);
+	bg_diag_release(&d);
+
+	/* A symbolic link: refused, whatever it points to. */
+	char *ln = bg_xasprintf("%s/link", dir);
+	chmod(sd, 0700);
+	assert_int_equal(symlink(sd, ln), 0);
+	bg_diag_init(&d);
+	assert_int_equal(bg_state_dir_prepare(ln, &d), BG_ERRNO(ELOOP));
+	th_assert_contains(d.items[0].msg, "symbolic link");
+	bg_diag_release(&d);
+	assert_int_equal(bg_dir_trusted(ln, "configuration directory", false, NULL), 0);
+
+	/* A directory made now is 0700 whatever the umask. */
+	char *fresh = bg_xasprintf("%s/fresh", dir);
+	mode_t old = umask(0277);
+	assert_int_equal(bg_state_dir_ensure(fresh), 0);
+	umask(old);
+	assert_int_equal(stat(fresh, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
+	free(fresh);
+	free(ln);
 	free(sd);
 	th_rm_rf(dir);
 	free(dir);
