@@ -1213,8 +1213,7 @@ static void test_exec_settings_traefik(void **state)
 		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn}}\n",
 		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn2}}\n",
 		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn, staging_dir: /srv/st}}\n",
-		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn, "
-				"api: \"http://127.0.0.1:8080\"}}\n",
+		"install_mode: staging\nedge: {traefik: {dynamic_dir: /srv/dyn, api: http://127.0.0.1:8080}}\n",
 	};
 	char tokens[BG_ARRAY_SIZE(globals)][PLAN_TOKEN_LEN + 1];
 	for (size_t i = 0; i < BG_ARRAY_SIZE(globals); i++) {
