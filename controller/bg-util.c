@@ -1100,24 +1100,39 @@ char *bg_argv_display(char *const argv[])
 }
 
 static char actor_buf[256];
+static char actor_claim[64];
 static pthread_once_t actor_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The actor is who the kernel says runs us: the real uid (getuid, which
+ * sudo sets and a setuid bit does not change), by name, else "uid N".
+ * $SUDO_USER is anyone's to set, so it is only kept beside it as a claim,
+ * cut to 32 bytes of [A-Za-z0-9._-] (others become '?') so that it cannot
+ * forge a line or a field of the journal.
+ */
 static void actor_init(void)
 {
-	char host[128] = "localhost";
-	const char *user = getenv("SUDO_USER");
+	char host[128] = "localhost", user[64];
+	const char *sudo = getenv("SUDO_USER");
 	struct passwd pw, *res = NULL;
 	char pwbuf[1024];
+	uid_t uid = getuid();
+
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	if (!user || !*user) {
-		if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res) {
-			user = res->pw_name;
-		} else {
-			user = "unknown";
-		}
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
+			res->pw_name && *res->pw_name) {
+		snprintf(user, sizeof(user), "%s", res->pw_name);
+	} else {
+		snprintf(user, sizeof(user), "uid %lu", (unsigned long)uid);
 	}
 	snprintf(actor_buf, sizeof(actor_buf), "%s@%s", user, host);
+	for (size_t i = 0; sudo && sudo[i] && i < 32; i++) {
+		char ch = sudo[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				(ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+		actor_claim[i] = ok ? ch : '?';
+	}
 }
 
 const char *bg_actor(void)
@@ -1125,4 +1140,10 @@ const char *bg_actor(void)
 	/* Threads may journal (the daemon applies in a worker): initialise once. */
 	pthread_once(&actor_once, actor_init);
 	return actor_buf;
+}
+
+const char *bg_actor_claimed(void)
+{
+	pthread_once(&actor_once, actor_init);
+	return actor_claim[0] ? actor_claim : NULL;
 }

@@ -156,7 +156,17 @@ int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
 /* Join argv for display only (never executed): words quoted when needed. */
 char *bg_argv_display(char *const argv[]);
 
-/* user@host of the current process, for the history's actor field. */
+/*
+ * user@host of the current process, for the history's actor field: the
+ * user of the real uid (getuid), or "uid N" when it has no name; never
+ * taken from the environment.
+ */
 const char *bg_actor(void);
+/*
+ * $SUDO_USER as it was at the first call (at most 32 bytes, characters
+ * outside [A-Za-z0-9._-] replaced by '?'), or NULL if unset or empty: a
+ * claim anyone can make, recorded beside the actor, never instead of it.
+ */
+const char *bg_actor_claimed(void);
 
 #endif /* BG_CONTROLLER_BG_UTIL_H */

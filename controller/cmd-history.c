@@ -2,9 +2,22 @@
  * cmd-history: `bluegreen history [SITE] [--limit N]`: the journal, oldest
  * first so the newest entry is the last line (what a terminal shows).
  * --json prints one JSON object per line (docs/history.md).
+ *
+ * `history --verify` checks the journal's hash chain and names the first
+ * broken entry; `history --export [FILE|-]` writes the stored records
+ * verbatim, one per line, for a copy kept off the host; and
+ * `history --verify --from FILE|-` checks such a copy without a state
+ * directory or a configuration. Exit 0: intact; 1: broken, not chained
+ * yet, or not checked (an error says why).
  */
 #include "bg.h"
 #include "cli.h"
+#include "bg-util.h"
+
+#include <unistd.h>
+
+/* An export read back for --verify --from: 1 GiB is millions of entries. */
+#define EXPORT_READ_MAX ((size_t)1 << 30)
 
 struct hist_print {
 	struct cli *cli;
@@ -28,21 +41,205 @@ static int print_entry(const struct hist_entry *e, void *arg)
 	const char *details = e->details ? e->details : "";
 	const char *nl = strchr(details, '\n');
 	int dl = nl ? (int)(nl - details) : (int)strlen(details);
+	/* The sudo user is a claim: shown as one, beside the real user. */
+	char *actor = e->sudo_user ? bg_xasprintf("%s (sudo: %s, claimed)",
+			e->actor ? e->actor : "", e->sudo_user) : NULL;
 	fprintf(cli->out, "%6" PRIu64 "  %s  %-18s %-13s %-10s %-10s %.16s  %.*s\n", e->seq, ts,
-			e->actor ? e->actor : "", e->action ? e->action : "",
+			actor ? actor : e->actor ? e->actor : "", e->action ? e->action : "",
 			e->site ? e->site : "-", e->result ? e->result : "",
 			e->token ? e->token : "-", dl, details);
+	free(actor);
 	return 0;
 }
 
-int cmd_history(int argc, char **argv, struct cli *cli)
-{
-	struct cli_env env;
-	const char *site = NULL;
-	size_t limit = 0;
-	int rc;
+/* ---- --verify and --export ---- */
 
-	cli_env_init(&env);
+static void verify_print_json(struct cli *cli, const struct hist_verify *v)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	bg_buf_addf(&b, "{\"intact\":%s,\"entries\":%" PRIu64 ",\"head_seq\":%" PRIu64
+			",\"head_sha256\":", v->brk == HIST_INTACT ? "true" : "false", v->entries,
+			v->head_seq);
+	if (v->head_hash[0]) {
+		bg_buf_add_json_str(&b, v->head_hash);
+	} else {
+		bg_buf_adds(&b, "null");
+	}
+	bg_buf_adds(&b, ",\"break\":");
+	if (v->brk == HIST_INTACT) {
+		bg_buf_adds(&b, "null");
+	} else {
+		bg_buf_addf(&b, "{\"seq\":%" PRIu64 ",\"line\":", v->bad_seq);
+		if (v->bad_line) {
+			bg_buf_addf(&b, "%zu", v->bad_line);
+		} else {
+			bg_buf_adds(&b, "null");
+		}
+		bg_buf_adds(&b, ",\"problem\":");
+		bg_buf_add_json_str(&b, hist_break_name(v->brk));
+		bg_buf_adds(&b, ",\"why\":");
+		bg_buf_add_json_str(&b, v->why);
+		bg_buf_adds(&b, "}");
+	}
+	fprintf(cli->out, "%s}\n", b.data);
+	bg_buf_release(&b);
+}
+
+/* What a check found; file is the export's name (NULL: the store). */
+static int verify_report(struct cli *cli, const struct hist_verify *v, const char *file)
+{
+	if (cli->json) {
+		verify_print_json(cli, v);
+	}
+	if (v->brk == HIST_INTACT) {
+		if (!cli->json) {
+			fprintf(cli->out, "the journal%s%s is intact: %" PRIu64 " entr%s",
+					file ? " in " : "", file ? file : "", v->entries,
+					v->entries == 1 ? "y" : "ies");
+			if (v->entries) {
+				fprintf(cli->out, ", head entry %" PRIu64 " sha256:%s", v->head_seq,
+						v->head_hash);
+			}
+			fputc('\n', cli->out);
+		}
+		return BG_EXIT_OK;
+	}
+	if (file && v->bad_line) {
+		fprintf(cli->err, "%s:%zu:1: error: %s\n", file, v->bad_line, v->why);
+	} else if (v->brk == HIST_BREAK_UNCHAINED) {
+		fprintf(cli->err, "bluegreen: error: %s\n", v->why);
+	} else {
+		fprintf(cli->err, "bluegreen: error: the journal%s%s is broken: %s\n",
+				file ? " in " : "", file ? file : "", v->why);
+	}
+	return BG_EXIT_ERROR;
+}
+
+/* The whole of fd 0, for `--from -`. */
+static int read_stdin(char **out, size_t *len)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	char chunk[65536];
+	bg_buf_init(&b, EXPORT_READ_MAX);
+	for (;;) {
+		ssize_t r = read(STDIN_FILENO, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			bg_buf_release(&b);
+			return BG_ERRNO(errno);
+		}
+		if (r == 0) {
+			break;
+		}
+		int err = bg_buf_add(&b, chunk, (size_t)r);
+		if (err) {
+			bg_buf_release(&b);
+			return err;
+		}
+	}
+	*out = bg_buf_detach(&b, len);
+	return 0;
+}
+
+static int verify_file(struct cli *cli, const char *from)
+{
+	struct hist_verify v;
+	char *data = NULL;
+	size_t len = 0;
+	bool is_stdin = strcmp(from, "-") == 0;
+	int err = is_stdin ? read_stdin(&data, &len) :
+			bg_file_read(from, EXPORT_READ_MAX, &data, &len);
+	if (err) {
+		fprintf(cli->err, "bluegreen: error: cannot read the export %s: %s\n",
+				is_stdin ? "on stdin" : from, bg_strerror(err));
+		return BG_EXIT_ERROR;
+	}
+	hist_export_verify(data, len, &v);
+	free(data);
+	return verify_report(cli, &v, is_stdin ? "<stdin>" : from);
+}
+
+struct export_ctx {
+	FILE *f;            /* stdout, streamed */
+	struct bg_buf buf;  /* a FILE: written atomically at the end */
+	uint64_t bad_seq;   /* a record that cannot be one line */
+};
+
+static int export_record(uint64_t seq, const void *rec, size_t len, void *arg)
+{
+	struct export_ctx *x = arg;
+	/* bluegreen never writes a raw newline (JSON escapes it in strings). */
+	if (memchr(rec, '\n', len)) {
+		x->bad_seq = seq;
+		return BG_EPARSE;
+	}
+	if (x->f) {
+		if (fwrite(rec, 1, len, x->f) != len || fputc('\n', x->f) == EOF) {
+			return BG_ERRNO(errno ? errno : EIO);
+		}
+		return 0;
+	}
+	int err = bg_buf_add(&x->buf, rec, len);
+	return err ? err : bg_buf_addch(&x->buf, '\n');
+}
+
+static int export_run(struct cli *cli, struct cli_env *env, const char *to)
+{
+	struct export_ctx x = {.buf = BG_BUF_INIT};
+	struct hist_verify v;
+	bool to_stdout = strcmp(to, "-") == 0;
+	int err;
+
+	x.f = to_stdout ? cli->out : NULL;
+	err = hist_journal_verify(env->hist, export_record, &x, &v);
+	if (!err && to_stdout && fflush(cli->out) == EOF) {
+		err = BG_ERRNO(errno);
+	}
+	if (!err && !to_stdout) {
+		err = bg_file_write_atomic(to, NULL, x.buf.data, x.buf.len, 0600);
+	}
+	bg_buf_release(&x.buf);
+	if (err == BG_EPARSE && x.bad_seq) {
+		fprintf(cli->err, "bluegreen: error: entry %" PRIu64 " holds a line break, which "
+				"bluegreen never writes: it was changed; nothing was exported (run "
+				"`bluegreen history --verify`)\n", x.bad_seq);
+		return BG_EXIT_ERROR;
+	}
+	if (err) {
+		fprintf(cli->err, "bluegreen: error: cannot export the journal to %s: %s\n",
+				to_stdout ? "stdout" : to, bg_strerror(err));
+		return BG_EXIT_ERROR;
+	}
+	fprintf(cli->err, "bluegreen: exported %" PRIu64 " entr%s%s%s", v.entries,
+			v.entries == 1 ? "y" : "ies", to_stdout ? "" : " to ", to_stdout ? "" : to);
+	if (v.entries) {
+		fprintf(cli->err, "; head entry %" PRIu64 " sha256:%s (keep it apart from the "
+				"copy: only the head shows a removed last line)", v.head_seq, v.head_hash);
+	}
+	fputc('\n', cli->err);
+	if (v.brk != HIST_INTACT) {
+		fprintf(cli->err, "bluegreen: warning: exported as found, but the journal is not "
+				"intact at entry %" PRIu64 " (%s): %s\n", v.bad_seq,
+				hist_break_name(v.brk), v.why);
+		return BG_EXIT_ERROR;
+	}
+	return BG_EXIT_OK;
+}
+
+/* ---- the verb ---- */
+
+struct hist_args {
+	const char *site;
+	size_t limit;
+	bool verify;
+	const char *from;   /* --verify --from */
+	const char *export; /* --export: FILE or "-" */
+};
+
+static int args_parse(int argc, char **argv, struct cli *cli, struct hist_args *a)
+{
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			continue;
@@ -50,17 +247,54 @@ int cmd_history(int argc, char **argv, struct cli *cli)
 			char *end = NULL;
 			long v = strtol(argv[++i], &end, 10);
 			if (!end || *end || v < 1) {
-				rc = cli_usage_error(cli, "history: --limit needs a positive number");
-				goto out;
+				return cli_usage_error(cli, "history: --limit needs a positive number");
 			}
-			limit = (size_t)v;
-		} else if (argv[i][0] == '-' || site) {
-			rc = cli_usage_error(cli, "history: unexpected argument '%s' (usage: bluegreen "
-					"history [SITE] [--limit N])", argv[i]);
-			goto out;
+			a->limit = (size_t)v;
+		} else if (strcmp(argv[i], "--verify") == 0) {
+			a->verify = true;
+		} else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) {
+			a->from = argv[++i];
+		} else if (strcmp(argv[i], "--export") == 0) {
+			/* FILE is optional: stdout unless the next word is one. */
+			a->export = i + 1 < argc && (argv[i + 1][0] != '-' ||
+					strcmp(argv[i + 1], "-") == 0) ? argv[++i] : "-";
+		} else if (argv[i][0] == '-' || a->site) {
+			return cli_usage_error(cli, "history: unexpected argument '%s' (usage: "
+					"bluegreen history [SITE] [--limit N] | --verify [--from FILE] | "
+					"--export [FILE])", argv[i]);
 		} else {
-			site = argv[i];
+			a->site = argv[i];
 		}
+	}
+	if ((a->verify || a->export) && (a->site || a->limit)) {
+		return cli_usage_error(cli, "history: --verify and --export cover the whole "
+				"journal: no SITE or --limit with them");
+	}
+	if (a->verify && a->export) {
+		return cli_usage_error(cli, "history: --verify or --export, not both (an export "
+				"reports the chain's state too)");
+	}
+	if (a->from && !a->verify) {
+		return cli_usage_error(cli, "history: --from FILE goes with --verify");
+	}
+	return 0;
+}
+
+int cmd_history(int argc, char **argv, struct cli *cli)
+{
+	struct cli_env env;
+	struct hist_args a = {0};
+	int rc;
+
+	cli_env_init(&env);
+	rc = args_parse(argc, argv, cli, &a);
+	if (rc) {
+		goto out;
+	}
+	if (a.from) {
+		/* Offline: an exported copy needs no configuration or state. */
+		rc = verify_file(cli, a.from);
+		goto out;
 	}
 	rc = cli_env_load(cli, &env, 0);
 	if (!rc) {
@@ -69,15 +303,31 @@ int cmd_history(int argc, char **argv, struct cli *cli)
 	if (rc) {
 		goto out;
 	}
+	if (a.verify || a.export) {
+		struct hist_verify v;
+		if (a.export) {
+			rc = export_run(cli, &env, a.export);
+			goto out;
+		}
+		int err = hist_journal_verify(env.hist, NULL, NULL, &v);
+		if (err) {
+			fprintf(cli->err, "bluegreen: error: reading the history: %s\n",
+					bg_strerror(err));
+			rc = BG_EXIT_ERROR;
+		} else {
+			rc = verify_report(cli, &v, NULL);
+		}
+		goto out;
+	}
 	cli_report_interrupted(cli, &env);
 	struct hist_print hp = {.cli = cli};
-	int err = hist_foreach(env.hist, site, 0, limit, print_entry, &hp);
+	int err = hist_foreach(env.hist, a.site, 0, a.limit, print_entry, &hp);
 	if (err) {
 		fprintf(cli->err, "bluegreen: error: reading the history: %s\n", bg_strerror(err));
 		rc = BG_EXIT_ERROR;
 	} else if (hp.n == 0 && !cli->json) {
-		fprintf(cli->err, "bluegreen: the history%s%s is empty\n", site ? " of " : "",
-				site ? site : "");
+		fprintf(cli->err, "bluegreen: the history%s%s is empty\n", a.site ? " of " : "",
+				a.site ? a.site : "");
 	}
 out:
 	cli_env_release(&env);

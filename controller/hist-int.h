@@ -13,8 +13,20 @@
 #include "bg-buf.h"
 #include "hist.h"
 
-/* Version of the layout below, kept in meta under "format". */
-#define HIST_FORMAT 1
+/*
+ * Version of the store, kept in meta under "format". 2: the journal is a
+ * hash chain (every entry has "prev") and meta holds its head. A store of
+ * format 1 is chained once when first opened for writing.
+ */
+#define HIST_FORMAT 2
+#define HIST_FORMAT_CHAINED 2
+/* Version of each JSON record's layout, its "v" member (members are only
+ * ever added, so it has stayed 1). */
+#define HIST_REC_VERSION 1
+/* meta key of the chain's head: "SEQ HASH" (decimal, 64 hex digits). */
+#define HIST_META_HEAD "journal_head"
+/* The link of entry 1: no entry before it. */
+#define HIST_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 /* The environment's directory inside the state directory. */
 #define HIST_DIR_NAME "history"
 /* Largest value written (an entry with huge details is refused, not cut). */
@@ -51,7 +63,9 @@ uint32_t hist__be_to_u32(const unsigned char in[4]);
  * time_ms as given; NULL strings are left out), replacing invalid UTF-8
  * with U+FFFD; BG_ETOO_BIG beyond HIST_VALUE_MAX. decode fills e (new
  * strings; release with hist_entry_release) or returns BG_EPARSE with a
- * static reason in *why (why may be NULL) and e zeroed.
+ * static reason in *why (why may be NULL) and e zeroed. "prev" is
+ * optional in decode (entries of a format 1 journal have none) but must
+ * be 64 lower-case hex digits when present.
  */
 int hist__entry_encode(const struct hist_entry *e, struct bg_buf *out);
 int hist__entry_decode(const void *data, size_t len, struct hist_entry *e,
@@ -75,5 +89,32 @@ int hist__version_decode(const void *data, size_t len, struct hist__version *v,
  * when s is valid as it is, else a new string.
  */
 char *hist__utf8_fix(const char *s);
+
+/*
+ * Rewrite one record of a format 1 journal as a chained one: the same JSON
+ * object with "prev" set to prev (64 hex digits) added last. *out is
+ * appended to. BG_EPARSE (with *why) when data is not a record.
+ */
+int hist__entry_link(const void *data, size_t len, const char *prev,
+		struct bg_buf *out, const char **why);
+
+/*
+ * The chain checker shared by the store's and an export's verification:
+ * fed the records in order, it keeps the first break in *v.
+ */
+struct hist__chain {
+	struct hist_verify *v;
+	uint64_t expect;      /* the seq the next record should have */
+	char prev[65];        /* hash of the last record fed */
+	uint64_t prev_line;   /* its line in an export (0: the store) */
+};
+void hist__chain_init(struct hist__chain *c, struct hist_verify *v);
+/*
+ * One record: key_seq is the seq it is stored under (the store) or 0 (an
+ * export, where the position is line). Returns true when the record was
+ * an entry (decoded), false when it was unreadable.
+ */
+bool hist__chain_feed(struct hist__chain *c, uint64_t key_seq, size_t line,
+		const void *data, size_t len);
 
 #endif /* BG_CONTROLLER_HIST_INT_H */

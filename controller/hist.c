@@ -47,9 +47,25 @@ struct hist {
 	bool rw_init;
 	size_t map_size; /* written under rw exclusive */
 	unsigned map_grows;
+	int64_t format; /* of the store as opened (after any migration) */
 };
 
 typedef int (*txn_fn)(struct hist *h, MDB_txn *txn, void *arg);
+
+static int journal_put(struct hist *h, MDB_txn *txn, const struct hist_entry *e,
+		uint64_t *seq_out);
+
+/* What the chain's head looks like (journal_head_read). */
+enum head_state { HEAD_NONE, HEAD_OK, HEAD_BAD };
+struct journal_head {
+	uint64_t last;        /* the last key, 0: empty journal */
+	char last_hash[65];   /* hash of its record ("" if empty) */
+	enum head_state meta; /* meta's journal_head */
+	uint64_t seq;         /* what meta names (HEAD_OK) */
+	char hash[65];
+};
+static int journal_head_read(struct hist *h, MDB_txn *txn, struct journal_head *hd);
+static bool journal_head_matches(const struct journal_head *hd);
 
 static const char *const db_names[HIST_DB_COUNT] = {
 #define XX(name, str) [HIST_DB_##name] = str,
@@ -443,7 +459,7 @@ static json_object *rec_parse(const void *data, size_t len, const char **why)
 		*why = "no format version";
 		goto fail;
 	}
-	if (json_object_get_int64(v) != HIST_FORMAT) {
+	if (json_object_get_int64(v) != HIST_REC_VERSION) {
 		*why = "unknown format version";
 		goto fail;
 	}
@@ -518,7 +534,7 @@ static int rec_uint(json_object *o, const char *key, uint64_t *out, const char *
 static json_object *rec_new(void)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "v", json_object_new_int(HIST_FORMAT));
+	json_object_object_add(o, "v", json_object_new_int(HIST_REC_VERSION));
 	return o;
 }
 
@@ -533,6 +549,33 @@ int hist__entry_encode(const struct hist_entry *e, struct bg_buf *out)
 	obj_add_str(o, "token", e->token);
 	obj_add_str(o, "result", e->result);
 	obj_add_str(o, "details", e->details);
+	obj_add_str(o, "sudo_user", e->sudo_user);
+	obj_add_str(o, "prev", e->prev);
+	return obj_finish(o, out);
+}
+
+static bool hash_hex_ok(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))) {
+			return false;
+		}
+	}
+	return n == 64;
+}
+
+int hist__entry_link(const void *data, size_t len, const char *prev,
+		struct bg_buf *out, const char **why)
+{
+	const char *dummy = NULL;
+	json_object *o = rec_parse(data, len, why ? why : &dummy);
+	if (!o) {
+		return BG_EPARSE;
+	}
+	/* Replaces a "prev" already there (a half-chained journal): last wins. */
+	json_object_object_del(o, "prev");
+	json_object_object_add(o, "prev", json_object_new_string(prev));
 	return obj_finish(o, out);
 }
 
@@ -557,11 +600,17 @@ int hist__entry_decode(const void *data, size_t len, struct hist_entry *e,
 			rec_str(o, "site", false, &e->site, why) ||
 			rec_str(o, "token", false, &e->token, why) ||
 			rec_str(o, "result", false, &e->result, why) ||
-			rec_str(o, "details", false, &e->details, why)) {
+			rec_str(o, "details", false, &e->details, why) ||
+			rec_str(o, "sudo_user", false, &e->sudo_user, why) ||
+			rec_str(o, "prev", false, &e->prev, why)) {
 		goto out;
 	}
 	if (e->seq == 0) {
 		*why = "sequence number 0";
+		goto out;
+	}
+	if (e->prev && !hash_hex_ok(e->prev)) {
+		*why = "the link to the previous entry is not a SHA-256";
 		goto out;
 	}
 	err = 0;
@@ -699,7 +748,129 @@ static int file_private(const char *dir, const char *name)
 struct open_ctx {
 	int64_t format; /* what meta says; 0 if nothing yet */
 	const char *why;
+	char why_buf[200];
+	bool chain_failed;  /* the migration to a chained journal failed */
+	uint64_t chained;   /* entries the migration chained */
+	bool migrated;
+	bool head_bad;      /* the last entry does not match the head */
+	uint64_t head_seq;
 };
+
+static int meta_put_str(struct hist *h, MDB_txn *txn, const char *key, const char *val)
+{
+	MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key};
+	MDB_val v = {.mv_size = strlen(val), .mv_data = (void *)val};
+	return mdb_put(txn, h->dbi[HIST_DB_META], &k, &v, 0);
+}
+
+static int meta_put_format(struct hist *h, MDB_txn *txn)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", HIST_FORMAT);
+	return meta_put_str(h, txn, "format", buf);
+}
+
+static int journal_head_put(struct hist *h, MDB_txn *txn, uint64_t seq, const char *hash)
+{
+	char buf[96];
+	snprintf(buf, sizeof(buf), "%" PRIu64 " %s", seq, hash);
+	return meta_put_str(h, txn, HIST_META_HEAD, buf);
+}
+
+/*
+ * Format 1 -> 2, inside the opening write transaction (so all or
+ * nothing, and LMDB's writer lock keeps every other process out): each
+ * entry, oldest first, is rewritten as the same JSON object plus "prev",
+ * the hash of the rewritten record before it; the head goes to meta; a
+ * "migrate" entry says how many were chained; the format becomes 2. An
+ * entry that is not a record stops the migration (the store stays format
+ * 1, untouched): chaining it would bless whatever damaged it.
+ */
+static int journal_chain(struct hist *h, MDB_txn *txn, struct open_ctx *c)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	char prev[65] = HIST_GENESIS;
+	uint64_t last = 0;
+	char *details = NULL;
+
+	c->chained = 0;
+	int rc = mdb_cursor_open(txn, h->dbi[HIST_DB_JOURNAL], &cur);
+	if (rc) {
+		return rc;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const char *why = NULL;
+		unsigned char kb[8];
+		if (k.mv_size != 8) {
+			c->why = "a journal key is not a sequence number";
+			rc = BG_EHISTORY;
+			break;
+		}
+		memcpy(kb, k.mv_data, 8);
+		last = hist__be_to_u64(kb);
+		bg_buf_reset(&b);
+		rc = hist__entry_link(v.mv_data, v.mv_size, prev, &b, &why);
+		if (rc) {
+			snprintf(c->why_buf, sizeof(c->why_buf), "journal entry %" PRIu64
+					" is unreadable (%s)", last, why ? why : "?");
+			c->why = c->why_buf;
+			rc = BG_EHISTORY;
+			break;
+		}
+		MDB_val nk = {.mv_size = 8, .mv_data = kb};
+		MDB_val nv = {.mv_size = b.len, .mv_data = b.data};
+		rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+		if (rc) {
+			break;
+		}
+		bg_sha256_hex(b.data, b.len, prev);
+		c->chained++;
+	}
+	mdb_cursor_close(cur);
+	bg_buf_release(&b);
+	if (rc != MDB_NOTFOUND) {
+		c->chain_failed = c->why != NULL;
+		return rc;
+	}
+	rc = last ? journal_head_put(h, txn, last, prev) : 0;
+	if (rc) {
+		return rc;
+	}
+	details = bg_xasprintf("chained %" PRIu64 " %s written before the journal was a "
+			"hash chain (history format %" PRId64 " -> %d)", c->chained,
+			c->chained == 1 ? "entry" : "entries", c->format, HIST_FORMAT);
+	struct hist_entry e = {
+		.time_ms = bg_now_ms(),
+		.actor = (char *)bg_actor(),
+		.sudo_user = (char *)bg_actor_claimed(),
+		.action = "migrate",
+		.result = "ok",
+		.details = details,
+	};
+	rc = journal_put(h, txn, &e, NULL);
+	free(details);
+	if (!rc) {
+		rc = meta_put_format(h, txn);
+	}
+	c->migrated = rc == 0;
+	return rc;
+}
+
+/* The cheap check at open: does the last entry still match the head? */
+static int head_check(struct hist *h, MDB_txn *txn, struct open_ctx *c)
+{
+	struct journal_head hd;
+	int rc = journal_head_read(h, txn, &hd);
+	if (rc) {
+		return rc;
+	}
+	c->head_bad = !journal_head_matches(&hd);
+	c->head_seq = hd.meta == HEAD_OK ? hd.seq : 0;
+	return 0;
+}
 
 static int fn_open(struct hist *h, MDB_txn *txn, void *arg)
 {
@@ -708,6 +879,8 @@ static int fn_open(struct hist *h, MDB_txn *txn, void *arg)
 	int rc;
 
 	c->format = 0;
+	c->why = NULL;
+	c->chain_failed = c->migrated = c->head_bad = false;
 	for (int i = 0; i < HIST_DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], h->rdonly ? 0 : MDB_CREATE, &h->dbi[i]);
 		if (rc == MDB_NOTFOUND && h->rdonly) {
@@ -730,20 +903,13 @@ static int fn_open(struct hist *h, MDB_txn *txn, void *arg)
 			return 0;
 		}
 		char buf[32];
-		int n = snprintf(buf, sizeof(buf), "%d", HIST_FORMAT);
-		v.mv_data = buf;
-		v.mv_size = (size_t)n;
-		rc = mdb_put(txn, h->dbi[HIST_DB_META], &k, &v, 0);
+		rc = meta_put_format(h, txn);
 		if (rc) {
 			return rc;
 		}
-		n = snprintf(buf, sizeof(buf), "%" PRId64, bg_now_ms());
-		k.mv_data = "created_ms";
-		k.mv_size = strlen("created_ms");
-		v.mv_data = buf;
-		v.mv_size = (size_t)n;
+		snprintf(buf, sizeof(buf), "%" PRId64, bg_now_ms());
 		c->format = HIST_FORMAT;
-		return mdb_put(txn, h->dbi[HIST_DB_META], &k, &v, 0);
+		return meta_put_str(h, txn, "created_ms", buf);
 	}
 	if (rc) {
 		return rc;
@@ -766,7 +932,14 @@ static int fn_open(struct hist *h, MDB_txn *txn, void *arg)
 		c->why = "it was written by a newer bluegreen";
 		return BG_EHISTORY;
 	}
-	return 0;
+	if (f < HIST_FORMAT_CHAINED && !h->rdonly) {
+		rc = journal_chain(h, txn, c);
+		if (rc) {
+			return rc;
+		}
+		c->format = HIST_FORMAT;
+	}
+	return c->format >= HIST_FORMAT_CHAINED ? head_check(h, txn, c) : 0;
 }
 
 int hist_open_ex(struct hist **out, const char *state_dir, unsigned flags,
@@ -791,6 +964,7 @@ int hist_open_ex(struct hist **out, const char *state_dir, unsigned flags,
 	if (h->rdonly) {
 		if (stat(data_path, &st) < 0) {
 			if (errno == ENOENT || errno == ENOTDIR) {
+				h->format = HIST_FORMAT;
 				goto done; /* no history yet: the empty view */
 			}
 			err = BG_ERRNO(errno);
@@ -864,7 +1038,11 @@ int hist_open_ex(struct hist **out, const char *state_dir, unsigned flags,
 
 	err = txn_run(h, h->rdonly ? MDB_RDONLY : 0, "opening", fn_open, &oc);
 	if (err) {
-		if (oc.why) {
+		if (oc.chain_failed) {
+			bg_diag_error(d, NULL, "cannot chain the journal of history '%s' (format %"
+					PRId64 " -> %d): %s; nothing was changed", h->dir, oc.format,
+					HIST_FORMAT, oc.why);
+		} else if (oc.why) {
 			bg_diag_error(d, NULL, "cannot use history '%s': %s (format %" PRId64
 					", this bluegreen reads format %d)",
 					h->dir, oc.why, oc.format, HIST_FORMAT);
@@ -873,6 +1051,17 @@ int hist_open_ex(struct hist **out, const char *state_dir, unsigned flags,
 					bg_strerror(err));
 		}
 		goto out;
+	}
+	h->format = oc.format;
+	if (oc.migrated) {
+		bg_log(BG_LOG_INFO, "history '%s': chained %" PRIu64 " journal entries (format %d)",
+				h->dir, oc.chained, HIST_FORMAT);
+	}
+	if (oc.head_bad) {
+		bg_log(BG_LOG_WARN, "history '%s': the journal's last entry does not match its "
+				"recorded head (entry %" PRIu64 "): entries were changed or removed "
+				"outside bluegreen; `bluegreen history --verify` names the first",
+				h->dir, oc.head_seq);
 	}
 done:
 	*out = h;
@@ -926,6 +1115,8 @@ void hist_entry_release(struct hist_entry *e)
 	free(e->token);
 	free(e->result);
 	free(e->details);
+	free(e->sudo_user);
+	free(e->prev);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -952,25 +1143,125 @@ static int journal_last(struct hist *h, MDB_txn *txn, uint64_t *last)
 	return rc;
 }
 
+/* meta's "SEQ HASH"; HEAD_BAD when it is there but not that. */
+static int head_meta_get(struct hist *h, MDB_txn *txn, struct journal_head *hd)
+{
+	MDB_val k = {.mv_size = strlen(HIST_META_HEAD), .mv_data = HIST_META_HEAD}, v;
+	char buf[96], *end = NULL;
+
+	hd->meta = HEAD_NONE;
+	if (!h->have[HIST_DB_META]) {
+		return 0;
+	}
+	int rc = mdb_get(txn, h->dbi[HIST_DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		return 0;
+	}
+	if (rc) {
+		return rc;
+	}
+	hd->meta = HEAD_BAD;
+	if (v.mv_size == 0 || v.mv_size >= sizeof(buf)) {
+		return 0;
+	}
+	memcpy(buf, v.mv_data, v.mv_size);
+	buf[v.mv_size] = '\0';
+	if (buf[0] < '1' || buf[0] > '9') {
+		return 0;
+	}
+	errno = 0;
+	unsigned long long seq = strtoull(buf, &end, 10);
+	if (errno || *end != ' ' || strlen(end + 1) != 64) {
+		return 0;
+	}
+	for (const char *p = end + 1; *p; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+			return 0;
+		}
+	}
+	hd->seq = seq;
+	memcpy(hd->hash, end + 1, 65);
+	hd->meta = HEAD_OK;
+	return 0;
+}
+
+/* The last entry (key and the hash of its record) and meta's head. */
+static int journal_head_read(struct hist *h, MDB_txn *txn, struct journal_head *hd)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+
+	memset(hd, 0, sizeof(*hd));
+	if (!h->have[HIST_DB_JOURNAL]) {
+		return head_meta_get(h, txn, hd);
+	}
+	int rc = mdb_cursor_open(txn, h->dbi[HIST_DB_JOURNAL], &cur);
+	if (rc) {
+		return rc;
+	}
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	} else if (rc == 0) {
+		if (k.mv_size != 8) {
+			rc = corrupt("journal", "a key is not a sequence number");
+		} else {
+			hd->last = hist__be_to_u64(k.mv_data);
+			bg_sha256_hex(v.mv_data, v.mv_size, hd->last_hash);
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc ? rc : head_meta_get(h, txn, hd);
+}
+
+static bool journal_head_matches(const struct journal_head *hd)
+{
+	if (hd->meta == HEAD_OK) {
+		return hd->last == hd->seq && strcmp(hd->last_hash, hd->hash) == 0;
+	}
+	return hd->meta == HEAD_NONE && hd->last == 0;
+}
+
 /*
  * Append e (defaults already filled) inside a write transaction. The next
  * seq is read in the same transaction: LMDB serialises writers across
  * processes, so sequence numbers are gapless and never reused.
+ *
+ * The link ("prev") is the head meta recorded when the last entry was
+ * written, not a hash of whatever the last record holds now: an entry
+ * changed or removed since is not laundered into the chain by the next
+ * append, and stays visible to hist_journal_verify. Likewise a removed
+ * tail leaves a gap (the next seq follows the head), not a reused number.
  */
 static int journal_put(struct hist *h, MDB_txn *txn, const struct hist_entry *e,
 		uint64_t *seq_out)
 {
 	struct bg_buf b = BG_BUF_INIT;
 	struct hist_entry copy = *e;
+	struct journal_head hd;
 	unsigned char kbuf[KEY_MAX];
+	char hash[65];
 	MDB_val k, v;
-	uint64_t last = 0;
-	int rc = journal_last(h, txn, &last);
+	int rc = journal_head_read(h, txn, &hd);
 
 	if (rc) {
 		return rc;
 	}
-	copy.seq = last + 1;
+	if (!journal_head_matches(&hd)) {
+		/* Appending goes on (an audit trail must not stop deploys), but loudly. */
+		bg_log(BG_LOG_ERROR, "history: the journal's last entry (%" PRIu64 ") does not "
+				"match its recorded head (%s): entries were changed or removed outside "
+				"bluegreen; `bluegreen history --verify` names the first break",
+				hd.last, hd.meta == HEAD_OK ? "another entry or hash" :
+				hd.meta == HEAD_BAD ? "unreadable" : "missing");
+	}
+	if (hd.meta == HEAD_OK) {
+		copy.seq = (hd.last > hd.seq ? hd.last : hd.seq) + 1;
+		copy.prev = hd.hash;
+	} else {
+		copy.seq = hd.last + 1;
+		copy.prev = hd.last ? hd.last_hash : HIST_GENESIS;
+	}
 	rc = hist__entry_encode(&copy, &b);
 	if (rc) {
 		goto out;
@@ -982,6 +1273,11 @@ static int journal_put(struct hist *h, MDB_txn *txn, const struct hist_entry *e,
 	v.mv_size = b.len;
 	/* APPEND: the key must sort last, which doubles as a sanity check. */
 	rc = mdb_put(txn, h->dbi[HIST_DB_JOURNAL], &k, &v, MDB_APPEND);
+	if (rc) {
+		goto out;
+	}
+	bg_sha256_hex(b.data, b.len, hash);
+	rc = journal_head_put(h, txn, copy.seq, hash);
 	if (rc) {
 		goto out;
 	}
@@ -1023,6 +1319,9 @@ static void entry_defaults(struct hist_entry *e)
 	}
 	if (!e->actor) {
 		e->actor = (char *)bg_actor();
+		if (!e->sudo_user) {
+			e->sudo_user = (char *)bg_actor_claimed();
+		}
 	}
 }
 
@@ -1350,6 +1649,8 @@ int hist_entry_to_json(const struct hist_entry *e, struct bg_buf *out)
 	json_add_opt(o, "token", e->token);
 	json_add_opt(o, "result", e->result);
 	json_add_opt(o, "details", e->details);
+	json_add_opt(o, "sudo_user", e->sudo_user);
+	json_add_opt(o, "prev", e->prev);
 	const char *s = json_object_to_json_string_length(o, JSON_FLAGS, &n);
 	if (!s) {
 		BG_BUG("json_object_to_json_string_length");
@@ -1357,6 +1658,259 @@ int hist_entry_to_json(const struct hist_entry *e, struct bg_buf *out)
 	err = bg_buf_add(out, s, n);
 	json_object_put(o);
 	return err;
+}
+
+/* ---- the chain ---- */
+
+const char *hist_break_name(enum hist_break b)
+{
+	switch (b) {
+	case HIST_INTACT:
+		return "intact";
+	case HIST_BREAK_CHANGED:
+		return "changed";
+	case HIST_BREAK_MISSING:
+		return "missing";
+	case HIST_BREAK_REORDERED:
+		return "reordered";
+	case HIST_BREAK_UNREADABLE:
+		return "unreadable";
+	case HIST_BREAK_UNCHAINED:
+		return "unchained";
+	}
+	return "?";
+}
+
+/* Record the first break only: everything after it follows from it. */
+BG_PRINTF(5, 6)
+static void chain_break(struct hist_verify *v, enum hist_break b, uint64_t seq,
+		size_t line, const char *fmt, ...)
+{
+	va_list ap;
+	if (v->brk != HIST_INTACT) {
+		return;
+	}
+	v->brk = b;
+	v->bad_seq = seq;
+	v->bad_line = line;
+	va_start(ap, fmt);
+	vsnprintf(v->why, sizeof(v->why), fmt, ap);
+	va_end(ap);
+}
+
+void hist__chain_init(struct hist__chain *c, struct hist_verify *v)
+{
+	memset(v, 0, sizeof(*v));
+	memset(c, 0, sizeof(*c));
+	c->v = v;
+	c->expect = 1;
+	memcpy(c->prev, HIST_GENESIS, sizeof(c->prev));
+}
+
+/* A gap: entries expect..at-1 are not there. */
+static void chain_gap(struct hist__chain *c, uint64_t at, size_t line)
+{
+	if (at == c->expect + 1) {
+		chain_break(c->v, HIST_BREAK_MISSING, c->expect, line, "entry %" PRIu64
+				" is missing: it was removed", c->expect);
+	} else {
+		chain_break(c->v, HIST_BREAK_MISSING, c->expect, line, "entries %" PRIu64
+				" to %" PRIu64 " are missing: they were removed", c->expect, at - 1);
+	}
+}
+
+bool hist__chain_feed(struct hist__chain *c, uint64_t key_seq, size_t line,
+		const void *data, size_t len)
+{
+	struct hist_verify *v = c->v;
+	struct hist_entry e;
+	const char *why = NULL;
+	char hash[65];
+	bool ok = hist__entry_decode(data, len, &e, &why) == 0;
+	/* Where it stands: its key, else the seq it says, else where it should. */
+	uint64_t at = key_seq ? key_seq : ok ? e.seq : c->expect;
+
+	bg_sha256_hex(data, len, hash);
+	if (at > c->expect) {
+		chain_gap(c, at, line);
+	} else if (!ok) {
+		chain_break(v, HIST_BREAK_UNREADABLE, at, line, "entry %" PRIu64
+				" is not a journal record (%s)", at, why);
+	} else if (e.seq != at) {
+		chain_break(v, HIST_BREAK_REORDERED, at, line, "the record stored as entry %"
+				PRIu64 " is entry %" PRIu64 ": entries were moved", at, e.seq);
+	} else if (at < c->expect) {
+		chain_break(v, HIST_BREAK_REORDERED, at, line, "entry %" PRIu64 " comes after "
+				"entry %" PRIu64 ": entries were moved or repeated", at, c->expect - 1);
+	} else if (!e.prev) {
+		chain_break(v, HIST_BREAK_CHANGED, at, line, "entry %" PRIu64 " has no link to "
+				"the entry before it: it was written outside bluegreen", at);
+	} else if (strcmp(e.prev, c->prev) != 0 && at == 1) {
+		chain_break(v, HIST_BREAK_CHANGED, 1, line, "entry 1 was changed: its link is "
+				"not the start of a chain (or entries before it were removed)");
+	} else if (strcmp(e.prev, c->prev) != 0) {
+		chain_break(v, HIST_BREAK_CHANGED, at - 1, c->prev_line, "entry %" PRIu64
+				" was changed: its record no longer has the hash that entry %" PRIu64
+				" holds as its link (or that link was changed)", at - 1, at);
+	}
+	if (ok) {
+		hist_entry_release(&e);
+	}
+	memcpy(c->prev, hash, sizeof(c->prev));
+	c->prev_line = line;
+	if (at >= c->expect) {
+		c->expect = at + 1;
+	}
+	v->entries++;
+	v->head_seq = at;
+	memcpy(v->head_hash, hash, sizeof(v->head_hash));
+	return ok;
+}
+
+/* After the last entry: does the head in meta name it, with its hash? */
+static void chain_head_check(struct hist__chain *c, const struct journal_head *hd)
+{
+	struct hist_verify *v = c->v;
+	uint64_t last = c->expect - 1;
+
+	if (v->brk != HIST_INTACT || (hd->meta == HEAD_NONE && last == 0)) {
+		return;
+	}
+	if (hd->meta != HEAD_OK) {
+		chain_break(v, HIST_BREAK_CHANGED, last, 0, "the journal's head (meta '%s') "
+				"is %s, so entry %" PRIu64 " (the last) cannot be checked",
+				HIST_META_HEAD, hd->meta == HEAD_NONE ? "missing" : "unreadable", last);
+	} else if (hd->seq > last) {
+		struct hist__chain tail = *c;
+		chain_gap(&tail, hd->seq + 1, 0);
+		if (v->brk == HIST_BREAK_MISSING) {
+			size_t n = strlen(v->why);
+			snprintf(v->why + n, sizeof(v->why) - n, " from the end (the journal's "
+					"head names entry %" PRIu64 ")", hd->seq);
+		}
+	} else if (hd->seq < last) {
+		chain_break(v, HIST_BREAK_CHANGED, hd->seq + 1, 0, "entry %" PRIu64 " was added "
+				"outside bluegreen: the journal's head names entry %" PRIu64,
+				hd->seq + 1, hd->seq);
+	} else if (strcmp(hd->hash, c->prev) != 0) {
+		chain_break(v, HIST_BREAK_CHANGED, last, 0, "entry %" PRIu64 " (the last) was "
+				"changed: its record no longer has the hash the journal's head holds",
+				last);
+	}
+}
+
+struct verify_ctx {
+	struct hist_verify *v;
+	hist_record_cb cb;
+	void *arg;
+};
+
+static int fn_verify(struct hist *h, MDB_txn *txn, void *arg)
+{
+	struct verify_ctx *c = arg;
+	struct hist__chain ch;
+	struct journal_head hd;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	hist__chain_init(&ch, c->v);
+	if (h->format < HIST_FORMAT_CHAINED) {
+		chain_break(c->v, HIST_BREAK_UNCHAINED, 0, 0, "the journal is not a hash chain "
+				"yet (history format %" PRId64 "): bluegreen chains it the next time "
+				"it opens the history for writing (plan, apply, watch)", h->format);
+	}
+	rc = mdb_cursor_open(txn, h->dbi[HIST_DB_JOURNAL], &cur);
+	if (rc) {
+		return rc;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			chain_break(c->v, HIST_BREAK_UNREADABLE, ch.expect, 0, "a journal key "
+					"after entry %" PRIu64 " is not a sequence number",
+					ch.expect - 1);
+			continue;
+		}
+		uint64_t seq = hist__be_to_u64(k.mv_data);
+		hist__chain_feed(&ch, seq, 0, v.mv_data, v.mv_size);
+		if (c->cb) {
+			rc = c->cb(seq, v.mv_data, v.mv_size, c->arg);
+			if (rc) {
+				break;
+			}
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	rc = journal_head_read(h, txn, &hd);
+	if (!rc) {
+		chain_head_check(&ch, &hd);
+	}
+	return rc;
+}
+
+int hist_journal_verify(struct hist *h, hist_record_cb cb, void *arg,
+		struct hist_verify *v)
+{
+	struct verify_ctx c = {.v = v, .cb = cb, .arg = arg};
+	struct hist__chain ch;
+
+	hist__chain_init(&ch, v);
+	if (!can_read(h, HIST_DB_JOURNAL)) {
+		return 0; /* no journal: nothing to break */
+	}
+	/*
+	 * One read transaction: the entries and the head are one snapshot.
+	 * A read transaction is never retried after fn ran (only MDB_MAP_RESIZED
+	 * at its start is), so cb sees each record once.
+	 */
+	return txn_run(h, MDB_RDONLY, "verifying the journal", fn_verify, &c);
+}
+
+/* Does a line after `from` hold entry seq? (Moved rather than removed.) */
+static size_t export_find(const char *data, size_t len, size_t from, uint64_t seq)
+{
+	size_t line = 0, i = 0;
+	while (i < len) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (data + i)) : len - i;
+		struct hist_entry e;
+		if (++line > from && hist__entry_decode(data + i, n, &e, NULL) == 0) {
+			bool hit = e.seq == seq;
+			hist_entry_release(&e);
+			if (hit) {
+				return line;
+			}
+		}
+		i += n + 1;
+	}
+	return 0;
+}
+
+int hist_export_verify(const char *data, size_t len, struct hist_verify *v)
+{
+	struct hist__chain c;
+	size_t line = 0, i = 0;
+
+	hist__chain_init(&c, v);
+	while (i < len) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (data + i)) : len - i;
+		hist__chain_feed(&c, 0, ++line, data + i, n);
+		i += n + 1;
+	}
+	if (v->brk == HIST_BREAK_MISSING) {
+		size_t at = export_find(data, len, v->bad_line, v->bad_seq);
+		if (at) {
+			v->brk = HIST_BREAK_REORDERED;
+			snprintf(v->why, sizeof(v->why), "entry %" PRIu64 " belongs at line %zu but "
+					"is at line %zu: entries were moved", v->bad_seq, v->bad_line, at);
+		}
+	}
+	return 0;
 }
 
 /* ---- site versions ---- */
@@ -1870,6 +2424,7 @@ static int fn_apply_begin(struct hist *h, MDB_txn *txn, void *arg)
 	struct hist_entry e = {
 		.time_ms = c->now,
 		.actor = (char *)c->actor,
+		.sudo_user = (char *)bg_actor_claimed(),
 		.action = "apply",
 		.token = (char *)c->token,
 		.result = "started",
@@ -1931,6 +2486,7 @@ static int fn_apply_end(struct hist *h, MDB_txn *txn, void *arg)
 	struct hist_entry e = {
 		.time_ms = c->now,
 		.actor = (char *)c->actor,
+		.sudo_user = (char *)bg_actor_claimed(),
 		.action = "apply-end",
 		.token = (char *)c->token,
 		.result = (char *)c->result,
@@ -2032,6 +2588,7 @@ static int fn_apply_interrupted(struct hist *h, MDB_txn *txn, void *arg)
 	struct hist_entry e = {
 		.time_ms = c->now,
 		.actor = (char *)c->actor,
+		.sudo_user = (char *)bg_actor_claimed(),
 		.action = "interrupted",
 		.token = (char *)c->token,
 		.result = "interrupted",

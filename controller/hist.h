@@ -6,7 +6,8 @@
  * tokens already used, the revisions an operator rolled back, and the
  * record of applies in progress (so a crash is found at the next start).
  *
- * Nothing is ever deleted or rewritten in the journal. A full map
+ * Nothing is ever deleted or rewritten in the journal, and each entry
+ * holds the hash of the one before (a chain: hist_journal_verify). A full map
  * (MDB_MAP_FULL) grows the map and retries the transaction; no entry is
  * lost. Every write transaction ends in the function that began it.
  * Secrets never reach this module: callers pass redacted text.
@@ -83,6 +84,15 @@ struct hist_entry {
 	char *token;       /* NULL if none */
 	char *result;      /* ok, failed, refused, pending, interrupted, ... */
 	char *details;     /* human text, redacted; NULL if none */
+	/*
+	 * $SUDO_USER beside the actor: a claim nothing checked (any process
+	 * may set it). NULL: bg_actor_claimed() when actor is NULL too, else
+	 * none. The actor itself always comes from the real uid.
+	 */
+	char *sudo_user;
+	/* Set by the store (ignored by hist_append): the hex SHA-256 of the
+	 * previous entry's record, HIST_GENESIS for entry 1; NULL if unchained. */
+	char *prev;
 };
 
 void hist_entry_release(struct hist_entry *e);
@@ -112,9 +122,68 @@ uint64_t hist_last_seq(struct hist *h);
 /*
  * One entry as a JSON object text, appended to out without a newline (for
  * --json, JSON lines): seq, time (ISO 8601 UTC), time_ms, actor, action,
- * site, token, result, details; absent fields are null. docs/history.md.
+ * site, token, result, details, sudo_user, prev; absent fields are null.
+ * docs/history.md.
  */
 int hist_entry_to_json(const struct hist_entry *e, struct bg_buf *out);
+
+/* ---- the chain: verification and export ---- */
+
+/*
+ * The journal is a hash chain: each entry's record holds "prev", the hex
+ * SHA-256 of the previous entry's record bytes exactly as stored (entry 1:
+ * HIST_GENESIS), and meta holds the head (the last seq and its hash),
+ * written in the same transaction as the entry. docs/history.md says what
+ * the chain proves and what it cannot.
+ */
+enum hist_break {
+	HIST_INTACT = 0,
+	HIST_BREAK_CHANGED,    /* its bytes are not what the chain recorded */
+	HIST_BREAK_MISSING,    /* removed (a gap, or the tail the head names) */
+	HIST_BREAK_REORDERED,  /* a record stands where another belongs */
+	HIST_BREAK_UNREADABLE, /* not a journal record at all */
+	HIST_BREAK_UNCHAINED,  /* a format 1 store, never chained yet */
+};
+/* "intact", "changed", "missing", "reordered", "unreadable", "unchained". */
+const char *hist_break_name(enum hist_break b);
+
+struct hist_verify {
+	uint64_t entries;    /* records read */
+	uint64_t head_seq;   /* seq of the last record read */
+	char head_hash[65];  /* hex SHA-256 of its bytes ("" if none) */
+	enum hist_break brk; /* the first break; HIST_INTACT if none */
+	uint64_t bad_seq;    /* the entry it names */
+	size_t bad_line;     /* an export: that entry's line (1-based), else 0 */
+	char why[320];       /* what is wrong, in words */
+};
+
+/*
+ * Called for each stored record, in seq order, with its bytes exactly as
+ * stored (borrowed; a read transaction is open: do not use h). A non-zero
+ * return stops the walk and is returned.
+ */
+typedef int (*hist_record_cb)(uint64_t seq, const void *rec, size_t len, void *arg);
+
+/*
+ * Check the whole journal (one read transaction): sequence numbers 1..N
+ * without a gap, each record an entry whose seq is its key, each link the
+ * hash of the record before, and the head in meta naming the last entry
+ * and its hash. Fills *v (first break only) and returns 0 once the check
+ * ran, whatever it found; <0 when the store could not be read. cb (may be
+ * NULL) sees every record, also after a break (an export keeps evidence).
+ */
+int hist_journal_verify(struct hist *h, hist_record_cb cb, void *arg,
+		struct hist_verify *v);
+
+/*
+ * Check an export (`history --export`: one stored record per line, each
+ * followed by '\n') held in data: entry 1 first, each link the hash of the
+ * line before. Lines are counted from 1. Returns 0 once the check ran
+ * (*v says what it found). An export has no head: a removed last line
+ * goes unseen unless the reader compares v->head_* with the head printed
+ * by the export.
+ */
+int hist_export_verify(const char *data, size_t len, struct hist_verify *v);
 
 /* ---- site versions (immutable) ---- */
 

@@ -4,7 +4,9 @@
  * as a damaged or hostile data.mdb would. Beyond "no crash, no leak", a
  * record that decodes must survive encode -> decode unchanged, and its
  * `history --json` form must be valid JSON: the same bytes always mean
- * the same entry.
+ * the same entry. The same bytes are also read as an export
+ * (`history --verify --from`, JSON lines checked as a hash chain), and a
+ * record that decodes must survive the migration's relinking.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -34,9 +36,22 @@ static void check_entry(const uint8_t *data, size_t size)
 	if (again.seq != e.seq || again.time_ms != e.time_ms ||
 			!str_eq(again.actor, e.actor) || !str_eq(again.action, e.action) ||
 			!str_eq(again.site, e.site) || !str_eq(again.token, e.token) ||
-			!str_eq(again.result, e.result) || !str_eq(again.details, e.details)) {
+			!str_eq(again.result, e.result) || !str_eq(again.details, e.details) ||
+			!str_eq(again.sudo_user, e.sudo_user) || !str_eq(again.prev, e.prev)) {
 		abort();
 	}
+	/* The migration's rewrite: same entry, the new link. */
+	struct hist_entry linked;
+	bg_buf_reset(&b);
+	if (hist__entry_link(data, size, HIST_GENESIS, &b, NULL) != 0 ||
+			hist__entry_decode(b.data, b.len, &linked, NULL) != 0) {
+		abort();
+	}
+	if (linked.seq != e.seq || !str_eq(linked.details, e.details) ||
+			!str_eq(linked.prev, HIST_GENESIS)) {
+		abort();
+	}
+	hist_entry_release(&linked);
 	bg_buf_reset(&b);
 	if (hist_entry_to_json(&e, &b) != 0) {
 		abort();
@@ -76,12 +91,31 @@ static void check_version(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The bytes as an export: whatever they hold, a verdict and no crash. */
+static void check_export(const uint8_t *data, size_t size)
+{
+	struct hist_verify v;
+	if (hist_export_verify((const char *)data, size, &v) != 0) {
+		abort();
+	}
+	if (v.brk > HIST_BREAK_UNCHAINED || (v.brk == HIST_INTACT) != (v.why[0] == '\0')) {
+		abort();
+	}
+	if (v.brk != HIST_INTACT && v.bad_line == 0) {
+		abort(); /* an export's break always has a line */
+	}
+	if (v.entries && strlen(v.head_hash) != 64) {
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *fixed;
 
 	check_entry(data, size);
 	check_version(data, size);
+	check_export(data, size);
 	/* The UTF-8 repair: its output is always valid and stable. */
 	char *s = malloc(size + 1);
 	if (!s) {

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -123,6 +124,8 @@ static int seen_cb(const struct hist_entry *e, void *arg)
 	c->token = bg_xstrdup(e->token);
 	c->result = bg_xstrdup(e->result);
 	c->details = bg_xstrdup(e->details);
+	c->sudo_user = bg_xstrdup(e->sudo_user);
+	c->prev = bg_xstrdup(e->prev);
 	return 0;
 }
 
@@ -185,9 +188,23 @@ static size_t pattern_len(unsigned k)
 	return 100 + (k * 7919u) % 3000u;
 }
 
+/* The chain from entry 1 to the head is whole. */
+static void assert_chain_intact(struct hist *h, uint64_t n)
+{
+	struct hist_verify v;
+	assert_int_equal(hist_journal_verify(h, NULL, NULL, &v), 0);
+	if (v.brk != HIST_INTACT) {
+		fail_msg("chain broken at %" PRIu64 " (%s): %s", v.bad_seq,
+				hist_break_name(v.brk), v.why);
+	}
+	assert_int_equal(v.entries, n);
+	assert_int_equal(v.head_seq, n);
+}
+
 /*
  * The whole journal: seqs 1..last without a gap, each entry decodable,
- * and (for entries with pattern details) intact. Returns the count.
+ * and (for entries with pattern details) intact, and the chain whole.
+ * Returns the count.
  */
 static uint64_t verify_journal(struct hist *h)
 {
@@ -204,6 +221,7 @@ static uint64_t verify_journal(struct hist *h)
 	}
 	uint64_t n = s.n;
 	assert_int_equal(hist_last_seq(h), n);
+	assert_chain_intact(h, n);
 	seen_release(&s);
 	return n;
 }
@@ -388,7 +406,10 @@ static void test_format_newer(void **state)
 	assert_int_equal(mdb_env_open(env, hdir, 0, 0600), 0);
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-	MDB_val k = {.mv_size = 6, .mv_data = "format"}, v = {.mv_size = 1, .mv_data = "2"};
+	char newer[16];
+	snprintf(newer, sizeof(newer), "%d", HIST_FORMAT + 1);
+	MDB_val k = {.mv_size = 6, .mv_data = "format"};
+	MDB_val v = {.mv_size = strlen(newer), .mv_data = newer};
 	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
@@ -1394,8 +1415,693 @@ static void test_kill9(void **state)
 	fixture_release(&f);
 }
 
-int main(void)
+/* ---- the chain ---- */
+
+/* Raw LMDB access to a store, as someone editing data.mdb would do it. */
+struct raw {
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi journal, meta, bysite;
+};
+
+static void raw_begin(struct raw *r, const char *state)
 {
+	char *hdir = bg_xasprintf("%s/history", state);
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(mdb_env_create(&r->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+	assert_int_equal(mdb_env_open(r->env, hdir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+	assert_int_equal(mdb_dbi_open(r->txn, "journal", MDB_CREATE, &r->journal), 0);
+	assert_int_equal(mdb_dbi_open(r->txn, "meta", MDB_CREATE, &r->meta), 0);
+	assert_int_equal(mdb_dbi_open(r->txn, "journal_by_site", MDB_CREATE, &r->bysite), 0);
+	free(hdir);
+}
+
+static void raw_commit(struct raw *r)
+{
+	assert_int_equal(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+	memset(r, 0, sizeof(*r));
+}
+
+static MDB_val seq_key(uint64_t seq, unsigned char be[8])
+{
+	hist__u64_to_be(seq, be);
+	MDB_val k = {.mv_size = 8, .mv_data = be};
+	return k;
+}
+
+/* The record of entry seq exactly as stored, a new string. */
+static char *raw_get(struct raw *r, uint64_t seq)
+{
+	unsigned char be[8];
+	MDB_val k = seq_key(seq, be), v;
+	assert_int_equal(mdb_get(r->txn, r->journal, &k, &v), 0);
+	return bg_xstrndup(v.mv_data, v.mv_size);
+}
+
+static void raw_put(struct raw *r, uint64_t seq, const char *rec)
+{
+	unsigned char be[8];
+	MDB_val k = seq_key(seq, be);
+	MDB_val v = {.mv_size = strlen(rec), .mv_data = (void *)rec};
+	assert_int_equal(mdb_put(r->txn, r->journal, &k, &v, 0), 0);
+}
+
+static void raw_del(struct raw *r, uint64_t seq)
+{
+	unsigned char be[8];
+	MDB_val k = seq_key(seq, be);
+	assert_int_equal(mdb_del(r->txn, r->journal, &k, NULL), 0);
+}
+
+static char *raw_meta(struct raw *r, const char *key)
+{
+	MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key}, v;
+	if (mdb_get(r->txn, r->meta, &k, &v) != 0) {
+		return NULL;
+	}
+	return bg_xstrndup(v.mv_data, v.mv_size);
+}
+
+/* s with the first `from` replaced by `to` (which must be there). */
+static char *str_sub(const char *s, const char *from, const char *to)
+{
+	const char *at = strstr(s, from);
+	if (!at) {
+		fail_msg("'%s' not in '%s'", from, s);
+	}
+	return bg_xasprintf("%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+}
+
+/* Change one stored entry's bytes, as an editor of data.mdb would. */
+static void tamper_entry(const char *state, uint64_t seq, const char *from, const char *to)
+{
+	struct raw r;
+	raw_begin(&r, state);
+	char *rec = raw_get(&r, seq);
+	char *changed = str_sub(rec, from, to);
+	raw_put(&r, seq, changed);
+	raw_commit(&r);
+	free(changed);
+	free(rec);
+}
+
+/* n entries "entry K ok", every other one for site shop. */
+static void fill(struct hist *h, unsigned n)
+{
+	for (unsigned k = 1; k <= n; k++) {
+		char det[32];
+		snprintf(det, sizeof(det), "entry %u ok", k);
+		assert_int_equal(append(h, "step", k % 2 ? "shop" : NULL, NULL, "ok", det), k);
+	}
+}
+
+static void expect_break(const char *state, enum hist_break want, uint64_t seq,
+		const char *why_part)
+{
+	struct hist *h = open_ok(state, HIST_RDONLY, 0);
+	struct hist_verify v;
+	assert_int_equal(hist_journal_verify(h, NULL, NULL, &v), 0);
+	if (v.brk != want || v.bad_seq != seq) {
+		fail_msg("want %s at entry %" PRIu64 ", got %s at %" PRIu64 ": %s",
+				hist_break_name(want), seq, hist_break_name(v.brk), v.bad_seq, v.why);
+	}
+	assert_int_equal(v.bad_line, 0);
+	th_assert_contains(v.why, why_part);
+	hist_close(h);
+}
+
+/* Each entry links to the bytes of the one before; meta holds the head. */
+static void test_chain_links(void **state)
+{
+	struct fixture f;
+	fixture_init(&f, "hist");
+	struct hist *h = open_ok(f.state, 0, 0);
+	fill(h, 3);
+	struct seen s;
+	walk(h, NULL, 0, 0, &s);
+	hist_close(h);
+
+	struct raw r;
+	char hash[65];
+	raw_begin(&r, f.state);
+	char *prev = bg_xstrdup(HIST_GENESIS);
+	for (uint64_t k = 1; k <= 3; k++) {
+		char *rec = raw_get(&r, k);
+		char *want = bg_xasprintf("\"prev\":\"%s\"", prev);
+		th_assert_contains(rec, want);
+		assert_string_equal(s.v[k - 1].prev, prev);
+		bg_sha256_hex(rec, strlen(rec), hash);
+		free(prev);
+		prev = bg_xstrdup(hash);
+		free(want);
+		free(rec);
+	}
+	char *head = raw_meta(&r, HIST_META_HEAD);
+	char *want_head = bg_xasprintf("3 %s", hash);
+	assert_non_null(head);
+	assert_string_equal(head, want_head);
+	char *format = raw_meta(&r, "format");
+	assert_string_equal(format, "2");
+	raw_commit(&r);
+
+	/* The chain is in --json too. */
+	struct bg_buf b = BG_BUF_INIT;
+	assert_int_equal(hist_entry_to_json(&s.v[1], &b), 0);
+	th_assert_contains(b.data, "\"prev\":\"");
+	bg_buf_release(&b);
+
+	h = open_ok(f.state, HIST_RDONLY, 0);
+	assert_chain_intact(h, 3);
+	struct hist_verify v;
+	assert_int_equal(hist_journal_verify(h, NULL, NULL, &v), 0);
+	assert_string_equal(v.head_hash, hash);
+	hist_close(h);
+	free(format);
+	free(head);
+	free(want_head);
+	free(prev);
+	seen_release(&s);
+	fixture_release(&f);
+}
+
+/*
+ * An entry edited in place (mdb_put on its raw record) is named; the next
+ * append does not launder it into the chain; an edited last entry is
+ * caught by the head.
+ */
+static void test_chain_changed(void **state)
+{
+	struct fixture f;
+	fixture_init(&f, "hist");
+	struct hist *h = open_ok(f.state, 0, 0);
+	fill(h, 10);
+	assert_chain_intact(h, 10);
+	hist_close(h);
+
+	tamper_entry(f.state, 4, "entry 4 ok", "entry 4 OK");
+	expect_break(f.state, HIST_BREAK_CHANGED, 4, "entry 4 was changed");
+
+	/* An append after the edit: the break stays where it is. */
+	h = open_ok(f.state, 0, 0);
+	assert_int_equal(append(h, "step", NULL, NULL, "ok", "after"), 11);
+	hist_close(h);
+	expect_break(f.state, HIST_BREAK_CHANGED, 4, "entry 4 was changed");
+	/* Undo it: intact again (the chain holds the original bytes). */
+	tamper_entry(f.state, 4, "entry 4 OK", "entry 4 ok");
+	h = open_ok(f.state, HIST_RDONLY, 0);
+	assert_chain_intact(h, 11);
+	hist_close(h);
+
+	/* The last entry has no successor: the head in meta catches it. */
+	tamper_entry(f.state, 11, "after", "AFTER");
+	expect_break(f.state, HIST_BREAK_CHANGED, 11, "entry 11 (the last) was changed");
+	/* A writer appending now links to the head as written, not to the edit. */
+	h = open_ok(f.state, 0, 0);
+	assert_int_equal(append(h, "step", NULL, NULL, "ok", "later"), 12);
+	hist_close(h);
+	expect_break(f.state, HIST_BREAK_CHANGED, 11, "entry 11 was changed");
+	fixture_release(&f);
+}
+
+/* A removed entry is named: in the middle (a gap) and at the end (the head). */
+static void test_chain_removed(void **state)
+{
+	struct fixture f;
+	struct raw r;
+	fixture_init(&f, "hist");
+	struct hist *h = open_ok(f.state, 0, 0);
+	fill(h, 8);
+	hist_close(h);
+
+	raw_begin(&r, f.state);
+	raw_del(&r, 5);
+	raw_commit(&r);
+	expect_break(f.state, HIST_BREAK_MISSING, 5, "entry 5 is missing");
+
+	/* The tail: entries 7 and 8 removed leave a chain that looks whole. */
+	fixture_release(&f);
+	fixture_init(&f, "hist");
+	h = open_ok(f.state, 0, 0);
+	fill(h, 8);
+	hist_close(h);
+	raw_begin(&r, f.state);
+	raw_del(&r, 8);
+	raw_del(&r, 7);
+	raw_commit(&r);
+	expect_break(f.state, HIST_BREAK_MISSING, 7, "entries 7 to 8 are missing");
+	/* The next append does not reuse their numbers: the gap stays visible. */
+	h = open_ok(f.state, 0, 0);
+	assert_int_equal(append(h, "step", NULL, NULL, "ok", "next"), 9);
+	hist_close(h);
+	expect_break(f.state, HIST_BREAK_MISSING, 7, "entries 7 to 8 are missing");
+	fixture_release(&f);
+}
+
+/* Two records swapped under their keys. */
+static void test_chain_reordered(void **state)
+{
+	struct fixture f;
+	struct raw r;
+	fixture_init(&f, "hist");
+	struct hist *h = open_ok(f.state, 0, 0);
+	fill(h, 6);
+	hist_close(h);
+	raw_begin(&r, f.state);
+	char *r3 = raw_get(&r, 3), *r4 = raw_get(&r, 4);
+	raw_put(&r, 3, r4);
+	raw_put(&r, 4, r3);
+	raw_commit(&r);
+	expect_break(f.state, HIST_BREAK_REORDERED, 3, "stored as entry 3 is entry 4");
+	free(r3);
+	free(r4);
+	fixture_release(&f);
+}
+
+/*
+ * A store written by the code before the chain (format 1: records without
+ * "prev", no head), made here with that encoding: read-only it reports
+ * "unchained"; the first writable open chains it in one transaction and
+ * journals a "migrate" entry; a second open does nothing more.
+ */
+static void old_store(const char *state, unsigned n, bool damaged)
+{
+	struct raw r;
+	struct bg_buf b = BG_BUF_INIT;
+	char *hdir = bg_xasprintf("%s/history", state);
+	assert_int_equal(bg_mkdir_p(hdir, 0700), 0);
+	raw_begin(&r, state);
+	for (int i = 0; i < HIST_DB_COUNT; i++) {
+		MDB_dbi dbi;
+		assert_int_equal(mdb_dbi_open(r.txn, hist__db_name(i), MDB_CREATE, &dbi), 0);
+	}
+	MDB_val k = {.mv_size = 6, .mv_data = "format"}, v = {.mv_size = 1, .mv_data = "1"};
+	assert_int_equal(mdb_put(r.txn, r.meta, &k, &v, 0), 0);
+	for (unsigned i = 1; i <= n; i++) {
+		char det[32];
+		snprintf(det, sizeof(det), "old %u", i);
+		struct hist_entry e = {.seq = i, .time_ms = 1795710303000 + i,
+			.actor = "ops@old", .action = "step", .site = i % 2 ? "shop" : NULL,
+			.result = "ok", .details = det};
+		bg_buf_reset(&b);
+		assert_int_equal(hist__entry_encode(&e, &b), 0);
+		th_assert_not_contains(b.data, "prev");
+		if (damaged && i == 3) {
+			bg_buf_reset(&b);
+			bg_buf_adds(&b, "{\"v\":1,\"seq\":3,");
+		}
+		raw_put(&r, i, b.data);
+		if (e.site) {
+			unsigned char key[16];
+			memcpy(key, "shop", 5);
+			hist__u64_to_be(i, key + 5);
+			MDB_val sk = {.mv_size = 13, .mv_data = key}, sv = {.mv_size = 0, .mv_data = ""};
+			assert_int_equal(mdb_put(r.txn, r.bysite, &sk, &sv, 0), 0);
+		}
+	}
+	raw_commit(&r);
+	bg_buf_release(&b);
+	free(hdir);
+}
+
+static void test_chain_migrate(void **state)
+{
+	struct fixture f;
+	struct hist_verify v;
+	struct raw r;
+	fixture_init(&f, "hist");
+	old_store(f.state, 5, false);
+
+	/* Read-only: readable as before, reported as not chained. */
+	struct hist *h = open_ok(f.state, HIST_RDONLY, 0);
+	struct seen s;
+	walk(h, NULL, 0, 0, &s);
+	assert_int_equal(s.n, 5);
+	assert_null(s.v[0].prev);
+	seen_release(&s);
+	assert_int_equal(hist_journal_verify(h, NULL, NULL, &v), 0);
+	assert_int_equal(v.brk, HIST_BREAK_UNCHAINED);
+	assert_int_equal(v.entries, 5);
+	hist_close(h);
+	raw_begin(&r, f.state);
+	char *rec1 = raw_get(&r, 1);
+	raw_commit(&r);
+	th_assert_not_contains(rec1, "prev");
+
+	/* Writable: chained once, the migration journaled, content unchanged. */
+	h = open_ok(f.state, 0, 0);
+	assert_chain_intact(h, 6);
+	walk(h, NULL, 0, 0, &s);
+	assert_int_equal(s.n, 6);
+	for (unsigned i = 0; i < 5; i++) {
+		char det[32];
+		snprintf(det, sizeof(det), "old %u", i + 1);
+		assert_string_equal(s.v[i].details, det);
+		assert_string_equal(s.v[i].actor, "ops@old");
+		assert_int_equal(s.v[i].time_ms, 1795710303000 + i + 1);
+		assert_non_null(s.v[i].prev);
+	}
+	assert_string_equal(s.v[0].prev, HIST_GENESIS);
+	assert_string_equal(s.v[5].action, "migrate");
+	assert_string_equal(s.v[5].result, "ok");
+	th_assert_contains(s.v[5].details, "chained 5 entries");
+	assert_string_equal(s.v[5].actor, bg_actor());
+	seen_release(&s);
+	/* The site index still works. */
+	walk(h, "shop", 0, 0, &s);
+	assert_int_equal(s.n, 3);
+	seen_release(&s);
+	assert_int_equal(append(h, "step", NULL, NULL, "ok", "new"), 7);
+	hist_close(h);
+
+	/* Once only. */
+	h = open_ok(f.state, 0, 0);
+	assert_chain_intact(h, 7);
+	hist_close(h);
+	raw_begin(&r, f.state);
+	char *format = raw_meta(&r, "format");
+	assert_string_equal(format, "2");
+	raw_commit(&r);
+	free(format);
+	free(rec1);
+	fixture_release(&f);
+
+	/* An unreadable old entry stops the migration, which changes nothing. */
+	fixture_init(&f, "hist");
+	old_store(f.state, 5, true);
+	struct bg_diag d;
+	bg_diag_init(&d);
+	h = NULL;
+	assert_int_equal(hist_open(&h, f.state, 0, &d), BG_EHISTORY);
+	assert_null(h);
+	assert_true(d.n_errors > 0);
+	th_assert_contains(d.items[0].msg, "journal entry 3 is unreadable");
+	bg_diag_release(&d);
+	raw_begin(&r, f.state);
+	format = raw_meta(&r, "format");
+	assert_string_equal(format, "1");
+	char *again = raw_get(&r, 1);
+	th_assert_not_contains(again, "prev");
+	char *head = raw_meta(&r, HIST_META_HEAD);
+	assert_null(head);
+	raw_commit(&r);
+	free(again);
+	free(format);
+	fixture_release(&f);
+}
+
+static int export_cb(uint64_t seq, const void *rec, size_t len, void *arg)
+{
+	struct bg_buf *b = arg;
+	bg_buf_add(b, rec, len);
+	bg_buf_addch(b, '\n');
+	return 0;
+}
+
+/* Line `line` (1-based) of text, a new string without its newline. */
+static char *line_of(const char *text, unsigned line)
+{
+	const char *p = text;
+	for (unsigned i = 1; i < line; i++) {
+		p = strchr(p, '\n');
+		assert_non_null(p);
+		p++;
+	}
+	const char *nl = strchr(p, '\n');
+	return bg_xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
+}
+
+static void expect_export(const char *text, enum hist_break want, uint64_t seq,
+		size_t line, const char *why_part)
+{
+	struct hist_verify v;
+	assert_int_equal(hist_export_verify(text, strlen(text), &v), 0);
+	if (v.brk != want || v.bad_seq != seq || v.bad_line != line) {
+		fail_msg("want %s at entry %" PRIu64 " line %zu, got %s at %" PRIu64
+				" line %zu: %s", hist_break_name(want), seq, line,
+				hist_break_name(v.brk), v.bad_seq, v.bad_line, v.why);
+	}
+	th_assert_contains(v.why, why_part);
+}
+
+/* The export verifies offline; an edited, removed or moved line is named. */
+static void test_chain_export(void **state)
+{
+	struct fixture f;
+	struct hist_verify v, sv;
+	struct bg_buf x = BG_BUF_INIT;
+	fixture_init(&f, "hist");
+	struct hist *h = open_ok(f.state, 0, 0);
+	fill(h, 8);
+	assert_int_equal(hist_journal_verify(h, export_cb, &x, &sv), 0);
+	assert_int_equal(sv.brk, HIST_INTACT);
+	hist_close(h);
+	assert_int_equal(th_count(x.data, "\n"), 8);
+
+	assert_int_equal(hist_export_verify(x.data, x.len, &v), 0);
+	assert_int_equal(v.brk, HIST_INTACT);
+	assert_int_equal(v.entries, 8);
+	assert_int_equal(v.head_seq, 8);
+	assert_string_equal(v.head_hash, sv.head_hash);
+
+	/* One line edited. */
+	char *t = str_sub(x.data, "entry 3 ok", "entry 3 OK");
+	expect_export(t, HIST_BREAK_CHANGED, 3, 3, "entry 3 was changed");
+	free(t);
+	/* One line removed. */
+	char *l5 = line_of(x.data, 5);
+	char *l5nl = bg_xasprintf("%s\n", l5);
+	t = str_sub(x.data, l5nl, "");
+	expect_export(t, HIST_BREAK_MISSING, 5, 5, "entry 5 is missing");
+	free(t);
+	/* Two lines swapped. */
+	char *l2 = line_of(x.data, 2), *l3 = line_of(x.data, 3);
+	char *pair = bg_xasprintf("%s\n%s\n", l2, l3);
+	char *swapped = bg_xasprintf("%s\n%s\n", l3, l2);
+	t = str_sub(x.data, pair, swapped);
+	expect_export(t, HIST_BREAK_REORDERED, 2, 2, "entry 2 belongs at line 2 but is at line 3");
+	free(t);
+	/* A line that is not a record. */
+	char *l4 = line_of(x.data, 4);
+	t = str_sub(x.data, l4, "{\"v\":1,");
+	expect_export(t, HIST_BREAK_UNREADABLE, 4, 4, "entry 4 is not a journal record");
+	free(t);
+	/* The limit: a removed last line leaves a whole chain, one entry shorter;
+	 * only the head kept apart tells. */
+	char *l8 = line_of(x.data, 8);
+	char *l8nl = bg_xasprintf("%s\n", l8);
+	t = str_sub(x.data, l8nl, "");
+	assert_int_equal(hist_export_verify(t, strlen(t), &v), 0);
+	assert_int_equal(v.brk, HIST_INTACT);
+	assert_int_equal(v.head_seq, 7);
+	assert_string_not_equal(v.head_hash, sv.head_hash);
+	free(t);
+
+	free(l2);
+	free(l3);
+	free(l4);
+	free(l5);
+	free(l5nl);
+	free(l8);
+	free(l8nl);
+	free(pair);
+	free(swapped);
+	bg_buf_release(&x);
+	fixture_release(&f);
+}
+
+/* ---- the actor ---- */
+
+/* This test program, for children that must start afresh (argv[0]). */
+static char *self_path;
+
+/* `t-hist --child-append STATE`: one entry with the default actor. */
+static int child_append(const char *state_dir)
+{
+	struct hist *h = NULL;
+	struct hist_entry e = {.action = "actor-test", .result = "ok"};
+	if (hist_open(&h, state_dir, 0, NULL) || hist_append(h, &e, NULL)) {
+		return 1;
+	}
+	hist_close(h);
+	return 0;
+}
+
+/* user@host of the real uid, found independently of bg_actor(). */
+static char *real_actor(void)
+{
+	char host[128] = "localhost";
+	struct passwd *pw = getpwuid(getuid());
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (!pw) {
+		return bg_xasprintf("uid %lu@%s", (unsigned long)getuid(), host);
+	}
+	return bg_xasprintf("%s@%s", pw->pw_name, host);
+}
+
+/*
+ * The actor is the real uid's user whatever SUDO_USER says; SUDO_USER is
+ * kept beside it as a claim (sanitised), and shown as one. Each child is a
+ * fresh process (bg_actor reads its environment once).
+ */
+static void test_actor_sudo(void **state)
+{
+	struct fixture f;
+	fixture_init(&f, "hist");
+	struct hist *h = open_ok(f.state, 0, 0);
+	hist_close(h);
+	char *const argv[] = {self_path, "--child-append", f.state, NULL};
+	const char *claims[] = {"SUDO_USER=alice", "SUDO_USER=eve\nroot x:", "SUDO_USER="};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(claims); i++) {
+		char *const env[] = {(char *)claims[i], NULL};
+		struct th_run r;
+		if (th_run_argv(argv, env, &r) != 0) {
+			fail_msg("child: %s", r.err);
+		}
+		th_run_release(&r);
+	}
+	h = open_ok(f.state, HIST_RDONLY, 0);
+	struct seen s;
+	walk(h, NULL, 0, 0, &s);
+	hist_close(h);
+	assert_int_equal(s.n, 3);
+	char *actor = real_actor();
+	for (size_t i = 0; i < s.n; i++) {
+		assert_string_equal(s.v[i].action, "actor-test");
+		assert_string_equal(s.v[i].actor, actor);
+		th_assert_not_contains(s.v[i].actor, "alice");
+	}
+	assert_string_equal(s.v[0].sudo_user, "alice");
+	assert_string_equal(s.v[1].sudo_user, "eve?root?x?");
+	assert_null(s.v[2].sudo_user);
+	struct bg_buf b = BG_BUF_INIT;
+	assert_int_equal(hist_entry_to_json(&s.v[0], &b), 0);
+	th_assert_contains(b.data, "\"sudo_user\":\"alice\"");
+	char *want = bg_xasprintf("\"actor\":\"%s\"", actor);
+	th_assert_contains(b.data, want);
+	free(want);
+	bg_buf_release(&b);
+	free(actor);
+	seen_release(&s);
+	fixture_release(&f);
+}
+
+/* ---- the command line, on a real state directory (no Docker needed) ---- */
+
+static void test_cli_verify(void **state)
+{
+	struct fixture f;
+	struct th_run r;
+	struct bg_buf x = BG_BUF_INIT;
+	struct hist_verify v;
+	fixture_init(&f, "hist");
+	char *cfg = bg_xasprintf("%s/cfg", f.tmp);
+	char *conf = bg_xasprintf("install_mode: development\nstate_dir: %s\n"
+			"edge:\n  traefik:\n    dynamic_dir: %s/dynamic\n", f.state, f.tmp);
+	th_write(cfg, "global.conf", conf);
+	struct hist *h = open_ok(f.state, 0, 0);
+	fill(h, 5);
+	struct hist_entry e = {.action = "switch", .site = "shop", .result = "ok",
+		.sudo_user = "alice"};
+	assert_int_equal(hist_append(h, &e, NULL), 0);
+	assert_int_equal(hist_journal_verify(h, export_cb, &x, &v), 0);
+	hist_close(h);
+
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--verify", NULL), 0);
+	th_assert_contains(r.out, "the journal is intact: 6 entries, head entry 6 sha256:");
+	th_assert_contains(r.out, v.head_hash);
+	th_run_release(&r);
+	assert_int_equal(th_bg(&r, "-c", cfg, "--json", "history", "--verify", NULL), 0);
+	json_object *o = json_tokener_parse(r.out), *m = NULL;
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "intact", &m));
+	assert_true(json_object_get_boolean(m));
+	assert_true(json_object_object_get_ex(o, "entries", &m));
+	assert_int_equal(json_object_get_int64(m), 6);
+	json_object_put(o);
+	th_run_release(&r);
+
+	/* The listing shows the claim as one. */
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", NULL), 0);
+	th_assert_contains(r.out, " (sudo: alice, claimed)");
+	th_run_release(&r);
+	assert_int_equal(th_bg(&r, "-c", cfg, "--json", "history", NULL), 0);
+	th_assert_contains(r.out, "\"sudo_user\":\"alice\"");
+	th_assert_contains(r.out, "\"prev\":\"" HIST_GENESIS "\"");
+	th_run_release(&r);
+
+	/* Export to a file and to stdout: the records verbatim. */
+	char *out = bg_xasprintf("%s/journal.jsonl", f.tmp);
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--export", out, NULL), 0);
+	th_assert_contains(r.err, "exported 6 entries to ");
+	th_assert_contains(r.err, v.head_hash);
+	th_run_release(&r);
+	char *got = th_read(out);
+	assert_string_equal(got, x.data);
+	assert_int_equal(mode_of(out), 0600);
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--export", NULL), 0);
+	assert_string_equal(r.out, x.data);
+	th_run_release(&r);
+
+	/* Offline: no configuration, no state directory. */
+	th_rm_rf(cfg);
+	assert_int_equal(th_bg(&r, "history", "--verify", "--from", out, NULL), 0);
+	th_assert_contains(r.out, "is intact: 6 entries");
+	th_run_release(&r);
+	char *t = str_sub(got, "entry 3 ok", "entry 3 OK");
+	char *bad = bg_xasprintf("%s/tampered.jsonl", f.tmp);
+	th_write(f.tmp, "tampered.jsonl", t);
+	assert_int_equal(th_bg(&r, "history", "--verify", "--from", bad, NULL), 1);
+	char *where = bg_xasprintf("%s:3:1: error: entry 3 was changed", bad);
+	th_assert_contains(r.err, where);
+	th_run_release(&r);
+
+	/* The store itself, edited with the LMDB API. */
+	th_write(cfg, "global.conf", conf);
+	tamper_entry(f.state, 2, "entry 2 ok", "entry 2 OK");
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--verify", NULL), 1);
+	th_assert_contains(r.err, "the journal is broken: entry 2 was changed");
+	th_run_release(&r);
+	assert_int_equal(th_bg(&r, "-c", cfg, "--json", "history", "--verify", NULL), 1);
+	th_assert_contains(r.out, "\"intact\":false");
+	th_assert_contains(r.out, "\"seq\":2,\"line\":null,\"problem\":\"changed\"");
+	th_run_release(&r);
+	/* Exported as found (evidence), but the exit says it is not intact. */
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--export", out, NULL), 1);
+	th_assert_contains(r.err, "not intact at entry 2 (changed)");
+	th_run_release(&r);
+	char *got2 = th_read(out);
+	assert_int_equal(th_count(got2, "\n"), 6);
+	assert_int_equal(th_bg(&r, "history", "--verify", "--from", out, NULL), 1);
+	th_run_release(&r);
+
+	/* Usage. */
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "shop", "--verify", NULL), 1);
+	th_run_release(&r);
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--from", out, NULL), 1);
+	th_run_release(&r);
+
+	free(got2);
+	free(where);
+	free(bad);
+	free(t);
+	free(got);
+	free(out);
+	free(conf);
+	free(cfg);
+	bg_buf_release(&x);
+	fixture_release(&f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--child-append") == 0) {
+		return child_append(argv[2]);
+	}
+	self_path = realpath(argv[0], NULL);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_modes),
 		cmocka_unit_test(test_rdonly_missing),
@@ -1416,6 +2122,16 @@ int main(void)
 		cmocka_unit_test(test_concurrent_processes),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_kill9),
+		cmocka_unit_test(test_chain_links),
+		cmocka_unit_test(test_chain_changed),
+		cmocka_unit_test(test_chain_removed),
+		cmocka_unit_test(test_chain_reordered),
+		cmocka_unit_test(test_chain_migrate),
+		cmocka_unit_test(test_chain_export),
+		cmocka_unit_test(test_actor_sudo),
+		cmocka_unit_test(test_cli_verify),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(self_path);
+	return rc;
 }
