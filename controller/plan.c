@@ -239,6 +239,25 @@ static struct json_object *exec_argv(const struct bg_strv *sv)
 	return strv_to_json(sv);
 }
 
+/*
+ * A directory under the config directory is written "<config>/REST": a
+ * relative path in global.conf means the same place wherever the
+ * configuration is checked out, so a plan made in CI from a snapshot and
+ * the server's plan keep the same token (ADR 0008). The form cannot be
+ * mistaken for a real path: those are absolute after load.
+ */
+static struct json_object *exec_path(const struct cfg *c, const char *path)
+{
+	size_t n = c->dir ? strlen(c->dir) : 0;
+	if (path && n && strncmp(path, c->dir, n) == 0 && path[n] == '/') {
+		char *rel = bg_xasprintf("<config>%s", path + n);
+		struct json_object *v = json_object_new_string(rel);
+		free(rel);
+		return v;
+	}
+	return exec_str(path);
+}
+
 static struct json_object *x_docker_socket(const struct cfg *c)
 {
 	return exec_str(c->g.docker_socket);
@@ -246,7 +265,7 @@ static struct json_object *x_docker_socket(const struct cfg *c)
 
 static struct json_object *x_state_dir(const struct cfg *c)
 {
-	return exec_str(c->g.state_dir);
+	return exec_path(c, c->g.state_dir);
 }
 
 static struct json_object *x_edge_kind(const struct cfg *c)
@@ -256,7 +275,7 @@ static struct json_object *x_edge_kind(const struct cfg *c)
 
 static struct json_object *x_nginx_conf_dir(const struct cfg *c)
 {
-	return exec_str(c->g.nginx.conf_dir);
+	return exec_path(c, c->g.nginx.conf_dir);
 }
 
 static struct json_object *x_nginx_test(const struct cfg *c)
@@ -271,12 +290,12 @@ static struct json_object *x_nginx_reload(const struct cfg *c)
 
 static struct json_object *x_traefik_dynamic_dir(const struct cfg *c)
 {
-	return exec_str(c->g.traefik.dynamic_dir);
+	return exec_path(c, c->g.traefik.dynamic_dir);
 }
 
 static struct json_object *x_traefik_staging_dir(const struct cfg *c)
 {
-	return exec_str(c->g.traefik.staging_dir);
+	return exec_path(c, c->g.traefik.staging_dir);
 }
 
 static struct json_object *x_traefik_api(const struct cfg *c)
@@ -314,7 +333,7 @@ static const struct exec_row {
 static bool exec_word(const char *s)
 {
 	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			"0123456789_./:@+=%-") == strlen(s);
+			"0123456789_./:@+=%<>-") == strlen(s);
 }
 
 static void exec_show_str(struct bg_buf *b, const char *s)

@@ -1263,6 +1263,10 @@ static void test_exec_settings_render(void **state)
 	char *applied = plan_exec_to_json(&before);
 	th_assert_contains(applied, "\"edge.nginx.reload\":[\"true\"]");
 	th_assert_contains(applied, "\"edge.nginx.test\":[]");
+	/* Directories in the config directory: the same wherever it is checked out. */
+	th_assert_contains(applied, "\"state_dir\":\"<config>/state\"");
+	th_assert_contains(applied, "\"edge.nginx.conf_dir\":\"<config>/nginx\"");
+	th_assert_not_contains(applied, f.dir);
 
 	/* Not compared (a snapshot): every setting, none marked. */
 	plan_render_text(&before, f.cfg, false, &text);
@@ -1270,6 +1274,7 @@ static void test_exec_settings_render(void **state)
 	th_assert_contains(text.data, "  edge reload command: [true]    # edge.nginx.reload\n");
 	th_assert_contains(text.data, "  edge test command: []    # edge.nginx.test\n");
 	th_assert_contains(text.data, "  docker socket: /var/run/docker.sock    # docker.socket\n");
+	th_assert_contains(text.data, "  state directory: <config>/state    # state_dir\n");
 	bg_buf_release(&text);
 
 	/* No apply recorded them yet: all new. */
