@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "bg-util.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 /* An export read back for --verify --from: 1 GiB is millions of entries. */
@@ -185,6 +186,65 @@ static int export_record(uint64_t seq, const void *rec, size_t len, void *arg)
 	return err ? err : bg_buf_addch(&x->buf, '\n');
 }
 
+/*
+ * A new file only (O_EXCL, no link followed): for a directory others may
+ * write, such as /tmp, where replacing a file atomically is refused.
+ */
+static int export_write_new(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int err = 0;
+	if (fd < 0) {
+		return BG_ERRNO(errno);
+	}
+	while (len > 0) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w < 0) {
+			err = BG_ERRNO(errno);
+			break;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	if (!err && fsync(fd) < 0) {
+		err = BG_ERRNO(errno);
+	}
+	if (close(fd) < 0 && !err) {
+		err = BG_ERRNO(errno);
+	}
+	if (err) {
+		unlink(path);
+	}
+	return err;
+}
+
+/* FILE replaced atomically in a directory of ours, else created anew. */
+static int export_write(struct cli *cli, const char *to, const struct bg_buf *b)
+{
+	const char *why = NULL;
+	int err = bg_file_write_atomic_why(to, NULL, b->data, b->len, 0600, &why);
+	if (err == BG_EREFUSED) {
+		err = export_write_new(to, b->data, b->len);
+		if (err == BG_ERRNO(EEXIST)) {
+			fprintf(cli->err, "bluegreen: error: cannot export the journal to %s: it "
+					"exists, and its directory is not private (%s), so it is not "
+					"replaced: name a new file, or use a directory of your own\n", to,
+					why ? why : "refused");
+			return BG_EXIT_ERROR;
+		}
+		why = NULL;
+	}
+	if (err) {
+		fprintf(cli->err, "bluegreen: error: cannot export the journal to %s: %s\n", to,
+				why ? why : bg_strerror(err));
+		return BG_EXIT_ERROR;
+	}
+	return 0;
+}
+
 static int export_run(struct cli *cli, struct cli_env *env, const char *to)
 {
 	struct export_ctx x = {.buf = BG_BUF_INIT};
@@ -198,7 +258,11 @@ static int export_run(struct cli *cli, struct cli_env *env, const char *to)
 		err = BG_ERRNO(errno);
 	}
 	if (!err && !to_stdout) {
-		err = bg_file_write_atomic(to, NULL, x.buf.data, x.buf.len, 0600);
+		int rc = export_write(cli, to, &x.buf);
+		if (rc) {
+			bg_buf_release(&x.buf);
+			return rc;
+		}
 	}
 	bg_buf_release(&x.buf);
 	if (err == BG_EPARSE && x.bad_seq) {
@@ -208,8 +272,8 @@ static int export_run(struct cli *cli, struct cli_env *env, const char *to)
 		return BG_EXIT_ERROR;
 	}
 	if (err) {
-		fprintf(cli->err, "bluegreen: error: cannot export the journal to %s: %s\n",
-				to_stdout ? "stdout" : to, bg_strerror(err));
+		fprintf(cli->err, "bluegreen: error: cannot export the journal to stdout: %s\n",
+				bg_strerror(err));
 		return BG_EXIT_ERROR;
 	}
 	fprintf(cli->err, "bluegreen: exported %" PRIu64 " entr%s%s%s", v.entries,

@@ -2046,6 +2046,23 @@ static void test_cli_verify(void **state)
 	assert_string_equal(r.out, x.data);
 	th_run_release(&r);
 
+	/* A directory others may write (like /tmp): a new file only. */
+	char *pub = bg_xasprintf("%s/pub", f.tmp);
+	char *pub_out = bg_xasprintf("%s/journal.jsonl", pub);
+	assert_int_equal(mkdir(pub, 0700), 0);
+	assert_int_equal(chmod(pub, 01777), 0);
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--export", pub_out, NULL), 0);
+	th_run_release(&r);
+	char *pub_got = th_read(pub_out);
+	assert_string_equal(pub_got, x.data);
+	assert_int_equal(mode_of(pub_out), 0600);
+	assert_int_equal(th_bg(&r, "-c", cfg, "history", "--export", pub_out, NULL), 1);
+	th_assert_contains(r.err, "it exists, and its directory is not private");
+	th_run_release(&r);
+	free(pub_got);
+	free(pub_out);
+	free(pub);
+
 	/* Offline: no configuration, no state directory. */
 	th_rm_rf(cfg);
 	assert_int_equal(th_bg(&r, "history", "--verify", "--from", out, NULL), 0);
