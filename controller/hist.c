@@ -8,6 +8,11 @@
  * exclusive. MDB_* codes are mapped here, at the module boundary, to
  * BG_EHISTORY (or BG_ERRNO for system errors) with mdb_strerror's text in
  * a log line or a diagnostic.
+ *
+ * The journal is a hash chain: journal_put links each entry to the head
+ * kept in meta, hist_journal_verify and hist_export_verify check it with
+ * one checker (hist__chain_feed), and journal_chain migrates a format 1
+ * store once, inside the transaction that opens it.
  */
 #include "bg.h"
 #include "hist.h"
