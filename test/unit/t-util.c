@@ -149,6 +149,13 @@ static void test_file_read_special(void **state)
 	assert_int_equal(bg_file_read_safe(NULL, "/dev/null", 1024, &data, NULL, NULL, &why),
 			BG_EREFUSED);
 	assert_string_equal(why, "not a regular file (character device)");
+	char *sock = bg_xasprintf("%s/sock", dir);
+	int sfd = th_unix_socket_at(sock, true);
+	assert_int_equal(bg_file_read_safe(NULL, sock, 1024, &data, NULL, NULL, &why),
+			BG_EREFUSED);
+	assert_string_equal(why, "not a regular file (socket)");
+	close(sfd);
+	free(sock);
 	assert_int_equal(bg_file_read_safe(NULL, dir, 1024, &data, NULL, NULL, &why),
 			BG_ERRNO(EISDIR));
 	/* The size is checked before reading: fstat, not a read to the end. */
