@@ -10,7 +10,10 @@
  * broken local client meets (issue 9, item 7): a peer of another uid is
  * refused (a real process that setuid()s to nobody before connecting),
  * connections beyond CTLS_CONN_MAX are refused, and a client that sends
- * nothing, or half a line, is disconnected at the request deadline.
+ * nothing, or half a line, is disconnected at the request deadline. A
+ * server that runs as nobody (a forked process) serves root and nobody and
+ * refuses uid 65533. The uid cases need root (setuid), as the unit suite
+ * runs in CI.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -19,6 +22,7 @@
 
 #include <stdatomic.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -427,6 +431,107 @@ static void t_peer_of_another_uid_refused(void **state)
 	server_stop(&sv);
 }
 
+/* ---- a daemon that is not root: who it serves ---- */
+
+static void on_request_plain(struct ctls *s, struct ctls_conn *c, const struct ctls_request *req,
+		void *arg)
+{
+	ctls_conn_sendf(c, CTLS_OUT, "served uid %ld", ctls_conn_uid(c));
+	ctls_conn_finish(c, 4);
+}
+
+/* The server process: uid 65534, its socket reachable by anyone. Never returns. */
+static void nobody_server(const char *sdir, const char *spath)
+{
+	uv_loop_t loop;
+	struct ctls *s = NULL;
+	if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+		_exit(2);
+	}
+	if (uv_loop_init(&loop) != 0 || ctls_listen(&s, &loop, spath, on_request_plain, NULL,
+			NULL) != 0 || chmod(spath, 0666) != 0) {
+		_exit(3);
+	}
+	(void)sdir;
+	uv_run(&loop, UV_RUN_DEFAULT); /* until the test kills it */
+	_exit(4);
+}
+
+/* Run a client as uid (fork + setuid unless 0); returns what the daemon answered. */
+static char *answer_as(const char *spath, uid_t uid)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		if (uid != 0 && (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) {
+			_exit(2);
+		}
+		struct ctls_request req;
+		int code = -1;
+		ctls_request_init(&req);
+		req.token = bg_xstrdup("0123456789abcdef");
+		FILE *o = fdopen(pfd[1], "w");
+		int rc = ctls_client_apply(spath, &req, o, o, &code);
+		fprintf(o, "rc %d code %d\n", rc, code);
+		fclose(o);
+		_exit(0);
+	}
+	close(pfd[1]);
+	struct bg_buf b = BG_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(pfd[0], buf, sizeof(buf))) > 0) {
+		bg_buf_add(&b, buf, (size_t)n);
+	}
+	close(pfd[0]);
+	int st = -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return bg_buf_detach(&b, NULL);
+}
+
+static void t_nonroot_daemon_serves_root_and_itself(void **state)
+{
+	char *sdir = bg_xasprintf("%s/nobody", dir);
+	char *spath = bg_xasprintf("%s/control.sock", sdir);
+	assert_int_equal(mkdir(sdir, 0755), 0);
+	assert_int_equal(chown(sdir, 65534, 65534), 0);
+	assert_int_equal(chmod(dir, 0711), 0);
+	pid_t srv = fork();
+	assert_true(srv >= 0);
+	if (srv == 0) {
+		nobody_server(sdir, spath);
+	}
+	struct stat st;
+	for (int i = 0; i < 500 && stat(spath, &st) != 0; i++) {
+		usleep(10000);
+	}
+	assert_int_equal(stat(spath, &st), 0);
+	usleep(50000); /* chmod 0666 right after the bind */
+
+	char *a = answer_as(spath, 0);
+	th_assert_contains(a, "served uid 0\nrc 0 code 4\n");
+	free(a);
+	a = answer_as(spath, 65534);
+	th_assert_contains(a, "served uid 65534\nrc 0 code 4\n");
+	free(a);
+	a = answer_as(spath, 65533);
+	th_assert_contains(a, "bluegreen: error: the watch daemon accepts control requests only "
+			"from root and uid 65534 (you are uid 65533)");
+	th_assert_contains(a, "rc 0 code 1\n");
+	th_assert_not_contains(a, "served");
+	free(a);
+
+	kill(srv, SIGKILL);
+	waitpid(srv, NULL, 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	free(spath);
+	free(sdir);
+}
+
 static void t_connection_cap(void **state)
 {
 	struct server sv;
@@ -523,6 +628,7 @@ int main(void)
 		cmocka_unit_test(t_held_conn_survives_close_order),
 		cmocka_unit_test(t_no_daemon_and_stale_socket),
 		cmocka_unit_test(t_peer_of_another_uid_refused),
+		cmocka_unit_test(t_nonroot_daemon_serves_root_and_itself),
 		cmocka_unit_test(t_connection_cap),
 		cmocka_unit_test(t_idle_clients_disconnected),
 	};
