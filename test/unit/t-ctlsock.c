@@ -34,6 +34,8 @@
 #define RAW_RECV_TIMEOUT_S 10
 
 static char *dir, *path;
+/* The forked server of t_nonroot_daemon_serves_root_and_itself, killed at teardown at the latest. */
+static pid_t nobody_srv;
 
 struct server {
 	uv_loop_t loop;
@@ -175,6 +177,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	if (nobody_srv > 0) {
+		kill(nobody_srv, SIGKILL);
+		waitpid(nobody_srv, NULL, 0);
+		nobody_srv = 0;
+	}
 	th_rm_rf(dir);
 	free(dir);
 	free(path);
@@ -505,6 +512,7 @@ static void t_nonroot_daemon_serves_root_and_itself(void **state)
 	if (srv == 0) {
 		nobody_server(sdir, spath);
 	}
+	nobody_srv = srv;
 	struct stat st;
 	for (int i = 0; i < 500 && stat(spath, &st) != 0; i++) {
 		usleep(10000);
@@ -527,6 +535,7 @@ static void t_nonroot_daemon_serves_root_and_itself(void **state)
 
 	kill(srv, SIGKILL);
 	waitpid(srv, NULL, 0);
+	nobody_srv = 0;
 	assert_int_equal(chmod(dir, 0700), 0);
 	free(spath);
 	free(sdir);
