@@ -507,7 +507,7 @@ static void envfile_load(struct loader *l, const struct cfg__node *ref, struct c
 		if (err == BG_ERRNO(ENOENT)) {
 			bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s/%s)", q,
 					l->c->dir, ref->str);
-		} else if (err == BG_EREFUSED && (ref->str[0] == '/' || strstr(ref->str, ".."))) {
+		} else if (err == BG_EREFUSED && (ref->str[0] == '/' || strstr(why, "'..'"))) {
 			bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside the configuration "
 					"directory %s (%s)", q, l->c->dir, why);
 		} else if (err == BG_ETOO_BIG) {
