@@ -2,8 +2,11 @@
  * bg-util: the small things every module needs and libc does not give
  * safely: allocators that abort on exhaustion (git's xmalloc), a string
  * vector, SHA-256 in hex (libcrypto), constant-time comparison, UTC
- * milliseconds, durations, files written atomically (temp + fsync + rename
- * + fsync of the directory), a 0700 directory maker, and running an argv
+ * milliseconds, durations, files written atomically (random O_EXCL temp +
+ * fsync + rename + fsync of the directory, in a directory only we can
+ * write), files read safely (regular files only, no link followed, never
+ * blocking, size-capped; optionally confined beneath a directory), a 0700
+ * directory maker, and running an argv
  * (posix_spawn, never a shell) with its output captured.
  */
 #ifndef BG_CONTROLLER_BG_UTIL_H
