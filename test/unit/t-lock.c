@@ -299,6 +299,50 @@ static void test_stale_description(void **state)
 	free(tmp);
 }
 
+/*
+ * Someone else's state directory, or a lock file of another user in ours:
+ * refused with how to fix it, and neither is chmod'ed (a converger as root
+ * used to tighten whatever it found). Needs root to chown.
+ */
+static void test_foreign_owner_refused(void **state)
+{
+	char *tmp = th_tmpdir("lock");
+	char *st = state_path(tmp);
+	char *file = bg_xasprintf("%s/%s", st, LOCK_FILE_NAME);
+	struct bg_lock *l = NULL;
+	struct bg_diag d;
+	struct stat sb;
+
+	assert_int_equal(geteuid(), 0);
+	assert_int_equal(mkdir(st, 0750), 0);
+	assert_int_equal(chmod(st, 0750), 0);
+	assert_int_equal(chown(st, 65534, 65534), 0);
+	bg_diag_init(&d);
+	assert_int_equal(lock_acquire(&l, st, "apply x", 0, &d), BG_ERRNO(EPERM));
+	assert_null(l);
+	th_assert_contains(d.items[0].msg, "is owned by uid 65534");
+	bg_diag_release(&d);
+	assert_int_equal(stat(st, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0750);
+	assert_int_equal(access(file, F_OK), -1); /* nothing created in it */
+
+	assert_int_equal(chown(st, 0, 0), 0);
+	th_write(st, LOCK_FILE_NAME, "");
+	assert_int_equal(chmod(file, 0644), 0);
+	assert_int_equal(chown(file, 65534, 65534), 0);
+	bg_diag_init(&d);
+	assert_int_equal(lock_acquire(&l, st, "apply x", 0, &d), BG_ERRNO(EPERM));
+	assert_null(l);
+	th_assert_contains(d.items[0].msg, "belongs to uid 65534");
+	bg_diag_release(&d);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	free(file);
+	free(st);
+	th_rm_rf(tmp);
+	free(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_wait_succeeds),
 		cmocka_unit_test(test_what_is_one_line),
 		cmocka_unit_test(test_stale_description),
+		cmocka_unit_test(test_foreign_owner_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
