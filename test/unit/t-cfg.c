@@ -1192,6 +1192,18 @@ static void test_special_files_refused(void **state)
 	th_assert_contains(r.err, "sites/b.conf: error: cannot read '");
 	th_assert_contains(r.err, "not a regular file (fifo)");
 	th_run_release(&r);
+
+	/* A FIFO given as `plan --observed` snapshot: refused, not waited on. */
+	unlink(site_fifo);
+	char *snap = bg_xasprintf("%s/snap.json", dir);
+	assert_int_equal(mkfifo(snap, 0600), 0);
+	char *pargv[] = {(char *)bin, "-c", dir, "plan", "--observed", snap, NULL};
+	th_run_argv_ex(pargv, env, 10000 * th_time_scale(), &r);
+	assert_false(r.timed_out);
+	assert_int_equal(r.status, BG_EXIT_ERROR);
+	th_assert_contains(r.err, "snap.json: not a regular file (fifo)");
+	th_run_release(&r);
+	free(snap);
 	free(site_fifo);
 	free(sdir);
 	free(fifo);
