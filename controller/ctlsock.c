@@ -34,6 +34,7 @@ struct ctls {
 	ctls_request_cb cb;
 	void *arg;
 	ctls_closed_cb closed_cb;
+	ctls_gone_cb gone_cb;
 	bool closing;
 	unsigned refs;    /* the listening handle + every connection not yet freed */
 	unsigned n_open;  /* connections whose handle is not closing (the cap counts these) */
@@ -424,10 +425,16 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		/*
 		 * EOF or error: the client is gone (or done talking, and we do not
-		 * care). A dispatched request learns it through ctls_conn_alive.
+		 * care). The daemon is told about a request it still holds
+		 * (ctls_gone_cb), so a queued one can be dropped at once.
 		 */
 		free(buf->base);
+		bool waiting = c->dispatched && !c->finished && !c->closing;
 		conn_close(c);
+		if (waiting && c->s->gone_cb) {
+			/* c stays allocated until the daemon finishes it. */
+			c->s->gone_cb(c->s, c, c->s->arg);
+		}
 		return;
 	}
 	if (nread == 0 || c->dispatched || c->closing || c->s->closing) {
@@ -588,6 +595,13 @@ int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
 	}
 	*out = s;
 	return 0;
+}
+
+void ctls_set_gone_cb(struct ctls *s, ctls_gone_cb cb)
+{
+	if (s) {
+		s->gone_cb = cb;
+	}
 }
 
 void ctls_set_request_timeout(struct ctls *s, uint64_t ms)

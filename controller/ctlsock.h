@@ -114,6 +114,12 @@ struct ctls_conn;
 typedef void (*ctls_request_cb)(struct ctls *s, struct ctls_conn *conn,
 		const struct ctls_request *req, void *arg);
 typedef void (*ctls_closed_cb)(struct ctls *s, void *arg);
+/*
+ * The client of a connection handed to the request callback and not
+ * finished yet has gone (hung up): ctls_conn_alive is false from now on.
+ * The connection is still the callee's to finish.
+ */
+typedef void (*ctls_gone_cb)(struct ctls *s, struct ctls_conn *conn, void *arg);
 
 /*
  * Listen on path: a stale socket file left by a dead daemon is removed
@@ -132,6 +138,8 @@ int ctls_listen(struct ctls **out, uv_loop_t *loop, const char *path,
  * closed; s is freed right after. NULL-safe.
  */
 void ctls_close(struct ctls *s, ctls_closed_cb closed_cb);
+/* Be told when a client waiting for its answer goes (may be NULL: not told). */
+void ctls_set_gone_cb(struct ctls *s, ctls_gone_cb cb);
 /* The request deadline (CTLS_REQUEST_TIMEOUT_MS when 0); for tests. */
 void ctls_set_request_timeout(struct ctls *s, uint64_t ms);
 

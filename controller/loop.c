@@ -1787,6 +1787,12 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 	schedule(c);
 }
 
+/* A client waiting in the queue hung up: drop its request now (queue_prune). */
+static void on_client_gone(struct ctls *s, struct ctls_conn *conn, void *arg)
+{
+	schedule(arg);
+}
+
 /* ---- signals and timers ---- */
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -1883,6 +1889,8 @@ static void tell_waiting(struct ctl *c)
 
 static void step(struct ctl *c)
 {
+	/* Even while an apply runs: a client that gave up is answered now. */
+	queue_prune(c);
 	if (c->shut || c->job) {
 		return;
 	}
@@ -1896,7 +1904,6 @@ static void step(struct ctl *c)
 	if (c->approve_dirty) {
 		approve_read(c);
 	}
-	queue_prune(c);
 	if (!c->connected) {
 		tell_waiting(c);
 		return;
@@ -2073,6 +2080,7 @@ static int start(struct ctl *c)
 	}
 	c->sock_path = bg_xasprintf("%s/%s", c->state_dir, CTLS_SOCKET_NAME);
 	err = ctls_listen(&c->ctls, &c->loop, c->sock_path, on_request, c, &d);
+	ctls_set_gone_cb(c->ctls, on_client_gone);
 	if (err) {
 		/* The approval file still works; `bluegreen apply` then waits for the lock. */
 		cli_print_diag(c->cli, &d);

@@ -43,6 +43,7 @@ struct server {
 	struct ctls_request got;
 	struct ctls_conn *held; /* a connection not finished yet */
 	unsigned n_requests;
+	unsigned n_gone;        /* ctls_gone_cb calls */
 	bool hold;              /* keep the connection instead of answering */
 	bool closed;
 };
@@ -67,6 +68,14 @@ static void on_request(struct ctls *s, struct ctls_conn *c, const struct ctls_re
 	ctls_conn_send(c, CTLS_OUT, "[1/2] create container x\n[2/2] start container x");
 	ctls_conn_sendf(c, CTLS_ERR, "bluegreen: %s", "refused: 100% sure\r");
 	ctls_conn_finish(c, 4);
+}
+
+static void on_gone(struct ctls *s, struct ctls_conn *c, void *arg)
+{
+	struct server *sv = arg;
+	assert_ptr_equal(c, sv->held);
+	assert_false(ctls_conn_alive(c));
+	sv->n_gone++;
 }
 
 static void on_closed(struct ctls *s, void *arg)
@@ -298,6 +307,7 @@ static void t_held_conn_survives_close_order(void **state)
 	struct server sv;
 	server_start(&sv);
 	sv.hold = true;
+	ctls_set_gone_cb(sv.s, on_gone);
 	/* A real client that gives up: connect, send, close at once. */
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -314,6 +324,7 @@ static void t_held_conn_survives_close_order(void **state)
 		usleep(1000);
 	}
 	assert_false(ctls_conn_alive(sv.held));
+	assert_int_equal(sv.n_gone, 1); /* the daemon is told, so it can drop a queued request */
 	/* Sends to a gone client are dropped; finishing frees it (valgrind). */
 	ctls_conn_send(sv.held, CTLS_OUT, "nobody reads this");
 	ctls_conn_finish(sv.held, 5);
