@@ -779,6 +779,17 @@ static int file_open_regular(int dirfd, const char *name, struct stat *st, const
 	return fd;
 }
 
+int bg_file_open_regular(const char *path, struct stat *st, const char **why)
+{
+	struct stat tmp;
+	const char *w = NULL;
+	int fd = file_open_regular(AT_FDCWD, path, st ? st : &tmp, &w);
+	if (why) {
+		*why = w;
+	}
+	return fd;
+}
+
 /*
  * Open rel beneath the directory dir, one component at a time (openat):
  * no component may be a symbolic link or "..", and rel may not be

@@ -142,6 +142,13 @@ int bg_file_write_atomic_why(const char *path, const char *tmp_dir, const void *
  * gets a static description of any failure, fit for "FILE: error: WHY"
  * ("not a regular file (fifo)"). Never the file's content.
  */
+/*
+ * Open path read-only for a reader that keeps the descriptor (log -f):
+ * the same checks as bg_file_read (no link followed, never blocks, a
+ * regular file only). Returns the descriptor, or a negative error with
+ * *why (may be NULL) set as for bg_file_read_safe.
+ */
+int bg_file_open_regular(const char *path, struct stat *st, const char **why);
 int bg_file_read(const char *path, size_t max, char **out, size_t *len);
 int bg_file_read_safe(const char *dir, const char *path, size_t max, char **out,
 		size_t *len, struct stat *st, const char **why);

@@ -166,6 +166,20 @@ int cli_env_observe(struct cli *cli, struct cli_env *env)
 	return 0;
 }
 
+void cli_plan_exec_compare(struct cli *cli, struct hist *h, struct plan *p)
+{
+	char *last = NULL;
+	int err = hist_exec_settings_get(h, &last);
+	if (err == 0 || err == BG_ENOT_FOUND) {
+		err = plan_exec_compare(p, last);
+	}
+	if (err) {
+		fprintf(cli->err, "bluegreen: warning: cannot read the execution settings of the "
+				"last apply (%s): every setting is shown\n", bg_strerror(err));
+	}
+	free(last);
+}
+
 void cli_plan_print(struct cli *cli, const struct cfg *cfg, const struct plan *p)
 {
 	struct bg_buf out = BG_BUF_INIT;

@@ -109,6 +109,13 @@ void cli_print_diag(struct cli *cli, const struct bg_diag *d);
 
 /* Print a plan (text or --json) to cli->out, and the apply hint in text. */
 void cli_plan_print(struct cli *cli, const struct cfg *cfg, const struct plan *p);
+/*
+ * Mark which execution settings of p changed since the last apply recorded
+ * in h (all of them when none was). A plan from a snapshot (--observed)
+ * may come from another host and is not compared: it shows every setting.
+ * A failure to read the record is a warning on cli->err.
+ */
+void cli_plan_exec_compare(struct cli *cli, struct hist *h, struct plan *p);
 /* Exit code of a printed plan: 0 nothing to do, 2 changes, 1 blocked sites. */
 int cli_plan_exit(const struct plan *p);
 /*

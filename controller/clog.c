@@ -39,9 +39,14 @@ int clog_append(const char *state_dir, const char *fmt, ...)
 		rename(path, old);
 		free(old);
 	}
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* No link followed, no FIFO waited on: only a regular file is appended to. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+			0600);
 	if (fd < 0) {
 		err = BG_ERRNO(errno);
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = BG_EREFUSED;
+		close(fd);
 	} else {
 		size_t len = strlen(line);
 		ssize_t n = write(fd, line, len);

@@ -23,6 +23,13 @@ struct follow {
 	uv_signal_t sigint, sigterm;
 };
 
+/* The log is opened like every file bluegreen reads: no link, no FIFO. */
+static int log_open(const char *path)
+{
+	int fd = bg_file_open_regular(path, NULL, NULL);
+	return fd < 0 ? -1 : fd;
+}
+
 static void drain(struct follow *f)
 {
 	char buf[8192];
@@ -32,12 +39,12 @@ static void drain(struct follow *f)
 		if (f->fd >= 0) {
 			close(f->fd);
 		}
-		f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		f->fd = log_open(f->path);
 		f->ino = st.st_ino;
 		f->off = 0;
 	}
 	if (f->fd < 0) {
-		f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		f->fd = log_open(f->path);
 		if (f->fd < 0) {
 			return;
 		}
@@ -145,7 +152,7 @@ int cmd_log(int argc, char **argv, struct cli *cli)
 	struct stat st;
 	if (stat(path, &st) == 0) {
 		f.ino = st.st_ino;
-		f.fd = open(path, O_RDONLY | O_CLOEXEC);
+		f.fd = log_open(path);
 	}
 	/*
 	 * inotify needs the directory: create it when missing (as the first

@@ -9,25 +9,6 @@
 #include "bg.h"
 #include "cli.h"
 
-/*
- * Say which execution settings changed since the last apply. A snapshot
- * (--observed) may come from another host: it is not compared, and the
- * plan then shows every setting.
- */
-static void exec_compare(struct cli *cli, struct hist *h, struct plan *p)
-{
-	char *last = NULL;
-	int err = hist_exec_settings_get(h, &last);
-	if (err == 0 || err == BG_ENOT_FOUND) {
-		err = plan_exec_compare(p, last);
-	}
-	if (err) {
-		fprintf(cli->err, "bluegreen: warning: cannot read the execution settings of the "
-				"last apply (%s): every setting is shown\n", bg_strerror(err));
-	}
-	free(last);
-}
-
 int cmd_plan(int argc, char **argv, struct cli *cli)
 {
 	struct cli_env env;
@@ -104,7 +85,7 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 	}
 	bg_diag_release(&d);
 	if (!observed) {
-		exec_compare(cli, env.hist, &p);
+		cli_plan_exec_compare(cli, env.hist, &p);
 	}
 	cli_plan_print(cli, env.cfg, &p);
 	if (!observed) {

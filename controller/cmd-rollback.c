@@ -81,6 +81,7 @@ int cmd_rollback(int argc, char **argv, struct cli *cli)
 			cli_print_diag(cli, &d);
 			rc = BG_EXIT_ERROR;
 		} else {
+			cli_plan_exec_compare(cli, env.hist, &p);
 			cli_plan_print(cli, env.cfg, &p);
 			hist_close(env.hist);
 			env.hist = NULL;

@@ -63,13 +63,11 @@ int cmd_validate(int argc, char **argv, struct cli *cli)
 			return cli_usage_error(cli, "validate: unknown argument '%s'", argv[i]);
 		}
 	}
-	int err = cfg_dir_resolve(cli->config_dir_opt, &dir);
-	if (err) {
-		fprintf(cli->err, "bluegreen: error: cannot find the configuration directory: %s\n",
-				bg_strerror(err));
+	/* The same resolution, trust check and "using" line as every other verb. */
+	if (cli_config_dir(cli, &dir) != 0) {
 		return BG_EXIT_ERROR;
 	}
-	err = des_cfg_load(&cfg, dir, 0, &d);
+	int err = des_cfg_load(&cfg, dir, 0, &d);
 	if (!err && explain) {
 		cfg_explain(cfg, &ex);
 	}

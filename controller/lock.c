@@ -212,7 +212,7 @@ out:
 static int lock_file_open(const char *path, int *fd_out, struct bg_diag *d)
 {
 	struct stat st;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
 	if (fd < 0) {
 		int err = BG_ERRNO(errno);
 		bg_diag_error(d, NULL, "cannot open lock file '%s': %s", path,
@@ -367,11 +367,17 @@ int lock_holder(const char *state_dir, char **holder, long *pid)
 	char *desc = NULL;
 	long who = 0;
 	int err = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Never blocks on a FIFO planted as the lock; only a regular file counts. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
 
 	if (fd < 0) {
 		/* No file (or no directory): nobody ever held it. */
 		err = (errno == ENOENT || errno == ENOTDIR) ? 0 : BG_ERRNO(errno);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = BG_ERRNO(EINVAL);
 		goto out;
 	}
 	/* A shared lock is granted exactly when no one holds the exclusive one. */

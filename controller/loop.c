@@ -972,6 +972,7 @@ static void replan(struct ctl *c)
 		char ts[32];
 		bg_time_format_utc(bg_now_ms(), ts);
 		fprintf(c->cli->out, "\n=== plan %s at %s\nwhy: %s\n", p.token, ts, why);
+		cli_plan_exec_compare(c->cli, c->hist, &p);
 		cli_plan_print(c->cli, c->cfg, &p);
 		if (plan_changes(&p) > 0) {
 			fprintf(c->cli->out, "  or approve it: echo %s >> %s/%s\n", p.token, c->dir,

@@ -717,14 +717,14 @@ static void test_stale_by_docker(void **state)
 static char *expected_actor(void)
 {
 	char host[256] = "localhost";
-	const char *user = getenv("SUDO_USER");
+	/* The real uid's user (SUDO_USER is only a claim, journaled apart). */
+	struct passwd *pw = getpwuid(getuid());
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	if (!user || !*user) {
-		struct passwd *pw = getpwuid(geteuid());
-		user = pw ? pw->pw_name : "unknown";
+	if (!pw) {
+		return bg_xasprintf("uid %u@%s", (unsigned)getuid(), host);
 	}
-	return bg_xasprintf("%s@%s", user, host);
+	return bg_xasprintf("%s@%s", pw->pw_name, host);
 }
 
 /*

@@ -242,6 +242,19 @@ static bool d_plan(size_t *from, const char *needle, int ms, struct seen_plan *o
 	}
 }
 
+/* Whether the body of plan p (up to the next plan's header) holds needle. */
+static bool plan_body_has(const struct seen_plan *p, const char *needle)
+{
+	char *t = d_text();
+	char *next = strstr(t + p->end, "=== plan ");
+	if (next) {
+		*next = '\0';
+	}
+	bool has = strstr(t + p->end, needle) != NULL;
+	free(t);
+	return has;
+}
+
 /* The newest plan printed so far (its token), waiting for a first one. */
 static bool d_last_plan(struct seen_plan *out)
 {
@@ -398,6 +411,9 @@ static void t_first_deploy_by_approve(void **state)
 		fail_msg("no first plan");
 	}
 	assert_true(d_wait(p.at, "first deploy", 2000) >= 0);
+	/* Nothing applied yet: every execution setting is new (ADR 0012). */
+	assert_true(plan_body_has(&p, "execution settings"));
+	assert_true(plan_body_has(&p, "(new)"));
 	seen_release(&p);
 	/* The daemon holds the lock and listens on its control socket, 0600. */
 	char *sock = bg_xasprintf("%s/state/control.sock", E.dir);
@@ -466,6 +482,11 @@ static void t_edit_replans(void **state)
 		fail_msg("no plan after an edit");
 	}
 	print_message("# edit -> plan printed in %" PRId64 " ms\n", bg_mono_ms() - t0);
+	/* Compared with the apply before: unchanged settings are not listed. */
+	if (plan_body_has(&p, "execution settings")) {
+		d_dump();
+		fail_msg("the daemon's plan lists execution settings unchanged since the apply");
+	}
 	stale_token = bg_xstrdup(p.token);
 	seen_release(&p);
 

@@ -343,6 +343,24 @@ static void test_foreign_owner_refused(void **state)
 	free(tmp);
 }
 
+/* A FIFO planted as the lock file is refused at once, never waited on. */
+static void test_fifo_lock_refused(void **state)
+{
+	char *dir = th_tmpdir("lock");
+	char *path = bg_xasprintf("%s/lock", dir);
+	char *holder = NULL;
+	long pid = 0;
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(20);
+	assert_int_equal(lock_holder(dir, &holder, &pid), BG_ERRNO(EINVAL));
+	alarm(0);
+	assert_null(holder);
+	th_rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_what_is_one_line),
 		cmocka_unit_test(test_stale_description),
 		cmocka_unit_test(test_foreign_owner_refused),
+		cmocka_unit_test(test_fifo_lock_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

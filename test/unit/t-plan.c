@@ -10,6 +10,7 @@
  */
 #include "bg.h"
 #include "cfg.h"
+#include "clog.h"
 #include "desired.h"
 #include "edge.h"
 #include "obs.h"
@@ -17,6 +18,7 @@
 #include "th.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SECRET "s3cr3t-value-never-printed"
@@ -247,6 +249,36 @@ static char *ops(const struct plan *p)
 		assert_string_equal(got_, expected);                          \
 		free(got_);                                                   \
 	} while (0)
+
+/* converge.log is appended to only as a regular file: no link, no FIFO. */
+static void test_clog_refuses_special(void **state)
+{
+	char *dir = th_tmpdir("clog");
+	char *log = bg_xasprintf("%s/converge.log", dir);
+	char *victim = bg_xasprintf("%s/victim", dir);
+	char *data = NULL;
+
+	th_write(dir, "victim", "keep\n");
+	assert_int_equal(symlink(victim, log), 0);
+	assert_int_equal(clog_append(dir, "through the link"), BG_ERRNO(ELOOP));
+	assert_int_equal(bg_file_read(victim, 1024, &data, NULL), 0);
+	assert_string_equal(data, "keep\n");
+	free(data);
+	assert_int_equal(unlink(log), 0);
+	assert_int_equal(mkfifo(log, 0600), 0);
+	alarm(20); /* a blocking open fails the test instead of hanging it */
+	assert_int_not_equal(clog_append(dir, "into a fifo"), 0);
+	alarm(0);
+	assert_int_equal(unlink(log), 0);
+	assert_int_equal(clog_append(dir, "a line"), 0);
+	assert_int_equal(bg_file_read(log, 1024, &data, NULL), 0);
+	assert_non_null(strstr(data, "a line"));
+	free(data);
+	th_rm_rf(dir);
+	free(victim);
+	free(log);
+	free(dir);
+}
 
 static void test_first_deploy(void **state)
 {
@@ -1377,6 +1409,7 @@ static void test_exec_settings_observed_binary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clog_refuses_special),
 		cmocka_unit_test(test_first_deploy),
 		cmocka_unit_test(test_steady_state),
 		cmocka_unit_test(test_candidate_after_image_change),

@@ -122,6 +122,36 @@ static void test_file_read_limit(void **state)
  * that names the kind and never the content; the FIFO used to block the
  * caller forever (the daemon's whole loop when it was the approve file).
  */
+/* A reader that keeps the descriptor (log -f) opens like every reader. */
+static void test_file_open_regular(void **state)
+{
+	char *dir = th_tmpdir("util");
+	char *fifo = bg_xasprintf("%s/fifo", dir);
+	char *link = bg_xasprintf("%s/link", dir);
+	char *file = bg_xasprintf("%s/file", dir);
+	const char *why = NULL;
+	struct stat st;
+
+	th_write(dir, "file", "x\n");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink(file, link), 0);
+	alarm(20); /* a blocking open fails the test instead of hanging it */
+	assert_int_equal(bg_file_open_regular(fifo, NULL, &why), BG_EREFUSED);
+	alarm(0);
+	assert_string_equal(why, "not a regular file (fifo)");
+	assert_int_equal(bg_file_open_regular(link, NULL, &why), BG_EREFUSED);
+	assert_string_equal(why, "not a regular file (symbolic link, not followed)");
+	int fd = bg_file_open_regular(file, &st, &why);
+	assert_true(fd >= 0);
+	assert_int_equal(st.st_size, 2);
+	close(fd);
+	th_rm_rf(dir);
+	free(fifo);
+	free(link);
+	free(file);
+	free(dir);
+}
+
 static void test_file_read_special(void **state)
 {
 	char *dir = th_tmpdir("util");
@@ -477,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_file_read_limit),
+		cmocka_unit_test(test_file_open_regular),
 		cmocka_unit_test(test_file_read_special),
 		cmocka_unit_test(test_file_read_beneath),
 		cmocka_unit_test(test_atomic_write_planted),
