@@ -50,7 +50,9 @@ static const struct cmd commands[] = {
 		"Exit 0 nothing to do, 2 changes pending, 1 error.\n"},
 	{"rollback", cmd_rollback, "switch a site back to its previous colour",
 		"rollback SITE [--yes]",
-		"  -y, --yes         roll back now (without it: print the rollback plan)\n"},
+		"  -y, --yes         roll back now (without it: print the rollback plan)\n"
+		"Exit without --yes as plan: 0 nothing to do, 2 rollback pending, 1 error;\n"
+		"with --yes as apply: 0 done, 4 refused, 5 failed (live colour untouched).\n"},
 	{"status", cmd_status, "live colour, version, image, health per site",
 		"status [SITE...]", NULL},
 	{"validate", cmd_validate, "check the configuration",
@@ -60,6 +62,11 @@ static const struct cmd commands[] = {
 		"watch [--debounce MS]",
 		"  --debounce MS     wait for edits to settle this long (1 to 60000, default 100)\n"},
 };
+
+/* `help` itself: not in the table (main dispatches it first), same shape. */
+static const struct cmd help_cmd = {"help", NULL, "a command's usage and options",
+	"help [COMMAND]",
+	"  COMMAND           one of the commands above; without it: the list of commands\n"};
 
 static const struct cmd *cmd_find(const char *name)
 {
@@ -74,11 +81,11 @@ static const struct cmd *cmd_find(const char *name)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bluegreen [-c CONFIG_DIR] [--json] [--trace=AREAS] COMMAND [ARGS]\n"
-			"       bluegreen help COMMAND | --version\n\n");
+			"       bluegreen help [COMMAND] | --version\n\n");
 	for (size_t i = 0; i < BG_ARRAY_SIZE(commands); i++) {
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	}
-	fprintf(f, "  %-10s %s\n", "help", "a command's usage and options");
+	fprintf(f, "  %-10s %s\n", help_cmd.name, help_cmd.summary);
 	fprintf(f, "\noptions:\n"
 			"  -c, --config CONFIG_DIR  the configuration directory\n"
 			"  --json                   JSON output (also accepted after the command)\n"
@@ -97,17 +104,26 @@ static void cmd_usage(FILE *f, const struct cmd *c)
 	}
 }
 
-/* `bluegreen help [COMMAND]` */
+/* `bluegreen help [COMMAND]`: one COMMAND at most; `help help` and
+ * `help --help` are help's own usage. */
 static int help(int argc, char **argv, struct cli *cli)
 {
 	if (argc < 2) {
 		usage(cli->out);
 		return BG_EXIT_OK;
 	}
-	const struct cmd *c = cmd_find(argv[1]);
-	if (!c || argc > 2) {
+	if (argc > 2) {
+		return cli_usage_error(cli, "help takes one COMMAND, not '%s' too "
+				"(usage: bluegreen help [COMMAND])", argv[2]);
+	}
+	const char *name = argv[1];
+	const struct cmd *c = cmd_find(name);
+	if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+		c = &help_cmd;
+	}
+	if (!c) {
 		usage(cli->err);
-		return cli_usage_error(cli, "help: unknown command '%s'", argv[argc > 2 ? 2 : 1]);
+		return cli_usage_error(cli, "help: unknown command '%s'", name);
 	}
 	cmd_usage(cli->out, c);
 	return BG_EXIT_OK;

@@ -6,7 +6,10 @@
 #     the man page (`bluegreen CMD --help` must print the same as help CMD),
 #     and every option controller/cmd-CMD.c parses is in help CMD;
 #   - the global options of `--help` and the man page's OPTIONS;
+#   - `help help`, `help --help`, `help CMD extra`, and help's synopsis
+#     the same in --help, `help help` and the man page;
 #   - the exit codes of controller/bg.h (enum bg_exit) and EXIT STATUS;
+#   - the state directory's files (docs/architecture.md's table) and FILES;
 #   - the environment variables the sources read (getenv("...") and
 #     "BLUEGREEN_*" names, in controller/ and reconcilers/) and ENVIRONMENT
 #     (BLUEGREEN_FAULT excepted: it exists only in fault-injection test
@@ -86,6 +89,46 @@ for c in $(sort -u "$tmp/cmds.bin" "$tmp/cmds.man"); do
 	fi
 done
 
+# help itself. `help help` and `help --help` print help's own usage (exit
+# 0); a second COMMAND is refused as such (exit 1), not as an unknown
+# command. Its synopsis is the same in --help, `help help`, the man page's
+# SYNOPSIS and its COMMANDS entry.
+for h in help --help; do
+	if "$bin" help "$h" >"$tmp/hh" 2>&1; then
+		grep -q '^usage: bluegreen .*help \[COMMAND\]$' "$tmp/hh" &&
+			! grep -q 'unknown command' "$tmp/hh" &&
+			echo "ok: bluegreen help $h prints help's usage" ||
+			bad "bluegreen help $h: not help's usage: $(head -n 3 "$tmp/hh")"
+	else
+		bad "bluegreen help $h exited $?: $(tail -n 1 "$tmp/hh")"
+	fi
+done
+"$bin" help plan extra >"$tmp/hx" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q "help takes one COMMAND, not 'extra'" "$tmp/hx" &&
+	! grep -q 'unknown command' "$tmp/hx"; then
+	echo "ok: bluegreen help plan extra: help takes one COMMAND (exit 1)"
+else
+	bad "bluegreen help plan extra exited $rc: $(cat "$tmp/hx")"
+fi
+{
+	sed -n 's/^ *bluegreen \(help [^|]*[^ |]\).*/\1/p' "$tmp/help"
+	sed -n 's/^usage: bluegreen \[-c CONFIG_DIR\] \[--json\] //p' "$tmp/hh"
+	section SYNOPSIS | sed -n 's/^\*bluegreen help\* /help /p' | tr -d '*_'
+	section COMMANDS | sed -n 's/^\*help\* /help /p' | tr -d '*_'
+} >"$tmp/hsyn"
+if [ "$(wc -l <"$tmp/hsyn")" -eq 4 ] && [ "$(sort -u "$tmp/hsyn" | wc -l)" -eq 1 ]; then
+	echo "ok: help's synopsis is '$(head -n 1 "$tmp/hsyn")' everywhere"
+else
+	bad "help's synopsis differs (--help, help help, man SYNOPSIS, man COMMANDS):"
+	sed 's/^/    /' "$tmp/hsyn"
+fi
+# Every command that can exit other than 0 or 1 says how in its help.
+for c in plan apply rollback; do
+	grep -q '^Exit ' "$tmp/h.$c" && echo "ok: help $c names its exit codes" ||
+		bad "bluegreen help $c names no exit code"
+done
+
 # Global options.
 sed -n '/^options:/,/^$/p' "$tmp/help" | opts >"$tmp/g.bin"
 section OPTIONS | sed 's/\*//g' | grep -E '^-' | opts >"$tmp/g.man"
@@ -103,6 +146,14 @@ cat "$src"/controller/*.c "$src"/controller/*.h "$src"/reconcilers/*.c "$src"/re
 	grep -vx 'BLUEGREEN_FAULT' >"$tmp/e.src"
 section ENVIRONMENT | sed -n 's/^\*\([A-Z_]*\)\*$/\1/p' >"$tmp/e.man"
 same "environment variables" "$tmp/e.src" "$tmp/e.man"
+
+# Files: every entry of docs/architecture.md's state directory table is
+# in FILES as _STATE_DIR_/NAME.
+awk '/^## The state directory/ { on = 1; next } /^## / { on = 0 } on' "$src/docs/architecture.md" |
+	sed -n 's/^| `\([^`]*\)` |.*/\1/p' >"$tmp/f.src"
+section FILES | sed -n 's/^_STATE_DIR_\/\([^ ]*\)$/\1/p' >"$tmp/f.man"
+same "state directory files (< docs/architecture.md)" "$tmp/f.src" "$tmp/f.man"
+[ -s "$tmp/f.src" ] || bad "no state directory table found in docs/architecture.md"
 
 # The page meson built, if it did.
 if [ -n "${BG_BUILDDIR:-}" ] && [ -f "$BG_BUILDDIR/bluegreen.1" ]; then
