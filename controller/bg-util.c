@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -213,26 +214,11 @@ bool bg_str_has_suffix(const char *s, const char *suffix)
 
 bool bg_glob_match_ci(const char *p, const char *s)
 {
-	/* Iterative matcher with one backtrack point: linear in practice. */
-	const char *star = NULL, *ss = NULL;
-	while (*s) {
-		if (*p == '*') {
-			star = p++;
-			ss = s;
-		} else if (*p && tolower((unsigned char)*p) == tolower((unsigned char)*s)) {
-			p++;
-			s++;
-		} else if (star) {
-			p = star + 1;
-			s = ++ss;
-		} else {
-			return false;
-		}
-	}
-	while (*p == '*') {
-		p++;
-	}
-	return *p == '\0';
+	/*
+	 * A shell glob (*, ?, [0-9], [!O]) as fnmatch(3) reads it, without
+	 * FNM_PATHNAME or FNM_PERIOD: env keys are single words.
+	 */
+	return fnmatch(p, s, FNM_CASEFOLD) == 0;
 }
 
 unsigned bg_str_distance(const char *a, const char *b, unsigned max)
@@ -457,16 +443,29 @@ static int dir_stat_trusted(const char *path, const struct stat *st, const char 
 {
 	uid_t me = geteuid();
 	if (st->st_uid != me && st->st_uid != 0) {
-		char owner[160], self[160];
+		char owner[160], self[160], owner_name[64], self_name[64];
 		struct passwd pw, *res = NULL;
 		char tmp[1024];
 		uid_describe(st->st_uid, owner, sizeof(owner));
 		uid_describe(me, self, sizeof(self));
-		bool named = getpwuid_r(me, &pw, tmp, sizeof(tmp), &res) == 0 && res;
+		snprintf(self_name, sizeof(self_name), "%ld", (long)me);
+		if (getpwuid_r(me, &pw, tmp, sizeof(tmp), &res) == 0 && res) {
+			snprintf(self_name, sizeof(self_name), "%s", res->pw_name);
+		}
+		snprintf(owner_name, sizeof(owner_name), "#%ld", (long)st->st_uid);
+		if (getpwuid_r(st->st_uid, &pw, tmp, sizeof(tmp), &res) == 0 && res) {
+			snprintf(owner_name, sizeof(owner_name), "%s", res->pw_name);
+		}
+		/*
+		 * The usual cause is a service user's directory (systemd
+		 * User=bluegreen) used by root: run as that user rather than
+		 * taking the directory away from the daemon.
+		 */
 		bg_diag_error(d, NULL, "%s %s is owned by %s, not by the user bluegreen runs as "
-				"(%s) or root: whoever owns it decides what bluegreen does; fix: "
-				"`chown %s %s`, or use a directory of your own", what, path, owner,
-				self, named ? res->pw_name : "root", path);
+				"(%s) or root: whoever owns it decides what bluegreen does; fix: run "
+				"bluegreen as its owner (`sudo -u %s bluegreen ...`), or `chown %s %s` "
+				"if it is meant to be yours", what, path, owner, self, owner_name,
+				self_name, path);
 		return BG_ERRNO(EPERM);
 	}
 	if (st->st_mode & 022) {

@@ -72,7 +72,13 @@ int cli_config_dir(struct cli *cli, char **out)
 	}
 	bg_diag_init(&d);
 	err = bg_dir_trusted(*out, "configuration directory", false, &d);
-	if (err && err != BG_ERRNO(ENOENT)) {
+	if (err && err != BG_ERRNO(ENOENT) && cli->offline) {
+		/* Nothing will be executed or written: say it, and go on. */
+		for (size_t i = 0; i < d.n; i++) {
+			fprintf(cli->err, "bluegreen: warning: %s (only read here: nothing is "
+					"executed)\n", d.items[i].msg);
+		}
+	} else if (err && err != BG_ERRNO(ENOENT)) {
 		cli_print_diag(cli, &d);
 		fprintf(cli->err, "bluegreen: error: refusing the configuration in %s: nothing "
 				"was read or changed\n", *out);
@@ -119,7 +125,7 @@ int cli_env_load(struct cli *cli, struct cli_env *env, unsigned cfg_flags)
 		return BG_EXIT_ERROR;
 	}
 	bg_diag_release(&d);
-	return env->cfg ? state_dir_check(cli, env->cfg->g.state_dir) : 0;
+	return env->cfg && !cli->offline ? state_dir_check(cli, env->cfg->g.state_dir) : 0;
 }
 
 int cli_env_hist(struct cli *cli, struct cli_env *env, unsigned hist_flags)

@@ -16,6 +16,13 @@ struct cli {
 	bool color;                 /* stdout is a terminal and NO_COLOR is unset */
 	FILE *out;                  /* stdout */
 	FILE *err;                  /* stderr */
+	/*
+	 * Set by a verb that executes nothing and touches no state (validate,
+	 * plan --observed): an untrusted configuration directory is a warning,
+	 * not a refusal (a CI checkout owned by another uid, a umask-002 tree),
+	 * and the state directory is not checked (it is not used).
+	 */
+	bool offline;
 };
 
 int cmd_apply(int argc, char **argv, struct cli *cli);

@@ -37,6 +37,8 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 			bg_strv_push(&args.sites, argv[i]);
 		}
 	}
+	/* From a snapshot nothing is executed and no state is read or written. */
+	cli->offline = observed != NULL;
 	rc = cli_env_load(cli, &env, 0);
 	if (rc) {
 		goto out;

@@ -63,7 +63,9 @@ int cmd_validate(int argc, char **argv, struct cli *cli)
 			return cli_usage_error(cli, "validate: unknown argument '%s'", argv[i]);
 		}
 	}
-	/* The same resolution, trust check and "using" line as every other verb. */
+	/* The same resolution and "using" line as every other verb; validate
+	 * executes nothing, so an untrusted directory is only a warning. */
+	cli->offline = true;
 	if (cli_config_dir(cli, &dir) != 0) {
 		return BG_EXIT_ERROR;
 	}

@@ -60,6 +60,9 @@ say "0. Setting up: test images (no registry: docker import), a private nginx on
 clean
 cp -a "$ROOT/examples/demo" "$WORK"
 rm -f "$WORK/demo.sh"
+# bluegreen acts only on directories nobody else can write (a checkout made
+# under umask 002 is group-writable): the copy is the demo's own.
+chmod -R go-w "$WORK"
 mkdir -p "$WORK/nginx/tmp"
 nginx -p "$WORK/nginx/" -c nginx.conf
 echo "config: $WORK (global.conf, sites/$SITE.conf); state: $WORK/state"

@@ -134,6 +134,41 @@ static void t_group_writable_config_dir(void **st)
 	th_run_release(&r);
 }
 
+/*
+ * Verbs that execute nothing (validate, plan --observed: a CI job whose
+ * checkout belongs to another uid, a umask-002 tree) only warn about an
+ * untrusted configuration directory, and never look at the state directory.
+ */
+static void t_offline_verbs_warn(void **st)
+{
+	struct th_run r;
+	char *snap = bg_xasprintf("%s/test/release/empty-host.json", getenv("BG_SRCDIR"));
+	foreign_state();
+	assert_int_equal(chmod(cfg, 0775), 0);
+	assert_int_equal(chown(cfg, OTHER_UID, OTHER_UID), 0);
+	th_bg(&r, "-c", cfg, "validate", NULL);
+	assert_int_equal(r.status, 0);
+	th_assert_contains(r.err, "bluegreen: warning: configuration directory");
+	th_assert_contains(r.err, "nothing is executed");
+	th_run_release(&r);
+	th_bg(&r, "-c", cfg, "plan", "--observed", snap, NULL);
+	assert_int_equal(r.status, 0);
+	th_assert_contains(r.err, "bluegreen: warning: configuration directory");
+	th_assert_not_contains(r.err, "refusing");
+	th_assert_contains(r.out, "Nothing to do");
+	th_run_release(&r);
+	/* A live plan from the same directory is refused, with advice that keeps it its owner's. */
+	th_bg(&r, "-c", cfg, "plan", NULL);
+	assert_int_equal(chown(cfg, 0, 0), 0);
+	assert_int_equal(chmod(cfg, 0755), 0);
+	assert_int_equal(r.status, BG_EXIT_ERROR);
+	th_assert_contains(r.err, "refusing the configuration");
+	th_assert_contains(r.err, "sudo -u nobody bluegreen");
+	th_run_release(&r);
+	assert_state_untouched();
+	free(snap);
+}
+
 /* Trusted directories: the command runs, and still names the config it took from cwd. */
 static void t_cwd_note_when_fine(void **st)
 {
@@ -172,6 +207,7 @@ int main(void)
 		cmocka_unit_test(t_plan_in_cwd_foreign_state),
 		cmocka_unit_test(t_log_follow_foreign_state),
 		cmocka_unit_test(t_group_writable_config_dir),
+		cmocka_unit_test(t_offline_verbs_warn),
 		cmocka_unit_test(t_cwd_note_when_fine),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
