@@ -9,17 +9,43 @@
 # "apply" used (one read of the journal, a few milliseconds).
 # test/release/t-completion.sh runs it for real.
 
+# bash splits words at COMP_WORDBREAKS, which holds "=": `--config=/x`
+# arrives as "--config" "=" "/x". Rebuild the line as bluegreen sees it
+# into bg_words/bg_cword (locals of _bluegreen): an option, "=" and the
+# word after it are one word again.
+_bluegreen_words()
+{
+	local i n w
+	bg_words=() bg_cword=0
+	for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+		w=${COMP_WORDS[i]}
+		n=${#bg_words[@]}
+		if [[ $w == = ]] && ((n > 1)) && [[ ${bg_words[n - 1]} == --* && ${bg_words[n - 1]} != *=* ]]; then
+			bg_words[n - 1]+==
+			((i == COMP_CWORD)) && bg_cword=$((n - 1))
+			if ((i < COMP_CWORD)) && ((i + 1 < ${#COMP_WORDS[@]})); then
+				((i++))
+				bg_words[n - 1]+=${COMP_WORDS[i]}
+				((i == COMP_CWORD)) && bg_cword=$((n - 1))
+			fi
+			continue
+		fi
+		((i == COMP_CWORD)) && bg_cword=$n
+		bg_words+=("$w")
+	done
+}
+
 _bluegreen_config_dir()
 {
 	local i
-	for ((i = 1; i < COMP_CWORD; i++)); do
-		case ${COMP_WORDS[i]} in
+	for ((i = 1; i < bg_cword; i++)); do
+		case ${bg_words[i]} in
 		-c | --config)
-			printf '%s\n' "${COMP_WORDS[i + 1]}"
+			printf '%s\n' "${bg_words[i + 1]}"
 			return
 			;;
 		--config=*)
-			printf '%s\n' "${COMP_WORDS[i]#--config=}"
+			printf '%s\n' "${bg_words[i]#--config=}"
 			return
 			;;
 		esac
@@ -52,7 +78,7 @@ _bluegreen_pending_token()
 	local -A applied=()
 	local -a lines=()
 	dir=$(_bluegreen_config_dir)
-	mapfile -t lines < <("${COMP_WORDS[0]}" -c "$dir" history --json --limit 50 2>/dev/null)
+	mapfile -t lines < <("${bg_words[0]}" -c "$dir" history --json --limit 50 2>/dev/null)
 	for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
 		line=${lines[i]}
 		action= token= result=
@@ -70,33 +96,67 @@ _bluegreen_pending_token()
 	[[ -n $pending ]] && printf '%s\n' "$pending"
 }
 
+# OPTION=VALUE in the current word: complete VALUE. Readline replaces only
+# what follows the last "=" when "=" is a word break (the default), else
+# the whole word: the replies carry "OPTION=" then.
+_bluegreen_value()
+{ # _bluegreen_value CUR KIND [WORDS]: KIND is dir or words
+	local opt=${1%%=*}= val=${1#*=} pre=
+	[[ $COMP_WORDBREAKS == *=* ]] || pre=$opt
+	case $2 in
+	dir)
+		# -o filenames would quote the "=" of a prefix: then no space only.
+		if [[ -z $pre ]]; then compopt -o filenames; else compopt -o nospace; fi 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -P "$pre" -d -- "$val")
+		;;
+	words) # comma-separated: complete the last item
+		[[ $val == *,* ]] && pre+=${val%,*}, && val=${val##*,}
+		mapfile -t COMPREPLY < <(compgen -P "$pre" -W "$3" -- "$val")
+		;;
+	esac
+}
+
 _bluegreen()
 {
-	local cur prev cmd i words
-	cur=${COMP_WORDS[COMP_CWORD]}
-	prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local cur prev cmd i bg_words=() bg_cword=0
+	_bluegreen_words
+	cur=${bg_words[bg_cword]-}
+	prev=${bg_words[bg_cword - 1]-}
 	local commands="apply help history log observe plan rollback status validate watch"
 	local global_opts="-c --config --json --trace= -h --help --version"
+	local areas="dk plan apply hist edge loop cfg all"
 
 	# The command: the first word that is neither an option nor -c's value.
 	cmd=
-	for ((i = 1; i < COMP_CWORD; i++)); do
-		case ${COMP_WORDS[i]} in
+	for ((i = 1; i < bg_cword; i++)); do
+		case ${bg_words[i]} in
 		-c | --config) ((i++)) ;;
 		-*) ;;
 		*)
-			cmd=${COMP_WORDS[i]}
+			cmd=${bg_words[i]}
 			break
 			;;
 		esac
 	done
 
+	case $cur in
+	--config=*)
+		_bluegreen_value "$cur" dir
+		return
+		;;
+	--trace=*)
+		[[ -z $cmd ]] && _bluegreen_value "$cur" words "$areas"
+		return
+		;;
+	esac
 	case $prev in
 	-c | --config)
+		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 		return
 		;;
-	--observed)
+	--observed | --from | --export)
+		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
@@ -111,17 +171,18 @@ _bluegreen()
 	esac
 
 	if [[ -z $cmd ]]; then
-		if [[ $cur == --trace=* ]]; then
-			local a="dk plan apply hist edge loop cfg all"
-			mapfile -t COMPREPLY < <(compgen -P --trace= -W "$a" -- "${cur#--trace=}")
-		elif [[ $cur == -* ]]; then
+		if [[ $cur == -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$global_opts" -- "$cur")
+			# An option ending in "=": its value follows with no space.
+			[[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null
 		else
 			mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
 		fi
 		return
 	fi
 
+	# Each command's options: the same as `bluegreen help CMD` (plus --json
+	# and --help), checked by test/release/t-completion.sh.
 	local opts= words=
 	case $cmd in
 	apply)
@@ -129,7 +190,7 @@ _bluegreen()
 		words=$(_bluegreen_pending_token)
 		;;
 	history)
-		opts="--limit --json --help"
+		opts="--limit --verify --from --export --json --help"
 		words=$(_bluegreen_sites)
 		;;
 	log) opts="-f --follow -n --lines --json --help" ;;
@@ -147,7 +208,7 @@ _bluegreen()
 		words=$(_bluegreen_sites)
 		;;
 	validate) opts="--explain --json --help" ;;
-	watch) opts="--debounce --help" ;;
+	watch) opts="--debounce --json --help" ;;
 	help) words=$commands ;;
 	esac
 	if [[ $cur == -* ]]; then
