@@ -47,13 +47,13 @@ run_quiet() {
 install_pkgs() {
 	missing=$(need_pkgs "$@")
 	[ -z "$missing" ] && return 0
-	echo "run.sh: installing: $missing" >&2
 	SUDO=
 	[ "$(id -u)" -ne 0 ] && SUDO=sudo
 	if [ -n "$SUDO" ] && ! command -v sudo >/dev/null 2>&1; then
 		echo "run.sh: missing packages ($missing) and not root: install them and run again" >&2
 		exit 1
 	fi
+	echo "run.sh: installing: $missing" >&2
 	if ! run_quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q; then
 		echo "run.sh: apt-get update failed (above): check the network and /etc/apt/sources.list*, then run again" >&2
 		exit 1
@@ -65,11 +65,31 @@ install_pkgs() {
 	fi
 }
 
+# The source directory DIR was configured for (meson-info.json), or nothing.
+configured_src() {
+	[ -f "$1/meson-info/meson-info.json" ] || return 0
+	sed -n 's/.*"directories": *{"source": *"\([^"]*\)".*/\1/p' "$1/meson-info/meson-info.json"
+}
+
 build() { # build DIR [meson options]: configure once, then ninja
 	dir=$1; shift
+	# meson bakes absolute paths (the built-in profiles' directory among
+	# them): a tree moved or copied after its first build gets a fresh
+	# setup. Only meson's files go; dist/ (./run.sh package) stays. meson
+	# records the real path; a JSON-escaped one (\) cannot be compared.
+	was=$(configured_src "$dir")
+	here=$(pwd -P)
+	case $was in
+	"" | "$here" | *\\*) ;;
+	*)
+		echo "run.sh: $dir/ was set up for $was, not $here (the tree moved): setting it up afresh" >&2
+		find "$dir" -mindepth 1 -maxdepth 1 ! -name dist -exec rm -rf {} +
+		;;
+	esac
 	if [ ! -f "$dir/build.ninja" ]; then
 		# A setup that failed earlier leaves a directory meson will not reuse.
 		[ -d "$dir/meson-private" ] && rm -rf "$dir/meson-private" "$dir/meson-logs" "$dir/meson-info"
+		echo "run.sh: building $dir/ (first time: about a minute)" >&2
 		if ! run_quiet meson setup "$dir" "$@"; then
 			echo "run.sh: configuring $dir failed (meson's message above; log: $dir/meson-logs/meson-log.txt): install what it names, then run ./run.sh again" >&2
 			exit 1
@@ -81,20 +101,35 @@ build() { # build DIR [meson options]: configure once, then ninja
 	fi
 }
 
-# Start dockerd when nothing answers (machines without systemd, CI).
+# Start dockerd when nothing answers (machines without systemd, CI). When
+# it does not come up, show the end of its log and what to do.
 ensure_docker() {
 	docker info >/dev/null 2>&1 && return 0
 	command -v dockerd >/dev/null 2>&1 || { echo "run.sh: dockerd not installed" >&2; return 1; }
-	echo "run.sh: starting dockerd (log: /tmp/bluegreen-dockerd.log)" >&2
+	dlog=${TMPDIR:-/tmp}/bluegreen-dockerd.log
+	echo "run.sh: starting dockerd (log: $dlog)" >&2
+	dpid=
 	if [ "$(id -u)" -eq 0 ]; then
-		nohup dockerd >/tmp/bluegreen-dockerd.log 2>&1 &
+		nohup dockerd >"$dlog" 2>&1 &
+		dpid=$!
 	else
-		sudo sh -c 'nohup dockerd >/tmp/bluegreen-dockerd.log 2>&1 &'
+		sudo sh -c 'nohup dockerd >"$1" 2>&1 &' sh "$dlog"
 	fi
 	i=0
 	while ! docker info >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -gt 60 ] && { echo "run.sh: dockerd did not start; see /tmp/bluegreen-dockerd.log" >&2; return 1; }
+		why=
+		[ $i -gt 60 ] && why="did not answer within 30 s"
+		# Ours (root): no need to wait the 30 s once it has exited.
+		[ -n "$dpid" ] && ! kill -0 "$dpid" 2>/dev/null && why="exited"
+		if [ -n "$why" ]; then
+			echo "run.sh: dockerd $why; the end of $dlog:" >&2
+			tail -n 15 "$dlog" 2>/dev/null | sed 's/^/    /' >&2
+			echo "run.sh: start Docker yourself (systemctl start docker, or dockerd as root), then run" \
+				"./run.sh again; inside a container, give it the host's Docker instead:" \
+				"docker run -v /var/run/docker.sock:/var/run/docker.sock ..." >&2
+			return 1
+		fi
 		sleep 0.5
 	done
 }

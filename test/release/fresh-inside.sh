@@ -27,6 +27,17 @@ printf '%s\n' "$out" | grep -Eq "^bluegreen $version( \\(git [0-9a-f]+(-dirty)?\
 step "./run.sh -c examples/demo validate"
 ./run.sh -c examples/demo validate || fail "validate of the bundled demo config exited $?"
 
+step "the unpacked folder moved after its first build: ./run.sh -c examples/demo validate"
+# meson bakes absolute paths (the built-in profiles' directory): run.sh
+# must set build/ up afresh for the new place, and say so.
+cd / && mv "$src" "$src.moved" && src=$src.moved && cd "$src" || fail "cannot move the tree"
+out=$(./run.sh -c examples/demo validate 2>&1)
+rc=$?
+printf '%s\n' "$out" | tail -n 20
+[ "$rc" -eq 0 ] || fail "validate after moving the tree exited $rc"
+printf '%s\n' "$out" | grep -q 'the tree moved): setting it up afresh' ||
+	fail "run.sh did not say it set build/ up afresh after the move"
+
 step "./run.sh -c examples/demo plan --observed (a snapshot of an empty host)"
 out=$(./run.sh -c examples/demo plan --observed /fresh/empty-host.json 2>&1)
 rc=$?
