@@ -272,8 +272,9 @@ static int export_run(struct cli *cli, struct cli_env *env, const char *to)
 		return BG_EXIT_ERROR;
 	}
 	if (err) {
-		fprintf(cli->err, "bluegreen: error: cannot export the journal to stdout: %s\n",
-				bg_strerror(err));
+		fprintf(cli->err, "bluegreen: error: cannot export the journal to %s: %s%s\n",
+				to_stdout ? "stdout" : to, bg_strerror(err),
+				to_stdout ? "" : " (nothing was written)");
 		return BG_EXIT_ERROR;
 	}
 	fprintf(cli->err, "bluegreen: exported %" PRIu64 " entr%s%s%s", v.entries,
