@@ -48,7 +48,7 @@ void bg_strv_sort(struct bg_strv *sv);
 
 bool bg_str_has_prefix(const char *s, const char *prefix);
 bool bg_str_has_suffix(const char *s, const char *suffix);
-/* Case-insensitive glob with '*' only (for the redaction list). */
+/* Case-insensitive shell glob, fnmatch(3): *, ?, [0-9], [!O] (the redaction list). */
 bool bg_glob_match_ci(const char *pattern, const char *s);
 /* Levenshtein distance, capped at max+1 (for "did you mean"). */
 unsigned bg_str_distance(const char *a, const char *b, unsigned max);

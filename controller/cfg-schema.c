@@ -20,7 +20,8 @@
 enum ktype {
 	K_MAP,      /* nested keys, bound into the same struct */
 	K_STR,      /* char *, checked by key->check */
-	K_PATH,     /* char *, made absolute against the config dir */
+	K_PATH,     /* char *, made absolute against the config dir; bool at off2 (when
+	             * not 0): whether it was written relative */
 	K_INT,      /* unsigned, min..max */
 	K_BOOL,     /* bool */
 	K_DURATION, /* uint64_t milliseconds */
@@ -373,17 +374,21 @@ static const char *const def_reload[] = {"nginx", "-s", "reload", NULL};
 static const char *const def_test[] = {"nginx", "-t", NULL};
 static const char *const upstreams[] = {"ports", "addresses", NULL};
 /*
- * Env keys whose values are secret by default (docs/config.md, "Secrets").
- * PASS and AUTH are matched as whole words between '_' (DB_PASS, PASS_FILE,
+ * Env keys whose values are secret by default (docs/config.md, "Secrets"),
+ * as shell globs (fnmatch, case-insensitive). PASS, PW and AUTH are
+ * matched as words between '_' (DB_PASS, DB_PASS2, PASS_FILE, SMTP_PW,
  * BASIC_AUTH, AUTH_SALT), not as substrings, so PASSPORT_COUNTRY or
- * AUTHOR_NAME stay visible; PWD, PRIVATE, SALT and DSN are rare enough
- * inside other words to match anywhere. Hiding too much only hides a
- * value from plans and history; hiding too little leaks it.
+ * POWER_LEVEL stay visible; "AUTH[!O]" keeps AUTHOR_NAME and GIT_AUTHOR_EMAIL
+ * visible while AUTH_TOKEN, AUTHPASS or REDIS_AUTHKEY are hidden. PWD,
+ * PRIVATE, SALT, DSN, PASSPHRASE and PGPASS are rare enough inside other
+ * words to match anywhere. Hiding too much only hides a value from plans
+ * and history; hiding too little leaks it.
  */
 static const char *const def_redact[] = {"*SECRET*", "*PASSWORD*", "*PASSWD*",
-		"*TOKEN*", "*KEY*", "*CREDENTIAL*", "PASS", "PASS_*", "*_PASS", "*_PASS_*",
-		"*PWD*", "AUTH", "AUTH_*", "*_AUTH", "*_AUTH_*", "*_AUTHORIZATION*",
-		"*PRIVATE*", "*SALT*", "*DSN*", NULL};
+		"*PASSPHRASE*", "*PGPASS*", "*TOKEN*", "*KEY*", "*CREDENTIAL*", "PASS", "PASS_*",
+		"PASS[0-9]*", "*_PASS", "*_PASS_*", "*_PASS[0-9]*", "*PWD*", "PW", "PW_*", "*_PW",
+		"*_PW_*", "*_PW[0-9]*", "AUTH", "AUTH[!O]*", "*_AUTH", "*_AUTH[!O]*",
+		"*AUTHORIZATION*", "*AUTHPASS*", "*PRIVATE*", "*SALT*", "*DSN*", NULL};
 static const char *const def_empty[] = {NULL};
 
 #define HOSTNAME_EXPECT "a lowercase host name such as shop.example.com (no wildcards)"
@@ -405,8 +410,10 @@ static const struct key docker_keys[] = {
 
 static const struct key traefik_keys[] = {
 	{.name = "dynamic_dir", .type = K_PATH, .off = G(traefik.dynamic_dir),
+		.off2 = G(traefik.dynamic_dir_rel),
 		.doc = "Traefik file-provider directory (watch: true); required with edge.kind traefik"},
 	{.name = "staging_dir", .type = K_PATH, .off = G(traefik.staging_dir),
+		.off2 = G(traefik.staging_dir_rel),
 		.doc = "where edge files are prepared; same filesystem, not watched; "
 			"default <dynamic_dir>.staging"},
 	{.name = "entrypoints", .type = K_STRLIST, .flags = F_NONEMPTY,
@@ -424,6 +431,7 @@ static const struct key traefik_keys[] = {
 
 static const struct key nginx_keys[] = {
 	{.name = "conf_dir", .type = K_PATH, .off = G(nginx.conf_dir),
+		.off2 = G(nginx.conf_dir_rel),
 		.doc = "directory nginx includes; required with edge.kind nginx"},
 	{.name = "reload", .type = K_ARGV, .flags = F_NONEMPTY, .off = G(nginx.reload),
 		.defs = def_reload, .expect = "[nginx, -s, reload]",
@@ -556,13 +564,18 @@ static const struct key global_keys[] = {
 	{.name = "modules", .type = K_MODULES, .off = G(modules), .defs = def_empty,
 		.doc = "modules to enable; adds to the profile's, \"-name\" removes one"},
 	{.name = "state_dir", .type = K_PATH, .off = G(state_dir), .def = "/var/lib/bluegreen",
+		.off2 = G(state_dir_rel),
 		.doc = "history, locks and plans; created with mode 0700"},
+	{.name = "secrets_dir", .type = K_STR, .flags = F_GLOBAL_ONLY, .off = G(secrets_dir),
+		.check = abs_path_valid, .expect = "an absolute path such as /run/secrets",
+		.doc = "directory outside the config directory that an absolute env_file may "
+		       "name; unset: env_file stays inside the config directory"},
 	{.name = "docker", .type = K_MAP, .sub = docker_keys, .doc = "Docker Engine access"},
 	{.name = "edge", .type = K_MAP, .sub = edge_keys, .doc = "the edge proxy"},
 	{.name = "redact", .type = K_STRLIST, .off = G(redact), .defs = def_redact,
 		.check = glob_valid, .expect = "a glob such as *SECRET*",
-		.doc = "extra env keys whose values are never printed (case-insensitive globs, '*' "
-		       "only); added to the defaults, which always apply"},
+		.doc = "extra env keys whose values are never printed (case-insensitive shell "
+		       "globs: *, ?, [0-9], [!O]); added to the defaults, which always apply"},
 	{.name = "site_defaults", .type = K_DEFAULTS, .sub = site_keys,
 		.doc = "site keys applied under every site file"},
 	{0},
@@ -1502,6 +1515,9 @@ static void bind_value(const struct bctx *b, const struct key *k,
 	case K_PATH: {
 		const char *p = n && str_ok(k, n) ? n->str : k->def;
 		*AT(base, k->off, char *) = p ? path_absolute(b->dir, p) : NULL;
+		if (k->off2) {
+			*AT(base, k->off2, bool) = p && p[0] != '/';
+		}
 		break;
 	}
 	case K_INT:
@@ -1597,6 +1613,7 @@ void cfg__bind_global(struct cfg_global *g, const struct cfg__node *root, const 
 	}
 	if (!g->traefik.staging_dir && g->traefik.dynamic_dir) {
 		g->traefik.staging_dir = bg_xasprintf("%s.staging", g->traefik.dynamic_dir);
+		g->traefik.staging_dir_rel = g->traefik.dynamic_dir_rel;
 	}
 	if (g->nginx.ports && port_range_valid(g->nginx.ports)) {
 		g->nginx.port_lo = (unsigned)strtoul(g->nginx.ports, NULL, 10);
@@ -1656,6 +1673,7 @@ void cfg__global_release(struct cfg_global *g)
 	free(g->profile);
 	bg_strv_release(&g->modules);
 	free(g->state_dir);
+	free(g->secrets_dir);
 	free(g->docker_socket);
 	free(g->edge_network);
 	free(g->traefik.dynamic_dir);

@@ -249,6 +249,8 @@ struct loader {
 	struct cfg__pool *pool;
 	struct cfg__arena *arena;
 	struct bg_diag *d;
+	const struct cfg__node *secrets_dir; /* global.conf's secrets_dir: node, if set */
+	bool secrets_dir_ok;                 /* it passed secrets_dir_check */
 };
 
 static void file_error(struct loader *l, const char *display, const char *fmt, ...)
@@ -266,9 +268,11 @@ static void file_error(struct loader *l, const char *display, const char *fmt, .
 /*
  * Read, parse and check one file. Returns its tree (NULL when it could not
  * be parsed or is empty); *found is false when the file does not exist.
+ * With dir, path is relative and opened beneath dir with no link on the
+ * way (bg_file_read_safe): a linked directory cannot lead outside.
  */
-static struct cfg__node *load_file(struct loader *l, const char *path, const char *display,
-		enum cfg__kind kind, bool *found)
+static struct cfg__node *load_file(struct loader *l, const char *dir, const char *path,
+		const char *display, enum cfg__kind kind, bool *found)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -279,7 +283,7 @@ static struct cfg__node *load_file(struct loader *l, const char *path, const cha
 	*found = true;
 	const char *why = NULL;
 	/* Not through a link, never blocking on a FIFO (bg_file_read_safe). */
-	int err = bg_file_read_safe(NULL, path, CFG_MAX_FILE_BYTES, &data, &len, NULL, &why);
+	int err = bg_file_read_safe(dir, path, CFG_MAX_FILE_BYTES, &data, &len, NULL, &why);
 	if (err == BG_ERRNO(ENOENT)) {
 		*found = false;
 		return NULL;
@@ -289,7 +293,8 @@ static struct cfg__node *load_file(struct loader *l, const char *path, const cha
 		return NULL;
 	}
 	if (err) {
-		file_error(l, display, "cannot read '%s': %s", path, why);
+		file_error(l, display, "cannot read '%s%s%s': %s", dir ? dir : "", dir ? "/" : "",
+				path, why);
 		return NULL;
 	}
 	if (cfg__parse(l->arena, file, data, len, &root, l->d) == 0) {
@@ -415,22 +420,47 @@ static char *profile_suggest(const char *const dirs[3], const char *name)
 	return best;
 }
 
+/*
+ * A directory of the configuration that is a symbolic link (git stores
+ * them) would make bluegreen read, and its errors quote, files from
+ * anywhere: refused, named by its place in the config directory.
+ */
+static bool dir_is_link(struct loader *l, const char *rel)
+{
+	struct stat st;
+	char *path = bg_xasprintf("%s/%s", l->c->dir, rel);
+	bool link = lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+	free(path);
+	if (link) {
+		char *display = bg_xasprintf("%s/", rel);
+		file_error(l, display, "%s/ is a symbolic link, which is not followed: make it a "
+				"directory inside the configuration directory %s", rel, l->c->dir);
+		free(display);
+	}
+	return link;
+}
+
 static struct cfg__node *load_profile(struct loader *l, const struct cfg__node *name)
 {
 	const char *dirs[3];
 	struct cfg__node *root = NULL;
 	char *local = NULL;
 
+	if (dir_is_link(l, "profiles")) {
+		return NULL;
+	}
 	profile_dirs(l->c, dirs, &local);
 	for (size_t i = 0; i < 3; i++) {
 		if (!dirs[i]) {
 			continue;
 		}
-		char *path = bg_xasprintf("%s/%s.conf", dirs[i], name->str);
-		char *display = i == 0 ? bg_xasprintf("profiles/%s.conf", name->str)
-				: bg_xstrdup(path);
+		/* The local one beneath the config directory, no link on the way. */
+		char *path = i == 0 ? bg_xasprintf("profiles/%s.conf", name->str)
+				: bg_xasprintf("%s/%s.conf", dirs[i], name->str);
+		char *display = bg_xstrdup(path);
 		bool found;
-		root = load_file(l, path, display, CFG__PROFILE, &found);
+		root = load_file(l, i == 0 ? l->c->dir : NULL, path, display, CFG__PROFILE,
+				&found);
 		free(path);
 		free(display);
 		if (found) {
@@ -487,29 +517,114 @@ static void drop_repeats(struct loader *l, struct cfg_env *e)
  * values are taken literally. Nothing of a line is ever echoed in a
  * message, as any part of it may be a secret.
  */
+/*
+ * secrets_dir (global.conf): a directory outside the config directory that
+ * an absolute env_file may name. Whoever can write there chooses what goes
+ * into containers, so it must be trusted like the config directory itself:
+ * an existing directory, not a link, ours or root's, not group/world-writable.
+ */
+static void secrets_dir_check(struct loader *l, const struct cfg__node *merged)
+{
+	const struct cfg__node *n = cfg__map_get(merged, "secrets_dir");
+	const char *sd = l->c->g.secrets_dir;
+	struct bg_diag td;
+
+	if (!n || !sd) {
+		return;
+	}
+	l->secrets_dir = n;
+	bg_diag_init(&td);
+	int err = bg_dir_trusted(sd, "secrets_dir", true, &td);
+	if (err == BG_ERRNO(ENOENT)) {
+		bg_diag_error(l->d, &n->loc, "secrets_dir %s does not exist", sd);
+	}
+	for (size_t i = 0; i < td.n; i++) {
+		bg_diag_error(l->d, &n->loc, "%s", td.items[i].msg);
+	}
+	if (err && err != BG_ERRNO(ENOENT) && !td.n) {
+		bg_diag_error(l->d, &n->loc, "secrets_dir %s: %s", sd, bg_strerror(err));
+	}
+	bg_diag_release(&td);
+	l->secrets_dir_ok = err == 0;
+}
+
+/*
+ * Where an env_file is opened from: a relative one beneath the config
+ * directory, an absolute one beneath secrets_dir (*rel then points into
+ * ref->str past it). NULL after reporting why it may not be read.
+ */
+static const char *envfile_base(struct loader *l, const struct cfg__node *ref,
+		const char **rel)
+{
+	const char *sd = l->c->g.secrets_dir;
+	char *q = NULL;
+
+	*rel = ref->str;
+	if (ref->str[0] != '/') {
+		return l->c->dir;
+	}
+	q = cfg__quote(ref->str);
+	if (!sd) {
+		bg_diag_error(l->d, &ref->loc, "env_file '%s' is an absolute path, and global.conf "
+				"sets no secrets_dir: name a file inside the configuration directory %s, "
+				"or set secrets_dir to the directory that holds it", q, l->c->dir);
+		goto refused;
+	}
+	size_t n = strlen(sd);
+	while (n > 1 && sd[n - 1] == '/') {
+		n--;
+	}
+	if (!(strncmp(ref->str, sd, n) == 0 && (ref->str[n] == '/' || n == 1))) {
+		bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside secrets_dir %s (or, "
+				"written relative, inside the configuration directory %s)", q, sd,
+				l->c->dir);
+		goto refused;
+	}
+	if (!l->secrets_dir_ok) {
+		bg_diag_error(l->d, &ref->loc, "env_file '%s' is not read: secrets_dir %s was "
+				"refused (%s:%u:%u)", q, sd, l->secrets_dir->loc.file,
+				l->secrets_dir->loc.line, l->secrets_dir->loc.col);
+		goto refused;
+	}
+	free(q);
+	*rel = ref->str + n;
+	while (**rel == '/') {
+		(*rel)++;
+	}
+	return sd;
+refused:
+	free(q);
+	return NULL;
+}
+
 static void envfile_load(struct loader *l, const struct cfg__node *ref, struct cfg_env *out)
 {
 	const char *file = cfg__pool_intern(l->pool, ref->str);
 	char *data = NULL;
 	size_t len = 0;
 	struct stat st;
-	const char *why = NULL;
+	const char *why = NULL, *rel = NULL;
 
 	/*
-	 * Beneath the configuration directory only, links not followed (an
-	 * absolute or ../ path would let one site's file read another's
-	 * secrets); a FIFO or device is refused instead of blocking.
+	 * Beneath the configuration directory (or secrets_dir) only, links
+	 * not followed (a ../ path or a link would let one site's file read
+	 * another's secrets); a FIFO or device is refused instead of blocking.
 	 */
-	int err = bg_file_read_safe(l->c->dir, ref->str, CFG_MAX_FILE_BYTES, &data, &len, &st,
-			&why);
+	const char *base = envfile_base(l, ref, &rel);
+	if (!base) {
+		return;
+	}
+	int err = bg_file_read_safe(base, rel, CFG_MAX_FILE_BYTES, &data, &len, &st, &why);
 	if (err) {
 		char *q = cfg__quote(ref->str);
+		const char *where = base == l->c->dir ? "the configuration directory"
+				: "secrets_dir";
 		if (err == BG_ERRNO(ENOENT)) {
 			bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s/%s)", q,
-					l->c->dir, ref->str);
-		} else if (err == BG_EREFUSED && (ref->str[0] == '/' || strstr(why, "'..'"))) {
-			bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside the configuration "
-					"directory %s (%s)", q, l->c->dir, why);
+					base, rel);
+		} else if (err == BG_EREFUSED && (!rel[0] || strstr(why, "'..'"))) {
+			bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside %s %s (%s)", q,
+					where, base, why);
 		} else if (err == BG_ETOO_BIG) {
 			bg_diag_error(l->d, &ref->loc, "env_file '%s': file is too large (over %d "
 					"bytes)", q, CFG_MAX_FILE_BYTES);
@@ -665,7 +780,6 @@ static void load_sites_dir(struct loader *l, const char *sdir, struct site_src *
 			break;
 		}
 		char *name = bg_xstrndup(fn, strlen(fn) - 5);
-		char *path = bg_xasprintf("%s/%s", sdir, fn);
 		bool found;
 		v = bg_xreallocarray(v, n + 1, sizeof(*v));
 		struct site_src *s = &v[n++];
@@ -680,11 +794,10 @@ static void load_sites_dir(struct loader *l, const char *sdir, struct site_src *
 					"'-' (at most 40)", q);
 			free(q);
 		}
-		s->root = load_file(l, path, display, CFG__SITE, &found);
+		s->root = load_file(l, l->c->dir, display, display, CFG__SITE, &found);
 		if (!found) {
-			file_error(l, display, "cannot read '%s'", path);
+			file_error(l, display, "cannot read '%s/%s'", l->c->dir, display);
 		}
-		free(path);
 	}
 	for (int i = 0; i < k; i++) {
 		free(list[i]);
@@ -809,8 +922,8 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 	char *sdir = bg_xasprintf("%s/sites", c->dir);
 	char *single = bg_xasprintf("%s/site.conf", c->dir);
 	struct stat st;
-	bool have_dir = stat(sdir, &st) == 0 && S_ISDIR(st.st_mode);
-	bool have_single = stat(single, &st) == 0;
+	bool have_dir = !dir_is_link(l, "sites") && lstat(sdir, &st) == 0 && S_ISDIR(st.st_mode);
+	bool have_single = lstat(single, &st) == 0;
 
 	if (have_dir && have_single) {
 		file_error(l, "site.conf", "site.conf and sites/ cannot both exist: move "
@@ -824,7 +937,7 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 		n = 1;
 		src->display = bg_xstrdup("site.conf");
 		src->ok_name = true;
-		src->root = load_file(l, single, "site.conf", CFG__SITE, &found);
+		src->root = load_file(l, c->dir, "site.conf", "site.conf", CFG__SITE, &found);
 	}
 	c->sites = bg_xcalloc(n ? n : 1, sizeof(*c->sites));
 	c->prov->sites = bg_xcalloc(n ? n : 1, sizeof(*c->prov->sites));
@@ -901,7 +1014,7 @@ int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *
 		goto out;
 	}
 	char *gpath = bg_xasprintf("%s/global.conf", c->dir);
-	groot = load_file(&l, gpath, "global.conf", CFG__GLOBAL, &found);
+	groot = load_file(&l, NULL, gpath, "global.conf", CFG__GLOBAL, &found);
 	free(gpath);
 	if (!found) {
 		file_error(&l, "global.conf", "not found in %s: every config directory needs one",
@@ -920,6 +1033,7 @@ int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *
 	c->prov->global = gmerged;
 	cfg__bind_global(&c->g, gmerged, c->dir);
 	global_requirements(&l, groot, gmerged);
+	secrets_dir_check(&l, gmerged);
 	warn_modules(cfg__map_get(gmerged, "modules"), &ld);
 
 	struct cfg__node *pdef = cfg__map_get(is_map(proot) ? proot : NULL, "site_defaults");

@@ -114,6 +114,7 @@ struct cfg_site {
 struct cfg_traefik {
 	char *dynamic_dir;       /* absolute after load */
 	char *staging_dir;       /* default "<dynamic_dir>.staging"; same filesystem, not watched */
+	bool dynamic_dir_rel, staging_dir_rel; /* written relative: see cfg_global.state_dir_rel */
 	struct bg_strv entrypoints; /* default [websecure] */
 	char *certresolver;      /* NULL: no TLS section */
 	char *api;               /* optional Traefik API base URL to confirm flips */
@@ -126,6 +127,7 @@ enum cfg_nginx_upstream {
 
 struct cfg_nginx {
 	char *conf_dir;          /* absolute after load */
+	bool conf_dir_rel;       /* written relative: see cfg_global.state_dir_rel */
 	struct bg_strv reload;   /* argv, default [nginx, -s, reload] */
 	struct bg_strv test;     /* argv run before reload, default [nginx, -t]; empty: none */
 	char *listen;            /* listen directive value, default "80" */
@@ -141,6 +143,13 @@ struct cfg_global {
 	char *profile;           /* NULL: no profile */
 	struct bg_strv modules;  /* effective global modules, sorted */
 	char *state_dir;         /* absolute after load, default /var/lib/bluegreen */
+	/*
+	 * Whether the path was written relative to the config directory (the
+	 * plan shows only those as "<config>/REST", ADR 0008): an absolute path
+	 * that happens to lie inside the config directory stays absolute.
+	 */
+	bool state_dir_rel;
+	char *secrets_dir;       /* absolute env_file paths lie beneath it; NULL: none allowed */
 	char *docker_socket;     /* default /var/run/docker.sock */
 	enum cfg_edge_kind edge_kind;
 	char *edge_network;      /* default "bluegreen-edge" */

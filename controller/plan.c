@@ -240,22 +240,41 @@ static struct json_object *exec_argv(const struct bg_strv *sv)
 }
 
 /*
- * A directory under the config directory is written "<config>/REST": a
- * relative path in global.conf means the same place wherever the
- * configuration is checked out, so a plan made in CI from a snapshot and
- * the server's plan keep the same token (ADR 0008). The form cannot be
- * mistaken for a real path: those are absolute after load.
+ * A path written relative in global.conf is shown "<config>/REST": it means
+ * the same place wherever the configuration is checked out, so a plan made
+ * in CI from a snapshot and the server's plan keep the same token (ADR
+ * 0008). Only how it was written decides (rel): an absolute path stays
+ * absolute even when it lies inside this config directory, else a checkout
+ * elsewhere would see a different token for the same text. REST is the
+ * path from the config directory (both are lexically clean and absolute
+ * after load), with ".." when it was written so. The form cannot be
+ * mistaken for a real path: those are absolute.
  */
-static struct json_object *exec_path(const struct cfg *c, const char *path)
+static struct json_object *exec_path(const struct cfg *c, const char *path, bool rel)
 {
-	size_t n = c->dir ? strlen(c->dir) : 0;
-	if (path && n && strncmp(path, c->dir, n) == 0 && path[n] == '/') {
-		char *rel = bg_xasprintf("<config>%s", path + n);
-		struct json_object *v = json_object_new_string(rel);
-		free(rel);
-		return v;
+	if (!path || !rel || !c->dir || c->dir[0] != '/') {
+		return exec_str(path);
 	}
-	return exec_str(path);
+	struct bg_buf b = BG_BUF_INIT;
+	const char *d = c->dir, *p = path;
+	/* The longest common prefix ending on a component boundary. */
+	size_t i = 0, cut = 0;
+	while (d[i] && d[i] == p[i]) {
+		i++;
+		if ((d[i] == '/' || !d[i]) && (p[i] == '/' || !p[i])) {
+			cut = i;
+		}
+	}
+	bg_buf_adds(&b, "<config>");
+	for (const char *s = d + cut; strcmp(d, "/") != 0 && *s; s++) {
+		if (*s == '/') {
+			bg_buf_adds(&b, "/..");
+		}
+	}
+	bg_buf_adds(&b, strcmp(p + cut, "/") == 0 ? "" : p + cut);
+	struct json_object *v = json_object_new_string(b.data);
+	bg_buf_release(&b);
+	return v;
 }
 
 static struct json_object *x_docker_socket(const struct cfg *c)
@@ -265,7 +284,7 @@ static struct json_object *x_docker_socket(const struct cfg *c)
 
 static struct json_object *x_state_dir(const struct cfg *c)
 {
-	return exec_path(c, c->g.state_dir);
+	return exec_path(c, c->g.state_dir, c->g.state_dir_rel);
 }
 
 static struct json_object *x_edge_kind(const struct cfg *c)
@@ -275,7 +294,7 @@ static struct json_object *x_edge_kind(const struct cfg *c)
 
 static struct json_object *x_nginx_conf_dir(const struct cfg *c)
 {
-	return exec_path(c, c->g.nginx.conf_dir);
+	return exec_path(c, c->g.nginx.conf_dir, c->g.nginx.conf_dir_rel);
 }
 
 static struct json_object *x_nginx_test(const struct cfg *c)
@@ -290,12 +309,12 @@ static struct json_object *x_nginx_reload(const struct cfg *c)
 
 static struct json_object *x_traefik_dynamic_dir(const struct cfg *c)
 {
-	return exec_path(c, c->g.traefik.dynamic_dir);
+	return exec_path(c, c->g.traefik.dynamic_dir, c->g.traefik.dynamic_dir_rel);
 }
 
 static struct json_object *x_traefik_staging_dir(const struct cfg *c)
 {
-	return exec_path(c, c->g.traefik.staging_dir);
+	return exec_path(c, c->g.traefik.staging_dir, c->g.traefik.staging_dir_rel);
 }
 
 static struct json_object *x_traefik_api(const struct cfg *c)

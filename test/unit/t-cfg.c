@@ -166,7 +166,7 @@ static void test_layering(void **state)
 	assert_int_equal(c->g.edge_kind, CFG_EDGE_TRAEFIK);
 	assert_int_equal(c->g.nginx.reload.n, 3);
 	assert_string_equal(c->g.nginx.listen, "80");
-	assert_int_equal(c->g.redact.n, 19);
+	assert_int_equal(c->g.redact.n, 29);
 
 	/* sites sorted by name */
 	assert_int_equal(c->n_sites, 2);
@@ -266,6 +266,7 @@ static void test_explain(void **state)
 		"profile = p    # global.conf:2\n"
 		"modules = []    # default\n"
 		"state_dir = /var/lib/bluegreen    # default\n"
+		"secrets_dir = null    # default\n"
 		"docker.socket = /var/run/docker.sock    # default\n"
 		"edge.kind = nginx    # global.conf:4\n"
 		"edge.network = bluegreen-edge    # default\n"
@@ -281,9 +282,11 @@ static void test_explain(void **state)
 		"edge.nginx.probe = true    # default\n"
 		"edge.nginx.upstream = ports    # default\n"
 		"edge.nginx.ports = 20000-29999    # default\n"
-		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*TOKEN*\", \"*KEY*\", "
-		"\"*CREDENTIAL*\", PASS, PASS_*, \"*_PASS\", \"*_PASS_*\", \"*PWD*\", AUTH, AUTH_*, "
-		"\"*_AUTH\", \"*_AUTH_*\", \"*_AUTHORIZATION*\", \"*PRIVATE*\", \"*SALT*\", \"*DSN*\"]"
+		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*PASSPHRASE*\", "
+		"\"*PGPASS*\", \"*TOKEN*\", \"*KEY*\", \"*CREDENTIAL*\", PASS, PASS_*, \"PASS[0-9]*\", "
+		"\"*_PASS\", \"*_PASS_*\", \"*_PASS[0-9]*\", \"*PWD*\", PW, PW_*, \"*_PW\", \"*_PW_*\", "
+		"\"*_PW[0-9]*\", AUTH, \"AUTH[!O]*\", \"*_AUTH\", \"*_AUTH[!O]*\", \"*AUTHORIZATION*\", "
+		"\"*AUTHPASS*\", \"*PRIVATE*\", \"*SALT*\", \"*DSN*\"]"
 		"    # global.conf:8\n"
 		"sites.shop.domains = [shop.example.com]    # sites/shop.conf:2\n"
 		"sites.shop.preview = null    # default\n"
@@ -1155,6 +1158,177 @@ static void test_env_file_confined(void **state)
 	free(dir);
 }
 
+/* Load cfg with one site whose env_file is ref; the diagnostics. */
+static char *load_env_ref(const char *cfg, const char *ref, int want_err)
+{
+	char *site = bg_xasprintf("site: a\nenv_file: %s\ndomains: [a.example.com]\n"
+			"image: nginx\nport: 80\n", ref);
+	th_write(cfg, "sites/a.conf", site);
+	struct loaded l;
+	load(&l, cfg);
+	if (l.err != want_err) {
+		fail_msg("env_file %s: %d, wanted %d: %s", ref, l.err, want_err, l.text);
+	}
+	char *text = bg_xstrdup(l.text);
+	th_assert_not_contains(text, "s3cr3t");
+	loaded_release(&l);
+	free(site);
+	return text;
+}
+
+/*
+ * secrets_dir: an absolute env_file is read beneath it (no link, no ..),
+ * anything else absolute is refused, and without it the message names it.
+ */
+static void test_env_file_secrets_dir(void **state)
+{
+	char *dir = th_tmpdir("cfg");
+	char *cfg = bg_xasprintf("%s/cfg", dir);
+	char *sd = bg_xasprintf("%s/secrets", dir);
+	th_write(dir, "secrets/shop.env", "API_TOKEN=s3cr3t-shop\n");
+	th_write(dir, "other/x.env", "OTHER=s3cr3t-other\n");
+	th_write(dir, "secrets/sub/y.env", "Y=s3cr3t-y\n");
+	assert_int_equal(chmod(sd, 0700), 0);
+	char *f = bg_xasprintf("%s/shop.env", sd);
+	assert_int_equal(chmod(f, 0600), 0);
+	char *lnk = bg_xasprintf("%s/link.env", sd), *ldir = bg_xasprintf("%s/ldir", sd);
+	assert_int_equal(symlink("../other/x.env", lnk), 0);
+	assert_int_equal(symlink("../other", ldir), 0);
+
+	/* No secrets_dir: refused, and the way out is named. */
+	th_write(cfg, "global.conf", minimal_global);
+	char *t = load_env_ref(cfg, f, BG_ECONFIG);
+	th_assert_contains(t, "sites/a.conf:2:11: error: env_file '");
+	th_assert_contains(t, "global.conf sets no secrets_dir");
+	free(t);
+
+	char *g = bg_xasprintf("%ssecrets_dir: %s/\n", minimal_global, sd);
+	th_write(cfg, "global.conf", g);
+	struct loaded l;
+	char *site = bg_xasprintf("site: a\nenv_file: %s\ndomains: [a.example.com]\n"
+			"image: nginx\nport: 80\n", f);
+	th_write(cfg, "sites/a.conf", site);
+	load(&l, cfg);
+	assert_int_equal(l.err, 0);
+	assert_int_equal(l.c->sites[0].env.n, 1);
+	assert_string_equal(l.c->sites[0].env.v[0].value, "s3cr3t-shop");
+	assert_true(l.c->sites[0].env.v[0].secret);
+	loaded_release(&l);
+
+	char *out = bg_xasprintf("%s/other/x.env", dir);
+	char *dots = bg_xasprintf("%s/../other/x.env", sd);
+	char *y = bg_xasprintf("%s/ldir/x.env", sd);
+	const struct {
+		const char *ref, *want;
+	} cases[] = {
+		{out, "must be inside secrets_dir"},
+		{dots, "'..' leads outside the directory"},
+		{lnk, "not a regular file (symbolic link, not followed)"},
+		{y, "a directory on the way is a symbolic link (not followed)"},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {
+		t = load_env_ref(cfg, cases[i].ref, BG_ECONFIG);
+		th_assert_contains(t, "sites/a.conf:2:11: error: env_file '");
+		th_assert_contains(t, cases[i].want);
+		free(t);
+	}
+	/* A relative env_file is still beneath the config directory. */
+	t = load_env_ref(cfg, "../secrets/shop.env", BG_ECONFIG);
+	th_assert_contains(t, "must be inside the configuration directory");
+	free(t);
+
+	/* secrets_dir itself: trusted, existing, not a link, absolute. */
+	assert_int_equal(chmod(sd, 0770), 0);
+	t = load_env_ref(cfg, f, BG_ECONFIG);
+	th_assert_contains(t, "global.conf:5:14: error: secrets_dir ");
+	th_assert_contains(t, "writable");
+	th_assert_contains(t, "secrets_dir ");
+	free(t);
+	assert_int_equal(chmod(sd, 0700), 0);
+	char *sdl = bg_xasprintf("%s/secrets-link", dir);
+	assert_int_equal(symlink(sd, sdl), 0);
+	free(g);
+	g = bg_xasprintf("%ssecrets_dir: %s\n", minimal_global, sdl);
+	th_write(cfg, "global.conf", g);
+	free(f);
+	f = bg_xasprintf("%s/shop.env", sdl);
+	t = load_env_ref(cfg, f, BG_ECONFIG);
+	th_assert_contains(t, "global.conf:5:14: error: secrets_dir ");
+	th_assert_contains(t, "is a symbolic link");
+	free(t);
+	free(g);
+	g = bg_xasprintf("%ssecrets_dir: %s/none\n", minimal_global, dir);
+	th_write(cfg, "global.conf", g);
+	t = load_env_ref(cfg, "x.env", BG_ECONFIG);
+	th_assert_contains(t, "global.conf:5:14: error: secrets_dir ");
+	th_assert_contains(t, "does not exist");
+	free(t);
+	th_write(cfg, "global.conf", "install_mode: staging\nsecrets_dir: secrets\n"
+			"edge: {traefik: {dynamic_dir: dyn}}\n");
+	t = load_env_ref(cfg, "x.env", BG_ECONFIG);
+	th_assert_contains(t, "global.conf:2:14: error: secrets_dir must be an absolute path");
+	free(t);
+
+	free(sdl);
+	free(site);
+	free(y);
+	free(dots);
+	free(out);
+	free(g);
+	free(ldir);
+	free(lnk);
+	free(f);
+	free(sd);
+	free(cfg);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+/*
+ * A sites/ or profiles/ directory that is a symbolic link is refused: it
+ * made bluegreen read files from anywhere and quote them in its errors.
+ */
+static void test_linked_config_dirs(void **state)
+{
+	char *dir = th_tmpdir("cfg");
+	char *cfg = bg_xasprintf("%s/cfg", dir);
+	th_write(dir, "secretdir/a.conf", "site: hunter2SECRET\ndomains: [a.example.com]\n"
+			"image: nginx\nport: 80\n");
+	th_write(dir, "secretprof/p.conf", "unknown_hunter2SECRET: 1\n");
+	th_write(cfg, "global.conf", minimal_global);
+	char *sites = bg_xasprintf("%s/sites", cfg), *target = bg_xasprintf("%s/secretdir", dir);
+	assert_int_equal(symlink(target, sites), 0);
+	struct loaded l;
+	load(&l, cfg);
+	assert_int_equal(l.err, BG_ECONFIG);
+	th_assert_contains(l.text, "sites/: error: sites/ is a symbolic link, which is not "
+			"followed");
+	th_assert_not_contains(l.text, "hunter2");
+	loaded_release(&l);
+	assert_int_equal(unlink(sites), 0);
+
+	/* A local profiles/ link, when a profile is named. */
+	th_write(cfg, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: nginx\nport: 80\n");
+	char *g = bg_xasprintf("profile: p\n%s", minimal_global);
+	th_write(cfg, "global.conf", g);
+	char *prof = bg_xasprintf("%s/profiles", cfg), *ptarget = bg_xasprintf("%s/secretprof", dir);
+	assert_int_equal(symlink(ptarget, prof), 0);
+	load(&l, cfg);
+	assert_int_equal(l.err, BG_ECONFIG);
+	th_assert_contains(l.text, "profiles/: error: profiles/ is a symbolic link");
+	th_assert_not_contains(l.text, "hunter2");
+	loaded_release(&l);
+
+	free(ptarget);
+	free(prof);
+	free(g);
+	free(target);
+	free(sites);
+	free(cfg);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 /*
  * A FIFO as env_file (or as a site file) is refused at once with a
  * located error: `validate` used to block forever opening it.
@@ -1315,9 +1489,14 @@ static void test_redact_defaults(void **state)
 		"PASS_FILE", "REDIS_PASS_PHRASE", "db_pass", "DB_PWD", "DBPWD", "BASIC_AUTH",
 		"SMTP_AUTH_USER", "AUTH", "AUTH_SALT", "HTTP_AUTHORIZATION", "GPG_PRIVATE",
 		"PRIVATE_KEY_PEM", "LOGGED_IN_SALT", "SENTRY_DSN", "DB_PASSWORD", "API_TOKEN",
-		"AWS_SECRET_ACCESS_KEY", "GIT_CREDENTIALS", NULL};
+		"AWS_SECRET_ACCESS_KEY", "GIT_CREDENTIALS", "SSH_PASSPHRASE", "DB_PASS2", "PASS1",
+		"PGPASS", "PGPASSFILE", "SMTP_PW", "PW", "PW_HASH", "SMTP_PW_OLD", "LDAP_PW2",
+		"REDIS_AUTHPASS", "authpass", "MY_AUTHKEY", "AUTHTYPE", "X_AUTHN_SECRET_SALT",
+		"AUTHORIZATION", "GIT_AUTHOR_AUTH", NULL};
 	static const char *const visible[] = {"PASSPORT_COUNTRY", "BYPASS_CACHE", "COMPASS_MODE",
-		"AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "NODE_ENV", "PORT", "DATABASE_HOST", NULL};
+		"AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "git_author_name", "AUTHORS_FILE", "NODE_ENV",
+		"PORT", "DATABASE_HOST", "POWER_LEVEL", "NPW_MODE", "PASSENGER_COUNT",
+		"OAUTHLIB_INSECURE", NULL};
 	char *dir = th_tmpdir("cfg");
 	th_write(dir, "global.conf", minimal_global);
 	th_write(dir, "sites/shop.conf",
@@ -1325,7 +1504,9 @@ static void test_redact_defaults(void **state)
 			"domains: [shop.example.com]\n"
 			"image: nginx\n"
 			"port: 80\n"
-			"env: {DB_PASS: hunter2, PASSPORT_COUNTRY: fr}\n");
+			"env: {DB_PASS: hunter2, PASSPORT_COUNTRY: fr, SSH_PASSPHRASE: hunter3, "
+			"DB_PASS2: hunter4, PGPASS: hunter5, SMTP_PW: hunter6, REDIS_AUTHPASS: hunter7, "
+			"AUTHOR_NAME: ann}\n");
 	struct loaded l;
 	load(&l, dir);
 	assert_int_equal(l.err, 0);
@@ -1342,7 +1523,8 @@ static void test_redact_defaults(void **state)
 	char *ex = explain(l.c);
 	th_assert_contains(ex, "sites.shop.env.DB_PASS = <redacted>    # sites/shop.conf:5\n");
 	th_assert_contains(ex, "sites.shop.env.PASSPORT_COUNTRY = fr    # sites/shop.conf:5\n");
-	th_assert_not_contains(ex, "hunter2");
+	th_assert_not_contains(ex, "hunter");
+	th_assert_contains(ex, "sites.shop.env.AUTHOR_NAME = ann    # sites/shop.conf:5\n");
 	free(ex);
 	loaded_release(&l);
 	th_rm_rf(dir);
@@ -1666,6 +1848,8 @@ int main(void)
 		cmocka_unit_test(test_did_you_mean),
 		cmocka_unit_test(test_env_file),
 		cmocka_unit_test(test_env_file_confined),
+		cmocka_unit_test(test_env_file_secrets_dir),
+		cmocka_unit_test(test_linked_config_dirs),
 		cmocka_unit_test(test_special_files_refused),
 		cmocka_unit_test(test_secret_never_in_diagnostics),
 		cmocka_unit_test(test_dir_resolve),

@@ -1283,6 +1283,61 @@ static void test_exec_settings_traefik(void **state)
 	}
 }
 
+/* Plan one config directory holding `global`; its token and execution settings. */
+static char *exec_of(const char *dir, const char *global, char token[PLAN_TOKEN_LEN + 1])
+{
+	struct cfg *cfg = NULL;
+	struct obs o;
+	struct plan p;
+	struct plan_args none;
+	struct bg_diag d;
+	th_write(dir, "global.conf", global);
+	th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: x/a:1\nport: 80\n");
+	bg_diag_init(&d);
+	assert_int_equal(cfg_load(&cfg, dir, 0, &d), 0);
+	obs_init(&o);
+	obs_finish(&o);
+	plan_args_init(&none);
+	assert_int_equal(plan_build(&p, cfg, &o, &none, &d), 0);
+	memcpy(token, p.token, PLAN_TOKEN_LEN + 1);
+	char *json = plan_exec_to_json(&p);
+	plan_release(&p);
+	plan_args_release(&none);
+	obs_release(&o);
+	bg_diag_release(&d);
+	cfg_destroy(cfg);
+	return json;
+}
+
+/*
+ * Only a path written relative is "<config>/...": the same absolute
+ * state_dir in two checkouts (one of which holds it) gives one token, and a
+ * relative one, even leading out with "..", reads the same in both.
+ */
+static void test_exec_settings_as_written(void **state)
+{
+	char *a = th_tmpdir("plan"), *b = th_tmpdir("plan");
+	char ta[PLAN_TOKEN_LEN + 1], tb[PLAN_TOKEN_LEN + 1];
+	char *g = bg_xasprintf("install_mode: staging\nstate_dir: %s/state\n"
+			"edge: {traefik: {dynamic_dir: ../dyn}}\n", a);
+	char *ja = exec_of(a, g, ta), *jb = exec_of(b, g, tb);
+	assert_string_equal(ta, tb);
+	assert_string_equal(ja, jb);
+	char *want = bg_xasprintf("\"state_dir\":\"%s/state\"", a);
+	th_assert_contains(ja, want);
+	th_assert_not_contains(ja, "<config>/state");
+	th_assert_contains(ja, "\"edge.traefik.dynamic_dir\":\"<config>/../dyn\"");
+	th_assert_contains(ja, "\"edge.traefik.staging_dir\":\"<config>/../dyn.staging\"");
+	free(want);
+	free(ja);
+	free(jb);
+	free(g);
+	th_rm_rf(a);
+	th_rm_rf(b);
+	free(a);
+	free(b);
+}
+
 /* What the plan shows: every setting when not compared, new ones, changed ones. */
 static void test_exec_settings_render(void **state)
 {
@@ -1438,6 +1493,7 @@ int main(void)
 		cmocka_unit_test(test_ports_upstreams),
 		cmocka_unit_test(test_exec_settings_in_token),
 		cmocka_unit_test(test_exec_settings_traefik),
+		cmocka_unit_test(test_exec_settings_as_written),
 		cmocka_unit_test(test_exec_settings_render),
 		cmocka_unit_test(test_exec_settings_observed_binary),
 	};
