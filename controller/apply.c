@@ -58,11 +58,12 @@ static void outcome(struct apply_outcome *out, int code, const char *fmt, ...)
 	out->exit = code;
 }
 
-static void journal(struct hist *h, const char *action, const char *site, const char *token,
-		const char *result, const char *fmt, ...) BG_PRINTF(6, 7);
+/* actor NULL: ours (bg_actor, with the $SUDO_USER claim); else who asked, alone. */
+static void journal(struct hist *h, const char *actor, const char *action, const char *site,
+		const char *token, const char *result, const char *fmt, ...) BG_PRINTF(7, 8);
 
-static void journal(struct hist *h, const char *action, const char *site, const char *token,
-		const char *result, const char *fmt, ...)
+static void journal(struct hist *h, const char *actor, const char *action, const char *site,
+		const char *token, const char *result, const char *fmt, ...)
 {
 	char *details = NULL;
 	if (fmt) {
@@ -72,6 +73,7 @@ static void journal(struct hist *h, const char *action, const char *site, const 
 		va_end(ap);
 	}
 	struct hist_entry e = {
+		.actor = (char *)actor,
 		.action = (char *)action,
 		.site = (char *)site,
 		.token = (char *)token,
@@ -234,7 +236,7 @@ static bool confirms_ok(const struct cfg *cfg, const struct plan *p, const struc
  * plans, the daemon's included, carry on with it without --retry.
  */
 static void retry_clear(struct hist *h, const struct plan *p, const struct desired *des,
-		const struct plan_action *a, const char *token)
+		const struct plan_action *a, const char *token, const char *actor)
 {
 	if (!a->site || !bg_strv_contains(&p->args.retry, a->site)) {
 		return;
@@ -245,7 +247,7 @@ static void retry_clear(struct hist *h, const struct plan *p, const struct desir
 	}
 	if (hist_rejected_clear(h, s->name, s->spec) == 0) {
 		((struct des_site *)s)->rejected = false;
-		journal(h, "retry", s->name, token, "ok", "v%u was rolled back before; deployed "
+		journal(h, actor, "retry", s->name, token, "ok", "v%u was rolled back before; deployed "
 				"again on request (plan --retry): no longer rejected", s->version);
 	}
 }
@@ -275,6 +277,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 {
 	const struct plan *p = &out->plan;
 	const char *token = p->token;
+	const char *actor = opts->actor;
 	struct desired des;
 	struct step_progress sp = {.opts = opts, .state_dir = cfg->g.state_dir, .token = token};
 	size_t n = p->n_actions;
@@ -314,7 +317,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			break;
 		}
 		fault_point("kill-before", i + 1);
-		journal(h, "step", a->site, token, "started", "%zu/%zu %s %s %s: %s", i + 1, n,
+		journal(h, actor, "step", a->site, token, "started", "%zu/%zu %s %s %s: %s", i + 1, n,
 				plan_op_name(a->op), plan_kind_name(a->kind), a->name, a->reason);
 		clog_append(cfg->g.state_dir, "apply %s [%zu/%zu] %s %s %s ...", token, i + 1, n,
 				plan_op_name(a->op), plan_kind_name(a->kind), a->name);
@@ -339,7 +342,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 				msg = bg_xmalloc((size_t)len + 1);
 				bg_diag_item_format(&sd.items[0], msg, (size_t)len + 1);
 			}
-			journal(h, "step", a->site, token, "failed", "%zu/%zu %s %s %s: %s", i + 1, n,
+			journal(h, actor, "step", a->site, token, "failed", "%zu/%zu %s %s %s: %s", i + 1, n,
 					plan_op_name(a->op), plan_kind_name(a->kind), a->name,
 					msg ? msg : bg_strerror(err));
 			clog_append(cfg->g.state_dir, "apply %s [%zu/%zu] %s %s %s: FAILED: %s", token,
@@ -355,7 +358,7 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 				/* Never stop what serves: only a colour that is not live. */
 				if (s && ps && (!ps->live_before || strcmp(ps->live_before, a->colour) != 0)) {
 					stop_failed_colour(&ctx, s, a->colour);
-					journal(h, "candidate", a->site, token, "failed",
+					journal(h, actor, "candidate", a->site, token, "failed",
 							"%s-%s v%u failed its health gate and was stopped",
 							a->site, a->colour, a->version);
 				}
@@ -379,15 +382,15 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			break;
 		}
 		bg_diag_release(&sd);
-		retry_clear(h, p, &des, a, token);
-		journal(h, "step", a->site, token, "ok", "%zu/%zu %s %s %s (%" PRId64 "ms)", i + 1, n,
-				plan_op_name(a->op), plan_kind_name(a->kind), a->name, ms);
+		retry_clear(h, p, &des, a, token, opts->actor);
+		journal(h, actor, "step", a->site, token, "ok", "%zu/%zu %s %s %s (%" PRId64 "ms)",
+				i + 1, n, plan_op_name(a->op), plan_kind_name(a->kind), a->name, ms);
 		clog_append(cfg->g.state_dir, "apply %s [%zu/%zu] %s %s %s: ok (%" PRId64 "ms)",
 				token, i + 1, n, plan_op_name(a->op), plan_kind_name(a->kind), a->name, ms);
 		if (a->op == PLAN_OP_HEALTH && a->colour) {
 			const struct plan_site *ps = plan_site_find(p, a->site);
 			if (ps && ps->candidate_after && strcmp(ps->candidate_after, a->colour) == 0) {
-				journal(h, "candidate", a->site, token, "healthy", "%s-%s v%u is healthy "
+				journal(h, actor, "candidate", a->site, token, "healthy", "%s-%s v%u is healthy "
 						"and waits for the switch (promote: manual)", a->site,
 						a->colour, a->version);
 			}
@@ -397,14 +400,14 @@ static int execute(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			const struct plan_site *ps = plan_site_find(p, a->site);
 			const char *from = ps && ps->live_before ? ps->live_before : "nothing";
 			if (a->reject_spec) {
-				journal(h, "rollback", a->site, token, "ok", "live %s (v%u) -> %s (v%u); "
+				journal(h, actor, "rollback", a->site, token, "ok", "live %s (v%u) -> %s (v%u); "
 						"v%u marked rejected", from, ps ? ps->version_before : 0,
 						a->colour, a->version, a->reject_version);
 			} else if (ps && ps->live_before) {
-				journal(h, "switch", a->site, token, "ok", "live %s (v%u) -> %s (v%u)",
+				journal(h, actor, "switch", a->site, token, "ok", "live %s (v%u) -> %s (v%u)",
 						from, ps->version_before, a->colour, a->version);
 			} else {
-				journal(h, "switch", a->site, token, "ok", "first deploy: %s (v%u) is live",
+				journal(h, actor, "switch", a->site, token, "ok", "first deploy: %s (v%u) is live",
 						a->colour, a->version);
 			}
 		}
@@ -438,7 +441,8 @@ static void exec_compare(struct hist *h, struct plan *p)
  * says when a command bluegreen runs as root, its socket or a directory
  * it writes changed, and in which apply (ADR 0012).
  */
-static void exec_record(struct hist *h, const char *token, const struct plan *p)
+static void exec_record(struct hist *h, const char *token, const struct plan *p,
+		const char *actor)
 {
 	struct bg_buf b = BG_BUF_INIT;
 	bool first = true;
@@ -461,7 +465,7 @@ static void exec_record(struct hist *h, const char *token, const struct plan *p)
 			bg_log(BG_LOG_ERROR, "could not record the execution settings of apply %s: "
 					"%s", token, bg_strerror(err));
 		}
-		journal(h, "settings", NULL, token, first ? "recorded" : "changed",
+		journal(h, actor, "settings", NULL, token, first ? "recorded" : "changed",
 				"execution settings %s: %s", first ? "of this installation"
 				: "changed since the last apply", b.data);
 		free(json);
@@ -476,6 +480,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 	struct obs obs;
 	char *stored = NULL;
 	const char *token = opts->token;
+	const char *actor = opts->actor;
 	int err;
 
 	plan_args_init(&args);
@@ -484,7 +489,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		outcome(out, BG_EXIT_REFUSED, "refused: install_mode is not set in global.conf "
 				"(production, staging or development): bluegreen does not guess where "
 				"it runs");
-		journal(h, "apply", NULL, apply_token_valid(token) ? token : NULL, "refused",
+		journal(h, actor, "apply", NULL, apply_token_valid(token) ? token : NULL, "refused",
 				"install_mode missing");
 		goto out;
 	}
@@ -501,7 +506,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		if (hist_token_used(h, token)) {
 			outcome(out, BG_EXIT_TOKEN, "token %s was already used: a plan is applied "
 					"at most once; here is the current plan", token);
-			journal(h, "apply", NULL, token, "refused", "token already used");
+			journal(h, actor, "apply", NULL, token, "refused", "token already used");
 			goto replan_for_display;
 		}
 		if (hist_plan_get(h, token, &stored) == 0) {
@@ -536,7 +541,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		const struct plan_site *ps = plan_site_find(&out->plan, opts->rollback_site);
 		if (ps && ps->blocked) {
 			outcome(out, BG_EXIT_FAILED, "cannot roll back %s: %s", ps->site, ps->blocked);
-			journal(h, "rollback", ps->site, token, "refused", "%s", ps->blocked);
+			journal(h, actor, "rollback", ps->site, token, "refused", "%s", ps->blocked);
 			goto out;
 		}
 	} else if (!bg_ct_streq(token, out->plan.token)) {
@@ -544,13 +549,13 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 			outcome(out, BG_EXIT_TOKEN, "token %s is stale: something changed since that "
 					"plan was printed (configuration, containers or edge files); here "
 					"is the current plan, token %s", token, out->plan.token);
-			journal(h, "apply", NULL, token, "refused", "stale token; current plan %s",
+			journal(h, actor, "apply", NULL, token, "refused", "stale token; current plan %s",
 					out->plan.token);
 		} else {
 			outcome(out, BG_EXIT_TOKEN, "token %s is unknown: no plan printed here had "
 					"it, and it does not match the current plan (token %s)", token,
 					out->plan.token);
-			journal(h, "apply", NULL, token, "refused", "unknown token");
+			journal(h, actor, "apply", NULL, token, "refused", "unknown token");
 		}
 		goto out;
 	}
@@ -559,7 +564,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		outcome(out, BG_EXIT_REFUSED, "refused: site '%s' requires its confirm phrase in "
 				"install_mode production: add --confirm \"<phrase from its site file>\"",
 				missing);
-		journal(h, "apply", missing, token, "refused", "confirm phrase missing or wrong");
+		journal(h, actor, "apply", missing, token, "refused", "confirm phrase missing or wrong");
 		goto out;
 	}
 	err = hist_token_use(h, token);
@@ -569,10 +574,10 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 				: "cannot record the use of token %s", token);
 		goto out;
 	}
-	exec_record(h, token, &out->plan);
+	exec_record(h, token, &out->plan, opts->actor);
 	if (plan_changes(&out->plan) == 0) {
 		outcome(out, BG_EXIT_OK, "nothing to do: everything matches the configuration");
-		journal(h, "apply", NULL, token, "ok", "nothing to do");
+		journal(h, actor, "apply", NULL, token, "ok", "nothing to do");
 		goto out;
 	}
 	/*
@@ -580,14 +585,14 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 	 * first step; if that cannot be recorded, nothing is done: a crash
 	 * later would leave no trace to recover from.
 	 */
-	err = hist_apply_begin(h, token, NULL);
+	err = hist_apply_begin_as(h, token, actor, NULL);
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot journal the start of apply %s: %s; nothing "
 				"was changed", token, bg_strerror(err));
 		goto out;
 	}
 	clog_append(cfg->g.state_dir, "%s %s started by %s: %zu step%s",
-			opts->rollback_site ? "rollback" : "apply", token, bg_actor(),
+			opts->rollback_site ? "rollback" : "apply", token, actor ? actor : bg_actor(),
 			plan_changes(&out->plan), plan_changes(&out->plan) == 1 ? "" : "s");
 
 	err = execute(cfg, dk, h, opts, out, &obs, d);
@@ -601,19 +606,19 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		outcome(out, BG_EXIT_FAILED, "apply %s %s: %s; live now: %s", token, what, why,
 				live.data);
 		free(why);
-		if (hist_apply_end(h, token, what) != 0) {
+		if (hist_apply_end_as(h, token, what, actor) != 0) {
 			bg_log(BG_LOG_ERROR, "could not journal the end of apply %s", token);
 		}
-		journal(h, "apply", opts->rollback_site, token, what, "%s", out->message);
+		journal(h, actor, "apply", opts->rollback_site, token, what, "%s", out->message);
 		clog_append(cfg->g.state_dir, "%s", out->message);
 	} else {
 		outcome(out, BG_EXIT_OK, "applied %s: %zu step%s; live now: %s", token,
 				plan_changes(&out->plan), plan_changes(&out->plan) == 1 ? "" : "s",
 				live.data);
-		if (hist_apply_end(h, token, "ok") != 0) {
+		if (hist_apply_end_as(h, token, "ok", actor) != 0) {
 			bg_log(BG_LOG_ERROR, "could not journal the end of apply %s", token);
 		}
-		journal(h, opts->rollback_site ? "rollback" : "apply", opts->rollback_site, token,
+		journal(h, actor, opts->rollback_site ? "rollback" : "apply", opts->rollback_site, token,
 				"ok", "%s", out->message);
 		clog_append(cfg->g.state_dir, "%s", out->message);
 	}

@@ -26,6 +26,12 @@ struct apply_opts {
 	const char *token;         /* the token to apply; NULL with rollback_site */
 	const char *rollback_site; /* rollback --yes: plan and apply this site's rollback now */
 	const struct bg_strv *confirms; /* --confirm phrases given (may be NULL) */
+	/*
+	 * user@host the journal names for this apply; NULL: ours (bg_actor(),
+	 * with our $SUDO_USER claim beside it). The watch daemon passes the
+	 * user of its control-socket client's uid (SO_PEERCRED), with no claim.
+	 */
+	const char *actor;
 	rec_progress_cb progress;  /* step lines and transient status */
 	void *progress_arg;
 	/*

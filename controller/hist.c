@@ -2372,9 +2372,17 @@ struct apply_ctx {
 	const char *result;
 	int64_t now;
 	const char *actor;
+	const char *claim; /* $SUDO_USER beside our own actor; NULL beside another's */
 	uint64_t seq;
 	bool had_mark;
 };
+
+/* The actor of the entries: ours with our $SUDO_USER claim, or the one given alone. */
+static void apply_ctx_actor(struct apply_ctx *c, const char *actor)
+{
+	c->actor = actor ? actor : bg_actor();
+	c->claim = actor ? NULL : bg_actor_claimed();
+}
 
 /* What an applying mark says. */
 struct apply_mark {
@@ -2429,7 +2437,7 @@ static int fn_apply_begin(struct hist *h, MDB_txn *txn, void *arg)
 	struct hist_entry e = {
 		.time_ms = c->now,
 		.actor = (char *)c->actor,
-		.sudo_user = (char *)bg_actor_claimed(),
+		.sudo_user = (char *)c->claim,
 		.action = "apply",
 		.token = (char *)c->token,
 		.result = "started",
@@ -2456,8 +2464,15 @@ static int fn_apply_begin(struct hist *h, MDB_txn *txn, void *arg)
 
 int hist_apply_begin(struct hist *h, const char *token, uint64_t *seq_out)
 {
-	struct apply_ctx c = {.token = token, .now = bg_now_ms(), .actor = bg_actor()};
+	return hist_apply_begin_as(h, token, NULL, seq_out);
+}
+
+int hist_apply_begin_as(struct hist *h, const char *token, const char *actor,
+		uint64_t *seq_out)
+{
+	struct apply_ctx c = {.token = token, .now = bg_now_ms()};
 	int err;
+	apply_ctx_actor(&c, actor);
 	if (!name_ok(token)) {
 		return BG_ERRNO(EINVAL);
 	}
@@ -2491,7 +2506,7 @@ static int fn_apply_end(struct hist *h, MDB_txn *txn, void *arg)
 	struct hist_entry e = {
 		.time_ms = c->now,
 		.actor = (char *)c->actor,
-		.sudo_user = (char *)bg_actor_claimed(),
+		.sudo_user = (char *)c->claim,
 		.action = "apply-end",
 		.token = (char *)c->token,
 		.result = (char *)c->result,
@@ -2508,9 +2523,15 @@ static int fn_apply_end(struct hist *h, MDB_txn *txn, void *arg)
 
 int hist_apply_end(struct hist *h, const char *token, const char *result)
 {
-	struct apply_ctx c = {.token = token, .result = result, .now = bg_now_ms(),
-		.actor = bg_actor()};
+	return hist_apply_end_as(h, token, result, NULL);
+}
+
+int hist_apply_end_as(struct hist *h, const char *token, const char *result,
+		const char *actor)
+{
+	struct apply_ctx c = {.token = token, .result = result, .now = bg_now_ms()};
 	int err;
+	apply_ctx_actor(&c, actor);
 	if (!name_ok(token)) {
 		return BG_ERRNO(EINVAL);
 	}
@@ -2593,7 +2614,7 @@ static int fn_apply_interrupted(struct hist *h, MDB_txn *txn, void *arg)
 	struct hist_entry e = {
 		.time_ms = c->now,
 		.actor = (char *)c->actor,
-		.sudo_user = (char *)bg_actor_claimed(),
+		.sudo_user = (char *)c->claim,
 		.action = "interrupted",
 		.token = (char *)c->token,
 		.result = "interrupted",
@@ -2610,7 +2631,8 @@ static int fn_apply_interrupted(struct hist *h, MDB_txn *txn, void *arg)
 
 int hist_apply_interrupted(struct hist *h, const char *token)
 {
-	struct apply_ctx c = {.token = token, .now = bg_now_ms(), .actor = bg_actor()};
+	struct apply_ctx c = {.token = token, .now = bg_now_ms()};
+	apply_ctx_actor(&c, NULL);
 	if (!name_ok(token)) {
 		return BG_ENOT_FOUND;
 	}

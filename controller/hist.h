@@ -77,7 +77,7 @@ int hist_stats_get(struct hist *h, struct hist_stats *st);
 struct hist_entry {
 	uint64_t seq;      /* assigned by hist_append */
 	int64_t time_ms;   /* UTC ms; 0: hist_append fills it */
-	char *actor;       /* user@host; NULL: bg_actor() */
+	char *actor;       /* user@host; NULL: bg_actor(); the daemon passes its client's */
 	char *action;      /* plan, apply, step, candidate, switch, rollback, drift,
 			      error, interrupted, apply-end, retry, ... */
 	char *site;        /* NULL for plan-wide entries */
@@ -257,6 +257,15 @@ int hist_apply_begin(struct hist *h, const char *token, uint64_t *seq_out);
  * end is journaled even when no mark exists (a warning is logged).
  */
 int hist_apply_end(struct hist *h, const char *token, const char *result);
+/*
+ * The same, journaled as actor (user@host of whoever asked: the watch
+ * daemon passes its control-socket client's) with no $SUDO_USER claim
+ * beside it (ours says nothing about them); NULL actor: as above.
+ */
+int hist_apply_begin_as(struct hist *h, const char *token, const char *actor,
+		uint64_t *seq_out);
+int hist_apply_end_as(struct hist *h, const char *token, const char *result,
+		const char *actor);
 /*
  * Applies that began and never ended. Callers check, while holding the
  * state lock, that no live converger owns them, then journal each as

@@ -74,6 +74,7 @@ struct ctl_req {
 	struct bg_strv confirms;
 	bool json, color;
 	char *source;           /* for humans: "approve file line 3" */
+	char *actor;            /* the client's user@host; NULL (approve file): ours */
 	bool from_approve;
 	struct ctls_conn *conn; /* NULL: nobody waits for the answer */
 	bool told_wait;
@@ -494,12 +495,12 @@ static int seen_append(const char *path, const char *line)
 	struct stat st;
 	int err = 0;
 	if (fd < 0) {
-		return errno;
+		return BG_ERRNO(errno);
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		err = errno ? errno : EINVAL;
+		err = BG_ERRNO(errno ? errno : EINVAL);
 	} else if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) || fsync(fd) != 0) {
-		err = errno ? errno : EIO;
+		err = BG_ERRNO(errno ? errno : EIO);
 	}
 	close(fd);
 	return err;
@@ -520,7 +521,7 @@ static void seen_add(struct ctl *c, const char *token, const struct bg_strv *con
 	if (err) {
 		complain(c, "warning", "cannot record approval %s in %s (%s): after a restart "
 				"it would be tried again (a used token is refused anyway)", token, path,
-				strerror(err));
+				bg_strerror(err));
 	}
 	free(line);
 	free(key);
@@ -528,6 +529,11 @@ static void seen_add(struct ctl *c, const char *token, const struct bg_strv *con
 }
 
 /* ---- the apply queue ---- */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
 
 static void req_free(struct ctl_req *r)
 {
@@ -539,27 +545,15 @@ static void req_free(struct ctl_req *r)
 	free(r->label);
 	bg_strv_release(&r->confirms);
 	free(r->source);
+	free(r->actor);
 	free(r);
-}
-
-static bool token_pending(struct ctl *c, const char *token)
-{
-	if (c->job && c->job->req && c->job->req->token &&
-			strcmp(c->job->req->token, token) == 0) {
-		return true;
-	}
-	for (struct ctl_req *r = c->queue; r; r = r->next) {
-		if (r->token && strcmp(r->token, token) == 0) {
-			return true;
-		}
-	}
-	return false;
 }
 
 static void journal_request(struct ctl *c, const struct ctl_req *r)
 {
 	bool valid = r->token && apply_token_valid(r->token);
 	struct hist_entry e = {
+		.actor = r->actor,
 		.action = r->rollback_site ? "rollback" : "approve",
 		.site = r->rollback_site,
 		.token = valid ? r->token : NULL,
@@ -603,17 +597,44 @@ static struct ctl_req *dequeue(struct ctl *c)
 	return r;
 }
 
-/* Answer a request that never reached apply_run. */
-static void req_refuse(struct ctl *c, struct ctl_req *r, int code, const struct bg_diag *d,
-		const char *fmt, ...) BG_PRINTF(5, 6);
+/*
+ * Journal what became of a request apply_run never saw (dropped, refused),
+ * so that each "received" entry has an outcome and each refusal a trace.
+ */
+static void journal_outcome(struct ctl *c, const char *token, const char *site,
+		const char *actor, const char *result, const char *details)
+{
+	bool valid = token && apply_token_valid(token);
+	struct hist_entry e = {
+		.actor = (char *)actor,
+		.action = site ? "rollback" : "apply",
+		.site = (char *)site,
+		.token = valid ? (char *)token : NULL,
+		.result = (char *)result,
+		.details = (char *)details,
+	};
+	int err = hist_append(c->hist, &e, NULL);
+	if (err) {
+		complain(c, "warning", "cannot journal that %s%s was %s: %s", site ? "rollback " :
+				"apply ", site ? site : valid ? token : "(invalid token)", result,
+				bg_strerror(err));
+	}
+}
 
-static void req_refuse(struct ctl *c, struct ctl_req *r, int code, const struct bg_diag *d,
-		const char *fmt, ...)
+/* Answer a request that never reached apply_run; result: "dropped" or "refused". */
+static void req_refuse(struct ctl *c, struct ctl_req *r, const char *result, int code,
+		const struct bg_diag *d, const char *fmt, ...) BG_PRINTF(6, 7);
+
+static void req_refuse(struct ctl *c, struct ctl_req *r, const char *result, int code,
+		const struct bg_diag *d, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	char *msg = bg_xvasprintf(fmt, ap);
 	va_end(ap);
+	char *details = bg_xasprintf("%s (%s)", msg, r->source);
+	journal_outcome(c, r->token, r->rollback_site, r->actor, result, details);
+	free(details);
 	if (r->conn) {
 		if (d && d->n) {
 			char *t = diag_text(d);
@@ -628,8 +649,6 @@ static void req_refuse(struct ctl *c, struct ctl_req *r, int code, const struct 
 	free(msg);
 	req_free(r);
 }
-
-static bool str_eq(const char *a, const char *b);
 
 /*
  * Queued requests whose client has gone (Ctrl-C, a killed script) are
@@ -646,8 +665,8 @@ static void queue_prune(struct ctl *c)
 		if (r->conn && !ctls_conn_alive(r->conn)) {
 			*pp = r->next;
 			r->next = NULL;
-			req_refuse(c, r, BG_EXIT_ERROR, NULL, "dropped: its client went away before "
-					"it started: nothing was changed");
+			req_refuse(c, r, "dropped", BG_EXIT_ERROR, NULL, "dropped: its client "
+					"went away before it started: nothing was changed");
 			continue;
 		}
 		pp = &r->next;
@@ -655,15 +674,39 @@ static void queue_prune(struct ctl *c)
 	c->queue_tail = pp;
 }
 
-/* The queued or running request that asks for the same thing as (token, site), or NULL. */
-static const struct ctl_req *req_same(struct ctl *c, const char *token, const char *site)
+/*
+ * Does r ask for the same thing: the same rollback, or the same token with
+ * the same --confirm phrases (in any order)? A token with other phrases is
+ * new input, as in the approval file (ctl_approval_key): a corrected
+ * phrase is not refused because the phrase-less request still waits.
+ */
+static bool req_asks(const struct ctl_req *r, const char *token, const char *site,
+		const struct bg_strv *confirms)
+{
+	if (!token) {
+		return str_eq(r->rollback_site, site);
+	}
+	if (!str_eq(r->token, token)) {
+		return false;
+	}
+	char *a = ctl_approval_key(r->token, &r->confirms);
+	char *b = ctl_approval_key(token, confirms);
+	bool same = strcmp(a, b) == 0;
+	free(a);
+	free(b);
+	return same;
+}
+
+/* The queued or running request that asks for the same thing, or NULL. */
+static const struct ctl_req *req_same(struct ctl *c, const char *token, const char *site,
+		const struct bg_strv *confirms)
 {
 	const struct ctl_req *run = c->job ? c->job->req : NULL;
-	if (run && (token ? str_eq(run->token, token) : str_eq(run->rollback_site, site))) {
+	if (run && req_asks(run, token, site, confirms)) {
 		return run;
 	}
 	for (const struct ctl_req *r = c->queue; r; r = r->next) {
-		if (token ? str_eq(r->token, token) : str_eq(r->rollback_site, site)) {
+		if (req_asks(r, token, site, confirms)) {
 			return r;
 		}
 	}
@@ -863,11 +906,6 @@ static void obs_take_containers(struct obs *dst, struct obs *src)
 	dst->cap_containers = src->cap_containers;
 	src->containers = NULL;
 	src->n_containers = src->cap_containers = 0;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 /*
@@ -1173,7 +1211,7 @@ static void approve_read(struct ctl *c)
 	for (size_t i = 0; i < a.n; i++) {
 		struct ctl_approval *ap = &a.v[i];
 		if (ctl_approval_seen(&c->seen, ap->token, &ap->confirms) ||
-				token_pending(c, ap->token)) {
+				req_same(c, ap->token, NULL, &ap->confirms)) {
 			continue;
 		}
 		if (hist_token_used(c->hist, ap->token)) {
@@ -1255,6 +1293,7 @@ static void job_work(uv_work_t *w)
 			.token = j->req->token,
 			.rollback_site = j->req->rollback_site,
 			.confirms = &j->req->confirms,
+			.actor = j->req->actor,
 			.progress = job_progress,
 			.progress_arg = c,
 			.cancel = &c->cancel,
@@ -1456,8 +1495,8 @@ static void job_start(struct ctl *c, enum job_kind kind, struct ctl_req *req)
 		complain(c, "error", "cannot start a worker: %s", uv_strerror(err));
 		if (req) {
 			j->req = NULL;
-			req_refuse(c, req, BG_EXIT_ERROR, NULL, "the watch daemon cannot start a "
-					"worker thread: nothing was changed");
+			req_refuse(c, req, "refused", BG_EXIT_ERROR, NULL, "the watch daemon "
+					"cannot start a worker thread: nothing was changed");
 		}
 		job_free(j);
 		return;
@@ -1483,21 +1522,21 @@ static void apply_start(struct ctl *c)
 	}
 	int err = des_cfg_load(&n, c->dir, CFG_LOAD_PARTIAL, &d);
 	if (n && n->g.install_mode == CFG_MODE_UNSET) {
-		req_refuse(c, r, BG_EXIT_REFUSED, &d, "refused: install_mode is not set in "
-				"%s/global.conf (production, staging or development): bluegreen does "
+		req_refuse(c, r, "refused", BG_EXIT_REFUSED, &d, "refused: install_mode is not "
+				"set in %s/global.conf (production, staging or development): bluegreen does "
 				"not guess where it runs; nothing was changed", c->dir);
 		cfg_destroy(n);
 		goto out;
 	}
 	if (err || !n) {
-		req_refuse(c, r, BG_EXIT_ERROR, &d, "%s: invalid configuration: nothing was "
-				"changed", c->dir);
+		req_refuse(c, r, "refused", BG_EXIT_ERROR, &d, "%s: invalid configuration: "
+				"nothing was changed", c->dir);
 		cfg_destroy(n);
 		goto out;
 	}
 	if (fixed_setting_changed(c, n)) {
-		req_refuse(c, r, BG_EXIT_ERROR, NULL, "%s changed in the configuration and the "
-				"watch daemon still uses the old one: restart it (`systemctl restart "
+		req_refuse(c, r, "refused", BG_EXIT_ERROR, NULL, "%s changed in the configuration "
+				"and the watch daemon still uses the old one: restart it (`systemctl restart "
 				"bluegreen`); nothing was changed", fixed_setting_changed(c, n));
 		cfg_destroy(n);
 		goto out;
@@ -1698,17 +1737,85 @@ static void on_files(struct cfgw *w, const struct cfgw_batch *b, void *arg)
 	schedule(c);
 }
 
-static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls_request *req,
-		void *arg)
+/*
+ * user@host for the journal's actor of what a control-socket client asked
+ * for: the user of its uid (SO_PEERCRED, which it cannot choose), by name,
+ * else "uid N", on our host, as bg_actor() names ours. A $SUDO_USER of the
+ * daemon's own environment says nothing about the client: none is kept.
+ */
+char *ctl_peer_actor(long uid)
 {
-	struct ctl *c = arg;
-	char user[128] = "";
+	char host[128] = "localhost", pwbuf[1024];
+	struct passwd pw, *res = NULL;
 
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (uid < 0) {
+		return bg_xasprintf("unknown uid@%s", host);
+	}
+	if (getpwuid_r((uid_t)uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
+			res->pw_name && *res->pw_name) {
+		return bg_xasprintf("%s@%s", res->pw_name, host);
+	}
+	return bg_xasprintf("uid %ld@%s", uid, host);
+}
+
+/*
+ * Refuse (answer, note and journal) a request that asks again for what is
+ * queued or running, or that finds the queue full. Returns whether it did.
+ */
+static bool request_refused(struct ctl *c, struct ctls_conn *conn,
+		const struct ctls_request *req, const char *actor)
+{
+	const char *what = req->token ? "apply " : "rollback ";
+	const char *name = req->token ? req->token : req->rollback_site;
+	const struct ctl_req *same = req_same(c, req->token, req->rollback_site, &req->confirms);
+	char *why;
+
+	if (same) {
+		const char *state = c->job && same == c->job->req ? "running" : "queued";
+		/*
+		 * The same token and phrases (or rollback) twice run once: the
+		 * second would only be refused as used (or, for a rollback, undo
+		 * the first). Its outcome goes to whoever asked first; this
+		 * client is told where to look.
+		 */
+		why = bg_xasprintf("already %s (%s)", state, same->source);
+		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: %s%s is already %s in the watch "
+				"daemon (%s): it runs once; follow it with `bluegreen log -f`, its "
+				"outcome with `bluegreen history`", what, name, state, same->source);
+	} else if (queue_length(c) >= CTL_QUEUE_MAX) {
+		why = bg_xasprintf("%d applies queued already", CTL_QUEUE_MAX);
+		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: the watch daemon has %d applies "
+				"queued already: try again when they are done; nothing was changed",
+				CTL_QUEUE_MAX);
+	} else {
+		return false;
+	}
+	note(c, "%s%s requested%s (control socket: pid %ld, %s): %s: refused", what, name,
+			same ? " again" : "", ctls_conn_pid(conn), actor, why);
+	char *details = bg_xasprintf("%s (control socket: pid %ld, uid %ld)", why,
+			ctls_conn_pid(conn), ctls_conn_uid(conn));
+	journal_outcome(c, req->token, req->rollback_site, actor, "refused", details);
+	free(details);
+	free(why);
+	ctls_conn_finish(conn, BG_EXIT_ERROR);
+	return true;
+}
+
+/*
+ * Answer a request that cannot be queued as it stands: the daemon is
+ * stopping, the site is unknown or the token malformed. Returns whether
+ * it did. Nothing is journaled: nothing was asked of this installation.
+ */
+static bool request_invalid(struct ctl *c, struct ctls_conn *conn,
+		const struct ctls_request *req)
+{
 	if (c->stopping) {
 		ctls_conn_send(conn, CTLS_ERR, "bluegreen: error: the watch daemon is stopping: "
 				"nothing was changed; run the apply again");
 		ctls_conn_finish(conn, BG_EXIT_ERROR);
-		return;
+		return true;
 	}
 	if (req->rollback_site) {
 		if (!cfg_name_valid(req->rollback_site) ||
@@ -1716,7 +1823,7 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 			ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: rollback: no site by that "
 					"name in the configuration the daemon runs");
 			ctls_conn_finish(conn, BG_EXIT_ERROR);
-			return;
+			return true;
 		}
 	} else if (!apply_token_valid(req->token)) {
 		/*
@@ -1732,37 +1839,23 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: '%s' is not a plan token (%d lowercase "
 				"hex characters, as printed by `bluegreen plan`)", shown, PLAN_TOKEN_LEN);
 		ctls_conn_finish(conn, BG_EXIT_TOKEN);
+		return true;
+	}
+	return false;
+}
+
+static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls_request *req,
+		void *arg)
+{
+	struct ctl *c = arg;
+
+	if (request_invalid(c, conn, req)) {
 		return;
 	}
 	queue_prune(c);
-	const struct ctl_req *same = req_same(c, req->token, req->rollback_site);
-	if (same) {
-		const char *state = c->job && same == c->job->req ? "running" : "queued";
-		/*
-		 * The same token (or rollback) twice runs once: the second would
-		 * only be refused as used (or, for a rollback, undo the first).
-		 * Its outcome goes to whoever asked first; this client is told
-		 * where to look.
-		 */
-		note(c, "%s%s requested again (control socket: pid %ld): already %s (%s): "
-				"refused", req->token ? "apply " : "rollback ",
-				req->token ? req->token : req->rollback_site, ctls_conn_pid(conn),
-				state, same->source);
-		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: %s%s is already %s in the watch "
-				"daemon (%s): it runs once; follow it with `bluegreen log -f`, its "
-				"outcome with `bluegreen history`", req->token ? "apply " : "rollback ",
-				req->token ? req->token : req->rollback_site,
-				state, same->source);
-		ctls_conn_finish(conn, BG_EXIT_ERROR);
-		return;
-	}
-	if (queue_length(c) >= CTL_QUEUE_MAX) {
-		note(c, "control socket: pid %ld refused: %d applies queued already",
-				ctls_conn_pid(conn), CTL_QUEUE_MAX);
-		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: the watch daemon has %d applies "
-				"queued already: try again when they are done; nothing was changed",
-				CTL_QUEUE_MAX);
-		ctls_conn_finish(conn, BG_EXIT_ERROR);
+	char *actor = ctl_peer_actor(ctls_conn_uid(conn));
+	if (request_refused(c, conn, req, actor)) {
+		free(actor);
 		return;
 	}
 	struct ctl_req *r = bg_xcalloc(1, sizeof(*r));
@@ -1774,16 +1867,9 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 	r->json = req->json;
 	r->color = req->color;
 	r->conn = conn;
-	long uid = ctls_conn_uid(conn);
-	if (uid >= 0) {
-		struct passwd pw, *res = NULL;
-		char buf[1024];
-		if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
-			snprintf(user, sizeof(user), " %s", res->pw_name);
-		}
-	}
-	r->source = bg_xasprintf("control socket: pid %ld, uid %ld%s", ctls_conn_pid(conn),
-			uid, user);
+	r->actor = actor;
+	r->source = bg_xasprintf("control socket: pid %ld, uid %ld %s", ctls_conn_pid(conn),
+			ctls_conn_uid(conn), actor);
 	enqueue(c, r);
 	schedule(c);
 }
@@ -1858,8 +1944,8 @@ static void shutdown_now(struct ctl *c)
 	c->shut = true;
 	while ((r = dequeue(c))) {
 		/* Not started: an approval line is tried again at the next start. */
-		req_refuse(c, r, BG_EXIT_ERROR, NULL, "error: the watch daemon stopped before this "
-				"apply started: nothing was changed");
+		req_refuse(c, r, "dropped", BG_EXIT_ERROR, NULL, "error: the watch daemon stopped "
+				"before this apply started: nothing was changed");
 	}
 	ctls_close(c->ctls, NULL);
 	c->ctls = NULL;
@@ -2081,13 +2167,14 @@ static int start(struct ctl *c)
 	}
 	c->sock_path = bg_xasprintf("%s/%s", c->state_dir, CTLS_SOCKET_NAME);
 	err = ctls_listen(&c->ctls, &c->loop, c->sock_path, on_request, c, &d);
-	ctls_set_gone_cb(c->ctls, on_client_gone);
 	if (err) {
 		/* The approval file still works; `bluegreen apply` then waits for the lock. */
 		cli_print_diag(c->cli, &d);
 		complain(c, "warning", "no control socket: `bluegreen apply` cannot hand tokens to "
 				"this daemon (use %s/%s)", c->dir, CFGW_APPROVE_NAME);
 		c->ctls = NULL;
+	} else {
+		ctls_set_gone_cb(c->ctls, on_client_gone);
 	}
 	bg_diag_release(&d);
 	err = dkev_create(&c->ev, &c->loop, c->docker_socket, on_docker_event, on_docker_state, c);

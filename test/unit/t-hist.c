@@ -1929,6 +1929,31 @@ static int child_append(const char *state_dir)
 	return 0;
 }
 
+/*
+ * `t-hist --child-apply-as STATE`: an apply begun and ended as another
+ * actor (the watch daemon's control-socket client), then one as ours.
+ */
+static int child_apply_as(const char *state_dir)
+{
+	struct hist *h = NULL;
+	const char *t1 = "ab12ab12ab12ab12", *t2 = "cd34cd34cd34cd34";
+	int err = hist_open(&h, state_dir, 0, NULL);
+	if (!err) {
+		err = hist_apply_begin_as(h, t1, "alice@elsewhere", NULL);
+	}
+	if (!err) {
+		err = hist_apply_end_as(h, t1, "ok", "alice@elsewhere");
+	}
+	if (!err) {
+		err = hist_apply_begin_as(h, t2, NULL, NULL);
+	}
+	if (!err) {
+		err = hist_apply_end_as(h, t2, "failed", NULL);
+	}
+	hist_close(h);
+	return err ? 1 : 0;
+}
+
 /* user@host of the real uid, found independently of bg_actor(). */
 static char *real_actor(void)
 {
@@ -1984,6 +2009,53 @@ static void test_actor_sudo(void **state)
 	th_assert_contains(b.data, want);
 	free(want);
 	bg_buf_release(&b);
+	free(actor);
+	seen_release(&s);
+	fixture_release(&f);
+}
+
+/*
+ * An apply run for someone else (the daemon's client) is journaled as
+ * theirs, start and end, and our $SUDO_USER claim is not put beside it: it
+ * says nothing about them. Without an actor, ours and our claim, as ever.
+ */
+static void test_apply_actor_given(void **state)
+{
+	struct fixture f;
+	fixture_init(&f, "hist");
+	struct hist *h = open_ok(f.state, 0, 0);
+	hist_close(h);
+	char *const argv[] = {self_path, "--child-apply-as", f.state, NULL};
+	char *const env[] = {"SUDO_USER=mallory", NULL};
+	struct th_run r;
+	if (th_run_argv(argv, env, &r) != 0 || r.status != 0) {
+		fail_msg("child: %s", r.err);
+	}
+	th_run_release(&r);
+	h = open_ok(f.state, HIST_RDONLY, 0);
+	struct seen s;
+	walk(h, NULL, 0, 0, &s);
+	struct bg_strv open;
+	bg_strv_init(&open);
+	assert_int_equal(hist_applies_open(h, &open), 0);
+	assert_int_equal(open.n, 0);
+	bg_strv_release(&open);
+	hist_close(h);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.v[0].action, "apply");
+	assert_string_equal(s.v[0].result, "started");
+	assert_string_equal(s.v[1].action, "apply-end");
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(s.v[i].token, "ab12ab12ab12ab12");
+		assert_string_equal(s.v[i].actor, "alice@elsewhere");
+		assert_null(s.v[i].sudo_user);
+	}
+	char *actor = real_actor();
+	for (size_t i = 2; i < 4; i++) {
+		assert_string_equal(s.v[i].token, "cd34cd34cd34cd34");
+		assert_string_equal(s.v[i].actor, actor);
+		assert_string_equal(s.v[i].sudo_user, "mallory");
+	}
 	free(actor);
 	seen_release(&s);
 	fixture_release(&f);
@@ -2118,6 +2190,9 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--child-append") == 0) {
 		return child_append(argv[2]);
 	}
+	if (argc == 3 && strcmp(argv[1], "--child-apply-as") == 0) {
+		return child_apply_as(argv[2]);
+	}
 	self_path = realpath(argv[0], NULL);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_modes),
@@ -2146,6 +2221,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_chain_migrate),
 		cmocka_unit_test(test_chain_export),
 		cmocka_unit_test(test_actor_sudo),
+		cmocka_unit_test(test_apply_actor_given),
 		cmocka_unit_test(test_cli_verify),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
