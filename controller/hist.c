@@ -1125,7 +1125,12 @@ void hist_entry_release(struct hist_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static int journal_last(struct hist *h, MDB_txn *txn, uint64_t *last)
+/*
+ * The journal's last entry: *last its sequence number (0 when empty) and,
+ * when hash is not NULL, the SHA-256 of its stored bytes (hashed here: the
+ * record is valid only inside txn).
+ */
+static int journal_last_entry(struct hist *h, MDB_txn *txn, uint64_t *last, char *hash)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
@@ -1142,10 +1147,18 @@ static int journal_last(struct hist *h, MDB_txn *txn, uint64_t *last)
 			rc = corrupt("journal", "a key is not a sequence number");
 		} else {
 			*last = hist__be_to_u64(k.mv_data);
+			if (hash) {
+				bg_sha256_hex(v.mv_data, v.mv_size, hash);
+			}
 		}
 	}
 	mdb_cursor_close(cur);
 	return rc;
+}
+
+static int journal_last(struct hist *h, MDB_txn *txn, uint64_t *last)
+{
+	return journal_last_entry(h, txn, last, NULL);
 }
 
 /* meta's "SEQ HASH"; HEAD_BAD when it is there but not that. */
@@ -1193,29 +1206,11 @@ static int head_meta_get(struct hist *h, MDB_txn *txn, struct journal_head *hd)
 /* The last entry (key and the hash of its record) and meta's head. */
 static int journal_head_read(struct hist *h, MDB_txn *txn, struct journal_head *hd)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-
 	memset(hd, 0, sizeof(*hd));
 	if (!h->have[HIST_DB_JOURNAL]) {
 		return head_meta_get(h, txn, hd);
 	}
-	int rc = mdb_cursor_open(txn, h->dbi[HIST_DB_JOURNAL], &cur);
-	if (rc) {
-		return rc;
-	}
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == MDB_NOTFOUND) {
-		rc = 0;
-	} else if (rc == 0) {
-		if (k.mv_size != 8) {
-			rc = corrupt("journal", "a key is not a sequence number");
-		} else {
-			hd->last = hist__be_to_u64(k.mv_data);
-			bg_sha256_hex(v.mv_data, v.mv_size, hd->last_hash);
-		}
-	}
-	mdb_cursor_close(cur);
+	int rc = journal_last_entry(h, txn, &hd->last, hd->last_hash);
 	return rc ? rc : head_meta_get(h, txn, hd);
 }
 
