@@ -1,11 +1,12 @@
 #!/bin/sh
 # fresh-inside.sh SRC VERSION: run by t-fresh.sh as root inside a container
-# of a minimal Debian 12 (mmdebstrap --variant=minbase), in the release
-# tree SRC unpacked from the ZIP. What a new user does, in order; the first
-# step that fails ends it with its output shown and exit 1.
+# of a minimal Debian 12 (mmdebstrap --variant=minbase), with /fresh/
+# holding the ZIP, its .sha256 and install-steps.sh (docs/install.md's
+# steps); SRC is the tree those steps unpack. What a new user does, in
+# order; the first step that fails ends it with its output shown and
+# exit 1.
 set -u
 src=$1 version=$2
-cd "$src" || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
 step() { echo; echo "== $*"; }
 
@@ -14,9 +15,15 @@ for p in gcc meson libyaml-dev; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' &&
 		fail "$p is already installed in the fresh image: the test proves nothing"
 done
+
+step "docs/install.md's steps from the ZIP, as written (but ./run.sh demo)"
+sed 's/^/    /' /fresh/install-steps.sh
+cp /fresh/bluegreen-*.zip* "$(dirname "$src")/" && cd "$(dirname "$src")" || fail "cannot copy the ZIP"
+sh -ex /fresh/install-steps.sh || fail "a step of docs/install.md failed (above)"
+cd "$src" || fail "the steps did not unpack $src"
 [ -d .git ] && fail "the release tree has a .git directory"
 
-step "./run.sh --version (installs the build packages with apt, builds)"
+step "./run.sh --version (built above: prints the version)"
 out=$(./run.sh --version 2>&1)
 rc=$?
 printf '%s\n' "$out" | tail -n 40

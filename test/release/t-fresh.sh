@@ -3,9 +3,11 @@
 # cannot be fooled by what is installed here: a minimal Debian 12 root
 # filesystem (mmdebstrap --variant=minbase bookworm, from the host's Debian
 # mirror), imported as a Docker image, and in a container from it
-# (fresh-inside.sh): the ZIP's tree, `./run.sh --version` (run.sh installs
-# what it needs with apt, as on a new server), `validate` and
-# `plan --observed` on the bundled configurations, `meson install`.
+# (fresh-inside.sh): docs/install.md's steps from the ZIP as written
+# (checksum, apt-get update and unzip, unzip, `./run.sh --version`, which
+# installs what it needs with apt as on a new server, `validate`), the
+# tree moved and `validate` again, `plan --observed` on the bundled
+# configurations, `meson install`.
 #
 # The image is cached: its tag is a hash of its inputs (suite, variant,
 # mirror, this recipe), so it is built once (~1 min) and reused. The
@@ -81,16 +83,21 @@ zip=$(ls "$work"/dist/bluegreen-*.zip)
 version=$(basename "$zip" .zip)
 version=${version#bluegreen-}
 (cd "$work/dist" && sha256sum -c --quiet "$(basename "$zip").sha256") || fail "the .sha256 does not match"
-mkdir "$work/unpacked"
-unzip -q "$zip" -d "$work/unpacked" || fail "unzip failed"
+unzip -tq "$zip" >/dev/null || fail "unzip -t: the ZIP is damaged"
+# docs/install.md's steps from the ZIP, as written: its first sh block,
+# the version of this ZIP for the doc's, without `./run.sh demo` (Docker).
+awk '/^## From the release ZIP/ { on = 1 } on && /^```sh$/ { b = 1; next } b && /^```$/ { exit } b' \
+	docs/install.md | grep -v '\./run\.sh demo' |
+	sed "s/bluegreen-[0-9][0-9.]*[0-9]/bluegreen-$version/g" >"$work/install-steps.sh"
+grep -q '^unzip ' "$work/install-steps.sh" || fail "docs/install.md: no unzip step found in its first sh block"
 
 echo "== in a container of $tag"
 start=$(date +%s)
 cid=$(docker create --network host "$tag" /bin/sh /fresh/fresh-inside.sh \
 	"/root/bluegreen-$version" "$version") || fail "docker create failed"
-docker cp "$work/unpacked/bluegreen-$version" "$cid:/root/" >/dev/null || fail "docker cp of the tree failed"
 mkdir "$work/fresh"
-cp test/release/fresh-inside.sh test/release/empty-host.json "$work/fresh/"
+cp test/release/fresh-inside.sh test/release/empty-host.json "$work/install-steps.sh" \
+	"$zip" "$zip.sha256" "$work/fresh/"
 docker cp "$work/fresh" "$cid:/" >/dev/null || fail "docker cp of the test files failed"
 docker start -a "$cid"
 rc=$?
