@@ -45,7 +45,9 @@
  *                   [--no-compose] [--no-live] [--keep] [--gen-only DIR N]
  * Defaults: 5 timed runs after one warm-up; docker-compose 3 runs, and a
  * single run without warm-up above 1000 services (it takes minutes).
- * Environment: BG_BINARY (path of bluegreen), BENCH_REPS, BENCH_SIZES.
+ * Environment: BG_BINARY (path of bluegreen), BENCH_REPS, BENCH_SIZES,
+ * BENCH_JSON (a file: the same figures as JSON, the "plan_scale" part of
+ * build/bench/results.json, docs/benchmarks.md; nothing else printed).
  * Not a test: it asserts nothing about speed; it prints figures.
  */
 #include "bg.h"
@@ -887,6 +889,130 @@ struct row {
 	unsigned compose_services;
 };
 
+/* ---- the figures as JSON (BENCH_JSON) ---- */
+
+/* A figure in ms, printed with one decimal as in the tables. */
+static struct json_object *j_ms(double v)
+{
+	char s[32];
+	snprintf(s, sizeof(s), "%.1f", v);
+	return json_object_new_double_s(v, s);
+}
+
+static struct json_object *j_kb(double mb)
+{
+	return json_object_new_int64((int64_t)(mb * 1024.0 + 0.5));
+}
+
+/* PREFIX_ms, PREFIX_rss_kb (and PREFIX_cpu_ms): medians, or null when not measured. */
+static void j_measure(struct json_object *o, const char *prefix, const struct measure *m,
+		bool cpu)
+{
+	bool ok = m->ran && m->ok;
+	char key[64];
+	snprintf(key, sizeof(key), "%s%sms", prefix, *prefix ? "_" : "");
+	json_object_object_add(o, key, ok ? j_ms(m->wall.med) : NULL);
+	snprintf(key, sizeof(key), "%s%srss_kb", prefix, *prefix ? "_" : "");
+	json_object_object_add(o, key, ok ? j_kb(m->rss_mb.med) : NULL);
+	if (cpu) {
+		snprintf(key, sizeof(key), "%s%scpu_ms", prefix, *prefix ? "_" : "");
+		json_object_object_add(o, key, ok ? j_ms(m->cpu.med) : NULL);
+	}
+}
+
+/* The load averages alone (the first three fields of /proc/loadavg's line). */
+static struct json_object *j_load(const char *line)
+{
+	size_t n = 0;
+	for (int field = 0; line[n] && field < 3; field++) {
+		n += strspn(line + n, " ");
+		n += strcspn(line + n, " ");
+	}
+	return json_object_new_string_len(line, (int)n);
+}
+
+struct run_info {
+	const char *bin;
+	unsigned reps, compose_reps, compose_big;
+	const char *load0, *load1;
+	long self_rss_kb; /* -1: unknown */
+};
+
+static struct json_object *run_json(const struct run_info *ri)
+{
+	struct json_object *run = json_object_new_object();
+	json_object_object_add(run, "binary", json_object_new_string(ri->bin));
+	json_object_object_add(run, "reps", json_object_new_int((int)ri->reps));
+	json_object_object_add(run, "compose_reps", json_object_new_int((int)ri->compose_reps));
+	json_object_object_add(run, "compose_big", json_object_new_int((int)ri->compose_big));
+#if defined(__OPTIMIZE__)
+	json_object_object_add(run, "optimised", json_object_new_boolean(1));
+#else
+	json_object_object_add(run, "optimised", json_object_new_boolean(0));
+#endif
+#if defined(NDEBUG)
+	json_object_object_add(run, "assertions", json_object_new_boolean(0));
+#else
+	json_object_object_add(run, "assertions", json_object_new_boolean(1));
+#endif
+	json_object_object_add(run, "load_average_start", j_load(ri->load0));
+	json_object_object_add(run, "load_average_end", j_load(ri->load1));
+	json_object_object_add(run, "measurer_rss_kb",
+			ri->self_rss_kb >= 0 ? json_object_new_int64(ri->self_rss_kb) : NULL);
+	return run;
+}
+
+/*
+ * The figures printed above, as JSON: {"plan_scale": [one object per N],
+ * "plan": the run's settings}. Medians; null where a command did not run
+ * or failed. Written to PATH.tmp, then renamed.
+ */
+static void write_json(const char *path, const struct row *rows, unsigned nrows,
+		const struct run_info *ri)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *scale = json_object_new_array();
+	for (unsigned i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+		struct json_object *o = json_object_new_object();
+		bool ok = r->plan.ran && r->plan.ok;
+		json_object_object_add(o, "sites", json_object_new_int((int)r->n));
+		j_measure(o, "", &r->plan, true);
+		json_object_object_add(o, "min_ms", ok ? j_ms(r->plan.wall.min) : NULL);
+		json_object_object_add(o, "max_ms", ok ? j_ms(r->plan.wall.max) : NULL);
+		json_object_object_add(o, "runs", json_object_new_int((int)r->plan.reps));
+		j_measure(o, "json", &r->plan_json, false);
+		j_measure(o, "validate", &r->validate, false);
+		j_measure(o, "live", &r->live, true);
+		j_measure(o, "compose_config", &r->compose, false);
+		j_measure(o, "compose_config_q", &r->compose_q, false);
+		json_object_object_add(o, "compose_runs",
+				r->compose.ran ? json_object_new_int((int)r->compose.reps) : NULL);
+		json_object_object_add(o, "compose_services",
+				json_object_new_int((int)r->compose_services));
+		bool checked = r->plan_json.ran && r->plan_json.ok;
+		json_object_object_add(o, "actions",
+				checked ? json_object_new_int((int)r->pc.actions) : NULL);
+		json_object_object_add(o, "input_problem",
+				checked && r->pc.problem ? json_object_new_string(r->pc.problem)
+							 : NULL);
+		json_object_object_add(o, "snapshot_bytes",
+				json_object_new_int64((int64_t)r->snap_bytes));
+		json_object_array_add(scale, o);
+	}
+	json_object_object_add(root, "plan_scale", scale);
+	json_object_object_add(root, "plan", run_json(ri));
+	char *tmp = bg_xasprintf("%s.tmp", path);
+	if (json_object_to_file_ext(tmp, root,
+			    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) != 0 ||
+			rename(tmp, path) != 0) {
+		fprintf(stderr, "bench-plan: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	json_object_put(root);
+}
+
 static size_t file_size(const char *p)
 {
 	struct stat st;
@@ -996,21 +1122,28 @@ static void print_scaling(const char *what, const struct row *rows, unsigned nro
 	}
 }
 
-/* Other work on the host skews wall times: say how busy it was. */
-static void print_load(const char *when)
+/* /proc/loadavg's line (without its newline), or "". */
+static void read_load(char *buf, size_t size)
 {
-	char buf[128] = "";
+	buf[0] = '\0';
 	FILE *f = fopen("/proc/loadavg", "r");
 	if (f) {
-		if (!fgets(buf, sizeof(buf), f)) {
+		if (!fgets(buf, (int)size, f)) {
 			buf[0] = '\0';
 		}
 		fclose(f);
 	}
 	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Other work on the host skews wall times: say how busy it was. */
+static void print_load(const char *when, char *buf, size_t size)
+{
+	read_load(buf, size);
 	printf("  load average %s: %s (%ld cores)\n", when, buf[0] ? buf : "unknown",
 			sysconf(_SC_NPROCESSORS_ONLN));
 }
+
 
 int main(int argc, char **argv)
 {
@@ -1110,7 +1243,8 @@ int main(int argc, char **argv)
 	       "single run without warm-up above N=%u);\n  medians shown; peak RSS = ru_maxrss "
 	       "of the child\n", reps, compose_reps, compose_big);
 	printf("  work dir: %s%s\n", base, keep ? " (kept)" : " (removed at the end)");
-	print_load("at start");
+	char load0[128], load1[128];
+	print_load("at start", load0, sizeof(load0));
 	printf("\n");
 
 	struct row rows[MAX_SIZES];
@@ -1252,11 +1386,17 @@ int main(int argc, char **argv)
 		}
 	}
 
-	print_load("at the end");
+	print_load("at the end", load1, sizeof(load1));
 	struct rusage self;
-	if (getrusage(RUSAGE_SELF, &self) == 0) {
+	bool self_ok = getrusage(RUSAGE_SELF, &self) == 0;
+	if (self_ok) {
 		printf("  peak RSS of this measuring process: %.1f MB (Linux reports at least this "
 		       "for every child it runs)\n", self.ru_maxrss / 1024.0);
+	}
+	if ((env = getenv("BENCH_JSON")) && *env) {
+		struct run_info ri = {bin, reps, compose_reps, compose_big, load0, load1,
+				self_ok ? self.ru_maxrss : -1};
+		write_json(env, rows, nsizes, &ri);
 	}
 	if (!keep) {
 		char *rm_argv[] = {"rm", "-rf", (char *)base, NULL};

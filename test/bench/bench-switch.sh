@@ -41,8 +41,13 @@
 # bench.run=ID), networks bgbsw-ID-net and bgbsw-ID-edge, the nginx (its own
 # prefix and port), the work directory (kept with BENCH_KEEP=1).
 #
+# With BENCH_JSON=FILE, the same figures also go to FILE as JSON (the
+# "switch" part of build/bench/results.json, docs/benchmarks.md), nothing
+# else printed.
+#
 # Environment: BUILD (default build-bench), BENCH_SWITCH_REPS (3),
-# BENCH_SWITCH_CONC (8), BENCH_SWITCH_QPS (25 per worker), BENCH_KEEP.
+# BENCH_SWITCH_CONC (8), BENCH_SWITCH_QPS (25 per worker), BENCH_KEEP,
+# BENCH_JSON.
 # Exit 0 when every phase ran (whatever the figures), 1 when something
 # needed is missing or a command failed.
 set -u
@@ -305,7 +310,8 @@ say "binary: $BG ($(meson introspect "$BUILD" --buildoptions 2>/dev/null |
 	sed -n 's/.*"name": "buildtype", "value": "\([a-z]*\)".*/\1/p' | head -n 1) build)"
 say "run id $RUN; nginx on 127.0.0.1:$P1; compose service published on 127.0.0.1:$P2"
 say "load: hey $CONC workers x $QPS req/s on / (target $((CONC * QPS)) req/s) + 4 x 1 req/s on /cgi-bin/slow (1 s); probe every 10 ms"
-say "repetitions: $REPS; medians below; host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+say "repetitions: $REPS; medians below; host: $(nproc) cores, load average $LOAD0"
 
 (cd "$CFG" && nginx -p nginx/ -c nginx.conf) || fail "nginx did not start on 127.0.0.1:$P1"
 
@@ -386,4 +392,64 @@ printf '  %-26s %14s %14s\n' "failed in-flight (sum)" \
 	"$(ratio "$(sum compose-rollback 7)" "$(sum bg-rollback 7)")"
 echo "  (bluegreen's switch needs the candidate deployed first: bg-candidate above, with"
 echo "   the live colour serving meanwhile; compose's up -d does both in one step.)"
+
+# ---- the same figures as JSON (BENCH_JSON) ----
+jn() { case ${1:-} in '' | -) echo null ;; *) echo "$1" ;; esac; } # a number or null
+runs() { awk -v p="$1" '$1 == p { n++ } END { print n + 0 }' "$W/results"; }
+sum2() { echo $(($(sum "$1" "$3") + $(sum "$2" "$3"))); }     # sum2 PHASE1 PHASE2 FIELD
+phase_json() { # one phase: medians (ms, req/s, probe), sums (requests)
+	[ "$(runs "$1")" -gt 0 ] || { echo null; return; }
+	printf '{"runs": %s, "cmd_ms": %s, "requests": %s, "failed": %s, "req_per_s": %s, ' \
+		"$(runs "$1")" "$(jn "$(median "$1" 2)")" "$(sum "$1" 4)" "$(sum "$1" 5)" \
+		"$(jn "$(median "$1" 11)")"
+	printf '"slow_requests": %s, "slow_failed": %s, "new_after_ms": %s, ' \
+		"$(sum "$1" 6)" "$(sum "$1" 7)" "$(jn "$(median "$1" 8)")"
+	printf '"probe_failures": %s, "outage_ms": %s}' \
+		"$(jn "$(median "$1" 9)")" "$(jn "$(median "$1" 10)")"
+}
+side_json() { # side_json PHASE1 PHASE2 "EXTRA": ok/failed summed over both (main load)
+	if [ "$(runs "$1")" -eq 0 ] && [ "$(runs "$2")" -eq 0 ]; then
+		printf 'null'
+		return
+	fi
+	printf '{"ok": %s, "failed": %s, "slow_ok": %s, "slow_failed": %s, "probe_failures": %s, %s}' \
+		$(($(sum2 "$1" "$2" 4) - $(sum2 "$1" "$2" 5))) "$(sum2 "$1" "$2" 5)" \
+		$(($(sum2 "$1" "$2" 6) - $(sum2 "$1" "$2" 7))) "$(sum2 "$1" "$2" 7)" \
+		"$(sum2 "$1" "$2" 9)" "$3"
+}
+write_json() {
+	{
+		printf '{\n"switch": {\n  "reps": %s, "conc": %s, "qps_per_worker": %s, "run_id": "%s",\n' \
+			"$REPS" "$CONC" "$QPS" "$RUN"
+		printf '  "load_average_start": "%s", "load_average_end": "%s",\n' "$LOAD0" \
+			"$(cut -d' ' -f1-3 /proc/loadavg)"
+		printf '  "bluegreen": %s,\n' "$(side_json bg-switch bg-rollback \
+			"$(printf '"switch_ms": %s, "rollback_ms": %s, "candidate_ms": %s, ' \
+				"$(jn "$(median bg-switch 2)")" "$(jn "$(median bg-rollback 2)")" \
+				"$(jn "$(median bg-candidate 2)")"
+			printf '"switch_new_after_ms": %s, "rollback_new_after_ms": %s, ' \
+				"$(jn "$(median bg-switch 8)")" "$(jn "$(median bg-rollback 8)")"
+			printf '"outage_ms": %s, "rollback_outage_ms": %s' \
+				"$(jn "$(median bg-switch 10)")" "$(jn "$(median bg-rollback 10)")")")"
+		printf '  "compose": %s,\n' "$(side_json compose-update compose-rollback \
+			"$(printf '"update_ms": %s, "outage_ms": %s, "rollback_ms": %s, ' \
+				"$(jn "$(median compose-update 2)")" "$(jn "$(median compose-update 10)")" \
+				"$(jn "$(median compose-rollback 2)")"
+			printf '"rollback_outage_ms": %s, "update_new_after_ms": %s, ' \
+				"$(jn "$(median compose-rollback 10)")" "$(jn "$(median compose-update 8)")"
+			printf '"rollback_new_after_ms": %s' "$(jn "$(median compose-rollback 8)")")")"
+		printf '  "phases": {'
+		sep=
+		for p in bg-candidate bg-switch bg-rollback compose-update compose-rollback; do
+			printf '%s\n    "%s": %s' "$sep" "$p" "$(phase_json $p)"
+			sep=,
+		done
+		printf '}\n}\n}\n'
+	} >"$BENCH_JSON.tmp" 2>/dev/null
+	if ! mv "$BENCH_JSON.tmp" "$BENCH_JSON" 2>/dev/null; then
+		say "cannot write $BENCH_JSON" >&2
+		rm -f "$BENCH_JSON.tmp"
+	fi
+}
+[ -n "${BENCH_JSON:-}" ] && write_json
 exit $status

@@ -27,8 +27,13 @@
  * Goals (issue 5): RSS < 8 MB; no wake-ups while idle; p50 and p99 of 3
  * and 4 under 200 ms. Each figure says whether its goal was met.
  *
+ * With BENCH_JSON=FILE, the same figures also go to FILE as JSON (the
+ * "idle" and "event_latency_ms" parts of build/bench/results.json,
+ * docs/benchmarks.md), with the daemon's USS (Private_Clean + Private_Dirty
+ * of smaps_rollup, read with its PSS); nothing else printed.
+ *
  * Environment: BG_BINARY (default: ../bluegreen next to this program),
- * BENCH_TRIALS (default 50), BENCH_IDLE_S (default 10). Needs dockerd,
+ * BENCH_TRIALS (default 50), BENCH_IDLE_S (default 10), BENCH_JSON. Needs dockerd,
  * nginx, busybox-static (test/images/build.sh). Cleans up everything it
  * made (sites and network named bw<run id>-*). Run from the source root
  * (ci/bench.sh does), or set BG_SRCDIR.
@@ -40,6 +45,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -306,16 +312,23 @@ static long status_kb(pid_t pid, const char *key)
 	return v;
 }
 
-static long smaps_pss_kb(pid_t pid)
+/* PSS, and USS (Private_Clean + Private_Dirty), from one read of smaps_rollup; -1 if unknown. */
+static long smaps_pss_kb(pid_t pid, long *uss)
 {
 	char path[64];
 	char *s = NULL;
 	long v = -1;
+	*uss = -1;
 	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
 	if (bg_file_read(path, 1 << 16, &s, NULL) == 0) {
 		char *p = strstr(s, "\nPss:");
 		if (p) {
 			v = strtol(p + 5, NULL, 10);
+		}
+		char *pc = strstr(s, "\nPrivate_Clean:");
+		char *pd = strstr(s, "\nPrivate_Dirty:");
+		if (pc && pd) {
+			*uss = strtol(pc + 15, NULL, 10) + strtol(pd + 15, NULL, 10);
 		}
 	}
 	free(s);
@@ -446,6 +459,94 @@ static void print_stats(const char *what, struct stats s, int64_t goal)
 				s.n && s.p50 < goal && s.p99 < goal ? "met" : "MISSED");
 	}
 	printf("\n");
+}
+
+/* ---- the figures as JSON (BENCH_JSON) ---- */
+
+struct idle_figures {
+	long rss_kb, hwm_kb, anon_kb, pss_kb, uss_kb, baseline_rss_kb;
+	int idle_s;
+	long ctx, ctx_main, threads, lines, foreign;
+};
+
+static struct json_object *j_kb(long kb)
+{
+	return kb >= 0 ? json_object_new_int64(kb) : NULL;
+}
+
+/* {p50, p99, min, max, trials} in ms, or null when no trial gave a figure. */
+static struct json_object *j_stats(struct stats s)
+{
+	if (!s.n) {
+		return NULL;
+	}
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "p50", json_object_new_int64(s.p50));
+	json_object_object_add(o, "p99", json_object_new_int64(s.p99));
+	json_object_object_add(o, "min", json_object_new_int64(s.min));
+	json_object_object_add(o, "max", json_object_new_int64(s.max));
+	json_object_object_add(o, "trials", json_object_new_int64((int64_t)s.n));
+	return o;
+}
+
+/*
+ * {"idle": {...}, "event_latency_ms": {...}, "watch": {...}}. The headline
+ * latency is the kill's, from the request (a Docker event to the printed
+ * plan, as a user sees it); the edit's and the kill's two shares beside it.
+ * Written to PATH.tmp, then renamed.
+ */
+static void write_json(const char *path, const struct idle_figures *f, int trials,
+		struct stats edit, struct stats kill_req, struct stats engine, struct stats die)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *idle = json_object_new_object();
+	char num[32];
+	json_object_object_add(idle, "rss_kb", j_kb(f->rss_kb));
+	json_object_object_add(idle, "pss_kb", j_kb(f->pss_kb));
+	json_object_object_add(idle, "uss_kb", j_kb(f->uss_kb));
+	double wpm = f->idle_s > 0 ? (double)f->ctx * 60.0 / f->idle_s : 0;
+	snprintf(num, sizeof(num), "%.1f", wpm);
+	json_object_object_add(idle, "wakeups_per_min",
+			f->idle_s > 0 ? json_object_new_double_s(wpm, num) : NULL);
+	json_object_object_add(idle, "hwm_kb", j_kb(f->hwm_kb));
+	json_object_object_add(idle, "anon_kb", j_kb(f->anon_kb));
+	json_object_object_add(idle, "baseline_rss_kb", j_kb(f->baseline_rss_kb));
+	json_object_object_add(idle, "sites", json_object_new_int(N_SITES));
+	json_object_object_add(idle, "idle_s", json_object_new_int(f->idle_s));
+	json_object_object_add(idle, "context_switches", json_object_new_int64(f->ctx));
+	json_object_object_add(idle, "main_thread_switches", json_object_new_int64(f->ctx_main));
+	json_object_object_add(idle, "threads", json_object_new_int64(f->threads));
+	json_object_object_add(idle, "lines_printed", json_object_new_int64(f->lines));
+	json_object_object_add(idle, "foreign_events", json_object_new_int64(f->foreign));
+	json_object_object_add(root, "idle", idle);
+
+	struct json_object *lat = j_stats(kill_req);
+	if (!lat) { /* no kill trial gave a figure: the keys stay, null */
+		lat = json_object_new_object();
+		json_object_object_add(lat, "p50", NULL);
+		json_object_object_add(lat, "p99", NULL);
+	}
+	json_object_object_add(lat, "what", json_object_new_string(
+			"docker kill -> drift plan printed, from the kill request"));
+	json_object_object_add(lat, "edit", j_stats(edit));
+	json_object_object_add(lat, "kill_engine", j_stats(engine));
+	json_object_object_add(lat, "kill_die_to_plan", j_stats(die));
+	json_object_object_add(root, "event_latency_ms", lat);
+
+	struct json_object *w = json_object_new_object();
+	json_object_object_add(w, "binary", json_object_new_string(bin));
+	json_object_object_add(w, "trials", json_object_new_int(trials));
+	json_object_object_add(root, "watch", w);
+
+	char *tmp = bg_xasprintf("%s.tmp", path);
+	if (json_object_to_file_ext(tmp, root,
+			    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) != 0 ||
+			rename(tmp, path) != 0) {
+		fprintf(stderr, "bench-watch: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	json_object_put(root);
 }
 
 static bool docker_up(void)
@@ -586,7 +687,8 @@ int main(int argc, char **argv)
 	long rss = status_kb(daemon_pid, "VmRSS:");
 	long hwm = status_kb(daemon_pid, "VmHWM:");
 	long anon = status_kb(daemon_pid, "RssAnon:");
-	long pss = smaps_pss_kb(daemon_pid);
+	long uss;
+	long pss = smaps_pss_kb(daemon_pid, &uss);
 	long base = baseline_rss_kb();
 	long all0, main0, thr0, all1, main1, thr1;
 	size_t lines0 = lines_now();
@@ -709,6 +811,11 @@ int main(int argc, char **argv)
 	free(cname);
 	free(why);
 	free(lat);
+	if (getenv("BENCH_JSON") && *getenv("BENCH_JSON")) {
+		struct idle_figures idle = {rss, hwm, anon, pss, uss, base, idle_s, all1 - all0,
+				main1 - main0, thr1, (long)(lines1 - lines0), foreign};
+		write_json(getenv("BENCH_JSON"), &idle, trials, st_edit, st_req, st_eng, st_die);
+	}
 	rc = 0;
 
 out_daemon:
