@@ -131,7 +131,8 @@ static int help(int argc, char **argv, struct cli *cli)
 
 static void version(void)
 {
-	if (BG_COMMIT[0]) {
+	/* "none": built outside git from a tree without .commit (meson.build). */
+	if (BG_COMMIT[0] && strcmp(BG_COMMIT, "none") != 0) {
 		printf("bluegreen %s (git %s)\n", BG_RELEASE, BG_COMMIT);
 	} else {
 		printf("bluegreen %s\n", BG_RELEASE);

@@ -37,6 +37,9 @@ step "./run.sh -c examples/demo validate"
 step "the unpacked folder moved after its first build: ./run.sh -c examples/demo validate"
 # meson bakes absolute paths (the built-in profiles' directory): run.sh
 # must set build/ up afresh for the new place, and say so.
+# Without .commit too (a tree copied without it, no git here): the rebuilt
+# binary must print the bare version, not a made-up commit.
+rm -f "$src/.commit"
 cd / && mv "$src" "$src.moved" && src=$src.moved && cd "$src" || fail "cannot move the tree"
 out=$(./run.sh -c examples/demo validate 2>&1)
 rc=$?
@@ -44,6 +47,9 @@ printf '%s\n' "$out" | tail -n 20
 [ "$rc" -eq 0 ] || fail "validate after moving the tree exited $rc"
 printf '%s\n' "$out" | grep -q 'the tree moved): setting it up afresh' ||
 	fail "run.sh did not say it set build/ up afresh after the move"
+out=$(./run.sh --version 2>&1)
+[ "$out" = "bluegreen $version" ] ||
+	fail "./run.sh --version without .commit or git printed '$out', not 'bluegreen $version'"
 
 step "./run.sh -c examples/demo plan --observed (a snapshot of an empty host)"
 out=$(./run.sh -c examples/demo plan --observed /fresh/empty-host.json 2>&1)
