@@ -1120,23 +1120,30 @@ static pthread_once_t actor_once = PTHREAD_ONCE_INIT;
  * cut to 32 bytes of [A-Za-z0-9._-] (others become '?') so that it cannot
  * forge a line or a field of the journal.
  */
-static void actor_init(void)
+char *bg_actor_of_uid(long uid)
 {
-	char host[128] = "localhost", user[64];
-	const char *sudo = getenv("SUDO_USER");
+	char host[128] = "localhost", pwbuf[1024];
 	struct passwd pw, *res = NULL;
-	char pwbuf[1024];
-	uid_t uid = getuid();
 
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
-			res->pw_name && *res->pw_name) {
-		snprintf(user, sizeof(user), "%s", res->pw_name);
-	} else {
-		snprintf(user, sizeof(user), "uid %lu", (unsigned long)uid);
+	if (uid < 0) {
+		return bg_xasprintf("unknown uid@%s", host);
 	}
-	snprintf(actor_buf, sizeof(actor_buf), "%s@%s", user, host);
+	if (getpwuid_r((uid_t)uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
+			res->pw_name && *res->pw_name) {
+		return bg_xasprintf("%s@%s", res->pw_name, host);
+	}
+	return bg_xasprintf("uid %ld@%s", uid, host);
+}
+
+static void actor_init(void)
+{
+	const char *sudo = getenv("SUDO_USER");
+	char *me = bg_actor_of_uid((long)getuid());
+
+	snprintf(actor_buf, sizeof(actor_buf), "%s", me);
+	free(me);
 	for (size_t i = 0; sudo && sudo[i] && i < 32; i++) {
 		char ch = sudo[i];
 		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||

@@ -172,6 +172,9 @@ char *bg_argv_display(char *const argv[]);
  * taken from the environment.
  */
 const char *bg_actor(void);
+/* The actor a uid stands for: "NAME@HOST", "uid N@HOST" without a name,
+ * "unknown uid@HOST" for uid < 0 (a peer whose credentials were not read). */
+char *bg_actor_of_uid(long uid);
 /*
  * $SUDO_USER as it was at the first call (at most 32 bytes, characters
  * outside [A-Za-z0-9._-] replaced by '?'), or NULL if unset or empty: a

@@ -1743,23 +1743,6 @@ static void on_files(struct cfgw *w, const struct cfgw_batch *b, void *arg)
  * else "uid N", on our host, as bg_actor() names ours. A $SUDO_USER of the
  * daemon's own environment says nothing about the client: none is kept.
  */
-char *ctl_peer_actor(long uid)
-{
-	char host[128] = "localhost", pwbuf[1024];
-	struct passwd pw, *res = NULL;
-
-	gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
-	if (uid < 0) {
-		return bg_xasprintf("unknown uid@%s", host);
-	}
-	if (getpwuid_r((uid_t)uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
-			res->pw_name && *res->pw_name) {
-		return bg_xasprintf("%s@%s", res->pw_name, host);
-	}
-	return bg_xasprintf("uid %ld@%s", uid, host);
-}
-
 /*
  * Refuse (answer, note and journal) a request that asks again for what is
  * queued or running, or that finds the queue full. Returns whether it did.
@@ -1853,7 +1836,7 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 		return;
 	}
 	queue_prune(c);
-	char *actor = ctl_peer_actor(ctls_conn_uid(conn));
+	char *actor = bg_actor_of_uid(ctls_conn_uid(conn));
 	if (request_refused(c, conn, req, actor)) {
 		free(actor);
 		return;

@@ -82,12 +82,6 @@ size_t ctl_approve_parse(const char *name, const char *data, size_t len,
  * The same approval is acted on once; changed phrases make a new one.
  */
 char *ctl_approval_key(const char *token, const struct bg_strv *confirms);
-/*
- * The journal's actor for what a control-socket client with this uid
- * (SO_PEERCRED; -1 if unknown) asked for: "user@host", "uid N@host" when
- * the uid has no name. A new string.
- */
-char *ctl_peer_actor(long uid);
 bool ctl_approval_seen(const struct bg_strv *seen, const char *token,
 		const struct bg_strv *confirms);
 

@@ -238,7 +238,7 @@ static struct jent *jfind(struct jlist *l, size_t from, const char *token, const
 static void check_journal(const char *a0, const char *over)
 {
 	char *state = bg_xasprintf("%s/state", root);
-	char *me = ctl_peer_actor((long)getuid());
+	char *me = bg_actor_of_uid((long)getuid());
 	struct jlist *l = bg_xcalloc(1, sizeof(*l));
 	jlist_read(state, l);
 	size_t received = 0;
@@ -378,20 +378,20 @@ static void t_peer_actor(void **state)
 	char host[128] = "localhost";
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	char *me = ctl_peer_actor((long)getuid());
+	char *me = bg_actor_of_uid((long)getuid());
 	assert_string_equal(me, bg_actor());
 	free(me);
-	char *r = ctl_peer_actor(0);
+	char *r = bg_actor_of_uid(0);
 	char *want = bg_xasprintf("root@%s", host);
 	assert_string_equal(r, want);
 	free(want);
 	free(r);
-	char *none = ctl_peer_actor(3999999);
+	char *none = bg_actor_of_uid(3999999);
 	want = bg_xasprintf("uid 3999999@%s", host);
 	assert_string_equal(none, want);
 	free(want);
 	free(none);
-	char *unknown = ctl_peer_actor(-1);
+	char *unknown = bg_actor_of_uid(-1);
 	want = bg_xasprintf("unknown uid@%s", host);
 	assert_string_equal(unknown, want);
 	free(want);
