@@ -796,11 +796,19 @@ int bg_file_open_regular(const char *path, struct stat *st, const char **why)
  * Checking a realpath() against a prefix would leave a window between the
  * check and the open; walking with directory descriptors leaves none.
  */
+static const char why_absolute[] = "absolute path: it must be inside the directory";
+static const char why_dotdot[] = "'..' leads outside the directory";
+
+bool bg_file_why_outside(const char *why)
+{
+	return why == why_absolute || why == why_dotdot;
+}
+
 static int file_open_beneath(const char *dir, const char *rel, struct stat *st,
 		const char **why)
 {
 	if (rel[0] == '/') {
-		*why = "absolute path: it must be inside the directory";
+		*why = why_absolute;
 		return BG_EREFUSED;
 	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -817,7 +825,7 @@ static int file_open_beneath(const char *dir, const char *rel, struct stat *st,
 			*slash = '\0';
 		}
 		if (strcmp(comp, "..") == 0) {
-			*why = "'..' leads outside the directory";
+			*why = why_dotdot;
 			ret = BG_EREFUSED;
 			break;
 		}

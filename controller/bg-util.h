@@ -149,6 +149,8 @@ int bg_file_write_atomic_why(const char *path, const char *tmp_dir, const void *
  * *why (may be NULL) set as for bg_file_read_safe.
  */
 int bg_file_open_regular(const char *path, struct stat *st, const char **why);
+/* Whether a *why of bg_file_read_safe means "the path leaves dir" (.., absolute). */
+bool bg_file_why_outside(const char *why);
 int bg_file_read(const char *path, size_t max, char **out, size_t *len);
 int bg_file_read_safe(const char *dir, const char *path, size_t max, char **out,
 		size_t *len, struct stat *st, const char **why);

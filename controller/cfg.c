@@ -622,7 +622,7 @@ static void envfile_load(struct loader *l, const struct cfg__node *ref, struct c
 		if (err == BG_ERRNO(ENOENT)) {
 			bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s/%s)", q,
 					base, rel);
-		} else if (err == BG_EREFUSED && (!rel[0] || strstr(why, "'..'"))) {
+		} else if (err == BG_EREFUSED && (!rel[0] || bg_file_why_outside(why))) {
 			bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside %s %s (%s)", q,
 					where, base, why);
 		} else if (err == BG_ETOO_BIG) {
