@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <pwd.h>
 #include <unistd.h>
 
 _Static_assert(_Generic(((struct apply_opts *)0)->cancel, atomic_int *: 1, default: 0),
@@ -378,8 +379,14 @@ static void t_peer_actor(void **state)
 	char host[128] = "localhost";
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
+	/* Our own uid: by name, as the passwd file has it (bg_actor is the same). */
+	struct passwd *pw = getpwuid(getuid());
+	assert_non_null(pw);
 	char *me = bg_actor_of_uid((long)getuid());
-	assert_string_equal(me, bg_actor());
+	char *mine = bg_xasprintf("%s@%s", pw->pw_name, host);
+	assert_string_equal(me, mine);
+	assert_string_equal(bg_actor(), mine);
+	free(mine);
 	free(me);
 	char *r = bg_actor_of_uid(0);
 	char *want = bg_xasprintf("root@%s", host);
