@@ -146,7 +146,7 @@ http {
 }
 EOF
 # The compose service behind the same nginx, with the proxy directives
-# bluegreen's nginx edge writes (reconcilers/edge-nginx.c).
+# bluegreen's nginx edge writes (reconcilers/edge/edge-nginx.c).
 cat >"$CFG/nginx/conf.d/compose-bench.conf" <<EOF
 upstream bench_compose_live {
 	server 127.0.0.1:$P2;

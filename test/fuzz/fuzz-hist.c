@@ -1,6 +1,6 @@
 /*
  * fuzz-hist: the decoders of the history's stored records (journal
- * entries and site versions, controller/hist-int.h) fed arbitrary bytes,
+ * entries and site versions, controller/history/hist-int.h) fed arbitrary bytes,
  * as a damaged or hostile data.mdb would. Beyond "no crash, no leak", a
  * record that decodes must survive encode -> decode unchanged, and its
  * `history --json` form must be valid JSON: the same bytes always mean

@@ -4,11 +4,11 @@
 #   - the commands of `bluegreen --help` and the man page's COMMANDS;
 #   - per command, the options of `bluegreen help CMD` and of its entry in
 #     the man page (`bluegreen CMD --help` must print the same as help CMD),
-#     and every option controller/cmd-CMD.c parses is in help CMD;
+#     and every option controller/cli/cmd-CMD.c parses is in help CMD;
 #   - the global options of `--help` and the man page's OPTIONS;
 #   - `help help`, `help --help`, `help CMD extra`, and help's synopsis
 #     the same in --help, `help help` and the man page;
-#   - the exit codes of controller/bg.h (enum bg_exit) and EXIT STATUS;
+#   - the exit codes of controller/base/bg.h (enum bg_exit) and EXIT STATUS;
 #   - the state directory's files (docs/architecture.md's table) and FILES;
 #   - the environment variables the sources read (getenv("...") and
 #     "BLUEGREEN_*" names, in controller/ and reconcilers/) and ENVIRONMENT
@@ -78,14 +78,14 @@ for c in $(sort -u "$tmp/cmds.bin" "$tmp/cmds.man"); do
 	same "options of $c" "$tmp/o.bin.$c" "$tmp/o.man.$c"
 	# Every option the verb's parser compares an argument with is in its
 	# help (so a new option cannot be missed by both help and man page).
-	if [ -f "$src/controller/cmd-$c.c" ]; then
-		grep -oE 'argv\[i\], "--?[a-zA-Z][a-zA-Z-]*=?"' "$src/controller/cmd-$c.c" |
+	if [ -f "$src/controller/cli/cmd-$c.c" ]; then
+		grep -oE 'argv\[i\], "--?[a-zA-Z][a-zA-Z-]*=?"' "$src/controller/cli/cmd-$c.c" |
 			grep -oE '"--?[a-zA-Z-]+' | tr -d '"' | sort -u |
 			grep -vx -e '--json' -e '--help' >"$tmp/o.src.$c"
 		missing=$(comm -23 "$tmp/o.src.$c" "$tmp/o.bin.$c.s")
-		[ -z "$missing" ] || bad "controller/cmd-$c.c parses $(echo $missing) but bluegreen help $c does not list it"
+		[ -z "$missing" ] || bad "controller/cli/cmd-$c.c parses $(echo $missing) but bluegreen help $c does not list it"
 	else
-		bad "no controller/cmd-$c.c for command $c"
+		bad "no controller/cli/cmd-$c.c for command $c"
 	fi
 done
 
@@ -135,13 +135,13 @@ section OPTIONS | sed 's/\*//g' | grep -E '^-' | opts >"$tmp/g.man"
 same "global options" "$tmp/g.bin" "$tmp/g.man"
 
 # Exit codes.
-grep -oE 'BG_EXIT_[A-Z_]+ = [0-9]+' "$src/controller/bg.h" | awk '{ print $3 }' >"$tmp/x.src"
+grep -oE 'BG_EXIT_[A-Z_]+ = [0-9]+' "$src/controller/base/bg.h" | awk '{ print $3 }' >"$tmp/x.src"
 section "EXIT STATUS" | sed -n 's/^\*\([0-9]*\)\*$/\1/p' >"$tmp/x.man"
 same "exit codes" "$tmp/x.src" "$tmp/x.man"
-[ -s "$tmp/x.src" ] || bad "no BG_EXIT_ value found in controller/bg.h"
+[ -s "$tmp/x.src" ] || bad "no BG_EXIT_ value found in controller/base/bg.h"
 
 # Environment.
-cat "$src"/controller/*.c "$src"/controller/*.h "$src"/reconcilers/*.c "$src"/reconcilers/*.h |
+find "$src/controller" "$src/reconcilers" -name "*.[ch]" -exec cat {} + |
 	grep -oE 'getenv\("[A-Z_]+"\)|"BLUEGREEN_[A-Z_]+"' | grep -oE '[A-Z_]{3,}' |
 	grep -vx 'BLUEGREEN_FAULT' >"$tmp/e.src"
 section ENVIRONMENT | sed -n 's/^\*\([A-Z_]*\)\*$/\1/p' >"$tmp/e.man"

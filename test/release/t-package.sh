@@ -57,7 +57,7 @@ tops=$(cut -d/ -f1 "$tmp/list" | sort -u)
 [ "$tops" = "$name" ] && echo "ok: one top folder, $name/" || bad "top folders: $(echo $tops)"
 sort -c "$tmp/list" 2>/dev/null && echo "ok: entries sorted" || bad "entries are not sorted"
 for f in run.sh README.md CHANGELOG.md LICENSE meson.build meson_options.txt \
-	controller/main.c reconcilers/edge.c schema/global.schema.json profiles/pro.conf \
+	controller/cli/main.c reconcilers/edge/edge.c schema/global.schema.json profiles/pro.conf \
 	examples/demo/global.conf examples/gitops/config/observed/snapshot.json \
 	examples/systemd/bluegreen.service docs/install.md docs/man/bluegreen.1.scd \
 	docs/man/bluegreen.1 docs/completion/bluegreen.bash docs/completion/_bluegreen .commit; do

@@ -48,7 +48,7 @@ _Static_assert(_Generic(((struct apply_opts *)0)->cancel, atomic_int *: 1, defau
 _Static_assert(_Generic(((struct rec_apply_ctx *)0)->cancel, atomic_int *: 1, default: 0),
 		"rec_apply_ctx.cancel is shared between threads: it must be an atomic_int *");
 
-#define QUEUE_MAX 16 /* CTL_QUEUE_MAX in controller/loop.c */
+#define QUEUE_MAX 16 /* CTL_QUEUE_MAX in controller/daemon/loop.c */
 #define HELLO "bluegreen-control 1"
 #define WAITING "waiting for the Docker engine"
 

@@ -1,5 +1,5 @@
 /*
- * t-util: the helpers in controller/bg-util.c that everything else leans
+ * t-util: the helpers in controller/base/bg-util.c that everything else leans
  * on: durations, globs, distance, constant-time compare, atomic writes,
  * argv spawning, the 0700 state dir.
  */
