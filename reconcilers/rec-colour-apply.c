@@ -1,0 +1,333 @@
+/*
+ * rec-colour-apply: the execution half of the colour reconciler (see
+ * rec-colour.c for the state machine that plans it). It allocates a
+ * loopback port when the edge publishes colour ports, creates and starts
+ * a colour's replicas, runs the health gate and drains. Split from
+ * rec-colour.c so the planner and the executor are separate files.
+ */
+#include "bg.h"
+#include "bg-log.h"
+#include "edge.h"
+#include "health.h"
+#include "rec.h"
+#include "rec-colour-int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Is 127.0.0.1:port free right now? (A listening socket anywhere makes bind fail.) */
+static bool port_free(unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0) {
+		close(fd);
+	}
+	return ok;
+}
+
+/*
+ * A host port for a new colour container: the lowest of edge.nginx.ports
+ * that no managed container holds (stopped ones included: their binding
+ * comes back with them), that this apply has not handed out, and that
+ * nothing on the host listens on.
+ */
+static int uint_cmp(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	return (x > y) - (x < y);
+}
+
+static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
+{
+	const struct cfg_nginx *n = &ctx->cfg->g.nginx;
+	size_t cap = ctx->obs->n_containers + ctx->ports.n + 1, k = 0;
+	unsigned *used = bg_xcalloc(cap, sizeof(*used));
+	unsigned got = 0;
+
+	/* Every port held, sorted once: a scan of the range then skips them in order. */
+	for (size_t i = 0; i < ctx->obs->n_containers; i++) {
+		const char *hp = obs_labels_get(&ctx->obs->containers[i].labels, BG_LABEL_HOSTPORT);
+		if (hp) {
+			used[k++] = (unsigned)strtoul(hp, NULL, 10);
+		}
+	}
+	for (size_t i = 0; i < ctx->ports.n; i++) {
+		used[k++] = (unsigned)strtoul(ctx->ports.v[i], NULL, 10);
+	}
+	qsort(used, k, sizeof(*used), uint_cmp);
+	size_t u = 0;
+	for (unsigned p = n->port_lo; p && p <= n->port_hi; p++) {
+		while (u < k && used[u] < p) {
+			u++;
+		}
+		if ((u < k && used[u] == p) || !port_free(p)) {
+			continue;
+		}
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%u", p);
+		bg_strv_push(&ctx->ports, buf);
+		got = p;
+		break;
+	}
+	free(used);
+	if (!got) {
+		bg_diag_error(d, NULL, "no free host port left in edge.nginx.ports (%s) for a new "
+				"colour container", n->ports ? n->ports : "?");
+	}
+	return got;
+}
+
+static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, struct bg_diag *d)
+{
+	struct des_create dc;
+	char *id = NULL;
+	int err;
+
+	if (ctx->hist) {
+		unsigned v = 0;
+		err = hist_version_record(ctx->hist, s->name, s->spec, s->spec_json, ctx->token, &v);
+		if (err) {
+			bg_diag_error(d, NULL, "cannot record version of '%s': %s", s->name,
+					bg_strerror(err));
+			return err;
+		}
+		if (v != s->version) {
+			/* The history moved since the plan; the history is the truth. */
+			bg_log(BG_LOG_WARN, "%s: version is v%u in the history, planned as v%u",
+					s->name, v, s->version);
+			((struct des_site *)s)->version = v;
+		}
+	}
+	des_colour_create(ctx->des, s, a->colour, a->replica, ctx->token, &dc);
+	if (rec_publishes_ports(ctx->cfg)) {
+		char buf[16];
+		unsigned port = port_alloc(ctx, d);
+		if (!port) {
+			des_create_release(&dc);
+			return BG_EEDGE;
+		}
+		snprintf(buf, sizeof(buf), "%u", port);
+		obs_labels_set(&dc.labels, BG_LABEL_HOSTPORT, buf);
+		dc.spec.publish_ip = "127.0.0.1";
+		dc.spec.publish_port = port;
+	}
+	/* A leftover with this name (a crash between create and start) goes first. */
+	err = dk_container_create(ctx->dk, &dc.spec, &id, d);
+	if (err == BG_ECONFLICT) {
+		struct obs_container old = {0};
+		struct bg_diag dd;
+		bg_diag_init(&dd);
+		/* Only our own leftover of this very slot goes: same site, role, colour. */
+		if (dk_container_inspect(ctx->dk, dc.name, &old, &dd) == 0 && old.site &&
+				strcmp(old.site, s->name) == 0 && old.role &&
+				strcmp(old.role, "colour") == 0 && old.colour &&
+				strcmp(old.colour, a->colour) == 0) {
+			bg_diag_release(d);
+			bg_diag_init(d);
+			err = dk_container_remove(ctx->dk, old.id, d);
+			if (!err) {
+				err = dk_container_create(ctx->dk, &dc.spec, &id, d);
+			}
+		}
+		obs_container_release(&old);
+		bg_diag_release(&dd);
+	}
+	if (!err && dc.extra_network) {
+		err = dk_network_connect(ctx->dk, dc.extra_network, id, dc.aliases.v, d);
+	}
+	free(id);
+	des_create_release(&dc);
+	return err;
+}
+
+static int sleep_ms(struct rec_apply_ctx *ctx, uint64_t ms)
+{
+	int64_t end = bg_mono_ms() + (int64_t)ms;
+	for (;;) {
+		if (ctx->cancel && *ctx->cancel) {
+			return BG_ECANCELLED;
+		}
+		int64_t left = end - bg_mono_ms();
+		if (left <= 0) {
+			return 0;
+		}
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (left > 100 ? 100 : left) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * The health gate: every replica of the colour must answer (HTTP GET on
+ * its address on the edge network, or the image's own HEALTHCHECK status)
+ * within the configured tries. A replica that exits fails the gate at
+ * once: waiting would only delay the bad news.
+ */
+static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, struct bg_diag *d)
+{
+	const struct cfg_site *cs = s->cfg;
+	unsigned n = cs->replicas;
+	bool ok[MAX_REPLICAS + 1] = {false};
+	unsigned healthy = 0;
+	char *last = NULL;
+	int err = 0;
+	char iv[32];
+
+	bg_duration_format(cs->health.interval_ms, iv);
+	for (unsigned attempt = 1; attempt <= cs->health.retries; attempt++) {
+		for (unsigned r = 1; r <= n; r++) {
+			if (ok[r]) {
+				continue;
+			}
+			char *name = des_colour_container_name(s->name, a->colour, r);
+			struct obs_container c = {0};
+			struct bg_diag dd;
+			bg_diag_init(&dd);
+			err = dk_container_inspect(ctx->dk, name, &c, &dd);
+			if (err) {
+				bg_diag_merge(d, &dd);
+				bg_diag_release(&dd);
+				free(name);
+				free(last);
+				return err;
+			}
+			bg_diag_release(&dd);
+			if (c.state == OBS_CSTATE_EXITED || c.state == OBS_CSTATE_DEAD) {
+				bg_diag_error(d, NULL, "%s exited (code %d) before it became healthy",
+						name, c.exit_code);
+				obs_container_release(&c);
+				free(name);
+				free(last);
+				return BG_EHEALTH;
+			}
+			if (c.health != OBS_HEALTH_NONE) {
+				ok[r] = c.health == OBS_HEALTH_HEALTHY;
+				free(last);
+				last = bg_xasprintf("%s: docker health %s", name, obs_health_name(c.health));
+			} else {
+				const char *ip = obs_container_ip(&c, ctx->des->edge_network);
+				if (!ip || !*ip) {
+					ip = obs_container_ip(&c, s->network);
+				}
+				char *detail = NULL;
+				if (ip && *ip) {
+					char *url = bg_xasprintf("http://%s:%u%s", ip, cs->port, cs->health.path);
+					ok[r] = hc_http_check(url, cs->health.timeout_ms, cs->health.status,
+							&detail) == 0;
+					free(url);
+				} else {
+					detail = bg_xstrdup("no address yet");
+				}
+				free(last);
+				last = bg_xasprintf("%s: %s", name, detail ? detail : "?");
+				free(detail);
+			}
+			if (ok[r]) {
+				healthy++;
+			}
+			obs_container_release(&c);
+			free(name);
+		}
+		if (healthy == n) {
+			rec_progress(ctx, false, "%s-%s: healthy %u/%u (v%u)", s->name, a->colour,
+					healthy, n, a->version);
+			free(last);
+			return 0;
+		}
+		if (attempt == cs->health.retries) {
+			break;
+		}
+		rec_progress(ctx, true, "%s-%s: healthy %u/%u, try %u/%u, waiting %s (%s)",
+				s->name, a->colour, healthy, n, attempt, cs->health.retries, iv,
+				last ? last : "");
+		err = sleep_ms(ctx, cs->health.interval_ms);
+		if (err) {
+			free(last);
+			return err;
+		}
+	}
+	bg_diag_error(d, NULL, "%s-%s did not become healthy: %u/%u replicas after %u tries "
+			"(last: %s)", s->name, a->colour, healthy, n, cs->health.retries,
+			last ? last : "?");
+	free(last);
+	return BG_EHEALTH;
+}
+
+int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d)
+{
+	const struct des_site *s = des_site_find(ctx->des, a->site);
+	const char *target = a->target_id ? a->target_id : a->name;
+
+	if (!s) {
+		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
+		return BG_ECONFIG;
+	}
+	if (a->kind == PLAN_KIND_IMAGE) {
+		return dk_image_pull(ctx->dk, a->name, d);
+	}
+	switch (a->op) {
+	case PLAN_OP_CREATE:
+		return colour_create(ctx, s, a, d);
+	case PLAN_OP_START: {
+		int err = dk_container_start(ctx->dk, target, d);
+		/*
+		 * Its host port was taken between the choice and the start (another
+		 * installation on this host, a process): recreate it on the next
+		 * free port and start again. Never for the live colour.
+		 */
+		const struct plan_site *ps = ctx->plan ? plan_site_find(ctx->plan, a->site) : NULL;
+		for (int tries = 0; err && tries < 5 && rec_publishes_ports(ctx->cfg) && d->n &&
+				a->colour && ps &&
+				(!ps->live_before || strcmp(ps->live_before, a->colour) != 0) &&
+				(strstr(d->items[d->n - 1].msg, "port is already allocated") ||
+				 strstr(d->items[d->n - 1].msg, "address already in use"));
+				tries++) {
+			struct bg_diag dd;
+			bg_diag_init(&dd);
+			rec_progress(ctx, false, "%s: its host port was taken meanwhile: recreated on "
+					"another port", a->name);
+			err = dk_container_remove(ctx->dk, a->name, &dd);
+			if (!err) {
+				err = colour_create(ctx, s, a, &dd);
+			}
+			if (!err) {
+				err = dk_container_start(ctx->dk, a->name, &dd);
+			}
+			bg_diag_release(d);
+			bg_diag_init(d);
+			bg_diag_merge(d, &dd);
+			bg_diag_release(&dd);
+		}
+		return err;
+	}
+	case PLAN_OP_STOP:
+		return dk_container_stop(ctx->dk, target,
+				des_stop_timeout_s(s->cfg->stop_timeout_ms), d);
+	case PLAN_OP_REMOVE: {
+		/* Stop gracefully first: remove would SIGKILL a running container. */
+		int err = dk_container_stop(ctx->dk, target,
+				des_stop_timeout_s(s->cfg->stop_timeout_ms), d);
+		if (err && err != BG_ENOT_FOUND) {
+			return err;
+		}
+		return dk_container_remove(ctx->dk, target, d);
+	}
+	case PLAN_OP_HEALTH:
+		return colour_health(ctx, s, a, d);
+	case PLAN_OP_DRAIN:
+		rec_progress(ctx, false, "%s-%s: draining for %" PRIu64 "ms", s->name, a->colour,
+				a->ms);
+		return sleep_ms(ctx, a->ms);
+	default:
+		BG_BUG("colour: unexpected op %s", plan_op_name(a->op));
+	}
+}
+
