@@ -36,8 +36,8 @@ const struct rec_impl *rec_for_kind(enum plan_kind kind)
 	return NULL;
 }
 
-int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
-		struct obs *o, struct bg_diag *d)
+int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
+		struct obs *o, unsigned flags, struct bg_diag *d)
 {
 	int err = dk_client_negotiate(dk, d);
 	if (err) {
@@ -50,9 +50,11 @@ int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 	o->api_version = bg_xstrdup(dk_client_api_version(dk));
 	o->edge_kind = bg_xstrdup(cfg_edge_kind_name(cfg->g.edge_kind));
 	/* Containers first: the service and colour kinds both need them. */
-	err = dk_containers_observe(dk, o, d);
-	if (err) {
-		return err;
+	if (!(flags & REC_OBSERVE_NO_CONTAINERS)) {
+		err = dk_containers_observe(dk, o, d);
+		if (err) {
+			return err;
+		}
 	}
 	obs_finish(o);
 	for (size_t i = 0; i < rec_registry_len; i++) {
@@ -70,6 +72,12 @@ int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 	}
 	obs_finish(o);
 	return 0;
+}
+
+int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
+		struct obs *o, struct bg_diag *d)
+{
+	return rec_observe(dk, cfg, h, o, 0, d);
 }
 
 int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,

@@ -84,10 +84,19 @@ extern const size_t rec_registry_len;
 
 const struct rec_impl *rec_for_kind(enum plan_kind kind);
 
+enum rec_observe_flags {
+	/* The daemon keeps containers from the event stream: observe the rest. */
+	REC_OBSERVE_NO_CONTAINERS = 1 << 0,
+};
+
 /*
- * The whole observation for a configuration: engine version, every kind's
- * observe, and the history's facts (h may be NULL: no history yet).
+ * The whole observation for a configuration: engine version, containers
+ * (unless flags say otherwise), every kind's observe, and the history's
+ * facts (h may be NULL: no history yet). The CLI and the daemon both use it.
  */
+int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
+		struct obs *o, unsigned flags, struct bg_diag *d);
+/* rec_observe(dk, cfg, h, o, 0, d). */
 int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 		struct obs *o, struct bg_diag *d);
 

@@ -864,37 +864,6 @@ static void inspect_issue(struct ctl *c)
  * the containers up to date from events, and passes a copy in `o` so the
  * kinds that look for name conflicts see which names are ours.
  */
-static int observe_rest(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
-		struct obs *o, struct bg_diag *d)
-{
-	int err = dk_client_negotiate(dk, d);
-	if (err) {
-		return err;
-	}
-	free(o->engine_version);
-	free(o->api_version);
-	free(o->edge_kind);
-	o->engine_version = bg_xstrdup(dk_client_engine_version(dk));
-	o->api_version = bg_xstrdup(dk_client_api_version(dk));
-	o->edge_kind = bg_xstrdup(cfg_edge_kind_name(cfg->g.edge_kind));
-	obs_finish(o);
-	for (size_t i = 0; i < rec_registry_len; i++) {
-		err = rec_registry[i]->observe(dk, cfg, o, d);
-		if (err) {
-			return err;
-		}
-	}
-	if (h) {
-		err = hist_observe(h, o);
-		if (err) {
-			bg_diag_error(d, NULL, "cannot read the history: %s", bg_strerror(err));
-			return err;
-		}
-	}
-	obs_finish(o);
-	return 0;
-}
-
 static void obs_take_containers(struct obs *dst, struct obs *src)
 {
 	for (size_t i = 0; i < dst->n_containers; i++) {
@@ -1286,7 +1255,8 @@ static void job_work(uv_work_t *w)
 		j->err = rec_observe_all(c->wdk, j->cfg, c->hist, &j->obs, &j->diag);
 		break;
 	case JOB_REST:
-		j->err = observe_rest(c->wdk, j->cfg, c->hist, &j->obs, &j->diag);
+		j->err = rec_observe(c->wdk, j->cfg, c->hist, &j->obs, REC_OBSERVE_NO_CONTAINERS,
+				&j->diag);
 		break;
 	case JOB_APPLY: {
 		struct apply_opts o = {
