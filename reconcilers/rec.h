@@ -71,6 +71,14 @@ struct rec_impl {
 			struct bg_diag *d);
 	/* Which plan kinds its apply handles. */
 	bool (*handles)(enum plan_kind kind);
+	/* Pure, like diff: this kind's part of a rollback plan (NULL: none). */
+	int (*rollback)(struct rec_diff_ctx *ctx);
+	/* The executor calls after once a step of this kind succeeded (NULL:
+	 * nothing to do), and failed once it failed, with its error (NULL:
+	 * nothing to undo). They keep the executor a generic loop. */
+	int (*after)(struct rec_apply_ctx *ctx, const struct plan_action *a,
+			struct bg_diag *d);
+	void (*failed)(struct rec_apply_ctx *ctx, const struct plan_action *a, int err);
 };
 
 extern const struct rec_impl rec_network_impl;
