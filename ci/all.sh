@@ -3,6 +3,7 @@
 # directory. Test results come from meson's testlogs; a stage that cannot
 # build counts as a failure. Ends with "N passed, N failed[, N skipped]".
 #
+#   0. the layering check                         (ci/layers.py)
 #   1. gcc, --werror: build                       (ci/build.sh)
 #   2. clang + ASan + UBSan, --werror: unit, fuzz corpora, schema suites
 #   3. valgrind over the unit suite (gcc build)
@@ -36,6 +37,7 @@ mtest() { # mtest STAGE BUILDDIR LOGNAME ARGS...: run meson test, then count its
 		echo "FAIL $stage (count.py failed)" >>"$RESULTS"
 }
 
+step "layering (ci/layers.py: who may include whom)" python3 ci/layers.py
 step "build gcc --werror" ci/build.sh build-ci-gcc gcc
 step "build clang asan+ubsan --werror" ci/build.sh build-ci-asan clang-asan
 if [ -f build-ci-asan/build.ninja ]; then
