@@ -18,6 +18,15 @@ into build/bench/results.json (docs/benchmarks.md describes every field).
       required keys, each a number or (unless --strict) null; the part of a
       benchmark that did not run is null. Exit 0 when it holds, 1 if not
       (each problem on stderr), 2 when FILE is not JSON.
+  bench-results.py compare BEFORE AFTER [--tolerance PCT]
+      The figures of two runs side by side (issue 10: "figures do not get
+      worse"): switch.bluegreen ok/failed/switch_ms/rollback_ms, each
+      plan_scale row's ms and rss_kb, idle rss/pss/uss/wakeups, event
+      latency p50/p99. A figure is worse when failed went up at all, or
+      when it moved the wrong way (ok: down; every other: up) by more than
+      PCT percent (default 10) and by more than its noise floor. Exit 0 when none is worse, 1 if one is, 2 when
+      a file is not JSON. A figure missing on either side is listed, not
+      judged.
 """
 import json
 import os
@@ -106,6 +115,70 @@ def check(res, strict=False):
             for k in req:
                 leaf(part, val, k)
     return probs
+
+
+# Lower is better for every compared figure but "ok". Below FLOOR (in the
+# figure's own unit) a difference is noise on this kind of machine.
+COMPARED = (
+    (("switch", "bluegreen", "ok"), "higher", 10),
+    (("switch", "bluegreen", "failed"), "exact", 0),
+    (("switch", "bluegreen", "switch_ms"), "lower", 20),
+    (("switch", "bluegreen", "rollback_ms"), "lower", 20),
+    (("idle", "rss_kb"), "lower", 512),
+    (("idle", "pss_kb"), "lower", 512),
+    (("idle", "uss_kb"), "lower", 512),
+    (("idle", "wakeups_per_min"), "lower", 1),
+    (("event_latency_ms", "p50"), "lower", 10),
+    (("event_latency_ms", "p99"), "lower", 20),
+)
+FLOOR = {"ms": 20, "rss_kb": 1024}
+
+
+def dig(obj, path):
+    for k in path:
+        if not isinstance(obj, dict) or k not in obj:
+            return None
+        obj = obj[k]
+    return obj if is_num(obj) else None
+
+
+def verdict(before, after, how, floor, tol):
+    """'worse', 'better' or 'same' for one figure."""
+    if how == "higher":  # requests served in the run's fixed window
+        dropped = before - after
+        if dropped > floor and dropped > before * tol / 100.0:
+            return "worse"
+        return "better" if -dropped > floor and -dropped > before * tol / 100.0 else "same"
+    if how == "exact":
+        return "worse" if after > before else "better" if after < before else "same"
+    grew = after - before
+    if grew > floor and grew > before * tol / 100.0:
+        return "worse"
+    if -grew > floor and -grew > before * tol / 100.0:
+        return "better"
+    return "same"
+
+
+def compare(before, after, tol):
+    """Rows (name, before, after, verdict) and the number of worse figures."""
+    rows = []
+    for path, how, floor in COMPARED:
+        rows.append((".".join(path), dig(before, path), dig(after, path), how, floor))
+    b_rows = {r.get("sites"): r for r in before.get("plan_scale") or [] if isinstance(r, dict)}
+    a_rows = {r.get("sites"): r for r in after.get("plan_scale") or [] if isinstance(r, dict)}
+    for sites in sorted(set(b_rows) | set(a_rows), key=lambda x: (x is None, x)):
+        for k in ("ms", "rss_kb"):
+            rows.append((f"plan_scale[sites={sites}].{k}", dig(b_rows.get(sites), (k,)),
+                         dig(a_rows.get(sites), (k,)), "lower", FLOOR[k]))
+    out, worse = [], 0
+    for name, b, a, how, floor in rows:
+        if b is None or a is None:
+            out.append((name, b, a, "missing"))
+            continue
+        v = verdict(b, a, how, floor, tol)
+        worse += v == "worse"
+        out.append((name, b, a, v))
+    return out, worse
 
 
 def load_fragment(path):
@@ -224,6 +297,28 @@ def main(argv):
         for p in probs:
             print(f"bench-results: {argv[2]}: {p}", file=sys.stderr)
         return 1 if probs else 0
+    if len(argv) >= 4 and argv[1] == "compare":
+        tol = 10.0
+        if argv[4:6] and argv[4] == "--tolerance" and len(argv) == 6:
+            tol = float(argv[5])
+        elif len(argv) != 4:
+            raise SystemExit("bench-results: compare BEFORE AFTER [--tolerance PCT]")
+        res = []
+        for path in argv[2:4]:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    res.append(json.load(f))
+            except (OSError, ValueError) as e:
+                print(f"bench-results: {path}: {e}", file=sys.stderr)
+                return 2
+        rows, worse = compare(res[0], res[1], tol)
+        print(f"{'figure':40} {'before':>12} {'after':>12}  verdict (tolerance {tol:g}%)")
+        for name, b, a, v in rows:
+            fb = "-" if b is None else f"{b:g}"
+            fa = "-" if a is None else f"{a:g}"
+            print(f"{name:40} {fb:>12} {fa:>12}  {v}")
+        print(f"compare: {worse} figure(s) worse")
+        return 1 if worse else 0
     print(__doc__.strip(), file=sys.stderr)
     return 2
 

@@ -10,6 +10,9 @@
 #   - bench-results.py check: passes on those, and fails on a missing key,
 #     a string where a number belongs, a null under --strict, a part left
 #     by a benchmark that did not run;
+#   - bench-results.py compare: passes on the same figures, fails on a
+#     slower switch, a failed request, a quarter fewer served, more memory; a small
+#     difference is noise, a missing figure is listed but not judged;
 #   - the writers themselves: bench-switch.sh's JSON part on a recorded
 #     results table, and bench-plan (the build's, at N=1, no Docker, no
 #     peer) for real, each merged and checked --strict.
@@ -167,6 +170,30 @@ refused() { # refused FILE WHAT [--strict]
 		bad "check refused $2 with exit $rc, or without saying why"
 	fi
 }
+# ---- compare: before/after, mechanically (issue 10) ----
+# compared OUT PYTHON WANT-RC WANT-LINE: all.json against a changed copy.
+compared() {
+	mutate "$tmp/after.json" "$2"
+	$br compare "$tmp/all.json" "$tmp/after.json" >"$tmp/cmp" 2>&1
+	rc=$?
+	if [ "$rc" -ne "$3" ]; then
+		bad "compare, $1: exit $rc, not $3: $(cat "$tmp/cmp")"
+	elif ! grep -qE -- "$4" "$tmp/cmp"; then
+		bad "compare, $1: no line matching '$4' in: $(cat "$tmp/cmp")"
+	else
+		ok "compare, $1: exit $rc, $(grep -E -- "$4" "$tmp/cmp" | head -n 1 | tr -s ' ')"
+	fi
+}
+compared "the same run" 'pass' 0 '^compare: 0 figure'
+compared "switch 30% slower" 'r["switch"]["bluegreen"]["switch_ms"] = 543' 1 '^switch\.bluegreen\.switch_ms +417 +543 +worse'
+compared "a failed request" 'r["switch"]["bluegreen"]["failed"] = 1' 1 '^switch\.bluegreen\.failed .* worse'
+compared "a quarter fewer requests served" 'r["switch"]["bluegreen"]["ok"] = 3900' 1 '^switch\.bluegreen\.ok .* worse'
+compared "plan at N=100 uses 2 MB more" 'r["plan_scale"][1]["rss_kb"] += 2048' 1 '^plan_scale\[sites=100\]\.rss_kb .* worse'
+compared "5 ms slower switch is noise" 'r["switch"]["bluegreen"]["switch_ms"] += 5' 0 '^switch\.bluegreen\.switch_ms .* same'
+compared "one request fewer is noise" 'r["switch"]["bluegreen"]["ok"] -= 1' 0 '^switch\.bluegreen\.ok .* same'
+compared "a faster switch" 'r["switch"]["bluegreen"]["switch_ms"] = 200' 0 '^switch\.bluegreen\.switch_ms .* better'
+compared "a figure missing after" 'r["idle"] = None' 0 '^idle\.rss_kb .* missing'
+
 # Each required key, removed in turn (one file each, written by one python).
 python3 - "$tmp/all.json" "$tmp" >"$tmp/dlist" <<'EOF' || bad "could not write the files without a key"
 import json, sys
