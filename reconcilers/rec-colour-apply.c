@@ -164,10 +164,64 @@ static int sleep_ms(struct rec_apply_ctx *ctx, uint64_t ms)
 }
 
 /*
+ * One probe of replica r: the image's own HEALTHCHECK status if it has one,
+ * else an HTTP GET on its address on the edge network (or the site's).
+ * *last says what was seen. A replica that exited fails the gate at once.
+ */
+static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, unsigned r, bool *ok, char **last, struct bg_diag *d)
+{
+	const struct cfg_site *cs = s->cfg;
+	char *name = des_colour_container_name(s->name, a->colour, r);
+	struct obs_container c = {0};
+	struct bg_diag dd;
+	int err;
+
+	bg_diag_init(&dd);
+	err = dk_container_inspect(ctx->dk, name, &c, &dd);
+	if (err) {
+		bg_diag_merge(d, &dd);
+		goto out;
+	}
+	if (c.state == OBS_CSTATE_EXITED || c.state == OBS_CSTATE_DEAD) {
+		bg_diag_error(d, NULL, "%s exited (code %d) before it became healthy", name,
+				c.exit_code);
+		err = BG_EHEALTH;
+		goto out;
+	}
+	free(*last);
+	if (c.health != OBS_HEALTH_NONE) {
+		*ok = c.health == OBS_HEALTH_HEALTHY;
+		*last = bg_xasprintf("%s: docker health %s", name, obs_health_name(c.health));
+		goto out;
+	}
+	const char *ip = obs_container_ip(&c, ctx->des->edge_network);
+	if (!ip || !*ip) {
+		ip = obs_container_ip(&c, s->network);
+	}
+	char *detail = NULL;
+	if (ip && *ip) {
+		char *url = bg_xasprintf("http://%s:%u%s", ip, cs->port, cs->health.path);
+		*ok = health_http_check(url, cs->health.timeout_ms, cs->health.status,
+				&detail) == 0;
+		free(url);
+	} else {
+		detail = bg_xstrdup("no address yet");
+	}
+	*last = bg_xasprintf("%s: %s", name, detail ? detail : "?");
+	free(detail);
+out:
+	bg_diag_release(&dd);
+	obs_container_release(&c);
+	free(name);
+	return err;
+}
+
+/*
  * The health gate: every replica of the colour must answer (HTTP GET on
  * its address on the edge network, or the image's own HEALTHCHECK status)
- * within the configured tries. A replica that exits fails the gate at
- * once: waiting would only delay the bad news.
+ * within the configured tries, interval apart. A replica that exits fails
+ * the gate at once: waiting would only delay the bad news.
  */
 static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 		const struct plan_action *a, struct bg_diag *d)
@@ -182,64 +236,21 @@ static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 
 	bg_duration_format(cs->health.interval_ms, iv);
 	for (unsigned attempt = 1; attempt <= cs->health.retries; attempt++) {
+		/* One round: each replica not yet healthy is probed once. */
 		for (unsigned r = 1; r <= n; r++) {
 			if (ok[r]) {
 				continue;
 			}
-			char *name = des_colour_container_name(s->name, a->colour, r);
-			struct obs_container c = {0};
-			struct bg_diag dd;
-			bg_diag_init(&dd);
-			err = dk_container_inspect(ctx->dk, name, &c, &dd);
+			err = probe_replica(ctx, s, a, r, &ok[r], &last, d);
 			if (err) {
-				bg_diag_merge(d, &dd);
-				bg_diag_release(&dd);
-				free(name);
-				free(last);
-				return err;
+				goto out;
 			}
-			bg_diag_release(&dd);
-			if (c.state == OBS_CSTATE_EXITED || c.state == OBS_CSTATE_DEAD) {
-				bg_diag_error(d, NULL, "%s exited (code %d) before it became healthy",
-						name, c.exit_code);
-				obs_container_release(&c);
-				free(name);
-				free(last);
-				return BG_EHEALTH;
-			}
-			if (c.health != OBS_HEALTH_NONE) {
-				ok[r] = c.health == OBS_HEALTH_HEALTHY;
-				free(last);
-				last = bg_xasprintf("%s: docker health %s", name, obs_health_name(c.health));
-			} else {
-				const char *ip = obs_container_ip(&c, ctx->des->edge_network);
-				if (!ip || !*ip) {
-					ip = obs_container_ip(&c, s->network);
-				}
-				char *detail = NULL;
-				if (ip && *ip) {
-					char *url = bg_xasprintf("http://%s:%u%s", ip, cs->port, cs->health.path);
-					ok[r] = hc_http_check(url, cs->health.timeout_ms, cs->health.status,
-							&detail) == 0;
-					free(url);
-				} else {
-					detail = bg_xstrdup("no address yet");
-				}
-				free(last);
-				last = bg_xasprintf("%s: %s", name, detail ? detail : "?");
-				free(detail);
-			}
-			if (ok[r]) {
-				healthy++;
-			}
-			obs_container_release(&c);
-			free(name);
+			healthy += ok[r];
 		}
 		if (healthy == n) {
 			rec_progress(ctx, false, "%s-%s: healthy %u/%u (v%u)", s->name, a->colour,
 					healthy, n, a->version);
-			free(last);
-			return 0;
+			goto out;
 		}
 		if (attempt == cs->health.retries) {
 			break;
@@ -249,15 +260,16 @@ static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 				last ? last : "");
 		err = sleep_ms(ctx, cs->health.interval_ms);
 		if (err) {
-			free(last);
-			return err;
+			goto out;
 		}
 	}
 	bg_diag_error(d, NULL, "%s-%s did not become healthy: %u/%u replicas after %u tries "
 			"(last: %s)", s->name, a->colour, healthy, n, cs->health.retries,
 			last ? last : "?");
+	err = BG_EHEALTH;
+out:
 	free(last);
-	return BG_EHEALTH;
+	return err;
 }
 
 int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
@@ -271,7 +283,9 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		return BG_ECONFIG;
 	}
 	if (a->kind == PLAN_KIND_IMAGE) {
-		return dk_image_pull(ctx->dk, a->name, d);
+		int err = dk_image_pull(ctx->dk, a->name, d);
+		/* The pull is done when its image is part of what the next steps build. */
+		return err || a->op != PLAN_OP_PULL ? err : rec_image_refresh(ctx, a, d);
 	}
 	switch (a->op) {
 	case PLAN_OP_CREATE:
@@ -331,3 +345,64 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	}
 }
 
+
+int rec_colour__after(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d)
+{
+	if (a->op != PLAN_OP_HEALTH || !a->colour) {
+		return 0;
+	}
+	const struct plan_site *ps = plan_site_find(ctx->plan, a->site);
+	if (ps && ps->candidate_after && strcmp(ps->candidate_after, a->colour) == 0) {
+		rec_journal(ctx, "candidate", a->site, "healthy", "%s-%s v%u is healthy and waits "
+				"for the switch (promote: manual)", a->site, a->colour, a->version);
+	}
+	return 0;
+}
+
+/*
+ * Did this apply create or start the colour before step `upto`? Only such a
+ * colour is stopped when its gate fails: one that was running before (a
+ * re-check before a switch) may be serving through an edge we cannot see.
+ */
+static bool started_here(const struct plan *p, size_t upto, const char *site,
+		const char *colour)
+{
+	for (size_t i = 0; i < upto; i++) {
+		const struct plan_action *a = &p->actions[i];
+		if (a->kind == PLAN_KIND_CONTAINER && a->site && strcmp(a->site, site) == 0 &&
+				a->colour && strcmp(a->colour, colour) == 0 &&
+				(a->op == PLAN_OP_CREATE || a->op == PLAN_OP_START)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A candidate that failed its gate is stopped: it serves nothing, and the
+ * next plan then proposes to start and gate it again instead of a switch.
+ */
+void rec_colour__failed(struct rec_apply_ctx *ctx, const struct plan_action *a, int err)
+{
+	if (a->op != PLAN_OP_HEALTH || !a->colour || err != BG_EHEALTH ||
+			!started_here(ctx->plan, ctx->step, a->site, a->colour)) {
+		return;
+	}
+	const struct des_site *s = des_site_find(ctx->des, a->site);
+	const struct plan_site *ps = plan_site_find(ctx->plan, a->site);
+	/* Never stop what serves: only a colour that is not live. */
+	if (!s || !ps || (ps->live_before && strcmp(ps->live_before, a->colour) == 0)) {
+		return;
+	}
+	for (unsigned r = 1; r <= s->cfg->replicas; r++) {
+		char *name = des_colour_container_name(s->name, a->colour, r);
+		struct bg_diag dd;
+		bg_diag_init(&dd);
+		dk_container_stop(ctx->dk, name, 2, &dd);
+		bg_diag_release(&dd);
+		free(name);
+	}
+	rec_journal(ctx, "candidate", a->site, "failed", "%s-%s v%u failed its health gate and "
+			"was stopped", a->site, a->colour, a->version);
+}

@@ -44,16 +44,19 @@ typedef void (*rec_progress_cb)(void *arg, const char *line, bool transient);
 /* Everything an apply step may use. */
 struct rec_apply_ctx {
 	const struct cfg *cfg;
-	struct desired *des;    /* rebuilt by apply after an image pull */
-	const struct obs *obs;  /* the observation the plan was built from */
+	struct desired *des;    /* rebuilt after an image pull (rec_image_refresh) */
+	struct obs *obs;        /* the observation the plan was built from; a pull adds its image */
 	struct dk_client *dk;
 	struct hist *hist;
 	const char *token;
+	const char *actor;      /* who the journal names (NULL: ours, see rec_journal) */
 	rec_progress_cb progress;
 	void *progress_arg;
 	atomic_int *cancel;     /* apply_opts.cancel: stop at the next safe point */
 	struct bg_strv ports;   /* host ports handed out during this apply */
 	const struct plan *plan; /* the plan being applied */
+	size_t step;            /* plan->actions index of the step being executed */
+	struct bg_strv switched; /* sites whose live colour this apply switched so far */
 };
 
 /* nginx, upstream: ports: does this configuration publish colour ports? */
@@ -127,5 +130,57 @@ bool rec_conflict(const struct obs *o, const char *kind, const char *name);
 /* Observe name conflicts: for each name not found among managed objects, ask the engine. */
 int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
 		const struct bg_strv *names, struct bg_diag *d);
+
+/* ---- the executor (rec-exec.c) ---- */
+
+struct rec_exec_opts {
+	const char *actor;        /* who the journal names; NULL: ours */
+	rec_progress_cb progress; /* step lines and transient status (may be NULL) */
+	void *progress_arg;
+	atomic_int *cancel;       /* non-zero: stop before the next step (may be NULL) */
+};
+
+/*
+ * Execute plan p, whose token the caller verified and marked used: the
+ * steps in phase order (plan order within a phase), each journaled before
+ * (intent) and after (result), with the BLUEGREEN_FAULT kill points of test
+ * builds around it. A step's reconciler gets `after` once it succeeded and
+ * `failed` once it failed; the first failure stops the run. obs is the
+ * observation p was built from (a pull adds its image). On a failed step,
+ * *message gets a new string saying which step failed (and which sites
+ * were already switched); a cancel leaves it alone. Returns 0 or the
+ * error of the step that stopped the run (BG_ECANCELLED for a cancel).
+ */
+int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct dk_client *dk,
+		struct hist *h, const struct plan *p, struct obs *obs, char **message,
+		struct bg_diag *d);
+
+/*
+ * Append one journal entry; actor NULL means ours (bg_actor, with the
+ * $SUDO_USER claim), else who asked, alone. A failure is logged, not
+ * returned: what it records already happened.
+ */
+void rec_journal_append(struct hist *h, const char *actor, const char *action,
+		const char *site, const char *token, const char *result, const char *fmt, ...)
+	BG_PRINTF(7, 8);
+/* rec_journal_append with the actor and token of the apply ctx runs in. */
+void rec_journal(struct rec_apply_ctx *ctx, const char *action, const char *site,
+		const char *result, const char *fmt, ...) BG_PRINTF(5, 6);
+
+/*
+ * The tail of an image pull step: the image is local now, so its id joins
+ * ctx->obs and ctx->des is rebuilt with it. Part of the step (its error
+ * fails the step, and --retry's mark is cleared against the rebuilt spec),
+ * so the image apply calls it; it is not an `after` hook.
+ */
+int rec_image_refresh(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d);
+
+/*
+ * The edge's `after`: a switch (or a rollback) succeeded, so journal which
+ * colour is live now and remember the site in ctx->switched. Its home is
+ * rec_edge_impl.after (rec-edge.c).
+ */
+int rec_edge_after(struct rec_apply_ctx *ctx, const struct plan_action *a, struct bg_diag *d);
 
 #endif /* BG_RECONCILERS_REC_H */

@@ -60,9 +60,9 @@ int cmd_apply(int argc, char **argv, struct cli *cli)
 		goto out;
 	}
 	if (env.cfg->g.install_mode == CFG_MODE_UNSET) {
-		fprintf(cli->err, "bluegreen: refused: install_mode is not set in %s/global.conf "
-				"(production, staging or development): bluegreen does not guess where "
-				"it runs; nothing was changed\n", env.dir);
+		char *why = apply_mode_refusal(env.dir);
+		fprintf(cli->err, "bluegreen: refused: %s; nothing was changed\n", why);
+		free(why);
 		rc = BG_EXIT_REFUSED;
 		goto out;
 	}

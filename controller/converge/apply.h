@@ -70,6 +70,15 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
  */
 size_t apply_recover(struct hist *h, const char *state_dir, char **report);
 
+/*
+ * Why an apply is refused when global.conf has no install_mode: "install_mode
+ * is not set in DIR/global.conf (...): bluegreen does not guess where it
+ * runs" (dir NULL: "global.conf"). A new string; each caller adds its own
+ * "refused: " and "; nothing was changed", so the three refusals (apply_run,
+ * `bluegreen apply`, the daemon) share one wording.
+ */
+char *apply_mode_refusal(const char *dir);
+
 /* Whether s looks like a token (hex, PLAN_TOKEN_LEN chars). */
 bool apply_token_valid(const char *s);
 

@@ -16,7 +16,7 @@ static size_t discard(char *ptr, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-int hc_http_check(const char *url, uint64_t timeout_ms, unsigned want_status,
+int health_http_check(const char *url, uint64_t timeout_ms, unsigned want_status,
 		char **detail)
 {
 	CURL *h = curl_easy_init();
