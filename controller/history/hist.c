@@ -20,7 +20,6 @@
 #include "bg-log.h"
 #include "bg-util.h"
 
-#include <json-c/json.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -35,7 +34,6 @@
 /* The map never grows past this; a history that big is a bug elsewhere. */
 #define MAPSIZE_MAX ((size_t)1 << (sizeof(size_t) > 4 ? 40 : 30))
 #define MAPSIZE_MIN ((size_t)32 << 10)
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 struct hist {
 	MDB_env *env; /* NULL: read-only view of a store that does not exist */
@@ -340,342 +338,6 @@ static int txn_run(struct hist *h, unsigned flags, const char *what, txn_fn fn,
 	bg_log(BG_LOG_ERROR, "history: %s: the map kept changing, gave up after %d attempts",
 			what, TXN_ATTEMPTS);
 	return BG_EHISTORY;
-}
-
-/* ---- JSON records ---- */
-
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	if (c < 0x80) {
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	}
-	if (c >= 0xe0 && c <= 0xef) {
-		if (c == 0xe0) {
-			lo = 0xa0; /* overlong */
-		} else if (c == 0xed) {
-			hi = 0x9f; /* surrogates */
-		}
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80) {
-			return 0;
-		}
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (c == 0xf0) {
-			lo = 0x90; /* overlong */
-		} else if (c == 0xf4) {
-			hi = 0x8f; /* above U+10FFFF */
-		}
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 ||
-				(s[3] & 0xc0) != 0x80) {
-			return 0;
-		}
-		return 4;
-	}
-	return 0;
-}
-
-char *hist__utf8_fix(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n;
-	while (p[i] && (n = utf8_seq_len(p + i)) != 0) {
-		i += n;
-	}
-	if (!p[i]) {
-		return NULL;
-	}
-	struct bg_buf b = BG_BUF_INIT;
-	bg_buf_add(&b, s, i);
-	while (p[i]) {
-		n = utf8_seq_len(p + i);
-		if (n) {
-			bg_buf_add(&b, p + i, n);
-			i += n;
-		} else {
-			bg_buf_adds(&b, "\xef\xbf\xbd");
-			i++;
-		}
-	}
-	return bg_buf_detach(&b, NULL);
-}
-
-static void obj_add_str(json_object *o, const char *key, const char *val)
-{
-	if (!val) {
-		return;
-	}
-	char *fixed = hist__utf8_fix(val);
-	json_object_object_add(o, key, json_object_new_string(fixed ? fixed : val));
-	free(fixed);
-}
-
-/* Serialise o (consumed) into out, refusing records over HIST_VALUE_MAX. */
-static int obj_finish(json_object *o, struct bg_buf *out)
-{
-	size_t n = 0;
-	const char *s = json_object_to_json_string_length(o, JSON_FLAGS, &n);
-	int err = 0;
-	if (!s) {
-		BG_BUG("json_object_to_json_string_length");
-	}
-	if (n > HIST_VALUE_MAX) {
-		err = BG_ETOO_BIG;
-	} else {
-		err = bg_buf_add(out, s, n);
-	}
-	json_object_put(o);
-	return err;
-}
-
-/*
- * Parse one stored record: exactly one JSON object, strict syntax, valid
- * UTF-8, nothing after it, written by a format we know. A new reference.
- */
-static json_object *rec_parse(const void *data, size_t len, const char **why)
-{
-	json_object *o = NULL, *v = NULL;
-	struct json_tokener *tok = NULL;
-
-	if (len == 0 || len > HIST_VALUE_MAX) {
-		*why = "empty or oversized record";
-		return NULL;
-	}
-	tok = json_tokener_new_ex(16);
-	if (!tok) {
-		BG_BUG("json_tokener_new_ex");
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, data, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-			json_tokener_get_parse_end(tok) != len) {
-		*why = "not one JSON text";
-		goto fail;
-	}
-	if (!json_object_is_type(o, json_type_object)) {
-		*why = "not a JSON object";
-		goto fail;
-	}
-	if (!json_object_object_get_ex(o, "v", &v) || !json_object_is_type(v, json_type_int)) {
-		*why = "no format version";
-		goto fail;
-	}
-	if (json_object_get_int64(v) != HIST_REC_VERSION) {
-		*why = "unknown format version";
-		goto fail;
-	}
-	json_tokener_free(tok);
-	return o;
-fail:
-	json_object_put(o);
-	json_tokener_free(tok);
-	return NULL;
-}
-
-/* A string member: absent or null -> NULL (unless required). */
-static int rec_str(json_object *o, const char *key, bool required, char **out,
-		const char **why)
-{
-	json_object *v = NULL;
-	*out = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
-		if (required) {
-			*why = "a required field is missing";
-			return BG_EPARSE;
-		}
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		*why = "a text field is not a string";
-		return BG_EPARSE;
-	}
-	const char *s = json_object_get_string(v);
-	size_t n = (size_t)json_object_get_string_len(v);
-	/* NUL inside, or a sequence json-c let through that we would rewrite. */
-	if (strlen(s) != n) {
-		*why = "a text field contains NUL";
-		return BG_EPARSE;
-	}
-	char *fixed = hist__utf8_fix(s);
-	if (fixed) {
-		free(fixed);
-		*why = "a text field is not valid UTF-8";
-		return BG_EPARSE;
-	}
-	*out = bg_xstrndup(s, n);
-	return 0;
-}
-
-static int rec_int(json_object *o, const char *key, int64_t *out, const char **why)
-{
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int)) {
-		*why = "a required number is missing";
-		return BG_EPARSE;
-	}
-	*out = json_object_get_int64(v);
-	return 0;
-}
-
-static int rec_uint(json_object *o, const char *key, uint64_t *out, const char **why)
-{
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int)) {
-		*why = "a required number is missing";
-		return BG_EPARSE;
-	}
-	if (json_object_get_int64(v) < 0) {
-		*why = "a count is negative";
-		return BG_EPARSE;
-	}
-	*out = json_object_get_uint64(v);
-	return 0;
-}
-
-static json_object *rec_new(void)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "v", json_object_new_int(HIST_REC_VERSION));
-	return o;
-}
-
-int hist__entry_encode(const struct hist_entry *e, struct bg_buf *out)
-{
-	json_object *o = rec_new();
-	json_object_object_add(o, "seq", json_object_new_uint64(e->seq));
-	json_object_object_add(o, "time_ms", json_object_new_int64(e->time_ms));
-	obj_add_str(o, "actor", e->actor);
-	obj_add_str(o, "action", e->action);
-	obj_add_str(o, "site", e->site);
-	obj_add_str(o, "token", e->token);
-	obj_add_str(o, "result", e->result);
-	obj_add_str(o, "details", e->details);
-	obj_add_str(o, "sudo_user", e->sudo_user);
-	obj_add_str(o, "prev", e->prev);
-	return obj_finish(o, out);
-}
-
-static bool hash_hex_ok(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++) {
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))) {
-			return false;
-		}
-	}
-	return n == 64;
-}
-
-int hist__entry_link(const void *data, size_t len, const char *prev,
-		struct bg_buf *out, const char **why)
-{
-	const char *dummy = NULL;
-	json_object *o = rec_parse(data, len, why ? why : &dummy);
-	if (!o) {
-		return BG_EPARSE;
-	}
-	/* Replaces a "prev" already there (a half-chained journal): last wins. */
-	json_object_object_del(o, "prev");
-	json_object_object_add(o, "prev", json_object_new_string(prev));
-	return obj_finish(o, out);
-}
-
-int hist__entry_decode(const void *data, size_t len, struct hist_entry *e,
-		const char **why)
-{
-	const char *dummy = NULL;
-	json_object *o = NULL;
-	int err = BG_EPARSE;
-
-	if (!why) {
-		why = &dummy;
-	}
-	memset(e, 0, sizeof(*e));
-	o = rec_parse(data, len, why);
-	if (!o) {
-		return BG_EPARSE;
-	}
-	if (rec_uint(o, "seq", &e->seq, why) || rec_int(o, "time_ms", &e->time_ms, why) ||
-			rec_str(o, "actor", true, &e->actor, why) ||
-			rec_str(o, "action", true, &e->action, why) ||
-			rec_str(o, "site", false, &e->site, why) ||
-			rec_str(o, "token", false, &e->token, why) ||
-			rec_str(o, "result", false, &e->result, why) ||
-			rec_str(o, "details", false, &e->details, why) ||
-			rec_str(o, "sudo_user", false, &e->sudo_user, why) ||
-			rec_str(o, "prev", false, &e->prev, why)) {
-		goto out;
-	}
-	if (e->seq == 0) {
-		*why = "sequence number 0";
-		goto out;
-	}
-	if (e->prev && !hash_hex_ok(e->prev)) {
-		*why = "the link to the previous entry is not a SHA-256";
-		goto out;
-	}
-	err = 0;
-out:
-	json_object_put(o);
-	if (err) {
-		hist_entry_release(e);
-	}
-	return err;
-}
-
-void hist__version_release(struct hist__version *v)
-{
-	if (!v) {
-		return;
-	}
-	free(v->spec);
-	free(v->spec_json);
-	free(v->token);
-	memset(v, 0, sizeof(*v));
-}
-
-int hist__version_encode(const struct hist__version *v, struct bg_buf *out)
-{
-	json_object *o = rec_new();
-	obj_add_str(o, "spec", v->spec);
-	obj_add_str(o, "spec_json", v->spec_json);
-	obj_add_str(o, "token", v->token);
-	json_object_object_add(o, "time_ms", json_object_new_int64(v->time_ms));
-	return obj_finish(o, out);
-}
-
-int hist__version_decode(const void *data, size_t len, struct hist__version *v,
-		const char **why)
-{
-	const char *dummy = NULL;
-	json_object *o = NULL;
-	int err = BG_EPARSE;
-
-	if (!why) {
-		why = &dummy;
-	}
-	memset(v, 0, sizeof(*v));
-	o = rec_parse(data, len, why);
-	if (!o) {
-		return BG_EPARSE;
-	}
-	if (rec_str(o, "spec", true, &v->spec, why) ||
-			rec_str(o, "spec_json", true, &v->spec_json, why) ||
-			rec_str(o, "token", false, &v->token, why) ||
-			rec_int(o, "time_ms", &v->time_ms, why)) {
-		goto out;
-	}
-	err = 0;
-out:
-	json_object_put(o);
-	if (err) {
-		hist__version_release(v);
-	}
-	return err;
 }
 
 /* ---- open and close ---- */
@@ -1108,22 +770,6 @@ static bool can_read(struct hist *h, enum hist__db db)
 }
 
 /* ---- journal ---- */
-
-void hist_entry_release(struct hist_entry *e)
-{
-	if (!e) {
-		return;
-	}
-	free(e->actor);
-	free(e->action);
-	free(e->site);
-	free(e->token);
-	free(e->result);
-	free(e->details);
-	free(e->sudo_user);
-	free(e->prev);
-	memset(e, 0, sizeof(*e));
-}
 
 /*
  * The journal's last entry: *last its sequence number (0 when empty) and,
@@ -1617,49 +1263,6 @@ out:
 	return err;
 }
 
-static void json_add_opt(json_object *o, const char *key, const char *val)
-{
-	if (!val) {
-		json_object_object_add(o, key, NULL); /* null */
-		return;
-	}
-	obj_add_str(o, key, val);
-}
-
-int hist_entry_to_json(const struct hist_entry *e, struct bg_buf *out)
-{
-	/* gmtime_r handles years 0..9999 in the ISO form; outside, print null. */
-	static const int64_t time_max = INT64_C(253402300799999);
-	json_object *o = json_object_new_object();
-	size_t n = 0;
-	int err;
-
-	json_object_object_add(o, "seq", json_object_new_uint64(e->seq));
-	if (e->time_ms >= 0 && e->time_ms <= time_max) {
-		char iso[32];
-		bg_time_format_utc(e->time_ms, iso);
-		json_object_object_add(o, "time", json_object_new_string(iso));
-	} else {
-		json_object_object_add(o, "time", NULL);
-	}
-	json_object_object_add(o, "time_ms", json_object_new_int64(e->time_ms));
-	json_add_opt(o, "actor", e->actor);
-	json_add_opt(o, "action", e->action);
-	json_add_opt(o, "site", e->site);
-	json_add_opt(o, "token", e->token);
-	json_add_opt(o, "result", e->result);
-	json_add_opt(o, "details", e->details);
-	json_add_opt(o, "sudo_user", e->sudo_user);
-	json_add_opt(o, "prev", e->prev);
-	const char *s = json_object_to_json_string_length(o, JSON_FLAGS, &n);
-	if (!s) {
-		BG_BUG("json_object_to_json_string_length");
-	}
-	err = bg_buf_add(out, s, n);
-	json_object_put(o);
-	return err;
-}
-
 /* ---- the chain ---- */
 
 const char *hist_break_name(enum hist_break b)
@@ -2143,13 +1746,13 @@ static int fn_plan_store(struct hist *h, MDB_txn *txn, void *arg)
 {
 	struct token_ctx *c = arg;
 	struct bg_buf b = BG_BUF_INIT;
-	json_object *o = rec_new();
+	struct hist__plan rec = {
+		.args_json = (char *)c->args_json,
+		.plan_text = (char *)c->plan_text,
+		.time_ms = c->now,
+	};
 	MDB_val k = token_key(c->token), v;
-
-	obj_add_str(o, "args_json", c->args_json);
-	obj_add_str(o, "plan_text", c->plan_text);
-	json_object_object_add(o, "time_ms", json_object_new_int64(c->now));
-	int rc = obj_finish(o, &b);
+	int rc = hist__rec_encode(&hist__rec_plan, &rec, 0, &b);
 	if (!rc) {
 		v.mv_data = b.data;
 		v.mv_size = b.len;
@@ -2178,7 +1781,7 @@ static int fn_plan_get(struct hist *h, MDB_txn *txn, void *arg)
 	struct token_ctx *c = arg;
 	MDB_val k = token_key(c->token), v;
 	const char *why = NULL;
-	json_object *o = NULL;
+	struct hist__plan rec;
 
 	free(c->got);
 	c->got = NULL;
@@ -2189,14 +1792,13 @@ static int fn_plan_get(struct hist *h, MDB_txn *txn, void *arg)
 	if (rc) {
 		return rc;
 	}
-	o = rec_parse(v.mv_data, v.mv_size, &why);
-	if (!o || rec_str(o, "args_json", true, &c->got, &why)) {
+	if (hist__rec_decode(&hist__rec_plan_args, v.mv_data, v.mv_size, &rec, &why)) {
 		bg_log(BG_LOG_ERROR, "history: the plan of token %s is unreadable: %s",
 				c->token, why);
-		rc = BG_EHISTORY;
+		return BG_EHISTORY;
 	}
-	json_object_put(o);
-	return rc;
+	c->got = rec.args_json;
+	return 0;
 }
 
 int hist_plan_get(struct hist *h, const char *token, char **args_json)
@@ -2242,12 +1844,13 @@ static int mark_value(struct hist *h, MDB_txn *txn, int64_t now, struct bg_buf *
 	if (rc) {
 		return rc;
 	}
-	json_object *o = rec_new();
-	json_object_object_add(o, "time_ms", json_object_new_int64(now));
-	json_object_object_add(o, "pid", json_object_new_int64((int64_t)getpid()));
-	obj_add_str(o, "actor", bg_actor());
-	json_object_object_add(o, "journal_seq", json_object_new_uint64(last));
-	return obj_finish(o, b);
+	struct hist__mark rec = {
+		.time_ms = now,
+		.pid = (int64_t)getpid(),
+		.actor = (char *)bg_actor(),
+		.journal_seq = last,
+	};
+	return hist__rec_encode(&hist__rec_mark, &rec, 0, b);
 }
 
 static int fn_token_use(struct hist *h, MDB_txn *txn, void *arg)
@@ -2379,43 +1982,28 @@ static void apply_ctx_actor(struct apply_ctx *c, const char *actor)
 	c->claim = actor ? NULL : bg_actor_claimed();
 }
 
-/* What an applying mark says. */
-struct apply_mark {
-	int64_t pid;
-	char *actor;
-	uint64_t seq;
-	int64_t time_ms;
-};
-
+/* What an applying mark says; an unreadable one says nothing (zeroed). */
 static int apply_mark_read(struct hist *h, MDB_txn *txn, const char *token,
-		struct apply_mark *m)
+		struct hist__applying *m)
 {
 	MDB_val k = token_key(token), v;
 	const char *why = NULL;
-	json_object *o = NULL;
 	memset(m, 0, sizeof(*m));
 	int rc = mdb_get(txn, h->dbi[HIST_DB_APPLYING], &k, &v);
 	if (rc) {
 		return rc;
 	}
-	o = rec_parse(v.mv_data, v.mv_size, &why);
-	if (!o || rec_int(o, "pid", &m->pid, &why) ||
-			rec_str(o, "actor", false, &m->actor, &why) ||
-			rec_uint(o, "seq", &m->seq, &why) ||
-			rec_int(o, "time_ms", &m->time_ms, &why)) {
+	if (hist__rec_decode(&hist__rec_applying, v.mv_data, v.mv_size, m, &why)) {
 		bg_log(BG_LOG_WARN, "history: the in-progress mark of token %s is unreadable: %s",
 				token, why);
-		free(m->actor);
-		memset(m, 0, sizeof(*m));
 	}
-	json_object_put(o);
 	return 0;
 }
 
 static int fn_apply_begin(struct hist *h, MDB_txn *txn, void *arg)
 {
 	struct apply_ctx *c = arg;
-	struct apply_mark m;
+	struct hist__applying m;
 	struct bg_buf b = BG_BUF_INIT;
 	char details[64];
 	MDB_val k = token_key(c->token), v;
@@ -2442,12 +2030,13 @@ static int fn_apply_begin(struct hist *h, MDB_txn *txn, void *arg)
 	if (rc) {
 		return rc;
 	}
-	json_object *o = rec_new();
-	json_object_object_add(o, "pid", json_object_new_int64((int64_t)getpid()));
-	obj_add_str(o, "actor", c->actor);
-	json_object_object_add(o, "seq", json_object_new_uint64(c->seq));
-	json_object_object_add(o, "time_ms", json_object_new_int64(c->now));
-	rc = obj_finish(o, &b);
+	struct hist__applying rec = {
+		.pid = (int64_t)getpid(),
+		.actor = (char *)c->actor,
+		.seq = c->seq,
+		.time_ms = c->now,
+	};
+	rc = hist__rec_encode(&hist__rec_applying, &rec, 0, &b);
 	if (!rc) {
 		v.mv_data = b.data;
 		v.mv_size = b.len;
@@ -2484,7 +2073,7 @@ int hist_apply_begin_as(struct hist *h, const char *token, const char *actor,
 static int fn_apply_end(struct hist *h, MDB_txn *txn, void *arg)
 {
 	struct apply_ctx *c = arg;
-	struct apply_mark m;
+	struct hist__applying m;
 	char *details = NULL;
 	MDB_val k = token_key(c->token);
 
@@ -2589,7 +2178,7 @@ int hist_applies_open(struct hist *h, struct bg_strv *out)
 static int fn_apply_interrupted(struct hist *h, MDB_txn *txn, void *arg)
 {
 	struct apply_ctx *c = arg;
-	struct apply_mark m;
+	struct hist__applying m;
 	char when[32] = "an unknown time";
 	MDB_val k = token_key(c->token);
 
