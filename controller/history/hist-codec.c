@@ -357,7 +357,7 @@ static bool hash_hex_ok(const char *s)
 }
 
 /* After the fields, in this order (the reasons are part of the format). */
-static int entry_check(const void *obj, const char **why)
+static int entry_record_check(const void *obj, const char **why)
 {
 	const struct hist_entry *e = obj;
 	if (e->seq == 0) {
@@ -384,7 +384,7 @@ static const struct hist__field entry_fields[] = {
 	FIELD(struct hist_entry, prev, HF_STR),
 };
 const struct hist__record hist__rec_entry =
-	RECORD("journal entry", struct hist_entry, entry_fields, entry_check);
+	RECORD("journal entry", struct hist_entry, entry_fields, entry_record_check);
 
 /* `history --json`: the entry with its time in words, every member present. */
 static const struct hist__field entry_view_fields[] = {
