@@ -2,7 +2,8 @@
  * hist-int: internals of the history module shared with its own tests and
  * fuzzer: the names of the LMDB databases (one X-macro, so the handle
  * table and the names cannot drift apart), the key layout helpers, and the
- * encoders and decoders of the JSON records stored as values. The decoders
+ * record codec: one field table per kind of JSON record stored as a value,
+ * one encoder and one decoder for all of them (hist-codec.c). The decoders
  * read bytes from disk, so they accept anything and never crash; the
  * on-disk format is documented in docs/history.md.
  */
@@ -59,6 +60,66 @@ void hist__u32_to_be(uint32_t v, unsigned char out[4]);
 uint32_t hist__be_to_u32(const unsigned char in[4]);
 
 /*
+ * ---- the record codec (hist-codec.c) ----
+ * Every value the store writes is one JSON object: "v" (HIST_REC_VERSION)
+ * first, then the members of its record table in table order. A field
+ * table names each member, its type and where it lives in the C struct,
+ * so one encoder and one decoder serve every record kind and the bytes of
+ * each kind are fixed by its table (t-hist's codec_bytes holds them).
+ */
+enum hist__ftype {
+	HF_STR,     /* char *: encode skips NULL; decode: absent or null -> NULL */
+	HF_STR_REQ, /* char *: encode skips NULL; decode refuses absent or null */
+	HF_I64,     /* int64_t: required */
+	HF_U64,     /* uint64_t: required, not negative */
+	HF_TIME_ISO, /* int64_t ms shown as ISO 8601 UTC, or null (views only) */
+};
+
+struct hist__field {
+	const char *key;
+	enum hist__ftype type;
+	size_t off; /* offsetof the member in the record's struct */
+};
+
+struct hist__record {
+	const char *what;
+	const struct hist__field *f;
+	size_t n;
+	size_t size; /* sizeof the record's struct */
+	/* Rules beyond the fields' types, run after them; NULL: none. */
+	int (*check)(const void *obj, const char **why);
+};
+
+enum hist__codec_flags {
+	/* A view, not a record: no "v", NULL strings as null, no size limit. */
+	HIST_CODEC_VIEW = 1 << 0,
+};
+
+/*
+ * Append obj's record (or view) to out. Invalid UTF-8 in strings is
+ * replaced with U+FFFD; BG_ETOO_BIG when a record exceeds HIST_VALUE_MAX.
+ */
+int hist__rec_encode(const struct hist__record *r, const void *obj, unsigned flags,
+		struct bg_buf *out);
+/*
+ * Fill obj (zeroed first; strings are new) from one stored record, or
+ * return BG_EPARSE with a static reason in *why (why may be NULL) and obj
+ * zeroed. Members the table does not name are ignored.
+ */
+int hist__rec_decode(const struct hist__record *r, const void *data, size_t len,
+		void *obj, const char **why);
+/* Free obj's strings and zero it. NULL-safe. */
+void hist__rec_release(const struct hist__record *r, void *obj);
+
+/* The record kinds (their bytes: docs/history.md). */
+extern const struct hist__record hist__rec_entry;    /* struct hist_entry */
+extern const struct hist__record hist__rec_version;  /* struct hist__version */
+extern const struct hist__record hist__rec_plan;     /* struct hist__plan */
+extern const struct hist__record hist__rec_plan_args; /* struct hist__plan, args_json only */
+extern const struct hist__record hist__rec_mark;     /* struct hist__mark */
+extern const struct hist__record hist__rec_applying; /* struct hist__applying */
+
+/*
  * Journal entry <-> JSON record. encode writes every field of e (seq and
  * time_ms as given; NULL strings are left out), replacing invalid UTF-8
  * with U+FFFD; BG_ETOO_BIG beyond HIST_VALUE_MAX. decode fills e (new
@@ -82,6 +143,29 @@ void hist__version_release(struct hist__version *v);
 int hist__version_encode(const struct hist__version *v, struct bg_buf *out);
 int hist__version_decode(const void *data, size_t len, struct hist__version *v,
 		const char **why);
+
+/* A printed plan (plans database, by token). */
+struct hist__plan {
+	char *args_json; /* what was asked, a JSON text kept verbatim */
+	char *plan_text; /* may be NULL */
+	int64_t time_ms;
+};
+
+/* A mark (tokens_used, rejected): when, by which process and actor. */
+struct hist__mark {
+	int64_t time_ms;
+	int64_t pid;
+	char *actor;
+	uint64_t journal_seq; /* the journal's last seq when it was made */
+};
+
+/* An apply in progress (applying database, by token). */
+struct hist__applying {
+	int64_t pid;
+	char *actor;
+	uint64_t seq; /* its "apply started" entry */
+	int64_t time_ms;
+};
 
 /*
  * Replace every invalid UTF-8 sequence (overlong forms, surrogates, code

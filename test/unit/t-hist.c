@@ -2061,6 +2061,288 @@ static void test_apply_actor_given(void **state)
 	fixture_release(&f);
 }
 
+#define CODEC_HASH1 "4d8c668f454bee14ace24774b19c0f818dc260e41e366790b93cbcc467c47741"
+#define CODEC_HASH2 "86dc32df60a454b8fae597ba5f5dff06d978ddfe4b27136604d6e8207299d55c"
+
+/* ---- the exact bytes of every stored record (the codec's golden) ---- */
+
+/* One stored value, exactly as stored (a new string; NULL: absent). */
+static char *raw_value_n(const char *state, const char *db, const void *key, size_t klen,
+		size_t *len)
+{
+	char *hdir = bg_xasprintf("%s/history", state);
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
+	char *out = NULL;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, hdir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	if (mdb_get(txn, dbi, &k, &v) == 0) {
+		out = bg_xmalloc(v.mv_size + 1);
+		memcpy(out, v.mv_data, v.mv_size);
+		out[v.mv_size] = '\0';
+		*len = v.mv_size;
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	free(hdir);
+	return out;
+}
+
+static char *raw_value(const char *state, const char *db, const void *key, size_t klen)
+{
+	size_t n = 0;
+	char *s = raw_value_n(state, db, key, klen, &n);
+	assert_non_null(s);
+	assert_int_equal(strlen(s), n); /* a record holds no NUL */
+	return s;
+}
+
+/* site \0 tail: the composite keys, as docs/history.md lays them out. */
+static size_t site_key(unsigned char *buf, const char *site, const void *tail, size_t n)
+{
+	size_t sl = strlen(site);
+	memcpy(buf, site, sl + 1);
+	memcpy(buf + sl + 1, tail, n);
+	return sl + 1 + n;
+}
+
+/*
+ * rec with the number after "time_ms": replaced by "T", after checking it
+ * lies in lo..hi (a time taken by the store itself). A new string.
+ */
+static char *time_take(char *rec, int64_t lo, int64_t hi)
+{
+	assert_non_null(rec);
+	char *at = strstr(rec, "\"time_ms\":");
+	assert_non_null(at);
+	at += strlen("\"time_ms\":");
+	char *end = NULL;
+	long long t = strtoll(at, &end, 10);
+	assert_true(t >= lo && t <= hi);
+	char *out = bg_xasprintf("%.*sT%s", (int)(at - rec), rec, end);
+	free(rec);
+	return out;
+}
+
+static void assert_encoded(int (*enc)(const void *, struct bg_buf *), const void *obj,
+		const char *want)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	assert_int_equal(enc(obj, &b), 0);
+	assert_int_equal(b.len, strlen(want));
+	assert_string_equal(b.data, want);
+	bg_buf_release(&b);
+}
+
+static int enc_entry(const void *o, struct bg_buf *b)
+{
+	return hist__entry_encode(o, b);
+}
+
+static int enc_version(const void *o, struct bg_buf *b)
+{
+	return hist__version_encode(o, b);
+}
+
+static int enc_entry_json(const void *o, struct bg_buf *b)
+{
+	return hist_entry_to_json(o, b);
+}
+
+/* The pure encoders: key order, NULLs left out, UTF-8 repaired, escapes. */
+static void codec_bytes_encoders(void)
+{
+	struct hist_entry full = {
+		.seq = 42,
+		.time_ms = INT64_C(1795710303123),
+		.actor = "ops@host",
+		.action = "switch",
+		.site = "shop",
+		.token = "3f2a9c01bb7d",
+		.result = "ok",
+		.details = "live \"blue\" -> green/\n\t\x01 bad \xff\xc0\xaf ok \xc3\xa9 \\",
+		.sudo_user = "alice",
+		.prev = HIST_GENESIS,
+	};
+	struct hist_entry bare = {
+		.seq = UINT64_MAX, .time_ms = -5, .actor = "a", .action = "b",
+	};
+	assert_encoded(enc_entry, &full, "{\"v\":1,\"seq\":42,\"time_ms\":1795710303123,"
+			"\"actor\":\"ops@host\",\"action\":\"switch\",\"site\":\"shop\","
+			"\"token\":\"3f2a9c01bb7d\",\"result\":\"ok\",\"details\":\"live \\\"blue\\\" "
+			"-> green/\\n\\t\\u0001 bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd ok \xc3\xa9 "
+			"\\\\\",\"sudo_user\":\"alice\",\"prev\":\"" HIST_GENESIS "\"}");
+	assert_encoded(enc_entry, &bare, "{\"v\":1,\"seq\":18446744073709551615,"
+			"\"time_ms\":-5,\"actor\":\"a\",\"action\":\"b\"}");
+	assert_encoded(enc_entry_json, &full, "{\"seq\":42,\"time\":"
+			"\"2026-11-26T16:25:03.123Z\",\"time_ms\":1795710303123,"
+			"\"actor\":\"ops@host\",\"action\":\"switch\",\"site\":\"shop\","
+			"\"token\":\"3f2a9c01bb7d\",\"result\":\"ok\",\"details\":\"live \\\"blue\\\" "
+			"-> green/\\n\\t\\u0001 bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd ok \xc3\xa9 "
+			"\\\\\",\"sudo_user\":\"alice\",\"prev\":\"" HIST_GENESIS "\"}");
+	assert_encoded(enc_entry_json, &bare, "{\"seq\":18446744073709551615,\"time\":null,"
+			"\"time_ms\":-5,\"actor\":\"a\",\"action\":\"b\",\"site\":null,"
+			"\"token\":null,\"result\":null,\"details\":null,\"sudo_user\":null,"
+			"\"prev\":null}");
+
+	struct hist__version ver = {
+		.spec = "9c1e", .spec_json = "{\"image\":\"a:1\",\"env\":[\"X=\\u00e9\"]}",
+		.token = "3f2a9c01bb7d", .time_ms = INT64_C(1795710303123),
+	};
+	assert_encoded(enc_version, &ver, "{\"v\":1,\"spec\":\"9c1e\",\"spec_json\":"
+			"\"{\\\"image\\\":\\\"a:1\\\",\\\"env\\\":[\\\"X=\\\\u00e9\\\"]}\","
+			"\"token\":\"3f2a9c01bb7d\",\"time_ms\":1795710303123}");
+	ver.token = NULL;
+	ver.time_ms = 0;
+	assert_encoded(enc_version, &ver, "{\"v\":1,\"spec\":\"9c1e\",\"spec_json\":"
+			"\"{\\\"image\\\":\\\"a:1\\\",\\\"env\\\":[\\\"X=\\\\u00e9\\\"]}\","
+			"\"time_ms\":0}");
+
+	/* The migration's relink: the same object, unknown members kept, "prev" last. */
+	const char *old = "{\"v\":1,\"seq\":3,\"prev\":\"" HIST_GENESIS "\",\"time_ms\":1,"
+			"\"actor\":\"a\",\"action\":\"b\",\"future\":[1,{\"x\":\"\\u00e9/\"}]}";
+	const char *hash = "ab0c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a";
+	struct bg_buf b = BG_BUF_INIT;
+	assert_int_equal(hist__entry_link(old, strlen(old), hash, &b, NULL), 0);
+	assert_string_equal(b.data, "{\"v\":1,\"seq\":3,\"time_ms\":1,\"actor\":\"a\","
+			"\"action\":\"b\",\"future\":[1,{\"x\":\"\xc3\xa9/\"}],\"prev\":\""
+			"ab0c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a\"}");
+	bg_buf_release(&b);
+}
+
+/* Two entries with every field given: their bytes, hashes and the head. */
+static void codec_bytes_journal(const char *state_dir)
+{
+	struct hist *h = open_ok(state_dir, 0, 0);
+	struct hist_entry e1 = {
+		.time_ms = INT64_C(1795710303123), .actor = "ops@host", .action = "plan",
+		.token = "tok", .result = "ok", .details = "2 changes",
+	};
+	struct hist_entry e2 = {
+		.time_ms = INT64_C(1795710303124), .actor = "ops@host", .action = "switch",
+		.site = "shop", .result = "ok", .sudo_user = "alice",
+	};
+	assert_int_equal(hist_append(h, &e1, NULL), 0);
+	assert_int_equal(hist_append(h, &e2, NULL), 0);
+	hist_close(h);
+
+	unsigned char be[8];
+	char hash[65];
+	hist__u64_to_be(1, be);
+	char *r1 = raw_value(state_dir, "journal", be, 8);
+	assert_string_equal(r1, "{\"v\":1,\"seq\":1,\"time_ms\":1795710303123,"
+			"\"actor\":\"ops@host\",\"action\":\"plan\",\"token\":\"tok\","
+			"\"result\":\"ok\",\"details\":\"2 changes\",\"prev\":\"" HIST_GENESIS "\"}");
+	bg_sha256_hex(r1, strlen(r1), hash);
+	assert_string_equal(hash, CODEC_HASH1);
+	hist__u64_to_be(2, be);
+	char *r2 = raw_value(state_dir, "journal", be, 8);
+	assert_string_equal(r2, "{\"v\":1,\"seq\":2,\"time_ms\":1795710303124,"
+			"\"actor\":\"ops@host\",\"action\":\"switch\",\"site\":\"shop\","
+			"\"result\":\"ok\",\"sudo_user\":\"alice\",\"prev\":\"" CODEC_HASH1 "\"}");
+	bg_sha256_hex(r2, strlen(r2), hash);
+	assert_string_equal(hash, CODEC_HASH2);
+	char *head = raw_value(state_dir, "meta", HIST_META_HEAD, strlen(HIST_META_HEAD));
+	assert_string_equal(head, "2 " CODEC_HASH2);
+	unsigned char k[64];
+	char *idx = raw_value(state_dir, "journal_by_site", k, site_key(k, "shop", be, 8));
+	assert_string_equal(idx, "");
+	free(idx);
+	free(head);
+	free(r2);
+	free(r1);
+}
+
+/* The store's own records (versions, plans, marks), times taken by it. */
+static void codec_bytes_store(const char *state_dir)
+{
+	struct hist *h = open_ok(state_dir, 0, 0);
+	int64_t t0 = bg_now_ms();
+	unsigned ver = 0;
+	uint64_t seq = 0;
+	long pid = (long)getpid();
+	const char *me = bg_actor();
+
+	assert_int_equal(hist_version_record(h, "shop", "9c1e", "{\"image\":\"a:1\"}", "tok",
+			&ver), 0);
+	assert_int_equal(ver, 1);
+	assert_int_equal(hist_plan_store(h, "tok", "{\"sites\":[\"shop\"]}",
+			"plan: 1 change\n"), 0);
+	assert_int_equal(hist_exec_settings_store(h, "{\"parallel\":1}"), 0);
+	assert_int_equal(hist_token_use(h, "tok"), 0);
+	assert_int_equal(hist_rejected_add(h, "shop", "9c1e"), 0);
+	assert_int_equal(hist_apply_begin_as(h, "tok2", "ci@runner", &seq), 0);
+	assert_int_equal(seq, 3);
+	hist_close(h);
+	int64_t t1 = bg_now_ms();
+
+	unsigned char k[64], be[8];
+	hist__u32_to_be(1, be);
+	char *got = time_take(raw_value(state_dir, "versions", k, site_key(k, "shop", be, 4)),
+			t0, t1);
+	assert_string_equal(got, "{\"v\":1,\"spec\":\"9c1e\",\"spec_json\":"
+			"\"{\\\"image\\\":\\\"a:1\\\"}\",\"token\":\"tok\",\"time_ms\":T}");
+	free(got);
+	size_t n = 0;
+	got = raw_value_n(state_dir, "spec_index", k, site_key(k, "shop", "9c1e", 4), &n);
+	assert_int_equal(n, 4);
+	assert_int_equal(memcmp(got, be, 4), 0);
+	free(got);
+	got = time_take(raw_value(state_dir, "plans", "tok", 3), t0, t1);
+	assert_string_equal(got, "{\"v\":1,\"args_json\":\"{\\\"sites\\\":[\\\"shop\\\"]}\","
+			"\"plan_text\":\"plan: 1 change\\n\",\"time_ms\":T}");
+	free(got);
+	got = time_take(raw_value(state_dir, "plans", "execution-settings", 18), t0, t1);
+	assert_string_equal(got, "{\"v\":1,\"args_json\":\"{\\\"parallel\\\":1}\","
+			"\"time_ms\":T}");
+	free(got);
+	char *mark = bg_xasprintf("{\"v\":1,\"time_ms\":T,\"pid\":%ld,\"actor\":\"%s\","
+			"\"journal_seq\":2}", pid, me);
+	got = time_take(raw_value(state_dir, "tokens_used", "tok", 3), t0, t1);
+	assert_string_equal(got, mark);
+	free(got);
+	got = time_take(raw_value(state_dir, "rejected", k, site_key(k, "shop", "9c1e", 4)),
+			t0, t1);
+	assert_string_equal(got, mark);
+	free(got);
+	free(mark);
+	char *want = bg_xasprintf("{\"v\":1,\"pid\":%ld,\"actor\":\"ci@runner\",\"seq\":3,"
+			"\"time_ms\":T}", pid);
+	got = time_take(raw_value(state_dir, "applying", "tok2", 4), t0, t1);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	hist__u64_to_be(3, be);
+	want = bg_xasprintf("{\"v\":1,\"seq\":3,\"time_ms\":T,\"actor\":\"ci@runner\","
+			"\"action\":\"apply\",\"token\":\"tok2\",\"result\":\"started\","
+			"\"details\":\"started by pid %ld\",\"prev\":\"" CODEC_HASH2 "\"}", pid);
+	got = time_take(raw_value(state_dir, "journal", be, 8), t0, t1);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+}
+
+/*
+ * The bytes every record kind is stored as, and the chain's hashes, fixed
+ * here before the codec became table-driven: a refactor that changes one
+ * byte breaks every store's chain, so it must fail this test first.
+ */
+static void test_codec_bytes(void **state)
+{
+	struct fixture f;
+	fixture_init(&f, "hist");
+	codec_bytes_encoders();
+	codec_bytes_journal(f.state);
+	codec_bytes_store(f.state);
+	fixture_release(&f);
+}
+
 /* ---- the command line, on a real state directory (no Docker needed) ---- */
 
 static void test_cli_verify(void **state)
@@ -2223,6 +2505,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_actor_sudo),
 		cmocka_unit_test(test_apply_actor_given),
 		cmocka_unit_test(test_cli_verify),
+		cmocka_unit_test(test_codec_bytes),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(self_path);
