@@ -521,9 +521,8 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 	return 0;
 }
 
-int rec_colour_rollback_diff(struct rec_diff_ctx *ctx);
-
-int rec_colour_rollback_diff(struct rec_diff_ctx *ctx)
+/* The rollback plan for one site: a switch back to the previous colour. */
+static int colour_rollback(struct rec_diff_ctx *ctx)
 {
 	const struct des_site *s = ctx->site;
 	struct plan_site *ps = ctx->ps;
@@ -711,6 +710,7 @@ const struct rec_impl rec_colour_impl = {
 	.kind = "colour",
 	.observe = colour_observe,
 	.diff = colour_diff,
+	.rollback = colour_rollback,
 	.apply = rec_colour__apply,
 	.handles = colour_handles,
 };

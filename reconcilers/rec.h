@@ -108,9 +108,12 @@ int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 		struct obs *o, struct bg_diag *d);
 
-/* Run every diff over the configuration (plan_build's core). */
-int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
-		const struct desired *des, const struct plan_args *args);
+/*
+ * Build the plan (rec-plan.c): des_build, every reconciler's diff (or
+ * rollback), then plan_finish for the token. Pure: no I/O. args is copied.
+ */
+int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
+		const struct plan_args *args, struct bg_diag *d);
 
 /* ---- helpers shared by the reconcilers ---- */
 

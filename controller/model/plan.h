@@ -168,8 +168,16 @@ void plan_fact_add(struct plan *p, const char *fmt, ...) BG_PRINTF(2, 3);
 void plan_note_add(struct plan *p, struct plan_site *s, const char *fmt, ...) BG_PRINTF(3, 4);
 
 /*
- * Build the plan: des_build + every reconciler's diff, then the token.
- * Pure: no I/O. args is copied.
+ * Complete a plan the reconcilers filled (rec_plan_build calls it): each
+ * site's preview, confirmation and block, the execution settings, and
+ * the token over all of it.
+ */
+void plan_finish(struct plan *p, const struct cfg *cfg);
+
+/*
+ * The old name of rec_plan_build (reconcilers/rec.h), defined there as a
+ * forward: callers that only see this header still link. It goes once
+ * ci/rename/a.sed has renamed them.
  */
 int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		const struct plan_args *args, struct bg_diag *d);
