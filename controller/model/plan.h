@@ -118,7 +118,7 @@ struct plan_args {
  * edge's directories, commands and API; ADR 0012). Each is a fact of the
  * token, so a token approved for one reload command can never run
  * another. The plan also says which changed since the last apply, which
- * the caller tells it with plan_exec_compare(): plan_build stays pure.
+ * the caller tells it with plan_exec_compare(): rec_plan_build stays pure.
  */
 enum plan_exec_state {
 	PLAN_EXEC_UNKNOWN = 0, /* not compared: no history at hand (a snapshot) */
@@ -174,13 +174,11 @@ void plan_note_add(struct plan *p, struct plan_site *s, const char *fmt, ...) BG
  */
 void plan_finish(struct plan *p, const struct cfg *cfg);
 
-/*
- * The old name of rec_plan_build (reconcilers/rec.h), defined there as a
- * forward: callers that only see this header still link. It goes once
- * ci/rename/a.sed has renamed them.
- */
+/* old name: a.sed drops from here (rec_plan_build in reconcilers/rec.h is the
+ * planner; this forward keeps the callers that only see plan.h linking) */
 int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		const struct plan_args *args, struct bg_diag *d);
+/* end of the old name */
 
 /*
  * The plan's execution settings as one canonical JSON object, {key: value}
