@@ -137,16 +137,6 @@ static void health_action(struct rec_diff_ctx *ctx, const char *colour, const ch
 	free(name);
 }
 
-static void pull_if_missing(struct rec_diff_ctx *ctx)
-{
-	const struct cfg_site *cs = ctx->site->cfg;
-	if (ctx->site->image_id) {
-		return;
-	}
-	plan_action_add(ctx->plan, PLAN_OP_PULL, PLAN_KIND_IMAGE, ctx->site->name, cs->image,
-			"image is not present locally");
-}
-
 /*
  * Make a slot hold the desired spec: remove what does not match, create
  * what is missing, start what is stopped. Returns true when the slot must
@@ -186,7 +176,7 @@ static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const
 			free(old);
 		}
 		if (!pulled) {
-			pull_if_missing(ctx);
+			rec_image_need(ctx, s->cfg->image, "image is not present locally");
 			pulled = true;
 		}
 		struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
@@ -604,45 +594,17 @@ static int colour_rollback(struct rec_diff_ctx *ctx)
 
 /* ---- observe ---- */
 
-/* The id of a tag in sorted "TAG\037ID" pairs (a new string), NULL if absent. */
-static char *tag_lookup(const struct bg_strv *pairs, const char *tag)
-{
-	size_t lo = 0, hi = pairs->n, tl = strlen(tag);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const char *p = pairs->v[mid];
-		int c = strncmp(p, tag, tl);
-		if (c == 0 && p[tl] == '\037') {
-			return bg_xstrdup(p + tl + 1);
-		}
-		/* '\037' sorts before every printable character, like the end of tag. */
-		if (c == 0) {
-			c = (unsigned char)p[tl] < 037 ? -1 : 1;
-		}
-		if (c < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return NULL;
-}
-
+/* Name conflicts of the colour containers (the images are rec-image.c's). */
 static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
-	struct bg_strv refs, names;
+	struct bg_strv names;
 	static const char *const colours[] = {"blue", "green"};
-	int err = 0;
+	int err;
 
-	bg_strv_init(&refs);
 	bg_strv_init(&names);
 	for (size_t i = 0; i < cfg->n_sites; i++) {
 		const struct cfg_site *s = &cfg->sites[i];
-		bg_strv_push(&refs, s->image);
-		for (size_t k = 0; k < s->n_services; k++) {
-			bg_strv_push(&refs, s->services[k].image);
-		}
 		for (size_t c = 0; c < 2; c++) {
 			for (unsigned r = 1; r <= s->replicas; r++) {
 				char *n = des_colour_container_name(s->name, colours[c], r);
@@ -654,56 +616,14 @@ static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct ob
 			}
 		}
 	}
-	bg_strv_sort(&refs);
-	/*
-	 * One listing of local tags answers the usual references; only those it
-	 * cannot (another spelling, a digest, an absent image) are inspected.
-	 */
-	struct bg_strv tags, ids;
-	bg_strv_init(&tags);
-	bg_strv_init(&ids);
-	struct bg_strv pairs; /* "TAG\037ID", sorted */
-	bg_strv_init(&pairs);
-	if (refs.n) {
-		err = dk_image_tags(dk, &tags, &ids, d);
-	}
-	for (size_t k = 0; k < tags.n; k++) {
-		bg_strv_push_take(&pairs, bg_xasprintf("%s\037%s", tags.v[k], ids.v[k]));
-	}
-	bg_strv_sort(&pairs);
-	for (size_t i = 0; i < refs.n && !err; i++) {
-		if (i && strcmp(refs.v[i], refs.v[i - 1]) == 0) {
-			continue;
-		}
-		char *id = NULL;
-		char *full = strchr(strrchr(refs.v[i], '/') ? strrchr(refs.v[i], '/') : refs.v[i], ':') ||
-				strchr(refs.v[i], '@')
-				? bg_xstrdup(refs.v[i]) : bg_xasprintf("%s:latest", refs.v[i]);
-		id = tag_lookup(&pairs, full);
-		free(full);
-		if (!id) {
-			err = dk_image_id(dk, refs.v[i], &id, d);
-		}
-		if (!err) {
-			struct obs_image *im = obs_image_add(o);
-			im->ref = bg_xstrdup(refs.v[i]);
-			im->id = id;
-		}
-	}
-	bg_strv_release(&tags);
-	bg_strv_release(&ids);
-	bg_strv_release(&pairs);
-	if (!err) {
-		err = rec_observe_conflicts(dk, o, "container", &names, d);
-	}
-	bg_strv_release(&refs);
+	err = rec_observe_conflicts(dk, o, "container", &names, d);
 	bg_strv_release(&names);
 	return err;
 }
 
 static bool colour_handles(enum plan_kind kind)
 {
-	return kind == PLAN_KIND_CONTAINER || kind == PLAN_KIND_IMAGE;
+	return kind == PLAN_KIND_CONTAINER;
 }
 
 const struct rec_impl rec_colour_impl = {

@@ -16,6 +16,7 @@ const struct rec_impl *const rec_registry[] = {
 	&rec_network_impl,
 	&rec_volume_impl,
 	&rec_service_impl,
+	&rec_image_impl, /* after service, before colour: observe order as before the split */
 	&rec_colour_impl,
 	&rec_edge_impl,
 };

@@ -3,8 +3,9 @@
  * pattern): observe what exists, diff desired against observed (pure: no
  * I/O, no clock, unit-tested from fixtures), and apply one planned action.
  * The registry is a static, ordered table: shared objects and networks,
- * volumes, backing services, colours (and their switch), edge. A new kind
- * is one file and one row.
+ * volumes, backing services, images, colours (and their switch), edge.
+ * A new kind is one file and one row; every plan kind has exactly one
+ * reconciler whose handles() claims it.
  */
 #ifndef BG_RECONCILERS_REC_H
 #define BG_RECONCILERS_REC_H
@@ -84,6 +85,7 @@ struct rec_impl {
 extern const struct rec_impl rec_network_impl;
 extern const struct rec_impl rec_volume_impl;
 extern const struct rec_impl rec_service_impl;
+extern const struct rec_impl rec_image_impl;
 extern const struct rec_impl rec_colour_impl;
 extern const struct rec_impl rec_edge_impl;
 
@@ -125,6 +127,14 @@ void rec_fact_container(struct plan *p, const struct obs_container *c);
 /* Report progress (a line for the convergence log, or a transient status). */
 void rec_progress(struct rec_apply_ctx *ctx, bool transient, const char *fmt, ...)
 	BG_PRINTF(3, 4);
+/*
+ * A pull of ref for ctx->site, planned here unless the observation has the
+ * image locally: the colour and service diffs call it right before the
+ * create that needs the image. Returns the action (borrowed from the plan,
+ * for the caller to complete), or NULL when nothing is to pull.
+ */
+struct plan_action *rec_image_need(struct rec_diff_ctx *ctx, const char *ref,
+		const char *why_fmt, ...) BG_PRINTF(3, 4);
 /* Is this name held by an object bluegreen must not touch? */
 bool rec_conflict(const struct obs *o, const char *kind, const char *name);
 /* Observe name conflicts: for each name not found among managed objects, ask the engine. */

@@ -1462,10 +1462,41 @@ static void test_exec_settings_observed_binary(void **state)
 	fx_release(&f);
 }
 
+/* Every plan kind has exactly one reconciler whose handles() claims it:
+ * the executor finds the one that applies a step by kind alone. */
+static void test_one_reconciler_per_kind(void **state)
+{
+	(void)state;
+	static const enum plan_kind kinds[] = {
+#define XX(n, s) PLAN_KIND_##n,
+		PLAN_KIND_MAP(XX)
+#undef XX
+	};
+	for (size_t k = 0; k < BG_ARRAY_SIZE(kinds); k++) {
+		const struct rec_impl *owner = NULL;
+		size_t n = 0;
+		for (size_t i = 0; i < rec_registry_len; i++) {
+			assert_non_null(rec_registry[i]->handles);
+			if (rec_registry[i]->handles(kinds[k])) {
+				owner = rec_registry[i];
+				n++;
+			}
+		}
+		if (n != 1) {
+			fail_msg("plan kind '%s' is claimed by %zu reconcilers", plan_kind_name(kinds[k]),
+					n);
+		}
+		assert_ptr_equal(rec_for_kind(kinds[k]), owner);
+		assert_non_null(owner->apply);
+	}
+	assert_ptr_equal(rec_for_kind(PLAN_KIND_IMAGE), &rec_image_impl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clog_refuses_special),
+		cmocka_unit_test(test_one_reconciler_per_kind),
 		cmocka_unit_test(test_first_deploy),
 		cmocka_unit_test(test_steady_state),
 		cmocka_unit_test(test_candidate_after_image_change),
