@@ -103,23 +103,20 @@ bool rec_conflict(const struct obs *o, const char *kind, const char *name)
 	return obs_conflict_has(o, kind, name);
 }
 
+static int container_name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const struct obs_container *const *)elem)->name);
+}
+
 const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 		const char *name)
 {
-	size_t lo = 0, hi = ctx->n_cs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(ctx->cs[mid]->name, name);
-		if (c == 0) {
-			return ctx->cs[mid];
-		}
-		if (c < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
+	if (ctx->n_cs == 0) {
+		return NULL; /* ctx->cs may be NULL: bsearch(NULL, 0) is still UB */
 	}
-	return NULL;
+	const struct obs_container *const *hit = bsearch(name, ctx->cs, ctx->n_cs,
+			sizeof(*ctx->cs), container_name_cmp);
+	return hit ? *hit : NULL;
 }
 
 bool rec_publishes_ports(const struct cfg *cfg)
