@@ -5,6 +5,7 @@
  */
 #include "bg.h"
 #include "bg-log.h"
+#include "edge.h"
 #include "rec.h"
 
 static int strp_cmp(const void *a, const void *b)
@@ -122,6 +123,26 @@ const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 bool rec_publishes_ports(const struct cfg *cfg)
 {
 	return cfg->g.edge_kind == CFG_EDGE_NGINX && cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS;
+}
+
+char *rec_edge_live(const struct cfg *cfg, const char *site)
+{
+	struct obs o;
+	struct bg_diag d;
+	char *live = NULL;
+
+	obs_init(&o);
+	bg_diag_init(&d);
+	if (edge_observe(cfg, &o, &d) == 0) {
+		obs_finish(&o);
+		const struct obs_edge *e = obs_edge_find(&o, site);
+		if (e && e->live) {
+			live = bg_xstrdup(e->live);
+		}
+	}
+	bg_diag_release(&d);
+	obs_release(&o);
+	return live;
 }
 
 void rec_fact_container(struct plan *p, const struct obs_container *c)

@@ -122,6 +122,11 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 /* A managed container of ctx->site by name (borrowed), NULL if absent. */
 const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 		const char *name);
+/*
+ * The colour the edge file of site routes to right now, read from disk (a
+ * new string), NULL if none or unreadable: what apply reports as live.
+ */
+char *rec_edge_live(const struct cfg *cfg, const char *site);
 /* Record a container's facts (id, state, health, spec, version, IPs). */
 void rec_fact_container(struct plan *p, const struct obs_container *c);
 /* Report progress (a line for the convergence log, or a transient status). */
