@@ -7,11 +7,13 @@
  * started and health-gated; only a switch, an edge change, makes it live.
  *
  * diff decides, from the observation alone, which colour is live before
- * and after, and emits: pull, create/start of the candidate's replicas,
- * the health gate, the preview write or the switch, and (keep_previous:
- * false) the drain and removal of the old colour after the switch. The
- * rollback plan is a switch back to a previous colour that still runs.
- * rec-colour-apply.c executes the container steps and the health gate.
+ * and after, and emits: the pull (through rec_image_need), create/start of
+ * the candidate's replicas, the health gate, the preview write or the
+ * switch, and (keep_previous: false) the drain and removal of the old
+ * colour after the switch. The rollback plan is a switch back to a
+ * previous colour that still runs. rec-colour-apply.c executes the
+ * container steps and the health gate; rec-image.c observes and pulls the
+ * images.
  */
 #include "bg.h"
 #include "bg-log.h"
