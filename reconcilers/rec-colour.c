@@ -7,11 +7,13 @@
  * started and health-gated; only a switch, an edge change, makes it live.
  *
  * diff decides, from the observation alone, which colour is live before
- * and after, and emits: pull, create/start of the candidate's replicas,
- * the health gate, the preview write or the switch, and (keep_previous:
- * false) the drain and removal of the old colour after the switch. The
- * rollback plan is a switch back to a previous colour that still runs.
- * rec-colour-apply.c executes the container steps and the health gate.
+ * and after, and emits: the pull (through rec_image_need), create/start of
+ * the candidate's replicas, the health gate, the preview write or the
+ * switch, and (keep_previous: false) the drain and removal of the old
+ * colour after the switch. The rollback plan is a switch back to a
+ * previous colour that still runs. rec-colour-apply.c executes the
+ * container steps and the health gate; rec-image.c observes and pulls the
+ * images.
  */
 #include "bg.h"
 #include "bg-log.h"
@@ -137,16 +139,6 @@ static void health_action(struct rec_diff_ctx *ctx, const char *colour, const ch
 	free(name);
 }
 
-static void pull_if_missing(struct rec_diff_ctx *ctx)
-{
-	const struct cfg_site *cs = ctx->site->cfg;
-	if (ctx->site->image_id) {
-		return;
-	}
-	plan_action_add(ctx->plan, PLAN_OP_PULL, PLAN_KIND_IMAGE, ctx->site->name, cs->image,
-			"image is not present locally");
-}
-
 /*
  * Make a slot hold the desired spec: remove what does not match, create
  * what is missing, start what is stopped. Returns true when the slot must
@@ -186,7 +178,7 @@ static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const
 			free(old);
 		}
 		if (!pulled) {
-			pull_if_missing(ctx);
+			rec_image_need(ctx, s->cfg->image, "image is not present locally");
 			pulled = true;
 		}
 		struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
@@ -330,25 +322,210 @@ static bool retry_asked(const struct rec_diff_ctx *ctx)
 	return bg_strv_contains(&ctx->args->retry, ctx->site->name);
 }
 
+/*
+ * Both colour slots of ctx->site, and the edge that says which one is
+ * live (NULL: none observed), whose facts join the plan. The diff and the
+ * rollback start alike.
+ */
+static const struct obs_edge *slots_load(struct rec_diff_ctx *ctx, struct slot *blue,
+		struct slot *green)
+{
+	const struct des_site *s = ctx->site;
+	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
+
+	slot_fill(blue, ctx, "blue");
+	slot_fill(green, ctx, "green");
+	if (e) {
+		plan_fact_add(ctx->plan, "edge %s exists=%d live=%s preview=%s sha=%s", s->name,
+				e->exists, e->live ? e->live : "", e->preview ? e->preview : "",
+				e->content_sha ? e->content_sha : "");
+	}
+	return e;
+}
+
+/* A revision that was rolled back is not proposed again: said, nothing planned. */
+static void rejected_note(struct rec_diff_ctx *ctx)
+{
+	const struct des_site *s = ctx->site;
+	plan_note_add(ctx->plan, ctx->ps, "revision v%u was rolled back: it is not proposed "
+			"again until %s changes (or: bluegreen plan --retry %s)", s->version,
+			s->cfg->path, s->name);
+}
+
+/* Nothing is live yet: a colour goes live directly, once it passed the gate. */
+static int decide_first_deploy(struct rec_diff_ctx *ctx, const struct slot *blue,
+		const struct slot *green, bool rejected)
+{
+	const struct des_site *s = ctx->site;
+	const struct cfg_site *cs = s->cfg;
+	struct plan_site *ps = ctx->ps;
+	const char *t = pick_first_colour(blue, green);
+	const struct slot *sl = strcmp(t, "blue") == 0 ? blue : green;
+
+	ps->live_after = bg_xstrdup(t);
+	ps->version_after = s->version;
+	if (rejected) {
+		rejected_note(ctx);
+		free(ps->live_after);
+		ps->live_after = NULL;
+		return 0;
+	}
+	bool any = sl->n_found > 0;
+	if (slot_converge(ctx, sl, "first deploy") || !sl->all_running) {
+		health_action(ctx, t, "gate before going live");
+	} else {
+		health_action(ctx, t, "re-check before going live");
+	}
+	edge_action(ctx, PLAN_OP_SWITCH, t, cs->preview ? t : NULL, s->version,
+			any && sl->all_match
+				? "no edge file: %s (v%u) already runs the desired spec and goes live"
+				: "first deploy: nothing is live yet, %s (v%u) goes live directly",
+			t, s->version);
+	return 0;
+}
+
+/*
+ * The edge points at a colour with no containers at all: nothing is
+ * serving, so, as for a first deploy, there is nothing to protect.
+ * Rebuild the live slot in place rather than wait for a switch.
+ */
+static int decide_rebuild_live(struct rec_diff_ctx *ctx, const struct slot *lv,
+		const char *live)
+{
+	plan_note_add(ctx->plan, ctx->ps, "drift: live colour %s has no containers (removed "
+			"outside bluegreen): the site is down; it is rebuilt in place with "
+			"v%u", live, ctx->site->version);
+	slot_converge(ctx, lv, "drift: rebuild the live colour");
+	health_action(ctx, live, "gate the rebuilt live colour");
+	ctx->ps->version_after = ctx->site->version;
+	return 0;
+}
+
+/* The desired spec is live: keep it healthy, keep the previous warm. */
+static int decide_repair(struct rec_diff_ctx *ctx, const struct slot *lv,
+		const struct slot *idle, const char *live)
+{
+	if (repair_live(ctx, lv, true)) {
+		health_action(ctx, live, "live colour repaired");
+	}
+	if (!ctx->site->cfg->keep_previous) {
+		remove_slot(ctx, idle, "(previous colour) not kept (keep_previous: false)");
+		return 0;
+	}
+	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
+		const struct obs_container *c = idle->rep[r];
+		if (c && c->state != OBS_CSTATE_RUNNING) {
+			container_action(ctx, PLAN_OP_START, idle->colour, r, c,
+					"previous colour %s is %s outside bluegreen: restarted "
+					"so a rollback stays instant", c->name,
+					obs_cstate_name(c->state));
+		}
+	}
+	return 0;
+}
+
+/* The plan switched to idle: it is live after, and the old live colour retires. */
+static void switched(struct rec_diff_ctx *ctx, const struct slot *lv, const struct slot *idle)
+{
+	struct plan_site *ps = ctx->ps;
+	free(ps->live_after);
+	ps->live_after = bg_xstrdup(idle->colour);
+	ps->version_after = ctx->site->version;
+	free(ps->candidate_after);
+	ps->candidate_after = NULL;
+	retire_slot(ctx, lv);
+}
+
+/* The candidate holds the desired spec: restart, preview or switch to it. */
+static int decide_switch(struct rec_diff_ctx *ctx, const struct obs_edge *e,
+		const struct slot *lv, const struct slot *idle, const char *live)
+{
+	const struct des_site *s = ctx->site;
+	const struct cfg_site *cs = s->cfg;
+	bool auto_promote = cs->promote == CFG_PROMOTE_AUTO;
+	bool previewed = e->preview && strcmp(e->preview, idle->colour) == 0;
+
+	ctx->ps->candidate_after = bg_xstrdup(idle->colour);
+	if (!idle->all_running) {
+		slot_converge(ctx, idle, "candidate");
+		health_action(ctx, idle->colour, "candidate restarted");
+		if (!auto_promote) {
+			if (cs->preview && !previewed) {
+				edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
+						"%s -> %s (candidate v%u)", cs->preview, idle->colour,
+						s->version);
+			}
+			return 0;
+		}
+	} else if (idle->any_unhealthy) {
+		plan_note_add(ctx->plan, ctx->ps, "candidate %s (v%u) reports unhealthy (the "
+				"image's HEALTHCHECK): it will not go live; fix the image or change "
+				"%s", idle->colour, s->version, cs->path);
+		return 0;
+	} else if (!auto_promote && cs->preview && !previewed) {
+		/*
+		 * Healthy, but the preview host does not show it (an apply
+		 * was interrupted between the gate and the preview write):
+		 * promote: manual means the operator looks at the candidate
+		 * there before switching, so finish that first.
+		 */
+		health_action(ctx, idle->colour, "re-check before the preview");
+		edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
+				"%s -> %s (candidate v%u); %s stays live (promote: manual)",
+				cs->preview, idle->colour, s->version, live);
+		return 0;
+	} else {
+		health_action(ctx, idle->colour, "re-check before the switch");
+	}
+	edge_action(ctx, PLAN_OP_SWITCH, idle->colour, cs->preview ? idle->colour : NULL,
+			s->version, "live %s (v%u) -> %s (v%u)%s", live, lv->version,
+			idle->colour, s->version,
+			cs->keep_previous ? "; the previous colour stays running for rollback" : "");
+	switched(ctx, lv, idle);
+	return 0;
+}
+
+/* Build the candidate in the idle slot; with promote: auto, switch once healthy. */
+static int decide_candidate(struct rec_diff_ctx *ctx, const struct slot *lv,
+		const struct slot *idle, const char *live)
+{
+	const struct des_site *s = ctx->site;
+	const struct cfg_site *cs = s->cfg;
+
+	if (idle->n_found && idle->version && lv->version && idle->version < lv->version) {
+		plan_note_add(ctx->plan, ctx->ps, "the previous colour %s (v%u) is replaced by the "
+				"candidate: after this, a rollback to v%u is no longer possible",
+				idle->colour, idle->version, idle->version);
+	}
+	slot_converge(ctx, idle, "candidate");
+	health_action(ctx, idle->colour, "gate before the candidate may go live");
+	ctx->ps->candidate_after = bg_xstrdup(idle->colour);
+	if (cs->promote == CFG_PROMOTE_AUTO) {
+		edge_action(ctx, PLAN_OP_SWITCH, idle->colour, cs->preview ? idle->colour : NULL,
+				s->version, "promote: auto: live %s (v%u) -> %s (v%u) once healthy",
+				live, lv->version, idle->colour, s->version);
+		switched(ctx, lv, idle);
+	} else if (cs->preview) {
+		edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
+				"%s -> %s (candidate v%u); %s stays live (promote: manual)",
+				cs->preview, idle->colour, s->version, live);
+	} else {
+		plan_note_add(ctx->plan, ctx->ps, "promote: manual: once the candidate is healthy, "
+				"the next plan proposes the switch");
+	}
+	return 0;
+}
+
 static int colour_diff(struct rec_diff_ctx *ctx)
 {
 	if (!ctx->site) {
 		return 0;
 	}
 	const struct des_site *s = ctx->site;
-	const struct cfg_site *cs = s->cfg;
 	struct plan_site *ps = ctx->ps;
-	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
 	struct slot blue, green;
-	bool auto_promote = cs->promote == CFG_PROMOTE_AUTO;
+	const struct obs_edge *e = slots_load(ctx, &blue, &green);
 
-	slot_fill(&blue, ctx, "blue");
-	slot_fill(&green, ctx, "green");
-	if (e) {
-		plan_fact_add(ctx->plan, "edge %s exists=%d live=%s preview=%s sha=%s", s->name,
-				e->exists, e->live ? e->live : "", e->preview ? e->preview : "",
-				e->content_sha ? e->content_sha : "");
-	}
 	if (e && e->exists && (e->error || !e->live)) {
 		ps->blocked = bg_xasprintf("edge file %s cannot be understood (%s): bluegreen "
 				"will not guess which colour is live; restore it or remove it",
@@ -366,177 +543,84 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 		return 0;
 	}
 	if (!live) {
-		const char *t = pick_first_colour(&blue, &green);
-		const struct slot *sl = strcmp(t, "blue") == 0 ? &blue : &green;
-		ps->live_after = bg_xstrdup(t);
-		ps->version_after = s->version;
-		if (rejected) {
-			plan_note_add(ctx->plan, ps, "revision v%u was rolled back: it is not "
-					"proposed again until %s changes (or: bluegreen plan --retry %s)",
-					s->version, cs->path, s->name);
-			free(ps->live_after);
-			ps->live_after = NULL;
-			return 0;
-		}
-		bool any = sl->n_found > 0;
-		if (slot_converge(ctx, sl, "first deploy") || !sl->all_running) {
-			health_action(ctx, t, "gate before going live");
-		} else {
-			health_action(ctx, t, "re-check before going live");
-		}
-		edge_action(ctx, PLAN_OP_SWITCH, t, cs->preview ? t : NULL, s->version,
-				any && sl->all_match
-					? "no edge file: %s (v%u) already runs the desired spec and goes live"
-					: "first deploy: nothing is live yet, %s (v%u) goes live directly",
-				t, s->version);
-		return 0;
+		return decide_first_deploy(ctx, &blue, &green, rejected);
 	}
-
 	const struct slot *lv = strcmp(live, "blue") == 0 ? &blue : &green;
 	const struct slot *idle = lv == &blue ? &green : &blue;
 	ps->live_before = bg_xstrdup(live);
 	ps->version_before = lv->version;
 	ps->live_after = bg_xstrdup(live);
 	ps->version_after = lv->version;
-
 	if (lv->n_found == 0 && !rejected) {
-		/*
-		 * The edge points at a colour with no containers at all: nothing is
-		 * serving, so, as for a first deploy, there is nothing to protect.
-		 * Rebuild the live slot in place rather than wait for a switch.
-		 */
-		plan_note_add(ctx->plan, ps, "drift: live colour %s has no containers (removed "
-				"outside bluegreen): the site is down; it is rebuilt in place with "
-				"v%u", live, s->version);
-		slot_converge(ctx, lv, "drift: rebuild the live colour");
-		health_action(ctx, live, "gate the rebuilt live colour");
-		ps->version_after = s->version;
-		return 0;
+		return decide_rebuild_live(ctx, lv, live);
 	}
-
 	if (lv->all_match) {
-		/* The desired spec is live: keep it healthy, keep the previous warm. */
-		if (repair_live(ctx, lv, true)) {
-			health_action(ctx, live, "live colour repaired");
-		}
-		if (cs->keep_previous) {
-			for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
-				const struct obs_container *c = idle->rep[r];
-				if (c && c->state != OBS_CSTATE_RUNNING) {
-					container_action(ctx, PLAN_OP_START, idle->colour, r, c,
-							"previous colour %s is %s outside bluegreen: restarted "
-							"so a rollback stays instant", c->name,
-							obs_cstate_name(c->state));
-				}
-			}
-		} else {
-			remove_slot(ctx, idle, "(previous colour) not kept (keep_previous: false)");
-		}
-		return 0;
+		return decide_repair(ctx, lv, idle, live);
 	}
-
 	/* The desired spec is not live. Keep what is live serving. */
 	repair_live(ctx, lv, false);
 	if (rejected) {
-		plan_note_add(ctx->plan, ps, "revision v%u was rolled back: it is not proposed "
-				"again until %s changes (or: bluegreen plan --retry %s)", s->version,
-				cs->path, s->name);
+		rejected_note(ctx);
 		return 0;
 	}
 	if (idle->all_match) {
-		ps->candidate_after = bg_xstrdup(idle->colour);
-		if (!idle->all_running) {
-			slot_converge(ctx, idle, "candidate");
-			health_action(ctx, idle->colour, "candidate restarted");
-			if (!auto_promote) {
-				if (cs->preview && (!e->preview || strcmp(e->preview, idle->colour) != 0)) {
-					edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
-							"%s -> %s (candidate v%u)", cs->preview, idle->colour,
-							s->version);
-				}
-				return 0;
-			}
-		} else if (idle->any_unhealthy) {
-			plan_note_add(ctx->plan, ps, "candidate %s (v%u) reports unhealthy (the "
-					"image's HEALTHCHECK): it will not go live; fix the image or change "
-					"%s", idle->colour, s->version, cs->path);
-			return 0;
-		} else if (!auto_promote && cs->preview &&
-				(!e->preview || strcmp(e->preview, idle->colour) != 0)) {
-			/*
-			 * Healthy, but the preview host does not show it (an apply
-			 * was interrupted between the gate and the preview write):
-			 * promote: manual means the operator looks at the candidate
-			 * there before switching, so finish that first.
-			 */
-			health_action(ctx, idle->colour, "re-check before the preview");
-			edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
-					"%s -> %s (candidate v%u); %s stays live (promote: manual)",
-					cs->preview, idle->colour, s->version, live);
-			return 0;
-		} else {
-			health_action(ctx, idle->colour, "re-check before the switch");
-		}
-		edge_action(ctx, PLAN_OP_SWITCH, idle->colour, cs->preview ? idle->colour : NULL,
-				s->version, "live %s (v%u) -> %s (v%u)%s", live, lv->version,
-				idle->colour, s->version,
-				cs->keep_previous ? "; the previous colour stays running for rollback"
-						  : "");
-		free(ps->live_after);
-		ps->live_after = bg_xstrdup(idle->colour);
-		ps->version_after = s->version;
-		free(ps->candidate_after);
-		ps->candidate_after = NULL;
-		retire_slot(ctx, lv);
-		return 0;
+		return decide_switch(ctx, e, lv, idle, live);
 	}
-
-	/* Build the candidate in the idle slot. */
-	if (idle->n_found && idle->version && lv->version && idle->version < lv->version) {
-		plan_note_add(ctx->plan, ps, "the previous colour %s (v%u) is replaced by the "
-				"candidate: after this, a rollback to v%u is no longer possible",
-				idle->colour, idle->version, idle->version);
-	}
-	slot_converge(ctx, idle, "candidate");
-	health_action(ctx, idle->colour, "gate before the candidate may go live");
-	ps->candidate_after = bg_xstrdup(idle->colour);
-	if (auto_promote) {
-		edge_action(ctx, PLAN_OP_SWITCH, idle->colour, cs->preview ? idle->colour : NULL,
-				s->version, "promote: auto: live %s (v%u) -> %s (v%u) once healthy",
-				live, lv->version, idle->colour, s->version);
-		free(ps->live_after);
-		ps->live_after = bg_xstrdup(idle->colour);
-		ps->version_after = s->version;
-		free(ps->candidate_after);
-		ps->candidate_after = NULL;
-		retire_slot(ctx, lv);
-	} else if (cs->preview) {
-		edge_action(ctx, PLAN_OP_WRITE, live, idle->colour, lv->version,
-				"%s -> %s (candidate v%u); %s stays live (promote: manual)",
-				cs->preview, idle->colour, s->version, live);
-	} else {
-		plan_note_add(ctx->plan, ps, "promote: manual: once the candidate is healthy, "
-				"the next plan proposes the switch");
-	}
-	return 0;
+	return decide_candidate(ctx, lv, idle, live);
 }
 
-int rec_colour_rollback_diff(struct rec_diff_ctx *ctx);
+/*
+ * Why the previous colour cannot take over in a rollback, or NULL. A
+ * rollback goes back, never forward: the other colour must hold a
+ * revision that was live before, not the candidate waiting for its
+ * switch, not a revision already rolled back, not a newer version.
+ */
+static char *rollback_refusal(const struct rec_diff_ctx *ctx, const struct slot *lv,
+		const struct slot *prev)
+{
+	const struct des_site *s = ctx->site;
+	bool ready = true;
+	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
+		if (prev->rep[r] && prev->rep[r]->state != OBS_CSTATE_RUNNING) {
+			ready = false;
+		}
+	}
+	if (!ready || !prev->rep[1]) {
+		return bg_xasprintf("the previous colour %s (v%u) is not running: a "
+				"rollback would not be instant; start it first (plan proposes that "
+				"when keep_previous is true)", prev->colour, prev->version);
+	}
+	const struct obs_hist_site *hs = obs_hist_find(ctx->obs, s->name);
+	bool prev_is_candidate = prev->spec && strcmp(prev->spec, s->spec) == 0 &&
+			!(lv->spec && strcmp(lv->spec, s->spec) == 0);
+	bool prev_rejected = prev->spec && hs && bg_strv_contains(&hs->rejected, prev->spec);
+	bool prev_newer = prev->version && lv->version && prev->version > lv->version;
+	if (prev_is_candidate || prev_rejected || prev_newer) {
+		return bg_xasprintf("the other colour %s holds v%u, %s: a rollback only "
+				"goes back to a revision that was live before; to abandon a "
+				"candidate, change %s back (or remove the container yourself)",
+				prev->colour, prev->version,
+				prev_rejected ? "a revision already rolled back"
+				: prev_is_candidate ? "the candidate that never went live"
+						    : "a newer version than the live one",
+				s->cfg->path);
+	}
+	if (prev->any_unhealthy) {
+		return bg_xasprintf("the previous colour %s (v%u) reports unhealthy (its "
+				"image's HEALTHCHECK): switching to it would not restore service",
+				prev->colour, prev->version);
+	}
+	return NULL;
+}
 
-int rec_colour_rollback_diff(struct rec_diff_ctx *ctx)
+/* The rollback plan for one site: a switch back to the previous colour. */
+static int colour_rollback(struct rec_diff_ctx *ctx)
 {
 	const struct des_site *s = ctx->site;
 	struct plan_site *ps = ctx->ps;
-	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
 	struct slot blue, green;
+	const struct obs_edge *e = slots_load(ctx, &blue, &green);
 
-	slot_fill(&blue, ctx, "blue");
-	slot_fill(&green, ctx, "green");
-	if (e) {
-		plan_fact_add(ctx->plan, "edge %s exists=%d live=%s preview=%s sha=%s", s->name,
-				e->exists, e->live ? e->live : "", e->preview ? e->preview : "",
-				e->content_sha ? e->content_sha : "");
-	}
 	if (!e || !e->exists || !e->live || e->error) {
 		ps->blocked = bg_xasprintf("nothing is live for '%s' (no readable edge file): "
 				"there is nothing to roll back", s->name);
@@ -551,43 +635,8 @@ int rec_colour_rollback_diff(struct rec_diff_ctx *ctx)
 				"nothing to switch back to", prev->colour);
 		return 0;
 	}
-	bool ready = true;
-	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
-		if (prev->rep[r] && prev->rep[r]->state != OBS_CSTATE_RUNNING) {
-			ready = false;
-		}
-	}
-	if (!ready || !prev->rep[1]) {
-		ps->blocked = bg_xasprintf("the previous colour %s (v%u) is not running: a "
-				"rollback would not be instant; start it first (plan proposes that "
-				"when keep_previous is true)", prev->colour, prev->version);
-		return 0;
-	}
-	/*
-	 * A rollback goes back, never forward: the other colour must hold a
-	 * revision that was live before, not the candidate waiting for its
-	 * switch, not a revision already rolled back, not a newer version.
-	 */
-	const struct obs_hist_site *hs = obs_hist_find(ctx->obs, s->name);
-	bool prev_is_candidate = prev->spec && strcmp(prev->spec, s->spec) == 0 &&
-			!(lv->spec && strcmp(lv->spec, s->spec) == 0);
-	bool prev_rejected = prev->spec && hs && bg_strv_contains(&hs->rejected, prev->spec);
-	bool prev_newer = prev->version && lv->version && prev->version > lv->version;
-	if (prev_is_candidate || prev_rejected || prev_newer) {
-		ps->blocked = bg_xasprintf("the other colour %s holds v%u, %s: a rollback only "
-				"goes back to a revision that was live before; to abandon a "
-				"candidate, change %s back (or remove the container yourself)",
-				prev->colour, prev->version,
-				prev_rejected ? "a revision already rolled back"
-				: prev_is_candidate ? "the candidate that never went live"
-						    : "a newer version than the live one",
-				s->cfg->path);
-		return 0;
-	}
-	if (prev->any_unhealthy) {
-		ps->blocked = bg_xasprintf("the previous colour %s (v%u) reports unhealthy (its "
-				"image's HEALTHCHECK): switching to it would not restore service",
-				prev->colour, prev->version);
+	ps->blocked = rollback_refusal(ctx, lv, prev);
+	if (ps->blocked) {
 		return 0;
 	}
 	ps->live_after = bg_xstrdup(prev->colour);
@@ -605,45 +654,17 @@ int rec_colour_rollback_diff(struct rec_diff_ctx *ctx)
 
 /* ---- observe ---- */
 
-/* The id of a tag in sorted "TAG\037ID" pairs (a new string), NULL if absent. */
-static char *tag_lookup(const struct bg_strv *pairs, const char *tag)
-{
-	size_t lo = 0, hi = pairs->n, tl = strlen(tag);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const char *p = pairs->v[mid];
-		int c = strncmp(p, tag, tl);
-		if (c == 0 && p[tl] == '\037') {
-			return bg_xstrdup(p + tl + 1);
-		}
-		/* '\037' sorts before every printable character, like the end of tag. */
-		if (c == 0) {
-			c = (unsigned char)p[tl] < 037 ? -1 : 1;
-		}
-		if (c < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return NULL;
-}
-
+/* Name conflicts of the colour containers (the images are rec-image.c's). */
 static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
-	struct bg_strv refs, names;
+	struct bg_strv names;
 	static const char *const colours[] = {"blue", "green"};
-	int err = 0;
+	int err;
 
-	bg_strv_init(&refs);
 	bg_strv_init(&names);
 	for (size_t i = 0; i < cfg->n_sites; i++) {
 		const struct cfg_site *s = &cfg->sites[i];
-		bg_strv_push(&refs, s->image);
-		for (size_t k = 0; k < s->n_services; k++) {
-			bg_strv_push(&refs, s->services[k].image);
-		}
 		for (size_t c = 0; c < 2; c++) {
 			for (unsigned r = 1; r <= s->replicas; r++) {
 				char *n = des_colour_container_name(s->name, colours[c], r);
@@ -655,62 +676,21 @@ static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct ob
 			}
 		}
 	}
-	bg_strv_sort(&refs);
-	/*
-	 * One listing of local tags answers the usual references; only those it
-	 * cannot (another spelling, a digest, an absent image) are inspected.
-	 */
-	struct bg_strv tags, ids;
-	bg_strv_init(&tags);
-	bg_strv_init(&ids);
-	struct bg_strv pairs; /* "TAG\037ID", sorted */
-	bg_strv_init(&pairs);
-	if (refs.n) {
-		err = dk_image_tags(dk, &tags, &ids, d);
-	}
-	for (size_t k = 0; k < tags.n; k++) {
-		bg_strv_push_take(&pairs, bg_xasprintf("%s\037%s", tags.v[k], ids.v[k]));
-	}
-	bg_strv_sort(&pairs);
-	for (size_t i = 0; i < refs.n && !err; i++) {
-		if (i && strcmp(refs.v[i], refs.v[i - 1]) == 0) {
-			continue;
-		}
-		char *id = NULL;
-		char *full = strchr(strrchr(refs.v[i], '/') ? strrchr(refs.v[i], '/') : refs.v[i], ':') ||
-				strchr(refs.v[i], '@')
-				? bg_xstrdup(refs.v[i]) : bg_xasprintf("%s:latest", refs.v[i]);
-		id = tag_lookup(&pairs, full);
-		free(full);
-		if (!id) {
-			err = dk_image_id(dk, refs.v[i], &id, d);
-		}
-		if (!err) {
-			struct obs_image *im = obs_image_add(o);
-			im->ref = bg_xstrdup(refs.v[i]);
-			im->id = id;
-		}
-	}
-	bg_strv_release(&tags);
-	bg_strv_release(&ids);
-	bg_strv_release(&pairs);
-	if (!err) {
-		err = rec_observe_conflicts(dk, o, "container", &names, d);
-	}
-	bg_strv_release(&refs);
+	err = rec_observe_conflicts(dk, o, "container", &names, d);
 	bg_strv_release(&names);
 	return err;
 }
 
 static bool colour_handles(enum plan_kind kind)
 {
-	return kind == PLAN_KIND_CONTAINER || kind == PLAN_KIND_IMAGE;
+	return kind == PLAN_KIND_CONTAINER;
 }
 
 const struct rec_impl rec_colour_impl = {
 	.kind = "colour",
 	.observe = colour_observe,
 	.diff = colour_diff,
+	.rollback = colour_rollback,
 	.apply = rec_colour__apply,
 	.handles = colour_handles,
 };

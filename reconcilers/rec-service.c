@@ -48,14 +48,12 @@ static int service_diff(struct rec_diff_ctx *ctx)
 			continue;
 		}
 		if (!c) {
-			const struct obs_image *im = obs_image_find(ctx->obs, sv->cfg->image);
-			if (!im || !im->id) {
-				struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_PULL,
-						PLAN_KIND_IMAGE, s->name, sv->cfg->image,
-						"image of service '%s' is not present locally", svc);
+			struct plan_action *a = rec_image_need(ctx, sv->cfg->image,
+					"image of service '%s' is not present locally", svc);
+			if (a) {
 				a->service = bg_xstrdup(svc);
 			}
-			struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_CREATE,
+			a = plan_action_add(ctx->plan, PLAN_OP_CREATE,
 					PLAN_KIND_SERVICE, s->name, sv->container,
 					"backing service '%s' missing (image %s)", svc, sv->cfg->image);
 			a->service = bg_xstrdup(svc);

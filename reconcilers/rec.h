@@ -3,8 +3,9 @@
  * pattern): observe what exists, diff desired against observed (pure: no
  * I/O, no clock, unit-tested from fixtures), and apply one planned action.
  * The registry is a static, ordered table: shared objects and networks,
- * volumes, backing services, colours (and their switch), edge. A new kind
- * is one file and one row.
+ * volumes, backing services, images, colours (and their switch), edge.
+ * A new kind is one file and one row; every plan kind has exactly one
+ * reconciler whose handles() claims it.
  */
 #ifndef BG_RECONCILERS_REC_H
 #define BG_RECONCILERS_REC_H
@@ -87,6 +88,7 @@ struct rec_impl {
 extern const struct rec_impl rec_network_impl;
 extern const struct rec_impl rec_volume_impl;
 extern const struct rec_impl rec_service_impl;
+extern const struct rec_impl rec_image_impl;
 extern const struct rec_impl rec_colour_impl;
 extern const struct rec_impl rec_edge_impl;
 
@@ -111,20 +113,36 @@ int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 		struct obs *o, struct bg_diag *d);
 
-/* Run every diff over the configuration (plan_build's core). */
-int rec_diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
-		const struct desired *des, const struct plan_args *args);
+/*
+ * Build the plan (rec-plan.c): des_build, every reconciler's diff (or
+ * rollback), then plan_finish for the token. Pure: no I/O. args is copied.
+ */
+int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
+		const struct plan_args *args, struct bg_diag *d);
 
 /* ---- helpers shared by the reconcilers ---- */
 
 /* A managed container of ctx->site by name (borrowed), NULL if absent. */
 const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 		const char *name);
+/*
+ * The colour the edge file of site routes to right now, read from disk (a
+ * new string), NULL if none or unreadable: what apply reports as live.
+ */
+char *rec_edge_live(const struct cfg *cfg, const char *site);
 /* Record a container's facts (id, state, health, spec, version, IPs). */
 void rec_fact_container(struct plan *p, const struct obs_container *c);
 /* Report progress (a line for the convergence log, or a transient status). */
 void rec_progress(struct rec_apply_ctx *ctx, bool transient, const char *fmt, ...)
 	BG_PRINTF(3, 4);
+/*
+ * A pull of ref for ctx->site, planned here unless the observation has the
+ * image locally: the colour and service diffs call it right before the
+ * create that needs the image. Returns the action (borrowed from the plan,
+ * for the caller to complete), or NULL when nothing is to pull.
+ */
+struct plan_action *rec_image_need(struct rec_diff_ctx *ctx, const char *ref,
+		const char *why_fmt, ...) BG_PRINTF(3, 4);
 /* Is this name held by an object bluegreen must not touch? */
 bool rec_conflict(const struct obs *o, const char *kind, const char *name);
 /* Observe name conflicts: for each name not found among managed objects, ask the engine. */

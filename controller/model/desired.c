@@ -501,23 +501,18 @@ void des_release(struct desired *des)
 	memset(des, 0, sizeof(*des));
 }
 
+static int site_name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct des_site *)elem)->name);
+}
+
 const struct des_site *des_site_find(const struct desired *des, const char *name)
 {
 	/* Sites come from cfg, sorted by name: bisect (planning calls this per container). */
-	size_t lo = 0, hi = des->n_sites;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(des->sites[mid].name, name);
-		if (c == 0) {
-			return &des->sites[mid];
-		}
-		if (c < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
+	if (des->n_sites == 0) {
+		return NULL; /* des->sites may be NULL: bsearch(NULL, 0) is still UB */
 	}
-	return NULL;
+	return bsearch(name, des->sites, des->n_sites, sizeof(*des->sites), site_name_cmp);
 }
 
 void des_create_release(struct des_create *c)

@@ -7,7 +7,6 @@
  */
 #include "bg.h"
 #include "plan.h"
-#include "rec.h"
 
 #include <json-c/json.h>
 
@@ -552,49 +551,23 @@ static void plan_compute_token(struct plan *p)
 	p->token[PLAN_TOKEN_LEN] = '\0';
 }
 
-int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
-		const struct plan_args *args, struct bg_diag *d)
+void plan_finish(struct plan *p, const struct cfg *cfg)
 {
-	struct desired des;
-	int err;
-
-	plan_init(p);
-	p->args.kind = args->kind;
-	bg_strv_copy(&p->args.sites, &args->sites);
-	bg_strv_copy(&p->args.retry, &args->retry);
-	bg_strv_sort(&p->args.sites);
-	bg_strv_sort(&p->args.retry);
-	p->install_mode = cfg->g.install_mode;
-	for (size_t i = 0; i < args->sites.n; i++) {
-		if (!cfg_site_find(cfg, args->sites.v[i])) {
-			bg_diag_error(d, NULL, "no site named '%s' in %s", args->sites.v[i], cfg->dir);
-			return BG_ENOT_FOUND;
+	for (size_t i = 0; i < p->n_sites; i++) {
+		struct plan_site *s = &p->sites[i];
+		const struct cfg_site *cs = cfg_site_find(cfg, s->site);
+		free(s->preview_after);
+		s->preview_after = cs && cs->preview
+				? bg_xstrdup(s->candidate_after ? s->candidate_after : s->live_after)
+				: NULL;
+		s->needs_confirm = cs && cs->confirm && s->n_actions > 0 &&
+				cfg->g.install_mode == CFG_MODE_PRODUCTION;
+		if (s->blocked) {
+			bg_strv_push_take(&p->errors, bg_xasprintf("%s: %s", s->site, s->blocked));
 		}
 	}
-	err = des_build(&des, cfg, obs, d);
-	if (err) {
-		return err;
-	}
-	err = rec_diff_all(p, cfg, obs, &des, &p->args);
-	if (!err) {
-		for (size_t i = 0; i < p->n_sites; i++) {
-			struct plan_site *s = &p->sites[i];
-			const struct cfg_site *cs = cfg_site_find(cfg, s->site);
-			free(s->preview_after);
-			s->preview_after = cs && cs->preview
-					? bg_xstrdup(s->candidate_after ? s->candidate_after : s->live_after)
-					: NULL;
-			s->needs_confirm = cs && cs->confirm && s->n_actions > 0 &&
-					cfg->g.install_mode == CFG_MODE_PRODUCTION;
-			if (s->blocked) {
-				bg_strv_push_take(&p->errors, bg_xasprintf("%s: %s", s->site, s->blocked));
-			}
-		}
-		exec_collect(p, cfg);
-		plan_compute_token(p);
-	}
-	des_release(&des);
-	return err;
+	exec_collect(p, cfg);
+	plan_compute_token(p);
 }
 
 /* ---- text ---- */

@@ -118,7 +118,7 @@ struct plan_args {
  * edge's directories, commands and API; ADR 0012). Each is a fact of the
  * token, so a token approved for one reload command can never run
  * another. The plan also says which changed since the last apply, which
- * the caller tells it with plan_exec_compare(): plan_build stays pure.
+ * the caller tells it with plan_exec_compare(): rec_plan_build stays pure.
  */
 enum plan_exec_state {
 	PLAN_EXEC_UNKNOWN = 0, /* not compared: no history at hand (a snapshot) */
@@ -168,11 +168,17 @@ void plan_fact_add(struct plan *p, const char *fmt, ...) BG_PRINTF(2, 3);
 void plan_note_add(struct plan *p, struct plan_site *s, const char *fmt, ...) BG_PRINTF(3, 4);
 
 /*
- * Build the plan: des_build + every reconciler's diff, then the token.
- * Pure: no I/O. args is copied.
+ * Complete a plan the reconcilers filled (rec_plan_build calls it): each
+ * site's preview, confirmation and block, the execution settings, and
+ * the token over all of it.
  */
+void plan_finish(struct plan *p, const struct cfg *cfg);
+
+/* old name: a.sed drops from here (rec_plan_build in reconcilers/rec.h is the
+ * planner; this forward keeps the callers that only see plan.h linking) */
 int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		const struct plan_args *args, struct bg_diag *d);
+/* end of the old name */
 
 /*
  * The plan's execution settings as one canonical JSON object, {key: value}

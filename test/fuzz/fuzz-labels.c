@@ -17,7 +17,7 @@
  * another, and a secrets key set, so io.bluegreen.secrets is compared
  * (the heap over-read of issue 9 lived there).
  *
- * Contract checked besides memory safety: plan_build gives 0 and a
+ * Contract checked besides memory safety: rec_plan_build gives 0 and a
  * 16-character token, or an error; both renderings succeed.
  */
 #include "bg.h"
@@ -26,6 +26,7 @@
 #include "desired.h"
 #include "obs.h"
 #include "plan.h"
+#include "rec.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -229,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	base_world(&o);
 	parse_input(&o, (const char *)data, size);
 	obs_finish(&o);
-	int err = plan_build(&p, cfg, &o, &args, &d);
+	int err = rec_plan_build(&p, cfg, &o, &args, &d);
 	if (err == 0) {
 		if (strlen(p.token) != PLAN_TOKEN_LEN || plan_render_text(&p, cfg, false, &out) ||
 				plan_render_json(&p, cfg, &out) || plan_render_summary(&p, &out)) {

@@ -15,6 +15,7 @@
 #include "edge.h"
 #include "obs.h"
 #include "plan.h"
+#include "rec.h"
 #include "th.h"
 
 #include <sys/mman.h>
@@ -219,7 +220,7 @@ static void plan_ok(struct fx *f, const struct plan_args *args, struct plan *p)
 	bg_diag_init(&d);
 	plan_args_init(&none);
 	obs_finish(&f->obs);
-	int err = plan_build(p, f->cfg, &f->obs, args ? args : &none, &d);
+	int err = rec_plan_build(p, f->cfg, &f->obs, args ? args : &none, &d);
 	if (err) {
 		bg_diag_print(&d, stderr);
 	}
@@ -676,7 +677,7 @@ static void test_snapshot_same_token(void **state)
 	bg_diag_init(&d);
 	plan_args_init(&none);
 	assert_int_equal(obs_from_json(&o2, json.data, json.len, &d), 0);
-	assert_int_equal(plan_build(&b, f.cfg, &o2, &none, &d), 0);
+	assert_int_equal(rec_plan_build(&b, f.cfg, &o2, &none, &d), 0);
 	assert_string_equal(a.token, b.token);
 	plan_args_release(&none);
 	bg_diag_release(&d);
@@ -1263,7 +1264,7 @@ static void test_exec_settings_traefik(void **state)
 		obs_init(&o);
 		obs_finish(&o);
 		plan_args_init(&none);
-		assert_int_equal(plan_build(&p, cfg, &o, &none, &d), 0);
+		assert_int_equal(rec_plan_build(&p, cfg, &o, &none, &d), 0);
 		memcpy(tokens[i], p.token, sizeof(tokens[i]));
 		for (size_t k = 0; k < i; k++) {
 			assert_string_not_equal(tokens[k], tokens[i]);
@@ -1298,7 +1299,7 @@ static char *exec_of(const char *dir, const char *global, char token[PLAN_TOKEN_
 	obs_init(&o);
 	obs_finish(&o);
 	plan_args_init(&none);
-	assert_int_equal(plan_build(&p, cfg, &o, &none, &d), 0);
+	assert_int_equal(rec_plan_build(&p, cfg, &o, &none, &d), 0);
 	memcpy(token, p.token, PLAN_TOKEN_LEN + 1);
 	char *json = plan_exec_to_json(&p);
 	plan_release(&p);
@@ -1461,10 +1462,41 @@ static void test_exec_settings_observed_binary(void **state)
 	fx_release(&f);
 }
 
+/* Every plan kind has exactly one reconciler whose handles() claims it:
+ * the executor finds the one that applies a step by kind alone. */
+static void test_one_reconciler_per_kind(void **state)
+{
+	(void)state;
+	static const enum plan_kind kinds[] = {
+#define XX(n, s) PLAN_KIND_##n,
+		PLAN_KIND_MAP(XX)
+#undef XX
+	};
+	for (size_t k = 0; k < BG_ARRAY_SIZE(kinds); k++) {
+		const struct rec_impl *owner = NULL;
+		size_t n = 0;
+		for (size_t i = 0; i < rec_registry_len; i++) {
+			assert_non_null(rec_registry[i]->handles);
+			if (rec_registry[i]->handles(kinds[k])) {
+				owner = rec_registry[i];
+				n++;
+			}
+		}
+		if (n != 1) {
+			fail_msg("plan kind '%s' is claimed by %zu reconcilers", plan_kind_name(kinds[k]),
+					n);
+		}
+		assert_ptr_equal(rec_for_kind(kinds[k]), owner);
+		assert_non_null(owner->apply);
+	}
+	assert_ptr_equal(rec_for_kind(PLAN_KIND_IMAGE), &rec_image_impl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clog_refuses_special),
+		cmocka_unit_test(test_one_reconciler_per_kind),
 		cmocka_unit_test(test_first_deploy),
 		cmocka_unit_test(test_steady_state),
 		cmocka_unit_test(test_candidate_after_image_change),

@@ -1,0 +1,309 @@
+/*
+ * rec-plan: the planner. It builds the desired state, then walks the
+ * registry: a shared pass first (networks, edge network), then each site
+ * in name order (every kind's diff, or every kind's rollback for a
+ * rollback plan), and hands the result to plan_finish for the token.
+ * Name conflicts with objects bluegreen does not manage block a site here,
+ * before any kind diffs it, so no reconciler can plan to touch someone
+ * else's object. The plan model itself (controller/model/plan.c) knows
+ * nothing of the reconcilers.
+ */
+#include "bg.h"
+#include "rec.h"
+
+/* Sites a plan covers: all, or the filter's (unknown names were refused earlier). */
+static bool site_selected(const struct plan_args *args, const char *site)
+{
+	return args->sites.n == 0 || bg_strv_contains(&args->sites, site);
+}
+
+static const char *vol_site(const struct obs_volume *v)
+{
+	const char *s = obs_labels_get(&v->labels, BG_LABEL_SITE);
+	return s ? s : "";
+}
+
+static int vol_site_cmp(const void *a, const void *b)
+{
+	const struct obs_volume *x = *(const struct obs_volume *const *)a;
+	const struct obs_volume *y = *(const struct obs_volume *const *)b;
+	int c = strcmp(vol_site(x), vol_site(y));
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static int cs_site_cmp(const void *a, const void *b)
+{
+	const struct obs_container *x = *(const struct obs_container *const *)a;
+	const struct obs_container *y = *(const struct obs_container *const *)b;
+	int c = strcmp(x->site ? x->site : "", y->site ? y->site : "");
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* Managed, but labelled for another site (another installation on this host). */
+static bool other_site(const struct obs_labels *l, const char *site)
+{
+	const char *owner = obs_labels_get(l, BG_LABEL_SITE);
+	return owner && strcmp(owner, site) != 0;
+}
+
+/* A name of the site held by an object it must not use; adds to b. */
+static void conflict_check(struct bg_buf *b, struct bg_buf *foreign, const struct obs *o,
+		const char *kind, const char *name, const char *site)
+{
+	if (rec_conflict(o, kind, name)) {
+		bg_buf_addf(b, "%s%s '%s'", b->len ? ", " : "", kind, name);
+		return;
+	}
+	const struct obs_labels *l = NULL;
+	if (strcmp(kind, "network") == 0) {
+		const struct obs_network *n = obs_network_find(o, name);
+		l = n ? &n->labels : NULL;
+	} else if (strcmp(kind, "volume") == 0) {
+		const struct obs_volume *v = obs_volume_find(o, name);
+		l = v ? &v->labels : NULL;
+	} else {
+		const struct obs_container *c = obs_container_find(o, name);
+		l = c ? &c->labels : NULL;
+	}
+	if (l && other_site(l, site)) {
+		bg_buf_addf(foreign, "%s%s '%s' (site '%s')", foreign->len ? ", " : "", kind,
+				name, obs_labels_get(l, BG_LABEL_SITE));
+	}
+}
+
+/* Why the site cannot be planned because of names others hold, or NULL. */
+static char *site_conflicts(const struct obs *o, const struct des_site *s)
+{
+	struct bg_buf b = BG_BUF_INIT, foreign = BG_BUF_INIT;
+	static const char *const colours[] = {"blue", "green"};
+	char *why = NULL;
+
+	conflict_check(&b, &foreign, o, "network", s->network, s->name);
+	for (size_t i = 0; i < s->volumes.n; i++) {
+		conflict_check(&b, &foreign, o, "volume", s->volumes.v[i], s->name);
+	}
+	for (size_t c = 0; c < 2; c++) {
+		for (unsigned r = 1; r <= s->cfg->replicas; r++) {
+			char *n = des_colour_container_name(s->name, colours[c], r);
+			conflict_check(&b, &foreign, o, "container", n, s->name);
+			free(n);
+		}
+	}
+	for (size_t i = 0; i < s->n_services; i++) {
+		conflict_check(&b, &foreign, o, "container", s->services[i].container, s->name);
+	}
+	if (b.len) {
+		bool many = strchr(b.data, ',') != NULL;
+		why = bg_xasprintf("%s already exist%s and %s not managed by bluegreen (no "
+				"io.bluegreen.managed label): bluegreen never touches objects it "
+				"does not manage; rename or remove %s", b.data, many ? "" : "s",
+				many ? "are" : "is", many ? "them" : "it");
+	} else if (foreign.len) {
+		why = bg_xasprintf("%s belong%s to another site managed by bluegreen (another "
+				"installation on this host?): two sites must never share a Docker "
+				"object; rename one of the sites", foreign.data,
+				strchr(foreign.data, ',') ? "" : "s");
+	}
+	bg_buf_release(&b);
+	bg_buf_release(&foreign);
+	return why;
+}
+
+/*
+ * Managed containers and volumes indexed by site once: a per-site scan of
+ * every container would make planning quadratic in the number of sites.
+ * Both are sorted by (site, name) and walked by a cursor in step with the
+ * sites, which come in name order too.
+ */
+struct site_index {
+	const struct obs_container **cs; /* managed containers that carry a site */
+	size_t n_cs, at;
+	const struct obs_volume **vols;  /* every volume, by its site label ("" if none) */
+	size_t n_vols, vat;
+};
+
+static void site_index_build(struct site_index *ix, const struct obs *obs)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->cs = bg_xcalloc(obs->n_containers ? obs->n_containers : 1, sizeof(*ix->cs));
+	for (size_t i = 0; i < obs->n_containers; i++) {
+		if (obs->containers[i].site) {
+			ix->cs[ix->n_cs++] = &obs->containers[i];
+		}
+	}
+	if (ix->n_cs > 1) {
+		qsort(ix->cs, ix->n_cs, sizeof(*ix->cs), cs_site_cmp);
+	}
+	/* The same for volumes, so a site's unused volumes are found without a scan. */
+	ix->vols = bg_xcalloc(obs->n_volumes ? obs->n_volumes : 1, sizeof(*ix->vols));
+	for (size_t i = 0; i < obs->n_volumes; i++) {
+		ix->vols[i] = &obs->volumes[i];
+	}
+	ix->n_vols = obs->n_volumes;
+	if (ix->n_vols > 1) {
+		qsort(ix->vols, ix->n_vols, sizeof(*ix->vols), vol_site_cmp);
+	}
+}
+
+static void site_index_release(struct site_index *ix)
+{
+	free(ix->cs);
+	free(ix->vols);
+	memset(ix, 0, sizeof(*ix));
+}
+
+/* Move both cursors past site: its containers and volumes go into ctx (borrowed). */
+static void site_index_take(struct site_index *ix, const char *site, struct rec_diff_ctx *ctx)
+{
+	while (ix->at < ix->n_cs && strcmp(ix->cs[ix->at]->site, site) < 0) {
+		ix->at++;
+	}
+	size_t end = ix->at;
+	while (end < ix->n_cs && strcmp(ix->cs[end]->site, site) == 0) {
+		end++;
+	}
+	while (ix->vat < ix->n_vols && strcmp(vol_site(ix->vols[ix->vat]), site) < 0) {
+		ix->vat++;
+	}
+	size_t vend = ix->vat;
+	while (vend < ix->n_vols && strcmp(vol_site(ix->vols[vend]), site) == 0) {
+		vend++;
+	}
+	ctx->cs = &ix->cs[ix->at];
+	ctx->n_cs = end - ix->at;
+	ctx->vols = &ix->vols[ix->vat];
+	ctx->n_vols = vend - ix->vat;
+	ix->at = end;
+	ix->vat = vend;
+}
+
+/* One site's part of the plan: its facts, then its block or every kind's diff. */
+static int site_plan(struct rec_diff_ctx *ctx, const struct des_site *s)
+{
+	struct plan *p = ctx->plan;
+	int err = 0;
+
+	ctx->site = s;
+	ctx->switching = false;
+	ctx->ps = plan_site_add(p, s->name, s->cfg->path);
+	ctx->ps->first_action = p->n_actions;
+	plan_fact_add(p, "desired %s spec=%s version=%u new=%d rejected=%d", s->name,
+			s->spec, s->version, s->version_new, s->rejected);
+	for (size_t k = 0; k < ctx->n_cs; k++) {
+		rec_fact_container(p, ctx->cs[k]);
+	}
+	char *conflicts = site_conflicts(ctx->obs, s);
+	if (conflicts) {
+		ctx->ps->blocked = conflicts;
+		plan_fact_add(p, "blocked %s: %s", s->name, conflicts);
+	} else if (ctx->args->kind == PLAN_ROLLBACK) {
+		for (size_t k = 0; k < rec_registry_len && !err; k++) {
+			if (rec_registry[k]->rollback) {
+				err = rec_registry[k]->rollback(ctx);
+			}
+		}
+	} else {
+		for (size_t k = 0; k < rec_registry_len && !err; k++) {
+			if (rec_registry[k]->diff) {
+				err = rec_registry[k]->diff(ctx);
+			}
+		}
+	}
+	ctx->ps->n_actions = p->n_actions - ctx->ps->first_action;
+	return err;
+}
+
+/* Managed containers of sites nobody declares: said, never touched. */
+static void orphans_note(struct plan *p, const struct desired *des, const struct site_index *ix)
+{
+	const char *last = NULL;
+	for (size_t i = 0; i < ix->n_cs; i++) {
+		const char *site = ix->cs[i]->site;
+		if ((last && strcmp(last, site) == 0) || des_site_find(des, site)) {
+			continue;
+		}
+		last = site;
+		plan_note_add(p, NULL, "site '%s' has containers managed by bluegreen but "
+				"no site file: they are left alone (restore sites/%s.conf, or "
+				"remove them yourself)", site, site);
+		plan_fact_add(p, "orphan %s", site);
+	}
+}
+
+/* Run every diff over the configuration: the shared pass, then each selected site. */
+static int diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs,
+		const struct desired *des, const struct plan_args *args)
+{
+	struct rec_diff_ctx ctx = {
+		.cfg = cfg, .obs = obs, .des = des, .args = args, .plan = p,
+	};
+	struct site_index ix = {0};
+	int err = 0;
+
+	plan_fact_add(p, "history tokens_used=%" PRIu64, obs->hist_tokens_used);
+	if (args->kind == PLAN_CONVERGE) {
+		for (size_t i = 0; i < rec_registry_len; i++) {
+			err = rec_registry[i]->diff ? rec_registry[i]->diff(&ctx) : 0;
+			if (err) {
+				goto out;
+			}
+		}
+	}
+	site_index_build(&ix, obs);
+	for (size_t i = 0; i < des->n_sites; i++) {
+		const struct des_site *s = &des->sites[i];
+		site_index_take(&ix, s->name, &ctx);
+		if (!site_selected(args, s->name)) {
+			continue;
+		}
+		err = site_plan(&ctx, s);
+		if (err) {
+			goto out;
+		}
+	}
+	if (args->kind == PLAN_CONVERGE && args->sites.n == 0) {
+		orphans_note(p, des, &ix);
+	}
+out:
+	site_index_release(&ix);
+	return err;
+}
+
+int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
+		const struct plan_args *args, struct bg_diag *d)
+{
+	struct desired des;
+	int err;
+
+	plan_init(p);
+	p->args.kind = args->kind;
+	bg_strv_copy(&p->args.sites, &args->sites);
+	bg_strv_copy(&p->args.retry, &args->retry);
+	bg_strv_sort(&p->args.sites);
+	bg_strv_sort(&p->args.retry);
+	p->install_mode = cfg->g.install_mode;
+	for (size_t i = 0; i < args->sites.n; i++) {
+		if (!cfg_site_find(cfg, args->sites.v[i])) {
+			bg_diag_error(d, NULL, "no site named '%s' in %s", args->sites.v[i], cfg->dir);
+			return BG_ENOT_FOUND;
+		}
+	}
+	err = des_build(&des, cfg, obs, d);
+	if (err) {
+		return err;
+	}
+	err = diff_all(p, cfg, obs, &des, &p->args);
+	if (!err) {
+		plan_finish(p, cfg);
+	}
+	des_release(&des);
+	return err;
+}
+
+/* old name: a.sed drops from here (see plan.h) */
+int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
+		const struct plan_args *args, struct bg_diag *d)
+{
+	return rec_plan_build(p, cfg, obs, args, d);
+}
+/* end of the old name */
