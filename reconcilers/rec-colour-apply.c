@@ -282,11 +282,6 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
 		return BG_ECONFIG;
 	}
-	if (a->kind == PLAN_KIND_IMAGE) {
-		int err = dk_image_pull(ctx->dk, a->name, d);
-		/* The pull is done when its image is part of what the next steps build. */
-		return err || a->op != PLAN_OP_PULL ? err : rec_image_refresh(ctx, a, d);
-	}
 	switch (a->op) {
 	case PLAN_OP_CREATE:
 		return colour_create(ctx, s, a, d);

@@ -693,4 +693,6 @@ const struct rec_impl rec_colour_impl = {
 	.rollback = colour_rollback,
 	.apply = rec_colour__apply,
 	.handles = colour_handles,
+	.after = rec_colour__after,
+	.failed = rec_colour__failed,
 };

@@ -14,8 +14,6 @@
 #include "bg-log.h"
 #include "rec.h"
 #include "clog.h"
-/* BRIDGE(issue 10): only for rec_colour__after/__failed until rec_colour_impl wires them. */
-#include "rec-colour-int.h"
 
 #include <signal.h>
 
@@ -146,9 +144,6 @@ static int step_after(struct rec_apply_ctx *ctx, const struct rec_impl *impl,
 	if (impl->after) {
 		return impl->after(ctx, a, d);
 	}
-	if (impl == &rec_colour_impl) { /* BRIDGE(issue 10): colour .after */
-		return rec_colour__after(ctx, a, d);
-	}
 	if (impl == &rec_edge_impl) { /* BRIDGE(issue 10): edge .after */
 		return rec_edge_after(ctx, a, d);
 	}
@@ -160,8 +155,6 @@ static void step_failed_hook(struct rec_apply_ctx *ctx, const struct rec_impl *i
 {
 	if (impl->failed) {
 		impl->failed(ctx, a, err);
-	} else if (impl == &rec_colour_impl) { /* BRIDGE(issue 10): colour .failed */
-		rec_colour__failed(ctx, a, err);
 	}
 }
 
@@ -295,34 +288,6 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct dk
 	free(order);
 	des_release(ctx.des);
 	return err;
-}
-
-int rec_image_refresh(struct rec_apply_ctx *ctx, const struct plan_action *a,
-		struct bg_diag *d)
-{
-	struct obs *obs = ctx->obs;
-	const char *ref = a->name;
-	char *id = NULL;
-	int err = dk_image_id(ctx->dk, ref, &id, d);
-	if (err) {
-		return err;
-	}
-	bool found = false;
-	for (size_t i = 0; i < obs->n_images && !found; i++) {
-		if (strcmp(obs->images[i].ref, ref) == 0) {
-			free(obs->images[i].id);
-			obs->images[i].id = id;
-			found = true;
-		}
-	}
-	if (!found) {
-		struct obs_image *im = obs_image_add(obs);
-		im->ref = bg_xstrdup(ref);
-		im->id = id;
-		obs_finish(obs);
-	}
-	des_release(ctx->des);
-	return des_build(ctx->des, ctx->cfg, obs, d);
 }
 
 int rec_edge_after(struct rec_apply_ctx *ctx, const struct plan_action *a, struct bg_diag *d)

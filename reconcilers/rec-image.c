@@ -126,6 +126,39 @@ struct plan_action *rec_image_need(struct rec_diff_ctx *ctx, const char *ref,
 	return a;
 }
 
+/*
+ * After a pull, the image is part of what the next steps build: record its
+ * id in the observation and rebuild the desired state from it. Part of the
+ * pull step itself (not an `after` hook): a failed refresh fails the step.
+ */
+static int image_refresh(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d)
+{
+	struct obs *obs = ctx->obs;
+	const char *ref = a->name;
+	char *id = NULL;
+	int err = dk_image_id(ctx->dk, ref, &id, d);
+	if (err) {
+		return err;
+	}
+	bool found = false;
+	for (size_t i = 0; i < obs->n_images && !found; i++) {
+		if (strcmp(obs->images[i].ref, ref) == 0) {
+			free(obs->images[i].id);
+			obs->images[i].id = id;
+			found = true;
+		}
+	}
+	if (!found) {
+		struct obs_image *im = obs_image_add(obs);
+		im->ref = bg_xstrdup(ref);
+		im->id = id;
+		obs_finish(obs);
+	}
+	des_release(ctx->des);
+	return des_build(ctx->des, ctx->cfg, obs, d);
+}
+
 static int image_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
@@ -133,7 +166,8 @@ static int image_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
 		return BG_ECONFIG;
 	}
-	return dk_image_pull(ctx->dk, a->name, d);
+	int err = dk_image_pull(ctx->dk, a->name, d);
+	return err || a->op != PLAN_OP_PULL ? err : image_refresh(ctx, a, d);
 }
 
 static bool image_handles(enum plan_kind kind)

@@ -45,7 +45,7 @@ typedef void (*rec_progress_cb)(void *arg, const char *line, bool transient);
 /* Everything an apply step may use. */
 struct rec_apply_ctx {
 	const struct cfg *cfg;
-	struct desired *des;    /* rebuilt after an image pull (rec_image_refresh) */
+	struct desired *des;    /* rebuilt after an image pull (rec-image.c) */
 	struct obs *obs;        /* the observation the plan was built from; a pull adds its image */
 	struct dk_client *dk;
 	struct hist *hist;
@@ -184,15 +184,6 @@ void rec_journal_append(struct hist *h, const char *actor, const char *action,
 /* rec_journal_append with the actor and token of the apply ctx runs in. */
 void rec_journal(struct rec_apply_ctx *ctx, const char *action, const char *site,
 		const char *result, const char *fmt, ...) BG_PRINTF(5, 6);
-
-/*
- * The tail of an image pull step: the image is local now, so its id joins
- * ctx->obs and ctx->des is rebuilt with it. Part of the step (its error
- * fails the step, and --retry's mark is cleared against the rebuilt spec),
- * so the image apply calls it; it is not an `after` hook.
- */
-int rec_image_refresh(struct rec_apply_ctx *ctx, const struct plan_action *a,
-		struct bg_diag *d);
 
 /*
  * The edge's `after`: a switch (or a rollback) succeeded, so journal which

@@ -13,7 +13,6 @@
 #include "bg-log.h"
 #include "apply.h"
 #include "clog.h"
-#include "edge.h"
 
 #include <ctype.h>
 
@@ -57,27 +56,10 @@ static void outcome(struct apply_outcome *out, int code, const char *fmt, ...)
 	out->exit = code;
 }
 
-/*
- * The live colour of a site as its edge file says now. It reads the edge
- * files directly (edge_observe) rather than through a reconciler: a
- * candidate for a rec_edge_live() wrapper in rec.c (ADR 0014).
- */
+/* The live colour of a site as its edge file says now ("nothing": none). */
 static const char *live_now(const struct cfg *cfg, const char *site, char **buf)
 {
-	struct obs o;
-	struct bg_diag d;
-	obs_init(&o);
-	bg_diag_init(&d);
-	*buf = NULL;
-	if (edge_observe(cfg, &o, &d) == 0) {
-		obs_finish(&o);
-		const struct obs_edge *e = obs_edge_find(&o, site);
-		if (e && e->live) {
-			*buf = bg_xstrdup(e->live);
-		}
-	}
-	bg_diag_release(&d);
-	obs_release(&o);
+	*buf = rec_edge_live(cfg, site);
 	return *buf ? *buf : "nothing";
 }
 
