@@ -11,7 +11,7 @@
  * configured (docs/adr/0004-traefik-edge.md).
  */
 #include "bg.h"
-#include "edge.h"
+#include "edge-int.h"
 
 #include "bg-log.h"
 #include "bg-util.h"
@@ -383,11 +383,7 @@ static int traefik_parse(const struct cfg *cfg, const char *site, const char *co
 	yaml_node_t *top[1], *http[1], *routers_v[2];
 	int err;
 
-	edge__obs_reset(e);
-	if (!edge__site_name_valid(site)) {
-		return edge__obs_fail(e, "invalid site name");
-	}
-	err = edge__header_parse(site, content, len, &h, e);
+	err = edge__parse_begin(site, content, len, &h, e);
 	if (err) {
 		return err;
 	}
@@ -799,6 +795,66 @@ static void traefik_container_labels(const struct cfg *cfg, const struct cfg_sit
 	free(v);
 }
 
+/* ---- what the rest of bluegreen asks of this edge ---- */
+
+static const char *traefik_watch_dir(const struct cfg *cfg)
+{
+	return cfg->g.traefik.dynamic_dir;
+}
+
+/* Traefik reaches containers on the edge network by their labels: it
+ * needs no published port, no range and no addresses in the file. */
+static bool traefik_publishes_ports(const struct cfg *cfg)
+{
+	(void)cfg;
+	return false;
+}
+
+static bool traefik_port_range(const struct cfg *cfg, unsigned *lo, unsigned *hi)
+{
+	(void)cfg;
+	*lo = *hi = 0;
+	return false;
+}
+
+static bool traefik_needs_upstreams(const struct cfg *cfg)
+{
+	(void)cfg;
+	return false;
+}
+
+static void traefik_spec_add(const struct cfg *cfg, const struct cfg_site *site,
+		struct json_object *spec)
+{
+	/* The labels follow from the site, which the spec already holds. */
+	(void)cfg;
+	(void)site;
+	(void)spec;
+}
+
+static void x_dynamic_dir(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->str = cfg->g.traefik.dynamic_dir;
+	out->rel = cfg->g.traefik.dynamic_dir_rel;
+}
+
+static void x_staging_dir(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->str = cfg->g.traefik.staging_dir;
+	out->rel = cfg->g.traefik.staging_dir_rel;
+}
+
+static void x_api(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->str = cfg->g.traefik.api; /* a URL, never "<config>/..." */
+}
+
+static const struct edge_exec_row traefik_exec_rows[] = {
+	{"edge.traefik.dynamic_dir", "traefik dynamic directory", x_dynamic_dir},
+	{"edge.traefik.staging_dir", "traefik staging directory", x_staging_dir},
+	{"edge.traefik.api", "traefik API", x_api},
+};
+
 const struct edge_impl edge_traefik_impl = {
 	.kind = "traefik",
 	.path = traefik_path,
@@ -806,4 +862,11 @@ const struct edge_impl edge_traefik_impl = {
 	.parse = traefik_parse,
 	.install = traefik_install,
 	.container_labels = traefik_container_labels,
+	.watch_dir = traefik_watch_dir,
+	.publishes_ports = traefik_publishes_ports,
+	.port_range = traefik_port_range,
+	.needs_upstreams = traefik_needs_upstreams,
+	.spec_add = traefik_spec_add,
+	.exec_rows = traefik_exec_rows,
+	.n_exec_rows = BG_ARRAY_SIZE(traefik_exec_rows),
 };
