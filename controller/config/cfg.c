@@ -1,6 +1,6 @@
 /*
  * cfg: finds the files of a configuration directory, parses and checks
- * each one on its own (cfg-yaml.c, cfg-schema.c), merges the layers
+ * each one on its own (cfg-yaml.c, cfg-check.c), merges the layers
  * (profile < global.conf < site file, site_defaults under each site), binds
  * the result into the structs of cfg.h, and runs the checks that need more
  * than one file: a site's name against its file name, env_file contents,
