@@ -10,6 +10,8 @@
 #include "bg-util.h"
 #include "cfg-int.h"
 
+#include <fnmatch.h>
+
 /* ---- bind ---- */
 
 struct bctx {
@@ -79,7 +81,7 @@ static void bind_env(const struct bctx *b, struct cfg_env *env, const struct cfg
 		e->value = bg_xstrdup(p->val->str);
 		e->loc = p->key->loc;
 		for (size_t j = 0; b->g && j < b->g->redact.n; j++) {
-			if (bg_glob_match_ci(b->g->redact.v[j], e->key)) {
+			if (fnmatch(b->g->redact.v[j], e->key, FNM_CASEFOLD) == 0) {
 				e->secret = true;
 			}
 		}

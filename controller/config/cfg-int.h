@@ -280,6 +280,26 @@ bool cfg__port_range_valid(const char *s);
 /* "x" or "-x" for a module x bluegreen knows (built or planned). */
 bool cfg__module_entry_known(const char *s);
 
+/*
+ * ---- env files (cfg-env.c), read while cfg.c loads the sites. c is the
+ * config being loaded (its dir and g.secrets_dir are read); messages go to
+ * d, file names are interned in pool.
+ */
+struct cfg__envfiles {
+	const struct cfg *c;
+	struct cfg__pool *pool;
+	struct bg_diag *d;
+	const struct cfg__node *secrets_dir; /* global.conf's secrets_dir: node, if set */
+	bool secrets_dir_ok;                 /* it passed cfg__secrets_dir_check */
+};
+/* Check g.secrets_dir (node in merged, the global tree) may be trusted;
+ * an absolute env_file is read only when it is. */
+void cfg__secrets_dir_check(struct cfg__envfiles *ef, const struct cfg__node *merged);
+/* Read the env_file ref names (nothing when ref is not a non-empty string)
+ * and lay env over its variables: env is sorted and without repeats after. */
+void cfg__env_with_file(struct cfg__envfiles *ef, struct cfg_env *env,
+		const struct cfg__node *ref);
+
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);
 bool cfg__env_key_valid(const char *s);
