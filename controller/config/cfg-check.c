@@ -10,8 +10,6 @@
 #include "bg-util.h"
 #include "cfg-int.h"
 
-#include <limits.h>
-
 /* ---- validate ---- */
 
 struct vctx {

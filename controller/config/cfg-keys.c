@@ -316,6 +316,7 @@ bool cfg__module_entry_known(const char *s)
 	return cfg_module_known(s[0] == '-' ? s + 1 : s);
 }
 
+/* ---- reading a node as a key's type (cfg-check.c reports, cfg-bind.c binds) ---- */
 
 bool cfg__is_string(const struct cfg__node *n)
 {

@@ -3,9 +3,9 @@
  * each one on its own (cfg-yaml.c, cfg-check.c), merges the layers
  * (profile < global.conf < site file, site_defaults under each site), binds
  * the result into the structs of cfg.h, and runs the checks that need more
- * than one file: a site's name against its file name, env_file contents,
- * the profile's existence, keys only required once merged, and a domain
- * claimed by two sites. Every problem goes into one diagnostics list,
+ * than one file: a site's name against its file name, env_file contents
+ * (read by cfg-env.c), the profile's existence, keys only required once
+ * merged, and a domain claimed by two sites. Every problem goes into one diagnostics list,
  * sorted by place, so the operator fixes everything in one pass.
  */
 #include "bg.h"
