@@ -174,7 +174,9 @@ static void fx_release(struct fx *f)
 
 static const struct edge_impl *kind_impl(enum cfg_edge_kind k)
 {
-	const struct edge_impl *impl = edge_impl_get(k);
+	struct cfg c = {0};
+	c.g.edge_kind = k;
+	const struct edge_impl *impl = edge_for(&c);
 	assert_non_null(impl);
 	return impl;
 }
@@ -1226,9 +1228,13 @@ static void test_observe(void **state)
 		th_rm_rf(dir);
 		free(dir);
 	}
-	assert_ptr_equal(edge_impl_get(CFG_EDGE_TRAEFIK), &edge_traefik_impl);
-	assert_ptr_equal(edge_impl_get(CFG_EDGE_NGINX), &edge_nginx_impl);
-	assert_null(edge_impl_get((enum cfg_edge_kind)42));
+	struct cfg kc = {0};
+	kc.g.edge_kind = CFG_EDGE_TRAEFIK;
+	assert_ptr_equal(edge_for(&kc), &edge_traefik_impl);
+	kc.g.edge_kind = CFG_EDGE_NGINX;
+	assert_ptr_equal(edge_for(&kc), &edge_nginx_impl);
+	kc.g.edge_kind = (enum cfg_edge_kind)42;
+	assert_null(edge_for(&kc));
 }
 
 static void test_paths(void **state)
