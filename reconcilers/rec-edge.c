@@ -38,7 +38,7 @@ static int replica_cmp(const void *a, const void *b)
 static char *upstream_of(const struct cfg *cfg, const struct obs_container *c,
 		const char *network, unsigned port)
 {
-	if (rec_publishes_ports(cfg)) {
+	if (edge_for(cfg)->publishes_ports(cfg)) {
 		const char *hp = obs_labels_get(&c->labels, BG_LABEL_HOSTPORT);
 		return hp ? bg_xasprintf("127.0.0.1:%s", hp) : NULL;
 	}
@@ -88,6 +88,49 @@ static bool slice_touches_colour(const struct plan *p, const struct plan_site *p
 	return false;
 }
 
+/*
+ * Why the site's edge file must be rewritten, or NULL when it says what
+ * bluegreen would write (sha). A reason built here is stored in *why_buf
+ * for the caller to free.
+ */
+static const char *edge_why(const struct rec_diff_ctx *ctx, const struct edge_impl *impl,
+		const struct obs_edge *e, const struct bg_strv *live_up, const char *sha,
+		char **why_buf)
+{
+	const struct plan_site *ps = ctx->ps;
+	bool upstreams = impl->needs_upstreams(ctx->cfg);
+
+	if (!e || !e->exists) {
+		return "edge file missing";
+	}
+	if (upstreams && slice_touches_colour(ctx->plan, ps, ps->live_after,
+				!impl->publishes_ports(ctx->cfg))) {
+		return "refresh upstream addresses after the live colour is repaired";
+	}
+	if (e->content_sha && strcmp(e->content_sha, sha) == 0) {
+		return NULL;
+	}
+	/* The parser reports upstreams sorted; compare like with like. */
+	struct bg_strv sorted;
+	bg_strv_init(&sorted);
+	bg_strv_copy(&sorted, live_up);
+	bg_strv_sort(&sorted);
+	bool moved = !bg_strv_equal(&e->upstreams, &sorted);
+	bg_strv_release(&sorted);
+	if (!upstreams || !moved) {
+		return "edge file differs from what bluegreen writes (edited by hand, or "
+		       "domains/preview changed in the site file)";
+	}
+	struct bg_buf b = BG_BUF_INIT;
+	for (size_t i = 0; i < live_up->n; i++) {
+		bg_buf_addf(&b, "%s%s", i ? " " : "", live_up->v[i]);
+	}
+	*why_buf = bg_xasprintf("upstream addresses changed (a container was "
+			"recreated or restarted): now %s", b.len ? b.data : "none");
+	bg_buf_release(&b);
+	return *why_buf;
+}
+
 static int edge_diff(struct rec_diff_ctx *ctx)
 {
 	if (!ctx->site || ctx->switching || ctx->ps->blocked || !ctx->ps->live_after) {
@@ -96,7 +139,7 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 	const struct des_site *s = ctx->site;
 	const struct cfg_site *cs = s->cfg;
 	struct plan_site *ps = ctx->ps;
-	const struct edge_impl *impl = edge_impl_get(ctx->cfg->g.edge_kind);
+	const struct edge_impl *impl = edge_for(ctx->cfg);
 	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
 	const char *preview = cs->preview ? (ps->candidate_after ? ps->candidate_after
 								 : ps->live_after)
@@ -128,36 +171,8 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 	bg_sha256_hex(content.data, content.len, sha);
 	plan_fact_add(ctx->plan, "edge %s want=%s", s->name, sha);
 
-	const char *why = NULL;
 	char *why_buf = NULL;
-	if (!e || !e->exists) {
-		why = "edge file missing";
-	} else if (ctx->cfg->g.edge_kind == CFG_EDGE_NGINX &&
-			slice_touches_colour(ctx->plan, ps, ps->live_after,
-					!rec_publishes_ports(ctx->cfg))) {
-		why = "refresh upstream addresses after the live colour is repaired";
-	} else if (!e->content_sha || strcmp(e->content_sha, sha) != 0) {
-		/* The parser reports upstreams sorted; compare like with like. */
-		struct bg_strv sorted;
-		bg_strv_init(&sorted);
-		bg_strv_copy(&sorted, &live_up);
-		bg_strv_sort(&sorted);
-		bool moved = !bg_strv_equal(&e->upstreams, &sorted);
-		bg_strv_release(&sorted);
-		if (ctx->cfg->g.edge_kind == CFG_EDGE_NGINX && moved) {
-			struct bg_buf b = BG_BUF_INIT;
-			for (size_t i = 0; i < live_up.n; i++) {
-				bg_buf_addf(&b, "%s%s", i ? " " : "", live_up.v[i]);
-			}
-			why_buf = bg_xasprintf("upstream addresses changed (a container was "
-					"recreated or restarted): now %s", b.len ? b.data : "none");
-			bg_buf_release(&b);
-			why = why_buf;
-		} else {
-			why = "edge file differs from what bluegreen writes (edited by hand, or "
-			      "domains/preview changed in the site file)";
-		}
-	}
+	const char *why = edge_why(ctx, impl, e, &live_up, sha, &why_buf);
 	if (why) {
 		struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_WRITE, PLAN_KIND_EDGE,
 				s->name, e && e->path ? e->path : s->name, "%s", why);
@@ -217,7 +232,7 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 		struct bg_diag *d)
 {
 	const struct des_site *s = des_site_find(ctx->des, a->site);
-	const struct edge_impl *impl = edge_impl_get(ctx->cfg->g.edge_kind);
+	const struct edge_impl *impl = edge_for(ctx->cfg);
 	struct bg_strv live_up, prev_up;
 	struct bg_buf content = BG_BUF_INIT;
 	char *path = NULL;
@@ -236,11 +251,11 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 	if (err) {
 		goto out;
 	}
-	if (live_up.n == 0 && ctx->cfg->g.edge_kind == CFG_EDGE_NGINX) {
+	if (live_up.n == 0 && impl->needs_upstreams(ctx->cfg)) {
 		/* Never point the domains at nothing: the old file keeps serving. */
 		bg_diag_error(d, NULL, "no container of %s-%s has an upstream address (%s): "
 				"the edge file is left as it was", s->name, a->colour,
-				rec_publishes_ports(ctx->cfg) ? "no published port"
+				impl->publishes_ports(ctx->cfg) ? "no published port"
 							       : "not running on the edge network");
 		err = BG_EEDGE;
 		goto out;

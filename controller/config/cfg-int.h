@@ -2,10 +2,11 @@
  * cfg-int: what the files of the cfg module share and nobody else sees.
  * cfg-yaml.c turns YAML text into a small generic tree (maps, sequences,
  * scalars, each with its file:line:col), refusing hostile input early;
- * cfg-schema.c holds the table of every key (type, default, doc) and walks
- * a tree against it, either to report problems (validate) or to fill the
- * typed structs of cfg.h (bind); cfg.c finds the files, merges the layers
- * and runs the checks that need more than one file.
+ * cfg-keys.c holds the table of every key (type, default, doc), which
+ * cfg-check.c walks to report problems (validate), cfg-bind.c to fill the
+ * typed structs of cfg.h and cfg-explain.c to print them; cfg.c finds the
+ * files, merges the layers and runs the checks that need more than one
+ * file, and cfg-env.c reads the env files sites name.
  */
 #ifndef BG_CONTROLLER_CFG_INT_H
 #define BG_CONTROLLER_CFG_INT_H
@@ -189,6 +190,115 @@ void cfg__explain_site(const struct cfg_global *g, const struct cfg_site *s,
  * "path<TAB>type<TAB>default", sorted. Map entries are written as "*".
  */
 void cfg__schema_dump(enum cfg__kind kind, struct bg_buf *out);
+
+/*
+ * ---- the key table (cfg-keys.c), walked by cfg-check.c, cfg-bind.c and
+ * cfg-explain.c. One row per key: its type says how a node is read (the
+ * cfg__parse_* below) and where the value goes in the typed struct (off,
+ * off2 from the struct's start).
+ */
+enum cfg__ktype {
+	K_MAP,      /* nested keys, bound into the same struct */
+	K_STR,      /* char *, checked by key->check */
+	K_PATH,     /* char *, made absolute against the config dir; bool at off2 (when
+	             * not 0): whether it was written relative */
+	K_INT,      /* unsigned, min..max */
+	K_BOOL,     /* bool */
+	K_DURATION, /* uint64_t milliseconds */
+	K_ENUM,     /* int: index in key->defs + key->min; or char * (F_ENUM_STR) */
+	K_STRLIST,  /* struct bg_strv of checked strings, no repeats */
+	K_ARGV,     /* struct bg_strv: a program and its arguments */
+	K_MODULES,  /* struct bg_strv: effective modules ("-x" removes) */
+	K_ENV,      /* struct cfg_env */
+	K_MOUNTS,   /* struct cfg_mount * at off, size_t count at off2 */
+	K_SERVICES, /* struct cfg_service * at off, size_t count at off2 */
+	K_DEFAULTS, /* site_defaults: site keys, merged under each site by cfg.c */
+	K_LISTEN,   /* char *: a port (integer) or host:port */
+};
+
+enum cfg__kflags {
+	F_REQUIRED = 1 << 0,    /* must be in the file itself */
+	F_GLOBAL_ONLY = 1 << 1, /* global.conf only, not in a profile */
+	F_NO_DEFAULTS = 1 << 2, /* a site's identity: not under site_defaults */
+	F_POSITIVE = 1 << 3,    /* durations: more than zero */
+	F_NONEMPTY = 1 << 4,    /* lists: at least one item */
+	F_NOECHO = 1 << 5,      /* never quote the value in a message */
+	F_ENUM_STR = 1 << 6,    /* K_ENUM stored as a string */
+};
+
+struct cfg__key {
+	const char *name;
+	enum cfg__ktype type;
+	unsigned flags;
+	size_t off, off2;
+	const struct cfg__key *sub;   /* K_MAP, K_SERVICES */
+	const char *def;              /* default, as text (NULL: none) */
+	const char *const *defs;      /* list default or enum choices, NULL-terminated */
+	long long min, max;           /* K_INT */
+	bool (*check)(const char *s); /* K_STR, K_STRLIST items */
+	const char *expect;           /* "a host name such as ..." */
+	const char *doc;
+};
+
+
+/* The value at off inside base, as type. */
+#define CFG__AT(base, off, type) ((type *)(void *)((char *)(base) + (off)))
+
+#define CFG__LOWER_DIGIT "abcdefghijklmnopqrstuvwxyz0123456789"
+#define CFG__ALNUM CFG__LOWER_DIGIT "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define CFG__NAME_EXPECT "a name of lowercase letters, digits and '-', starting with a " \
+	"letter or digit, at most 40 characters"
+
+/* The table of a file kind (a profile uses the global one); {0}-terminated. */
+const struct cfg__key *cfg__keys_of(enum cfg__kind kind);
+/* The row named name in table t, or NULL. */
+const struct cfg__key *cfg__key_find(const struct cfg__key *t, const char *name);
+/* Env keys whose values are secret by default, as globs; NULL-terminated. */
+extern const char *const cfg__def_redact[];
+
+/* Reading a node as a key's type: false (or -1) when it is not one. */
+bool cfg__is_string(const struct cfg__node *n);
+/* Decimal integers only (YAML's 0x/0o forms and floats are refused). */
+bool cfg__parse_int(const struct cfg__node *n, long long min, long long max,
+		long long *out);
+bool cfg__parse_bool(const struct cfg__node *n, bool *out);
+bool cfg__parse_duration(const struct cfg__node *n, bool positive, uint64_t *out);
+/* The index of n in k->defs, or -1. */
+int cfg__parse_enum(const struct cfg__key *k, const struct cfg__node *n);
+/* A port or host:port; *out (when out is not NULL) a new string. */
+bool cfg__parse_listen(const struct cfg__node *n, char **out);
+/* A string k accepts (K_PATH: any non-empty one; otherwise k->check). */
+bool cfg__str_ok(const struct cfg__key *k, const struct cfg__node *n);
+/* An argv item: a scalar that reads as a string or a number. */
+bool cfg__argv_item_ok(const struct cfg__node *it);
+
+/* Value languages the walkers need besides the table's own checks. */
+bool cfg__service_name_valid(const char *s);
+bool cfg__volume_name_valid(const char *s);
+bool cfg__mount_target_valid(const char *s);
+bool cfg__port_range_valid(const char *s);
+/* "x" or "-x" for a module x bluegreen knows (built or planned). */
+bool cfg__module_entry_known(const char *s);
+
+/*
+ * ---- env files (cfg-env.c), read while cfg.c loads the sites. c is the
+ * config being loaded (its dir and g.secrets_dir are read); messages go to
+ * d, file names are interned in pool.
+ */
+struct cfg__envfiles {
+	const struct cfg *c;
+	struct cfg__pool *pool;
+	struct bg_diag *d;
+	const struct cfg__node *secrets_dir; /* global.conf's secrets_dir: node, if set */
+	bool secrets_dir_ok;                 /* it passed cfg__secrets_dir_check */
+};
+/* Check g.secrets_dir (node in merged, the global tree) may be trusted;
+ * an absolute env_file is read only when it is. */
+void cfg__secrets_dir_check(struct cfg__envfiles *ef, const struct cfg__node *merged);
+/* Read the env_file ref names (nothing when ref is not a non-empty string)
+ * and lay env over its variables: env is sorted and without repeats after. */
+void cfg__env_with_file(struct cfg__envfiles *ef, struct cfg_env *env,
+		const struct cfg__node *ref);
 
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);

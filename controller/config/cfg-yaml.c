@@ -135,23 +135,21 @@ const struct cfg__pair **cfg__pairs_sorted(const struct cfg__node *map)
 	return v;
 }
 
+static int pair_key_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const struct cfg__pair *const *)elem)->key->str);
+}
+
 const struct cfg__pair *cfg__pairs_find(const struct cfg__pair *const *sorted, size_t n,
 		const char *key)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = strcmp(sorted[mid]->key->str, key);
-		if (r == 0) {
-			return sorted[mid];
-		}
-		if (r < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
+	const struct cfg__pair *const *hit;
+
+	if (n == 0) {
+		return NULL; /* bsearch wants a valid array even for n == 0 */
 	}
-	return NULL;
+	hit = bsearch(key, sorted, n, sizeof(*sorted), pair_key_cmp);
+	return hit ? *hit : NULL;
 }
 
 static size_t name_hash(const char *s)

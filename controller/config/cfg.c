@@ -1,11 +1,11 @@
 /*
  * cfg: finds the files of a configuration directory, parses and checks
- * each one on its own (cfg-yaml.c, cfg-schema.c), merges the layers
+ * each one on its own (cfg-yaml.c, cfg-check.c), merges the layers
  * (profile < global.conf < site file, site_defaults under each site), binds
  * the result into the structs of cfg.h, and runs the checks that need more
- * than one file: a site's name against its file name, env_file contents,
- * the profile's existence, keys only required once merged, and a domain
- * claimed by two sites. Every problem goes into one diagnostics list,
+ * than one file: a site's name against its file name, env_file contents
+ * (read by cfg-env.c), the profile's existence, keys only required once
+ * merged, and a domain claimed by two sites. Every problem goes into one diagnostics list,
  * sorted by place, so the operator fixes everything in one pass.
  */
 #include "bg.h"
@@ -13,6 +13,7 @@
 #include "cfg-int.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,28 +93,23 @@ int cfg_dir_resolve(const char *opt, char **out)
 	return 0;
 }
 
+static int site_name_cmp(const void *name, const void *site)
+{
+	return strcmp(name, ((const struct cfg_site *)site)->name);
+}
+
 const struct cfg_site *cfg_site_find(const struct cfg *c, const char *name)
 {
-	size_t lo = 0, hi = c ? c->n_sites : 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = strcmp(c->sites[mid].name, name);
-		if (r == 0) {
-			return &c->sites[mid];
-		}
-		if (r < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
+	if (!c || c->n_sites == 0) {
+		return NULL; /* bsearch wants a valid array even for n == 0 */
 	}
-	return NULL;
+	return bsearch(name, c->sites, c->n_sites, sizeof(*c->sites), site_name_cmp);
 }
 
 bool cfg_key_is_secret(const struct cfg *c, const char *key)
 {
 	for (size_t i = 0; c && i < c->g.redact.n; i++) {
-		if (bg_glob_match_ci(c->g.redact.v[i], key)) {
+		if (fnmatch(c->g.redact.v[i], key, FNM_CASEFOLD) == 0) {
 			return true;
 		}
 	}
@@ -249,8 +245,7 @@ struct loader {
 	struct cfg__pool *pool;
 	struct cfg__arena *arena;
 	struct bg_diag *d;
-	const struct cfg__node *secrets_dir; /* global.conf's secrets_dir: node, if set */
-	bool secrets_dir_ok;                 /* it passed secrets_dir_check */
+	struct cfg__envfiles ef; /* env_file reading (cfg-env.c) */
 };
 
 static void file_error(struct loader *l, const char *display, const char *fmt, ...)
@@ -488,251 +483,6 @@ out:
 	return root;
 }
 
-/* A variable set twice in an env_file is an error; the first one stays. */
-static void drop_repeats(struct loader *l, struct cfg_env *e)
-{
-	const char **keys = bg_xcalloc(e->n ? e->n : 1, sizeof(*keys));
-	for (size_t i = 0; i < e->n; i++) {
-		keys[i] = e->v[i].key;
-	}
-	size_t *first = cfg__repeats(keys, e->n);
-	size_t k = 0;
-	for (size_t i = 0; i < e->n; i++) {
-		if (first[i]) {
-			bg_diag_error(l->d, &e->v[i].loc, "variable '%s' is set twice (first at line %u)",
-					e->v[i].key, e->v[first[i] - 1].loc.line);
-			free(e->v[i].key);
-			free(e->v[i].value);
-		} else {
-			e->v[k++] = e->v[i];
-		}
-	}
-	e->n = k;
-	free(first);
-	free(keys);
-}
-
-/*
- * docker --env-file format: KEY=VALUE lines, '#' comments, blank lines;
- * values are taken literally. Nothing of a line is ever echoed in a
- * message, as any part of it may be a secret.
- */
-/*
- * secrets_dir (global.conf): a directory outside the config directory that
- * an absolute env_file may name. Whoever can write there chooses what goes
- * into containers, so it must be trusted like the config directory itself:
- * an existing directory, not a link, ours or root's, not group/world-writable.
- */
-static void secrets_dir_check(struct loader *l, const struct cfg__node *merged)
-{
-	const struct cfg__node *n = cfg__map_get(merged, "secrets_dir");
-	const char *sd = l->c->g.secrets_dir;
-	struct bg_diag td;
-
-	if (!n || !sd) {
-		return;
-	}
-	l->secrets_dir = n;
-	bg_diag_init(&td);
-	int err = bg_dir_trusted(sd, "secrets_dir", true, &td);
-	if (err == BG_ERRNO(ENOENT)) {
-		bg_diag_error(l->d, &n->loc, "secrets_dir %s does not exist", sd);
-	}
-	for (size_t i = 0; i < td.n; i++) {
-		bg_diag_error(l->d, &n->loc, "%s", td.items[i].msg);
-	}
-	if (err && err != BG_ERRNO(ENOENT) && !td.n) {
-		bg_diag_error(l->d, &n->loc, "secrets_dir %s: %s", sd, bg_strerror(err));
-	}
-	bg_diag_release(&td);
-	l->secrets_dir_ok = err == 0;
-}
-
-/*
- * Where an env_file is opened from: a relative one beneath the config
- * directory, an absolute one beneath secrets_dir (*rel then points into
- * ref->str past it). NULL after reporting why it may not be read.
- */
-static const char *envfile_base(struct loader *l, const struct cfg__node *ref,
-		const char **rel)
-{
-	const char *sd = l->c->g.secrets_dir;
-	char *q = NULL;
-
-	*rel = ref->str;
-	if (ref->str[0] != '/') {
-		return l->c->dir;
-	}
-	q = cfg__quote(ref->str);
-	if (!sd) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' is an absolute path, and global.conf "
-				"sets no secrets_dir: name a file inside the configuration directory %s, "
-				"or set secrets_dir to the directory that holds it", q, l->c->dir);
-		goto refused;
-	}
-	size_t n = strlen(sd);
-	while (n > 1 && sd[n - 1] == '/') {
-		n--;
-	}
-	if (!(strncmp(ref->str, sd, n) == 0 && (ref->str[n] == '/' || n == 1))) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside secrets_dir %s (or, "
-				"written relative, inside the configuration directory %s)", q, sd,
-				l->c->dir);
-		goto refused;
-	}
-	if (!l->secrets_dir_ok) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' is not read: secrets_dir %s was "
-				"refused (%s:%u:%u)", q, sd, l->secrets_dir->loc.file,
-				l->secrets_dir->loc.line, l->secrets_dir->loc.col);
-		goto refused;
-	}
-	free(q);
-	*rel = ref->str + n;
-	while (**rel == '/') {
-		(*rel)++;
-	}
-	return sd;
-refused:
-	free(q);
-	return NULL;
-}
-
-static void envfile_load(struct loader *l, const struct cfg__node *ref, struct cfg_env *out)
-{
-	const char *file = cfg__pool_intern(l->pool, ref->str);
-	char *data = NULL;
-	size_t len = 0;
-	struct stat st;
-	const char *why = NULL, *rel = NULL;
-
-	/*
-	 * Beneath the configuration directory (or secrets_dir) only, links
-	 * not followed (a ../ path or a link would let one site's file read
-	 * another's secrets); a FIFO or device is refused instead of blocking.
-	 */
-	const char *base = envfile_base(l, ref, &rel);
-	if (!base) {
-		return;
-	}
-	int err = bg_file_read_safe(base, rel, CFG_MAX_FILE_BYTES, &data, &len, &st, &why);
-	if (err) {
-		char *q = cfg__quote(ref->str);
-		const char *where = base == l->c->dir ? "the configuration directory"
-				: "secrets_dir";
-		if (err == BG_ERRNO(ENOENT)) {
-			bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s/%s)", q,
-					base, rel);
-		} else if (err == BG_EREFUSED && (!rel[0] || bg_file_why_outside(why))) {
-			bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside %s %s (%s)", q,
-					where, base, why);
-		} else if (err == BG_ETOO_BIG) {
-			bg_diag_error(l->d, &ref->loc, "env_file '%s': file is too large (over %d "
-					"bytes)", q, CFG_MAX_FILE_BYTES);
-		} else {
-			bg_diag_error(l->d, &ref->loc, "env_file '%s': %s", q, why);
-		}
-		free(q);
-		goto out;
-	}
-	if (st.st_mode & 044) {
-		char *q = cfg__quote(ref->str);
-		bg_diag_warn(l->d, &ref->loc, "env_file '%s' is readable by group or others "
-				"(mode %04o): it holds secrets, chmod 600 it", q,
-				(unsigned)st.st_mode & 07777);
-		free(q);
-	}
-	const char *p = data, *end = data + len;
-	for (unsigned lineno = 1; p < end; lineno++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		struct bg_loc loc = {.file = file, .line = lineno, .col = 1};
-		if (le > p && le[-1] == '\r') {
-			le--;
-		}
-		const char *s = p;
-		p = nl ? nl + 1 : end;
-		while (s < le && (*s == ' ' || *s == '\t')) {
-			s++;
-		}
-		if (s == le || *s == '#') {
-			continue;
-		}
-		if (memchr(s, '\0', (size_t)(le - s))) {
-			bg_diag_error(l->d, &loc, "NUL byte in env_file: is this a text file?");
-			continue;
-		}
-		const char *eq = memchr(s, '=', (size_t)(le - s));
-		if (!eq) {
-			bg_diag_error(l->d, &loc, "malformed line: expected KEY=VALUE");
-			continue;
-		}
-		char *key = bg_xstrndup(s, (size_t)(eq - s));
-		if (!cfg__env_key_valid(key)) {
-			bg_diag_error(l->d, &loc, "malformed line: invalid variable name before '=' "
-					"(letters, digits and '_', not starting with a digit)");
-			free(key);
-			continue;
-		}
-		out->v = bg_xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-		struct cfg_env_var *v = &out->v[out->n++];
-		v->key = key;
-		v->value = bg_xstrndup(eq + 1, (size_t)(le - eq - 1));
-		v->secret = true;
-		v->loc = loc;
-	}
-	drop_repeats(l, out);
-out:
-	free(data);
-}
-
-static int env_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct cfg_env_var *)a)->key, ((const struct cfg_env_var *)b)->key);
-}
-
-/*
- * env_file values first, `env:` over them (cfg.h): both sorted and without
- * repeats, merged in one pass into *env; file_vars is emptied.
- */
-static void env_overlay(struct cfg_env *file_vars, struct cfg_env *env)
-{
-	struct cfg_env out = {0};
-	size_t i = 0, j = 0;
-
-	if (file_vars->n > 1) {
-		qsort(file_vars->v, file_vars->n, sizeof(*file_vars->v), env_cmp);
-	}
-	out.v = bg_xcalloc(file_vars->n + env->n + 1, sizeof(*out.v));
-	while (i < file_vars->n || j < env->n) {
-		int r = i == file_vars->n ? 1 : j == env->n ? -1
-				: strcmp(file_vars->v[i].key, env->v[j].key);
-		if (r < 0) {
-			out.v[out.n++] = file_vars->v[i++];
-			continue;
-		}
-		if (r == 0) {
-			free(file_vars->v[i].key);
-			free(file_vars->v[i].value);
-			i++;
-		}
-		out.v[out.n++] = env->v[j++];
-	}
-	free(file_vars->v);
-	free(env->v);
-	memset(file_vars, 0, sizeof(*file_vars));
-	*env = out;
-}
-
-static void env_with_file(struct loader *l, struct cfg_env *env, const struct cfg__node *ref)
-{
-	if (!is_str(ref) || !ref->str[0]) {
-		return;
-	}
-	struct cfg_env fv = {0};
-	envfile_load(l, ref, &fv);
-	env_overlay(&fv, env);
-}
-
 struct site_src {
 	char *name;     /* from the file name; NULL for site.conf until bound */
 	char *display;  /* "sites/shop.conf" */
@@ -963,13 +713,13 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 			bg_diag_error(l->d, &s->root->loc, "missing required key 'port' (set it in "
 					"%s or in site_defaults)", s->display);
 		}
-		env_with_file(l, &site->env, cfg__map_get(merged, "env_file"));
+		cfg__env_with_file(&l->ef, &site->env, cfg__map_get(merged, "env_file"));
 		const struct cfg__node *svcs = cfg__map_get(merged, "services");
 		const struct cfg__pair **sorted = cfg__pairs_sorted(svcs);
 		size_t np = is_map(svcs) ? svcs->n_pairs : 0;
 		for (size_t j = 0; j < site->n_services; j++) {
 			const struct cfg__pair *sp = cfg__pairs_find(sorted, np, site->services[j].name);
-			env_with_file(l, &site->services[j].env,
+			cfg__env_with_file(&l->ef, &site->services[j].env,
 					cfg__map_get(sp ? sp->val : NULL, "env_file"));
 		}
 		free(sorted);
@@ -991,7 +741,7 @@ int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *
 	struct cfg *c = bg_xcalloc(1, sizeof(*c));
 	struct cfg__pool *pool = bg_xcalloc(1, sizeof(*pool));
 	struct bg_diag ld;
-	struct loader l = {.c = c, .pool = pool, .d = &ld};
+	struct loader l = {.c = c, .pool = pool, .d = &ld, .ef = {.c = c, .pool = pool, .d = &ld}};
 	struct cfg__node *groot = NULL, *proot = NULL;
 	bool found = false;
 	int err = 0;
@@ -1033,7 +783,7 @@ int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *
 	c->prov->global = gmerged;
 	cfg__bind_global(&c->g, gmerged, c->dir);
 	global_requirements(&l, groot, gmerged);
-	secrets_dir_check(&l, gmerged);
+	cfg__secrets_dir_check(&l.ef, gmerged);
 	warn_modules(cfg__map_get(gmerged, "modules"), &ld);
 
 	struct cfg__node *pdef = cfg__map_get(is_map(proot) ? proot : NULL, "site_defaults");

@@ -155,7 +155,7 @@ struct cfg_global {
 	char *edge_network;      /* default "bluegreen-edge" */
 	struct cfg_traefik traefik;
 	struct cfg_nginx nginx;
-	struct bg_strv redact;   /* env key globs, case-insensitive; defaults: cfg-schema.c def_redact */
+	struct bg_strv redact;   /* env key globs, case-insensitive; defaults: cfg-keys.c cfg__def_redact */
 };
 
 struct cfg_prov; /* provenance table, opaque */

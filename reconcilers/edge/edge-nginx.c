@@ -9,9 +9,10 @@
  * and reloads, so nginx keeps serving what it served (docs/adr/0005).
  */
 #include "bg.h"
-#include "edge.h"
+#include "edge-int.h"
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <time.h>
 
 #include "bg-log.h"
@@ -331,11 +332,7 @@ static int nginx_parse(const struct cfg *cfg, const char *site, const char *cont
 	bool in_up = false, seen_up = false, closed_up = false;
 	int err;
 
-	edge__obs_reset(e);
-	if (!edge__site_name_valid(site)) {
-		return edge__obs_fail(e, "invalid site name");
-	}
-	err = edge__header_parse(site, content, len, &h, e);
+	err = edge__parse_begin(site, content, len, &h, e);
 	if (err) {
 		return err;
 	}
@@ -786,6 +783,62 @@ static void nginx_container_labels(const struct cfg *cfg, const struct cfg_site 
 	/* nginx reaches containers by IP on the edge network: no labels. */
 }
 
+/* ---- what the rest of bluegreen asks of this edge ---- */
+
+static const char *nginx_watch_dir(const struct cfg *cfg)
+{
+	return cfg->g.nginx.conf_dir;
+}
+
+static bool nginx_publishes_ports(const struct cfg *cfg)
+{
+	return cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS;
+}
+
+static bool nginx_port_range(const struct cfg *cfg, unsigned *lo, unsigned *hi)
+{
+	*lo = cfg->g.nginx.port_lo;
+	*hi = cfg->g.nginx.port_hi;
+	return true;
+}
+
+static bool nginx_needs_upstreams(const struct cfg *cfg)
+{
+	(void)cfg;
+	return true; /* the file lists "ip:port" of each container */
+}
+
+static void nginx_spec_add(const struct cfg *cfg, const struct cfg_site *site,
+		struct json_object *spec)
+{
+	(void)site;
+	/* How nginx reaches the container is part of the container (a published port or not). */
+	json_object_object_add(spec, "upstream", json_object_new_string(
+			cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS ? "ports" : "addresses"));
+}
+
+static void x_conf_dir(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->str = cfg->g.nginx.conf_dir;
+	out->rel = cfg->g.nginx.conf_dir_rel;
+}
+
+static void x_test(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->argv = &cfg->g.nginx.test;
+}
+
+static void x_reload(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->argv = &cfg->g.nginx.reload;
+}
+
+static const struct edge_exec_row nginx_exec_rows[] = {
+	{"edge.nginx.conf_dir", "nginx config directory", x_conf_dir},
+	{"edge.nginx.test", "edge test command", x_test},
+	{"edge.nginx.reload", "edge reload command", x_reload},
+};
+
 const struct edge_impl edge_nginx_impl = {
 	.kind = "nginx",
 	.path = nginx_path,
@@ -793,4 +846,11 @@ const struct edge_impl edge_nginx_impl = {
 	.parse = nginx_parse,
 	.install = nginx_install,
 	.container_labels = nginx_container_labels,
+	.watch_dir = nginx_watch_dir,
+	.publishes_ports = nginx_publishes_ports,
+	.port_range = nginx_port_range,
+	.needs_upstreams = nginx_needs_upstreams,
+	.spec_add = nginx_spec_add,
+	.exec_rows = nginx_exec_rows,
+	.n_exec_rows = BG_ARRAY_SIZE(nginx_exec_rows),
 };

@@ -11,7 +11,7 @@
  * configured (docs/adr/0004-traefik-edge.md).
  */
 #include "bg.h"
-#include "edge.h"
+#include "edge-int.h"
 
 #include "bg-log.h"
 #include "bg-util.h"
@@ -148,18 +148,12 @@ static char *host_rule(const char *const *hosts, size_t n)
 	return bg_buf_detach(&b, NULL);
 }
 
-static int traefik_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
+/* Entrypoints and the cert resolver reach the file as names: checked too. */
+static int traefik_view_check(const struct cfg *cfg, const struct edge_view *v)
 {
 	const struct cfg_traefik *t = &cfg->g.traefik;
-	struct bg_buf b = BG_BUF_INIT;
-	struct emit e = {.ok = true};
-	char *live_name = NULL, *live_rule = NULL, *live_svc = NULL;
-	char *pv_name = NULL, *pv_rule = NULL, *pv_svc = NULL;
-	const char *preview;
-	yaml_event_t ev;
-	int err;
+	int err = edge__view_check(v);
 
-	err = edge__view_check(v);
 	for (size_t i = 0; !err && i < t->entrypoints.n; i++) {
 		if (!edge__ident_valid(t->entrypoints.v[i])) {
 			err = BG_ECONFIG;
@@ -168,26 +162,35 @@ static int traefik_render(const struct cfg *cfg, const struct edge_view *v, stru
 	if (!err && t->certresolver && !edge__ident_valid(t->certresolver)) {
 		err = BG_ECONFIG;
 	}
-	if (err) {
-		return err;
-	}
-	const struct cfg_site *s = v->site;
-	preview = edge__preview_colour(v);
-	live_name = bg_xasprintf("%s-live", s->name);
-	live_rule = host_rule((const char *const *)s->domains.v, s->domains.n);
-	live_svc = bg_xasprintf("%s-%s@docker", s->name, v->live);
-	if (preview) {
-		pv_name = bg_xasprintf("%s-preview", s->name);
-		pv_rule = host_rule((const char *const *)&s->preview, 1);
-		pv_svc = bg_xasprintf("%s-%s@docker", s->name, preview);
-	}
+	return err;
+}
 
-	edge__header_render(&b, s->name, v->live, preview, v->live_version);
+/* The routers of one file: name, rule and service of each (owned). */
+struct routers {
+	char *live_name, *live_rule, *live_svc;
+	char *pv_name, *pv_rule, *pv_svc; /* NULL without a preview */
+};
+
+static void routers_release(struct routers *r)
+{
+	free(r->live_name);
+	free(r->live_rule);
+	free(r->live_svc);
+	free(r->pv_name);
+	free(r->pv_rule);
+	free(r->pv_svc);
+}
+
+/* The YAML document (http.routers) after the header, appended to b. */
+static int emit_routers(struct bg_buf *b, const struct cfg *cfg, const struct routers *r)
+{
+	struct emit e = {.ok = true};
+	yaml_event_t ev;
+
 	if (!yaml_emitter_initialize(&e.em)) {
-		err = BG_ERRNO(ENOMEM);
-		goto out;
+		return BG_ERRNO(ENOMEM);
 	}
-	yaml_emitter_set_output(&e.em, emit_write, &b);
+	yaml_emitter_set_output(&e.em, emit_write, b);
 	yaml_emitter_set_unicode(&e.em, 1);
 	yaml_emitter_set_width(&e.em, -1); /* never fold a long rule */
 	yaml_emitter_set_indent(&e.em, 2);
@@ -198,9 +201,9 @@ static int traefik_render(const struct cfg *cfg, const struct edge_view *v, stru
 	emit_map_start(&e);
 	emit_str(&e, "routers");
 	emit_map_start(&e);
-	emit_router(&e, cfg, live_name, live_rule, live_svc);
-	if (preview) {
-		emit_router(&e, cfg, pv_name, pv_rule, pv_svc);
+	emit_router(&e, cfg, r->live_name, r->live_rule, r->live_svc);
+	if (r->pv_name) {
+		emit_router(&e, cfg, r->pv_name, r->pv_rule, r->pv_svc);
 	}
 	emit_map_end(&e);
 	emit_map_end(&e);
@@ -211,8 +214,34 @@ static int traefik_render(const struct cfg *cfg, const struct edge_view *v, stru
 		e.ok = false;
 	}
 	yaml_emitter_delete(&e.em);
-	if (!e.ok) {
-		err = BG_ETOO_BIG; /* the only way our output handler fails */
+	return e.ok ? 0 : BG_ETOO_BIG; /* the only way our output handler fails */
+}
+
+static int traefik_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	struct routers r = {0};
+	const char *preview;
+	int err;
+
+	err = traefik_view_check(cfg, v);
+	if (err) {
+		return err;
+	}
+	const struct cfg_site *s = v->site;
+	preview = edge__preview_colour(v);
+	r.live_name = bg_xasprintf("%s-live", s->name);
+	r.live_rule = host_rule((const char *const *)s->domains.v, s->domains.n);
+	r.live_svc = bg_xasprintf("%s-%s@docker", s->name, v->live);
+	if (preview) {
+		r.pv_name = bg_xasprintf("%s-preview", s->name);
+		r.pv_rule = host_rule((const char *const *)&s->preview, 1);
+		r.pv_svc = bg_xasprintf("%s-%s@docker", s->name, preview);
+	}
+
+	edge__header_render(&b, s->name, v->live, preview, v->live_version);
+	err = emit_routers(&b, cfg, &r);
+	if (err) {
 		goto out;
 	}
 	edge__trailer_render(&b);
@@ -226,12 +255,7 @@ static int traefik_render(const struct cfg *cfg, const struct edge_view *v, stru
 	err = bg_buf_add(out, b.data, b.len);
 out:
 	bg_buf_release(&b);
-	free(live_name);
-	free(live_rule);
-	free(live_svc);
-	free(pv_name);
-	free(pv_rule);
-	free(pv_svc);
+	routers_release(&r);
 	return err;
 }
 
@@ -239,6 +263,7 @@ out:
 
 struct doc {
 	yaml_document_t d;
+	bool loaded; /* d holds a document to delete */
 	struct obs_edge *e;
 };
 
@@ -372,82 +397,100 @@ static int check_router(struct doc *doc, const char *site, const char *name,
 			(const char *)v[2]->data.scalar.value, site, site);
 }
 
-static int traefik_parse(const struct cfg *cfg, const char *site, const char *content,
-		size_t len, struct obs_edge *e)
+static int yaml_fail(struct obs_edge *e, const yaml_parser_t *parser)
+{
+	return edge__obs_fail(e, "yaml: %s at line %zu", parser->problem ?
+			parser->problem : "error", parser->problem_mark.line + 1);
+}
+
+/* Load content into doc->d (doc->loaded says whether to delete it): one
+ * document with a root node, as a second one would be ours no longer. */
+static int doc_load(struct doc *doc, const char *content, size_t len)
 {
 	yaml_parser_t parser;
-	struct doc doc = {.e = e};
-	struct edge__header h;
-	bool parser_ok = false, doc_ok = false;
-	char *live_name = NULL, *pv_name = NULL, *live = NULL, *preview = NULL;
-	yaml_node_t *top[1], *http[1], *routers_v[2];
-	int err;
-
-	edge__obs_reset(e);
-	if (!edge__site_name_valid(site)) {
-		return edge__obs_fail(e, "invalid site name");
-	}
-	err = edge__header_parse(site, content, len, &h, e);
-	if (err) {
-		return err;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		err = edge__obs_fail(e, "out of memory");
-		goto out;
-	}
-	parser_ok = true;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)content, len);
-	if (!yaml_parser_load(&parser, &doc.d)) {
-		err = edge__obs_fail(e, "yaml: %s at line %zu", parser.problem ?
-				parser.problem : "error", parser.problem_mark.line + 1);
-		goto out;
-	}
-	doc_ok = true;
-	yaml_node_t *root = yaml_document_get_root_node(&doc.d);
-	if (!root) {
-		err = edge__obs_fail(e, "no routers (empty document)");
-		goto out;
-	}
-	/* One document only: a second one would be ours no longer. */
 	yaml_document_t extra;
+	int err = 0;
+
+	if (!yaml_parser_initialize(&parser)) {
+		return edge__obs_fail(doc->e, "out of memory");
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)content, len);
+	if (!yaml_parser_load(&parser, &doc->d)) {
+		err = yaml_fail(doc->e, &parser);
+		goto out;
+	}
+	doc->loaded = true;
+	if (!yaml_document_get_root_node(&doc->d)) {
+		err = edge__obs_fail(doc->e, "no routers (empty document)");
+		goto out;
+	}
 	if (!yaml_parser_load(&parser, &extra)) {
-		err = edge__obs_fail(e, "yaml: %s at line %zu", parser.problem ?
-				parser.problem : "error", parser.problem_mark.line + 1);
+		err = yaml_fail(doc->e, &parser);
 		goto out;
 	}
 	bool more = yaml_document_get_root_node(&extra) != NULL;
 	yaml_document_delete(&extra);
 	if (more) {
-		err = edge__obs_fail(e, "more than one YAML document");
-		goto out;
+		err = edge__obs_fail(doc->e, "more than one YAML document");
 	}
+out:
+	yaml_parser_delete(&parser);
+	return err;
+}
+
+/* http.routers of the file: routers_v[0] the live router (required),
+ * routers_v[1] the preview router (NULL when absent); nothing else. */
+static int routers_find(struct doc *doc, const char *live_name, const char *pv_name,
+		yaml_node_t **routers_v)
+{
 	static const char *const k_top[] = {"http"};
 	static const char *const k_http[] = {"routers"};
-	err = map_fields(&doc, root, "the file", k_top, 1, top);
+	const char *const k_routers[] = {live_name, pv_name};
+	yaml_node_t *top[1], *http[1];
+	int err;
+
+	err = map_fields(doc, yaml_document_get_root_node(&doc->d), "the file", k_top, 1, top);
 	if (!err && !top[0]) {
-		err = edge__obs_fail(e, "no http section");
+		err = edge__obs_fail(doc->e, "no http section");
 	}
 	if (!err) {
-		err = map_fields(&doc, top[0], "http", k_http, 1, http);
+		err = map_fields(doc, top[0], "http", k_http, 1, http);
 	}
 	if (!err && !http[0]) {
-		err = edge__obs_fail(e, "no http.routers section");
+		err = edge__obs_fail(doc->e, "no http.routers section");
 	}
+	if (!err) {
+		err = map_fields(doc, http[0], "http.routers", k_routers, 2, routers_v);
+	}
+	if (!err && !routers_v[0]) {
+		err = edge__obs_fail(doc->e, "no router '%s'", live_name);
+	}
+	return err;
+}
+
+static int traefik_parse(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, struct obs_edge *e)
+{
+	struct doc doc = {.e = e};
+	struct edge__header h;
+	char *live_name = NULL, *pv_name = NULL, *live = NULL, *preview = NULL;
+	yaml_node_t *routers_v[2];
+	int err;
+
+	err = edge__parse_begin(site, content, len, &h, e);
+	if (err) {
+		return err;
+	}
+	err = doc_load(&doc, content, len);
 	if (err) {
 		goto out;
 	}
 	live_name = bg_xasprintf("%s-live", site);
 	pv_name = bg_xasprintf("%s-preview", site);
-	const char *const k_routers[] = {live_name, pv_name};
-	err = map_fields(&doc, http[0], "http.routers", k_routers, 2, routers_v);
-	if (err) {
-		goto out;
+	err = routers_find(&doc, live_name, pv_name, routers_v);
+	if (!err) {
+		err = check_router(&doc, site, live_name, routers_v[0], &live);
 	}
-	if (!routers_v[0]) {
-		err = edge__obs_fail(e, "no router '%s'", live_name);
-		goto out;
-	}
-	err = check_router(&doc, site, live_name, routers_v[0], &live);
 	if (!err && routers_v[1]) {
 		err = check_router(&doc, site, pv_name, routers_v[1], &preview);
 	}
@@ -466,11 +509,8 @@ static int traefik_parse(const struct cfg *cfg, const char *site, const char *co
 	e->preview = preview;
 	live = preview = NULL;
 out:
-	if (doc_ok) {
+	if (doc.loaded) {
 		yaml_document_delete(&doc.d);
-	}
-	if (parser_ok) {
-		yaml_parser_delete(&parser);
 	}
 	edge__header_release(&h);
 	free(live);
@@ -544,6 +584,24 @@ enum api_result {
 	API_TIMEOUT,     /* the API answered, but not with the new service in time */
 };
 
+/* GET url into body, bounded, errors in errbuf. */
+static void api_setopt(CURL *c, const char *url, char *errbuf, struct bg_buf *body)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* A proxy set in the environment (for registry pulls, say) must not
+	 * stand between bluegreen and its own edge. */
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 500L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+}
+
 /*
  * Poll GET API/api/http/routers/SITE-live@file until it reports the
  * expected service with status "enabled", for at most
@@ -573,19 +631,7 @@ static enum api_result api_confirm(const char *api, const char *site, const char
 	}
 	bg_buf_addf(&url, "/api/http/routers/%s-live@file", site);
 	bg_buf_init(&body, API_BODY_MAX);
-	curl_easy_setopt(c, CURLOPT_URL, url.data);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	/* A proxy set in the environment (for registry pulls, say) must not
-	 * stand between bluegreen and its own edge. */
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 500L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	api_setopt(c, url.data, errbuf, &body);
 	for (;;) {
 		bg_buf_reset(&body);
 		errbuf[0] = '\0';
@@ -668,6 +714,46 @@ static int staging_ready(const char *staging, const char *dyn, struct bg_diag *d
 	return 0;
 }
 
+/* One unparsable file blocks Traefik's whole file provider, for every
+ * site: refuse anything our own strict reader would not accept. On
+ * success e holds what the file says (the caller resets it). */
+static int install_check(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, struct obs_edge *e, struct bg_diag *d)
+{
+	if (!edge__site_name_valid(site) || !cfg->g.traefik.dynamic_dir) {
+		bg_diag_error(d, NULL, "traefik edge: invalid site name or no dynamic_dir");
+		return BG_ECONFIG;
+	}
+	if (memmem(content, len, "{{", 2)) {
+		bg_diag_error(d, NULL, "refusing to install an edge file containing '{{'");
+		return BG_EEDGE;
+	}
+	if (traefik_parse(cfg, site, content, len, e) != 0) {
+		bg_diag_error(d, NULL, "refusing to install an edge file for '%s': %s", site,
+				e->error);
+		return BG_EEDGE;
+	}
+	return 0;
+}
+
+/* Traefik still serves the old routers: make the file say so again, since
+ * the observed live colour is read from it. prev NULL: there was none. */
+static void install_undo(const char *path, const char *staging, const char *prev,
+		size_t prev_len, struct bg_diag *d)
+{
+	const char *why = NULL;
+	int rerr = prev ? bg_file_write_atomic_why(path, staging, prev, prev_len, 0644, &why)
+			: (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
+
+	if (rerr) {
+		bg_diag_error(d, NULL, "cannot restore '%s': %s", path,
+				why ? why : bg_strerror(rerr));
+	} else {
+		bg_log(BG_LOG_WARN, "traefik did not take '%s'; %s", path,
+				prev ? "previous file restored" : "new file removed");
+	}
+}
+
 static int traefik_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d)
 {
@@ -675,25 +761,12 @@ static int traefik_install(const struct cfg *cfg, const char *site, const char *
 	struct obs_edge e;
 	char *path = NULL, *staging = NULL, *prev = NULL, *back = NULL, *want = NULL;
 	size_t prev_len = 0, back_len = 0;
-	bool had_prev = false;
 	const char *why = NULL;
 	int err;
 
 	memset(&e, 0, sizeof(e));
-	if (!edge__site_name_valid(site) || !t->dynamic_dir) {
-		bg_diag_error(d, NULL, "traefik edge: invalid site name or no dynamic_dir");
-		return BG_ECONFIG;
-	}
-	/* One unparsable file blocks Traefik's whole file provider, for every
-	 * site: refuse anything our own strict reader would not accept. */
-	if (memmem(content, len, "{{", 2)) {
-		bg_diag_error(d, NULL, "refusing to install an edge file containing '{{'");
-		return BG_EEDGE;
-	}
-	if (traefik_parse(cfg, site, content, len, &e) != 0) {
-		bg_diag_error(d, NULL, "refusing to install an edge file for '%s': %s", site,
-				e.error);
-		err = BG_EEDGE;
+	err = install_check(cfg, site, content, len, &e, d);
+	if (err) {
 		goto out;
 	}
 	want = bg_xasprintf("%s-%s@docker", site, e.live);
@@ -704,10 +777,9 @@ static int traefik_install(const struct cfg *cfg, const char *site, const char *
 	if (err) {
 		goto out;
 	}
+	/* prev is set only on success: NULL means undo removes the new file. */
 	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &prev, &prev_len, NULL, &why);
-	if (err == 0) {
-		had_prev = true;
-	} else if (err != BG_ERRNO(ENOENT)) {
+	if (err && err != BG_ERRNO(ENOENT)) {
 		/* Not fatal: we only lose the ability to put it back. */
 		bg_diag_warn(d, NULL, "cannot read the current '%s': %s", path, why);
 	}
@@ -729,19 +801,7 @@ static int traefik_install(const struct cfg *cfg, const char *site, const char *
 		goto out;
 	}
 	if (t->api && *t->api && api_confirm(t->api, site, want, d) == API_TIMEOUT) {
-		/* Traefik still serves the old routers: make the file say so
-		 * again, since the observed live colour is read from it. */
-		why = NULL;
-		int rerr = had_prev ? bg_file_write_atomic_why(path, staging, prev, prev_len, 0644,
-						&why)
-				    : (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
-		if (rerr) {
-			bg_diag_error(d, NULL, "cannot restore '%s': %s", path,
-					why ? why : bg_strerror(rerr));
-		} else {
-			bg_log(BG_LOG_WARN, "traefik did not take '%s'; %s", path,
-					had_prev ? "previous file restored" : "new file removed");
-		}
+		install_undo(path, staging, prev, prev_len, d);
 		err = BG_EEDGE;
 		goto out;
 	}
@@ -799,6 +859,66 @@ static void traefik_container_labels(const struct cfg *cfg, const struct cfg_sit
 	free(v);
 }
 
+/* ---- what the rest of bluegreen asks of this edge ---- */
+
+static const char *traefik_watch_dir(const struct cfg *cfg)
+{
+	return cfg->g.traefik.dynamic_dir;
+}
+
+/* Traefik reaches containers on the edge network by their labels: it
+ * needs no published port, no range and no addresses in the file. */
+static bool traefik_publishes_ports(const struct cfg *cfg)
+{
+	(void)cfg;
+	return false;
+}
+
+static bool traefik_port_range(const struct cfg *cfg, unsigned *lo, unsigned *hi)
+{
+	(void)cfg;
+	*lo = *hi = 0;
+	return false;
+}
+
+static bool traefik_needs_upstreams(const struct cfg *cfg)
+{
+	(void)cfg;
+	return false;
+}
+
+static void traefik_spec_add(const struct cfg *cfg, const struct cfg_site *site,
+		struct json_object *spec)
+{
+	/* The labels follow from the site, which the spec already holds. */
+	(void)cfg;
+	(void)site;
+	(void)spec;
+}
+
+static void x_dynamic_dir(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->str = cfg->g.traefik.dynamic_dir;
+	out->rel = cfg->g.traefik.dynamic_dir_rel;
+}
+
+static void x_staging_dir(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->str = cfg->g.traefik.staging_dir;
+	out->rel = cfg->g.traefik.staging_dir_rel;
+}
+
+static void x_api(const struct cfg *cfg, struct edge_exec_value *out)
+{
+	out->str = cfg->g.traefik.api; /* a URL, never "<config>/..." */
+}
+
+static const struct edge_exec_row traefik_exec_rows[] = {
+	{"edge.traefik.dynamic_dir", "traefik dynamic directory", x_dynamic_dir},
+	{"edge.traefik.staging_dir", "traefik staging directory", x_staging_dir},
+	{"edge.traefik.api", "traefik API", x_api},
+};
+
 const struct edge_impl edge_traefik_impl = {
 	.kind = "traefik",
 	.path = traefik_path,
@@ -806,4 +926,11 @@ const struct edge_impl edge_traefik_impl = {
 	.parse = traefik_parse,
 	.install = traefik_install,
 	.container_labels = traefik_container_labels,
+	.watch_dir = traefik_watch_dir,
+	.publishes_ports = traefik_publishes_ports,
+	.port_range = traefik_port_range,
+	.needs_upstreams = traefik_needs_upstreams,
+	.spec_add = traefik_spec_add,
+	.exec_rows = traefik_exec_rows,
+	.n_exec_rows = BG_ARRAY_SIZE(traefik_exec_rows),
 };

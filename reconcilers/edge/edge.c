@@ -8,7 +8,7 @@
  * rather than trusting that the config loader already did.
  */
 #include "bg.h"
-#include "edge.h"
+#include "edge-int.h"
 
 #include "bg-log.h"
 #include "bg-util.h"
@@ -25,6 +25,11 @@ const struct edge_impl *edge_impl_get(enum cfg_edge_kind kind)
 		return &edge_nginx_impl;
 	}
 	return NULL;
+}
+
+const struct edge_impl *edge_for(const struct cfg *cfg)
+{
+	return edge_impl_get(cfg->g.edge_kind);
 }
 
 bool edge__site_name_valid(const char *s)
@@ -189,7 +194,7 @@ out:
 
 int edge_observe(const struct cfg *cfg, struct obs *o, struct bg_diag *d)
 {
-	const struct edge_impl *impl = edge_impl_get(cfg->g.edge_kind);
+	const struct edge_impl *impl = edge_for(cfg);
 
 	if (!impl) {
 		return BG_ECONFIG;
@@ -332,4 +337,15 @@ out:
 		edge__header_release(h);
 	}
 	return err;
+}
+
+int edge__parse_begin(const char *site, const char *content, size_t len,
+		struct edge__header *h, struct obs_edge *e)
+{
+	memset(h, 0, sizeof(*h));
+	edge__obs_reset(e);
+	if (!edge__site_name_valid(site)) {
+		return edge__obs_fail(e, "invalid site name");
+	}
+	return edge__header_parse(site, content, len, h, e);
 }

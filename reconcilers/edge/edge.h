@@ -48,6 +48,27 @@ struct edge_view {
 	const struct bg_strv *preview_upstreams;
 };
 
+/*
+ * One execution setting of an edge, for the plan (plan.c exec_collect):
+ * key and label are the plan's exec key (a fact of the token) and its text
+ * label. value fills out with either argv (a command) or str + rel (a
+ * path or a plain string, both borrowed from cfg; str NULL: unset). rel
+ * says the path was written relative to the config directory, so the plan
+ * shows it as "<config>/REST" (ADR 0008); a plain string has rel false.
+ */
+struct edge_exec_value {
+	const char *str;
+	bool rel;
+	const struct bg_strv *argv;
+};
+struct edge_exec_row {
+	const char *key;
+	const char *label;
+	void (*value)(const struct cfg *cfg, struct edge_exec_value *out);
+};
+
+struct json_object;
+
 struct edge_impl {
 	const char *kind; /* "traefik" | "nginx" */
 	/* The file bluegreen owns for this site (a new string). */
@@ -87,15 +108,37 @@ struct edge_impl {
 	 * and colour-pinned router; nginx: none). Adds to *labels. */
 	void (*container_labels)(const struct cfg *cfg, const struct cfg_site *site,
 			const char *colour, struct obs_labels *labels);
+	/* The directory the daemon watches for edits to our edge files
+	 * (borrowed from cfg; traefik: dynamic_dir, nginx: conf_dir). */
+	const char *(*watch_dir)(const struct cfg *cfg);
+	/* Whether colour containers publish a host port that the edge file
+	 * points at (nginx with upstream: ports). */
+	bool (*publishes_ports)(const struct cfg *cfg);
+	/* The host port range colour containers are published from: false (and
+	 * lo = hi = 0) when this edge has none. */
+	bool (*port_range)(const struct cfg *cfg, unsigned *lo, unsigned *hi);
+	/* Whether the edge file lists the colours' upstream addresses, so it
+	 * must be rewritten when a container is recreated (nginx), rather than
+	 * naming a colour the proxy resolves itself (traefik). */
+	bool (*needs_upstreams)(const struct cfg *cfg);
+	/* Add what this edge makes part of a colour container's spec to spec,
+	 * the colour's spec object, after its "edge" key (nginx: "upstream").
+	 * The keys and their place are part of the spec hash: never reorder. */
+	void (*spec_add)(const struct cfg *cfg, const struct cfg_site *site,
+			struct json_object *spec);
+	/* The settings of this edge that change what apply executes or where
+	 * it writes, in the order the plan lists them (after "edge.kind"). */
+	const struct edge_exec_row *exec_rows;
+	size_t n_exec_rows;
 };
 
-/* nginx: the local-only location that answers the file's serial. */
-#define EDGE_NGINX_PROBE_PATH "/.well-known/bluegreen-edge"
-#define EDGE_NGINX_SERIAL_LEN 16
+/* The edge implementation cfg configures (NULL for an unknown kind). */
+const struct edge_impl *edge_for(const struct cfg *cfg);
 
 extern const struct edge_impl edge_traefik_impl;
 extern const struct edge_impl edge_nginx_impl;
 
+/* Deprecated: edge_for(cfg) (ci/rename/b.sed); kept while callers remain. */
 const struct edge_impl *edge_impl_get(enum cfg_edge_kind kind);
 
 /*
@@ -115,57 +158,5 @@ int edge_observe(const struct cfg *cfg, struct obs *o, struct bg_diag *d);
  */
 extern uint64_t edge_cmd_timeout_ms;
 extern uint64_t edge_confirm_timeout_ms;
-
-/* ---- shared by edge.c, edge-nginx.c and edge-traefik.c (not API) ---- */
-
-/* [a-z0-9][a-z0-9-]{0,39}: edge files use it as a path component, a YAML
- * key, a Traefik service name and (with '-' mapped) an nginx identifier. */
-bool edge__site_name_valid(const char *s);
-/* A DNS name: labels of [A-Za-z0-9-] (and '_'), dots between, <= 253. */
-bool edge__host_valid(const char *s);
-/* An identifier such as an entrypoint or resolver name: [A-Za-z0-9._-]+. */
-bool edge__ident_valid(const char *s);
-bool edge__colour_valid(const char *s);
-/* Checks everything of v that render puts in a file; BG_ECONFIG if bad. */
-int edge__view_check(const struct edge_view *v);
-/* The colour behind the preview domain, NULL when the site has none. */
-const char *edge__preview_colour(const struct edge_view *v);
-/* Release live, preview, upstreams and error of e. */
-void edge__obs_reset(struct obs_edge *e);
-/* nginx: PIDs of the workers taking new connections on listen (edge-nginx.c). */
-void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
-/* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */
-void edge__nginx_wait_workers(const struct bg_strv *pids, int64_t deadline);
-/* Reset e and record why its file cannot be understood; returns BG_EPARSE. */
-int edge__obs_fail(struct obs_edge *e, const char *fmt, ...) BG_PRINTF(2, 3);
-
-/*
- * The header both formats start with (both use '#' comments):
- *   # Managed by bluegreen: do not edit. ...   (first line, the marker)
- *   # bluegreen-site: SITE
- *   # bluegreen-live: COLOUR
- *   # bluegreen-preview: COLOUR                (when there is a preview)
- *   # bluegreen-version: N
- * followed by one blank line, and the trailer every file ends with:
- *   # bluegreen-sha256: HEX                    (over every byte before it)
- * so a truncated file or one edited by hand is recognised as such instead
- * of being half-understood.
- */
-#define EDGE_HEADER_MARKER "# Managed by bluegreen: do not edit."
-void edge__header_render(struct bg_buf *b, const char *site, const char *live,
-		const char *preview, unsigned version);
-/* Append the trailer to b, which holds the whole file so far. */
-void edge__trailer_render(struct bg_buf *b);
-struct edge__header {
-	char *site, *live, *preview; /* owned; preview NULL when absent */
-	size_t body;                 /* offset of the first line after the header */
-	size_t body_end;             /* offset of the trailer line */
-};
-/* Parse the leading comment block and check the trailer; on failure
- * e->error says why (BG_EPARSE). Checks the marker, the checksum, that site
- * matches and that the colours are known. */
-int edge__header_parse(const char *site, const char *content, size_t len,
-		struct edge__header *h, struct obs_edge *e);
-void edge__header_release(struct edge__header *h);
 
 #endif /* BG_RECONCILERS_EDGE_H */

@@ -14,7 +14,7 @@
 #include "bg.h"
 #include "bg-buf.h"
 #include "cfg.h"
-#include "edge.h"
+#include "edge-int.h"
 #include "obs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

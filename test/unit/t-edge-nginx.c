@@ -20,7 +20,7 @@
 #include "bg-err.h"
 #include "bg-util.h"
 #include "cfg.h"
-#include "edge.h"
+#include "edge-int.h"
 #include "obs.h"
 #include "th.h"
 

@@ -23,11 +23,12 @@
 #include "bg-err.h"
 #include "bg-util.h"
 #include "cfg.h"
-#include "edge.h"
+#include "edge-int.h"
 #include "obs.h"
 #include "th.h"
 
 #include <dirent.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -173,7 +174,9 @@ static void fx_release(struct fx *f)
 
 static const struct edge_impl *kind_impl(enum cfg_edge_kind k)
 {
-	const struct edge_impl *impl = edge_impl_get(k);
+	struct cfg c = {0};
+	c.g.edge_kind = k;
+	const struct edge_impl *impl = edge_for(&c);
 	assert_non_null(impl);
 	return impl;
 }
@@ -1225,9 +1228,13 @@ static void test_observe(void **state)
 		th_rm_rf(dir);
 		free(dir);
 	}
-	assert_ptr_equal(edge_impl_get(CFG_EDGE_TRAEFIK), &edge_traefik_impl);
-	assert_ptr_equal(edge_impl_get(CFG_EDGE_NGINX), &edge_nginx_impl);
-	assert_null(edge_impl_get((enum cfg_edge_kind)42));
+	struct cfg kc = {0};
+	kc.g.edge_kind = CFG_EDGE_TRAEFIK;
+	assert_ptr_equal(edge_for(&kc), &edge_traefik_impl);
+	kc.g.edge_kind = CFG_EDGE_NGINX;
+	assert_ptr_equal(edge_for(&kc), &edge_nginx_impl);
+	kc.g.edge_kind = (enum cfg_edge_kind)42;
+	assert_null(edge_for(&kc));
 }
 
 static void test_paths(void **state)
@@ -1240,6 +1247,57 @@ static void test_paths(void **state)
 	p = edge_nginx_impl.path(&f.cfg, "shop");
 	assert_string_equal(p, "/srv/conf.d/bluegreen-shop.conf");
 	free(p);
+	fx_release(&f);
+}
+
+/* What the rest of bluegreen asks of an edge, per kind: the answers the
+ * kind tests outside reconcilers/edge/ used to compute (ADR 0014). */
+static void test_interface(void **state)
+{
+	struct fx f;
+	unsigned lo = 1, hi = 1;
+
+	(void)state;
+	fx_init(&f, &cases[0], CFG_EDGE_TRAEFIK, "/srv");
+	f.cfg.g.nginx.port_lo = 20000;
+	f.cfg.g.nginx.port_hi = 29999;
+	const struct edge_impl *t = edge_for(&f.cfg);
+	assert_ptr_equal(t, &edge_traefik_impl);
+	assert_string_equal(t->watch_dir(&f.cfg), "/srv/dynamic");
+	assert_false(t->publishes_ports(&f.cfg));
+	assert_false(t->needs_upstreams(&f.cfg));
+	assert_false(t->port_range(&f.cfg, &lo, &hi));
+	assert_true(lo == 0 && hi == 0);
+	struct json_object *spec = json_object_new_object();
+	t->spec_add(&f.cfg, &f.site, spec);
+	assert_string_equal(json_object_to_json_string(spec), "{ }");
+	assert_int_equal(t->n_exec_rows, 3);
+	assert_string_equal(t->exec_rows[0].key, "edge.traefik.dynamic_dir");
+	assert_string_equal(t->exec_rows[2].key, "edge.traefik.api");
+
+	f.cfg.g.edge_kind = CFG_EDGE_NGINX;
+	const struct edge_impl *n = edge_for(&f.cfg);
+	assert_ptr_equal(n, &edge_nginx_impl);
+	assert_string_equal(n->watch_dir(&f.cfg), "/srv/conf.d");
+	assert_true(n->needs_upstreams(&f.cfg));
+	assert_true(n->port_range(&f.cfg, &lo, &hi));
+	assert_true(lo == 20000 && hi == 29999);
+	f.cfg.g.nginx.upstream = CFG_UPSTREAM_PORTS;
+	assert_true(n->publishes_ports(&f.cfg));
+	n->spec_add(&f.cfg, &f.site, spec);
+	assert_string_equal(json_object_to_json_string(spec), "{ \"upstream\": \"ports\" }");
+	json_object_put(spec);
+	spec = json_object_new_object();
+	f.cfg.g.nginx.upstream = CFG_UPSTREAM_ADDRESSES;
+	assert_false(n->publishes_ports(&f.cfg));
+	n->spec_add(&f.cfg, &f.site, spec);
+	assert_string_equal(json_object_to_json_string(spec), "{ \"upstream\": \"addresses\" }");
+	json_object_put(spec);
+	assert_int_equal(n->n_exec_rows, 3);
+	struct edge_exec_value v = {0};
+	n->exec_rows[1].value(&f.cfg, &v);
+	assert_string_equal(n->exec_rows[1].key, "edge.nginx.test");
+	assert_ptr_equal(v.argv, &f.cfg.g.nginx.test);
 	fx_release(&f);
 }
 
@@ -1265,6 +1323,7 @@ int main(void)
 		cmocka_unit_test(test_install_exdev),
 		cmocka_unit_test_teardown(test_api_confirm, fake_api_teardown),
 		cmocka_unit_test(test_observe),
+		cmocka_unit_test(test_interface),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

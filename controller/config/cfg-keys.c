@@ -1,0 +1,848 @@
+/*
+ * cfg-keys: the one table of every configuration key (its type, default,
+ * limits and doc line) and the value languages it names, the same as the
+ * patterns in schema/: host names, image references, paths, ports. The
+ * walkers over the table live beside it: cfg-check.c reports, cfg-bind.c
+ * fills the typed structs of cfg.h, cfg-explain.c prints each leaf with
+ * its origin. Because all three walk the same table, a key cannot be
+ * checked but not bound, or bound but not explained. Also here: reading a
+ * node as a key's type (shared by check and bind), the module list and
+ * the schema dump the agreement test compares with schema/.
+ */
+#include "bg.h"
+#include "bg-util.h"
+#include "cfg-int.h"
+
+#include <ctype.h>
+#include <limits.h>
+
+/* ---- value checks (the same languages as the patterns in schema/) ---- */
+
+static bool in_range(char c, const char *set)
+{
+	return c && strchr(set, c) != NULL;
+}
+
+
+/* first char from `first`, then up to max-1 from `rest` */
+static bool word_valid(const char *s, const char *first, const char *rest, size_t max)
+{
+	if (!in_range(*s, first)) {
+		return false;
+	}
+	size_t n = 1 + strspn(s + 1, rest);
+	return s[n] == '\0' && n <= max;
+}
+
+bool cfg_name_valid(const char *name)
+{
+	return name && word_valid(name, CFG__LOWER_DIGIT, CFG__LOWER_DIGIT "-", 40);
+}
+
+bool cfg__service_name_valid(const char *s)
+{
+	return cfg_name_valid(s) && !bg_str_has_prefix(s, "blue") &&
+			!bg_str_has_prefix(s, "green");
+}
+
+bool cfg__volume_name_valid(const char *s)
+{
+	return word_valid(s, CFG__LOWER_DIGIT, CFG__LOWER_DIGIT "_.-", 40);
+}
+
+bool cfg__env_key_valid(const char *s)
+{
+	return word_valid(s, CFG__ALNUM "_", CFG__ALNUM "_.-", SIZE_MAX) && !isdigit((unsigned char)*s);
+}
+
+bool cfg__hostname_valid(const char *s)
+{
+	size_t total = strlen(s);
+	if (total == 0 || total > 253) {
+		return false;
+	}
+	for (;;) {
+		size_t n = strspn(s, CFG__LOWER_DIGIT "-");
+		if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-') {
+			return false;
+		}
+		if (s[n] == '\0') {
+			return true;
+		}
+		if (s[n] != '.') {
+			return false;
+		}
+		s += n + 1;
+	}
+}
+
+static bool image_path_valid(const char *p, size_t len)
+{
+	/* component ("/" component)*, component = [a-z0-9]+ (sep [a-z0-9]+)* */
+	size_t i = 0;
+	for (;;) {
+		size_t run = 0;
+		while (i < len && in_range(p[i], CFG__LOWER_DIGIT)) {
+			i++;
+			run++;
+		}
+		if (!run) {
+			return false;
+		}
+		if (i == len) {
+			return true;
+		}
+		if (p[i] == '/') {
+			i++;
+			continue;
+		}
+		/* separator: ".", "_", "__" or "-"+ */
+		if (p[i] == '.') {
+			i++;
+		} else if (p[i] == '_') {
+			i += (i + 1 < len && p[i + 1] == '_') ? 2 : 1;
+		} else if (p[i] == '-') {
+			while (i < len && p[i] == '-') {
+				i++;
+			}
+		} else {
+			return false;
+		}
+	}
+}
+
+/* name[:tag][@sha256:hex], where name has no registry part */
+static bool image_rest_valid(const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len);
+	if (at) {
+		const char *dg = at + 1;
+		size_t dl = len - (size_t)(dg - s);
+		if (dl != 7 + 64 || memcmp(dg, "sha256:", 7) != 0) {
+			return false;
+		}
+		for (size_t i = 7; i < dl; i++) {
+			if (!in_range(dg[i], "0123456789abcdef")) {
+				return false;
+			}
+		}
+		len = (size_t)(at - s);
+	}
+	const char *colon = memchr(s, ':', len);
+	if (colon) {
+		const char *tag = colon + 1;
+		size_t tl = len - (size_t)(tag - s);
+		if (tl < 1 || tl > 128 || !in_range(tag[0], CFG__ALNUM "_")) {
+			return false;
+		}
+		for (size_t i = 1; i < tl; i++) {
+			if (!in_range(tag[i], CFG__ALNUM "_.-")) {
+				return false;
+			}
+		}
+		len = (size_t)(colon - s);
+	}
+	return image_path_valid(s, len);
+}
+
+static bool image_valid(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > 512) {
+		return false;
+	}
+	if (image_rest_valid(s, len)) {
+		return true;
+	}
+	/* With a registry: host[:port]/rest */
+	const char *slash = strchr(s, '/');
+	if (!slash) {
+		return false;
+	}
+	size_t hl = (size_t)(slash - s);
+	size_t name = strspn(s, CFG__ALNUM ".-");
+	if (name == 0) {
+		return false;
+	}
+	if (name < hl) {
+		if (s[name] != ':') {
+			return false;
+		}
+		size_t port = strspn(s + name + 1, "0123456789");
+		if (port == 0 || name + 1 + port != hl) {
+			return false;
+		}
+	} else if (name != hl) {
+		return false;
+	}
+	return image_rest_valid(slash + 1, len - hl - 1);
+}
+
+static bool printable_ascii(const char *s)
+{
+	for (; *s; s++) {
+		if (*s < '!' || *s > '~') {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool cfg__mount_target_valid(const char *s)
+{
+	return s[0] == '/' && s[1] && !strpbrk(s, ":,");
+}
+
+static bool url_path_valid(const char *s)
+{
+	return s[0] == '/' && printable_ascii(s);
+}
+
+static bool abs_path_valid(const char *s)
+{
+	return s[0] == '/';
+}
+
+static bool nonempty(const char *s)
+{
+	return s[0] != '\0';
+}
+
+static bool glob_valid(const char *s)
+{
+	return s[0] && printable_ascii(s);
+}
+
+static bool network_valid(const char *s)
+{
+	return word_valid(s, CFG__ALNUM, CFG__ALNUM "_.-", 128);
+}
+
+static bool ident_valid(const char *s)
+{
+	return word_valid(s, CFG__ALNUM, CFG__ALNUM "_.-", 64);
+}
+
+/* 1..65535 written without leading zeros */
+static bool port_text_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 5 || s[0] == '0') {
+		return false;
+	}
+	unsigned v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i])) {
+			return false;
+		}
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	return v <= 65535;
+}
+
+static bool api_url_valid(const char *s)
+{
+	const char *p;
+	if (bg_str_has_prefix(s, "http://")) {
+		p = s + 7;
+	} else if (bg_str_has_prefix(s, "https://")) {
+		p = s + 8;
+	} else {
+		return false;
+	}
+	size_t host = strspn(p, CFG__ALNUM ".-");
+	if (!host) {
+		return false;
+	}
+	p += host;
+	if (*p == ':') {
+		size_t port = strspn(p + 1, "0123456789");
+		if (port < 1 || port > 5) {
+			return false;
+		}
+		p += 1 + port;
+	}
+	return *p == '\0' || (*p == '/' && printable_ascii(p));
+}
+
+/* "LO-HI", two ports, LO <= HI. */
+bool cfg__port_range_valid(const char *s)
+{
+	const char *dash = strchr(s, '-');
+	if (!dash || !port_text_valid(s, (size_t)(dash - s)) ||
+			!port_text_valid(dash + 1, strlen(dash + 1))) {
+		return false;
+	}
+	return strtoul(s, NULL, 10) <= strtoul(dash + 1, NULL, 10);
+}
+
+static bool listen_text_valid(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon) {
+		return port_text_valid(s, strlen(s));
+	}
+	size_t hl = (size_t)(colon - s);
+	if (!port_text_valid(colon + 1, strlen(colon + 1)) || hl == 0) {
+		return false;
+	}
+	if (s[0] == '[') {
+		/* [v6]:port */
+		if (hl < 3 || s[hl - 1] != ']') {
+			return false;
+		}
+		size_t n = strspn(s + 1, "0123456789abcdefABCDEF:");
+		return n == hl - 2;
+	}
+	return strspn(s, CFG__ALNUM ".-") == hl;
+}
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++) {
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	}
+	return n;
+}
+
+static bool confirm_valid(const char *s)
+{
+	size_t n = utf8_chars(s);
+	return n >= 1 && n <= 200;
+}
+
+bool cfg__module_entry_known(const char *s)
+{
+	return cfg_module_known(s[0] == '-' ? s + 1 : s);
+}
+
+/* ---- reading a node as a key's type (cfg-check.c reports, cfg-bind.c binds) ---- */
+
+bool cfg__is_string(const struct cfg__node *n)
+{
+	return n->kind == CFG__SCALAR && cfg__scalar_type(n) == CFG__S_STR;
+}
+
+/* Decimal integers only (YAML's 0x/0o forms and floats are refused). */
+bool cfg__parse_int(const struct cfg__node *n, long long min, long long max,
+		long long *out)
+{
+	if (n->kind != CFG__SCALAR || cfg__scalar_type(n) != CFG__S_INT) {
+		return false;
+	}
+	const char *s = n->str;
+	bool neg = false;
+	if (*s == '-' || *s == '+') {
+		neg = *s == '-';
+		s++;
+	}
+	if (!*s || strspn(s, "0123456789") != strlen(s)) {
+		return false;
+	}
+	unsigned long long v = 0;
+	for (; *s; s++) {
+		if (v > (ULLONG_MAX - 9) / 10) {
+			return false;
+		}
+		v = v * 10 + (unsigned long long)(*s - '0');
+	}
+	if (v > (unsigned long long)LLONG_MAX) {
+		return false;
+	}
+	long long r = neg ? -(long long)v : (long long)v;
+	if (r < min || r > max) {
+		return false;
+	}
+	*out = r;
+	return true;
+}
+
+bool cfg__parse_bool(const struct cfg__node *n, bool *out)
+{
+	if (n->kind != CFG__SCALAR || cfg__scalar_type(n) != CFG__S_BOOL) {
+		return false;
+	}
+	*out = n->str[0] == 't' || n->str[0] == 'T';
+	return true;
+}
+
+bool cfg__parse_duration(const struct cfg__node *n, bool positive, uint64_t *out)
+{
+	if (!cfg__is_string(n)) {
+		return false;
+	}
+	/* The schema's pattern: at most 9 digits, then a unit. */
+	if (strspn(n->str, "0123456789") > 9) {
+		return false;
+	}
+	uint64_t ms;
+	if (bg_duration_parse(n->str, &ms) != 0 || (positive && ms == 0)) {
+		return false;
+	}
+	*out = ms;
+	return true;
+}
+
+int cfg__parse_enum(const struct cfg__key *k, const struct cfg__node *n)
+{
+	if (!cfg__is_string(n)) {
+		return -1;
+	}
+	for (int i = 0; k->defs[i]; i++) {
+		if (strcmp(k->defs[i], n->str) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+bool cfg__parse_listen(const struct cfg__node *n, char **out)
+{
+	if (n->kind != CFG__SCALAR) {
+		return false;
+	}
+	long long port;
+	if (cfg__scalar_type(n) == CFG__S_INT) {
+		if (!cfg__parse_int(n, 1, 65535, &port)) {
+			return false;
+		}
+		if (out) {
+			*out = bg_xasprintf("%lld", port);
+		}
+		return true;
+	}
+	if (!cfg__is_string(n) || !listen_text_valid(n->str)) {
+		return false;
+	}
+	if (out) {
+		*out = bg_xstrdup(n->str);
+	}
+	return true;
+}
+
+bool cfg__str_ok(const struct cfg__key *k, const struct cfg__node *n)
+{
+	if (!cfg__is_string(n)) {
+		return false;
+	}
+	if (k->type == K_PATH) {
+		return n->str[0] != '\0';
+	}
+	return !k->check || k->check(n->str);
+}
+
+bool cfg__argv_item_ok(const struct cfg__node *it)
+{
+	if (it->kind != CFG__SCALAR) {
+		return false;
+	}
+	enum cfg__stype t = cfg__scalar_type(it);
+	return t == CFG__S_STR || t == CFG__S_INT || t == CFG__S_FLOAT;
+}
+
+
+/* ---- the tables ---- */
+
+static const char *const modes[] = {"production", "staging", "development", NULL};
+static const char *const edge_kinds[] = {"traefik", "nginx", NULL};
+static const char *const promotes[] = {"manual", "auto", NULL};
+static const char *const signals[] = {"SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP",
+		"SIGUSR1", "SIGUSR2", "SIGWINCH", NULL};
+static const char *const def_entrypoints[] = {"websecure", NULL};
+static const char *const def_reload[] = {"nginx", "-s", "reload", NULL};
+static const char *const def_test[] = {"nginx", "-t", NULL};
+static const char *const upstreams[] = {"ports", "addresses", NULL};
+/*
+ * Env keys whose values are secret by default (docs/config.md, "Secrets"),
+ * as shell globs (fnmatch, case-insensitive). PASS, PW and AUTH are
+ * matched as words between '_' (DB_PASS, DB_PASS2, PASS_FILE, SMTP_PW,
+ * BASIC_AUTH, AUTH_SALT), not as substrings, so PASSPORT_COUNTRY or
+ * POWER_LEVEL stay visible; "AUTH[!O]" keeps AUTHOR_NAME and GIT_AUTHOR_EMAIL
+ * visible while AUTH_TOKEN, AUTHPASS or REDIS_AUTHKEY are hidden. PWD,
+ * PRIVATE, SALT, DSN, PASSPHRASE and PGPASS are rare enough inside other
+ * words to match anywhere. Hiding too much only hides a value from plans
+ * and history; hiding too little leaks it.
+ */
+const char *const cfg__def_redact[] = {"*SECRET*", "*PASSWORD*", "*PASSWD*",
+		"*PASSPHRASE*", "*PGPASS*", "*TOKEN*", "*KEY*", "*CREDENTIAL*", "PASS", "PASS_*",
+		"PASS[0-9]*", "*_PASS", "*_PASS_*", "*_PASS[0-9]*", "*PWD*", "PW", "PW_*", "*_PW",
+		"*_PW_*", "*_PW[0-9]*", "AUTH", "AUTH[!O]*", "*_AUTH", "*_AUTH[!O]*",
+		"*AUTHORIZATION*", "*AUTHPASS*", "*PRIVATE*", "*SALT*", "*DSN*", NULL};
+static const char *const def_empty[] = {NULL};
+
+#define HOSTNAME_EXPECT "a lowercase host name such as shop.example.com (no wildcards)"
+#define IMAGE_EXPECT "a docker image reference such as registry.example.com/shop:1.4.2"
+
+#define G(field) offsetof(struct cfg_global, field)
+#define S(field) offsetof(struct cfg_site, field)
+#define V(field) offsetof(struct cfg_service, field)
+
+static const struct cfg__key docker_keys[] = {
+	{.name = "socket", .type = K_STR, .off = G(docker_socket),
+		.def = "/var/run/docker.sock", .check = abs_path_valid,
+		.expect = "an absolute path such as /var/run/docker.sock",
+		.doc = "Docker Engine API socket"},
+	{0},
+};
+
+static const struct cfg__key traefik_keys[] = {
+	{.name = "dynamic_dir", .type = K_PATH, .off = G(traefik.dynamic_dir),
+		.off2 = G(traefik.dynamic_dir_rel),
+		.doc = "Traefik file-provider directory (watch: true); required with edge.kind traefik"},
+	{.name = "staging_dir", .type = K_PATH, .off = G(traefik.staging_dir),
+		.off2 = G(traefik.staging_dir_rel),
+		.doc = "where edge files are prepared; same filesystem, not watched; "
+			"default <dynamic_dir>.staging"},
+	{.name = "entrypoints", .type = K_STRLIST, .flags = F_NONEMPTY,
+		.off = G(traefik.entrypoints), .defs = def_entrypoints, .check = ident_valid,
+		.expect = "an entrypoint name such as websecure",
+		.doc = "Traefik entrypoints the live and preview routers listen on"},
+	{.name = "certresolver", .type = K_STR, .off = G(traefik.certresolver),
+		.check = ident_valid, .expect = "a certificate resolver name such as letsencrypt",
+		.doc = "certificate resolver for automatic HTTPS; unset: no TLS section"},
+	{.name = "api", .type = K_STR, .off = G(traefik.api), .check = api_url_valid,
+		.expect = "an http(s) URL such as http://127.0.0.1:8080",
+		.doc = "Traefik API base URL, used to confirm that a switch was taken"},
+	{0},
+};
+
+static const struct cfg__key nginx_keys[] = {
+	{.name = "conf_dir", .type = K_PATH, .off = G(nginx.conf_dir),
+		.off2 = G(nginx.conf_dir_rel),
+		.doc = "directory nginx includes; required with edge.kind nginx"},
+	{.name = "reload", .type = K_ARGV, .flags = F_NONEMPTY, .off = G(nginx.reload),
+		.defs = def_reload, .expect = "[nginx, -s, reload]",
+		.doc = "argv run to make nginx load new files (never a shell string)"},
+	{.name = "test", .type = K_ARGV, .off = G(nginx.test), .defs = def_test,
+		.expect = "[nginx, -t]",
+		.doc = "argv run before reload to check the files; [] disables"},
+	{.name = "listen", .type = K_LISTEN, .off = G(nginx.listen), .def = "80",
+		.expect = "a port or host:port such as 80 or 127.0.0.1:8080",
+		.doc = "value of the listen directive of the generated server blocks"},
+	{.name = "probe", .type = K_BOOL, .off = G(nginx.probe), .def = "true",
+		.doc = "after a reload, ask nginx (from this host, at the listen address) "
+		       "until it serves the new file; false when nginx is not reachable here"},
+	{.name = "upstream", .type = K_ENUM, .off = G(nginx.upstream), .defs = upstreams,
+		.def = "ports",
+		.doc = "how nginx reaches colours: ports (each publishes its port on 127.0.0.1, "
+		       "stable across restarts) or addresses (their address on the edge network, "
+		       "for an nginx running in Docker on that network)"},
+	{.name = "ports", .type = K_STR, .off = G(nginx.ports), .def = "20000-29999",
+		.check = cfg__port_range_valid, .expect = "a range of ports such as 20000-29999",
+		.doc = "host ports bluegreen publishes colours on (upstream: ports), on 127.0.0.1"},
+	{0},
+};
+
+static const struct cfg__key edge_keys[] = {
+	{.name = "kind", .type = K_ENUM, .off = G(edge_kind), .defs = edge_kinds,
+		.def = "traefik", .doc = "the edge proxy: traefik or nginx"},
+	{.name = "network", .type = K_STR, .off = G(edge_network), .def = "bluegreen-edge",
+		.check = network_valid, .expect = "a docker network name such as bluegreen-edge",
+		.doc = "docker network the edge reaches containers on"},
+	{.name = "traefik", .type = K_MAP, .sub = traefik_keys, .doc = "Traefik settings"},
+	{.name = "nginx", .type = K_MAP, .sub = nginx_keys, .doc = "nginx settings"},
+	{0},
+};
+
+static const struct cfg__key health_keys[] = {
+	{.name = "path", .type = K_STR, .off = S(health.path), .def = "/",
+		.check = url_path_valid, .expect = "a URL path starting with '/' such as /healthz",
+		.doc = "HTTP path probed on each container"},
+	{.name = "status", .type = K_INT, .off = S(health.status), .def = "200",
+		.min = 100, .max = 599, .doc = "expected HTTP status"},
+	{.name = "interval", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = S(health.interval_ms), .def = "1s", .doc = "time between probes"},
+	{.name = "timeout", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = S(health.timeout_ms), .def = "2s", .doc = "time limit of one probe"},
+	{.name = "retries", .type = K_INT, .off = S(health.retries), .def = "30",
+		.min = 1, .max = UINT32_MAX, .doc = "probes before the candidate is declared unhealthy"},
+	{0},
+};
+
+static const struct cfg__key strategy_keys[] = {
+	{.name = "promote", .type = K_ENUM, .off = S(promote), .defs = promotes,
+		.def = "manual",
+		.doc = "manual: a separate plan switches; auto: the apply switches once healthy"},
+	{.name = "keep_previous", .type = K_BOOL, .off = S(keep_previous), .def = "true",
+		.doc = "keep the previous colour running for instant rollback"},
+	{.name = "drain", .type = K_DURATION, .off = S(drain_ms), .def = "5s",
+		.doc = "wait after a switch before stopping the old colour"},
+	{0},
+};
+
+static const struct cfg__key service_keys[] = {
+	{.name = "image", .type = K_STR, .flags = F_REQUIRED, .off = V(image),
+		.check = image_valid, .expect = IMAGE_EXPECT, .doc = "docker image of the service"},
+	{.name = "command", .type = K_ARGV, .off = V(command), .defs = def_empty,
+		.expect = "[postgres, -c, max_connections=200]",
+		.doc = "argv overriding the image's command; [] keeps the image's"},
+	{.name = "env", .type = K_ENV, .off = V(env), .doc = "environment variables"},
+	{.name = "env_file", .type = K_STR, .off = V(env_file), .check = nonempty,
+		.expect = "a file name relative to the config directory",
+		.doc = "KEY=VALUE file (docker --env-file format); its values are secret"},
+	{.name = "volumes", .type = K_MOUNTS, .off = V(mounts), .off2 = V(n_mounts),
+		.doc = "named volumes: name -> absolute path in the container"},
+	{0},
+};
+
+static const struct cfg__key site_keys[] = {
+	{.name = "site", .type = K_STR, .flags = F_REQUIRED | F_NO_DEFAULTS, .off = S(name),
+		.check = cfg_name_valid, .expect = CFG__NAME_EXPECT,
+		.doc = "the site's name; must match the file name sites/NAME.conf"},
+	{.name = "domains", .type = K_STRLIST, .flags = F_REQUIRED | F_NO_DEFAULTS | F_NONEMPTY,
+		.off = S(domains), .check = cfg__hostname_valid, .expect = HOSTNAME_EXPECT,
+		.doc = "host names served by the live colour"},
+	{.name = "preview", .type = K_STR, .flags = F_NO_DEFAULTS, .off = S(preview),
+		.check = cfg__hostname_valid, .expect = HOSTNAME_EXPECT,
+		.doc = "host name routed to the candidate colour"},
+	{.name = "image", .type = K_STR, .flags = F_REQUIRED | F_NO_DEFAULTS, .off = S(image),
+		.check = image_valid, .expect = IMAGE_EXPECT, .doc = "docker image of the site"},
+	{.name = "port", .type = K_INT, .off = S(port), .min = 1, .max = 65535,
+		.doc = "port the container listens on; required (here or in site_defaults)"},
+	{.name = "command", .type = K_ARGV, .off = S(command), .defs = def_empty,
+		.expect = "[./server, --port, \"8080\"]",
+		.doc = "argv overriding the image's command; [] keeps the image's"},
+	{.name = "env", .type = K_ENV, .off = S(env), .doc = "environment variables"},
+	{.name = "env_file", .type = K_STR, .off = S(env_file), .check = nonempty,
+		.expect = "a file name relative to the config directory",
+		.doc = "KEY=VALUE file (docker --env-file format); its values are secret"},
+	{.name = "replicas", .type = K_INT, .off = S(replicas), .def = "1", .min = 1,
+		.max = 100, .doc = "containers per colour"},
+	{.name = "health", .type = K_MAP, .sub = health_keys,
+		.doc = "health gate a candidate must pass before it may go live"},
+	{.name = "volumes", .type = K_MOUNTS, .flags = F_NO_DEFAULTS, .off = S(mounts),
+		.off2 = S(n_mounts), .doc = "named volumes shared by both colours"},
+	{.name = "services", .type = K_SERVICES, .flags = F_NO_DEFAULTS, .off = S(services),
+		.off2 = S(n_services), .sub = service_keys,
+		.doc = "backing services (database, cache): not coloured"},
+	{.name = "depends_on", .type = K_STRLIST, .flags = F_NO_DEFAULTS, .off = S(depends_on),
+		.defs = def_empty, .check = cfg_name_valid, .expect = "a service name of this site",
+		.doc = "services that must run before the site's containers start"},
+	{.name = "strategy", .type = K_MAP, .sub = strategy_keys, .doc = "how a candidate goes live"},
+	{.name = "stop_timeout", .type = K_DURATION, .off = S(stop_timeout_ms), .def = "10s",
+		.doc = "grace period between stop_signal and SIGKILL"},
+	{.name = "stop_signal", .type = K_ENUM, .flags = F_ENUM_STR, .off = S(stop_signal),
+		.defs = signals, .def = "SIGTERM", .doc = "signal that asks a container to stop"},
+	{.name = "confirm", .type = K_STR, .flags = F_NOECHO, .off = S(confirm),
+		.check = confirm_valid, .expect = "a phrase of 1 to 200 characters",
+		.doc = "phrase that must accompany the token in install_mode production"},
+	{.name = "modules", .type = K_MODULES, .off = S(modules), .defs = def_empty,
+		.doc = "site-level modules; \"-name\" removes one a lower layer enabled"},
+	{0},
+};
+
+static const struct cfg__key global_keys[] = {
+	{.name = "install_mode", .type = K_ENUM, .flags = F_REQUIRED | F_GLOBAL_ONLY,
+		.off = G(install_mode), .defs = modes, .min = 1,
+		.doc = "production, staging or development; no default"},
+	{.name = "profile", .type = K_STR, .flags = F_GLOBAL_ONLY, .off = G(profile),
+		.check = cfg_name_valid, .expect = "a profile name such as pro",
+		.doc = "profile whose defaults lie under this file (profiles/NAME.conf)"},
+	{.name = "modules", .type = K_MODULES, .off = G(modules), .defs = def_empty,
+		.doc = "modules to enable; adds to the profile's, \"-name\" removes one"},
+	{.name = "state_dir", .type = K_PATH, .off = G(state_dir), .def = "/var/lib/bluegreen",
+		.off2 = G(state_dir_rel),
+		.doc = "history, locks and plans; created with mode 0700"},
+	{.name = "secrets_dir", .type = K_STR, .flags = F_GLOBAL_ONLY, .off = G(secrets_dir),
+		.check = abs_path_valid, .expect = "an absolute path such as /run/secrets",
+		.doc = "directory outside the config directory that an absolute env_file may "
+		       "name; unset: env_file stays inside the config directory"},
+	{.name = "docker", .type = K_MAP, .sub = docker_keys, .doc = "Docker Engine access"},
+	{.name = "edge", .type = K_MAP, .sub = edge_keys, .doc = "the edge proxy"},
+	{.name = "redact", .type = K_STRLIST, .off = G(redact), .defs = cfg__def_redact,
+		.check = glob_valid, .expect = "a glob such as *SECRET*",
+		.doc = "extra env keys whose values are never printed (case-insensitive shell "
+		       "globs: *, ?, [0-9], [!O]); added to the defaults, which always apply"},
+	{.name = "site_defaults", .type = K_DEFAULTS, .sub = site_keys,
+		.doc = "site keys applied under every site file"},
+	{0},
+};
+
+_Static_assert(sizeof(enum cfg_install_mode) == sizeof(int), "enum as int");
+_Static_assert(sizeof(enum cfg_edge_kind) == sizeof(int), "enum as int");
+_Static_assert(sizeof(enum cfg_promote) == sizeof(int), "enum as int");
+
+const struct cfg__key *cfg__keys_of(enum cfg__kind kind)
+{
+	return kind == CFG__SITE ? site_keys : global_keys;
+}
+
+const struct cfg__key *cfg__key_find(const struct cfg__key *t, const char *name)
+{
+	for (; t->name; t++) {
+		if (strcmp(t->name, name) == 0) {
+			return t;
+		}
+	}
+	return NULL;
+}
+
+
+/* ---- modules ---- */
+
+void cfg__modset_release(struct cfg__modset *m)
+{
+	if (!m) {
+		return;
+	}
+	bg_strv_release(&m->names);
+	free(m->locs);
+	m->locs = NULL;
+	m->cap_locs = 0;
+}
+
+void cfg__modset_apply(struct cfg__modset *m, const struct cfg__node *seq,
+		struct bg_diag *d)
+{
+	if (!seq || seq->kind != CFG__SEQ) {
+		return;
+	}
+	for (size_t i = 0; i < seq->n_items; i++) {
+		const struct cfg__node *it = seq->items[i];
+		if (!cfg__is_string(it) || !cfg__module_entry_known(it->str)) {
+			continue;
+		}
+		bool remove = it->str[0] == '-';
+		const char *name = remove ? it->str + 1 : it->str;
+		size_t at = m->names.n;
+		for (size_t j = 0; j < m->names.n; j++) {
+			if (strcmp(m->names.v[j], name) == 0) {
+				at = j;
+			}
+		}
+		if (remove && at < m->names.n) {
+			free(m->names.v[at]);
+			memmove(&m->names.v[at], &m->names.v[at + 1],
+					(m->names.n - at) * sizeof(*m->names.v));
+			memmove(&m->locs[at], &m->locs[at + 1],
+					(m->names.n - at - 1) * sizeof(*m->locs));
+			m->names.n--;
+		} else if (remove && d) {
+			bg_diag_warn(d, &it->loc, "'-%s' has no effect: no lower layer enables "
+					"module '%s'", name, name);
+		} else if (!remove && at == m->names.n) {
+			bg_strv_push(&m->names, name);
+			BG_GROW(m->locs, m->cap_locs, m->names.n);
+			m->locs[m->names.n - 1] = it->loc;
+		}
+	}
+	/* Sorted, with locations following their names. */
+	for (size_t i = 1; i < m->names.n; i++) {
+		for (size_t j = i; j > 0 && strcmp(m->names.v[j - 1], m->names.v[j]) > 0; j--) {
+			char *t = m->names.v[j];
+			m->names.v[j] = m->names.v[j - 1];
+			m->names.v[j - 1] = t;
+			struct bg_loc l = m->locs[j];
+			m->locs[j] = m->locs[j - 1];
+			m->locs[j - 1] = l;
+		}
+	}
+}
+
+void cfg__modset_warn(const struct cfg__modset *m, struct bg_diag *d)
+{
+	for (size_t i = 0; i < m->names.n; i++) {
+		if (!cfg_module_built(m->names.v[i])) {
+			bg_diag_warn(d, &m->locs[i], "module '%s' is not built yet in bluegreen %s: "
+					"it is accepted but has no effect", m->names.v[i], BG_VERSION_STRING);
+		}
+	}
+}
+
+/* ---- schema dump (for the agreement test) ---- */
+
+static const char *json_type(const struct cfg__key *k)
+{
+	switch (k->type) {
+	case K_MAP:
+	case K_DEFAULTS:
+	case K_ENV:
+	case K_MOUNTS:
+	case K_SERVICES:
+		return "object";
+	case K_INT:
+		return "integer";
+	case K_BOOL:
+		return "boolean";
+	case K_STRLIST:
+	case K_ARGV:
+	case K_MODULES:
+		return "array";
+	case K_LISTEN:
+		return "integer|string";
+	default:
+		return "string";
+	}
+}
+
+static void dump_default(struct bg_buf *out, const struct cfg__key *k)
+{
+	if (k->type == K_STRLIST || k->type == K_ARGV || k->type == K_MODULES) {
+		if (!k->defs) {
+			bg_buf_adds(out, "-");
+			return;
+		}
+		bg_buf_addch(out, '[');
+		for (size_t i = 0; k->defs[i]; i++) {
+			if (i) {
+				bg_buf_addch(out, ',');
+			}
+			bg_buf_add_json_str(out, k->defs[i]);
+		}
+		bg_buf_addch(out, ']');
+	} else if (!k->def) {
+		bg_buf_adds(out, "-");
+	} else if (k->type == K_INT || k->type == K_BOOL) {
+		bg_buf_adds(out, k->def);
+	} else {
+		bg_buf_add_json_str(out, k->def);
+	}
+}
+
+static void dump_table(struct bg_strv *lines, const struct cfg__key *table, const char *prefix,
+		bool defaults, enum cfg__kind kind)
+{
+	for (const struct cfg__key *k = table; k->name; k++) {
+		if (defaults && (k->flags & F_NO_DEFAULTS)) {
+			continue;
+		}
+		if (kind == CFG__PROFILE && (k->flags & F_GLOBAL_ONLY)) {
+			continue;
+		}
+		struct bg_buf line = BG_BUF_INIT;
+		char *path = bg_xasprintf("%s%s", prefix, k->name);
+		bg_buf_addf(&line, "%s\t%s\t", path, json_type(k));
+		dump_default(&line, k);
+		bg_strv_push_take(lines, bg_buf_detach(&line, NULL));
+		char *sub = bg_xasprintf("%s.", path);
+		if (k->type == K_MAP) {
+			dump_table(lines, k->sub, sub, defaults, kind);
+		} else if (k->type == K_SERVICES) {
+			char *star = bg_xasprintf("%s*.", sub);
+			bg_strv_push_take(lines, bg_xasprintf("%s*\tobject\t-", sub));
+			dump_table(lines, k->sub, star, defaults, kind);
+			free(star);
+		} else if (k->type == K_ENV) {
+			bg_strv_push_take(lines, bg_xasprintf("%s*\tboolean|integer|number|string\t-",
+					sub));
+		} else if (k->type == K_MOUNTS) {
+			bg_strv_push_take(lines, bg_xasprintf("%s*\tstring\t-", sub));
+		} else if (k->type == K_DEFAULTS) {
+			dump_table(lines, k->sub, sub, true, kind);
+		}
+		free(sub);
+		free(path);
+	}
+}
+
+void cfg__schema_dump(enum cfg__kind kind, struct bg_buf *out)
+{
+	struct bg_strv lines;
+	bg_strv_init(&lines);
+	dump_table(&lines, cfg__keys_of(kind), "", false, kind);
+	bg_strv_sort(&lines);
+	for (size_t i = 0; i < lines.n; i++) {
+		bg_buf_addf(out, "%s\n", lines.v[i]);
+	}
+	bg_strv_release(&lines);
+}

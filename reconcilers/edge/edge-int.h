@@ -1,0 +1,76 @@
+/*
+ * edge-int: what edge.c, edge-nginx.c and edge-traefik.c share and nobody
+ * else may use (the reconcilers reach the edge through edge.h only): the
+ * input checks both renderers run, since an edge file is a security
+ * boundary; the header and trailer every edge file carries; the parse
+ * prologue both parsers start with; and nginx's worker helpers, which
+ * t-edge-nginx tests directly.
+ */
+#ifndef BG_RECONCILERS_EDGE_INT_H
+#define BG_RECONCILERS_EDGE_INT_H
+
+#include "edge.h"
+
+/* nginx: the local-only location that answers the file's serial. */
+#define EDGE_NGINX_PROBE_PATH "/.well-known/bluegreen-edge"
+#define EDGE_NGINX_SERIAL_LEN 16
+
+/* [a-z0-9][a-z0-9-]{0,39}: edge files use it as a path component, a YAML
+ * key, a Traefik service name and (with '-' mapped) an nginx identifier. */
+bool edge__site_name_valid(const char *s);
+/* A DNS name: labels of [A-Za-z0-9-] (and '_'), dots between, <= 253. */
+bool edge__host_valid(const char *s);
+/* An identifier such as an entrypoint or resolver name: [A-Za-z0-9._-]+. */
+bool edge__ident_valid(const char *s);
+bool edge__colour_valid(const char *s);
+/* Checks everything of v that render puts in a file; BG_ECONFIG if bad. */
+int edge__view_check(const struct edge_view *v);
+/* The colour behind the preview domain, NULL when the site has none. */
+const char *edge__preview_colour(const struct edge_view *v);
+/* Release live, preview, upstreams and error of e. */
+void edge__obs_reset(struct obs_edge *e);
+/* nginx: PIDs of the workers taking new connections on listen (edge-nginx.c). */
+void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
+/* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */
+void edge__nginx_wait_workers(const struct bg_strv *pids, int64_t deadline);
+/* Reset e and record why its file cannot be understood; returns BG_EPARSE. */
+int edge__obs_fail(struct obs_edge *e, const char *fmt, ...) BG_PRINTF(2, 3);
+
+/*
+ * The header both formats start with (both use '#' comments):
+ *   # Managed by bluegreen: do not edit. ...   (first line, the marker)
+ *   # bluegreen-site: SITE
+ *   # bluegreen-live: COLOUR
+ *   # bluegreen-preview: COLOUR                (when there is a preview)
+ *   # bluegreen-version: N
+ * followed by one blank line, and the trailer every file ends with:
+ *   # bluegreen-sha256: HEX                    (over every byte before it)
+ * so a truncated file or one edited by hand is recognised as such instead
+ * of being half-understood.
+ */
+#define EDGE_HEADER_MARKER "# Managed by bluegreen: do not edit."
+void edge__header_render(struct bg_buf *b, const char *site, const char *live,
+		const char *preview, unsigned version);
+/* Append the trailer to b, which holds the whole file so far. */
+void edge__trailer_render(struct bg_buf *b);
+struct edge__header {
+	char *site, *live, *preview; /* owned; preview NULL when absent */
+	size_t body;                 /* offset of the first line after the header */
+	size_t body_end;             /* offset of the trailer line */
+};
+/* Parse the leading comment block and check the trailer; on failure
+ * e->error says why (BG_EPARSE). Checks the marker, the checksum, that site
+ * matches and that the colours are known. */
+int edge__header_parse(const char *site, const char *content, size_t len,
+		struct edge__header *h, struct obs_edge *e);
+void edge__header_release(struct edge__header *h);
+
+/*
+ * The prologue of every parse: reset e, check the site name, then parse
+ * the header (edge__header_parse). On success h holds the header and the
+ * caller releases it; on failure e->error says why and h is empty.
+ */
+int edge__parse_begin(const char *site, const char *content, size_t len,
+		struct edge__header *h, struct obs_edge *e);
+
+#endif /* BG_RECONCILERS_EDGE_INT_H */
