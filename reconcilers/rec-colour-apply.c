@@ -45,7 +45,7 @@ static int uint_cmp(const void *a, const void *b)
 
 static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
 {
-	const struct cfg_nginx *n = &ctx->cfg->g.nginx;
+	struct edge_port_range r = {0};
 	size_t cap = ctx->obs->n_containers + ctx->ports.n + 1, k = 0;
 	unsigned *used = bg_xcalloc(cap, sizeof(*used));
 	unsigned got = 0;
@@ -62,7 +62,8 @@ static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
 	}
 	qsort(used, k, sizeof(*used), uint_cmp);
 	size_t u = 0;
-	for (unsigned p = n->port_lo; p && p <= n->port_hi; p++) {
+	edge_for(ctx->cfg)->port_range(ctx->cfg, &r); /* false: lo = hi = 0, none */
+	for (unsigned p = r.lo; p && p <= r.hi; p++) {
 		while (u < k && used[u] < p) {
 			u++;
 		}
@@ -77,8 +78,9 @@ static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
 	}
 	free(used);
 	if (!got) {
-		bg_diag_error(d, NULL, "no free host port left in edge.nginx.ports (%s) for a new "
-				"colour container", n->ports ? n->ports : "?");
+		bg_diag_error(d, NULL, "no free host port left in %s (%s) for a new colour "
+				"container", r.key ? r.key : "the edge's port range",
+				r.value ? r.value : "?");
 	}
 	return got;
 }

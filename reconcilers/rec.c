@@ -45,7 +45,7 @@ int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 	free(o->edge_kind);
 	o->engine_version = bg_xstrdup(dk_client_engine_version(dk));
 	o->api_version = bg_xstrdup(dk_client_api_version(dk));
-	o->edge_kind = bg_xstrdup(cfg_edge_kind_name(cfg->g.edge_kind));
+	o->edge_kind = bg_xstrdup(edge_for(cfg)->kind);
 	/* Containers first: the service and colour kinds both need them. */
 	if (!(flags & REC_OBSERVE_NO_CONTAINERS)) {
 		err = dk_containers_observe(dk, o, d);
@@ -122,7 +122,7 @@ const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 
 bool rec_publishes_ports(const struct cfg *cfg)
 {
-	return cfg->g.edge_kind == CFG_EDGE_NGINX && cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS;
+	return edge_for(cfg)->publishes_ports(cfg);
 }
 
 char *rec_edge_live(const struct cfg *cfg, const char *site)

@@ -248,12 +248,9 @@ static struct json_object *colour_spec(const struct desired *des, const struct c
 	json_object_array_add(nets, json_object_new_string(network));
 	json_object_array_add(nets, json_object_new_string(des->edge_network));
 	json_object_object_add(o, "networks", nets);
-	json_object_object_add(o, "edge", json_object_new_string(cfg_edge_kind_name(cfg->g.edge_kind)));
-	if (cfg->g.edge_kind == CFG_EDGE_NGINX) {
-		/* How nginx reaches the container is part of the container (a published port or not). */
-		json_object_object_add(o, "upstream", json_object_new_string(
-				cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS ? "ports" : "addresses"));
-	}
+	const struct edge_impl *edge = edge_for(cfg);
+	json_object_object_add(o, "edge", json_object_new_string(edge->kind));
+	edge->spec_add(cfg, s, o); /* nginx: "upstream", here so the spec hash keeps its bytes */
 	json_object_object_add(o, "stop_signal", json_object_new_string(
 			s->stop_signal ? s->stop_signal : "SIGTERM"));
 	json_object_object_add(o, "stop_timeout_ms", json_object_new_int64((int64_t)s->stop_timeout_ms));
@@ -601,7 +598,7 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 	if (token) {
 		obs_labels_set(&out->labels, BG_LABEL_PLAN, token);
 	}
-	edge_impl_get(des->cfg->g.edge_kind)->container_labels(des->cfg, cs, colour, &out->labels);
+	edge_for(des->cfg)->container_labels(des->cfg, cs, colour, &out->labels);
 	bg_strv_copy(&out->cmd, &cs->command);
 	fill_env(&out->env, &cs->env);
 	bg_strv_push_take(&out->aliases, bg_xasprintf("%s-%s", s->name, colour));

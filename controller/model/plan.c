@@ -288,40 +288,8 @@ static struct json_object *x_state_dir(const struct cfg *c)
 
 static struct json_object *x_edge_kind(const struct cfg *c)
 {
-	return exec_str(cfg_edge_kind_name(c->g.edge_kind));
+	return exec_str(edge_for(c)->kind);
 }
-
-static struct json_object *x_nginx_conf_dir(const struct cfg *c)
-{
-	return exec_path(c, c->g.nginx.conf_dir, c->g.nginx.conf_dir_rel);
-}
-
-static struct json_object *x_nginx_test(const struct cfg *c)
-{
-	return exec_argv(&c->g.nginx.test);
-}
-
-static struct json_object *x_nginx_reload(const struct cfg *c)
-{
-	return exec_argv(&c->g.nginx.reload);
-}
-
-static struct json_object *x_traefik_dynamic_dir(const struct cfg *c)
-{
-	return exec_path(c, c->g.traefik.dynamic_dir, c->g.traefik.dynamic_dir_rel);
-}
-
-static struct json_object *x_traefik_staging_dir(const struct cfg *c)
-{
-	return exec_path(c, c->g.traefik.staging_dir, c->g.traefik.staging_dir_rel);
-}
-
-static struct json_object *x_traefik_api(const struct cfg *c)
-{
-	return exec_str(c->g.traefik.api);
-}
-
-#define EXEC_ANY_EDGE (-1)
 
 /*
  * Every setting that changes what apply executes or where it writes. A
@@ -331,20 +299,12 @@ static struct json_object *x_traefik_api(const struct cfg *c)
 static const struct exec_row {
 	const char *key;
 	const char *label;
-	int edge; /* the enum cfg_edge_kind it belongs to, or EXEC_ANY_EDGE */
 	exec_value_fn value;
 } exec_rows[] = {
-	{"docker.socket", "docker socket", EXEC_ANY_EDGE, x_docker_socket},
-	{"state_dir", "state directory", EXEC_ANY_EDGE, x_state_dir},
-	{"edge.kind", "edge kind", EXEC_ANY_EDGE, x_edge_kind},
-	{"edge.nginx.conf_dir", "nginx config directory", CFG_EDGE_NGINX, x_nginx_conf_dir},
-	{"edge.nginx.test", "edge test command", CFG_EDGE_NGINX, x_nginx_test},
-	{"edge.nginx.reload", "edge reload command", CFG_EDGE_NGINX, x_nginx_reload},
-	{"edge.traefik.dynamic_dir", "traefik dynamic directory", CFG_EDGE_TRAEFIK,
-		x_traefik_dynamic_dir},
-	{"edge.traefik.staging_dir", "traefik staging directory", CFG_EDGE_TRAEFIK,
-		x_traefik_staging_dir},
-	{"edge.traefik.api", "traefik API", CFG_EDGE_TRAEFIK, x_traefik_api},
+	{"docker.socket", "docker socket", x_docker_socket},
+	{"state_dir", "state directory", x_state_dir},
+	{"edge.kind", "edge kind", x_edge_kind},
+	/* then the configured edge's own rows (edge_impl.exec_rows) */
 };
 
 /* A word that reads unambiguously without quotes inside "[a, b]". */
@@ -390,23 +350,36 @@ static char *exec_canon(struct json_object *v)
 	return bg_xstrdup(v ? json_object_to_json_string_ext(v, json_flags) : "null");
 }
 
+static void exec_add(struct plan *p, const char *key, const char *label, struct json_object *v)
+{
+	struct plan_exec *e = &p->exec[p->n_exec++];
+	e->key = key;
+	e->label = label;
+	e->value = exec_canon(v);
+	e->shown = exec_show(v);
+	json_object_put(v);
+	plan_fact_add(p, "exec %s=%s", e->key, e->value);
+}
+
+/* An edge row's value, in the JSON the plan's own rows use. */
+static struct json_object *exec_edge_value(const struct cfg *cfg, const struct edge_exec_row *r)
+{
+	struct edge_exec_value v = {0};
+	r->value(cfg, &v);
+	return v.argv ? exec_argv(v.argv) : exec_path(cfg, v.str, v.rel);
+}
+
 /* Fill p->exec from cfg and make each setting a fact of the token. */
 static void exec_collect(struct plan *p, const struct cfg *cfg)
 {
-	p->exec = bg_xcalloc(BG_ARRAY_SIZE(exec_rows), sizeof(*p->exec));
+	const struct edge_impl *edge = edge_for(cfg);
+	p->exec = bg_xcalloc(BG_ARRAY_SIZE(exec_rows) + edge->n_exec_rows, sizeof(*p->exec));
 	for (size_t i = 0; i < BG_ARRAY_SIZE(exec_rows); i++) {
-		const struct exec_row *r = &exec_rows[i];
-		if (r->edge != EXEC_ANY_EDGE && r->edge != (int)cfg->g.edge_kind) {
-			continue;
-		}
-		struct json_object *v = r->value(cfg);
-		struct plan_exec *e = &p->exec[p->n_exec++];
-		e->key = r->key;
-		e->label = r->label;
-		e->value = exec_canon(v);
-		e->shown = exec_show(v);
-		json_object_put(v);
-		plan_fact_add(p, "exec %s=%s", e->key, e->value);
+		exec_add(p, exec_rows[i].key, exec_rows[i].label, exec_rows[i].value(cfg));
+	}
+	for (size_t i = 0; i < edge->n_exec_rows; i++) {
+		const struct edge_exec_row *r = &edge->exec_rows[i];
+		exec_add(p, r->key, r->label, exec_edge_value(cfg, r));
 	}
 }
 
@@ -700,8 +673,7 @@ static void audit_build(const struct plan *p, const struct cfg *cfg, struct audi
 			break;
 		case PLAN_OP_WRITE:
 		case PLAN_OP_SWITCH: {
-			const struct edge_impl *impl = edge_impl_get(cfg->g.edge_kind);
-			char *path = impl->path(cfg, a->site);
+			char *path = edge_for(cfg)->path(cfg, a->site);
 			add_unique(&au->files, path);
 			free(path);
 			break;

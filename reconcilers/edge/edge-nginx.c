@@ -795,10 +795,12 @@ static bool nginx_publishes_ports(const struct cfg *cfg)
 	return cfg->g.nginx.upstream == CFG_UPSTREAM_PORTS;
 }
 
-static bool nginx_port_range(const struct cfg *cfg, unsigned *lo, unsigned *hi)
+static bool nginx_port_range(const struct cfg *cfg, struct edge_port_range *r)
 {
-	*lo = cfg->g.nginx.port_lo;
-	*hi = cfg->g.nginx.port_hi;
+	r->lo = cfg->g.nginx.port_lo;
+	r->hi = cfg->g.nginx.port_hi;
+	r->key = "edge.nginx.ports";
+	r->value = cfg->g.nginx.ports;
 	return true;
 }
 

@@ -874,10 +874,10 @@ static bool traefik_publishes_ports(const struct cfg *cfg)
 	return false;
 }
 
-static bool traefik_port_range(const struct cfg *cfg, unsigned *lo, unsigned *hi)
+static bool traefik_port_range(const struct cfg *cfg, struct edge_port_range *r)
 {
 	(void)cfg;
-	*lo = *hi = 0;
+	*r = (struct edge_port_range){0};
 	return false;
 }
 

@@ -16,20 +16,17 @@
 uint64_t edge_cmd_timeout_ms = 30000;
 uint64_t edge_confirm_timeout_ms = 3000;
 
-const struct edge_impl *edge_impl_get(enum cfg_edge_kind kind)
+/* The one place that maps the configured kind to its driver (NULL for a
+ * kind config never produces). */
+const struct edge_impl *edge_for(const struct cfg *cfg)
 {
-	switch (kind) {
+	switch (cfg->g.edge_kind) {
 	case CFG_EDGE_TRAEFIK:
 		return &edge_traefik_impl;
 	case CFG_EDGE_NGINX:
 		return &edge_nginx_impl;
 	}
 	return NULL;
-}
-
-const struct edge_impl *edge_for(const struct cfg *cfg)
-{
-	return edge_impl_get(cfg->g.edge_kind);
 }
 
 bool edge__site_name_valid(const char *s)

@@ -69,6 +69,13 @@ struct edge_exec_row {
 
 struct json_object;
 
+/* A host port range and where it is configured (key, value as written). */
+struct edge_port_range {
+	unsigned lo, hi;
+	const char *key;   /* static, e.g. "edge.nginx.ports"; NULL when none */
+	const char *value; /* borrowed from cfg; may be NULL */
+};
+
 struct edge_impl {
 	const char *kind; /* "traefik" | "nginx" */
 	/* The file bluegreen owns for this site (a new string). */
@@ -114,9 +121,10 @@ struct edge_impl {
 	/* Whether colour containers publish a host port that the edge file
 	 * points at (nginx with upstream: ports). */
 	bool (*publishes_ports)(const struct cfg *cfg);
-	/* The host port range colour containers are published from: false (and
-	 * lo = hi = 0) when this edge has none. */
-	bool (*port_range)(const struct cfg *cfg, unsigned *lo, unsigned *hi);
+	/* The host port range colour containers are published from, and the
+	 * setting it comes from (for messages): false, and all zero, when this
+	 * edge has none. */
+	bool (*port_range)(const struct cfg *cfg, struct edge_port_range *r);
 	/* Whether the edge file lists the colours' upstream addresses, so it
 	 * must be rewritten when a container is recreated (nginx), rather than
 	 * naming a colour the proxy resolves itself (traefik). */
@@ -137,9 +145,6 @@ const struct edge_impl *edge_for(const struct cfg *cfg);
 
 extern const struct edge_impl edge_traefik_impl;
 extern const struct edge_impl edge_nginx_impl;
-
-/* Deprecated: edge_for(cfg) (ci/rename/b.sed); kept while callers remain. */
-const struct edge_impl *edge_impl_get(enum cfg_edge_kind kind);
 
 /*
  * Read every configured site's edge file into o (obs_edge_add), parsing it

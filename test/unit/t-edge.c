@@ -1255,7 +1255,6 @@ static void test_paths(void **state)
 static void test_interface(void **state)
 {
 	struct fx f;
-	unsigned lo = 1, hi = 1;
 
 	(void)state;
 	fx_init(&f, &cases[0], CFG_EDGE_TRAEFIK, "/srv");
@@ -1266,8 +1265,9 @@ static void test_interface(void **state)
 	assert_string_equal(t->watch_dir(&f.cfg), "/srv/dynamic");
 	assert_false(t->publishes_ports(&f.cfg));
 	assert_false(t->needs_upstreams(&f.cfg));
-	assert_false(t->port_range(&f.cfg, &lo, &hi));
-	assert_true(lo == 0 && hi == 0);
+	struct edge_port_range pr = {.lo = 1, .hi = 2, .key = "x"};
+	assert_false(t->port_range(&f.cfg, &pr));
+	assert_true(pr.lo == 0 && pr.hi == 0 && !pr.key && !pr.value);
 	struct json_object *spec = json_object_new_object();
 	t->spec_add(&f.cfg, &f.site, spec);
 	assert_string_equal(json_object_to_json_string(spec), "{ }");
@@ -1280,8 +1280,11 @@ static void test_interface(void **state)
 	assert_ptr_equal(n, &edge_nginx_impl);
 	assert_string_equal(n->watch_dir(&f.cfg), "/srv/conf.d");
 	assert_true(n->needs_upstreams(&f.cfg));
-	assert_true(n->port_range(&f.cfg, &lo, &hi));
-	assert_true(lo == 20000 && hi == 29999);
+	f.cfg.g.nginx.ports = "20000-29999";
+	assert_true(n->port_range(&f.cfg, &pr));
+	assert_true(pr.lo == 20000 && pr.hi == 29999);
+	assert_string_equal(pr.key, "edge.nginx.ports");
+	assert_string_equal(pr.value, "20000-29999");
 	f.cfg.g.nginx.upstream = CFG_UPSTREAM_PORTS;
 	assert_true(n->publishes_ports(&f.cfg));
 	n->spec_add(&f.cfg, &f.site, spec);
