@@ -4,7 +4,7 @@
  * is one HTTP exchange with the engine, independent of how it is carried:
  * dk__req_prepare() sets up a curl easy handle (URL, method, body, socket,
  * timeouts, where the answer goes), the transport runs it (curl_easy_perform
- * in dk.c, curl multi under libuv in dkev.c), and dk__req_result() maps the
+ * in dk-http.c, curl multi under libuv in dkev.c), and dk__req_result() maps the
  * CURLcode and HTTP status to bluegreen's error codes and human messages.
  */
 #ifndef BG_CONTROLLER_DK_INT_H

@@ -278,6 +278,42 @@ static bool plain_name(const char *s)
 	return true;
 }
 
+/* The unfiltered list of kind ("container", "network", "volume"). */
+static const char *kind_path(const char *kind, const char *who)
+{
+	if (strcmp(kind, "container") == 0) {
+		return "/containers/json?all=1";
+	} else if (strcmp(kind, "network") == 0) {
+		return "/networks";
+	} else if (strcmp(kind, "volume") == 0) {
+		return "/volumes";
+	}
+	BG_BUG("%s: unknown kind '%s'", who, kind);
+}
+
+/*
+ * The array in a list answer of kind (a volume list wraps it in
+ * "Volumes"); *list is borrowed from j. 1 with *list NULL for "no volumes
+ * at all". (As written, that test never holds: json-c gives a JSON null
+ * as NULL, so dk__jget(.., json_type_null) is NULL too, and a null
+ * Volumes is reported as not an array. Kept as it was: no behaviour
+ * changes in this refactor.)
+ */
+static int kind_list(struct json_object *j, const char *kind, struct json_object **list,
+		struct bg_diag *d)
+{
+	*list = strcmp(kind, "volume") == 0 ? dk__jget(j, "Volumes", json_type_array) : j;
+	if (!*list || !json_object_is_type(*list, json_type_array)) {
+		*list = NULL;
+		if (strcmp(kind, "volume") == 0 && dk__jget(j, "Volumes", json_type_null)) {
+			return 1; /* no volumes at all */
+		}
+		dk__error(d, "the Docker engine's %s list is not a JSON array", kind);
+		return BG_EPARSE;
+	}
+	return 0;
+}
+
 int dk_name_taken(struct dk_client *dk, const char *kind, const char *name,
 		bool *exists, bool *managed, struct bg_diag *d)
 {
@@ -294,31 +330,19 @@ int dk_name_taken(struct dk_client *dk, const char *kind, const char *name,
 		filter = dk__url_escape(json);
 		free(json);
 	}
-	if (is_container) {
-		path = bg_xasprintf("/containers/json?all=1%s%s",
-				filter ? "&filters=" : "", filter ? filter : "");
-	} else if (strcmp(kind, "network") == 0) {
-		path = bg_xasprintf("/networks%s%s", filter ? "?filters=" : "",
-				filter ? filter : "");
-	} else if (strcmp(kind, "volume") == 0) {
-		path = bg_xasprintf("/volumes%s%s", filter ? "?filters=" : "",
-				filter ? filter : "");
-	} else {
-		BG_BUG("dk_name_taken: unknown kind '%s'", kind);
-	}
+	/* The container list already has a query (all=1). */
+	path = bg_xasprintf("%s%s%s", kind_path(kind, "dk_name_taken"),
+			!filter ? "" : is_container ? "&filters=" : "?filters=",
+			filter ? filter : "");
 	free(filter);
 	err = dk__call(dk, "GET", path, NULL, dk->timeout_ms, NULL, &j, d);
 	free(path);
 	if (err) {
 		goto out;
 	}
-	list = strcmp(kind, "volume") == 0 ? dk__jget(j, "Volumes", json_type_array) : j;
-	if (!list || !json_object_is_type(list, json_type_array)) {
-		if (strcmp(kind, "volume") == 0 && dk__jget(j, "Volumes", json_type_null)) {
-			goto out; /* no volumes at all */
-		}
-		dk__error(d, "the Docker engine's %s list is not a JSON array", kind);
-		err = BG_EPARSE;
+	err = kind_list(j, kind, &list, d);
+	if (err) {
+		err = err < 0 ? err : 0;
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(list) && !*exists; i++) {
@@ -355,29 +379,16 @@ int dk_names_unmanaged(struct dk_client *dk, const char *kind, struct bg_strv *o
 {
 	struct json_object *j = NULL, *list;
 	bool is_container = strcmp(kind, "container") == 0;
-	const char *path;
+	const char *path = kind_path(kind, "dk_names_unmanaged");
 	int err;
 
-	if (is_container) {
-		path = "/containers/json?all=1";
-	} else if (strcmp(kind, "network") == 0) {
-		path = "/networks";
-	} else if (strcmp(kind, "volume") == 0) {
-		path = "/volumes";
-	} else {
-		BG_BUG("dk_names_unmanaged: unknown kind '%s'", kind);
-	}
 	err = dk__call(dk, "GET", path, NULL, dk->timeout_ms, NULL, &j, d);
 	if (err) {
 		goto out;
 	}
-	list = strcmp(kind, "volume") == 0 ? dk__jget(j, "Volumes", json_type_array) : j;
-	if (!list || !json_object_is_type(list, json_type_array)) {
-		if (strcmp(kind, "volume") == 0 && dk__jget(j, "Volumes", json_type_null)) {
-			goto out; /* no volumes at all */
-		}
-		dk__error(d, "the Docker engine's %s list is not a JSON array", kind);
-		err = BG_EPARSE;
+	err = kind_list(j, kind, &list, d);
+	if (err) {
+		err = err < 0 ? err : 0;
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
