@@ -4,7 +4,7 @@
  */
 #include "bg.h"
 #include "bg-buf.h"
-#include "bg-util.h"
+#include "bg-mem.h"
 
 char bg_buf_empty[1];
 

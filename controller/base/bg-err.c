@@ -4,7 +4,7 @@
  */
 #include "bg.h"
 #include "bg-err.h"
-#include "bg-util.h"
+#include "bg-mem.h"
 
 const char *bg_strerror(int err)
 {

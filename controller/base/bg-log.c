@@ -3,7 +3,7 @@
  */
 #include "bg.h"
 #include "bg-log.h"
-#include "bg-util.h"
+#include "bg-mem.h"
 
 enum bg_log_level bg_log_level_cur = BG_LOG_WARN;
 unsigned bg_log_trace_mask;

@@ -164,7 +164,11 @@ void obs_conflict_add(struct obs *o, const char *kind, const char *name)
 
 static size_t labels_index(const struct obs_labels *l, const char *key, bool *found)
 {
-	/* Labels are kept sorted on insert, so lookups can bisect. */
+	/*
+	 * Labels are kept sorted on insert, so lookups can bisect. Not
+	 * bsearch: obs_labels_set needs the insertion point (the lower bound)
+	 * when the key is absent, which bsearch does not give.
+	 */
 	size_t lo = 0, hi = l->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -329,61 +333,67 @@ void obs_finish(struct obs *o)
 	bg_strv_sort(&o->unmanaged_networks);
 }
 
-/* Generic bisect over an array of structs whose key is a char * at offset. */
-static const void *bisect(const void *base, size_t n, size_t sz, size_t key_off,
-		const char *key)
+/*
+ * Lookups by name go through libc bsearch over the arrays obs_finish
+ * sorted. The key is the string looked for; an element compares by its key
+ * field, NULL as "" (the order obs_finish's comparators gave it).
+ */
+static int key_cmp(const char *key, const char *k)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const char *k = *(char *const *)((const char *)base + mid * sz + key_off);
-		int c = strcmp(k ? k : "", key);
-		if (c == 0) {
-			return (const char *)base + mid * sz;
-		}
-		if (c < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
+	return strcmp(key, k ? k : "");
+}
+
+#define KEY_CMP(fn, type, field)                                              \
+	static int fn(const void *key, const void *e)                         \
+	{                                                                     \
+		return key_cmp(key, ((const type *)e)->field);                \
 	}
-	return NULL;
+KEY_CMP(container_key_cmp, struct obs_container, name)
+KEY_CMP(network_key_cmp, struct obs_network, name)
+KEY_CMP(volume_key_cmp, struct obs_volume, name)
+KEY_CMP(image_key_cmp, struct obs_image, ref)
+KEY_CMP(edge_key_cmp, struct obs_edge, site)
+KEY_CMP(hist_key_cmp, struct obs_hist_site, site)
+#undef KEY_CMP
+
+/* bsearch wants a valid base even for n == 0 (C11 7.22.5), and an empty
+ * list's pointer is NULL here: never search one. */
+static const void *find(const void *base, size_t n, size_t sz, const char *key,
+		int (*cmp)(const void *, const void *))
+{
+	return n ? bsearch(key, base, n, sz, cmp) : NULL;
 }
 
 const struct obs_container *obs_container_find(const struct obs *o, const char *name)
 {
-	return bisect(o->containers, o->n_containers, sizeof(o->containers[0]),
-			offsetof(struct obs_container, name), name);
+	return find(o->containers, o->n_containers, sizeof(o->containers[0]), name,
+			container_key_cmp);
 }
 
 const struct obs_network *obs_network_find(const struct obs *o, const char *name)
 {
-	return bisect(o->networks, o->n_networks, sizeof(o->networks[0]),
-			offsetof(struct obs_network, name), name);
+	return find(o->networks, o->n_networks, sizeof(o->networks[0]), name,
+			network_key_cmp);
 }
 
 const struct obs_volume *obs_volume_find(const struct obs *o, const char *name)
 {
-	return bisect(o->volumes, o->n_volumes, sizeof(o->volumes[0]),
-			offsetof(struct obs_volume, name), name);
+	return find(o->volumes, o->n_volumes, sizeof(o->volumes[0]), name, volume_key_cmp);
 }
 
 const struct obs_image *obs_image_find(const struct obs *o, const char *ref)
 {
-	return bisect(o->images, o->n_images, sizeof(o->images[0]),
-			offsetof(struct obs_image, ref), ref);
+	return find(o->images, o->n_images, sizeof(o->images[0]), ref, image_key_cmp);
 }
 
 const struct obs_edge *obs_edge_find(const struct obs *o, const char *site)
 {
-	return bisect(o->edges, o->n_edges, sizeof(o->edges[0]),
-			offsetof(struct obs_edge, site), site);
+	return find(o->edges, o->n_edges, sizeof(o->edges[0]), site, edge_key_cmp);
 }
 
 const struct obs_hist_site *obs_hist_find(const struct obs *o, const char *site)
 {
-	return bisect(o->hist, o->n_hist, sizeof(o->hist[0]),
-			offsetof(struct obs_hist_site, site), site);
+	return find(o->hist, o->n_hist, sizeof(o->hist[0]), site, hist_key_cmp);
 }
 
 bool obs_conflict_has(const struct obs *o, const char *kind, const char *name)
@@ -506,25 +516,18 @@ static struct json_object *container_json(const struct obs_container *c)
 	return o;
 }
 
-int obs_to_json(const struct obs *o, struct bg_buf *out)
+static struct json_object *containers_json(const struct obs *o)
 {
-	struct json_object *root = json_object_new_object();
-	struct json_object *a;
-
-	json_object_object_add(root, "bluegreen_observe", json_object_new_int(OBS_SNAPSHOT_FORMAT));
-	struct json_object *engine = json_object_new_object();
-	json_object_object_add(engine, "version", jstr(o->engine_version));
-	json_object_object_add(engine, "api_version", jstr(o->api_version));
-	json_object_object_add(root, "engine", engine);
-	json_object_object_add(root, "edge_kind", jstr(o->edge_kind));
-
-	a = json_object_new_array();
+	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < o->n_containers; i++) {
 		json_object_array_add(a, container_json(&o->containers[i]));
 	}
-	json_object_object_add(root, "containers", a);
+	return a;
+}
 
-	a = json_object_new_array();
+static struct json_object *networks_json(const struct obs *o)
+{
+	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < o->n_networks; i++) {
 		struct json_object *n = json_object_new_object();
 		json_object_object_add(n, "name", jstr(o->networks[i].name));
@@ -532,28 +535,36 @@ int obs_to_json(const struct obs *o, struct bg_buf *out)
 		json_object_object_add(n, "labels", labels_json(&o->networks[i].labels));
 		json_object_array_add(a, n);
 	}
-	json_object_object_add(root, "networks", a);
-	json_object_object_add(root, "unmanaged_networks", strv_json(&o->unmanaged_networks));
+	return a;
+}
 
-	a = json_object_new_array();
+static struct json_object *volumes_json(const struct obs *o)
+{
+	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < o->n_volumes; i++) {
 		struct json_object *n = json_object_new_object();
 		json_object_object_add(n, "name", jstr(o->volumes[i].name));
 		json_object_object_add(n, "labels", labels_json(&o->volumes[i].labels));
 		json_object_array_add(a, n);
 	}
-	json_object_object_add(root, "volumes", a);
+	return a;
+}
 
-	a = json_object_new_array();
+static struct json_object *images_json(const struct obs *o)
+{
+	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < o->n_images; i++) {
 		struct json_object *n = json_object_new_object();
 		json_object_object_add(n, "ref", jstr(o->images[i].ref));
 		json_object_object_add(n, "id", jstr(o->images[i].id));
 		json_object_array_add(a, n);
 	}
-	json_object_object_add(root, "images", a);
+	return a;
+}
 
-	a = json_object_new_array();
+static struct json_object *edges_json(const struct obs *o)
+{
+	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < o->n_edges; i++) {
 		const struct obs_edge *e = &o->edges[i];
 		struct json_object *n = json_object_new_object();
@@ -567,18 +578,24 @@ int obs_to_json(const struct obs *o, struct bg_buf *out)
 		json_object_object_add(n, "error", jstr(e->error));
 		json_object_array_add(a, n);
 	}
-	json_object_object_add(root, "edges", a);
+	return a;
+}
 
-	a = json_object_new_array();
+static struct json_object *conflicts_json(const struct obs *o)
+{
+	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < o->n_conflicts; i++) {
 		struct json_object *n = json_object_new_object();
 		json_object_object_add(n, "kind", jstr(o->conflicts[i].kind));
 		json_object_object_add(n, "name", jstr(o->conflicts[i].name));
 		json_object_array_add(a, n);
 	}
-	json_object_object_add(root, "conflicts", a);
+	return a;
+}
 
-	a = json_object_new_array();
+static struct json_object *hist_json(const struct obs *o)
+{
+	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < o->n_hist; i++) {
 		const struct obs_hist_site *h = &o->hist[i];
 		struct json_object *n = json_object_new_object();
@@ -588,7 +605,27 @@ int obs_to_json(const struct obs *o, struct bg_buf *out)
 		json_object_object_add(n, "rejected", strv_json(&h->rejected));
 		json_object_array_add(a, n);
 	}
-	json_object_object_add(root, "history", a);
+	return a;
+}
+
+int obs_to_json(const struct obs *o, struct bg_buf *out)
+{
+	struct json_object *root = json_object_new_object();
+
+	json_object_object_add(root, "bluegreen_observe", json_object_new_int(OBS_SNAPSHOT_FORMAT));
+	struct json_object *engine = json_object_new_object();
+	json_object_object_add(engine, "version", jstr(o->engine_version));
+	json_object_object_add(engine, "api_version", jstr(o->api_version));
+	json_object_object_add(root, "engine", engine);
+	json_object_object_add(root, "edge_kind", jstr(o->edge_kind));
+	json_object_object_add(root, "containers", containers_json(o));
+	json_object_object_add(root, "networks", networks_json(o));
+	json_object_object_add(root, "unmanaged_networks", strv_json(&o->unmanaged_networks));
+	json_object_object_add(root, "volumes", volumes_json(o));
+	json_object_object_add(root, "images", images_json(o));
+	json_object_object_add(root, "edges", edges_json(o));
+	json_object_object_add(root, "conflicts", conflicts_json(o));
+	json_object_object_add(root, "history", hist_json(o));
 	json_object_object_add(root, "history_tokens_used",
 			json_object_new_int64((int64_t)o->hist_tokens_used));
 

@@ -10,6 +10,7 @@
  */
 #include "bg.h"
 #include "dk.h"
+#include "rt.h"
 #include "bg-log.h"
 #include "th.h"
 
@@ -27,6 +28,7 @@
 extern char **environ;
 
 static struct dk_client *dk;
+static struct rt *rt; /* the same engine through the runtime interface */
 static char site[32];
 static char *tmpdir;
 
@@ -101,6 +103,7 @@ static int group_setup(void **state)
 	snprintf(site, sizeof(site), "%s-dk", th_run_id());
 	tmpdir = th_tmpdir("dk");
 	assert_int_equal(dk_client_create(&dk, th_docker_sock()), 0);
+	assert_int_equal(rt_docker_create(&rt, th_docker_sock()), 0);
 	return 0;
 }
 
@@ -120,6 +123,7 @@ static int group_teardown(void **state)
 	free(n);
 	th_docker_cleanup_site(site);
 	dk_client_destroy(dk);
+	rt_destroy(rt);
 	th_rm_rf(tmpdir);
 	free(tmpdir);
 	return 0;
@@ -223,7 +227,7 @@ static void test_create_and_observe(void **state)
 
 	/* Observation sees the three of them, with the right facts. */
 	obs_init(&o);
-	assert_int_equal(dk_observe(dk, &o, &d), 0);
+	assert_int_equal(rt_observe(rt, &o, RT_OBSERVE_ALL, &d), 0);
 	assert_int_equal(d.n, 0);
 	obs_finish(&o);
 	assert_non_null(o.engine_version);
@@ -309,7 +313,7 @@ static void test_unmanaged(void **state)
 
 	/* Never observed. */
 	obs_init(&o);
-	assert_int_equal(dk_observe(dk, &o, &d), 0);
+	assert_int_equal(rt_observe(rt, &o, RT_OBSERVE_ALL, &d), 0);
 	obs_finish(&o);
 	assert_null(obs_container_find(&o, rogue));
 	assert_null(obs_network_find(&o, rnet));
@@ -505,6 +509,75 @@ static void test_no_such_image(void **state)
 	bg_diag_release(&d);
 }
 
+static void on_rt_state(struct rt_events *ev, bool connected, int err,
+		const char *reason, void *arg)
+{
+	*(int *)arg = connected ? 1 : -1;
+}
+
+/* The runtime interface (rt.h) drives the same engine: a few calls through
+ * it answer what the client answers. */
+static void test_runtime(void **state)
+{
+	struct bg_diag d;
+	struct bg_strv names;
+	struct bg_buf b;
+	struct obs o;
+	char *via_rt = NULL, *via_dk = NULL;
+	bool exists = false, managed = true;
+
+	bg_diag_init(&d);
+	assert_string_equal(rt_name(rt), "docker");
+	assert_int_equal(rt_negotiate(rt, &d), 0);
+	assert_int_equal(dk_client_negotiate(dk, &d), 0);
+	obs_init(&o);
+	assert_int_equal(rt_observe(rt, &o, RT_ENGINE, &d), 0);
+	assert_string_equal(o.engine_version, dk_client_engine_version(dk));
+	assert_string_equal(o.api_version, dk_client_api_version(dk));
+	assert_int_equal(o.n_containers + o.n_networks + o.n_volumes, 0); /* only asked the engine */
+	obs_release(&o);
+
+	assert_int_equal(rt_image_id(rt, "bluegreen-test/web:v1", &via_rt, &d), 0);
+	assert_int_equal(dk_image_id(dk, "bluegreen-test/web:v1", &via_dk, &d), 0);
+	assert_non_null(via_rt);
+	assert_string_equal(via_rt, via_dk);
+
+	/* Docker's own "bridge" network is someone else's: listed, not ours. */
+	bg_strv_init(&names);
+	assert_int_equal(rt_list_unmanaged(rt, "network", &names, &d), 0);
+	assert_true(bg_strv_contains(&names, "bridge"));
+	bg_strv_release(&names);
+	assert_int_equal(rt_name_taken(rt, "network", "bridge", &exists, &managed, &d), 0);
+	assert_true(exists);
+	assert_false(managed);
+
+	/* What the runtime cannot do says so. */
+	bg_buf_init(&b, 0);
+	assert_int_equal(rt_logs(rt, "bridge", 10, &b, &d), BG_ERRNO(ENOTSUP));
+	assert_int_equal(rt_inspect_async(rt, NULL, "x", NULL, NULL), BG_ERRNO(ENOTSUP));
+	bg_buf_release(&b);
+	assert_int_equal(d.n, 0);
+
+	/* Events: the stream connects, and closing frees it from the loop. */
+	uv_loop_t loop;
+	struct rt_events *ev = NULL;
+	int st = 0;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(rt_events_open(rt, &loop, NULL, on_rt_state, &st, &ev), 0);
+	int64_t until = bg_mono_ms() + 10000;
+	while (st == 0 && bg_mono_ms() < until) {
+		uv_run(&loop, UV_RUN_ONCE);
+	}
+	assert_int_equal(st, 1);
+	rt_events_close(rt, ev);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+
+	free(via_rt);
+	free(via_dk);
+	bg_diag_release(&d);
+}
+
 /* A client on another socket must fail with a message naming it. */
 static void unreachable_case(const char *sock, int want, const char *want_msg)
 {
@@ -521,7 +594,7 @@ static void unreachable_case(const char *sock, int want, const char *want_msg)
 	/* Every typed call says the same. */
 	struct obs o;
 	obs_init(&o);
-	assert_int_equal(dk_observe(bad, &o, &d), want);
+	assert_int_equal(dk_engine_observe(bad, &o, &d), want);
 	assert_string_equal(d.items[0].msg, want_msg);
 	obs_release(&o);
 	bg_diag_release(&d);
@@ -809,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_idempotence),
 		cmocka_unit_test(test_running_volume_in_use),
 		cmocka_unit_test(test_no_such_image),
+		cmocka_unit_test(test_runtime),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_permission_denied),
 		cmocka_unit_test(test_pull),

@@ -9,7 +9,7 @@
  */
 #include "bg.h"
 #include "dk.h"
-#include "dk-int.h"
+#include "dk-json.h"
 
 static int on_value(struct json_object *v, void *arg)
 {

@@ -10,7 +10,7 @@
  */
 #include "bg.h"
 #include "dk.h"
-#include "dk-int.h"
+#include "dk-json.h"
 #include "th.h"
 
 /* Parse a C string (its NUL ends the input, as dk__json_parse wants). */
@@ -572,19 +572,6 @@ static void test_json_parse(void **state)
 	json_object_put(j);
 }
 
-static void test_url_escape(void **state)
-{
-	char *s = dk_url_escape("registry:5000/a b/c@sha256:1&x=\"y\"", false);
-	assert_string_equal(s, "registry%3A5000%2Fa%20b%2Fc%40sha256%3A1%26x%3D%22y%22");
-	free(s);
-	s = dk_url_escape("registry:5000/a/b:tag", true);
-	assert_string_equal(s, "registry%3A5000/a/b%3Atag");
-	free(s);
-	s = dk_url_escape("safe-name_1.2~", false);
-	assert_string_equal(s, "safe-name_1.2~");
-	free(s);
-}
-
 static void test_labels_managed(void **state)
 {
 	struct json_object *j = NULL;
@@ -614,7 +601,6 @@ int main(void)
 		cmocka_unit_test(test_stream_errors),
 		cmocka_unit_test(test_pull_stream),
 		cmocka_unit_test(test_json_parse),
-		cmocka_unit_test(test_url_escape),
 		cmocka_unit_test(test_labels_managed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

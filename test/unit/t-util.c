@@ -1,7 +1,8 @@
 /*
- * t-util: the helpers in controller/base/bg-util.c that everything else leans
- * on: durations, globs, distance, constant-time compare, atomic writes,
- * argv spawning, the 0700 state dir.
+ * t-util: the helpers of controller/base (bg-util.c, bg-mem.c, bg-fs.c,
+ * bg-spawn.c; bg-util.h includes them all) that everything else leans on:
+ * durations, globs, distance, constant-time compare, atomic writes, argv
+ * spawning, the 0700 state dir.
  */
 #include "bg.h"
 #include "bg-err.h"

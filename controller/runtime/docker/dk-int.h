@@ -1,9 +1,10 @@
 /*
- * dk-int: what dk.c shares with dkev.c and nobody else. A struct dk__req
+ * dk-int: what the files of the Docker client (dk.c, dk-http.c, dk-act.c)
+ * share with each other and with dkev.c, and nobody else. A struct dk__req
  * is one HTTP exchange with the engine, independent of how it is carried:
  * dk__req_prepare() sets up a curl easy handle (URL, method, body, socket,
  * timeouts, where the answer goes), the transport runs it (curl_easy_perform
- * in dk.c, curl multi under libuv in dkev.c), and dk__req_result() maps the
+ * in dk-http.c, curl multi under libuv in dkev.c), and dk__req_result() maps the
  * CURLcode and HTTP status to bluegreen's error codes and human messages.
  */
 #ifndef BG_CONTROLLER_DK_INT_H
@@ -13,8 +14,18 @@
 #include "bg-buf.h"
 #include "bg-err.h"
 #include "dk.h"
+#include "dk-json.h"
 
 #include <curl/curl.h>
+
+/* The blocking client (dk.c, dk-http.c, dk-act.c; dkev has its own). */
+struct dk_client {
+	char *socket;
+	CURL *easy; /* reused, so the connection to the engine is kept alive */
+	uint64_t timeout_ms;
+	char *engine_version;
+	char *api_version;
+};
 
 struct dk__req {
 	CURL *easy;              /* not owned: the caller creates and cleans it */
@@ -58,10 +69,38 @@ int dk__req_prepare(struct dk__req *r, CURL *easy, const char *socket,
 int dk__req_result(struct dk__req *r, CURLcode rc, long *status,
 		struct json_object **out, struct bg_diag *d);
 
-/* A bg_diag_error that accepts d == NULL. */
-void dk__error(struct bg_diag *d, const char *fmt, ...) BG_PRINTF(2, 3);
-/* Parse a whole body (strict JSON, trailing whitespace allowed); data[len]
- * must be readable and NUL (a struct bg_buf always is). A new reference. */
-int dk__json_parse(const char *data, size_t len, struct json_object **out);
+/*
+ * Percent-encode s for a URL with libcurl (curl_easy_escape): everything
+ * but the unreserved characters. The _path form keeps '/' (an image
+ * reference in a path). New strings.
+ */
+char *dk__url_escape(const char *s);
+char *dk__url_escape_path(const char *s);
+
+/* ---- the blocking client's requests (dk-http.c) ---- */
+
+/* One blocking exchange on dk->easy; api NULL for the unversioned /version.
+ * stream (may be NULL) takes 2xx bodies. See dk_request for the rest. */
+int dk__perform(struct dk_client *dk, const char *api, const char *method,
+		const char *path, const char *body, uint64_t timeout_ms,
+		struct dk_stream *stream, long *status, struct json_object **out,
+		struct bg_diag *d);
+/* Negotiate the version unless that was done. */
+int dk__ensure_api(struct dk_client *dk, struct bg_diag *d);
+/* dk_request with its own total timeout. */
+int dk__call(struct dk_client *dk, const char *method, const char *path,
+		const char *body, uint64_t timeout_ms, long *status,
+		struct json_object **out, struct bg_diag *d);
+/* GET path and insist on a JSON body of type t (BG_EPARSE otherwise). */
+int dk__get_json(struct dk_client *dk, const char *path, enum json_type t,
+		struct json_object **out, struct bg_diag *d);
+
+/* ---- shared by observation and the actions' scope guards (dk.c) ---- */
+
+/* GET /containers/{id_or_name}/json as a JSON object (a new reference). */
+int dk__inspect_json(struct dk_client *dk, const char *id_or_name,
+		struct json_object **out, struct bg_diag *d);
+/* Does an inspect document carry io.bluegreen.managed=true? */
+bool dk__inspect_managed(struct json_object *j);
 
 #endif /* BG_CONTROLLER_DK_INT_H */

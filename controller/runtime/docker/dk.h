@@ -88,11 +88,11 @@ int dk_request(struct dk_client *dk, const char *method, const char *path,
 /* ---- observation (labelled objects only) ---- */
 
 /*
- * Everything the engine part of a snapshot holds: negotiates, then sets
- * o->engine_version and o->api_version and observes containers, networks
- * and volumes.
+ * The engine part of a snapshot: negotiates (again: a new engine may be
+ * behind the socket), then sets o->engine_version and o->api_version. The
+ * objects come from the *_observe calls below.
  */
-int dk_observe(struct dk_client *dk, struct obs *o, struct bg_diag *d);
+int dk_engine_observe(struct dk_client *dk, struct obs *o, struct bg_diag *d);
 /*
  * List + inspect every managed container into o (obs_container_add), each
  * with obs_container_derive() applied. A container that vanishes between
@@ -311,7 +311,9 @@ char *dk_client_url(const struct dk_client *dk, const char *path);
  * http only, connect and total timeouts. */
 void dk_client_setup_easy(const struct dk_client *dk, void *curl_easy);
 /* Percent-encode s for a URL: a query value (everything but unreserved
- * characters encoded) or a path (also keeps '/'). A new string. */
+ * characters encoded) or a path (also keeps '/'). A new string. Kept for
+ * the daemon's container inspect (loop.c) until that moves into dkev
+ * (ADR 0014): the client itself uses libcurl's escaping (dk-int.h). */
 char *dk_url_escape(const char *s, bool path);
 
 #endif /* BG_CONTROLLER_DK_H */

@@ -1,0 +1,368 @@
+/*
+ * rt: the runtime interface (rt.h) and its Docker implementation, which
+ * wraps dk_* (blocking calls) and dkev_* (events under libuv) one to one:
+ * no call here adds a request, a message or a check of its own.
+ */
+#include "bg.h"
+#include "rt.h"
+#include "dkev.h"
+
+/* ---- the Docker runtime ---- */
+
+struct rt_docker {
+	struct rt base; /* first: a struct rt * is a struct rt_docker * */
+	struct dk_client *dk;
+	char *socket;
+};
+
+struct rt_events {
+	struct dkev *ev;
+	rt_event_cb on_event;
+	rt_state_cb on_state;
+	void *arg;
+};
+
+static struct dk_client *dk_of(struct rt *rt)
+{
+	return ((struct rt_docker *)rt)->dk;
+}
+
+static int docker_negotiate(struct rt *rt, struct bg_diag *d)
+{
+	return dk_client_negotiate(dk_of(rt), d);
+}
+
+/* The order of a whole snapshot: the engine, then containers, networks
+ * and volumes; the first failure stops it. */
+static int docker_observe(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d)
+{
+	struct dk_client *dk = dk_of(rt);
+	int err = 0;
+
+	if (what & RT_ENGINE) {
+		err = dk_engine_observe(dk, o, d);
+	}
+	if (!err && (what & RT_CONTAINERS)) {
+		err = dk_containers_observe(dk, o, d);
+	}
+	if (!err && (what & RT_NETWORKS)) {
+		err = dk_networks_observe(dk, o, d);
+	}
+	if (!err && (what & RT_VOLUMES)) {
+		err = dk_volumes_observe(dk, o, d);
+	}
+	return err;
+}
+
+static int docker_inspect(struct rt *rt, const char *id, struct obs_container *c,
+		struct bg_diag *d)
+{
+	return dk_container_inspect(dk_of(rt), id, c, d);
+}
+
+static int docker_create(struct rt *rt, const struct dk_container_spec *spec, char **id,
+		struct bg_diag *d)
+{
+	return dk_container_create(dk_of(rt), spec, id, d);
+}
+
+static int docker_start(struct rt *rt, const char *id, struct bg_diag *d)
+{
+	return dk_container_start(dk_of(rt), id, d);
+}
+
+static int docker_stop(struct rt *rt, const char *id, int timeout_s, struct bg_diag *d)
+{
+	return dk_container_stop(dk_of(rt), id, timeout_s, d);
+}
+
+static int docker_remove(struct rt *rt, const char *id, struct bg_diag *d)
+{
+	return dk_container_remove(dk_of(rt), id, d);
+}
+
+static int docker_list_unmanaged(struct rt *rt, const char *kind, struct bg_strv *out,
+		struct bg_diag *d)
+{
+	return dk_names_unmanaged(dk_of(rt), kind, out, d);
+}
+
+static int docker_name_taken(struct rt *rt, const char *kind, const char *name,
+		bool *exists, bool *managed, struct bg_diag *d)
+{
+	return dk_name_taken(dk_of(rt), kind, name, exists, managed, d);
+}
+
+static int docker_image_pull(struct rt *rt, const char *ref, struct bg_diag *d)
+{
+	return dk_image_pull(dk_of(rt), ref, d);
+}
+
+static int docker_image_id(struct rt *rt, const char *ref, char **id, struct bg_diag *d)
+{
+	return dk_image_id(dk_of(rt), ref, id, d);
+}
+
+static int docker_image_tags(struct rt *rt, struct bg_strv *tags, struct bg_strv *ids,
+		struct bg_diag *d)
+{
+	return dk_image_tags(dk_of(rt), tags, ids, d);
+}
+
+static int docker_network_create(struct rt *rt, const char *name,
+		const struct obs_labels *labels, bool internal, struct bg_diag *d)
+{
+	return dk_network_create(dk_of(rt), name, labels, internal, d);
+}
+
+static int docker_network_connect(struct rt *rt, const char *network, const char *id,
+		char *const *aliases, struct bg_diag *d)
+{
+	return dk_network_connect(dk_of(rt), network, id, aliases, d);
+}
+
+static int docker_volume_create(struct rt *rt, const char *name,
+		const struct obs_labels *labels, struct bg_diag *d)
+{
+	return dk_volume_create(dk_of(rt), name, labels, d);
+}
+
+static int docker_volume_remove(struct rt *rt, const char *name, struct bg_diag *d)
+{
+	return dk_volume_remove(dk_of(rt), name, d);
+}
+
+static void events_on_event(struct dkev *ev, const struct dk_event *e, void *arg)
+{
+	struct rt_events *re = arg;
+	if (re->on_event) {
+		re->on_event(re, e, re->arg);
+	}
+}
+
+static void events_on_state(struct dkev *ev, enum dkev_state state, int err,
+		const char *reason, void *arg)
+{
+	struct rt_events *re = arg;
+	if (re->on_state) {
+		re->on_state(re, state == DKEV_CONNECTED, err, reason, re->arg);
+	}
+}
+
+static void events_on_closed(struct dkev *ev, void *arg)
+{
+	free(arg);
+}
+
+static void docker_events_close(struct rt_events *re)
+{
+	if (!re) {
+		return;
+	}
+	/* Nothing reaches the caller once it has closed. */
+	re->on_event = NULL;
+	re->on_state = NULL;
+	dkev_close(re->ev, events_on_closed);
+}
+
+static int docker_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_event,
+		rt_state_cb on_state, void *arg, struct rt_events **out)
+{
+	struct rt_events *re = bg_xcalloc(1, sizeof(*re));
+	int err;
+
+	re->on_event = on_event;
+	re->on_state = on_state;
+	re->arg = arg;
+	err = dkev_create(&re->ev, loop, ((struct rt_docker *)rt)->socket,
+			events_on_event, events_on_state, re);
+	if (err) {
+		free(re);
+		return err;
+	}
+	err = dkev_start(re->ev);
+	if (err) {
+		docker_events_close(re); /* freed from the loop */
+		return err;
+	}
+	*out = re;
+	return 0;
+}
+
+static void docker_destroy(struct rt *rt)
+{
+	struct rt_docker *r = (struct rt_docker *)rt;
+	dk_client_destroy(r->dk);
+	free(r->socket);
+	free(r);
+}
+
+static const struct rt_impl docker_impl = {
+	.name = "docker",
+	.negotiate = docker_negotiate,
+	.observe = docker_observe,
+	.inspect = docker_inspect,
+	.create = docker_create,
+	.start = docker_start,
+	.stop = docker_stop,
+	.remove = docker_remove,
+	.list_unmanaged = docker_list_unmanaged,
+	.name_taken = docker_name_taken,
+	.image_pull = docker_image_pull,
+	.image_id = docker_image_id,
+	.image_tags = docker_image_tags,
+	.network_create = docker_network_create,
+	.network_connect = docker_network_connect,
+	.volume_create = docker_volume_create,
+	.volume_remove = docker_volume_remove,
+	.events_open = docker_events_open,
+	.events_close = docker_events_close,
+	.inspect_async = NULL, /* dkev_container_inspect, once dkev has it */
+	.logs = NULL,
+	.destroy = docker_destroy,
+};
+
+int rt_docker_create(struct rt **out, const char *socket_path)
+{
+	struct rt_docker *r = bg_xcalloc(1, sizeof(*r));
+	int err = dk_client_create(&r->dk, socket_path);
+
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->base.impl = &docker_impl;
+	r->socket = bg_xstrdup(dk_client_socket(r->dk));
+	*out = &r->base;
+	return 0;
+}
+
+/* ---- the wrappers ---- */
+
+/* Call a member, or say the runtime cannot do that. */
+#define RT_CALL(rt, member, ...)                                              \
+	((rt)->impl->member ? (rt)->impl->member(__VA_ARGS__) : BG_ERRNO(ENOTSUP))
+
+void rt_destroy(struct rt *rt)
+{
+	if (rt) {
+		rt->impl->destroy(rt);
+	}
+}
+
+const char *rt_name(const struct rt *rt)
+{
+	return rt->impl->name;
+}
+
+int rt_negotiate(struct rt *rt, struct bg_diag *d)
+{
+	return RT_CALL(rt, negotiate, rt, d);
+}
+
+int rt_observe(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d)
+{
+	return RT_CALL(rt, observe, rt, o, what, d);
+}
+
+int rt_inspect(struct rt *rt, const char *id, struct obs_container *c, struct bg_diag *d)
+{
+	return RT_CALL(rt, inspect, rt, id, c, d);
+}
+
+int rt_create(struct rt *rt, const struct dk_container_spec *spec, char **id,
+		struct bg_diag *d)
+{
+	return RT_CALL(rt, create, rt, spec, id, d);
+}
+
+int rt_start(struct rt *rt, const char *id, struct bg_diag *d)
+{
+	return RT_CALL(rt, start, rt, id, d);
+}
+
+int rt_stop(struct rt *rt, const char *id, int timeout_s, struct bg_diag *d)
+{
+	return RT_CALL(rt, stop, rt, id, timeout_s, d);
+}
+
+int rt_remove(struct rt *rt, const char *id, struct bg_diag *d)
+{
+	return RT_CALL(rt, remove, rt, id, d);
+}
+
+int rt_list_unmanaged(struct rt *rt, const char *kind, struct bg_strv *out,
+		struct bg_diag *d)
+{
+	return RT_CALL(rt, list_unmanaged, rt, kind, out, d);
+}
+
+int rt_name_taken(struct rt *rt, const char *kind, const char *name, bool *exists,
+		bool *managed, struct bg_diag *d)
+{
+	return RT_CALL(rt, name_taken, rt, kind, name, exists, managed, d);
+}
+
+int rt_image_pull(struct rt *rt, const char *ref, struct bg_diag *d)
+{
+	return RT_CALL(rt, image_pull, rt, ref, d);
+}
+
+int rt_image_id(struct rt *rt, const char *ref, char **id, struct bg_diag *d)
+{
+	return RT_CALL(rt, image_id, rt, ref, id, d);
+}
+
+int rt_image_tags(struct rt *rt, struct bg_strv *tags, struct bg_strv *ids,
+		struct bg_diag *d)
+{
+	return RT_CALL(rt, image_tags, rt, tags, ids, d);
+}
+
+int rt_network_create(struct rt *rt, const char *name, const struct obs_labels *labels,
+		bool internal, struct bg_diag *d)
+{
+	return RT_CALL(rt, network_create, rt, name, labels, internal, d);
+}
+
+int rt_network_connect(struct rt *rt, const char *network, const char *id,
+		char *const *aliases, struct bg_diag *d)
+{
+	return RT_CALL(rt, network_connect, rt, network, id, aliases, d);
+}
+
+int rt_volume_create(struct rt *rt, const char *name, const struct obs_labels *labels,
+		struct bg_diag *d)
+{
+	return RT_CALL(rt, volume_create, rt, name, labels, d);
+}
+
+int rt_volume_remove(struct rt *rt, const char *name, struct bg_diag *d)
+{
+	return RT_CALL(rt, volume_remove, rt, name, d);
+}
+
+int rt_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_event,
+		rt_state_cb on_state, void *arg, struct rt_events **out)
+{
+	return RT_CALL(rt, events_open, rt, loop, on_event, on_state, arg, out);
+}
+
+void rt_events_close(struct rt *rt, struct rt_events *ev)
+{
+	if (ev && rt->impl->events_close) {
+		rt->impl->events_close(ev);
+	}
+}
+
+int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
+		rt_inspect_cb cb, void *arg)
+{
+	return RT_CALL(rt, inspect_async, ev, id, cb, arg);
+}
+
+int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+		struct bg_diag *d)
+{
+	return RT_CALL(rt, logs, rt, id, tail, out, d);
+}

@@ -1,0 +1,141 @@
+/*
+ * rt: the container runtime behind one interface (ADR 0014), so that the
+ * reconcilers and the daemon can one day talk to something other than one
+ * Docker engine (a Swarm runtime is the expected second implementation; it
+ * is not written). Today there is one implementation, rt_docker_create,
+ * which wraps dk_* and dkev_* one to one: same requests, same errors, same
+ * messages. Nothing calls it instead of dk_* yet; switching the callers is
+ * a later, mechanical step.
+ *
+ * The interface follows the wlroots backend pattern: struct rt is the base
+ * every implementation embeds first, struct rt_impl its table of methods.
+ * The shapes are Docker's for now (struct dk_container_spec, struct
+ * dk_event, the "container"/"network"/"volume" kinds): a second runtime
+ * maps onto them. A member may be NULL when the runtime cannot do it; its
+ * rt_* wrapper then answers BG_ERRNO(ENOTSUP) and calls nothing. Every
+ * `struct bg_diag *d` may be NULL, as in dk.h.
+ */
+#ifndef BG_CONTROLLER_RT_H
+#define BG_CONTROLLER_RT_H
+
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-err.h"
+#include "bg-util.h"
+#include "dk.h"
+#include "obs.h"
+
+#include <uv.h>
+
+struct rt;
+struct rt_events;
+
+/* What rt_observe reads into a snapshot. */
+enum rt_observe_what {
+	RT_ENGINE = 1 << 0,     /* negotiate; o->engine_version, o->api_version */
+	RT_CONTAINERS = 1 << 1, /* managed containers, inspected */
+	RT_NETWORKS = 1 << 2,   /* managed networks */
+	RT_VOLUMES = 1 << 3,    /* managed volumes */
+};
+#define RT_OBSERVE_ALL (RT_ENGINE | RT_CONTAINERS | RT_NETWORKS | RT_VOLUMES)
+
+/* One event in scope (borrowed for the call), as dkev_event_cb. */
+typedef void (*rt_event_cb)(struct rt_events *ev, const struct dk_event *e, void *arg);
+/* The event stream connected (err 0, reason NULL) or lost (err < 0, reason
+ * borrowed), on transitions only, as dkev_state_cb. */
+typedef void (*rt_state_cb)(struct rt_events *ev, bool connected, int err,
+		const char *reason, void *arg);
+/* An async inspect's outcome: c is borrowed for the call (NULL on error). */
+typedef void (*rt_inspect_cb)(struct rt_events *ev, int err,
+		const struct obs_container *c, const char *msg, void *arg);
+
+struct rt_impl {
+	const char *name; /* "docker" */
+	int (*negotiate)(struct rt *rt, struct bg_diag *d);
+	int (*observe)(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d);
+	int (*inspect)(struct rt *rt, const char *id, struct obs_container *c,
+			struct bg_diag *d);
+	int (*create)(struct rt *rt, const struct dk_container_spec *spec, char **id,
+			struct bg_diag *d);
+	int (*start)(struct rt *rt, const char *id, struct bg_diag *d);
+	int (*stop)(struct rt *rt, const char *id, int timeout_s, struct bg_diag *d);
+	int (*remove)(struct rt *rt, const char *id, struct bg_diag *d);
+	int (*list_unmanaged)(struct rt *rt, const char *kind, struct bg_strv *out,
+			struct bg_diag *d);
+	int (*name_taken)(struct rt *rt, const char *kind, const char *name, bool *exists,
+			bool *managed, struct bg_diag *d);
+	int (*image_pull)(struct rt *rt, const char *ref, struct bg_diag *d);
+	int (*image_id)(struct rt *rt, const char *ref, char **id, struct bg_diag *d);
+	int (*image_tags)(struct rt *rt, struct bg_strv *tags, struct bg_strv *ids,
+			struct bg_diag *d);
+	int (*network_create)(struct rt *rt, const char *name,
+			const struct obs_labels *labels, bool internal, struct bg_diag *d);
+	int (*network_connect)(struct rt *rt, const char *network, const char *id,
+			char *const *aliases, struct bg_diag *d);
+	int (*volume_create)(struct rt *rt, const char *name,
+			const struct obs_labels *labels, struct bg_diag *d);
+	int (*volume_remove)(struct rt *rt, const char *name, struct bg_diag *d);
+	int (*events_open)(struct rt *rt, uv_loop_t *loop, rt_event_cb on_event,
+			rt_state_cb on_state, void *arg, struct rt_events **out);
+	void (*events_close)(struct rt_events *ev);
+	int (*inspect_async)(struct rt_events *ev, const char *id, rt_inspect_cb cb,
+			void *arg);
+	int (*logs)(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+			struct bg_diag *d);
+	void (*destroy)(struct rt *rt);
+};
+
+/* The base of every runtime (embedded first). */
+struct rt {
+	const struct rt_impl *impl;
+};
+
+/*
+ * The Docker engine at socket_path (NULL: DK_DEFAULT_SOCKET), through a
+ * dk_client (no I/O until the first call, as dk_client_create). Events
+ * go through dkev on the caller's loop. inspect_async and logs are NULL
+ * today (dkev has no container inspect of its own yet; nothing reads logs).
+ */
+int rt_docker_create(struct rt **out, const char *socket_path);
+void rt_destroy(struct rt *rt); /* NULL-safe */
+const char *rt_name(const struct rt *rt);
+
+/* The wrappers: each calls its member (see dk.h for what the Docker
+ * runtime does), or answers BG_ERRNO(ENOTSUP) when it is NULL. */
+int rt_negotiate(struct rt *rt, struct bg_diag *d);
+int rt_observe(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d);
+int rt_inspect(struct rt *rt, const char *id, struct obs_container *c, struct bg_diag *d);
+int rt_create(struct rt *rt, const struct dk_container_spec *spec, char **id,
+		struct bg_diag *d);
+int rt_start(struct rt *rt, const char *id, struct bg_diag *d);
+int rt_stop(struct rt *rt, const char *id, int timeout_s, struct bg_diag *d);
+int rt_remove(struct rt *rt, const char *id, struct bg_diag *d);
+int rt_list_unmanaged(struct rt *rt, const char *kind, struct bg_strv *out,
+		struct bg_diag *d);
+int rt_name_taken(struct rt *rt, const char *kind, const char *name, bool *exists,
+		bool *managed, struct bg_diag *d);
+int rt_image_pull(struct rt *rt, const char *ref, struct bg_diag *d);
+int rt_image_id(struct rt *rt, const char *ref, char **id, struct bg_diag *d);
+int rt_image_tags(struct rt *rt, struct bg_strv *tags, struct bg_strv *ids,
+		struct bg_diag *d);
+int rt_network_create(struct rt *rt, const char *name, const struct obs_labels *labels,
+		bool internal, struct bg_diag *d);
+int rt_network_connect(struct rt *rt, const char *network, const char *id,
+		char *const *aliases, struct bg_diag *d);
+int rt_volume_create(struct rt *rt, const char *name, const struct obs_labels *labels,
+		struct bg_diag *d);
+int rt_volume_remove(struct rt *rt, const char *name, struct bg_diag *d);
+/*
+ * Start streaming events on loop (reconnecting as dkev does); on_event and
+ * on_state may be NULL. *out must be closed with rt_events_close, which
+ * frees it from the loop once its handles are closed (NULL-safe).
+ */
+int rt_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_event,
+		rt_state_cb on_state, void *arg, struct rt_events **out);
+void rt_events_close(struct rt *rt, struct rt_events *ev);
+int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
+		rt_inspect_cb cb, void *arg);
+int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+		struct bg_diag *d);
+
+#endif /* BG_CONTROLLER_RT_H */
