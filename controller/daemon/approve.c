@@ -9,7 +9,9 @@
 #include "approve.h"
 #include "apply.h"
 #include "cfgwatch.h"
+#include "hist.h"
 #include "plan.h"
+#include "queue.h"
 #include "watch-int.h"
 
 #include <fcntl.h>
@@ -300,7 +302,15 @@ static void report_bad_lines(struct approve_book *b, const char *data, size_t le
 	}
 }
 
-void approve_file_read(struct approve_book *b, const char *dir,
+/*
+ * Read and parse DIR/approve into out, on the loop thread. That is safe
+ * because bg_file_read_safe never blocks: O_NONBLOCK open, a regular file
+ * only (a FIFO, device or socket is refused before any read), at most
+ * APPROVE_MAX_BYTES, and no link followed (the file is committed, and git
+ * stores links: one to a root-only file must not be read, nor printed).
+ * Messages name line:col and never quote the file.
+ */
+static void file_read(struct approve_book *b, const char *dir,
 		const struct watch_printer *pr, struct approve_list *out)
 {
 	char *path = bg_xasprintf("%s/%s", dir, CFGW_APPROVE_NAME);
@@ -326,4 +336,39 @@ void approve_file_read(struct approve_book *b, const char *dir,
 	bg_diag_release(&d);
 	free(data);
 	free(path);
+}
+
+void approve_book_mark(struct approve_book *b, const char *token,
+		const struct bg_strv *confirms, const struct watch_printer *pr)
+{
+	int err = approve_book_add(b, token, confirms);
+	if (err) {
+		watch__complain(pr, "warning", "cannot record approval %s in %s (%s): after a "
+				"restart it would be tried again (a used token is refused anyway)", token,
+				b->seen_path, bg_strerror(err));
+	}
+}
+
+void approve_take(struct approve_book *b, const char *dir, struct hist *h, struct queue *q,
+		const struct queue_req *running, const struct watch_printer *pr)
+{
+	struct approve_list a;
+
+	approve_list_init(&a);
+	file_read(b, dir, pr, &a);
+	for (size_t i = 0; i < a.n; i++) {
+		struct approve_item *ap = &a.v[i];
+		if (approve_seen(&b->seen, ap->token, &ap->confirms) ||
+				queue_same(q, running, ap->token, NULL, &ap->confirms)) {
+			continue;
+		}
+		if (hist_token_used(h, ap->token)) {
+			approve_book_mark(b, ap->token, &ap->confirms, pr);
+			watch__note(pr, "approve: line %u: token %s was already used: skipped",
+					ap->line, ap->token);
+			continue;
+		}
+		queue_push(q, queue_req_from_approval(ap), running != NULL);
+	}
+	approve_list_release(&a);
 }

@@ -20,6 +20,9 @@
 /* The approval file is read on the loop: never more than this. */
 #define APPROVE_MAX_BYTES (1024u * 1024)
 
+struct hist;
+struct queue;
+struct queue_req;
 struct watch_printer;
 
 /* ---- the grammar (pure; exposed for tests) ---- */
@@ -85,17 +88,22 @@ int approve_book_add(struct approve_book *b, const char *token,
 		const struct bg_strv *confirms);
 
 /*
- * Read and parse DIR/approve into out (approve_list_init'ed by the caller),
- * on the loop thread. That is safe because bg_file_read_safe never blocks:
- * O_NONBLOCK open, a regular file only (a FIFO, device or socket is refused
- * before any read), at most APPROVE_MAX_BYTES, and no link followed (the
- * file is committed, and git stores links: one to a root-only file must not
- * be read, nor printed). A missing file is no approval. Problems go to pr:
- * an unreadable file as a "watch: error:" line, each bad line once (until
- * it changes) as "approve:LINE:COL: error: ... (line skipped)". Messages
- * name line:col and never quote the file.
+ * approve_book_add, and a "watch: warning:" on pr when the line could not
+ * be written: after a restart the approval would be tried again (a used
+ * token is refused anyway).
  */
-void approve_file_read(struct approve_book *b, const char *dir,
-		const struct watch_printer *pr, struct approve_list *out);
+void approve_book_mark(struct approve_book *b, const char *token,
+		const struct bg_strv *confirms, const struct watch_printer *pr);
+
+/*
+ * Read DIR/approve and queue (in q, journaled in h) each approval not
+ * acted on yet: not in the book, not queued or running already, and
+ * whose token was not used (then it goes into the book, with a note). A
+ * missing file is no approval. Problems go to pr: an unreadable file as a
+ * "watch: error:" line, each bad line once (until it changes) as
+ * "approve:LINE:COL: error: ... (line skipped)".
+ */
+void approve_take(struct approve_book *b, const char *dir, struct hist *h, struct queue *q,
+		const struct queue_req *running, const struct watch_printer *pr);
 
 #endif /* BG_CONTROLLER_DAEMON_APPROVE_H */

@@ -8,6 +8,8 @@
 #include "queue.h"
 #include "apply.h"
 #include "approve.h"
+#include "cfg.h"
+#include "plan.h"
 #include "hist.h"
 #include "watch-int.h"
 
@@ -44,6 +46,37 @@ void queue_req_free(struct queue_req *r)
 	free(r->source);
 	free(r->actor);
 	free(r);
+}
+
+struct queue_req *queue_req_from_client(struct ctls_conn *conn, const struct ctls_request *req,
+		char *actor)
+{
+	struct queue_req *r = bg_xcalloc(1, sizeof(*r));
+	r->token = bg_xstrdup(req->token);
+	r->rollback_site = bg_xstrdup(req->rollback_site);
+	r->label = req->rollback_site ? bg_xasprintf("rollback %s", req->rollback_site)
+				      : bg_xstrdup(req->token);
+	bg_strv_copy(&r->confirms, &req->confirms);
+	r->json = req->json;
+	r->color = req->color;
+	r->conn = conn;
+	r->actor = actor;
+	r->source = bg_xasprintf("control socket: pid %ld, uid %ld %s", ctls_conn_pid(conn),
+			ctls_conn_uid(conn), actor);
+	return r;
+}
+
+struct queue_req *queue_req_from_approval(struct approve_item *ap)
+{
+	struct queue_req *r = bg_xcalloc(1, sizeof(*r));
+	r->token = ap->token;
+	r->label = bg_xstrdup(ap->token);
+	ap->token = NULL;
+	r->confirms = ap->confirms;
+	bg_strv_init(&ap->confirms);
+	r->source = bg_xasprintf("approve file line %u", ap->line);
+	r->from_approve = true;
+	return r;
 }
 
 static void journal_request(struct queue *q, const struct queue_req *r)
@@ -240,6 +273,42 @@ bool queue_refuse_request(struct queue *q, const struct queue_req *running,
 	free(why);
 	ctls_conn_finish(conn, BG_EXIT_ERROR);
 	return true;
+}
+
+bool queue_refuse_invalid(const struct cfg *cfg, bool stopping, struct ctls_conn *conn,
+		const struct ctls_request *req)
+{
+	if (stopping) {
+		ctls_conn_send(conn, CTLS_ERR, "bluegreen: error: the watch daemon is stopping: "
+				"nothing was changed; run the apply again");
+		ctls_conn_finish(conn, BG_EXIT_ERROR);
+		return true;
+	}
+	if (req->rollback_site) {
+		if (!cfg_name_valid(req->rollback_site) ||
+				!cfg_site_find(cfg, req->rollback_site)) {
+			ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: rollback: no site by that "
+					"name in the configuration the daemon runs");
+			ctls_conn_finish(conn, BG_EXIT_ERROR);
+			return true;
+		}
+	} else if (!apply_token_valid(req->token)) {
+		/*
+		 * apply_run's own answer (exit 3), given here so that nothing a
+		 * client sends reaches the daemon's output unsanitised.
+		 */
+		char shown[65];
+		size_t n = 0;
+		for (const char *p = req->token; *p && n < sizeof(shown) - 1; p++) {
+			shown[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+		}
+		shown[n] = '\0';
+		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: '%s' is not a plan token (%d lowercase "
+				"hex characters, as printed by `bluegreen plan`)", shown, PLAN_TOKEN_LEN);
+		ctls_conn_finish(conn, BG_EXIT_TOKEN);
+		return true;
+	}
+	return false;
 }
 
 void queue_tell_waiting(struct queue *q, const char *reason)

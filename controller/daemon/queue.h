@@ -16,6 +16,7 @@
 #include "ctlsock.h"
 
 struct apply_outcome;
+struct approve_item;
 struct cfg;
 struct hist;
 struct watch_printer;
@@ -57,6 +58,15 @@ void queue_release(struct queue *q);
 /* NULL-safe. */
 void queue_req_free(struct queue_req *r);
 
+/*
+ * A request from a control-socket client (token, or rollback site, and
+ * its options from req; actor taken: the client's user@host), or from a
+ * line of the approval file (its token and phrases taken from ap).
+ */
+struct queue_req *queue_req_from_client(struct ctls_conn *conn, const struct ctls_request *req,
+		char *actor);
+struct queue_req *queue_req_from_approval(struct approve_item *ap);
+
 size_t queue_length(const struct queue *q);
 /*
  * Append r (taken), journal it as received and say so; a client is told
@@ -95,6 +105,14 @@ const struct queue_req *queue_same(const struct queue *q, const struct queue_req
  */
 bool queue_refuse_request(struct queue *q, const struct queue_req *running,
 		struct ctls_conn *conn, const struct ctls_request *req, const char *actor);
+/*
+ * Answer a client request that cannot be queued as it stands: the daemon
+ * is stopping, the site is unknown to cfg or the token malformed. Returns
+ * whether it did (then conn is finished). Nothing is journaled: nothing was
+ * asked of this installation.
+ */
+bool queue_refuse_invalid(const struct cfg *cfg, bool stopping, struct ctls_conn *conn,
+		const struct ctls_request *req);
 /* Tell each waiting client, once, that the engine is away (reason). */
 void queue_tell_waiting(struct queue *q, const char *reason);
 /*

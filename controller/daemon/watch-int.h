@@ -12,6 +12,7 @@
 #include "bg-util.h"
 #include "watch.h"
 
+struct cfg;
 struct hist;
 struct plan;
 
@@ -36,5 +37,13 @@ void watch__strv_add_unique(struct bg_strv *v, const char *s);
  */
 void watch__journal_plan(struct hist *h, const struct watch_printer *pr,
 		const struct plan *p, const char *action, const char *why);
+
+/*
+ * Print a new plan p of cfg, built for why (a "=== plan" header, the plan
+ * through pr->plan, how to approve it from dir), and journal it, as
+ * "drift" when only drift explains it.
+ */
+void watch__plan_show(const struct watch_printer *pr, const struct cfg *cfg, struct hist *h,
+		const char *dir, struct plan *p, const char *why, bool drift);
 
 #endif /* BG_CONTROLLER_DAEMON_WATCH_INT_H */

@@ -7,6 +7,7 @@
  */
 #include "bg.h"
 #include "bg-buf.h"
+#include "cfgwatch.h"
 #include "hist.h"
 #include "plan.h"
 #include "watch-int.h"
@@ -112,4 +113,19 @@ void watch__journal_plan(struct hist *h, const struct watch_printer *pr,
 	free(details);
 	free(args);
 	bg_buf_release(&sum);
+}
+
+void watch__plan_show(const struct watch_printer *pr, const struct cfg *cfg, struct hist *h,
+		const char *dir, struct plan *p, const char *why, bool drift)
+{
+	char ts[32];
+	bg_time_format_utc(bg_now_ms(), ts);
+	fprintf(pr->out, "\n=== plan %s at %s\nwhy: %s\n", p->token, ts, why);
+	pr->plan(pr->arg, cfg, h, p);
+	if (plan_changes(p) > 0) {
+		fprintf(pr->out, "  or approve it: echo %s >> %s/%s\n", p->token, dir,
+				CFGW_APPROVE_NAME);
+	}
+	fflush(pr->out);
+	watch__journal_plan(h, pr, p, drift ? "drift" : "plan", why);
 }

@@ -22,7 +22,6 @@
  * the event and request handlers, signals, the scheduler and start-up.
  */
 #include "bg.h"
-#include "bg-buf.h"
 #include "bg-log.h"
 #include "watch.h"
 #include "apply.h"
@@ -121,18 +120,9 @@ static void replan(struct watch *c)
 		watch__diag(c->pr, &d);
 		watch__complain(c->pr, "error", "cannot plan (%s): %s", why, bg_strerror(err));
 	} else if (strcmp(p.token, c->last_token) != 0) {
-		char ts[32];
-		bg_time_format_utc(bg_now_ms(), ts);
-		fprintf(c->pr->out, "\n=== plan %s at %s\nwhy: %s\n", p.token, ts, why);
-		c->pr->plan(c->pr->arg, c->cfg, c->hist, &p);
-		if (plan_changes(&p) > 0) {
-			fprintf(c->pr->out, "  or approve it: echo %s >> %s/%s\n", p.token, c->dir,
-					CFGW_APPROVE_NAME);
-		}
-		fflush(c->pr->out);
 		/* Journaled as drift when only drift explains it. */
-		watch__journal_plan(c->hist, c->pr, &p, c->snap.why_drift.n && !c->snap.why.n
-				? "drift" : "plan", why);
+		watch__plan_show(c->pr, c->cfg, c->hist, c->dir, &p, why,
+				c->snap.why_drift.n && !c->snap.why.n);
 		memcpy(c->last_token, p.token, sizeof(c->last_token));
 	} else if (c->note_unchanged) {
 		watch__note(c->pr, "plan unchanged (%s): %s", p.token, why);
@@ -267,51 +257,10 @@ static void config_reload(struct watch *c)
 
 /* ---- the approval file ---- */
 
-/*
- * Remember for good (before the apply starts, and before anything can
- * refuse it) that this approval was acted on.
- */
-static void seen_add(struct watch *c, const char *token, const struct bg_strv *confirms)
-{
-	int err = approve_book_add(&c->book, token, confirms);
-	if (err) {
-		watch__complain(c->pr, "warning", "cannot record approval %s in %s (%s): after a "
-				"restart it would be tried again (a used token is refused anyway)", token,
-				c->book.seen_path, bg_strerror(err));
-	}
-}
-
-/* Queue each approval of the file not acted on yet (approve_file_read reads it). */
 static void approve_read(struct watch *c)
 {
-	struct approve_list a;
-
 	c->approve_dirty = false;
-	approve_list_init(&a);
-	approve_file_read(&c->book, c->dir, c->pr, &a);
-	for (size_t i = 0; i < a.n; i++) {
-		struct approve_item *ap = &a.v[i];
-		if (approve_seen(&c->book.seen, ap->token, &ap->confirms) ||
-				queue_same(&c->queue, running(c), ap->token, NULL, &ap->confirms)) {
-			continue;
-		}
-		if (hist_token_used(c->hist, ap->token)) {
-			seen_add(c, ap->token, &ap->confirms);
-			watch__note(c->pr, "approve: line %u: token %s was already used: skipped",
-					ap->line, ap->token);
-			continue;
-		}
-		struct queue_req *r = bg_xcalloc(1, sizeof(*r));
-		r->token = ap->token;
-		r->label = bg_xstrdup(ap->token);
-		ap->token = NULL;
-		r->confirms = ap->confirms;
-		bg_strv_init(&ap->confirms);
-		r->source = bg_xasprintf("approve file line %u", ap->line);
-		r->from_approve = true;
-		queue_push(&c->queue, r, running(c) != NULL);
-	}
-	approve_list_release(&a);
+	approve_take(&c->book, c->dir, c->hist, &c->queue, running(c), c->pr);
 }
 
 /* ---- jobs ---- */
@@ -437,7 +386,7 @@ static void apply_start(struct watch *c)
 	bg_diag_init(&d);
 	/* Before any refusal: a refused approval is not retried (docs/watch.md). */
 	if (r->from_approve && r->token) {
-		seen_add(c, r->token, &r->confirms);
+		approve_book_mark(&c->book, r->token, &r->confirms, c->pr);
 	}
 	int err = des_cfg_load(&n, c->dir, CFG_LOAD_PARTIAL, &d);
 	if (n && n->g.install_mode == CFG_MODE_UNSET) {
@@ -627,47 +576,6 @@ static void on_files(struct cfgw *w, const struct cfgw_batch *b, void *arg)
 }
 
 /*
- * Answer a request that cannot be queued as it stands: the daemon is
- * stopping, the site is unknown or the token malformed. Returns whether
- * it did. Nothing is journaled: nothing was asked of this installation.
- */
-static bool request_invalid(struct watch *c, struct ctls_conn *conn,
-		const struct ctls_request *req)
-{
-	if (c->stopping) {
-		ctls_conn_send(conn, CTLS_ERR, "bluegreen: error: the watch daemon is stopping: "
-				"nothing was changed; run the apply again");
-		ctls_conn_finish(conn, BG_EXIT_ERROR);
-		return true;
-	}
-	if (req->rollback_site) {
-		if (!cfg_name_valid(req->rollback_site) ||
-				!cfg_site_find(c->cfg, req->rollback_site)) {
-			ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: error: rollback: no site by that "
-					"name in the configuration the daemon runs");
-			ctls_conn_finish(conn, BG_EXIT_ERROR);
-			return true;
-		}
-	} else if (!apply_token_valid(req->token)) {
-		/*
-		 * apply_run's own answer (exit 3), given here so that nothing a
-		 * client sends reaches the daemon's output unsanitised.
-		 */
-		char shown[65];
-		size_t n = 0;
-		for (const char *p = req->token; *p && n < sizeof(shown) - 1; p++) {
-			shown[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
-		}
-		shown[n] = '\0';
-		ctls_conn_sendf(conn, CTLS_ERR, "bluegreen: '%s' is not a plan token (%d lowercase "
-				"hex characters, as printed by `bluegreen plan`)", shown, PLAN_TOKEN_LEN);
-		ctls_conn_finish(conn, BG_EXIT_TOKEN);
-		return true;
-	}
-	return false;
-}
-
-/*
  * A client's request: queued, or refused at once. Its actor in the
  * journal is user@host: the user of its uid (SO_PEERCRED, which it cannot
  * choose), by name, else "uid N", on our host, as bg_actor() names ours. A
@@ -679,7 +587,7 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 {
 	struct watch *c = arg;
 
-	if (request_invalid(c, conn, req)) {
+	if (queue_refuse_invalid(c->cfg, c->stopping, conn, req)) {
 		return;
 	}
 	queue_prune(&c->queue);
@@ -688,19 +596,7 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 		free(actor);
 		return;
 	}
-	struct queue_req *r = bg_xcalloc(1, sizeof(*r));
-	r->token = bg_xstrdup(req->token);
-	r->rollback_site = bg_xstrdup(req->rollback_site);
-	r->label = req->rollback_site ? bg_xasprintf("rollback %s", req->rollback_site)
-				      : bg_xstrdup(req->token);
-	bg_strv_copy(&r->confirms, &req->confirms);
-	r->json = req->json;
-	r->color = req->color;
-	r->conn = conn;
-	r->actor = actor;
-	r->source = bg_xasprintf("control socket: pid %ld, uid %ld %s", ctls_conn_pid(conn),
-			ctls_conn_uid(conn), actor);
-	queue_push(&c->queue, r, running(c) != NULL);
+	queue_push(&c->queue, queue_req_from_client(conn, req, actor), running(c) != NULL);
 	schedule(c);
 }
 
