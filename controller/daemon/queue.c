@@ -145,9 +145,9 @@ static void journal_outcome(struct queue *q, const char *token, const char *site
 	};
 	int err = hist_append(q->hist, &e, NULL);
 	if (err) {
-		watch__complain(q->pr, "warning", "cannot journal that %s%s was %s: %s", site ? "rollback " :
-				"apply ", site ? site : valid ? token : "(invalid token)", result,
-				bg_strerror(err));
+		watch__complain(q->pr, "warning", "cannot journal that %s%s was %s: %s",
+				site ? "rollback " : "apply ", site ? site : valid ? token : "(invalid token)",
+				result, bg_strerror(err));
 	}
 }
 

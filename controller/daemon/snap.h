@@ -40,7 +40,8 @@ struct snap {
 	bool shut;       /* the daemon stopped: late inspect answers are ignored */
 	struct bg_strv inspect;  /* container ids to inspect */
 	struct bg_strv inflight; /* ... and those being inspected */
-	struct bg_strv why;       /* reasons since the last printed plan: configuration, engine, applies */
+	/* Reasons since the last printed plan: configuration, engine, applies ... */
+	struct bg_strv why;
 	struct bg_strv why_drift; /* ... and drift, listed after them */
 	size_t why_dropped;
 	const struct watch_printer *pr; /* borrowed */

@@ -498,13 +498,15 @@ static void on_docker_event(struct dkev *ev, const struct dk_event *e, void *arg
 		}
 		c->snap.need_rest = true;
 		if (!ours) {
-			snap_why_add(&c->snap, true, "drift: network %s: %s outside bluegreen", name, e->action);
+			snap_why_add(&c->snap, true, "drift: network %s: %s outside bluegreen", name,
+					e->action);
 		}
 		break;
 	case DK_EVENT_VOLUME:
 		c->snap.need_rest = true;
 		if (!ours) {
-			snap_why_add(&c->snap, true, "drift: volume %s: %s outside bluegreen", name, e->action);
+			snap_why_add(&c->snap, true, "drift: volume %s: %s outside bluegreen", name,
+					e->action);
 		}
 		break;
 	default:
@@ -667,11 +669,11 @@ static void close_handle(uv_handle_t *h)
 static void shutdown_now(struct watch *c)
 {
 	struct queue_req *r;
-	c->shut = true;
+	c->shut = c->snap.shut = true;
 	while ((r = queue_pop(&c->queue))) {
 		/* Not started: an approval line is tried again at the next start. */
-		queue_refuse(&c->queue, r, "dropped", BG_EXIT_ERROR, NULL, "error: the watch daemon stopped "
-				"before this apply started: nothing was changed");
+		queue_refuse(&c->queue, r, "dropped", BG_EXIT_ERROR, NULL, "error: the watch daemon "
+				"stopped before this apply started: nothing was changed");
 	}
 	ctls_close(c->ctls, NULL);
 	c->ctls = NULL;
