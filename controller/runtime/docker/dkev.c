@@ -737,11 +737,16 @@ static void on_inspect_done(struct dkev *ev, long status, struct json_object *bo
 
 int dkev_container_inspect(struct dkev *ev, const char *id, dkev_inspect_cb cb, void *arg)
 {
-	char *esc = dk_url_escape(id, false);
+	/* The bytes dk_url_escape(id, false) gives: ASCII alnum and "-._~" stay. */
+	char *esc = curl_easy_escape(NULL, id, 0);
+	if (!esc) {
+		BG_BUG("curl_easy_escape: out of memory");
+	}
 	char *path = bg_xasprintf("/containers/%s/json", esc);
 	struct inspect *in = bg_xcalloc(1, sizeof(*in));
 	int err;
 
+	curl_free(esc);
 	assert(cb);
 	in->cb = cb;
 	in->arg = arg;
@@ -750,7 +755,6 @@ int dkev_container_inspect(struct dkev *ev, const char *id, dkev_inspect_cb cb, 
 		free(in);
 	}
 	free(path);
-	free(esc);
 	return err;
 }
 
