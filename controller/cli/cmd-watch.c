@@ -25,11 +25,13 @@ static void print_plan(void *arg, const struct cfg *cfg, struct hist *h, struct 
 	cli_plan_print(arg, cfg, p);
 }
 
-static void stream_take(FILE *f, char *data, size_t len, struct bg_buf *to)
+/* Close a memory stream and move what it holds into to (*data and *len are final only now). */
+static void stream_take(FILE *f, char **data, size_t *len, struct bg_buf *to)
 {
 	fclose(f);
-	bg_buf_add(to, data, len);
-	free(data);
+	bg_buf_add(to, *data, *len);
+	free(*data);
+	*data = NULL;
 }
 
 /*
@@ -61,8 +63,8 @@ static void print_reply(void *arg, const struct cfg *cfg, const struct apply_out
 			cli_plan_print(&mc, cfg, &o->plan);
 		}
 	}
-	stream_take(mo, obuf, olen, out);
-	stream_take(me, ebuf, elen, err);
+	stream_take(mo, &obuf, &olen, out);
+	stream_take(me, &ebuf, &elen, err);
 }
 
 int cmd_watch(int argc, char **argv, struct cli *cli)
