@@ -98,6 +98,27 @@ void snap_why_clear(struct snap *s)
 
 /* ---- containers, from events ---- */
 
+const char *snap_event_words(const struct dk_event *e, char *buf, size_t len)
+{
+	const char *a = e->action;
+	if (strcmp(a, "die") == 0) {
+		snprintf(buf, len, "stopped outside bluegreen (exit code %d)", e->exit_code);
+	} else if (strcmp(a, "start") == 0) {
+		snprintf(buf, len, "started outside bluegreen");
+	} else if (strcmp(a, "destroy") == 0) {
+		snprintf(buf, len, "removed outside bluegreen");
+	} else if (strcmp(a, "create") == 0) {
+		snprintf(buf, len, "created outside bluegreen");
+	} else if (strcmp(a, "health_status") == 0) {
+		snprintf(buf, len, "is %s", e->detail ? e->detail : "unknown");
+	} else if (strcmp(a, "oom") == 0) {
+		snprintf(buf, len, "ran out of memory");
+	} else {
+		snprintf(buf, len, "%s outside bluegreen", a);
+	}
+	return buf;
+}
+
 static void container_copy(struct obs_container *d, const struct obs_container *s)
 {
 	memset(d, 0, sizeof(*d));

@@ -61,6 +61,8 @@ void snap_why_add(struct snap *s, bool drift, const char *fmt, ...) BG_PRINTF(3,
 /* The "why:" line (a new string): "re-observed" when nothing was added. */
 char *snap_why_text(const struct snap *s);
 void snap_why_clear(struct snap *s);
+/* What a container event e says happened to it, for a "drift:" reason, into buf; returns buf. */
+const char *snap_event_words(const struct dk_event *e, char *buf, size_t len);
 
 /* ---- containers, from events ---- */
 

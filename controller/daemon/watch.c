@@ -425,27 +425,6 @@ out:
 
 /* ---- events ---- */
 
-static const char *container_words(const struct dk_event *e, char *buf, size_t len)
-{
-	const char *a = e->action;
-	if (strcmp(a, "die") == 0) {
-		snprintf(buf, len, "stopped outside bluegreen (exit code %d)", e->exit_code);
-	} else if (strcmp(a, "start") == 0) {
-		snprintf(buf, len, "started outside bluegreen");
-	} else if (strcmp(a, "destroy") == 0) {
-		snprintf(buf, len, "removed outside bluegreen");
-	} else if (strcmp(a, "create") == 0) {
-		snprintf(buf, len, "created outside bluegreen");
-	} else if (strcmp(a, "health_status") == 0) {
-		snprintf(buf, len, "is %s", e->detail ? e->detail : "unknown");
-	} else if (strcmp(a, "oom") == 0) {
-		snprintf(buf, len, "ran out of memory");
-	} else {
-		snprintf(buf, len, "%s outside bluegreen", a);
-	}
-	return buf;
-}
-
 static bool event_is_ours(struct watch *c, int64_t when_ms)
 {
 	if (running(c)) {
@@ -475,7 +454,7 @@ static void on_docker_event(struct dkev *ev, const struct dk_event *e, void *arg
 		watch__strv_add_unique(&c->snap.inspect, e->id);
 		if (!ours) {
 			snap_why_add(&c->snap, true, "drift: %s %s", name,
-					container_words(e, words, sizeof(words)));
+					snap_event_words(e, words, sizeof(words)));
 			if (strcmp(e->action, "die") == 0) {
 				snap_die_predict(&c->snap, e);
 			}
