@@ -45,7 +45,7 @@
 #define CTLS_REQUEST_LINES_MAX 64
 /*
  * Most connections open at once. Each waiting client holds one for as long
- * as its apply waits in the daemon's queue (CTL_QUEUE_MAX in loop.c, 16),
+ * as its apply waits in the daemon's queue (QUEUE_MAX in queue.h, 16),
  * so this leaves room for that and for clients still sending, while a
  * client that opens connections in a loop cannot exhaust the daemon's
  * descriptors (RLIMIT_NOFILE is often 1024). Beyond it a client is told

@@ -391,6 +391,101 @@ static void test_request(void **state)
 	free(name);
 }
 
+/* ---- container inspect (the daemon's per-event inspect) ---- */
+
+struct insp_answer {
+	unsigned calls;
+	int err;
+	char *msg;
+	char *id, *name, *managed;
+	bool returned;
+};
+
+static void on_insp(struct dkev *ev, struct obs_container *oc, int err, const char *msg,
+		void *arg)
+{
+	struct insp_answer *a = arg;
+	wake();
+	/* Never from inside dkev_container_inspect itself. */
+	assert_true(a->returned);
+	a->calls++;
+	a->err = err;
+	a->msg = bg_xstrdup(msg);
+	if (oc) {
+		assert_int_equal(err, 0);
+		/* Its contents are the callback's to take: dkev releases what is left. */
+		a->id = oc->id;
+		oc->id = NULL;
+		a->name = bg_xstrdup(oc->name);
+		a->managed = bg_xstrdup(obs_labels_get(&oc->labels, BG_LABEL_MANAGED));
+	}
+}
+
+static bool insp_answered(void *arg)
+{
+	return ((struct insp_answer *)arg)->calls > 0;
+}
+
+static void insp_release(struct insp_answer *a)
+{
+	free(a->msg);
+	free(a->id);
+	free(a->name);
+	free(a->managed);
+}
+
+static void test_container_inspect(void **state)
+{
+	char *name = tname("insp-one");
+	char *id = container_new(name);
+	char *missing = bg_xasprintf("%s-missing", name);
+	struct insp_answer a = {0}, b = {0}, c = {0};
+	struct rec r;
+
+	rec_init(&r, "-");
+	assert_int_equal(dkev_create(&r.ev, &loop, th_docker_sock(), NULL, NULL, &r), 0);
+	/* By id: parsed as dk_parse_container_inspect parses it. */
+	assert_int_equal(dkev_container_inspect(r.ev, id, on_insp, &a), 0);
+	a.returned = true;
+	assert_int_equal(a.calls, 0);
+	assert_true(run_until(insp_answered, &a, 10000));
+	assert_int_equal(a.err, 0);
+	assert_null(a.msg);
+	assert_string_equal(a.id, id);
+	assert_non_null(a.name);
+	th_assert_contains(a.name, name);
+	assert_string_equal(a.managed, "true");
+
+	/* Gone: BG_ENOT_FOUND with the engine's words, no container. */
+	assert_int_equal(dkev_container_inspect(r.ev, missing, on_insp, &b), 0);
+	b.returned = true;
+	assert_true(run_until(insp_answered, &b, 10000));
+	assert_int_equal(b.err, BG_ENOT_FOUND);
+	assert_null(b.id);
+	assert_non_null(b.msg);
+	th_assert_contains(b.msg, "No such container");
+
+	/* A name that needs escaping reaches the engine whole (and is not found). */
+	char *odd = bg_xasprintf("%s missing?x=1", name);
+	assert_int_equal(dkev_container_inspect(r.ev, odd, on_insp, &c), 0);
+	c.returned = true;
+	assert_true(run_until(insp_answered, &c, 10000));
+	assert_int_equal(c.err, BG_ENOT_FOUND);
+	th_assert_contains(c.msg, "missing?x=1");
+
+	run_until(never, NULL, 300);
+	assert_int_equal(a.calls + b.calls + c.calls, 3);
+	close_and_wait(&r);
+	rec_release(&r);
+	insp_release(&a);
+	insp_release(&b);
+	insp_release(&c);
+	free(odd);
+	free(missing);
+	free(id);
+	free(name);
+}
+
 static void test_request_unreachable(void **state)
 {
 	char *sock = bg_xasprintf("%s/nobody.sock", tmpdir);
@@ -714,6 +809,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_container_inspect),
 		cmocka_unit_test(test_request_unreachable),
 		cmocka_unit_test(test_close_cancels),
 		cmocka_unit_test(test_close_from_callback),

@@ -1,5 +1,5 @@
 /*
- * fuzz-approve: the approval file's parser (ctl_approve_parse, loop.c) fed
+ * fuzz-approve: the approval file's parser (approve_parse, approve.c) fed
  * arbitrary bytes, as a committed file (or whatever it points to) may hold
  * anything.
  *
@@ -13,7 +13,7 @@
  */
 #include "bg.h"
 #include "bg-err.h"
-#include "loop.h"
+#include "approve.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,7 +39,7 @@ static char *longest_word(const char *s, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
-	struct ctl_approvals a;
+	struct approve_list a;
 	struct bg_diag d;
 	unsigned lines = 1;
 
@@ -49,21 +49,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < size; i++) {
 		lines += data[i] == '\n';
 	}
-	ctl_approvals_init(&a);
+	approve_list_init(&a);
 	bg_diag_init(&d);
-	size_t bad = ctl_approve_parse("approve", s, size, &a, &d);
+	size_t bad = approve_parse("approve", s, size, &a, &d);
 	if (bad != d.n_errors || bad != d.n) {
 		abort();
 	}
 	unsigned last = 0;
 	for (size_t i = 0; i < a.n; i++) {
-		const struct ctl_approval *ap = &a.v[i];
+		const struct approve_item *ap = &a.v[i];
 		if (!ap->token || strlen(ap->token) != 16 || ap->line <= last || ap->line > lines ||
 				strspn(ap->token, "0123456789abcdef") != 16) {
 			abort();
 		}
 		last = ap->line;
-		char *key = ctl_approval_key(ap->token, &ap->confirms);
+		char *key = approve_key(ap->token, &ap->confirms);
 		if (strncmp(key, ap->token, 16) != 0 || strlen(key) != 33) {
 			abort();
 		}
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	free(canary);
-	ctl_approvals_release(&a);
+	approve_list_release(&a);
 	bg_diag_release(&d);
 	return 0;
 }

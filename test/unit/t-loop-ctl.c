@@ -10,7 +10,7 @@
  *   phrases is new input (as in the approval file) and waits too;
  * - a queued request whose client has gone is dropped at once (and says
  *   so), so its token can be asked for again;
- * - at most CTL_QUEUE_MAX (16) requests wait; the next client is refused;
+ * - at most QUEUE_MAX (16) requests wait; the next client is refused;
  * - SIGTERM answers every waiting client and the daemon exits 0;
  * - the journal has an outcome for every request it received (dropped,
  *   refused) and one for each refusal, and names as actor the client's
@@ -29,7 +29,7 @@
 #include "cfg.h"
 #include "ctlsock.h"
 #include "hist.h"
-#include "loop.h"
+#include "watch.h"
 #include "rec.h"
 #include "th.h"
 
@@ -48,7 +48,7 @@ _Static_assert(_Generic(((struct apply_opts *)0)->cancel, atomic_int *: 1, defau
 _Static_assert(_Generic(((struct rec_apply_ctx *)0)->cancel, atomic_int *: 1, default: 0),
 		"rec_apply_ctx.cancel is shared between threads: it must be an atomic_int *");
 
-#define QUEUE_MAX 16 /* CTL_QUEUE_MAX in controller/daemon/loop.c */
+#define QUEUE_MAX 16 /* QUEUE_MAX in controller/daemon/queue.h */
 #define HELLO "bluegreen-control 1"
 #define WAITING "waiting for the Docker engine"
 

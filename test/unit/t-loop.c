@@ -8,7 +8,7 @@
  * itself is tested end to end in test/docker/t-watch.c.
  */
 #include "bg.h"
-#include "loop.h"
+#include "approve.h"
 #include "th.h"
 
 #include <signal.h>
@@ -27,11 +27,11 @@ static void t_good_lines(void **state)
 		"  " TOK_B " --confirm \"DEPLOY SHOP PROD\" --confirm=blog   # alice, v1.4.2\r\n"
 		TOK_A " --confirm \"say \\\"hi\\\" \\\\ now\"\n"
 		TOK_B " --confirm=\"two words\"";  /* no final newline */
-	struct ctl_approvals a;
+	struct approve_list a;
 	struct bg_diag d;
-	ctl_approvals_init(&a);
+	approve_list_init(&a);
 	bg_diag_init(&d);
-	assert_int_equal(ctl_approve_parse("approve", f, strlen(f), &a, &d), 0);
+	assert_int_equal(approve_parse("approve", f, strlen(f), &a, &d), 0);
 	assert_int_equal(d.n, 0);
 	assert_int_equal(a.n, 4);
 	assert_string_equal(a.v[0].token, TOK_A);
@@ -45,7 +45,7 @@ static void t_good_lines(void **state)
 	assert_string_equal(a.v[2].confirms.v[0], "say \"hi\" \\ now");
 	assert_string_equal(a.v[3].confirms.v[0], "two words");
 	assert_int_equal(a.v[3].line, 6);
-	ctl_approvals_release(&a);
+	approve_list_release(&a);
 	bg_diag_release(&d);
 }
 
@@ -59,12 +59,12 @@ static void t_bad_lines_are_located(void **state)
 		TOK_B " --yes\n"
 		TOK_B " --confirm \"unterminated\n"
 		TOK_B "\n";
-	struct ctl_approvals a;
+	struct approve_list a;
 	struct bg_diag d;
 	char buf[512];
-	ctl_approvals_init(&a);
+	approve_list_init(&a);
 	bg_diag_init(&d);
-	assert_int_equal(ctl_approve_parse("approve", f, strlen(f), &a, &d), 5);
+	assert_int_equal(approve_parse("approve", f, strlen(f), &a, &d), 5);
 	assert_int_equal(a.n, 2);
 	assert_int_equal(a.v[0].line, 2);
 	assert_int_equal(a.v[1].line, 7);
@@ -81,23 +81,23 @@ static void t_bad_lines_are_located(void **state)
 	bg_diag_item_format(&d.items[4], buf, sizeof(buf));
 	th_assert_contains(buf, "approve:6:");
 	th_assert_contains(buf, "unterminated quote");
-	ctl_approvals_release(&a);
+	approve_list_release(&a);
 	bg_diag_release(&d);
 }
 
 static void t_empty_and_binary(void **state)
 {
-	struct ctl_approvals a;
+	struct approve_list a;
 	struct bg_diag d;
-	ctl_approvals_init(&a);
+	approve_list_init(&a);
 	bg_diag_init(&d);
-	assert_int_equal(ctl_approve_parse("approve", "", 0, &a, &d), 0);
+	assert_int_equal(approve_parse("approve", "", 0, &a, &d), 0);
 	assert_int_equal(a.n, 0);
 	/* A NUL ends its line's text; nothing crashes, the next line still counts. */
 	const char f[] = TOK_A "\0junk\n" TOK_B "\n";
-	assert_int_equal(ctl_approve_parse("approve", f, sizeof(f) - 1, &a, &d), 0);
+	assert_int_equal(approve_parse("approve", f, sizeof(f) - 1, &a, &d), 0);
 	assert_int_equal(a.n, 2);
-	ctl_approvals_release(&a);
+	approve_list_release(&a);
 	bg_diag_release(&d);
 }
 
@@ -114,12 +114,12 @@ static void t_errors_never_quote_the_line(void **state)
 		TOK_A " --confirm=x s3cr3t-after\n"
 		"\"s3cr3t unterminated\n"
 		TOK_A " --confirm \"s3cr3t unterminated\n";
-	struct ctl_approvals a;
+	struct approve_list a;
 	struct bg_diag d;
 	char buf[512];
-	ctl_approvals_init(&a);
+	approve_list_init(&a);
 	bg_diag_init(&d);
-	assert_int_equal(ctl_approve_parse("approve", f, strlen(f), &a, &d), 5);
+	assert_int_equal(approve_parse("approve", f, strlen(f), &a, &d), 5);
 	assert_int_equal(d.n, 5);
 	for (size_t i = 0; i < d.n; i++) {
 		bg_diag_item_format(&d.items[i], buf, sizeof(buf));
@@ -130,7 +130,7 @@ static void t_errors_never_quote_the_line(void **state)
 	bg_diag_item_format(&d.items[1], buf, sizeof(buf));
 	assert_string_equal(buf, "approve:2:18: error: unexpected word (an approval is: TOKEN "
 			"[--confirm TEXT]...)");
-	ctl_approvals_release(&a);
+	approve_list_release(&a);
 	bg_diag_release(&d);
 }
 
@@ -154,10 +154,10 @@ static void t_approval_key(void **state)
 	bg_strv_push(&ba, "DEPLOY SHOP PROD");
 	bg_strv_push(&other, "DEPLOY SHOP PROD");
 
-	char *k_none = ctl_approval_key(TOK_A, &none);
-	char *k_ab = ctl_approval_key(TOK_A, &ab);
-	char *k_ba = ctl_approval_key(TOK_A, &ba);
-	char *k_b = ctl_approval_key(TOK_B, &ab);
+	char *k_none = approve_key(TOK_A, &none);
+	char *k_ab = approve_key(TOK_A, &ab);
+	char *k_ba = approve_key(TOK_A, &ba);
+	char *k_b = approve_key(TOK_B, &ab);
 	assert_int_equal(strlen(k_ab), 16 + 1 + 16);
 	assert_true(bg_str_has_prefix(k_ab, TOK_A " "));
 	assert_string_equal(k_ab, k_ba);
@@ -167,15 +167,15 @@ static void t_approval_key(void **state)
 
 	/* A refused approval (recorded before the refusal) is not retried... */
 	bg_strv_push(&seen, k_none);
-	assert_true(ctl_approval_seen(&seen, TOK_A, &none));
+	assert_true(approve_seen(&seen, TOK_A, &none));
 	/* ...but the same token with a phrase added is new input. */
-	assert_false(ctl_approval_seen(&seen, TOK_A, &other));
+	assert_false(approve_seen(&seen, TOK_A, &other));
 	bg_strv_push(&seen, k_ab);
-	assert_true(ctl_approval_seen(&seen, TOK_A, &ba));
-	assert_false(ctl_approval_seen(&seen, TOK_B, &ab));
+	assert_true(approve_seen(&seen, TOK_A, &ba));
+	assert_false(approve_seen(&seen, TOK_B, &ab));
 	/* approve.seen of an older daemon: the bare token. */
 	bg_strv_push(&seen, TOK_B);
-	assert_true(ctl_approval_seen(&seen, TOK_B, &other));
+	assert_true(approve_seen(&seen, TOK_B, &other));
 	free(k_none);
 	free(k_ab);
 	free(k_ba);

@@ -707,6 +707,57 @@ int dkev_request(struct dkev *ev, const char *method, const char *path,
 	return 0;
 }
 
+struct inspect {
+	dkev_inspect_cb cb;
+	void *arg;
+};
+
+static void on_inspect_done(struct dkev *ev, long status, struct json_object *body, int err,
+		const char *msg, void *arg)
+{
+	struct inspect *in = arg;
+	struct obs_container oc;
+	struct bg_diag d;
+
+	(void)status;
+	memset(&oc, 0, sizeof(oc));
+	bg_diag_init(&d);
+	if (err) {
+		in->cb(ev, NULL, err, msg, in->arg);
+	} else if (dk_parse_container_inspect(body, &oc, &d) != 0) {
+		/* The daemon only traces it: the next event or re-list corrects it. */
+		in->cb(ev, NULL, BG_EPARSE, "unreadable answer", in->arg);
+	} else {
+		in->cb(ev, &oc, 0, NULL, in->arg);
+	}
+	obs_container_release(&oc);
+	bg_diag_release(&d);
+	free(in);
+}
+
+int dkev_container_inspect(struct dkev *ev, const char *id, dkev_inspect_cb cb, void *arg)
+{
+	/* The bytes dk_url_escape(id, false) gives: ASCII alnum and "-._~" stay. */
+	char *esc = curl_easy_escape(NULL, id, 0);
+	if (!esc) {
+		BG_BUG("curl_easy_escape: out of memory");
+	}
+	char *path = bg_xasprintf("/containers/%s/json", esc);
+	struct inspect *in = bg_xcalloc(1, sizeof(*in));
+	int err;
+
+	curl_free(esc);
+	assert(cb);
+	in->cb = cb;
+	in->arg = arg;
+	err = dkev_request(ev, "GET", path, NULL, on_inspect_done, in);
+	if (err) {
+		free(in);
+	}
+	free(path);
+	return err;
+}
+
 void dkev_close(struct dkev *ev, dkev_closed_cb closed_cb)
 {
 	if (!ev || ev->closing) {

@@ -90,6 +90,24 @@ void dkev_close(struct dkev *ev, dkev_closed_cb closed_cb);
 int dkev_request(struct dkev *ev, const char *method, const char *path,
 		const char *body, dkev_request_cb cb, void *arg);
 
+/*
+ * A container inspect's outcome: on success (err 0) oc is the parsed
+ * container (GET /containers/{id}/json through dk_parse_container_inspect,
+ * labels unchecked), lent for the call: the callback may move its contents
+ * out (leaving it zeroed), dkev releases whatever is left. On failure oc is
+ * NULL, err is as dkev_request_cb's (BG_ENOT_FOUND: no such container) or
+ * BG_EPARSE for an answer that is not an inspect document, and msg says why
+ * (borrowed; "unreadable answer" for BG_EPARSE).
+ */
+typedef void (*dkev_inspect_cb)(struct dkev *ev, struct obs_container *oc, int err,
+		const char *msg, void *arg);
+/*
+ * Inspect container id (a name or an id, any prefix the engine accepts)
+ * asynchronously, with dkev_request's async contract: returns < 0 and never
+ * calls cb, or returns 0 and calls cb exactly once, later, from the loop.
+ */
+int dkev_container_inspect(struct dkev *ev, const char *id, dkev_inspect_cb cb, void *arg);
+
 /* Total time of a request (default DK_DEFAULT_TIMEOUT_MS); the stream has none. */
 void dkev_set_timeout(struct dkev *ev, uint64_t ms);
 /* Tune the reconnect policy (0 keeps a value). */

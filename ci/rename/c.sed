@@ -1,0 +1,14 @@
+s/\bctl_run\b/watch_run/g
+s/\bctl_opts\b/watch_opts/g
+s/\bctl_approve_parse\b/approve_parse/g
+s/\bctl_approvals_init\b/approve_list_init/g
+s/\bctl_approvals_release\b/approve_list_release/g
+s/\bctl_approvals\b/approve_list/g
+s/\bctl_approval_key\b/approve_key/g
+s/\bctl_approval_seen\b/approve_seen/g
+s/\bctl_approval\b/approve_item/g
+s/\bCTL_QUEUE_MAX\b/QUEUE_MAX/g
+s/\bCTL_RESYNC_MS\b/WATCH_RESYNC_MS/g
+s/\bCTL_RETRY_INITIAL_MS\b/WATCH_RETRY_INITIAL_MS/g
+s/\bCTL_RETRY_MAX_MS\b/WATCH_RETRY_MAX_MS/g
+s/\bCTL_APPROVE_SEEN\b/APPROVE_SEEN_NAME/g
