@@ -30,6 +30,7 @@
 #include "ctlsock.h"
 #include "desired.h"
 #include "dkev.h"
+#include "edge.h"
 #include "hist.h"
 #include "job.h"
 #include "lock.h"
@@ -137,14 +138,10 @@ static void replan(struct watch *c)
 
 /* ---- configuration ---- */
 
-/*
- * The edge directory to watch. Until the edge interface has it
- * (edge_for(cfg)->watch_dir(cfg), ADR 0014), the daemon asks the config.
- */
+/* The edge directory to watch: the edge driver knows where its files are. */
 static const char *edge_dir_of(const struct cfg *cfg)
 {
-	return cfg->g.edge_kind == CFG_EDGE_NGINX ? cfg->g.nginx.conf_dir
-						  : cfg->g.traefik.dynamic_dir;
+	return edge_for(cfg)->watch_dir(cfg);
 }
 
 static void rewatch(struct watch *c)
@@ -390,10 +387,10 @@ static void apply_start(struct watch *c)
 	}
 	int err = des_cfg_load(&n, c->dir, CFG_LOAD_PARTIAL, &d);
 	if (n && n->g.install_mode == CFG_MODE_UNSET) {
-		/* The same words as apply_run's refusal (ADR 0014: apply_mode_refusal). */
-		queue_refuse(&c->queue, r, "refused", BG_EXIT_REFUSED, &d, "refused: install_mode "
-				"is not set in %s/global.conf (production, staging or development): "
-				"bluegreen does not guess where it runs; nothing was changed", c->dir);
+		char *why = apply_mode_refusal(c->dir);
+		queue_refuse(&c->queue, r, "refused", BG_EXIT_REFUSED, &d,
+				"refused: %s; nothing was changed", why);
+		free(why);
 		cfg_destroy(n);
 		goto out;
 	}
