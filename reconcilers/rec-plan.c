@@ -300,10 +300,3 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	return err;
 }
 
-/* old name: a.sed drops from here (see plan.h) */
-int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
-		const struct plan_args *args, struct bg_diag *d)
-{
-	return rec_plan_build(p, cfg, obs, args, d);
-}
-/* end of the old name */

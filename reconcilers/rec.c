@@ -71,12 +71,6 @@ int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 	return 0;
 }
 
-int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
-		struct obs *o, struct bg_diag *d)
-{
-	return rec_observe(dk, cfg, h, o, 0, d);
-}
-
 int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
 		const struct bg_strv *names, struct bg_diag *d)
 {

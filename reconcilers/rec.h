@@ -109,9 +109,6 @@ enum rec_observe_flags {
  */
 int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 		struct obs *o, unsigned flags, struct bg_diag *d);
-/* rec_observe(dk, cfg, h, o, 0, d). */
-int rec_observe_all(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
-		struct obs *o, struct bg_diag *d);
 
 /*
  * Build the plan (rec-plan.c): des_build, every reconciler's diff (or

@@ -158,7 +158,7 @@ int cli_env_observe(struct cli *cli, struct cli_env *env)
 	}
 	obs_release(&env->obs);
 	bg_diag_init(&d);
-	err = rec_observe_all(env->dk, env->cfg, env->hist, &env->obs, &d);
+	err = rec_observe(env->dk, env->cfg, env->hist, &env->obs, 0, &d);
 	if (err) {
 		cli_print_diag(cli, &d);
 		if (d.n_errors == 0) {

@@ -8,6 +8,7 @@
  */
 #include "bg.h"
 #include "cli.h"
+#include "rec.h"
 
 int cmd_plan(int argc, char **argv, struct cli *cli)
 {
@@ -78,7 +79,7 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 	}
 	struct bg_diag d;
 	bg_diag_init(&d);
-	int err = plan_build(&p, env.cfg, &env.obs, &args, &d);
+	int err = rec_plan_build(&p, env.cfg, &env.obs, &args, &d);
 	if (err) {
 		cli_print_diag(cli, &d);
 		bg_diag_release(&d);

@@ -53,7 +53,7 @@ static int rollback_plan(struct cli *cli, struct cli_env *env, const char *site)
 		rc = cli_env_observe(cli, env);
 	}
 	if (!rc) {
-		if (plan_build(&p, env->cfg, &env->obs, &args, &d) != 0) {
+		if (rec_plan_build(&p, env->cfg, &env->obs, &args, &d) != 0) {
 			cli_print_diag(cli, &d);
 			rc = BG_EXIT_ERROR;
 		} else {

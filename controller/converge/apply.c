@@ -225,13 +225,13 @@ static bool plan_now(struct run *r)
 				DES_SECRETS_KEY_FILE, bg_strerror(err));
 		return false;
 	}
-	err = rec_observe_all(r->dk, r->cfg, r->h, &r->obs, r->d);
+	err = rec_observe(r->dk, r->cfg, r->h, &r->obs, 0, r->d);
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot observe the current state: %s",
 				bg_strerror(err));
 		return false;
 	}
-	err = plan_build(&out->plan, r->cfg, &r->obs, &r->args, r->d);
+	err = rec_plan_build(&out->plan, r->cfg, &r->obs, &r->args, r->d);
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot plan: %s", bg_strerror(err));
 		return false;
@@ -376,8 +376,8 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		break;
 	case EARLY_REPLAN:
 		/* Show the current plan after a refusal; failures here are only lost detail. */
-		if (rec_observe_all(dk, cfg, h, &r.obs, d) == 0 &&
-				plan_build(&out->plan, cfg, &r.obs, &r.args, d) == 0) {
+		if (rec_observe(dk, cfg, h, &r.obs, 0, d) == 0 &&
+				rec_plan_build(&out->plan, cfg, &r.obs, &r.args, d) == 0) {
 			out->have_plan = true;
 			exec_compare(h, &out->plan);
 		}

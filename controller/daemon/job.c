@@ -106,7 +106,7 @@ static void job_work(uv_work_t *w)
 
 	switch (j->kind) {
 	case JOB_FULL:
-		j->err = rec_observe_all(jp->wdk, j->cfg, jp->hist, &j->obs, &j->diag);
+		j->err = rec_observe(jp->wdk, j->cfg, jp->hist, &j->obs, 0, &j->diag);
 		break;
 	case JOB_REST:
 		j->err = rec_observe(jp->wdk, j->cfg, jp->hist, &j->obs, REC_OBSERVE_NO_CONTAINERS,

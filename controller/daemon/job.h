@@ -31,7 +31,7 @@ struct hist;
 struct job_pool;
 
 enum job_kind {
-	JOB_FULL = 1, /* rec_observe_all */
+	JOB_FULL = 1, /* rec_observe(..., 0, ...) */
 	JOB_REST,     /* everything but the containers */
 	JOB_APPLY,    /* apply_run */
 };

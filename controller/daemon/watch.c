@@ -110,13 +110,13 @@ static void replan(struct watch *c)
 	if (!c->snap.have) {
 		return;
 	}
-	/* One view over both parts; plan_build only reads it. */
+	/* One view over both parts; rec_plan_build only reads it. */
 	snap_view(&c->snap, &view);
 	plan_args_init(&args);
 	plan_init(&p);
 	bg_diag_init(&d);
 	char *why = snap_why_text(&c->snap);
-	int err = plan_build(&p, c->cfg, &view, &args, &d);
+	int err = rec_plan_build(&p, c->cfg, &view, &args, &d);
 	if (err) {
 		watch__diag(c->pr, &d);
 		watch__complain(c->pr, "error", "cannot plan (%s): %s", why, bg_strerror(err));

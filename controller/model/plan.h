@@ -174,12 +174,6 @@ void plan_note_add(struct plan *p, struct plan_site *s, const char *fmt, ...) BG
  */
 void plan_finish(struct plan *p, const struct cfg *cfg);
 
-/* old name: a.sed drops from here (rec_plan_build in reconcilers/rec.h is the
- * planner; this forward keeps the callers that only see plan.h linking) */
-int plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
-		const struct plan_args *args, struct bg_diag *d);
-/* end of the old name */
-
 /*
  * The plan's execution settings as one canonical JSON object, {key: value}
  * in table order: what apply records as applied. A new string.
