@@ -269,6 +269,22 @@ out:
 	return err;
 }
 
+/* Why the plan could not compare secret values (des.secrets_uncompared). */
+static char *secrets_why(const struct cfg *cfg, const struct desired *des)
+{
+	const char *dir = cfg->g.state_dir ? cfg->g.state_dir : "STATE_DIR";
+	switch (des->secrets_state) {
+	case OBS_SECRETS_ABSENT:
+		return bg_xasprintf("%s/%s does not exist yet (the first apply makes it)", dir,
+				DES_SECRETS_KEY_FILE);
+	case OBS_SECRETS_UNREADABLE:
+		return bg_xasprintf("cannot read %s/%s (%s): plan as the user that applies", dir,
+				DES_SECRETS_KEY_FILE, bg_strerror(des->secrets_err));
+	default:
+		return bg_xasprintf("the key (%s/%s) was not observed", dir, DES_SECRETS_KEY_FILE);
+	}
+}
+
 int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 		const struct plan_args *args, struct bg_diag *d)
 {
@@ -291,6 +307,9 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	err = des_build(&des, cfg, obs, d);
 	if (err) {
 		return err;
+	}
+	if (des.secrets_uncompared) {
+		p->secrets_why = secrets_why(cfg, &des);
 	}
 	err = diff_all(p, cfg, obs, &des, &p->args);
 	if (!err) {

@@ -67,6 +67,9 @@ int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 			return err;
 		}
 	}
+	if (cfg->g.state_dir) {
+		des_secrets_observe(cfg->g.state_dir, &o->secrets);
+	}
 	obs_finish(o);
 	return 0;
 }

@@ -60,6 +60,11 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 		}
 		err = obs_from_json(&env.obs, data, len, &d);
 		free(data);
+		/* The key is this host's, never in a snapshot: a plan from one made
+		 * here compares secrets as the live plan does (ADR 0010). */
+		if (!err && env.cfg->g.state_dir) {
+			des_secrets_observe(env.cfg->g.state_dir, &env.obs.secrets);
+		}
 		if (err) {
 			cli_print_diag(cli, &d);
 			bg_diag_release(&d);

@@ -219,7 +219,7 @@ static bool plan_now(struct run *r)
 {
 	struct apply_outcome *out = r->out;
 	/* The key of io.bluegreen.secrets: made on the first apply that needs one. */
-	int err = des_secrets_key_load(r->cfg->g.state_dir, true);
+	int err = des_secrets_create(r->cfg->g.state_dir);
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot read or create %s/%s: %s", r->cfg->g.state_dir,
 				DES_SECRETS_KEY_FILE, bg_strerror(err));

@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 
 const char *des_other_colour(const char *colour)
 {
@@ -60,77 +59,77 @@ static struct json_object *env_json(const struct cfg_env *env, bool hashed)
 
 /* ---- the secrets key and hash ---- */
 
-static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t secrets_key[32];
-static bool have_key;
-
-void des_secrets_key_set(const uint8_t key[32])
-{
-	pthread_mutex_lock(&key_mu);
-	have_key = key != NULL;
-	if (key) {
-		memcpy(secrets_key, key, sizeof(secrets_key));
-	} else {
-		OPENSSL_cleanse(secrets_key, sizeof(secrets_key));
-	}
-	pthread_mutex_unlock(&key_mu);
-}
-
 static int hexval(int c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-int des_secrets_key_load(const char *state_dir, bool create)
+/* Parse 64 hex digits into key; BG_EPARSE if data is not that. */
+static int key_parse(const char *data, uint8_t key[32])
+{
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hexval(data[2 * i]), lo = hi < 0 ? -1 : hexval(data[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			return BG_EPARSE;
+		}
+		key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void des_secrets_observe(const char *state_dir, struct obs_secrets *s)
+{
+	char *path = bg_xasprintf("%s/%s", state_dir, DES_SECRETS_KEY_FILE);
+	char *data = NULL;
+
+	explicit_bzero(s, sizeof(*s));
+	int err = bg_file_read(path, 256, &data, NULL);
+	if (!err) {
+		err = key_parse(data, s->key);
+	}
+	s->state = !err ? OBS_SECRETS_OK
+		   : err == BG_ERRNO(ENOENT) ? OBS_SECRETS_ABSENT : OBS_SECRETS_UNREADABLE;
+	s->err = err;
+	if (err) {
+		explicit_bzero(s->key, sizeof(s->key));
+	}
+	if (data) {
+		OPENSSL_cleanse(data, strlen(data));
+	}
+	free(data);
+	free(path);
+}
+
+int des_secrets_create(const char *state_dir)
 {
 	char *path = bg_xasprintf("%s/%s", state_dir, DES_SECRETS_KEY_FILE);
 	char *data = NULL;
 	uint8_t key[32];
-	int err = 0;
+	char hex[66];
 
-	pthread_mutex_lock(&key_mu);
-	bool known = have_key;
-	pthread_mutex_unlock(&key_mu);
-	if (known) {
+	int err = bg_file_read(path, 256, &data, NULL);
+	if (!err) {
+		err = key_parse(data, key); /* a key we cannot use is not replaced */
 		goto out;
 	}
-	err = bg_file_read(path, 256, &data, NULL);
-	if (err == BG_ERRNO(ENOENT) && create) {
-		char hex[66];
-		if (RAND_bytes(key, sizeof(key)) != 1) {
-			err = BG_ERRNO(EIO);
-			goto out;
-		}
-		for (size_t i = 0; i < sizeof(key); i++) {
-			snprintf(hex + 2 * i, 3, "%02x", key[i]);
-		}
-		hex[64] = '\n';
-		hex[65] = '\0';
-		err = bg_state_dir_ensure(state_dir);
-		if (!err) {
-			err = bg_file_write_atomic(path, NULL, hex, 65, 0600);
-		}
-		OPENSSL_cleanse(hex, sizeof(hex));
-		if (!err) {
-			des_secrets_key_set(key);
-		}
+	if (err != BG_ERRNO(ENOENT)) {
 		goto out;
 	}
-	if (err) {
-		/* No key here (a plan in CI, a user who cannot read the state dir). */
-		err = err == BG_ERRNO(ENOENT) || err == BG_ERRNO(EACCES) ? 0 : err;
+	if (RAND_bytes(key, sizeof(key)) != 1) {
+		err = BG_ERRNO(EIO);
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(key); i++) {
-		int hi = hexval(data[2 * i]), lo = hi < 0 ? -1 : hexval(data[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			err = BG_EPARSE;
-			goto out;
-		}
-		key[i] = (uint8_t)(hi << 4 | lo);
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
 	}
-	des_secrets_key_set(key);
+	hex[64] = '\n';
+	hex[65] = '\0';
+	err = bg_state_dir_ensure(state_dir);
+	if (!err) {
+		err = bg_file_write_atomic(path, NULL, hex, 65, 0600);
+	}
 out:
+	OPENSSL_cleanse(hex, sizeof(hex));
 	OPENSSL_cleanse(key, sizeof(key));
 	if (data) {
 		OPENSSL_cleanse(data, strlen(data));
@@ -140,8 +139,12 @@ out:
 	return err;
 }
 
-/* HMAC-SHA256 over "KEY\0VALUE\0" of every secret, in key order; "" if none or no key. */
-static void secrets_mac(const struct cfg_env *env, char out[65])
+/*
+ * HMAC-SHA256 over "KEY\0VALUE\0" of every secret, in key order, with the
+ * observed key; "" if none. With secrets but no key: "" and *uncompared.
+ */
+static void secrets_mac(const struct cfg_env *env, const struct obs_secrets *key,
+		char out[65], bool *uncompared)
 {
 	struct bg_buf b = BG_BUF_INIT;
 	uint8_t md[32];
@@ -153,15 +156,16 @@ static void secrets_mac(const struct cfg_env *env, char out[65])
 			bg_buf_add(&b, env->v[i].value, strlen(env->v[i].value) + 1);
 		}
 	}
-	pthread_mutex_lock(&key_mu);
-	if (b.len && have_key) {
-		HMAC(EVP_sha256(), secrets_key, sizeof(secrets_key), (const unsigned char *)b.data,
+	if (b.len && key->state != OBS_SECRETS_OK) {
+		*uncompared = true;
+	} else if (b.len) {
+		HMAC(EVP_sha256(), key->key, sizeof(key->key), (const unsigned char *)b.data,
 				b.len, md, &len);
 		for (size_t i = 0; i < 32; i++) {
 			snprintf(out + 2 * i, 3, "%02x", md[i]);
 		}
+		OPENSSL_cleanse(md, sizeof(md));
 	}
-	pthread_mutex_unlock(&key_mu);
 	if (b.len) {
 		OPENSSL_cleanse(b.data, b.len);
 	}
@@ -412,10 +416,6 @@ int des_check_names(const struct cfg *cfg, struct bg_diag *d)
 int des_cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d)
 {
 	int err = cfg_load(out, dir, flags, d);
-	if (*out && (*out)->g.state_dir) {
-		/* Read only: a plan never creates it (apply does). */
-		des_secrets_key_load((*out)->g.state_dir, false);
-	}
 	if (*out && des_check_names(*out, d) != 0) {
 		bg_diag_sort(d);
 		if (!(flags & CFG_LOAD_PARTIAL)) {
@@ -449,7 +449,7 @@ int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 		spec_finish(colour_spec(out, cs, s->image_id, s->network, true),
 				colour_spec(out, cs, s->image_id, s->network, false),
 				s->spec, &s->spec_json);
-		secrets_mac(&cs->env, s->secrets);
+		secrets_mac(&cs->env, &obs->secrets, s->secrets, &out->secrets_uncompared);
 		s->version = version_of(obs, cs->name, s->spec, &s->version_new, &s->rejected);
 		s->n_services = cs->n_services;
 		s->services = bg_xcalloc(cs->n_services ? cs->n_services : 1, sizeof(*s->services));
@@ -468,10 +468,13 @@ int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 			spec_finish(service_spec(cs, cv, iid, s->network, true),
 					service_spec(cs, cv, iid, s->network, false),
 					sv->spec, &sv->spec_json);
-			secrets_mac(&cv->env, sv->secrets);
+			secrets_mac(&cv->env, &obs->secrets, sv->secrets,
+					&out->secrets_uncompared);
 		}
 		bg_strv_sort(&s->volumes);
 	}
+	out->secrets_state = obs->secrets.state;
+	out->secrets_err = obs->secrets.err;
 	(void)d;
 	return 0;
 }

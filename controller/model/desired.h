@@ -62,6 +62,11 @@ struct desired {
 	char *edge_network;
 	struct des_site *sites; /* same order as cfg->sites (sorted by name) */
 	size_t n_sites;
+	/* Some site or service has secrets, but the observation holds no key
+	 * (secrets_state, secrets_err say why): their values are not compared. */
+	bool secrets_uncompared;
+	enum obs_secrets_state secrets_state;
+	int secrets_err;
 };
 
 /*
@@ -118,14 +123,15 @@ int des_service_create(const struct desired *des, const struct des_site *s,
 		const struct des_service *svc, const char *token, struct des_create *out);
 
 /*
- * The per-installation key for io.bluegreen.secrets: read (and, with create,
- * made: 32 random bytes, hex, mode 0600) from STATE_DIR/secrets.key. Once a
- * key is known to the process it stays. Without a readable key, secrets
- * are not compared (0 is returned: not having it is not an error).
+ * The per-installation key for io.bluegreen.secrets (STATE_DIR/secrets.key,
+ * 64 hex digits, mode 0600). observe reads it into s (never creating it):
+ * OK, ABSENT or UNREADABLE with the error; rec_observe calls it, so every
+ * plan compares secrets exactly when its own observation has the key.
+ * create makes a key of 32 random bytes when there is none (apply, before
+ * it observes); 0 when a usable key exists or was made.
  */
-int des_secrets_key_load(const char *state_dir, bool create);
-/* Set or clear (NULL) the key directly: tests. */
-void des_secrets_key_set(const uint8_t key[32]);
+void des_secrets_observe(const char *state_dir, struct obs_secrets *s);
+int des_secrets_create(const char *state_dir);
 /* Does this container's secrets label agree with what is desired? An
  * unlabelled container, or no key here, is not compared (true). */
 bool des_secrets_match(const char *desired, const struct obs_labels *labels);

@@ -69,6 +69,7 @@ void obs_release(struct obs *o)
 	free(o->engine_version);
 	free(o->api_version);
 	free(o->edge_kind);
+	explicit_bzero(&o->secrets, sizeof(o->secrets));
 	for (size_t i = 0; i < o->n_containers; i++) {
 		obs_container_release(&o->containers[i]);
 	}

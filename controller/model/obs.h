@@ -135,6 +135,25 @@ struct obs_hist_site {
 	struct bg_strv rejected;      /* spec hashes rolled back, sorted */
 };
 
+/*
+ * The key of the io.bluegreen.secrets label (STATE_DIR/secrets.key, ADR
+ * 0010), observed with everything else so that no process-wide key exists:
+ * a plan compares secrets exactly when its own observation holds the key.
+ * Never serialised (obs_to_json leaves it out, obs_from_json leaves it
+ * UNKNOWN), never printed; obs_release wipes it.
+ */
+enum obs_secrets_state {
+	OBS_SECRETS_UNKNOWN = 0, /* not looked at (a snapshot read from a file) */
+	OBS_SECRETS_OK,          /* key holds the key */
+	OBS_SECRETS_ABSENT,      /* no key yet: the first apply makes it */
+	OBS_SECRETS_UNREADABLE,  /* err says why */
+};
+struct obs_secrets {
+	enum obs_secrets_state state;
+	int err;
+	uint8_t key[32];
+};
+
 struct obs {
 	char *engine_version; /* e.g. "20.10.24+dfsg1" */
 	char *api_version;    /* negotiated, e.g. "1.41" */
@@ -157,6 +176,7 @@ struct obs {
 	uint64_t hist_tokens_used;        /* tokens ever used (applies started) */
 	/* Unmanaged networks that exist (names only): the edge network may be one. */
 	struct bg_strv unmanaged_networks;
+	struct obs_secrets secrets;
 };
 
 void obs_init(struct obs *o);

@@ -143,6 +143,7 @@ void plan_release(struct plan *p)
 		action_release(&p->actions[i]);
 	}
 	free(p->actions);
+	free(p->secrets_why);
 	for (size_t i = 0; i < p->n_sites; i++) {
 		struct plan_site *s = &p->sites[i];
 		free(s->site);
@@ -743,6 +744,10 @@ int plan_render_text(const struct plan *p, const struct cfg *cfg, bool color,
 			p->token, sgr(&st, C_RESET), cfg_install_mode_name(p->install_mode),
 			p->n_sites, p->n_sites == 1 ? "" : "s", n, n == 1 ? "" : "s");
 	render_exec(out, &st, p);
+	if (p->secrets_why) {
+		bg_buf_addf(out, "%swarning:%s secret values are not compared: %s\n",
+				sgr(&st, C_YELLOW), sgr(&st, C_RESET), p->secrets_why);
+	}
 	if (shared_end > 0 || p->notes.n) {
 		bg_buf_addf(out, "\n%sshared%s\n", sgr(&st, C_BOLD), sgr(&st, C_RESET));
 		for (size_t i = 0; i < shared_end; i++) {
@@ -895,6 +900,10 @@ int plan_render_json(const struct plan *p, const struct cfg *cfg, struct bg_buf 
 	}
 	json_object_object_add(root, "sites", sites);
 	json_object_object_add(root, "notes", strv_to_json(&p->notes));
+	if (p->secrets_why) {
+		json_object_object_add(root, "secrets_not_compared",
+				json_object_new_string(p->secrets_why));
+	}
 	audit_build(p, cfg, &au);
 	struct json_object *ao = json_object_new_object();
 	json_object_object_add(ao, "images_pulled", strv_to_json(&au.images));

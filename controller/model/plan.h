@@ -150,6 +150,11 @@ struct plan {
 	struct bg_strv errors; /* blocking problems (name conflicts...) */
 	struct plan_exec *exec; /* execution settings, in plan.c's table order */
 	size_t n_exec;
+	/* Why secret values were not compared (no key observed), NULL when they
+	 * were or there are none. Printed, never in the token: a plan made
+	 * without the key (CI) and the server's plan agree when nothing
+	 * changed (ADR 0010). */
+	char *secrets_why;
 };
 
 void plan_args_init(struct plan_args *a);

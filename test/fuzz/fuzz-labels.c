@@ -82,7 +82,6 @@ static void cleanup(void)
 	static const char *const rel[] = {"sites/shop.conf", "global.conf", "sites", NULL};
 	cfg_destroy(cfg);
 	cfg = NULL;
-	des_secrets_key_set(NULL);
 	for (size_t i = 0; rel[i]; i++) {
 		char *path = bg_xasprintf("%s/%s", tmpdir, rel[i]);
 		remove(path);
@@ -93,10 +92,12 @@ static void cleanup(void)
 
 static void base_world(struct obs *o);
 
+/* The secrets key every observation here holds (set up once). */
+static uint8_t secrets_key[32];
+
 static void setup(void)
 {
 	struct bg_diag d;
-	uint8_t key[32];
 	const char *t = getenv("TMPDIR");
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/bg-fuzz-labels.XXXXXX",
@@ -116,10 +117,9 @@ static void setup(void)
 		bg_diag_print(&d, stderr);
 		abort();
 	}
-	for (size_t i = 0; i < sizeof(key); i++) {
-		key[i] = (uint8_t)(i * 13 + 7);
+	for (size_t i = 0; i < sizeof(secrets_key); i++) {
+		secrets_key[i] = (uint8_t)(i * 13 + 7);
 	}
-	des_secrets_key_set(key);
 	atexit(cleanup);
 
 	struct obs o;
@@ -147,6 +147,8 @@ static void base_world(struct obs *o)
 	o->engine_version = bg_xstrdup("20.10.24");
 	o->api_version = bg_xstrdup("1.41");
 	o->edge_kind = bg_xstrdup("nginx");
+	o->secrets.state = OBS_SECRETS_OK; /* the key is observed: secrets are compared */
+	memcpy(o->secrets.key, secrets_key, sizeof(o->secrets.key));
 	for (size_t i = 0; i < 2; i++) {
 		struct obs_network *n = obs_network_add(o);
 		n->name = bg_xstrdup(nets[i]);

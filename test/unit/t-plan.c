@@ -213,6 +213,16 @@ static void add_edge(struct fx *f, const char *live, const char *preview, unsign
 	bg_buf_release(&content);
 }
 
+/* What the observation says of the secrets key: key, or (NULL) none yet. */
+static void use_key(struct fx *f, const uint8_t *key)
+{
+	memset(&f->obs.secrets, 0, sizeof(f->obs.secrets));
+	f->obs.secrets.state = key ? OBS_SECRETS_OK : OBS_SECRETS_ABSENT;
+	if (key) {
+		memcpy(f->obs.secrets.key, key, sizeof(f->obs.secrets.key));
+	}
+}
+
 static void plan_ok(struct fx *f, const struct plan_args *args, struct plan *p)
 {
 	struct bg_diag d;
@@ -989,17 +999,21 @@ static void test_secrets_label(void **state)
 	bg_diag_init(&d);
 	assert_int_equal(cfg_load(&b.cfg, b.dir, 0, &d), 0);
 
-	des_secrets_key_set(NULL);
+	use_key(&a, NULL);
+	use_key(&b, NULL);
 	assert_int_equal(des_build(&da, a.cfg, &a.obs, &d), 0);
 	assert_int_equal(des_build(&db, b.cfg, &b.obs, &d), 0);
 	/* The spec does not depend on a secret's value; without a key, no hash. */
 	assert_string_equal(da.sites[0].spec, db.sites[0].spec);
 	assert_string_equal(da.sites[0].secrets, "");
+	assert_true(da.secrets_uncompared && da.secrets_state == OBS_SECRETS_ABSENT);
 	des_release(&da);
 	des_release(&db);
 
-	des_secrets_key_set(key);
+	use_key(&a, key);
+	use_key(&b, key);
 	assert_int_equal(des_build(&da, a.cfg, &a.obs, &d), 0);
+	assert_false(da.secrets_uncompared);
 	assert_int_equal(des_build(&db, b.cfg, &b.obs, &d), 0);
 	assert_string_equal(da.sites[0].spec, db.sites[0].spec);
 	assert_int_equal(strlen(da.sites[0].secrets), 64);
@@ -1036,7 +1050,35 @@ static void test_secrets_label(void **state)
 	assert_ops(&p, "");
 	plan_release(&p);
 
-	des_secrets_key_set(NULL);
+	/* Without the key the plan says so, and its token is the one the
+	 * server's plan (with the key) gives when nothing changed (ADR 0010). */
+	c = (struct obs_container *)obs_container_find(&b.obs, "shop-blue");
+	obs_labels_set(&c->labels, BG_LABEL_SECRETS, db.sites[0].secrets);
+	plan_ok(&b, NULL, &p);
+	assert_ops(&p, "");
+	assert_null(p.secrets_why);
+	char tok[PLAN_TOKEN_LEN + 1];
+	memcpy(tok, p.token, sizeof(tok));
+	plan_release(&p);
+	use_key(&b, NULL);
+	plan_ok(&b, NULL, &p);
+	assert_ops(&p, "");
+	assert_string_equal(p.token, tok);
+	th_assert_contains(p.secrets_why, "secrets.key does not exist yet");
+	struct bg_buf txt = BG_BUF_INIT;
+	assert_int_equal(plan_render_text(&p, b.cfg, false, &txt), 0);
+	bg_buf_add(&txt, "", 1);
+	th_assert_contains(txt.data, "warning: secret values are not compared: ");
+	bg_buf_release(&txt);
+	plan_release(&p);
+	b.obs.secrets.state = OBS_SECRETS_UNREADABLE;
+	b.obs.secrets.err = BG_ERRNO(EACCES);
+	plan_ok(&b, NULL, &p);
+	assert_string_equal(p.token, tok);
+	th_assert_contains(p.secrets_why, "cannot read ");
+	th_assert_contains(p.secrets_why, "Permission denied");
+	plan_release(&p);
+
 	des_release(&da);
 	des_release(&db);
 	bg_diag_release(&d);
