@@ -12,6 +12,12 @@
 
 #include <ctype.h>
 
+/* The client's escaping (dk-int.h): a query value, or a path keeping '/'. */
+static char *esc(const char *s, bool path)
+{
+	return path ? dk__url_escape_path(s) : dk__url_escape(s);
+}
+
 /* dk_url_escape as it was up to f37bc55 (dk.c:120), the reference. */
 static char *old_url_escape(const char *s, bool path)
 {
@@ -36,13 +42,13 @@ static char *old_url_escape(const char *s, bool path)
 
 static void test_url_escape(void **state)
 {
-	char *s = dk_url_escape("registry:5000/a b/c@sha256:1&x=\"y\"", false);
+	char *s = esc("registry:5000/a b/c@sha256:1&x=\"y\"", false);
 	assert_string_equal(s, "registry%3A5000%2Fa%20b%2Fc%40sha256%3A1%26x%3D%22y%22");
 	free(s);
-	s = dk_url_escape("registry:5000/a/b:tag", true);
+	s = esc("registry:5000/a/b:tag", true);
 	assert_string_equal(s, "registry%3A5000/a/b%3Atag");
 	free(s);
-	s = dk_url_escape("safe-name_1.2~", false);
+	s = esc("safe-name_1.2~", false);
 	assert_string_equal(s, "safe-name_1.2~");
 	free(s);
 }
@@ -51,13 +57,10 @@ static void same_bytes(const char *in)
 {
 	for (int path = 0; path <= 1; path++) {
 		char *want = old_url_escape(in, path);
-		char *got = dk_url_escape(in, path);
-		char *internal = path ? dk__url_escape_path(in) : dk__url_escape(in);
+		char *got = esc(in, path);
 		assert_string_equal(got, want);
-		assert_string_equal(internal, want);
 		free(want);
 		free(got);
-		free(internal);
 	}
 }
 

@@ -66,11 +66,6 @@ char *dk__url_escape_path(const char *s)
 	return bg_buf_detach(&b, NULL);
 }
 
-char *dk_url_escape(const char *s, bool path)
-{
-	return path ? dk__url_escape_path(s) : dk__url_escape(s);
-}
-
 /* ---- the request ---- */
 
 void dk__req_init(struct dk__req *r)

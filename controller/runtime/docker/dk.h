@@ -310,10 +310,5 @@ char *dk_client_url(const struct dk_client *dk, const char *path);
 /* Configure a curl easy handle (CURL *) for this client: socket, no proxy,
  * http only, connect and total timeouts. */
 void dk_client_setup_easy(const struct dk_client *dk, void *curl_easy);
-/* Percent-encode s for a URL: a query value (everything but unreserved
- * characters encoded) or a path (also keeps '/'). A new string. Kept for
- * the daemon's container inspect (loop.c) until that moves into dkev
- * (ADR 0014): the client itself uses libcurl's escaping (dk-int.h). */
-char *dk_url_escape(const char *s, bool path);
 
 #endif /* BG_CONTROLLER_DK_H */

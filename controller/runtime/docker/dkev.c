@@ -737,16 +737,12 @@ static void on_inspect_done(struct dkev *ev, long status, struct json_object *bo
 
 int dkev_container_inspect(struct dkev *ev, const char *id, dkev_inspect_cb cb, void *arg)
 {
-	/* The bytes dk_url_escape(id, false) gives: ASCII alnum and "-._~" stay. */
-	char *esc = curl_easy_escape(NULL, id, 0);
-	if (!esc) {
-		BG_BUG("curl_easy_escape: out of memory");
-	}
+	char *esc = dk__url_escape(id); /* the client's escaping (dk-http.c) */
 	char *path = bg_xasprintf("/containers/%s/json", esc);
 	struct inspect *in = bg_xcalloc(1, sizeof(*in));
 	int err;
 
-	curl_free(esc);
+	free(esc);
 	assert(cb);
 	in->cb = cb;
 	in->arg = arg;
