@@ -296,6 +296,31 @@ out:
 	return err;
 }
 
+/* A switch (or a rollback) succeeded: journal which colour is live now and
+ * remember the site in ctx->switched. */
+static int edge_rec_after(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d)
+{
+	if (a->op != PLAN_OP_SWITCH) {
+		return 0;
+	}
+	bg_strv_push(&ctx->switched, a->site);
+	const struct plan_site *ps = plan_site_find(ctx->plan, a->site);
+	const char *from = ps && ps->live_before ? ps->live_before : "nothing";
+	if (a->reject_spec) {
+		rec_journal(ctx, "rollback", a->site, "ok", "live %s (v%u) -> %s (v%u); v%u marked "
+				"rejected", from, ps ? ps->version_before : 0, a->colour, a->version,
+				a->reject_version);
+	} else if (ps && ps->live_before) {
+		rec_journal(ctx, "switch", a->site, "ok", "live %s (v%u) -> %s (v%u)", from,
+				ps->version_before, a->colour, a->version);
+	} else {
+		rec_journal(ctx, "switch", a->site, "ok", "first deploy: %s (v%u) is live",
+				a->colour, a->version);
+	}
+	return 0;
+}
+
 static bool edge_rec_handles(enum plan_kind kind)
 {
 	return kind == PLAN_KIND_EDGE;
@@ -307,4 +332,5 @@ const struct rec_impl rec_edge_impl = {
 	.diff = edge_diff,
 	.apply = edge_rec_apply,
 	.handles = edge_rec_handles,
+	.after = edge_rec_after,
 };

@@ -132,22 +132,11 @@ static void retry_clear(struct rec_apply_ctx *ctx, const struct plan_action *a)
 	}
 }
 
-/*
- * The hooks of a step's reconciler. BRIDGE(issue 10): until rec_colour_impl
- * and rec_edge_impl carry .after/.failed (rec-colour.c and rec-edge.c belong
- * to other packages), their hook bodies are called by impl here. Remove the
- * two fallbacks when the members are wired.
- */
+/* The hooks of a step's reconciler (NULL: nothing to do). */
 static int step_after(struct rec_apply_ctx *ctx, const struct rec_impl *impl,
 		const struct plan_action *a, struct bg_diag *d)
 {
-	if (impl->after) {
-		return impl->after(ctx, a, d);
-	}
-	if (impl == &rec_edge_impl) { /* BRIDGE(issue 10): edge .after */
-		return rec_edge_after(ctx, a, d);
-	}
-	return 0;
+	return impl->after ? impl->after(ctx, a, d) : 0;
 }
 
 static void step_failed_hook(struct rec_apply_ctx *ctx, const struct rec_impl *impl,
@@ -288,26 +277,4 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct dk
 	free(order);
 	des_release(ctx.des);
 	return err;
-}
-
-int rec_edge_after(struct rec_apply_ctx *ctx, const struct plan_action *a, struct bg_diag *d)
-{
-	if (a->op != PLAN_OP_SWITCH) {
-		return 0;
-	}
-	bg_strv_push(&ctx->switched, a->site);
-	const struct plan_site *ps = plan_site_find(ctx->plan, a->site);
-	const char *from = ps && ps->live_before ? ps->live_before : "nothing";
-	if (a->reject_spec) {
-		rec_journal(ctx, "rollback", a->site, "ok", "live %s (v%u) -> %s (v%u); v%u marked "
-				"rejected", from, ps ? ps->version_before : 0, a->colour, a->version,
-				a->reject_version);
-	} else if (ps && ps->live_before) {
-		rec_journal(ctx, "switch", a->site, "ok", "live %s (v%u) -> %s (v%u)", from,
-				ps->version_before, a->colour, a->version);
-	} else {
-		rec_journal(ctx, "switch", a->site, "ok", "first deploy: %s (v%u) is live",
-				a->colour, a->version);
-	}
-	return 0;
 }

@@ -182,11 +182,4 @@ void rec_journal_append(struct hist *h, const char *actor, const char *action,
 void rec_journal(struct rec_apply_ctx *ctx, const char *action, const char *site,
 		const char *result, const char *fmt, ...) BG_PRINTF(5, 6);
 
-/*
- * The edge's `after`: a switch (or a rollback) succeeded, so journal which
- * colour is live now and remember the site in ctx->switched. Its home is
- * rec_edge_impl.after (rec-edge.c).
- */
-int rec_edge_after(struct rec_apply_ctx *ctx, const struct plan_action *a, struct bg_diag *d);
-
 #endif /* BG_RECONCILERS_REC_H */

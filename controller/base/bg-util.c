@@ -9,7 +9,6 @@
 #include "bg-err.h"
 
 #include <ctype.h>
-#include <fnmatch.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -100,13 +99,9 @@ bool bg_str_has_suffix(const char *s, const char *suffix)
 	return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
 
-bool bg_glob_match_ci(const char *p, const char *s)
+bool bg_str_eq(const char *a, const char *b)
 {
-	/*
-	 * A shell glob (*, ?, [0-9], [!O]) as fnmatch(3) reads it, without
-	 * FNM_PATHNAME or FNM_PERIOD: env keys are single words.
-	 */
-	return fnmatch(p, s, FNM_CASEFOLD) == 0;
+	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 unsigned bg_str_distance(const char *a, const char *b, unsigned max)

@@ -29,10 +29,8 @@ void bg_strv_sort(struct bg_strv *sv);
 
 bool bg_str_has_prefix(const char *s, const char *prefix);
 bool bg_str_has_suffix(const char *s, const char *suffix);
-/* Case-insensitive shell glob, fnmatch(3): *, ?, [0-9], [!O] (the redaction list).
- * To go: it is fnmatch(p, s, FNM_CASEFOLD) == 0, and its callers (config/)
- * will call that directly (ADR 0014, WP-B). */
-bool bg_glob_match_ci(const char *pattern, const char *s);
+/* Equal strings, or both NULL. */
+bool bg_str_eq(const char *a, const char *b);
 /* Levenshtein distance, capped at max+1 (for "did you mean"). */
 unsigned bg_str_distance(const char *a, const char *b, unsigned max);
 

@@ -29,11 +29,6 @@ void queue_release(struct queue *q)
 	}
 }
 
-static bool str_eq(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 void queue_req_free(struct queue_req *r)
 {
 	if (!r) {
@@ -198,9 +193,9 @@ static bool req_asks(const struct queue_req *r, const char *token, const char *s
 		const struct bg_strv *confirms)
 {
 	if (!token) {
-		return str_eq(r->rollback_site, site);
+		return bg_str_eq(r->rollback_site, site);
 	}
-	if (!str_eq(r->token, token)) {
+	if (!bg_str_eq(r->token, token)) {
 		return false;
 	}
 	char *a = approve_key(r->token, &r->confirms);

@@ -13,11 +13,6 @@
 #include "rec.h"
 #include "watch-int.h"
 
-static bool str_eq(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 void snap_init(struct snap *s, const struct watch_printer *pr, void (*wake)(void *arg),
 		void *wake_arg)
 {
@@ -317,7 +312,7 @@ void snap_edge_reread(struct snap *s, const struct cfg *cfg)
 		for (size_t i = 0; i < t.n_edges; i++) {
 			const struct obs_edge *n = &t.edges[i];
 			const struct obs_edge *o = obs_edge_find(&s->rest, n->site);
-			if (o && o->exists == n->exists && str_eq(o->content_sha, n->content_sha)) {
+			if (o && o->exists == n->exists && bg_str_eq(o->content_sha, n->content_sha)) {
 				continue;
 			}
 			const char *slash = n->path ? strrchr(n->path, '/') : NULL;

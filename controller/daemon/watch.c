@@ -117,6 +117,7 @@ static void replan(struct watch *c)
 	bg_diag_init(&d);
 	char *why = snap_why_text(&c->snap);
 	int err = rec_plan_build(&p, c->cfg, &view, &args, &d);
+	explicit_bzero(&view.secrets, sizeof(view.secrets)); /* the copy of the key */
 	if (err) {
 		watch__diag(c->pr, &d);
 		watch__complain(c->pr, "error", "cannot plan (%s): %s", why, bg_strerror(err));

@@ -128,7 +128,8 @@ int des_service_create(const struct desired *des, const struct des_site *s,
  * OK, ABSENT or UNREADABLE with the error; rec_observe calls it, so every
  * plan compares secrets exactly when its own observation has the key.
  * create makes a key of 32 random bytes when there is none (apply, before
- * it observes); 0 when a usable key exists or was made.
+ * it observes); 0 when a usable key exists or was made, or when one exists
+ * that this user may not read (the plan then says secrets are not compared).
  */
 void des_secrets_observe(const char *state_dir, struct obs_secrets *s);
 int des_secrets_create(const char *state_dir);

@@ -16,8 +16,7 @@
 uint64_t edge_cmd_timeout_ms = 30000;
 uint64_t edge_confirm_timeout_ms = 3000;
 
-/* The one place that maps the configured kind to its driver (NULL for a
- * kind config never produces). */
+/* The one place that maps the configured kind to its driver. */
 const struct edge_impl *edge_for(const struct cfg *cfg)
 {
 	switch (cfg->g.edge_kind) {
@@ -26,7 +25,7 @@ const struct edge_impl *edge_for(const struct cfg *cfg)
 	case CFG_EDGE_NGINX:
 		return &edge_nginx_impl;
 	}
-	return NULL;
+	BG_BUG("edge: kind %d is not one config produces", (int)cfg->g.edge_kind);
 }
 
 bool edge__site_name_valid(const char *s)
@@ -193,9 +192,6 @@ int edge_observe(const struct cfg *cfg, struct obs *o, struct bg_diag *d)
 {
 	const struct edge_impl *impl = edge_for(cfg);
 
-	if (!impl) {
-		return BG_ECONFIG;
-	}
 	if (!o->edge_kind) {
 		o->edge_kind = bg_xstrdup(impl->kind);
 	}

@@ -140,7 +140,7 @@ struct edge_impl {
 	size_t n_exec_rows;
 };
 
-/* The edge implementation cfg configures (NULL for an unknown kind). */
+/* The edge implementation cfg configures (never NULL: config knows no other kind). */
 const struct edge_impl *edge_for(const struct cfg *cfg);
 
 extern const struct edge_impl edge_traefik_impl;

@@ -1233,8 +1233,6 @@ static void test_observe(void **state)
 	assert_ptr_equal(edge_for(&kc), &edge_traefik_impl);
 	kc.g.edge_kind = CFG_EDGE_NGINX;
 	assert_ptr_equal(edge_for(&kc), &edge_nginx_impl);
-	kc.g.edge_kind = (enum cfg_edge_kind)42;
-	assert_null(edge_for(&kc));
 }
 
 static void test_paths(void **state)

@@ -1,7 +1,7 @@
 /*
  * t-util: the helpers of controller/base (bg-util.c, bg-mem.c, bg-fs.c,
  * bg-spawn.c; bg-util.h includes them all) that everything else leans on:
- * durations, globs, distance, constant-time compare, atomic writes, argv
+ * durations, string equality, distance, constant-time compare, atomic writes, argv
  * spawning, the 0700 state dir.
  */
 #include "bg.h"
@@ -37,14 +37,13 @@ static void test_duration(void **state)
 	assert_string_equal(buf, "2m");
 }
 
-static void test_glob(void **state)
+static void test_str_eq(void **state)
 {
-	assert_true(bg_glob_match_ci("*SECRET*", "app_secret_value"));
-	assert_true(bg_glob_match_ci("*KEY*", "API_KEY"));
-	assert_true(bg_glob_match_ci("*KEY", "api_key"));
-	assert_false(bg_glob_match_ci("*KEY", "KEYRING"));
-	assert_false(bg_glob_match_ci("*TOKEN*", "NODE_ENV"));
-	assert_true(bg_glob_match_ci("*", ""));
+	assert_true(bg_str_eq(NULL, NULL));
+	assert_true(bg_str_eq("a", "a"));
+	assert_false(bg_str_eq("a", NULL));
+	assert_false(bg_str_eq(NULL, "a"));
+	assert_false(bg_str_eq("a", "b"));
 }
 
 static void test_distance(void **state)
@@ -502,7 +501,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_glob),
+		cmocka_unit_test(test_str_eq),
 		cmocka_unit_test(test_distance),
 		cmocka_unit_test(test_ct_streq),
 		cmocka_unit_test(test_sha256),
