@@ -3,15 +3,17 @@
 
 Reads ci/layers.txt (the layer and group of every product file) and checks,
 over controller/ and reconcilers/:
-  - every #include "x.h" of a product header goes to a lower layer or to
-    the file's own group;
+  - every #include of a product header goes to a lower layer or to the
+    file's own group, and names it as "x.h" (not <x.h>, not a path: every
+    folder is on the include path, so either would hide the layer);
   - an internal header (*-int.h) is included only from its own folder;
   - no .c file declares a non-static function (a prototype in a .c file is
     how an interface gets walked around);
   - only the files of the edge-kind-only row name an edge kind
-    (CFG_EDGE_*, cfg->g.edge_kind, edge_impl_get) or read one edge's own
-    settings (cfg->g.nginx., cfg->g.traefik.): nothing else asks which
-    edge is configured;
+    (CFG_EDGE_*, the config's g.edge_kind / g->edge_kind, edge_impl_get,
+    the strings "nginx" and "traefik") or read one edge's own settings
+    (g.nginx, g->traefik): nothing else asks which edge is configured. Comments are
+    ignored; statements are read whole, over as many lines as they take;
   - every product file belongs to a group.
 Prints "file:line: what" per problem and exits 1 when there is any.
 
@@ -22,11 +24,68 @@ import os
 import re
 import sys
 
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
-# A declaration at file scope that is not static: "type name(args);".
-PROTO = re.compile(r'^(?!static\b)(?!typedef\b)(?!extern\s+const\b)[A-Za-z_][A-Za-z0-9_ \t\*]*?\b([a-z_][a-z0-9_]*)\s*\([^;{]*\)\s*(BG_PRINTF\([^)]*\)\s*)?;\s*$')
-# Asking which edge is configured, or reading one edge's own settings.
-EDGE_KIND = re.compile(r'\bCFG_EDGE_[A-Z]+\b|\bg\.edge_kind\b|\bedge_impl_get\b|\bg\.(nginx|traefik)\b')
+INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^">]+)[">]')
+# A file-scope declaration of a function that is not static (joined over
+# its lines): "type name(args);".
+PROTO = re.compile(r'^(?!static\b)(?!typedef\b)(?!extern\b)[A-Za-z_][\w\s\*]*?\b([a-z_]\w*)\s*\([^;{]*\)\s*(BG_PRINTF\([^)]*\)\s*)?;$', re.S)
+# Asking which edge is configured, or reading one edge's own settings:
+# the kind enum, the kind field, the old lookup, the per-edge config
+# blocks, or an edge's name compared as a string.
+EDGE_KIND = re.compile(r'\bCFG_EDGE_[A-Z]+\b|\bg(\.|->)edge_kind\b|\bedge_impl_get\b'
+                       r'|\bg(\.|->)(nginx|traefik)\b|"(nginx|traefik)"')
+
+
+def strip_comments(text):
+    """text with every comment blanked (newlines kept, so lines still count)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith('/*', i):
+            j = text.find('*/', i + 2)
+            j = n if j < 0 else j + 2
+            out.append(re.sub(r'[^\n]', ' ', text[i:j]))
+            i = j
+        elif text.startswith('//', i):
+            j = text.find('\n', i)
+            j = n if j < 0 else j
+            out.append(' ' * (j - i))
+            i = j
+        elif text[i] == '"':
+            j = i + 1
+            while j < n and text[j] != '"' and text[j] != '\n':
+                j += 2 if text[j] == '\\' else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return ''.join(out)
+
+
+def toplevel_statements(code):
+    """(line, text) of each statement at file scope ending in ';'."""
+    depth, start, buf, out = 0, 1, [], []
+    line = 1
+    for ch in code:
+        if ch == '{':
+            depth += 1
+            buf = []
+        elif ch == '}':
+            depth -= 1
+            buf = []
+        elif depth == 0:
+            if not buf and ch.isspace():
+                start = line + (ch == '\n')
+            elif ch == ';':
+                out.append((start, ''.join(buf).strip() + ';'))
+                buf = []
+            elif not (ch == '\n' and not buf):
+                buf.append(ch)
+            if buf and buf[0] == '#':  # preprocessor lines are not statements
+                if ch == '\n':
+                    buf = []
+        if ch == '\n':
+            line += 1
+    return out
 
 
 def load(path):
@@ -80,28 +139,32 @@ def main():
             probs.append(f'{f}:1: not in any group of ci/layers.txt')
             continue
         with open(os.path.join(root, f), encoding='utf-8', errors='replace') as fh:
-            lines = fh.read().split('\n')
+            code = strip_comments(fh.read())
+        lines = code.split('\n')
         for n, line in enumerate(lines, 1):
             m = INCLUDE.match(line)
-            if m and m.group(1) in by_name:
-                target = by_name[m.group(1)][0]
+            name = m and os.path.basename(m.group(2))
+            if m and name in by_name:
+                target = by_name[name][0]
                 theirs = group_of(target, groups)
+                if m.group(1) == '<' or '/' in m.group(2):
+                    probs.append(f'{f}:{n}: includes {m.group(2)} as {m.group(1)}{m.group(2)}: '
+                                 f'product headers are included as "{name}"')
                 if theirs is None:
                     continue
-                if m.group(1).endswith('-int.h') and os.path.dirname(target) != os.path.dirname(f):
-                    probs.append(f'{f}:{n}: includes {m.group(1)}, internal to {os.path.dirname(target)}/')
+                if name.endswith('-int.h') and os.path.dirname(target) != os.path.dirname(f):
+                    probs.append(f'{f}:{n}: includes {name}, internal to {os.path.dirname(target)}/')
                 elif theirs[0] > mine[0] or (theirs[0] == mine[0] and theirs[1] != mine[1]):
-                    probs.append(f'{f}:{n}: include {m.group(1)} crosses layer '
+                    probs.append(f'{f}:{n}: include {name} crosses layer '
                                  f'{mine[0]} {mine[1]} -> {theirs[0]} {theirs[1]}')
-            if f.endswith('.c') and not line.startswith((' ', '\t')):
-                p = PROTO.match(line)
+            if not any(fnmatch.fnmatch(f, g) for g in edge_only) and EDGE_KIND.search(line):
+                probs.append(f'{f}:{n}: asks which edge is configured '
+                             f'({EDGE_KIND.search(line).group(0)}): ask the edge driver')
+        if f.endswith('.c'):
+            for n, stmt in toplevel_statements(code):
+                p = PROTO.match(stmt)
                 if p and p.group(1) != 'LLVMFuzzerTestOneInput':
                     probs.append(f'{f}:{n}: declares {p.group(1)}() in a .c file (put it in a header)')
-            if not any(fnmatch.fnmatch(f, g) for g in edge_only):
-                code = line.split('//', 1)[0]
-                if EDGE_KIND.search(code) and not code.lstrip().startswith(('*', '/*')):
-                    probs.append(f'{f}:{n}: asks which edge is configured '
-                                 f'({EDGE_KIND.search(code).group(0)}): ask the edge driver')
     for p in probs:
         print(p)
     print(f'layers: {len(files)} files, {len(probs)} problems', file=sys.stderr)

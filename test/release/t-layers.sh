@@ -1,10 +1,12 @@
 #!/bin/sh
 # t-layers.sh: the layering check (ci/layers.py over ci/layers.txt) passes on
 # this tree, and fails, naming file:line, on a copy of it with one wrong
-# thing planted at a time: an include that goes up a layer, an include
-# across two drivers, an internal header used from another folder, a
-# prototype in a .c file, a question about which edge is configured
-# outside the edge drivers, and a file in no group.
+# thing planted at a time: an include that goes up a layer (also written
+# <x.h> or as a path), an include across two drivers, an internal header
+# used from another folder, a prototype in a .c file (also over several
+# lines), a question about which edge is configured outside the edge
+# drivers (the kind enum, g->edge_kind, the kind's name), and a file in no
+# group; and a comment that names the kind is not taken for code.
 # Environment: BG_SRCDIR.
 set -u
 src=${BG_SRCDIR:?BG_SRCDIR is not set}
@@ -50,4 +52,24 @@ plant "edge kind outside the edge" controller/converge/apply.c \
 	"asks which edge is configured"
 plant "file in no group" controller/stray/stray.c '/* stray */' \
 	"controller/stray/stray.c:1: not in any group"
+plant "upward include in angle brackets" controller/base/bg-buf.c '#include <plan.h>' \
+	"include plan.h crosses layer 0 base -> 4 model"
+plant "upward include by path" controller/base/bg-buf.c '#include "../model/plan.h"' \
+	'product headers are included as "plan.h"'
+plant "prototype over two lines" reconcilers/rec.c 'int
+rec_sneaky_split(int x,
+		int y);' "declares rec_sneaky_split() in a .c file"
+plant "edge kind through a pointer" controller/daemon/watch.c \
+	'static int k2(const struct cfg_global *g) { return g->edge_kind; }' \
+	"asks which edge is configured (g->edge_kind)"
+plant "edge kind by name" controller/converge/apply.c \
+	'static int k3(const struct cfg *c) { return strcmp(edge_for(c)->kind, "nginx") == 0; }' \
+	'asks which edge is configured ("nginx")'
+plant "a comment is not code" controller/converge/apply.c '/* g.edge_kind == CFG_EDGE_NGINX */
+int rec_sneaky_after_comment(void);' "declares rec_sneaky_after_comment() in a .c file"
+if printf '%s\n' "$out" | grep -q "asks which edge"; then
+	bad "a comment naming the edge kind was taken for code: $out"
+else
+	ok "the comment that names the edge kind was not taken for code"
+fi
 exit "$failed"
