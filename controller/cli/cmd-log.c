@@ -112,47 +112,64 @@ static off_t print_tail(struct cli *cli, const char *path, size_t lines)
 	return (off_t)len;
 }
 
-int cmd_log(int argc, char **argv, struct cli *cli)
+/* -f and --lines N into *follow and *lines; BG_EXIT_ERROR after printing. */
+static int parse_args(int argc, char **argv, struct cli *cli, bool *follow, size_t *lines)
 {
-	struct cli_env env;
-	bool follow = false;
-	size_t lines = 0;
-	int rc;
-
-	cli_env_init(&env);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0) {
-			follow = true;
+			*follow = true;
 		} else if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--lines") == 0) && i + 1 < argc) {
-			lines = (size_t)strtoul(argv[++i], NULL, 10);
+			*lines = (size_t)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--json") == 0) {
 			continue;
 		} else {
-			rc = cli_usage_error(cli, "log: unexpected argument '%s' (usage: bluegreen log "
+			return cli_usage_error(cli, "log: unexpected argument '%s' (usage: bluegreen log "
 					"[-f] [-n LINES])", argv[i]);
-			goto out;
 		}
 	}
-	rc = cli_env_load(cli, &env, 0);
-	if (rc) {
-		goto out;
+	return 0;
+}
+
+/*
+ * Watch dir (the state directory) and print what the log gains until
+ * SIGINT/SIGTERM; every handle is closed before it returns. Returns
+ * BG_EXIT_OK, or BG_EXIT_ERROR after printing why dir cannot be watched.
+ */
+static int follow_run(struct follow *f, const char *dir)
+{
+	int rc = BG_EXIT_OK;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	uv_fs_event_init(&loop, &f->ev);
+	f->ev.data = f;
+	int err = uv_fs_event_start(&f->ev, on_fs_event, dir, 0);
+	if (err) {
+		fprintf(f->cli->err, "bluegreen: error: cannot watch %s: %s\n", dir, uv_strerror(err));
+		rc = BG_EXIT_ERROR;
+	} else {
+		uv_signal_init(&loop, &f->sigint);
+		uv_signal_init(&loop, &f->sigterm);
+		uv_signal_start(&f->sigint, on_signal, SIGINT);
+		uv_signal_start(&f->sigterm, on_signal, SIGTERM);
+		drain(f);
+		uv_run(&loop, UV_RUN_DEFAULT);
 	}
-	char *path = clog_path(env.cfg->g.state_dir);
-	struct follow f = {.cli = cli, .path = path, .fd = -1};
-	if (access(path, R_OK) != 0 && !follow) {
-		fprintf(cli->err, "bluegreen: no convergence log yet (%s)\n", path);
-		free(path);
-		goto out;
-	}
-	f.off = print_tail(cli, path, lines);
-	if (!follow) {
-		free(path);
-		goto out;
-	}
+	uv_walk(&loop, close_walk, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return rc;
+}
+
+/*
+ * -f after the tail: f->off is where the tail ended. Opens the log when it
+ * exists (f->fd, closed by the caller) and follows it from there.
+ */
+static int log_follow(struct follow *f, const char *state_dir)
+{
 	struct stat st;
-	if (stat(path, &st) == 0) {
-		f.ino = st.st_ino;
-		f.fd = log_open(path);
+	if (stat(f->path, &st) == 0) {
+		f->ino = st.st_ino;
+		f->fd = log_open(f->path);
 	}
 	/*
 	 * inotify needs the directory: create it when missing (as the first
@@ -161,40 +178,47 @@ int cmd_log(int argc, char **argv, struct cli *cli)
 	 */
 	struct bg_diag d;
 	bg_diag_init(&d);
-	if (bg_state_dir_prepare(env.cfg->g.state_dir, &d) != 0) {
-		cli_print_diag(cli, &d);
-		fprintf(cli->err, "bluegreen: error: cannot watch %s\n", env.cfg->g.state_dir);
+	if (bg_state_dir_prepare(state_dir, &d) != 0) {
+		cli_print_diag(f->cli, &d);
+		fprintf(f->cli->err, "bluegreen: error: cannot watch %s\n", state_dir);
 		bg_diag_release(&d);
-		free(path);
-		rc = BG_EXIT_ERROR;
-		goto out;
+		return BG_EXIT_ERROR;
 	}
 	bg_diag_release(&d);
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	uv_fs_event_init(&loop, &f.ev);
-	f.ev.data = &f;
-	int err = uv_fs_event_start(&f.ev, on_fs_event, env.cfg->g.state_dir, 0);
-	if (err) {
-		fprintf(cli->err, "bluegreen: error: cannot watch %s: %s\n", env.cfg->g.state_dir,
-				uv_strerror(err));
-		rc = BG_EXIT_ERROR;
-	} else {
-		uv_signal_init(&loop, &f.sigint);
-		uv_signal_init(&loop, &f.sigterm);
-		uv_signal_start(&f.sigint, on_signal, SIGINT);
-		uv_signal_start(&f.sigterm, on_signal, SIGTERM);
-		drain(&f);
-		uv_run(&loop, UV_RUN_DEFAULT);
+	return follow_run(f, state_dir);
+}
+
+int cmd_log(int argc, char **argv, struct cli *cli)
+{
+	struct cli_env env;
+	struct follow f = {.cli = cli, .fd = -1};
+	bool follow = false;
+	size_t lines = 0;
+	int rc;
+
+	cli_env_init(&env);
+	rc = parse_args(argc, argv, cli, &follow, &lines);
+	if (rc) {
+		goto out;
 	}
-	uv_walk(&loop, close_walk, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	rc = cli_env_load(cli, &env, 0);
+	if (rc) {
+		goto out;
+	}
+	f.path = clog_path(env.cfg->g.state_dir);
+	if (access(f.path, R_OK) != 0 && !follow) {
+		fprintf(cli->err, "bluegreen: no convergence log yet (%s)\n", f.path);
+		goto out;
+	}
+	f.off = print_tail(cli, f.path, lines);
+	if (follow) {
+		rc = log_follow(&f, env.cfg->g.state_dir);
+	}
+out:
 	if (f.fd >= 0) {
 		close(f.fd);
 	}
-	free(path);
-out:
+	free(f.path);
 	cli_env_release(&env);
 	return rc;
 }

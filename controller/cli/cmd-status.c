@@ -78,6 +78,164 @@ static struct json_object *slot_json(const char *colour, const struct slot_info 
 	return o;
 }
 
+/* One site as status shows it: the live slot, the other slot and its role. */
+struct site_view {
+	const struct des_site *s;
+	const struct obs_edge *e;
+	const char *live;       /* NULL: no edge file, or one not understood */
+	const char *other;      /* the colour that is not live, NULL when none is */
+	const char *other_role; /* "candidate", "rejected" or "previous" */
+	struct slot_info li, oi;
+	bool other_is_candidate;
+	bool in_sync; /* the live slot runs the desired spec */
+};
+
+static void site_view_fill(struct site_view *v, const struct obs *o, const struct des_site *s)
+{
+	v->s = s;
+	v->e = obs_edge_find(o, s->name);
+	v->live = v->e && v->e->exists && !v->e->error ? v->e->live : NULL;
+	v->other = v->live ? des_other_colour(v->live) : NULL;
+	slot_info(o, s->name, v->live, &v->li);
+	slot_info(o, s->name, v->other, &v->oi);
+	v->other_is_candidate = v->oi.n && v->oi.spec && strcmp(v->oi.spec, s->spec) == 0 &&
+			!(v->li.spec && strcmp(v->li.spec, s->spec) == 0) && !s->rejected;
+	const struct obs_hist_site *hs = obs_hist_find(o, s->name);
+	bool other_rejected = v->oi.spec && hs && bg_strv_contains(&hs->rejected, v->oi.spec);
+	v->other_role = v->other_is_candidate ? "candidate"
+			: other_rejected ? "rejected" : "previous";
+	v->in_sync = v->li.spec && strcmp(v->li.spec, s->spec) == 0;
+}
+
+/* The site's object of `status --json` (a new reference). */
+static struct json_object *site_json(const struct site_view *v)
+{
+	const struct des_site *s = v->s;
+	char *lh = health_word(&v->li);
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "site", json_object_new_string(s->name));
+	json_object_object_add(o, "live", v->live ? json_object_new_string(v->live) : NULL);
+	json_object_object_add(o, "version", v->li.version
+			? json_object_new_int((int)v->li.version) : NULL);
+	json_object_object_add(o, "image", v->li.image ? json_object_new_string(v->li.image) : NULL);
+	json_object_object_add(o, "health", json_object_new_string(v->live ? lh : "not deployed"));
+	json_object_object_add(o, "candidate", v->other_is_candidate
+			? slot_json(v->other, &v->oi, "candidate") : NULL);
+	json_object_object_add(o, "previous", !v->other_is_candidate
+			? slot_json(v->other, &v->oi, v->other_role) : NULL);
+	json_object_object_add(o, "desired_rejected", json_object_new_boolean(s->rejected));
+	json_object_object_add(o, "desired_version", json_object_new_int((int)s->version));
+	json_object_object_add(o, "in_sync", json_object_new_boolean(v->in_sync));
+	json_object_object_add(o, "edge_file", v->e && v->e->path
+			? json_object_new_string(v->e->path) : NULL);
+	free(lh);
+	return o;
+}
+
+/* The site's row of the table, and a line when the desired spec is not live. */
+static void site_print(struct cli *cli, const struct site_view *v)
+{
+	const struct des_site *s = v->s;
+	char *lh = health_word(&v->li);
+	char ver[16] = "-";
+	char *oh = NULL;
+	if (v->li.version) {
+		snprintf(ver, sizeof(ver), "v%u", v->li.version);
+	}
+	if (v->oi.n) {
+		char *w = health_word(&v->oi);
+		oh = bg_xasprintf("%s %s v%u, %s", v->other_role, v->other, v->oi.version, w);
+		free(w);
+	}
+	fprintf(cli->out, "%-16s %-6s %-8s %-34s %-20s %s\n", s->name,
+			v->live ? v->live : "-", ver, v->li.image ? v->li.image : "-",
+			v->live ? lh : "not deployed", oh ? oh : "-");
+	if (!v->in_sync && v->live && s->rejected) {
+		fprintf(cli->out, "%-16s desired v%u was rolled back: not proposed again "
+				"until %s changes (or `bluegreen plan --retry %s`)\n", "",
+				s->version, s->cfg->path, s->name);
+	} else if (!v->in_sync && v->live) {
+		fprintf(cli->out, "%-16s desired v%u is not live yet: see `bluegreen plan %s`\n",
+				"", s->version, s->name);
+	}
+	free(oh);
+	free(lh);
+}
+
+/* Every site of des (only those in filter, when it is not empty): a table or --json. */
+static void status_print(struct cli *cli, const struct obs *o, const struct desired *des,
+		const struct bg_strv *filter)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *sites = json_object_new_array();
+	if (!cli->json) {
+		fprintf(cli->out, "%-16s %-6s %-8s %-34s %-20s %s\n", "SITE", "LIVE", "VERSION",
+				"IMAGE", "HEALTH", "OTHER COLOUR");
+	}
+	for (size_t i = 0; i < des->n_sites; i++) {
+		const struct des_site *s = &des->sites[i];
+		if (filter->n && !bg_strv_contains(filter, s->name)) {
+			continue;
+		}
+		struct site_view v;
+		site_view_fill(&v, o, s);
+		if (cli->json) {
+			json_object_array_add(sites, site_json(&v));
+		} else {
+			site_print(cli, &v);
+		}
+	}
+	if (cli->json) {
+		json_object_object_add(root, "sites", sites);
+		fprintf(cli->out, "%s\n", json_object_to_json_string_ext(root,
+				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+				JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		json_object_put(sites);
+	}
+	json_object_put(root);
+}
+
+/* Site names into filter; BG_EXIT_ERROR after printing an unknown option. */
+static int parse_args(int argc, char **argv, struct cli *cli, struct bg_strv *filter)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			continue;
+		}
+		if (argv[i][0] == '-') {
+			return cli_usage_error(cli, "status: unknown option '%s'", argv[i]);
+		}
+		bg_strv_push(filter, argv[i]);
+	}
+	return 0;
+}
+
+/*
+ * Configuration, history (read-only) and observation into env, then every
+ * name in filter checked against the configuration. Returns 0, or an exit
+ * code after printing.
+ */
+static int status_observe(struct cli *cli, struct cli_env *env, const struct bg_strv *filter)
+{
+	int rc = cli_env_load(cli, env, 0);
+	if (!rc) {
+		rc = cli_env_hist(cli, env, HIST_RDONLY);
+	}
+	if (!rc) {
+		rc = cli_env_observe(cli, env);
+	}
+	if (rc) {
+		return rc;
+	}
+	for (size_t i = 0; i < filter->n; i++) {
+		if (!cfg_site_find(env->cfg, filter->v[i])) {
+			return cli_usage_error(cli, "status: no site named '%s'", filter->v[i]);
+		}
+	}
+	return 0;
+}
+
 int cmd_status(int argc, char **argv, struct cli *cli)
 {
 	struct cli_env env;
@@ -90,111 +248,16 @@ int cmd_status(int argc, char **argv, struct cli *cli)
 	bg_strv_init(&filter);
 	bg_diag_init(&d);
 	memset(&des, 0, sizeof(des));
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			continue;
-		}
-		if (argv[i][0] == '-') {
-			rc = cli_usage_error(cli, "status: unknown option '%s'", argv[i]);
-			goto out;
-		}
-		bg_strv_push(&filter, argv[i]);
-	}
-	rc = cli_env_load(cli, &env, 0);
+	rc = parse_args(argc, argv, cli, &filter);
 	if (!rc) {
-		rc = cli_env_hist(cli, &env, HIST_RDONLY);
-	}
-	if (!rc) {
-		rc = cli_env_observe(cli, &env);
+		rc = status_observe(cli, &env, &filter);
 	}
 	if (rc) {
 		goto out;
 	}
-	for (size_t i = 0; i < filter.n; i++) {
-		if (!cfg_site_find(env.cfg, filter.v[i])) {
-			rc = cli_usage_error(cli, "status: no site named '%s'", filter.v[i]);
-			goto out;
-		}
-	}
 	cli_report_interrupted(cli, &env);
 	des_build(&des, env.cfg, &env.obs, &d);
-	struct json_object *root = json_object_new_object();
-	struct json_object *sites = json_object_new_array();
-	if (!cli->json) {
-		fprintf(cli->out, "%-16s %-6s %-8s %-34s %-20s %s\n", "SITE", "LIVE", "VERSION",
-				"IMAGE", "HEALTH", "OTHER COLOUR");
-	}
-	for (size_t i = 0; i < des.n_sites; i++) {
-		const struct des_site *s = &des.sites[i];
-		if (filter.n && !bg_strv_contains(&filter, s->name)) {
-			continue;
-		}
-		const struct obs_edge *e = obs_edge_find(&env.obs, s->name);
-		const char *live = e && e->exists && !e->error ? e->live : NULL;
-		const char *other = live ? des_other_colour(live) : NULL;
-		struct slot_info li, oi;
-		slot_info(&env.obs, s->name, live, &li);
-		slot_info(&env.obs, s->name, other, &oi);
-		bool other_is_candidate = oi.n && oi.spec && strcmp(oi.spec, s->spec) == 0 &&
-				!(li.spec && strcmp(li.spec, s->spec) == 0) && !s->rejected;
-		const struct obs_hist_site *hs = obs_hist_find(&env.obs, s->name);
-		bool other_rejected = oi.spec && hs && bg_strv_contains(&hs->rejected, oi.spec);
-		const char *other_role = other_is_candidate ? "candidate"
-				: other_rejected ? "rejected" : "previous";
-		bool in_sync = li.spec && strcmp(li.spec, s->spec) == 0;
-		char *lh = health_word(&li);
-		if (cli->json) {
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "site", json_object_new_string(s->name));
-			json_object_object_add(o, "live", live ? json_object_new_string(live) : NULL);
-			json_object_object_add(o, "version", li.version
-					? json_object_new_int((int)li.version) : NULL);
-			json_object_object_add(o, "image", li.image ? json_object_new_string(li.image) : NULL);
-			json_object_object_add(o, "health", json_object_new_string(live ? lh : "not deployed"));
-			json_object_object_add(o, "candidate", other_is_candidate
-					? slot_json(other, &oi, "candidate") : NULL);
-			json_object_object_add(o, "previous", !other_is_candidate
-					? slot_json(other, &oi, other_role) : NULL);
-			json_object_object_add(o, "desired_rejected", json_object_new_boolean(s->rejected));
-			json_object_object_add(o, "desired_version", json_object_new_int((int)s->version));
-			json_object_object_add(o, "in_sync", json_object_new_boolean(in_sync));
-			json_object_object_add(o, "edge_file", e && e->path ? json_object_new_string(e->path) : NULL);
-			json_object_array_add(sites, o);
-		} else {
-			char ver[16] = "-";
-			char *oh = NULL;
-			if (li.version) {
-				snprintf(ver, sizeof(ver), "v%u", li.version);
-			}
-			if (oi.n) {
-				char *w = health_word(&oi);
-				oh = bg_xasprintf("%s %s v%u, %s", other_role, other, oi.version, w);
-				free(w);
-			}
-			fprintf(cli->out, "%-16s %-6s %-8s %-34s %-20s %s\n", s->name,
-					live ? live : "-", ver, li.image ? li.image : "-",
-					live ? lh : "not deployed", oh ? oh : "-");
-			if (!in_sync && live && s->rejected) {
-				fprintf(cli->out, "%-16s desired v%u was rolled back: not proposed again "
-						"until %s changes (or `bluegreen plan --retry %s`)\n", "",
-						s->version, s->cfg->path, s->name);
-			} else if (!in_sync && live) {
-				fprintf(cli->out, "%-16s desired v%u is not live yet: see `bluegreen plan %s`\n",
-						"", s->version, s->name);
-			}
-			free(oh);
-		}
-		free(lh);
-	}
-	if (cli->json) {
-		json_object_object_add(root, "sites", sites);
-		fprintf(cli->out, "%s\n", json_object_to_json_string_ext(root,
-				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-				JSON_C_TO_STRING_NOSLASHESCAPE));
-	} else {
-		json_object_put(sites);
-	}
-	json_object_put(root);
+	status_print(cli, &env.obs, &des, &filter);
 	rc = BG_EXIT_OK;
 out:
 	des_release(&des);
