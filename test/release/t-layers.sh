@@ -4,7 +4,9 @@
 # thing planted at a time: an include that goes up a layer, an include
 # across two drivers, an internal header used from another folder, a
 # prototype in a .c file, a question about which edge is configured
-# outside the edge drivers, and a file in no group.
+# outside the edge drivers, a reconciler, converge or CLI file that goes
+# around the runtime interface to the Docker client (its header, its
+# calls), and a file in no group.
 # Environment: BG_SRCDIR.
 set -u
 src=${BG_SRCDIR:?BG_SRCDIR is not set}
@@ -48,6 +50,13 @@ plant "prototype in a .c" reconcilers/rec.c 'int rec_sneaky_call(int x);' \
 plant "edge kind outside the edge" controller/converge/apply.c \
 	'static int k(const struct cfg *c) { return c->g.edge_kind == CFG_EDGE_NGINX; }' \
 	"asks which edge is configured"
+plant "Docker client header around rt.h" controller/converge/apply.c '#include "dk.h"' \
+	"includes dk.h of controller/runtime/docker/: reach the engine through rt.h"
+plant "Docker client header around rt.h (cli)" controller/cli/cli.c '#include "dkev.h"' \
+	"includes dkev.h of controller/runtime/docker/: reach the engine through rt.h"
+plant "Docker client call around rt.h" reconcilers/rec-volume.c \
+	'static int k(const char *s) { return dk_volume_remove(NULL, s, NULL); }' \
+	"calls dk_volume_remove() of controller/runtime/docker/"
 plant "file in no group" controller/stray/stray.c '/* stray */' \
 	"controller/stray/stray.c:1: not in any group"
 exit "$failed"
