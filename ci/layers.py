@@ -12,9 +12,14 @@ over controller/ and reconcilers/:
   - only the files of the edge-kind-only row name an edge kind
     (CFG_EDGE_*, the config's g.edge_kind / g->edge_kind, edge_impl_get,
     the strings "nginx" and "traefik") or read one edge's own settings
-    (g.nginx, g->traefik): nothing else asks which edge is configured. Comments are
-    ignored; statements are read whole, over as many lines as they take;
+    (g.nginx, g->traefik): nothing else asks which edge is configured;
+  - the files of the engine-via-rt row reach the container engine only
+    through the runtime interface (rt.h): they include no header of the
+    Docker client's folder (dk.h, dk-int.h, dkev.h, ...) and call no dk_
+    or dkev_ function, so a second runtime changes nothing in them;
   - every product file belongs to a group.
+Comments are ignored; statements are read whole, over as many lines as
+they take.
 Prints "file:line: what" per problem and exits 1 when there is any.
 
   layers.py [--root DIR]    (default: the tree this script is in)
@@ -88,8 +93,14 @@ def toplevel_statements(code):
     return out
 
 
+# The Docker client (its folder) and a call of one of its functions: what
+# the engine-via-rt row's files reach only through rt.h.
+DOCKER_DIR = 'controller/runtime/docker'
+DOCKER_CALL = re.compile(r'\b(dk|dkev)_[a-z0-9_]*\s*\(')
+
+
 def load(path):
-    groups, edge_only = [], []
+    groups, edge_only, via_rt = [], [], []
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.split('#', 1)[0].split()
@@ -97,11 +108,13 @@ def load(path):
                 continue
             if line[0] == 'edge-kind-only':
                 edge_only = line[1:]
+            elif line[0] == 'engine-via-rt':
+                via_rt = line[1:]
             elif len(line) >= 3 and line[0].isdigit():
                 groups.append((int(line[0]), line[1], line[2:]))
             else:
                 sys.exit(f'{path}:{n}: cannot read this line')
-    return groups, edge_only
+    return groups, edge_only, via_rt
 
 
 def group_of(path, groups):
@@ -121,13 +134,25 @@ def product_files(root):
     return sorted(out)
 
 
+def engine_direct(name, line, by_name):
+    """What in this (comment-free) line of an engine-via-rt file goes around rt.h."""
+    out = []
+    if name and any(os.path.dirname(t) == DOCKER_DIR for t in by_name.get(name, [])):
+        out.append(f'includes {name} of {DOCKER_DIR}/: reach the engine through rt.h')
+    c = DOCKER_CALL.search(line)
+    if c:
+        out.append(f'calls {c.group(0).rstrip("( ")}() of {DOCKER_DIR}/: '
+                   f'reach the engine through rt.h')
+    return out
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if len(sys.argv) == 3 and sys.argv[1] == '--root':
         root = sys.argv[2]
     elif len(sys.argv) != 1:
         sys.exit(__doc__)
-    groups, edge_only = load(os.path.join(root, 'ci', 'layers.txt'))
+    groups, edge_only, via_rt = load(os.path.join(root, 'ci', 'layers.txt'))
     files = product_files(root)
     by_name = {}
     for f in files:
@@ -141,9 +166,12 @@ def main():
         with open(os.path.join(root, f), encoding='utf-8', errors='replace') as fh:
             code = strip_comments(fh.read())
         lines = code.split('\n')
+        rt_only = any(fnmatch.fnmatch(f, g) for g in via_rt)
         for n, line in enumerate(lines, 1):
             m = INCLUDE.match(line)
             name = m and os.path.basename(m.group(2))
+            if rt_only:
+                probs.extend(f'{f}:{n}: {p}' for p in engine_direct(name, line, by_name))
             if m and name in by_name:
                 target = by_name[name][0]
                 theirs = group_of(target, groups)

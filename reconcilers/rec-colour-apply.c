@@ -121,28 +121,28 @@ static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
 		dc.spec.publish_port = port;
 	}
 	/* A leftover with this name (a crash between create and start) goes first. */
-	err = dk_container_create(ctx->dk, &dc.spec, &id, d);
+	err = rt_create(ctx->rt, &dc.spec, &id, d);
 	if (err == BG_ECONFLICT) {
 		struct obs_container old = {0};
 		struct bg_diag dd;
 		bg_diag_init(&dd);
 		/* Only our own leftover of this very slot goes: same site, role, colour. */
-		if (dk_container_inspect(ctx->dk, dc.name, &old, &dd) == 0 && old.site &&
+		if (rt_inspect(ctx->rt, dc.name, &old, &dd) == 0 && old.site &&
 				strcmp(old.site, s->name) == 0 && old.role &&
 				strcmp(old.role, "colour") == 0 && old.colour &&
 				strcmp(old.colour, a->colour) == 0) {
 			bg_diag_release(d);
 			bg_diag_init(d);
-			err = dk_container_remove(ctx->dk, old.id, d);
+			err = rt_remove(ctx->rt, old.id, d);
 			if (!err) {
-				err = dk_container_create(ctx->dk, &dc.spec, &id, d);
+				err = rt_create(ctx->rt, &dc.spec, &id, d);
 			}
 		}
 		obs_container_release(&old);
 		bg_diag_release(&dd);
 	}
 	if (!err && dc.extra_network) {
-		err = dk_network_connect(ctx->dk, dc.extra_network, id, dc.aliases.v, d);
+		err = rt_network_connect(ctx->rt, dc.extra_network, id, dc.aliases.v, d);
 	}
 	free(id);
 	des_create_release(&dc);
@@ -180,7 +180,7 @@ static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
 	int err;
 
 	bg_diag_init(&dd);
-	err = dk_container_inspect(ctx->dk, name, &c, &dd);
+	err = rt_inspect(ctx->rt, name, &c, &dd);
 	if (err) {
 		bg_diag_merge(d, &dd);
 		goto out;
@@ -288,7 +288,7 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	case PLAN_OP_CREATE:
 		return colour_create(ctx, s, a, d);
 	case PLAN_OP_START: {
-		int err = dk_container_start(ctx->dk, target, d);
+		int err = rt_start(ctx->rt, target, d);
 		/*
 		 * Its host port was taken between the choice and the start (another
 		 * installation on this host, a process): recreate it on the next
@@ -305,12 +305,12 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 			bg_diag_init(&dd);
 			rec_progress(ctx, false, "%s: its host port was taken meanwhile: recreated on "
 					"another port", a->name);
-			err = dk_container_remove(ctx->dk, a->name, &dd);
+			err = rt_remove(ctx->rt, a->name, &dd);
 			if (!err) {
 				err = colour_create(ctx, s, a, &dd);
 			}
 			if (!err) {
-				err = dk_container_start(ctx->dk, a->name, &dd);
+				err = rt_start(ctx->rt, a->name, &dd);
 			}
 			bg_diag_release(d);
 			bg_diag_init(d);
@@ -320,16 +320,16 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		return err;
 	}
 	case PLAN_OP_STOP:
-		return dk_container_stop(ctx->dk, target,
+		return rt_stop(ctx->rt, target,
 				des_stop_timeout_s(s->cfg->stop_timeout_ms), d);
 	case PLAN_OP_REMOVE: {
 		/* Stop gracefully first: remove would SIGKILL a running container. */
-		int err = dk_container_stop(ctx->dk, target,
+		int err = rt_stop(ctx->rt, target,
 				des_stop_timeout_s(s->cfg->stop_timeout_ms), d);
 		if (err && err != BG_ENOT_FOUND) {
 			return err;
 		}
-		return dk_container_remove(ctx->dk, target, d);
+		return rt_remove(ctx->rt, target, d);
 	}
 	case PLAN_OP_HEALTH:
 		return colour_health(ctx, s, a, d);
@@ -396,7 +396,7 @@ void rec_colour__failed(struct rec_apply_ctx *ctx, const struct plan_action *a, 
 		char *name = des_colour_container_name(s->name, a->colour, r);
 		struct bg_diag dd;
 		bg_diag_init(&dd);
-		dk_container_stop(ctx->dk, name, 2, &dd);
+		rt_stop(ctx->rt, name, 2, &dd);
 		bg_diag_release(&dd);
 		free(name);
 	}

@@ -655,7 +655,7 @@ static int colour_rollback(struct rec_diff_ctx *ctx)
 /* ---- observe ---- */
 
 /* Name conflicts of the colour containers (the images are rec-image.c's). */
-static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+static int colour_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
 	struct bg_strv names;
@@ -676,7 +676,7 @@ static int colour_observe(struct dk_client *dk, const struct cfg *cfg, struct ob
 			}
 		}
 	}
-	err = rec_observe_conflicts(dk, o, "container", &names, d);
+	err = rec_observe_conflicts(rt, o, "container", &names, d);
 	bg_strv_release(&names);
 	return err;
 }

@@ -14,10 +14,10 @@
 #include "edge.h"
 #include "rec.h"
 
-static int edge_rec_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+static int edge_rec_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
-	(void)dk;
+	(void)rt;
 	return edge_observe(cfg, o, d);
 }
 
@@ -210,7 +210,7 @@ static int fresh_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
 		struct obs_container c = {0};
 		struct bg_diag dd;
 		bg_diag_init(&dd);
-		err = dk_container_inspect(ctx->dk, names.v[i], &c, &dd);
+		err = rt_inspect(ctx->rt, names.v[i], &c, &dd);
 		if (err == BG_ENOT_FOUND) {
 			err = 0;
 		} else if (err) {

@@ -240,7 +240,7 @@ static int step_run(const struct rec_exec_opts *o, struct rec_apply_ctx *ctx, si
 	return 0;
 }
 
-int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct dk_client *dk,
+int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct rt *rt,
 		struct hist *h, const struct plan *p, struct obs *obs, char **message,
 		struct bg_diag *d)
 {
@@ -253,7 +253,7 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct dk
 		return err;
 	}
 	struct rec_apply_ctx ctx = {
-		.cfg = cfg, .des = &des, .obs = obs, .dk = dk, .hist = h, .token = p->token,
+		.cfg = cfg, .des = &des, .obs = obs, .rt = rt, .hist = h, .token = p->token,
 		.actor = o->actor, .progress = step_progress_cb, .progress_arg = &sp,
 		.cancel = o->cancel, .plan = p,
 	};

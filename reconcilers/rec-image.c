@@ -58,7 +58,7 @@ static char *tag_lookup(const struct bg_strv *pairs, const char *tag)
 }
 
 /* The local tags as sorted "TAG\037ID" pairs (nothing asked when no site has an image). */
-static int tags_list(struct dk_client *dk, const struct bg_strv *refs, struct bg_strv *pairs,
+static int tags_list(struct rt *rt, const struct bg_strv *refs, struct bg_strv *pairs,
 		struct bg_diag *d)
 {
 	struct bg_strv tags, ids;
@@ -67,7 +67,7 @@ static int tags_list(struct dk_client *dk, const struct bg_strv *refs, struct bg
 	bg_strv_init(&tags);
 	bg_strv_init(&ids);
 	if (refs->n) {
-		err = dk_image_tags(dk, &tags, &ids, d);
+		err = rt_image_tags(rt, &tags, &ids, d);
 	}
 	for (size_t k = 0; k < tags.n; k++) {
 		bg_strv_push_take(pairs, bg_xasprintf("%s\037%s", tags.v[k], ids.v[k]));
@@ -78,7 +78,7 @@ static int tags_list(struct dk_client *dk, const struct bg_strv *refs, struct bg
 	return err;
 }
 
-static int image_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+static int image_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
 	struct bg_strv refs, pairs;
@@ -87,7 +87,7 @@ static int image_observe(struct dk_client *dk, const struct cfg *cfg, struct obs
 	bg_strv_init(&refs);
 	bg_strv_init(&pairs);
 	refs_collect(&refs, cfg);
-	err = tags_list(dk, &refs, &pairs, d);
+	err = tags_list(rt, &refs, &pairs, d);
 	for (size_t i = 0; i < refs.n && !err; i++) {
 		if (i && strcmp(refs.v[i], refs.v[i - 1]) == 0) {
 			continue;
@@ -96,7 +96,7 @@ static int image_observe(struct dk_client *dk, const struct cfg *cfg, struct obs
 		char *id = tag_lookup(&pairs, full);
 		free(full);
 		if (!id) {
-			err = dk_image_id(dk, refs.v[i], &id, d);
+			err = rt_image_id(rt, refs.v[i], &id, d);
 		}
 		if (!err) {
 			struct obs_image *im = obs_image_add(o);
@@ -137,7 +137,7 @@ static int image_refresh(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	struct obs *obs = ctx->obs;
 	const char *ref = a->name;
 	char *id = NULL;
-	int err = dk_image_id(ctx->dk, ref, &id, d);
+	int err = rt_image_id(ctx->rt, ref, &id, d);
 	if (err) {
 		return err;
 	}
@@ -166,7 +166,7 @@ static int image_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
 		return BG_ECONFIG;
 	}
-	int err = dk_image_pull(ctx->dk, a->name, d);
+	int err = rt_image_pull(ctx->rt, a->name, d);
 	return err || a->op != PLAN_OP_PULL ? err : image_refresh(ctx, a, d);
 }
 

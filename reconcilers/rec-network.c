@@ -9,11 +9,11 @@
 #include "bg.h"
 #include "rec.h"
 
-static int network_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+static int network_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
 	struct bg_strv names;
-	int err = dk_networks_observe(dk, o, d);
+	int err = rt_observe(rt, o, RT_NETWORKS, d);
 	if (err) {
 		return err;
 	}
@@ -28,14 +28,14 @@ static int network_observe(struct dk_client *dk, const struct cfg *cfg, struct o
 			bg_strv_push_take(&names, n);
 		}
 	}
-	err = rec_observe_conflicts(dk, o, "network", &names, d);
+	err = rec_observe_conflicts(rt, o, "network", &names, d);
 	bg_strv_release(&names);
 	if (err) {
 		return err;
 	}
 	if (!obs_network_find(o, cfg->g.edge_network)) {
 		bool exists = false, managed = false;
-		err = dk_name_taken(dk, "network", cfg->g.edge_network, &exists, &managed, d);
+		err = rt_name_taken(rt, "network", cfg->g.edge_network, &exists, &managed, d);
 		if (!err && exists && !managed) {
 			bg_strv_push(&o->unmanaged_networks, cfg->g.edge_network);
 		}
@@ -91,7 +91,7 @@ static int network_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	if (ctx->token) {
 		obs_labels_set(&labels, BG_LABEL_PLAN, ctx->token);
 	}
-	err = dk_network_create(ctx->dk, a->name, &labels, false, d);
+	err = rt_network_create(ctx->rt, a->name, &labels, false, d);
 	obs_labels_release(&labels);
 	return err;
 }

@@ -8,7 +8,7 @@
 #include "bg.h"
 #include "rec.h"
 
-static int service_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+static int service_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
 	struct bg_strv names;
@@ -25,7 +25,7 @@ static int service_observe(struct dk_client *dk, const struct cfg *cfg, struct o
 			}
 		}
 	}
-	err = rec_observe_conflicts(dk, o, "container", &names, d);
+	err = rec_observe_conflicts(rt, o, "container", &names, d);
 	bg_strv_release(&names);
 	return err;
 }
@@ -105,13 +105,13 @@ static int service_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct des_create dc;
 		char *id = NULL;
 		des_service_create(ctx->des, s, sv, ctx->token, &dc);
-		err = dk_container_create(ctx->dk, &dc.spec, &id, d);
+		err = rt_create(ctx->rt, &dc.spec, &id, d);
 		free(id);
 		des_create_release(&dc);
 		return err;
 	}
 	if (a->op == PLAN_OP_START) {
-		return dk_container_start(ctx->dk, a->target_id ? a->target_id : a->name, d);
+		return rt_start(ctx->rt, a->target_id ? a->target_id : a->name, d);
 	}
 	BG_BUG("service: unexpected op %s", plan_op_name(a->op));
 }

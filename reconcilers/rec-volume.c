@@ -8,11 +8,11 @@
 #include "bg.h"
 #include "rec.h"
 
-static int volume_observe(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+static int volume_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
 	struct bg_strv names;
-	int err = dk_volumes_observe(dk, o, d);
+	int err = rt_observe(rt, o, RT_VOLUMES, d);
 	if (err) {
 		return err;
 	}
@@ -42,7 +42,7 @@ static int volume_observe(struct dk_client *dk, const struct cfg *cfg, struct ob
 			}
 		}
 	}
-	err = rec_observe_conflicts(dk, o, "volume", &names, d);
+	err = rec_observe_conflicts(rt, o, "volume", &names, d);
 	bg_strv_release(&names);
 	return err;
 }
@@ -86,7 +86,7 @@ static int volume_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	if (ctx->token) {
 		obs_labels_set(&labels, BG_LABEL_PLAN, ctx->token);
 	}
-	int err = dk_volume_create(ctx->dk, a->name, &labels, d);
+	int err = rt_volume_create(ctx->rt, a->name, &labels, d);
 	obs_labels_release(&labels);
 	return err;
 }

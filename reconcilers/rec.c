@@ -33,29 +33,29 @@ const struct rec_impl *rec_for_kind(enum plan_kind kind)
 	return NULL;
 }
 
-int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
+int rec_observe(struct rt *rt, const struct cfg *cfg, struct hist *h,
 		struct obs *o, unsigned flags, struct bg_diag *d)
 {
-	int err = dk_client_negotiate(dk, d);
+	int err = rt_negotiate(rt, d);
 	if (err) {
 		return err;
 	}
 	free(o->engine_version);
 	free(o->api_version);
 	free(o->edge_kind);
-	o->engine_version = bg_xstrdup(dk_client_engine_version(dk));
-	o->api_version = bg_xstrdup(dk_client_api_version(dk));
+	o->engine_version = bg_xstrdup(rt_engine_version(rt));
+	o->api_version = bg_xstrdup(rt_api_version(rt));
 	o->edge_kind = bg_xstrdup(edge_for(cfg)->kind);
 	/* Containers first: the service and colour kinds both need them. */
 	if (!(flags & REC_OBSERVE_NO_CONTAINERS)) {
-		err = dk_containers_observe(dk, o, d);
+		err = rt_observe(rt, o, RT_CONTAINERS, d);
 		if (err) {
 			return err;
 		}
 	}
 	obs_finish(o);
 	for (size_t i = 0; i < rec_registry_len; i++) {
-		err = rec_registry[i]->observe(dk, cfg, o, d);
+		err = rec_registry[i]->observe(rt, cfg, o, d);
 		if (err) {
 			return err;
 		}
@@ -74,7 +74,7 @@ int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
 	return 0;
 }
 
-int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
+int rec_observe_conflicts(struct rt *rt, struct obs *o, const char *kind,
 		const struct bg_strv *names, struct bg_diag *d)
 {
 	struct bg_strv taken;
@@ -85,7 +85,7 @@ int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
 	}
 	/* One list call per kind, not one request per name. */
 	bg_strv_init(&taken);
-	err = dk_names_unmanaged(dk, kind, &taken, d);
+	err = rt_list_unmanaged(rt, kind, &taken, d);
 	for (size_t i = 0; !err && i < names->n; i++) {
 		/* taken.v is NULL when nothing is taken: bsearch(NULL, 0) is still UB. */
 		if (taken.n && bsearch(&names->v[i], taken.v, taken.n, sizeof(*taken.v), strp_cmp)) {

@@ -14,10 +14,10 @@
 #include "bg-err.h"
 #include "cfg.h"
 #include "desired.h"
-#include "dk.h"
 #include "hist.h"
 #include "obs.h"
 #include "plan.h"
+#include "rt.h"
 
 #include <stdatomic.h>
 
@@ -47,7 +47,7 @@ struct rec_apply_ctx {
 	const struct cfg *cfg;
 	struct desired *des;    /* rebuilt after an image pull (rec-image.c) */
 	struct obs *obs;        /* the observation the plan was built from; a pull adds its image */
-	struct dk_client *dk;
+	struct rt *rt;          /* the container runtime (rt.h) */
 	struct hist *hist;
 	const char *token;
 	const char *actor;      /* who the journal names (NULL: ours, see rec_journal) */
@@ -66,7 +66,7 @@ bool rec_publishes_ports(const struct cfg *cfg);
 struct rec_impl {
 	const char *kind;
 	/* Read this kind's managed objects (and name conflicts) into o. Blocking. */
-	int (*observe)(struct dk_client *dk, const struct cfg *cfg, struct obs *o,
+	int (*observe)(struct rt *rt, const struct cfg *cfg, struct obs *o,
 			struct bg_diag *d);
 	/* Pure: append this kind's actions and facts for ctx->site (or the shared pass). */
 	int (*diff)(struct rec_diff_ctx *ctx);
@@ -107,7 +107,7 @@ enum rec_observe_flags {
  * (unless flags say otherwise), every kind's observe, and the history's
  * facts (h may be NULL: no history yet). The CLI and the daemon both use it.
  */
-int rec_observe(struct dk_client *dk, const struct cfg *cfg, struct hist *h,
+int rec_observe(struct rt *rt, const struct cfg *cfg, struct hist *h,
 		struct obs *o, unsigned flags, struct bg_diag *d);
 
 /*
@@ -143,7 +143,7 @@ struct plan_action *rec_image_need(struct rec_diff_ctx *ctx, const char *ref,
 /* Is this name held by an object bluegreen must not touch? */
 bool rec_conflict(const struct obs *o, const char *kind, const char *name);
 /* Observe name conflicts: for each name not found among managed objects, ask the engine. */
-int rec_observe_conflicts(struct dk_client *dk, struct obs *o, const char *kind,
+int rec_observe_conflicts(struct rt *rt, struct obs *o, const char *kind,
 		const struct bg_strv *names, struct bg_diag *d);
 
 /* ---- the executor (rec-exec.c) ---- */
@@ -166,7 +166,7 @@ struct rec_exec_opts {
  * were already switched); a cancel leaves it alone. Returns 0 or the
  * error of the step that stopped the run (BG_ECANCELLED for a cancel).
  */
-int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct dk_client *dk,
+int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct rt *rt,
 		struct hist *h, const struct plan *p, struct obs *obs, char **message,
 		struct bg_diag *d);
 

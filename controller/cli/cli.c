@@ -29,7 +29,7 @@ void cli_env_release(struct cli_env *env)
 	}
 	obs_release(&env->obs);
 	hist_close(env->hist);
-	dk_client_destroy(env->dk);
+	rt_destroy(env->rt);
 	cfg_destroy(env->cfg);
 	free(env->dir);
 	cli_env_init(env);
@@ -149,8 +149,8 @@ int cli_env_observe(struct cli *cli, struct cli_env *env)
 	struct bg_diag d;
 	int err;
 
-	if (!env->dk) {
-		err = dk_client_create(&env->dk, env->cfg->g.docker_socket);
+	if (!env->rt) {
+		err = rt_docker_create(&env->rt, env->cfg->g.docker_socket);
 		if (err) {
 			fprintf(cli->err, "bluegreen: error: docker client: %s\n", bg_strerror(err));
 			return BG_EXIT_ERROR;
@@ -158,7 +158,7 @@ int cli_env_observe(struct cli *cli, struct cli_env *env)
 	}
 	obs_release(&env->obs);
 	bg_diag_init(&d);
-	err = rec_observe(env->dk, env->cfg, env->hist, &env->obs, 0, &d);
+	err = rec_observe(env->rt, env->cfg, env->hist, &env->obs, 0, &d);
 	if (err) {
 		cli_print_diag(cli, &d);
 		if (d.n_errors == 0) {
@@ -352,13 +352,13 @@ int cli_converge(struct cli *cli, struct cli_env *env, const struct apply_opts *
 		fprintf(cli->err, "bluegreen: warning: %s", report);
 		free(report);
 	}
-	err = dk_client_create(&env->dk, env->cfg->g.docker_socket);
+	err = rt_docker_create(&env->rt, env->cfg->g.docker_socket);
 	if (err) {
 		lock_release(lk);
 		fprintf(cli->err, "bluegreen: error: docker client: %s\n", bg_strerror(err));
 		return BG_EXIT_ERROR;
 	}
-	apply_run(env->cfg, env->dk, env->hist, opts, &out, &d);
+	apply_run(env->cfg, env->rt, env->hist, opts, &out, &d);
 	lock_release(lk);
 
 	if (out.exit == BG_EXIT_OK) {

@@ -42,15 +42,15 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) BG_PRINTF(2, 3);
 /* ---- shared plumbing for the verbs (cli.c) ---- */
 
 #include "cfg.h"
-#include "dk.h"
 #include "hist.h"
 #include "obs.h"
 #include "plan.h"
+#include "rt.h"
 
 struct cli_env {
 	char *dir;            /* config directory */
 	struct cfg *cfg;
-	struct dk_client *dk;
+	struct rt *rt;        /* the container runtime, made on first use */
 	struct hist *hist;
 	struct obs obs;
 	bool observed;

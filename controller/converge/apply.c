@@ -157,7 +157,7 @@ char *apply_mode_refusal(const char *dir)
 /* What apply_run carries from one stage to the next. */
 struct run {
 	const struct cfg *cfg;
-	struct dk_client *dk;
+	struct rt *rt;
 	struct hist *h;
 	const struct apply_opts *opts;
 	struct apply_outcome *out;
@@ -225,7 +225,7 @@ static bool plan_now(struct run *r)
 				DES_SECRETS_KEY_FILE, bg_strerror(err));
 		return false;
 	}
-	err = rec_observe(r->dk, r->cfg, r->h, &r->obs, 0, r->d);
+	err = rec_observe(r->rt, r->cfg, r->h, &r->obs, 0, r->d);
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot observe the current state: %s",
 				bg_strerror(err));
@@ -357,14 +357,14 @@ static void converge(struct run *r)
 		.actor = actor, .progress = opts->progress, .progress_arg = opts->progress_arg,
 		.cancel = opts->cancel,
 	};
-	err = rec_exec_run(&eo, r->cfg, r->dk, r->h, &out->plan, &r->obs, &out->message, r->d);
+	err = rec_exec_run(&eo, r->cfg, r->rt, r->h, &out->plan, &r->obs, &out->message, r->d);
 	record(r, err);
 }
 
-void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
+void apply_run(const struct cfg *cfg, struct rt *rt, struct hist *h,
 		const struct apply_opts *opts, struct apply_outcome *out, struct bg_diag *d)
 {
-	struct run r = {.cfg = cfg, .dk = dk, .h = h, .opts = opts, .out = out, .d = d};
+	struct run r = {.cfg = cfg, .rt = rt, .h = h, .opts = opts, .out = out, .d = d};
 
 	plan_args_init(&r.args);
 	obs_init(&r.obs);
@@ -376,7 +376,7 @@ void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
 		break;
 	case EARLY_REPLAN:
 		/* Show the current plan after a refusal; failures here are only lost detail. */
-		if (rec_observe(dk, cfg, h, &r.obs, 0, d) == 0 &&
+		if (rec_observe(rt, cfg, h, &r.obs, 0, d) == 0 &&
 				rec_plan_build(&out->plan, cfg, &r.obs, &r.args, d) == 0) {
 			out->have_plan = true;
 			exec_compare(h, &out->plan);

@@ -15,10 +15,10 @@
 
 #include "bg.h"
 #include "cfg.h"
-#include "dk.h"
 #include "hist.h"
 #include "plan.h"
 #include "rec.h"
+#include "rt.h"
 
 #include <stdatomic.h>
 
@@ -60,7 +60,7 @@ void apply_outcome_release(struct apply_outcome *o);
  * Run. Never returns an error code: everything lands in *out (exit code,
  * message) and d (detail).
  */
-void apply_run(const struct cfg *cfg, struct dk_client *dk, struct hist *h,
+void apply_run(const struct cfg *cfg, struct rt *rt, struct hist *h,
 		const struct apply_opts *opts, struct apply_outcome *out, struct bg_diag *d);
 
 /*

@@ -1,8 +1,9 @@
 /*
  * job: see job.h. job_work is the only code of the daemon that runs off
  * the loop thread; it reads the job, the configuration it was given, the
- * worker's Docker client, the history (LMDB: its own transactions) and the
- * cancel flag, and writes only the job and, under pmu, the progress lines.
+ * worker's runtime client (rt.h), the history (LMDB: its own transactions)
+ * and the cancel flag, and writes only the job and, under pmu, the
+ * progress lines.
  */
 #include "bg.h"
 #include "job.h"
@@ -19,7 +20,7 @@ int job_pool_init(struct job_pool *jp, const char *docker_socket, FILE *out,
 	jp->out = out;
 	jp->done = done;
 	jp->arg = arg;
-	return dk_client_create(&jp->wdk, docker_socket);
+	return rt_docker_create(&jp->wrt, docker_socket);
 }
 
 /* Worker thread: queue one progress line for the loop ('T' transient, 'L' a line). */
@@ -88,8 +89,8 @@ void job_pool_release(struct job_pool *jp)
 		uv_mutex_destroy(&jp->pmu);
 		jp->started = false;
 	}
-	dk_client_destroy(jp->wdk);
-	jp->wdk = NULL;
+	rt_destroy(jp->wrt);
+	jp->wrt = NULL;
 	bg_strv_release(&jp->plines);
 }
 
@@ -106,10 +107,10 @@ static void job_work(uv_work_t *w)
 
 	switch (j->kind) {
 	case JOB_FULL:
-		j->err = rec_observe(jp->wdk, j->cfg, jp->hist, &j->obs, 0, &j->diag);
+		j->err = rec_observe(jp->wrt, j->cfg, jp->hist, &j->obs, 0, &j->diag);
 		break;
 	case JOB_REST:
-		j->err = rec_observe(jp->wdk, j->cfg, jp->hist, &j->obs, REC_OBSERVE_NO_CONTAINERS,
+		j->err = rec_observe(jp->wrt, j->cfg, jp->hist, &j->obs, REC_OBSERVE_NO_CONTAINERS,
 				&j->diag);
 		break;
 	case JOB_APPLY: {
@@ -122,7 +123,7 @@ static void job_work(uv_work_t *w)
 			.progress_arg = jp,
 			.cancel = &jp->cancel,
 		};
-		apply_run(j->cfg, jp->wdk, jp->hist, &o, &j->outcome, &j->diag);
+		apply_run(j->cfg, jp->wrt, jp->hist, &o, &j->outcome, &j->diag);
 		break;
 	}
 	}
@@ -172,10 +173,10 @@ int job_start(struct job_pool *jp, enum job_kind kind, const struct cfg *cfg,
 
 	if (jp->wdk_stale) {
 		/* A new engine may be behind the socket: start from a fresh client. */
-		struct dk_client *n = NULL;
-		if (dk_client_create(&n, jp->docker_socket) == 0) {
-			dk_client_destroy(jp->wdk);
-			jp->wdk = n;
+		struct rt *n = NULL;
+		if (rt_docker_create(&n, jp->docker_socket) == 0) {
+			rt_destroy(jp->wrt);
+			jp->wrt = n;
 		}
 		jp->wdk_stale = false;
 	}

@@ -19,9 +19,9 @@
 #include "bg-err.h"
 #include "bg-util.h"
 #include "apply.h"
-#include "dk.h"
 #include "obs.h"
 #include "queue.h"
+#include "rt.h"
 
 #include <stdatomic.h>
 #include <uv.h>
@@ -56,8 +56,8 @@ struct job_pool {
 	uv_loop_t *loop;
 	struct hist *hist;          /* borrowed */
 	const char *docker_socket;  /* borrowed */
-	struct dk_client *wdk;      /* the worker's blocking client */
-	bool wdk_stale;             /* a new engine may be behind the socket: new client first */
+	struct rt *wrt;             /* the worker's blocking runtime client */
+	bool wdk_stale;             /* a new engine may be behind the socket: new wrt first */
 	uv_async_t progress;
 	uv_mutex_t pmu;
 	struct bg_strv plines;      /* progress lines from the worker, under pmu */

@@ -32,6 +32,16 @@ static int docker_negotiate(struct rt *rt, struct bg_diag *d)
 	return dk_client_negotiate(dk_of(rt), d);
 }
 
+static const char *docker_engine_version(const struct rt *rt)
+{
+	return dk_client_engine_version(((const struct rt_docker *)rt)->dk);
+}
+
+static const char *docker_api_version(const struct rt *rt)
+{
+	return dk_client_api_version(((const struct rt_docker *)rt)->dk);
+}
+
 /* The order of a whole snapshot: the engine, then containers, networks
  * and volumes; the first failure stops it. */
 static int docker_observe(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d)
@@ -200,6 +210,8 @@ static void docker_destroy(struct rt *rt)
 static const struct rt_impl docker_impl = {
 	.name = "docker",
 	.negotiate = docker_negotiate,
+	.engine_version = docker_engine_version,
+	.api_version = docker_api_version,
 	.observe = docker_observe,
 	.inspect = docker_inspect,
 	.create = docker_create,
@@ -258,6 +270,16 @@ const char *rt_name(const struct rt *rt)
 int rt_negotiate(struct rt *rt, struct bg_diag *d)
 {
 	return RT_CALL(rt, negotiate, rt, d);
+}
+
+const char *rt_engine_version(const struct rt *rt)
+{
+	return rt->impl->engine_version ? rt->impl->engine_version(rt) : NULL;
+}
+
+const char *rt_api_version(const struct rt *rt)
+{
+	return rt->impl->api_version ? rt->impl->api_version(rt) : NULL;
 }
 
 int rt_observe(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d)

@@ -4,8 +4,10 @@
  * Docker engine (a Swarm runtime is the expected second implementation; it
  * is not written). Today there is one implementation, rt_docker_create,
  * which wraps dk_* and dkev_* one to one: same requests, same errors, same
- * messages. Nothing calls it instead of dk_* yet; switching the callers is
- * a later, mechanical step.
+ * messages. The reconcilers, converge (apply), the CLI and the daemon's
+ * job worker reach the engine only through it; the daemon's event stream
+ * and its snapshot's async inspects still use dkev directly (rt_events has
+ * no engine version and no inspect_async yet).
  *
  * The interface follows the wlroots backend pattern: struct rt is the base
  * every implementation embeds first, struct rt_impl its table of methods.
@@ -52,6 +54,9 @@ typedef void (*rt_inspect_cb)(struct rt_events *ev, int err,
 struct rt_impl {
 	const char *name; /* "docker" */
 	int (*negotiate)(struct rt *rt, struct bg_diag *d);
+	/* What negotiate found (NULL before it, or when it failed). */
+	const char *(*engine_version)(const struct rt *rt);
+	const char *(*api_version)(const struct rt *rt);
 	int (*observe)(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d);
 	int (*inspect)(struct rt *rt, const char *id, struct obs_container *c,
 			struct bg_diag *d);
@@ -103,6 +108,10 @@ const char *rt_name(const struct rt *rt);
 /* The wrappers: each calls its member (see dk.h for what the Docker
  * runtime does), or answers BG_ERRNO(ENOTSUP) when it is NULL. */
 int rt_negotiate(struct rt *rt, struct bg_diag *d);
+/* The engine's version and the API version in use, as negotiated (NULL
+ * before rt_negotiate, or when the member is NULL). */
+const char *rt_engine_version(const struct rt *rt);
+const char *rt_api_version(const struct rt *rt);
 int rt_observe(struct rt *rt, struct obs *o, unsigned what, struct bg_diag *d);
 int rt_inspect(struct rt *rt, const char *id, struct obs_container *c, struct bg_diag *d);
 int rt_create(struct rt *rt, const struct dk_container_spec *spec, char **id,

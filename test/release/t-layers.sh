@@ -5,8 +5,10 @@
 # <x.h> or as a path), an include across two drivers, an internal header
 # used from another folder, a prototype in a .c file (also over several
 # lines), a question about which edge is configured outside the edge
-# drivers (the kind enum, g->edge_kind, the kind's name), and a file in no
-# group; and a comment that names the kind is not taken for code.
+# drivers (the kind enum, g->edge_kind, the kind's name), a reconciler,
+# converge or CLI file that goes around the runtime interface to the
+# Docker client (its header, its calls), and a file in no group; and a
+# comment that names the kind is not taken for code.
 # Environment: BG_SRCDIR.
 set -u
 src=${BG_SRCDIR:?BG_SRCDIR is not set}
@@ -50,6 +52,13 @@ plant "prototype in a .c" reconcilers/rec.c 'int rec_sneaky_call(int x);' \
 plant "edge kind outside the edge" controller/converge/apply.c \
 	'static int k(const struct cfg *c) { return c->g.edge_kind == CFG_EDGE_NGINX; }' \
 	"asks which edge is configured"
+plant "Docker client header around rt.h" controller/converge/apply.c '#include "dk.h"' \
+	"includes dk.h of controller/runtime/docker/: reach the engine through rt.h"
+plant "Docker client header around rt.h (cli)" controller/cli/cli.c '#include "dkev.h"' \
+	"includes dkev.h of controller/runtime/docker/: reach the engine through rt.h"
+plant "Docker client call around rt.h" reconcilers/rec-volume.c \
+	'static int k(const char *s) { return dk_volume_remove(NULL, s, NULL); }' \
+	"calls dk_volume_remove() of controller/runtime/docker/"
 plant "file in no group" controller/stray/stray.c '/* stray */' \
 	"controller/stray/stray.c:1: not in any group"
 plant "upward include in angle brackets" controller/base/bg-buf.c '#include <plan.h>' \
