@@ -171,14 +171,14 @@ int job_start(struct job_pool *jp, enum job_kind kind, const struct cfg *cfg,
 	bg_diag_init(&j->diag);
 	apply_outcome_init(&j->outcome);
 
-	if (jp->wdk_stale) {
+	if (jp->wrt_stale) {
 		/* A new engine may be behind the socket: start from a fresh client. */
 		struct rt *n = NULL;
 		if (rt_docker_create(&n, jp->docker_socket) == 0) {
 			rt_destroy(jp->wrt);
 			jp->wrt = n;
 		}
-		jp->wdk_stale = false;
+		jp->wrt_stale = false;
 	}
 	int err = uv_queue_work(jp->loop, &j->work, job_work, job_after);
 	if (err) {

@@ -57,7 +57,7 @@ struct job_pool {
 	struct hist *hist;          /* borrowed */
 	const char *docker_socket;  /* borrowed */
 	struct rt *wrt;             /* the worker's blocking runtime client */
-	bool wdk_stale;             /* a new engine may be behind the socket: new wrt first */
+	bool wrt_stale;             /* a new engine may be behind the socket: new wrt first */
 	uv_async_t progress;
 	uv_mutex_t pmu;
 	struct bg_strv plines;      /* progress lines from the worker, under pmu */

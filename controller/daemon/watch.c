@@ -511,7 +511,7 @@ static void on_docker_state(struct dkev *ev, enum dkev_state st, int err, const 
 		c->retry_ms = 0;
 		uv_timer_stop(&c->retry);
 		if (c->ever_connected) {
-			c->jobs.wdk_stale = true;
+			c->jobs.wrt_stale = true;
 			c->reconnected = true;
 			snap_why_add(&c->snap, false, "docker reconnected");
 		}
