@@ -215,6 +215,37 @@ static void test_inspect_lenient(void **state)
 	json_object_put(j);
 }
 
+/* The list inside a list answer, for the name-conflict checks. */
+static void test_kind_list(void **state)
+{
+	struct json_object *j, *list;
+	struct bg_diag d;
+
+	bg_diag_init(&d);
+	assert_int_equal(jparse("[{\"Name\":\"a\"}]", &j), 0);
+	assert_int_equal(dk_parse_kind_list(j, "network", &list, &d), 0);
+	assert_ptr_equal(list, j);
+	json_object_put(j);
+	assert_int_equal(jparse("{\"Volumes\":[{\"Name\":\"v\"}],\"Warnings\":null}", &j), 0);
+	assert_int_equal(dk_parse_kind_list(j, "volume", &list, &d), 0);
+	assert_int_equal(json_object_array_length(list), 1);
+	json_object_put(j);
+	/* A fresh engine with no volume at all says null: not an error. */
+	assert_int_equal(jparse("{\"Volumes\":null,\"Warnings\":null}", &j), 0);
+	assert_int_equal(dk_parse_kind_list(j, "volume", &list, &d), 1);
+	assert_null(list);
+	json_object_put(j);
+	assert_int_equal(d.n_errors, 0);
+	/* Not a list: refused, and said. */
+	assert_int_equal(jparse("{\"message\":\"x\"}", &j), 0);
+	assert_int_equal(dk_parse_kind_list(j, "volume", &list, &d), BG_EPARSE);
+	assert_int_equal(dk_parse_kind_list(j, "network", &list, &d), BG_EPARSE);
+	assert_null(list);
+	json_object_put(j);
+	assert_int_equal(d.n_errors, 2);
+	bg_diag_release(&d);
+}
+
 static void test_lists(void **state)
 {
 	struct obs o;
@@ -244,6 +275,9 @@ static void test_lists(void **state)
 
 	/* No volumes at all: the engine says null. */
 	assert_int_equal(jparse("{\"Volumes\":null,\"Warnings\":null}", &j), 0);
+	struct json_object *list = j;
+	assert_int_equal(dk_parse_kind_list(j, "volume", &list, &d), 1);
+	assert_null(list);
 	assert_int_equal(dk_parse_volumes(j, &o, &d), 0);
 	json_object_put(j);
 	assert_int_equal(o.n_volumes, 1);
@@ -594,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_inspect_states),
 		cmocka_unit_test(test_inspect_malformed),
 		cmocka_unit_test(test_inspect_lenient),
+		cmocka_unit_test(test_kind_list),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_events),

@@ -403,6 +403,31 @@ int dk_parse_volumes(struct json_object *j, struct obs *o, struct bg_diag *d)
 	return 0;
 }
 
+int dk_parse_kind_list(struct json_object *j, const char *kind, struct json_object **list,
+		struct bg_diag *d)
+{
+	struct json_object *vols = NULL;
+	bool volume = strcmp(kind, "volume") == 0;
+
+	*list = j;
+	if (volume) {
+		*list = NULL;
+		if (json_object_is_type(j, json_type_object) &&
+				json_object_object_get_ex(j, "Volumes", &vols)) {
+			if (!vols) {
+				return 1; /* json-c gives a JSON null as NULL: no volumes at all */
+			}
+			*list = vols;
+		}
+	}
+	if (!*list || !json_object_is_type(*list, json_type_array)) {
+		*list = NULL;
+		dk__error(d, "the Docker engine's %s list is not a JSON array", kind);
+		return BG_EPARSE;
+	}
+	return 0;
+}
+
 /* "1.41" -> 1041; false if it is not MAJOR.MINOR. */
 static bool api_num(const char *s, unsigned long *out)
 {

@@ -291,29 +291,6 @@ static const char *kind_path(const char *kind, const char *who)
 	BG_BUG("%s: unknown kind '%s'", who, kind);
 }
 
-/*
- * The array in a list answer of kind (a volume list wraps it in
- * "Volumes"); *list is borrowed from j. 1 with *list NULL for "no volumes
- * at all". (As written, that test never holds: json-c gives a JSON null
- * as NULL, so dk__jget(.., json_type_null) is NULL too, and a null
- * Volumes is reported as not an array. Kept as it was: no behaviour
- * changes in this refactor.)
- */
-static int kind_list(struct json_object *j, const char *kind, struct json_object **list,
-		struct bg_diag *d)
-{
-	*list = strcmp(kind, "volume") == 0 ? dk__jget(j, "Volumes", json_type_array) : j;
-	if (!*list || !json_object_is_type(*list, json_type_array)) {
-		*list = NULL;
-		if (strcmp(kind, "volume") == 0 && dk__jget(j, "Volumes", json_type_null)) {
-			return 1; /* no volumes at all */
-		}
-		dk__error(d, "the Docker engine's %s list is not a JSON array", kind);
-		return BG_EPARSE;
-	}
-	return 0;
-}
-
 int dk_name_taken(struct dk_client *dk, const char *kind, const char *name,
 		bool *exists, bool *managed, struct bg_diag *d)
 {
@@ -340,7 +317,7 @@ int dk_name_taken(struct dk_client *dk, const char *kind, const char *name,
 	if (err) {
 		goto out;
 	}
-	err = kind_list(j, kind, &list, d);
+	err = dk_parse_kind_list(j, kind, &list, d);
 	if (err) {
 		err = err < 0 ? err : 0;
 		goto out;
@@ -386,7 +363,7 @@ int dk_names_unmanaged(struct dk_client *dk, const char *kind, struct bg_strv *o
 	if (err) {
 		goto out;
 	}
-	err = kind_list(j, kind, &list, d);
+	err = dk_parse_kind_list(j, kind, &list, d);
 	if (err) {
 		err = err < 0 ? err : 0;
 		goto out;

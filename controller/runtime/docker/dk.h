@@ -223,6 +223,14 @@ int dk_parse_container_inspect(struct json_object *j, struct obs_container *c,
 int dk_parse_networks(struct json_object *j, struct obs *o, struct bg_diag *d);
 int dk_parse_volumes(struct json_object *j, struct obs *o, struct bg_diag *d);
 /*
+ * The array of a list answer of kind ("container", "network", "volume"; a
+ * volume list wraps it in "Volumes"): *list is borrowed from j. 1 with
+ * *list NULL when the engine has no volumes at all (it says null, not []),
+ * BG_EPARSE when the answer is not a list.
+ */
+int dk_parse_kind_list(struct json_object *j, const char *kind, struct json_object **list,
+		struct bg_diag *d);
+/*
  * GET /version body: *engine (e.g. "20.10.24+dfsg1") and *api (the version
  * to speak: the engine's ApiVersion capped at DK_API_MAX) are new strings.
  * BG_EDOCKER when the engine is older than DK_API_MIN, BG_EPARSE when the
