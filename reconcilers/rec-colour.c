@@ -667,12 +667,8 @@ static int colour_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		const struct cfg_site *s = &cfg->sites[i];
 		for (size_t c = 0; c < 2; c++) {
 			for (unsigned r = 1; r <= s->replicas; r++) {
-				char *n = des_colour_container_name(s->name, colours[c], r);
-				if (obs_container_find(o, n)) {
-					free(n);
-				} else {
-					bg_strv_push_take(&names, n);
-				}
+				bg_strv_push_take(&names,
+						des_colour_container_name(s->name, colours[c], r));
 			}
 		}
 	}

@@ -21,12 +21,7 @@ static int network_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 	obs_finish(o);
 	bg_strv_init(&names);
 	for (size_t i = 0; i < cfg->n_sites; i++) {
-		char *n = bg_xasprintf("%s-net", cfg->sites[i].name);
-		if (obs_network_find(o, n)) {
-			free(n);
-		} else {
-			bg_strv_push_take(&names, n);
-		}
+		bg_strv_push_take(&names, bg_xasprintf("%s-net", cfg->sites[i].name));
 	}
 	err = rec_observe_conflicts(rt, o, "network", &names, d);
 	bg_strv_release(&names);

@@ -17,12 +17,8 @@ static int service_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 	for (size_t i = 0; i < cfg->n_sites; i++) {
 		const struct cfg_site *s = &cfg->sites[i];
 		for (size_t k = 0; k < s->n_services; k++) {
-			char *n = bg_xasprintf("%s-%s", s->name, s->services[k].name);
-			if (obs_container_find(o, n)) {
-				free(n);
-			} else {
-				bg_strv_push_take(&names, n);
-			}
+			bg_strv_push_take(&names,
+					bg_xasprintf("%s-%s", s->name, s->services[k].name));
 		}
 	}
 	err = rec_observe_conflicts(rt, o, "container", &names, d);

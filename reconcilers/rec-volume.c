@@ -34,8 +34,8 @@ static int volume_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 			}
 			for (size_t j = 0; j < nm; j++) {
 				char *n = des_volume_name(s->name, m[j].volume);
-				if (obs_volume_find(o, n) || bg_strv_contains(&names, n)) {
-					free(n);
+				if (bg_strv_contains(&names, n)) {
+					free(n); /* a volume shared by the site and a service */
 				} else {
 					bg_strv_push_take(&names, n);
 				}

@@ -74,25 +74,43 @@ int rec_observe(struct rt *rt, const struct cfg *cfg, struct hist *h,
 	return 0;
 }
 
+/* Is name among the managed objects of kind that o holds (sorted)? */
+static bool observed_managed(const struct obs *o, const char *kind, const char *name)
+{
+	if (strcmp(kind, "container") == 0) {
+		return obs_container_find(o, name) != NULL;
+	}
+	if (strcmp(kind, "network") == 0) {
+		return obs_network_find(o, name) != NULL;
+	}
+	return strcmp(kind, "volume") == 0 && obs_volume_find(o, name) != NULL;
+}
+
 int rec_observe_conflicts(struct rt *rt, struct obs *o, const char *kind,
 		const struct bg_strv *names, struct bg_diag *d)
 {
-	struct bg_strv taken;
+	struct bg_strv ask, taken;
 	int err = 0;
 
-	if (names->n == 0) {
-		return 0;
-	}
-	/* One list call per kind, not one request per name. */
+	bg_strv_init(&ask);
 	bg_strv_init(&taken);
-	err = rt_list_unmanaged(rt, kind, &taken, d);
-	for (size_t i = 0; !err && i < names->n; i++) {
+	for (size_t i = 0; i < names->n; i++) {
+		if (!observed_managed(o, kind, names->v[i])) {
+			bg_strv_push(&ask, names->v[i]);
+		}
+	}
+	/* One list call per kind, not one request per name; none if all are ours. */
+	if (ask.n) {
+		err = rt_list_unmanaged(rt, kind, &taken, d);
+	}
+	for (size_t i = 0; !err && i < ask.n; i++) {
 		/* taken.v is NULL when nothing is taken: bsearch(NULL, 0) is still UB. */
-		if (taken.n && bsearch(&names->v[i], taken.v, taken.n, sizeof(*taken.v), strp_cmp)) {
-			obs_conflict_add(o, kind, names->v[i]);
+		if (taken.n && bsearch(&ask.v[i], taken.v, taken.n, sizeof(*taken.v), strp_cmp)) {
+			obs_conflict_add(o, kind, ask.v[i]);
 		}
 	}
 	bg_strv_release(&taken);
+	bg_strv_release(&ask);
 	return err;
 }
 

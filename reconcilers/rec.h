@@ -142,7 +142,9 @@ struct plan_action *rec_image_need(struct rec_diff_ctx *ctx, const char *ref,
 		const char *why_fmt, ...) BG_PRINTF(3, 4);
 /* Is this name held by an object bluegreen must not touch? */
 bool rec_conflict(const struct obs *o, const char *kind, const char *name);
-/* Observe name conflicts: for each name not found among managed objects, ask the engine. */
+/* Observe name conflicts: the names (of kind "container", "network" or
+ * "volume") not found among the managed objects o holds (sorted) are
+ * looked up in one list of the engine's unmanaged objects of that kind. */
 int rec_observe_conflicts(struct rt *rt, struct obs *o, const char *kind,
 		const struct bg_strv *names, struct bg_diag *d);
 
