@@ -140,24 +140,17 @@ bool rec_publishes_ports(const struct cfg *cfg)
 	return edge_for(cfg)->publishes_ports(cfg);
 }
 
-char *rec_edge_live(const struct cfg *cfg, const char *site)
+int rec_edge_read(const struct cfg *cfg, struct obs *o)
 {
-	struct obs o;
 	struct bg_diag d;
-	char *live = NULL;
 
-	obs_init(&o);
 	bg_diag_init(&d);
-	if (edge_observe(cfg, &o, &d) == 0) {
-		obs_finish(&o);
-		const struct obs_edge *e = obs_edge_find(&o, site);
-		if (e && e->live) {
-			live = bg_xstrdup(e->live);
-		}
-	}
+	int err = edge_observe(cfg, o, &d);
 	bg_diag_release(&d);
-	obs_release(&o);
-	return live;
+	if (!err) {
+		obs_finish(o);
+	}
+	return err;
 }
 
 void rec_fact_container(struct plan *p, const struct obs_container *c)

@@ -123,10 +123,11 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 		const char *name);
 /*
- * The colour the edge file of site routes to right now, read from disk (a
- * new string), NULL if none or unreadable: what apply reports as live.
+ * Every site's edge file as it is on disk right now, into o (sorted): what
+ * apply reports as live after a run. Errors are left out of any diag: a
+ * file that cannot be read is an edge with no live colour.
  */
-char *rec_edge_live(const struct cfg *cfg, const char *site);
+int rec_edge_read(const struct cfg *cfg, struct obs *o);
 /* Record a container's facts (id, state, health, spec, version, IPs). */
 void rec_fact_container(struct plan *p, const struct obs_container *c);
 /* Report progress (a line for the convergence log, or a transient status). */

@@ -56,21 +56,20 @@ static void outcome(struct apply_outcome *out, int code, const char *fmt, ...)
 	out->exit = code;
 }
 
-/* The live colour of a site as its edge file says now ("nothing": none). */
-static const char *live_now(const struct cfg *cfg, const char *site, char **buf)
-{
-	*buf = rec_edge_live(cfg, site);
-	return *buf ? *buf : "nothing";
-}
-
+/* What each site's edge file says is live now ("nothing": none), read
+ * once for all sites. */
 static void live_summary(const struct cfg *cfg, const struct plan *p, struct bg_buf *b)
 {
+	struct obs o;
+
+	obs_init(&o);
+	bool read = rec_edge_read(cfg, &o) == 0;
 	for (size_t i = 0; i < p->n_sites; i++) {
-		char *buf = NULL;
+		const struct obs_edge *e = read ? obs_edge_find(&o, p->sites[i].site) : NULL;
 		bg_buf_addf(b, "%s%s: %s", i ? ", " : "", p->sites[i].site,
-				live_now(cfg, p->sites[i].site, &buf));
-		free(buf);
+				e && e->live ? e->live : "nothing");
 	}
+	obs_release(&o);
 }
 
 static bool confirms_ok(const struct cfg *cfg, const struct plan *p, const struct bg_strv *given,
