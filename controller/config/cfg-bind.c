@@ -381,6 +381,15 @@ void cfg__global_release(struct cfg_global *g)
 	bg_strv_release(&g->nginx.test);
 	free(g->nginx.listen);
 	free(g->nginx.ports);
+	free(g->nginx.listen_tls);
+	bg_strv_release(&g->nginx.real_ip_from);
+	free(g->nginx.group);
+	free(g->nginx.auth_dir);
+	free(g->acme.email);
+	free(g->acme.directory);
+	free(g->acme.ca_bundle);
+	bg_strv_release(&g->acme.certbot);
+	free(g->acme.dir);
 	bg_strv_release(&g->redact);
 	memset(g, 0, sizeof(*g));
 }
@@ -414,6 +423,17 @@ void cfg__site_release(struct cfg_site *s)
 	free(s->stop_signal);
 	free(s->confirm);
 	bg_strv_release(&s->modules);
+	free(s->tls.cert);
+	free(s->tls.key);
+	free(s->redirect_to);
+	free(s->edge.max_body);
+	free(s->preview_auth.user);
+	free(s->preview_auth.password_file);
+	if (s->preview_auth.password) {
+		explicit_bzero(s->preview_auth.password, strlen(s->preview_auth.password));
+		free(s->preview_auth.password);
+	}
+	bg_strv_release(&s->preview_allow);
 	memset(s, 0, sizeof(*s));
 }
 

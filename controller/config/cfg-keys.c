@@ -13,6 +13,7 @@
 #include "bg-util.h"
 #include "cfg-int.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 
@@ -311,6 +312,73 @@ static bool confirm_valid(const char *s)
 	return n >= 1 && n <= 200;
 }
 
+/* "ADDR" or "ADDR/BITS", IPv4 or IPv6: what nginx's allow and
+ * set_real_ip_from and Traefik's ipAllowList take. */
+static bool cidr_valid(const char *s)
+{
+	char addr[64];
+	unsigned char bin[16];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(addr)) {
+		return false;
+	}
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	bool v6 = strchr(addr, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
+		return false;
+	}
+	if (!slash) {
+		return true;
+	}
+	const char *b = slash + 1;
+	size_t digits = strspn(b, "0123456789");
+	if (digits == 0 || digits > 3 || b[digits] != '\0') {
+		return false;
+	}
+	return strtoul(b, NULL, 10) <= (v6 ? 128u : 32u);
+}
+
+/* A size as nginx writes it: digits, then optionally k, m or g (either case). */
+static bool size_valid(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+	if (n == 0 || n > 12) {
+		return false;
+	}
+	return s[n] == '\0' || (strchr("kKmMgG", s[n]) && s[n + 1] == '\0');
+}
+
+uint64_t cfg_size_bytes(const char *s)
+{
+	if (!s || !size_valid(s)) {
+		return 0;
+	}
+	char *end = NULL;
+	uint64_t v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': return v << 10;
+	case 'm': case 'M': return v << 20;
+	case 'g': case 'G': return v << 30;
+	default: return v;
+	}
+}
+
+/* An e-mail address for an ACME account: one '@', no spaces or quotes. */
+static bool email_valid(const char *s)
+{
+	const char *at = strchr(s, '@');
+	return at && at != s && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') &&
+			printable_ascii(s) && !strpbrk(s, " \"'<>,;");
+}
+
+/* A user name for basic auth: no ':' (the htpasswd separator), no spaces. */
+static bool auth_user_valid(const char *s)
+{
+	return word_valid(s, CFG__ALNUM, CFG__ALNUM "_.@-", 64);
+}
+
 bool cfg__module_entry_known(const char *s)
 {
 	return cfg_module_known(s[0] == '-' ? s + 1 : s);
@@ -469,6 +537,9 @@ const char *const cfg__def_redact[] = {"*SECRET*", "*PASSWORD*", "*PASSWD*",
 		"*_PW_*", "*_PW[0-9]*", "AUTH", "AUTH[!O]*", "*_AUTH", "*_AUTH[!O]*",
 		"*AUTHORIZATION*", "*AUTHPASS*", "*PRIVATE*", "*SALT*", "*DSN*", NULL};
 static const char *const def_empty[] = {NULL};
+static const char *const tls_modes[] = {"off", "auto", "files", NULL};
+static const char *const def_certbot[] = {"certbot", NULL};
+static const char *const def_preview_allow[] = {"127.0.0.1/32", "::1/128", NULL};
 
 #define HOSTNAME_EXPECT "a lowercase host name such as shop.example.com (no wildcards)"
 #define IMAGE_EXPECT "a docker image reference such as registry.example.com/shop:1.4.2"
@@ -530,6 +601,46 @@ static const struct cfg__key nginx_keys[] = {
 	{.name = "ports", .type = K_STR, .off = G(nginx.ports), .def = "20000-29999",
 		.check = cfg__port_range_valid, .expect = "a range of ports such as 20000-29999",
 		.doc = "host ports bluegreen publishes colours on (upstream: ports), on 127.0.0.1"},
+	{.name = "listen_tls", .type = K_LISTEN, .off = G(nginx.listen_tls), .def = "443",
+		.expect = "a port or host:port such as 443 or 127.0.0.1:8443",
+		.doc = "value of the listen directive of the HTTPS server blocks"},
+	{.name = "real_ip_from", .type = K_STRLIST, .off = G(nginx.real_ip_from),
+		.defs = def_empty, .check = cidr_valid, .expect = "a network such as 10.0.0.0/8",
+		.doc = "trusted proxies in front of nginx (load balancer): the client address "
+		       "is taken from their X-Forwarded-For; [] trusts none"},
+	{.name = "group", .type = K_STR, .off = G(nginx.group), .def = "www-data",
+		.check = ident_valid, .expect = "a group name such as www-data",
+		.doc = "group of the nginx workers: the preview password files are written "
+		       "0640 to this group"},
+	{.name = "auth_dir", .type = K_PATH, .off = G(nginx.auth_dir), .off2 = G(nginx.auth_dir_rel),
+		.def = "/etc/nginx/bluegreen-auth",
+		.doc = "where the preview password files (htpasswd) are written; not conf_dir, "
+		       "which nginx may load as configuration"},
+	{0},
+};
+
+static const struct cfg__key acme_keys[] = {
+	{.name = "email", .type = K_STR, .off = G(acme.email), .check = email_valid,
+		.expect = "an e-mail address such as ops@example.com",
+		.doc = "ACME account contact (expiry notices); required by tls.mode auto"},
+	{.name = "directory", .type = K_STR, .off = G(acme.directory),
+		.def = "https://acme-v02.api.letsencrypt.org/directory", .check = api_url_valid,
+		.expect = "an https URL such as https://acme-v02.api.letsencrypt.org/directory",
+		.doc = "ACME directory URL"},
+	{.name = "staging", .type = K_BOOL, .off = G(acme.staging), .def = "false",
+		.doc = "use Let's Encrypt's staging directory (untrusted certificates, "
+		       "higher rate limits) instead of directory"},
+	{.name = "ca_bundle", .type = K_PATH, .off = G(acme.ca_bundle), .off2 = G(acme.ca_bundle_rel),
+		.doc = "CA certificates that the ACME directory's own certificate is checked "
+		       "against (a test CA); unset: the system's"},
+	{.name = "certbot", .type = K_ARGV, .flags = F_NONEMPTY, .off = G(acme.certbot),
+		.defs = def_certbot, .expect = "[certbot]",
+		.doc = "argv that runs certbot (never a shell string)"},
+	{.name = "renew_days", .type = K_INT, .off = G(acme.renew_days), .def = "30",
+		.min = 1, .max = 3650, .doc = "renew a certificate when fewer days are left"},
+	{.name = "dir", .type = K_PATH, .off = G(acme.dir), .off2 = G(acme.dir_rel),
+		.def = "/var/lib/bluegreen-acme",
+		.doc = "certificates, certbot's state and the challenge webroot nginx serves"},
 	{0},
 };
 
@@ -567,6 +678,45 @@ static const struct cfg__key strategy_keys[] = {
 		.doc = "keep the previous colour running for instant rollback"},
 	{.name = "drain", .type = K_DURATION, .off = S(drain_ms), .def = "5s",
 		.doc = "wait after a switch before stopping the old colour"},
+	{0},
+};
+
+static const struct cfg__key tls_keys[] = {
+	{.name = "mode", .type = K_ENUM, .off = S(tls.mode), .defs = tls_modes, .def = "off",
+		.doc = "off (HTTP only), auto (ACME) or files (cert and key given here)"},
+	{.name = "cert", .type = K_STR, .off = S(tls.cert), .check = nonempty,
+		.expect = "a file name relative to the config directory, or absolute",
+		.doc = "mode files: certificate chain (PEM)"},
+	{.name = "key", .type = K_STR, .off = S(tls.key), .check = nonempty,
+		.expect = "a file name relative to the config directory, or absolute",
+		.doc = "mode files: private key (PEM); its content is never read by bluegreen"},
+	{.name = "hsts", .type = K_INT, .off = S(tls.hsts), .def = "0", .min = 0,
+		.max = 63072000, .doc = "Strict-Transport-Security max-age in seconds; 0: no header"},
+	{.name = "redirect", .type = K_BOOL, .off = S(tls.redirect), .def = "true",
+		.doc = "redirect HTTP to HTTPS (308) once the certificate exists"},
+	{0},
+};
+
+static const struct cfg__key site_edge_keys[] = {
+	{.name = "max_body", .type = K_STR, .off = S(edge.max_body), .def = "64m",
+		.check = size_valid, .expect = "a size such as 64m, 512k or 1g",
+		.doc = "largest request body the edge passes on (uploads)"},
+	{.name = "read_timeout", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = S(edge.read_timeout_ms), .def = "60s",
+		.doc = "how long the edge waits for the container's answer"},
+	{.name = "send_timeout", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = S(edge.send_timeout_ms), .def = "60s",
+		.doc = "how long the edge waits while sending the request to the container"},
+	{0},
+};
+
+static const struct cfg__key preview_auth_keys[] = {
+	{.name = "user", .type = K_STR, .off = S(preview_auth.user), .check = auth_user_valid,
+		.expect = "a user name of letters, digits, '.', '_', '@' or '-'",
+		.doc = "user name asked on the preview host"},
+	{.name = "password_file", .type = K_STR, .off = S(preview_auth.password_file),
+		.check = nonempty, .expect = "a file name relative to the config directory",
+		.doc = "file holding the password (first line); read like env_file, never printed"},
 	{0},
 };
 
@@ -628,6 +778,20 @@ static const struct cfg__key site_keys[] = {
 		.doc = "phrase that must accompany the token in install_mode production"},
 	{.name = "modules", .type = K_MODULES, .off = S(modules), .defs = def_empty,
 		.doc = "site-level modules; \"-name\" removes one a lower layer enabled"},
+	{.name = "tls", .type = K_MAP, .sub = tls_keys, .doc = "HTTPS for the site's domains"},
+	{.name = "redirect_to", .type = K_STR, .flags = F_NO_DEFAULTS, .off = S(redirect_to),
+		.check = cfg__hostname_valid, .expect = HOSTNAME_EXPECT,
+		.doc = "one of domains: requests for the others are redirected to it (308), "
+		       "e.g. www to apex"},
+	{.name = "edge", .type = K_MAP, .sub = site_edge_keys,
+		.doc = "request limits at the edge (body size, timeouts)"},
+	{.name = "preview_auth", .type = K_MAP, .sub = preview_auth_keys,
+		.doc = "basic auth on the preview host"},
+	{.name = "preview_allow", .type = K_STRLIST, .off = S(preview_allow),
+		.defs = def_preview_allow, .check = cidr_valid,
+		.expect = "a network such as 10.0.0.0/8",
+		.doc = "networks the preview host answers without credentials; others get "
+		       "403, or are asked for preview_auth when it is set"},
 	{0},
 };
 
@@ -649,6 +813,8 @@ static const struct cfg__key global_keys[] = {
 		       "name; unset: env_file stays inside the config directory"},
 	{.name = "docker", .type = K_MAP, .sub = docker_keys, .doc = "Docker Engine access"},
 	{.name = "edge", .type = K_MAP, .sub = edge_keys, .doc = "the edge proxy"},
+	{.name = "acme", .type = K_MAP, .sub = acme_keys,
+		.doc = "certificates for sites with tls.mode auto (nginx edge: certbot)"},
 	{.name = "redact", .type = K_STRLIST, .off = G(redact), .defs = cfg__def_redact,
 		.check = glob_valid, .expect = "a glob such as *SECRET*",
 		.doc = "extra env keys whose values are never printed (case-insensitive shell "

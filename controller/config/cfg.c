@@ -616,6 +616,63 @@ static void check_hosts(struct loader *l)
 	free(refs);
 }
 
+/* The loc of root's key path a.b (the value node), else fallback. */
+static struct bg_loc key_loc(const struct cfg__node *root, const char *a, const char *b,
+		struct bg_loc fallback)
+{
+	const struct cfg__node *n = cfg__map_get(root, a);
+	if (n && b) {
+		const struct cfg__node *m = cfg__map_get(n, b);
+		n = m ? m : n;
+	}
+	return n ? n->loc : fallback;
+}
+
+/*
+ * The edge keys of a site that depend on each other or on global.conf
+ * (ADR 0015): a files certificate names both files, auto needs an ACME
+ * contact (nginx) or a certresolver (traefik), redirect_to is one of the
+ * domains, preview_auth is complete and has a preview host to protect.
+ */
+static void site_edge_requirements(struct loader *l, size_t i)
+{
+	const struct cfg_site *s = &l->c->sites[i];
+	const struct cfg__node *root = l->c->prov->sites[i];
+	const struct cfg_global *g = &l->c->g;
+	struct bg_loc tls = key_loc(root, "tls", "mode", s->loc);
+
+	if (!is_map(root)) {
+		return;
+	}
+	if (s->tls.mode == CFG_TLS_FILES && (!s->tls.cert || !s->tls.key)) {
+		bg_diag_error(l->d, &tls, "tls.mode files needs tls.cert and tls.key");
+	}
+	if (s->tls.mode == CFG_TLS_AUTO && g->edge_kind == CFG_EDGE_NGINX && !g->acme.email) {
+		bg_diag_error(l->d, &tls, "tls.mode auto needs acme.email in global.conf "
+				"(the ACME account's contact)");
+	}
+	if (s->tls.mode == CFG_TLS_AUTO && g->edge_kind == CFG_EDGE_TRAEFIK &&
+			!g->traefik.certresolver) {
+		bg_diag_error(l->d, &tls, "tls.mode auto needs edge.traefik.certresolver in "
+				"global.conf (Traefik requests the certificate)");
+	}
+	if (s->tls.mode != CFG_TLS_FILES && (s->tls.cert || s->tls.key)) {
+		bg_diag_error(l->d, &tls, "tls.cert and tls.key are only used with tls.mode files");
+	}
+	if (s->redirect_to && !bg_strv_contains(&s->domains, s->redirect_to)) {
+		struct bg_loc at = key_loc(root, "redirect_to", NULL, s->loc);
+		bg_diag_error(l->d, &at, "redirect_to '%s' must be one of the site's domains",
+				s->redirect_to);
+	}
+	if (!s->preview_auth.user != !s->preview_auth.password_file) {
+		struct bg_loc at = key_loc(root, "preview_auth", NULL, s->loc);
+		bg_diag_error(l->d, &at, "preview_auth needs both user and password_file");
+	} else if (s->preview_auth.user && !s->preview) {
+		struct bg_loc at = key_loc(root, "preview_auth", NULL, s->loc);
+		bg_diag_error(l->d, &at, "preview_auth is set but the site has no preview host");
+	}
+}
+
 static void global_requirements(struct loader *l, const struct cfg__node *groot,
 		const struct cfg__node *merged)
 {
@@ -734,6 +791,9 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 	free(single);
 	sort_sites(c);
 	check_hosts(l);
+	for (size_t i = 0; i < l->c->n_sites; i++) {
+		site_edge_requirements(l, i);
+	}
 }
 
 int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d)

@@ -43,6 +43,13 @@ enum cfg_promote {
 	CFG_PROMOTE_AUTO,
 };
 
+/* How a site gets its certificate (docs/edge.md "HTTPS", ADR 0015). */
+enum cfg_tls_mode {
+	CFG_TLS_OFF = 0, /* HTTP only */
+	CFG_TLS_AUTO,    /* ACME: certbot (nginx) or the certresolver (traefik) */
+	CFG_TLS_FILES,   /* cert and key files the operator provides */
+};
+
 /* One environment variable. Values of secret variables are never printed. */
 struct cfg_env_var {
 	char *key;
@@ -70,6 +77,28 @@ struct cfg_health {
 	uint64_t interval_ms; /* default 1000 */
 	uint64_t timeout_ms;  /* default 2000 */
 	unsigned retries;     /* attempts before giving up, default 30 */
+};
+
+/* A site's `tls:` (ADR 0015). */
+struct cfg_tls {
+	enum cfg_tls_mode mode; /* default off */
+	char *cert, *key;       /* mode files: as written (relative: to the config dir) */
+	unsigned hsts;          /* Strict-Transport-Security max-age in s; 0: no header */
+	bool redirect;          /* HTTP -> HTTPS (308) once a certificate exists; default true */
+};
+
+/* A site's `edge:`: what the proxy allows a request (ADR 0015). */
+struct cfg_site_edge {
+	char *max_body;           /* nginx size syntax ("64m"), default "64m"; cfg_size_bytes */
+	uint64_t read_timeout_ms; /* proxy read timeout, default 60s */
+	uint64_t send_timeout_ms; /* proxy send timeout, default 60s */
+};
+
+/* A site's `preview_auth:` (basic auth on the preview host); user NULL: none. */
+struct cfg_preview_auth {
+	char *user;
+	char *password_file; /* as written, read like env_file; its content is secret */
+	char *password;      /* its first line, read at load: never printed or journaled */
 };
 
 /* A backing service (database, cache): not coloured, never recreated implicitly. */
@@ -108,6 +137,13 @@ struct cfg_site {
 	char *stop_signal;     /* default "SIGTERM" */
 	char *confirm;         /* NULL if none */
 	struct bg_strv modules; /* effective site-level modules */
+	struct cfg_tls tls;
+	char *redirect_to;      /* one of domains: the others redirect to it (308); NULL: none */
+	struct cfg_site_edge edge;
+	struct cfg_preview_auth preview_auth;
+	/* Networks (CIDR) the preview host answers without credentials; default
+	 * loopback only. With preview_auth, anyone else must authenticate. */
+	struct bg_strv preview_allow;
 	struct bg_loc loc;     /* the `site:` key */
 };
 
@@ -135,6 +171,26 @@ struct cfg_nginx {
 	enum cfg_nginx_upstream upstream; /* default ports */
 	char *ports;             /* "LO-HI", default "20000-29999": published ports */
 	unsigned port_lo, port_hi; /* parsed from ports */
+	char *listen_tls;        /* listen value of the HTTPS server blocks, default "443" */
+	struct bg_strv real_ip_from; /* CIDRs of trusted proxies in front of nginx; empty: none */
+	char *group;             /* group of files nginx workers read (htpasswd), default www-data */
+	char *auth_dir;          /* where preview password files are written, default
+	                          * /etc/nginx/bluegreen-auth (0750 root:group) */
+	bool auth_dir_rel;
+};
+
+/* `acme:`: how certificates are requested for sites with tls.mode auto. */
+struct cfg_acme {
+	char *email;             /* account contact; required by tls: {mode: auto} */
+	char *directory;         /* ACME directory URL; default Let's Encrypt production */
+	bool staging;            /* use Let's Encrypt's staging directory instead */
+	char *ca_bundle;         /* CA file to trust the directory with (test CAs); NULL: system */
+	bool ca_bundle_rel;
+	struct bg_strv certbot;  /* argv prefix, default [certbot] */
+	unsigned renew_days;     /* renew when fewer days are left, default 30 */
+	char *dir;               /* certbot's config/work/logs and the webroot, default
+	                          * /var/lib/bluegreen-acme (not under state_dir: nginx reads it) */
+	bool dir_rel;
 };
 
 struct cfg_global {
@@ -155,6 +211,7 @@ struct cfg_global {
 	char *edge_network;      /* default "bluegreen-edge" */
 	struct cfg_traefik traefik;
 	struct cfg_nginx nginx;
+	struct cfg_acme acme;
 	struct bg_strv redact;   /* env key globs, case-insensitive; defaults: cfg-keys.c cfg__def_redact */
 };
 
@@ -220,5 +277,7 @@ bool cfg_module_built(const char *name);
 
 /* [a-z0-9][a-z0-9-]{0,39} */
 bool cfg_name_valid(const char *name);
+/* Bytes of a size written as nginx does ("64m"); 0 when it is not one. */
+uint64_t cfg_size_bytes(const char *s);
 
 #endif /* BG_CONTROLLER_CFG_H */

@@ -118,6 +118,10 @@ struct obs_edge {
 	char *preview;     /* colour the preview router serves, NULL if none */
 	char *content_sha; /* sha256 hex of the file, NULL if absent */
 	struct bg_strv upstreams; /* nginx: "ip:port" of the live upstream; traefik: empty */
+	/* The site's certificate can be served: its files exist (tls.mode files,
+	 * or auto on nginx once certbot issued it) or the proxy gets it itself
+	 * (auto on traefik). False with tls off. */
+	bool tls_ready;
 	char *error;       /* why the file could not be understood, NULL if fine */
 };
 

@@ -29,7 +29,12 @@ int edge__view_check(const struct edge_view *v);
 const char *edge__preview_colour(const struct edge_view *v);
 /* Release live, preview, upstreams and error of e. */
 void edge__obs_reset(struct obs_edge *e);
-/* nginx: PIDs of the workers taking new connections on listen (edge-nginx.c). */
+/* nginx: CONF_DIR/bluegreen-SITE.conf (a new string). */
+char *edge__nginx_path(const struct cfg *cfg, const char *site);
+/* nginx: edge_impl.install (edge-nginx-run.c). */
+int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, struct bg_diag *d);
+/* nginx: PIDs of the workers taking new connections on listen (edge-nginx-run.c). */
 void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
 /* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */
 void edge__nginx_wait_workers(const struct bg_strv *pids, int64_t deadline);

@@ -28,6 +28,35 @@ const struct edge_impl *edge_for(const struct cfg *cfg)
 	BG_BUG("edge: kind %d is not one config produces", (int)cfg->g.edge_kind);
 }
 
+static char *abs_in(const char *dir, const char *p)
+{
+	return p[0] == '/' ? bg_xstrdup(p) : bg_xasprintf("%s/%s", dir, p);
+}
+
+int edge_tls_paths(const struct cfg *cfg, const struct cfg_site *site, char **cert,
+		char **key)
+{
+	*cert = *key = NULL;
+	switch (site->tls.mode) {
+	case CFG_TLS_FILES:
+		if (!site->tls.cert || !site->tls.key) {
+			return BG_ENOT_FOUND;
+		}
+		*cert = abs_in(cfg->dir, site->tls.cert);
+		*key = abs_in(cfg->dir, site->tls.key);
+		return 0;
+	case CFG_TLS_AUTO:
+		*cert = bg_xasprintf("%s/certbot/live/bluegreen-%s/fullchain.pem", cfg->g.acme.dir,
+				site->name);
+		*key = bg_xasprintf("%s/certbot/live/bluegreen-%s/privkey.pem", cfg->g.acme.dir,
+				site->name);
+		return 0;
+	case CFG_TLS_OFF:
+	default:
+		return BG_ENOT_FOUND;
+	}
+}
+
 bool edge__site_name_valid(const char *s)
 {
 	size_t n = 0;

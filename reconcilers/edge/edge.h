@@ -46,6 +46,10 @@ struct edge_view {
 	/* nginx: the same for the preview colour (NULL: none). When preview is
 	 * NULL or equals live, live_upstreams is used instead. */
 	const struct bg_strv *preview_upstreams;
+	/* HTTPS can be served (obs_edge.tls_ready, or a certificate this plan
+	 * requests): the TLS server blocks / routers are written, and HTTP
+	 * redirects when site->tls.redirect. False: HTTP only. */
+	bool tls_ready;
 };
 
 /*
@@ -139,6 +143,15 @@ struct edge_impl {
 	const struct edge_exec_row *exec_rows;
 	size_t n_exec_rows;
 };
+
+/*
+ * The certificate and key files of a site (new strings, absolute): tls.mode
+ * files: the configured ones, relative to the config directory; auto:
+ * where certbot keeps its current files, ACME_DIR/certbot/live/bluegreen-
+ * SITE/{fullchain,privkey}.pem. BG_ENOT_FOUND (both NULL) with tls off.
+ */
+int edge_tls_paths(const struct cfg *cfg, const struct cfg_site *site, char **cert,
+		char **key);
 
 /* The edge implementation cfg configures (never NULL: config knows no other kind). */
 const struct edge_impl *edge_for(const struct cfg *cfg);

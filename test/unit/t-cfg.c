@@ -282,6 +282,17 @@ static void test_explain(void **state)
 		"edge.nginx.probe = true    # default\n"
 		"edge.nginx.upstream = ports    # default\n"
 		"edge.nginx.ports = 20000-29999    # default\n"
+		"edge.nginx.listen_tls = \"443\"    # default\n"
+		"edge.nginx.real_ip_from = []    # default\n"
+		"edge.nginx.group = www-data    # default\n"
+		"edge.nginx.auth_dir = /etc/nginx/bluegreen-auth    # default\n"
+		"acme.email = null    # default\n"
+		"acme.directory = https://acme-v02.api.letsencrypt.org/directory    # default\n"
+		"acme.staging = false    # default\n"
+		"acme.ca_bundle = null    # default\n"
+		"acme.certbot = [certbot]    # default\n"
+		"acme.renew_days = 30    # default\n"
+		"acme.dir = /var/lib/bluegreen-acme    # default\n"
 		"redact = [\"*PASS*\", \"*SECRET*\", \"*PASSWORD*\", \"*PASSWD*\", \"*PASSPHRASE*\", "
 		"\"*PGPASS*\", \"*TOKEN*\", \"*KEY*\", \"*CREDENTIAL*\", PASS, PASS_*, \"PASS[0-9]*\", "
 		"\"*_PASS\", \"*_PASS_*\", \"*_PASS[0-9]*\", \"*PWD*\", PW, PW_*, \"*_PW\", \"*_PW_*\", "
@@ -314,7 +325,19 @@ static void test_explain(void **state)
 		"sites.shop.stop_timeout = 10s    # default\n"
 		"sites.shop.stop_signal = SIGTERM    # default\n"
 		"sites.shop.confirm = null    # default\n"
-		"sites.shop.modules = []    # default\n";
+		"sites.shop.modules = []    # default\n"
+		"sites.shop.tls.mode = off    # default\n"
+		"sites.shop.tls.cert = null    # default\n"
+		"sites.shop.tls.key = null    # default\n"
+		"sites.shop.tls.hsts = 0    # default\n"
+		"sites.shop.tls.redirect = true    # default\n"
+		"sites.shop.redirect_to = null    # default\n"
+		"sites.shop.edge.max_body = 64m    # default\n"
+		"sites.shop.edge.read_timeout = 1m    # default\n"
+		"sites.shop.edge.send_timeout = 1m    # default\n"
+		"sites.shop.preview_auth.user = null    # default\n"
+		"sites.shop.preview_auth.password_file = null    # default\n"
+		"sites.shop.preview_allow = [127.0.0.1/32, \"::1/128\"]    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");
