@@ -34,6 +34,11 @@ char *edge__nginx_path(const struct cfg *cfg, const char *site);
 /* nginx: edge_impl.install (edge-nginx-run.c). */
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d);
+/* nginx: the preview server block's access directives (edge-nginx-access.c). */
+void edge__nginx_access_render(struct bg_buf *b, const struct cfg *cfg,
+		const struct cfg_site *site);
+/* nginx: the server-level real-IP directives (edge.nginx.real_ip_from). */
+void edge__nginx_realip_render(struct bg_buf *b, const struct cfg *cfg);
 /* nginx: PIDs of the workers taking new connections on listen (edge-nginx-run.c). */
 void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
 /* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */
