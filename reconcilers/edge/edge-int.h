@@ -39,6 +39,18 @@ void edge__nginx_access_render(struct bg_buf *b, const struct cfg *cfg,
 		const struct cfg_site *site);
 /* nginx: the server-level real-IP directives (edge.nginx.real_ip_from). */
 void edge__nginx_realip_render(struct bg_buf *b, const struct cfg *cfg);
+/*
+ * The preview host's credentials (edge-auth.c). edge__apr1: the apr1
+ * (Apache MD5-crypt) hash "$apr1$SALT$HASH" of password with salt (at most
+ * 8 characters of [./0-9A-Za-z] are used). edge__htpasswd_line:
+ * "USER:$apr1$SALT$HASH" with a salt derived from the credentials, NULL
+ * when the site has no preview_auth (or no password was loaded).
+ * edge__auth_tag: 16 hex of the line's SHA-256, for a rendered file to
+ * change when the credentials do; NULL without a line. New strings.
+ */
+char *edge__apr1(const char *password, const char *salt);
+char *edge__htpasswd_line(const struct cfg_site *site);
+char *edge__auth_tag(const struct cfg_site *site);
 /* nginx: PIDs of the workers taking new connections on listen (edge-nginx-run.c). */
 void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
 /* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */

@@ -1,7 +1,10 @@
 /*
  * t-edge-auth: the protected preview. The password file is read like an
  * env_file (confined, no link followed, errors located at the key, the
- * password never printed, not even by `validate --explain`).
+ * password never printed, not even by `validate --explain`); apr1 gives
+ * what the real `openssl passwd -apr1` gives; the htpasswd line's salt is
+ * derived from the credentials (same input, same line; a new password, a
+ * new line).
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -253,6 +256,144 @@ static void test_explain_shows_path_only(void **state)
 	free(dir);
 }
 
+/* ---- apr1 and the htpasswd line ---- */
+
+/* `openssl passwd -apr1 -salt SALT` of password (read from a file: any
+ * byte, a leading '-' too); a new string without the newline. */
+static char *openssl_apr1(const char *password, const char *salt)
+{
+	char *dir = th_tmpdir("edge-auth-openssl");
+	write_secret(dir, "pw", password);
+	char *in = bg_xasprintf("%s/pw", dir);
+	char *argv[] = {"openssl", "passwd", "-apr1", "-salt", (char *)salt, "-in", in, NULL};
+	struct th_run r;
+	th_run_argv(argv, NULL, &r);
+	if (r.status != 0) {
+		fail_msg("openssl passwd: status %d: %s", r.status, r.err);
+	}
+	char *out = bg_xstrdup(r.out);
+	out[strcspn(out, "\n")] = '\0';
+	th_run_release(&r);
+	free(in);
+	th_rm_rf(dir);
+	free(dir);
+	return out;
+}
+
+static void test_apr1_matches_openssl(void **state)
+{
+	const struct {
+		const char *password, *salt;
+	} cases[] = {
+		{"a", "abcdefgh"},
+		{"password", "12345678"},
+		{PW, "./AZaz09"},
+		{"exactly-16-bytes", "Zz"},
+		{"a password longer than sixteen and even thirty-two bytes, with spaces", "x"},
+		{"-starts-with-dash:and:colons", "salt.sal"},
+		{"caf\xc3\xa9 \xe2\x82\xac utf-8", "UTF8salt"},
+		{"0123456789abcdef0", "/"},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {
+		char *want = openssl_apr1(cases[i].password, cases[i].salt);
+		char *got = edge__apr1(cases[i].password, cases[i].salt);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+	}
+	/* Only 8 salt characters count, as in openssl and Apache. */
+	char *a = edge__apr1("pw", "abcdefghIJK");
+	char *b = edge__apr1("pw", "abcdefgh");
+	assert_string_equal(a, b);
+	assert_int_equal(strlen(a), strlen("$apr1$abcdefgh$") + 22);
+	free(a);
+	free(b);
+}
+
+/* A site "shop" with preview_auth (user, password); released by site_release. */
+static void site_init(struct cfg_site *s, const char *name, const char *user,
+		const char *password)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = bg_xstrdup(name);
+	s->preview = bg_xasprintf("preview.%s.example.com", name);
+	s->preview_auth.user = user ? bg_xstrdup(user) : NULL;
+	s->preview_auth.password_file = user ? bg_xstrdup("preview.pw") : NULL;
+	s->preview_auth.password = password ? bg_xstrdup(password) : NULL;
+}
+
+static void site_release(struct cfg_site *s)
+{
+	free(s->name);
+	free(s->preview);
+	free(s->preview_auth.user);
+	free(s->preview_auth.password_file);
+	free(s->preview_auth.password);
+	bg_strv_release(&s->preview_allow);
+	memset(s, 0, sizeof(*s));
+}
+
+static void test_htpasswd_line(void **state)
+{
+	struct cfg_site s, other;
+	site_init(&s, "shop", "admin", PW);
+	char *line = edge__htpasswd_line(&s);
+	assert_non_null(line);
+	/* admin:$apr1$SALT8$HASH22, the salt in crypt's alphabet */
+	assert_int_equal(strncmp(line, "admin:$apr1$", 12), 0);
+	assert_int_equal(strlen(line), 12 + 8 + 1 + 22);
+	assert_int_equal(strspn(line + 12, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"abcdefghijklmnopqrstuvwxyz"), 8);
+	assert_int_equal(line[20], '$');
+	th_assert_not_contains(line, "s3cr3t");
+	/* The real peer agrees with the line's hash. */
+	char salt[9];
+	memcpy(salt, line + 12, 8);
+	salt[8] = '\0';
+	char *want = openssl_apr1(PW, salt);
+	assert_string_equal(line + strlen("admin:"), want);
+	free(want);
+
+	/* Pure: the same credentials give the same line. */
+	char *again = edge__htpasswd_line(&s);
+	assert_string_equal(again, line);
+	free(again);
+	/* A new password, another site, another user: another salt and line. */
+	const char *const variants[][3] = {
+		{"shop", "admin", PW "!"},
+		{"shop2", "admin", PW},
+		{"shop", "admin2", PW},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(variants); i++) {
+		site_init(&other, variants[i][0], variants[i][1], variants[i][2]);
+		char *l2 = edge__htpasswd_line(&other);
+		assert_non_null(l2);
+		assert_int_not_equal(memcmp(l2 + strlen(variants[i][1]) + 7, line + 12, 8), 0);
+		assert_string_not_equal(l2 + strlen(variants[i][1]), line + 5);
+		free(l2);
+		site_release(&other);
+	}
+
+	/* The tag: 16 hex of the line's SHA-256. */
+	char hex[65];
+	bg_sha256_hex(line, strlen(line), hex);
+	hex[16] = '\0';
+	char *tag = edge__auth_tag(&s);
+	assert_string_equal(tag, hex);
+	free(tag);
+	free(line);
+	site_release(&s);
+
+	/* No preview_auth, or no password loaded: no line, no tag. */
+	site_init(&s, "shop", NULL, NULL);
+	assert_null(edge__htpasswd_line(&s));
+	assert_null(edge__auth_tag(&s));
+	site_release(&s);
+	site_init(&s, "shop", "admin", NULL);
+	assert_null(edge__htpasswd_line(&s));
+	site_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +401,8 @@ int main(void)
 		cmocka_unit_test(test_password_bad_file),
 		cmocka_unit_test(test_password_confined),
 		cmocka_unit_test(test_explain_shows_path_only),
+		cmocka_unit_test(test_apr1_matches_openssl),
+		cmocka_unit_test(test_htpasswd_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
