@@ -178,6 +178,7 @@ char *edge__htpasswd_line(const struct cfg_site *site)
 	auth_salt(site, salt);
 	char *hash = edge__apr1(a->password, salt);
 	char *line = bg_xasprintf("%s:%s", a->user, hash);
+	OPENSSL_cleanse(hash, strlen(hash));
 	free(hash);
 	return line;
 }
@@ -191,6 +192,7 @@ char *edge__auth_tag(const struct cfg_site *site)
 		return NULL;
 	}
 	bg_sha256_hex(line, strlen(line), hex);
+	OPENSSL_cleanse(line, strlen(line));
 	free(line);
 	hex[16] = '\0';
 	return bg_xstrdup(hex);
