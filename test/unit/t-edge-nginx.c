@@ -5,15 +5,27 @@
  * every conf.d/NAME.conf and listens on a free 127.0.0.1 port, and two real
  * backends, `busybox httpd` serving "blue" and "green". No Docker.
  *
- * It checks: every golden nginx file passes `nginx -t`; switching live
+ * It checks: every golden nginx file passes `nginx -t` (the TLS ones with
+ * a real self-signed pair); the goldens of this file (tls, hsts,
+ * redirect_to, max_body) are the exact bytes rendered and parse back, and
+ * hostile paths, sizes and names never reach a file; switching live
  * changes what nginx serves; a switch under concurrent load fails no
  * request; a failing `test` or `reload` argv leaves the previous file in
  * place and nginx serving what it served, with nginx's own output in the
  * diagnostics; the argvs run with cwd = the config directory; an empty
- * upstream answers 502; and nothing is left running at the end.
+ * upstream answers 502; a real WebSocket handshake and echo pass through
+ * nginx while plain requests keep the upstream keepalive; a body above
+ * nginx's 1m default but under edge.max_body reaches the backend and one
+ * above gets 413; edge.read_timeout gives 504 past it; HTTPS is served
+ * with the site's certificate (files, and certbot's live/ links for auto),
+ * HTTP answers 308 to https, the other domains redirect to redirect_to,
+ * HSTS is sent when set, and the ACME challenge and the install probe
+ * answer on HTTP; and nothing is left running at the end.
  *
- * Needs /usr/sbin/nginx (Debian: nginx-light) and busybox; without them it
- * prints a TAP SKIP with the reason. run.sh and CI install both.
+ * Backends beyond busybox are test/unit/edge-backend.py (/usr/bin/python3,
+ * python3-websockets). Needs /usr/sbin/nginx (Debian: nginx-light),
+ * busybox and openssl; without nginx or busybox it prints a TAP SKIP with
+ * the reason. run.sh and CI install all of them.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -528,6 +540,79 @@ static void test_tls_goldens(void **state)
 		free(again);
 		free(got);
 	}
+}
+
+/* Values that would leave their syntactic place never reach a file. */
+static void test_tls_inputs_refused(void **state)
+{
+	struct cfg cfg = {0};
+	struct cfg_site s;
+	struct bg_strv lu;
+	struct bg_buf b = BG_BUF_INIT;
+	const struct ngcase *c = &ngcases[0]; /* tls-files, ready */
+
+	bg_strv_init(&lu);
+	bg_strv_push(&lu, "127.0.0.1:20001");
+	cfg.dir = "/etc/bluegreen";
+	cfg.g.edge_kind = CFG_EDGE_NGINX;
+	cfg.g.nginx.listen = "80";
+	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
+	struct edge_view v = {.site = &s, .live = "blue", .live_version = 1,
+			.live_upstreams = &lu, .tls_ready = true};
+	static const char *const bad_paths[] = {"tls/a\".crt", "tls/$host.crt", "tls/a\\b",
+			"tls/a\nb", "tls/\x7f"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_paths); i++) {
+		ngcase_site(c, &s);
+		s.tls.cert = (char *)bad_paths[i];
+		assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+		s.tls.cert = "tls/shop.crt";
+		s.tls.key = (char *)bad_paths[i];
+		assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+		bg_strv_release(&s.domains);
+	}
+	/* tls off: the paths are not used, so not checked. */
+	ngcase_site(c, &s);
+	s.tls.mode = CFG_TLS_OFF;
+	s.tls.cert = "tls/$x";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), 0);
+	bg_buf_reset(&b);
+	/* files without a key, even when called ready */
+	s.tls.mode = CFG_TLS_FILES;
+	s.tls.cert = "tls/shop.crt";
+	s.tls.key = NULL;
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	s.tls.key = "tls/shop.key";
+	/* auto: the ACME directory reaches `root` and the certificate paths */
+	s.tls.mode = CFG_TLS_AUTO;
+	cfg.g.acme.dir = "/var/lib/acme$x";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.acme.dir = "relative/acme";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.acme.dir = NULL;
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
+	/* listen_tls, redirect_to, max_body */
+	cfg.g.nginx.listen_tls = "443 ssl; include /etc/passwd";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.nginx.listen_tls = NULL; /* default 443 */
+	s.redirect_to = "elsewhere.example.com";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	s.redirect_to = "shop.example.com;";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	s.redirect_to = "shop.example.com";
+	static const char *const bad_sizes[] = {"64mb", "", "m", "1;", "-1", "1234567890123"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_sizes); i++) {
+		s.edge.max_body = (char *)bad_sizes[i];
+		assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	}
+	assert_int_equal(b.len, 0); /* nothing was appended by any refusal */
+	s.edge.max_body = "0";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), 0);
+	th_assert_contains(b.data, "\t\tclient_max_body_size 0;\n");
+	th_assert_contains(b.data, "\tlisten 443 ssl;\n");
+	bg_buf_release(&b);
+	bg_strv_release(&s.domains);
+	bg_strv_release(&lu);
 }
 
 /* A self-signed certificate for names (the first is the CN) in dir:
@@ -1726,6 +1811,42 @@ static void test_https_auto(void **state)
 	free(acme);
 }
 
+/*
+ * edge.read_timeout: nginx gives up on a container that has not answered
+ * within it (504), and waits for one that answers in time. 1500 ms is
+ * written as 2s (rounded up, never shorter than asked).
+ */
+static void test_read_timeout(void **state)
+{
+	int port;
+	pid_t be = backend_start("http", &port);
+	struct xsite x;
+	xsite_init(&x, "slow", "slow.example.com", port);
+	x.s.edge.read_timeout_ms = 1500;
+	xsite_install(&x, false);
+	assert_true(wait_prefix("slow.example.com", 200, "requests=", 5000));
+	char *resolve = bg_xasprintf("slow.example.com:%d:127.0.0.1", E.port);
+	char *fast = bg_xasprintf("http://slow.example.com:%d/slow?ms=1700", E.port);
+	char *slow = bg_xasprintf("http://slow.example.com:%d/slow?ms=4000", E.port);
+	struct cresp r;
+	curl_request(fast, resolve, 0, NULL, &r);
+	assert_int_equal(r.status, 200); /* 1.7 s: inside 2s */
+	assert_string_equal(r.body, "slow");
+	cresp_release(&r);
+	int64_t t0 = bg_mono_ms();
+	curl_request(slow, resolve, 0, NULL, &r);
+	int64_t took = bg_mono_ms() - t0;
+	print_message("# 504 after %" PRId64 " ms (proxy_read_timeout 2s)\n", took);
+	assert_int_equal(r.status, 504);
+	assert_true(took >= 1900 && took < 3900);
+	cresp_release(&r);
+	free(slow);
+	free(fast);
+	free(resolve);
+	xsite_release(&x);
+	backend_stop(be);
+}
+
 /* Last: nginx stops cleanly, and nothing we started is left running. */
 static void test_stop(void **state)
 {
@@ -1747,6 +1868,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls_goldens),
+		cmocka_unit_test(test_tls_inputs_refused),
 		cmocka_unit_test(test_goldens_pass_nginx_t),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_switch_under_load),
@@ -1761,6 +1883,7 @@ int main(void)
 		cmocka_unit_test(test_websocket),
 		cmocka_unit_test(test_keepalive_kept),
 		cmocka_unit_test(test_upload_limit),
+		cmocka_unit_test(test_read_timeout),
 		cmocka_unit_test(test_https_files),
 		cmocka_unit_test(test_https_auto),
 		cmocka_unit_test(test_stop),
