@@ -542,6 +542,29 @@ static void test_tls_goldens(void **state)
 	}
 }
 
+/*
+ * A file written before issue 11 (no WebSocket map, no limits, no TLS):
+ * still understood, so upgrading bluegreen reads what is live from it and
+ * plans one rewrite rather than calling the edge unreadable.
+ */
+static void test_legacy_file_parses(void **state)
+{
+	char *path = ngcase_path("legacy-preview-candidate");
+	char *text = th_read(path);
+	struct obs_edge e;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", text, strlen(text), &e), 0);
+	assert_null(e.error);
+	assert_string_equal(e.live, "blue");
+	assert_string_equal(e.preview, "green");
+	assert_int_equal(e.upstreams.n, 1);
+	assert_string_equal(e.upstreams.v[0], "172.20.0.2:8080");
+	th_assert_not_contains(text, "map $http_upgrade");
+	edge__obs_reset(&e);
+	free(text);
+	free(path);
+}
+
 /* Values that would leave their syntactic place never reach a file. */
 static void test_tls_inputs_refused(void **state)
 {
@@ -706,7 +729,7 @@ static void test_goldens_pass_nginx_t(void **state)
 			"preview-no-candidate", "replicas", "no-certresolver", "multi-domain",
 			"empty-upstream", "digit-site", "tls-files", "tls-files-no-redirect",
 			"tls-auto", "tls-auto-pending", "hsts", "redirect-to", "redirect-to-tls",
-			"max-body"};
+			"max-body", "legacy-preview-candidate"};
 	char *scratch = th_tmpdir("edge-nginx-t");
 	chmod(scratch, 0755);
 	th_write(scratch, "nginx.conf", "pid nginx.pid;\nevents {}\nhttp {\n"
@@ -1869,6 +1892,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls_goldens),
 		cmocka_unit_test(test_tls_inputs_refused),
+		cmocka_unit_test(test_legacy_file_parses),
 		cmocka_unit_test(test_goldens_pass_nginx_t),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_switch_under_load),
