@@ -215,13 +215,14 @@ static struct plan_action *edge_action(struct rec_diff_ctx *ctx, enum plan_op op
 	free(reason);
 	/*
 	 * The routing this action installs (domains, preview host, entrypoints,
-	 * certresolver, listen...) is part of what is approved: render it
+	 * certresolver, listen, TLS and its certificate paths...) is part of what is approved: render it
 	 * without the container addresses (refreshed at apply time) and put its
 	 * hash among the facts, so an edit of any of it makes the token stale.
 	 */
 	struct bg_buf content = BG_BUF_INIT;
 	struct edge_view v = {.site = ctx->site->cfg, .live = live, .live_version = live_version,
-			.preview = preview};
+			.preview = preview,
+			.tls_ready = (e && e->tls_ready) || rec_cert_planned(ctx->plan, ctx->site->name)};
 	if (edge_for(ctx->cfg)->render(ctx->cfg, &v, &content) == 0) {
 		char sha[65];
 		bg_sha256_hex(content.data, content.len, sha);

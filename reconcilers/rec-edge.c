@@ -12,7 +12,6 @@
 #include "bg.h"
 #include "bg-log.h"
 #include "edge.h"
-#include "edge-tls.h"
 #include "rec.h"
 
 static int edge_rec_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,

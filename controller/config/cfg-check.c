@@ -364,7 +364,8 @@ static void check_scalar(struct vctx *v, const struct cfg__key *k, const struct 
 		break;
 	case K_PATH:
 		if (!cfg__str_ok(k, n)) {
-			type_error(v, k, n, path, "a path (relative to the config directory or absolute)");
+			type_error(v, k, n, path, k->expect ? k->expect
+					: "a path (relative to the config directory or absolute)");
 		}
 		break;
 	case K_INT:

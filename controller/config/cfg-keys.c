@@ -340,6 +340,29 @@ static bool cidr_valid(const char *s)
 	return strtoul(b, NULL, 10) <= (v6 ? 128u : 32u);
 }
 
+/* A file an edge directive names, written quoted there (certificate, key,
+ * ACME dir): printable ASCII without '"', '\\' or '$' (nginx expands
+ * variables in these directives), so no value can end or change one. */
+static bool conf_path_valid(const char *s)
+{
+	if (!s[0] || strlen(s) > 1024) {
+		return false;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A directory nginx reads a file of as one unquoted word (auth_dir). */
+static bool word_path_valid(const char *s)
+{
+	return s[0] && strlen(s) <= 1024 && strspn(s, CFG__ALNUM "/._+@-") == strlen(s);
+}
+
 /* A size as nginx writes it: digits, then optionally k, m or g (either case). */
 static bool size_valid(const char *s)
 {
@@ -493,8 +516,8 @@ bool cfg__str_ok(const struct cfg__key *k, const struct cfg__node *n)
 	if (!cfg__is_string(n)) {
 		return false;
 	}
-	if (k->type == K_PATH) {
-		return n->str[0] != '\0';
+	if (k->type == K_PATH && n->str[0] == '\0') {
+		return false;
 	}
 	return !k->check || k->check(n->str);
 }
@@ -613,7 +636,8 @@ static const struct cfg__key nginx_keys[] = {
 		.doc = "group of the nginx workers: the preview password files are written "
 		       "0640 to this group"},
 	{.name = "auth_dir", .type = K_PATH, .off = G(nginx.auth_dir), .off2 = G(nginx.auth_dir_rel),
-		.def = "/etc/nginx/bluegreen-auth",
+		.def = "/etc/nginx/bluegreen-auth", .check = word_path_valid,
+		.expect = "a path of letters, digits, '/', '.', '_', '+', '@' or '-'",
 		.doc = "where the preview password files (htpasswd) are written; not conf_dir, "
 		       "which nginx may load as configuration"},
 	{0},
@@ -631,6 +655,7 @@ static const struct cfg__key acme_keys[] = {
 		.doc = "use Let's Encrypt's staging directory (untrusted certificates, "
 		       "higher rate limits) instead of directory"},
 	{.name = "ca_bundle", .type = K_PATH, .off = G(acme.ca_bundle), .off2 = G(acme.ca_bundle_rel),
+		.check = conf_path_valid, .expect = "a path without '\"', '\\' or '$'",
 		.doc = "CA certificates that the ACME directory's own certificate is checked "
 		       "against (a test CA); unset: the system's"},
 	{.name = "certbot", .type = K_ARGV, .flags = F_NONEMPTY, .off = G(acme.certbot),
@@ -639,7 +664,8 @@ static const struct cfg__key acme_keys[] = {
 	{.name = "renew_days", .type = K_INT, .off = G(acme.renew_days), .def = "30",
 		.min = 1, .max = 3650, .doc = "renew a certificate when fewer days are left"},
 	{.name = "dir", .type = K_PATH, .off = G(acme.dir), .off2 = G(acme.dir_rel),
-		.def = "/var/lib/bluegreen-acme",
+		.def = "/var/lib/bluegreen-acme", .check = conf_path_valid,
+		.expect = "a path without '\"', '\\' or '$'",
 		.doc = "certificates, certbot's state and the challenge webroot nginx serves"},
 	{0},
 };
@@ -684,11 +710,13 @@ static const struct cfg__key strategy_keys[] = {
 static const struct cfg__key tls_keys[] = {
 	{.name = "mode", .type = K_ENUM, .off = S(tls.mode), .defs = tls_modes, .def = "off",
 		.doc = "off (HTTP only), auto (ACME) or files (cert and key given here)"},
-	{.name = "cert", .type = K_STR, .off = S(tls.cert), .check = nonempty,
-		.expect = "a file name relative to the config directory, or absolute",
+	{.name = "cert", .type = K_STR, .off = S(tls.cert), .check = conf_path_valid,
+		.expect = "a file name relative to the config directory, or absolute, without "
+			  "'\"', '\\' or '$'",
 		.doc = "mode files: certificate chain (PEM)"},
-	{.name = "key", .type = K_STR, .off = S(tls.key), .check = nonempty,
-		.expect = "a file name relative to the config directory, or absolute",
+	{.name = "key", .type = K_STR, .off = S(tls.key), .check = conf_path_valid,
+		.expect = "a file name relative to the config directory, or absolute, without "
+			  "'\"', '\\' or '$'",
 		.doc = "mode files: private key (PEM); its content is never read by bluegreen"},
 	{.name = "hsts", .type = K_INT, .off = S(tls.hsts), .def = "0", .min = 0,
 		.max = 63072000, .doc = "Strict-Transport-Security max-age in seconds; 0: no header"},

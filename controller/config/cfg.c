@@ -644,7 +644,10 @@ static void site_edge_requirements(struct loader *l, size_t i)
 	if (!is_map(root)) {
 		return;
 	}
-	if (s->tls.mode == CFG_TLS_FILES && (!s->tls.cert || !s->tls.key)) {
+	const struct cfg__node *tn = cfg__map_get(root, "tls");
+	bool has_cert = cfg__map_get(tn, "cert") != NULL, has_key = cfg__map_get(tn, "key") != NULL;
+	/* Present but invalid was reported where it is written. */
+	if (s->tls.mode == CFG_TLS_FILES && (!has_cert || !has_key)) {
 		bg_diag_error(l->d, &tls, "tls.mode files needs tls.cert and tls.key");
 	}
 	if (s->tls.mode == CFG_TLS_AUTO && g->edge_kind == CFG_EDGE_NGINX && !g->acme.email) {

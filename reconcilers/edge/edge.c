@@ -9,7 +9,6 @@
  */
 #include "bg.h"
 #include "edge-int.h"
-#include "edge-tls.h"
 
 #include "bg-log.h"
 #include "bg-util.h"

@@ -153,6 +153,18 @@ struct edge_impl {
 int edge_tls_paths(const struct cfg *cfg, const struct cfg_site *site, char **cert,
 		char **key);
 
+/*
+ * True when the site's HTTPS can be served now: tls.mode files or (nginx)
+ * auto, with both files of edge_tls_paths present as regular files (stat:
+ * certbot's live/ names are links into its archive); Traefik with auto
+ * asks its certresolver itself, so true without files. False with tls off.
+ * Asked by edge_observe (obs_edge.tls_ready) and again by the edge
+ * reconciler when it writes the file, so a certificate that vanished
+ * between plan and apply gives an HTTP-only file rather than one nginx
+ * refuses.
+ */
+bool edge_tls_ready(const struct cfg *cfg, const struct cfg_site *site);
+
 /* The edge implementation cfg configures (never NULL: config knows no other kind). */
 const struct edge_impl *edge_for(const struct cfg *cfg);
 

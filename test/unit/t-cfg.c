@@ -1003,7 +1003,10 @@ static void test_edge_requirements(void **state)
 			"preview_auth:\n  user: bob\nport: 80\n");
 	th_write(dir, "sites/e.conf", "site: e\ndomains: [e.example.com]\nimage: nginx\n"
 			"preview_auth: {user: bob, password_file: e.pass}\nport: 80\n");
-	th_write(dir, "sites/e.pass", "correct horse\n");
+	th_write(dir, "e.pass", "correct horse\n");
+	char *pass = bg_xasprintf("%s/e.pass", dir);
+	assert_int_equal(chmod(pass, 0600), 0);
+	free(pass);
 	th_write(dir, "sites/f.conf", "site: f\ndomains: [f.example.com]\nimage: nginx\n"
 			"tls:\n  key: tls/f.key\nport: 80\n");
 	th_write(dir, "sites/g.conf", "site: g\ndomains: [g.example.com]\nimage: nginx\n"

@@ -34,7 +34,6 @@
 #include "bg-util.h"
 #include "cfg.h"
 #include "edge-int.h"
-#include "edge-tls.h"
 #include "obs.h"
 #include "th.h"
 
@@ -343,6 +342,8 @@ static int group_setup(void **state)
 	E.site.name = bg_xstrdup("shop");
 	bg_strv_push(&E.site.domains, "shop.example.com");
 	E.site.preview = bg_xstrdup("preview.shop.example.com");
+	/* As the config default: the preview answers loopback (ADR 0015). */
+	bg_strv_push(&E.site.preview_allow, "127.0.0.1/32");
 	E.site.port = 8080;
 	E.site.replicas = 1;
 	E.cfg.sites = &E.site;
@@ -388,6 +389,7 @@ static int group_teardown(void **state)
 	bg_strv_release(&E.cfg.g.nginx.reload);
 	free(E.site.name);
 	bg_strv_release(&E.site.domains);
+	bg_strv_release(&E.site.preview_allow);
 	free(E.site.preview);
 	bg_strv_release(&E.blue_ups);
 	bg_strv_release(&E.green_ups);
