@@ -11,6 +11,13 @@
 
 /* DYNAMIC_DIR/SITE.yml (a new string): edge_traefik_impl.path. */
 char *edge__traefik_path(const struct cfg *cfg, const char *site);
+/*
+ * edge_traefik_impl.render, with the HTTP routers of sites with tls auto
+ * or files on http_ep (NULL: none). render passes the configured one;
+ * t-edge passes its own until config has the key.
+ */
+int edge__traefik_render_http(const struct cfg *cfg, const struct edge_view *v,
+		const char *http_ep, struct bg_buf *out);
 /* edge_traefik_impl.parse. */
 int edge__traefik_parse(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct obs_edge *e);

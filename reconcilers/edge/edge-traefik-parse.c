@@ -2,9 +2,10 @@
  * edge-traefik-parse: reading a Traefik edge file back
  * (edge_traefik_impl.parse). The live colour is what the file says, so the
  * file is read strictly: the header and trailer, one YAML document, and
- * only the sections, routers and keys render writes (plus the router keys
- * an operator may expect, middlewares and priority); anything else is an
- * error and the planner blocks the site (docs/edge.md, ADR 0001).
+ * only the sections, routers, middlewares and keys render writes (plus the
+ * router keys an operator may expect, middlewares and priority); anything
+ * else is an error and the planner blocks the site (docs/edge.md, ADR
+ * 0001). The HTTP routers must serve what their HTTPS twins serve.
  */
 #include "bg.h"
 #include "edge-int.h"
@@ -191,32 +192,164 @@ out:
 	return err;
 }
 
-/* http.routers of the file: routers_v[0] the live router (required),
- * routers_v[1] the preview router (NULL when absent); nothing else. */
-static int routers_find(struct doc *doc, const char *live_name, const char *pv_name,
-		yaml_node_t **routers_v)
+/* The router roles of a site's file, by name suffix: SITE-live etc. */
+enum { R_LIVE, R_PREVIEW, R_LIVE_HTTP, R_PREVIEW_HTTP, N_ROUTERS };
+static const char *const router_roles[N_ROUTERS] = {"live", "preview", "live-http",
+		"preview-http"};
+
+/* The middlewares a site's file may define, SITE-SUFFIX, each of one type
+ * with the keys render writes (the first one required); lists: the keys
+ * (by bit) whose value is a non-empty list of scalars. */
+static const struct mw_kind {
+	const char *suffix, *type;
+	const char *keys[3];
+	unsigned lists;
+} mw_kinds[] = {
+	{"https", "redirectScheme", {"scheme", "permanent", "port"}, 0},
+	{"hsts", "headers", {"stsSeconds"}, 0},
+	{"canonical", "redirectRegex", {"regex", "replacement", "permanent"}, 0},
+	{"preview-auth", "basicAuth", {"users", "removeHeader", "realm"}, 1},
+	{"preview-allow", "ipAllowList", {"sourceRange"}, 1},
+};
+
+static int check_middleware(struct doc *doc, const char *name, const struct mw_kind *k,
+		const yaml_node_t *n)
 {
-	static const char *const k_top[] = {"http"};
-	static const char *const k_http[] = {"routers"};
-	const char *const k_routers[] = {live_name, pv_name};
-	yaml_node_t *top[1], *http[1];
+	yaml_node_t *type[1], *v[3];
+	size_t nkeys = 0;
 	int err;
 
-	err = map_fields(doc, yaml_document_get_root_node(&doc->d), "the file", k_top, 1, top);
+	err = map_fields(doc, n, name, &k->type, 1, type);
+	if (!err && !type[0]) {
+		err = edge__obs_fail(doc->e, "middleware '%s' is not a %s", name, k->type);
+	}
+	while (nkeys < BG_ARRAY_SIZE(k->keys) && k->keys[nkeys]) {
+		nkeys++;
+	}
+	if (!err) {
+		err = map_fields(doc, type[0], name, k->keys, nkeys, v);
+	}
+	if (!err && !v[0]) {
+		err = edge__obs_fail(doc->e, "middleware '%s' has no %s", name, k->keys[0]);
+	}
+	for (size_t i = 0; !err && i < nkeys; i++) {
+		bool list = k->lists & (1u << i);
+		if (v[i] && (list ? !seq_of_scalars(doc, v[i]) ||
+					v[i]->data.sequence.items.top == v[i]->data.sequence.items.start
+				  : !scalar_ok(v[i]))) {
+			err = edge__obs_fail(doc->e, "middleware '%s': %s is not %s", name,
+					k->keys[i], list ? "a list of values" : "a value");
+		}
+	}
+	return err;
+}
+
+/* http.middlewares: only the site's own, each as render writes it. */
+static int check_middlewares(struct doc *doc, const char *site, const yaml_node_t *n)
+{
+	char *names[BG_ARRAY_SIZE(mw_kinds)];
+	yaml_node_t *v[BG_ARRAY_SIZE(mw_kinds)];
+	int err;
+
+	for (size_t i = 0; i < BG_ARRAY_SIZE(mw_kinds); i++) {
+		names[i] = bg_xasprintf("%s-%s", site, mw_kinds[i].suffix);
+	}
+	err = map_fields(doc, n, "http.middlewares", (const char *const *)names,
+			BG_ARRAY_SIZE(mw_kinds), v);
+	for (size_t i = 0; !err && i < BG_ARRAY_SIZE(mw_kinds); i++) {
+		if (v[i]) {
+			err = check_middleware(doc, names[i], &mw_kinds[i], v[i]);
+		}
+	}
+	for (size_t i = 0; i < BG_ARRAY_SIZE(mw_kinds); i++) {
+		free(names[i]);
+	}
+	return err;
+}
+
+/* tls: {certificates: [{certFile, keyFile}...]}: the site's own files. */
+static int check_certificates(struct doc *doc, const yaml_node_t *n)
+{
+	static const char *const k_tls[] = {"certificates"};
+	static const char *const k_cert[] = {"certFile", "keyFile"};
+	yaml_node_t *certs[1], *v[2];
+	int err = map_fields(doc, n, "tls", k_tls, 1, certs);
+
+	if (!err && (!certs[0] || certs[0]->type != YAML_SEQUENCE_NODE ||
+			certs[0]->data.sequence.items.top == certs[0]->data.sequence.items.start)) {
+		err = edge__obs_fail(doc->e, "tls.certificates is not a list of certificates");
+	}
+	for (yaml_node_item_t *it = err ? NULL : certs[0]->data.sequence.items.start;
+			it && it < certs[0]->data.sequence.items.top; it++) {
+		err = map_fields(doc, node_at(doc, *it), "tls.certificates", k_cert, 2, v);
+		if (!err && (!scalar_ok(v[0]) || !scalar_ok(v[1]))) {
+			err = edge__obs_fail(doc->e, "a certificate needs certFile and keyFile");
+		}
+		if (err) {
+			break;
+		}
+	}
+	return err;
+}
+
+/* The file's sections: http.routers (the site's routers by role, in
+ * routers_v; the live one required), http.middlewares and tls (checked
+ * here); nothing else. */
+static int file_find(struct doc *doc, const char *site, char *const *names,
+		yaml_node_t **routers_v)
+{
+	static const char *const k_top[] = {"http", "tls"};
+	static const char *const k_http[] = {"routers", "middlewares"};
+	yaml_node_t *top[2], *http[2];
+	int err;
+
+	err = map_fields(doc, yaml_document_get_root_node(&doc->d), "the file", k_top, 2, top);
 	if (!err && !top[0]) {
 		err = edge__obs_fail(doc->e, "no http section");
 	}
 	if (!err) {
-		err = map_fields(doc, top[0], "http", k_http, 1, http);
+		err = map_fields(doc, top[0], "http", k_http, 2, http);
 	}
 	if (!err && !http[0]) {
 		err = edge__obs_fail(doc->e, "no http.routers section");
 	}
 	if (!err) {
-		err = map_fields(doc, http[0], "http.routers", k_routers, 2, routers_v);
+		err = map_fields(doc, http[0], "http.routers", (const char *const *)names,
+				N_ROUTERS, routers_v);
 	}
-	if (!err && !routers_v[0]) {
-		err = edge__obs_fail(doc->e, "no router '%s'", live_name);
+	if (!err && !routers_v[R_LIVE]) {
+		err = edge__obs_fail(doc->e, "no router '%s'", names[R_LIVE]);
+	}
+	if (!err && routers_v[R_PREVIEW_HTTP] && !routers_v[R_PREVIEW]) {
+		err = edge__obs_fail(doc->e, "router '%s' without '%s'", names[R_PREVIEW_HTTP],
+				names[R_PREVIEW]);
+	}
+	if (!err && http[1]) {
+		err = check_middlewares(doc, site, http[1]);
+	}
+	if (!err && top[1]) {
+		err = check_certificates(doc, top[1]);
+	}
+	return err;
+}
+
+/* Each router's colour (NULL when the router is absent); the HTTP routers
+ * serve what their HTTPS twins serve, or the file was edited. */
+static int check_routers(struct doc *doc, const char *site, char *const *names,
+		yaml_node_t *const *routers_v, char **colours)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < N_ROUTERS; i++) {
+		if (routers_v[i]) {
+			err = check_router(doc, site, names[i], routers_v[i], &colours[i]);
+		}
+	}
+	if (!err && ((colours[R_LIVE_HTTP] && strcmp(colours[R_LIVE_HTTP], colours[R_LIVE])) ||
+			(colours[R_PREVIEW_HTTP] &&
+			 strcmp(colours[R_PREVIEW_HTTP], colours[R_PREVIEW])))) {
+		err = edge__obs_fail(doc->e, "an HTTP router serves another colour than its "
+				"HTTPS router (edited by hand?)");
 	}
 	return err;
 }
@@ -226,8 +359,8 @@ int edge__traefik_parse(const struct cfg *cfg, const char *site, const char *con
 {
 	struct doc doc = {.e = e};
 	struct edge__header h;
-	char *live_name = NULL, *pv_name = NULL, *live = NULL, *preview = NULL;
-	yaml_node_t *routers_v[2];
+	char *names[N_ROUTERS] = {0}, *colours[N_ROUTERS] = {0};
+	yaml_node_t *routers_v[N_ROUTERS];
 	int err;
 
 	err = edge__parse_begin(site, content, len, &h, e);
@@ -238,37 +371,36 @@ int edge__traefik_parse(const struct cfg *cfg, const char *site, const char *con
 	if (err) {
 		goto out;
 	}
-	live_name = bg_xasprintf("%s-live", site);
-	pv_name = bg_xasprintf("%s-preview", site);
-	err = routers_find(&doc, live_name, pv_name, routers_v);
-	if (!err) {
-		err = check_router(&doc, site, live_name, routers_v[0], &live);
+	for (size_t i = 0; i < N_ROUTERS; i++) {
+		names[i] = bg_xasprintf("%s-%s", site, router_roles[i]);
 	}
-	if (!err && routers_v[1]) {
-		err = check_router(&doc, site, pv_name, routers_v[1], &preview);
+	err = file_find(&doc, site, names, routers_v);
+	if (!err) {
+		err = check_routers(&doc, site, names, routers_v, colours);
 	}
 	if (err) {
 		goto out;
 	}
 	/* The header and the routers were written together: disagreement
 	 * means someone edited one of them. */
+	const char *live = colours[R_LIVE], *preview = colours[R_PREVIEW];
 	if (!live || strcmp(live, h.live) != 0 || !preview != !h.preview ||
 			(preview && strcmp(preview, h.preview) != 0)) {
 		err = edge__obs_fail(e, "routers disagree with the bluegreen header "
 				"(edited by hand?)");
 		goto out;
 	}
-	e->live = live;
-	e->preview = preview;
-	live = preview = NULL;
+	e->live = colours[R_LIVE];
+	e->preview = colours[R_PREVIEW];
+	colours[R_LIVE] = colours[R_PREVIEW] = NULL;
 out:
 	if (doc.loaded) {
 		yaml_document_delete(&doc.d);
 	}
 	edge__header_release(&h);
-	free(live);
-	free(preview);
-	free(live_name);
-	free(pv_name);
+	for (size_t i = 0; i < N_ROUTERS; i++) {
+		free(names[i]);
+		free(colours[i]);
+	}
 	return err;
 }

@@ -4,10 +4,14 @@
  * internal entrypoint; the routers that carry the public hostnames live in
  * one file per site in the file provider's directory, DYNAMIC_DIR/SITE.yml,
  * rewritten whole on every switch: SITE-live -> SITE-<colour>@docker, and
- * SITE-preview when the site has a preview domain. The file is emitted by
+ * SITE-preview when the site has a preview domain; for HTTPS, the routers'
+ * tls section (the certresolver, or the site's own certificate files),
+ * SITE-live-http and SITE-preview-http on the HTTP entrypoint redirecting
+ * to HTTPS, and the site's own middlewares (HSTS, the redirect to the
+ * canonical domain, the preview's protection). The file is emitted by
  * libyaml (deterministic, only keys the published schemas know) and read
- * back strictly; installing it is edge-traefik-run.c's
- * (docs/adr/0004-traefik-edge.md).
+ * back strictly (edge-traefik-parse.c); installing it is
+ * edge-traefik-run.c's (docs/adr/0004-traefik-edge.md, docs/edge.md).
  */
 #include "bg.h"
 #include "edge-int.h"
@@ -16,6 +20,7 @@
 #include "bg-log.h"
 #include "bg-util.h"
 
+#include <arpa/inet.h>
 #include <strings.h>
 #include <yaml.h>
 
@@ -84,6 +89,16 @@ static void emit_str(struct emit *e, const char *s)
 	emit_ev(e, &ev, made);
 }
 
+/* A number or a boolean, unquoted: the schema wants an integer or a
+ * boolean there, not a string. Only our own literals and numbers. */
+static void emit_plain(struct emit *e, const char *s)
+{
+	yaml_event_t ev;
+	int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (const yaml_char_t *)s,
+			(int)strlen(s), 1, 0, YAML_PLAIN_SCALAR_STYLE);
+	emit_ev(e, &ev, made);
+}
+
 static void emit_map_start(struct emit *e)
 {
 	yaml_event_t ev;
@@ -97,35 +112,18 @@ static void emit_map_end(struct emit *e)
 	emit_ev(e, &ev, yaml_mapping_end_event_initialize(&ev));
 }
 
-static void emit_router(struct emit *e, const struct cfg *cfg, const char *name,
-		const char *rule, const char *service)
+/* key: followed by a block sequence of the n strings of v. */
+static void emit_list(struct emit *e, const char *key, const char *const *v, size_t n)
 {
-	const struct bg_strv *eps = &cfg->g.traefik.entrypoints;
 	yaml_event_t ev;
 
-	emit_str(e, name);
-	emit_map_start(e);
-	if (eps->n) {
-		emit_str(e, "entryPoints");
-		emit_ev(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-				YAML_BLOCK_SEQUENCE_STYLE));
-		for (size_t i = 0; i < eps->n; i++) {
-			emit_str(e, eps->v[i]);
-		}
-		emit_ev(e, &ev, yaml_sequence_end_event_initialize(&ev));
+	emit_str(e, key);
+	emit_ev(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+			YAML_BLOCK_SEQUENCE_STYLE));
+	for (size_t i = 0; i < n; i++) {
+		emit_str(e, v[i]);
 	}
-	emit_str(e, "rule");
-	emit_str(e, rule);
-	emit_str(e, "service");
-	emit_str(e, service);
-	if (cfg->g.traefik.certresolver) {
-		emit_str(e, "tls");
-		emit_map_start(e);
-		emit_str(e, "certResolver");
-		emit_str(e, cfg->g.traefik.certresolver);
-		emit_map_end(e);
-	}
-	emit_map_end(e);
+	emit_ev(e, &ev, yaml_sequence_end_event_initialize(&ev));
 }
 
 /* Host(`a`) || Host(`b`): the form both Traefik v2 and v3 accept (v3
@@ -140,10 +138,259 @@ static char *host_rule(const char *const *hosts, size_t n)
 	return bg_buf_detach(&b, NULL);
 }
 
-/* Entrypoints and the cert resolver reach the file as names: checked too. */
-static int traefik_view_check(const struct cfg *cfg, const struct edge_view *v)
+/*
+ * How the site's routers are served. The global certresolver predates the
+ * site's tls key: it used to put every router on TLS, and a site whose
+ * tls.mode is off (the default) keeps exactly that, so existing files do
+ * not change. auto and files are the site's own choice.
+ */
+enum tls_kind {
+	TLS_NONE,     /* no tls section: plain HTTP */
+	TLS_RESOLVER, /* tls.certResolver: Traefik requests the certificate */
+	TLS_FILES,    /* tls: {}, and the site's files in tls.certificates */
+};
+
+/* One router of the file; everything borrowed from its struct site_file. */
+struct router {
+	const char *name, *rule, *service;
+	const char *const *eps;
+	size_t n_eps;
+	const char *mws[2];
+	size_t n_mws;
+	bool tls;
+};
+
+/*
+ * What one site's file holds. Names follow SITE-ROLE with suffixes that
+ * are never the tail of one another, so two sites' routers or middlewares
+ * (one namespace per provider in Traefik) cannot collide. Owned strings;
+ * a middleware name is NULL when the file does not use it.
+ */
+struct site_file {
+	enum tls_kind tls;
+	const char *resolver; /* TLS_RESOLVER */
+	char *cert, *key;     /* TLS_FILES */
+	const char *http_ep;  /* entrypoint of the HTTP routers; NULL: none */
+	char *live_name, *live_rule, *live_svc, *live_http;
+	char *pv_name, *pv_rule, *pv_svc, *pv_http; /* NULL without a preview */
+	char *mw_https, *mw_hsts, *mw_canonical, *mw_allow;
+	char *hsts, *canonical_re, *canonical_to;
+	const struct bg_strv *allow;
+	struct router routers[4];
+	size_t n_routers;
+};
+
+static void site_file_release(struct site_file *f)
+{
+	char **owned[] = {&f->cert, &f->key, &f->live_name, &f->live_rule, &f->live_svc,
+			&f->live_http, &f->pv_name, &f->pv_rule, &f->pv_svc, &f->pv_http,
+			&f->mw_https, &f->mw_hsts, &f->mw_canonical, &f->mw_allow, &f->hsts,
+			&f->canonical_re, &f->canonical_to};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(owned); i++) {
+		free(*owned[i]);
+		*owned[i] = NULL;
+	}
+}
+
+/* A certificate or key path: absolute, printable, nothing YAML, Go
+ * templates or a reader of the file could take for syntax. */
+static bool cert_path_valid(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+
+	if (n < 2 || n > 4096 || p[0] != '/') {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("\"\\{}`$'#", c)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "ADDR" or "ADDR/BITS" (what ipAllowList takes); the loader checked it,
+ * this keeps anything else out of the file. */
+static bool cidr_valid(const char *s)
+{
+	char addr[64];
+	unsigned char bin[16];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+
+	if (n == 0 || n >= sizeof(addr)) {
+		return false;
+	}
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	bool v6 = strchr(addr, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
+		return false;
+	}
+	if (!slash) {
+		return true;
+	}
+	size_t digits = strspn(slash + 1, "0123456789");
+	return digits >= 1 && digits <= 3 && slash[1 + digits] == '\0' &&
+			strtoul(slash + 1, NULL, 10) <= (v6 ? 128u : 32u);
+}
+
+static int tls_plan(const struct cfg *cfg, const struct edge_view *v, struct site_file *f)
+{
+	const struct cfg_site *s = v->site;
+	const char *resolver = cfg->g.traefik.certresolver;
+
+	switch (s->tls.mode) {
+	case CFG_TLS_AUTO:
+		/* Traefik requests the certificate when a router asks for it,
+		 * so there is nothing to wait for (edge_view.tls_ready). */
+		if (!resolver) {
+			return BG_ECONFIG;
+		}
+		f->tls = TLS_RESOLVER;
+		f->resolver = resolver;
+		return 0;
+	case CFG_TLS_FILES:
+		if (!v->tls_ready) {
+			f->tls = TLS_NONE; /* HTTP only until the files exist */
+			return 0;
+		}
+		if (edge_tls_paths(cfg, s, &f->cert, &f->key) != 0 ||
+				!cert_path_valid(f->cert) || !cert_path_valid(f->key)) {
+			return BG_ECONFIG;
+		}
+		f->tls = TLS_FILES;
+		return 0;
+	case CFG_TLS_OFF:
+	default:
+		f->tls = resolver ? TLS_RESOLVER : TLS_NONE;
+		f->resolver = resolver;
+		return 0;
+	}
+}
+
+/* Requests for the site's other domains go to redirect_to (permanent),
+ * same scheme, port and path. RE2 has no look-ahead, so the other domains
+ * are listed; (?i): Host matching is case-insensitive in Traefik. */
+static int canonical_plan(const struct cfg_site *s, struct site_file *f)
+{
+	struct bg_buf re = BG_BUF_INIT;
+	size_t others = 0;
+
+	if (!s->redirect_to) {
+		return 0;
+	}
+	if (!edge__host_valid(s->redirect_to) || !bg_strv_contains(&s->domains, s->redirect_to)) {
+		return BG_ECONFIG;
+	}
+	bg_buf_adds(&re, "(?i)^(https?)://(?:");
+	for (size_t i = 0; i < s->domains.n; i++) {
+		if (strcmp(s->domains.v[i], s->redirect_to) == 0) {
+			continue;
+		}
+		bg_buf_adds(&re, others++ ? "|" : "");
+		for (const char *c = s->domains.v[i]; *c; c++) {
+			bg_buf_adds(&re, *c == '.' ? "\\." : (char[]){*c, '\0'});
+		}
+	}
+	bg_buf_adds(&re, ")(:[0-9]+)?(.*)$");
+	if (others) {
+		f->mw_canonical = bg_xasprintf("%s-canonical", s->name);
+		f->canonical_re = bg_buf_detach(&re, NULL);
+		f->canonical_to = bg_xasprintf("${1}://%s${2}${3}", s->redirect_to);
+	}
+	bg_buf_release(&re);
+	return 0;
+}
+
+/* The preview host answers only the listed networks: ipAllowList (Traefik
+ * v2.11 and v3; v2's older ipWhiteList is not written). No network listed:
+ * nobody, as with nginx's deny all; Traefik refuses an empty sourceRange,
+ * so the limited broadcast address, never a client's, stands for none. */
+static int preview_plan(const struct cfg_site *s, struct site_file *f)
+{
+	for (size_t i = 0; i < s->preview_allow.n; i++) {
+		if (!cidr_valid(s->preview_allow.v[i])) {
+			return BG_ECONFIG;
+		}
+	}
+	f->mw_allow = bg_xasprintf("%s-preview-allow", s->name);
+	f->allow = &s->preview_allow;
+	return 0;
+}
+
+static void router_add(struct site_file *f, const char *name, const char *rule,
+		const char *svc, const struct bg_strv *eps, const char *one_ep, bool tls)
+{
+	struct router *r = &f->routers[f->n_routers++];
+
+	*r = (struct router){.name = name, .rule = rule, .service = svc, .tls = tls};
+	if (one_ep) {
+		r->eps = &f->http_ep;
+		r->n_eps = 1;
+	} else {
+		r->eps = (const char *const *)eps->v;
+		r->n_eps = eps->n;
+	}
+}
+
+static void router_mw(struct router *r, const char *mw)
+{
+	if (mw) {
+		r->mws[r->n_mws++] = mw;
+	}
+}
+
+/*
+ * The routers: SITE-live and SITE-preview on the configured entrypoints
+ * (TLS when the site is served over HTTPS), and for a site with tls auto
+ * or files, SITE-live-http and SITE-preview-http on the HTTP entrypoint,
+ * which redirect to HTTPS once it is served (or serve plain HTTP until
+ * then, or when tls.redirect is false). The redirect router carries
+ * nothing else: credentials are never asked for over plain HTTP when
+ * HTTPS is there.
+ */
+static void routers_plan(const struct cfg *cfg, const struct cfg_site *s, struct site_file *f)
+{
+	const struct bg_strv *eps = &cfg->g.traefik.entrypoints;
+	bool https = f->tls != TLS_NONE;
+	bool http = f->http_ep && s->tls.mode != CFG_TLS_OFF;
+	bool redirect = https && s->tls.redirect;
+	struct router *r;
+
+	router_add(f, f->live_name, f->live_rule, f->live_svc, eps, NULL, https);
+	r = &f->routers[f->n_routers - 1];
+	router_mw(r, f->mw_hsts);
+	router_mw(r, f->mw_canonical);
+	if (f->pv_name) {
+		router_add(f, f->pv_name, f->pv_rule, f->pv_svc, eps, NULL, https);
+		r = &f->routers[f->n_routers - 1];
+		router_mw(r, f->mw_hsts);
+		router_mw(r, f->mw_allow);
+	}
+	if (!http) {
+		return;
+	}
+	if (redirect) {
+		f->mw_https = bg_xasprintf("%s-https", s->name);
+	}
+	router_add(f, f->live_http, f->live_rule, f->live_svc, NULL, f->http_ep, false);
+	r = &f->routers[f->n_routers - 1];
+	router_mw(r, redirect ? f->mw_https : f->mw_canonical);
+	if (f->pv_name) {
+		router_add(f, f->pv_http, f->pv_rule, f->pv_svc, NULL, f->http_ep, false);
+		r = &f->routers[f->n_routers - 1];
+		router_mw(r, redirect ? f->mw_https : f->mw_allow);
+	}
+}
+
+/* Everything of v and cfg that reaches the file is checked here first. */
+static int site_file_plan(const struct cfg *cfg, const struct edge_view *v,
+		const char *http_ep, struct site_file *f)
 {
 	const struct cfg_traefik *t = &cfg->g.traefik;
+	const struct cfg_site *s = v->site;
 	int err = edge__view_check(v);
 
 	for (size_t i = 0; !err && i < t->entrypoints.n; i++) {
@@ -151,30 +398,153 @@ static int traefik_view_check(const struct cfg *cfg, const struct edge_view *v)
 			err = BG_ECONFIG;
 		}
 	}
-	if (!err && t->certresolver && !edge__ident_valid(t->certresolver)) {
+	if (!err && ((t->certresolver && !edge__ident_valid(t->certresolver)) ||
+			(http_ep && !edge__ident_valid(http_ep)))) {
 		err = BG_ECONFIG;
 	}
-	return err;
+	if (!err) {
+		f->http_ep = http_ep;
+		err = tls_plan(cfg, v, f);
+	}
+	if (!err) {
+		err = canonical_plan(s, f);
+	}
+	if (!err && s->preview) {
+		err = preview_plan(s, f);
+	}
+	if (err) {
+		return err;
+	}
+	const char *preview = edge__preview_colour(v);
+	f->live_name = bg_xasprintf("%s-live", s->name);
+	f->live_http = bg_xasprintf("%s-live-http", s->name);
+	f->live_rule = host_rule((const char *const *)s->domains.v, s->domains.n);
+	f->live_svc = bg_xasprintf("%s-%s@docker", s->name, v->live);
+	if (preview) {
+		f->pv_name = bg_xasprintf("%s-preview", s->name);
+		f->pv_http = bg_xasprintf("%s-preview-http", s->name);
+		f->pv_rule = host_rule((const char *const *)&s->preview, 1);
+		f->pv_svc = bg_xasprintf("%s-%s@docker", s->name, preview);
+	}
+	if (f->tls != TLS_NONE && s->tls.hsts > 0) {
+		f->mw_hsts = bg_xasprintf("%s-hsts", s->name);
+		f->hsts = bg_xasprintf("%u", s->tls.hsts);
+	}
+	routers_plan(cfg, s, f);
+	return 0;
 }
 
-/* The routers of one file: name, rule and service of each (owned). */
-struct routers {
-	char *live_name, *live_rule, *live_svc;
-	char *pv_name, *pv_rule, *pv_svc; /* NULL without a preview */
-};
-
-static void routers_release(struct routers *r)
+static void emit_router(struct emit *e, const struct site_file *f, const struct router *r)
 {
-	free(r->live_name);
-	free(r->live_rule);
-	free(r->live_svc);
-	free(r->pv_name);
-	free(r->pv_rule);
-	free(r->pv_svc);
+	emit_str(e, r->name);
+	emit_map_start(e);
+	if (r->n_eps) {
+		emit_list(e, "entryPoints", r->eps, r->n_eps);
+	}
+	emit_str(e, "rule");
+	emit_str(e, r->rule);
+	emit_str(e, "service");
+	emit_str(e, r->service);
+	if (r->n_mws) {
+		emit_list(e, "middlewares", r->mws, r->n_mws);
+	}
+	if (r->tls) {
+		emit_str(e, "tls");
+		emit_map_start(e); /* empty (TLS_FILES): libyaml writes {} */
+		if (f->tls == TLS_RESOLVER) {
+			emit_str(e, "certResolver");
+			emit_str(e, f->resolver);
+		}
+		emit_map_end(e);
+	}
+	emit_map_end(e);
 }
 
-/* The YAML document (http.routers) after the header, appended to b. */
-static int emit_routers(struct bg_buf *b, const struct cfg *cfg, const struct routers *r)
+/* NAME: {TYPE: {...}}: opens the inner mapping; mw_close closes both. */
+static void mw_open(struct emit *e, const char *name, const char *type)
+{
+	emit_str(e, name);
+	emit_map_start(e);
+	emit_str(e, type);
+	emit_map_start(e);
+}
+
+static void mw_close(struct emit *e)
+{
+	emit_map_end(e);
+	emit_map_end(e);
+}
+
+static void emit_middlewares(struct emit *e, const struct site_file *f)
+{
+	static const char *const nobody[] = {"255.255.255.255/32"};
+
+	if (!f->mw_https && !f->mw_hsts && !f->mw_canonical && !f->mw_allow) {
+		return;
+	}
+	emit_str(e, "middlewares");
+	emit_map_start(e);
+	if (f->mw_https) {
+		mw_open(e, f->mw_https, "redirectScheme");
+		emit_str(e, "scheme");
+		emit_str(e, "https");
+		emit_str(e, "permanent");
+		emit_plain(e, "true");
+		mw_close(e);
+	}
+	if (f->mw_hsts) {
+		mw_open(e, f->mw_hsts, "headers");
+		emit_str(e, "stsSeconds");
+		emit_plain(e, f->hsts);
+		mw_close(e);
+	}
+	if (f->mw_canonical) {
+		mw_open(e, f->mw_canonical, "redirectRegex");
+		emit_str(e, "regex");
+		emit_str(e, f->canonical_re);
+		emit_str(e, "replacement");
+		emit_str(e, f->canonical_to);
+		emit_str(e, "permanent");
+		emit_plain(e, "true");
+		mw_close(e);
+	}
+	if (f->mw_allow) {
+		mw_open(e, f->mw_allow, "ipAllowList");
+		if (f->allow->n) {
+			emit_list(e, "sourceRange", (const char *const *)f->allow->v, f->allow->n);
+		} else {
+			emit_list(e, "sourceRange", nobody, 1);
+		}
+		mw_close(e);
+	}
+	emit_map_end(e);
+}
+
+/* tls.certificates: the site's own files (tls.mode files). */
+static void emit_certificates(struct emit *e, const struct site_file *f)
+{
+	yaml_event_t ev;
+
+	if (f->tls != TLS_FILES) {
+		return;
+	}
+	emit_str(e, "tls");
+	emit_map_start(e);
+	emit_str(e, "certificates");
+	emit_ev(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+			YAML_BLOCK_SEQUENCE_STYLE));
+	emit_map_start(e);
+	emit_str(e, "certFile");
+	emit_str(e, f->cert);
+	emit_str(e, "keyFile");
+	emit_str(e, f->key);
+	emit_map_end(e);
+	emit_ev(e, &ev, yaml_sequence_end_event_initialize(&ev));
+	emit_map_end(e);
+}
+
+/* The YAML document after the header, appended to b. */
+static int emit_file(struct bg_buf *b, const struct site_file *f)
 {
 	struct emit e = {.ok = true};
 	yaml_event_t ev;
@@ -193,12 +563,13 @@ static int emit_routers(struct bg_buf *b, const struct cfg *cfg, const struct ro
 	emit_map_start(&e);
 	emit_str(&e, "routers");
 	emit_map_start(&e);
-	emit_router(&e, cfg, r->live_name, r->live_rule, r->live_svc);
-	if (r->pv_name) {
-		emit_router(&e, cfg, r->pv_name, r->pv_rule, r->pv_svc);
+	for (size_t i = 0; i < f->n_routers; i++) {
+		emit_router(&e, f, &f->routers[i]);
 	}
 	emit_map_end(&e);
+	emit_middlewares(&e, f);
 	emit_map_end(&e);
+	emit_certificates(&e, f);
 	emit_map_end(&e);
 	emit_ev(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
 	emit_ev(&e, &ev, yaml_stream_end_event_initialize(&ev));
@@ -209,30 +580,20 @@ static int emit_routers(struct bg_buf *b, const struct cfg *cfg, const struct ro
 	return e.ok ? 0 : BG_ETOO_BIG; /* the only way our output handler fails */
 }
 
-static int traefik_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
+int edge__traefik_render_http(const struct cfg *cfg, const struct edge_view *v,
+		const char *http_ep, struct bg_buf *out)
 {
 	struct bg_buf b = BG_BUF_INIT;
-	struct routers r = {0};
-	const char *preview;
+	struct site_file f = {0};
 	int err;
 
-	err = traefik_view_check(cfg, v);
+	err = site_file_plan(cfg, v, http_ep, &f);
 	if (err) {
-		return err;
+		goto out;
 	}
-	const struct cfg_site *s = v->site;
-	preview = edge__preview_colour(v);
-	r.live_name = bg_xasprintf("%s-live", s->name);
-	r.live_rule = host_rule((const char *const *)s->domains.v, s->domains.n);
-	r.live_svc = bg_xasprintf("%s-%s@docker", s->name, v->live);
-	if (preview) {
-		r.pv_name = bg_xasprintf("%s-preview", s->name);
-		r.pv_rule = host_rule((const char *const *)&s->preview, 1);
-		r.pv_svc = bg_xasprintf("%s-%s@docker", s->name, preview);
-	}
-
-	edge__header_render(&b, s->name, v->live, preview, v->live_version);
-	err = emit_routers(&b, cfg, &r);
+	edge__header_render(&b, v->site->name, v->live, edge__preview_colour(v),
+			v->live_version);
+	err = emit_file(&b, &f);
 	if (err) {
 		goto out;
 	}
@@ -247,8 +608,25 @@ static int traefik_render(const struct cfg *cfg, const struct edge_view *v, stru
 	err = bg_buf_add(out, b.data, b.len);
 out:
 	bg_buf_release(&b);
-	routers_release(&r);
+	site_file_release(&f);
 	return err;
+}
+
+/*
+ * The entrypoint of the HTTP routers: edge.traefik.http_entrypoint, which
+ * config does not have yet (the key belongs to cfg-keys.c); until it does,
+ * no HTTP router is written and HTTP is left to the static configuration
+ * (examples/traefik/traefik.yml redirects the web entrypoint to HTTPS).
+ */
+static const char *http_entrypoint(const struct cfg *cfg)
+{
+	(void)cfg;
+	return NULL;
+}
+
+static int traefik_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
+{
+	return edge__traefik_render_http(cfg, v, http_entrypoint(cfg), out);
 }
 
 /* ---- labels ---- */
