@@ -21,6 +21,7 @@
 #include "bg-util.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <strings.h>
 #include <yaml.h>
 
@@ -173,8 +174,9 @@ struct site_file {
 	const char *http_ep;  /* entrypoint of the HTTP routers; NULL: none */
 	char *live_name, *live_rule, *live_svc, *live_http;
 	char *pv_name, *pv_rule, *pv_svc, *pv_http; /* NULL without a preview */
-	char *mw_https, *mw_hsts, *mw_canonical, *mw_allow;
+	char *mw_https, *mw_hsts, *mw_canonical, *mw_auth, *mw_allow;
 	char *hsts, *canonical_re, *canonical_to;
+	char *auth_line; /* "USER:$apr1$SALT$HASH": a hash, never the password */
 	const struct bg_strv *allow;
 	struct router routers[4];
 	size_t n_routers;
@@ -182,7 +184,10 @@ struct site_file {
 
 static void site_file_release(struct site_file *f)
 {
-	char **owned[] = {&f->cert, &f->key, &f->live_name, &f->live_rule, &f->live_svc,
+	if (f->auth_line) {
+		OPENSSL_cleanse(f->auth_line, strlen(f->auth_line));
+	}
+	char **owned[] = {&f->auth_line, &f->mw_auth, &f->cert, &f->key, &f->live_name, &f->live_rule, &f->live_svc,
 			&f->live_http, &f->pv_name, &f->pv_rule, &f->pv_svc, &f->pv_http,
 			&f->mw_https, &f->mw_hsts, &f->mw_canonical, &f->mw_allow, &f->hsts,
 			&f->canonical_re, &f->canonical_to};
@@ -304,12 +309,49 @@ static int canonical_plan(const struct cfg_site *s, struct site_file *f)
 	return 0;
 }
 
-/* The preview host answers only the listed networks: ipAllowList (Traefik
- * v2.11 and v3; v2's older ipWhiteList is not written). No network listed:
- * nobody, as with nginx's deny all; Traefik refuses an empty sourceRange,
- * so the limited broadcast address, never a client's, stands for none. */
+/* USER:$apr1$SALT$HASH as edge__htpasswd_line makes it: user of
+ * [A-Za-z0-9_.@-], salt and hash of the crypt alphabet. */
+static bool htpasswd_line_valid(const char *line)
+{
+	static const char crypt64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "abcdefghijklmnopqrstuvwxyz";
+	size_t user = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789_.@-");
+	const char *p = line + user;
+
+	if (user == 0 || user > 64 || strncmp(p, ":$apr1$", 7) != 0) {
+		return false;
+	}
+	p += 7;
+	size_t salt = strspn(p, crypt64);
+	if (salt == 0 || salt > 8 || p[salt] != '$') {
+		return false;
+	}
+	p += salt + 1;
+	return strspn(p, crypt64) == 22 && p[22] == '\0';
+}
+
+/*
+ * Who may see the preview. Traefik cannot OR two middlewares, so unlike
+ * nginx's "listed networks, or credentials" it is one or the other
+ * (ADR 0015): with preview_auth, basicAuth with the site's htpasswd line
+ * (a hash; the Authorization header is not passed on to the candidate);
+ * a line that cannot be made is an error, never an open preview. Without
+ * it, ipAllowList with preview_allow (Traefik v2.11 and v3; v2's older
+ * ipWhiteList is not written). No network listed: nobody, as with nginx's
+ * deny all; Traefik refuses an empty sourceRange, so the limited broadcast
+ * address, never a client's, stands for none.
+ */
 static int preview_plan(const struct cfg_site *s, struct site_file *f)
 {
+	if (s->preview_auth.user) {
+		f->auth_line = edge__htpasswd_line(s);
+		if (!f->auth_line || !htpasswd_line_valid(f->auth_line)) {
+			return BG_ECONFIG;
+		}
+		f->mw_auth = bg_xasprintf("%s-preview-auth", s->name);
+		return 0;
+	}
 	for (size_t i = 0; i < s->preview_allow.n; i++) {
 		if (!cidr_valid(s->preview_allow.v[i])) {
 			return BG_ECONFIG;
@@ -367,7 +409,7 @@ static void routers_plan(const struct cfg *cfg, const struct cfg_site *s, struct
 		router_add(f, f->pv_name, f->pv_rule, f->pv_svc, eps, NULL, https);
 		r = &f->routers[f->n_routers - 1];
 		router_mw(r, f->mw_hsts);
-		router_mw(r, f->mw_allow);
+		router_mw(r, f->mw_auth ? f->mw_auth : f->mw_allow);
 	}
 	if (!http) {
 		return;
@@ -381,7 +423,7 @@ static void routers_plan(const struct cfg *cfg, const struct cfg_site *s, struct
 	if (f->pv_name) {
 		router_add(f, f->pv_http, f->pv_rule, f->pv_svc, NULL, f->http_ep, false);
 		r = &f->routers[f->n_routers - 1];
-		router_mw(r, redirect ? f->mw_https : f->mw_allow);
+		router_mw(r, redirect ? f->mw_https : f->mw_auth ? f->mw_auth : f->mw_allow);
 	}
 }
 
@@ -479,7 +521,7 @@ static void emit_middlewares(struct emit *e, const struct site_file *f)
 {
 	static const char *const nobody[] = {"255.255.255.255/32"};
 
-	if (!f->mw_https && !f->mw_hsts && !f->mw_canonical && !f->mw_allow) {
+	if (!f->mw_https && !f->mw_hsts && !f->mw_canonical && !f->mw_auth && !f->mw_allow) {
 		return;
 	}
 	emit_str(e, "middlewares");
@@ -505,6 +547,13 @@ static void emit_middlewares(struct emit *e, const struct site_file *f)
 		emit_str(e, "replacement");
 		emit_str(e, f->canonical_to);
 		emit_str(e, "permanent");
+		emit_plain(e, "true");
+		mw_close(e);
+	}
+	if (f->mw_auth) {
+		mw_open(e, f->mw_auth, "basicAuth");
+		emit_list(e, "users", (const char *const *)&f->auth_line, 1);
+		emit_str(e, "removeHeader");
 		emit_plain(e, "true");
 		mw_close(e);
 	}

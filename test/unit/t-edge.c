@@ -795,6 +795,7 @@ struct tcase {
 	const char *allow[3]; /* replaces the default [127.0.0.1/32, ::1/128] */
 	bool allow_none;      /* preview_allow: [] */
 	const char *cert, *key;
+	const char *auth_user, *auth_password; /* preview_auth, the password as loaded */
 };
 
 static const struct tcase tcases[] = {
@@ -832,6 +833,16 @@ static const struct tcase tcases[] = {
 			.preview_domain = "preview.shop.example.com", .live = "blue",
 			.preview = "green", .certresolver = "letsencrypt",
 			.entrypoints = {"websecure"}, .allow_none = true},
+	{.name = "preview-auth", .site = "shop", .domains = {"shop.example.com"},
+			.preview_domain = "preview.shop.example.com", .live = "blue",
+			.preview = "green", .certresolver = "letsencrypt",
+			.entrypoints = {"websecure"}, .http_ep = "web", .mode = CFG_TLS_AUTO,
+			.hsts = 31536000, .auth_user = "review",
+			.auth_password = "correct horse battery staple"},
+	{.name = "preview-auth-http-only", .site = "wiki", .domains = {"wiki.example.com"},
+			.preview_domain = "preview.wiki.example.com", .live = "green",
+			.preview = "blue", .entrypoints = {"web"}, .http_ep = "web",
+			.auth_user = "qa@example.com", .auth_password = "s3cret-but-long-enough"},
 };
 
 static void tfx_init(struct fx *f, const struct tcase *c)
@@ -856,6 +867,11 @@ static void tfx_init(struct fx *f, const struct tcase *c)
 	if (c->allow[0] || c->allow_none) {
 		bg_strv_release(&f->site.preview_allow);
 		strv_from(&f->site.preview_allow, c->allow, BG_ARRAY_SIZE(c->allow));
+	}
+	if (c->auth_user) {
+		f->site.preview_auth.user = bg_xstrdup(c->auth_user);
+		f->site.preview_auth.password_file = bg_xstrdup("preview.pass");
+		f->site.preview_auth.password = bg_xstrdup(c->auth_password);
 	}
 	f->v.tls_ready = !c->not_ready;
 }
@@ -1062,6 +1078,74 @@ static void test_tls_hostile(void **state)
 	fx_release(&f);
 }
 
+/*
+ * preview_auth: basicAuth alone on the preview (Traefik cannot OR it with
+ * the allow list), the htpasswd line edge__htpasswd_line makes, never the
+ * password; over HTTP the preview redirects before asking. The hash is the
+ * one `openssl passwd -apr1` computes, which Traefik checks like Apache.
+ */
+static void test_preview_auth(void **state)
+{
+	const struct tcase *c = &tcases[7];
+	struct fx f;
+	struct th_run r;
+
+	tfx_init(&f, c);
+	char *line = edge__htpasswd_line(&f.site);
+	assert_non_null(line);
+	char *t = render_tcase(c);
+	char *want = bg_xasprintf("    shop-preview-auth:\n      basicAuth:\n        users:\n"
+			"        - %s\n        removeHeader: true\n", line);
+	th_assert_contains(t, want);
+	th_assert_contains(t, "      middlewares:\n      - shop-hsts\n      - shop-preview-auth\n"
+			"      tls:\n");
+	th_assert_contains(t, "    shop-preview-http:\n      entryPoints:\n      - web\n"
+			"      rule: Host(`preview.shop.example.com`)\n"
+			"      service: shop-green@docker\n      middlewares:\n      - shop-https\n");
+	th_assert_not_contains(t, c->auth_password);
+	th_assert_not_contains(t, "preview-allow");
+	th_assert_not_contains(t, "ipAllowList");
+	/* review:$apr1$SALT$HASH */
+	const char *salt = line + strlen("review:$apr1$");
+	const char *end = strchr(salt, '$');
+	assert_non_null(end);
+	char *salt_s = bg_xasprintf("%.*s", (int)(end - salt), salt);
+	char *argv[] = {"openssl", "passwd", "-apr1", "-salt", salt_s,
+			(char *)c->auth_password, NULL};
+	assert_int_equal(th_run_argv(argv, NULL, &r), 0);
+	assert_int_equal(r.status, 0);
+	char *apr1 = bg_xasprintf("review:%s", r.out);
+	apr1[strcspn(apr1, "\n")] = '\0';
+	assert_string_equal(apr1, line);
+	th_run_release(&r);
+	free(apr1);
+	free(salt_s);
+	free(want);
+	free(t);
+	free(line);
+	fx_release(&f);
+	/* Without TLS, the preview asks for credentials on its HTTP router. */
+	t = render_tcase(&tcases[8]);
+	th_assert_contains(t, "    wiki-preview:\n      entryPoints:\n      - web\n"
+			"      rule: Host(`preview.wiki.example.com`)\n      service: wiki-blue@docker\n"
+			"      middlewares:\n      - wiki-preview-auth\n");
+	th_assert_contains(t, "        - qa@example.com:$apr1$");
+	th_assert_not_contains(t, tcases[8].auth_password);
+	free(t);
+	/* No line can be made (no password loaded, a user nginx or Traefik
+	 * would split): an error, never an open preview. */
+	tfx_init(&f, c);
+	free(f.site.preview_auth.password);
+	f.site.preview_auth.password = NULL;
+	expect_render_bad(&f, "web", "preview_auth without a password");
+	free(f.site.preview_auth.password);
+	f.site.preview_auth.password = bg_xstrdup("pw");
+	free(f.site.preview_auth.user);
+	f.site.preview_auth.user = bg_xstrdup("a:b");
+	expect_render_bad(&f, "web", "user with a colon");
+	fx_release(&f);
+}
+
 /* Every truncation and changed byte of the new files, and hand edits of
  * their new parts: all errors, never a half-understood colour. */
 static void test_tls_damaged(void **state)
@@ -1116,6 +1200,25 @@ static void test_tls_damaged(void **state)
 		expect_bad(CFG_EDGE_TRAEFIK, "blog", e, strlen(e), edits[i].why);
 		free(e);
 	}
+	/* basicAuth as render writes it, nothing else (usersFile would make
+	 * Traefik read credentials from elsewhere). */
+	char *pa = render_tcase(&tcases[7]);
+	static const struct {
+		const char *from, *to, *why;
+	} auth_edits[] = {
+		{"        removeHeader: true\n", "        removeHeader: true\n"
+				"        usersFile: /etc/passwd\n", "usersFile"},
+		{"        users:\n        - review:", "        users: []\n        x:\n        - review:",
+				"users empty"},
+		{"      basicAuth:\n", "      digestAuth:\n", "another auth type"},
+		{"    shop-preview-auth:", "    shop-preview-auth2:", "unknown middleware name"},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(auth_edits); i++) {
+		char *e = replace(pa, auth_edits[i].from, auth_edits[i].to);
+		expect_bad(CFG_EDGE_TRAEFIK, "shop", e, strlen(e), auth_edits[i].why);
+		free(e);
+	}
+	free(pa);
 	/* certificates: [] */
 	const char *at = strstr(t, "tls:\n  certificates:\n");
 	assert_non_null(at);
@@ -1740,6 +1843,7 @@ int main(void)
 		cmocka_unit_test(test_tls_golden),
 		cmocka_unit_test(test_tls_content),
 		cmocka_unit_test(test_tls_off_unchanged),
+		cmocka_unit_test(test_preview_auth),
 		cmocka_unit_test(test_tls_hostile),
 		cmocka_unit_test(test_tls_damaged),
 		cmocka_unit_test(test_tls_schema),
