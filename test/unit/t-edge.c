@@ -778,6 +778,8 @@ static void test_schema(void **state)
 
 /* ---- Traefik: HTTPS, redirects, preview protection ---- */
 
+static char *dyn_file(struct fx *f);
+
 /*
  * Sites with the keys of a real site (tls, redirect_to, preview_allow...).
  * http_ep is the entrypoint of the HTTP routers, passed to
@@ -1229,6 +1231,38 @@ static void test_tls_damaged(void **state)
 	free(e);
 	free(cut);
 	free(t);
+}
+
+/* install refuses what our reader rejects: every new file must pass. */
+static void test_tls_install(void **state)
+{
+	char *dir = th_tmpdir("edge-tls-inst");
+
+	for (size_t i = 0; i < BG_ARRAY_SIZE(tcases); i++) {
+		struct fx f;
+		struct bg_diag d;
+		struct bg_buf out = BG_BUF_INIT;
+		tfx_init(&f, &tcases[i]);
+		free(f.cfg.g.traefik.dynamic_dir);
+		free(f.cfg.g.traefik.staging_dir);
+		f.cfg.g.traefik.dynamic_dir = bg_xasprintf("%s/dynamic", dir);
+		f.cfg.g.traefik.staging_dir = bg_xasprintf("%s/dynamic.staging", dir);
+		assert_int_equal(bg_mkdir_p(f.cfg.g.traefik.dynamic_dir, 0755), 0);
+		assert_int_equal(edge__traefik_render_http(&f.cfg, &f.v, tcases[i].http_ep, &out), 0);
+		bg_diag_init(&d);
+		assert_int_equal(edge_traefik_impl.install(&f.cfg, f.site.name, out.data, out.len,
+				&d), 0);
+		char *path = dyn_file(&f);
+		char *back = th_read(path);
+		assert_string_equal(back, out.data);
+		free(back);
+		free(path);
+		bg_diag_release(&d);
+		bg_buf_release(&out);
+		fx_release(&f);
+	}
+	th_rm_rf(dir);
+	free(dir);
 }
 
 /* Every new file is valid Traefik configuration, v3 and v2 (2.11). */
@@ -1847,6 +1881,7 @@ int main(void)
 		cmocka_unit_test(test_tls_hostile),
 		cmocka_unit_test(test_tls_damaged),
 		cmocka_unit_test(test_tls_schema),
+		cmocka_unit_test(test_tls_install),
 		cmocka_unit_test(test_install_atomic),
 		cmocka_unit_test(test_install_exdev),
 		cmocka_unit_test_teardown(test_api_confirm, fake_api_teardown),
