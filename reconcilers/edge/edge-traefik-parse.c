@@ -256,6 +256,9 @@ static int check_middlewares(struct doc *doc, const char *site, const yaml_node_
 	}
 	err = map_fields(doc, n, "http.middlewares", (const char *const *)names,
 			BG_ARRAY_SIZE(mw_kinds), v);
+	if (!err && n->data.mapping.pairs.top == n->data.mapping.pairs.start) {
+		err = edge__obs_fail(doc->e, "http.middlewares is empty");
+	}
 	for (size_t i = 0; !err && i < BG_ARRAY_SIZE(mw_kinds); i++) {
 		if (v[i]) {
 			err = check_middleware(doc, names[i], &mw_kinds[i], v[i]);

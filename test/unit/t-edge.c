@@ -413,6 +413,8 @@ static void test_hand_edited(void **state)
 				"duplicate key"},
 		{CFG_EDGE_TRAEFIK, "  routers:\n", "  middlewares: {}\n  routers:\n",
 				"unknown http section"},
+		{CFG_EDGE_TRAEFIK, "  routers:\n", "  services: {}\n  routers:\n",
+				"unknown http section"},
 		{CFG_EDGE_TRAEFIK, "http:\n", "tcp: {}\nhttp:\n", "unknown top-level key"},
 		{CFG_EDGE_TRAEFIK, "# bluegreen-sha256", "---\nhttp: {}\n# bluegreen-sha256",
 				"second document"},
@@ -1234,6 +1236,15 @@ static void test_tls_damaged(void **state)
 		free(e);
 	}
 	free(pa);
+	/* Sections render never writes empty. */
+	char *lb = render_case(&cases[0], CFG_EDGE_TRAEFIK);
+	char *e1 = replace(lb, "  routers:\n", "  middlewares: {}\n  routers:\n");
+	expect_bad(CFG_EDGE_TRAEFIK, "shop", e1, strlen(e1), "empty middlewares");
+	free(e1);
+	e1 = replace(lb, "http:\n", "tls: {}\nhttp:\n");
+	expect_bad(CFG_EDGE_TRAEFIK, "shop", e1, strlen(e1), "empty tls");
+	free(e1);
+	free(lb);
 	/* certificates: [] */
 	const char *at = strstr(t, "tls:\n  certificates:\n");
 	assert_non_null(at);
