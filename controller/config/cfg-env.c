@@ -189,8 +189,8 @@ static void envfile_parse(struct cfg__envfiles *l, const char *file, const char 
 }
 
 /*
- * Read the secret file ref names (key `what` in messages) into *data (*len bytes):
- * beneath the configuration directory (or secrets_dir) only, links not
+ * Read the secret file ref names (key `what` in messages) into *data,
+ * *len bytes: beneath the configuration directory (or secrets_dir) only, links not
  * followed (a "../" path or a link would let one site's file read another's
  * secrets); a FIFO or device is refused instead of blocking. 0, or an
  * error already reported at ref (*data NULL).
@@ -286,7 +286,6 @@ void cfg__env_with_file(struct cfg__envfiles *l, struct cfg_env *env, const stru
 	envfile_load(l, ref, &fv);
 	env_overlay(&fv, env);
 }
-
 
 /*
  * The password is the file's first line as written (a trailing \r

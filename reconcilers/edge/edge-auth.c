@@ -37,7 +37,6 @@ static const char crypt64[] =
  * 0.31 ms with one fetch, about what the MD5 work itself costs).
  */
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
-typedef EVP_MD md5_impl;
 static EVP_MD *md5_fetch(void)
 {
 	return EVP_MD_fetch(NULL, "MD5", NULL);
@@ -48,13 +47,12 @@ static void md5_free(EVP_MD *md)
 	EVP_MD_free(md);
 }
 #else
-typedef const EVP_MD md5_impl;
-static const EVP_MD *md5_fetch(void)
+static EVP_MD *md5_fetch(void)
 {
-	return EVP_md5();
+	return (EVP_MD *)EVP_md5(); /* static, never freed */
 }
 
-static void md5_free(const EVP_MD *md)
+static void md5_free(EVP_MD *md)
 {
 	(void)md;
 }
@@ -93,7 +91,7 @@ char *edge__apr1(const char *password, const char *salt)
 	unsigned char md[16];
 	struct bg_buf b = BG_BUF_INIT;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	md5_impl *md5 = md5_fetch();
+	EVP_MD *md5 = md5_fetch();
 
 	if (!c || !md5) {
 		BG_BUG("MD5 is not available from libcrypto");
@@ -304,7 +302,9 @@ static int auth_dir_prepare(const char *dir, gid_t gid, struct bg_diag *d)
 	}
 	if (err) {
 		bg_diag_error(d, NULL, "edge.nginx.auth_dir %s: cannot make it mode %04o, group "
-				"%u: %s", dir, AUTH_DIR_MODE, (unsigned)gid, bg_strerror(err));
+				"%u: %s%s", dir, AUTH_DIR_MODE, (unsigned)gid, bg_strerror(err),
+				err == BG_ERRNO(EPERM) ? " (bluegreen's user must be root or a member "
+				"of edge.nginx.group)" : "");
 	}
 out:
 	close(fd);

@@ -855,6 +855,33 @@ static void test_sync_errors(void **state)
 	bg_buf_release(&b);
 	free(N.cfg.g.nginx.auth_dir);
 	N.cfg.g.nginx.auth_dir = saved;
+
+	/* An auth_dir that is a link is refused, not followed. */
+	char *elsewhere = bg_xasprintf("%s/elsewhere", N.dir);
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	assert_int_equal(symlink(elsewhere, N.cfg.g.nginx.auth_dir), 0);
+	bg_diag_init(&d);
+	int err = edge__auth_sync(&N.cfg, &N.site, &d);
+	/* O_NOFOLLOW|O_DIRECTORY on a link: ENOTDIR on Linux, ELOOP elsewhere. */
+	assert_true(err == BG_ERRNO(ENOTDIR) || err == BG_ERRNO(ELOOP));
+	bg_diag_item_format(&d.items[0], line, sizeof(line));
+	th_assert_contains(line, "(a symbolic link is not followed)");
+	bg_diag_release(&d);
+	char *inside = bg_xasprintf("%s/shop.htpasswd", elsewhere);
+	assert_int_equal(access(inside, F_OK), -1);
+	assert_int_equal(unlink(N.cfg.g.nginx.auth_dir), 0);
+
+	/* An existing 0700 root:root directory is given the mode and group. */
+	assert_int_equal(mkdir(N.cfg.g.nginx.auth_dir, 0700), 0);
+	bg_diag_init(&d);
+	assert_int_equal(edge__auth_sync(&N.cfg, &N.site, &d), 0);
+	bg_diag_release(&d);
+	struct stat st;
+	assert_int_equal(lstat(N.cfg.g.nginx.auth_dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02750);
+	assert_int_equal(st.st_gid, getgrnam("www-data")->gr_gid);
+	free(inside);
+	free(elsewhere);
 	set_auth(NULL, NULL);
 }
 
