@@ -1257,6 +1257,63 @@ static void test_tls_damaged(void **state)
 	free(t);
 }
 
+/*
+ * examples/traefik as the loader reads it (tls auto, HSTS, redirect_to, a
+ * preview allow list): each site's file, with and without an HTTP
+ * entrypoint, is valid Traefik configuration (v3 and v2) and reads back.
+ */
+static void test_tls_example_sites(void **state)
+{
+	char *conf = th_src_path("examples/traefik");
+	char *dir = th_tmpdir("edge-tls-example");
+	struct cfg *cfg = NULL;
+	struct bg_diag d;
+	struct bg_strv files;
+	struct th_run r;
+
+	bg_diag_init(&d);
+	assert_int_equal(cfg_load(&cfg, conf, 0, &d), 0);
+	assert_true(cfg->n_sites >= 2);
+	bg_strv_init(&files);
+	for (size_t i = 0; i < cfg->n_sites; i++) {
+		for (int with_http = 0; with_http < 2; with_http++) {
+			struct edge_view v = {.site = &cfg->sites[i], .live = "blue",
+					.live_version = 1, .preview = "green", .tls_ready = true};
+			struct bg_buf out = BG_BUF_INIT;
+			struct obs_edge e;
+			assert_int_equal(edge__traefik_render_http(cfg, &v, with_http ? "web" : NULL,
+					&out), 0);
+			th_assert_contains(out.data, "certResolver: letsencrypt");
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(edge_traefik_impl.parse(cfg, v.site->name, out.data,
+					out.len, &e), 0);
+			assert_string_equal(e.live, "blue");
+			edge__obs_reset(&e);
+			char *rel = bg_xasprintf("%s-%d.yml", v.site->name, with_http);
+			th_write(dir, rel, out.data);
+			bg_strv_push_take(&files, bg_xasprintf("%s/%s", dir, rel));
+			free(rel);
+			bg_buf_release(&out);
+		}
+	}
+	static const char *const schemas[] = {"traefik-v3-file-provider.json",
+			"traefik-v2-file-provider.json"};
+	for (size_t s = 0; s < BG_ARRAY_SIZE(schemas); s++) {
+		validate(schemas[s], files.v, &r);
+		if (r.status != 0) {
+			th_print_error("%s%s", r.out, r.err);
+		}
+		assert_int_equal(r.status, 0);
+		th_run_release(&r);
+	}
+	bg_strv_release(&files);
+	cfg_destroy(cfg);
+	bg_diag_release(&d);
+	th_rm_rf(dir);
+	free(dir);
+	free(conf);
+}
+
 /* install refuses what our reader rejects: every new file must pass. */
 static void test_tls_install(void **state)
 {
@@ -1906,6 +1963,7 @@ int main(void)
 		cmocka_unit_test(test_tls_damaged),
 		cmocka_unit_test(test_tls_schema),
 		cmocka_unit_test(test_tls_install),
+		cmocka_unit_test(test_tls_example_sites),
 		cmocka_unit_test(test_install_atomic),
 		cmocka_unit_test(test_install_exdev),
 		cmocka_unit_test_teardown(test_api_confirm, fake_api_teardown),
