@@ -362,19 +362,22 @@ static int preview_plan(const struct cfg_site *s, struct site_file *f)
 	return 0;
 }
 
-static void router_add(struct site_file *f, const char *name, const char *rule,
-		const char *svc, const struct bg_strv *eps, const char *one_ep, bool tls)
+/* A router on eps, or on the HTTP entrypoint when eps is NULL; returns it
+ * for its middlewares. */
+static struct router *router_add(struct site_file *f, const char *name, const char *rule,
+		const char *svc, const struct bg_strv *eps, bool tls)
 {
 	struct router *r = &f->routers[f->n_routers++];
 
 	*r = (struct router){.name = name, .rule = rule, .service = svc, .tls = tls};
-	if (one_ep) {
-		r->eps = &f->http_ep;
-		r->n_eps = 1;
-	} else {
+	if (eps) {
 		r->eps = (const char *const *)eps->v;
 		r->n_eps = eps->n;
+	} else {
+		r->eps = &f->http_ep;
+		r->n_eps = 1;
 	}
+	return r;
 }
 
 static void router_mw(struct router *r, const char *mw)
@@ -401,13 +404,11 @@ static void routers_plan(const struct cfg *cfg, const struct cfg_site *s, struct
 	bool redirect = https && s->tls.redirect;
 	struct router *r;
 
-	router_add(f, f->live_name, f->live_rule, f->live_svc, eps, NULL, https);
-	r = &f->routers[f->n_routers - 1];
+	r = router_add(f, f->live_name, f->live_rule, f->live_svc, eps, https);
 	router_mw(r, f->mw_hsts);
 	router_mw(r, f->mw_canonical);
 	if (f->pv_name) {
-		router_add(f, f->pv_name, f->pv_rule, f->pv_svc, eps, NULL, https);
-		r = &f->routers[f->n_routers - 1];
+		r = router_add(f, f->pv_name, f->pv_rule, f->pv_svc, eps, https);
 		router_mw(r, f->mw_hsts);
 		router_mw(r, f->mw_auth ? f->mw_auth : f->mw_allow);
 	}
@@ -417,12 +418,10 @@ static void routers_plan(const struct cfg *cfg, const struct cfg_site *s, struct
 	if (redirect) {
 		f->mw_https = bg_xasprintf("%s-https", s->name);
 	}
-	router_add(f, f->live_http, f->live_rule, f->live_svc, NULL, f->http_ep, false);
-	r = &f->routers[f->n_routers - 1];
+	r = router_add(f, f->live_http, f->live_rule, f->live_svc, NULL, false);
 	router_mw(r, redirect ? f->mw_https : f->mw_canonical);
 	if (f->pv_name) {
-		router_add(f, f->pv_http, f->pv_rule, f->pv_svc, NULL, f->http_ep, false);
-		r = &f->routers[f->n_routers - 1];
+		r = router_add(f, f->pv_http, f->pv_rule, f->pv_svc, NULL, false);
 		router_mw(r, redirect ? f->mw_https : f->mw_auth ? f->mw_auth : f->mw_allow);
 	}
 }
