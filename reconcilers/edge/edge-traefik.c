@@ -4,30 +4,28 @@
  * internal entrypoint; the routers that carry the public hostnames live in
  * one file per site in the file provider's directory, DYNAMIC_DIR/SITE.yml,
  * rewritten whole on every switch: SITE-live -> SITE-<colour>@docker, and
- * SITE-preview when the site has a preview domain. The file is emitted by
- * libyaml (deterministic, only the basic keys the published schema knows),
- * written through a staging directory outside the watched one and renamed
- * into place, read back, and confirmed through Traefik's API when one is
- * configured (docs/adr/0004-traefik-edge.md).
+ * SITE-preview when the site has a preview domain; for HTTPS, the routers'
+ * tls section (the certresolver, or the site's own certificate files),
+ * SITE-live-http and SITE-preview-http on the HTTP entrypoint redirecting
+ * to HTTPS, and the site's own middlewares (HSTS, the redirect to the
+ * canonical domain, the preview's protection). The file is emitted by
+ * libyaml (deterministic, only keys the published schemas know) and read
+ * back strictly (edge-traefik-parse.c); installing it is
+ * edge-traefik-run.c's (docs/adr/0004-traefik-edge.md, docs/edge.md).
  */
 #include "bg.h"
 #include "edge-int.h"
+#include "edge-traefik-int.h"
 
 #include "bg-log.h"
 #include "bg-util.h"
 
-#include <curl/curl.h>
-#include <json-c/json.h>
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 #include <yaml.h>
 
-#define API_BODY_MAX (1024 * 1024)
-#define API_POLL_MS 100
-
-static char *traefik_path(const struct cfg *cfg, const char *site)
+char *edge__traefik_path(const struct cfg *cfg, const char *site)
 {
 	return bg_xasprintf("%s/%s.yml", cfg->g.traefik.dynamic_dir, site);
 }
@@ -92,6 +90,16 @@ static void emit_str(struct emit *e, const char *s)
 	emit_ev(e, &ev, made);
 }
 
+/* A number or a boolean, unquoted: the schema wants an integer or a
+ * boolean there, not a string. Only our own literals and numbers. */
+static void emit_plain(struct emit *e, const char *s)
+{
+	yaml_event_t ev;
+	int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (const yaml_char_t *)s,
+			(int)strlen(s), 1, 0, YAML_PLAIN_SCALAR_STYLE);
+	emit_ev(e, &ev, made);
+}
+
 static void emit_map_start(struct emit *e)
 {
 	yaml_event_t ev;
@@ -105,35 +113,18 @@ static void emit_map_end(struct emit *e)
 	emit_ev(e, &ev, yaml_mapping_end_event_initialize(&ev));
 }
 
-static void emit_router(struct emit *e, const struct cfg *cfg, const char *name,
-		const char *rule, const char *service)
+/* key: followed by a block sequence of the n strings of v. */
+static void emit_list(struct emit *e, const char *key, const char *const *v, size_t n)
 {
-	const struct bg_strv *eps = &cfg->g.traefik.entrypoints;
 	yaml_event_t ev;
 
-	emit_str(e, name);
-	emit_map_start(e);
-	if (eps->n) {
-		emit_str(e, "entryPoints");
-		emit_ev(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-				YAML_BLOCK_SEQUENCE_STYLE));
-		for (size_t i = 0; i < eps->n; i++) {
-			emit_str(e, eps->v[i]);
-		}
-		emit_ev(e, &ev, yaml_sequence_end_event_initialize(&ev));
+	emit_str(e, key);
+	emit_ev(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+			YAML_BLOCK_SEQUENCE_STYLE));
+	for (size_t i = 0; i < n; i++) {
+		emit_str(e, v[i]);
 	}
-	emit_str(e, "rule");
-	emit_str(e, rule);
-	emit_str(e, "service");
-	emit_str(e, service);
-	if (cfg->g.traefik.certresolver) {
-		emit_str(e, "tls");
-		emit_map_start(e);
-		emit_str(e, "certResolver");
-		emit_str(e, cfg->g.traefik.certresolver);
-		emit_map_end(e);
-	}
-	emit_map_end(e);
+	emit_ev(e, &ev, yaml_sequence_end_event_initialize(&ev));
 }
 
 /* Host(`a`) || Host(`b`): the form both Traefik v2 and v3 accept (v3
@@ -148,10 +139,299 @@ static char *host_rule(const char *const *hosts, size_t n)
 	return bg_buf_detach(&b, NULL);
 }
 
-/* Entrypoints and the cert resolver reach the file as names: checked too. */
-static int traefik_view_check(const struct cfg *cfg, const struct edge_view *v)
+/*
+ * How the site's routers are served. The global certresolver predates the
+ * site's tls key: it used to put every router on TLS, and a site whose
+ * tls.mode is off (the default) keeps exactly that, so existing files do
+ * not change. auto and files are the site's own choice.
+ */
+enum tls_kind {
+	TLS_NONE,     /* no tls section: plain HTTP */
+	TLS_RESOLVER, /* tls.certResolver: Traefik requests the certificate */
+	TLS_FILES,    /* tls: {}, and the site's files in tls.certificates */
+};
+
+/* One router of the file; everything borrowed from its struct site_file. */
+struct router {
+	const char *name, *rule, *service;
+	const char *const *eps;
+	size_t n_eps;
+	const char *mws[2];
+	size_t n_mws;
+	bool tls;
+};
+
+/*
+ * What one site's file holds. Names follow SITE-ROLE with suffixes that
+ * are never the tail of one another, so two sites' routers or middlewares
+ * (one namespace per provider in Traefik) cannot collide. Owned strings;
+ * a middleware name is NULL when the file does not use it.
+ */
+struct site_file {
+	enum tls_kind tls;
+	const char *resolver; /* TLS_RESOLVER */
+	char *cert, *key;     /* TLS_FILES */
+	const char *http_ep;  /* entrypoint of the HTTP routers; NULL: none */
+	char *live_name, *live_rule, *live_svc, *live_http;
+	char *pv_name, *pv_rule, *pv_svc, *pv_http; /* NULL without a preview */
+	char *mw_https, *mw_hsts, *mw_canonical, *mw_auth, *mw_allow;
+	char *hsts, *canonical_re, *canonical_to;
+	char *auth_line; /* "USER:$apr1$SALT$HASH": a hash, never the password */
+	const struct bg_strv *allow;
+	struct router routers[4];
+	size_t n_routers;
+};
+
+static void site_file_release(struct site_file *f)
+{
+	if (f->auth_line) {
+		OPENSSL_cleanse(f->auth_line, strlen(f->auth_line));
+	}
+	char **owned[] = {&f->auth_line, &f->mw_auth, &f->cert, &f->key, &f->live_name, &f->live_rule, &f->live_svc,
+			&f->live_http, &f->pv_name, &f->pv_rule, &f->pv_svc, &f->pv_http,
+			&f->mw_https, &f->mw_hsts, &f->mw_canonical, &f->mw_allow, &f->hsts,
+			&f->canonical_re, &f->canonical_to};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(owned); i++) {
+		free(*owned[i]);
+		*owned[i] = NULL;
+	}
+}
+
+/* A certificate or key path: absolute, printable, nothing YAML, Go
+ * templates or a reader of the file could take for syntax. */
+static bool cert_path_valid(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+
+	if (n < 2 || n > 4096 || p[0] != '/') {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("\"\\{}`$'#", c)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "ADDR" or "ADDR/BITS" (what ipAllowList takes); the loader checked it,
+ * this keeps anything else out of the file. */
+static bool cidr_valid(const char *s)
+{
+	char addr[64];
+	unsigned char bin[16];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+
+	if (n == 0 || n >= sizeof(addr)) {
+		return false;
+	}
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	bool v6 = strchr(addr, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
+		return false;
+	}
+	if (!slash) {
+		return true;
+	}
+	size_t digits = strspn(slash + 1, "0123456789");
+	return digits >= 1 && digits <= 3 && slash[1 + digits] == '\0' &&
+			strtoul(slash + 1, NULL, 10) <= (v6 ? 128u : 32u);
+}
+
+static int tls_plan(const struct cfg *cfg, const struct edge_view *v, struct site_file *f)
+{
+	const struct cfg_site *s = v->site;
+	const char *resolver = cfg->g.traefik.certresolver;
+
+	switch (s->tls.mode) {
+	case CFG_TLS_AUTO:
+		/* Traefik requests the certificate when a router asks for it,
+		 * so there is nothing to wait for (edge_view.tls_ready). */
+		if (!resolver) {
+			return BG_ECONFIG;
+		}
+		f->tls = TLS_RESOLVER;
+		f->resolver = resolver;
+		return 0;
+	case CFG_TLS_FILES:
+		if (!v->tls_ready) {
+			f->tls = TLS_NONE; /* HTTP only until the files exist */
+			return 0;
+		}
+		if (edge_tls_paths(cfg, s, &f->cert, &f->key) != 0 ||
+				!cert_path_valid(f->cert) || !cert_path_valid(f->key)) {
+			return BG_ECONFIG;
+		}
+		f->tls = TLS_FILES;
+		return 0;
+	case CFG_TLS_OFF:
+	default:
+		f->tls = resolver ? TLS_RESOLVER : TLS_NONE;
+		f->resolver = resolver;
+		return 0;
+	}
+}
+
+/* Requests for the site's other domains go to redirect_to (permanent),
+ * same scheme, port and path. RE2 has no look-ahead, so the other domains
+ * are listed; (?i): Host matching is case-insensitive in Traefik. */
+static int canonical_plan(const struct cfg_site *s, struct site_file *f)
+{
+	struct bg_buf re = BG_BUF_INIT;
+	size_t others = 0;
+
+	if (!s->redirect_to) {
+		return 0;
+	}
+	if (!edge__host_valid(s->redirect_to) || !bg_strv_contains(&s->domains, s->redirect_to)) {
+		return BG_ECONFIG;
+	}
+	bg_buf_adds(&re, "(?i)^(https?)://(?:");
+	for (size_t i = 0; i < s->domains.n; i++) {
+		if (strcmp(s->domains.v[i], s->redirect_to) == 0) {
+			continue;
+		}
+		bg_buf_adds(&re, others++ ? "|" : "");
+		for (const char *c = s->domains.v[i]; *c; c++) {
+			bg_buf_adds(&re, *c == '.' ? "\\." : (char[]){*c, '\0'});
+		}
+	}
+	bg_buf_adds(&re, ")(:[0-9]+)?(.*)$");
+	if (others) {
+		f->mw_canonical = bg_xasprintf("%s-canonical", s->name);
+		f->canonical_re = bg_buf_detach(&re, NULL);
+		f->canonical_to = bg_xasprintf("${1}://%s${2}${3}", s->redirect_to);
+	}
+	bg_buf_release(&re);
+	return 0;
+}
+
+/* USER:$apr1$SALT$HASH as edge__htpasswd_line makes it: user of
+ * [A-Za-z0-9_.@-], salt and hash of the crypt alphabet. */
+static bool htpasswd_line_valid(const char *line)
+{
+	static const char crypt64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "abcdefghijklmnopqrstuvwxyz";
+	size_t user = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789_.@-");
+	const char *p = line + user;
+
+	if (user == 0 || user > 64 || strncmp(p, ":$apr1$", 7) != 0) {
+		return false;
+	}
+	p += 7;
+	size_t salt = strspn(p, crypt64);
+	if (salt == 0 || salt > 8 || p[salt] != '$') {
+		return false;
+	}
+	p += salt + 1;
+	return strspn(p, crypt64) == 22 && p[22] == '\0';
+}
+
+/*
+ * Who may see the preview. Traefik cannot OR two middlewares, so unlike
+ * nginx's "listed networks, or credentials" it is one or the other
+ * (ADR 0015): with preview_auth, basicAuth with the site's htpasswd line
+ * (a hash; the Authorization header is not passed on to the candidate);
+ * a line that cannot be made is an error, never an open preview. Without
+ * it, ipAllowList with preview_allow (Traefik v2.11 and v3; v2's older
+ * ipWhiteList is not written). No network listed: nobody, as with nginx's
+ * deny all; Traefik refuses an empty sourceRange, so the limited broadcast
+ * address, never a client's, stands for none.
+ */
+static int preview_plan(const struct cfg_site *s, struct site_file *f)
+{
+	if (s->preview_auth.user) {
+		f->auth_line = edge__htpasswd_line(s);
+		if (!f->auth_line || !htpasswd_line_valid(f->auth_line)) {
+			return BG_ECONFIG;
+		}
+		f->mw_auth = bg_xasprintf("%s-preview-auth", s->name);
+		return 0;
+	}
+	for (size_t i = 0; i < s->preview_allow.n; i++) {
+		if (!cidr_valid(s->preview_allow.v[i])) {
+			return BG_ECONFIG;
+		}
+	}
+	f->mw_allow = bg_xasprintf("%s-preview-allow", s->name);
+	f->allow = &s->preview_allow;
+	return 0;
+}
+
+/* A router on eps, or on the HTTP entrypoint when eps is NULL; returns it
+ * for its middlewares. */
+static struct router *router_add(struct site_file *f, const char *name, const char *rule,
+		const char *svc, const struct bg_strv *eps, bool tls)
+{
+	struct router *r = &f->routers[f->n_routers++];
+
+	*r = (struct router){.name = name, .rule = rule, .service = svc, .tls = tls};
+	if (eps) {
+		r->eps = (const char *const *)eps->v;
+		r->n_eps = eps->n;
+	} else {
+		r->eps = &f->http_ep;
+		r->n_eps = 1;
+	}
+	return r;
+}
+
+static void router_mw(struct router *r, const char *mw)
+{
+	if (mw) {
+		r->mws[r->n_mws++] = mw;
+	}
+}
+
+/*
+ * The routers: SITE-live and SITE-preview on the configured entrypoints
+ * (TLS when the site is served over HTTPS), and for a site with tls auto
+ * or files, SITE-live-http and SITE-preview-http on the HTTP entrypoint,
+ * which redirect to HTTPS once it is served (or serve plain HTTP until
+ * then, or when tls.redirect is false). The redirect router carries
+ * nothing else: credentials are never asked for over plain HTTP when
+ * HTTPS is there.
+ */
+static void routers_plan(const struct cfg *cfg, const struct cfg_site *s, struct site_file *f)
+{
+	const struct bg_strv *eps = &cfg->g.traefik.entrypoints;
+	bool https = f->tls != TLS_NONE;
+	bool http = f->http_ep && s->tls.mode != CFG_TLS_OFF;
+	bool redirect = https && s->tls.redirect;
+	struct router *r;
+
+	r = router_add(f, f->live_name, f->live_rule, f->live_svc, eps, https);
+	router_mw(r, f->mw_hsts);
+	router_mw(r, f->mw_canonical);
+	if (f->pv_name) {
+		r = router_add(f, f->pv_name, f->pv_rule, f->pv_svc, eps, https);
+		router_mw(r, f->mw_hsts);
+		router_mw(r, f->mw_auth ? f->mw_auth : f->mw_allow);
+	}
+	if (!http) {
+		return;
+	}
+	if (redirect) {
+		f->mw_https = bg_xasprintf("%s-https", s->name);
+	}
+	r = router_add(f, f->live_http, f->live_rule, f->live_svc, NULL, false);
+	router_mw(r, redirect ? f->mw_https : f->mw_canonical);
+	if (f->pv_name) {
+		r = router_add(f, f->pv_http, f->pv_rule, f->pv_svc, NULL, false);
+		router_mw(r, redirect ? f->mw_https : f->mw_auth ? f->mw_auth : f->mw_allow);
+	}
+}
+
+/* Everything of v and cfg that reaches the file is checked here first. */
+static int site_file_plan(const struct cfg *cfg, const struct edge_view *v,
+		const char *http_ep, struct site_file *f)
 {
 	const struct cfg_traefik *t = &cfg->g.traefik;
+	const struct cfg_site *s = v->site;
 	int err = edge__view_check(v);
 
 	for (size_t i = 0; !err && i < t->entrypoints.n; i++) {
@@ -159,30 +439,160 @@ static int traefik_view_check(const struct cfg *cfg, const struct edge_view *v)
 			err = BG_ECONFIG;
 		}
 	}
-	if (!err && t->certresolver && !edge__ident_valid(t->certresolver)) {
+	if (!err && ((t->certresolver && !edge__ident_valid(t->certresolver)) ||
+			(http_ep && !edge__ident_valid(http_ep)))) {
 		err = BG_ECONFIG;
 	}
-	return err;
+	if (!err) {
+		f->http_ep = http_ep;
+		err = tls_plan(cfg, v, f);
+	}
+	if (!err) {
+		err = canonical_plan(s, f);
+	}
+	if (!err && s->preview) {
+		err = preview_plan(s, f);
+	}
+	if (err) {
+		return err;
+	}
+	const char *preview = edge__preview_colour(v);
+	f->live_name = bg_xasprintf("%s-live", s->name);
+	f->live_http = bg_xasprintf("%s-live-http", s->name);
+	f->live_rule = host_rule((const char *const *)s->domains.v, s->domains.n);
+	f->live_svc = bg_xasprintf("%s-%s@docker", s->name, v->live);
+	if (preview) {
+		f->pv_name = bg_xasprintf("%s-preview", s->name);
+		f->pv_http = bg_xasprintf("%s-preview-http", s->name);
+		f->pv_rule = host_rule((const char *const *)&s->preview, 1);
+		f->pv_svc = bg_xasprintf("%s-%s@docker", s->name, preview);
+	}
+	if (f->tls != TLS_NONE && s->tls.hsts > 0) {
+		f->mw_hsts = bg_xasprintf("%s-hsts", s->name);
+		f->hsts = bg_xasprintf("%u", s->tls.hsts);
+	}
+	routers_plan(cfg, s, f);
+	return 0;
 }
 
-/* The routers of one file: name, rule and service of each (owned). */
-struct routers {
-	char *live_name, *live_rule, *live_svc;
-	char *pv_name, *pv_rule, *pv_svc; /* NULL without a preview */
-};
-
-static void routers_release(struct routers *r)
+static void emit_router(struct emit *e, const struct site_file *f, const struct router *r)
 {
-	free(r->live_name);
-	free(r->live_rule);
-	free(r->live_svc);
-	free(r->pv_name);
-	free(r->pv_rule);
-	free(r->pv_svc);
+	emit_str(e, r->name);
+	emit_map_start(e);
+	if (r->n_eps) {
+		emit_list(e, "entryPoints", r->eps, r->n_eps);
+	}
+	emit_str(e, "rule");
+	emit_str(e, r->rule);
+	emit_str(e, "service");
+	emit_str(e, r->service);
+	if (r->n_mws) {
+		emit_list(e, "middlewares", r->mws, r->n_mws);
+	}
+	if (r->tls) {
+		emit_str(e, "tls");
+		emit_map_start(e); /* empty (TLS_FILES): libyaml writes {} */
+		if (f->tls == TLS_RESOLVER) {
+			emit_str(e, "certResolver");
+			emit_str(e, f->resolver);
+		}
+		emit_map_end(e);
+	}
+	emit_map_end(e);
 }
 
-/* The YAML document (http.routers) after the header, appended to b. */
-static int emit_routers(struct bg_buf *b, const struct cfg *cfg, const struct routers *r)
+/* NAME: {TYPE: {...}}: opens the inner mapping; mw_close closes both. */
+static void mw_open(struct emit *e, const char *name, const char *type)
+{
+	emit_str(e, name);
+	emit_map_start(e);
+	emit_str(e, type);
+	emit_map_start(e);
+}
+
+static void mw_close(struct emit *e)
+{
+	emit_map_end(e);
+	emit_map_end(e);
+}
+
+static void emit_middlewares(struct emit *e, const struct site_file *f)
+{
+	static const char *const nobody[] = {"255.255.255.255/32"};
+
+	if (!f->mw_https && !f->mw_hsts && !f->mw_canonical && !f->mw_auth && !f->mw_allow) {
+		return;
+	}
+	emit_str(e, "middlewares");
+	emit_map_start(e);
+	if (f->mw_https) {
+		mw_open(e, f->mw_https, "redirectScheme");
+		emit_str(e, "scheme");
+		emit_str(e, "https");
+		emit_str(e, "permanent");
+		emit_plain(e, "true");
+		mw_close(e);
+	}
+	if (f->mw_hsts) {
+		mw_open(e, f->mw_hsts, "headers");
+		emit_str(e, "stsSeconds");
+		emit_plain(e, f->hsts);
+		mw_close(e);
+	}
+	if (f->mw_canonical) {
+		mw_open(e, f->mw_canonical, "redirectRegex");
+		emit_str(e, "regex");
+		emit_str(e, f->canonical_re);
+		emit_str(e, "replacement");
+		emit_str(e, f->canonical_to);
+		emit_str(e, "permanent");
+		emit_plain(e, "true");
+		mw_close(e);
+	}
+	if (f->mw_auth) {
+		mw_open(e, f->mw_auth, "basicAuth");
+		emit_list(e, "users", (const char *const *)&f->auth_line, 1);
+		emit_str(e, "removeHeader");
+		emit_plain(e, "true");
+		mw_close(e);
+	}
+	if (f->mw_allow) {
+		mw_open(e, f->mw_allow, "ipAllowList");
+		if (f->allow->n) {
+			emit_list(e, "sourceRange", (const char *const *)f->allow->v, f->allow->n);
+		} else {
+			emit_list(e, "sourceRange", nobody, 1);
+		}
+		mw_close(e);
+	}
+	emit_map_end(e);
+}
+
+/* tls.certificates: the site's own files (tls.mode files). */
+static void emit_certificates(struct emit *e, const struct site_file *f)
+{
+	yaml_event_t ev;
+
+	if (f->tls != TLS_FILES) {
+		return;
+	}
+	emit_str(e, "tls");
+	emit_map_start(e);
+	emit_str(e, "certificates");
+	emit_ev(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+			YAML_BLOCK_SEQUENCE_STYLE));
+	emit_map_start(e);
+	emit_str(e, "certFile");
+	emit_str(e, f->cert);
+	emit_str(e, "keyFile");
+	emit_str(e, f->key);
+	emit_map_end(e);
+	emit_ev(e, &ev, yaml_sequence_end_event_initialize(&ev));
+	emit_map_end(e);
+}
+
+/* The YAML document after the header, appended to b. */
+static int emit_file(struct bg_buf *b, const struct site_file *f)
 {
 	struct emit e = {.ok = true};
 	yaml_event_t ev;
@@ -201,12 +611,13 @@ static int emit_routers(struct bg_buf *b, const struct cfg *cfg, const struct ro
 	emit_map_start(&e);
 	emit_str(&e, "routers");
 	emit_map_start(&e);
-	emit_router(&e, cfg, r->live_name, r->live_rule, r->live_svc);
-	if (r->pv_name) {
-		emit_router(&e, cfg, r->pv_name, r->pv_rule, r->pv_svc);
+	for (size_t i = 0; i < f->n_routers; i++) {
+		emit_router(&e, f, &f->routers[i]);
 	}
 	emit_map_end(&e);
+	emit_middlewares(&e, f);
 	emit_map_end(&e);
+	emit_certificates(&e, f);
 	emit_map_end(&e);
 	emit_ev(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
 	emit_ev(&e, &ev, yaml_stream_end_event_initialize(&ev));
@@ -217,30 +628,20 @@ static int emit_routers(struct bg_buf *b, const struct cfg *cfg, const struct ro
 	return e.ok ? 0 : BG_ETOO_BIG; /* the only way our output handler fails */
 }
 
-static int traefik_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
+int edge__traefik_render_http(const struct cfg *cfg, const struct edge_view *v,
+		const char *http_ep, struct bg_buf *out)
 {
 	struct bg_buf b = BG_BUF_INIT;
-	struct routers r = {0};
-	const char *preview;
+	struct site_file f = {0};
 	int err;
 
-	err = traefik_view_check(cfg, v);
+	err = site_file_plan(cfg, v, http_ep, &f);
 	if (err) {
-		return err;
+		goto out;
 	}
-	const struct cfg_site *s = v->site;
-	preview = edge__preview_colour(v);
-	r.live_name = bg_xasprintf("%s-live", s->name);
-	r.live_rule = host_rule((const char *const *)s->domains.v, s->domains.n);
-	r.live_svc = bg_xasprintf("%s-%s@docker", s->name, v->live);
-	if (preview) {
-		r.pv_name = bg_xasprintf("%s-preview", s->name);
-		r.pv_rule = host_rule((const char *const *)&s->preview, 1);
-		r.pv_svc = bg_xasprintf("%s-%s@docker", s->name, preview);
-	}
-
-	edge__header_render(&b, s->name, v->live, preview, v->live_version);
-	err = emit_routers(&b, cfg, &r);
+	edge__header_render(&b, v->site->name, v->live, edge__preview_colour(v),
+			v->live_version);
+	err = emit_file(&b, &f);
 	if (err) {
 		goto out;
 	}
@@ -255,565 +656,25 @@ static int traefik_render(const struct cfg *cfg, const struct edge_view *v, stru
 	err = bg_buf_add(out, b.data, b.len);
 out:
 	bg_buf_release(&b);
-	routers_release(&r);
+	site_file_release(&f);
 	return err;
-}
-
-/* ---- parse ---- */
-
-struct doc {
-	yaml_document_t d;
-	bool loaded; /* d holds a document to delete */
-	struct obs_edge *e;
-};
-
-static yaml_node_t *node_at(struct doc *doc, int idx)
-{
-	return yaml_document_get_node(&doc->d, idx);
-}
-
-static bool scalar_eq(const yaml_node_t *n, const char *s)
-{
-	size_t l = strlen(s);
-	return n && n->type == YAML_SCALAR_NODE && n->data.scalar.length == l &&
-			memcmp(n->data.scalar.value, s, l) == 0;
-}
-
-/* A non-empty scalar without NUL bytes. */
-static bool scalar_ok(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE && n->data.scalar.length > 0 &&
-			!memchr(n->data.scalar.value, '\0', n->data.scalar.length);
-}
-
-static bool seq_of_scalars(struct doc *doc, const yaml_node_t *n)
-{
-	if (!n || n->type != YAML_SEQUENCE_NODE) {
-		return false;
-	}
-	for (yaml_node_item_t *it = n->data.sequence.items.start;
-			it < n->data.sequence.items.top; it++) {
-		if (!scalar_ok(node_at(doc, *it))) {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* Visit the pairs of a mapping whose keys must come from `keys` (each at
- * most once). Returns the index in keys of each value through vals. */
-static int map_fields(struct doc *doc, const yaml_node_t *n, const char *what,
-		const char *const *keys, size_t nkeys, yaml_node_t **vals)
-{
-	for (size_t i = 0; i < nkeys; i++) {
-		vals[i] = NULL;
-	}
-	if (!n || n->type != YAML_MAPPING_NODE) {
-		return edge__obs_fail(doc->e, "%s is not a mapping", what);
-	}
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-			p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node_at(doc, p->key);
-		size_t i = 0;
-		while (i < nkeys && !scalar_eq(k, keys[i])) {
-			i++;
-		}
-		if (i == nkeys) {
-			if (k && k->type == YAML_SCALAR_NODE) {
-				return edge__obs_fail(doc->e, "unexpected key '%.*s' in %s",
-						(int)(k->data.scalar.length > 64 ? 64
-							: k->data.scalar.length),
-						(const char *)k->data.scalar.value, what);
-			}
-			return edge__obs_fail(doc->e, "unexpected key in %s", what);
-		}
-		if (vals[i]) {
-			return edge__obs_fail(doc->e, "key '%s' repeated in %s", keys[i], what);
-		}
-		vals[i] = node_at(doc, p->value);
-		if (!vals[i]) {
-			return edge__obs_fail(doc->e, "key '%s' has no value in %s", keys[i], what);
-		}
-	}
-	return 0;
-}
-
-/* One router: only the basic keys we write (and the few an operator may
- * expect to see); its service must be one of the site's colours. */
-static int check_router(struct doc *doc, const char *site, const char *name,
-		const yaml_node_t *n, char **colour)
-{
-	static const char *const keys[] = {"entryPoints", "rule", "service", "tls",
-			"middlewares", "priority"};
-	static const char *const tls_keys[] = {"certResolver"};
-	yaml_node_t *v[BG_ARRAY_SIZE(keys)], *tv[1];
-	int err;
-
-	err = map_fields(doc, n, name, keys, BG_ARRAY_SIZE(keys), v);
-	if (err) {
-		return err;
-	}
-	if (!scalar_ok(v[1]) || !scalar_ok(v[2])) {
-		return edge__obs_fail(doc->e, "router '%s' needs a rule and a service", name);
-	}
-	if ((v[0] && !seq_of_scalars(doc, v[0])) || (v[4] && !seq_of_scalars(doc, v[4]))) {
-		return edge__obs_fail(doc->e, "router '%s': entryPoints and middlewares "
-				"must be lists of names", name);
-	}
-	if (v[5]) {
-		bool digits = scalar_ok(v[5]) && v[5]->data.scalar.length < 10;
-		for (size_t i = 0; digits && i < v[5]->data.scalar.length; i++) {
-			char c = (char)v[5]->data.scalar.value[i];
-			digits = c >= '0' && c <= '9';
-		}
-		if (!digits) {
-			return edge__obs_fail(doc->e, "router '%s': priority is not a number",
-					name);
-		}
-	}
-	if (v[3]) {
-		err = map_fields(doc, v[3], "tls", tls_keys, 1, tv);
-		if (err) {
-			return err;
-		}
-		if (tv[0] && !scalar_ok(tv[0])) {
-			return edge__obs_fail(doc->e, "router '%s': tls.certResolver is not a name",
-					name);
-		}
-	}
-	static const char *const colours[] = {"blue", "green"};
-	for (size_t i = 0; i < BG_ARRAY_SIZE(colours); i++) {
-		char *want = bg_xasprintf("%s-%s@docker", site, colours[i]);
-		bool eq = scalar_eq(v[2], want);
-		free(want);
-		if (eq) {
-			*colour = bg_xstrdup(colours[i]);
-			return 0;
-		}
-	}
-	return edge__obs_fail(doc->e, "router '%s' points at '%.*s', not at %s-blue@docker "
-			"or %s-green@docker", name,
-			(int)(v[2]->data.scalar.length > 64 ? 64 : v[2]->data.scalar.length),
-			(const char *)v[2]->data.scalar.value, site, site);
-}
-
-static int yaml_fail(struct obs_edge *e, const yaml_parser_t *parser)
-{
-	return edge__obs_fail(e, "yaml: %s at line %zu", parser->problem ?
-			parser->problem : "error", parser->problem_mark.line + 1);
-}
-
-/* Load content into doc->d (doc->loaded says whether to delete it): one
- * document with a root node, as a second one would be ours no longer. */
-static int doc_load(struct doc *doc, const char *content, size_t len)
-{
-	yaml_parser_t parser;
-	yaml_document_t extra;
-	int err = 0;
-
-	if (!yaml_parser_initialize(&parser)) {
-		return edge__obs_fail(doc->e, "out of memory");
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)content, len);
-	if (!yaml_parser_load(&parser, &doc->d)) {
-		err = yaml_fail(doc->e, &parser);
-		goto out;
-	}
-	doc->loaded = true;
-	if (!yaml_document_get_root_node(&doc->d)) {
-		err = edge__obs_fail(doc->e, "no routers (empty document)");
-		goto out;
-	}
-	if (!yaml_parser_load(&parser, &extra)) {
-		err = yaml_fail(doc->e, &parser);
-		goto out;
-	}
-	bool more = yaml_document_get_root_node(&extra) != NULL;
-	yaml_document_delete(&extra);
-	if (more) {
-		err = edge__obs_fail(doc->e, "more than one YAML document");
-	}
-out:
-	yaml_parser_delete(&parser);
-	return err;
-}
-
-/* http.routers of the file: routers_v[0] the live router (required),
- * routers_v[1] the preview router (NULL when absent); nothing else. */
-static int routers_find(struct doc *doc, const char *live_name, const char *pv_name,
-		yaml_node_t **routers_v)
-{
-	static const char *const k_top[] = {"http"};
-	static const char *const k_http[] = {"routers"};
-	const char *const k_routers[] = {live_name, pv_name};
-	yaml_node_t *top[1], *http[1];
-	int err;
-
-	err = map_fields(doc, yaml_document_get_root_node(&doc->d), "the file", k_top, 1, top);
-	if (!err && !top[0]) {
-		err = edge__obs_fail(doc->e, "no http section");
-	}
-	if (!err) {
-		err = map_fields(doc, top[0], "http", k_http, 1, http);
-	}
-	if (!err && !http[0]) {
-		err = edge__obs_fail(doc->e, "no http.routers section");
-	}
-	if (!err) {
-		err = map_fields(doc, http[0], "http.routers", k_routers, 2, routers_v);
-	}
-	if (!err && !routers_v[0]) {
-		err = edge__obs_fail(doc->e, "no router '%s'", live_name);
-	}
-	return err;
-}
-
-static int traefik_parse(const struct cfg *cfg, const char *site, const char *content,
-		size_t len, struct obs_edge *e)
-{
-	struct doc doc = {.e = e};
-	struct edge__header h;
-	char *live_name = NULL, *pv_name = NULL, *live = NULL, *preview = NULL;
-	yaml_node_t *routers_v[2];
-	int err;
-
-	err = edge__parse_begin(site, content, len, &h, e);
-	if (err) {
-		return err;
-	}
-	err = doc_load(&doc, content, len);
-	if (err) {
-		goto out;
-	}
-	live_name = bg_xasprintf("%s-live", site);
-	pv_name = bg_xasprintf("%s-preview", site);
-	err = routers_find(&doc, live_name, pv_name, routers_v);
-	if (!err) {
-		err = check_router(&doc, site, live_name, routers_v[0], &live);
-	}
-	if (!err && routers_v[1]) {
-		err = check_router(&doc, site, pv_name, routers_v[1], &preview);
-	}
-	if (err) {
-		goto out;
-	}
-	/* The header and the routers were written together: disagreement
-	 * means someone edited one of them. */
-	if (!live || strcmp(live, h.live) != 0 || !preview != !h.preview ||
-			(preview && strcmp(preview, h.preview) != 0)) {
-		err = edge__obs_fail(e, "routers disagree with the bluegreen header "
-				"(edited by hand?)");
-		goto out;
-	}
-	e->live = live;
-	e->preview = preview;
-	live = preview = NULL;
-out:
-	if (doc.loaded) {
-		yaml_document_delete(&doc.d);
-	}
-	edge__header_release(&h);
-	free(live);
-	free(preview);
-	free(live_name);
-	free(pv_name);
-	return err;
-}
-
-/* ---- install ---- */
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-	}
-}
-
-static size_t curl_body(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	size_t n = size * nmemb;
-	return bg_buf_add(arg, ptr, n) == 0 ? n : 0;
-}
-
-/* The API base without any user:password@ part, for messages. */
-static char *url_display(const char *url)
-{
-	const char *s = strstr(url, "://");
-	const char *start = s ? s + 3 : url;
-	const char *slash = strchr(start, '/');
-	const char *at = memchr(start, '@', slash ? (size_t)(slash - start) : strlen(start));
-
-	if (!at) {
-		return bg_xstrdup(url);
-	}
-	return bg_xasprintf("%.*s%s", (int)(start - url), url, at + 1);
-}
-
-/* Does the API's router object say `want`, enabled? *seen describes what
- * it said, for the message if it never does. */
-static bool router_answer(const struct bg_buf *body, const char *want, char **seen)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *j, *svc = NULL, *st = NULL;
-	bool ok = false;
-
-	if (!tok) {
-		return false;
-	}
-	j = json_tokener_parse_ex(tok, body->data, (int)body->len);
-	json_tokener_free(tok);
-	free(*seen);
-	if (j && json_object_object_get_ex(j, "service", &svc) &&
-			json_object_object_get_ex(j, "status", &st) &&
-			json_object_is_type(svc, json_type_string) &&
-			json_object_is_type(st, json_type_string)) {
-		const char *sv = json_object_get_string(svc);
-		const char *ss = json_object_get_string(st);
-		*seen = bg_xasprintf("service '%.100s', status '%.20s'", sv, ss);
-		ok = strcmp(sv, want) == 0 && strcmp(ss, "enabled") == 0;
-	} else {
-		*seen = bg_xstrdup("an answer without service and status");
-	}
-	json_object_put(j); /* NULL-safe */
-	return ok;
-}
-
-enum api_result {
-	API_CONFIRMED,
-	API_UNREACHABLE, /* nothing answered, or not the API: fall back to the file */
-	API_TIMEOUT,     /* the API answered, but not with the new service in time */
-};
-
-/* GET url into body, bounded, errors in errbuf. */
-static void api_setopt(CURL *c, const char *url, char *errbuf, struct bg_buf *body)
-{
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	/* A proxy set in the environment (for registry pulls, say) must not
-	 * stand between bluegreen and its own edge. */
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 500L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
 }
 
 /*
- * Poll GET API/api/http/routers/SITE-live@file until it reports the
- * expected service with status "enabled", for at most
- * edge_confirm_timeout_ms. Traefik applies file changes after its
- * provider throttle, so the first answers may still show the old service
- * or a 404 (first deploy).
+ * The entrypoint of the HTTP routers: edge.traefik.http_entrypoint, which
+ * config does not have yet (the key belongs to cfg-keys.c); until it does,
+ * no HTTP router is written and HTTP is left to the static configuration
+ * (examples/traefik/traefik.yml redirects the web entrypoint to HTTPS).
  */
-static enum api_result api_confirm(const char *api, const char *site, const char *want,
-		struct bg_diag *d)
+static const char *http_entrypoint(const struct cfg *cfg)
 {
-	struct bg_buf url = BG_BUF_INIT, body;
-	char *shown = url_display(api), *seen = NULL;
-	char errbuf[CURL_ERROR_SIZE];
-	enum api_result res = API_TIMEOUT;
-	bool answered = false;
-	long code = 0;
-	int64_t deadline = bg_mono_ms() + (int64_t)edge_confirm_timeout_ms;
-	CURL *c = curl_easy_init();
-
-	if (!c) {
-		res = API_UNREACHABLE;
-		goto out;
-	}
-	bg_buf_adds(&url, api);
-	while (url.len && url.data[url.len - 1] == '/') {
-		url.data[--url.len] = '\0';
-	}
-	bg_buf_addf(&url, "/api/http/routers/%s-live@file", site);
-	bg_buf_init(&body, API_BODY_MAX);
-	api_setopt(c, url.data, errbuf, &body);
-	for (;;) {
-		bg_buf_reset(&body);
-		errbuf[0] = '\0';
-		CURLcode cc = curl_easy_perform(c);
-		if (cc != CURLE_OK) {
-			if (!answered) {
-				bg_diag_warn(d, NULL, "traefik API %s unreachable (%s): confirmed "
-						"by reading the file back only", shown,
-						errbuf[0] ? errbuf : curl_easy_strerror(cc));
-				res = API_UNREACHABLE;
-				break;
-			}
-		} else {
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-			answered = true;
-			if (code == 200) {
-				if (router_answer(&body, want, &seen)) {
-					res = API_CONFIRMED;
-					break;
-				}
-			} else if (code != 404) {
-				bg_diag_warn(d, NULL, "traefik API %s answered HTTP %ld: confirmed "
-						"by reading the file back only", shown, code);
-				res = API_UNREACHABLE;
-				break;
-			}
-		}
-		if (bg_mono_ms() + API_POLL_MS > deadline) {
-			bg_diag_error(d, NULL, "traefik did not take router '%s-live@file' -> '%s' "
-					"within %" PRIu64 " ms (last seen: %s)", site, want,
-					edge_confirm_timeout_ms, seen ? seen : "no such router");
-			res = API_TIMEOUT;
-			break;
-		}
-		sleep_ms(API_POLL_MS);
-	}
-	bg_buf_release(&body);
-out:
-	if (c) {
-		curl_easy_cleanup(c);
-	}
-	bg_buf_release(&url);
-	free(shown);
-	free(seen);
-	return res;
+	(void)cfg;
+	return NULL;
 }
 
-/* Staging must be a sibling on the same filesystem: rename(2) is only
- * atomic there, and a temp file inside the watched directory would be
- * loaded by Traefik half-written. */
-static int staging_ready(const char *staging, const char *dyn, struct bg_diag *d)
+static int traefik_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
 {
-	struct stat s1, s2;
-	int err;
-
-	/* dynamic_dir is Traefik's (its static configuration names it): a
-	 * missing one is a configuration error, not something to create. */
-	if (stat(dyn, &s2) < 0) {
-		err = BG_ERRNO(errno);
-		bg_diag_error(d, NULL, "traefik dynamic_dir '%s': %s", dyn, bg_strerror(err));
-		return err;
-	}
-	err = bg_mkdir_p(staging, 0755);
-	if (err) {
-		bg_diag_error(d, NULL, "cannot create staging directory '%s': %s", staging,
-				bg_strerror(err));
-		return err;
-	}
-	if (stat(staging, &s1) < 0) {
-		err = BG_ERRNO(errno);
-		bg_diag_error(d, NULL, "staging directory '%s': %s", staging, bg_strerror(err));
-		return err;
-	}
-	if (s1.st_dev != s2.st_dev) {
-		bg_diag_error(d, NULL, "staging directory '%s' and dynamic_dir '%s' are on "
-				"different filesystems: the rename would not be atomic (EXDEV); "
-				"set edge.traefik.staging_dir next to dynamic_dir", staging, dyn);
-		return BG_ERRNO(EXDEV);
-	}
-	return 0;
-}
-
-/* One unparsable file blocks Traefik's whole file provider, for every
- * site: refuse anything our own strict reader would not accept. On
- * success e holds what the file says (the caller resets it). */
-static int install_check(const struct cfg *cfg, const char *site, const char *content,
-		size_t len, struct obs_edge *e, struct bg_diag *d)
-{
-	if (!edge__site_name_valid(site) || !cfg->g.traefik.dynamic_dir) {
-		bg_diag_error(d, NULL, "traefik edge: invalid site name or no dynamic_dir");
-		return BG_ECONFIG;
-	}
-	if (memmem(content, len, "{{", 2)) {
-		bg_diag_error(d, NULL, "refusing to install an edge file containing '{{'");
-		return BG_EEDGE;
-	}
-	if (traefik_parse(cfg, site, content, len, e) != 0) {
-		bg_diag_error(d, NULL, "refusing to install an edge file for '%s': %s", site,
-				e->error);
-		return BG_EEDGE;
-	}
-	return 0;
-}
-
-/* Traefik still serves the old routers: make the file say so again, since
- * the observed live colour is read from it. prev NULL: there was none. */
-static void install_undo(const char *path, const char *staging, const char *prev,
-		size_t prev_len, struct bg_diag *d)
-{
-	const char *why = NULL;
-	int rerr = prev ? bg_file_write_atomic_why(path, staging, prev, prev_len, 0644, &why)
-			: (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
-
-	if (rerr) {
-		bg_diag_error(d, NULL, "cannot restore '%s': %s", path,
-				why ? why : bg_strerror(rerr));
-	} else {
-		bg_log(BG_LOG_WARN, "traefik did not take '%s'; %s", path,
-				prev ? "previous file restored" : "new file removed");
-	}
-}
-
-static int traefik_install(const struct cfg *cfg, const char *site, const char *content,
-		size_t len, struct bg_diag *d)
-{
-	const struct cfg_traefik *t = &cfg->g.traefik;
-	struct obs_edge e;
-	char *path = NULL, *staging = NULL, *prev = NULL, *back = NULL, *want = NULL;
-	size_t prev_len = 0, back_len = 0;
-	const char *why = NULL;
-	int err;
-
-	memset(&e, 0, sizeof(e));
-	err = install_check(cfg, site, content, len, &e, d);
-	if (err) {
-		goto out;
-	}
-	want = bg_xasprintf("%s-%s@docker", site, e.live);
-	path = traefik_path(cfg, site);
-	staging = t->staging_dir ? bg_xstrdup(t->staging_dir)
-				 : bg_xasprintf("%s.staging", t->dynamic_dir);
-	err = staging_ready(staging, t->dynamic_dir, d);
-	if (err) {
-		goto out;
-	}
-	/* prev is set only on success: NULL means undo removes the new file. */
-	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &prev, &prev_len, NULL, &why);
-	if (err && err != BG_ERRNO(ENOENT)) {
-		/* Not fatal: we only lose the ability to put it back. */
-		bg_diag_warn(d, NULL, "cannot read the current '%s': %s", path, why);
-	}
-	err = bg_file_write_atomic_why(path, staging, content, len, 0644, &why);
-	if (err == BG_ERRNO(EXDEV)) {
-		bg_diag_error(d, NULL, "cannot rename from '%s' into '%s': different "
-				"filesystems or mounts (EXDEV)", staging, t->dynamic_dir);
-		goto out;
-	}
-	if (err) {
-		bg_diag_error(d, NULL, "cannot write '%s': %s", path, why);
-		goto out;
-	}
-	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &back, &back_len, NULL, &why);
-	if (err || back_len != len || memcmp(back, content, len) != 0) {
-		bg_diag_error(d, NULL, "'%s' does not read back as written: %s", path,
-				err ? why : "content differs (another writer?)");
-		err = BG_EEDGE;
-		goto out;
-	}
-	if (t->api && *t->api && api_confirm(t->api, site, want, d) == API_TIMEOUT) {
-		install_undo(path, staging, prev, prev_len, d);
-		err = BG_EEDGE;
-		goto out;
-	}
-	bg_trace(EDGE, "installed '%s' (%zu bytes, live %s)", path, len, e.live);
-out:
-	edge__obs_reset(&e);
-	free(want);
-	free(back);
-	free(prev);
-	free(staging);
-	free(path);
-	return err;
+	return edge__traefik_render_http(cfg, v, http_entrypoint(cfg), out);
 }
 
 /* ---- labels ---- */
@@ -921,10 +782,10 @@ static const struct edge_exec_row traefik_exec_rows[] = {
 
 const struct edge_impl edge_traefik_impl = {
 	.kind = "traefik",
-	.path = traefik_path,
+	.path = edge__traefik_path,
 	.render = traefik_render,
-	.parse = traefik_parse,
-	.install = traefik_install,
+	.parse = edge__traefik_parse,
+	.install = edge__traefik_install,
 	.container_labels = traefik_container_labels,
 	.watch_dir = traefik_watch_dir,
 	.publishes_ports = traefik_publishes_ports,

@@ -24,6 +24,7 @@
 #include "bg-util.h"
 #include "cfg.h"
 #include "edge-int.h"
+#include "edge-traefik-int.h"
 #include "obs.h"
 #include "th.h"
 
@@ -139,6 +140,12 @@ static void fx_init(struct fx *f, const struct gcase *c, enum cfg_edge_kind kind
 	f->site.preview = bg_xstrdup(c->preview_domain);
 	f->site.port = 8080;
 	f->site.replicas = c->replicas;
+	/* The loader's defaults for the edge keys of a site (cfg-keys.c). */
+	f->site.tls.redirect = true;
+	f->site.edge.max_body = bg_xstrdup("64m");
+	f->site.edge.read_timeout_ms = f->site.edge.send_timeout_ms = 60000;
+	bg_strv_push(&f->site.preview_allow, "127.0.0.1/32");
+	bg_strv_push(&f->site.preview_allow, "::1/128");
 	f->cfg.sites = &f->site;
 	f->cfg.n_sites = 1;
 	strv_from(&f->live_ups, c->live_ups, 5);
@@ -167,6 +174,14 @@ static void fx_release(struct fx *f)
 	free(f->site.name);
 	bg_strv_release(&f->site.domains);
 	free(f->site.preview);
+	free(f->site.tls.cert);
+	free(f->site.tls.key);
+	free(f->site.redirect_to);
+	free(f->site.edge.max_body);
+	free(f->site.preview_auth.user);
+	free(f->site.preview_auth.password_file);
+	free(f->site.preview_auth.password);
+	bg_strv_release(&f->site.preview_allow);
 	bg_strv_release(&f->live_ups);
 	bg_strv_release(&f->preview_ups);
 	free(f->dir);
@@ -397,6 +412,8 @@ static void test_hand_edited(void **state)
 				"      service: shop-blue@docker\n",
 				"duplicate key"},
 		{CFG_EDGE_TRAEFIK, "  routers:\n", "  middlewares: {}\n  routers:\n",
+				"unknown http section"},
+		{CFG_EDGE_TRAEFIK, "  routers:\n", "  services: {}\n  routers:\n",
 				"unknown http section"},
 		{CFG_EDGE_TRAEFIK, "http:\n", "tcp: {}\nhttp:\n", "unknown top-level key"},
 		{CFG_EDGE_TRAEFIK, "# bluegreen-sha256", "---\nhttp: {}\n# bluegreen-sha256",
@@ -737,16 +754,29 @@ static void test_schema(void **state)
 	/* The static configuration we recommend. */
 	char *example = th_src_path("examples/traefik/traefik.yml");
 	char *ex[] = {example, NULL};
-	validate("traefik-v3.json", ex, &r);
-	if (r.status != 0) {
-		th_print_error("%s%s", r.out, r.err);
+	static const char *const static_schemas[] = {"traefik-v3.json", "traefik-v2.json"};
+	for (size_t s = 0; s < BG_ARRAY_SIZE(static_schemas); s++) {
+		validate(static_schemas[s], ex, &r);
+		if (r.status != 0) {
+			th_print_error("%s%s", r.out, r.err);
+		}
+		assert_int_equal(r.status, 0);
+		th_run_release(&r);
 	}
-	assert_int_equal(r.status, 0);
-	th_run_release(&r);
 	char *text = th_read(example);
 	th_assert_contains(text, "providersThrottleDuration: 500ms");
 	th_assert_contains(text, "exposedByDefault: false");
 	th_assert_contains(text, "internal:\n    address: \"127.0.0.1:");
+	/* HTTPS: web falls back to a permanent redirect (a site's own HTTP
+	 * router wins), uploads get time, the resolver answers on web. */
+	th_assert_contains(text, "  web:\n    address: \":80\"\n");
+	th_assert_contains(text, "          to: websecure\n          scheme: https\n"
+			"          permanent: true\n          priority: 1\n");
+	th_assert_contains(text, "  websecure:\n    address: \":443\"\n");
+	th_assert_contains(text, "        readTimeout: 600s\n");
+	th_assert_contains(text, "    responseHeaderTimeout: 60s\n");
+	th_assert_contains(text, "  letsencrypt:\n    acme:\n");
+	th_assert_contains(text, "      httpChallenge:\n        entryPoint: web\n");
 	free(text);
 	th_write(dir, "static-bad.yml", "entryPoints:\n  web:\n    adress: \":80\"\n");
 	char *sb = bg_xasprintf("%s/static-bad.yml", dir);
@@ -756,6 +786,611 @@ static void test_schema(void **state)
 	th_run_release(&r);
 	free(sb);
 	free(example);
+	bg_strv_release(&files);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+/* ---- Traefik: HTTPS, redirects, preview protection ---- */
+
+static char *dyn_file(struct fx *f);
+
+/*
+ * Sites with the keys of a real site (tls, redirect_to, preview_allow...).
+ * http_ep is the entrypoint of the HTTP routers, passed to
+ * edge__traefik_render_http as config will once it has the key.
+ */
+struct tcase {
+	const char *name, *site;
+	const char *domains[3];
+	const char *preview_domain, *live, *preview;
+	const char *certresolver, *entrypoints[3], *http_ep;
+	enum cfg_tls_mode mode;
+	bool not_ready, no_redirect;
+	unsigned hsts;
+	const char *redirect_to;
+	const char *allow[3]; /* replaces the default [127.0.0.1/32, ::1/128] */
+	bool allow_none;      /* preview_allow: [] */
+	const char *cert, *key;
+	const char *auth_user, *auth_password; /* preview_auth, the password as loaded */
+};
+
+static const struct tcase tcases[] = {
+	{.name = "tls-auto", .site = "shop",
+			.domains = {"shop.example.com", "www.shop.example.com"},
+			.preview_domain = "preview.shop.example.com", .live = "blue",
+			.preview = "green", .certresolver = "letsencrypt",
+			.entrypoints = {"websecure"}, .http_ep = "web", .mode = CFG_TLS_AUTO,
+			.hsts = 31536000, .redirect_to = "shop.example.com"},
+	{.name = "tls-auto-no-http-entrypoint", .site = "shop",
+			.domains = {"shop.example.com"}, .live = "green",
+			.certresolver = "letsencrypt", .entrypoints = {"websecure"},
+			.mode = CFG_TLS_AUTO},
+	{.name = "tls-files", .site = "blog", .domains = {"www.blog.example.com",
+			"blog.example.com", "blog.example.org"},
+			.preview_domain = "preview.blog.example.com", .live = "green",
+			.entrypoints = {"websecure"}, .http_ep = "web", .mode = CFG_TLS_FILES,
+			.hsts = 600, .redirect_to = "blog.example.com",
+			.allow = {"10.0.0.0/8", "fd00::/8"}, .cert = "certs/blog.pem",
+			.key = "/etc/ssl/private/blog.key"},
+	{.name = "tls-files-not-ready", .site = "blog", .domains = {"blog.example.com",
+			"www.blog.example.com"}, .preview_domain = "preview.blog.example.com",
+			.live = "green", .preview = "blue", .entrypoints = {"websecure"},
+			.http_ep = "web", .mode = CFG_TLS_FILES, .not_ready = true, .hsts = 600,
+			.redirect_to = "blog.example.com", .cert = "certs/blog.pem",
+			.key = "certs/blog.key"},
+	{.name = "tls-no-redirect", .site = "shop", .domains = {"shop.example.com"},
+			.preview_domain = "preview.shop.example.com", .live = "blue",
+			.certresolver = "le", .entrypoints = {"websecure"}, .http_ep = "web",
+			.mode = CFG_TLS_AUTO, .no_redirect = true, .allow = {"192.168.1.0/24"}},
+	{.name = "redirect-to-http-only", .site = "site2", .domains = {"example.com",
+			"www.example.com"}, .live = "blue", .entrypoints = {"web"},
+			.http_ep = "web", .redirect_to = "www.example.com"},
+	{.name = "preview-closed", .site = "shop", .domains = {"shop.example.com"},
+			.preview_domain = "preview.shop.example.com", .live = "blue",
+			.preview = "green", .certresolver = "letsencrypt",
+			.entrypoints = {"websecure"}, .allow_none = true},
+	{.name = "preview-auth", .site = "shop", .domains = {"shop.example.com"},
+			.preview_domain = "preview.shop.example.com", .live = "blue",
+			.preview = "green", .certresolver = "letsencrypt",
+			.entrypoints = {"websecure"}, .http_ep = "web", .mode = CFG_TLS_AUTO,
+			.hsts = 31536000, .auth_user = "review",
+			.auth_password = "correct horse battery staple"},
+	{.name = "preview-auth-http-only", .site = "wiki", .domains = {"wiki.example.com"},
+			.preview_domain = "preview.wiki.example.com", .live = "green",
+			.preview = "blue", .entrypoints = {"web"}, .http_ep = "web",
+			.auth_user = "qa@example.com", .auth_password = "s3cret-but-long-enough"},
+};
+
+static void tfx_init(struct fx *f, const struct tcase *c)
+{
+	struct gcase g = {.name = c->name, .site = c->site, .preview_domain = c->preview_domain,
+			.live = c->live, .preview = c->preview, .version = 3, .replicas = 1,
+			.certresolver = c->certresolver};
+
+	for (size_t i = 0; i < BG_ARRAY_SIZE(c->domains); i++) {
+		g.domains[i] = c->domains[i];
+	}
+	for (size_t i = 0; i < BG_ARRAY_SIZE(c->entrypoints); i++) {
+		g.entrypoints[i] = c->entrypoints[i];
+	}
+	fx_init(f, &g, CFG_EDGE_TRAEFIK, NULL);
+	f->site.tls.mode = c->mode;
+	f->site.tls.hsts = c->hsts;
+	f->site.tls.redirect = !c->no_redirect;
+	f->site.tls.cert = c->cert ? bg_xstrdup(c->cert) : NULL;
+	f->site.tls.key = c->key ? bg_xstrdup(c->key) : NULL;
+	f->site.redirect_to = c->redirect_to ? bg_xstrdup(c->redirect_to) : NULL;
+	if (c->allow[0] || c->allow_none) {
+		bg_strv_release(&f->site.preview_allow);
+		strv_from(&f->site.preview_allow, c->allow, BG_ARRAY_SIZE(c->allow));
+	}
+	if (c->auth_user) {
+		f->site.preview_auth.user = bg_xstrdup(c->auth_user);
+		f->site.preview_auth.password_file = bg_xstrdup("preview.pass");
+		f->site.preview_auth.password = bg_xstrdup(c->auth_password);
+	}
+	f->v.tls_ready = !c->not_ready;
+}
+
+static char *render_tcase(const struct tcase *c)
+{
+	struct fx f;
+	struct bg_buf out = BG_BUF_INIT;
+
+	tfx_init(&f, c);
+	assert_int_equal(edge__traefik_render_http(&f.cfg, &f.v, c->http_ep, &out), 0);
+	fx_release(&f);
+	return bg_buf_detach(&out, NULL);
+}
+
+static void expect_tparse(const struct tcase *c, const char *text)
+{
+	struct obs_edge e;
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(edge_traefik_impl.parse(NULL, c->site, text, strlen(text), &e), 0);
+	assert_null(e.error);
+	assert_string_equal(e.live, c->live);
+	if (c->preview_domain) {
+		assert_string_equal(e.preview, c->preview ? c->preview : c->live);
+	} else {
+		assert_null(e.preview);
+	}
+	edge__obs_reset(&e);
+}
+
+/* Golden files, determinism, round trips, never `{{`. */
+static void test_tls_golden(void **state)
+{
+	for (size_t i = 0; i < BG_ARRAY_SIZE(tcases); i++) {
+		char *got = render_tcase(&tcases[i]);
+		char *again = render_tcase(&tcases[i]);
+		char *path = bg_xasprintf("%s/test/fixtures/edge/traefik/%s.yml", th_srcdir(),
+				tcases[i].name);
+		assert_string_equal(got, again);
+		if (update_golden()) {
+			assert_int_equal(bg_file_write_atomic(path, NULL, got, strlen(got), 0644), 0);
+		}
+		char *want = th_read(path);
+		if (strcmp(got, want) != 0) {
+			th_print_error("golden mismatch for %s:\n--- want\n%s--- got\n%s", path,
+					want, got);
+		}
+		assert_string_equal(got, want);
+		expect_tparse(&tcases[i], got);
+		th_assert_not_contains(got, "{{");
+		free(want);
+		free(path);
+		free(again);
+		free(got);
+	}
+}
+
+/* What each feature puts in the file, said in words rather than bytes. */
+static void test_tls_content(void **state)
+{
+	char *t = render_tcase(&tcases[0]); /* auto, http entrypoint, hsts, www -> apex */
+	th_assert_contains(t, "    shop-live:\n      entryPoints:\n      - websecure\n");
+	th_assert_contains(t, "      middlewares:\n      - shop-hsts\n      - shop-canonical\n"
+			"      tls:\n        certResolver: letsencrypt\n");
+	th_assert_contains(t, "      middlewares:\n      - shop-hsts\n      - shop-preview-allow\n");
+	/* HTTP redirects to HTTPS, and asks for nothing on the way. */
+	th_assert_contains(t, "    shop-live-http:\n      entryPoints:\n      - web\n");
+	th_assert_contains(t, "    shop-preview-http:\n      entryPoints:\n      - web\n"
+			"      rule: Host(`preview.shop.example.com`)\n"
+			"      service: shop-green@docker\n      middlewares:\n      - shop-https\n");
+	th_assert_contains(t, "      redirectScheme:\n        scheme: https\n        permanent: true\n");
+	th_assert_contains(t, "      headers:\n        stsSeconds: 31536000\n");
+	th_assert_contains(t, "regex: \"(?i)^(https?)://(?:www\\\\.shop\\\\.example\\\\.com)"
+			"(:[0-9]+)?(.*)$\"\n");
+	th_assert_contains(t, "replacement: \"${1}://shop.example.com${2}${3}\"\n");
+	free(t);
+	/* files: tls: {} and the certificate, paths absolute. */
+	t = render_tcase(&tcases[2]);
+	th_assert_contains(t, "      tls: {}\n");
+	th_assert_contains(t, "tls:\n  certificates:\n  - certFile: \"/nonexistent/certs/blog.pem\"\n"
+			"    keyFile: \"/etc/ssl/private/blog.key\"\n");
+	th_assert_contains(t, "(?:www\\\\.blog\\\\.example\\\\.com|blog\\\\.example\\\\.org)");
+	th_assert_contains(t, "        sourceRange:\n        - \"10.0.0.0/8\"\n        - fd00::/8\n");
+	th_assert_not_contains(t, "certResolver");
+	free(t);
+	/* files not there yet: HTTP only, no redirect, no HSTS, protection kept. */
+	t = render_tcase(&tcases[3]);
+	th_assert_not_contains(t, "tls");
+	th_assert_not_contains(t, "shop-https");
+	th_assert_not_contains(t, "hsts");
+	th_assert_contains(t, "    blog-preview-http:\n      entryPoints:\n      - web\n"
+			"      rule: Host(`preview.blog.example.com`)\n      service: blog-blue@docker\n"
+			"      middlewares:\n      - blog-preview-allow\n");
+	free(t);
+	/* redirect: false serves HTTP as HTTPS, protection and canonical host kept. */
+	t = render_tcase(&tcases[4]);
+	th_assert_not_contains(t, "redirectScheme");
+	th_assert_contains(t, "    shop-preview-http:\n      entryPoints:\n      - web\n"
+			"      rule: Host(`preview.shop.example.com`)\n      service: shop-blue@docker\n"
+			"      middlewares:\n      - shop-preview-allow\n");
+	free(t);
+	/* preview_allow: [] lets nobody in without credentials. */
+	t = render_tcase(&tcases[6]);
+	th_assert_contains(t, "        sourceRange:\n        - \"255.255.255.255/32\"\n");
+	free(t);
+}
+
+/*
+ * tls.mode off keeps the files as they were before sites had tls: the
+ * global certresolver still puts every router on TLS, and no HTTP router
+ * is written even with an HTTP entrypoint. Only the preview's protection
+ * (default: loopback only) is new.
+ */
+static void test_tls_off_unchanged(void **state)
+{
+	for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {
+		struct fx f;
+		struct bg_buf a = BG_BUF_INIT, b = BG_BUF_INIT;
+		fx_init(&f, &cases[i], CFG_EDGE_TRAEFIK, NULL);
+		assert_int_equal(edge_traefik_impl.render(&f.cfg, &f.v, &a), 0);
+		assert_int_equal(edge__traefik_render_http(&f.cfg, &f.v, "web", &b), 0);
+		assert_string_equal(a.data, b.data);
+		f.v.tls_ready = true;
+		f.site.tls.hsts = 0;
+		bg_buf_reset(&b);
+		assert_int_equal(edge__traefik_render_http(&f.cfg, &f.v, "web", &b), 0);
+		assert_string_equal(a.data, b.data);
+		if (!cases[i].preview_domain) {
+			th_assert_not_contains(a.data, "middlewares");
+		}
+		th_assert_not_contains(a.data, "-http:");
+		bg_buf_release(&a);
+		bg_buf_release(&b);
+		fx_release(&f);
+	}
+}
+
+static void expect_render_bad(struct fx *f, const char *http_ep, const char *why)
+{
+	struct bg_buf out = BG_BUF_INIT;
+	int err = edge__traefik_render_http(&f->cfg, &f->v, http_ep, &out);
+
+	if (err != BG_ECONFIG) {
+		th_print_error("%s: expected BG_ECONFIG, got %d:\n%s\n", why, err,
+				out.data ? out.data : "");
+	}
+	assert_int_equal(err, BG_ECONFIG);
+	assert_int_equal(out.len, 0);
+	bg_buf_release(&out);
+}
+
+/* A hostile value in one of the new keys never reaches the file. */
+static void test_tls_hostile(void **state)
+{
+	static const char *const bad_redirect[] = {"evil.example.com", "a{{b}}.com",
+			"shop.example.com\n", "*.example.com", "shop.example.com`)"};
+	static const char *const bad_cidr[] = {"10.0.0.0/33", "10.0.0.0/8\"", "{{x}}", "",
+			"::1/129", "1.2.3.4/8 ", "a.b.c.d", "10.0.0.0/08x", "10.0.0.0/",
+			"1.2.3.4\n- 0.0.0.0/0", "0.0.0.0/0 #"};
+	static const char *const bad_paths[] = {"/etc/ssl/a b.pem", "/etc/ssl/\"x.pem",
+			"/etc/{{x}}.pem", "/etc/a\nb", "/etc/$x", "/etc/`x`", "/etc/#x", "/"};
+	static const char *const bad_idents[] = {"{{x}}", "web secure", "a:b", "a`b", ""};
+	struct fx f;
+
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_redirect); i++) {
+		tfx_init(&f, &tcases[0]);
+		free(f.site.redirect_to);
+		f.site.redirect_to = bg_xstrdup(bad_redirect[i]);
+		expect_render_bad(&f, "web", bad_redirect[i]);
+		fx_release(&f);
+	}
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_cidr); i++) {
+		tfx_init(&f, &tcases[0]);
+		bg_strv_push(&f.site.preview_allow, bad_cidr[i]);
+		expect_render_bad(&f, "web", bad_cidr[i]);
+		fx_release(&f);
+	}
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_paths); i++) {
+		for (int which = 0; which < 2; which++) {
+			tfx_init(&f, &tcases[2]);
+			char **slot = which ? &f.site.tls.key : &f.site.tls.cert;
+			free(*slot);
+			*slot = bg_xstrdup(bad_paths[i]);
+			expect_render_bad(&f, "web", bad_paths[i]);
+			fx_release(&f);
+		}
+	}
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_idents); i++) {
+		tfx_init(&f, &tcases[0]);
+		expect_render_bad(&f, bad_idents[i], bad_idents[i]);
+		fx_release(&f);
+	}
+	/* auto needs a resolver; files needs both files once they exist. */
+	tfx_init(&f, &tcases[0]);
+	free(f.cfg.g.traefik.certresolver);
+	f.cfg.g.traefik.certresolver = NULL;
+	expect_render_bad(&f, "web", "auto without certresolver");
+	fx_release(&f);
+	tfx_init(&f, &tcases[2]);
+	free(f.site.tls.key);
+	f.site.tls.key = NULL;
+	expect_render_bad(&f, "web", "files without key");
+	fx_release(&f);
+}
+
+/*
+ * preview_auth: basicAuth alone on the preview (Traefik cannot OR it with
+ * the allow list), the htpasswd line edge__htpasswd_line makes, never the
+ * password; over HTTP the preview redirects before asking. The hash is the
+ * one `openssl passwd -apr1` computes, which Traefik checks like Apache.
+ */
+static void test_preview_auth(void **state)
+{
+	const struct tcase *c = &tcases[7];
+	struct fx f;
+	struct th_run r;
+
+	tfx_init(&f, c);
+	char *line = edge__htpasswd_line(&f.site);
+	assert_non_null(line);
+	char *t = render_tcase(c);
+	char *want = bg_xasprintf("    shop-preview-auth:\n      basicAuth:\n        users:\n"
+			"        - %s\n        removeHeader: true\n", line);
+	th_assert_contains(t, want);
+	th_assert_contains(t, "      middlewares:\n      - shop-hsts\n      - shop-preview-auth\n"
+			"      tls:\n");
+	th_assert_contains(t, "    shop-preview-http:\n      entryPoints:\n      - web\n"
+			"      rule: Host(`preview.shop.example.com`)\n"
+			"      service: shop-green@docker\n      middlewares:\n      - shop-https\n");
+	th_assert_not_contains(t, c->auth_password);
+	th_assert_not_contains(t, "preview-allow");
+	th_assert_not_contains(t, "ipAllowList");
+	/* review:$apr1$SALT$HASH */
+	const char *salt = line + strlen("review:$apr1$");
+	const char *end = strchr(salt, '$');
+	assert_non_null(end);
+	char *salt_s = bg_xasprintf("%.*s", (int)(end - salt), salt);
+	char *argv[] = {"openssl", "passwd", "-apr1", "-salt", salt_s,
+			(char *)c->auth_password, NULL};
+	assert_int_equal(th_run_argv(argv, NULL, &r), 0);
+	assert_int_equal(r.status, 0);
+	char *apr1 = bg_xasprintf("review:%s", r.out);
+	apr1[strcspn(apr1, "\n")] = '\0';
+	assert_string_equal(apr1, line);
+	th_run_release(&r);
+	free(apr1);
+	free(salt_s);
+	free(want);
+	free(t);
+	free(line);
+	fx_release(&f);
+	/* Without TLS, the preview asks for credentials on its HTTP router. */
+	t = render_tcase(&tcases[8]);
+	th_assert_contains(t, "    wiki-preview:\n      entryPoints:\n      - web\n"
+			"      rule: Host(`preview.wiki.example.com`)\n      service: wiki-blue@docker\n"
+			"      middlewares:\n      - wiki-preview-auth\n");
+	th_assert_contains(t, "        - qa@example.com:$apr1$");
+	th_assert_not_contains(t, tcases[8].auth_password);
+	free(t);
+	/* No line can be made (no password loaded, a user nginx or Traefik
+	 * would split): an error, never an open preview. */
+	tfx_init(&f, c);
+	free(f.site.preview_auth.password);
+	f.site.preview_auth.password = NULL;
+	expect_render_bad(&f, "web", "preview_auth without a password");
+	free(f.site.preview_auth.password);
+	f.site.preview_auth.password = bg_xstrdup("pw");
+	free(f.site.preview_auth.user);
+	f.site.preview_auth.user = bg_xstrdup("a:b");
+	expect_render_bad(&f, "web", "user with a colon");
+	fx_release(&f);
+}
+
+/* Every truncation and changed byte of the new files, and hand edits of
+ * their new parts: all errors, never a half-understood colour. */
+static void test_tls_damaged(void **state)
+{
+	for (size_t i = 0; i < BG_ARRAY_SIZE(tcases); i++) {
+		char *text = render_tcase(&tcases[i]);
+		size_t len = strlen(text);
+		char *copy = bg_xstrdup(text);
+		for (size_t n = 0; n < len; n++) {
+			expect_bad(CFG_EDGE_TRAEFIK, tcases[i].site, text, n, "truncated");
+			char was = copy[n];
+			copy[n] = was == 'x' ? 'y' : 'x';
+			expect_bad(CFG_EDGE_TRAEFIK, tcases[i].site, copy, len, "byte changed");
+			copy[n] = was;
+		}
+		free(copy);
+		free(text);
+	}
+	char *t = render_tcase(&tcases[2]); /* blog: files, every section */
+	static const struct {
+		const char *from, *to, *why;
+	} edits[] = {
+		{"    blog-https:", "    other-https:", "another site's middleware"},
+		{"    blog-https:", "    blog-compress:", "unknown middleware"},
+		{"      redirectScheme:\n", "      redirectRegex:\n", "middleware of another type"},
+		{"        scheme: https\n", "", "redirectScheme without scheme"},
+		{"        scheme: https\n", "        scheme: https\n        foo: bar\n",
+				"unknown middleware key"},
+		{"      headers:\n", "      headers:\n        stsPreload: true\n",
+				"headers key we do not write"},
+		{"        stsSeconds: 600\n", "        stsSeconds: [600]\n", "stsSeconds a list"},
+		{"        sourceRange:\n        - \"10.0.0.0/8\"\n        - fd00::/8\n",
+				"        sourceRange: \"10.0.0.0/8\"\n", "sourceRange not a list"},
+		{"        sourceRange:\n        - \"10.0.0.0/8\"\n        - fd00::/8\n",
+				"        sourceRange: []\n", "sourceRange empty"},
+		{"      ipAllowList:\n", "      ipAllowList:\n        ipStrategy: {depth: 1}\n",
+				"ipStrategy we do not write"},
+		{"    blog-live-http:", "    blog-live-https:", "unknown router"},
+		{"      service: blog-green@docker\n      middlewares:\n      - blog-https\n",
+				"      service: blog-blue@docker\n      middlewares:\n      - blog-https\n",
+				"HTTP router serving another colour"},
+		{"tls:\n  certificates:", "tls:\n  options: {}\n  certificates:", "tls options"},
+		{"    keyFile: \"/etc/ssl/private/blog.key\"\n", "", "certificate without key"},
+		{"  certificates:\n  - certFile", "  stores: {}\n  certificates:\n  - certFile",
+				"tls stores"},
+		{"      tls: {}\n", "      tls: {options: modern}\n", "router tls options"},
+		{"  middlewares:\n    blog-https:", "  services: {}\n  middlewares:\n    blog-https:",
+				"http.services"},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(edits); i++) {
+		char *e = replace(t, edits[i].from, edits[i].to);
+		expect_bad(CFG_EDGE_TRAEFIK, "blog", e, strlen(e), edits[i].why);
+		free(e);
+	}
+	/* basicAuth as render writes it, nothing else (usersFile would make
+	 * Traefik read credentials from elsewhere). */
+	char *pa = render_tcase(&tcases[7]);
+	static const struct {
+		const char *from, *to, *why;
+	} auth_edits[] = {
+		{"        removeHeader: true\n", "        removeHeader: true\n"
+				"        usersFile: /etc/passwd\n", "usersFile"},
+		{"        users:\n        - review:", "        users: []\n        x:\n        - review:",
+				"users empty"},
+		{"      basicAuth:\n", "      digestAuth:\n", "another auth type"},
+		{"    shop-preview-auth:", "    shop-preview-auth2:", "unknown middleware name"},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(auth_edits); i++) {
+		char *e = replace(pa, auth_edits[i].from, auth_edits[i].to);
+		expect_bad(CFG_EDGE_TRAEFIK, "shop", e, strlen(e), auth_edits[i].why);
+		free(e);
+	}
+	free(pa);
+	/* Sections render never writes empty. */
+	char *lb = render_case(&cases[0], CFG_EDGE_TRAEFIK);
+	char *e1 = replace(lb, "  routers:\n", "  middlewares: {}\n  routers:\n");
+	expect_bad(CFG_EDGE_TRAEFIK, "shop", e1, strlen(e1), "empty middlewares");
+	free(e1);
+	e1 = replace(lb, "http:\n", "tls: {}\nhttp:\n");
+	expect_bad(CFG_EDGE_TRAEFIK, "shop", e1, strlen(e1), "empty tls");
+	free(e1);
+	free(lb);
+	/* certificates: [] */
+	const char *at = strstr(t, "tls:\n  certificates:\n");
+	assert_non_null(at);
+	char *cut = bg_xasprintf("%.*stls:\n  certificates: []\n# bluegreen-sha256: \n",
+			(int)(at - t), t);
+	char *e = resign(cut);
+	expect_bad(CFG_EDGE_TRAEFIK, "blog", e, strlen(e), "no certificates");
+	free(e);
+	free(cut);
+	free(t);
+}
+
+/*
+ * examples/traefik as the loader reads it (tls auto, HSTS, redirect_to, a
+ * preview allow list): each site's file, with and without an HTTP
+ * entrypoint, is valid Traefik configuration (v3 and v2) and reads back.
+ */
+static void test_tls_example_sites(void **state)
+{
+	char *conf = th_src_path("examples/traefik");
+	char *dir = th_tmpdir("edge-tls-example");
+	struct cfg *cfg = NULL;
+	struct bg_diag d;
+	struct bg_strv files;
+	struct th_run r;
+
+	bg_diag_init(&d);
+	assert_int_equal(cfg_load(&cfg, conf, 0, &d), 0);
+	assert_true(cfg->n_sites >= 2);
+	bg_strv_init(&files);
+	for (size_t i = 0; i < cfg->n_sites; i++) {
+		for (int with_http = 0; with_http < 2; with_http++) {
+			struct edge_view v = {.site = &cfg->sites[i], .live = "blue",
+					.live_version = 1, .preview = "green", .tls_ready = true};
+			struct bg_buf out = BG_BUF_INIT;
+			struct obs_edge e;
+			assert_int_equal(edge__traefik_render_http(cfg, &v, with_http ? "web" : NULL,
+					&out), 0);
+			th_assert_contains(out.data, "certResolver: letsencrypt");
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(edge_traefik_impl.parse(cfg, v.site->name, out.data,
+					out.len, &e), 0);
+			assert_string_equal(e.live, "blue");
+			edge__obs_reset(&e);
+			char *rel = bg_xasprintf("%s-%d.yml", v.site->name, with_http);
+			th_write(dir, rel, out.data);
+			bg_strv_push_take(&files, bg_xasprintf("%s/%s", dir, rel));
+			free(rel);
+			bg_buf_release(&out);
+		}
+	}
+	static const char *const schemas[] = {"traefik-v3-file-provider.json",
+			"traefik-v2-file-provider.json"};
+	for (size_t s = 0; s < BG_ARRAY_SIZE(schemas); s++) {
+		validate(schemas[s], files.v, &r);
+		if (r.status != 0) {
+			th_print_error("%s%s", r.out, r.err);
+		}
+		assert_int_equal(r.status, 0);
+		th_run_release(&r);
+	}
+	bg_strv_release(&files);
+	cfg_destroy(cfg);
+	bg_diag_release(&d);
+	th_rm_rf(dir);
+	free(dir);
+	free(conf);
+}
+
+/* install refuses what our reader rejects: every new file must pass. */
+static void test_tls_install(void **state)
+{
+	char *dir = th_tmpdir("edge-tls-inst");
+
+	for (size_t i = 0; i < BG_ARRAY_SIZE(tcases); i++) {
+		struct fx f;
+		struct bg_diag d;
+		struct bg_buf out = BG_BUF_INIT;
+		tfx_init(&f, &tcases[i]);
+		free(f.cfg.g.traefik.dynamic_dir);
+		free(f.cfg.g.traefik.staging_dir);
+		f.cfg.g.traefik.dynamic_dir = bg_xasprintf("%s/dynamic", dir);
+		f.cfg.g.traefik.staging_dir = bg_xasprintf("%s/dynamic.staging", dir);
+		assert_int_equal(bg_mkdir_p(f.cfg.g.traefik.dynamic_dir, 0755), 0);
+		assert_int_equal(edge__traefik_render_http(&f.cfg, &f.v, tcases[i].http_ep, &out), 0);
+		bg_diag_init(&d);
+		assert_int_equal(edge_traefik_impl.install(&f.cfg, f.site.name, out.data, out.len,
+				&d), 0);
+		char *path = dyn_file(&f);
+		char *back = th_read(path);
+		assert_string_equal(back, out.data);
+		free(back);
+		free(path);
+		bg_diag_release(&d);
+		bg_buf_release(&out);
+		fx_release(&f);
+	}
+	th_rm_rf(dir);
+	free(dir);
+}
+
+/* Every new file is valid Traefik configuration, v3 and v2 (2.11). */
+static void test_tls_schema(void **state)
+{
+	char *dir = th_tmpdir("edge-tls-schema");
+	struct bg_strv files;
+	struct th_run r;
+	static const char *const schemas[] = {"traefik-v3-file-provider.json",
+			"traefik-v2-file-provider.json"};
+
+	bg_strv_init(&files);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(tcases); i++) {
+		char *text = render_tcase(&tcases[i]);
+		char *rel = bg_xasprintf("%s.yml", tcases[i].name);
+		th_write(dir, rel, text);
+		bg_strv_push_take(&files, bg_xasprintf("%s/%s", dir, rel));
+		free(rel);
+		free(text);
+	}
+	for (size_t s = 0; s < BG_ARRAY_SIZE(schemas); s++) {
+		validate(schemas[s], files.v, &r);
+		if (r.status != 0) {
+			th_print_error("%s%s", r.out, r.err);
+		}
+		assert_int_equal(r.status, 0);
+		th_run_release(&r);
+	}
+	/* The schema sees the new parts: a middleware of no known type, a
+	 * boolean written as a string, an unknown tls key. */
+	th_write(dir, "bad1.yml", "http:\n  middlewares:\n    x:\n      redirectSchem:\n"
+			"        scheme: https\n");
+	th_write(dir, "bad2.yml", "http:\n  middlewares:\n    x:\n      redirectScheme:\n"
+			"        scheme: https\n        permanent: \"true\"\n");
+	th_write(dir, "bad3.yml", "tls:\n  certificate:\n  - certFile: /a\n");
+	th_write(dir, "bad4.yml", "http:\n  middlewares:\n    x:\n      headers:\n"
+			"        stsSeconds: \"600\"\n");
+	for (int i = 1; i <= 4; i++) {
+		char *p = bg_xasprintf("%s/bad%d.yml", dir, i);
+		char *one[] = {p, NULL};
+		for (size_t s = 0; s < BG_ARRAY_SIZE(schemas); s++) {
+			validate(schemas[s], one, &r);
+			assert_int_equal(r.status, 1);
+			th_run_release(&r);
+		}
+		free(p);
+	}
 	bg_strv_release(&files);
 	th_rm_rf(dir);
 	free(dir);
@@ -1320,6 +1955,15 @@ int main(void)
 		cmocka_unit_test(test_no_template),
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_schema),
+		cmocka_unit_test(test_tls_golden),
+		cmocka_unit_test(test_tls_content),
+		cmocka_unit_test(test_tls_off_unchanged),
+		cmocka_unit_test(test_preview_auth),
+		cmocka_unit_test(test_tls_hostile),
+		cmocka_unit_test(test_tls_damaged),
+		cmocka_unit_test(test_tls_schema),
+		cmocka_unit_test(test_tls_install),
+		cmocka_unit_test(test_tls_example_sites),
 		cmocka_unit_test(test_install_atomic),
 		cmocka_unit_test(test_install_exdev),
 		cmocka_unit_test_teardown(test_api_confirm, fake_api_teardown),
