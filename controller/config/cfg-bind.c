@@ -375,6 +375,7 @@ void cfg__global_release(struct cfg_global *g)
 	free(g->traefik.staging_dir);
 	bg_strv_release(&g->traefik.entrypoints);
 	free(g->traefik.certresolver);
+	free(g->traefik.http_entrypoint);
 	free(g->traefik.api);
 	free(g->nginx.conf_dir);
 	bg_strv_release(&g->nginx.reload);

@@ -593,7 +593,14 @@ static const struct cfg__key traefik_keys[] = {
 		.doc = "Traefik entrypoints the live and preview routers listen on"},
 	{.name = "certresolver", .type = K_STR, .off = G(traefik.certresolver),
 		.check = ident_valid, .expect = "a certificate resolver name such as letsencrypt",
-		.doc = "certificate resolver for automatic HTTPS; unset: no TLS section"},
+		.doc = "certificate resolver for sites with tls.mode auto; also puts every router "
+		       "of a site whose tls is off on TLS, as before sites had tls; unset: such "
+		       "routers get no TLS section"},
+	{.name = "http_entrypoint", .type = K_STR, .off = G(traefik.http_entrypoint),
+		.check = ident_valid, .expect = "an entrypoint name such as web",
+		.doc = "plain-HTTP entrypoint where sites with tls auto or files get their own "
+		       "HTTP routers (redirect to HTTPS, or HTTP with tls.redirect false); "
+		       "unset: none, HTTP is left to Traefik's static configuration"},
 	{.name = "api", .type = K_STR, .off = G(traefik.api), .check = api_url_valid,
 		.expect = "an http(s) URL such as http://127.0.0.1:8080",
 		.doc = "Traefik API base URL, used to confirm that a switch was taken"},

@@ -152,7 +152,8 @@ struct cfg_traefik {
 	char *staging_dir;       /* default "<dynamic_dir>.staging"; same filesystem, not watched */
 	bool dynamic_dir_rel, staging_dir_rel; /* written relative: see cfg_global.state_dir_rel */
 	struct bg_strv entrypoints; /* default [websecure] */
-	char *certresolver;      /* NULL: no TLS section */
+	char *certresolver;      /* tls auto's resolver; also TLS for tls-off sites (as before) */
+	char *http_entrypoint;   /* plain-HTTP entrypoint of the HTTP routers; NULL: none */
 	char *api;               /* optional Traefik API base URL to confirm flips */
 };
 

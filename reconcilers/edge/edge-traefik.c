@@ -661,15 +661,13 @@ out:
 }
 
 /*
- * The entrypoint of the HTTP routers: edge.traefik.http_entrypoint, which
- * config does not have yet (the key belongs to cfg-keys.c); until it does,
+ * The entrypoint of the HTTP routers: edge.traefik.http_entrypoint. Unset:
  * no HTTP router is written and HTTP is left to the static configuration
  * (examples/traefik/traefik.yml redirects the web entrypoint to HTTPS).
  */
 static const char *http_entrypoint(const struct cfg *cfg)
 {
-	(void)cfg;
-	return NULL;
+	return cfg->g.traefik.http_entrypoint;
 }
 
 static int traefik_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)

@@ -274,6 +274,7 @@ static void test_explain(void **state)
 		"edge.traefik.staging_dir = null    # default\n"
 		"edge.traefik.entrypoints = [websecure]    # default\n"
 		"edge.traefik.certresolver = null    # default\n"
+		"edge.traefik.http_entrypoint = null    # default\n"
 		"edge.traefik.api = null    # default\n"
 		"edge.nginx.conf_dir = /etc/nginx/conf.d    # global.conf:6\n"
 		"edge.nginx.reload = [nginx, -s, reload]    # default\n"
