@@ -72,6 +72,13 @@ int edge__auth_remove(const struct cfg *cfg, const char *site, struct bg_diag *d
 void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
 /* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */
 void edge__nginx_wait_workers(const struct bg_strv *pids, int64_t deadline);
+/*
+ * The mode an edge file is written with: 0640 when it holds something
+ * derived from a preview password (Traefik's apr1 line, nginx's auth tag:
+ * either lets whoever reads it test guesses offline), else 0644. The
+ * proxy reads its files as root (nginx's master, Traefik in its container).
+ */
+unsigned edge__file_mode(const char *content, size_t len);
 /* Reset e and record why its file cannot be understood; returns BG_EPARSE. */
 int edge__obs_fail(struct obs_edge *e, const char *fmt, ...) BG_PRINTF(2, 3);
 

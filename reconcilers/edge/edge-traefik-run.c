@@ -243,7 +243,8 @@ static void install_undo(const char *path, const char *staging, const char *prev
 		size_t prev_len, struct bg_diag *d)
 {
 	const char *why = NULL;
-	int rerr = prev ? bg_file_write_atomic_why(path, staging, prev, prev_len, 0644, &why)
+	int rerr = prev ? bg_file_write_atomic_why(path, staging, prev, prev_len,
+					  edge__file_mode(prev, prev_len), &why)
 			: (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
 
 	if (rerr) {
@@ -284,7 +285,8 @@ int edge__traefik_install(const struct cfg *cfg, const char *site, const char *c
 		/* Not fatal: we only lose the ability to put it back. */
 		bg_diag_warn(d, NULL, "cannot read the current '%s': %s", path, why);
 	}
-	err = bg_file_write_atomic_why(path, staging, content, len, 0644, &why);
+	err = bg_file_write_atomic_why(path, staging, content, len, edge__file_mode(content, len),
+			&why);
 	if (err == BG_ERRNO(EXDEV)) {
 		bg_diag_error(d, NULL, "cannot rename from '%s' into '%s': different "
 				"filesystems or mounts (EXDEV)", staging, t->dynamic_dir);

@@ -85,6 +85,17 @@ bool edge_tls_ready(const struct cfg *cfg, const struct cfg_site *site)
 	return ok;
 }
 
+unsigned edge__file_mode(const char *content, size_t len)
+{
+	static const char *const marks[] = {"$apr1$", "# bluegreen-auth:"};
+	for (size_t i = 0; content && i < BG_ARRAY_SIZE(marks); i++) {
+		if (memmem(content, len, marks[i], strlen(marks[i]))) {
+			return 0640;
+		}
+	}
+	return 0644;
+}
+
 bool edge__site_name_valid(const char *s)
 {
 	size_t n = 0;

@@ -1336,6 +1336,10 @@ static void test_tls_install(void **state)
 		char *path = dyn_file(&f);
 		char *back = th_read(path);
 		assert_string_equal(back, out.data);
+		/* A file with a password's hash is not for every local user. */
+		struct stat st;
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, tcases[i].auth_password ? 0640 : 0644);
 		free(back);
 		free(path);
 		bg_diag_release(&d);
