@@ -5,11 +5,14 @@
  * certificate the edge serves (edge_tls_paths) with libcrypto: its names
  * and its end of validity. diff plans one `issue certificate` step when
  * there is none, when its names are not the site's domains (and preview
- * host), or when fewer than acme.renew_days days are left. apply runs
- * certbot (argv only), then makes the proxy serve the new files when no
- * later edge step of the plan does. A refused order never stops the
- * apply: the step journals "cert SITE failed" with certbot's words and
- * the site keeps serving HTTP; the next plan proposes the request again.
+ * host), or when fewer than acme.renew_days days are left. The step runs
+ * in the last phase, after every edge step of the plan: http-01 needs the
+ * HTTP server block of each name first (a first deploy's switch writes
+ * it, a new domain's edge write adds it). apply runs certbot (argv only),
+ * then writes the site's edge file again through the edge reconciler, so
+ * nginx serves the new files. A refused order never stops the apply: the
+ * step journals "cert SITE failed" with certbot's words and the site
+ * keeps serving what it served; the next plan proposes the request again.
  */
 #include "bg.h"
 #include "bg-fs.h"
@@ -332,10 +335,8 @@ static int cert_diff(struct rec_diff_ctx *ctx)
 		char *name = bg_xasprintf("bluegreen-%s", s->name);
 		struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_ISSUE, PLAN_KIND_CERT,
 				s->name, name, "%s", why);
-		/* With the edge steps: after a first deploy's switch wrote the HTTP
-		 * file that answers the challenge, before an edge write that serves
-		 * the new certificate. */
-		a->phase = PLAN_PHASE_SWITCH;
+		/* After every edge step: the HTTP file answers the challenge. */
+		a->phase = PLAN_PHASE_RETIRE;
 		a->colour = bg_xstrdup(ctx->ps->live_after);
 		a->preview = bg_xstrdup(ctx->ps->preview_after);
 		a->version = ctx->ps->version_after;
@@ -426,38 +427,24 @@ static int cert_certbot(const struct cfg *cfg, const struct cfg_site *s, bool re
 	return err;
 }
 
-/* Does a step after the current one (in execution order) write the site's edge file? */
-static bool edge_step_follows(const struct rec_apply_ctx *ctx, const char *site)
-{
-	const struct plan *p = ctx->plan;
-	for (size_t i = ctx->step + 1; i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i];
-		if (a->kind == PLAN_KIND_EDGE && a->phase <= PLAN_PHASE_SWITCH && a->site &&
-				strcmp(a->site, site) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
 /*
  * The new files are on disk; nginx serves them once its configuration is
- * loaded again. When no later step writes the site's edge file, write it
- * here through the edge reconciler (the same render from a fresh
- * inspection, test and reload): after a first issuance it gains its HTTPS
- * server block, after a renewal it is unchanged and the reload alone
- * makes nginx take the new certificate.
+ * loaded again. The site's edge file is written here through the edge
+ * reconciler (the same render from a fresh inspection, test and reload;
+ * every edge step of the plan ran before): after a first issuance it
+ * gains its HTTPS server block, after a renewal it is unchanged and the
+ * reload alone makes nginx take the new certificate.
  */
 static int cert_edge_refresh(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
-	if (!a->colour || edge_step_follows(ctx, a->site)) {
+	if (!a->colour) {
 		return 0;
 	}
 	struct plan_action w = {
 		.op = PLAN_OP_WRITE, .kind = PLAN_KIND_EDGE, .site = a->site, .name = a->name,
 		.colour = a->colour, .preview = a->preview, .version = a->version,
-		.phase = PLAN_PHASE_SWITCH, .reason = "serve the new certificate",
+		.phase = PLAN_PHASE_RETIRE, .reason = "serve the new certificate",
 	};
 	return rec_edge_impl.apply(ctx, &w, d);
 }

@@ -19,8 +19,8 @@ const struct rec_impl *const rec_registry[] = {
 	&rec_service_impl,
 	&rec_image_impl, /* after service, before colour: observe order as before the split */
 	&rec_colour_impl,
-	/* after the colours (a first deploy's switch writes the HTTP file the
-	 * challenge needs), before the edge (its write then serves HTTPS) */
+	/* after the colours (it needs the site's live colour after the plan),
+	 * before the edge (its diff asks rec_cert_planned) */
 	&rec_cert_impl,
 	&rec_edge_impl,
 };
