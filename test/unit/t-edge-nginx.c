@@ -25,6 +25,7 @@
 #include "th.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,6 +48,7 @@ struct env {
 	char *dir; /* nginx prefix and cfg->dir */
 	int port, blue_port, green_port;
 	pid_t nginx, blue, green;
+	pid_t py[4]; /* python backends (edge-backend.py) still running; 0: none */
 	struct cfg cfg;
 	struct cfg_site site;
 	struct bg_strv blue_ups, green_ups, none;
@@ -165,6 +167,24 @@ static bool wait_serves(const char *host, int status, const char *want, int ms)
 	} while (bg_mono_ms() < deadline);
 	th_print_error("nginx serves %d '%s' for %s, expected %d '%s'\n", r.status, r.body,
 			host, status, want ? want : "");
+	return false;
+}
+
+/* Wait until nginx answers host with status and a body starting with
+ * prefix (a new site's file, once the reload took it). */
+static bool wait_prefix(const char *host, int status, const char *prefix, int ms)
+{
+	int64_t deadline = bg_mono_ms() + ms;
+	struct resp r;
+	do {
+		http_get(E.port, host, &r);
+		if (r.status == status && bg_str_has_prefix(r.body, prefix)) {
+			return true;
+		}
+		usleep(20 * 1000);
+	} while (bg_mono_ms() < deadline);
+	th_print_error("nginx serves %d '%s' for %s, expected %d '%s...'\n", r.status, r.body,
+			host, status, prefix);
 	return false;
 }
 
@@ -343,6 +363,9 @@ static int group_teardown(void **state)
 	nginx_quit();
 	stop_pid(&E.blue, SIGTERM);
 	stop_pid(&E.green, SIGTERM);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(E.py); i++) {
+		stop_pid(&E.py[i], SIGTERM);
+	}
 	free(E.cfg.dir);
 	free(E.cfg.g.nginx.conf_dir);
 	free(E.cfg.g.nginx.listen);
@@ -910,6 +933,360 @@ static void test_switch_returns_after_old_workers(void **state)
 	bg_diag_release(&d);
 }
 
+/* ---- real backends for a real site: WebSockets, keepalive, uploads ---- */
+
+#define PYTHON "/usr/bin/python3"
+
+/* /usr/bin/python3 with python3-websockets (Debian), as run.sh installs it. */
+static bool have_websockets(void)
+{
+	char *argv[] = {PYTHON, "-c", "import websockets", NULL};
+	int st = -1;
+	return bg_spawn_capture(argv, NULL, 30000, &st, NULL) == 0 && st == 0;
+}
+
+static bool port_open(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0) {
+		close(fd);
+	}
+	return ok;
+}
+
+/* test/unit/edge-backend.py MODE on a free port, up and listening. */
+static pid_t backend_start(const char *mode, int *port)
+{
+	char *script = th_src_path("test/unit/edge-backend.py");
+	char *log = bg_xasprintf("%s/backends.log", E.dir);
+	char ps[16];
+	*port = th_free_port();
+	snprintf(ps, sizeof(ps), "%d", *port);
+	char *argv[] = {PYTHON, script, (char *)mode, ps, NULL};
+	pid_t pid = spawn_bg(argv, log);
+	assert_true(pid > 0);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(E.py); i++) {
+		if (E.py[i] <= 0) {
+			E.py[i] = pid;
+			break;
+		}
+	}
+	for (int i = 0; i < 500 && !port_open(*port); i++) {
+		usleep(10 * 1000);
+	}
+	assert_true(port_open(*port));
+	free(log);
+	free(script);
+	return pid;
+}
+
+static void backend_stop(pid_t pid)
+{
+	for (size_t i = 0; i < BG_ARRAY_SIZE(E.py); i++) {
+		if (E.py[i] == pid) {
+			stop_pid(&E.py[i], SIGTERM);
+		}
+	}
+}
+
+/* A site of its own (name, one domain) whose live colour is backend addr. */
+struct xsite {
+	struct cfg_site s;
+	struct bg_strv ups;
+};
+
+static void xsite_init(struct xsite *x, const char *name, const char *domain, int port)
+{
+	memset(x, 0, sizeof(*x));
+	x->s.name = bg_xstrdup(name);
+	bg_strv_push(&x->s.domains, domain);
+	x->s.port = 8080;
+	x->s.replicas = 1;
+	x->s.tls.redirect = true;
+	bg_strv_push_take(&x->ups, bg_xasprintf("127.0.0.1:%d", port));
+}
+
+static void xsite_release(struct xsite *x)
+{
+	char *path = conf_path(x->s.name);
+	unlink(path);
+	free(path);
+	free(x->s.name);
+	bg_strv_release(&x->s.domains);
+	free(x->s.preview);
+	free(x->s.redirect_to);
+	free(x->s.edge.max_body);
+	free(x->s.tls.cert);
+	free(x->s.tls.key);
+	bg_strv_release(&x->ups);
+}
+
+static void xsite_install(struct xsite *x, bool tls_ready)
+{
+	struct edge_view v = {.site = &x->s, .live = "blue", .live_version = 1,
+			.live_upstreams = &x->ups, .tls_ready = tls_ready};
+	struct bg_buf b = BG_BUF_INIT;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(edge_nginx_impl.render(&E.cfg, &v, &b), 0);
+	int err = edge_nginx_impl.install(&E.cfg, x->s.name, b.data, b.len, &d);
+	if (err) {
+		th_print_error("install of %s: %s\n", x->s.name, d.n ? d.items[0].msg : "?");
+	}
+	assert_int_equal(err, 0);
+	bg_buf_release(&b);
+	bg_diag_release(&d);
+}
+
+static int connect_local(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t k = write(fd, c, n);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		assert_true(k > 0);
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+static void read_exact(int fd, void *p, size_t n)
+{
+	char *c = p;
+	while (n) {
+		ssize_t k = read(fd, c, n);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k <= 0) {
+			fail_msg("connection ended with %zu bytes still expected", n);
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+/*
+ * A WebSocket handshake through nginx, spoken by hand (RFC 6455): the
+ * answer must be nginx passing on the backend's 101 with the accept key
+ * of the RFC's own example, and a masked text frame must come back
+ * unmasked from the echo server behind it.
+ */
+static void ws_roundtrip(int port, const char *host, const char *msg)
+{
+	int fd = connect_local(port);
+	char req[512], head[2048];
+	size_t n = 0;
+	int rl = snprintf(req, sizeof(req), "GET /chat HTTP/1.1\r\nHost: %s\r\n"
+			"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			"Sec-WebSocket-Version: 13\r\n\r\n", host);
+	write_all(fd, req, (size_t)rl);
+	/* The head, byte by byte: the frame follows it on the same stream. */
+	while (n < sizeof(head) - 1 && (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0)) {
+		read_exact(fd, head + n, 1);
+		n++;
+	}
+	head[n] = '\0';
+	if (strncmp(head, "HTTP/1.1 101 ", 13) != 0) {
+		fail_msg("no WebSocket upgrade through nginx:\n%s", head);
+	}
+	th_assert_contains(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n");
+
+	size_t ml = strlen(msg);
+	unsigned char frame[140], mask[4] = {0x12, 0x34, 0x56, 0x78};
+	assert_true(ml < 126);
+	frame[0] = 0x81; /* FIN, text */
+	frame[1] = (unsigned char)(0x80 | ml);
+	memcpy(frame + 2, mask, 4);
+	for (size_t i = 0; i < ml; i++) {
+		frame[6 + i] = (unsigned char)msg[i] ^ mask[i % 4];
+	}
+	write_all(fd, frame, 6 + ml);
+	unsigned char hdr[2], got[126];
+	read_exact(fd, hdr, 2);
+	assert_int_equal(hdr[0], 0x81);
+	assert_int_equal(hdr[1], ml); /* from the server: not masked */
+	read_exact(fd, got, ml);
+	assert_memory_equal(got, msg, ml);
+	close(fd);
+}
+
+static void test_websocket(void **state)
+{
+	if (!have_websockets()) {
+		print_message("# SKIP " PYTHON " without python3-websockets\n");
+		skip();
+	}
+	int port;
+	pid_t ws = backend_start("ws", &port);
+	struct xsite x;
+	xsite_init(&x, "chat", "chat.example.com", port);
+	xsite_install(&x, false);
+	/* A plain GET: the WebSocket server asks for an upgrade. */
+	assert_true(wait_prefix("chat.example.com", 426, "", 5000));
+	ws_roundtrip(E.port, "chat.example.com", "hello through nginx");
+	ws_roundtrip(E.port, "chat.example.com", "and again");
+	xsite_release(&x);
+	backend_stop(ws);
+}
+
+/*
+ * Plain requests still reuse upstream connections: the backend counts the
+ * requests it served on one TCP connection and echoes the Connection
+ * header it got, which must be absent (a "close" would end each one).
+ */
+static void test_keepalive_kept(void **state)
+{
+	int port;
+	pid_t be = backend_start("http", &port);
+	struct xsite x;
+	xsite_init(&x, "ka", "ka.example.com", port);
+	xsite_install(&x, false);
+	assert_true(wait_prefix("ka.example.com", 200, "requests=", 5000));
+	int most = 0;
+	for (int i = 0; i < 20; i++) {
+		struct resp r;
+		http_get(E.port, "ka.example.com", &r);
+		assert_int_equal(r.status, 200);
+		int served = 0;
+		char conn[64] = "";
+		assert_int_equal(sscanf(r.body, "requests=%d connection=%63s", &served, conn), 2);
+		assert_string_equal(conn, "-");
+		most = served > most ? served : most;
+	}
+	print_message("# at most %d requests on one upstream connection\n", most);
+	assert_true(most >= 2);
+	xsite_release(&x);
+	backend_stop(be);
+}
+
+/* ---- libcurl: POSTs and HTTPS ---- */
+
+static size_t curl_body(char *ptr, size_t size, size_t n, void *arg)
+{
+	bg_buf_add(arg, ptr, size * n);
+	return size * n;
+}
+
+static size_t curl_header(char *ptr, size_t size, size_t n, void *arg)
+{
+	bg_buf_add(arg, ptr, size * n);
+	return size * n;
+}
+
+struct cresp {
+	long status; /* 0: transport error */
+	char *body, *headers;
+};
+
+static void cresp_release(struct cresp *r)
+{
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * One request with libcurl: url on 127.0.0.1 (host names resolved there),
+ * a POST of body_len bytes when body_len > 0, trusting cafile for HTTPS.
+ */
+static void curl_request(const char *url, const char *resolve, size_t body_len,
+		const char *cafile, struct cresp *r)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *res = resolve ? curl_slist_append(NULL, resolve) : NULL;
+	struct bg_buf body = BG_BUF_INIT, head = BG_BUF_INIT;
+	char *data = NULL;
+
+	memset(r, 0, sizeof(*r));
+	assert_non_null(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, curl_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &head);
+	if (res) {
+		curl_easy_setopt(h, CURLOPT_RESOLVE, res);
+	}
+	if (cafile) {
+		curl_easy_setopt(h, CURLOPT_CAINFO, cafile);
+	}
+	if (body_len) {
+		data = bg_xmalloc(body_len);
+		memset(data, 'x', body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	CURLcode rc = curl_easy_perform(h);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	} else {
+		bg_buf_reset(&body);
+		bg_buf_addf(&body, "curl: %s", curl_easy_strerror(rc));
+	}
+	bg_buf_addch(&body, '\0');
+	bg_buf_addch(&head, '\0');
+	r->body = bg_buf_detach(&body, NULL);
+	r->headers = bg_buf_detach(&head, NULL);
+	free(data);
+	curl_slist_free_all(res);
+	curl_easy_cleanup(h);
+}
+
+/*
+ * edge.max_body: a body above nginx's own 1m default but under the site's
+ * limit reaches the backend whole; one above the limit gets 413 from nginx.
+ */
+static void test_upload_limit(void **state)
+{
+	int port;
+	pid_t be = backend_start("http", &port);
+	struct xsite x;
+	xsite_init(&x, "up", "up.example.com", port);
+	x.s.edge.max_body = bg_xstrdup("3m");
+	x.s.edge.read_timeout_ms = 60000;
+	x.s.edge.send_timeout_ms = 60000;
+	xsite_install(&x, false);
+	assert_true(wait_prefix("up.example.com", 200, "requests=", 5000));
+	char *url = bg_xasprintf("http://up.example.com:%d/upload", E.port);
+	char *resolve = bg_xasprintf("up.example.com:%d:127.0.0.1", E.port);
+	struct cresp r;
+	curl_request(url, resolve, 2u << 20, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "bytes=2097152");
+	cresp_release(&r);
+	curl_request(url, resolve, 4u << 20, NULL, &r);
+	assert_int_equal(r.status, 413);
+	cresp_release(&r);
+	free(resolve);
+	free(url);
+	xsite_release(&x);
+	backend_stop(be);
+}
+
 /* Last: nginx stops cleanly, and nothing we started is left running. */
 static void test_stop(void **state)
 {
@@ -941,6 +1318,9 @@ int main(void)
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_old_workers_detected_and_waited_for),
 		cmocka_unit_test(test_switch_returns_after_old_workers),
+		cmocka_unit_test(test_websocket),
+		cmocka_unit_test(test_keepalive_kept),
+		cmocka_unit_test(test_upload_limit),
 		cmocka_unit_test(test_stop),
 	};
 	if (access(NGINX, X_OK) != 0) {
