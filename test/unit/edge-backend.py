@@ -6,12 +6,14 @@
   edge-backend.py http PORT  HTTP/1.1 with keep-alive: GET answers
                              "requests=N connection=HDR" (N counts requests
                              on this TCP connection, HDR is the Connection
-                             header received, "-" when none); POST reads
-                             the whole body and answers "bytes=N"
+                             header received, "-" when none); GET
+                             /slow?ms=N first waits N ms and answers "slow";
+                             POST reads the whole body and answers "bytes=N"
 
 Listens on 127.0.0.1 only; runs until killed.
 """
 import sys
+import time
 
 
 def ws(port):
@@ -49,6 +51,10 @@ def http(port):
 
         def do_GET(self):
             self.served += 1
+            if self.path.startswith("/slow?ms="):
+                time.sleep(int(self.path.split("=", 1)[1]) / 1000.0)
+                self.answer("slow")
+                return
             self.answer("requests=%d connection=%s" %
                         (self.served, self.headers.get("Connection", "-")))
 
