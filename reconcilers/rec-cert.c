@@ -338,7 +338,9 @@ static int cert_diff(struct rec_diff_ctx *ctx)
 		/* After every edge step: the HTTP file answers the challenge. */
 		a->phase = PLAN_PHASE_RETIRE;
 		a->colour = bg_xstrdup(ctx->ps->live_after);
-		a->preview = bg_xstrdup(ctx->ps->preview_after);
+		/* The preview colour as the edge reconciler writes it. */
+		const char *cand = ctx->ps->candidate_after;
+		a->preview = s->preview ? bg_xstrdup(cand ? cand : ctx->ps->live_after) : NULL;
 		a->version = ctx->ps->version_after;
 		free(name);
 	}
@@ -399,6 +401,44 @@ static char *cert_output_tail(const char *out)
 	return bg_buf_detach(&b, NULL);
 }
 
+/*
+ * What the ACME server said of each name it refused, from certbot's
+ * report ("  Domain: D", "  Type: T", "  Detail: X"): "D (T: X)", joined
+ * with "; " (a new string), or NULL when certbot reported none.
+ */
+static char *cert_refusals(const char *out)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	const char *p = out;
+	char *type = NULL;
+	while (*p) {
+		size_t l = strcspn(p, "\n");
+		const char *t = p;
+		while (t < p + l && (*t == ' ' || *t == '\t')) {
+			t++;
+		}
+		size_t tl = l - (size_t)(t - p);
+		if (tl > 8 && strncmp(t, "Domain: ", 8) == 0) {
+			bg_buf_addf(&b, "%s%.*s", b.len ? "; " : "", (int)(tl - 8), t + 8);
+		} else if (tl > 8 && strncmp(t, "Type:", 5) == 0 && b.len) {
+			free(type);
+			type = bg_xstrndup(t + 5 + strspn(t + 5, " "), tl - 5 - strspn(t + 5, " "));
+		} else if (tl > 8 && strncmp(t, "Detail: ", 8) == 0 && b.len) {
+			bg_buf_addf(&b, " (%s%s%.*s)", type ? type : "", type ? ": " : "",
+					(int)(tl - 8), t + 8);
+			free(type);
+			type = NULL;
+		}
+		p += l + (p[l] == '\n');
+	}
+	free(type);
+	if (!b.len) {
+		bg_buf_release(&b);
+		return NULL;
+	}
+	return bg_buf_detach(&b, NULL);
+}
+
 /* Run certbot for the site; 0, or an error with certbot's words in *why. */
 static int cert_certbot(const struct cfg *cfg, const struct cfg_site *s, bool renew,
 		char **why)
@@ -415,10 +455,19 @@ static int cert_certbot(const struct cfg *cfg, const struct cfg_site *s, bool re
 		err = BG_ESPAWN;
 	}
 	if (err) {
+		char *refused = cert_refusals(out ? out : "");
 		char *tail = cert_output_tail(out ? out : "");
-		*why = err == BG_ESPAWN ? bg_xasprintf("certbot exited %d: %s", status, tail)
-				: bg_xasprintf("certbot: %s%s%s", bg_strerror(err),
-						*tail ? ": " : "", tail);
+		if (refused) {
+			*why = bg_xasprintf("the ACME server refused %s (certbot exited %d; its "
+					"log: %s/logs/letsencrypt.log)", refused, status,
+					cfg->g.acme.dir);
+		} else if (err == BG_ESPAWN) {
+			*why = bg_xasprintf("certbot exited %d: %s", status, tail);
+		} else {
+			*why = bg_xasprintf("certbot: %s%s%s", bg_strerror(err), *tail ? ": " : "",
+					tail);
+		}
+		free(refused);
 		free(tail);
 	}
 	free(out);
@@ -477,7 +526,7 @@ static int cert_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		 * sites' steps nor touch this site's HTTP file. Said and journaled
 		 * as a failure; the next plan proposes the request again.
 		 */
-		rec_progress(ctx, false, "%s: certificate FAILED (the site keeps serving HTTP): %s",
+		rec_progress(ctx, false, "%s: certificate FAILED (the site keeps serving as before): %s",
 				s->name, why);
 		rec_journal(ctx, "cert", s->name, "failed", "%s", why);
 		free(why);
