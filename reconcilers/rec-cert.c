@@ -180,6 +180,7 @@ static void cert_observe_site(const struct cfg *cfg, const struct cfg_site *s, i
 		goto out;
 	}
 	c->exists = true;
+	c->denied = err == BG_ERRNO(EACCES) || err == BG_ERRNO(EPERM);
 	if (!err) {
 		err = cert_parse(pem, len, now, c);
 		why = err ? "not a PEM certificate" : NULL;
@@ -198,7 +199,7 @@ static int cert_observe(struct rt *rt, const struct cfg *cfg, struct obs *o, str
 	(void)rt;
 	(void)d;
 	int64_t now = bg_now_ms() / 1000;
-	for (size_t i = 0; i < cfg->n_sites; i++) {
+	for (size_t i = 0; i < cfg->n_sites && cfg->g.acme.dir; i++) {
 		if (cert_managed(cfg, &cfg->sites[i])) {
 			cert_observe_site(cfg, &cfg->sites[i], now, o);
 		}
@@ -322,6 +323,13 @@ static int cert_diff(struct rec_diff_ctx *ctx)
 	plan_fact_add(ctx->plan, "certificate %s exists=%d names=%s error=%s", s->name,
 			c && c->exists, have, c && c->error ? c->error : "");
 	free(have);
+	if (c && c->denied) {
+		/* Nothing is known: a renewal proposed here would be a guess. */
+		plan_note_add(ctx->plan, ctx->ps, "cannot read the certificate (%s): plan as "
+				"the user that applies to see whether it must be renewed", c->error);
+		bg_strv_release(&want);
+		return 0;
+	}
 	char *why = cert_why(ctx->cfg, c, &want, &renew);
 	plan_fact_add(ctx->plan, "certificate %s due=%d renew=%d", s->name, why != NULL, renew);
 	if (why) {

@@ -628,6 +628,7 @@ static struct json_object *certs_json(const struct obs *o)
 		json_object_object_add(n, "days_left", json_object_new_int64(c->days_left));
 		json_object_object_add(n, "serial", jstr(c->serial));
 		json_object_object_add(n, "error", jstr(c->error));
+		json_object_object_add(n, "denied", json_object_new_boolean(c->denied));
 		json_object_array_add(a, n);
 	}
 	return a;
@@ -934,6 +935,8 @@ static void load_certs(struct jctx *c, struct obs *o, struct json_object *root)
 		ce->days_left = jint(c, j, "days_left", "certificates");
 		ce->serial = jdup(c, j, "serial", false, "certificates");
 		ce->error = jdup(c, j, "error", false, "certificates");
+		v = jget(c, j, "denied", json_type_boolean, false, "certificates");
+		ce->denied = v && json_object_get_boolean(v);
 		if (!ce->site) {
 			ce->site = bg_xstrdup("");
 		}

@@ -140,6 +140,7 @@ struct obs_cert {
 	int64_t days_left;
 	char *serial;         /* hex, as openssl prints it */
 	char *error;          /* why it could not be read, NULL if fine */
+	bool denied;          /* error is a permission we lack: nothing known */
 };
 
 /* An unmanaged object that holds a name bluegreen needs: never touched. */

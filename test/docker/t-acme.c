@@ -392,7 +392,6 @@ static void step_refused(struct e2e *e, const struct acme *a)
 	char *serial1 = served_serial(e, a);
 	acme_site(e, more);
 	plan_apply_says(e, "certificate requested for ", &r);
-	print_message("# %s", r.out);
 	char *said = bg_xasprintf("certificate FAILED (the site keeps serving as before): the "
 			"ACME server refused %s (connection: ", bad);
 	th_assert_contains(r.out, said);
