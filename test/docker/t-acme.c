@@ -315,6 +315,9 @@ static void plan_apply_says(struct e2e *e, const char *plan_needle, struct th_ru
 static char *step_issue(struct e2e *e, const struct acme *a)
 {
 	struct th_run r;
+	assert_int_equal(e2e_bg(e, &r, "status", NULL), 0);
+	th_assert_contains(r.out, "tls: auto, no certificate yet");
+	th_run_release(&r);
 	char *want = bg_xasprintf("certificate requested for %s, %s via ACME http-01",
 			e->preview, e->domain);
 	plan_apply_says(e, want, &r);
@@ -340,6 +343,11 @@ static char *step_issue(struct e2e *e, const struct acme *a)
 	free(resolve);
 	assert_int_equal(e2e_bg(e, &r, "status", NULL), 0);
 	th_assert_contains(r.out, "tls: auto, certificate valid ");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(e, &r, "status", "--json", NULL), 0);
+	th_assert_contains(r.out, "\"mode\": \"auto\"");
+	th_assert_contains(r.out, "\"certificate\": true");
+	th_assert_contains(r.out, "\"days_left\": ");
 	th_run_release(&r);
 	/* Nothing left to do: the certificate is fresh and served. */
 	assert_int_equal(e2e_bg(e, &r, "plan", NULL), 0);
