@@ -19,6 +19,9 @@ const struct rec_impl *const rec_registry[] = {
 	&rec_service_impl,
 	&rec_image_impl, /* after service, before colour: observe order as before the split */
 	&rec_colour_impl,
+	/* after the colours (it needs the site's live colour after the plan),
+	 * before the edge (its diff asks rec_cert_planned) */
+	&rec_cert_impl,
 	&rec_edge_impl,
 };
 const size_t rec_registry_len = BG_ARRAY_SIZE(rec_registry);
@@ -180,12 +183,4 @@ void rec_progress(struct rec_apply_ctx *ctx, bool transient, const char *fmt, ..
 		bg_log(BG_LOG_INFO, "%s", line);
 	}
 	free(line);
-}
-
-/* Until the certificate reconciler lands (issue 11), no plan requests one. */
-bool rec_cert_planned(const struct plan *p, const char *site)
-{
-	(void)p;
-	(void)site;
-	return false;
 }

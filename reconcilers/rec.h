@@ -91,6 +91,7 @@ extern const struct rec_impl rec_service_impl;
 extern const struct rec_impl rec_image_impl;
 extern const struct rec_impl rec_colour_impl;
 extern const struct rec_impl rec_edge_impl;
+extern const struct rec_impl rec_cert_impl;
 
 extern const struct rec_impl *const rec_registry[];
 extern const size_t rec_registry_len;
@@ -130,8 +131,7 @@ const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
 int rec_edge_read(const struct cfg *cfg, struct obs *o);
 
 /* Whether plan p (so far) requests a certificate for site, so the edge file
- * written after it may serve HTTPS (rec-cert.c; false until certificates
- * are planned). */
+ * written after it may serve HTTPS (rec-cert.c). */
 bool rec_cert_planned(const struct plan *p, const char *site);
 /* Record a container's facts (id, state, health, spec, version, IPs). */
 void rec_fact_container(struct plan *p, const struct obs_container *c);

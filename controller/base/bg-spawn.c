@@ -50,8 +50,8 @@ struct spawn_run {
 };
 
 /* Start argv on the write end of pipefd (closed here, whatever happens). */
-static int spawn_setup(char *const argv[], const char *cwd, int pipefd[2],
-		struct spawn_run *s)
+static int spawn_setup(char *const argv[], char *const envp[], const char *cwd,
+		int pipefd[2], struct spawn_run *s)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -67,7 +67,7 @@ static int spawn_setup(char *const argv[], const char *cwd, int pipefd[2],
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setpgroup(&attr, 0);
-	int rc = posix_spawnp(&s->pid, argv[0], &fa, &attr, argv, environ);
+	int rc = posix_spawnp(&s->pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
@@ -166,8 +166,8 @@ static int spawn_reap(struct spawn_run *s, int err, int *status)
 	return err;
 }
 
-int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
-		int *status, char **output)
+static int spawn_capture(char *const argv[], char *const envp[], const char *cwd,
+		uint64_t timeout_ms, int *status, char **output)
 {
 	struct spawn_run s = {.pid = -1, .fd = -1};
 	int pipefd[2] = {-1, -1};
@@ -181,7 +181,7 @@ int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
 		return BG_ERRNO(errno);
 	}
 	s.fd = pipefd[0];
-	err = spawn_setup(argv, cwd, pipefd, &s);
+	err = spawn_setup(argv, envp, cwd, pipefd, &s);
 	if (!err) {
 		err = spawn_pump(&s);
 		err = spawn_reap(&s, err, status);
@@ -199,6 +199,48 @@ int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
 		s.buf = NULL;
 	}
 	free(s.buf);
+	return err;
+}
+
+int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
+		int *status, char **output)
+{
+	return spawn_capture(argv, environ, cwd, timeout_ms, status, output);
+}
+
+/* Is environment entry e ("KEY=VALUE") one of set's keys? */
+static bool env_overridden(const char *e, char *const set[])
+{
+	size_t kl = strcspn(e, "=");
+	for (size_t i = 0; set[i]; i++) {
+		if (strncmp(set[i], e, kl) == 0 && set[i][kl] == '=') {
+			return true;
+		}
+	}
+	return false;
+}
+
+int bg_spawn_capture_env(char *const argv[], char *const set[], const char *cwd,
+		uint64_t timeout_ms, int *status, char **output)
+{
+	size_t n = 0, m = 0, k = 0;
+	while (environ[n]) {
+		n++;
+	}
+	while (set && set[m]) {
+		m++;
+	}
+	char **envp = bg_xcalloc(n + m + 1, sizeof(*envp));
+	for (size_t i = 0; i < n; i++) {
+		if (!set || !env_overridden(environ[i], set)) {
+			envp[k++] = environ[i];
+		}
+	}
+	for (size_t i = 0; i < m; i++) {
+		envp[k++] = set[i];
+	}
+	int err = spawn_capture(argv, envp, cwd, timeout_ms, status, output);
+	free(envp); /* the strings are borrowed */
 	return err;
 }
 

@@ -17,6 +17,13 @@
 int bg_spawn_capture(char *const argv[], const char *cwd, uint64_t timeout_ms,
 		int *status, char **output);
 
+/*
+ * bg_spawn_capture with an environment of our own plus set ("KEY=VALUE"
+ * entries, NULL-terminated; they replace variables of the same name).
+ */
+int bg_spawn_capture_env(char *const argv[], char *const set[], const char *cwd,
+		uint64_t timeout_ms, int *status, char **output);
+
 /* Join argv for display only (never executed): words quoted when needed. */
 char *bg_argv_display(char *const argv[]);
 

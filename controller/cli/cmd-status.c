@@ -9,6 +9,7 @@
 #include "desired.h"
 
 #include <json-c/json.h>
+#include <time.h>
 
 struct slot_info {
 	unsigned n, running, healthy, unhealthy;
@@ -78,10 +79,78 @@ static struct json_object *slot_json(const char *colour, const struct slot_info 
 	return o;
 }
 
+static const char *tls_mode_name(enum cfg_tls_mode m)
+{
+	return m == CFG_TLS_AUTO ? "auto" : m == CFG_TLS_FILES ? "files" : "off";
+}
+
+/* "2027-03-05" of a unix time. */
+static void day_format(int64_t t, char buf[16])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, 16, "%Y-%m-%d", &tm)) {
+		snprintf(buf, 16, "?");
+	}
+}
+
+/* The site's TLS in words, "auto, certificate valid 89 days (until 2027-03-05)"
+ * (a new string), NULL with tls off. c: the observed certificate, if any. */
+static char *tls_words(const struct cfg_site *cs, const struct obs_cert *c)
+{
+	char day[16];
+	if (cs->tls.mode == CFG_TLS_OFF) {
+		return NULL;
+	}
+	if (cs->tls.mode == CFG_TLS_FILES || !c) {
+		return bg_xasprintf("%s%s", tls_mode_name(cs->tls.mode), cs->tls.mode ==
+				CFG_TLS_AUTO ? ", the certificate is the edge proxy's" : "");
+	}
+	if (!c->exists) {
+		return bg_xstrdup("auto, no certificate yet");
+	}
+	if (c->error) {
+		return bg_xasprintf("auto, certificate unreadable: %s", c->error);
+	}
+	day_format(c->not_after, day);
+	if (c->days_left < 0) {
+		return bg_xasprintf("auto, certificate EXPIRED %" PRId64 " days ago (%s)",
+				-c->days_left, day);
+	}
+	return bg_xasprintf("auto, certificate valid %" PRId64 " day%s (until %s)", c->days_left,
+			c->days_left == 1 ? "" : "s", day);
+}
+
+/* The site's "tls" object of `status --json` (a new reference). */
+static struct json_object *tls_json(const struct cfg_site *cs, const struct obs_cert *c)
+{
+	struct json_object *o = json_object_new_object();
+	char day[16];
+	json_object_object_add(o, "mode", json_object_new_string(tls_mode_name(cs->tls.mode)));
+	if (!c) {
+		return o;
+	}
+	struct json_object *names = json_object_new_array();
+	for (size_t i = 0; i < c->names.n; i++) {
+		json_object_array_add(names, json_object_new_string(c->names.v[i]));
+	}
+	day_format(c->not_after, day);
+	json_object_object_add(o, "certificate", json_object_new_boolean(c->exists && !c->error));
+	json_object_object_add(o, "path", c->path ? json_object_new_string(c->path) : NULL);
+	json_object_object_add(o, "names", names);
+	json_object_object_add(o, "not_after", c->not_after ? json_object_new_string(day) : NULL);
+	json_object_object_add(o, "days_left", c->not_after
+			? json_object_new_int64(c->days_left) : NULL);
+	json_object_object_add(o, "serial", c->serial ? json_object_new_string(c->serial) : NULL);
+	json_object_object_add(o, "error", c->error ? json_object_new_string(c->error) : NULL);
+	return o;
+}
+
 /* One site as status shows it: the live slot, the other slot and its role. */
 struct site_view {
 	const struct des_site *s;
 	const struct obs_edge *e;
+	const struct obs_cert *cert; /* tls auto on an edge bluegreen gets certificates for */
 	const char *live;       /* NULL: no edge file, or one not understood */
 	const char *other;      /* the colour that is not live, NULL when none is */
 	const char *other_role; /* "candidate", "rejected" or "previous" */
@@ -94,6 +163,7 @@ static void site_view_fill(struct site_view *v, const struct obs *o, const struc
 {
 	v->s = s;
 	v->e = obs_edge_find(o, s->name);
+	v->cert = obs_cert_find(o, s->name);
 	v->live = v->e && v->e->exists && !v->e->error ? v->e->live : NULL;
 	v->other = v->live ? des_other_colour(v->live) : NULL;
 	slot_info(o, s->name, v->live, &v->li);
@@ -128,6 +198,7 @@ static struct json_object *site_json(const struct site_view *v)
 	json_object_object_add(o, "in_sync", json_object_new_boolean(v->in_sync));
 	json_object_object_add(o, "edge_file", v->e && v->e->path
 			? json_object_new_string(v->e->path) : NULL);
+	json_object_object_add(o, "tls", tls_json(s->cfg, v->cert));
 	free(lh);
 	return o;
 }
@@ -158,6 +229,11 @@ static void site_print(struct cli *cli, const struct site_view *v)
 		fprintf(cli->out, "%-16s desired v%u is not live yet: see `bluegreen plan %s`\n",
 				"", s->version, s->name);
 	}
+	char *tls = tls_words(s->cfg, v->cert);
+	if (tls) {
+		fprintf(cli->out, "%-16s tls: %s\n", "", tls);
+	}
+	free(tls);
 	free(oh);
 	free(lh);
 }

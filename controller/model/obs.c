@@ -94,6 +94,15 @@ void obs_release(struct obs *o)
 		edge_release(&o->edges[i]);
 	}
 	free(o->edges);
+	for (size_t i = 0; i < o->n_certs; i++) {
+		struct obs_cert *c = &o->certs[i];
+		free(c->site);
+		free(c->path);
+		free(c->serial);
+		free(c->error);
+		bg_strv_release(&c->names);
+	}
+	free(o->certs);
 	for (size_t i = 0; i < o->n_conflicts; i++) {
 		free(o->conflicts[i].kind);
 		free(o->conflicts[i].name);
@@ -145,6 +154,13 @@ struct obs_edge *obs_edge_add(struct obs *o)
 	OBS_ADD(o, edges, n_edges, cap_edges);
 	bg_strv_init(&o->edges[o->n_edges].upstreams);
 	return &o->edges[o->n_edges++];
+}
+
+struct obs_cert *obs_cert_add(struct obs *o)
+{
+	OBS_ADD(o, certs, n_certs, cap_certs);
+	bg_strv_init(&o->certs[o->n_certs].names);
+	return &o->certs[o->n_certs++];
 }
 
 struct obs_hist_site *obs_hist_add(struct obs *o)
@@ -281,6 +297,11 @@ static int edge_cmp(const void *a, const void *b)
 	return strcmp(((const struct obs_edge *)a)->site, ((const struct obs_edge *)b)->site);
 }
 
+static int cert_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct obs_cert *)a)->site, ((const struct obs_cert *)b)->site);
+}
+
 static int conflict_cmp(const void *a, const void *b)
 {
 	const struct obs_conflict *x = a, *y = b;
@@ -324,6 +345,10 @@ void obs_finish(struct obs *o)
 	sort(o->volumes, o->n_volumes, sizeof(o->volumes[0]), volume_cmp);
 	sort(o->images, o->n_images, sizeof(o->images[0]), image_cmp);
 	sort(o->edges, o->n_edges, sizeof(o->edges[0]), edge_cmp);
+	sort(o->certs, o->n_certs, sizeof(o->certs[0]), cert_cmp);
+	for (size_t i = 0; i < o->n_certs; i++) {
+		bg_strv_sort(&o->certs[i].names);
+	}
 	sort(o->conflicts, o->n_conflicts, sizeof(o->conflicts[0]), conflict_cmp);
 	sort(o->hist, o->n_hist, sizeof(o->hist[0]), hist_cmp);
 	for (size_t i = 0; i < o->n_hist; i++) {
@@ -355,6 +380,7 @@ KEY_CMP(volume_key_cmp, struct obs_volume, name)
 KEY_CMP(image_key_cmp, struct obs_image, ref)
 KEY_CMP(edge_key_cmp, struct obs_edge, site)
 KEY_CMP(hist_key_cmp, struct obs_hist_site, site)
+KEY_CMP(cert_key_cmp, struct obs_cert, site)
 #undef KEY_CMP
 
 /* bsearch wants a valid base even for n == 0 (C11 7.22.5), and an empty
@@ -390,6 +416,11 @@ const struct obs_image *obs_image_find(const struct obs *o, const char *ref)
 const struct obs_edge *obs_edge_find(const struct obs *o, const char *site)
 {
 	return find(o->edges, o->n_edges, sizeof(o->edges[0]), site, edge_key_cmp);
+}
+
+const struct obs_cert *obs_cert_find(const struct obs *o, const char *site)
+{
+	return find(o->certs, o->n_certs, sizeof(o->certs[0]), site, cert_key_cmp);
 }
 
 const struct obs_hist_site *obs_hist_find(const struct obs *o, const char *site)
@@ -576,7 +607,28 @@ static struct json_object *edges_json(const struct obs *o)
 		json_object_object_add(n, "preview", jstr(e->preview));
 		json_object_object_add(n, "sha256", jstr(e->content_sha));
 		json_object_object_add(n, "upstreams", strv_json(&e->upstreams));
+		json_object_object_add(n, "tls_ready", json_object_new_boolean(e->tls_ready));
 		json_object_object_add(n, "error", jstr(e->error));
+		json_object_array_add(a, n);
+	}
+	return a;
+}
+
+static struct json_object *certs_json(const struct obs *o)
+{
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < o->n_certs; i++) {
+		const struct obs_cert *c = &o->certs[i];
+		struct json_object *n = json_object_new_object();
+		json_object_object_add(n, "site", jstr(c->site));
+		json_object_object_add(n, "path", jstr(c->path));
+		json_object_object_add(n, "exists", json_object_new_boolean(c->exists));
+		json_object_object_add(n, "names", strv_json(&c->names));
+		json_object_object_add(n, "not_after", json_object_new_int64(c->not_after));
+		json_object_object_add(n, "days_left", json_object_new_int64(c->days_left));
+		json_object_object_add(n, "serial", jstr(c->serial));
+		json_object_object_add(n, "error", jstr(c->error));
+		json_object_object_add(n, "denied", json_object_new_boolean(c->denied));
 		json_object_array_add(a, n);
 	}
 	return a;
@@ -625,6 +677,9 @@ int obs_to_json(const struct obs *o, struct bg_buf *out)
 	json_object_object_add(root, "volumes", volumes_json(o));
 	json_object_object_add(root, "images", images_json(o));
 	json_object_object_add(root, "edges", edges_json(o));
+	if (o->n_certs) { /* absent without tls auto sites: snapshots as before */
+		json_object_object_add(root, "certificates", certs_json(o));
+	}
 	json_object_object_add(root, "conflicts", conflicts_json(o));
 	json_object_object_add(root, "history", hist_json(o));
 	json_object_object_add(root, "history_tokens_used",
@@ -845,8 +900,45 @@ static void load_edges(struct jctx *c, struct obs *o, struct json_object *root)
 		e->content_sha = jdup(c, j, "sha256", false, "edges");
 		e->error = jdup(c, j, "error", false, "edges");
 		jstrv(c, j, "upstreams", &e->upstreams, "edges");
+		v = jget(c, j, "tls_ready", json_type_boolean, false, "edges");
+		e->tls_ready = v && json_object_get_boolean(v);
 		if (!e->site) {
 			e->site = bg_xstrdup("");
+		}
+	}
+}
+
+static int64_t jint(struct jctx *c, struct json_object *o, const char *key, const char *where)
+{
+	struct json_object *v = jget(c, o, key, json_type_int, false, where);
+	return v ? json_object_get_int64(v) : 0;
+}
+
+static void load_certs(struct jctx *c, struct obs *o, struct json_object *root)
+{
+	struct json_object *a = jarray(c, root, "certificates");
+	size_t n = a ? json_object_array_length(a) : 0;
+	for (size_t i = 0; i < n && !c->err; i++) {
+		struct json_object *j = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(j, json_type_object)) {
+			jfail(c, "certificates", "entries must be objects");
+			return;
+		}
+		struct obs_cert *ce = obs_cert_add(o);
+		ce->site = jdup(c, j, "site", true, "certificates");
+		ce->path = jdup(c, j, "path", false, "certificates");
+		struct json_object *v = jget(c, j, "exists", json_type_boolean, false,
+				"certificates");
+		ce->exists = v && json_object_get_boolean(v);
+		jstrv(c, j, "names", &ce->names, "certificates");
+		ce->not_after = jint(c, j, "not_after", "certificates");
+		ce->days_left = jint(c, j, "days_left", "certificates");
+		ce->serial = jdup(c, j, "serial", false, "certificates");
+		ce->error = jdup(c, j, "error", false, "certificates");
+		v = jget(c, j, "denied", json_type_boolean, false, "certificates");
+		ce->denied = v && json_object_get_boolean(v);
+		if (!ce->site) {
+			ce->site = bg_xstrdup("");
 		}
 	}
 }
@@ -956,6 +1048,7 @@ int obs_from_json(struct obs *o, const char *json, size_t len, struct bg_diag *d
 	load_volumes(&c, o, root);
 	load_images(&c, o, root);
 	load_edges(&c, o, root);
+	load_certs(&c, o, root);
 	load_conflicts(&c, o, root);
 	load_hist(&c, o, root);
 	struct json_object *tu = jget(&c, root, "history_tokens_used", json_type_int, false, "document");

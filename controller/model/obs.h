@@ -125,6 +125,24 @@ struct obs_edge {
 	char *error;       /* why the file could not be understood, NULL if fine */
 };
 
+/*
+ * The certificate of a site whose edge gets it with certbot (tls.mode auto
+ * on nginx), as read from the file the edge serves. days_left is worked
+ * out when it is observed (whole days to not_after, negative once
+ * expired), so the planner decides a renewal without reading the clock.
+ */
+struct obs_cert {
+	char *site;
+	char *path;           /* the certificate file (edge_tls_paths) */
+	bool exists;
+	struct bg_strv names; /* its subjectAltName DNS names, sorted */
+	int64_t not_after;    /* unix seconds; 0: no certificate */
+	int64_t days_left;
+	char *serial;         /* hex, as openssl prints it */
+	char *error;          /* why it could not be read, NULL if fine */
+	bool denied;          /* error is a permission we lack: nothing known */
+};
+
 /* An unmanaged object that holds a name bluegreen needs: never touched. */
 struct obs_conflict {
 	char *kind; /* "container" | "network" | "volume" */
@@ -173,6 +191,8 @@ struct obs {
 	size_t n_images, cap_images;
 	struct obs_edge *edges;           /* sorted by site */
 	size_t n_edges, cap_edges;
+	struct obs_cert *certs;           /* sorted by site */
+	size_t n_certs, cap_certs;
 	struct obs_conflict *conflicts;   /* sorted by kind, name */
 	size_t n_conflicts, cap_conflicts;
 	struct obs_hist_site *hist;       /* sorted by site */
@@ -195,6 +215,7 @@ struct obs_network *obs_network_add(struct obs *o);
 struct obs_volume *obs_volume_add(struct obs *o);
 struct obs_image *obs_image_add(struct obs *o);
 struct obs_edge *obs_edge_add(struct obs *o);
+struct obs_cert *obs_cert_add(struct obs *o);
 struct obs_hist_site *obs_hist_add(struct obs *o);
 void obs_conflict_add(struct obs *o, const char *kind, const char *name);
 
@@ -212,6 +233,7 @@ const struct obs_network *obs_network_find(const struct obs *o, const char *name
 const struct obs_volume *obs_volume_find(const struct obs *o, const char *name);
 const struct obs_image *obs_image_find(const struct obs *o, const char *ref);
 const struct obs_edge *obs_edge_find(const struct obs *o, const char *site);
+const struct obs_cert *obs_cert_find(const struct obs *o, const char *site);
 const struct obs_hist_site *obs_hist_find(const struct obs *o, const char *site);
 bool obs_conflict_has(const struct obs *o, const char *kind, const char *name);
 /* IP of a container on a network, NULL if not attached. */

@@ -570,6 +570,7 @@ static void op_look(enum plan_op op, const char **sym, const char **color)
 	switch (op) {
 	case PLAN_OP_PULL:
 	case PLAN_OP_CREATE:
+	case PLAN_OP_ISSUE:
 		*sym = "+";
 		*color = C_GREEN;
 		return;

@@ -30,7 +30,8 @@
 	XX(SWITCH, "switch")                                                  \
 	XX(DRAIN, "drain")                                                    \
 	XX(STOP, "stop")                                                      \
-	XX(REMOVE, "remove")
+	XX(REMOVE, "remove")                                                  \
+	XX(ISSUE, "issue")
 
 enum plan_op {
 #define XX(n, s) PLAN_OP_##n,
@@ -44,7 +45,8 @@ enum plan_op {
 	XX(VOLUME, "volume")                                                  \
 	XX(SERVICE, "service")                                                \
 	XX(CONTAINER, "container")                                            \
-	XX(EDGE, "edge")
+	XX(EDGE, "edge")                                                      \
+	XX(CERT, "certificate")
 
 enum plan_kind {
 #define XX(n, s) PLAN_KIND_##n,

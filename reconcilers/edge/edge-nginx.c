@@ -713,4 +713,5 @@ const struct edge_impl edge_nginx_impl = {
 	.spec_add = nginx_spec_add,
 	.exec_rows = nginx_exec_rows,
 	.n_exec_rows = BG_ARRAY_SIZE(nginx_exec_rows),
+	.issues_certificates = true,
 };

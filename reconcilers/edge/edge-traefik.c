@@ -792,4 +792,5 @@ const struct edge_impl edge_traefik_impl = {
 	.spec_add = traefik_spec_add,
 	.exec_rows = traefik_exec_rows,
 	.n_exec_rows = BG_ARRAY_SIZE(traefik_exec_rows),
+	.issues_certificates = false,
 };

@@ -142,6 +142,10 @@ struct edge_impl {
 	 * it writes, in the order the plan lists them (after "edge.kind"). */
 	const struct edge_exec_row *exec_rows;
 	size_t n_exec_rows;
+	/* Whether bluegreen itself gets the certificates of tls.mode auto
+	 * sites for this edge (nginx: certbot, reconcilers/rec-cert.c), rather
+	 * than the proxy (traefik's certresolver). */
+	bool issues_certificates;
 };
 
 /*
