@@ -357,17 +357,6 @@ static int cert_diff(struct rec_diff_ctx *ctx)
 	return 0;
 }
 
-bool rec_cert_planned(const struct plan *p, const char *site)
-{
-	for (size_t i = 0; i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i];
-		if (a->kind == PLAN_KIND_CERT && a->site && strcmp(a->site, site) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
 /* ACME_DIR, its webroot (nginx reads it: 0755) and certbot's config (0700). */
 static int cert_dirs(const struct cfg *cfg, struct bg_diag *d)
 {

@@ -222,7 +222,7 @@ static struct plan_action *edge_action(struct rec_diff_ctx *ctx, enum plan_op op
 	struct bg_buf content = BG_BUF_INIT;
 	struct edge_view v = {.site = ctx->site->cfg, .live = live, .live_version = live_version,
 			.preview = preview,
-			.tls_ready = (e && e->tls_ready) || rec_cert_planned(ctx->plan, ctx->site->name)};
+			.tls_ready = e && e->tls_ready};
 	if (edge_for(ctx->cfg)->render(ctx->cfg, &v, &content) == 0) {
 		char sha[65];
 		bg_sha256_hex(content.data, content.len, sha);

@@ -115,8 +115,7 @@ static const char *tls_why(const struct rec_diff_ctx *ctx, const struct edge_imp
 	if (!v->tls_ready) {
 		return "serve HTTP only: the certificate is missing";
 	}
-	return e->tls_ready ? "serve HTTPS: certificate present"
-			    : "serve HTTPS with the certificate this plan requests";
+	return "serve HTTPS: certificate present";
 }
 
 /*
@@ -199,7 +198,7 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 		.preview = preview,
 		.live_upstreams = &live_up,
 		.preview_upstreams = &prev_up,
-		.tls_ready = (e && e->tls_ready) || rec_cert_planned(ctx->plan, s->name),
+		.tls_ready = e && e->tls_ready,
 	};
 	int err = impl->render(ctx->cfg, &v, &content);
 	if (err) {

@@ -19,8 +19,7 @@ const struct rec_impl *const rec_registry[] = {
 	&rec_service_impl,
 	&rec_image_impl, /* after service, before colour: observe order as before the split */
 	&rec_colour_impl,
-	/* after the colours (it needs the site's live colour after the plan),
-	 * before the edge (its diff asks rec_cert_planned) */
+	/* after the colours: it needs the site's live colour after the plan */
 	&rec_cert_impl,
 	&rec_edge_impl,
 };

@@ -130,9 +130,6 @@ const struct obs_container *rec_site_container(const struct rec_diff_ctx *ctx,
  */
 int rec_edge_read(const struct cfg *cfg, struct obs *o);
 
-/* Whether plan p (so far) requests a certificate for site, so the edge file
- * written after it may serve HTTPS (rec-cert.c). */
-bool rec_cert_planned(const struct plan *p, const char *site);
 /* Record a container's facts (id, state, health, spec, version, IPs). */
 void rec_fact_container(struct plan *p, const struct obs_container *c);
 /* Report progress (a line for the convergence log, or a transient status). */

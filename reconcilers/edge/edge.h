@@ -46,8 +46,8 @@ struct edge_view {
 	/* nginx: the same for the preview colour (NULL: none). When preview is
 	 * NULL or equals live, live_upstreams is used instead. */
 	const struct bg_strv *preview_upstreams;
-	/* HTTPS can be served (obs_edge.tls_ready, or a certificate this plan
-	 * requests): the TLS server blocks / routers are written, and HTTP
+	/* HTTPS can be served (obs_edge.tls_ready at plan time, edge_tls_ready
+	 * at apply time): the TLS server blocks / routers are written, and HTTP
 	 * redirects when site->tls.redirect. False: HTTP only. */
 	bool tls_ready;
 };
