@@ -20,6 +20,13 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ---- install ---- */
@@ -86,6 +93,8 @@ static char *probe_base(const char *listen)
  * the gap between them (enough for the master's QUIT to reach old workers). */
 #define PROBE_IN_A_ROW 3
 #define PROBE_GAP_MS 10
+/* How long nginx's master lets new and old workers overlap on a reload. */
+#define NGINX_MASTER_GRACE_MS 100
 
 /* ---- nginx workers still accepting on the listen port (Linux /proc) ---- */
 
@@ -122,11 +131,10 @@ static unsigned listen_where(const char *listen, char hex[9])
 	return port <= 65535 ? port : 0;
 }
 
-/* "socket:[INODE]" of every TCP socket listening where listen binds (/proc/net/tcp{,6}). */
-static void listen_sockets(const char *listen, struct bg_strv *out)
+/* "socket:[INODE]" of every TCP socket listening on port at hex (listen_where), from
+ * /proc/net/tcp{,6}: where the kernel has no socket diagnostics. */
+static void listen_sockets_proc(unsigned port, const char *hex, struct bg_strv *out)
 {
-	char hex[9];
-	unsigned port = listen_where(listen, hex);
 	const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
 	for (size_t f = 0; port && f < BG_ARRAY_SIZE(files); f++) {
 		char *data = NULL;
@@ -154,6 +162,74 @@ static void listen_sockets(const char *listen, struct bg_strv *out)
 		}
 		free(data);
 	}
+}
+
+/*
+ * The same, from the kernel's socket diagnostics (NETLINK_SOCK_DIAG): only
+ * listening sockets are dumped, where /proc/net/tcp lists every socket of
+ * the host, TIME_WAIT included (tens of thousands on a busy edge: 20 ms
+ * to read). hex as listen_where; family AF_INET or AF_INET6. false: the
+ * kernel would not answer (then /proc/net/tcp is read).
+ */
+static bool diag_listeners(int family, unsigned port, const char *hex, struct bg_strv *out)
+{
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = {.nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+		.r = {.sdiag_family = (uint8_t)family, .sdiag_protocol = IPPROTO_TCP,
+		      .idiag_states = 1u << 10 /* TCP_LISTEN */},
+	};
+	bool done = false, ok = fd >= 0 && send(fd, &req, sizeof(req), 0) == (ssize_t)sizeof(req);
+	long buf[8192 / sizeof(long)];
+	while (ok && !done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		ok = n > 0;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; ok && NLMSG_OK(h, (size_t)n);
+				h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			ok = h->nlmsg_type != NLMSG_ERROR;
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+			char where[9];
+			snprintf(where, sizeof(where), "%08X", (unsigned)m->id.idiag_src[0]);
+			if (ok && ntohs(m->id.idiag_sport) == port && m->idiag_inode &&
+					(!hex[0] || strcmp(where, hex) == 0)) {
+				bg_strv_push_take(out, bg_xasprintf("socket:[%u]", m->idiag_inode));
+			}
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return ok && done;
+}
+
+/* "socket:[INODE]" of every TCP socket listening where listen binds. */
+static void listen_sockets(const char *listen, struct bg_strv *out)
+{
+	char hex[9];
+	unsigned port = listen_where(listen, hex);
+	if (!port) {
+		return;
+	}
+	struct bg_strv diag;
+	bg_strv_init(&diag);
+	if (diag_listeners(AF_INET, port, hex, &diag) &&
+			(hex[0] || diag_listeners(AF_INET6, port, hex, &diag))) {
+		for (size_t i = 0; i < diag.n; i++) {
+			bg_strv_push(out, diag.v[i]);
+		}
+		bg_strv_release(&diag);
+		return;
+	}
+	bg_strv_release(&diag);
+	listen_sockets_proc(port, hex, out);
 }
 
 /* Does /proc/PID say "nginx: worker process" (not "... is shutting down")? */
@@ -256,6 +332,86 @@ static size_t probe_body(char *ptr, size_t size, size_t n, void *arg)
 	return bg_buf_add(b, ptr, size * n) == 0 ? size * n : 0;
 }
 
+/* The parent of PID (its nginx master), as a string in out; false if /proc cannot tell. */
+static bool worker_master(const char *pid, char out[24])
+{
+	char path[64], *stat = NULL;
+	long ppid = 0;
+	snprintf(path, sizeof(path), "/proc/%.20s/stat", pid);
+	/* "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses. */
+	bool ok = bg_file_read(path, 4096, &stat, NULL) == 0 && strrchr(stat, ')') &&
+			sscanf(strrchr(stat, ')') + 1, " %*c %ld", &ppid) == 1 && ppid > 1;
+	free(stat);
+	snprintf(out, 24, "%ld", ppid);
+	return ok;
+}
+
+/*
+ * Until as many new workers accept as old ones did (bounded by until): the
+ * master starts them one after the other, and the first one answering the
+ * probe does not mean the others run. Their master's children that are
+ * not old workers and already carry the worker title
+ * (/proc/PID/task/PID/children); where that cannot be read, no wait.
+ */
+static void wait_new_workers(const struct bg_strv *old, int64_t until)
+{
+	char master[24], path[96];
+	if (!old->n || !worker_master(old->v[0], master)) {
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%s/task/%s/children", master, master);
+	for (;;) {
+		char *kids = NULL, *save = NULL;
+		size_t n = 0;
+		if (bg_file_read(path, 1 << 16, &kids, NULL) != 0) {
+			return;
+		}
+		for (char *k = strtok_r(kids, " \n", &save); k; k = strtok_r(NULL, " \n", &save)) {
+			n += !bg_strv_contains(old, k) && accepting_title(k);
+		}
+		free(kids);
+		if (n >= old->n || bg_mono_ms() >= until) {
+			return;
+		}
+		pause_ms(EDGE_NGINX_POLL_MS);
+	}
+}
+
+/*
+ * Tell the workers that accepted before the reload to shut down
+ * gracefully now, once a fresh connection was answered by the new file
+ * and as many new workers accept (wait_new_workers). nginx's master does exactly this itself, but
+ * only 100 ms after starting the new workers ("allow new processes to
+ * start", ngx_msleep(100) in ngx_master_process_cycle, with its signals
+ * blocked): that sleep alone was most of a switch. QUIT is nginx's
+ * documented per-worker signal for a graceful shutdown ("Controlling
+ * nginx"): the worker stops accepting at once and finishes its requests
+ * in flight, so nothing fails. The master cannot respawn it meanwhile: it
+ * reaps children only after that sleep, once it has marked the old
+ * workers as exiting, and its own QUIT then changes nothing. A pidfd pins
+ * the process while its title is checked, so a reused PID is never
+ * signalled; without pidfds (old kernels) nothing is sent and the wait is
+ * nginx's own.
+ */
+static void quit_old_workers(const struct bg_strv *old)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+	for (size_t i = 0; i < old->n; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, (pid_t)atol(old->v[i]), 0);
+		if (fd < 0) {
+			continue;
+		}
+		if (accepting_title(old->v[i]) &&
+				syscall(SYS_pidfd_send_signal, fd, SIGQUIT, NULL, 0) == 0) {
+			bg_trace(EDGE, "nginx worker %s told to shut down gracefully", old->v[i]);
+		}
+		close(fd);
+	}
+#else
+	(void)old;
+#endif
+}
+
 /* One probe: asks nginx for the probe location on a fresh connection. */
 struct probe {
 	CURL *h;
@@ -292,7 +448,8 @@ static bool probe_once(struct probe *p)
  * Ask until nginx answers with the serial just installed, a fresh
  * connection every EDGE_NGINX_POLL_MS: `nginx -s reload` returns before
  * the new workers run. Then the switch holds once the workers that
- * accepted before the reload stop accepting (edge__nginx_wait_workers).
+ * accepted before the reload stop accepting (quit_old_workers,
+ * edge__nginx_wait_workers).
  * Where /proc could not name them (empty old_workers: not Linux, or
  * workers whose fds we may not read), PROBE_IN_A_ROW fresh connections
  * answered by the new file, PROBE_GAP_MS apart, stand in for that: slower,
@@ -304,6 +461,9 @@ static int probe_wait(struct probe *p, const struct bg_strv *old_workers, int64_
 	for (;;) {
 		if (probe_once(p)) {
 			if (old_workers->n) {
+				int64_t grace = bg_mono_ms() + NGINX_MASTER_GRACE_MS;
+				wait_new_workers(old_workers, grace < deadline ? grace : deadline);
+				quit_old_workers(old_workers);
 				edge__nginx_wait_workers(old_workers, deadline);
 				return 0;
 			}
