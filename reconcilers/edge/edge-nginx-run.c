@@ -210,8 +210,9 @@ static bool diag_listeners(int family, unsigned port, const char *hex, struct bg
 	return ok && done;
 }
 
-/* "socket:[INODE]" of every TCP socket listening where listen binds. */
-static void listen_sockets(const char *listen, struct bg_strv *out)
+/* "socket:[INODE]" of every TCP socket listening where listen binds
+ * (edge-nginx-run.h); from /proc/net/tcp{,6} only with from_proc. */
+void edge__nginx_listen_sockets(const char *listen, bool from_proc, struct bg_strv *out)
 {
 	char hex[9];
 	unsigned port = listen_where(listen, hex);
@@ -220,7 +221,7 @@ static void listen_sockets(const char *listen, struct bg_strv *out)
 	}
 	struct bg_strv diag;
 	bg_strv_init(&diag);
-	if (diag_listeners(AF_INET, port, hex, &diag) &&
+	if (!from_proc && diag_listeners(AF_INET, port, hex, &diag) &&
 			(hex[0] || diag_listeners(AF_INET6, port, hex, &diag))) {
 		for (size_t i = 0; i < diag.n; i++) {
 			bg_strv_push(out, diag.v[i]);
@@ -276,7 +277,7 @@ void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids)
 {
 	struct bg_strv socks;
 	bg_strv_init(&socks);
-	listen_sockets(listen, &socks);
+	edge__nginx_listen_sockets(listen, false, &socks);
 	DIR *d = socks.n ? opendir("/proc") : NULL;
 	struct dirent *de;
 	while (d && (de = readdir(d))) {

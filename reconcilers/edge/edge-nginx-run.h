@@ -11,4 +11,9 @@
  * that the reload itself refuses what the test would (edge-nginx-run.c)? */
 bool edge__nginx_reload_tests(const struct bg_strv *test, const struct bg_strv *reload);
 
+/* "socket:[INODE]" of every TCP socket listening where an edge.nginx.listen
+ * value binds: from the kernel's socket diagnostics, or (from_proc, and
+ * where those fail) from /proc/net/tcp{,6}. */
+void edge__nginx_listen_sockets(const char *listen, bool from_proc, struct bg_strv *out);
+
 #endif
