@@ -6,6 +6,7 @@
 #define BG_EDGE_NGINX_RUN_H
 
 #include "bg.h"
+#include "bg-util.h"
 
 /* Is reload nginx's own `-s reload` on the configuration test checks, so
  * that the reload itself refuses what the test would (edge-nginx-run.c)? */
