@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -236,12 +237,20 @@ void edge__nginx_listen_sockets(const char *listen, bool from_proc, struct bg_st
 /* Does /proc/PID say "nginx: worker process" (not "... is shutting down")? */
 static bool accepting_title(const char *pid)
 {
-	char path[64], *cmd = NULL;
+	/* One open and one read into the stack, no allocation: this runs for
+	 * every process of the host before a reload, and every millisecond
+	 * while old workers are waited for (system calls are not cheap in a VM). */
+	static const char want[] = "nginx: worker process";
+	char path[64], buf[sizeof(want) + 8];
 	snprintf(path, sizeof(path), "/proc/%.20s/cmdline", pid);
-	bool yes = bg_file_read(path, 4096, &cmd, NULL) == 0 &&
-			strcmp(cmd, "nginx: worker process") == 0;
-	free(cmd);
-	return yes;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		return false;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	/* The title up to its terminating NUL (sizeof(want) counts it). */
+	return n >= (ssize_t)sizeof(want) && memcmp(buf, want, sizeof(want)) == 0;
 }
 
 static bool holds_socket(const char *pid, const struct bg_strv *socks)
