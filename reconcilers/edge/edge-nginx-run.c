@@ -94,8 +94,6 @@ static char *probe_base(const char *listen)
  * the gap between them (enough for the master's QUIT to reach old workers). */
 #define PROBE_IN_A_ROW 3
 #define PROBE_GAP_MS 10
-/* How long nginx's master lets new and old workers overlap on a reload. */
-#define NGINX_MASTER_GRACE_MS 100
 
 /* ---- nginx workers still accepting on the listen port (Linux /proc) ---- */
 
@@ -356,12 +354,27 @@ static bool worker_master(const char *pid, char out[24])
 	return ok;
 }
 
+/* Does every PID of old still carry the accepting title? */
+static bool all_accepting(const struct bg_strv *old)
+{
+	for (size_t i = 0; i < old->n; i++) {
+		if (!accepting_title(old->v[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
- * Until as many new workers accept as old ones did (bounded by until): the
- * master starts them one after the other, and the first one answering the
- * probe does not mean the others run. Their master's children that are
- * not old workers and already carry the worker title
- * (/proc/PID/task/PID/children); where that cannot be read, no wait.
+ * Until as many new workers accept as old ones did: the master starts
+ * them one after the other, and the first one answering the probe does
+ * not mean the others run (on a busy host the second one may need more
+ * than the master's 100 ms). New: their master's children that are not
+ * old workers and already carry the worker title
+ * (/proc/PID/task/PID/children). The wait also ends as soon as the master
+ * itself told an old worker to quit (a new configuration with fewer
+ * workers ends there too: never later than without this), at until, or
+ * at once where /proc cannot tell.
  */
 static void wait_new_workers(const struct bg_strv *old, int64_t until)
 {
@@ -380,7 +393,7 @@ static void wait_new_workers(const struct bg_strv *old, int64_t until)
 			n += !bg_strv_contains(old, k) && accepting_title(k);
 		}
 		free(kids);
-		if (n >= old->n || bg_mono_ms() >= until) {
+		if (n >= old->n || !all_accepting(old) || bg_mono_ms() >= until) {
 			return;
 		}
 		pause_ms(EDGE_NGINX_POLL_MS);
@@ -471,8 +484,7 @@ static int probe_wait(struct probe *p, const struct bg_strv *old_workers, int64_
 	for (;;) {
 		if (probe_once(p)) {
 			if (old_workers->n) {
-				int64_t grace = bg_mono_ms() + NGINX_MASTER_GRACE_MS;
-				wait_new_workers(old_workers, grace < deadline ? grace : deadline);
+				wait_new_workers(old_workers, deadline);
 				quit_old_workers(old_workers);
 				edge__nginx_wait_workers(old_workers, deadline);
 				return 0;
