@@ -415,10 +415,10 @@ printf '  %-17s %10s %11s %18s %8s %16s %12s %11s %14s %10s\n' phase "command ms
 	"failed (all reps)" "req/s" "slow failed" "new after ms" "(min-max)" "probe failures" \
 	"outage ms"
 for p in $PHASES; do
-	printf '  %-17s %10s %11s %18s %8s %16s %12s %11s %14s %10s\n' "$p" "$(median $p 2)" \
-		"$(spread $p 2)" "$(sum $p 5)/$(sum $p 4)" "$(median $p 11)" \
-		"$(sum $p 7)/$(sum $p 6)" "$(median $p 8)" "$(spread $p 8)" "$(median $p 9)" \
-		"$(median $p 10)"
+	printf '  %-17s %10s %11s %18s %8s %16s %12s %11s %14s %10s\n' "$p" "$(median "$p" 2)" \
+		"$(spread "$p" 2)" "$(sum "$p" 5)/$(sum "$p" 4)" "$(median "$p" 11)" \
+		"$(sum "$p" 7)/$(sum "$p" 6)" "$(median "$p" 8)" "$(spread "$p" 8)" "$(median "$p" 9)" \
+		"$(median "$p" 10)"
 done
 say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -526,7 +526,7 @@ write_json() {
 		sep=
 		for p in bg-candidate bg-switch bg-rollback compose-update compose-rollback \
 			${VS:+bg-switch-vs bg-rollback-vs}; do
-			printf '%s\n    "%s": %s' "$sep" "$p" "$(phase_json $p)"
+			printf '%s\n    "%s": %s' "$sep" "$p" "$(phase_json "$p")"
 			sep=,
 		done
 		printf '}\n}\n}\n'
