@@ -9,7 +9,10 @@
 #   plan    build-bench/test/bench-plan     plan/validate at 1..5000 sites vs
 #                                           docker-compose config (issue 3)
 #   switch  test/bench/bench-switch.sh      switch and rollback under load vs
-#                                           docker-compose recreate (issue 4)
+#                                           docker-compose recreate (issue 4);
+#                                           BENCH_SWITCH_VS=PATH pairs another
+#                                           bluegreen binary run by run (a
+#                                           before/after, issue 11)
 #   watch   build-bench/test/bench-watch or test/bench/bench-watch.sh, when
 #           it exists (the watch daemon's own benchmark)
 #

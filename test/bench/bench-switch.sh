@@ -45,8 +45,21 @@
 # "switch" part of build/bench/results.json, docs/benchmarks.md), nothing
 # else printed.
 #
+# Before/after (issue 11): BENCH_SWITCH_VS=PATH names a second bluegreen
+# binary (e.g. a release build of an older commit) that runs the same
+# candidate, switch and rollback in the same run, pair by pair on the same
+# site, nginx and load: each repetition runs both, the order alternating
+# (this binary first in odd repetitions, PATH first in even ones), so the
+# host's drift and noise hit both sides. Its phases are named bg-*-vs; the
+# candidates of both sides run without load (their time is not compared).
+# The summary adds per-pair ratios (PATH / this binary) and JSON a
+# "switch.vs" object. Both binaries must read the same state format.
+# BENCH_SWITCH_COMPOSE=0 leaves the docker-compose phases out (figures null).
+#
 # Environment: BUILD (default build-bench), BENCH_SWITCH_REPS (3),
-# BENCH_SWITCH_CONC (8), BENCH_SWITCH_QPS (25 per worker), BENCH_KEEP,
+# BENCH_SWITCH_CONC (8), BENCH_SWITCH_QPS (25 per worker),
+# BENCH_SWITCH_PROBE_MS (10: the probe's interval, so the resolution of
+# "new after"), BENCH_SWITCH_VS, BENCH_SWITCH_COMPOSE (1), BENCH_KEEP,
 # BENCH_JSON.
 # Exit 0 when every phase ran (whatever the figures), 1 when something
 # needed is missing or a command failed.
@@ -59,6 +72,9 @@ PROBE=$BUILD/test/bench-probe
 REPS=${BENCH_SWITCH_REPS:-3}
 CONC=${BENCH_SWITCH_CONC:-8}
 QPS=${BENCH_SWITCH_QPS:-25}
+PROBE_MS=${BENCH_SWITCH_PROBE_MS:-10}
+VS=${BENCH_SWITCH_VS:-}
+COMPOSE=${BENCH_SWITCH_COMPOSE:-1}
 PRE=2
 POST=2
 
@@ -71,6 +87,7 @@ for t in docker docker-compose nginx hey curl; do
 done
 [ -x "$BG" ] || fail "$BG not built (ninja -C $BUILD)"
 [ -x "$PROBE" ] || fail "$PROBE not built (ninja -C $BUILD)"
+[ -z "$VS" ] || [ -x "$VS" ] || fail "BENCH_SWITCH_VS: $VS is not an executable"
 docker info >/dev/null 2>&1 || fail "no docker daemon (./run.sh bench starts one)"
 "$ROOT/test/images/build.sh" >/dev/null || fail "test images could not be built (test/images/build.sh)"
 
@@ -215,9 +232,9 @@ EOF
 }
 compose() { docker-compose -p "$PROJ" -f "$W/compose/docker-compose.yml" "$@"; }
 
-# bluegreen plan -> token (empty when nothing to do)
+# bluegreen plan -> token (empty when nothing to do); token [BINARY]
 token() {
-	"$BG" -c "$CFG" --json plan 2>>"$W/log/plan.err" |
+	"${1:-$BG}" -c "$CFG" --json plan 2>>"$W/log/plan.err" |
 		sed -n 's/^ *"token": *"\([0-9a-f]*\)".*/\1/p' | head -n 1
 }
 
@@ -258,7 +275,7 @@ phase() {
 	h1=$!
 	hey -z 300s -c 4 -q 1 -t 10 -host "$host" "http://127.0.0.1:$P1/cgi-bin/slow" >"$log.slow" 2>&1 &
 	h2=$!
-	"$PROBE" 127.0.0.1 "$P1" "$host" / 10 300000 >"$log.probe" 2>/dev/null &
+	"$PROBE" 127.0.0.1 "$P1" "$host" / "$PROBE_MS" 300000 >"$log.probe" 2>/dev/null &
 	h3=$!
 	PIDS="$h1 $h2 $h3"
 	sleep "$PRE"
@@ -309,7 +326,8 @@ say "switching without downtime vs recreating (issue 4)"
 say "binary: $BG ($(meson introspect "$BUILD" --buildoptions 2>/dev/null |
 	sed -n 's/.*"name": "buildtype", "value": "\([a-z]*\)".*/\1/p' | head -n 1) build)"
 say "run id $RUN; nginx on 127.0.0.1:$P1; compose service published on 127.0.0.1:$P2"
-say "load: hey $CONC workers x $QPS req/s on / (target $((CONC * QPS)) req/s) + 4 x 1 req/s on /cgi-bin/slow (1 s); probe every 10 ms"
+say "load: hey $CONC workers x $QPS req/s on / (target $((CONC * QPS)) req/s) + 4 x 1 req/s on /cgi-bin/slow (1 s); probe every $PROBE_MS ms"
+[ -n "$VS" ] && say "paired with $VS (phases bg-*-vs), order alternating per repetition"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "repetitions: $REPS; medians below; host: $(nproc) cores, load average $LOAD0"
 
@@ -322,30 +340,56 @@ tok=$(token)
 	{ cat "$W/log/first-deploy.out"; fail "first deploy failed"; }
 wait_for "$SITE.localhost" v1 10 || fail "bluegreen site does not answer v1 through nginx"
 
-compose_file v1
-compose up -d >"$W/log/compose-first.out" 2>&1 ||
-	{ cat "$W/log/compose-first.out"; fail "docker-compose up failed"; }
-wait_for "compose.$SITE.localhost" v1 20 || fail "compose service does not answer v1 through nginx"
+if [ "$COMPOSE" = 1 ]; then
+	compose_file v1
+	compose up -d >"$W/log/compose-first.out" 2>&1 ||
+		{ cat "$W/log/compose-first.out"; fail "docker-compose up failed"; }
+	wait_for "compose.$SITE.localhost" v1 20 || fail "compose service does not answer v1 through nginx"
+fi
+
+# bluegreen_rep BINARY SUFFIX REP: candidate, switch, rollback with BINARY,
+# phases named bg-*SUFFIX. With a paired binary the candidate runs without
+# load (not compared); each side's candidate has its own spec (env value).
+bluegreen_rep() {
+	bin=$1 sfx=$2
+	site_conf v2 "$3$sfx"
+	tok=$(token "$bin")
+	[ -n "$tok" ] || { say "no candidate plan"; return 1; }
+	if [ -z "$VS" ]; then
+		phase "bg-candidate$sfx" "$SITE.localhost" - "$bin" -c "$CFG" apply "$tok" || return 1
+	else
+		"$bin" -c "$CFG" apply "$tok" >"$W/log/candidate$sfx.out" 2>&1 ||
+			{ say "candidate$sfx failed:"; sed 's/^/    /' "$W/log/candidate$sfx.out"; return 1; }
+	fi
+	tok=$(token "$bin")
+	[ -n "$tok" ] || { say "no switch plan"; return 1; }
+	st=0
+	phase "bg-switch$sfx" "$SITE.localhost" v2 "$bin" -c "$CFG" apply "$tok" || st=1
+	phase "bg-rollback$sfx" "$SITE.localhost" v1 "$bin" -c "$CFG" rollback "$SITE" --yes || st=1
+	return $st
+}
 
 : >"$W/results"
 status=0
 r=1
 while [ $r -le "$REPS" ]; do
 	say "repetition $r/$REPS"
-	# bluegreen: candidate, then switch, then rollback.
-	site_conf v2 "$r"
-	tok=$(token)
-	[ -n "$tok" ] || { say "no candidate plan"; status=1; break; }
-	phase bg-candidate "$SITE.localhost" - "$BG" -c "$CFG" apply "$tok" || status=1
-	tok=$(token)
-	[ -n "$tok" ] || { say "no switch plan"; status=1; break; }
-	phase bg-switch "$SITE.localhost" v2 "$BG" -c "$CFG" apply "$tok" || status=1
-	phase bg-rollback "$SITE.localhost" v1 "$BG" -c "$CFG" rollback "$SITE" --yes || status=1
+	# bluegreen: candidate, then switch, then rollback (and the paired
+	# binary's, before or after).
+	if [ -n "$VS" ] && [ $((r % 2)) = 0 ]; then
+		bluegreen_rep "$VS" -vs "$r" || status=1
+	fi
+	bluegreen_rep "$BG" "" "$r" || status=1
+	if [ -n "$VS" ] && [ $((r % 2)) = 1 ]; then
+		bluegreen_rep "$VS" -vs "$r" || status=1
+	fi
 	# docker-compose: update (recreate), then back.
-	compose_file v2
-	phase compose-update "compose.$SITE.localhost" v2 compose up -d || status=1
-	compose_file v1
-	phase compose-rollback "compose.$SITE.localhost" v1 compose up -d || status=1
+	if [ "$COMPOSE" = 1 ]; then
+		compose_file v2
+		phase compose-update "compose.$SITE.localhost" v2 compose up -d || status=1
+		compose_file v1
+		phase compose-rollback "compose.$SITE.localhost" v1 compose up -d || status=1
+	fi
 	r=$((r + 1))
 done
 
@@ -356,17 +400,46 @@ median() { # median PHASE FIELD(2..11); "-" when there is no number
 			if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 sum() { awk -v p="$1" -v f="$2" '$1 == p { s += $f } END { print s + 0 }' "$W/results"; }
+spread() { # spread PHASE FIELD -> "min-max" ("-" when there is no number)
+	awk -v p="$1" -v f="$2" '$1 == p && $f != "-" { v = $f + 0
+			if (n++ == 0 || v < lo) lo = v; if (n == 1 || v > hi) hi = v }
+		END { if (n) printf "%d-%d\n", lo, hi; else print "-" }' "$W/results"
+}
+PHASES="bg-candidate bg-switch bg-rollback"
+[ -n "$VS" ] && PHASES="bg-switch bg-rollback bg-switch-vs bg-rollback-vs"
+[ "$COMPOSE" = 1 ] && PHASES="$PHASES compose-update compose-rollback"
 
 echo
 say "medians over $REPS repetitions (failed = non-2xx + socket errors; totals summed over all repetitions)"
-printf '  %-17s %10s %18s %8s %16s %12s %14s %10s\n' phase "command ms" "failed (all reps)" \
-	"req/s" "slow failed" "new after ms" "probe failures" "outage ms"
-for p in bg-candidate bg-switch bg-rollback compose-update compose-rollback; do
-	printf '  %-17s %10s %18s %8s %16s %12s %14s %10s\n' "$p" "$(median $p 2)" \
-		"$(sum $p 5)/$(sum $p 4)" "$(median $p 11)" "$(sum $p 7)/$(sum $p 6)" \
-		"$(median $p 8)" "$(median $p 9)" "$(median $p 10)"
+printf '  %-17s %10s %11s %18s %8s %16s %12s %11s %14s %10s\n' phase "command ms" "(min-max)" \
+	"failed (all reps)" "req/s" "slow failed" "new after ms" "(min-max)" "probe failures" \
+	"outage ms"
+for p in $PHASES; do
+	printf '  %-17s %10s %11s %18s %8s %16s %12s %11s %14s %10s\n' "$p" "$(median "$p" 2)" \
+		"$(spread "$p" 2)" "$(sum "$p" 5)/$(sum "$p" 4)" "$(median "$p" 11)" \
+		"$(sum "$p" 7)/$(sum "$p" 6)" "$(median "$p" 8)" "$(spread "$p" 8)" "$(median "$p" 9)" \
+		"$(median "$p" 10)"
 done
 say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# pair_ratio PHASE FIELD: median over repetitions of PHASE-vs / PHASE (same repetition)
+pair_ratio() {
+	awk -v p="$1" -v f="$2" '$1 == p { a[++na] = $f } $1 == p "-vs" { b[++nb] = $f }
+		END { for (i = 1; i <= na && i <= nb; i++) if (a[i] != "-" && b[i] != "-" && a[i] > 0)
+				print b[i] / a[i] }' "$W/results" | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "n/a"; exit }
+			printf "%.2f (%.2f-%.2f)\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2,
+				v[1], v[NR] }'
+}
+if [ -n "$VS" ]; then
+	echo
+	say "paired: $VS (-vs) / this binary, per repetition, median (min-max)"
+	printf '  %-26s %22s %22s\n' "" "switch" "rollback"
+	printf '  %-26s %22s %22s\n' "command wall time" "$(pair_ratio bg-switch 2)" \
+		"$(pair_ratio bg-rollback 2)"
+	printf '  %-26s %22s %22s\n' "time to new version" "$(pair_ratio bg-switch 8)" \
+		"$(pair_ratio bg-rollback 8)"
+fi
 
 ratio() { # ratio A B -> A/B, or a note when B is 0
 	awk -v a="$1" -v b="$2" 'BEGIN {
@@ -375,6 +448,7 @@ ratio() { # ratio A B -> A/B, or a note when B is 0
 		else if (b + 0 == 0) printf "%s vs 0\n", a
 		else printf "%.2f\n", a / b }'
 }
+[ "$COMPOSE" = 1 ] && {
 echo
 say "compose / bluegreen, same run (above 1: compose takes longer or fails more)"
 printf '  %-26s %14s %14s\n' "" "update/switch" "rollback"
@@ -392,6 +466,7 @@ printf '  %-26s %14s %14s\n' "failed in-flight (sum)" \
 	"$(ratio "$(sum compose-rollback 7)" "$(sum bg-rollback 7)")"
 echo "  (bluegreen's switch needs the candidate deployed first: bg-candidate above, with"
 echo "   the live colour serving meanwhile; compose's up -d does both in one step.)"
+}
 
 # ---- the same figures as JSON (BENCH_JSON) ----
 jn() { case ${1:-} in '' | -) echo null ;; *) echo "$1" ;; esac; } # a number or null
@@ -431,6 +506,15 @@ write_json() {
 				"$(jn "$(median bg-switch 8)")" "$(jn "$(median bg-rollback 8)")"
 			printf '"outage_ms": %s, "rollback_outage_ms": %s' \
 				"$(jn "$(median bg-switch 10)")" "$(jn "$(median bg-rollback 10)")")")"
+		if [ -n "$VS" ]; then
+			printf '  "vs": {"binary": "%s", "bluegreen": %s},\n' "$VS" \
+				"$(side_json bg-switch-vs bg-rollback-vs \
+				"$(printf '"switch_ms": %s, "rollback_ms": %s, ' \
+					"$(jn "$(median bg-switch-vs 2)")" "$(jn "$(median bg-rollback-vs 2)")"
+				printf '"switch_new_after_ms": %s, "rollback_new_after_ms": %s' \
+					"$(jn "$(median bg-switch-vs 8)")" \
+					"$(jn "$(median bg-rollback-vs 8)")")")"
+		fi
 		printf '  "compose": %s,\n' "$(side_json compose-update compose-rollback \
 			"$(printf '"update_ms": %s, "outage_ms": %s, "rollback_ms": %s, ' \
 				"$(jn "$(median compose-update 2)")" "$(jn "$(median compose-update 10)")" \
@@ -440,8 +524,9 @@ write_json() {
 			printf '"rollback_new_after_ms": %s' "$(jn "$(median compose-rollback 8)")")")"
 		printf '  "phases": {'
 		sep=
-		for p in bg-candidate bg-switch bg-rollback compose-update compose-rollback; do
-			printf '%s\n    "%s": %s' "$sep" "$p" "$(phase_json $p)"
+		for p in bg-candidate bg-switch bg-rollback compose-update compose-rollback \
+			${VS:+bg-switch-vs bg-rollback-vs}; do
+			printf '%s\n    "%s": %s' "$sep" "$p" "$(phase_json "$p")"
 			sep=,
 		done
 		printf '}\n}\n}\n'
