@@ -250,6 +250,8 @@ else
 	(
 		# shellcheck disable=SC2034 # read by the eval'd part
 		W=$tmp/sw REPS=2 CONC=8 QPS=25 RUN=abc123 LOAD0="1.00 1.00 1.00" status=0
+		# shellcheck disable=SC2034 # read by the eval'd part: no paired binary, compose on
+		VS= COMPOSE=1
 		# shellcheck disable=SC2034 # read by the eval'd part
 		BENCH_JSON=$tmp/sw/switch.json
 		say() { printf 'bench-switch: %s\n' "$*"; }
