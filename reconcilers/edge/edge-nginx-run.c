@@ -650,9 +650,16 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 		bg_diag_error(d, NULL, "cannot read '%s': %s", path, why);
 		goto out;
 	}
+	/* The preview's password file first: the new file may name it. One
+	 * the new file no longer names goes once nginx has stopped using it. */
+	const struct cfg_site *cs = cfg_site_find(cfg, site);
+	if (cs && cs->preview_auth.user && (err = edge__auth_sync(cfg, cs, d)) != 0) {
+		goto out;
+	}
 	/* The temporary file is `.bluegreen-SITE.conf.RANDOM.tmp` in conf_dir:
 	 * it never matches `*.conf`, so an unrelated reload cannot load it. */
-	err = bg_file_write_atomic_why(path, NULL, content, len, 0644, &why);
+	err = bg_file_write_atomic_why(path, NULL, content, len, edge__file_mode(content, len),
+			&why);
 	if (err) {
 		bg_diag_error(d, NULL, "cannot write '%s': %s", path, why);
 		goto out;
@@ -664,7 +671,8 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 	}
 	if (!nginx_take(cfg, site, content, &old_workers, d)) {
 		why = NULL;
-		int rerr = had_prev ? bg_file_write_atomic_why(path, NULL, prev, prev_len, 0644, &why)
+		int rerr = had_prev ? bg_file_write_atomic_why(path, NULL, prev, prev_len,
+						      edge__file_mode(prev, prev_len), &why)
 				    : (unlink(path) < 0 ? BG_ERRNO(errno) : 0);
 		if (rerr) {
 			bg_diag_error(d, NULL, "cannot restore '%s': %s", path,
@@ -684,6 +692,9 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 				err ? why : "content differs (another writer?)");
 		err = BG_EEDGE;
 		goto out;
+	}
+	if (cs && !cs->preview_auth.user) {
+		err = edge__auth_remove(cfg, site, d);
 	}
 	bg_trace(EDGE, "installed '%s' (%zu bytes)", path, len);
 out:

@@ -41,6 +41,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1076,6 +1077,82 @@ static void test_empty_upstream_502(void **state)
 	bg_diag_release(&d);
 }
 
+/* curl's status for the preview host, with user:password or none. */
+static int preview_status(const char *userpw)
+{
+	char url[64];
+	struct th_run r;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", E.port);
+	char *const with[] = {"curl", "-s", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}",
+			"-H", "Host: preview.shop.example.com", "-u", (char *)userpw, url, NULL};
+	char *const without[] = {"curl", "-s", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}",
+			"-H", "Host: preview.shop.example.com", url, NULL};
+	assert_int_equal(th_run_argv(userpw ? with : without, NULL, &r), 0);
+	int code = atoi(r.out);
+	th_run_release(&r);
+	return code;
+}
+
+/*
+ * Install with preview_auth: the password file is written before the site
+ * file that names it (0640, the workers' group), the site file is 0640 as
+ * it holds the credentials' tag, nginx asks for them, and the password file
+ * goes once the site no longer has preview_auth.
+ */
+static void test_install_preview_auth(void **state)
+{
+	struct bg_diag d;
+	struct stat st;
+	struct group *gr = getgrnam("nogroup");
+	if (!gr) {
+		skip(); /* Debian's nobody/nogroup: what these workers run as */
+	}
+	bg_diag_init(&d);
+	use_real_argvs();
+	/* install returns once nginx serves the new file: the checks below at once */
+	E.cfg.g.nginx.probe = true;
+	E.cfg.g.nginx.group = bg_xstrdup("nogroup");
+	E.cfg.g.nginx.auth_dir = bg_xasprintf("%s/auth", E.dir);
+	E.site.preview_auth.user = bg_xstrdup("bob");
+	E.site.preview_auth.password = bg_xstrdup("s3cret horse");
+	bg_strv_release(&E.site.preview_allow);
+	bg_strv_push(&E.site.preview_allow, "10.0.0.0/8");
+	assert_int_equal(install_live("blue", &d), 0);
+	char *htp = bg_xasprintf("%s/auth/shop.htpasswd", E.dir);
+	assert_int_equal(stat(htp, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_gid, gr->gr_gid);
+	char *conf = conf_path("shop");
+	assert_int_equal(stat(conf, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	char *text = th_read(conf);
+	th_assert_not_contains(text, "s3cret");
+	free(text);
+	assert_int_equal(preview_status(NULL), 401);
+	assert_int_equal(preview_status("bob:wrong"), 401);
+	assert_int_equal(preview_status("bob:s3cret horse"), 200);
+
+	/* Without preview_auth: the file goes, the site file is 0644 again. */
+	free(E.site.preview_auth.user);
+	free(E.site.preview_auth.password);
+	E.site.preview_auth.user = E.site.preview_auth.password = NULL;
+	bg_strv_release(&E.site.preview_allow);
+	bg_strv_push(&E.site.preview_allow, "127.0.0.1/32");
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_int_equal(d.n_errors, 0);
+	assert_int_equal(stat(htp, &st), -1);
+	assert_int_equal(stat(conf, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(preview_status(NULL), 200);
+	free(conf);
+	free(htp);
+	free(E.cfg.g.nginx.group);
+	free(E.cfg.g.nginx.auth_dir);
+	E.cfg.g.nginx.group = E.cfg.g.nginx.auth_dir = NULL;
+	E.cfg.g.nginx.probe = false;
+	bg_diag_release(&d);
+}
+
 /*
  * The probe: with it, install returns only once nginx serves the new file,
  * so a request right after sees the new colour; and a conf_dir nginx does
@@ -1956,6 +2033,7 @@ int main(void)
 		cmocka_unit_test(test_cwd_is_config_dir),
 		cmocka_unit_test(test_first_install_failure_removes),
 		cmocka_unit_test(test_empty_upstream_502),
+		cmocka_unit_test(test_install_preview_auth),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_old_workers_detected_and_waited_for),
 		cmocka_unit_test(test_switch_returns_after_old_workers),
