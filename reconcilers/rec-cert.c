@@ -521,11 +521,13 @@ static int cert_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		/*
 		 * Not a failed step: a refused order must neither stop the other
 		 * sites' steps nor touch this site's HTTP file. Said and journaled
-		 * as a failure; the next plan proposes the request again.
+		 * as a failure, and once every other step ran the apply fails
+		 * (ctx->not_done: exit 5); the next plan proposes it again.
 		 */
 		rec_progress(ctx, false, "%s: certificate FAILED (the site keeps serving as before): %s",
 				s->name, why);
 		rec_journal(ctx, "cert", s->name, "failed", "%s", why);
+		bg_strv_push_take(&ctx->not_done, bg_xasprintf("certificate for %s", s->name));
 		free(why);
 		return 0;
 	}

@@ -259,6 +259,7 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct rt
 	};
 	bg_strv_init(&ctx.ports);
 	bg_strv_init(&ctx.switched);
+	bg_strv_init(&ctx.not_done);
 	/* Execution order: by phase, plan order within a phase (see plan.h). */
 	size_t *order = bg_xcalloc(n ? n : 1, sizeof(*order));
 	for (unsigned ph = PLAN_PHASE_BUILD; ph <= PLAN_PHASE_RETIRE; ph++) {
@@ -272,6 +273,19 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct rt
 		ctx.step = order[i];
 		err = step_run(o, &ctx, i, message, d);
 	}
+	if (!err && ctx.not_done.n) {
+		/* Every other step ran: say what did not, and fail the apply (exit 5). */
+		struct bg_buf b = BG_BUF_INIT;
+		for (size_t i = 0; i < ctx.not_done.n; i++) {
+			bg_buf_addf(&b, "%s%s", i ? ", " : "", ctx.not_done.v[i]);
+		}
+		free(*message);
+		*message = bg_xasprintf("every other step was done; not done: %s (see above)",
+				b.data);
+		bg_buf_release(&b);
+		err = BG_EPARTIAL;
+	}
+	bg_strv_release(&ctx.not_done);
 	bg_strv_release(&ctx.switched);
 	bg_strv_release(&ctx.ports);
 	free(order);

@@ -58,6 +58,9 @@ struct rec_apply_ctx {
 	const struct plan *plan; /* the plan being applied */
 	size_t step;            /* plan->actions index of the step being executed */
 	struct bg_strv switched; /* sites whose live colour this apply switched so far */
+	/* Steps that failed without stopping the apply (a refused certificate:
+	 * the other steps still run); rec_exec_run then returns BG_EPARTIAL. */
+	struct bg_strv not_done;
 };
 
 /* nginx, upstream: ports: does this configuration publish colour ports? */

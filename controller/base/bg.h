@@ -53,7 +53,8 @@
 	XX(INTERRUPTED, -10017, "interrupted")                                \
 	XX(USAGE, -10018, "usage error")                                      \
 	XX(SPAWN, -10019, "command failed")                                   \
-	XX(CANCELLED, -10020, "cancelled")
+	XX(CANCELLED, -10020, "cancelled")                                    \
+	XX(PARTIAL, -10021, "a step failed that does not stop the others")
 
 enum bg_err {
 #define XX(name, code, msg) BG_E##name = (code),

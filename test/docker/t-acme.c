@@ -295,7 +295,8 @@ static pid_t https_loop(const struct e2e *e, const struct acme *a, const char *s
 	_exit(0);
 }
 
-static void plan_apply_says(struct e2e *e, const char *plan_needle, struct th_run *apply)
+static void plan_apply_says(struct e2e *e, const char *plan_needle, struct th_run *apply,
+		int want_rc)
 {
 	struct th_run r;
 	assert_int_equal(e2e_bg(e, &r, "plan", NULL), 2);
@@ -304,10 +305,10 @@ static void plan_apply_says(struct e2e *e, const char *plan_needle, struct th_ru
 	assert_non_null(tok);
 	th_run_release(&r);
 	int rc = e2e_bg(e, apply, "apply", tok, NULL);
-	if (rc != 0) {
+	if (rc != want_rc) {
 		th_print_error("apply exited %d:\n%s\n%s\n", rc, apply->out, apply->err);
 	}
-	assert_int_equal(rc, 0);
+	assert_int_equal(rc, want_rc);
 	free(tok);
 }
 
@@ -320,7 +321,7 @@ static char *step_issue(struct e2e *e, const struct acme *a)
 	th_run_release(&r);
 	char *want = bg_xasprintf("certificate requested for %s, %s via ACME http-01",
 			e->preview, e->domain);
-	plan_apply_says(e, want, &r);
+	plan_apply_says(e, want, &r, 0);
 	if (!strstr(r.out, "certificate issued")) {
 		th_print_error("apply:\n%s\n%s\n", r.out, r.err);
 	}
@@ -365,7 +366,7 @@ static void step_renew(struct e2e *e, const struct acme *a, const char *serial1)
 	char *result = bg_xasprintf("%s/loop.result", a->dir);
 	pid_t loop = https_loop(e, a, stop, result);
 	usleep(300 * 1000);
-	plan_apply_says(e, "renew: ", &r);
+	plan_apply_says(e, "renew: ", &r, 0);
 	th_assert_contains(r.out, "certificate renewed");
 	th_run_release(&r);
 	usleep(300 * 1000);
@@ -399,10 +400,14 @@ static void step_refused(struct e2e *e, const struct acme *a)
 	run_ok(argv);
 	char *serial1 = served_serial(e, a);
 	acme_site(e, more);
-	plan_apply_says(e, "certificate requested for ", &r);
+	plan_apply_says(e, "certificate requested for ", &r, 5);
 	char *said = bg_xasprintf("certificate FAILED (the site keeps serving as before): the "
 			"ACME server refused %s (connection: ", bad);
 	th_assert_contains(r.out, said);
+	free(said);
+	/* Every other step ran; the apply says what did not (exit 5 above). */
+	said = bg_xasprintf("every other step was done; not done: certificate for %s", e->site);
+	th_assert_contains(r.err, said);
 	free(said);
 	th_run_release(&r);
 	/* Still served, with the certificate it had. */
