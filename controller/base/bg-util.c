@@ -8,6 +8,7 @@
 #include "bg-util.h"
 #include "bg-err.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -339,4 +340,45 @@ const char *bg_actor_claimed(void)
 {
 	pthread_once(&actor_once, actor_init);
 	return actor_claim[0] ? actor_claim : NULL;
+}
+
+bool bg_cidr_valid(const char *s)
+{
+	char addr[64];
+	unsigned char bin[16];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+
+	if (n == 0 || n >= sizeof(addr)) {
+		return false;
+	}
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	bool v6 = strchr(addr, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
+		return false;
+	}
+	if (!slash) {
+		return true;
+	}
+	const char *b = slash + 1;
+	size_t digits = strspn(b, "0123456789");
+	if (digits == 0 || digits > 3 || b[digits] != '\0') {
+		return false;
+	}
+	return strtoul(b, NULL, 10) <= (v6 ? 128u : 32u);
+}
+
+bool bg_quoted_path_valid(const char *s)
+{
+	if (!s || !s[0] || strlen(s) > 1024) {
+		return false;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$') {
+			return false;
+		}
+	}
+	return true;
 }

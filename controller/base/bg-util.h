@@ -31,6 +31,13 @@ bool bg_str_has_prefix(const char *s, const char *prefix);
 bool bg_str_has_suffix(const char *s, const char *suffix);
 /* Equal strings, or both NULL. */
 bool bg_str_eq(const char *a, const char *b);
+/* "ADDR" or "ADDR/BITS", IPv4 or IPv6 (inet_pton), BITS within the family:
+ * what nginx's allow/set_real_ip_from and Traefik's ipAllowList take. */
+bool bg_cidr_valid(const char *s);
+/* A path that can be written quoted into a proxy's file: non-empty, at most
+ * 1024 bytes of printable ASCII without '"', '\\' or '$' (nginx expands
+ * variables in some directives), so it can neither end nor change one. */
+bool bg_quoted_path_valid(const char *s);
 /* Levenshtein distance, capped at max+1 (for "did you mean"). */
 unsigned bg_str_distance(const char *a, const char *b, unsigned max);
 

@@ -13,7 +13,6 @@
 #include "bg-util.h"
 #include "cfg-int.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 
@@ -312,51 +311,6 @@ static bool confirm_valid(const char *s)
 	return n >= 1 && n <= 200;
 }
 
-/* "ADDR" or "ADDR/BITS", IPv4 or IPv6: what nginx's allow and
- * set_real_ip_from and Traefik's ipAllowList take. */
-static bool cidr_valid(const char *s)
-{
-	char addr[64];
-	unsigned char bin[16];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	if (n == 0 || n >= sizeof(addr)) {
-		return false;
-	}
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	bool v6 = strchr(addr, ':') != NULL;
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
-		return false;
-	}
-	if (!slash) {
-		return true;
-	}
-	const char *b = slash + 1;
-	size_t digits = strspn(b, "0123456789");
-	if (digits == 0 || digits > 3 || b[digits] != '\0') {
-		return false;
-	}
-	return strtoul(b, NULL, 10) <= (v6 ? 128u : 32u);
-}
-
-/* A file an edge directive names, written quoted there (certificate, key,
- * ACME dir): printable ASCII without '"', '\\' or '$' (nginx expands
- * variables in these directives), so no value can end or change one. */
-static bool conf_path_valid(const char *s)
-{
-	if (!s[0] || strlen(s) > 1024) {
-		return false;
-	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$') {
-			return false;
-		}
-	}
-	return true;
-}
-
 /* A directory nginx reads a file of as one unquoted word (auth_dir). */
 static bool word_path_valid(const char *s)
 {
@@ -635,7 +589,7 @@ static const struct cfg__key nginx_keys[] = {
 		.expect = "a port or host:port such as 443 or 127.0.0.1:8443",
 		.doc = "value of the listen directive of the HTTPS server blocks"},
 	{.name = "real_ip_from", .type = K_STRLIST, .off = G(nginx.real_ip_from),
-		.defs = def_empty, .check = cidr_valid, .expect = "a network such as 10.0.0.0/8",
+		.defs = def_empty, .check = bg_cidr_valid, .expect = "a network such as 10.0.0.0/8",
 		.doc = "trusted proxies in front of nginx (load balancer): the client address "
 		       "is taken from their X-Forwarded-For; [] trusts none"},
 	{.name = "group", .type = K_STR, .off = G(nginx.group), .def = "www-data",
@@ -662,7 +616,7 @@ static const struct cfg__key acme_keys[] = {
 		.doc = "use Let's Encrypt's staging directory (untrusted certificates, "
 		       "higher rate limits) instead of directory"},
 	{.name = "ca_bundle", .type = K_PATH, .off = G(acme.ca_bundle), .off2 = G(acme.ca_bundle_rel),
-		.check = conf_path_valid, .expect = "a path without '\"', '\\' or '$'",
+		.check = bg_quoted_path_valid, .expect = "a path without '\"', '\\' or '$'",
 		.doc = "CA certificates that the ACME directory's own certificate is checked "
 		       "against (a test CA); unset: the system's"},
 	{.name = "certbot", .type = K_ARGV, .flags = F_NONEMPTY, .off = G(acme.certbot),
@@ -671,7 +625,7 @@ static const struct cfg__key acme_keys[] = {
 	{.name = "renew_days", .type = K_INT, .off = G(acme.renew_days), .def = "30",
 		.min = 1, .max = 3650, .doc = "renew a certificate when fewer days are left"},
 	{.name = "dir", .type = K_PATH, .off = G(acme.dir), .off2 = G(acme.dir_rel),
-		.def = "/var/lib/bluegreen-acme", .check = conf_path_valid,
+		.def = "/var/lib/bluegreen-acme", .check = bg_quoted_path_valid,
 		.expect = "a path without '\"', '\\' or '$'",
 		.doc = "certificates, certbot's state and the challenge webroot nginx serves"},
 	{0},
@@ -717,11 +671,11 @@ static const struct cfg__key strategy_keys[] = {
 static const struct cfg__key tls_keys[] = {
 	{.name = "mode", .type = K_ENUM, .off = S(tls.mode), .defs = tls_modes, .def = "off",
 		.doc = "off (HTTP only), auto (ACME) or files (cert and key given here)"},
-	{.name = "cert", .type = K_STR, .off = S(tls.cert), .check = conf_path_valid,
+	{.name = "cert", .type = K_STR, .off = S(tls.cert), .check = bg_quoted_path_valid,
 		.expect = "a file name relative to the config directory, or absolute, without "
 			  "'\"', '\\' or '$'",
 		.doc = "mode files: certificate chain (PEM)"},
-	{.name = "key", .type = K_STR, .off = S(tls.key), .check = conf_path_valid,
+	{.name = "key", .type = K_STR, .off = S(tls.key), .check = bg_quoted_path_valid,
 		.expect = "a file name relative to the config directory, or absolute, without "
 			  "'\"', '\\' or '$'",
 		.doc = "mode files: private key (PEM); its content is never read by bluegreen"},
@@ -823,7 +777,7 @@ static const struct cfg__key site_keys[] = {
 	{.name = "preview_auth", .type = K_MAP, .sub = preview_auth_keys,
 		.doc = "basic auth on the preview host"},
 	{.name = "preview_allow", .type = K_STRLIST, .off = S(preview_allow),
-		.defs = def_preview_allow, .check = cidr_valid,
+		.defs = def_preview_allow, .check = bg_cidr_valid,
 		.expect = "a network such as 10.0.0.0/8",
 		.doc = "networks the preview host answers without credentials; others get "
 		       "403, or are asked for preview_auth when it is set"},

@@ -12,40 +12,11 @@
 #include "bg-buf.h"
 #include "edge-int.h"
 
-#include <arpa/inet.h>
-
-/* "ADDR" or "ADDR/BITS" (IPv4 or IPv6), as cfg checked it: rechecked here
- * because it goes into the file as a bare word. */
-static bool cidr_ok(const char *s)
-{
-	char addr[INET6_ADDRSTRLEN + 1];
-	unsigned char bin[16];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-
-	if (n == 0 || n >= sizeof(addr)) {
-		return false;
-	}
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	bool v6 = strchr(addr, ':') != NULL;
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
-		return false;
-	}
-	if (!slash) {
-		return true;
-	}
-	const char *b = slash + 1;
-	if (!*b || strlen(b) > 3 || strspn(b, "0123456789") != strlen(b)) {
-		return false;
-	}
-	return atoi(b) <= (v6 ? 128 : 32);
-}
 
 static bool cidrs_ok(const struct bg_strv *v)
 {
 	for (size_t i = 0; i < v->n; i++) {
-		if (!cidr_ok(v->v[i])) {
+		if (!bg_cidr_valid(v->v[i])) {
 			return false;
 		}
 	}

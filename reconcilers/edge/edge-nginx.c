@@ -170,16 +170,7 @@ static void render_upgrade_map(struct bg_buf *b, const char *site)
  */
 static bool path_valid(const char *s)
 {
-	if (!s || s[0] != '/' || strlen(s) > 1024) {
-		return false;
-	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$') {
-			return false;
-		}
-	}
-	return true;
+	return s && s[0] == '/' && bg_quoted_path_valid(s);
 }
 
 /* A size as nginx writes it (client_max_body_size): digits, then

@@ -215,32 +215,6 @@ static bool cert_path_valid(const char *p)
 	return true;
 }
 
-/* "ADDR" or "ADDR/BITS" (what ipAllowList takes); the loader checked it,
- * this keeps anything else out of the file. */
-static bool cidr_valid(const char *s)
-{
-	char addr[64];
-	unsigned char bin[16];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-
-	if (n == 0 || n >= sizeof(addr)) {
-		return false;
-	}
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	bool v6 = strchr(addr, ':') != NULL;
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
-		return false;
-	}
-	if (!slash) {
-		return true;
-	}
-	size_t digits = strspn(slash + 1, "0123456789");
-	return digits >= 1 && digits <= 3 && slash[1 + digits] == '\0' &&
-			strtoul(slash + 1, NULL, 10) <= (v6 ? 128u : 32u);
-}
-
 static int tls_plan(const struct cfg *cfg, const struct edge_view *v, struct site_file *f)
 {
 	const struct cfg_site *s = v->site;
@@ -353,7 +327,7 @@ static int preview_plan(const struct cfg_site *s, struct site_file *f)
 		return 0;
 	}
 	for (size_t i = 0; i < s->preview_allow.n; i++) {
-		if (!cidr_valid(s->preview_allow.v[i])) {
+		if (!bg_cidr_valid(s->preview_allow.v[i])) {
 			return BG_ECONFIG;
 		}
 	}
