@@ -12,6 +12,7 @@
 #include "bg.h"
 #include "bg-log.h"
 #include "edge.h"
+#include "edge-tls.h"
 #include "rec.h"
 
 static int edge_rec_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
@@ -89,14 +90,43 @@ static bool slice_touches_colour(const struct plan *p, const struct plan_site *p
 }
 
 /*
+ * When the file on disk is what bluegreen writes for the other answer to
+ * "can the certificate be served?", the only change is HTTPS coming or
+ * going: say so in plain words (NULL otherwise).
+ */
+static const char *tls_why(const struct rec_diff_ctx *ctx, const struct edge_impl *impl,
+		const struct edge_view *v, const struct obs_edge *e)
+{
+	if (!e || !e->content_sha || v->site->tls.mode == CFG_TLS_OFF) {
+		return NULL;
+	}
+	struct edge_view flipped = *v;
+	struct bg_buf other = BG_BUF_INIT;
+	char sha[65];
+	flipped.tls_ready = !v->tls_ready;
+	bool same = impl->render(ctx->cfg, &flipped, &other) == 0 &&
+			(bg_sha256_hex(other.data, other.len, sha), strcmp(sha, e->content_sha) == 0);
+	bg_buf_release(&other);
+	if (!same) {
+		return NULL;
+	}
+	if (!v->tls_ready) {
+		return "serve HTTP only: the certificate is missing";
+	}
+	return e->tls_ready ? "serve HTTPS: certificate present"
+			    : "serve HTTPS with the certificate this plan requests";
+}
+
+/*
  * Why the site's edge file must be rewritten, or NULL when it says what
  * bluegreen would write (sha). A reason built here is stored in *why_buf
  * for the caller to free.
  */
 static const char *edge_why(const struct rec_diff_ctx *ctx, const struct edge_impl *impl,
-		const struct obs_edge *e, const struct bg_strv *live_up, const char *sha,
+		const struct edge_view *v, const struct obs_edge *e, const char *sha,
 		char **why_buf)
 {
+	const struct bg_strv *live_up = v->live_upstreams;
 	const struct plan_site *ps = ctx->ps;
 	bool upstreams = impl->needs_upstreams(ctx->cfg);
 
@@ -109,6 +139,10 @@ static const char *edge_why(const struct rec_diff_ctx *ctx, const struct edge_im
 	}
 	if (e->content_sha && strcmp(e->content_sha, sha) == 0) {
 		return NULL;
+	}
+	const char *tls = tls_why(ctx, impl, v, e);
+	if (tls) {
+		return tls;
 	}
 	/* The parser reports upstreams sorted; compare like with like. */
 	struct bg_strv sorted;
@@ -163,6 +197,7 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 		.preview = preview,
 		.live_upstreams = &live_up,
 		.preview_upstreams = &prev_up,
+		.tls_ready = (e && e->tls_ready) || rec_cert_planned(ctx->plan, s->name),
 	};
 	int err = impl->render(ctx->cfg, &v, &content);
 	if (err) {
@@ -172,7 +207,7 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 	plan_fact_add(ctx->plan, "edge %s want=%s", s->name, sha);
 
 	char *why_buf = NULL;
-	const char *why = edge_why(ctx, impl, e, &live_up, sha, &why_buf);
+	const char *why = edge_why(ctx, impl, &v, e, sha, &why_buf);
 	if (why) {
 		struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_WRITE, PLAN_KIND_EDGE,
 				s->name, e && e->path ? e->path : s->name, "%s", why);
@@ -267,6 +302,9 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 		.preview = a->preview,
 		.live_upstreams = &live_up,
 		.preview_upstreams = &prev_up,
+		/* The disk now, not the plan's view: a certificate that is not
+		 * (or no longer) there gives an HTTP-only file nginx accepts. */
+		.tls_ready = edge_tls_ready(ctx->cfg, s->cfg),
 	};
 	err = impl->render(ctx->cfg, &v, &content);
 	if (err) {

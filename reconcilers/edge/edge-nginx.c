@@ -144,59 +144,311 @@ static void render_upstream(struct bg_buf *b, const char *site, const char *role
 	bg_strv_release(&sorted);
 }
 
+/*
+ * The Connection header sent upstream: "upgrade" for a WebSocket handshake
+ * (a request with Upgrade), empty otherwise so the upstream keepalive pool
+ * can reuse connections. A map is http-level and its variable global, so
+ * it is named after the site like the upstreams.
+ */
+static void render_upgrade_map(struct bg_buf *b, const char *site)
+{
+	bg_buf_adds(b, "# WebSocket handshakes pass Upgrade on; other requests keep the\n"
+			"# upstream connection alive (empty Connection header).\nmap $http_upgrade $");
+	upstream_name(b, site, "connection");
+	bg_buf_adds(b, " {\n\tdefault upgrade;\n\t\"\" \"\";\n}\n\n");
+}
+
 /* Replaced by the serial once the rest of the file is known. */
 #define SERIAL_SLOT "@BLUEGREEN-SERIAL@"
 
-static void render_server(struct bg_buf *b, const char *listen, const char *site,
-		const char *role, const char *const *names, size_t n_names)
+/*
+ * A file path for a directive (certificate, key, webroot), written quoted.
+ * Absolute, printable ASCII, and neither a quote nor a backslash (which
+ * would end or escape the string) nor '$' (these directives expand
+ * variables): anything else gives BG_ECONFIG instead of a file that means
+ * something else.
+ */
+static bool path_valid(const char *s)
 {
-	bg_buf_addf(b, "server {\n\tlisten %s;\n\tserver_name", listen);
-	for (size_t i = 0; i < n_names; i++) {
-		bg_buf_addf(b, " %s", names[i]);
+	if (!s || s[0] != '/' || strlen(s) > 1024) {
+		return false;
 	}
-	bg_buf_adds(b, ";\n\n");
-	if (strcmp(role, "live") == 0) {
-		/*
-		 * install asks for this after a reload, until nginx answers with
-		 * this file's serial: only then is the switch done. Local only.
-		 */
-		bg_buf_adds(b, "\tlocation = " EDGE_NGINX_PROBE_PATH " {\n"
-				"\t\tallow 127.0.0.1;\n"
-				"\t\tallow ::1;\n"
-				"\t\tdeny all;\n"
-				"\t\tdefault_type text/plain;\n"
-				"\t\treturn 200 \"" SERIAL_SLOT "\\n\";\n"
-				"\t}\n\n");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$') {
+			return false;
+		}
 	}
+	return true;
+}
+
+/* A size as nginx writes it (client_max_body_size): digits, then
+ * optionally k, m or g; "0" turns the check off. */
+static bool size_valid(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+	if (n == 0 || n > 12) {
+		return false;
+	}
+	return s[n] == '\0' || (strchr("kKmMgG", s[n]) && s[n + 1] == '\0');
+}
+
+/* What every server block of one site shares, checked before rendering. */
+struct nx {
+	struct bg_buf *b;
+	const struct cfg *cfg;
+	const struct cfg_site *s;
+	const char *listen;     /* HTTP */
+	const char *listen_tls; /* HTTPS */
+	char *cert, *key;       /* non-NULL: the HTTPS blocks are written */
+	char *webroot;          /* tls auto: ACME_DIR/webroot, served on HTTP */
+	bool started;           /* a server block was written (blank line between) */
+};
+
+/* One server block: which role it proxies to, the names it answers, and
+ * whether it only redirects them to the site's redirect_to. */
+struct nx_server {
+	const char *role; /* "live" | "preview" */
+	const char *const *names;
+	size_t n_names;
+	bool others; /* the domains other than redirect_to: redirect only */
+	bool tls;
+};
+
+static void render_probe(struct bg_buf *b)
+{
+	/*
+	 * install asks for this after a reload, until nginx answers with this
+	 * file's serial: only then is the switch done. Local only, and on
+	 * HTTP (the listen address) whatever the TLS settings.
+	 */
+	bg_buf_adds(b, "\tlocation = " EDGE_NGINX_PROBE_PATH " {\n"
+			"\t\tallow 127.0.0.1;\n"
+			"\t\tallow ::1;\n"
+			"\t\tdeny all;\n"
+			"\t\tdefault_type text/plain;\n"
+			"\t\treturn 200 \"" SERIAL_SLOT "\\n\";\n"
+			"\t}\n\n");
+}
+
+/* http-01: the ACME server fetches the token over HTTP from anywhere, so
+ * the location answers before any redirect and past the preview's access
+ * rules. */
+static void render_acme(const struct nx *x, bool open)
+{
+	bg_buf_addf(x->b, "\tlocation ^~ /.well-known/acme-challenge/ {\n"
+			"\t\troot \"%s\";\n"
+			"\t\tdefault_type text/plain;\n", x->webroot);
+	if (open) {
+		bg_buf_adds(x->b, "\t\tallow all;\n\t\tauth_basic off;\n");
+	}
+	bg_buf_adds(x->b, "\t}\n\n");
+}
+
+static void render_proxy(const struct nx *x, const char *role)
+{
+	struct bg_buf *b = x->b;
+	const struct cfg_site_edge *e = &x->s->edge;
+
 	bg_buf_adds(b, "\tlocation / {\n\t\tproxy_pass http://");
-	upstream_name(b, site, role);
-	/* HTTP/1.1 and an empty Connection header let the upstream keepalive
-	 * pool reuse connections to the containers. */
+	upstream_name(b, x->s->name, role);
+	/* HTTP/1.1 and the mapped Connection header: keepalive to the
+	 * containers for plain requests, Upgrade passed on for WebSockets. */
 	bg_buf_adds(b, ";\n"
 			"\t\tproxy_http_version 1.1;\n"
-			"\t\tproxy_set_header Connection \"\";\n"
+			"\t\tproxy_set_header Upgrade $http_upgrade;\n"
+			"\t\tproxy_set_header Connection $");
+	upstream_name(b, x->s->name, "connection");
+	bg_buf_adds(b, ";\n"
 			"\t\tproxy_set_header Host $host;\n"
 			"\t\tproxy_set_header X-Real-IP $remote_addr;\n"
 			"\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
 			"\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
-			"\t\tproxy_set_header X-Forwarded-Host $host;\n"
-			"\t}\n}\n");
+			"\t\tproxy_set_header X-Forwarded-Host $host;\n");
+	/* Unset (a view built by hand, not from config): nginx's defaults. */
+	if (e->max_body) {
+		bg_buf_addf(b, "\t\tclient_max_body_size %s;\n", e->max_body);
+	}
+	/* nginx times in whole seconds, rounded up: never shorter than asked. */
+	if (e->read_timeout_ms) {
+		bg_buf_addf(b, "\t\tproxy_read_timeout %" PRIu64 "s;\n",
+				(e->read_timeout_ms + 999) / 1000);
+	}
+	if (e->send_timeout_ms) {
+		bg_buf_addf(b, "\t\tproxy_send_timeout %" PRIu64 "s;\n",
+				(e->send_timeout_ms + 999) / 1000);
+	}
+	bg_buf_adds(b, "\t}\n");
+}
+
+static void render_server(const struct nx *x, const struct nx_server *sv)
+{
+	struct bg_buf *b = x->b;
+	const struct cfg_tls *tls = &x->s->tls;
+	bool preview = strcmp(sv->role, "preview") == 0;
+	/* HTTP goes to HTTPS (when it can be served and redirect is on). */
+	bool to_https = !sv->tls && x->cert && tls->redirect;
+
+	if (sv->tls) {
+		bg_buf_addf(b, "server {\n\tlisten %s ssl;\n\tserver_name", x->listen_tls);
+	} else {
+		bg_buf_addf(b, "server {\n\tlisten %s;\n\tserver_name", x->listen);
+	}
+	for (size_t i = 0; i < sv->n_names; i++) {
+		bg_buf_addf(b, " %s", sv->names[i]);
+	}
+	bg_buf_adds(b, ";\n");
+	if (sv->tls) {
+		bg_buf_addf(b, "\tssl_certificate \"%s\";\n\tssl_certificate_key \"%s\";\n"
+				"\tssl_protocols TLSv1.2 TLSv1.3;\n", x->cert, x->key);
+		if (tls->hsts) {
+			bg_buf_addf(b, "\tadd_header Strict-Transport-Security \"max-age=%u\" "
+					"always;\n", tls->hsts);
+		}
+	}
+	edge__nginx_realip_render(b, x->cfg);
+	if (preview) {
+		edge__nginx_access_render(b, x->cfg, x->s);
+	}
+	bg_buf_adds(b, "\n");
+	if (!sv->tls && !preview) {
+		render_probe(b);
+	}
+	if (!sv->tls && x->webroot) {
+		render_acme(x, preview);
+	}
+	if (sv->others) {
+		bg_buf_addf(b, "\tlocation / {\n\t\treturn 308 %s://%s$request_uri;\n\t}\n",
+				sv->tls || to_https ? "https" : "$scheme", x->s->redirect_to);
+	} else if (to_https) {
+		bg_buf_adds(b, "\tlocation / {\n\t\treturn 308 https://$host$request_uri;\n\t}\n");
+	} else {
+		render_proxy(x, sv->role);
+	}
+	bg_buf_adds(b, "}\n");
+}
+
+/*
+ * The server blocks of one role: HTTP, then HTTPS when the certificate
+ * can be served; for the live role with redirect_to, the site's other
+ * domains get blocks of their own that only redirect.
+ */
+static void render_role(struct nx *x, const char *role)
+{
+	const struct cfg_site *s = x->s;
+	const char *const *doms = (const char *const *)s->domains.v;
+	const char **others = bg_xcalloc(s->domains.n + 1, sizeof(*others));
+	size_t n_others = 0;
+	struct nx_server sv[4];
+	size_t n = 0;
+
+	if (strcmp(role, "preview") == 0) {
+		sv[n++] = (struct nx_server){role, (const char *const *)&s->preview, 1, false,
+				false};
+	} else if (s->redirect_to) {
+		for (size_t i = 0; i < s->domains.n; i++) {
+			if (strcmp(doms[i], s->redirect_to) != 0) {
+				others[n_others++] = doms[i];
+			}
+		}
+		sv[n++] = (struct nx_server){role, (const char *const *)&s->redirect_to, 1, false,
+				false};
+		if (n_others) {
+			sv[n++] = (struct nx_server){role, others, n_others, true, false};
+		}
+	} else {
+		sv[n++] = (struct nx_server){role, doms, s->domains.n, false, false};
+	}
+	for (size_t i = 0, http = n; x->cert && i < http; i++) {
+		sv[n] = sv[i];
+		sv[n++].tls = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (x->started) {
+			bg_buf_adds(x->b, "\n");
+		}
+		x->started = true;
+		render_server(x, &sv[i]);
+	}
+	free(others);
+}
+
+/* Check and resolve the site's edge settings into x; BG_ECONFIG if any
+ * would not stay in its syntactic place. */
+static int nx_init(struct nx *x, const struct cfg *cfg, const struct edge_view *v)
+{
+	const struct cfg_site *s = v->site;
+
+	x->cfg = cfg;
+	x->s = s;
+	x->listen = cfg->g.nginx.listen ? cfg->g.nginx.listen : "80";
+	x->listen_tls = cfg->g.nginx.listen_tls ? cfg->g.nginx.listen_tls : "443";
+	if (!listen_valid(x->listen) || !listen_valid(x->listen_tls)) {
+		return BG_ECONFIG;
+	}
+	if (s->edge.max_body && !size_valid(s->edge.max_body)) {
+		return BG_ECONFIG;
+	}
+	if (s->redirect_to && (!edge__host_valid(s->redirect_to) ||
+			!bg_strv_contains(&s->domains, s->redirect_to))) {
+		return BG_ECONFIG;
+	}
+	if (s->tls.mode == CFG_TLS_AUTO) {
+		if (!path_valid(cfg->g.acme.dir)) {
+			return BG_ECONFIG;
+		}
+		x->webroot = bg_xasprintf("%s/webroot", cfg->g.acme.dir);
+	}
+	if (v->tls_ready && s->tls.mode != CFG_TLS_OFF) {
+		if (edge_tls_paths(cfg, s, &x->cert, &x->key) != 0 || !path_valid(x->cert) ||
+				!path_valid(x->key)) {
+			return BG_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+static void nx_release(struct nx *x)
+{
+	free(x->cert);
+	free(x->key);
+	free(x->webroot);
+}
+
+/* Every SERIAL_SLOT in b becomes "SITE SERIAL". */
+static void serial_fill(struct bg_buf *b, const char *site, const char *hex)
+{
+	struct bg_buf c = BG_BUF_INIT;
+	const char *p = b->data, *slot;
+
+	while ((slot = strstr(p, SERIAL_SLOT))) {
+		bg_buf_add(&c, p, (size_t)(slot - p));
+		bg_buf_addf(&c, "%s %.*s", site, EDGE_NGINX_SERIAL_LEN, hex);
+		p = slot + strlen(SERIAL_SLOT);
+	}
+	bg_buf_adds(&c, p);
+	bg_buf_release(b);
+	*b = c;
 }
 
 static int nginx_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
 {
-	const char *listen = cfg->g.nginx.listen ? cfg->g.nginx.listen : "80";
 	const char *preview;
 	const struct bg_strv *pup;
 	struct bg_buf b = BG_BUF_INIT;
+	struct nx x = {.b = &b};
 	int err;
 
 	err = edge__view_check(v);
-	if (!err && (!listen_valid(listen) || check_upstreams(v->live_upstreams) ||
+	if (!err && (check_upstreams(v->live_upstreams) ||
 			check_upstreams(v->preview_upstreams))) {
 		err = BG_ECONFIG;
 	}
+	if (!err) {
+		err = nx_init(&x, cfg, v);
+	}
 	if (err) {
+		nx_release(&x);
 		return err;
 	}
 	const struct cfg_site *s = v->site;
@@ -207,32 +459,23 @@ static int nginx_render(const struct cfg *cfg, const struct edge_view *v, struct
 	}
 
 	edge__header_render(&b, s->name, v->live, preview, v->live_version);
+	render_upgrade_map(&b, s->name);
 	render_upstream(&b, s->name, "live", v->live_upstreams);
 	if (preview) {
 		render_upstream(&b, s->name, "preview", pup);
 	}
-	render_server(&b, listen, s->name, "live", (const char *const *)s->domains.v,
-			s->domains.n);
+	render_role(&x, "live");
 	if (preview) {
-		bg_buf_adds(&b, "\n");
-		render_server(&b, listen, s->name, "preview",
-				(const char *const *)&s->preview, 1);
+		render_role(&x, "preview");
 	}
 	/* The serial is a hash of everything else: it changes with any change. */
 	char hex[65];
 	bg_sha256_hex(b.data, b.len, hex);
-	char *slot = strstr(b.data, SERIAL_SLOT);
-	if (slot) {
-		struct bg_buf c = BG_BUF_INIT;
-		bg_buf_add(&c, b.data, (size_t)(slot - b.data));
-		bg_buf_addf(&c, "%s %.*s", s->name, EDGE_NGINX_SERIAL_LEN, hex);
-		bg_buf_adds(&c, slot + strlen(SERIAL_SLOT));
-		bg_buf_release(&b);
-		b = c;
-	}
+	serial_fill(&b, s->name, hex);
 	edge__trailer_render(&b);
 	err = bg_buf_add(out, b.data, b.len);
 	bg_buf_release(&b);
+	nx_release(&x);
 	return err;
 }
 

@@ -9,9 +9,12 @@
  */
 #include "bg.h"
 #include "edge-int.h"
+#include "edge-tls.h"
 
 #include "bg-log.h"
 #include "bg-util.h"
+
+#include <sys/stat.h>
 
 uint64_t edge_cmd_timeout_ms = 30000;
 uint64_t edge_confirm_timeout_ms = 3000;
@@ -55,6 +58,32 @@ int edge_tls_paths(const struct cfg *cfg, const struct cfg_site *site, char **ce
 	default:
 		return BG_ENOT_FOUND;
 	}
+}
+
+static bool regular_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool edge_tls_ready(const struct cfg *cfg, const struct cfg_site *site)
+{
+	char *cert = NULL, *key = NULL;
+
+	if (site->tls.mode == CFG_TLS_OFF) {
+		return false;
+	}
+	if (site->tls.mode == CFG_TLS_AUTO && cfg->g.edge_kind == CFG_EDGE_TRAEFIK) {
+		return true;
+	}
+	if (site->tls.mode == CFG_TLS_AUTO && !cfg->g.acme.dir) {
+		return false; /* a config built by hand: nowhere to look */
+	}
+	bool ok = edge_tls_paths(cfg, site, &cert, &key) == 0 && regular_file(cert) &&
+			regular_file(key);
+	free(cert);
+	free(key);
+	return ok;
 }
 
 bool edge__site_name_valid(const char *s)
@@ -214,6 +243,8 @@ static void observe_site(const struct cfg *cfg, const struct edge_impl *impl,
 		bg_trace(EDGE, "edge file '%s': %s", e->path, e->error ? e->error : "?");
 	}
 out:
+	/* A fact of the disk, whatever the file says: the next file may use it. */
+	e->tls_ready = edge_tls_ready(cfg, site);
 	free(data);
 }
 

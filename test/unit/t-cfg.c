@@ -977,6 +977,125 @@ static void test_required_after_merge(void **state)
 	free(dir);
 }
 
+/*
+ * The edge keys that depend on each other or on global.conf (cfg.c
+ * site_edge_requirements): each refusal names the key it is about, at
+ * its own file:line:col.
+ */
+static void test_edge_requirements(void **state)
+{
+	static const char *const nginx_global =
+		"install_mode: staging\n"
+		"edge:\n"
+		"  kind: nginx\n"
+		"  nginx:\n"
+		"    conf_dir: conf.d\n";
+	char *dir = th_tmpdir("cfg");
+	th_write(dir, "global.conf", nginx_global);
+	th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: nginx\n"
+			"tls:\n  mode: files\n  cert: tls/a.crt\nport: 80\n");
+	th_write(dir, "sites/b.conf", "site: b\ndomains: [b.example.com]\nimage: nginx\n"
+			"tls: {mode: auto}\nport: 80\n");
+	th_write(dir, "sites/c.conf", "site: c\ndomains: [c.example.com, www.c.example.com]\n"
+			"image: nginx\nredirect_to: c.example.org\nport: 80\n");
+	th_write(dir, "sites/d.conf", "site: d\ndomains: [d.example.com]\n"
+			"preview: preview.d.example.com\nimage: nginx\n"
+			"preview_auth:\n  user: bob\nport: 80\n");
+	th_write(dir, "sites/e.conf", "site: e\ndomains: [e.example.com]\nimage: nginx\n"
+			"preview_auth: {user: bob, password_file: e.pass}\nport: 80\n");
+	th_write(dir, "sites/e.pass", "correct horse\n");
+	th_write(dir, "sites/f.conf", "site: f\ndomains: [f.example.com]\nimage: nginx\n"
+			"tls:\n  key: tls/f.key\nport: 80\n");
+	struct loaded l;
+	load(&l, dir);
+	assert_int_equal(l.err, BG_ECONFIG);
+	assert_string_equal(l.text,
+			"sites/a.conf:5:9: error: tls.mode files needs tls.cert and tls.key\n"
+			"sites/b.conf:4:13: error: tls.mode auto needs acme.email in global.conf "
+			"(the ACME account's contact)\n"
+			"sites/c.conf:4:14: error: redirect_to 'c.example.org' must be one of the "
+			"site's domains\n"
+			"sites/d.conf:6:3: error: preview_auth needs both user and password_file\n"
+			"sites/e.conf:4:15: error: preview_auth is set but the site has no preview "
+			"host\n"
+			"sites/f.conf:5:3: error: tls.cert and tls.key are only used with tls.mode files\n");
+	th_assert_not_contains(l.text, "correct horse");
+	loaded_release(&l);
+
+	/* All of it right: loads, with the values where the edge reads them. */
+	th_write(dir, "global.conf", "install_mode: staging\nedge:\n  kind: nginx\n"
+			"  nginx:\n    conf_dir: conf.d\nacme: {email: ops@example.com}\n");
+	th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: nginx\n"
+			"tls:\n  mode: files\n  cert: tls/a.crt\n  key: tls/a.key\n  hsts: 600\nport: 80\n");
+	th_write(dir, "sites/c.conf", "site: c\ndomains: [c.example.com, www.c.example.com]\n"
+			"image: nginx\nredirect_to: c.example.com\n"
+			"edge: {max_body: 512k, read_timeout: 1500ms, send_timeout: 2m}\nport: 80\n");
+	th_write(dir, "sites/d.conf", "site: d\ndomains: [d.example.com]\n"
+			"preview: preview.d.example.com\nimage: nginx\n"
+			"preview_auth:\n  user: bob\n  password_file: e.pass\nport: 80\n");
+	for (const char *const *g = (const char *const[]){"e", "f", NULL}; *g; g++) {
+		char *p = bg_xasprintf("%s/sites/%s.conf", dir, *g);
+		assert_int_equal(unlink(p), 0);
+		free(p);
+	}
+	load(&l, dir);
+	if (l.err) {
+		th_print_error("%s", l.text);
+	}
+	assert_int_equal(l.err, 0);
+	const struct cfg_site *a = cfg_site_find(l.c, "a");
+	assert_int_equal(a->tls.mode, CFG_TLS_FILES);
+	assert_int_equal(a->tls.hsts, 600);
+	assert_true(a->tls.redirect);
+	const struct cfg_site *c = cfg_site_find(l.c, "c");
+	assert_string_equal(c->redirect_to, "c.example.com");
+	assert_string_equal(c->edge.max_body, "512k");
+	assert_int_equal(cfg_size_bytes(c->edge.max_body), 512 * 1024);
+	assert_int_equal(c->edge.read_timeout_ms, 1500);
+	assert_int_equal(c->edge.send_timeout_ms, 120000);
+	const struct cfg_site *b = cfg_site_find(l.c, "b");
+	assert_int_equal(b->tls.mode, CFG_TLS_AUTO);
+	assert_string_equal(b->edge.max_body, "64m"); /* the defaults */
+	assert_int_equal(b->edge.read_timeout_ms, 60000);
+	assert_int_equal(b->preview_allow.n, 2);
+	loaded_release(&l);
+
+	/* Traefik: auto needs the certresolver that requests it, not acme.email. */
+	th_write(dir, "global.conf", minimal_global);
+	load(&l, dir);
+	assert_int_equal(l.err, BG_ECONFIG);
+	assert_string_equal(l.text,
+			"sites/b.conf:4:13: error: tls.mode auto needs edge.traefik.certresolver in "
+			"global.conf (Traefik requests the certificate)\n");
+	loaded_release(&l);
+
+	/* Prefix lengths past the address family's bits (JSON Schema's pattern
+	 * cannot tell; the C check can). */
+	int err;
+	char *t = check("site", "s.conf", "site: s\ndomains: [s.example.com]\nimage: nginx\n"
+			"port: 80\npreview: p.example.com\npreview_allow: [10.0.0.0/8, 10.1.0.0/33, "
+			"\"fd00::/128\", \"::1/129\"]\n", &err);
+	assert_int_equal(err, BG_ECONFIG);
+	assert_string_equal(t,
+			"s.conf:6:29: error: preview_allow[1] must be a network such as 10.0.0.0/8 "
+			"(got \"10.1.0.0/33\")\n"
+			"s.conf:6:56: error: preview_allow[3] must be a network such as 10.0.0.0/8 "
+			"(got \"::1/129\")\n");
+	free(t);
+	t = check("global", "g.conf", "install_mode: staging\nedge:\n  kind: nginx\n  nginx:\n"
+			"    conf_dir: c\n    real_ip_from: [1.2.3, 10.0.0.0/8]\n"
+			"acme: {email: \"a@b\"}\n", &err);
+	assert_int_equal(err, BG_ECONFIG);
+	assert_string_equal(t,
+			"g.conf:6:20: error: edge.nginx.real_ip_from[0] must be a network such as "
+			"10.0.0.0/8 (got \"1.2.3\")\n"
+			"g.conf:7:15: error: acme.email must be an e-mail address such as "
+			"ops@example.com (got \"a@b\")\n");
+	free(t);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 static void test_modules(void **state)
 {
 	int err;
@@ -1868,6 +1987,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_domains),
 		cmocka_unit_test(test_required_after_merge),
 		cmocka_unit_test(test_modules),
+		cmocka_unit_test(test_edge_requirements),
 		cmocka_unit_test(test_did_you_mean),
 		cmocka_unit_test(test_env_file),
 		cmocka_unit_test(test_env_file_confined),

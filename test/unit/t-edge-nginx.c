@@ -5,15 +5,27 @@
  * every conf.d/NAME.conf and listens on a free 127.0.0.1 port, and two real
  * backends, `busybox httpd` serving "blue" and "green". No Docker.
  *
- * It checks: every golden nginx file passes `nginx -t`; switching live
+ * It checks: every golden nginx file passes `nginx -t` (the TLS ones with
+ * a real self-signed pair); the goldens of this file (tls, hsts,
+ * redirect_to, max_body) are the exact bytes rendered and parse back, and
+ * hostile paths, sizes and names never reach a file; switching live
  * changes what nginx serves; a switch under concurrent load fails no
  * request; a failing `test` or `reload` argv leaves the previous file in
  * place and nginx serving what it served, with nginx's own output in the
  * diagnostics; the argvs run with cwd = the config directory; an empty
- * upstream answers 502; and nothing is left running at the end.
+ * upstream answers 502; a real WebSocket handshake and echo pass through
+ * nginx while plain requests keep the upstream keepalive; a body above
+ * nginx's 1m default but under edge.max_body reaches the backend and one
+ * above gets 413; edge.read_timeout gives 504 past it; HTTPS is served
+ * with the site's certificate (files, and certbot's live/ links for auto),
+ * HTTP answers 308 to https, the other domains redirect to redirect_to,
+ * HSTS is sent when set, and the ACME challenge and the install probe
+ * answer on HTTP; and nothing is left running at the end.
  *
- * Needs /usr/sbin/nginx (Debian: nginx-light) and busybox; without them it
- * prints a TAP SKIP with the reason. run.sh and CI install both.
+ * Backends beyond busybox are test/unit/edge-backend.py (/usr/bin/python3,
+ * python3-websockets). Needs /usr/sbin/nginx (Debian: nginx-light),
+ * busybox and openssl; without nginx or busybox it prints a TAP SKIP with
+ * the reason. run.sh and CI install all of them.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -21,10 +33,12 @@
 #include "bg-util.h"
 #include "cfg.h"
 #include "edge-int.h"
+#include "edge-tls.h"
 #include "obs.h"
 #include "th.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,6 +61,7 @@ struct env {
 	char *dir; /* nginx prefix and cfg->dir */
 	int port, blue_port, green_port;
 	pid_t nginx, blue, green;
+	pid_t py[4]; /* python backends (edge-backend.py) still running; 0: none */
 	struct cfg cfg;
 	struct cfg_site site;
 	struct bg_strv blue_ups, green_ups, none;
@@ -165,6 +180,24 @@ static bool wait_serves(const char *host, int status, const char *want, int ms)
 	} while (bg_mono_ms() < deadline);
 	th_print_error("nginx serves %d '%s' for %s, expected %d '%s'\n", r.status, r.body,
 			host, status, want ? want : "");
+	return false;
+}
+
+/* Wait until nginx answers host with status and a body starting with
+ * prefix (a new site's file, once the reload took it). */
+static bool wait_prefix(const char *host, int status, const char *prefix, int ms)
+{
+	int64_t deadline = bg_mono_ms() + ms;
+	struct resp r;
+	do {
+		http_get(E.port, host, &r);
+		if (r.status == status && bg_str_has_prefix(r.body, prefix)) {
+			return true;
+		}
+		usleep(20 * 1000);
+	} while (bg_mono_ms() < deadline);
+	th_print_error("nginx serves %d '%s' for %s, expected %d '%s...'\n", r.status, r.body,
+			host, status, prefix);
 	return false;
 }
 
@@ -343,9 +376,13 @@ static int group_teardown(void **state)
 	nginx_quit();
 	stop_pid(&E.blue, SIGTERM);
 	stop_pid(&E.green, SIGTERM);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(E.py); i++) {
+		stop_pid(&E.py[i], SIGTERM);
+	}
 	free(E.cfg.dir);
 	free(E.cfg.g.nginx.conf_dir);
 	free(E.cfg.g.nginx.listen);
+	free(E.cfg.g.nginx.listen_tls);
 	bg_strv_release(&E.cfg.g.nginx.test);
 	bg_strv_release(&E.cfg.g.nginx.reload);
 	free(E.site.name);
@@ -362,12 +399,314 @@ static int group_teardown(void **state)
 
 /* ---- tests ---- */
 
+/* ---- HTTPS, redirects and limits: goldens of this file, and real TLS ---- */
+
+/*
+ * The nginx-only goldens: what the site's tls, redirect_to and edge keys
+ * make of the file. Rendered with the config directory /etc/bluegreen and
+ * acme.dir /var/lib/bluegreen-acme; test_goldens_pass_nginx_t points those
+ * at a real self-signed pair. BG_UPDATE_GOLDEN=1 rewrites them (not under
+ * CI=true).
+ */
+struct ngcase {
+	const char *name;
+	const char *domains[3];
+	const char *preview;
+	enum cfg_tls_mode tls;
+	bool ready, no_redirect;
+	unsigned hsts;
+	const char *redirect_to, *max_body;
+	uint64_t read_ms, send_ms;
+};
+
+static const struct ngcase ngcases[] = {
+	{.name = "tls-files", .domains = {"shop.example.com"},
+			.preview = "preview.shop.example.com", .tls = CFG_TLS_FILES, .ready = true,
+			.max_body = "64m", .read_ms = 60000, .send_ms = 60000},
+	{.name = "tls-files-no-redirect", .domains = {"shop.example.com"},
+			.tls = CFG_TLS_FILES, .ready = true, .no_redirect = true,
+			.max_body = "64m", .read_ms = 60000, .send_ms = 60000},
+	{.name = "tls-auto", .domains = {"shop.example.com"},
+			.preview = "preview.shop.example.com", .tls = CFG_TLS_AUTO, .ready = true,
+			.max_body = "64m", .read_ms = 60000, .send_ms = 60000},
+	{.name = "tls-auto-pending", .domains = {"shop.example.com"},
+			.preview = "preview.shop.example.com", .tls = CFG_TLS_AUTO,
+			.max_body = "64m", .read_ms = 60000, .send_ms = 60000},
+	{.name = "hsts", .domains = {"shop.example.com"}, .tls = CFG_TLS_FILES, .ready = true,
+			.hsts = 31536000, .max_body = "64m", .read_ms = 60000, .send_ms = 60000},
+	{.name = "redirect-to", .domains = {"www.example.com", "example.com"},
+			.redirect_to = "example.com", .max_body = "64m", .read_ms = 60000,
+			.send_ms = 60000},
+	{.name = "redirect-to-tls", .domains = {"example.com", "www.example.com",
+			"example.org"}, .preview = "preview.example.com", .tls = CFG_TLS_AUTO,
+			.ready = true, .hsts = 600, .redirect_to = "example.com", .max_body = "64m",
+			.read_ms = 60000, .send_ms = 60000},
+	{.name = "max-body", .domains = {"shop.example.com"}, .max_body = "1g",
+			.read_ms = 1500, .send_ms = 300000},
+};
+
+static void ngcase_site(const struct ngcase *c, struct cfg_site *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = "shop";
+	for (size_t i = 0; i < BG_ARRAY_SIZE(c->domains) && c->domains[i]; i++) {
+		bg_strv_push(&s->domains, c->domains[i]);
+	}
+	s->preview = (char *)c->preview;
+	s->port = 8080;
+	s->replicas = 1;
+	s->tls.mode = c->tls;
+	if (c->tls == CFG_TLS_FILES) {
+		s->tls.cert = "tls/shop.crt";
+		s->tls.key = "tls/shop.key";
+	}
+	s->tls.hsts = c->hsts;
+	s->tls.redirect = !c->no_redirect;
+	s->redirect_to = (char *)c->redirect_to;
+	s->edge.max_body = (char *)c->max_body;
+	s->edge.read_timeout_ms = c->read_ms;
+	s->edge.send_timeout_ms = c->send_ms;
+}
+
+static char *ngcase_render(const struct ngcase *c)
+{
+	struct cfg cfg = {0};
+	struct cfg_site s;
+	struct bg_strv lu, pu;
+	struct bg_buf b = BG_BUF_INIT;
+
+	ngcase_site(c, &s);
+	bg_strv_init(&lu);
+	bg_strv_init(&pu);
+	bg_strv_push(&lu, "127.0.0.1:20001");
+	bg_strv_push(&pu, "127.0.0.1:20002");
+	cfg.dir = "/etc/bluegreen";
+	cfg.g.edge_kind = CFG_EDGE_NGINX;
+	cfg.g.nginx.listen = "80";
+	cfg.g.nginx.listen_tls = "443";
+	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
+	cfg.sites = &s;
+	cfg.n_sites = 1;
+	struct edge_view v = {.site = &s, .live = "blue", .live_version = 3,
+			.preview = c->preview ? "green" : NULL, .live_upstreams = &lu,
+			.preview_upstreams = &pu, .tls_ready = c->ready};
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), 0);
+	bg_strv_release(&s.domains);
+	bg_strv_release(&lu);
+	bg_strv_release(&pu);
+	return bg_buf_detach(&b, NULL);
+}
+
+static char *ngcase_path(const char *name)
+{
+	return bg_xasprintf("%s/test/fixtures/edge/nginx/%s.conf", th_srcdir(), name);
+}
+
+static void test_tls_goldens(void **state)
+{
+	const char *u = getenv("BG_UPDATE_GOLDEN");
+	bool update = u && strcmp(u, "1") == 0 && !th_ci();
+
+	for (size_t i = 0; i < BG_ARRAY_SIZE(ngcases); i++) {
+		const struct ngcase *c = &ngcases[i];
+		char *got = ngcase_render(c);
+		char *again = ngcase_render(c);
+		char *path = ngcase_path(c->name);
+		assert_string_equal(got, again);
+		if (update) {
+			assert_int_equal(bg_file_write_atomic(path, NULL, got, strlen(got), 0644), 0);
+		}
+		char *want = th_read(path);
+		if (strcmp(got, want) != 0) {
+			th_print_error("golden mismatch for %s:\n--- want\n%s--- got\n%s", path, want,
+					got);
+		}
+		assert_string_equal(got, want);
+		/* Read back: the live colour and its upstream, whatever else is there. */
+		struct obs_edge e;
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", got, strlen(got), &e), 0);
+		assert_string_equal(e.live, "blue");
+		assert_int_equal(e.upstreams.n, 1);
+		assert_string_equal(e.upstreams.v[0], "127.0.0.1:20001");
+		if (c->preview) {
+			assert_string_equal(e.preview, "green");
+		} else {
+			assert_null(e.preview);
+		}
+		edge__obs_reset(&e);
+		free(want);
+		free(path);
+		free(again);
+		free(got);
+	}
+}
+
+/* Values that would leave their syntactic place never reach a file. */
+static void test_tls_inputs_refused(void **state)
+{
+	struct cfg cfg = {0};
+	struct cfg_site s;
+	struct bg_strv lu;
+	struct bg_buf b = BG_BUF_INIT;
+	const struct ngcase *c = &ngcases[0]; /* tls-files, ready */
+
+	bg_strv_init(&lu);
+	bg_strv_push(&lu, "127.0.0.1:20001");
+	cfg.dir = "/etc/bluegreen";
+	cfg.g.edge_kind = CFG_EDGE_NGINX;
+	cfg.g.nginx.listen = "80";
+	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
+	struct edge_view v = {.site = &s, .live = "blue", .live_version = 1,
+			.live_upstreams = &lu, .tls_ready = true};
+	static const char *const bad_paths[] = {"tls/a\".crt", "tls/$host.crt", "tls/a\\b",
+			"tls/a\nb", "tls/\x7f"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_paths); i++) {
+		ngcase_site(c, &s);
+		s.tls.cert = (char *)bad_paths[i];
+		assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+		s.tls.cert = "tls/shop.crt";
+		s.tls.key = (char *)bad_paths[i];
+		assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+		bg_strv_release(&s.domains);
+	}
+	/* tls off: the paths are not used, so not checked. */
+	ngcase_site(c, &s);
+	s.tls.mode = CFG_TLS_OFF;
+	s.tls.cert = "tls/$x";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), 0);
+	bg_buf_reset(&b);
+	/* files without a key, even when called ready */
+	s.tls.mode = CFG_TLS_FILES;
+	s.tls.cert = "tls/shop.crt";
+	s.tls.key = NULL;
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	s.tls.key = "tls/shop.key";
+	/* auto: the ACME directory reaches `root` and the certificate paths */
+	s.tls.mode = CFG_TLS_AUTO;
+	cfg.g.acme.dir = "/var/lib/acme$x";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.acme.dir = "relative/acme";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.acme.dir = NULL;
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
+	/* listen_tls, redirect_to, max_body */
+	cfg.g.nginx.listen_tls = "443 ssl; include /etc/passwd";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	cfg.g.nginx.listen_tls = NULL; /* default 443 */
+	s.redirect_to = "elsewhere.example.com";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	s.redirect_to = "shop.example.com;";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	s.redirect_to = "shop.example.com";
+	static const char *const bad_sizes[] = {"64mb", "", "m", "1;", "-1", "1234567890123"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_sizes); i++) {
+		s.edge.max_body = (char *)bad_sizes[i];
+		assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), BG_ECONFIG);
+	}
+	assert_int_equal(b.len, 0); /* nothing was appended by any refusal */
+	s.edge.max_body = "0";
+	assert_int_equal(edge_nginx_impl.render(&cfg, &v, &b), 0);
+	th_assert_contains(b.data, "\t\tclient_max_body_size 0;\n");
+	th_assert_contains(b.data, "\tlisten 443 ssl;\n");
+	bg_buf_release(&b);
+	bg_strv_release(&s.domains);
+	bg_strv_release(&lu);
+}
+
+/* A self-signed certificate for names (the first is the CN) in dir:
+ * NAME.crt and NAME.key, with openssl (argv). */
+static void make_cert(const char *dir, const char *name, const char *const *names)
+{
+	char *crt = bg_xasprintf("%s/%s.crt", dir, name);
+	char *key = bg_xasprintf("%s/%s.key", dir, name);
+	char *subj = bg_xasprintf("/CN=%s", names[0]);
+	struct bg_buf san = BG_BUF_INIT;
+	bg_buf_adds(&san, "subjectAltName=");
+	for (size_t i = 0; names[i]; i++) {
+		bg_buf_addf(&san, "%sDNS:%s", i ? "," : "", names[i]);
+	}
+	bg_mkdir_p(dir, 0755);
+	char *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+			"ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
+			"-days", "2", "-subj", subj, "-addext", san.data, NULL};
+	int st = -1;
+	char *out = NULL;
+	assert_int_equal(bg_spawn_capture(argv, NULL, 30000, &st, &out), 0);
+	if (st != 0) {
+		th_print_error("openssl req failed:\n%s\n", out);
+	}
+	assert_int_equal(st, 0);
+	free(out);
+	bg_buf_release(&san);
+	free(subj);
+	free(key);
+	free(crt);
+}
+
+/* text with every "from" replaced by "to" (a new string). */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	const char *p = text, *hit;
+	while ((hit = strstr(p, from))) {
+		bg_buf_add(&b, p, (size_t)(hit - p));
+		bg_buf_adds(&b, to);
+		p = hit + strlen(from);
+	}
+	bg_buf_adds(&b, p);
+	return bg_buf_detach(&b, NULL);
+}
+
+/*
+ * For nginx -t: a golden's certificate paths pointed at a real pair in
+ * scratch (/etc/bluegreen/tls/shop.{crt,key}, and certbot's live/ names
+ * under the ACME directory), so nginx loads them as it would in use.
+ */
+static char *golden_for_nginx_t(const char *scratch, const char *text)
+{
+	char *etc = bg_xasprintf("%s/etc-bluegreen", scratch);
+	char *acme = bg_xasprintf("%s/acme", scratch);
+	char *live = bg_xasprintf("%s/certbot/live/bluegreen-shop", acme);
+	char *tls = bg_xasprintf("%s/tls", etc);
+	static const char *const names[] = {"shop.example.com", NULL};
+	struct stat st;
+	if (stat(tls, &st) != 0) {
+		make_cert(tls, "shop", names);
+		bg_mkdir_p(live, 0755);
+		char *c = bg_xasprintf("%s/shop.crt", tls), *k = bg_xasprintf("%s/shop.key", tls);
+		char *lc = bg_xasprintf("%s/fullchain.pem", live);
+		char *lk = bg_xasprintf("%s/privkey.pem", live);
+		assert_int_equal(symlink(c, lc), 0);
+		assert_int_equal(symlink(k, lk), 0);
+		free(lc);
+		free(lk);
+		free(c);
+		free(k);
+	}
+	char *etc_to = bg_xasprintf("%s/", etc), *acme_to = bg_xasprintf("%s/", acme);
+	char *a = replace_all(text, "/etc/bluegreen/", etc_to);
+	char *b = replace_all(a, "/var/lib/bluegreen-acme/", acme_to);
+	free(a);
+	a = b;
+	free(etc_to);
+	free(acme_to);
+	free(tls);
+	free(live);
+	free(acme);
+	free(etc);
+	return a;
+}
+
 /* Every golden file is configuration nginx accepts as it is. */
 static void test_goldens_pass_nginx_t(void **state)
 {
 	static const char *const names[] = {"live-blue", "live-green", "preview-candidate",
 			"preview-no-candidate", "replicas", "no-certresolver", "multi-domain",
-			"empty-upstream", "digit-site"};
+			"empty-upstream", "digit-site", "tls-files", "tls-files-no-redirect",
+			"tls-auto", "tls-auto-pending", "hsts", "redirect-to", "redirect-to-tls",
+			"max-body"};
 	char *scratch = th_tmpdir("edge-nginx-t");
 	chmod(scratch, 0755);
 	th_write(scratch, "nginx.conf", "pid nginx.pid;\nevents {}\nhttp {\n"
@@ -378,7 +717,9 @@ static void test_goldens_pass_nginx_t(void **state)
 	for (size_t i = 0; i < BG_ARRAY_SIZE(names); i++) {
 		char *src = bg_xasprintf("%s/test/fixtures/edge/nginx/%s.conf", th_srcdir(),
 				names[i]);
-		char *text = th_read(src);
+		char *golden = th_read(src);
+		char *text = golden_for_nginx_t(scratch, golden);
+		free(golden);
 		char *rel = bg_xasprintf("conf.d/bluegreen-%s.conf", names[i]);
 		th_write(scratch, rel, text);
 		struct bg_strv argv;
@@ -910,6 +1251,602 @@ static void test_switch_returns_after_old_workers(void **state)
 	bg_diag_release(&d);
 }
 
+/* ---- real backends for a real site: WebSockets, keepalive, uploads ---- */
+
+#define PYTHON "/usr/bin/python3"
+
+/* /usr/bin/python3 with python3-websockets (Debian), as run.sh installs it. */
+static bool have_websockets(void)
+{
+	char *argv[] = {PYTHON, "-c", "import websockets", NULL};
+	int st = -1;
+	return bg_spawn_capture(argv, NULL, 30000, &st, NULL) == 0 && st == 0;
+}
+
+static bool port_open(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0) {
+		close(fd);
+	}
+	return ok;
+}
+
+/* test/unit/edge-backend.py MODE on a free port, up and listening. */
+static pid_t backend_start(const char *mode, int *port)
+{
+	char *script = th_src_path("test/unit/edge-backend.py");
+	char *log = bg_xasprintf("%s/backends.log", E.dir);
+	char ps[16];
+	*port = th_free_port();
+	snprintf(ps, sizeof(ps), "%d", *port);
+	char *argv[] = {PYTHON, script, (char *)mode, ps, NULL};
+	pid_t pid = spawn_bg(argv, log);
+	assert_true(pid > 0);
+	for (size_t i = 0; i < BG_ARRAY_SIZE(E.py); i++) {
+		if (E.py[i] <= 0) {
+			E.py[i] = pid;
+			break;
+		}
+	}
+	for (int i = 0; i < 500 && !port_open(*port); i++) {
+		usleep(10 * 1000);
+	}
+	assert_true(port_open(*port));
+	free(log);
+	free(script);
+	return pid;
+}
+
+static void backend_stop(pid_t pid)
+{
+	for (size_t i = 0; i < BG_ARRAY_SIZE(E.py); i++) {
+		if (E.py[i] == pid) {
+			stop_pid(&E.py[i], SIGTERM);
+		}
+	}
+}
+
+/* A site of its own (name, one domain) whose live colour is backend addr. */
+struct xsite {
+	struct cfg_site s;
+	struct bg_strv ups;
+};
+
+static void xsite_init(struct xsite *x, const char *name, const char *domain, int port)
+{
+	memset(x, 0, sizeof(*x));
+	x->s.name = bg_xstrdup(name);
+	bg_strv_push(&x->s.domains, domain);
+	x->s.port = 8080;
+	x->s.replicas = 1;
+	x->s.tls.redirect = true;
+	bg_strv_push_take(&x->ups, bg_xasprintf("127.0.0.1:%d", port));
+}
+
+static void xsite_release(struct xsite *x)
+{
+	char *path = conf_path(x->s.name);
+	unlink(path);
+	free(path);
+	free(x->s.name);
+	bg_strv_release(&x->s.domains);
+	free(x->s.preview);
+	free(x->s.redirect_to);
+	free(x->s.edge.max_body);
+	free(x->s.tls.cert);
+	free(x->s.tls.key);
+	bg_strv_release(&x->ups);
+}
+
+static void xsite_install(struct xsite *x, bool tls_ready)
+{
+	struct edge_view v = {.site = &x->s, .live = "blue", .live_version = 1,
+			.live_upstreams = &x->ups, .tls_ready = tls_ready};
+	struct bg_buf b = BG_BUF_INIT;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(edge_nginx_impl.render(&E.cfg, &v, &b), 0);
+	/* With the probe (it finds the site in cfg): install returns once
+	 * nginx serves the new file and no old worker accepts any more. */
+	struct cfg_site *sites = E.cfg.sites;
+	E.cfg.sites = &x->s;
+	E.cfg.g.nginx.probe = true;
+	int err = edge_nginx_impl.install(&E.cfg, x->s.name, b.data, b.len, &d);
+	E.cfg.g.nginx.probe = false;
+	E.cfg.sites = sites;
+	if (err) {
+		th_print_error("install of %s: %s\n", x->s.name, d.n ? d.items[0].msg : "?");
+	}
+	assert_int_equal(err, 0);
+	bg_buf_release(&b);
+	bg_diag_release(&d);
+}
+
+static int connect_local(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t k = write(fd, c, n);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		assert_true(k > 0);
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+static void read_exact(int fd, void *p, size_t n)
+{
+	char *c = p;
+	while (n) {
+		ssize_t k = read(fd, c, n);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k <= 0) {
+			fail_msg("connection ended with %zu bytes still expected", n);
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+/*
+ * A WebSocket handshake through nginx, spoken by hand (RFC 6455): the
+ * answer must be nginx passing on the backend's 101 with the accept key
+ * of the RFC's own example, and a masked text frame must come back
+ * unmasked from the echo server behind it.
+ */
+static void ws_roundtrip(int port, const char *host, const char *msg)
+{
+	int fd = connect_local(port);
+	char req[512], head[2048];
+	size_t n = 0;
+	int rl = snprintf(req, sizeof(req), "GET /chat HTTP/1.1\r\nHost: %s\r\n"
+			"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			"Sec-WebSocket-Version: 13\r\n\r\n", host);
+	write_all(fd, req, (size_t)rl);
+	/* The head, byte by byte: the frame follows it on the same stream. */
+	while (n < sizeof(head) - 1 && (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0)) {
+		read_exact(fd, head + n, 1);
+		n++;
+	}
+	head[n] = '\0';
+	if (strncmp(head, "HTTP/1.1 101 ", 13) != 0) {
+		fail_msg("no WebSocket upgrade through nginx:\n%s", head);
+	}
+	th_assert_contains(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n");
+
+	size_t ml = strlen(msg);
+	unsigned char frame[140], mask[4] = {0x12, 0x34, 0x56, 0x78};
+	assert_true(ml < 126);
+	frame[0] = 0x81; /* FIN, text */
+	frame[1] = (unsigned char)(0x80 | ml);
+	memcpy(frame + 2, mask, 4);
+	for (size_t i = 0; i < ml; i++) {
+		frame[6 + i] = (unsigned char)msg[i] ^ mask[i % 4];
+	}
+	write_all(fd, frame, 6 + ml);
+	unsigned char hdr[2], got[126];
+	read_exact(fd, hdr, 2);
+	assert_int_equal(hdr[0], 0x81);
+	assert_int_equal(hdr[1], ml); /* from the server: not masked */
+	read_exact(fd, got, ml);
+	assert_memory_equal(got, msg, ml);
+	close(fd);
+}
+
+static void test_websocket(void **state)
+{
+	if (!have_websockets()) {
+		print_message("# SKIP " PYTHON " without python3-websockets\n");
+		skip();
+	}
+	int port;
+	pid_t ws = backend_start("ws", &port);
+	struct xsite x;
+	xsite_init(&x, "chat", "chat.example.com", port);
+	xsite_install(&x, false);
+	/* A plain GET: the WebSocket server asks for an upgrade. */
+	assert_true(wait_prefix("chat.example.com", 426, "", 5000));
+	ws_roundtrip(E.port, "chat.example.com", "hello through nginx");
+	ws_roundtrip(E.port, "chat.example.com", "and again");
+	xsite_release(&x);
+	backend_stop(ws);
+}
+
+/*
+ * Plain requests still reuse upstream connections: the backend counts the
+ * requests it served on one TCP connection and echoes the Connection
+ * header it got, which must be absent (a "close" would end each one).
+ */
+static void test_keepalive_kept(void **state)
+{
+	int port;
+	pid_t be = backend_start("http", &port);
+	struct xsite x;
+	xsite_init(&x, "ka", "ka.example.com", port);
+	xsite_install(&x, false);
+	assert_true(wait_prefix("ka.example.com", 200, "requests=", 5000));
+	int most = 0;
+	for (int i = 0; i < 20; i++) {
+		struct resp r;
+		http_get(E.port, "ka.example.com", &r);
+		assert_int_equal(r.status, 200);
+		int served = 0;
+		char conn[64] = "";
+		assert_int_equal(sscanf(r.body, "requests=%d connection=%63s", &served, conn), 2);
+		assert_string_equal(conn, "-");
+		most = served > most ? served : most;
+	}
+	print_message("# at most %d requests on one upstream connection\n", most);
+	assert_true(most >= 2);
+	xsite_release(&x);
+	backend_stop(be);
+}
+
+/* ---- libcurl: POSTs and HTTPS ---- */
+
+static size_t curl_body(char *ptr, size_t size, size_t n, void *arg)
+{
+	bg_buf_add(arg, ptr, size * n);
+	return size * n;
+}
+
+static size_t curl_header(char *ptr, size_t size, size_t n, void *arg)
+{
+	bg_buf_add(arg, ptr, size * n);
+	return size * n;
+}
+
+struct cresp {
+	long status; /* 0: transport error */
+	char *body, *headers;
+};
+
+static void cresp_release(struct cresp *r)
+{
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * One request with libcurl: url on 127.0.0.1 (host names resolved there),
+ * a POST of body_len bytes when body_len > 0, trusting cafile for HTTPS.
+ */
+static void curl_request(const char *url, const char *resolve, size_t body_len,
+		const char *cafile, struct cresp *r)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *res = resolve ? curl_slist_append(NULL, resolve) : NULL;
+	struct bg_buf body = BG_BUF_INIT, head = BG_BUF_INIT;
+	char *data = NULL;
+
+	memset(r, 0, sizeof(*r));
+	assert_non_null(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, curl_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &head);
+	if (res) {
+		curl_easy_setopt(h, CURLOPT_RESOLVE, res);
+	}
+	if (cafile) {
+		curl_easy_setopt(h, CURLOPT_CAINFO, cafile);
+	}
+	if (body_len) {
+		data = bg_xmalloc(body_len);
+		memset(data, 'x', body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	CURLcode rc = curl_easy_perform(h);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	} else {
+		bg_buf_reset(&body);
+		bg_buf_addf(&body, "curl: %s", curl_easy_strerror(rc));
+	}
+	bg_buf_addch(&body, '\0');
+	bg_buf_addch(&head, '\0');
+	r->body = bg_buf_detach(&body, NULL);
+	r->headers = bg_buf_detach(&head, NULL);
+	free(data);
+	curl_slist_free_all(res);
+	curl_easy_cleanup(h);
+}
+
+/*
+ * edge.max_body: a body above nginx's own 1m default but under the site's
+ * limit reaches the backend whole; one above the limit gets 413 from nginx.
+ */
+static void test_upload_limit(void **state)
+{
+	int port;
+	pid_t be = backend_start("http", &port);
+	struct xsite x;
+	xsite_init(&x, "up", "up.example.com", port);
+	x.s.edge.max_body = bg_xstrdup("3m");
+	x.s.edge.read_timeout_ms = 60000;
+	x.s.edge.send_timeout_ms = 60000;
+	xsite_install(&x, false);
+	assert_true(wait_prefix("up.example.com", 200, "requests=", 5000));
+	char *url = bg_xasprintf("http://up.example.com:%d/upload", E.port);
+	char *resolve = bg_xasprintf("up.example.com:%d:127.0.0.1", E.port);
+	struct cresp r;
+	curl_request(url, resolve, 2u << 20, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "bytes=2097152");
+	cresp_release(&r);
+	curl_request(url, resolve, 4u << 20, NULL, &r);
+	assert_int_equal(r.status, 413);
+	cresp_release(&r);
+	free(resolve);
+	free(url);
+	xsite_release(&x);
+	backend_stop(be);
+}
+
+/* Whether headers (as libcurl collected them) hold line, case-insensitively. */
+static bool has_header(const char *headers, const char *line)
+{
+	return strcasestr(headers, line) != NULL;
+}
+
+/*
+ * HTTPS served by the real nginx with tls.mode files: a self-signed pair
+ * the client trusts (CAINFO), the live colour over HTTPS with HSTS, HTTP
+ * answering 308 to https, the site's other domain redirected to
+ * redirect_to on both schemes, and the local probe still on HTTP. Until
+ * the certificate can be served (tls_ready false) the same site is plain
+ * HTTP.
+ */
+static void test_https_files(void **state)
+{
+	static const char *const names[] = {"sec.example.com", "www.sec.example.com", NULL};
+	char *tlsdir = bg_xasprintf("%s/tls", E.dir);
+	make_cert(tlsdir, "sec", names);
+	int tport = th_free_port();
+	free(E.cfg.g.nginx.listen_tls);
+	E.cfg.g.nginx.listen_tls = bg_xasprintf("127.0.0.1:%d", tport);
+	struct xsite x;
+	xsite_init(&x, "sec", "sec.example.com", E.blue_port);
+	bg_strv_push(&x.s.domains, "www.sec.example.com");
+	x.s.redirect_to = bg_xstrdup("sec.example.com");
+	x.s.tls.mode = CFG_TLS_FILES;
+	x.s.tls.cert = bg_xstrdup("tls/sec.crt"); /* relative: to cfg->dir */
+	x.s.tls.key = bg_xstrdup("tls/sec.key");
+	x.s.tls.hsts = 600;
+
+	/* Not ready: HTTP only, serving the live colour. */
+	xsite_install(&x, false);
+	assert_true(wait_serves("sec.example.com", 200, "blue", 5000));
+
+	xsite_install(&x, true);
+	char *ca = bg_xasprintf("%s/sec.crt", tlsdir);
+	char *res_tls = bg_xasprintf("sec.example.com:%d:127.0.0.1", tport);
+	char *url = bg_xasprintf("https://sec.example.com:%d/", tport);
+	struct cresp r = {0};
+	int64_t deadline = bg_mono_ms() + 5000;
+	do {
+		cresp_release(&r);
+		curl_request(url, res_tls, 0, ca, &r);
+	} while (r.status != 200 && bg_mono_ms() < deadline && usleep(20 * 1000) == 0);
+	if (r.status != 200) {
+		th_print_error("https: %ld %s\n", r.status, r.body);
+	}
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "blue\n");
+	assert_true(has_header(r.headers, "\nStrict-Transport-Security: max-age=600\r\n"));
+	cresp_release(&r);
+
+	/* HTTP: 308 to https, path and query kept. */
+	char *res_http = bg_xasprintf("sec.example.com:%d:127.0.0.1", E.port);
+	char *hurl = bg_xasprintf("http://sec.example.com:%d/a/b?c=d", E.port);
+	curl_request(hurl, res_http, 0, NULL, &r);
+	assert_int_equal(r.status, 308);
+	assert_true(has_header(r.headers, "\nLocation: https://sec.example.com/a/b?c=d\r\n"));
+	assert_false(has_header(r.headers, "Strict-Transport-Security"));
+	cresp_release(&r);
+
+	/* The other domain: straight to redirect_to over HTTPS, from both. */
+	char *wres_http = bg_xasprintf("www.sec.example.com:%d:127.0.0.1", E.port);
+	char *wurl = bg_xasprintf("http://www.sec.example.com:%d/x", E.port);
+	curl_request(wurl, wres_http, 0, NULL, &r);
+	assert_int_equal(r.status, 308);
+	assert_true(has_header(r.headers, "\nLocation: https://sec.example.com/x\r\n"));
+	cresp_release(&r);
+	char *wres_tls = bg_xasprintf("www.sec.example.com:%d:127.0.0.1", tport);
+	char *wsurl = bg_xasprintf("https://www.sec.example.com:%d/y", tport);
+	curl_request(wsurl, wres_tls, 0, ca, &r);
+	assert_int_equal(r.status, 308);
+	assert_true(has_header(r.headers, "\nLocation: https://sec.example.com/y\r\n"));
+	assert_true(has_header(r.headers, "\nStrict-Transport-Security: max-age=600\r\n"));
+	cresp_release(&r);
+
+	/* The install probe keeps working on HTTP, before the redirect. */
+	char *purl = bg_xasprintf("http://sec.example.com:%d" EDGE_NGINX_PROBE_PATH, E.port);
+	curl_request(purl, res_http, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(bg_str_has_prefix(r.body, "sec "));
+	cresp_release(&r);
+
+	/* Without the CA the client refuses: the certificate is what is served. */
+	curl_request(url, res_tls, 0, "/nonexistent-ca.pem", &r);
+	assert_int_equal(r.status, 0);
+	cresp_release(&r);
+
+	free(purl);
+	free(wsurl);
+	free(wres_tls);
+	free(wurl);
+	free(wres_http);
+	free(hurl);
+	free(res_http);
+	free(url);
+	free(res_tls);
+	free(ca);
+	xsite_release(&x);
+	free(tlsdir);
+}
+
+/*
+ * tls.mode auto: certbot's files (here a self-signed pair where certbot
+ * keeps its live/ links) are served over HTTPS, and the http-01 challenge
+ * directory answers on HTTP before the redirect, as it must for the ACME
+ * server to validate. edge_tls_ready follows the files.
+ */
+static void test_https_auto(void **state)
+{
+	static const char *const names[] = {"auto.example.com", NULL};
+	char *acme = bg_xasprintf("%s/acme", E.dir);
+	char *archive = bg_xasprintf("%s/certbot/archive/bluegreen-auto", acme);
+	char *live = bg_xasprintf("%s/certbot/live/bluegreen-auto", acme);
+	make_cert(archive, "auto", names);
+	bg_mkdir_p(live, 0755);
+	char *crt = bg_xasprintf("%s/auto.crt", archive);
+	char *key = bg_xasprintf("%s/auto.key", archive);
+	char *lcrt = bg_xasprintf("%s/fullchain.pem", live);
+	char *lkey = bg_xasprintf("%s/privkey.pem", live);
+	th_write(acme, "webroot/.well-known/acme-challenge/tok-123", "tok-123.thumbprint");
+	int tport = th_free_port();
+	free(E.cfg.g.nginx.listen_tls);
+	E.cfg.g.nginx.listen_tls = bg_xasprintf("127.0.0.1:%d", tport);
+	E.cfg.g.acme.dir = acme;
+	struct xsite x;
+	xsite_init(&x, "auto", "auto.example.com", E.green_port);
+	x.s.tls.mode = CFG_TLS_AUTO;
+
+	/* No certificate yet: not ready, HTTP only with the challenge. */
+	assert_false(edge_tls_ready(&E.cfg, &x.s));
+	xsite_install(&x, edge_tls_ready(&E.cfg, &x.s));
+	assert_true(wait_serves("auto.example.com", 200, "green", 5000));
+	char *res = bg_xasprintf("auto.example.com:%d:127.0.0.1", E.port);
+	char *curl_ch = bg_xasprintf("http://auto.example.com:%d/.well-known/acme-challenge/"
+			"tok-123", E.port);
+	struct cresp r;
+	curl_request(curl_ch, res, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "tok-123.thumbprint");
+	cresp_release(&r);
+
+	/* Issued (links into the archive, as certbot makes them): HTTPS. */
+	assert_int_equal(symlink(crt, lcrt), 0);
+	assert_false(edge_tls_ready(&E.cfg, &x.s)); /* the key is still missing */
+	assert_int_equal(symlink(key, lkey), 0);
+	assert_true(edge_tls_ready(&E.cfg, &x.s));
+	xsite_install(&x, edge_tls_ready(&E.cfg, &x.s));
+	char *res_tls = bg_xasprintf("auto.example.com:%d:127.0.0.1", tport);
+	char *url = bg_xasprintf("https://auto.example.com:%d/", tport);
+	int64_t deadline = bg_mono_ms() + 5000;
+	memset(&r, 0, sizeof(r));
+	do {
+		cresp_release(&r);
+		curl_request(url, res_tls, 0, crt, &r);
+	} while (r.status != 200 && bg_mono_ms() < deadline && usleep(20 * 1000) == 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "green\n");
+	assert_false(has_header(r.headers, "Strict-Transport-Security")); /* hsts 0 */
+	cresp_release(&r);
+	/* The challenge still answers on HTTP; everything else goes to https. */
+	curl_request(curl_ch, res, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "tok-123.thumbprint");
+	cresp_release(&r);
+	char *other = bg_xasprintf("http://auto.example.com:%d/page", E.port);
+	curl_request(other, res, 0, NULL, &r);
+	assert_int_equal(r.status, 308);
+	assert_true(has_header(r.headers, "\nLocation: https://auto.example.com/page\r\n"));
+	cresp_release(&r);
+
+	/* A dangling link or a directory is no certificate. */
+	unlink(key);
+	assert_false(edge_tls_ready(&E.cfg, &x.s));
+	x.s.tls.mode = CFG_TLS_OFF;
+	assert_false(edge_tls_ready(&E.cfg, &x.s));
+	/* Traefik gets auto certificates itself: ready without files. */
+	x.s.tls.mode = CFG_TLS_AUTO;
+	E.cfg.g.edge_kind = CFG_EDGE_TRAEFIK;
+	assert_true(edge_tls_ready(&E.cfg, &x.s));
+	E.cfg.g.edge_kind = CFG_EDGE_NGINX;
+
+	xsite_release(&x);
+	E.cfg.g.acme.dir = NULL;
+	free(other);
+	free(url);
+	free(res_tls);
+	free(curl_ch);
+	free(res);
+	free(lkey);
+	free(lcrt);
+	free(key);
+	free(crt);
+	free(live);
+	free(archive);
+	free(acme);
+}
+
+/*
+ * edge.read_timeout: nginx gives up on a container that has not answered
+ * within it (504), and waits for one that answers in time. 1500 ms is
+ * written as 2s (rounded up, never shorter than asked).
+ */
+static void test_read_timeout(void **state)
+{
+	int port;
+	pid_t be = backend_start("http", &port);
+	struct xsite x;
+	xsite_init(&x, "slow", "slow.example.com", port);
+	x.s.edge.read_timeout_ms = 1500;
+	xsite_install(&x, false);
+	assert_true(wait_prefix("slow.example.com", 200, "requests=", 5000));
+	char *resolve = bg_xasprintf("slow.example.com:%d:127.0.0.1", E.port);
+	char *fast = bg_xasprintf("http://slow.example.com:%d/slow?ms=1700", E.port);
+	char *slow = bg_xasprintf("http://slow.example.com:%d/slow?ms=4000", E.port);
+	struct cresp r;
+	curl_request(fast, resolve, 0, NULL, &r);
+	assert_int_equal(r.status, 200); /* 1.7 s: inside 2s */
+	assert_string_equal(r.body, "slow");
+	cresp_release(&r);
+	int64_t t0 = bg_mono_ms();
+	curl_request(slow, resolve, 0, NULL, &r);
+	int64_t took = bg_mono_ms() - t0;
+	print_message("# 504 after %" PRId64 " ms (proxy_read_timeout 2s)\n", took);
+	assert_int_equal(r.status, 504);
+	assert_true(took >= 1900 && took < 3900);
+	cresp_release(&r);
+	free(slow);
+	free(fast);
+	free(resolve);
+	xsite_release(&x);
+	backend_stop(be);
+}
+
 /* Last: nginx stops cleanly, and nothing we started is left running. */
 static void test_stop(void **state)
 {
@@ -930,6 +1867,8 @@ static void test_stop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls_goldens),
+		cmocka_unit_test(test_tls_inputs_refused),
 		cmocka_unit_test(test_goldens_pass_nginx_t),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_switch_under_load),
@@ -941,6 +1880,12 @@ int main(void)
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_old_workers_detected_and_waited_for),
 		cmocka_unit_test(test_switch_returns_after_old_workers),
+		cmocka_unit_test(test_websocket),
+		cmocka_unit_test(test_keepalive_kept),
+		cmocka_unit_test(test_upload_limit),
+		cmocka_unit_test(test_read_timeout),
+		cmocka_unit_test(test_https_files),
+		cmocka_unit_test(test_https_auto),
 		cmocka_unit_test(test_stop),
 	};
 	if (access(NGINX, X_OK) != 0) {
