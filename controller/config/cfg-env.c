@@ -5,7 +5,9 @@
  * an absolute one beneath secrets_dir, which must be trusted like the
  * configuration directory itself; links are not followed and nothing of
  * a line is ever echoed in a message, as any part of it may be a secret.
- * Every value read from a file is secret; `env:` overrides it.
+ * Every value read from a file is secret; `env:` overrides it. A site's
+ * preview_auth.password_file is read by the same rules (its first line is
+ * the password of the preview host).
  */
 #include "bg.h"
 #include "bg-util.h"
@@ -69,12 +71,13 @@ void cfg__secrets_dir_check(struct cfg__envfiles *l, const struct cfg__node *mer
 }
 
 /*
- * Where an env_file is opened from: a relative one beneath the config
- * directory, an absolute one beneath secrets_dir (*rel then points into
- * ref->str past it). NULL after reporting why it may not be read.
+ * Where an env_file (or another secret file read the same way, `what` in
+ * messages: "password_file") is opened from: a relative one beneath the
+ * config directory, an absolute one beneath secrets_dir (*rel then points
+ * into ref->str past it). NULL after reporting why it may not be read.
  */
 static const char *envfile_base(struct cfg__envfiles *l, const struct cfg__node *ref,
-		const char **rel)
+		const char *what, const char **rel)
 {
 	const char *sd = l->c->g.secrets_dir;
 	char *q = NULL;
@@ -85,9 +88,9 @@ static const char *envfile_base(struct cfg__envfiles *l, const struct cfg__node 
 	}
 	q = cfg__quote(ref->str);
 	if (!sd) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' is an absolute path, and global.conf "
+		bg_diag_error(l->d, &ref->loc, "%s '%s' is an absolute path, and global.conf "
 				"sets no secrets_dir: name a file inside the configuration directory %s, "
-				"or set secrets_dir to the directory that holds it", q, l->c->dir);
+				"or set secrets_dir to the directory that holds it", what, q, l->c->dir);
 		goto refused;
 	}
 	size_t n = strlen(sd);
@@ -95,14 +98,14 @@ static const char *envfile_base(struct cfg__envfiles *l, const struct cfg__node 
 		n--;
 	}
 	if (!(strncmp(ref->str, sd, n) == 0 && (ref->str[n] == '/' || n == 1))) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside secrets_dir %s (or, "
-				"written relative, inside the configuration directory %s)", q, sd,
+		bg_diag_error(l->d, &ref->loc, "%s '%s' must be inside secrets_dir %s (or, "
+				"written relative, inside the configuration directory %s)", what, q, sd,
 				l->c->dir);
 		goto refused;
 	}
 	if (!l->secrets_dir_ok) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' is not read: secrets_dir %s was "
-				"refused (%s:%u:%u)", q, sd, l->secrets_dir->loc.file,
+		bg_diag_error(l->d, &ref->loc, "%s '%s' is not read: secrets_dir %s was "
+				"refused (%s:%u:%u)", what, q, sd, l->secrets_dir->loc.file,
 				l->secrets_dir->loc.line, l->secrets_dir->loc.col);
 		goto refused;
 	}
@@ -117,24 +120,24 @@ refused:
 	return NULL;
 }
 
-/* Why the env_file ref names could not be read from base/rel (err, why). */
+/* Why the file ref names (key `what`) could not be read from base/rel (err, why). */
 static void envfile_read_error(struct cfg__envfiles *l, const struct cfg__node *ref,
-		const char *base, const char *rel, int err, const char *why)
+		const char *what, const char *base, const char *rel, int err, const char *why)
 {
 	char *q = cfg__quote(ref->str);
 	const char *where = base == l->c->dir ? "the configuration directory" : "secrets_dir";
 
 	if (err == BG_ERRNO(ENOENT)) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' not found (looked for %s/%s)", q,
+		bg_diag_error(l->d, &ref->loc, "%s '%s' not found (looked for %s/%s)", what, q,
 				base, rel);
 	} else if (err == BG_EREFUSED && (!rel[0] || bg_file_why_outside(why))) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s' must be inside %s %s (%s)", q,
+		bg_diag_error(l->d, &ref->loc, "%s '%s' must be inside %s %s (%s)", what, q,
 				where, base, why);
 	} else if (err == BG_ETOO_BIG) {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s': file is too large (over %d "
-				"bytes)", q, CFG_MAX_FILE_BYTES);
+		bg_diag_error(l->d, &ref->loc, "%s '%s': file is too large (over %d "
+				"bytes)", what, q, CFG_MAX_FILE_BYTES);
 	} else {
-		bg_diag_error(l->d, &ref->loc, "env_file '%s': %s", q, why);
+		bg_diag_error(l->d, &ref->loc, "%s '%s': %s", what, q, why);
 	}
 	free(q);
 }
@@ -185,39 +188,54 @@ static void envfile_parse(struct cfg__envfiles *l, const char *file, const char 
 	}
 }
 
+/*
+ * Read the secret file ref names (key `what` in messages) into *data,
+ * *len bytes: beneath the configuration directory (or secrets_dir) only, links not
+ * followed (a "../" path or a link would let one site's file read another's
+ * secrets); a FIFO or device is refused instead of blocking. 0, or an
+ * error already reported at ref (*data NULL).
+ */
+static int secret_file_read(struct cfg__envfiles *l, const struct cfg__node *ref,
+		const char *what, char **data, size_t *len)
+{
+	struct stat st;
+	const char *why = NULL, *rel = NULL;
+
+	*data = NULL;
+	*len = 0;
+	const char *base = envfile_base(l, ref, what, &rel);
+	if (!base) {
+		return BG_ECONFIG;
+	}
+	int err = bg_file_read_safe(base, rel, CFG_MAX_FILE_BYTES, data, len, &st, &why);
+	if (err) {
+		envfile_read_error(l, ref, what, base, rel, err, why);
+		free(*data);
+		*data = NULL;
+		return err;
+	}
+	if (st.st_mode & 044) {
+		char *q = cfg__quote(ref->str);
+		bg_diag_warn(l->d, &ref->loc, "%s '%s' is readable by group or others "
+				"(mode %04o): it holds secrets, chmod 600 it", what, q,
+				(unsigned)st.st_mode & 07777);
+		free(q);
+	}
+	return 0;
+}
+
 static void envfile_load(struct cfg__envfiles *l, const struct cfg__node *ref,
 		struct cfg_env *out)
 {
 	const char *file = cfg__pool_intern(l->pool, ref->str);
 	char *data = NULL;
 	size_t len = 0;
-	struct stat st;
-	const char *why = NULL, *rel = NULL;
 
-	/*
-	 * Beneath the configuration directory (or secrets_dir) only, links
-	 * not followed (a ../ path or a link would let one site's file read
-	 * another's secrets); a FIFO or device is refused instead of blocking.
-	 */
-	const char *base = envfile_base(l, ref, &rel);
-	if (!base) {
+	if (secret_file_read(l, ref, "env_file", &data, &len) != 0) {
 		return;
-	}
-	int err = bg_file_read_safe(base, rel, CFG_MAX_FILE_BYTES, &data, &len, &st, &why);
-	if (err) {
-		envfile_read_error(l, ref, base, rel, err, why);
-		goto out;
-	}
-	if (st.st_mode & 044) {
-		char *q = cfg__quote(ref->str);
-		bg_diag_warn(l->d, &ref->loc, "env_file '%s' is readable by group or others "
-				"(mode %04o): it holds secrets, chmod 600 it", q,
-				(unsigned)st.st_mode & 07777);
-		free(q);
 	}
 	envfile_parse(l, file, data, len, out);
 	drop_repeats(l, out);
-out:
 	free(data);
 }
 
@@ -269,3 +287,37 @@ void cfg__env_with_file(struct cfg__envfiles *l, struct cfg_env *env, const stru
 	env_overlay(&fv, env);
 }
 
+/*
+ * The password is the file's first line as written (a trailing \r
+ * dropped, nothing else trimmed: spaces may be part of it). Errors are
+ * located at the password_file key and never quote the file.
+ */
+void cfg__password_file_read(struct cfg__envfiles *l, const struct cfg__node *ref,
+		char **password)
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	if (!ref || !cfg__is_string(ref) || !ref->str[0] ||
+			secret_file_read(l, ref, "password_file", &data, &len) != 0) {
+		return;
+	}
+	const char *nl = memchr(data, '\n', len);
+	size_t n = nl ? (size_t)(nl - data) : len;
+	if (n && data[n - 1] == '\r') {
+		n--;
+	}
+	char *q = cfg__quote(ref->str);
+	if (memchr(data, '\0', n)) {
+		bg_diag_error(l->d, &ref->loc, "password_file '%s': NUL byte in its first line: "
+				"is this a text file?", q);
+	} else if (n == 0) {
+		bg_diag_error(l->d, &ref->loc, "password_file '%s': the first line (the password) "
+				"is empty", q);
+	} else {
+		*password = bg_xstrndup(data, n);
+	}
+	free(q);
+	explicit_bzero(data, len);
+	free(data);
+}

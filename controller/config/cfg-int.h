@@ -299,6 +299,10 @@ void cfg__secrets_dir_check(struct cfg__envfiles *ef, const struct cfg__node *me
  * and lay env over its variables: env is sorted and without repeats after. */
 void cfg__env_with_file(struct cfg__envfiles *ef, struct cfg_env *env,
 		const struct cfg__node *ref);
+/* Read the first line of the password_file ref names, by env_file's rules,
+ * into *password (a new string; left NULL after an error, reported at ref). */
+void cfg__password_file_read(struct cfg__envfiles *ef, const struct cfg__node *ref,
+		char **password);
 
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);

@@ -771,6 +771,8 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 					"%s or in site_defaults)", s->display);
 		}
 		cfg__env_with_file(&l->ef, &site->env, cfg__map_get(merged, "env_file"));
+		cfg__password_file_read(&l->ef, cfg__map_get(cfg__map_get(merged, "preview_auth"),
+				"password_file"), &site->preview_auth.password);
 		const struct cfg__node *svcs = cfg__map_get(merged, "services");
 		const struct cfg__pair **sorted = cfg__pairs_sorted(svcs);
 		size_t np = is_map(svcs) ? svcs->n_pairs : 0;

@@ -39,6 +39,35 @@ void edge__nginx_access_render(struct bg_buf *b, const struct cfg *cfg,
 		const struct cfg_site *site);
 /* nginx: the server-level real-IP directives (edge.nginx.real_ip_from). */
 void edge__nginx_realip_render(struct bg_buf *b, const struct cfg *cfg);
+/* nginx: BG_ECONFIG when what access/realip render cannot be written as
+ * nginx words (a CIDR of preview_allow or real_ip_from, auth_dir with
+ * preview_auth); 0 otherwise. The renderer's input check. */
+int edge__nginx_access_check(const struct cfg *cfg, const struct cfg_site *site);
+/* nginx: AUTH_DIR/SITE.htpasswd (a new string). */
+char *edge__nginx_auth_path(const struct cfg *cfg, const char *site);
+/* nginx: inside a location of the preview block that everyone must reach
+ * (the ACME http-01 challenge): lift the block's allow list and password. */
+void edge__nginx_access_open_render(struct bg_buf *b);
+/*
+ * The preview host's credentials (edge-auth.c). edge__apr1: the apr1
+ * (Apache MD5-crypt) hash "$apr1$SALT$HASH" of password with salt (at most
+ * 8 characters of [./0-9A-Za-z] are used). edge__htpasswd_line:
+ * "USER:$apr1$SALT$HASH" with a salt derived from the credentials, NULL
+ * when the site has no preview_auth (or no password was loaded).
+ * edge__auth_tag: 16 hex of the line's SHA-256, for a rendered file to
+ * change when the credentials do; NULL without a line. New strings.
+ */
+char *edge__apr1(const char *password, const char *salt);
+char *edge__htpasswd_line(const struct cfg_site *site);
+char *edge__auth_tag(const struct cfg_site *site);
+/*
+ * nginx: make AUTH_DIR/SITE.htpasswd hold the site's htpasswd line (mode
+ * 0640, group edge.nginx.group; AUTH_DIR created 02750 root:group if
+ * missing), written atomically and only when it differs; removed when the
+ * site has no preview_auth (edge__auth_remove). Errors explained in d.
+ */
+int edge__auth_sync(const struct cfg *cfg, const struct cfg_site *site, struct bg_diag *d);
+int edge__auth_remove(const struct cfg *cfg, const char *site, struct bg_diag *d);
 /* nginx: PIDs of the workers taking new connections on listen (edge-nginx-run.c). */
 void edge__nginx_accepting_workers(const char *listen, struct bg_strv *pids);
 /* nginx: wait (until deadline, bg_mono_ms) for none of pids to accept any more. */
