@@ -246,8 +246,14 @@ int e2e_curl(char *const args[], char **body, char **location)
 		if (body) {
 			*body = bg_xstrdup(r.out);
 		}
-	} else {
-		th_print_error("curl exited %d: %s\n", r.status, r.err);
+	} else if (body) {
+		/* Said once by the caller's failure, not on every retry. */
+		*body = bg_xasprintf("(curl exited %d: %s)", r.status, r.err);
+		size_t n = strlen(*body);
+		while (n > 1 && (*body)[n - 2] == '\n') {
+			(*body)[n - 2] = ')';
+			(*body)[--n] = '\0';
+		}
 	}
 	th_run_release(&r);
 	return code;

@@ -49,7 +49,8 @@ int e2e_get(struct e2e *e, const char *host, char **body);
  * and any -H, -u, --data-binary, --cacert, --resolve among them); returns
  * the HTTP status (-1 when curl failed), *body (if not NULL) gets the body
  * without its trailing newlines, *location (if not NULL) the Location
- * header ("" when none). Both new strings, NULL when curl failed.
+ * header ("" when none). Both new strings; when curl failed, *location is
+ * NULL and *body says why ("(curl exited 7: ...)").
  */
 int e2e_curl(char *const args[], char **body, char **location);
 /* Wait until GET / on host answers want (nginx reload is asynchronous). */
