@@ -103,9 +103,12 @@ static const char *tls_why(const struct rec_diff_ctx *ctx, const struct edge_imp
 	struct edge_view flipped = *v;
 	struct bg_buf other = BG_BUF_INIT;
 	char sha[65];
+	bool same = false;
 	flipped.tls_ready = !v->tls_ready;
-	bool same = impl->render(ctx->cfg, &flipped, &other) == 0 &&
-			(bg_sha256_hex(other.data, other.len, sha), strcmp(sha, e->content_sha) == 0);
+	if (impl->render(ctx->cfg, &flipped, &other) == 0) {
+		bg_sha256_hex(other.data, other.len, sha);
+		same = strcmp(sha, e->content_sha) == 0;
+	}
 	bg_buf_release(&other);
 	if (!same) {
 		return NULL;

@@ -11,6 +11,13 @@
                              POST reads the whole body and answers "bytes=N"
 
 Listens on 127.0.0.1 only; runs until killed.
+
+  edge-backend.py client URL CAFILE MESSAGE
+                             a WebSocket client: connects to 127.0.0.1 at
+                             URL's port (TLS for wss://, checked against
+                             CAFILE for URL's host), sends MESSAGE and
+                             prints what comes back; exit 0 when it is the
+                             same
 """
 import sys
 import time
@@ -75,5 +82,30 @@ def http(port):
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
+def client(url, cafile, message):
+    import asyncio
+    import ssl
+    import urllib.parse
+    import websockets
+
+    parts = urllib.parse.urlsplit(url)
+    extra = {}
+    if parts.scheme == "wss":
+        ctx = ssl.create_default_context(cafile=cafile)
+        extra = {"ssl": ctx, "server_hostname": parts.hostname}
+
+    async def main():
+        async with websockets.connect(url, host="127.0.0.1", port=parts.port,
+                                      open_timeout=10, **extra) as conn:
+            await conn.send(message)
+            return await asyncio.wait_for(conn.recv(), 10)
+
+    got = asyncio.run(main())
+    print(got)
+    return 0 if got == message else 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "client":
+        sys.exit(client(sys.argv[2], sys.argv[3], sys.argv[4]))
     {"ws": ws, "http": http}[sys.argv[1]](int(sys.argv[2]))

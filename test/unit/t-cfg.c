@@ -993,7 +993,7 @@ static void test_edge_requirements(void **state)
 	char *dir = th_tmpdir("cfg");
 	th_write(dir, "global.conf", nginx_global);
 	th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: nginx\n"
-			"tls:\n  mode: files\n  cert: tls/a.crt\nport: 80\n");
+			"tls:\n  mode: files\n  key: tls/a.key\nport: 80\n");
 	th_write(dir, "sites/b.conf", "site: b\ndomains: [b.example.com]\nimage: nginx\n"
 			"tls: {mode: auto}\nport: 80\n");
 	th_write(dir, "sites/c.conf", "site: c\ndomains: [c.example.com, www.c.example.com]\n"
@@ -1006,6 +1006,8 @@ static void test_edge_requirements(void **state)
 	th_write(dir, "sites/e.pass", "correct horse\n");
 	th_write(dir, "sites/f.conf", "site: f\ndomains: [f.example.com]\nimage: nginx\n"
 			"tls:\n  key: tls/f.key\nport: 80\n");
+	th_write(dir, "sites/g.conf", "site: g\ndomains: [g.example.com]\nimage: nginx\n"
+			"tls:\n  mode: files\n  cert: tls/g.crt\nport: 80\n");
 	struct loaded l;
 	load(&l, dir);
 	assert_int_equal(l.err, BG_ECONFIG);
@@ -1018,7 +1020,8 @@ static void test_edge_requirements(void **state)
 			"sites/d.conf:6:3: error: preview_auth needs both user and password_file\n"
 			"sites/e.conf:4:15: error: preview_auth is set but the site has no preview "
 			"host\n"
-			"sites/f.conf:5:3: error: tls.cert and tls.key are only used with tls.mode files\n");
+			"sites/f.conf:5:3: error: tls.cert and tls.key are only used with tls.mode files\n"
+			"sites/g.conf:5:9: error: tls.mode files needs tls.cert and tls.key\n");
 	th_assert_not_contains(l.text, "correct horse");
 	loaded_release(&l);
 
@@ -1033,7 +1036,7 @@ static void test_edge_requirements(void **state)
 	th_write(dir, "sites/d.conf", "site: d\ndomains: [d.example.com]\n"
 			"preview: preview.d.example.com\nimage: nginx\n"
 			"preview_auth:\n  user: bob\n  password_file: e.pass\nport: 80\n");
-	for (const char *const *g = (const char *const[]){"e", "f", NULL}; *g; g++) {
+	for (const char *const *g = (const char *const[]){"e", "f", "g", NULL}; *g; g++) {
 		char *p = bg_xasprintf("%s/sites/%s.conf", dir, *g);
 		assert_int_equal(unlink(p), 0);
 		free(p);

@@ -14,7 +14,8 @@
  * place and nginx serving what it served, with nginx's own output in the
  * diagnostics; the argvs run with cwd = the config directory; an empty
  * upstream answers 502; a real WebSocket handshake and echo pass through
- * nginx while plain requests keep the upstream keepalive; a body above
+ * nginx (and over HTTPS, wss://) while plain requests keep the upstream
+ * keepalive; a body above
  * nginx's 1m default but under edge.max_body reaches the backend and one
  * above gets 413; edge.read_timeout gives 504 past it; HTTPS is served
  * with the site's certificate (files, and certbot's live/ links for auto),
@@ -542,6 +543,29 @@ static void test_tls_goldens(void **state)
 	}
 }
 
+/*
+ * A file written before issue 11 (no WebSocket map, no limits, no TLS):
+ * still understood, so upgrading bluegreen reads what is live from it and
+ * plans one rewrite rather than calling the edge unreadable.
+ */
+static void test_legacy_file_parses(void **state)
+{
+	char *path = ngcase_path("legacy-preview-candidate");
+	char *text = th_read(path);
+	struct obs_edge e;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", text, strlen(text), &e), 0);
+	assert_null(e.error);
+	assert_string_equal(e.live, "blue");
+	assert_string_equal(e.preview, "green");
+	assert_int_equal(e.upstreams.n, 1);
+	assert_string_equal(e.upstreams.v[0], "172.20.0.2:8080");
+	th_assert_not_contains(text, "map $http_upgrade");
+	edge__obs_reset(&e);
+	free(text);
+	free(path);
+}
+
 /* Values that would leave their syntactic place never reach a file. */
 static void test_tls_inputs_refused(void **state)
 {
@@ -706,7 +730,7 @@ static void test_goldens_pass_nginx_t(void **state)
 			"preview-no-candidate", "replicas", "no-certresolver", "multi-domain",
 			"empty-upstream", "digit-site", "tls-files", "tls-files-no-redirect",
 			"tls-auto", "tls-auto-pending", "hsts", "redirect-to", "redirect-to-tls",
-			"max-body"};
+			"max-body", "legacy-preview-candidate"};
 	char *scratch = th_tmpdir("edge-nginx-t");
 	chmod(scratch, 0755);
 	th_write(scratch, "nginx.conf", "pid nginx.pid;\nevents {}\nhttp {\n"
@@ -1847,6 +1871,58 @@ static void test_read_timeout(void **state)
 	backend_stop(be);
 }
 
+/*
+ * A WebSocket over HTTPS (wss://, what a browser on an HTTPS page opens):
+ * the TLS server block proxies the upgrade like the HTTP one. The client
+ * is python3-websockets checking the certificate against our CA.
+ */
+static void test_wss(void **state)
+{
+	if (!have_websockets()) {
+		print_message("# SKIP " PYTHON " without python3-websockets\n");
+		skip();
+	}
+	static const char *const names[] = {"wss.example.com", NULL};
+	char *tlsdir = bg_xasprintf("%s/tls", E.dir);
+	make_cert(tlsdir, "wss", names);
+	int tport = th_free_port();
+	free(E.cfg.g.nginx.listen_tls);
+	E.cfg.g.nginx.listen_tls = bg_xasprintf("127.0.0.1:%d", tport);
+	int port;
+	pid_t ws = backend_start("ws", &port);
+	struct xsite x;
+	xsite_init(&x, "wss", "wss.example.com", port);
+	x.s.tls.mode = CFG_TLS_FILES;
+	x.s.tls.cert = bg_xstrdup("tls/wss.crt");
+	x.s.tls.key = bg_xstrdup("tls/wss.key");
+	xsite_install(&x, true);
+
+	char *script = th_src_path("test/unit/edge-backend.py");
+	char *url = bg_xasprintf("wss://wss.example.com:%d/chat", tport);
+	char *ca = bg_xasprintf("%s/wss.crt", tlsdir);
+	char *argv[] = {PYTHON, script, "client", url, ca, "hello over TLS", NULL};
+	int st = -1;
+	char *out = NULL;
+	assert_int_equal(bg_spawn_capture(argv, NULL, 30000, &st, &out), 0);
+	if (st != 0) {
+		th_print_error("wss client (exit %d):\n%s\n", st, out);
+	}
+	assert_int_equal(st, 0);
+	assert_string_equal(out, "hello over TLS\n");
+	free(out);
+	/* The plain ws:// URL is redirected, not served: HTTP goes to HTTPS. */
+	struct resp r;
+	http_get(E.port, "wss.example.com", &r);
+	assert_int_equal(r.status, 308);
+
+	free(ca);
+	free(url);
+	free(script);
+	xsite_release(&x);
+	backend_stop(ws);
+	free(tlsdir);
+}
+
 /* Last: nginx stops cleanly, and nothing we started is left running. */
 static void test_stop(void **state)
 {
@@ -1869,6 +1945,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls_goldens),
 		cmocka_unit_test(test_tls_inputs_refused),
+		cmocka_unit_test(test_legacy_file_parses),
 		cmocka_unit_test(test_goldens_pass_nginx_t),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_switch_under_load),
@@ -1886,6 +1963,7 @@ int main(void)
 		cmocka_unit_test(test_read_timeout),
 		cmocka_unit_test(test_https_files),
 		cmocka_unit_test(test_https_auto),
+		cmocka_unit_test(test_wss),
 		cmocka_unit_test(test_stop),
 	};
 	if (access(NGINX, X_OK) != 0) {
