@@ -251,6 +251,10 @@ static void assert_preview(struct e2e *e, const char *cred, int want, const char
 		th_print_error("the site's nginx file:\n%s\n", conf ? conf : "(none)");
 		free(conf);
 		free(path);
+		char *pwf = bg_xasprintf("%s/auth/%s.htpasswd", e->dir, e->site);
+		th_print_error("the preview's password file %s %s\n", pwf,
+				access(pwf, F_OK) == 0 ? "exists" : "does not exist");
+		free(pwf);
 		fail_msg("preview %s credentials: %d \"%s\", want %d%s%s", cred ? "with" : "without",
 				code, body, want, want_body ? " " : "",
 				want_body ? want_body : "");
