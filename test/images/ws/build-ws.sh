@@ -46,10 +46,10 @@ have bluegreen-test/ws:v1 && have bluegreen-test/ws:v2 && exit 0
 
 start=$(date +%s)
 # Documentation, manuals and translations are of no use to a test server.
+# copy-in is one of mmdebstrap's own hooks (no shell); /srv is base-files'.
 mmdebstrap --variant=essential --quiet --include=python3-websockets \
 	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
 	--dpkgopt='path-exclude=/usr/share/locale/*' \
-	--customize-hook='mkdir -p "$1/srv"' \
 	--customize-hook="copy-in $here/server.py /srv" \
 	bookworm "$work/ws.tar" "$mirror" >"$work/mmdebstrap.log" 2>&1 || {
 	cat "$work/mmdebstrap.log" >&2
