@@ -64,12 +64,12 @@ static char *ws_client_path(void)
 	return th_src_path("test/docker/ws-client.py");
 }
 
-/* One message on a new connection: the answer line ("error: ..." on failure). */
-static char *ws_once(struct e2e *e, const char *msg)
+/* One message on a new connection to host: the answer line ("error: ..." on failure). */
+static char *ws_once(struct e2e *e, const char *host, const char *msg)
 {
 	char *py = ws_client_path();
 	char *port = bg_xasprintf("%d", e->port);
-	char *argv[] = {"/usr/bin/python3", py, port, e->domain, "-", (char *)msg, NULL};
+	char *argv[] = {"/usr/bin/python3", py, port, (char *)host, "-", (char *)msg, NULL};
 	struct th_run r;
 	th_run_argv(argv, NULL, &r);
 	char *out = bg_xstrdup(r.out);
@@ -128,6 +128,10 @@ static void test_websocket_across_switch(void **state)
 	e2e_site(&e, "bluegreen-test/ws:v2", NULL);
 	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
 	assert_true(e2e_wait_body(&e, e.preview, "v2", 5000));
+	/* The preview host passes WebSockets too (loopback: allowed by default). */
+	got = ws_once(&e, e.preview, "preview");
+	assert_string_equal(got, "v2: preview");
+	free(got);
 	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
 	char *live = e2e_edge_live(&e);
 	assert_non_null(live);
@@ -146,7 +150,7 @@ static void test_websocket_across_switch(void **state)
 	assert_int_equal(th_wait(ws_pid), 0);
 	ws_pid = 0;
 	/* ...and a new one goes to v2. */
-	got = ws_once(&e, "hello");
+	got = ws_once(&e, e.domain, "hello");
 	assert_string_equal(got, "v2: hello");
 	free(got);
 
