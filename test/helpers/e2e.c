@@ -11,6 +11,11 @@
 
 void e2e_global(struct e2e *e, const char *extra)
 {
+	e2e_global_nginx(e, NULL, extra);
+}
+
+void e2e_global_nginx(struct e2e *e, const char *nginx_extra, const char *extra)
+{
 	struct bg_buf b = BG_BUF_INIT;
 	if (e->mode) {
 		bg_buf_addf(&b, "install_mode: %s\n", e->mode);
@@ -21,6 +26,9 @@ void e2e_global(struct e2e *e, const char *extra)
 		char *y = th_nginx_edge_yaml(e->port);
 		bg_buf_adds(&b, y);
 		free(y);
+		if (nginx_extra) {
+			bg_buf_adds(&b, nginx_extra);
+		}
 	} else {
 		/* Not the defaults, so a test sees they are the ones used. */
 		bg_buf_addf(&b, "  traefik:\n    dynamic_dir: traefik/dynamic\n"
@@ -198,6 +206,56 @@ int e2e_get(struct e2e *e, const char *host, char **body)
 	th_run_release(&r);
 	free(hdr);
 	free(url);
+	return code;
+}
+
+int e2e_curl(char *const args[], char **body, char **location)
+{
+	struct bg_strv argv;
+	bg_strv_init(&argv);
+	const char *fixed[] = {"curl", "-sS", "--max-time", "60", "-o", "-", "-w",
+			"\n%{http_code} %{redirect_url}"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(fixed); i++) {
+		bg_strv_push(&argv, fixed[i]);
+	}
+	for (size_t i = 0; args[i]; i++) {
+		bg_strv_push(&argv, args[i]);
+	}
+	struct th_run r;
+	th_run_argv(argv.v, NULL, &r);
+	bg_strv_release(&argv);
+	int code = -1;
+	char *nl = strrchr(r.out, '\n');
+	if (body) {
+		*body = NULL;
+	}
+	if (location) {
+		*location = NULL;
+	}
+	if (r.status == 0 && nl) {
+		char *sp = NULL;
+		code = (int)strtol(nl + 1, &sp, 10);
+		if (location) {
+			*location = bg_xstrdup(*sp == ' ' ? sp + 1 : "");
+		}
+		*nl = '\0';
+		size_t n = strlen(r.out);
+		while (n && (r.out[n - 1] == '\n' || r.out[n - 1] == '\r')) {
+			r.out[--n] = '\0';
+		}
+		if (body) {
+			*body = bg_xstrdup(r.out);
+		}
+	} else if (body) {
+		/* Said once by the caller's failure, not on every retry. */
+		*body = bg_xasprintf("(curl exited %d: %s)", r.status, r.err);
+		size_t n = strlen(*body);
+		while (n > 1 && (*body)[n - 2] == '\n') {
+			(*body)[n - 2] = ')';
+			(*body)[--n] = '\0';
+		}
+	}
+	th_run_release(&r);
 	return code;
 }
 

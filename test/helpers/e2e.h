@@ -31,6 +31,9 @@ struct e2e {
 void e2e_init(struct e2e *e, const char *tag, const char *kind, const char *mode);
 /* (Re)write global.conf (e.g. after changing e->mode), with extra top-level YAML. */
 void e2e_global(struct e2e *e, const char *extra);
+/* The same, with extra lines under edge.nginx (each indented by four
+ * spaces, e.g. "    listen_tls: ...\n"; NULL: none) after the test's own. */
+void e2e_global_nginx(struct e2e *e, const char *nginx_extra, const char *extra);
 /* (Re)write sites/SITE.conf with an image and extra YAML lines. */
 void e2e_site(struct e2e *e, const char *image, const char *extra);
 /* Run `bluegreen -c DIR ARGS...` (NULL-terminated). */
@@ -41,6 +44,15 @@ char *e2e_plan(struct e2e *e, int *status);
 int e2e_plan_apply(struct e2e *e, struct th_run *apply_out);
 /* GET / through nginx with Host: host; returns the status, *body trimmed. */
 int e2e_get(struct e2e *e, const char *host, char **body);
+/*
+ * Run `curl -sS --max-time 60 -o - -w ... ARGS` (NULL-terminated; the URL
+ * and any -H, -u, --data-binary, --cacert, --resolve among them); returns
+ * the HTTP status (-1 when curl failed), *body (if not NULL) gets the body
+ * without its trailing newlines, *location (if not NULL) the Location
+ * header ("" when none). Both new strings; when curl failed, *location is
+ * NULL and *body says why ("(curl exited 7: ...)").
+ */
+int e2e_curl(char *const args[], char **body, char **location);
 /* Wait until GET / on host answers want (nginx reload is asynchronous). */
 bool e2e_wait_body(struct e2e *e, const char *host, const char *want, int ms);
 /* The container's state from `docker inspect` ("running", "exited", "" if absent). */

@@ -6,21 +6,48 @@
 #
 #   bluegreen-test/web:v1 v2 v3  busybox httpd on :8080; GET / -> "vN",
 #                                GET /healthz -> "ok", GET /cgi-bin/slow ->
-#                                answers after 1 s (in-flight request tests)
+#                                answers after 1 s (in-flight request tests),
+#                                POST /cgi-bin/upload -> the number of body
+#                                bytes it read (upload tests)
 #   bluegreen-test/web:bad       same server, no /healthz (404): never healthy
 #   bluegreen-test/web:hc        serves "hc", with a Docker HEALTHCHECK on /healthz
 #   bluegreen-test/web:hc-bad    serves "hc-bad" and /healthz, with a Docker
 #                                HEALTHCHECK on /nope (404): never healthy
 #   bluegreen-test/db:1          a stand-in backing service (busybox sleep)
 #
-# Idempotent: an image that exists is left alone (BG_IMAGES_REBUILD=1 forces).
+# `build.sh ws` builds, in addition, the WebSocket images (about a minute,
+# needs mmdebstrap and the host's Debian mirror, so only the tests that use
+# them ask for them):
+#
+#   bluegreen-test/ws:v1 v2      Debian bookworm (mmdebstrap --variant=essential
+#                                + python3-websockets, docker import) running
+#                                ws/server.py on :8080: GET / -> "vN", GET
+#                                /healthz -> "ok", a WebSocket echoes each
+#                                message as "vN: MESSAGE"
+#
+# Cached by input hash: every image carries the label bluegreen-test.inputs,
+# a hash of what it is built from (this script and busybox for the busybox
+# images; ws/build-ws.sh, ws/server.py and the mirror for the ws images). An
+# image whose label differs (or is missing: built by an older script) is
+# built again; BG_IMAGES_REBUILD=1 forces every build.
 set -eu
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 [ -x "$BUSYBOX" ] || { echo "build.sh: $BUSYBOX not found (apt-get install busybox-static)" >&2; exit 1; }
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
 	echo "build.sh: $BUSYBOX is not statically linked (apt-get install busybox-static)" >&2; exit 1; }
 
-have() { [ "${BG_IMAGES_REBUILD:-0}" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
+here=$(cd "$(dirname "$0")" && pwd)
+# The inputs of the busybox images: this script (the recipes) and busybox.
+inputs=$(cat "$0" "$BUSYBOX" | sha256sum | cut -c1-16)
+label="LABEL bluegreen-test.inputs=$inputs"
+
+# have TAG [HASH]: the image exists and was built from these inputs.
+have() {
+	[ "${BG_IMAGES_REBUILD:-0}" != 1 ] || return 1
+	got=$(docker image inspect -f '{{index .Config.Labels "bluegreen-test.inputs"}}' "$1" 2>/dev/null) ||
+		return 1
+	[ "$got" = "${2:-$inputs}" ]
+}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bg-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -29,7 +56,7 @@ rootfs() { # rootfs DIR VERSION HEALTHZ(yes|no)
 	d=$1
 	mkdir -p "$d/bin" "$d/www/cgi-bin" "$d/tmp"
 	cp "$BUSYBOX" "$d/bin/busybox"
-	for a in sh sleep echo cat env httpd; do ln -sf busybox "$d/bin/$a"; done
+	for a in sh sleep echo cat env httpd head wc; do ln -sf busybox "$d/bin/$a"; done
 	printf '%s\n' "$2" > "$d/www/index.html"
 	[ "$3" = yes ] && printf 'ok\n' > "$d/www/healthz"
 	cat > "$d/www/cgi-bin/slow" <<CGI
@@ -37,7 +64,14 @@ rootfs() { # rootfs DIR VERSION HEALTHZ(yes|no)
 sleep 1
 printf 'Content-Type: text/plain\r\n\r\n%s slow\n' "$2"
 CGI
-	chmod 755 "$d/www/cgi-bin/slow"
+	# Reads exactly CONTENT_LENGTH bytes (what httpd announced) and says
+	# how many arrived: an upload that reached the container whole.
+	cat > "$d/www/cgi-bin/upload" <<'CGI'
+#!/bin/sh
+n=$(head -c "${CONTENT_LENGTH:-0}" | wc -c)
+printf 'Content-Type: text/plain\r\n\r\n%s\n' "$n"
+CGI
+	chmod 755 "$d/www/cgi-bin/slow" "$d/www/cgi-bin/upload"
 }
 
 httpd_cmd='CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]'
@@ -45,12 +79,12 @@ httpd_cmd='CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]'
 for v in v1 v2 v3; do
 	have "bluegreen-test/web:$v" && continue
 	rootfs "$work/$v" "$v" yes
-	tar -C "$work/$v" -c . | docker import -c "$httpd_cmd" -c 'EXPOSE 8080' - "bluegreen-test/web:$v" >/dev/null
+	tar -C "$work/$v" -c . | docker import -c "$httpd_cmd" -c 'EXPOSE 8080' -c "$label" - "bluegreen-test/web:$v" >/dev/null
 done
 
 if ! have bluegreen-test/web:bad; then
 	rootfs "$work/bad" bad no
-	tar -C "$work/bad" -c . | docker import -c "$httpd_cmd" -c 'EXPOSE 8080' - bluegreen-test/web:bad >/dev/null
+	tar -C "$work/bad" -c . | docker import -c "$httpd_cmd" -c 'EXPOSE 8080' -c "$label" - bluegreen-test/web:bad >/dev/null
 fi
 
 hc_image() { # hc_image TAG HEALTH_PATH: the server plus a Docker HEALTHCHECK on that path
@@ -61,6 +95,7 @@ hc_image() { # hc_image TAG HEALTH_PATH: the server plus a Docker HEALTHCHECK on
 FROM scratch
 COPY rootfs/ /
 EXPOSE 8080
+$label
 HEALTHCHECK --interval=1s --timeout=1s --retries=3 CMD ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080$path"]
 CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
 DF
@@ -76,6 +111,9 @@ if ! have bluegreen-test/db:1; then
 	mkdir -p "$work/db/bin" "$work/db/data"
 	cp "$BUSYBOX" "$work/db/bin/busybox"
 	tar -C "$work/db" -c . | docker import -c 'CMD ["/bin/busybox", "sleep", "2147483647"]' \
-		- bluegreen-test/db:1 >/dev/null
+		-c "$label" - bluegreen-test/db:1 >/dev/null
+fi
+if [ "${1:-}" = ws ]; then
+	sh "$here/ws/build-ws.sh" "$work"
 fi
 echo "test images ready"
