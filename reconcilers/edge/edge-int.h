@@ -61,10 +61,11 @@ char *edge__apr1(const char *password, const char *salt);
 char *edge__htpasswd_line(const struct cfg_site *site);
 char *edge__auth_tag(const struct cfg_site *site);
 /*
- * nginx (edge-nginx-access.c): make AUTH_DIR/SITE.htpasswd hold the site's htpasswd line (mode
- * 0640, group edge.nginx.group; AUTH_DIR created 02750 root:group if
- * missing), written atomically and only when it differs; removed when the
- * site has no preview_auth (edge__auth_remove). Errors explained in d.
+ * nginx (edge-nginx-access.c): make AUTH_DIR/SITE.htpasswd hold the
+ * site's htpasswd line (mode 0640, group edge.nginx.group; AUTH_DIR
+ * created 02750 root:group if missing), written atomically and only when
+ * it differs; removed when the site has no preview_auth
+ * (edge__auth_remove). Errors explained in d.
  */
 int edge__auth_sync(const struct cfg *cfg, const struct cfg_site *site, struct bg_diag *d);
 int edge__auth_remove(const struct cfg *cfg, const char *site, struct bg_diag *d);
