@@ -335,6 +335,8 @@ static char *step_issue(struct e2e *e, const struct acme *a)
 		th_print_error("HTTPS refused; the edge file:\n%s\n", th_read(f));
 		free(f);
 	}
+	free(body);
+	body = NULL;
 	assert_int_equal(https_get(a->root, url, resolve, &body), 200);
 	assert_string_equal(body, "v1");
 	free(body);
