@@ -80,6 +80,9 @@ void edge__nginx_wait_workers(const struct bg_strv *pids, int64_t deadline);
  * proxy reads its files as root (nginx's master, Traefik in its container).
  */
 unsigned edge__file_mode(const char *content, size_t len);
+/* After an install: path must hold exactly content (another writer, or a
+ * file system that lost it, is BG_EEDGE, explained in d). */
+int edge__read_back(const char *path, const char *content, size_t len, struct bg_diag *d);
 /* Reset e and record why its file cannot be understood; returns BG_EPARSE. */
 int edge__obs_fail(struct obs_edge *e, const char *fmt, ...) BG_PRINTF(2, 3);
 

@@ -624,8 +624,8 @@ static bool nginx_take(const struct cfg *cfg, const char *site, const char *cont
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d)
 {
-	char *path = NULL, *prev = NULL, *back = NULL;
-	size_t prev_len = 0, back_len = 0;
+	char *path = NULL, *prev = NULL;
+	size_t prev_len = 0;
 	bool had_prev = false;
 	struct bg_strv old_workers;
 	const char *why = NULL;
@@ -686,11 +686,8 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 		err = BG_EEDGE;
 		goto out;
 	}
-	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &back, &back_len, NULL, &why);
-	if (err || back_len != len || memcmp(back, content, len) != 0) {
-		bg_diag_error(d, NULL, "'%s' does not read back as written: %s", path,
-				err ? why : "content differs (another writer?)");
-		err = BG_EEDGE;
+	err = edge__read_back(path, content, len, d);
+	if (err) {
 		goto out;
 	}
 	if (cs && !cs->preview_auth.user) {
@@ -699,7 +696,6 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 	bg_trace(EDGE, "installed '%s' (%zu bytes)", path, len);
 out:
 	bg_strv_release(&old_workers);
-	free(back);
 	free(prev);
 	free(path);
 	return err;

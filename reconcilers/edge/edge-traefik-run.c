@@ -261,8 +261,8 @@ int edge__traefik_install(const struct cfg *cfg, const char *site, const char *c
 {
 	const struct cfg_traefik *t = &cfg->g.traefik;
 	struct obs_edge e;
-	char *path = NULL, *staging = NULL, *prev = NULL, *back = NULL, *want = NULL;
-	size_t prev_len = 0, back_len = 0;
+	char *path = NULL, *staging = NULL, *prev = NULL, *want = NULL;
+	size_t prev_len = 0;
 	const char *why = NULL;
 	int err;
 
@@ -296,11 +296,8 @@ int edge__traefik_install(const struct cfg *cfg, const char *site, const char *c
 		bg_diag_error(d, NULL, "cannot write '%s': %s", path, why);
 		goto out;
 	}
-	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &back, &back_len, NULL, &why);
-	if (err || back_len != len || memcmp(back, content, len) != 0) {
-		bg_diag_error(d, NULL, "'%s' does not read back as written: %s", path,
-				err ? why : "content differs (another writer?)");
-		err = BG_EEDGE;
+	err = edge__read_back(path, content, len, d);
+	if (err) {
 		goto out;
 	}
 	if (t->api && *t->api && api_confirm(t->api, site, want, d) == API_TIMEOUT) {
@@ -312,7 +309,6 @@ int edge__traefik_install(const struct cfg *cfg, const char *site, const char *c
 out:
 	edge__obs_reset(&e);
 	free(want);
-	free(back);
 	free(prev);
 	free(staging);
 	free(path);

@@ -85,6 +85,21 @@ bool edge_tls_ready(const struct cfg *cfg, const struct cfg_site *site)
 	return ok;
 }
 
+int edge__read_back(const char *path, const char *content, size_t len, struct bg_diag *d)
+{
+	char *back = NULL;
+	size_t back_len = 0;
+	const char *why = NULL;
+	int err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &back, &back_len, NULL, &why);
+	if (err || back_len != len || memcmp(back, content, len) != 0) {
+		bg_diag_error(d, NULL, "'%s' does not read back as written: %s", path,
+				err ? why : "content differs (another writer?)");
+		err = BG_EEDGE;
+	}
+	free(back);
+	return err;
+}
+
 unsigned edge__file_mode(const char *content, size_t len)
 {
 	static const char *const marks[] = {"$apr1$", "# bluegreen-auth:"};
