@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ static void capture_add(char **buf, size_t *n, size_t *cap, const char *chunk, s
 struct spawn_run {
 	pid_t pid;
 	int fd;
+	int pidfd; /* readable once the child exited; -1 where the kernel has none */
 	char *buf;
 	size_t n, cap;
 	int wst;
@@ -76,6 +78,10 @@ static int spawn_setup(char *const argv[], char *const envp[], const char *cwd,
 		return BG_ERRNO(rc);
 	}
 	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+#ifdef SYS_pidfd_open
+	/* The child's exit as an event to poll, next to its output. */
+	s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+#endif
 	return 0;
 }
 
@@ -120,24 +126,34 @@ static int spawn_pump(struct spawn_run *s)
 				return BG_ERRNO(errno);
 			}
 		}
-		if (s->eof) {
-			if (!s->exited) {
-				struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
-				nanosleep(&ts, NULL);
-			}
-			continue;
+		if (s->exited && s->eof) {
+			break;
 		}
-		int wait_ms = 50;
+		/* Wait for output or for the exit (its pidfd), whichever comes. */
+		struct pollfd pfd[2];
+		nfds_t n = 0;
+		if (!s->eof) {
+			pfd[n++] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+		}
+		if (!s->exited && s->pidfd >= 0) {
+			pfd[n++] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
+		}
+		/* Nothing to poll (no pidfd, output closed): look again soon. */
+		int wait_ms = n ? 50 : 10;
 		if (s->deadline && s->deadline - now < wait_ms) {
 			wait_ms = (int)(s->deadline - now);
 		}
-		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
+		if (n == 0) {
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = wait_ms * 1000000L};
+			nanosleep(&ts, NULL);
+		} else if (poll(pfd, n, wait_ms) < 0 && errno != EINTR) {
 			int err = BG_ERRNO(errno);
 			kill(-s->pid, SIGKILL);
 			return err;
 		}
-		spawn_drain(s);
+		if (!s->eof) {
+			spawn_drain(s);
+		}
 	}
 	return 0;
 }
@@ -169,7 +185,7 @@ static int spawn_reap(struct spawn_run *s, int err, int *status)
 static int spawn_capture(char *const argv[], char *const envp[], const char *cwd,
 		uint64_t timeout_ms, int *status, char **output)
 {
-	struct spawn_run s = {.pid = -1, .fd = -1};
+	struct spawn_run s = {.pid = -1, .fd = -1, .pidfd = -1};
 	int pipefd[2] = {-1, -1};
 	int err;
 
@@ -188,6 +204,9 @@ static int spawn_capture(char *const argv[], char *const envp[], const char *cwd
 	}
 	if (s.fd >= 0) {
 		close(s.fd);
+	}
+	if (s.pidfd >= 0) {
+		close(s.pidfd);
 	}
 	if (output) {
 		if (!s.buf) {
