@@ -36,22 +36,8 @@ done
 docker info >/dev/null 2>&1 || skip "no Docker engine answers"
 [ -e .git ] || skip "$src is not a git checkout: the ZIP is made from one"
 
-# The host's Debian mirror for bookworm: deb822 sources first, then
-# one-line sources, then the default.
-mirror=
-for f in /etc/apt/sources.list.d/*.sources; do
-	[ -f "$f" ] || continue
-	mirror=$(awk '
-		/^URIs:/ { u = $2 }
-		/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") s = 1 }
-		/^$/ { if (u != "" && s) { print u; exit } u = ""; s = 0 }
-		END { if (u != "" && s) print u }' "$f" | head -n 1)
-	[ -n "$mirror" ] && break
-done
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-	mirror=$(awk '$1 == "deb" && $0 ~ / bookworm / { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
-fi
-: "${mirror:=http://deb.debian.org/debian}"
+# The host's Debian mirror for bookworm.
+mirror=$(sh "$src/test/images/debian-mirror.sh")
 
 recipe="mmdebstrap --variant=minbase bookworm $mirror; recipe 1"
 tag=bluegreen-fresh:bookworm-$(printf '%s' "$recipe" | sha256sum | cut -c1-12)

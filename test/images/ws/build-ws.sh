@@ -16,22 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v mmdebstrap >/dev/null 2>&1 ||
 	{ echo "build-ws.sh: mmdebstrap is not installed (apt-get install mmdebstrap)" >&2; exit 1; }
 
-# The host's Debian mirror for bookworm (as test/release/t-fresh.sh finds
-# it): deb822 sources first, then one-line sources, then the default.
-mirror=
-for f in /etc/apt/sources.list.d/*.sources; do
-	[ -f "$f" ] || continue
-	mirror=$(awk '
-		/^URIs:/ { u = $2 }
-		/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") s = 1 }
-		/^$/ { if (u != "" && s) { print u; exit } u = ""; s = 0 }
-		END { if (u != "" && s) print u }' "$f" | head -n 1)
-	[ -n "$mirror" ] && break
-done
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-	mirror=$(awk '$1 == "deb" && $0 ~ / bookworm / { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
-fi
-: "${mirror:=http://deb.debian.org/debian}"
+# The host's Debian mirror for bookworm.
+mirror=$(sh "$here/../debian-mirror.sh")
 
 inputs=$( (cat "$0" "$here/server.py"; printf '%s\n' "$mirror") | sha256sum | cut -c1-16)
 label="LABEL bluegreen-test.inputs=$inputs"
