@@ -263,6 +263,8 @@ int bg_duration_parse(const char *s, uint64_t *ms)
 		mult = 60 * 1000;
 	} else if (strcmp(p, "h") == 0) {
 		mult = 3600 * 1000;
+	} else if (strcmp(p, "d") == 0) {
+		mult = 24 * 3600 * 1000;
 	} else {
 		return BG_EPARSE;
 	}
@@ -275,7 +277,9 @@ int bg_duration_parse(const char *s, uint64_t *ms)
 
 void bg_duration_format(uint64_t ms, char buf[32])
 {
-	if (ms && ms % 3600000 == 0) {
+	if (ms && ms % 86400000 == 0) {
+		snprintf(buf, 32, "%" PRIu64 "d", ms / 86400000);
+	} else if (ms && ms % 3600000 == 0) {
 		snprintf(buf, 32, "%" PRIu64 "h", ms / 3600000);
 	} else if (ms && ms % 60000 == 0) {
 		snprintf(buf, 32, "%" PRIu64 "m", ms / 60000);

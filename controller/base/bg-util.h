@@ -65,8 +65,8 @@ int64_t bg_mono_ms(void);
 void bg_time_format_utc(int64_t ms, char buf[32]);
 
 /*
- * Parse a duration: an integer followed by ms, s, m or h ("200ms", "1s",
- * "2m"). Returns 0 and sets *ms, or BG_EPARSE. Bounds are the caller's.
+ * Parse a duration: an integer followed by ms, s, m, h or d ("200ms", "1s",
+ * "2m", "30d"). Returns 0 and sets *ms, or BG_EPARSE. Bounds are the caller's.
  */
 int bg_duration_parse(const char *s, uint64_t *ms);
 /* Format a duration back, shortest exact unit: 1500 -> "1500ms", 2000 -> "2s". */

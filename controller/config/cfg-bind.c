@@ -418,6 +418,11 @@ void cfg__site_release(struct cfg_site *s)
 		cfg__env_release(&v->env);
 		free(v->env_file);
 		mounts_release(v->mounts, v->n_mounts);
+		bg_strv_release(&v->backup.command);
+		bg_strv_release(&v->backup.restore);
+		bg_strv_release(&v->health.command);
+		free(v->resources.memory);
+		free(v->resources.cpus);
 	}
 	free(s->services);
 	bg_strv_release(&s->depends_on);
@@ -426,6 +431,8 @@ void cfg__site_release(struct cfg_site *s)
 	bg_strv_release(&s->modules);
 	free(s->tls.cert);
 	free(s->tls.key);
+	free(s->resources.memory);
+	free(s->resources.cpus);
 	free(s->redirect_to);
 	free(s->edge.max_body);
 	free(s->preview_auth.user);

@@ -342,6 +342,36 @@ uint64_t cfg_size_bytes(const char *s)
 	}
 }
 
+/* A number of CPUs as Docker takes it: digits, optionally '.' and up to 3
+ * more ("1", "0.5", "1.25"), above zero and at most 1024. */
+static bool cpus_valid(const char *s)
+{
+	return cfg_cpus_nano(s) != 0;
+}
+
+uint64_t cfg_cpus_nano(const char *s)
+{
+	size_t n = s ? strspn(s, "0123456789") : 0;
+	if (n == 0 || n > 4) {
+		return 0;
+	}
+	uint64_t v = strtoull(s, NULL, 10) * 1000000000ull;
+	if (s[n] == '.') {
+		size_t f = strspn(s + n + 1, "0123456789");
+		if (f == 0 || f > 3 || s[n + 1 + f] != '\0') {
+			return 0;
+		}
+		uint64_t frac = strtoull(s + n + 1, NULL, 10);
+		for (size_t i = f; i < 9; i++) {
+			frac *= 10;
+		}
+		v += frac;
+	} else if (s[n] != '\0') {
+		return 0;
+	}
+	return v <= 1024 * 1000000000ull ? v : 0;
+}
+
 /* An e-mail address for an ACME account: one '@', no spaces or quotes. */
 static bool email_valid(const char *s)
 {
@@ -516,6 +546,7 @@ const char *const cfg__def_redact[] = {"*SECRET*", "*PASSWORD*", "*PASSWD*",
 static const char *const def_empty[] = {NULL};
 static const char *const tls_modes[] = {"off", "auto", "files", NULL};
 static const char *const def_certbot[] = {"certbot", NULL};
+static const char *const backup_presets[] = {"custom", "mariadb", "mysql", "postgres", NULL};
 static const char *const def_preview_allow[] = {"127.0.0.1/32", "::1/128", NULL};
 
 #define HOSTNAME_EXPECT "a lowercase host name such as shop.example.com (no wildcards)"
@@ -709,6 +740,66 @@ static const struct cfg__key preview_auth_keys[] = {
 	{0},
 };
 
+static const struct cfg__key site_resources_keys[] = {
+	{.name = "memory", .type = K_STR, .off = S(resources.memory), .check = size_valid,
+		.expect = "a size such as 512m or 2g", .doc = "memory limit of each container (hard)"},
+	{.name = "cpus", .type = K_STR, .off = S(resources.cpus), .check = cpus_valid,
+		.expect = "a number of CPUs such as 1, 0.5 or 1.5",
+		.doc = "CPU limit of each container"},
+	{.name = "pids", .type = K_INT, .off = S(resources.pids), .def = "0", .min = 0,
+		.max = 4194304, .doc = "process limit of each container; 0: none"},
+	{0},
+};
+
+static const struct cfg__key service_resources_keys[] = {
+	{.name = "memory", .type = K_STR, .off = V(resources.memory), .check = size_valid,
+		.expect = "a size such as 512m or 2g", .doc = "memory limit of the container (hard)"},
+	{.name = "cpus", .type = K_STR, .off = V(resources.cpus), .check = cpus_valid,
+		.expect = "a number of CPUs such as 1, 0.5 or 1.5", .doc = "CPU limit of the container"},
+	{.name = "pids", .type = K_INT, .off = V(resources.pids), .def = "0", .min = 0,
+		.max = 4194304, .doc = "process limit of the container; 0: none"},
+	{0},
+};
+
+static const struct cfg__key service_backup_keys[] = {
+	{.name = "preset", .type = K_ENUM, .off = V(backup.preset), .defs = backup_presets,
+		.def = "custom",
+		.doc = "mariadb, mysql or postgres: ready-made command and restore; custom: as written"},
+	{.name = "command", .type = K_ARGV, .off = V(backup.command), .defs = def_empty,
+		.expect = "[mariadb-dump, --all-databases, --single-transaction]",
+		.doc = "argv run in the service's container; writes the dump on stdout"},
+	{.name = "restore", .type = K_ARGV, .off = V(backup.restore), .defs = def_empty,
+		.expect = "[mariadb]",
+		.doc = "argv run in the service's container; reads the dump on stdin"},
+	{0},
+};
+
+static const struct cfg__key service_health_keys[] = {
+	{.name = "tcp", .type = K_INT, .off = V(health.tcp), .def = "0", .min = 0, .max = 65535,
+		.doc = "port that accepts a TCP connection once the service is ready; 0: none"},
+	{.name = "command", .type = K_ARGV, .off = V(health.command), .defs = def_empty,
+		.expect = "[mariadb-admin, ping]",
+		.doc = "argv run in the service's container; exit 0 means ready"},
+	{.name = "interval", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = V(health.interval_ms), .def = "1s", .doc = "time between checks"},
+	{.name = "timeout", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = V(health.timeout_ms), .def = "2s", .doc = "time limit of one check"},
+	{.name = "retries", .type = K_INT, .off = V(health.retries), .def = "60",
+		.min = 1, .max = UINT32_MAX, .doc = "checks before the service is declared unhealthy"},
+	{0},
+};
+
+static const struct cfg__key site_backup_keys[] = {
+	{.name = "before_switch", .type = K_BOOL, .off = S(backup.before_switch),
+		.doc = "back up before a switch or a service change; default true in "
+		       "install_mode production, false otherwise"},
+	{.name = "keep", .type = K_INT, .off = S(backup.keep), .def = "10", .min = 1,
+		.max = 10000, .doc = "newest complete backups kept"},
+	{.name = "max_age", .type = K_DURATION, .off = S(backup.max_age_ms), .def = "30d",
+		.doc = "backups older than this are pruned (never the last good one); 0s: no limit"},
+	{0},
+};
+
 static const struct cfg__key service_keys[] = {
 	{.name = "image", .type = K_STR, .flags = F_REQUIRED, .off = V(image),
 		.check = image_valid, .expect = IMAGE_EXPECT, .doc = "docker image of the service"},
@@ -721,6 +812,12 @@ static const struct cfg__key service_keys[] = {
 		.doc = "KEY=VALUE file (docker --env-file format); its values are secret"},
 	{.name = "volumes", .type = K_MOUNTS, .off = V(mounts), .off2 = V(n_mounts),
 		.doc = "named volumes: name -> absolute path in the container"},
+	{.name = "backup", .type = K_MAP, .sub = service_backup_keys,
+		.doc = "how the service's data is dumped and restored"},
+	{.name = "health", .type = K_MAP, .sub = service_health_keys,
+		.doc = "when the service counts as ready for the site's containers"},
+	{.name = "resources", .type = K_MAP, .sub = service_resources_keys,
+		.doc = "limits of the service's container"},
 	{0},
 };
 
@@ -781,6 +878,10 @@ static const struct cfg__key site_keys[] = {
 		.expect = "a network such as 10.0.0.0/8",
 		.doc = "networks the preview host answers without credentials; others get "
 		       "403, or are asked for preview_auth when it is set"},
+	{.name = "backup", .type = K_MAP, .sub = site_backup_keys,
+		.doc = "backups before a switch, and how many are kept"},
+	{.name = "resources", .type = K_MAP, .sub = site_resources_keys,
+		.doc = "limits of each colour container"},
 	{0},
 };
 

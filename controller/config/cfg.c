@@ -676,6 +676,81 @@ static void site_edge_requirements(struct loader *l, size_t i)
 	}
 }
 
+/* A preset's argv (ADR 0016): run in the service's container as its
+ * default user (root in the official and Debian images, whose local
+ * socket authentication lets root in without a password). */
+static void backup_preset_argv(struct cfg_service_backup *b)
+{
+	static const char *const mariadb[] = {"mariadb-dump", "--all-databases",
+		"--single-transaction", "--routines", "--events", "--hex-blob", NULL};
+	static const char *const mysql[] = {"mysqldump", "--all-databases",
+		"--single-transaction", "--routines", "--events", "--hex-blob", NULL};
+	static const char *const pg[] = {"pg_dumpall", "--clean", "--if-exists", "-U",
+		"postgres", NULL};
+	static const char *const mariadb_r[] = {"mariadb", NULL};
+	static const char *const mysql_r[] = {"mysql", NULL};
+	static const char *const pg_r[] = {"psql", "-q", "-v", "ON_ERROR_STOP=1", "-U",
+		"postgres", "-d", "postgres", NULL};
+	const char *const *c = NULL, *const *r = NULL;
+
+	switch (b->preset) {
+	case CFG_BACKUP_MARIADB: c = mariadb; r = mariadb_r; break;
+	case CFG_BACKUP_MYSQL: c = mysql; r = mysql_r; break;
+	case CFG_BACKUP_POSTGRES: c = pg; r = pg_r; break;
+	default: return;
+	}
+	for (; *c; c++) {
+		bg_strv_push(&b->command, *c);
+	}
+	for (; *r; r++) {
+		bg_strv_push(&b->restore, *r);
+	}
+}
+
+/*
+ * backup:, health: and resources: keys that depend on each other or on
+ * install_mode (ADR 0016): a dump needs both its command and its restore
+ * (or a preset, not both), a service's health is a TCP port or a command,
+ * before_switch defaults to production, sizes become bytes.
+ */
+static void site_service_requirements(struct loader *l, size_t i)
+{
+	struct cfg_site *s = &l->c->sites[i];
+	const struct cfg__node *root = l->c->prov->sites[i];
+	const struct cfg__node *svcs = cfg__map_get(root, "services");
+
+	if (!is_map(root)) {
+		return;
+	}
+	if (!cfg__map_get(cfg__map_get(root, "backup"), "before_switch")) {
+		s->backup.before_switch = l->c->g.install_mode == CFG_MODE_PRODUCTION;
+	}
+	s->resources.memory_bytes = cfg_size_bytes(s->resources.memory);
+	s->resources.nano_cpus = s->resources.cpus ? cfg_cpus_nano(s->resources.cpus) : 0;
+	for (size_t j = 0; j < s->n_services; j++) {
+		struct cfg_service *v = &s->services[j];
+		const struct cfg__node *vn = cfg__map_get(svcs, v->name);
+		struct bg_loc bl = key_loc(vn, "backup", NULL, v->loc);
+		struct bg_loc hl = key_loc(vn, "health", NULL, v->loc);
+		v->backup.loc = bl;
+		v->resources.memory_bytes = cfg_size_bytes(v->resources.memory);
+		v->resources.nano_cpus = v->resources.cpus ? cfg_cpus_nano(v->resources.cpus) : 0;
+		if (v->backup.preset != CFG_BACKUP_CUSTOM &&
+				(v->backup.command.n || v->backup.restore.n)) {
+			bg_diag_error(l->d, &bl, "service %s: backup.preset and backup.command/"
+					"restore cannot both be set", v->name);
+		} else if (!v->backup.command.n != !v->backup.restore.n) {
+			bg_diag_error(l->d, &bl, "service %s: backup needs both command (the dump) "
+					"and restore (reads it back), or a preset", v->name);
+		}
+		backup_preset_argv(&v->backup);
+		if (v->health.tcp && v->health.command.n) {
+			bg_diag_error(l->d, &hl, "service %s: health is either tcp or command, "
+					"not both", v->name);
+		}
+	}
+}
+
 static void global_requirements(struct loader *l, const struct cfg__node *groot,
 		const struct cfg__node *merged)
 {
@@ -798,6 +873,7 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 	check_hosts(l);
 	for (size_t i = 0; i < l->c->n_sites; i++) {
 		site_edge_requirements(l, i);
+		site_service_requirements(l, i);
 	}
 }
 

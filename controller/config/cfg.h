@@ -101,6 +101,55 @@ struct cfg_preview_auth {
 	char *password;      /* its first line, read at load: never printed or journaled */
 };
 
+/* `resources:` of a site (each colour container) or a service (ADR 0016):
+ * Docker's HostConfig Memory, NanoCpus and PidsLimit. Part of the spec hash. */
+struct cfg_resources {
+	char *memory;          /* size as written ("512m"); NULL: no limit */
+	char *cpus;            /* decimal as written ("1.5"); NULL: no limit */
+	unsigned pids;         /* 0: no limit */
+	uint64_t memory_bytes; /* from memory, 0: no limit */
+	uint64_t nano_cpus;    /* from cpus, in 1e-9 CPUs, 0: no limit */
+};
+
+/* How a service's data is dumped and restored (docs/backups.md, ADR 0016). */
+enum cfg_backup_preset {
+	CFG_BACKUP_CUSTOM = 0, /* command and restore as written; both empty: no dump */
+	CFG_BACKUP_MARIADB,    /* mariadb-dump --all-databases / mariadb */
+	CFG_BACKUP_MYSQL,      /* mysqldump --all-databases / mysql */
+	CFG_BACKUP_POSTGRES,   /* pg_dumpall / psql, as user postgres */
+};
+
+/* A service's `backup:`; command and restore are effective after load (a
+ * preset fills them). Each runs in the service's container through the
+ * engine's exec, argv only: command writes the dump on stdout, restore
+ * reads it on stdin. */
+struct cfg_service_backup {
+	enum cfg_backup_preset preset;
+	struct bg_strv command; /* empty: the service has no dump */
+	struct bg_strv restore;
+	struct bg_loc loc;
+};
+
+/* A service's `health:`: when it counts as ready for its dependents.
+ * Neither tcp nor command: the image's HEALTHCHECK if it has one, else
+ * running. */
+struct cfg_service_health {
+	unsigned tcp;            /* port to connect to on the service's address; 0: none */
+	struct bg_strv command;  /* argv run in the container; exit 0 is healthy */
+	uint64_t interval_ms;    /* default 1s */
+	uint64_t timeout_ms;     /* one check, and the exec's limit; default 2s */
+	unsigned retries;        /* checks before the service is declared unhealthy, default 60 */
+};
+
+/* A site's `backup:` (docs/backups.md). */
+struct cfg_site_backup {
+	/* Back up before a switch or a service change; default true in
+	 * install_mode production, false otherwise (effective after load). */
+	bool before_switch;
+	unsigned keep;       /* newest complete backups kept, >= 1; default 10 */
+	uint64_t max_age_ms; /* older ones pruned (never the last good one); 0: no limit; default 30d */
+};
+
 /* A backing service (database, cache): not coloured, never recreated implicitly. */
 struct cfg_service {
 	char *name; /* [a-z0-9][a-z0-9-]{0,39}, not "blue"/"green"-prefixed */
@@ -110,6 +159,9 @@ struct cfg_service {
 	char *env_file; /* as written; NULL if none */
 	struct cfg_mount *mounts;
 	size_t n_mounts;
+	struct cfg_service_backup backup;
+	struct cfg_service_health health;
+	struct cfg_resources resources;
 	struct bg_loc loc;
 };
 
@@ -144,6 +196,8 @@ struct cfg_site {
 	/* Networks (CIDR) the preview host answers without credentials; default
 	 * loopback only. With preview_auth, anyone else must authenticate. */
 	struct bg_strv preview_allow;
+	struct cfg_site_backup backup;
+	struct cfg_resources resources; /* each colour container's limits */
 	struct bg_loc loc;     /* the `site:` key */
 };
 
@@ -280,5 +334,7 @@ bool cfg_module_built(const char *name);
 bool cfg_name_valid(const char *name);
 /* Bytes of a size written as nginx does ("64m"); 0 when it is not one. */
 uint64_t cfg_size_bytes(const char *s);
+/* Nano-CPUs of a cpus value ("1.5" -> 1500000000); 0 when it is not one. */
+uint64_t cfg_cpus_nano(const char *s);
 
 #endif /* BG_CONTROLLER_CFG_H */

@@ -319,6 +319,17 @@ static void test_explain(void **state)
 		"sites.shop.services.db.image = postgres:16    # sites/shop.conf:12\n"
 		"sites.shop.services.db.command = [postgres, -c, x=1]    # sites/shop.conf:13\n"
 		"sites.shop.services.db.env_file = null    # default\n"
+		"sites.shop.services.db.backup.preset = custom    # default\n"
+		"sites.shop.services.db.backup.command = []    # default\n"
+		"sites.shop.services.db.backup.restore = []    # default\n"
+		"sites.shop.services.db.health.tcp = 0    # default\n"
+		"sites.shop.services.db.health.command = []    # default\n"
+		"sites.shop.services.db.health.interval = 1s    # default\n"
+		"sites.shop.services.db.health.timeout = 2s    # default\n"
+		"sites.shop.services.db.health.retries = 60    # default\n"
+		"sites.shop.services.db.resources.memory = null    # default\n"
+		"sites.shop.services.db.resources.cpus = null    # default\n"
+		"sites.shop.services.db.resources.pids = 0    # default\n"
 		"sites.shop.depends_on = []    # default\n"
 		"sites.shop.strategy.promote = manual    # default\n"
 		"sites.shop.strategy.keep_previous = true    # default\n"
@@ -338,7 +349,13 @@ static void test_explain(void **state)
 		"sites.shop.edge.send_timeout = 1m    # default\n"
 		"sites.shop.preview_auth.user = null    # default\n"
 		"sites.shop.preview_auth.password_file = null    # default\n"
-		"sites.shop.preview_allow = [127.0.0.1/32, \"::1/128\"]    # default\n";
+		"sites.shop.preview_allow = [127.0.0.1/32, \"::1/128\"]    # default\n"
+		"sites.shop.backup.before_switch = false    # default\n"
+		"sites.shop.backup.keep = 10    # default\n"
+		"sites.shop.backup.max_age = 30d    # default\n"
+		"sites.shop.resources.memory = null    # default\n"
+		"sites.shop.resources.cpus = null    # default\n"
+		"sites.shop.resources.pids = 0    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");
@@ -976,6 +993,76 @@ static void test_required_after_merge(void **state)
 	free(empty);
 	th_rm_rf(dir);
 	free(dir);
+}
+
+/*
+ * backup:, health: and resources: (ADR 0016): refusals at their own
+ * file:line:col; presets fill command and restore; before_switch follows
+ * install_mode unless written; sizes and CPUs become numbers.
+ */
+static void test_backup_health_resources(void **state)
+{
+	char *dir = th_tmpdir("cfg");
+	th_write(dir, "global.conf", "install_mode: production\n"
+			"edge: {kind: traefik, traefik: {dynamic_dir: dyn}}\n");
+	th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: nginx\nport: 80\n"
+			"services:\n  db:\n    image: mariadb\n    backup:\n      preset: mariadb\n"
+			"      command: [x]\n");
+	th_write(dir, "sites/b.conf", "site: b\ndomains: [b.example.com]\nimage: nginx\nport: 80\n"
+			"services:\n  db:\n    image: mariadb\n    backup: {command: [dump]}\n"
+			"    health: {tcp: 3306, command: [ping]}\n");
+	th_write(dir, "sites/c.conf", "site: c\ndomains: [c.example.com]\nimage: nginx\nport: 80\n"
+			"resources: {memory: 1.5g, cpus: \"0.0001\"}\n");
+	struct loaded l;
+	load(&l, dir);
+	assert_int_equal(l.err, BG_ECONFIG);
+	assert_string_equal(l.text,
+			"sites/a.conf:9:7: error: service db: backup.preset and backup.command/restore "
+			"cannot both be set\n"
+			"sites/b.conf:8:13: error: service db: backup needs both command (the dump) and "
+			"restore (reads it back), or a preset\n"
+			"sites/b.conf:9:13: error: service db: health is either tcp or command, not both\n"
+			"sites/c.conf:5:21: error: resources.memory must be a size such as 512m or 2g "
+			"(got \"1.5g\")\n"
+			"sites/c.conf:5:33: error: resources.cpus must be a number of CPUs such as 1, "
+			"0.5 or 1.5 (got the string \"0.0001\")\n");
+	loaded_release(&l);
+
+	th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: nginx\nport: 80\n"
+			"resources: {memory: 512m, cpus: \"1.5\", pids: 100}\n"
+			"services:\n  db:\n    image: mariadb\n    backup: {preset: mariadb}\n"
+			"    health: {tcp: 3306}\n    resources: {cpus: \"0.25\"}\n");
+	th_write(dir, "sites/b.conf", "site: b\ndomains: [b.example.com]\nimage: nginx\nport: 80\n"
+			"backup: {before_switch: false, keep: 3, max_age: 7d}\n");
+	th_write(dir, "sites/c.conf", "site: c\ndomains: [c.example.com]\nimage: nginx\nport: 80\n");
+	load(&l, dir);
+	assert_int_equal(l.err, 0);
+	const struct cfg_site *a = cfg_site_find(l.c, "a");
+	assert_true(a->backup.before_switch);
+	assert_int_equal(a->resources.memory_bytes, 512ull << 20);
+	assert_int_equal(a->resources.nano_cpus, 1500000000ull);
+	assert_int_equal(a->resources.pids, 100);
+	assert_int_equal(a->services[0].resources.nano_cpus, 250000000ull);
+	assert_int_equal(a->services[0].health.tcp, 3306);
+	assert_string_equal(a->services[0].backup.command.v[0], "mariadb-dump");
+	assert_string_equal(a->services[0].backup.restore.v[0], "mariadb");
+	const struct cfg_site *b = cfg_site_find(l.c, "b");
+	assert_false(b->backup.before_switch);
+	assert_int_equal(b->backup.keep, 3);
+	assert_int_equal(b->backup.max_age_ms, 7ull * 24 * 3600 * 1000);
+	assert_int_equal(cfg_site_find(l.c, "c")->backup.max_age_ms, 30ull * 24 * 3600 * 1000);
+	loaded_release(&l);
+
+	/* staging: off unless written */
+	th_write(dir, "global.conf", "install_mode: staging\n"
+			"edge: {kind: traefik, traefik: {dynamic_dir: dyn}}\n");
+	load(&l, dir);
+	assert_int_equal(l.err, 0);
+	assert_false(cfg_site_find(l.c, "a")->backup.before_switch);
+	loaded_release(&l);
+	th_rm_rf(dir);
+	free(dir);
+	(void)state;
 }
 
 /*
@@ -1995,6 +2082,7 @@ int main(void)
 		cmocka_unit_test(test_required_after_merge),
 		cmocka_unit_test(test_modules),
 		cmocka_unit_test(test_edge_requirements),
+		cmocka_unit_test(test_backup_health_resources),
 		cmocka_unit_test(test_did_you_mean),
 		cmocka_unit_test(test_env_file),
 		cmocka_unit_test(test_env_file_confined),
