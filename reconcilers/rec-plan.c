@@ -295,6 +295,8 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	p->args.kind = args->kind;
 	bg_strv_copy(&p->args.sites, &args->sites);
 	bg_strv_copy(&p->args.retry, &args->retry);
+	p->args.restore_id = args->restore_id ? bg_xstrdup(args->restore_id) : NULL;
+	p->args.to_version = args->to_version;
 	bg_strv_sort(&p->args.sites);
 	bg_strv_sort(&p->args.retry);
 	p->install_mode = cfg->g.install_mode;

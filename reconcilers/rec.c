@@ -19,6 +19,8 @@ const struct rec_impl *const rec_registry[] = {
 	&rec_service_impl,
 	&rec_image_impl, /* after service, before colour: observe order as before the split */
 	&rec_colour_impl,
+	/* after the colours: a backup step comes before the site's switch */
+	&rec_backup_impl,
 	/* after the colours: it needs the site's live colour after the plan */
 	&rec_cert_impl,
 	&rec_edge_impl,
@@ -57,7 +59,7 @@ int rec_observe(struct rt *rt, const struct cfg *cfg, struct hist *h,
 	}
 	obs_finish(o);
 	for (size_t i = 0; i < rec_registry_len; i++) {
-		err = rec_registry[i]->observe(rt, cfg, o, d);
+		err = rec_registry[i]->observe ? rec_registry[i]->observe(rt, cfg, o, d) : 0;
 		if (err) {
 			return err;
 		}

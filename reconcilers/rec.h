@@ -95,6 +95,7 @@ extern const struct rec_impl rec_image_impl;
 extern const struct rec_impl rec_colour_impl;
 extern const struct rec_impl rec_edge_impl;
 extern const struct rec_impl rec_cert_impl;
+extern const struct rec_impl rec_backup_impl;
 
 extern const struct rec_impl *const rec_registry[];
 extern const size_t rec_registry_len;

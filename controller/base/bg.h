@@ -54,7 +54,8 @@
 	XX(USAGE, -10018, "usage error")                                      \
 	XX(SPAWN, -10019, "command failed")                                   \
 	XX(CANCELLED, -10020, "cancelled")                                    \
-	XX(PARTIAL, -10021, "a step failed that does not stop the others")
+	XX(PARTIAL, -10021, "a step failed that does not stop the others")       \
+	XX(CORRUPT, -10022, "stored data does not match its checksum")
 
 enum bg_err {
 #define XX(name, code, msg) BG_E##name = (code),

@@ -32,9 +32,13 @@ const char *plan_kind_name(enum plan_kind kind)
 	return (size_t)kind < BG_ARRAY_SIZE(kind_names) ? kind_names[kind] : "?";
 }
 
+static const char *const plan_of_names[] = {"converge", "rollback", "restore", "purge"};
+
 void plan_args_init(struct plan_args *a)
 {
 	a->kind = PLAN_CONVERGE;
+	a->restore_id = NULL;
+	a->to_version = 0;
 	bg_strv_init(&a->sites);
 	bg_strv_init(&a->retry);
 }
@@ -46,6 +50,9 @@ void plan_args_release(struct plan_args *a)
 	}
 	bg_strv_release(&a->sites);
 	bg_strv_release(&a->retry);
+	free(a->restore_id);
+	a->restore_id = NULL;
+	a->to_version = 0;
 	plan_args_init(a);
 }
 
@@ -63,10 +70,15 @@ static const int json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHE
 char *plan_args_to_json(const struct plan_args *a)
 {
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "kind", json_object_new_string(
-			a->kind == PLAN_ROLLBACK ? "rollback" : "converge"));
+	json_object_object_add(o, "kind", json_object_new_string(plan_of_names[a->kind]));
 	json_object_object_add(o, "sites", strv_to_json(&a->sites));
 	json_object_object_add(o, "retry", strv_to_json(&a->retry));
+	if (a->restore_id) {
+		json_object_object_add(o, "restore", json_object_new_string(a->restore_id));
+	}
+	if (a->to_version) {
+		json_object_object_add(o, "to_version", json_object_new_int64(a->to_version));
+	}
 	char *s = bg_xstrdup(json_object_to_json_string_ext(o, json_flags));
 	json_object_put(o);
 	return s;
@@ -101,12 +113,30 @@ int plan_args_from_json(struct plan_args *a, const char *json)
 		return BG_EPARSE;
 	}
 	if (json_object_object_get_ex(o, "kind", &k) && json_object_is_type(k, json_type_string)) {
-		a->kind = strcmp(json_object_get_string(k), "rollback") == 0 ? PLAN_ROLLBACK
-									    : PLAN_CONVERGE;
+		for (size_t i = 0; i < BG_ARRAY_SIZE(plan_of_names); i++) {
+			if (strcmp(json_object_get_string(k), plan_of_names[i]) == 0) {
+				a->kind = (enum plan_kind_of_plan)i;
+			}
+		}
 	}
 	err = strv_from_json(&a->sites, o, "sites");
 	if (!err) {
 		err = strv_from_json(&a->retry, o, "retry");
+	}
+	if (!err && json_object_object_get_ex(o, "restore", &k)) {
+		if (json_object_is_type(k, json_type_string)) {
+			a->restore_id = bg_xstrdup(json_object_get_string(k));
+		} else {
+			err = BG_EPARSE;
+		}
+	}
+	if (!err && json_object_object_get_ex(o, "to_version", &k)) {
+		int64_t v = json_object_get_int64(k);
+		if (json_object_is_type(k, json_type_int) && v > 0 && v <= UINT32_MAX) {
+			a->to_version = (unsigned)v;
+		} else {
+			err = BG_EPARSE;
+		}
 	}
 	json_object_put(o);
 	return err;
@@ -571,6 +601,7 @@ static void op_look(enum plan_op op, const char **sym, const char **color)
 	case PLAN_OP_PULL:
 	case PLAN_OP_CREATE:
 	case PLAN_OP_ISSUE:
+	case PLAN_OP_BACKUP:
 		*sym = "+";
 		*color = C_GREEN;
 		return;
@@ -583,6 +614,7 @@ static void op_look(enum plan_op op, const char **sym, const char **color)
 		*color = C_BLUE;
 		return;
 	case PLAN_OP_WRITE:
+	case PLAN_OP_RESTORE:
 		*sym = "~";
 		*color = C_YELLOW;
 		return;
@@ -866,8 +898,7 @@ int plan_render_json(const struct plan *p, const struct cfg *cfg, struct bg_buf 
 	struct audit au;
 
 	json_object_object_add(root, "token", json_object_new_string(p->token));
-	json_object_object_add(root, "kind", json_object_new_string(
-			p->args.kind == PLAN_ROLLBACK ? "rollback" : "converge"));
+	json_object_object_add(root, "kind", json_object_new_string(plan_of_names[p->args.kind]));
 	json_object_object_add(root, "install_mode", json_object_new_string(
 			cfg_install_mode_name(p->install_mode)));
 	json_object_object_add(root, "changes", json_object_new_int64((int64_t)plan_changes(p)));

@@ -31,7 +31,9 @@
 	XX(DRAIN, "drain")                                                    \
 	XX(STOP, "stop")                                                      \
 	XX(REMOVE, "remove")                                                  \
-	XX(ISSUE, "issue")
+	XX(ISSUE, "issue")                                                    \
+	XX(BACKUP, "backup")                                                  \
+	XX(RESTORE, "restore")
 
 enum plan_op {
 #define XX(n, s) PLAN_OP_##n,
@@ -46,7 +48,8 @@ enum plan_op {
 	XX(SERVICE, "service")                                                \
 	XX(CONTAINER, "container")                                            \
 	XX(EDGE, "edge")                                                      \
-	XX(CERT, "certificate")
+	XX(CERT, "certificate")                                               \
+	XX(BACKUP, "backup")
 
 enum plan_kind {
 #define XX(n, s) PLAN_KIND_##n,
@@ -105,13 +108,19 @@ struct plan_site {
 enum plan_kind_of_plan {
 	PLAN_CONVERGE = 0,
 	PLAN_ROLLBACK,
+	PLAN_RESTORE, /* plan --restore SITE@ID: sites holds SITE, restore_id the backup */
+	PLAN_PURGE,   /* plan --purge SITE: a removed site's volumes (sites holds SITE) */
 };
 
-/* What was asked: part of the token, stored with the plan in the history. */
+/* What was asked: part of the token, stored with the plan in the history.
+ * The members after retry are written to JSON only when set, so the
+ * tokens of plans that do not use them are unchanged. */
 struct plan_args {
 	enum plan_kind_of_plan kind;
 	struct bg_strv sites; /* filter (converge) or the one site (rollback); empty: all */
 	struct bg_strv retry; /* sites whose rejected revision may be proposed again */
+	char *restore_id;     /* restore: the backup; rollback: "rollback + restore" (NULL: none) */
+	unsigned to_version;  /* rollback --to VERSION (0: the previous colour, as before) */
 };
 
 /*
