@@ -139,11 +139,140 @@ static void test_spec_changes_with_resources(void **state)
 	fx_release(&g);
 }
 
+/* Networks and volumes of shop, and its db container with spec and image. */
+static void add_infra(struct fx *f, const char *db_spec, const char *db_image)
+{
+	const char *nets[] = {"bgt-edge", "shop-net"};
+	for (size_t i = 0; i < 2; i++) {
+		struct obs_network *n = obs_network_add(&f->obs);
+		n->name = bg_xstrdup(nets[i]);
+		n->id = bg_xasprintf("net%zu", i);
+		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
+	}
+	struct obs_volume *v = obs_volume_add(&f->obs);
+	v->name = bg_xstrdup("shop-pgdata");
+	obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&v->labels, BG_LABEL_SITE, "shop");
+	struct obs_container *c = obs_container_add(&f->obs);
+	c->name = bg_xstrdup("shop-db");
+	c->id = bg_xstrdup("id-shop-db");
+	c->image = bg_xstrdup(db_image);
+	c->state = OBS_CSTATE_RUNNING;
+	obs_labels_set(&c->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&c->labels, BG_LABEL_SITE, "shop");
+	obs_labels_set(&c->labels, BG_LABEL_ROLE, "service");
+	obs_labels_set(&c->labels, BG_LABEL_SERVICE, "db");
+	obs_labels_set(&c->labels, BG_LABEL_SPEC, db_spec);
+	obs_labels_set(&c->labels, BG_LABEL_IMAGE, db_image);
+}
+
+static void plan_of(struct fx *f, struct plan *p)
+{
+	struct bg_diag d;
+	struct plan_args none;
+	bg_diag_init(&d);
+	plan_args_init(&none);
+	obs_finish(&f->obs);
+	int err = rec_plan_build(p, f->cfg, &f->obs, &none, &d);
+	if (err) {
+		bg_diag_print(&d, stderr);
+	}
+	assert_int_equal(err, 0);
+	plan_args_release(&none);
+	bg_diag_release(&d);
+}
+
+/* "op kind name" of the site's actions, one per line. */
+static char *ops(const struct plan *p)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		bg_buf_addf(&b, "%s %s %s\n", plan_op_name(a->op), plan_kind_name(a->kind),
+				a->kind == PLAN_KIND_EDGE ? "EDGE" : a->name);
+	}
+	return bg_buf_detach(&b, NULL);
+}
+
+/* A new image for db: a recreate in the open, with its downtime, never a note only. */
+static void test_service_image_change_is_recreate(void **state)
+{
+	(void)state;
+	struct fx old, f;
+	struct plan p;
+	fx_load(&old, "bluegreen-test/db:1", NULL, NULL);
+	fx_load(&f, "bluegreen-test/db:2", NULL, "    health: {interval: 2s, retries: 10}\n");
+	add_infra(&f, old.des.sites[0].services[0].spec, "bluegreen-test/db:1");
+	plan_of(&f, &p);
+	char *got = ops(&p);
+	th_assert_contains(got,
+		"stop service shop-db\n"
+		"remove service shop-db\n"
+		"create service shop-db\n"
+		"start service shop-db\n"
+		"health service shop-db\n"
+		"create container shop-blue\n");
+	for (size_t i = 0; i < p.n_actions; i++) {
+		const struct plan_action *a = &p.actions[i];
+		if (a->kind == PLAN_KIND_SERVICE) {
+			assert_string_equal(a->service, "db");
+			assert_int_equal(a->phase, PLAN_PHASE_BUILD);
+		}
+		if (a->kind == PLAN_KIND_SERVICE && a->op == PLAN_OP_STOP) {
+			assert_string_equal(a->target_id, "id-shop-db");
+			th_assert_contains(a->reason, "image bluegreen-test/db:1 -> bluegreen-test/db:2");
+			/* 30 s stop grace + 1 s create and start + 2 s health interval */
+			th_assert_contains(a->reason, "db will be stopped for about 33 s");
+		}
+	}
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_int_equal(ps->notes.n, 1);
+	th_assert_contains(ps->notes.v[0], "db will be stopped for about 33 s");
+	th_assert_contains(ps->notes.v[0], "at most 20 s");
+	free(got);
+	plan_release(&p);
+	fx_release(&old);
+	fx_release(&f);
+}
+
+/* depends_on: the service's health step comes before the colour's create. */
+static void test_depends_on_order(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct plan p;
+	fx_load(&f, "bluegreen-test/db:1", NULL, "    health: {tcp: 5432}\n");
+	plan_of(&f, &p);
+	char *got = ops(&p);
+	th_assert_contains(got,
+		"create service shop-db\n"
+		"start service shop-db\n"
+		"health service shop-db\n"
+		"create container shop-blue\n");
+	free(got);
+	plan_release(&p);
+	/* A stopped service is started and checked again before anything else. */
+	struct fx g;
+	fx_load(&g, "bluegreen-test/db:1", NULL, NULL);
+	add_infra(&g, g.des.sites[0].services[0].spec, "bluegreen-test/db:1");
+	g.obs.containers[0].state = OBS_CSTATE_EXITED;
+	plan_of(&g, &p);
+	got = ops(&p);
+	th_assert_contains(got, "start service shop-db\nhealth service shop-db\n"
+			"create container shop-blue\n");
+	free(got);
+	plan_release(&p);
+	fx_release(&f);
+	fx_release(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_unchanged_without_resources),
 		cmocka_unit_test(test_spec_changes_with_resources),
+		cmocka_unit_test(test_service_image_change_is_recreate),
+		cmocka_unit_test(test_depends_on_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
