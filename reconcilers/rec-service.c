@@ -43,17 +43,22 @@ static struct plan_action *svc_action(struct rec_diff_ctx *ctx, enum plan_op op,
 	return a;
 }
 
-/* create, start and health of sv (its image pulled first when absent). */
+/* Pull sv's image when it is not present locally. */
+static void plan_pull(struct rec_diff_ctx *ctx, const struct des_service *sv)
+{
+	struct plan_action *a = rec_image_need(ctx, sv->cfg->image,
+			"image of service '%s' is not present locally", sv->cfg->name);
+	if (a) {
+		a->service = bg_xstrdup(sv->cfg->name);
+	}
+}
+
+/* create, start and health of sv (its image pulled by the caller). */
 static void plan_create(struct rec_diff_ctx *ctx, const struct des_site *s,
 		const struct des_service *sv, const char *why)
 {
 	const char *svc = sv->cfg->name;
-	struct plan_action *a = rec_image_need(ctx, sv->cfg->image,
-			"image of service '%s' is not present locally", svc);
-	if (a) {
-		a->service = bg_xstrdup(svc);
-	}
-	a = plan_action_add(ctx->plan, PLAN_OP_CREATE, PLAN_KIND_SERVICE, s->name,
+	struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_CREATE, PLAN_KIND_SERVICE, s->name,
 			sv->container, "%s (image %s)", why, sv->cfg->image);
 	a->service = bg_xstrdup(svc);
 	a->spec = bg_xstrdup(sv->spec);
@@ -87,6 +92,7 @@ static void plan_recreate(struct rec_diff_ctx *ctx, const struct des_site *s,
 	unsigned down = rec_service_downtime_s(sv);
 	char *why = bg_xasprintf("recreate backing service '%s' (%s): %s will be stopped for "
 			"about %u s", svc, what, svc, down);
+	plan_pull(ctx, sv); /* before the stop: a pull is not downtime */
 	svc_action(ctx, PLAN_OP_STOP, s, sv, c->id, "%s", why);
 	svc_action(ctx, PLAN_OP_REMOVE, s, sv, c->id,
 			"remove the old container of service '%s' (its volumes are kept)", svc);
@@ -120,6 +126,7 @@ static int service_diff(struct rec_diff_ctx *ctx)
 		}
 		if (!c) {
 			char *why = bg_xasprintf("backing service '%s' missing", svc);
+			plan_pull(ctx, sv);
 			plan_create(ctx, s, sv, why);
 			free(why);
 			continue;

@@ -12,6 +12,7 @@
 #include "obs.h"
 #include "plan.h"
 #include "rec.h"
+#include "rt.h"
 #include "th.h"
 
 static const char *global_conf =
@@ -231,8 +232,46 @@ static void test_service_image_change_is_recreate(void **state)
 	th_assert_contains(ps->notes.v[0], "at most 20 s");
 	free(got);
 	plan_release(&p);
+	/* An image not present yet is pulled before the stop: a pull is not downtime. */
+	struct fx g;
+	fx_load(&g, "bluegreen-test/db:3", NULL, NULL);
+	add_infra(&g, old.des.sites[0].services[0].spec, "bluegreen-test/db:1");
+	plan_of(&g, &p);
+	got = ops(&p);
+	th_assert_contains(got, "pull image bluegreen-test/db:3\nstop service shop-db\n");
+	free(got);
+	plan_release(&p);
+	fx_release(&g);
 	fx_release(&old);
 	fx_release(&f);
+}
+
+/* One stats document as Docker 20.10 on cgroup v2 answers it (trimmed). */
+static void test_parse_stats(void **state)
+{
+	(void)state;
+	const char *doc = "{\"memory_stats\":{\"usage\":90177536,\"limit\":536870912,"
+		"\"stats\":{\"inactive_file\":5242880}},\"pids_stats\":{\"current\":7,"
+		"\"limit\":512},\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":3000000000},"
+		"\"system_cpu_usage\":200000000000,\"online_cpus\":2},\"precpu_stats\":"
+		"{\"cpu_usage\":{\"total_usage\":2000000000},\"system_cpu_usage\":"
+		"100000000000}}";
+	struct json_object *j = json_tokener_parse(doc);
+	struct dk_stats st;
+	assert_non_null(j);
+	dk_parse_stats(j, &st);
+	assert_true(st.mem_usage == 90177536ull - 5242880ull);
+	assert_true(st.mem_limit == 536870912ull);
+	assert_true(st.pids == 7 && st.pids_limit == 512);
+	assert_true(st.has_cpu);
+	assert_true(st.cpu_percent > 1.99 && st.cpu_percent < 2.01); /* 1e9/1e11 x 2 CPUs */
+	json_object_put(j);
+	/* A stopped container's sample: zeros, no cpu. */
+	j = json_tokener_parse("{\"memory_stats\":{},\"precpu_stats\":{}}");
+	dk_parse_stats(j, &st);
+	assert_false(st.has_cpu);
+	assert_true(st.mem_usage == 0 && st.pids_limit == 0);
+	json_object_put(j);
 }
 
 /* depends_on: the service's health step comes before the colour's create. */
@@ -273,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_spec_changes_with_resources),
 		cmocka_unit_test(test_service_image_change_is_recreate),
 		cmocka_unit_test(test_depends_on_order),
+		cmocka_unit_test(test_parse_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
