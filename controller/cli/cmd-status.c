@@ -7,6 +7,7 @@
 #include "bg.h"
 #include "cli.h"
 #include "desired.h"
+#include "status-limits.h"
 
 #include <json-c/json.h>
 #include <time.h>
@@ -239,8 +240,8 @@ static void site_print(struct cli *cli, const struct site_view *v)
 }
 
 /* Every site of des (only those in filter, when it is not empty): a table or --json. */
-static void status_print(struct cli *cli, const struct obs *o, const struct desired *des,
-		const struct bg_strv *filter)
+static void status_print(struct cli *cli, struct rt *rt, const struct obs *o,
+		const struct desired *des, const struct bg_strv *filter)
 {
 	struct json_object *root = json_object_new_object();
 	struct json_object *sites = json_object_new_array();
@@ -255,10 +256,17 @@ static void status_print(struct cli *cli, const struct obs *o, const struct desi
 		}
 		struct site_view v;
 		site_view_fill(&v, o, s);
+		/* Limits (issue 13): usage against the limit of each limited
+		 * container; the key or lines appear only when there is one. */
 		if (cli->json) {
-			json_object_array_add(sites, site_json(&v));
+			struct json_object *sj = site_json(&v), *lim = status_limits_json(rt, o, s);
+			if (lim) {
+				json_object_object_add(sj, "limits", lim);
+			}
+			json_object_array_add(sites, sj);
 		} else {
 			site_print(cli, &v);
+			status_limits_print(cli, rt, o, s);
 		}
 	}
 	if (cli->json) {
@@ -333,7 +341,7 @@ int cmd_status(int argc, char **argv, struct cli *cli)
 	}
 	cli_report_interrupted(cli, &env);
 	des_build(&des, env.cfg, &env.obs, &d);
-	status_print(cli, &env.obs, &des, &filter);
+	status_print(cli, env.rt, &env.obs, &des, &filter);
 	rc = BG_EXIT_OK;
 out:
 	des_release(&des);

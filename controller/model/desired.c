@@ -241,6 +241,34 @@ static const char *image_id_of(const struct obs *obs, const char *ref)
 	return im ? im->id : NULL;
 }
 
+/* ---- resources (issue 13, helper D5): limits in the spec and the create ----
+ *
+ * "resources" joins a spec only when the site or service sets a limit, and
+ * as its last key: a spec without limits serialises, and so hashes, exactly
+ * as before limits existed, so existing deployments see no change. Sizes
+ * are hashed as the computed numbers (512m and 536870912 are one limit). */
+
+static void resources_spec_add(struct json_object *o, const struct cfg_resources *r)
+{
+	if (!r->memory_bytes && !r->nano_cpus && !r->pids) {
+		return;
+	}
+	struct json_object *j = json_object_new_object();
+	json_object_object_add(j, "memory", json_object_new_int64((int64_t)r->memory_bytes));
+	json_object_object_add(j, "nano_cpus", json_object_new_int64((int64_t)r->nano_cpus));
+	json_object_object_add(j, "pids", json_object_new_int64(r->pids));
+	json_object_object_add(o, "resources", j);
+}
+
+static void resources_create_fill(struct dk_container_spec *sp, const struct cfg_resources *r)
+{
+	sp->memory_bytes = r->memory_bytes;
+	sp->nano_cpus = r->nano_cpus;
+	sp->pids_limit = r->pids;
+}
+
+/* ---- end of resources ---- */
+
 static struct json_object *colour_spec(const struct desired *des, const struct cfg_site *s,
 		const char *image_id, const char *network, bool hashed)
 {
@@ -264,6 +292,7 @@ static struct json_object *colour_spec(const struct desired *des, const struct c
 	json_object_object_add(o, "stop_signal", json_object_new_string(
 			s->stop_signal ? s->stop_signal : "SIGTERM"));
 	json_object_object_add(o, "stop_timeout_ms", json_object_new_int64((int64_t)s->stop_timeout_ms));
+	resources_spec_add(o, &s->resources); /* last, and only when set */
 	return o;
 }
 
@@ -278,6 +307,7 @@ static struct json_object *service_spec(const struct cfg_site *s, const struct c
 	json_object_object_add(o, "env", env_json(&svc->env, hashed));
 	json_object_object_add(o, "mounts", mounts_json(s->name, svc->mounts, svc->n_mounts));
 	json_object_object_add(o, "network", json_object_new_string(network));
+	resources_spec_add(o, &svc->resources); /* last, and only when set */
 	return o;
 }
 
@@ -617,6 +647,7 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 	fill_spec(out, cs->image, s->network, cs->stop_signal ? cs->stop_signal : "SIGTERM",
 			des_stop_timeout_s(cs->stop_timeout_ms));
 	out->spec.expose_port = cs->port;
+	resources_create_fill(&out->spec, &cs->resources);
 	return 0;
 }
 
@@ -645,6 +676,7 @@ int des_service_create(const struct desired *des, const struct des_site *s,
 	fill_mounts(out, s->name, cv->mounts, cv->n_mounts);
 
 	fill_spec(out, cv->image, s->network, "SIGTERM", 30);
+	resources_create_fill(&out->spec, &cv->resources);
 	(void)des;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "bg.h"
 #include "rt.h"
 #include "dkev.h"
+#include "dk-svc-rt.h"
 
 /* ---- the Docker runtime ---- */
 
@@ -231,6 +232,7 @@ static const struct rt_impl docker_impl = {
 	.events_close = docker_events_close,
 	.inspect_async = NULL, /* dkev_container_inspect, once dkev has it */
 	.logs = NULL,
+	DK_SVC_RT_MEMBERS
 	.destroy = docker_destroy,
 };
 
@@ -387,4 +389,22 @@ int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 		struct bg_diag *d)
 {
 	return RT_CALL(rt, logs, rt, id, tail, out, d);
+}
+
+/* Services and limits (issue 13). The accessor is the one helper B1's
+ * dk-exec-rt.h declares too: keep one definition when merging. */
+struct dk_client *rt__docker_client(struct rt *rt)
+{
+	return dk_of(rt);
+}
+
+int rt_stats(struct rt *rt, const char *id, struct dk_stats *st, struct bg_diag *d)
+{
+	return RT_CALL(rt, stats, rt, id, st, d);
+}
+
+int rt_exec_check(struct rt *rt, const char *id, char *const *argv, uint64_t timeout_ms,
+		int *exit_code, struct bg_buf *out, struct bg_diag *d)
+{
+	return RT_CALL(rt, exec_check, rt, id, argv, timeout_ms, exit_code, out, d);
 }

@@ -25,6 +25,7 @@
 #include "bg-err.h"
 #include "bg-util.h"
 #include "dk.h"
+#include "dk-svc.h"
 #include "obs.h"
 
 #include <uv.h>
@@ -87,6 +88,12 @@ struct rt_impl {
 			void *arg);
 	int (*logs)(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 			struct bg_diag *d);
+	/* Services and limits (dk-svc.h): a one-shot usage sample, and a
+	 * check run in a container (argv, exit 0 = healthy). */
+	int (*stats)(struct rt *rt, const char *id, struct dk_stats *st, struct bg_diag *d);
+	int (*exec_check)(struct rt *rt, const char *id, char *const *argv,
+			uint64_t timeout_ms, int *exit_code, struct bg_buf *out,
+			struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -146,5 +153,10 @@ int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
 		rt_inspect_cb cb, void *arg);
 int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 		struct bg_diag *d);
+
+/* Services and limits (see dk-svc.h for what the Docker runtime does). */
+int rt_stats(struct rt *rt, const char *id, struct dk_stats *st, struct bg_diag *d);
+int rt_exec_check(struct rt *rt, const char *id, char *const *argv, uint64_t timeout_ms,
+		int *exit_code, struct bg_buf *out, struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */

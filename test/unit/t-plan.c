@@ -304,6 +304,7 @@ static void test_first_deploy(void **state)
 		"create volume shop-uploads\n"
 		"create service shop-db\n"
 		"start service shop-db\n"
+		"health service shop-db\n" /* issue 13: depends_on waits for it */
 		"create container shop-blue\n"
 		"start container shop-blue\n"
 		"health container shop-blue\n"
@@ -723,13 +724,20 @@ static void test_orphans_volumes_services(void **state)
 		}
 	}
 	plan_ok(&f, NULL, &p);
-	assert_ops(&p, "");
+	/* Issue 13: a service that differs is recreated in the open (it was a note). */
+	assert_ops(&p,
+		"stop service shop-db\n"
+		"remove service shop-db\n"
+		"create service shop-db\n"
+		"start service shop-db\n"
+		"health service shop-db\n");
 	assert_int_equal(p.notes.n, 1);
 	th_assert_contains(p.notes.v[0], "site 'old' has containers managed by bluegreen but no site file");
 	const struct plan_site *ps = plan_site_find(&p, "shop");
 	assert_int_equal(ps->notes.n, 2);
 	th_assert_contains(ps->notes.v[0], "volume 'shop-legacy' is no longer used");
-	th_assert_contains(ps->notes.v[1], "never recreated implicitly");
+	th_assert_contains(ps->notes.v[1], "service 'db' will be recreated");
+	th_assert_contains(ps->notes.v[1], "db will be stopped for about 32 s");
 	free(spec);
 	plan_release(&p);
 	fx_release(&f);

@@ -46,6 +46,21 @@ static char *json_take_string(struct json_object *o)
 	return s;
 }
 
+/* Resource limits: only when set, so a request without them is byte for
+ * byte what it was before limits existed. */
+static void host_limits_add(struct json_object *host, const struct dk_container_spec *s)
+{
+	if (s->memory_bytes) {
+		json_object_object_add(host, "Memory", json_object_new_int64((int64_t)s->memory_bytes));
+	}
+	if (s->nano_cpus) {
+		json_object_object_add(host, "NanoCpus", json_object_new_int64((int64_t)s->nano_cpus));
+	}
+	if (s->pids_limit) {
+		json_object_object_add(host, "PidsLimit", json_object_new_int64(s->pids_limit));
+	}
+}
+
 static char *container_body(const struct dk_container_spec *s)
 {
 	struct json_object *o = json_object_new_object();
@@ -118,6 +133,7 @@ static char *container_body(const struct dk_container_spec *s)
 		json_object_object_add(nc, "EndpointsConfig", eps);
 		json_object_object_add(o, "NetworkingConfig", nc);
 	}
+	host_limits_add(host, s);
 	json_object_object_add(o, "HostConfig", host);
 	return json_take_string(o);
 }

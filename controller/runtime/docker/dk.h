@@ -163,6 +163,10 @@ struct dk_container_spec {
 	 */
 	const char *publish_ip;
 	unsigned publish_port;
+	/* Limits (HostConfig Memory, NanoCpus, PidsLimit); 0: none. */
+	uint64_t memory_bytes;
+	uint64_t nano_cpus;
+	unsigned pids_limit;
 };
 
 /*

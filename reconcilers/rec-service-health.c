@@ -1,0 +1,206 @@
+/*
+ * rec-service-health: when a backing service counts as healthy, so that the
+ * colours that depend on it start only then (ADR 0016). In order of
+ * preference: the service's `health.command`, run in its container through
+ * the runtime's exec (argv, never a shell; exit 0 = healthy); its
+ * `health.tcp`, a TCP connect from the controller to the service's
+ * address on the site network (the site network is an ordinary bridge, so
+ * the Docker host reaches it whatever edge.nginx.upstream says; a remote
+ * or rootless engine does not: use `command` there); the image's own
+ * HEALTHCHECK as the engine reports it; else "running". A container that
+ * exits fails at once, with its exit code.
+ */
+#include "bg.h"
+#include "bg-log.h"
+#include "rec-service-int.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+unsigned rec_service_downtime_s(const struct des_service *sv)
+{
+	/* 30: the stop grace services are created with (des_service_create). */
+	uint64_t ms = 30000 + 1000 + sv->cfg->health.interval_ms;
+	return (unsigned)((ms + 999) / 1000);
+}
+
+/* A TCP connect to ip:port within timeout_ms; 0 when it was accepted,
+ * else the errno as a BG_ERRNO code. */
+static int tcp_connect(const char *ip, unsigned port, uint64_t timeout_ms)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+		return BG_ERRNO(EINVAL);
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		return BG_ERRNO(errno);
+	}
+	int err = 0;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		err = errno == EINPROGRESS ? 0 : BG_ERRNO(errno);
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int n = err ? 0 : poll(&p, 1, (int)(timeout_ms ? timeout_ms : 2000));
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (!err && n == 0) {
+			err = BG_ERRNO(ETIMEDOUT);
+		} else if (!err && n < 0) {
+			err = BG_ERRNO(errno);
+		} else if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr) {
+			err = BG_ERRNO(soerr);
+		}
+	}
+	close(fd);
+	return err;
+}
+
+/* The check's output for a message: its last line, printable, at most 200 bytes. */
+static char *output_tail(const struct bg_buf *b)
+{
+	size_t end = b->len;
+	while (end && (b->data[end - 1] == '\n' || b->data[end - 1] == '\r' ||
+			b->data[end - 1] == ' ')) {
+		end--;
+	}
+	size_t start = end;
+	while (start && b->data[start - 1] != '\n' && end - start < 200) {
+		start--;
+	}
+	char *s = bg_xstrndup(b->data + start, end - start);
+	for (char *p = s; *p; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) {
+			*p = '?';
+		}
+	}
+	return s;
+}
+
+/* One check of the `health:` command; *ok, and *last says what it saw. */
+static int check_command(struct rec_apply_ctx *ctx, const struct obs_container *c,
+		const struct cfg_service_health *h, bool *ok, char **last, struct bg_diag *d)
+{
+	struct bg_buf out;
+	struct bg_diag dd;
+	int code = -1;
+	bg_buf_init(&out, 0);
+	bg_diag_init(&dd);
+	int err = rt_exec_check(ctx->rt, c->id, h->command.v, h->timeout_ms, &code, &out, &dd);
+	if (err == BG_ETIMEOUT) {
+		*last = bg_xasprintf("%s did not finish within %" PRIu64 " ms", h->command.v[0],
+				h->timeout_ms);
+		err = 0;
+	} else if (!err) {
+		char *tail = output_tail(&out);
+		*ok = code == 0;
+		*last = bg_xasprintf("%s exited with %d%s%s", h->command.v[0], code,
+				*tail ? ": " : "", tail);
+		free(tail);
+	} else if (err == BG_EDOCKER) {
+		/* The exec could not run (not found in the image...): an answer, not a failure of bluegreen. */
+		*last = bg_xstrdup(dd.n ? dd.items[dd.n - 1].msg : bg_strerror(err));
+		err = 0;
+	} else {
+		bg_diag_merge(d, &dd);
+	}
+	bg_diag_release(&dd);
+	bg_buf_release(&out);
+	return err;
+}
+
+/* One check of sv's container; *ok when healthy, *last what was seen. */
+static int check_once(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct des_service *sv, bool *ok, char **last, struct bg_diag *d)
+{
+	const struct cfg_service_health *h = &sv->cfg->health;
+	struct obs_container c = {0};
+	struct bg_diag dd;
+	bg_diag_init(&dd);
+	int err = rt_inspect(ctx->rt, sv->container, &c, &dd);
+	*ok = false;
+	free(*last);
+	*last = NULL;
+	if (err) {
+		bg_diag_merge(d, &dd);
+	} else if (c.state == OBS_CSTATE_EXITED || c.state == OBS_CSTATE_DEAD) {
+		bg_diag_error(d, NULL, "service %s of site %s exited (code %d) before it became "
+				"healthy", sv->cfg->name, s->name, c.exit_code);
+		err = BG_EHEALTH;
+	} else if (c.state != OBS_CSTATE_RUNNING) {
+		*last = bg_xasprintf("container %s is %s", c.name, obs_cstate_name(c.state));
+	} else if (h->command.n) {
+		err = check_command(ctx, &c, h, ok, last, d);
+	} else if (h->tcp) {
+		const char *ip = obs_container_ip(&c, s->network);
+		int e = ip && *ip ? tcp_connect(ip, h->tcp, h->timeout_ms) : BG_ERRNO(EADDRNOTAVAIL);
+		*ok = e == 0;
+		*last = ip && *ip ? bg_xasprintf("tcp %s:%u: %s", ip, h->tcp, e ? bg_strerror(e) : "open")
+				  : bg_xasprintf("no address on %s yet", s->network);
+	} else if (c.health != OBS_HEALTH_NONE) {
+		*ok = c.health == OBS_HEALTH_HEALTHY;
+		*last = bg_xasprintf("docker health %s", obs_health_name(c.health));
+	} else {
+		*ok = true;
+		*last = bg_xstrdup("running");
+	}
+	obs_container_release(&c);
+	bg_diag_release(&dd);
+	return err;
+}
+
+/* Sleep ms, or less when the apply is cancelled (BG_ECANCELLED). */
+static int pause_ms(struct rec_apply_ctx *ctx, uint64_t ms)
+{
+	int64_t end = bg_mono_ms() + (int64_t)ms;
+	for (;;) {
+		if (ctx->cancel && *ctx->cancel) {
+			return BG_ECANCELLED;
+		}
+		int64_t left = end - bg_mono_ms();
+		if (left <= 0) {
+			return 0;
+		}
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (left > 100 ? 100 : left) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int rec_service_health(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct des_service *sv, struct bg_diag *d)
+{
+	const struct cfg_service_health *h = &sv->cfg->health;
+	unsigned tries = h->retries ? h->retries : 1;
+	char *last = NULL;
+	int64_t t0 = bg_mono_ms();
+	int err = 0;
+	bool ok = false;
+
+	for (unsigned i = 0; i < tries && !ok; i++) {
+		if (i) {
+			err = pause_ms(ctx, h->interval_ms);
+		}
+		if (!err) {
+			err = check_once(ctx, s, sv, &ok, &last, d);
+		}
+		if (err) {
+			goto out;
+		}
+	}
+	if (ok) {
+		bg_log(BG_LOG_INFO, "service %s of site %s is healthy after %" PRId64 " ms (%s)",
+				sv->cfg->name, s->name, bg_mono_ms() - t0, last);
+	} else {
+		bg_diag_error(d, NULL, "service %s of site %s is not healthy after %" PRIu64 " s: %s",
+				sv->cfg->name, s->name, (tries * h->interval_ms + 999) / 1000,
+				last ? last : "no check ran");
+		err = BG_EHEALTH;
+	}
+out:
+	free(last);
+	return err;
+}
