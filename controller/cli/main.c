@@ -62,7 +62,7 @@ static const struct cmd commands[] = {
 		"validate [--explain]",
 		"  --explain         also print the effective configuration, value by value\n"},
 	{"versions", cmd_versions, "a site's recorded versions: image, when live, restorable",
-		"versions SITE [--json]", NULL},
+		"versions SITE", NULL},
 	{"watch", cmd_watch, "run the reconciling daemon",
 		"watch [--debounce MS]",
 		"  --debounce MS     wait for edits to settle this long (1 to 60000, default 100)\n"},
