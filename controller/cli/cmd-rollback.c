@@ -132,6 +132,12 @@ static int to_apply(struct cli *cli, struct cli_env *env, const struct plan *p,
 		const struct bg_strv *confirms)
 {
 	int rc;
+	/* The converger opens its own history and engine client, as `apply` does
+	 * (a store is opened once per process). */
+	hist_close(env->hist);
+	env->hist = NULL;
+	rt_destroy(env->rt);
+	env->rt = NULL;
 	if (cli_handoff(cli, env, p->token, NULL, confirms, 10000, &rc)) {
 		return rc;
 	}

@@ -197,13 +197,13 @@ static void test_rollback_to_two_back_under_load(void **state)
 	assert_int_equal(pthread_create(&th, NULL, load_run, &l), 0);
 	usleep(300 * 1000);
 	int rc = e2e_bg(&e, &r, "rollback", e.site, "--to", "1", "--yes", NULL);
-	if (rc != 0) {
-		fail_msg("rollback --to 1 --yes exited %d:\n%s\n%s", rc, r.out, r.err);
-	}
-	th_run_release(&r);
 	usleep(500 * 1000);
 	atomic_store(&l.stop, 1);
-	pthread_join(th, NULL);
+	pthread_join(th, NULL); /* before any assertion: l lives in this frame */
+	if (rc != 0) {
+		fail_msg("rollback --to 1 --yes exited %d:\n%s\n%s", rc, r.err, r.out);
+	}
+	th_run_release(&r);
 	printf("# load during rollback --to 1: %u ok, %u failed%s%s\n", l.ok, l.failed,
 			l.failed ? ", last: " : "", l.last_fail);
 	assert_true(l.ok > 10);
