@@ -614,6 +614,106 @@ static char *rollback_refusal(const struct rec_diff_ctx *ctx, const struct slot 
 	return NULL;
 }
 
+/*
+ * rollback --to: the idle slot rebuilt with the recorded version (the
+ * desired site is pinned to it, des_build_args). Containers come from the
+ * recorded image id, which the CLI checked is present: no pull is planned.
+ */
+static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
+{
+	const struct des_site *s = ctx->site;
+	bool gate = false;
+	char *sp = short_spec(s->spec);
+
+	for (size_t i = 0; i < sl->n_extra; i++) {
+		container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica,
+				sl->extra[i], "not part of v%u (replicas: %u)", s->pinned_from,
+				s->cfg->replicas);
+	}
+	for (unsigned r = 1; r <= s->cfg->replicas; r++) {
+		const struct obs_container *c = sl->rep[r];
+		if (holds_desired(c, s)) {
+			if (c->state != OBS_CSTATE_RUNNING) {
+				container_action(ctx, PLAN_OP_START, sl->colour, r, c, "%s holds "
+						"v%u but is %s", c->name, s->version,
+						obs_cstate_name(c->state));
+				gate = true;
+			}
+			continue;
+		}
+		if (c) {
+			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c, "holds v%u (%s), "
+					"replaced by v%u (rollback --to %u)", c->version,
+					c->image ? c->image : "?", s->version, s->pinned_from);
+		}
+		struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
+				"rollback --to %u: v%u, image %s (id %.19s), spec %s", s->pinned_from,
+				s->version, s->cfg->image, s->create_image, sp);
+		a->version = s->version;
+		a->spec = bg_xstrdup(s->spec);
+		container_action(ctx, PLAN_OP_START, sl->colour, r, NULL, "start %s v%u",
+				sl->colour, s->version);
+		gate = true;
+	}
+	free(sp);
+	return gate;
+}
+
+/* What a rollback --to plan says besides its steps. */
+static void pinned_notes(struct rec_diff_ctx *ctx, const struct slot *lv)
+{
+	const struct des_site *s = ctx->site;
+	struct plan_site *ps = ctx->ps;
+
+	if (s->version != s->pinned_from) {
+		plan_note_add(ctx->plan, ps, "v%u is recreated from its record as v%u: its spec "
+				"no longer hashes the same (the edge settings or the secret keys "
+				"changed since)", s->pinned_from, s->version);
+	}
+	if (s->pin_secret_keys) {
+		plan_note_add(ctx->plan, ps, "secret values are never stored in the history: "
+				"%s take%s today's value%s", s->pin_secret_keys,
+				strchr(s->pin_secret_keys, ',') ? "" : "s",
+				strchr(s->pin_secret_keys, ',') ? "s" : "");
+	}
+	plan_note_add(ctx->plan, ps, "v%u (live now) is marked rejected: plan keeps v%u live "
+			"and does not propose the configuration's spec again until %s changes (or: "
+			"bluegreen plan --retry %s)", lv->version, s->version, s->cfg->path, s->name);
+}
+
+/*
+ * rollback --to: any recorded version, as a new candidate in the idle
+ * colour, gated, then the switch (the live colour stays warm as the
+ * previous one). The live revision is marked rejected, as in a rollback.
+ */
+static int colour_rollback_to(struct rec_diff_ctx *ctx, const struct obs_edge *e,
+		const struct slot *lv, const struct slot *idle)
+{
+	const struct des_site *s = ctx->site;
+	struct plan_site *ps = ctx->ps;
+
+	if (lv->all_match) {
+		ps->blocked = bg_xasprintf("v%u is live already (%s): there is nothing to roll "
+				"back to", s->pinned_from, e->live);
+		return 0;
+	}
+	if (pinned_converge(ctx, idle) || !idle->all_running) {
+		health_action(ctx, idle->colour, "gate before the old version goes live again");
+	} else {
+		health_action(ctx, idle->colour, "re-check before the switch");
+	}
+	struct plan_action *a = edge_action(ctx, PLAN_OP_SWITCH, idle->colour,
+			s->cfg->preview ? idle->colour : NULL, s->version,
+			"rollback --to %u: live %s (v%u) -> %s (v%u); v%u is marked rejected%s",
+			s->pinned_from, e->live, lv->version, idle->colour, s->version,
+			lv->version, s->cfg->keep_previous ? "; it stays running for rollback" : "");
+	a->reject_spec = bg_xstrdup(lv->spec ? lv->spec : "");
+	a->reject_version = lv->version;
+	pinned_notes(ctx, lv);
+	switched(ctx, lv, idle);
+	return 0;
+}
+
 /* The rollback plan for one site: a switch back to the previous colour. */
 static int colour_rollback(struct rec_diff_ctx *ctx)
 {
@@ -631,6 +731,13 @@ static int colour_rollback(struct rec_diff_ctx *ctx)
 	const struct slot *prev = lv == &blue ? &green : &blue;
 	ps->live_before = bg_xstrdup(e->live);
 	ps->version_before = lv->version;
+	ps->live_after = bg_xstrdup(e->live);
+	ps->version_after = lv->version;
+	if (s->pinned_from) {
+		return colour_rollback_to(ctx, e, lv, prev);
+	}
+	free(ps->live_after);
+	ps->live_after = NULL;
 	if (prev->n_found == 0) {
 		ps->blocked = bg_xasprintf("no previous colour: %s has no containers, so there is "
 				"nothing to switch back to", prev->colour);

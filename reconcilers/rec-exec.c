@@ -247,7 +247,7 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct rt
 	struct desired des;
 	struct step_progress sp = {.o = o, .state_dir = cfg->g.state_dir, .token = p->token};
 	size_t n = p->n_actions, k = 0;
-	int err = des_build(&des, cfg, obs, d);
+	int err = des_build_args(&des, cfg, obs, &p->args, d);
 
 	if (err) {
 		return err;

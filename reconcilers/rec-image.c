@@ -156,7 +156,9 @@ static int image_refresh(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		obs_finish(obs);
 	}
 	des_release(ctx->des);
-	return des_build(ctx->des, ctx->cfg, obs, d);
+	/* A rollback --to plan keeps its recorded site (des_build_args). */
+	return des_build_args(ctx->des, ctx->cfg, obs, ctx->plan ? &ctx->plan->args : NULL,
+			d);
 }
 
 static int image_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,

@@ -297,6 +297,7 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	bg_strv_copy(&p->args.retry, &args->retry);
 	p->args.restore_id = args->restore_id ? bg_xstrdup(args->restore_id) : NULL;
 	p->args.to_version = args->to_version;
+	p->args.to_spec_json = args->to_spec_json ? bg_xstrdup(args->to_spec_json) : NULL;
 	bg_strv_sort(&p->args.sites);
 	bg_strv_sort(&p->args.retry);
 	p->install_mode = cfg->g.install_mode;
@@ -306,7 +307,7 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 			return BG_ENOT_FOUND;
 		}
 	}
-	err = des_build(&des, cfg, obs, d);
+	err = des_build_args(&des, cfg, obs, &p->args, d);
 	if (err) {
 		return err;
 	}

@@ -33,6 +33,7 @@ int cmd_plan(int argc, char **argv, struct cli *cli);
 int cmd_rollback(int argc, char **argv, struct cli *cli);
 int cmd_status(int argc, char **argv, struct cli *cli);
 int cmd_validate(int argc, char **argv, struct cli *cli);
+int cmd_versions(int argc, char **argv, struct cli *cli);
 int cmd_watch(int argc, char **argv, struct cli *cli);
 
 /* "bluegreen: error: ..." on cli->err; returns BG_EXIT_ERROR. */

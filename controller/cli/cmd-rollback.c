@@ -5,10 +5,17 @@
  * --yes it does it now: the switch is an edge change only, so it takes
  * milliseconds. The rolled-back revision is marked rejected. No confirm
  * phrase is asked: --yes is the confirmation, and a rollback restores.
+ *
+ * `rollback SITE --to VERSION [--yes] [--confirm TEXT]` brings back any
+ * recorded version: its recorded spec (from the history) is the desired
+ * site of the plan, built as a new candidate in the idle colour, gated,
+ * then switched to. That is a new container, so it follows the token rules
+ * of any plan: the token, and in production the confirm phrase.
  */
 #include "bg.h"
 #include "apply.h"
 #include "cli.h"
+#include "versions.h"
 
 /* --yes: roll back now, through the watch daemon if one holds the lock. */
 static int rollback_now(struct cli *cli, struct cli_env *env, const char *site)
@@ -71,22 +78,160 @@ static int rollback_plan(struct cli *cli, struct cli_env *env, const char *site)
 	return rc;
 }
 
+/* ---- rollback --to VERSION ---- */
+
+/*
+ * The recorded spec of version `to`, checked: known, its image id still
+ * here. Prints why not and returns BG_EXIT_ERROR; else 0 with *spec_json.
+ */
+static int to_spec_load(struct cli *cli, struct cli_env *env, const char *site, unsigned to,
+		char **spec_json)
+{
+	char *image = NULL, *id = NULL, *have = NULL;
+	struct bg_diag d;
+	int rc = BG_EXIT_ERROR;
+
+	bg_diag_init(&d);
+	int err = hist_version_get(env->hist, site, to, NULL, spec_json);
+	if (err) {
+		fprintf(cli->err, "bluegreen: error: rollback: %s has no version %u%s (bluegreen "
+				"versions %s lists them)\n", site, to,
+				err == BG_ENOT_FOUND ? "" : ": the history cannot be read", site);
+		goto out;
+	}
+	if (ver_spec_image(*spec_json, &image, &id) != 0 || !id) {
+		fprintf(cli->err, "bluegreen: error: rollback: v%u of %s records no image id: "
+				"bluegreen cannot tell which image it ran\n", to, site);
+		goto out;
+	}
+	if (rt_image_id(env->rt, id, &have, &d) != 0) {
+		cli_print_diag(cli, &d);
+		goto out;
+	}
+	if (!have) {
+		fprintf(cli->err, "bluegreen: error: rollback: the image of v%u of %s (%s, id %.19s) "
+				"is no longer here: pull %s again (it must still be that id), then retry\n",
+				to, site, image ? image : "?", id, image ? image : "its reference");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc) {
+		free(*spec_json);
+		*spec_json = NULL;
+	}
+	free(image);
+	free(id);
+	free(have);
+	bg_diag_release(&d);
+	return rc;
+}
+
+/* Apply the printed --to plan by its token, as `bluegreen apply` would. */
+static int to_apply(struct cli *cli, struct cli_env *env, const struct plan *p,
+		const struct bg_strv *confirms)
+{
+	int rc;
+	/* The converger opens its own history and engine client, as `apply` does
+	 * (a store is opened once per process). */
+	hist_close(env->hist);
+	env->hist = NULL;
+	rt_destroy(env->rt);
+	env->rt = NULL;
+	if (cli_handoff(cli, env, p->token, NULL, confirms, 10000, &rc)) {
+		return rc;
+	}
+	struct apply_opts opts = {
+		.token = p->token, .confirms = confirms, .progress = cli_progress,
+		.progress_arg = cli,
+	};
+	char *what = bg_xasprintf("apply %s", p->token);
+	rc = cli_converge(cli, env, &opts, 10000, what);
+	free(what);
+	return rc;
+}
+
+/* The --to plan (the site rebuilt from the record), printed; applied with --yes. */
+static int rollback_to(struct cli *cli, struct cli_env *env, const char *site, unsigned to,
+		bool yes, const struct bg_strv *confirms)
+{
+	struct plan_args args;
+	struct plan p;
+	struct bg_diag d;
+
+	plan_args_init(&args);
+	plan_init(&p);
+	bg_diag_init(&d);
+	args.kind = PLAN_ROLLBACK;
+	args.to_version = to;
+	bg_strv_push(&args.sites, site);
+	/* Asked for by number: a rejected mark on it is lifted once it is built. */
+	bg_strv_push(&args.retry, site);
+	int rc = cli_env_hist(cli, env, HIST_RDONLY);
+	if (!rc) {
+		rc = cli_env_observe(cli, env);
+	}
+	if (!rc) {
+		rc = to_spec_load(cli, env, site, to, &args.to_spec_json);
+	}
+	if (!rc && rec_plan_build(&p, env->cfg, &env->obs, &args, &d) != 0) {
+		cli_print_diag(cli, &d);
+		rc = BG_EXIT_ERROR;
+	} else if (!rc) {
+		cli_plan_exec_compare(cli, env->hist, &p);
+		cli_plan_print(cli, env->cfg, &p);
+		hist_close(env->hist);
+		env->hist = NULL;
+		cli_plan_journal(cli, env, &p);
+		rc = cli_plan_exit(&p);
+		if (yes && rc == BG_EXIT_PENDING) {
+			rc = to_apply(cli, env, &p, confirms);
+		}
+	}
+	bg_diag_release(&d);
+	plan_release(&p);
+	plan_args_release(&args);
+	return rc;
+}
+
+static int to_parse(struct cli *cli, const char *s, unsigned *to)
+{
+	char *end = NULL;
+	unsigned long v = strtoul(s[0] == 'v' ? s + 1 : s, &end, 10);
+	if (!end || *end || v == 0 || v > UINT32_MAX || s[0] == '-') {
+		return cli_usage_error(cli, "rollback: --to takes a version number (1, 2, ... or "
+				"v1, v2, ...; bluegreen versions SITE lists them)");
+	}
+	*to = (unsigned)v;
+	return 0;
+}
+
 int cmd_rollback(int argc, char **argv, struct cli *cli)
 {
 	struct cli_env env;
+	struct bg_strv confirms;
 	const char *site = NULL;
+	unsigned to = 0;
 	bool yes = false;
 	int rc;
 
 	cli_env_init(&env);
+	bg_strv_init(&confirms);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			continue;
 		} else if (strcmp(argv[i], "--yes") == 0 || strcmp(argv[i], "-y") == 0) {
 			yes = true;
+		} else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+			rc = to_parse(cli, argv[++i], &to);
+			if (rc) {
+				goto out;
+			}
+		} else if (strcmp(argv[i], "--confirm") == 0 && i + 1 < argc) {
+			bg_strv_push(&confirms, argv[++i]);
 		} else if (argv[i][0] == '-' || site) {
 			rc = cli_usage_error(cli, "rollback: unexpected argument '%s' (usage: "
-					"bluegreen rollback SITE [--yes])", argv[i]);
+					"bluegreen rollback SITE [--to VERSION] [--yes])", argv[i]);
 			goto out;
 		} else {
 			site = argv[i];
@@ -104,8 +249,16 @@ int cmd_rollback(int argc, char **argv, struct cli *cli)
 		rc = cli_usage_error(cli, "rollback: no site named '%s' in %s", site, env.dir);
 		goto out;
 	}
-	rc = yes ? rollback_now(cli, &env, site) : rollback_plan(cli, &env, site);
+	if (to) {
+		rc = rollback_to(cli, &env, site, to, yes, &confirms);
+	} else if (confirms.n) {
+		rc = cli_usage_error(cli, "rollback: --confirm goes with --to (a switch back to "
+				"the previous colour asks for none)");
+	} else {
+		rc = yes ? rollback_now(cli, &env, site) : rollback_plan(cli, &env, site);
+	}
 out:
+	bg_strv_release(&confirms);
 	cli_env_release(&env);
 	return rc;
 }

@@ -48,9 +48,12 @@ static const struct cmd commands[] = {
 		"  --observed FILE   plan against a snapshot (`bluegreen observe`), not Docker\n"
 		"  --retry SITE      propose again a revision that was rolled back (repeatable)\n"
 		"Exit 0 nothing to do, 2 changes pending, 1 error.\n"},
-	{"rollback", cmd_rollback, "switch a site back to its previous colour",
-		"rollback SITE [--yes]",
+	{"rollback", cmd_rollback, "switch a site back to its previous colour, or any version",
+		"rollback SITE [--yes] | rollback SITE --to VERSION [--yes] [--confirm TEXT]...",
 		"  -y, --yes         roll back now (without it: print the rollback plan)\n"
+		"  --to VERSION      bring back this recorded version (bluegreen versions SITE)\n"
+		"                    as a new candidate, gated, then switched to\n"
+		"  --confirm TEXT    with --to --yes: the site's confirm phrase (production)\n"
 		"Exit without --yes as plan: 0 nothing to do, 2 rollback pending, 1 error;\n"
 		"with --yes as apply: 0 done, 4 refused, 5 failed (live colour untouched).\n"},
 	{"status", cmd_status, "live colour, version, image, health per site",
@@ -58,6 +61,8 @@ static const struct cmd commands[] = {
 	{"validate", cmd_validate, "check the configuration",
 		"validate [--explain]",
 		"  --explain         also print the effective configuration, value by value\n"},
+	{"versions", cmd_versions, "a site's recorded versions: image, when live, restorable",
+		"versions SITE", NULL},
 	{"watch", cmd_watch, "run the reconciling daemon",
 		"watch [--debounce MS]",
 		"  --debounce MS     wait for edits to settle this long (1 to 60000, default 100)\n"},

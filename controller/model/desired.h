@@ -55,6 +55,11 @@ struct des_site {
 	unsigned version;       /* version of spec in the history, or the next number */
 	bool version_new;       /* spec never applied before */
 	bool rejected;          /* spec was rolled back */
+	/* rollback --to (des_build_args): the site as a recorded version had it. */
+	unsigned pinned_from;     /* the version asked for; 0: built from the configuration */
+	const char *create_image; /* colours are created from this (the recorded image id) */
+	char *pin_secret_keys;    /* "A, B": secret keys whose values are today's; NULL: none */
+	struct des_pin *pin;      /* owns the pinned cfg (cfg points into it) */
 };
 
 struct desired {
@@ -89,6 +94,24 @@ int des_cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_di
 int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 		struct bg_diag *d);
 void des_release(struct desired *des);
+
+/*
+ * des_build, then, for a `rollback SITE --to VERSION` plan (args kind
+ * rollback with to_version and to_spec_json), the one site rebuilt from
+ * the recorded version instead of its configuration: image (by the
+ * recorded id), command, env, port, replicas, mounts, stop signal and
+ * timeout come from the record; the rest (domains, health gate, edge,
+ * services, resources) stays the configuration's. Secret values are never
+ * in the history: a recorded secret key takes today's value from the
+ * configuration (pin_secret_keys names them) and is an error when the
+ * configuration no longer has it. When the rebuilt spec hashes as the
+ * recorded one, version is VERSION; else it is a new version (the edge or
+ * the secret keys changed since). Errors (BG_EPARSE, BG_ECONFIG) are in d
+ * and leave *out released. Any other args: des_build.
+ */
+struct plan_args;
+int des_build_args(struct desired *out, const struct cfg *cfg, const struct obs *obs,
+		const struct plan_args *args, struct bg_diag *d);
 
 const struct des_site *des_site_find(const struct desired *des, const char *name);
 

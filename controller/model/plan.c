@@ -39,6 +39,7 @@ void plan_args_init(struct plan_args *a)
 	a->kind = PLAN_CONVERGE;
 	a->restore_id = NULL;
 	a->to_version = 0;
+	a->to_spec_json = NULL;
 	bg_strv_init(&a->sites);
 	bg_strv_init(&a->retry);
 }
@@ -53,6 +54,7 @@ void plan_args_release(struct plan_args *a)
 	free(a->restore_id);
 	a->restore_id = NULL;
 	a->to_version = 0;
+	free(a->to_spec_json);
 	plan_args_init(a);
 }
 
@@ -78,6 +80,9 @@ char *plan_args_to_json(const struct plan_args *a)
 	}
 	if (a->to_version) {
 		json_object_object_add(o, "to_version", json_object_new_int64(a->to_version));
+	}
+	if (a->to_spec_json) {
+		json_object_object_add(o, "to_spec", json_object_new_string(a->to_spec_json));
 	}
 	char *s = bg_xstrdup(json_object_to_json_string_ext(o, json_flags));
 	json_object_put(o);
@@ -134,6 +139,13 @@ int plan_args_from_json(struct plan_args *a, const char *json)
 		int64_t v = json_object_get_int64(k);
 		if (json_object_is_type(k, json_type_int) && v > 0 && v <= UINT32_MAX) {
 			a->to_version = (unsigned)v;
+		} else {
+			err = BG_EPARSE;
+		}
+	}
+	if (!err && json_object_object_get_ex(o, "to_spec", &k)) {
+		if (json_object_is_type(k, json_type_string)) {
+			a->to_spec_json = bg_xstrdup(json_object_get_string(k));
 		} else {
 			err = BG_EPARSE;
 		}

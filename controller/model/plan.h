@@ -121,6 +121,10 @@ struct plan_args {
 	struct bg_strv retry; /* sites whose rejected revision may be proposed again */
 	char *restore_id;     /* restore: the backup; rollback: "rollback + restore" (NULL: none) */
 	unsigned to_version;  /* rollback --to VERSION (0: the previous colour, as before) */
+	/* rollback --to: version to_version's recorded (redacted) spec, from the
+	 * history when the plan is made; carried in the stored plan so apply and
+	 * the executor rebuild the same desired state (JSON "to_spec"). */
+	char *to_spec_json;
 };
 
 /*

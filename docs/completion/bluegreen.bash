@@ -122,7 +122,7 @@ _bluegreen()
 	_bluegreen_words
 	cur=${bg_words[bg_cword]-}
 	prev=${bg_words[bg_cword - 1]-}
-	local commands="apply help history log observe plan rollback status validate watch"
+	local commands="apply help history log observe plan rollback status validate versions watch"
 	local global_opts="-c --config --json --trace= -h --help --version"
 	local areas="dk plan apply hist edge loop cfg all"
 
@@ -200,7 +200,7 @@ _bluegreen()
 		words=$(_bluegreen_sites)
 		;;
 	rollback)
-		opts="-y --yes --json --help"
+		opts="-y --yes --to --confirm --json --help"
 		words=$(_bluegreen_sites)
 		;;
 	status)
@@ -208,6 +208,10 @@ _bluegreen()
 		words=$(_bluegreen_sites)
 		;;
 	validate) opts="--explain --json --help" ;;
+	versions)
+		opts="--json --help"
+		words=$(_bluegreen_sites)
+		;;
 	watch) opts="--debounce --json --help" ;;
 	help) words=$commands ;;
 	esac

@@ -1,0 +1,240 @@
+/*
+ * t-rollback-to: `bluegreen rollback SITE --to VERSION` and `bluegreen
+ * versions SITE` end to end (issue 13), against a real engine and nginx.
+ * Three versions (bluegreen-test/web:v1, v2, v3, each answering its
+ * version) are deployed in turn; `versions` lists the three with their
+ * live times, v3 live and v2 the warm previous; --to of the live version
+ * and of an unknown one are refused with exit 1; then `rollback --to 1
+ * --yes`, two versions back, runs while a load loop sends requests through
+ * nginx: none fails, and the site answers v1. Afterwards v3 stays warm as
+ * the previous colour, and the next plan does not propose v3 again (it
+ * was rolled back) while the configuration still names it.
+ *
+ * Needs: dockerd, nginx, curl; images from test/images/build.sh.
+ */
+#include "bg.h"
+#include "e2e.h"
+
+#include <arpa/inet.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define STRAT "strategy: {promote: auto}\n"
+
+/* The load loop: GET / through nginx with the site's Host, one connection each. */
+struct load {
+	int port;
+	const char *host;
+	atomic_int stop;
+	unsigned ok, failed;
+	char last_fail[160];
+};
+
+static bool load_one(const struct load *l, char *why, size_t whyn)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)l->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct timeval tv = {.tv_sec = 5};
+	char req[256], buf[1024];
+	size_t got = 0;
+	bool ok = false;
+
+	if (fd < 0) {
+		snprintf(why, whyn, "socket: %s", strerror(errno));
+		return false;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+			l->host);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, req, (size_t)n) != n) {
+		snprintf(why, whyn, "connect/write: %s", strerror(errno));
+		goto out;
+	}
+	for (ssize_t r; got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0;) {
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 &&
+			(strstr(buf, "\r\n\r\nv1") || strstr(buf, "\r\n\r\nv3"));
+	if (!ok) {
+		snprintf(why, whyn, "%.120s", got ? buf : "(no answer)");
+	}
+out:
+	close(fd);
+	return ok;
+}
+
+static void *load_run(void *arg)
+{
+	struct load *l = arg;
+	char why[160];
+	while (!atomic_load(&l->stop)) {
+		if (load_one(l, why, sizeof(why))) {
+			l->ok++;
+		} else {
+			l->failed++;
+			snprintf(l->last_fail, sizeof(l->last_fail), "%s", why);
+		}
+	}
+	return NULL;
+}
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* `versions SITE --json`: the "versions" array (the caller puts the root). */
+static struct json_object *versions_json(struct e2e *e, struct json_object **root)
+{
+	struct th_run r;
+	assert_int_equal(e2e_bg(e, &r, "--json", "versions", e->site, NULL), 0);
+	*root = json_tokener_parse(r.out);
+	if (!*root) {
+		fail_msg("versions --json is not JSON: %s", r.out);
+	}
+	th_run_release(&r);
+	struct json_object *a = jget(*root, "versions");
+	assert_true(a && json_object_is_type(a, json_type_array));
+	return a;
+}
+
+/* The entry of version v (newest first: index last - v). */
+static struct json_object *ver(struct json_object *a, int v)
+{
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *o = json_object_array_get_idx(a, i);
+		if (json_object_get_int(jget(o, "version")) == v) {
+			return o;
+		}
+	}
+	fail_msg("versions has no v%d", v);
+	return NULL;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v = jget(o, k);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static bool jtrue(struct json_object *o, const char *k)
+{
+	return json_object_get_boolean(jget(o, k));
+}
+
+/* After v1, v2, v3: three versions, their live times in order, v3 live, v2 warm. */
+static void check_versions_before(struct e2e *e)
+{
+	struct json_object *root;
+	struct json_object *a = versions_json(e, &root);
+	assert_int_equal(json_object_array_length(a), 3);
+	struct json_object *v1 = ver(a, 1), *v2 = ver(a, 2), *v3 = ver(a, 3);
+	assert_string_equal(jstr(v1, "image"), "bluegreen-test/web:v1");
+	assert_string_equal(jstr(v3, "image"), "bluegreen-test/web:v3");
+	assert_true(bg_str_has_prefix(jstr(v1, "image_id"), "sha256:"));
+	assert_true(jtrue(v3, "live_now") && !jtrue(v2, "live_now") && !jtrue(v1, "live_now"));
+	assert_true(jtrue(v2, "previous") && !jtrue(v1, "previous") && !jtrue(v3, "previous"));
+	/* ISO 8601 UTC strings compare in time order. */
+	const char *f1 = jstr(v1, "first_live"), *l1 = jstr(v1, "last_live");
+	const char *f2 = jstr(v2, "first_live"), *l2 = jstr(v2, "last_live");
+	const char *f3 = jstr(v3, "first_live");
+	assert_true(f1 && l1 && f2 && l2 && f3);
+	assert_null(jstr(v3, "last_live"));
+	assert_true(strcmp(f1, l1) <= 0 && strcmp(l1, f2) <= 0 && strcmp(f2, l2) <= 0 &&
+			strcmp(l2, f3) <= 0);
+	assert_string_equal(jstr(v1, "restore"), "present");
+	assert_string_equal(jstr(v3, "restore"), "live");
+	json_object_put(root);
+}
+
+static void test_rollback_to_two_back_under_load(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	char *body = NULL;
+
+	e2e_init(&e, "rbto", "nginx", "development");
+	static const char *const images[] = {"bluegreen-test/web:v1", "bluegreen-test/web:v2",
+			"bluegreen-test/web:v3"};
+	for (size_t i = 0; i < 3; i++) {
+		e2e_site(&e, images[i], STRAT);
+		assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+		char want[4];
+		snprintf(want, sizeof(want), "v%zu", i + 1);
+		assert_true(e2e_wait_body(&e, e.domain, want, 10000));
+		sleep(1); /* live times at second resolution: keep them apart */
+	}
+	check_versions_before(&e);
+	/* The text form: a header and one line per version. */
+	assert_int_equal(e2e_bg(&e, &r, "versions", e.site, NULL), 0);
+	th_assert_contains(r.out, "VERSION");
+	assert_int_equal(th_count(r.out, "\n"), 4);
+	th_run_release(&r);
+
+	/* The live version, an unknown one: exit 1 and why. */
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--to", "3", NULL), 1);
+	th_assert_contains(r.out, "v3 is live already");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--to", "9", NULL), 1);
+	th_assert_contains(r.err, "has no version 9");
+	th_run_release(&r);
+
+	/* The plan: a new candidate of v1 in the idle colour, gated, then the switch. */
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--to", "1", NULL), 2);
+	th_assert_contains(r.out, "rollback --to 1: v1, image bluegreen-test/web:v1 (id sha256:");
+	th_assert_contains(r.out, "marked rejected");
+	th_run_release(&r);
+
+	struct load l = {.port = e.port, .host = e.domain};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, load_run, &l), 0);
+	usleep(300 * 1000);
+	int rc = e2e_bg(&e, &r, "rollback", e.site, "--to", "1", "--yes", NULL);
+	usleep(500 * 1000);
+	atomic_store(&l.stop, 1);
+	pthread_join(th, NULL); /* before any assertion: l lives in this frame */
+	if (rc != 0) {
+		fail_msg("rollback --to 1 --yes exited %d:\n%s\n%s", rc, r.err, r.out);
+	}
+	th_run_release(&r);
+	printf("# load during rollback --to 1: %u ok, %u failed%s%s\n", l.ok, l.failed,
+			l.failed ? ", last: " : "", l.last_fail);
+	assert_true(l.ok > 10);
+	assert_int_equal(l.failed, 0);
+	assert_int_equal(e2e_get(&e, e.domain, &body), 200);
+	assert_string_equal(body, "v1");
+	free(body);
+
+	/* v1 live (the same version number: same spec), v3 the warm previous. */
+	struct json_object *root;
+	struct json_object *a = versions_json(&e, &root);
+	assert_int_equal(json_object_array_length(a), 3);
+	assert_true(jtrue(ver(a, 1), "live_now") && jtrue(ver(a, 3), "previous"));
+	assert_non_null(jstr(ver(a, 3), "last_live"));
+	json_object_put(root);
+
+	/* The configuration still says v3: the next plan keeps v1 and says why. */
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 0);
+	th_assert_contains(r.out, "was rolled back");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "history", e.site, NULL), 0);
+	th_assert_contains(r.out, "v3 marked rejected");
+	th_run_release(&r);
+	e2e_release(&e);
+}
+
+int main(void)
+{
+	th_docker_preamble();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_rollback_to_two_back_under_load, e2e_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

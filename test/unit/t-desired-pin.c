@@ -1,0 +1,238 @@
+/*
+ * t-desired-pin: des_build_args for `rollback SITE --to VERSION` (pure):
+ * a site rebuilt from a recorded spec (what colour_spec stored when the
+ * version was made) gets back exactly that spec hash and version number,
+ * is created from the recorded image id with the recorded command, env
+ * and port, takes today's value for a recorded secret key (and says so),
+ * and is refused with a clear error when a secret key is gone, when the
+ * record names no image id or cannot be read. Plans that are not --to
+ * plans are des_build's.
+ */
+#include "bg.h"
+#include "cfg.h"
+#include "desired.h"
+#include "obs.h"
+#include "plan.h"
+#include "th.h"
+
+#define SECRET "s3cr3t-value-never-printed"
+#define SECRET2 "an0ther-s3cret-today"
+
+static const char *global_conf =
+	"install_mode: production\n"
+	"state_dir: state\n"
+	"edge:\n"
+	"  kind: nginx\n"
+	"  network: bgt-edge\n"
+	"  nginx:\n"
+	"    conf_dir: nginx\n"
+	"    reload: [\"true\"]\n"
+	"    test: []\n";
+
+struct fx {
+	char *dir;
+	struct cfg *cfg;
+	struct obs obs;
+};
+
+/* The site shop with image, port, command and the API_TOKEN secret (or none). */
+static void fx_load(struct fx *f, const char *image, unsigned port, const char *cmd,
+		const char *secret)
+{
+	struct bg_diag d;
+	bg_diag_init(&d);
+	if (!f->dir) {
+		f->dir = th_tmpdir("pin");
+		th_write(f->dir, "global.conf", global_conf);
+	}
+	char *sc = bg_xasprintf("site: shop\ndomains: [shop.example.com]\nimage: %s\nport: %u\n"
+			"command: %s\nenv:\n  NODE_ENV: production\n%s%s%s"
+			"volumes: {uploads: /app/uploads}\n", image, port, cmd,
+			secret ? "  API_TOKEN: " : "", secret ? secret : "", secret ? "\n" : "");
+	th_write(f->dir, "sites/shop.conf", sc);
+	free(sc);
+	cfg_destroy(f->cfg);
+	f->cfg = NULL;
+	if (cfg_load(&f->cfg, f->dir, 0, &d) != 0) {
+		bg_diag_print(&d, stderr);
+		fail_msg("config does not load");
+	}
+	bg_diag_release(&d);
+	obs_release(&f->obs);
+	obs_init(&f->obs);
+	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/web:v2"};
+	for (size_t i = 0; i < 2; i++) {
+		struct obs_image *im = obs_image_add(&f->obs);
+		im->ref = bg_xstrdup(refs[i]);
+		im->id = bg_xasprintf("sha256:%zu%zu%zu", i + 1, i + 1, i + 1);
+	}
+	obs_finish(&f->obs);
+}
+
+static void fx_release(struct fx *f)
+{
+	obs_release(&f->obs);
+	cfg_destroy(f->cfg);
+	th_rm_rf(f->dir);
+	free(f->dir);
+}
+
+/* The history knows v1 = spec1 and v2 = spec2. */
+static void fx_history(struct fx *f, const char *spec1, const char *spec2)
+{
+	struct obs_hist_site *h = obs_hist_add(&f->obs);
+	h->site = bg_xstrdup("shop");
+	h->last_version = 2;
+	bg_strv_init(&h->spec_versions);
+	bg_strv_init(&h->rejected);
+	bg_strv_push_take(&h->spec_versions, bg_xasprintf("%s=1", spec1));
+	bg_strv_push_take(&h->spec_versions, bg_xasprintf("%s=2", spec2));
+	bg_strv_sort(&h->spec_versions);
+	bg_strv_push(&h->rejected, spec1); /* once rolled back: --to still brings it */
+	obs_finish(&f->obs);
+}
+
+static void record(struct fx *f, char spec[65], char **json)
+{
+	struct desired des;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	assert_int_equal(des_build(&des, f->cfg, &f->obs, &d), 0);
+	memcpy(spec, des.sites[0].spec, 65);
+	*json = bg_xstrdup(des.sites[0].spec_json);
+	des_release(&des);
+	bg_diag_release(&d);
+}
+
+static void to_args(struct plan_args *a, const char *json)
+{
+	plan_args_init(a);
+	a->kind = PLAN_ROLLBACK;
+	a->to_version = 1;
+	bg_strv_push(&a->sites, "shop");
+	a->to_spec_json = json ? bg_xstrdup(json) : NULL;
+}
+
+static bool env_has(const struct bg_strv *env, const char *kv)
+{
+	return bg_strv_contains(env, kv);
+}
+
+static void test_pin_gives_back_the_recorded_spec(void **state)
+{
+	struct fx f = {0};
+	char spec1[65], spec2[65];
+	char *json1 = NULL, *json2 = NULL;
+	struct plan_args a;
+	struct desired des;
+	struct des_create dc;
+	struct bg_diag d;
+
+	fx_load(&f, "bluegreen-test/web:v1", 8080, "[httpd, -f]", SECRET);
+	record(&f, spec1, &json1);
+	th_assert_not_contains(json1, SECRET);
+	/* v2: another image, port, command and today's secret value. */
+	fx_load(&f, "bluegreen-test/web:v2", 9090, "[httpd, -f, -v]", SECRET2);
+	record(&f, spec2, &json2);
+	fx_history(&f, spec1, spec2);
+	assert_string_not_equal(spec1, spec2);
+
+	to_args(&a, json1);
+	bg_diag_init(&d);
+	assert_int_equal(des_build_args(&des, f.cfg, &f.obs, &a, &d), 0);
+	const struct des_site *s = &des.sites[0];
+	/* Same spec as recorded (the secret's value is not in the spec hash). */
+	assert_string_equal(s->spec, spec1);
+	assert_int_equal(s->version, 1);
+	assert_false(s->version_new);
+	assert_true(s->rejected);
+	assert_int_equal(s->pinned_from, 1);
+	assert_string_equal(s->cfg->image, "bluegreen-test/web:v1");
+	assert_int_equal(s->cfg->port, 8080);
+	assert_string_equal(s->create_image, "sha256:111");
+	assert_string_equal(s->pin_secret_keys, "API_TOKEN");
+	assert_string_equal(s->spec_json, json1);
+	/* The container: recorded image id, command, port; today's secret value. */
+	assert_int_equal(des_colour_create(&des, s, "green", 1, NULL, &dc), 0);
+	assert_string_equal(dc.spec.image, "sha256:111");
+	assert_int_equal(dc.spec.expose_port, 8080);
+	assert_int_equal(dc.cmd.n, 2);
+	assert_string_equal(dc.cmd.v[1], "-f");
+	assert_true(env_has(&dc.env, "API_TOKEN=" SECRET2));
+	assert_true(env_has(&dc.env, "NODE_ENV=production"));
+	assert_string_equal(obs_labels_get(&dc.labels, BG_LABEL_IMAGE), "bluegreen-test/web:v1");
+	assert_string_equal(obs_labels_get(&dc.labels, BG_LABEL_VERSION), "1");
+	assert_string_equal(obs_labels_get(&dc.labels, BG_LABEL_SPEC), spec1);
+	des_create_release(&dc);
+	des_release(&des);
+	plan_args_release(&a);
+
+	/* Not a --to plan: the configuration's site, as des_build makes it. */
+	plan_args_init(&a);
+	a.kind = PLAN_ROLLBACK;
+	bg_strv_push(&a.sites, "shop");
+	assert_int_equal(des_build_args(&des, f.cfg, &f.obs, &a, &d), 0);
+	assert_string_equal(des.sites[0].spec, spec2);
+	assert_int_equal(des.sites[0].pinned_from, 0);
+	assert_null(des.sites[0].create_image);
+	des_release(&des);
+	plan_args_release(&a);
+	bg_diag_release(&d);
+	free(json1);
+	free(json2);
+	fx_release(&f);
+}
+
+static void test_pin_refusals(void **state)
+{
+	struct fx f = {0};
+	char spec1[65];
+	char *json1 = NULL;
+	struct plan_args a;
+	struct desired des;
+	struct bg_diag d;
+
+	fx_load(&f, "bluegreen-test/web:v1", 8080, "[httpd]", SECRET);
+	record(&f, spec1, &json1);
+	/* Today's configuration has no API_TOKEN: its value is nowhere. */
+	fx_load(&f, "bluegreen-test/web:v2", 8080, "[httpd]", NULL);
+	to_args(&a, json1);
+	bg_diag_init(&d);
+	assert_int_equal(des_build_args(&des, f.cfg, &f.obs, &a, &d), BG_ECONFIG);
+	assert_true(d.n > 0);
+	th_assert_contains(d.items[0].msg, "had the secret API_TOKEN");
+	th_assert_not_contains(d.items[0].msg, SECRET);
+	bg_diag_release(&d);
+	plan_args_release(&a);
+
+	/* No image id recorded; not a colour spec; not JSON; no record at all. */
+	static const char *const bad[] = {
+		"{\"kind\":\"colour\",\"image\":\"x:1\",\"image_id\":null,\"port\":80,\"replicas\":1}",
+		"{\"kind\":\"service\",\"image\":\"x:1\",\"image_id\":\"sha256:1\",\"port\":80,"
+		"\"replicas\":1}",
+		"not json",
+		NULL,
+	};
+	static const char *const why[] = {"recorded no image id", "not a colour spec",
+		"not a colour spec", "does not carry the recorded spec"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
+		to_args(&a, bad[i]);
+		bg_diag_init(&d);
+		assert_int_not_equal(des_build_args(&des, f.cfg, &f.obs, &a, &d), 0);
+		assert_true(d.n > 0);
+		th_assert_contains(d.items[0].msg, why[i]);
+		bg_diag_release(&d);
+		plan_args_release(&a);
+	}
+	free(json1);
+	fx_release(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pin_gives_back_the_recorded_spec),
+		cmocka_unit_test(test_pin_refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
