@@ -12,6 +12,7 @@
 #include "bg.h"
 #include "bg-log.h"
 #include "edge.h"
+#include "hist-confirm.h"
 #include "rec.h"
 
 /* Managed objects name the sites bluegreen deployed: those with no site
@@ -384,12 +385,34 @@ out:
 
 /* A switch (or a rollback) succeeded: journal which colour is live now and
  * remember the site in ctx->switched. */
+/*
+ * Keep the site's confirm phrase (a salted hash) in the history, so that
+ * removing the site once its file is gone can still require it (issue 13).
+ * A failure is logged: the switch it follows already happened.
+ */
+static void confirm_keep(struct rec_apply_ctx *ctx, const char *site)
+{
+	const struct cfg_site *cs = cfg_site_find(ctx->cfg, site);
+	if (!ctx->hist || !cs) {
+		return;
+	}
+	int err = hist_confirm_keep(ctx->hist, site, cs->confirm);
+	if (err) {
+		bg_log(BG_LOG_WARN, "%s: cannot keep its confirm phrase in the history: %s", site,
+				bg_strerror(err));
+	}
+}
+
 static int edge_rec_after(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
+	if (a->op == PLAN_OP_WRITE) {
+		confirm_keep(ctx, a->site);
+	}
 	if (a->op != PLAN_OP_SWITCH) {
 		return 0;
 	}
+	confirm_keep(ctx, a->site);
 	bg_strv_push(&ctx->switched, a->site);
 	const struct plan_site *ps = plan_site_find(ctx->plan, a->site);
 	const char *from = ps && ps->live_before ? ps->live_before : "nothing";
