@@ -10,7 +10,8 @@
  * removes a site's volumes. Objects whose owner is not clear (a site the
  * history never saw: another installation on this host sharing the
  * engine, or a crashed run of one; a managed container with no site
- * label) are listed with the reason and never touched.
+ * label) are listed with the reason and never touched, and a purge of
+ * such a site is refused.
  *
  * The actions are of the existing kinds, applied by the reconcilers that
  * own them: the colour and service reconcilers hand a removed site's stop
@@ -104,6 +105,32 @@ static void unclear_note(struct rec_diff_ctx *ctx, const char *site)
 	free(names);
 }
 
+/* A purge removes the volumes; a removal keeps them and says how to delete them. */
+static void notes_and_volumes(struct rec_diff_ctx *ctx, const char *site, const char *vols,
+		bool purge)
+{
+	if (purge) {
+		for (size_t i = 0; i < ctx->n_vols; i++) {
+			plan_fact_add(ctx->plan, "volume %s present", ctx->vols[i]->name);
+			struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_REMOVE,
+					PLAN_KIND_VOLUME, site, ctx->vols[i]->name, "purge of removed "
+					"site '%s': its data is deleted", site);
+			a->phase = PLAN_PHASE_RETIRE;
+		}
+		plan_note_add(ctx->plan, ctx->ps, "certificates of '%s' and its network "
+				"%s-net are kept (no data; remove them yourself if unwanted)", site,
+				site);
+	} else {
+		plan_note_add(ctx->plan, ctx->ps, "site '%s' has no site file: it is taken down "
+				"(edge file first, then its containers); its network and "
+				"certificates are kept", site);
+		if (ctx->n_vols) {
+			plan_note_add(ctx->plan, ctx->ps, "volumes are kept: %s (`bluegreen plan "
+					"--purge %s` deletes them)", vols, site);
+		}
+	}
+}
+
 int rec_orphan_site(struct rec_diff_ctx *ctx, const char *site)
 {
 	const struct cfg *cfg = ctx->cfg;
@@ -133,29 +160,20 @@ int rec_orphan_site(struct rec_diff_ctx *ctx, const char *site)
 	ctx->ps = plan_site_add(ctx->plan, site, path);
 	ctx->ps->first_action = ctx->plan->n_actions;
 	free(path);
+	if (!known) {
+		/* Labels alone do not say whose data it is: another installation on
+		 * this engine may use the same site name. */
+		ctx->ps->blocked = bg_xasprintf("site '%s' has no version in this history: "
+				"bluegreen did not deploy it from this state directory, so its "
+				"volumes (%s) are not purged here", site, *vols ? vols : "none");
+		plan_fact_add(ctx->plan, "blocked %s: unknown to the history", site);
+		free(vols);
+		return 0;
+	}
 	plan_fact_add(ctx->plan, "removed %s known=%d purge=%d", site, known, purge);
 	edge_remove(ctx, site);
 	containers_remove(ctx, site);
-	if (purge) {
-		for (size_t i = 0; i < ctx->n_vols; i++) {
-			plan_fact_add(ctx->plan, "volume %s present", ctx->vols[i]->name);
-			struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_REMOVE,
-					PLAN_KIND_VOLUME, site, ctx->vols[i]->name, "purge of removed "
-					"site '%s': its data is deleted", site);
-			a->phase = PLAN_PHASE_RETIRE;
-		}
-		plan_note_add(ctx->plan, ctx->ps, "certificates of '%s' and its network "
-				"%s-net are kept (no data; remove them yourself if unwanted)", site,
-				site);
-	} else {
-		plan_note_add(ctx->plan, ctx->ps, "site '%s' has no site file: it is taken down "
-				"(edge file first, then its containers); its network and "
-				"certificates are kept", site);
-		if (ctx->n_vols) {
-			plan_note_add(ctx->plan, ctx->ps, "volumes are kept: %s (`bluegreen plan "
-					"--purge %s` deletes them)", vols, site);
-		}
-	}
+	notes_and_volumes(ctx, site, vols, purge);
 	if (ctx->plan->n_actions == ctx->ps->first_action) {
 		plan_note_add(ctx->plan, ctx->ps, "nothing is left of site '%s'", site);
 	}

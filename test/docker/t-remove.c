@@ -89,7 +89,7 @@ static void test_remove_then_purge(void **state)
 	char *tok = token_of(r.out);
 	assert_non_null(tok);
 	th_run_release(&r);
-	edge_file = bg_xasprintf("%s/nginx/bluegreen-%s.conf", e.dir, e.site);
+	edge_file = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e.dir, e.site);
 	assert_int_equal(access(edge_file, F_OK), 0);
 	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 0);
 	th_run_release(&r);

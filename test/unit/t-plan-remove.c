@@ -206,6 +206,17 @@ static void test_purge(void **state)
 	obs_init(&f.obs);
 	add_volume(&f, "gone", "gone-data");
 	obs_finish(&f.obs);
+	/* Not in this history (another installation's site?): blocked. */
+	assert_int_equal(plan_build(&f, PLAN_PURGE, "gone", &p, &d), 0);
+	got = ops_of(&p, "gone");
+	assert_string_equal(got, "");
+	free(got);
+	assert_non_null(plan_site_find(&p, "gone")->blocked);
+	th_assert_contains(plan_site_find(&p, "gone")->blocked, "no version in this history");
+	plan_release(&p);
+	struct obs_hist_site *h = obs_hist_add(&f.obs);
+	h->site = bg_xstrdup("gone");
+	obs_finish(&f.obs);
 	assert_int_equal(plan_build(&f, PLAN_PURGE, "gone", &p, &d), 0);
 	got = ops_of(&p, "gone");
 	assert_string_equal(got, "remove volume gone-data 3\n");
