@@ -11,6 +11,7 @@
 #include "health.h"
 #include "rec.h"
 #include "rec-colour-int.h"
+#include "rec-orphan.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -280,6 +281,9 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	const struct des_site *s = des_site_find(ctx->des, a->site);
 	const char *target = a->target_id ? a->target_id : a->name;
 
+	if (rec_orphan_owns(ctx, a)) { /* a removed site (issue 13, helper D4) */
+		return rec_orphan_container_apply(ctx, a, d);
+	}
 	if (!s) {
 		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
 		return BG_ECONFIG;

@@ -12,13 +12,40 @@
 #include "bg.h"
 #include "bg-log.h"
 #include "edge.h"
+#include "hist-confirm.h"
 #include "rec.h"
+
+/* Managed objects name the sites bluegreen deployed: those with no site
+ * file left are removed sites, whose edge files the plan takes away. */
+static void observe_removed(const struct cfg *cfg, struct obs *o)
+{
+	struct bg_strv sites;
+	bg_strv_init(&sites);
+	for (size_t i = 0; i < o->n_containers + o->n_volumes; i++) {
+		const struct obs_labels *l = i < o->n_containers ? &o->containers[i].labels
+								 : &o->volumes[i - o->n_containers].labels;
+		const char *site = obs_labels_get(l, BG_LABEL_SITE);
+		if (site && !cfg_site_find(cfg, site) && !bg_strv_contains(&sites, site)) {
+			bg_strv_push(&sites, site);
+		}
+	}
+	for (size_t i = 0; i < sites.n; i++) {
+		edge_observe_removed(cfg, sites.v[i], o);
+	}
+	bg_strv_release(&sites);
+	obs_finish(o);
+}
 
 static int edge_rec_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
 		struct bg_diag *d)
 {
 	(void)rt;
-	return edge_observe(cfg, o, d);
+	int err = edge_observe(cfg, o, d);
+	if (!err) {
+		obs_finish(o);
+		observe_removed(cfg, o);
+	}
+	return err;
 }
 
 static int replica_cmp(const void *a, const void *b)
@@ -264,6 +291,24 @@ static int fresh_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
 	return err;
 }
 
+/* A removed site (rec-orphan.c): its route goes before its containers stop. */
+static int edge_remove(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		struct bg_diag *d)
+{
+	if (des_site_find(ctx->des, a->site)) {
+		/* The site file came back between plan and apply. */
+		bg_diag_error(d, NULL, "site '%s' is configured again: its edge file is kept",
+				a->site);
+		return BG_ECONFIG;
+	}
+	int err = edge_for(ctx->cfg)->remove(ctx->cfg, a->site, d);
+	if (!err) {
+		rec_progress(ctx, false, "%s: %s removed: the edge no longer routes its domains",
+				a->site, a->name);
+	}
+	return err;
+}
+
 static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
@@ -274,6 +319,9 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 	char *path = NULL;
 	int err;
 
+	if (a->op == PLAN_OP_REMOVE) {
+		return edge_remove(ctx, a, d);
+	}
 	if (!s) {
 		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
 		return BG_ECONFIG;
@@ -337,12 +385,34 @@ out:
 
 /* A switch (or a rollback) succeeded: journal which colour is live now and
  * remember the site in ctx->switched. */
+/*
+ * Keep the site's confirm phrase (a salted hash) in the history, so that
+ * removing the site once its file is gone can still require it (issue 13).
+ * A failure is logged: the switch it follows already happened.
+ */
+static void confirm_keep(struct rec_apply_ctx *ctx, const char *site)
+{
+	const struct cfg_site *cs = cfg_site_find(ctx->cfg, site);
+	if (!ctx->hist || !cs) {
+		return;
+	}
+	int err = hist_confirm_keep(ctx->hist, site, cs->confirm);
+	if (err) {
+		bg_log(BG_LOG_WARN, "%s: cannot keep its confirm phrase in the history: %s", site,
+				bg_strerror(err));
+	}
+}
+
 static int edge_rec_after(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
+	if (a->op == PLAN_OP_WRITE) {
+		confirm_keep(ctx, a->site);
+	}
 	if (a->op != PLAN_OP_SWITCH) {
 		return 0;
 	}
+	confirm_keep(ctx, a->site);
 	bg_strv_push(&ctx->switched, a->site);
 	const struct plan_site *ps = plan_site_find(ctx->plan, a->site);
 	const char *from = ps && ps->live_before ? ps->live_before : "nothing";

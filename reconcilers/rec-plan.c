@@ -10,6 +10,7 @@
  */
 #include "bg.h"
 #include "rec.h"
+#include "rec-orphan.h"
 
 /* Sites a plan covers: all, or the filter's (unknown names were refused earlier). */
 static bool site_selected(const struct plan_args *args, const char *site)
@@ -213,21 +214,43 @@ static int site_plan(struct rec_diff_ctx *ctx, const struct des_site *s)
 	return err;
 }
 
-/* Managed containers of sites nobody declares: said, never touched. */
-static void orphans_note(struct plan *p, const struct desired *des, const struct site_index *ix)
+/*
+ * Sites that managed containers or volumes name but no site file declares,
+ * in name order (both index lists are sorted by site), into out.
+ */
+static void undeclared_sites(const struct desired *des, const struct site_index *ix,
+		struct bg_strv *out)
 {
-	const char *last = NULL;
-	for (size_t i = 0; i < ix->n_cs; i++) {
-		const char *site = ix->cs[i]->site;
-		if ((last && strcmp(last, site) == 0) || des_site_find(des, site)) {
-			continue;
+	for (size_t i = 0; i < ix->n_cs + ix->n_vols; i++) {
+		const char *site = i < ix->n_cs ? ix->cs[i]->site : vol_site(ix->vols[i - ix->n_cs]);
+		if (*site && !des_site_find(des, site) && !bg_strv_contains(out, site)) {
+			bg_strv_push(out, site);
 		}
-		last = site;
-		plan_note_add(p, NULL, "site '%s' has containers managed by bluegreen but "
-				"no site file: they are left alone (restore sites/%s.conf, or "
-				"remove them yourself)", site, site);
-		plan_fact_add(p, "orphan %s", site);
 	}
+	bg_strv_sort(out);
+}
+
+/* Removed sites (a full plan) or the one a purge names: rec-orphan.c. */
+static int orphans_plan(struct rec_diff_ctx *ctx, const struct desired *des,
+		struct site_index *ix)
+{
+	struct bg_strv sites;
+	int err = 0;
+
+	bg_strv_init(&sites);
+	if (ctx->args->kind == PLAN_PURGE) {
+		bg_strv_copy(&sites, &ctx->args->sites);
+	} else {
+		undeclared_sites(des, ix, &sites);
+		rec_orphan_unlabelled(ctx->plan, ctx->obs);
+	}
+	ix->at = ix->vat = 0;
+	for (size_t i = 0; i < sites.n && !err; i++) {
+		site_index_take(ix, sites.v[i], ctx);
+		err = rec_orphan_site(ctx, sites.v[i]);
+	}
+	bg_strv_release(&sites);
+	return err;
 }
 
 /* Run every diff over the configuration: the shared pass, then each selected site. */
@@ -261,8 +284,8 @@ static int diff_all(struct plan *p, const struct cfg *cfg, const struct obs *obs
 			goto out;
 		}
 	}
-	if (args->kind == PLAN_CONVERGE && args->sites.n == 0) {
-		orphans_note(p, des, &ix);
+	if ((args->kind == PLAN_CONVERGE && args->sites.n == 0) || args->kind == PLAN_PURGE) {
+		err = orphans_plan(&ctx, des, &ix);
 	}
 out:
 	site_index_release(&ix);
@@ -302,7 +325,17 @@ int rec_plan_build(struct plan *p, const struct cfg *cfg, const struct obs *obs,
 	bg_strv_sort(&p->args.retry);
 	p->install_mode = cfg->g.install_mode;
 	for (size_t i = 0; i < args->sites.n; i++) {
-		if (!cfg_site_find(cfg, args->sites.v[i])) {
+		const struct cfg_site *cs = cfg_site_find(cfg, args->sites.v[i]);
+		if (args->kind == PLAN_PURGE) {
+			/* Only a site whose file is gone: its data is what a purge deletes. */
+			if (cs) {
+				bg_diag_error(d, NULL, "site %s still has %s; remove it first",
+						cs->name, cs->path);
+				return BG_ECONFIG;
+			}
+			continue;
+		}
+		if (!cs) {
 			bg_diag_error(d, NULL, "no site named '%s' in %s", args->sites.v[i], cfg->dir);
 			return BG_ENOT_FOUND;
 		}

@@ -10,6 +10,7 @@
  */
 #include "bg.h"
 #include "rec.h"
+#include "rec-orphan.h"
 #include "rec-service-int.h"
 
 static int service_observe(struct rt *rt, const struct cfg *cfg, struct obs *o,
@@ -162,6 +163,9 @@ static int service_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
 	const struct des_site *s = des_site_find(ctx->des, a->site);
+	if (rec_orphan_owns(ctx, a)) { /* a removed site (issue 13, helper D4) */
+		return rec_orphan_container_apply(ctx, a, d);
+	}
 	if (!s) {
 		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
 		return BG_ECONFIG;

@@ -1,7 +1,8 @@
 /*
  * rec-volume: the named volumes a site and its services mount. Shared by
  * both colours and never deleted implicitly: a volume the site file no
- * longer mentions is reported and kept. Creating one is always safe, so a
+ * longer mentions is reported and kept (only `plan --purge` of a removed
+ * site removes volumes, rec-orphan.c). Creating one is always safe, so a
  * volume removed outside bluegreen is simply created again (and the plan
  * says so).
  */
@@ -79,6 +80,15 @@ static int volume_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
 	struct obs_labels labels = {0};
+	if (a->op == PLAN_OP_REMOVE) {
+		/* Only a purge plans this (rec-orphan.c), for a site with no file. */
+		if (des_site_find(ctx->des, a->site)) {
+			bg_diag_error(d, NULL, "site '%s' is configured again: volume %s is kept",
+					a->site, a->name);
+			return BG_ECONFIG;
+		}
+		return rt_volume_remove(ctx->rt, a->name, d);
+	}
 	if (a->op != PLAN_OP_CREATE) {
 		BG_BUG("volume: unexpected op %s", plan_op_name(a->op));
 	}

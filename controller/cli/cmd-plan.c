@@ -1,5 +1,6 @@
 /*
- * cmd-plan: `bluegreen plan [SITE...] [--retry SITE] [--observed FILE]`.
+ * cmd-plan: `bluegreen plan [SITE...] [--retry SITE] [--observed FILE]`, and
+ * `bluegreen plan --purge SITE` (a removed site's volumes, rec-orphan.c).
  * Observes (or reads a snapshot), builds the plan, prints it with its
  * token, and journals it. Changes nothing else: no Docker object, no edge
  * file. Execution settings that changed since the last apply (or all of
@@ -26,9 +27,20 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct plan_args *
 			*observed = argv[i] + strlen("--observed=");
 		} else if (strcmp(argv[i], "--retry") == 0 && i + 1 < argc) {
 			bg_strv_push(&args->retry, argv[++i]);
+		} else if (strcmp(argv[i], "--purge") == 0 && i + 1 < argc) {
+			/* --purge SITE (issue 13): a removed site's volumes; alone. */
+			if (args->kind == PLAN_PURGE || args->sites.n || args->retry.n) {
+				return cli_usage_error(cli, "plan: --purge SITE takes one site and "
+						"no other site or --retry");
+			}
+			args->kind = PLAN_PURGE;
+			bg_strv_push(&args->sites, argv[++i]);
+			continue;
 		} else if (argv[i][0] == '-') {
 			return cli_usage_error(cli, "plan: unknown option '%s' (usage: bluegreen plan "
-					"[SITE...] [--retry SITE] [--observed FILE])", argv[i]);
+					"[SITE...] [--retry SITE] [--purge SITE] [--observed FILE])", argv[i]);
+		} else if (args->kind == PLAN_PURGE) {
+			return cli_usage_error(cli, "plan: --purge SITE takes no other site");
 		} else {
 			bg_strv_push(&args->sites, argv[i]);
 		}

@@ -160,7 +160,7 @@ _bluegreen()
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
-	--retry)
+	--retry | --purge)
 		mapfile -t COMPREPLY < <(compgen -W "$(_bluegreen_sites)" -- "$cur")
 		return
 		;;
@@ -196,7 +196,7 @@ _bluegreen()
 	log) opts="-f --follow -n --lines --json --help" ;;
 	observe) opts="--json --help" ;;
 	plan)
-		opts="--observed --retry --json --help"
+		opts="--observed --retry --purge --json --help"
 		words=$(_bluegreen_sites)
 		;;
 	rollback)

@@ -34,6 +34,9 @@ char *edge__nginx_path(const struct cfg *cfg, const char *site);
 /* nginx: edge_impl.install (edge-nginx-run.c). */
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d);
+/* Take a removed site's file off the edge (edge-remove.c, edge_impl.remove). */
+int edge__nginx_remove(const struct cfg *cfg, const char *site, struct bg_diag *d);
+int edge__traefik_remove(const struct cfg *cfg, const char *site, struct bg_diag *d);
 /* nginx: the preview server block's access directives (edge-nginx-access.c). */
 void edge__nginx_access_render(struct bg_buf *b, const struct cfg *cfg,
 		const struct cfg_site *site);

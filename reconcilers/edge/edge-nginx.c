@@ -696,6 +696,7 @@ const struct edge_impl edge_nginx_impl = {
 	.render = nginx_render,
 	.parse = nginx_parse,
 	.install = edge__nginx_install,
+	.remove = edge__nginx_remove,
 	.container_labels = nginx_container_labels,
 	.watch_dir = nginx_watch_dir,
 	.publishes_ports = nginx_publishes_ports,

@@ -758,6 +758,7 @@ const struct edge_impl edge_traefik_impl = {
 	.render = traefik_render,
 	.parse = edge__traefik_parse,
 	.install = edge__traefik_install,
+	.remove = edge__traefik_remove,
 	.container_labels = traefik_container_labels,
 	.watch_dir = traefik_watch_dir,
 	.publishes_ports = traefik_publishes_ports,

@@ -146,6 +146,10 @@ struct edge_impl {
 	 * sites for this edge (nginx: certbot, reconcilers/rec-cert.c), rather
 	 * than the proxy (traefik's certresolver). */
 	bool issues_certificates;
+	/* Take a removed site off the edge (edge-remove.c): delete its file
+	 * (only one with bluegreen's header) and what goes with it, and make
+	 * the proxy forget it. No file is not an error. */
+	int (*remove)(const struct cfg *cfg, const char *site, struct bg_diag *d);
 };
 
 /*
@@ -184,6 +188,13 @@ extern const struct edge_impl edge_nginx_impl;
  * cfg order (sorted by name).
  */
 int edge_observe(const struct cfg *cfg, struct obs *o, struct bg_diag *d);
+/*
+ * The same for a site that is no longer configured (its site file was
+ * removed): its edge file, when there is one, is added to o (call
+ * obs_finish). Nothing is added when the file is missing or the name is
+ * one bluegreen never writes a file for.
+ */
+int edge_observe_removed(const struct cfg *cfg, const char *site, struct obs *o);
 
 /*
  * Bounds on the proxy-side steps of install, in milliseconds. Defaults:
