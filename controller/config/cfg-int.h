@@ -224,6 +224,7 @@ enum cfg__kflags {
 	F_NONEMPTY = 1 << 4,    /* lists: at least one item */
 	F_NOECHO = 1 << 5,      /* never quote the value in a message */
 	F_ENUM_STR = 1 << 6,    /* K_ENUM stored as a string */
+	F_NUMBER_OK = 1 << 7,   /* K_STR: a YAML number is taken as written (cpus: 1.5) */
 };
 
 struct cfg__key {

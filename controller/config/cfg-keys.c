@@ -497,7 +497,9 @@ bool cfg__parse_listen(const struct cfg__node *n, char **out)
 
 bool cfg__str_ok(const struct cfg__key *k, const struct cfg__node *n)
 {
-	if (!cfg__is_string(n)) {
+	bool number = (k->flags & F_NUMBER_OK) && n && n->kind == CFG__SCALAR &&
+			(cfg__scalar_type(n) == CFG__S_INT || cfg__scalar_type(n) == CFG__S_FLOAT);
+	if (!cfg__is_string(n) && !number) {
 		return false;
 	}
 	if (k->type == K_PATH && n->str[0] == '\0') {
@@ -743,7 +745,8 @@ static const struct cfg__key preview_auth_keys[] = {
 static const struct cfg__key site_resources_keys[] = {
 	{.name = "memory", .type = K_STR, .off = S(resources.memory), .check = size_valid,
 		.expect = "a size such as 512m or 2g", .doc = "memory limit of each container (hard)"},
-	{.name = "cpus", .type = K_STR, .off = S(resources.cpus), .check = cpus_valid,
+	{.name = "cpus", .type = K_STR, .flags = F_NUMBER_OK, .off = S(resources.cpus),
+		.check = cpus_valid,
 		.expect = "a number of CPUs such as 1, 0.5 or 1.5",
 		.doc = "CPU limit of each container"},
 	{.name = "pids", .type = K_INT, .off = S(resources.pids), .def = "0", .min = 0,
@@ -754,7 +757,8 @@ static const struct cfg__key site_resources_keys[] = {
 static const struct cfg__key service_resources_keys[] = {
 	{.name = "memory", .type = K_STR, .off = V(resources.memory), .check = size_valid,
 		.expect = "a size such as 512m or 2g", .doc = "memory limit of the container (hard)"},
-	{.name = "cpus", .type = K_STR, .off = V(resources.cpus), .check = cpus_valid,
+	{.name = "cpus", .type = K_STR, .flags = F_NUMBER_OK, .off = V(resources.cpus),
+		.check = cpus_valid,
 		.expect = "a number of CPUs such as 1, 0.5 or 1.5", .doc = "CPU limit of the container"},
 	{.name = "pids", .type = K_INT, .off = V(resources.pids), .def = "0", .min = 0,
 		.max = 4194304, .doc = "process limit of the container; 0: none"},
@@ -1026,6 +1030,8 @@ static const char *json_type(const struct cfg__key *k)
 		return "array";
 	case K_LISTEN:
 		return "integer|string";
+	case K_STR:
+		return (k->flags & F_NUMBER_OK) ? "number|string" : "string";
 	default:
 		return "string";
 	}

@@ -1031,7 +1031,7 @@ static void test_backup_health_resources(void **state)
 	th_write(dir, "sites/a.conf", "site: a\ndomains: [a.example.com]\nimage: nginx\nport: 80\n"
 			"resources: {memory: 512m, cpus: \"1.5\", pids: 100}\n"
 			"services:\n  db:\n    image: mariadb\n    backup: {preset: mariadb}\n"
-			"    health: {tcp: 3306}\n    resources: {cpus: \"0.25\"}\n");
+			"    health: {tcp: 3306}\n    resources: {cpus: 0.25}\n");
 	th_write(dir, "sites/b.conf", "site: b\ndomains: [b.example.com]\nimage: nginx\nport: 80\n"
 			"backup: {before_switch: false, keep: 3, max_age: 7d}\n");
 	th_write(dir, "sites/c.conf", "site: c\ndomains: [c.example.com]\nimage: nginx\nport: 80\n");
