@@ -392,13 +392,14 @@ static void test_switch_proposal(void **state)
 	plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	const struct plan_site *ps = plan_site_find(&p, "shop");
 	assert_string_equal(ps->live_after, "green");
 	assert_int_equal(ps->version_after, 2);
 	assert_null(ps->candidate_after);
-	th_assert_contains(p.actions[1].reason, "live blue (v1) -> green (v2)");
-	th_assert_contains(p.actions[1].reason, "previous colour stays running");
+	th_assert_contains(p.actions[2].reason, "live blue (v1) -> green (v2)");
+	th_assert_contains(p.actions[2].reason, "previous colour stays running");
 	free(spec);
 	plan_release(&p);
 	fx_release(&f);
@@ -435,6 +436,7 @@ static void test_candidate_preview_before_switch(void **state)
 	plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	free(spec);
 	plan_release(&p);
@@ -453,10 +455,11 @@ static void test_auto_promote_retires_old(void **state)
 		"create container shop-green\n"
 		"start container shop-green\n"
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n"
 		"drain container blue\n"
 		"remove container shop-blue\n");
-	assert_int_equal(p.actions[4].ms, 200);
+	assert_int_equal(p.actions[5].ms, 200);
 	/* Build and gate, then switch, then retire: the order apply runs them in. */
 	const unsigned want_phase[] = {PLAN_PHASE_BUILD, PLAN_PHASE_BUILD, PLAN_PHASE_BUILD,
 			PLAN_PHASE_SWITCH, PLAN_PHASE_RETIRE, PLAN_PHASE_RETIRE};
@@ -930,6 +933,7 @@ static void test_no_edge_file(void **state)
 		"create container shop-green\n"
 		"start container shop-green\n"
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	plan_release(&p);
 	fx_release(&f);
