@@ -462,7 +462,7 @@ static void test_auto_promote_retires_old(void **state)
 	assert_int_equal(p.actions[5].ms, 200);
 	/* Build and gate, then switch, then retire: the order apply runs them in. */
 	const unsigned want_phase[] = {PLAN_PHASE_BUILD, PLAN_PHASE_BUILD, PLAN_PHASE_BUILD,
-			PLAN_PHASE_SWITCH, PLAN_PHASE_RETIRE, PLAN_PHASE_RETIRE};
+			PLAN_PHASE_BUILD, PLAN_PHASE_SWITCH, PLAN_PHASE_RETIRE, PLAN_PHASE_RETIRE};
 	for (size_t i = 0; i < BG_ARRAY_SIZE(want_phase); i++) {
 		assert_int_equal(p.actions[i].phase, want_phase[i]);
 	}
