@@ -197,6 +197,9 @@ static int site_plan(struct rec_diff_ctx *ctx, const struct des_site *s)
 	if (conflicts) {
 		ctx->ps->blocked = conflicts;
 		plan_fact_add(p, "blocked %s: %s", s->name, conflicts);
+	} else if (ctx->args->kind == PLAN_RESTORE) {
+		/* plan --restore SITE@ID: the backup reconciler plans it alone. */
+		err = rec_backup_impl.diff(ctx);
 	} else if (ctx->args->kind == PLAN_ROLLBACK) {
 		for (size_t k = 0; k < rec_registry_len && !err; k++) {
 			if (rec_registry[k]->rollback) {

@@ -70,6 +70,11 @@ int rec_observe(struct rt *rt, const struct cfg *cfg, struct hist *h,
 			bg_diag_error(d, NULL, "cannot read the history: %s", bg_strerror(err));
 			return err;
 		}
+		/* The backups a restore or a rollback plan needs (issue 12). */
+		err = rec_backup_observe_hist(h, o, d);
+		if (err) {
+			return err;
+		}
 	}
 	if (cfg->g.state_dir) {
 		des_secrets_observe(cfg->g.state_dir, &o->secrets);

@@ -97,6 +97,9 @@ extern const struct rec_impl rec_edge_impl;
 extern const struct rec_impl rec_cert_impl;
 extern const struct rec_impl rec_backup_impl;
 
+/* The history's complete backups into o->backups (rec-backup.c; issue 12). */
+int rec_backup_observe_hist(struct hist *h, struct obs *o, struct bg_diag *d);
+
 extern const struct rec_impl *const rec_registry[];
 extern const size_t rec_registry_len;
 

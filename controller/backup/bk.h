@@ -20,6 +20,7 @@
 #define BG_CONTROLLER_BK_H
 
 #include "bg.h"
+#include "bg-buf.h"
 #include "bg-err.h"
 #include "cfg.h"
 #include "hist.h"
@@ -109,5 +110,25 @@ int bk_restore_dump(struct rt *rt, const struct cfg *cfg, const struct cfg_site 
  */
 int bk_prune(const struct cfg *cfg, const struct cfg_site *site, struct hist *h,
 		size_t *removed, struct bg_diag *d);
+
+/* ---- pure helpers (bk-manifest.c; unit-tested) ---- */
+
+/* "20261206T221500Z-3f2a": now_ms as UTC, then rnd as 4 hex digits. */
+void bk_id_make(int64_t now_ms, unsigned rnd, char out[BK_ID_MAX]);
+/* Exactly that shape (so an id is safe as a file name and a key). */
+bool bk_id_valid(const char *id);
+/* The manifest as JSON text (manifest.json and the history record). */
+int bk_manifest_to_json(const struct bk_manifest *m, struct bg_buf *out);
+/* Parse it back into m (zeroed by the caller); BG_EPARSE with the field
+ * in d. m is released on error. */
+int bk_manifest_from_json(const char *s, struct bk_manifest *m, struct bg_diag *d);
+/*
+ * Which of a site's backups retention drops: v newest first, drop[i] set
+ * for each one to remove. Beyond the keep newest, or older than max_age_ms
+ * (0: no limit) at now_ms; never the newest one whose last verify did not
+ * fail (the last good one). Returns how many are dropped.
+ */
+size_t bk_prune_choose(const struct bk_manifest *v, size_t n, unsigned keep,
+		uint64_t max_age_ms, int64_t now_ms, bool *drop);
 
 #endif /* BG_CONTROLLER_BK_H */

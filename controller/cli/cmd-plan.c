@@ -1,6 +1,8 @@
 /*
- * cmd-plan: `bluegreen plan [SITE...] [--retry SITE] [--observed FILE]`, and
- * `bluegreen plan --purge SITE` (a removed site's volumes, rec-orphan.c).
+ * cmd-plan: `bluegreen plan [SITE...] [--retry SITE] [--observed FILE]`,
+ * `bluegreen plan --purge SITE` (a removed site's volumes, rec-orphan.c),
+ * and `bluegreen plan --restore SITE@ID [--rollback]` (a restore plan:
+ * docs/backups.md; with --rollback, the rollback plan and the restore).
  * Observes (or reads a snapshot), builds the plan, prints it with its
  * token, and journals it. Changes nothing else: no Docker object, no edge
  * file. Execution settings that changed since the last apply (or all of
@@ -11,6 +13,85 @@
 #include "cli.h"
 #include "rec.h"
 
+/* ---- plan --restore SITE@ID [--rollback] (issue 12) ---- */
+
+/*
+ * If argv[*i] is --restore SITE@ID (or --restore=SITE@ID) or --rollback,
+ * record it in args (kind, sites, restore_id) and move *i past it.
+ * Returns 0, or BG_EXIT_ERROR after printing the usage error.
+ */
+static int restore_arg(int argc, char **argv, int *i, struct cli *cli, struct plan_args *args,
+		bool *used)
+{
+	const char *v = NULL;
+	*used = true;
+	if (strcmp(argv[*i], "--rollback") == 0) {
+		args->kind = PLAN_ROLLBACK;
+		return 0;
+	}
+	if (strcmp(argv[*i], "--restore") == 0 && *i + 1 < argc) {
+		v = argv[++*i];
+	} else if (bg_str_has_prefix(argv[*i], "--restore=")) {
+		v = argv[*i] + strlen("--restore=");
+	} else {
+		*used = false;
+		return 0;
+	}
+	const char *at = strrchr(v, '@');
+	if (!at || at == v || !at[1] || args->restore_id) {
+		return cli_usage_error(cli, "plan: --restore takes SITE@ID once (usage: bluegreen "
+				"plan --restore SITE@ID [--rollback]; `bluegreen backups SITE` lists "
+				"the ids)");
+	}
+	bg_strv_push_take(&args->sites, bg_xstrndup(v, (size_t)(at - v)));
+	args->restore_id = bg_xstrdup(at + 1);
+	if (args->kind != PLAN_ROLLBACK) {
+		args->kind = PLAN_RESTORE;
+	}
+	return 0;
+}
+
+/* --rollback only with --restore, and --restore for its one site alone. */
+static int restore_args_check(struct cli *cli, const struct plan_args *args)
+{
+	if (args->kind == PLAN_ROLLBACK && !args->restore_id) {
+		return cli_usage_error(cli, "plan: --rollback goes with --restore SITE@ID (a "
+				"plain rollback: bluegreen rollback SITE)");
+	}
+	if (args->restore_id && (args->sites.n != 1 || args->retry.n)) {
+		return cli_usage_error(cli, "plan: --restore SITE@ID plans that one site: no "
+				"other SITE or --retry with it");
+	}
+	return 0;
+}
+
+/*
+ * The backup a restore plan names must be recorded and be SITE's: said
+ * here, before any plan, with the words a person needs.
+ */
+static int restore_backup_check(struct cli *cli, const struct cli_env *env,
+		const struct plan_args *args, bool snapshot)
+{
+	if (!args->restore_id) {
+		return 0;
+	}
+	const struct obs_backup *b = obs_backup_find(&env->obs, args->restore_id);
+	const char *site = args->sites.v[0];
+	if (snapshot) {
+		return cli_usage_error(cli, "plan: a restore plan needs this host's history "
+				"(its backups): run it without --observed");
+	}
+	if (!b) {
+		return cli_usage_error(cli, "plan: no backup '%s' is recorded (bluegreen backups %s "
+				"lists them)", args->restore_id, site);
+	}
+	if (strcmp(b->site, site) != 0) {
+		return cli_usage_error(cli, "plan: backup '%s' belongs to site '%s', not '%s'",
+				args->restore_id, b->site, site);
+	}
+	return 0;
+}
+
 /*
  * Sites and --retry into args, --observed into *observed (borrowed from
  * argv). Returns 0, or BG_EXIT_ERROR after printing the usage error.
@@ -18,6 +99,8 @@
 static int parse_args(int argc, char **argv, struct cli *cli, struct plan_args *args,
 		const char **observed)
 {
+	bool used;
+	int rc;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			continue;
@@ -36,9 +119,14 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct plan_args *
 			args->kind = PLAN_PURGE;
 			bg_strv_push(&args->sites, argv[++i]);
 			continue;
+		} else if ((rc = restore_arg(argc, argv, &i, cli, args, &used)) != 0) {
+			return rc;
+		} else if (used) {
+			continue;
 		} else if (argv[i][0] == '-') {
 			return cli_usage_error(cli, "plan: unknown option '%s' (usage: bluegreen plan "
-					"[SITE...] [--retry SITE] [--purge SITE] [--observed FILE])", argv[i]);
+					"[SITE...] [--retry SITE] [--observed FILE], bluegreen plan --purge "
+					"SITE, or bluegreen plan --restore SITE@ID [--rollback])", argv[i]);
 		} else if (args->kind == PLAN_PURGE) {
 			return cli_usage_error(cli, "plan: --purge SITE takes no other site");
 		} else {
@@ -133,6 +221,9 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 	plan_args_init(&args);
 	plan_init(&p);
 	rc = parse_args(argc, argv, cli, &args, &observed);
+	if (!rc) {
+		rc = restore_args_check(cli, &args);
+	}
 	if (rc) {
 		goto out;
 	}
@@ -143,6 +234,9 @@ int cmd_plan(int argc, char **argv, struct cli *cli)
 		goto out;
 	}
 	rc = observed ? snapshot_load(cli, &env, observed) : live_observe(cli, &env);
+	if (!rc) {
+		rc = restore_backup_check(cli, &env, &args, observed != NULL);
+	}
 	if (rc) {
 		goto out;
 	}

@@ -43,7 +43,8 @@
 	XX(TOKENS_USED, "tokens_used") /* token -> JSON */                    \
 	XX(REJECTED, "rejected")       /* site \0 spec -> JSON */             \
 	XX(APPLYING, "applying")       /* token -> JSON */                    \
-	XX(META, "meta")               /* ASCII key -> ASCII value */
+	XX(META, "meta")               /* ASCII key -> ASCII value */   \
+	XX(BACKUPS, "backups")         /* backup id -> manifest JSON (hist-backup.c) */
 
 enum hist__db {
 #define XX(name, str) HIST_DB_##name,

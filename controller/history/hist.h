@@ -289,4 +289,15 @@ int hist_apply_interrupted(struct hist *h, const char *token);
  */
 int hist_observe(struct hist *h, struct obs *o);
 
+/* ---- backups (hist-backup.c): manifests by id, as JSON text ---- */
+
+/* Record (or replace) the manifest of backup id. */
+int hist_backup_put(struct hist *h, const char *id, const char *json);
+/* *json a new string; BG_ENOT_FOUND when there is no such backup. */
+int hist_backup_get(struct hist *h, const char *id, char **json);
+/* Forget a backup; a missing one is success. */
+int hist_backup_del(struct hist *h, const char *id);
+/* Every manifest, oldest id first (ids sort by time). */
+int hist_backup_list(struct hist *h, struct bg_strv *jsons);
+
 #endif /* BG_CONTROLLER_HIST_H */

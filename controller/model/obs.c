@@ -110,6 +110,15 @@ void obs_release(struct obs *o)
 	}
 	free(o->hist);
 	bg_strv_release(&o->unmanaged_networks);
+	for (size_t i = 0; i < o->n_backups; i++) {
+		struct obs_backup *b = &o->backups[i];
+		free(b->id);
+		free(b->site);
+		free(b->why);
+		free(b->live_colour);
+		bg_strv_release(&b->parts);
+	}
+	free(o->backups);
 	obs_init(o);
 }
 
@@ -164,6 +173,13 @@ struct obs_hist_site *obs_hist_add(struct obs *o)
 	bg_strv_init(&o->hist[o->n_hist].spec_versions);
 	bg_strv_init(&o->hist[o->n_hist].rejected);
 	return &o->hist[o->n_hist++];
+}
+
+struct obs_backup *obs_backup_add(struct obs *o)
+{
+	OBS_ADD(o, backups, n_backups, cap_backups);
+	bg_strv_init(&o->backups[o->n_backups].parts);
+	return &o->backups[o->n_backups++];
 }
 
 void obs_conflict_add(struct obs *o, const char *kind, const char *name)
@@ -309,6 +325,11 @@ static int hist_cmp(const void *a, const void *b)
 	return strcmp(((const struct obs_hist_site *)a)->site, ((const struct obs_hist_site *)b)->site);
 }
 
+static int backup_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct obs_backup *)a)->id, ((const struct obs_backup *)b)->id);
+}
+
 static int netaddr_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct obs_netaddr *)a)->network,
@@ -350,6 +371,10 @@ void obs_finish(struct obs *o)
 		bg_strv_sort(&o->hist[i].spec_versions);
 		bg_strv_sort(&o->hist[i].rejected);
 	}
+	sort(o->backups, o->n_backups, sizeof(o->backups[0]), backup_cmp);
+	for (size_t i = 0; i < o->n_backups; i++) {
+		bg_strv_sort(&o->backups[i].parts);
+	}
 	/* Edge upstreams keep the file's order: it is part of the content. */
 	bg_strv_sort(&o->unmanaged_networks);
 }
@@ -376,6 +401,7 @@ KEY_CMP(image_key_cmp, struct obs_image, ref)
 KEY_CMP(edge_key_cmp, struct obs_edge, site)
 KEY_CMP(hist_key_cmp, struct obs_hist_site, site)
 KEY_CMP(cert_key_cmp, struct obs_cert, site)
+KEY_CMP(backup_key_cmp, struct obs_backup, id)
 #undef KEY_CMP
 
 /* bsearch wants a valid base even for n == 0 (C11 7.22.5), and an empty
@@ -421,6 +447,11 @@ const struct obs_cert *obs_cert_find(const struct obs *o, const char *site)
 const struct obs_hist_site *obs_hist_find(const struct obs *o, const char *site)
 {
 	return find(o->hist, o->n_hist, sizeof(o->hist[0]), site, hist_key_cmp);
+}
+
+const struct obs_backup *obs_backup_find(const struct obs *o, const char *id)
+{
+	return find(o->backups, o->n_backups, sizeof(o->backups[0]), id, backup_key_cmp);
 }
 
 bool obs_conflict_has(const struct obs *o, const char *kind, const char *name)

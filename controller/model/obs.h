@@ -158,6 +158,21 @@ struct obs_hist_site {
 };
 
 /*
+ * A complete backup as the history lists it (bk_list; issue 12), so that
+ * the pure planner can build a restore plan and warn of a rollback across
+ * a migration. Filled by rec_observe from the history; not in snapshots
+ * (obs_to_json leaves it out: a plan from a snapshot knows no backups).
+ */
+struct obs_backup {
+	char *id;              /* sorts by age: UTC time first */
+	char *site;
+	char *why;
+	unsigned live_version; /* live when it was taken; 0: nothing was live */
+	char *live_colour;     /* NULL: nothing was live */
+	struct bg_strv parts;  /* "KIND OBJECT SHA256 FILE" per part, sorted */
+};
+
+/*
  * The key of the io.bluegreen.secrets label (STATE_DIR/secrets.key, ADR
  * 0010), observed with everything else so that no process-wide key exists:
  * a plan compares secrets exactly when its own observation holds the key.
@@ -201,6 +216,8 @@ struct obs {
 	/* Unmanaged networks that exist (names only): the edge network may be one. */
 	struct bg_strv unmanaged_networks;
 	struct obs_secrets secrets;
+	struct obs_backup *backups;       /* sorted by id (so by age) */
+	size_t n_backups, cap_backups;
 };
 
 void obs_init(struct obs *o);
@@ -218,6 +235,8 @@ struct obs_edge *obs_edge_add(struct obs *o);
 struct obs_cert *obs_cert_add(struct obs *o);
 struct obs_hist_site *obs_hist_add(struct obs *o);
 void obs_conflict_add(struct obs *o, const char *kind, const char *name);
+struct obs_backup *obs_backup_add(struct obs *o);
+const struct obs_backup *obs_backup_find(const struct obs *o, const char *id);
 
 void obs_container_release(struct obs_container *c);
 void obs_container_derive(struct obs_container *c);

@@ -7,6 +7,7 @@
 #include "rt.h"
 #include "dkev.h"
 #include "dk-svc-rt.h"
+#include "dk-exec-rt.h"
 
 /* ---- the Docker runtime ---- */
 
@@ -232,7 +233,8 @@ static const struct rt_impl docker_impl = {
 	.events_close = docker_events_close,
 	.inspect_async = NULL, /* dkev_container_inspect, once dkev has it */
 	.logs = NULL,
-	DK_SVC_RT_MEMBERS
+	DK_SVC_RT_MEMBERS /* dk-svc.c: services and limits */
+	DK_EXEC_RT_MEMBERS /* dk-exec.c: backups */
 	.destroy = docker_destroy,
 };
 
@@ -391,8 +393,7 @@ int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 	return RT_CALL(rt, logs, rt, id, tail, out, d);
 }
 
-/* Services and limits (issue 13). The accessor is the one helper B1's
- * dk-exec-rt.h declares too: keep one definition when merging. */
+/* The Docker client behind rt (dk-exec.c and dk-svc.c use it). */
 struct dk_client *rt__docker_client(struct rt *rt)
 {
 	return dk_of(rt);
@@ -407,4 +408,41 @@ int rt_exec_check(struct rt *rt, const char *id, char *const *argv, uint64_t tim
 		int *exit_code, struct bg_buf *out, struct bg_diag *d)
 {
 	return RT_CALL(rt, exec_check, rt, id, argv, timeout_ms, exit_code, out, d);
+}
+
+int rt_exec(struct rt *rt, const char *id, struct dk_exec *x, struct bg_diag *d)
+{
+	return RT_CALL(rt, exec, rt, id, x, d);
+}
+
+int rt_archive_get(struct rt *rt, const char *id, const char *path, dk_sink_fn sink,
+		void *arg, struct bg_diag *d)
+{
+	return RT_CALL(rt, archive_get, rt, id, path, sink, arg, d);
+}
+
+int rt_archive_put(struct rt *rt, const char *id, const char *path, dk_source_fn source,
+		void *arg, struct bg_diag *d)
+{
+	return RT_CALL(rt, archive_put, rt, id, path, source, arg, d);
+}
+
+int rt_helper_create(struct rt *rt, const struct dk_helper *h, char **id, struct bg_diag *d)
+{
+	return RT_CALL(rt, helper_create, rt, h, id, d);
+}
+
+int rt_helper_remove(struct rt *rt, const char *id, struct bg_diag *d)
+{
+	return RT_CALL(rt, helper_remove, rt, id, d);
+}
+
+int rt_wait(struct rt *rt, const char *id, int *exit_code, struct bg_diag *d)
+{
+	return RT_CALL(rt, wait, rt, id, exit_code, d);
+}
+
+int rt_volume_usage(struct rt *rt, const char *name, int64_t *bytes, struct bg_diag *d)
+{
+	return RT_CALL(rt, volume_usage, rt, name, bytes, d);
 }

@@ -26,6 +26,7 @@
 #include "bg-util.h"
 #include "dk.h"
 #include "dk-svc.h"
+#include "dk-exec.h"
 #include "obs.h"
 
 #include <uv.h>
@@ -94,6 +95,19 @@ struct rt_impl {
 	int (*exec_check)(struct rt *rt, const char *id, char *const *argv,
 			uint64_t timeout_ms, int *exit_code, struct bg_buf *out,
 			struct bg_diag *d);
+	/* Backups (controller/backup, dk-exec.h): streamed exec and archives,
+	 * the helper container that mounts volumes, its wait, a volume's size. */
+	int (*exec)(struct rt *rt, const char *id, struct dk_exec *x, struct bg_diag *d);
+	int (*archive_get)(struct rt *rt, const char *id, const char *path, dk_sink_fn sink,
+			void *arg, struct bg_diag *d);
+	int (*archive_put)(struct rt *rt, const char *id, const char *path,
+			dk_source_fn source, void *arg, struct bg_diag *d);
+	int (*helper_create)(struct rt *rt, const struct dk_helper *h, char **id,
+			struct bg_diag *d);
+	int (*helper_remove)(struct rt *rt, const char *id, struct bg_diag *d);
+	int (*wait)(struct rt *rt, const char *id, int *exit_code, struct bg_diag *d);
+	int (*volume_usage)(struct rt *rt, const char *name, int64_t *bytes,
+			struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -158,5 +172,15 @@ int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 int rt_stats(struct rt *rt, const char *id, struct dk_stats *st, struct bg_diag *d);
 int rt_exec_check(struct rt *rt, const char *id, char *const *argv, uint64_t timeout_ms,
 		int *exit_code, struct bg_buf *out, struct bg_diag *d);
+/* Backups (see dk-exec.h for what the Docker runtime does). */
+int rt_exec(struct rt *rt, const char *id, struct dk_exec *x, struct bg_diag *d);
+int rt_archive_get(struct rt *rt, const char *id, const char *path, dk_sink_fn sink,
+		void *arg, struct bg_diag *d);
+int rt_archive_put(struct rt *rt, const char *id, const char *path, dk_source_fn source,
+		void *arg, struct bg_diag *d);
+int rt_helper_create(struct rt *rt, const struct dk_helper *h, char **id, struct bg_diag *d);
+int rt_helper_remove(struct rt *rt, const char *id, struct bg_diag *d);
+int rt_wait(struct rt *rt, const char *id, int *exit_code, struct bg_diag *d);
+int rt_volume_usage(struct rt *rt, const char *name, int64_t *bytes, struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */

@@ -116,4 +116,10 @@ fi
 if [ "${1:-}" = ws ]; then
 	sh "$here/ws/build-ws.sh" "$work"
 fi
+# `build.sh mariadb`: bluegreen-test/mariadb:v1 (mariadb/build-mariadb.sh:
+# Debian bookworm's mariadb-server via mmdebstrap, a few minutes), for the
+# backup tests and bench.
+if [ "${1:-}" = mariadb ]; then
+	sh "$here/mariadb/build-mariadb.sh" "$work"
+fi
 echo "test images ready"

@@ -393,13 +393,14 @@ static void test_switch_proposal(void **state)
 	plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	const struct plan_site *ps = plan_site_find(&p, "shop");
 	assert_string_equal(ps->live_after, "green");
 	assert_int_equal(ps->version_after, 2);
 	assert_null(ps->candidate_after);
-	th_assert_contains(p.actions[1].reason, "live blue (v1) -> green (v2)");
-	th_assert_contains(p.actions[1].reason, "previous colour stays running");
+	th_assert_contains(p.actions[2].reason, "live blue (v1) -> green (v2)");
+	th_assert_contains(p.actions[2].reason, "previous colour stays running");
 	free(spec);
 	plan_release(&p);
 	fx_release(&f);
@@ -436,6 +437,7 @@ static void test_candidate_preview_before_switch(void **state)
 	plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	free(spec);
 	plan_release(&p);
@@ -454,13 +456,14 @@ static void test_auto_promote_retires_old(void **state)
 		"create container shop-green\n"
 		"start container shop-green\n"
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n"
 		"drain container blue\n"
 		"remove container shop-blue\n");
-	assert_int_equal(p.actions[4].ms, 200);
+	assert_int_equal(p.actions[5].ms, 200);
 	/* Build and gate, then switch, then retire: the order apply runs them in. */
 	const unsigned want_phase[] = {PLAN_PHASE_BUILD, PLAN_PHASE_BUILD, PLAN_PHASE_BUILD,
-			PLAN_PHASE_SWITCH, PLAN_PHASE_RETIRE, PLAN_PHASE_RETIRE};
+			PLAN_PHASE_BUILD, PLAN_PHASE_SWITCH, PLAN_PHASE_RETIRE, PLAN_PHASE_RETIRE};
 	for (size_t i = 0; i < BG_ARRAY_SIZE(want_phase); i++) {
 		assert_int_equal(p.actions[i].phase, want_phase[i]);
 	}
@@ -724,8 +727,10 @@ static void test_orphans_volumes_services(void **state)
 		}
 	}
 	plan_ok(&f, NULL, &p);
-	/* Issue 13: a service that differs is recreated in the open (it was a note). */
+	/* Issue 13: a service that differs is recreated in the open (it was a note),
+	 * and in production after a backup (issue 12). */
 	assert_ops(&p,
+		"backup backup shop\n"
 		"stop service shop-db\n"
 		"remove service shop-db\n"
 		"create service shop-db\n"
@@ -938,6 +943,7 @@ static void test_no_edge_file(void **state)
 		"create container shop-green\n"
 		"start container shop-green\n"
 		"health container shop-green\n"
+		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	plan_release(&p);
 	fx_release(&f);
