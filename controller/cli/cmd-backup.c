@@ -25,11 +25,11 @@ static void journal(struct hist *h, const char *site, const char *result, const 
 }
 
 static int backup_now(struct cli *cli, struct cli_env *env, const struct cfg_site *site,
-		uint64_t wait_ms)
+		uint64_t wait_ms, bool compress)
 {
 	struct bg_lock *lk = NULL;
 	struct bk_manifest m = {0};
-	struct bk_opts opts = {.why = "manual", .compress = true};
+	struct bk_opts opts = {.why = "manual", .compress = compress};
 	struct bg_diag d;
 	size_t pruned = 0;
 	char *what = bg_xasprintf("backup %s", site->name);
@@ -69,7 +69,7 @@ static int backup_now(struct cli *cli, struct cli_env *env, const struct cfg_sit
 	free(det);
 	fprintf(cli->out, "backup %s of %s: %zu parts, %.1f MiB, %.1f s%s\n", m.id, site->name,
 			m.n_parts, (double)m.total_bytes / 1048576.0,
-			(double)(bg_mono_ms() - t0) / 1000.0, pruned ? "" : "");
+			(double)(bg_mono_ms() - t0) / 1000.0, opts.compress ? ", gzip" : "");
 	if (pruned) {
 		fprintf(cli->out, "retention: %zu older backup%s removed\n", pruned,
 				pruned == 1 ? "" : "s");
@@ -108,6 +108,7 @@ int cmd_backup(int argc, char **argv, struct cli *cli)
 	struct cli_env env;
 	const char *args[2] = {NULL, NULL};
 	uint64_t wait_ms = 10000;
+	bool compress = true;
 	size_t n = 0;
 	int rc;
 
@@ -115,11 +116,13 @@ int cmd_backup(int argc, char **argv, struct cli *cli)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			continue;
+		} else if (strcmp(argv[i], "--no-compress") == 0) {
+			compress = false;
 		} else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
 			wait_ms = strtoull(argv[++i], NULL, 10) * 1000;
 		} else if (argv[i][0] == '-' || n == 2) {
 			rc = cli_usage_error(cli, "backup: unexpected argument '%s' (usage: "
-					"bluegreen backup SITE | backup verify ID)", argv[i]);
+					"bluegreen backup SITE [--no-compress] | backup verify ID)", argv[i]);
 			goto out;
 		} else {
 			args[n++] = argv[i];
@@ -127,7 +130,7 @@ int cmd_backup(int argc, char **argv, struct cli *cli)
 	}
 	bool is_verify = n == 2 && strcmp(args[0], "verify") == 0;
 	if (n == 0 || (n == 2 && !is_verify)) {
-		rc = cli_usage_error(cli, "backup: usage: bluegreen backup SITE [--wait SECONDS] | "
+		rc = cli_usage_error(cli, "backup: usage: bluegreen backup SITE [--no-compress] [--wait SECONDS] | "
 				"backup verify ID");
 		goto out;
 	}
@@ -144,7 +147,7 @@ int cmd_backup(int argc, char **argv, struct cli *cli)
 		rc = cli_usage_error(cli, "backup: no site named '%s' in %s", args[0], env.dir);
 		goto out;
 	}
-	rc = backup_now(cli, &env, site, wait_ms);
+	rc = backup_now(cli, &env, site, wait_ms, compress);
 out:
 	cli_env_release(&env);
 	return rc;

@@ -32,7 +32,8 @@ static const struct cmd commands[] = {
 		"Exit 0 done, 3 token stale, unknown or used, 4 refused (install_mode\n"
 		"unset, confirm phrase missing), 5 failed (live colour untouched).\n"},
 	{"backup", cmd_backup, "back up a site now, or verify a backup",
-		"backup SITE [--wait SECONDS] | backup verify ID",
+		"backup SITE [--no-compress] [--wait SECONDS] | backup verify ID",
+		"  --no-compress     store the volume tars and dumps without gzip\n"
 		"  --wait SECONDS    wait this long for the state lock (default 10)\n"
 		"Exit 0 done (prints the id, size and duration), 1 failed (nothing kept);\n"
 		"verify: 0 every part matches, 1 a part missing or changed (named).\n"},
