@@ -119,8 +119,8 @@ done
 say "filling: 1 GiB volume (512 MiB urandom + 512 MiB zeros), ~100 MiB database"
 docker exec "$WEB" /bin/busybox dd if=/dev/urandom of=/data/random bs=1048576 count=512 2>/dev/null
 docker exec "$WEB" /bin/busybox dd if=/dev/zero of=/data/zeros bs=1048576 count=512 2>/dev/null
-docker exec "$DB" mariadb -e "create database bench; create table bench.t (i int primary key, b blob);
-	insert into bench.t select seq, random_bytes(1024) from seq_1_to_100000;"
+docker exec "$DB" mariadb -e "create database bench; use bench; create table t (i int primary key, b blob);
+	insert into t select seq, random_bytes(1024) from seq_1_to_100000;"
 sync
 
 size() { stat -c %s "$1"; }
