@@ -61,7 +61,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-P1=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000 + 30000 ))
+port_used() { # any local TCP socket on port $1 (from /proc, as bench-switch.sh)
+	awk -v h=":$(printf '%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 }
+		END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+while :; do
+	P1=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000 + 30000 ))
+	port_used "$P1" || break
+done
 now_ms() { date +%s%3N; }
 
 mkdir -p "$CFG/sites" "$CFG/nginx/conf.d" "$CFG/nginx/tmp" "$W/hand"
