@@ -6,8 +6,9 @@
  * plan that stops writers first is issue 12's other half) and compared:
  * rows by SELECT, files by sha256. `backup verify` catches one changed
  * byte and names the part; retention keeps N; a failing dump command
- * fails the backup and lists nothing; a SIGKILLed backup leaves nothing
- * listed, a readable history, and the next backup sweeps its remains.
+ * fails the backup and lists nothing, so does too little room; a SIGKILLed
+ * backup leaves nothing listed, a readable history, and the next backup
+ * sweeps its remains.
  *
  * Needs: dockerd, nginx, curl, mmdebstrap (the MariaDB image, built once
  * and cached by test/images/build.sh mariadb).
@@ -317,6 +318,15 @@ static void test_failing_dump_lists_nothing(void **state)
 	assert_int_equal(e2e_bg(&e, &r, "history", e.site, NULL), 0);
 	th_assert_contains(r.out, "failed");
 	th_run_release(&r);
+	/* Too little room (pretended: BG_BACKUP_TEST_NEED is the estimate)
+	 * is refused before anything is written. */
+	char *bargv[] = {getenv("BG_BINARY"), "-c", e.dir, "backup", e.site, NULL};
+	char *benv[] = {"BG_BACKUP_TEST_NEED=1000000000000000000", "BLUEGREEN_CONFIG=", NULL};
+	th_run_argv(bargv, benv, &r);
+	assert_int_equal(r.status, 1);
+	th_assert_contains(r.err, "not enough room for a backup of");
+	th_run_release(&r);
+	assert_int_equal(listed(&e, NULL), 0);
 	/* No helper container left behind. */
 	char *f = bg_xasprintf("label=io.bluegreen.backup-site=%s", e.site);
 	th_docker(&r, "ps", "-aq", "--filter", f, NULL);
