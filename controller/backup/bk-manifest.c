@@ -17,9 +17,11 @@ void bk_id_make(int64_t now_ms, unsigned rnd, char out[BK_ID_MAX])
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
+	/* The 4 hex digits: the milliseconds times 16 plus a random nibble,
+	 * so ids of one second still sort by time. */
 	snprintf(out, BK_ID_MAX, "%04d%02d%02dT%02d%02d%02dZ-%04x", tm.tm_year + 1900,
 			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			rnd & 0xffffu);
+			(unsigned)(now_ms % 1000) * 16u + (rnd & 15u));
 }
 
 bool bk_id_valid(const char *id)

@@ -519,6 +519,16 @@ int bk_create(struct rt *rt, const struct cfg *cfg, const struct cfg_site *site,
 	return err;
 }
 
+/* Newest first: by start time, then id. */
+static int newest_first(const void *a, const void *b)
+{
+	const struct bk_manifest *x = a, *y = b;
+	if (x->started_ms != y->started_ms) {
+		return x->started_ms < y->started_ms ? 1 : -1;
+	}
+	return -strcmp(x->id, y->id);
+}
+
 int bk_list(struct hist *h, const char *site, struct bk_manifest **out, size_t *n,
 		struct bg_diag *d)
 {
@@ -544,6 +554,7 @@ int bk_list(struct hist *h, const char *site, struct bk_manifest **out, size_t *
 		}
 		(*out)[(*n)++] = m;
 	}
+	qsort(*out, *n, sizeof(**out), newest_first);
 	bg_strv_release(&all);
 	return 0;
 }

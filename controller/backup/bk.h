@@ -39,7 +39,8 @@ struct bk_part {
 };
 
 struct bk_manifest {
-	char *id;            /* "20261206T221500Z-3f2a": UTC time, then 4 hex; sorts by age */
+	char *id;            /* "20261206T221500Z-3e7a": UTC time, then 4 hex (ms * 16 + a
+				random nibble); sorts by age */
 	char *site;
 	char *why;           /* "manual", "before switch of token T", "before restore of ID" */
 	char *actor;
@@ -113,7 +114,8 @@ int bk_prune(const struct cfg *cfg, const struct cfg_site *site, struct hist *h,
 
 /* ---- pure helpers (bk-manifest.c; unit-tested) ---- */
 
-/* "20261206T221500Z-3f2a": now_ms as UTC, then rnd as 4 hex digits. */
+/* "20261206T221500Z-3f2a": now_ms as UTC to the second, then 4 hex digits:
+ * its milliseconds * 16 + the low nibble of rnd (ids sort by time). */
 void bk_id_make(int64_t now_ms, unsigned rnd, char out[BK_ID_MAX]);
 /* Exactly that shape (so an id is safe as a file name and a key). */
 bool bk_id_valid(const char *id);

@@ -31,6 +31,14 @@ static const struct cmd commands[] = {
 		"  --wait SECONDS    wait this long for the state lock (default 10, 0 to 86400)\n"
 		"Exit 0 done, 3 token stale, unknown or used, 4 refused (install_mode\n"
 		"unset, confirm phrase missing), 5 failed (live colour untouched).\n"},
+	{"backup", cmd_backup, "back up a site now, or verify a backup",
+		"backup SITE [--no-compress] [--wait SECONDS] | backup verify ID",
+		"  --no-compress     store the volume tars and dumps without gzip\n"
+		"  --wait SECONDS    wait this long for the state lock (default 10)\n"
+		"Exit 0 done (prints the id, size and duration), 1 failed (nothing kept);\n"
+		"verify: 0 every part matches, 1 a part missing or changed (named).\n"},
+	{"backups", cmd_backups, "the backups of every site or of one",
+		"backups [SITE] [--json]", NULL},
 	{"history", cmd_history, "the journal, newest last",
 		"history [SITE] [--limit N] | --verify [--from FILE] | --export [FILE]",
 		"  --limit N         only the last N entries\n"

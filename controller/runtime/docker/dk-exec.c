@@ -107,7 +107,8 @@ static int sock_connect(const char *path, struct bg_diag *d)
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = write(fd, p, n);
+		/* MSG_NOSIGNAL: an engine that hung up is an error, not SIGPIPE. */
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR) {
 			continue;
 		}
@@ -246,8 +247,14 @@ static int exec_pump(int fd, struct dk_exec *x, struct demux *m, struct bg_diag 
 			break;
 		}
 		if (pf.revents & POLLOUT) {
-			ssize_t w = write(fd, in + in_off, in_len - in_off);
-			if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			ssize_t w = send(fd, in + in_off, in_len - in_off, MSG_NOSIGNAL);
+			if (w < 0 && errno == EPIPE) {
+				/* The process stopped reading (it ended): its exit
+				 * code and stderr, read below, say why. */
+				in_open = false;
+				in_off = in_len = 0;
+				w = 0;
+			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
 				dk__error(d, "writing to an exec's stdin: %s", strerror(errno));
 				err = BG_ERRNO(errno);
 				break;
