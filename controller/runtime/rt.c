@@ -6,6 +6,7 @@
 #include "bg.h"
 #include "rt.h"
 #include "dkev.h"
+#include "dk-logs.h"
 
 /* ---- the Docker runtime ---- */
 
@@ -199,6 +200,13 @@ static int docker_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_eve
 	return 0;
 }
 
+/* Container logs (dk-logs.c). */
+static int docker_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+		struct bg_diag *d)
+{
+	return dk_container_logs(dk_of(rt), id, tail, out, d);
+}
+
 static void docker_destroy(struct rt *rt)
 {
 	struct rt_docker *r = (struct rt_docker *)rt;
@@ -230,7 +238,7 @@ static const struct rt_impl docker_impl = {
 	.events_open = docker_events_open,
 	.events_close = docker_events_close,
 	.inspect_async = NULL, /* dkev_container_inspect, once dkev has it */
-	.logs = NULL,
+	.logs = docker_logs,
 	.destroy = docker_destroy,
 };
 

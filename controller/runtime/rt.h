@@ -98,8 +98,9 @@ struct rt {
 /*
  * The Docker engine at socket_path (NULL: DK_DEFAULT_SOCKET), through a
  * dk_client (no I/O until the first call, as dk_client_create). Events
- * go through dkev on the caller's loop. inspect_async and logs are NULL
- * today (dkev has no container inspect of its own yet; nothing reads logs).
+ * go through dkev on the caller's loop. inspect_async is NULL today (dkev
+ * has no container inspect of its own yet); logs is dk_container_logs
+ * (dk-logs.h: the engine's stream framing undone, TTY or not).
  */
 int rt_docker_create(struct rt **out, const char *socket_path);
 void rt_destroy(struct rt *rt); /* NULL-safe */
@@ -144,6 +145,12 @@ int rt_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_event,
 void rt_events_close(struct rt *rt, struct rt_events *ev);
 int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
 		rt_inspect_cb cb, void *arg);
+/*
+ * The last `tail` lines (0: all) of a managed container's stdout and
+ * stderr, interleaved as the engine sent them, appended to out as text
+ * (one '\n' per line; a TTY container's output as its terminal mixed it).
+ * An unmanaged or missing container is BG_ENOT_FOUND.
+ */
 int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 		struct bg_diag *d);
 
