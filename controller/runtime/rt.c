@@ -207,6 +207,13 @@ static int docker_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf
 	return dk_container_logs(dk_of(rt), id, tail, out, d);
 }
 
+static int docker_logs_stream(struct rt *rt, char *const *ids, size_t n,
+		const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
+		struct bg_diag *d)
+{
+	return dk_container_logs_stream(dk_of(rt), ids, n, opts, on_line, arg, d);
+}
+
 static void docker_destroy(struct rt *rt)
 {
 	struct rt_docker *r = (struct rt_docker *)rt;
@@ -239,6 +246,7 @@ static const struct rt_impl docker_impl = {
 	.events_close = docker_events_close,
 	.inspect_async = NULL, /* dkev_container_inspect, once dkev has it */
 	.logs = docker_logs,
+	.logs_stream = docker_logs_stream,
 	.destroy = docker_destroy,
 };
 
@@ -395,4 +403,11 @@ int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 		struct bg_diag *d)
 {
 	return RT_CALL(rt, logs, rt, id, tail, out, d);
+}
+
+int rt_logs_stream(struct rt *rt, char *const *ids, size_t n,
+		const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
+		struct bg_diag *d)
+{
+	return RT_CALL(rt, logs_stream, rt, ids, n, opts, on_line, arg, d);
 }

@@ -25,6 +25,7 @@
 #include "bg-err.h"
 #include "bg-util.h"
 #include "dk.h"
+#include "dk-logs.h"
 #include "obs.h"
 
 #include <uv.h>
@@ -86,6 +87,9 @@ struct rt_impl {
 	int (*inspect_async)(struct rt_events *ev, const char *id, rt_inspect_cb cb,
 			void *arg);
 	int (*logs)(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+			struct bg_diag *d);
+	int (*logs_stream)(struct rt *rt, char *const *ids, size_t n,
+			const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
 			struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
@@ -152,6 +156,16 @@ int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
  * An unmanaged or missing container is BG_ENOT_FOUND.
  */
 int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+		struct bg_diag *d);
+/*
+ * Stream the logs of n managed containers at once (opts: follow, since,
+ * tail, timestamps, and a tick called about every 200 ms that may stop it),
+ * each line to on_line with the index of its container in ids and its
+ * stream (a TTY container's lines are all stdout). Blocking: returns when
+ * every stream ended or the tick said stop. See dk_container_logs_stream.
+ */
+int rt_logs_stream(struct rt *rt, char *const *ids, size_t n,
+		const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
 		struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */
