@@ -28,6 +28,7 @@ struct cli {
 int cmd_apply(int argc, char **argv, struct cli *cli);
 int cmd_history(int argc, char **argv, struct cli *cli);
 int cmd_log(int argc, char **argv, struct cli *cli);
+int cmd_logs(int argc, char **argv, struct cli *cli);
 int cmd_observe(int argc, char **argv, struct cli *cli);
 int cmd_plan(int argc, char **argv, struct cli *cli);
 int cmd_rollback(int argc, char **argv, struct cli *cli);
