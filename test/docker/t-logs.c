@@ -207,17 +207,21 @@ static void test_follow_across_switch(void **state)
 	th_run_release(&r);
 
 	char *out = bg_xasprintf("%s/follow.out", e.dir);
-	char *argv[] = {(char *)getenv("BG_BINARY"), "--trace=edge", "-c", e.dir, "logs", e.site, "-f",
+	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", e.dir, "logs", e.site, "-f",
 		"--tail", "1", NULL};
 	pid_t pid = th_spawn_bg(argv, NULL, out);
 	assert_true(file_wait(out, "blue.1 | tick v1", 20000));
 
+	/* The first apply starts the candidate (preview), the second switches. */
 	site_conf(&e, "v2", 1);
 	assert_int_equal(e2e_plan_apply(&e, &r), 0);
-	print_message("# apply: %s%s\n", r.out, r.err);
 	th_run_release(&r);
-	e2e_bg(&e, &r, "status", NULL);
-	print_message("# status: %s%s\n", r.out, r.err);
+	assert_int_equal(e2e_bg(&e, &r, "logs", e.site, "--colour", "candidate", NULL), 0);
+	th_assert_contains(r.out, "out start v2\n");
+	th_assert_not_contains(r.out, "v1");
+	th_run_release(&r);
+	assert_false(file_wait(out, "is live now", 1500)); /* not yet */
+	assert_int_equal(e2e_plan_apply(&e, &r), 0);
 	th_run_release(&r);
 	assert_true(file_wait(out, "green is live now (was blue): following green", 20000));
 	assert_true(file_wait(out, "green.1 | tick v2", 20000));
