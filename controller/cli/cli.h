@@ -30,6 +30,7 @@ int cmd_backup(int argc, char **argv, struct cli *cli);
 int cmd_backups(int argc, char **argv, struct cli *cli);
 int cmd_history(int argc, char **argv, struct cli *cli);
 int cmd_log(int argc, char **argv, struct cli *cli);
+int cmd_logs(int argc, char **argv, struct cli *cli);
 int cmd_observe(int argc, char **argv, struct cli *cli);
 int cmd_plan(int argc, char **argv, struct cli *cli);
 int cmd_rollback(int argc, char **argv, struct cli *cli);

@@ -49,6 +49,18 @@ static const struct cmd commands[] = {
 		"log [-f] [-n LINES]",
 		"  -f, --follow      print new lines as they are written\n"
 		"  -n, --lines LINES only the last LINES lines\n"},
+	{"logs", cmd_logs, "a site's container output; -f follows, across a switch",
+		"logs SITE [--colour blue|green|live|candidate] [--service NAME] [-f] "
+		"[--since DURATION] [--tail N] [--timestamps]",
+		"  --colour COLOUR   blue, green, live (default) or candidate (the colour\n"
+		"                    running the configured spec that is not live)\n"
+		"  --service NAME    a backing service's container instead of a colour\n"
+		"  -f, --follow      keep printing; with --colour live, follow a switch\n"
+		"  --since DURATION  only lines of the last DURATION (30s, 10m, 2h, 1d)\n"
+		"  --tail N          only the last N lines of each container\n"
+		"  --timestamps      the engine's RFC 3339 time before each line\n"
+		"stdout lines go to stdout, stderr lines to stderr; several containers\n"
+		"are prefixed \"blue.1 | \". Values of secret variables show as <redacted>.\n"},
 	{"observe", cmd_observe, "print the observed state as a JSON snapshot",
 		"observe", NULL},
 	{"plan", cmd_plan, "print the plan and its token",

@@ -27,6 +27,7 @@
 #include "dk.h"
 #include "dk-svc.h"
 #include "dk-exec.h"
+#include "dk-logs.h"
 #include "obs.h"
 
 #include <uv.h>
@@ -108,6 +109,9 @@ struct rt_impl {
 	int (*wait)(struct rt *rt, const char *id, int *exit_code, struct bg_diag *d);
 	int (*volume_usage)(struct rt *rt, const char *name, int64_t *bytes,
 			struct bg_diag *d);
+	int (*logs_stream)(struct rt *rt, char *const *ids, size_t n,
+			const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
+			struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -119,8 +123,9 @@ struct rt {
 /*
  * The Docker engine at socket_path (NULL: DK_DEFAULT_SOCKET), through a
  * dk_client (no I/O until the first call, as dk_client_create). Events
- * go through dkev on the caller's loop. inspect_async and logs are NULL
- * today (dkev has no container inspect of its own yet; nothing reads logs).
+ * go through dkev on the caller's loop. inspect_async is NULL today (dkev
+ * has no container inspect of its own yet); logs is dk_container_logs
+ * (dk-logs.h: the engine's stream framing undone, TTY or not).
  */
 int rt_docker_create(struct rt **out, const char *socket_path);
 void rt_destroy(struct rt *rt); /* NULL-safe */
@@ -165,7 +170,23 @@ int rt_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_event,
 void rt_events_close(struct rt *rt, struct rt_events *ev);
 int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
 		rt_inspect_cb cb, void *arg);
+/*
+ * The last `tail` lines (0: all) of a managed container's stdout and
+ * stderr, interleaved as the engine sent them, appended to out as text
+ * (one '\n' per line; a TTY container's output as its terminal mixed it).
+ * An unmanaged or missing container is BG_ENOT_FOUND.
+ */
 int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+		struct bg_diag *d);
+/*
+ * Stream the logs of n managed containers at once (opts: follow, since,
+ * tail, timestamps, and a tick called about every 200 ms that may stop it),
+ * each line to on_line with the index of its container in ids and its
+ * stream (a TTY container's lines are all stdout). Blocking: returns when
+ * every stream ended or the tick said stop. See dk_container_logs_stream.
+ */
+int rt_logs_stream(struct rt *rt, char *const *ids, size_t n,
+		const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
 		struct bg_diag *d);
 
 /* Services and limits (see dk-svc.h for what the Docker runtime does). */
