@@ -207,6 +207,12 @@ static void docker_destroy(struct rt *rt)
 	free(r);
 }
 
+static int docker_cstate(struct rt *rt, const char *id, struct dk_cstate *st,
+		struct bg_diag *d)
+{
+	return dk_container_cstate(dk_of(rt), id, st, d);
+}
+
 static const struct rt_impl docker_impl = {
 	.name = "docker",
 	.negotiate = docker_negotiate,
@@ -231,6 +237,7 @@ static const struct rt_impl docker_impl = {
 	.events_close = docker_events_close,
 	.inspect_async = NULL, /* dkev_container_inspect, once dkev has it */
 	.logs = NULL,
+	.cstate = docker_cstate,
 	.destroy = docker_destroy,
 };
 
@@ -387,4 +394,10 @@ int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 		struct bg_diag *d)
 {
 	return RT_CALL(rt, logs, rt, id, tail, out, d);
+}
+
+int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_diag *d)
+{
+	memset(st, 0, sizeof(*st));
+	return RT_CALL(rt, cstate, rt, id, st, d);
 }

@@ -25,6 +25,7 @@
 #include "bg-err.h"
 #include "bg-util.h"
 #include "dk.h"
+#include "dk-cstate.h"
 #include "obs.h"
 
 #include <uv.h>
@@ -87,6 +88,9 @@ struct rt_impl {
 			void *arg);
 	int (*logs)(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 			struct bg_diag *d);
+	/* A container's run state, restart count included (the health gate). */
+	int (*cstate)(struct rt *rt, const char *id, struct dk_cstate *st,
+			struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -146,5 +150,12 @@ int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
 		rt_inspect_cb cb, void *arg);
 int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 		struct bg_diag *d);
+
+/*
+ * The run state of one managed container (*st zeroed first): one
+ * inspect, cheap enough between two probes of the health gate, which
+ * uses the restart count obs_container lacks.
+ */
+int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */
