@@ -6,6 +6,7 @@
 #include "bg.h"
 #include "rt.h"
 #include "dkev.h"
+#include "dk-logs.h"
 
 /* ---- the Docker runtime ---- */
 
@@ -199,6 +200,20 @@ static int docker_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_eve
 	return 0;
 }
 
+/* Container logs (dk-logs.c). */
+static int docker_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+		struct bg_diag *d)
+{
+	return dk_container_logs(dk_of(rt), id, tail, out, d);
+}
+
+static int docker_logs_stream(struct rt *rt, char *const *ids, size_t n,
+		const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
+		struct bg_diag *d)
+{
+	return dk_container_logs_stream(dk_of(rt), ids, n, opts, on_line, arg, d);
+}
+
 static void docker_destroy(struct rt *rt)
 {
 	struct rt_docker *r = (struct rt_docker *)rt;
@@ -236,7 +251,8 @@ static const struct rt_impl docker_impl = {
 	.events_open = docker_events_open,
 	.events_close = docker_events_close,
 	.inspect_async = NULL, /* dkev_container_inspect, once dkev has it */
-	.logs = NULL,
+	.logs = docker_logs,
+	.logs_stream = docker_logs_stream,
 	.cstate = docker_cstate,
 	.destroy = docker_destroy,
 };
@@ -394,6 +410,13 @@ int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 		struct bg_diag *d)
 {
 	return RT_CALL(rt, logs, rt, id, tail, out, d);
+}
+
+int rt_logs_stream(struct rt *rt, char *const *ids, size_t n,
+		const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
+		struct bg_diag *d)
+{
+	return RT_CALL(rt, logs_stream, rt, ids, n, opts, on_line, arg, d);
 }
 
 int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_diag *d)

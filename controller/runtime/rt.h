@@ -25,6 +25,7 @@
 #include "bg-err.h"
 #include "bg-util.h"
 #include "dk.h"
+#include "dk-logs.h"
 #include "dk-cstate.h"
 #include "obs.h"
 
@@ -88,6 +89,9 @@ struct rt_impl {
 			void *arg);
 	int (*logs)(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
 			struct bg_diag *d);
+	int (*logs_stream)(struct rt *rt, char *const *ids, size_t n,
+			const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
+			struct bg_diag *d);
 	/* A container's run state, restart count included (the health gate). */
 	int (*cstate)(struct rt *rt, const char *id, struct dk_cstate *st,
 			struct bg_diag *d);
@@ -102,8 +106,9 @@ struct rt {
 /*
  * The Docker engine at socket_path (NULL: DK_DEFAULT_SOCKET), through a
  * dk_client (no I/O until the first call, as dk_client_create). Events
- * go through dkev on the caller's loop. inspect_async and logs are NULL
- * today (dkev has no container inspect of its own yet; nothing reads logs).
+ * go through dkev on the caller's loop. inspect_async is NULL today (dkev
+ * has no container inspect of its own yet); logs is dk_container_logs
+ * (dk-logs.h: the engine's stream framing undone, TTY or not).
  */
 int rt_docker_create(struct rt **out, const char *socket_path);
 void rt_destroy(struct rt *rt); /* NULL-safe */
@@ -148,7 +153,23 @@ int rt_events_open(struct rt *rt, uv_loop_t *loop, rt_event_cb on_event,
 void rt_events_close(struct rt *rt, struct rt_events *ev);
 int rt_inspect_async(struct rt *rt, struct rt_events *ev, const char *id,
 		rt_inspect_cb cb, void *arg);
+/*
+ * The last `tail` lines (0: all) of a managed container's stdout and
+ * stderr, interleaved as the engine sent them, appended to out as text
+ * (one '\n' per line; a TTY container's output as its terminal mixed it).
+ * An unmanaged or missing container is BG_ENOT_FOUND.
+ */
 int rt_logs(struct rt *rt, const char *id, size_t tail, struct bg_buf *out,
+		struct bg_diag *d);
+/*
+ * Stream the logs of n managed containers at once (opts: follow, since,
+ * tail, timestamps, and a tick called about every 200 ms that may stop it),
+ * each line to on_line with the index of its container in ids and its
+ * stream (a TTY container's lines are all stdout). Blocking: returns when
+ * every stream ended or the tick said stop. See dk_container_logs_stream.
+ */
+int rt_logs_stream(struct rt *rt, char *const *ids, size_t n,
+		const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
 		struct bg_diag *d);
 
 /*
