@@ -211,6 +211,21 @@ static int crash_check(struct rec_apply_ctx *ctx, const struct plan_action *a, u
 		g->seen = true;
 		g->restarts = st.restart_count;
 	}
+	/*
+	 * Restarts grew while it runs: the engine clears the exit code on each
+	 * start, so look again for a second, briefly, to catch it down and
+	 * say how it exited.
+	 */
+	for (int i = 0; i < 20 && st.state == OBS_CSTATE_RUNNING &&
+			st.restart_count >= g->restarts + HEALTH_RESTARTS_MAX; i++) {
+		struct dk_cstate again;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+		nanosleep(&ts, NULL);
+		if (rt_cstate(ctx->rt, name, &again, NULL) == 0 &&
+				again.state != OBS_CSTATE_RUNNING) {
+			st = again;
+		}
+	}
 	char *who = replica_words(ctx, a, r, name);
 	char *why = health_crash_reason(who, st.state, st.exit_code, st.restart_count,
 			g->restarts, st.oom_killed);
