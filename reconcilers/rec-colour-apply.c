@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How many lines of a failing replica's log a failed gate shows (issue 13). */
+#define GATE_LOG_LINES 20
+
 /* Is 127.0.0.1:port free right now? (A listening socket anywhere makes bind fail.) */
 static bool port_free(unsigned port)
 {
@@ -166,13 +169,87 @@ static int sleep_ms(struct rec_apply_ctx *ctx, uint64_t ms)
 	}
 }
 
+/* What the gate keeps per replica between its rounds. */
+struct gate_replica {
+	bool ok;              /* passed */
+	bool seen;            /* restarts holds the count first seen */
+	unsigned restarts;
+};
+
+/* "candidate green.1 (web-green)": how the gate names a replica. */
+static char *replica_words(struct rec_apply_ctx *ctx, const struct plan_action *a,
+		unsigned r, const char *name)
+{
+	const struct plan_site *ps = ctx->plan ? plan_site_find(ctx->plan, a->site) : NULL;
+	bool live = ps && ps->live_before && strcmp(ps->live_before, a->colour) == 0;
+	return bg_xasprintf("%s %s.%u (%s)", live ? "live" : "candidate", a->colour, r, name);
+}
+
+/*
+ * Fail fast: a replica that exited, waits for its next restart, or whose
+ * restart count keeps growing will not become healthy; say so now with
+ * its exit code rather than probe it until the tries run out. A runtime
+ * without the run state (ENOTSUP) leaves this to the inspect below.
+ */
+static int crash_check(struct rec_apply_ctx *ctx, const struct plan_action *a, unsigned r,
+		const char *name, struct gate_replica *g, struct bg_diag *d)
+{
+	struct dk_cstate st;
+	struct bg_diag dd;
+	int err;
+
+	bg_diag_init(&dd);
+	err = rt_cstate(ctx->rt, name, &st, &dd);
+	if (err == BG_ERRNO(ENOTSUP)) {
+		err = 0;
+		goto out;
+	}
+	if (err) {
+		bg_diag_merge(d, &dd);
+		goto out;
+	}
+	if (!g->seen) {
+		g->seen = true;
+		g->restarts = st.restart_count;
+	}
+	/*
+	 * Restarts grew while it runs: the engine clears the exit code on each
+	 * start, so look again for a second, briefly, to catch it down and
+	 * say how it exited.
+	 */
+	for (int i = 0; i < 20 && st.state == OBS_CSTATE_RUNNING &&
+			st.restart_count >= g->restarts + HEALTH_RESTARTS_MAX; i++) {
+		struct dk_cstate again;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+		nanosleep(&ts, NULL);
+		if (rt_cstate(ctx->rt, name, &again, NULL) == 0 &&
+				again.state != OBS_CSTATE_RUNNING) {
+			st = again;
+		}
+	}
+	char *who = replica_words(ctx, a, r, name);
+	char *why = health_crash_reason(who, st.state, st.exit_code, st.restart_count,
+			g->restarts, st.oom_killed);
+	if (why) {
+		bg_diag_error(d, NULL, "%s%s%s", why, st.error[0] ? ": " : "", st.error);
+		err = BG_EHEALTH;
+	}
+	free(why);
+	free(who);
+out:
+	bg_diag_release(&dd);
+	return err;
+}
+
 /*
  * One probe of replica r: the image's own HEALTHCHECK status if it has one,
  * else an HTTP GET on its address on the edge network (or the site's).
- * *last says what was seen. A replica that exited fails the gate at once.
+ * *last says what was seen. A replica that exited or keeps restarting
+ * fails the gate at once.
  */
 static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
-		const struct plan_action *a, unsigned r, bool *ok, char **last, struct bg_diag *d)
+		const struct plan_action *a, unsigned r, struct gate_replica *g, char **last,
+		struct bg_diag *d)
 {
 	const struct cfg_site *cs = s->cfg;
 	char *name = des_colour_container_name(s->name, a->colour, r);
@@ -181,6 +258,10 @@ static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
 	int err;
 
 	bg_diag_init(&dd);
+	err = crash_check(ctx, a, r, name, g, d);
+	if (err) {
+		goto out;
+	}
 	err = rt_inspect(ctx->rt, name, &c, &dd);
 	if (err) {
 		bg_diag_merge(d, &dd);
@@ -194,7 +275,7 @@ static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
 	}
 	free(*last);
 	if (c.health != OBS_HEALTH_NONE) {
-		*ok = c.health == OBS_HEALTH_HEALTHY;
+		g->ok = c.health == OBS_HEALTH_HEALTHY;
 		*last = bg_xasprintf("%s: docker health %s", name, obs_health_name(c.health));
 		goto out;
 	}
@@ -205,7 +286,7 @@ static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
 	char *detail = NULL;
 	if (ip && *ip) {
 		char *url = bg_xasprintf("http://%s:%u%s", ip, cs->port, cs->health.path);
-		*ok = health_http_check(url, cs->health.timeout_ms, cs->health.status,
+		g->ok = health_http_check(url, cs->health.timeout_ms, cs->health.status,
 				&detail) == 0;
 		free(url);
 	} else {
@@ -221,39 +302,83 @@ out:
 }
 
 /*
+ * The log tail of a replica that failed the gate, appended to the gate's
+ * error (the first item of d: the apply prints it and rec-exec journals
+ * it as the step's details), secrets redacted. Logs that cannot be read
+ * are said, and the failure stands as it is.
+ */
+static void log_tail_add(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const char *name, struct bg_diag *d)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	struct bg_diag dd;
+	char *text = NULL;
+
+	bg_diag_init(&dd);
+	int err = rt_logs(ctx->rt, name, GATE_LOG_LINES, &b, &dd);
+	if (err) {
+		text = bg_xasprintf("(logs unavailable: %s)", dd.n ? dd.items[0].msg
+				: bg_strerror(err));
+	} else {
+		char *tail = health_log_tail(b.data, b.len, &s->cfg->env, GATE_LOG_LINES);
+		text = *tail ? bg_xasprintf("last %u lines of %s's log (secrets redacted):\n%s",
+				GATE_LOG_LINES, name, tail)
+			     : bg_xasprintf("%s's log is empty", name);
+		free(tail);
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->items[i].sev == BG_SEV_ERROR) {
+			char *msg = bg_xasprintf("%s\n%s", d->items[i].msg, text);
+			free(d->items[i].msg);
+			d->items[i].msg = msg;
+			break;
+		}
+	}
+	free(text);
+	bg_buf_release(&b);
+	bg_diag_release(&dd);
+}
+
+/*
  * The health gate: every replica of the colour must answer (HTTP GET on
  * its address on the edge network, or the image's own HEALTHCHECK status)
- * within the configured tries, interval apart. A replica that exits fails
- * the gate at once: waiting would only delay the bad news.
+ * within the configured tries, interval apart. A replica that exits or
+ * keeps restarting fails the gate at once: waiting would only delay the
+ * bad news. A failed gate shows the failing replica's last log lines.
  */
 static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 		const struct plan_action *a, struct bg_diag *d)
 {
 	const struct cfg_site *cs = s->cfg;
 	unsigned n = cs->replicas;
-	bool ok[MAX_REPLICAS + 1] = {false};
-	unsigned healthy = 0;
+	struct gate_replica g[MAX_REPLICAS + 1];
+	unsigned healthy = 0, failing = 1;
 	char *last = NULL;
 	int err = 0;
 	char iv[32];
 
+	memset(g, 0, sizeof(g));
 	bg_duration_format(cs->health.interval_ms, iv);
 	for (unsigned attempt = 1; attempt <= cs->health.retries; attempt++) {
 		/* One round: each replica not yet healthy is probed once. */
 		for (unsigned r = 1; r <= n; r++) {
-			if (ok[r]) {
+			if (g[r].ok) {
 				continue;
 			}
-			err = probe_replica(ctx, s, a, r, &ok[r], &last, d);
+			failing = r;
+			err = probe_replica(ctx, s, a, r, &g[r], &last, d);
 			if (err) {
 				goto out;
 			}
-			healthy += ok[r];
+			healthy += g[r].ok;
 		}
 		if (healthy == n) {
 			rec_progress(ctx, false, "%s-%s: healthy %u/%u (v%u)", s->name, a->colour,
 					healthy, n, a->version);
 			goto out;
+		}
+		for (unsigned r = n; r >= 1; r--) {
+			failing = g[r].ok ? failing : r; /* the first one not healthy */
 		}
 		if (attempt == cs->health.retries) {
 			break;
@@ -271,6 +396,11 @@ static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 			last ? last : "?");
 	err = BG_EHEALTH;
 out:
+	if (err == BG_EHEALTH) {
+		char *name = des_colour_container_name(s->name, a->colour, failing);
+		log_tail_add(ctx, s, name, d);
+		free(name);
+	}
 	free(last);
 	return err;
 }

@@ -35,6 +35,7 @@ struct slot {
 	size_t n_found;
 	bool all_match;   /* every desired replica exists with the desired spec */
 	bool all_running; /* every found replica is running */
+	bool any_running; /* some container of the slot runs */
 	bool any_unhealthy;
 	const char *spec; /* spec of the first replica found */
 	unsigned version;
@@ -72,6 +73,7 @@ static void slot_fill(struct slot *sl, const struct rec_diff_ctx *ctx, const cha
 			sl->version = c->version;
 			sl->image = c->image;
 		}
+		sl->any_running |= c->state == OBS_CSTATE_RUNNING;
 		sl->n_found++;
 	}
 	sl->all_match = true;
@@ -304,9 +306,13 @@ static bool repair_live(struct rec_diff_ctx *ctx, const struct slot *live, bool 
 	return gate;
 }
 
-/* With nothing live: a colour that already holds the desired spec, else an
- * empty one. (Both colours populated is blocked before: nothing running is
- * ever removed on this path.) */
+/*
+ * With nothing live: a colour that already holds the desired spec, else
+ * one whose containers all stopped (a first deploy that failed its gate:
+ * it never went live, so it is no rollback target and the candidate
+ * replaces it), else an empty one. (Both colours populated is blocked
+ * before: nothing running is ever removed on this path.)
+ */
 static const char *pick_first_colour(const struct slot *blue, const struct slot *green)
 {
 	if (blue->all_match) {
@@ -315,7 +321,30 @@ static const char *pick_first_colour(const struct slot *blue, const struct slot 
 	if (green->all_match) {
 		return "green";
 	}
+	if (blue->n_found && !blue->any_running) {
+		return "blue";
+	}
+	if (green->n_found && !green->any_running) {
+		return "green";
+	}
 	return blue->n_found == 0 ? "blue" : "green";
+}
+
+/*
+ * The idle colour never went live: it holds a newer version than the
+ * live one that was not rolled back (a version that went live and was
+ * rolled back is rejected; a newer one that went live is live). Such a
+ * colour is a failed or waiting candidate, never a rollback target: it
+ * is not kept warm and the next candidate replaces it. From the
+ * observation alone (versions and rejected specs), so the diff stays pure.
+ */
+static bool never_live(const struct rec_diff_ctx *ctx, const struct slot *lv,
+		const struct slot *idle)
+{
+	const struct obs_hist_site *hs = obs_hist_find(ctx->obs, ctx->site->name);
+	bool rejected = idle->spec && hs && bg_strv_contains(&hs->rejected, idle->spec);
+	return idle->n_found && idle->version && lv->version && idle->version > lv->version &&
+			!rejected;
 }
 
 static bool retry_asked(const struct rec_diff_ctx *ctx)
@@ -411,6 +440,10 @@ static int decide_repair(struct rec_diff_ctx *ctx, const struct slot *lv,
 	}
 	if (!ctx->site->cfg->keep_previous) {
 		remove_slot(ctx, idle, "(previous colour) not kept (keep_previous: false)");
+		return 0;
+	}
+	if (never_live(ctx, lv, idle)) {
+		/* A failed candidate: not warm, not previous; the next one replaces it. */
 		return 0;
 	}
 	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {

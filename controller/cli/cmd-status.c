@@ -154,7 +154,7 @@ struct site_view {
 	const struct obs_cert *cert; /* tls auto on an edge bluegreen gets certificates for */
 	const char *live;       /* NULL: no edge file, or one not understood */
 	const char *other;      /* the colour that is not live, NULL when none is */
-	const char *other_role; /* "candidate", "rejected" or "previous" */
+	const char *other_role; /* "candidate", "rejected", "never-live" or "previous" */
 	struct slot_info li, oi;
 	bool other_is_candidate;
 	bool in_sync; /* the live slot runs the desired spec */
@@ -173,8 +173,16 @@ static void site_view_fill(struct site_view *v, const struct obs *o, const struc
 			!(v->li.spec && strcmp(v->li.spec, s->spec) == 0) && !s->rejected;
 	const struct obs_hist_site *hs = obs_hist_find(o, s->name);
 	bool other_rejected = v->oi.spec && hs && bg_strv_contains(&hs->rejected, v->oi.spec);
+	/*
+	 * Newer than the live version and not rolled back: it never went live
+	 * (a failed candidate), so it is no rollback target, as the planner
+	 * sees it (rec-colour.c never_live).
+	 */
+	bool other_never_live = v->oi.n && v->oi.version && v->li.version &&
+			v->oi.version > v->li.version;
 	v->other_role = v->other_is_candidate ? "candidate"
-			: other_rejected ? "rejected" : "previous";
+			: other_rejected ? "rejected"
+			: other_never_live ? "never-live" : "previous";
 	v->in_sync = v->li.spec && strcmp(v->li.spec, s->spec) == 0;
 }
 

@@ -1,10 +1,12 @@
 /*
  * health: see health.h. A fresh easy handle per probe: probes are seconds
  * apart, and a reused connection would hide a server that stopped
- * accepting new ones.
+ * accepting new ones. The crash verdict and the log tail are pure, so the
+ * unit tests check them without an engine.
  */
 #include "bg.h"
 #include "health.h"
+#include "bg-buf.h"
 #include "bg-util.h"
 
 #include <curl/curl.h>
@@ -59,4 +61,93 @@ int health_http_check(const char *url, uint64_t timeout_ms, unsigned want_status
 out:
 	curl_easy_cleanup(h);
 	return err;
+}
+
+static char *restarts_words(unsigned n)
+{
+	return n ? bg_xasprintf(" (restarted %u time%s)", n, n == 1 ? "" : "s") : bg_xstrdup("");
+}
+
+char *health_crash_reason(const char *who, enum obs_cstate state, int exit_code,
+		unsigned restarts, unsigned restarts_seen, bool oom_killed)
+{
+	const char *oom = oom_killed ? ", killed for lack of memory (OOM)" : "";
+	char *rw = restarts_words(restarts);
+	char *r = NULL;
+
+	if (state == OBS_CSTATE_EXITED || state == OBS_CSTATE_DEAD) {
+		r = bg_xasprintf("%s %s with code %d%s%s", who,
+				state == OBS_CSTATE_DEAD ? "is dead, last exit" : "exited", exit_code,
+				rw, oom);
+	} else if (state == OBS_CSTATE_RESTARTING) {
+		r = bg_xasprintf("%s keeps restarting: exited with code %d%s%s", who, exit_code,
+				rw, oom);
+	} else if (restarts >= restarts_seen + HEALTH_RESTARTS_MAX) {
+		r = bg_xasprintf("%s keeps restarting: restarted %u times while the gate ran "
+				"(%u in all)%s", who, restarts - restarts_seen, restarts, oom);
+	}
+	free(rw);
+	return r;
+}
+
+/* Secret values of env, longest first: a value that contains another goes whole. */
+static int len_desc(const void *a, const void *b)
+{
+	size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);
+	return (x < y) - (x > y);
+}
+
+static void redact(struct bg_buf *b, const char *text, size_t len, const struct cfg_env *env)
+{
+	const char **sec = bg_xcalloc(env ? env->n + 1 : 1, sizeof(*sec));
+	size_t n = 0;
+	for (size_t i = 0; env && i < env->n; i++) {
+		if (env->v[i].secret && env->v[i].value && *env->v[i].value) {
+			sec[n++] = env->v[i].value;
+		}
+	}
+	qsort(sec, n, sizeof(*sec), len_desc);
+	for (size_t i = 0; i < len;) {
+		size_t k = 0;
+		while (k < n && (strlen(sec[k]) > len - i || memcmp(text + i, sec[k],
+				strlen(sec[k])) != 0)) {
+			k++;
+		}
+		if (k < n) {
+			bg_buf_adds(b, "***");
+			i += strlen(sec[k]);
+			continue;
+		}
+		unsigned char c = (unsigned char)text[i++];
+		if (c == '\r' && i < len && text[i] == '\n') {
+			continue; /* CRLF line ends: the newline alone */
+		}
+		bool shown = c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f);
+		bg_buf_addch(b, shown ? (char)c : '?');
+	}
+	free(sec);
+}
+
+char *health_log_tail(const char *text, size_t len, const struct cfg_env *env,
+		size_t max_lines)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	redact(&b, text ? text : "", text ? len : 0, env);
+	char *all = bg_buf_detach(&b, NULL);
+	size_t n = strlen(all);
+	while (n && (all[n - 1] == '\n' || all[n - 1] == '\r')) {
+		all[--n] = '\0';
+	}
+	/* Back from the end over max_lines newlines: the start of the tail. */
+	size_t start = n, lines = 0;
+	while (start > 0 && lines < max_lines) {
+		start--;
+		if (all[start] == '\n' && ++lines == max_lines) {
+			start++;
+			break;
+		}
+	}
+	char *tail = bg_xstrdup(all + start);
+	free(all);
+	return tail;
 }

@@ -224,6 +224,12 @@ static void docker_destroy(struct rt *rt)
 	free(r);
 }
 
+static int docker_cstate(struct rt *rt, const char *id, struct dk_cstate *st,
+		struct bg_diag *d)
+{
+	return dk_container_cstate(dk_of(rt), id, st, d);
+}
+
 static const struct rt_impl docker_impl = {
 	.name = "docker",
 	.negotiate = docker_negotiate,
@@ -251,6 +257,7 @@ static const struct rt_impl docker_impl = {
 	.logs_stream = docker_logs_stream,
 	DK_SVC_RT_MEMBERS /* dk-svc.c: services and limits */
 	DK_EXEC_RT_MEMBERS /* dk-exec.c: backups */
+	.cstate = docker_cstate,
 	.destroy = docker_destroy,
 };
 
@@ -468,4 +475,10 @@ int rt_logs_stream(struct rt *rt, char *const *ids, size_t n,
 		struct bg_diag *d)
 {
 	return RT_CALL(rt, logs_stream, rt, ids, n, opts, on_line, arg, d);
+}
+
+int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_diag *d)
+{
+	memset(st, 0, sizeof(*st));
+	return RT_CALL(rt, cstate, rt, id, st, d);
 }

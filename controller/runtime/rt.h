@@ -28,6 +28,7 @@
 #include "dk-svc.h"
 #include "dk-exec.h"
 #include "dk-logs.h"
+#include "dk-cstate.h"
 #include "obs.h"
 
 #include <uv.h>
@@ -111,6 +112,9 @@ struct rt_impl {
 			struct bg_diag *d);
 	int (*logs_stream)(struct rt *rt, char *const *ids, size_t n,
 			const struct dk_logs_opts *opts, dk_logs_line_cb on_line, void *arg,
+			struct bg_diag *d);
+	/* A container's run state, restart count included (the health gate). */
+	int (*cstate)(struct rt *rt, const char *id, struct dk_cstate *st,
 			struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
@@ -203,5 +207,11 @@ int rt_helper_create(struct rt *rt, const struct dk_helper *h, char **id, struct
 int rt_helper_remove(struct rt *rt, const char *id, struct bg_diag *d);
 int rt_wait(struct rt *rt, const char *id, int *exit_code, struct bg_diag *d);
 int rt_volume_usage(struct rt *rt, const char *name, int64_t *bytes, struct bg_diag *d);
+/*
+ * The run state of one managed container (*st zeroed first): one
+ * inspect, cheap enough between two probes of the health gate, which
+ * uses the restart count obs_container lacks.
+ */
+int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */
