@@ -157,6 +157,48 @@ static int pin_mounts(struct des_pin *p, struct json_object *arr, const char *si
 	return bad ? BG_EPARSE : 0;
 }
 
+/*
+ * The recorded limits (the "resources" member des__colour_spec writes only
+ * when a limit is set) into p->site.resources; a record without it had no
+ * limits, whatever the configuration says today. The strings "as written"
+ * are rebuilt from the numbers, for whoever shows them.
+ */
+static int pin_resources(struct des_pin *p, struct json_object *r)
+{
+	bool bad = false;
+	struct json_object *mem = rec_get(r, "memory", json_type_int, &bad);
+	struct json_object *cpu = rec_get(r, "nano_cpus", json_type_int, &bad);
+	struct json_object *pids = rec_get(r, "pids", json_type_int, &bad);
+	int64_t mv = mem ? json_object_get_int64(mem) : 0;
+	int64_t cv = cpu ? json_object_get_int64(cpu) : 0;
+	int64_t pv = pids ? json_object_get_int64(pids) : 0;
+	char buf[48];
+
+	if (bad || mv < 0 || cv < 0 || pv < 0 || pv > (int64_t)UINT_MAX) {
+		return BG_EPARSE;
+	}
+	p->site.resources.memory_bytes = (uint64_t)mv;
+	p->site.resources.nano_cpus = (uint64_t)cv;
+	p->site.resources.pids = (unsigned)pv;
+	if (mv) {
+		snprintf(buf, sizeof(buf), "%" PRId64, mv);
+		p->site.resources.memory = (char *)pin_str(p, buf);
+	}
+	if (cv) {
+		/* 1500000000 -> "1.5": whole CPUs, then the fraction without trailing zeros. */
+		snprintf(buf, sizeof(buf), "%" PRId64 ".%09" PRId64, cv / 1000000000, cv % 1000000000);
+		size_t n = strlen(buf);
+		while (buf[n - 1] == '0') {
+			buf[--n] = '\0';
+		}
+		if (buf[n - 1] == '.') {
+			buf[n - 1] = '\0';
+		}
+		p->site.resources.cpus = (char *)pin_str(p, buf);
+	}
+	return 0;
+}
+
 /* The recorded scalars and lists of a colour spec into p->site. */
 static int pin_fields(struct des_pin *p, struct json_object *o)
 {
@@ -169,6 +211,7 @@ static int pin_fields(struct des_pin *p, struct json_object *o)
 	struct json_object *repl = rec_get(o, "replicas", json_type_int, &bad);
 	struct json_object *sig = rec_get(o, "stop_signal", json_type_string, &bad);
 	struct json_object *stop = rec_get(o, "stop_timeout_ms", json_type_int, &bad);
+	struct json_object *res = rec_get(o, "resources", json_type_object, &bad);
 	int64_t pv = port ? json_object_get_int64(port) : 0;
 	int64_t rv = repl ? json_object_get_int64(repl) : 0;
 
@@ -192,7 +235,8 @@ static int pin_fields(struct des_pin *p, struct json_object *o)
 		int64_t ms = json_object_get_int64(stop);
 		p->site.stop_timeout_ms = ms > 0 ? (uint64_t)ms : 0;
 	}
-	return 0;
+	p->site.resources = (struct cfg_resources){0};
+	return res ? pin_resources(p, res) : 0;
 }
 
 /* Read the record of version into a copy of s's configuration (s->pin). */

@@ -100,8 +100,9 @@ void des_release(struct desired *des);
  * rollback with to_version and to_spec_json), the one site rebuilt from
  * the recorded version instead of its configuration: image (by the
  * recorded id), command, env, port, replicas, mounts, stop signal and
- * timeout come from the record; the rest (domains, health gate, edge,
- * services, resources) stays the configuration's. Secret values are never
+ * timeout and the colour's limits (resources; none when the version was
+ * recorded without them) come from the record; the rest (domains, health
+ * gate, edge, services) stays the configuration's. Secret values are never
  * in the history: a recorded secret key takes today's value from the
  * configuration (pin_secret_keys names them) and is an error when the
  * configuration no longer has it. When the rebuilt spec hashes as the
