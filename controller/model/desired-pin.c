@@ -334,3 +334,22 @@ int des_build_args(struct desired *out, const struct cfg *cfg, const struct obs 
 	}
 	return err;
 }
+
+char *des_pin_image_gone_explain(const char *site, unsigned version, const char *image,
+		const char *image_id)
+{
+	const char *id = image_id ? image_id : "?";
+	if (!image || !*image) {
+		return bg_xasprintf("v%u of %s ran the image with id %s, and no image with that id "
+				"is on this host any more; no name was recorded to pull it by: load or "
+				"build exactly that image, then retry", version, site, id);
+	}
+	/* Why the id and not the name: the name may have been pushed again since,
+	 * and running another build as vN would be no rollback at all. */
+	return bg_xasprintf("v%u of %s ran %s with image id %s, and no image with that id is "
+			"on this host any more: pull %s again (docker pull %s), then retry. The "
+			"pulled image must have exactly that id: v%u is that build (its spec hash "
+			"covers the id, not only the name), and if %s now names another build, "
+			"pulling it does not bring v%u back", version, site, image, id, image, image,
+			version, image, version);
+}

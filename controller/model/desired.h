@@ -114,6 +114,15 @@ struct plan_args;
 int des_build_args(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 		const struct plan_args *args, struct bg_diag *d);
 
+/*
+ * Why `rollback SITE --to VERSION` refuses when the recorded image id is
+ * gone, and what to do: which reference to pull, and why the pulled image
+ * must have that very id (a new string, without the "error:" prefix).
+ * image: the recorded reference (may be NULL), image_id: the recorded id.
+ */
+char *des_pin_image_gone_explain(const char *site, unsigned version, const char *image,
+		const char *image_id);
+
 const struct des_site *des_site_find(const struct desired *des, const char *name);
 
 /* Container name of a colour replica: "SITE-COLOUR" for replica 1, else "SITE-COLOUR-N". */

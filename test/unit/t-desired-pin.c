@@ -7,8 +7,9 @@
  * and is refused with a clear error when a secret key is gone, when the
  * record names no image id or cannot be read. The recorded limits
  * (resources) come back too, and a version recorded without limits gets
- * none, whatever the configuration says today. Plans that are not --to
- * plans are des_build's.
+ * none, whatever the configuration says today. The refusal for an image
+ * that is gone names the reference to pull and why its id must match.
+ * Plans that are not --to plans are des_build's.
  */
 #include "bg.h"
 #include "cfg.h"
@@ -320,12 +321,37 @@ static void test_pin_limits_are_the_recorded_ones(void **state)
 	(void)state;
 }
 
+/* The refusal when the recorded image id is gone names what to pull and
+ * why the id, not the name, must match. */
+static void test_pin_image_gone_says_what_to_pull(void **state)
+{
+	static const char *id =
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char *m = des_pin_image_gone_explain("shop", 2, "bluegreen-test/web:v1", id);
+	th_assert_contains(m, "v2 of shop ran bluegreen-test/web:v1 with image id ");
+	th_assert_contains(m, id); /* whole, to compare with `docker image inspect` */
+	th_assert_contains(m, "pull bluegreen-test/web:v1 again (docker pull "
+			"bluegreen-test/web:v1), then retry");
+	th_assert_contains(m, "must have exactly that id");
+	th_assert_contains(m, "spec hash covers the id");
+	th_assert_contains(m, "if bluegreen-test/web:v1 now names another build");
+	free(m);
+	/* No reference recorded: nothing to pull by, and it says so. */
+	m = des_pin_image_gone_explain("shop", 2, NULL, id);
+	th_assert_contains(m, "no name was recorded to pull it by");
+	th_assert_contains(m, id);
+	th_assert_not_contains(m, "(null)");
+	free(m);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pin_gives_back_the_recorded_spec),
 		cmocka_unit_test(test_pin_refusals),
 		cmocka_unit_test(test_pin_limits_are_the_recorded_ones),
+		cmocka_unit_test(test_pin_image_gone_says_what_to_pull),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
