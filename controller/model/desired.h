@@ -100,8 +100,9 @@ void des_release(struct desired *des);
  * rollback with to_version and to_spec_json), the one site rebuilt from
  * the recorded version instead of its configuration: image (by the
  * recorded id), command, env, port, replicas, mounts, stop signal and
- * timeout come from the record; the rest (domains, health gate, edge,
- * services, resources) stays the configuration's. Secret values are never
+ * timeout and the colour's limits (resources; none when the version was
+ * recorded without them) come from the record; the rest (domains, health
+ * gate, edge, services) stays the configuration's. Secret values are never
  * in the history: a recorded secret key takes today's value from the
  * configuration (pin_secret_keys names them) and is an error when the
  * configuration no longer has it. When the rebuilt spec hashes as the
@@ -112,6 +113,15 @@ void des_release(struct desired *des);
 struct plan_args;
 int des_build_args(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 		const struct plan_args *args, struct bg_diag *d);
+
+/*
+ * Why `rollback SITE --to VERSION` refuses when the recorded image id is
+ * gone, and what to do: which reference to pull, and why the pulled image
+ * must have that very id (a new string, without the "error:" prefix).
+ * image: the recorded reference (may be NULL), image_id: the recorded id.
+ */
+char *des_pin_image_gone_explain(const char *site, unsigned version, const char *image,
+		const char *image_id);
 
 const struct des_site *des_site_find(const struct desired *des, const char *name);
 

@@ -5,8 +5,11 @@
  * is created from the recorded image id with the recorded command, env
  * and port, takes today's value for a recorded secret key (and says so),
  * and is refused with a clear error when a secret key is gone, when the
- * record names no image id or cannot be read. Plans that are not --to
- * plans are des_build's.
+ * record names no image id or cannot be read. The recorded limits
+ * (resources) come back too, and a version recorded without limits gets
+ * none, whatever the configuration says today. The refusal for an image
+ * that is gone names the reference to pull and why its id must match.
+ * Plans that are not --to plans are des_build's.
  */
 #include "bg.h"
 #include "cfg.h"
@@ -33,6 +36,7 @@ struct fx {
 	char *dir;
 	struct cfg *cfg;
 	struct obs obs;
+	const char *extra; /* more site keys ("resources: ...\n"), NULL: none */
 };
 
 /* The site shop with image, port, command and the API_TOKEN secret (or none). */
@@ -47,8 +51,9 @@ static void fx_load(struct fx *f, const char *image, unsigned port, const char *
 	}
 	char *sc = bg_xasprintf("site: shop\ndomains: [shop.example.com]\nimage: %s\nport: %u\n"
 			"command: %s\nenv:\n  NODE_ENV: production\n%s%s%s"
-			"volumes: {uploads: /app/uploads}\n", image, port, cmd,
-			secret ? "  API_TOKEN: " : "", secret ? secret : "", secret ? "\n" : "");
+			"volumes: {uploads: /app/uploads}\n%s", image, port, cmd,
+			secret ? "  API_TOKEN: " : "", secret ? secret : "", secret ? "\n" : "",
+			f->extra ? f->extra : "");
 	th_write(f->dir, "sites/shop.conf", sc);
 	free(sc);
 	cfg_destroy(f->cfg);
@@ -212,9 +217,15 @@ static void test_pin_refusals(void **state)
 		"\"replicas\":1}",
 		"not json",
 		NULL,
+		/* limits that are not the numbers des_build records */
+		"{\"kind\":\"colour\",\"image\":\"x:1\",\"image_id\":\"sha256:1\",\"port\":80,"
+		"\"replicas\":1,\"resources\":{\"memory\":-5,\"nano_cpus\":0,\"pids\":0}}",
+		"{\"kind\":\"colour\",\"image\":\"x:1\",\"image_id\":\"sha256:1\",\"port\":80,"
+		"\"replicas\":1,\"resources\":\"512m\"}",
 	};
 	static const char *const why[] = {"recorded no image id", "not a colour spec",
-		"not a colour spec", "does not carry the recorded spec"};
+		"not a colour spec", "does not carry the recorded spec", "not a colour spec",
+		"not a colour spec"};
 	for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
 		to_args(&a, bad[i]);
 		bg_diag_init(&d);
@@ -228,11 +239,119 @@ static void test_pin_refusals(void **state)
 	fx_release(&f);
 }
 
+/* The limits a --to is expected to bring back (the strings: NULL for none). */
+struct want_limits {
+	uint64_t memory_bytes, nano_cpus;
+	unsigned pids;
+	const char *memory, *cpus;
+};
+
+/* Build v1 with limits1, v2 with limits2, go back to v1: its spec and its
+ * create request carry v1's limits (w), never today's (v2's). */
+static void pin_limits(const char *limits1, const char *limits2, const struct want_limits *w)
+{
+	struct fx f = {0};
+	char spec1[65], spec2[65];
+	char *json1 = NULL, *json2 = NULL;
+	struct plan_args a;
+	struct desired des;
+	struct des_create dc;
+	struct bg_diag d;
+
+	f.extra = limits1;
+	fx_load(&f, "bluegreen-test/web:v1", 8080, "[httpd]", NULL);
+	record(&f, spec1, &json1);
+	f.extra = limits2;
+	fx_load(&f, "bluegreen-test/web:v2", 8080, "[httpd]", NULL);
+	record(&f, spec2, &json2);
+	fx_history(&f, spec1, spec2);
+	assert_string_not_equal(spec1, spec2);
+
+	to_args(&a, json1);
+	bg_diag_init(&d);
+	assert_int_equal(des_build_args(&des, f.cfg, &f.obs, &a, &d), 0);
+	const struct des_site *s = &des.sites[0];
+	/* The recorded limits are part of the spec: the same hash, version 1. */
+	assert_string_equal(s->spec, spec1);
+	assert_string_equal(s->spec_json, json1);
+	assert_int_equal(s->version, 1);
+	assert_false(s->version_new);
+	assert_int_equal(des_colour_create(&des, s, "green", 1, NULL, &dc), 0);
+	assert_int_equal(dc.spec.memory_bytes, w->memory_bytes);
+	assert_int_equal(dc.spec.nano_cpus, w->nano_cpus);
+	assert_int_equal(dc.spec.pids_limit, w->pids);
+	/* The pinned configuration says the same (status shows it). */
+	const struct cfg_resources *r = &s->cfg->resources;
+	assert_int_equal(r->memory_bytes, w->memory_bytes);
+	assert_int_equal(r->nano_cpus, w->nano_cpus);
+	assert_int_equal(r->pids, w->pids);
+	if (w->memory) {
+		assert_string_equal(r->memory, w->memory);
+	} else {
+		assert_null(r->memory);
+	}
+	if (w->cpus) {
+		assert_string_equal(r->cpus, w->cpus);
+	} else {
+		assert_null(r->cpus);
+	}
+	des_create_release(&dc);
+	des_release(&des);
+	plan_args_release(&a);
+	bg_diag_release(&d);
+	free(json1);
+	free(json2);
+	fx_release(&f);
+}
+
+static void test_pin_limits_are_the_recorded_ones(void **state)
+{
+	static const char *today = "resources: {memory: 1g, cpus: \"2\", pids: 900}\n";
+
+	/* v1 had limits, today's are others: v1's come back. */
+	pin_limits("resources: {memory: 256m, cpus: \"0.5\", pids: 100}\n", today,
+			&(struct want_limits){256ull << 20, 500000000ull, 100, "268435456", "0.5"});
+	/* Only some limits recorded: the others are none, not today's. */
+	pin_limits("resources: {cpus: \"1.25\"}\n", today,
+			&(struct want_limits){0, 1250000000ull, 0, NULL, "1.25"});
+	pin_limits("resources: {pids: 64}\n", today,
+			&(struct want_limits){0, 0, 64, NULL, NULL});
+	/* v1 was recorded without limits: it gets none, not today's. */
+	pin_limits(NULL, today, &(struct want_limits){0});
+	(void)state;
+}
+
+/* The refusal when the recorded image id is gone names what to pull and
+ * why the id, not the name, must match. */
+static void test_pin_image_gone_says_what_to_pull(void **state)
+{
+	static const char *id =
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char *m = des_pin_image_gone_explain("shop", 2, "bluegreen-test/web:v1", id);
+	th_assert_contains(m, "v2 of shop ran bluegreen-test/web:v1 with image id ");
+	th_assert_contains(m, id); /* whole, to compare with `docker image inspect` */
+	th_assert_contains(m, "pull bluegreen-test/web:v1 again (docker pull "
+			"bluegreen-test/web:v1), then retry");
+	th_assert_contains(m, "must have exactly that id");
+	th_assert_contains(m, "spec hash covers the id");
+	th_assert_contains(m, "if bluegreen-test/web:v1 now names another build");
+	free(m);
+	/* No reference recorded: nothing to pull by, and it says so. */
+	m = des_pin_image_gone_explain("shop", 2, NULL, id);
+	th_assert_contains(m, "no name was recorded to pull it by");
+	th_assert_contains(m, id);
+	th_assert_not_contains(m, "(null)");
+	free(m);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pin_gives_back_the_recorded_spec),
 		cmocka_unit_test(test_pin_refusals),
+		cmocka_unit_test(test_pin_limits_are_the_recorded_ones),
+		cmocka_unit_test(test_pin_image_gone_says_what_to_pull),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
