@@ -721,6 +721,58 @@ static bool master_title(long pid)
 	return n >= (ssize_t)sizeof(want) - 1 && memcmp(buf, want, sizeof(want) - 1) == 0;
 }
 
+/* Is a signal the master has not taken yet (SIGHUP of an earlier reload) pending? */
+static bool master_hup_pending(long pid)
+{
+	char path[64], *st = NULL;
+	bool pending = false;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if (bg_file_read(path, 1 << 14, &st, NULL) != 0) {
+		return false;
+	}
+	const char *keys[] = {"\nShdPnd:", "\nSigPnd:"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(keys); i++) {
+		const char *at = strstr(st, keys[i]);
+		pending |= at && (strtoull(at + strlen(keys[i]), NULL, 16) & (1ull << (SIGHUP - 1)));
+	}
+	free(st);
+	return pending;
+}
+
+/* Does every child of the master that accepts appear in old, with no reload pending? */
+static bool master_settled(long pid, const struct bg_strv *old)
+{
+	char path[96], *kids = NULL, *save = NULL;
+	bool settled = true;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if (bg_file_read(path, 1 << 16, &kids, NULL) != 0) {
+		return true; /* cannot tell: as before */
+	}
+	for (char *k = strtok_r(kids, " \n", &save); k && settled; k = strtok_r(NULL, " \n", &save)) {
+		settled = bg_strv_contains(old, k) || !accepting_title(k);
+	}
+	free(kids);
+	return settled && !master_hup_pending(pid);
+}
+
+/*
+ * Before the signal: an earlier reload still under way (its SIGHUP not yet
+ * taken, or its workers started after old was listed) would put workers
+ * the wait takes for neither old nor new beside ours, still serving the
+ * previous file when the switch returns. Until the master is settled
+ * (1 ms polls, at most 1 s), old is listed again.
+ */
+static void master_settle(long pid, const char *listen, struct bg_strv *old)
+{
+	int64_t until = bg_mono_ms() + 1000;
+	while (!master_settled(pid, old) && bg_mono_ms() < until) {
+		pause_ms(EDGE_NGINX_POLL_MS);
+		bg_strv_release(old);
+		bg_strv_init(old);
+		edge__nginx_accepting_workers(listen, old);
+	}
+}
+
 /*
  * Reload by sending SIGHUP to the master named by reload's pid file, as
  * `nginx -s reload` does after parsing the configuration (ngx_signal_process):
@@ -735,7 +787,7 @@ static bool master_title(long pid)
  * action is the same.
  */
 static bool reload_by_signal(const struct cfg *cfg, const struct bg_strv *reload,
-		const struct bg_strv *old)
+		struct bg_strv *old)
 {
 #if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
 	char *file = old->n ? edge__nginx_reload_pid_file(cfg->dir, reload) : NULL;
@@ -749,8 +801,11 @@ static bool reload_by_signal(const struct cfg *cfg, const struct bg_strv *reload
 	if (pid > 1 && end && end != text && strspn(end, "\n") == strlen(end) &&
 			worker_master(old->v[0], master) && atol(master) == pid) {
 		int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (fd >= 0) {
+			master_settle(pid, cfg->g.nginx.listen ? cfg->g.nginx.listen : "80", old);
+		}
 		/* Pinned: the title and the worker's parent are checked again. */
-		if (fd >= 0 && master_title(pid) && worker_master(old->v[0], master) &&
+		if (fd >= 0 && old->n && master_title(pid) && worker_master(old->v[0], master) &&
 				atol(master) == pid &&
 				syscall(SYS_pidfd_send_signal, fd, SIGHUP, NULL, 0) == 0) {
 			bg_trace(EDGE, "nginx master %ld (pid file %s) told to reload", pid, file);
@@ -776,7 +831,7 @@ static bool reload_by_signal(const struct cfg *cfg, const struct bg_strv *reload
  * own words on why the master kept its old configuration.
  */
 static bool nginx_take(const struct cfg *cfg, const char *site, const char *content,
-		const struct bg_strv *old_workers, struct bg_diag *d)
+		struct bg_strv *old_workers, struct bg_diag *d)
 {
 	const struct bg_strv *test = &cfg->g.nginx.test, *reload = &cfg->g.nginx.reload;
 	bool probe = cfg->g.nginx.probe;
