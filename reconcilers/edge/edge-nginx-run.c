@@ -608,14 +608,10 @@ bool edge__nginx_reload_tests(const struct bg_strv *test, const struct bg_strv *
 
 /* ---- reloading by signal: what `nginx -s reload` does, minus one nginx start ---- */
 
-/*
- * The value of the main context's `pid` directive in an nginx
- * configuration text (NULL: none, or one this reader would not take for
- * sure: quoted with escapes, or with a variable). Comments and quotes are
- * skipped and only statements at brace depth 0 count: `pid` is a main-only
- * directive, and a second one anywhere (an include) is nginx's own
- * "duplicate" error, which the probe then reports like any refused reload.
- */
+/* The main context's `pid` value in an nginx configuration text (NULL: none,
+ * or with escapes or a variable). Only statements at brace depth 0 count:
+ * `pid` is main-only, and a second one (an include) is nginx's "duplicate"
+ * error, which the probe then reports like any refused reload. */
 static char *conf_main_pid(const char *s)
 {
 	int depth = 0;
@@ -721,6 +717,61 @@ static bool master_title(long pid)
 	return n >= (ssize_t)sizeof(want) - 1 && memcmp(buf, want, sizeof(want) - 1) == 0;
 }
 
+/* The PID in the pid file `reload` would signal; 0: none, or not one number above 1. */
+static long reload_pid(const struct cfg *cfg, const struct bg_strv *reload)
+{
+	char *file = edge__nginx_reload_pid_file(cfg->dir, reload), *text = NULL, *end = NULL;
+	long pid = 0;
+	if (file && bg_file_read(file, 64, &text, NULL) == 0) {
+		pid = strtol(text, &end, 10);
+		if (end == text || strspn(end, "\n") != strlen(end) || pid <= 1) {
+			pid = 0;
+		}
+	}
+	free(text);
+	free(file);
+	return pid;
+}
+
+/* The children of master pid that accept on listen (worker title, a listening
+ * socket open), into out; false when there are none. */
+static bool master_workers(long pid, const char *listen, struct bg_strv *out)
+{
+	struct bg_strv socks;
+	char path[96], *kids = NULL, *save = NULL;
+	bg_strv_init(&socks);
+	edge__nginx_listen_sockets(listen, false, &socks);
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if (socks.n && bg_file_read(path, 1 << 16, &kids, NULL) == 0) {
+		for (char *k = strtok_r(kids, " \n", &save); k; k = strtok_r(NULL, " \n", &save)) {
+			if (accepting_title(k) && holds_socket(k, &socks)) {
+				bg_strv_push(out, k);
+			}
+		}
+	}
+	free(kids);
+	bg_strv_release(&socks);
+	return out->n > 0;
+}
+
+/* Who accepts now, so the probe can wait for them to stop: the children of
+ * the pid file's master where the reload may go by signal (a few /proc
+ * entries, not every process of the host), else or when none accepts
+ * there (a stale pid file) the whole of /proc. */
+static void list_old_workers(const struct cfg *cfg, struct bg_strv *out)
+{
+	const char *listen = cfg->g.nginx.listen ? cfg->g.nginx.listen : "80";
+	long pid = edge__nginx_reload_tests(&cfg->g.nginx.test, &cfg->g.nginx.reload)
+			   ? reload_pid(cfg, &cfg->g.nginx.reload) : 0;
+	bg_strv_release(out);
+	bg_strv_init(out);
+	if (!pid || !master_workers(pid, listen, out)) {
+		bg_strv_release(out);
+		bg_strv_init(out);
+		edge__nginx_accepting_workers(listen, out);
+	}
+}
+
 /* Is a signal the master has not taken yet (SIGHUP of an earlier reload) pending? */
 static bool master_hup_pending(long pid)
 {
@@ -755,68 +806,51 @@ static bool master_settled(long pid, const struct bg_strv *old)
 	return settled && !master_hup_pending(pid);
 }
 
-/*
- * Before the signal: an earlier reload still under way (its SIGHUP not yet
- * taken, or its workers started after old was listed) would put workers
- * the wait takes for neither old nor new beside ours, still serving the
- * previous file when the switch returns. Until the master is settled
- * (1 ms polls, at most 1 s), old is listed again.
- */
-static void master_settle(long pid, const char *listen, struct bg_strv *old)
+/* Before the signal: an earlier reload under way (SIGHUP not yet taken, or
+ * workers started after old was listed) would leave workers that are
+ * neither old nor new, serving the previous file after the switch returns.
+ * Until the master is settled (1 ms polls, at most 1 s), old is listed again. */
+static void master_settle(const struct cfg *cfg, long pid, struct bg_strv *old)
 {
 	int64_t until = bg_mono_ms() + 1000;
 	while (!master_settled(pid, old) && bg_mono_ms() < until) {
 		pause_ms(EDGE_NGINX_POLL_MS);
-		bg_strv_release(old);
-		bg_strv_init(old);
-		edge__nginx_accepting_workers(listen, old);
+		list_old_workers(cfg, old);
 	}
 }
 
 /*
- * Reload by sending SIGHUP to the master named by reload's pid file, as
- * `nginx -s reload` does after parsing the configuration (ngx_signal_process):
- * the parse is left out because the master parses it again anyway and keeps
- * its old configuration when it is wrong, which the probe sees (the test
- * then runs for nginx's own words, nginx_take). Only when every check holds,
- * otherwise false and the argv runs: the pid file (no link followed, a
- * regular file) names the parent of the workers accepting on the listen
- * address (old), that process is titled "nginx: master process", and a
- * pidfd pins it between the checks and the signal so a reused PID is never
- * signalled. docs/adr (DOCS-T.md): the reload is an execution setting, the
- * action is the same.
+ * SIGHUP to the master named by reload's pid file, as `nginx -s reload`
+ * does after its parse (ngx_signal_process), which is left out: the master
+ * parses again and keeps its old configuration when it is wrong, which the
+ * probe sees (nginx_take then runs the test for nginx's words). Only when
+ * the pid file (no link, regular) names the parent of the workers on the
+ * listen address (old), titled "nginx: master process", pinned by a pidfd
+ * from the checks to the signal; else false and the argv runs. ADR 0017.
  */
 static bool reload_by_signal(const struct cfg *cfg, const struct bg_strv *reload,
 		struct bg_strv *old)
 {
 #if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
-	char *file = old->n ? edge__nginx_reload_pid_file(cfg->dir, reload) : NULL;
-	char *text = NULL, *end = NULL;
 	char master[24];
 	bool sent = false;
-	long pid = 0;
-	if (file && bg_file_read(file, 64, &text, NULL) == 0) {
-		pid = strtol(text, &end, 10);
-	}
-	if (pid > 1 && end && end != text && strspn(end, "\n") == strlen(end) &&
-			worker_master(old->v[0], master) && atol(master) == pid) {
+	long pid = old->n ? reload_pid(cfg, reload) : 0;
+	if (pid && worker_master(old->v[0], master) && atol(master) == pid) {
 		int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 		if (fd >= 0) {
-			master_settle(pid, cfg->g.nginx.listen ? cfg->g.nginx.listen : "80", old);
+			master_settle(cfg, pid, old);
 		}
 		/* Pinned: the title and the worker's parent are checked again. */
 		if (fd >= 0 && old->n && master_title(pid) && worker_master(old->v[0], master) &&
 				atol(master) == pid &&
 				syscall(SYS_pidfd_send_signal, fd, SIGHUP, NULL, 0) == 0) {
-			bg_trace(EDGE, "nginx master %ld (pid file %s) told to reload", pid, file);
+			bg_trace(EDGE, "nginx master %ld (its pid file's) told to reload", pid);
 			sent = true;
 		}
 		if (fd >= 0) {
 			close(fd);
 		}
 	}
-	free(text);
-	free(file);
 	return sent;
 #else
 	(void)cfg, (void)reload, (void)old;
@@ -859,13 +893,9 @@ static bool nginx_take(const struct cfg *cfg, const char *site, const char *cont
 	return true;
 }
 
-/*
- * Reload after the previous file was put back, and wait (as an install
- * does) until nginx serves it: `nginx -s reload` returns before the master
- * has acted, and a next install starting meanwhile would take the workers
- * of this reload, started after it looked, for new ones and return while
- * they still serve the previous file. prev NULL: no file to wait for.
- */
+/* Reload after the previous file was put back, and wait until nginx serves
+ * it (`nginx -s reload` returns before the master acts: a next install would
+ * meet this reload's workers). prev NULL: no file to wait for. */
 static void restore_reload(const struct cfg *cfg, const char *site, const char *path,
 		const char *prev, struct bg_diag *d)
 {
@@ -934,9 +964,7 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 		goto out;
 	}
 	if (cfg->g.nginx.probe) {
-		/* Who accepts now, so the probe can wait for them to stop. */
-		edge__nginx_accepting_workers(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80",
-				&old_workers);
+		list_old_workers(cfg, &old_workers);
 	}
 	if (!nginx_take(cfg, site, content, &old_workers, d)) {
 		why = NULL;
