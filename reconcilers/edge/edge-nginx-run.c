@@ -2,7 +2,8 @@
  * edge-nginx-run: how the nginx edge makes nginx take a file (the
  * rendering and parsing are edge-nginx.c). Writes the site's file
  * atomically, runs the configured `test` then `reload` argv (never a
- * shell, cwd = the config directory), then asks nginx, from this host,
+ * shell, cwd = the config directory; nginx's own `-s reload` becomes the
+ * SIGHUP it would send, ADR 0017), then asks nginx, from this host,
  * for the probe location until it answers with the new file's serial and
  * the workers that accepted before the reload stopped accepting (Linux
  * /proc). When any step fails, the previous file is put back and nginx
