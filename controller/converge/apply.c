@@ -12,6 +12,7 @@
 #include "bg.h"
 #include "bg-log.h"
 #include "apply.h"
+#include "hist-batch.h"
 #include "clog.h"
 
 #include <ctype.h>
@@ -322,11 +323,19 @@ static void record(struct run *r, int err)
 				plan_changes(&out->plan), plan_changes(&out->plan) == 1 ? "" : "s",
 				live.data);
 	}
-	if (hist_apply_end_as(r->h, token, what, opts->actor) != 0) {
+	/* The end mark and the outcome entry in one commit (hist-batch.h): one
+	 * fdatasync fewer before the command returns. */
+	struct hist_entry fin = {
+		.actor = (char *)opts->actor,
+		.action = !err && opts->rollback_site ? "rollback" : "apply",
+		.site = (char *)opts->rollback_site,
+		.token = (char *)token,
+		.result = (char *)what,
+		.details = out->message,
+	};
+	if (hist_apply_end_with(r->h, token, what, opts->actor, &fin) != 0) {
 		bg_log(BG_LOG_ERROR, "could not journal the end of apply %s", token);
 	}
-	rec_journal_append(r->h, opts->actor, !err && opts->rollback_site ? "rollback" : "apply",
-			opts->rollback_site, token, what, "%s", out->message);
 	clog_append(r->cfg->g.state_dir, "%s", out->message);
 	bg_buf_release(&live);
 }

@@ -9,6 +9,7 @@
 #include "bg.h"
 #include "hist.h"
 #include "hist-db.h"
+#include "hist-batch.h"
 #include "bg-log.h"
 #include "bg-util.h"
 
@@ -310,6 +311,17 @@ static void entry_defaults(struct hist_entry *e)
 			e->sudo_user = (char *)bg_actor_claimed();
 		}
 	}
+}
+
+/* hist-batch.h: the checks and defaults of hist_append, for a batched append. */
+int hist__entry_prepare(const struct hist_entry *e, struct hist_entry *full)
+{
+	int err = entry_check(e);
+	if (!err) {
+		*full = *e;
+		entry_defaults(full);
+	}
+	return err;
 }
 
 struct append_ctx {

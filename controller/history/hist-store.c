@@ -9,6 +9,7 @@
 #include "bg.h"
 #include "hist.h"
 #include "hist-db.h"
+#include "hist-batch.h"
 #include "bg-log.h"
 #include "bg-util.h"
 
@@ -622,6 +623,44 @@ int hist_apply_end_as(struct hist *h, const char *token, const char *result,
 	}
 	err = hist__txn_run(h, 0, "recording the end of an apply", fn_apply_end, &c);
 	if (!err && !c.had_mark) {
+		bg_log(BG_LOG_WARN, "history: apply of token %s ended, but its start was "
+				"never recorded", token);
+	}
+	return err;
+}
+
+struct end_with_ctx {
+	struct apply_ctx a;
+	const struct hist_entry *then;
+};
+
+static int fn_apply_end_with(struct hist *h, MDB_txn *txn, void *arg)
+{
+	struct end_with_ctx *c = arg;
+	int rc = fn_apply_end(h, txn, &c->a);
+	if (!rc && c->then) {
+		rc = hist__journal_put(h, txn, c->then, NULL);
+	}
+	return rc;
+}
+
+/* hist-batch.h: the end of an apply and its outcome entry, one commit. */
+int hist_apply_end_with(struct hist *h, const char *token, const char *result,
+		const char *actor, const struct hist_entry *then)
+{
+	struct end_with_ctx c = {.a = {.token = token, .result = result, .now = bg_now_ms()}};
+	struct hist_entry full;
+	int err = then ? hist__entry_prepare(then, &full) : 0;
+	apply_ctx_actor(&c.a, actor);
+	if (err || !hist__name_ok(token)) {
+		return err ? err : BG_ERRNO(EINVAL);
+	}
+	if (!h->env) {
+		return BG_ERRNO(EROFS);
+	}
+	c.then = then ? &full : NULL;
+	err = hist__txn_run(h, 0, "recording the end of an apply", fn_apply_end_with, &c);
+	if (!err && !c.a.had_mark) {
 		bg_log(BG_LOG_WARN, "history: apply of token %s ended, but its start was "
 				"never recorded", token);
 	}

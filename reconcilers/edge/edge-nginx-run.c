@@ -2,7 +2,8 @@
  * edge-nginx-run: how the nginx edge makes nginx take a file (the
  * rendering and parsing are edge-nginx.c). Writes the site's file
  * atomically, runs the configured `test` then `reload` argv (never a
- * shell, cwd = the config directory), then asks nginx, from this host,
+ * shell, cwd = the config directory; nginx's own `-s reload` becomes the
+ * SIGHUP it would send, ADR 0017), then asks nginx, from this host,
  * for the probe location until it answers with the new file's serial and
  * the workers that accepted before the reload stopped accepting (Linux
  * /proc). When any step fails, the previous file is put back and nginx
@@ -503,6 +504,23 @@ static int probe_wait(struct probe *p, const struct bg_strv *old_workers, int64_
 	}
 }
 
+/* Where content's probe location returns its serial; NULL: it has none. */
+static const char *probe_serial(const char *content)
+{
+	const char *mark = strstr(content, "location = " EDGE_NGINX_PROBE_PATH " {");
+	return mark ? strstr(mark, "return 200 \"") : NULL;
+}
+
+/* Will probe_serves ask nginx (not skip), so that a file the master refuses is seen? */
+static bool probe_asks(const struct cfg *cfg, const char *site, const char *content)
+{
+	const struct cfg_site *cs = cfg_site_find(cfg, site);
+	char *base = probe_base(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80");
+	bool yes = cfg->g.nginx.probe && probe_serial(content) && cs && cs->domains.n && base;
+	free(base);
+	return yes;
+}
+
 /*
  * Check that nginx serves the content just installed: a conf_dir nginx
  * does not include would never be served, and a master that refused the
@@ -512,8 +530,7 @@ static int probe_serves(const struct cfg *cfg, const char *site, const char *con
 		const struct bg_strv *old_workers, struct bg_diag *d)
 {
 	const struct cfg_site *cs = cfg_site_find(cfg, site);
-	const char *mark = strstr(content, "location = " EDGE_NGINX_PROBE_PATH " {");
-	const char *ret = mark ? strstr(mark, "return 200 \"") : NULL;
+	const char *ret = probe_serial(content);
 	char *base = probe_base(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80");
 	struct probe p = {.body = BG_BUF_INIT};
 	char *host = NULL;
@@ -590,6 +607,258 @@ bool edge__nginx_reload_tests(const struct bg_strv *test, const struct bg_strv *
 	return flag && k == n - 2;
 }
 
+/* ---- reloading by signal: what `nginx -s reload` does, minus one nginx start ---- */
+
+/* The main context's `pid` value in an nginx configuration text (NULL: none,
+ * or with escapes or a variable). Only statements at brace depth 0 count:
+ * `pid` is main-only, and a second one (an include) is nginx's "duplicate"
+ * error, which the probe then reports like any refused reload. */
+static char *conf_main_pid(const char *s)
+{
+	int depth = 0;
+	bool start = true;
+	while (*s) {
+		size_t n;
+		if (*s == '#') {
+			s += strcspn(s, "\n");
+		} else if (strchr(" \t\r\n", *s)) {
+			s++;
+		} else if (*s == '{' || *s == '}' || *s == ';') {
+			depth += *s == '{' ? 1 : *s == '}' ? -1 : 0;
+			start = true;
+			s++;
+		} else if (*s == '"' || *s == '\'') {
+			const char *end = strchr(s + 1, *s);
+			if (!end) {
+				return NULL;
+			}
+			s = end + 1;
+			start = false;
+		} else {
+			n = strcspn(s, " \t\r\n;{}#\"'");
+			if (depth == 0 && start && n == 3 && strncmp(s, "pid", 3) == 0) {
+				s += 3 + strspn(s + 3, " \t\r\n");
+				char q = *s == '"' || *s == '\'' ? *s : 0;
+				s += q != 0;
+				n = q ? strcspn(s, q == '"' ? "\"" : "'") : strcspn(s, " \t\r\n;{}#");
+				if (!n || memchr(s, '$', n) || memchr(s, '\\', n)) {
+					return NULL;
+				}
+				return bg_xstrndup(s, n);
+			}
+			s += n;
+			start = false;
+		}
+	}
+	return NULL;
+}
+
+/* path as nginx resolves a relative one against base ("" or NULL: cannot). */
+static char *nginx_full(const char *base, const char *path)
+{
+	if (path[0] == '/') {
+		return bg_xstrdup(path);
+	}
+	if (!base || !base[0]) {
+		return NULL;
+	}
+	size_t n = strlen(base);
+	return bg_xasprintf("%s%s%s", base, base[n - 1] == '/' ? "" : "/", path);
+}
+
+/*
+ * edge-nginx-run.h. The pid file `reload` (nginx's own `nginx ARGS -s
+ * reload`, ARGS only -p, -c and -e pairs) would signal: the main configuration's `pid`,
+ * relative to the prefix. cwd is the config directory (run_step's).
+ * NULL where this cannot be known without nginx itself (-g, which may set
+ * it; no `pid` directive: nginx's compiled-in default).
+ */
+char *edge__nginx_reload_pid_file(const char *cwd, const struct bg_strv *reload)
+{
+	const char *prefix = NULL, *conf = NULL;
+	size_t n = reload->n;
+	for (size_t i = 1; i + 2 < n; i += 2) {
+		const char *o = reload->v[i];
+		if (strcmp(o, "-p") && strcmp(o, "-c") && strcmp(o, "-e")) {
+			return NULL;
+		}
+		prefix = strcmp(o, "-p") == 0 ? reload->v[i + 1] : prefix;
+		conf = strcmp(o, "-c") == 0 ? reload->v[i + 1] : conf;
+	}
+	if (n % 2 == 0) {
+		return NULL; /* an option without its value */
+	}
+	char *pfx = prefix ? nginx_full(cwd, prefix) : NULL;
+	/* Without -c: Debian's compiled-in configuration path. */
+	char *main_conf = nginx_full(pfx, conf ? conf : "/etc/nginx/nginx.conf");
+	char *text = NULL, *pid = NULL, *file = NULL;
+	if (main_conf && bg_file_read(main_conf, 1 << 20, &text, NULL) == 0 &&
+			(pid = conf_main_pid(text)) != NULL) {
+		file = nginx_full(pfx, pid);
+	}
+	free(pid);
+	free(text);
+	free(main_conf);
+	free(pfx);
+	return file;
+}
+
+/* Does /proc/PID's title say "nginx: master process"? */
+static bool master_title(long pid)
+{
+	static const char want[] = "nginx: master process";
+	char path[64], buf[sizeof(want) + 8];
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		return false;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n >= (ssize_t)sizeof(want) - 1 && memcmp(buf, want, sizeof(want) - 1) == 0;
+}
+
+/* The PID in the pid file `reload` would signal; 0: none, or not one number above 1. */
+static long reload_pid(const struct cfg *cfg, const struct bg_strv *reload)
+{
+	char *file = edge__nginx_reload_pid_file(cfg->dir, reload), *text = NULL, *end = NULL;
+	long pid = 0;
+	if (file && bg_file_read(file, 64, &text, NULL) == 0) {
+		pid = strtol(text, &end, 10);
+		if (end == text || strspn(end, "\n") != strlen(end) || pid <= 1) {
+			pid = 0;
+		}
+	}
+	free(text);
+	free(file);
+	return pid;
+}
+
+/* The children of master pid that accept on listen (worker title, a listening
+ * socket open), into out; false when there are none. */
+static bool master_workers(long pid, const char *listen, struct bg_strv *out)
+{
+	struct bg_strv socks;
+	char path[96], *kids = NULL, *save = NULL;
+	bg_strv_init(&socks);
+	edge__nginx_listen_sockets(listen, false, &socks);
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if (socks.n && bg_file_read(path, 1 << 16, &kids, NULL) == 0) {
+		for (char *k = strtok_r(kids, " \n", &save); k; k = strtok_r(NULL, " \n", &save)) {
+			if (accepting_title(k) && holds_socket(k, &socks)) {
+				bg_strv_push(out, k);
+			}
+		}
+	}
+	free(kids);
+	bg_strv_release(&socks);
+	return out->n > 0;
+}
+
+/* Who accepts now, so the probe can wait for them to stop: the children of
+ * the pid file's master where the reload may go by signal (a few /proc
+ * entries, not every process of the host), else or when none accepts
+ * there (a stale pid file) the whole of /proc. */
+static void list_old_workers(const struct cfg *cfg, struct bg_strv *out)
+{
+	const char *listen = cfg->g.nginx.listen ? cfg->g.nginx.listen : "80";
+	long pid = edge__nginx_reload_tests(&cfg->g.nginx.test, &cfg->g.nginx.reload)
+			   ? reload_pid(cfg, &cfg->g.nginx.reload) : 0;
+	bg_strv_release(out);
+	bg_strv_init(out);
+	if (!pid || !master_workers(pid, listen, out)) {
+		bg_strv_release(out);
+		bg_strv_init(out);
+		edge__nginx_accepting_workers(listen, out);
+	}
+}
+
+/* Is a signal the master has not taken yet (SIGHUP of an earlier reload) pending? */
+static bool master_hup_pending(long pid)
+{
+	char path[64], *st = NULL;
+	bool pending = false;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if (bg_file_read(path, 1 << 14, &st, NULL) != 0) {
+		return false;
+	}
+	const char *keys[] = {"\nShdPnd:", "\nSigPnd:"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(keys); i++) {
+		const char *at = strstr(st, keys[i]);
+		pending |= at && (strtoull(at + strlen(keys[i]), NULL, 16) & (1ull << (SIGHUP - 1)));
+	}
+	free(st);
+	return pending;
+}
+
+/* Does every child of the master that accepts appear in old, with no reload pending? */
+static bool master_settled(long pid, const struct bg_strv *old)
+{
+	char path[96], *kids = NULL, *save = NULL;
+	bool settled = true;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if (bg_file_read(path, 1 << 16, &kids, NULL) != 0) {
+		return true; /* cannot tell: as before */
+	}
+	for (char *k = strtok_r(kids, " \n", &save); k && settled; k = strtok_r(NULL, " \n", &save)) {
+		settled = bg_strv_contains(old, k) || !accepting_title(k);
+	}
+	free(kids);
+	return settled && !master_hup_pending(pid);
+}
+
+/* Before the signal: an earlier reload under way (SIGHUP not yet taken, or
+ * workers started after old was listed) would leave workers that are
+ * neither old nor new, serving the previous file after the switch returns.
+ * Until the master is settled (1 ms polls, at most 1 s), old is listed again. */
+static void master_settle(const struct cfg *cfg, long pid, struct bg_strv *old)
+{
+	int64_t until = bg_mono_ms() + 1000;
+	while (!master_settled(pid, old) && bg_mono_ms() < until) {
+		pause_ms(EDGE_NGINX_POLL_MS);
+		list_old_workers(cfg, old);
+	}
+}
+
+/*
+ * SIGHUP to the master named by reload's pid file, as `nginx -s reload`
+ * does after its parse (ngx_signal_process), which is left out: the master
+ * parses again and keeps its old configuration when it is wrong, which the
+ * probe sees (nginx_take then runs the test for nginx's words). Only when
+ * the pid file (no link, regular) names the parent of the workers on the
+ * listen address (old), titled "nginx: master process", pinned by a pidfd
+ * from the checks to the signal; else false and the argv runs. ADR 0017.
+ */
+static bool reload_by_signal(const struct cfg *cfg, const struct bg_strv *reload,
+		struct bg_strv *old)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+	char master[24];
+	bool sent = false;
+	long pid = old->n ? reload_pid(cfg, reload) : 0;
+	if (pid && worker_master(old->v[0], master) && atol(master) == pid) {
+		int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (fd >= 0) {
+			master_settle(cfg, pid, old);
+		}
+		/* Pinned: the title and the worker's parent are checked again. */
+		if (fd >= 0 && old->n && master_title(pid) && worker_master(old->v[0], master) &&
+				atol(master) == pid &&
+				syscall(SYS_pidfd_send_signal, fd, SIGHUP, NULL, 0) == 0) {
+			bg_trace(EDGE, "nginx master %ld (its pid file's) told to reload", pid);
+			sent = true;
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+	}
+	return sent;
+#else
+	(void)cfg, (void)reload, (void)old;
+	return false;
+#endif
+}
+
 /*
  * Test (unless the reload tests, above: one nginx start fewer on the
  * switch's path), reload, probe. false (d says why) when nginx did not
@@ -597,7 +866,7 @@ bool edge__nginx_reload_tests(const struct bg_strv *test, const struct bg_strv *
  * own words on why the master kept its old configuration.
  */
 static bool nginx_take(const struct cfg *cfg, const char *site, const char *content,
-		const struct bg_strv *old_workers, struct bg_diag *d)
+		struct bg_strv *old_workers, struct bg_diag *d)
 {
 	const struct bg_strv *test = &cfg->g.nginx.test, *reload = &cfg->g.nginx.reload;
 	bool probe = cfg->g.nginx.probe;
@@ -609,7 +878,11 @@ static bool nginx_take(const struct cfg *cfg, const char *site, const char *cont
 	if (skip_test) {
 		bg_trace(EDGE, "nginx test skipped: the reload parses the same configuration");
 	}
-	if (!run_step(cfg, "reload", reload, d)) {
+	/* The signal only where the reload would have been the test too, and
+	 * the probe will see a file the master refused. */
+	if (!(skip_test && probe_asks(cfg, site, content) &&
+			    reload_by_signal(cfg, reload, old_workers)) &&
+			!run_step(cfg, "reload", reload, d)) {
 		return false;
 	}
 	if (probe && probe_serves(cfg, site, content, old_workers, d) != 0) {
@@ -619,6 +892,33 @@ static bool nginx_take(const struct cfg *cfg, const char *site, const char *cont
 		return false;
 	}
 	return true;
+}
+
+/* Reload after the previous file was put back, and wait until nginx serves
+ * it (`nginx -s reload` returns before the master acts: a next install would
+ * meet this reload's workers). prev NULL: no file to wait for. */
+static void restore_reload(const struct cfg *cfg, const char *site, const char *path,
+		const char *prev, struct bg_diag *d)
+{
+	struct bg_strv before;
+	bg_strv_init(&before);
+	if (prev && cfg->g.nginx.probe) {
+		edge__nginx_accepting_workers(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80",
+				&before);
+	}
+	if (!run_step(cfg, "reload (after restoring the previous file)", &cfg->g.nginx.reload,
+			d)) {
+		bg_log(BG_LOG_WARN, "nginx reload after restoring '%s' failed", path);
+	} else if (prev && cfg->g.nginx.probe) {
+		/* Its own diagnostics: the install's failure is already said. */
+		struct bg_diag quiet;
+		bg_diag_init(&quiet);
+		if (probe_serves(cfg, site, prev, &before, &quiet) != 0) {
+			bg_log(BG_LOG_WARN, "nginx does not serve the restored '%s' yet", path);
+		}
+		bg_diag_release(&quiet);
+	}
+	bg_strv_release(&before);
 }
 
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
@@ -665,9 +965,7 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 		goto out;
 	}
 	if (cfg->g.nginx.probe) {
-		/* Who accepts now, so the probe can wait for them to stop. */
-		edge__nginx_accepting_workers(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80",
-				&old_workers);
+		list_old_workers(cfg, &old_workers);
 	}
 	if (!nginx_take(cfg, site, content, &old_workers, d)) {
 		why = NULL;
@@ -677,9 +975,8 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 		if (rerr) {
 			bg_diag_error(d, NULL, "cannot restore '%s': %s", path,
 					why ? why : bg_strerror(rerr));
-		} else if (!run_step(cfg, "reload (after restoring the previous file)",
-				&cfg->g.nginx.reload, d)) {
-			bg_log(BG_LOG_WARN, "nginx reload after restoring '%s' failed", path);
+		} else {
+			restore_reload(cfg, site, path, had_prev ? prev : NULL, d);
 		}
 		bg_log(BG_LOG_WARN, "nginx refused '%s'; %s", path,
 				had_prev ? "previous file restored" : "new file removed");

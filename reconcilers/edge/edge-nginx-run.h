@@ -17,4 +17,9 @@ bool edge__nginx_reload_tests(const struct bg_strv *test, const struct bg_strv *
  * where those fail) from /proc/net/tcp{,6}. */
 void edge__nginx_listen_sockets(const char *listen, bool from_proc, struct bg_strv *out);
 
+/* The pid file `reload` (nginx's own `nginx [-p P] [-c C] [-e E] -s reload`,
+ * run with cwd) would signal, from the main configuration's `pid`; NULL when
+ * only nginx itself could tell (-g, no `pid` directive). */
+char *edge__nginx_reload_pid_file(const char *cwd, const struct bg_strv *reload);
+
 #endif
