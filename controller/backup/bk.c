@@ -126,10 +126,13 @@ static int space_check(struct job *j, struct bg_diag *d)
 		}
 		free(full);
 	}
-	const char *over = getenv("BG_BACKUP_TEST_NEED"); /* tests: pretend a size */
+#ifdef BG_FAULT_INJECTION
+	/* Test builds only (t-backup): pretend an estimate to see the refusal. */
+	const char *over = getenv("BLUEGREEN_FAULT_BACKUP_NEED");
 	if (over && *over) {
 		need = strtoull(over, NULL, 10);
 	}
+#endif
 	if (statvfs(j->tmp, &sv) != 0) {
 		return BG_ERRNO(errno);
 	}

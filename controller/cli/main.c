@@ -64,10 +64,13 @@ static const struct cmd commands[] = {
 	{"observe", cmd_observe, "print the observed state as a JSON snapshot",
 		"observe", NULL},
 	{"plan", cmd_plan, "print the plan and its token",
-		"plan [SITE...] [--retry SITE]... [--observed FILE] | plan --purge SITE",
+		"plan [SITE...] [--retry SITE]... [--observed FILE] | plan --purge SITE | "
+		"plan --restore SITE@ID [--rollback]",
 		"  --observed FILE   plan against a snapshot (`bluegreen observe`), not Docker\n"
 		"  --retry SITE      propose again a revision that was rolled back (repeatable)\n"
 		"  --purge SITE      remove what is left of a removed site, its volumes too\n"
+		"  --restore SITE@ID put backup ID of SITE back (`bluegreen backups SITE`)\n"
+		"  --rollback        with --restore: roll back to the previous colour and restore\n"
 		"Exit 0 nothing to do, 2 changes pending, 1 error.\n"},
 	{"rollback", cmd_rollback, "switch a site back to its previous colour, or any version",
 		"rollback SITE [--yes] | rollback SITE --to VERSION [--yes] [--confirm TEXT]...",

@@ -122,7 +122,7 @@ _bluegreen()
 	_bluegreen_words
 	cur=${bg_words[bg_cword]-}
 	prev=${bg_words[bg_cword - 1]-}
-	local commands="apply help history log observe plan rollback status validate versions watch"
+	local commands="apply backup backups help history log logs observe plan rollback status validate versions watch"
 	local global_opts="-c --config --json --trace= -h --help --version"
 	local areas="dk plan apply hist edge loop cfg all"
 
@@ -194,9 +194,21 @@ _bluegreen()
 		words=$(_bluegreen_sites)
 		;;
 	log) opts="-f --follow -n --lines --json --help" ;;
+	logs)
+		opts="--colour --service -f --follow --since --tail --timestamps --json --help"
+		words=$(_bluegreen_sites)
+		;;
+	backup)
+		opts="--no-compress --wait --json --help"
+		words="verify $(_bluegreen_sites)"
+		;;
+	backups)
+		opts="--json --help"
+		words=$(_bluegreen_sites)
+		;;
 	observe) opts="--json --help" ;;
 	plan)
-		opts="--observed --retry --purge --json --help"
+		opts="--observed --retry --purge --restore --rollback --json --help"
 		words=$(_bluegreen_sites)
 		;;
 	rollback)

@@ -318,10 +318,10 @@ static void test_failing_dump_lists_nothing(void **state)
 	assert_int_equal(e2e_bg(&e, &r, "history", e.site, NULL), 0);
 	th_assert_contains(r.out, "failed");
 	th_run_release(&r);
-	/* Too little room (pretended: BG_BACKUP_TEST_NEED is the estimate)
+	/* Too little room (pretended: BLUEGREEN_FAULT_BACKUP_NEED is the estimate)
 	 * is refused before anything is written. */
 	char *bargv[] = {getenv("BG_BINARY"), "-c", e.dir, "backup", e.site, NULL};
-	char *benv[] = {"BG_BACKUP_TEST_NEED=1000000000000000000", "BLUEGREEN_CONFIG=", NULL};
+	char *benv[] = {"BLUEGREEN_FAULT_BACKUP_NEED=1000000000000000000", "BLUEGREEN_CONFIG=", NULL};
 	th_run_argv(bargv, benv, &r);
 	assert_int_equal(r.status, 1);
 	th_assert_contains(r.err, "not enough room for a backup of");

@@ -143,7 +143,7 @@ same "exit codes" "$tmp/x.src" "$tmp/x.man"
 # Environment.
 find "$src/controller" "$src/reconcilers" -name "*.[ch]" -exec cat {} + |
 	grep -oE 'getenv\("[A-Z_]+"\)|"BLUEGREEN_[A-Z_]+"' | grep -oE '[A-Z_]{3,}' |
-	grep -vx 'BLUEGREEN_FAULT' >"$tmp/e.src"
+	grep -vE '^BLUEGREEN_FAULT(_[A-Z_]+)?$' >"$tmp/e.src"
 section ENVIRONMENT | sed -n 's/^\*\([A-Z_]*\)\*$/\1/p' >"$tmp/e.man"
 same "environment variables" "$tmp/e.src" "$tmp/e.man"
 
