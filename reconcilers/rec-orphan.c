@@ -105,6 +105,25 @@ static void unclear_note(struct rec_diff_ctx *ctx, const char *site)
 	free(names);
 }
 
+/*
+ * In production a removal or purge needs the phrase the site's file had,
+ * kept by the history (hist-confirm.h): its file is gone, so only the
+ * history can say it. A site deployed before phrases were kept has none.
+ */
+static void confirm_set(struct rec_diff_ctx *ctx, const char *site)
+{
+	const struct obs_hist_site *oh = obs_hist_find(ctx->obs, site);
+	if (ctx->cfg->g.install_mode != CFG_MODE_PRODUCTION || ctx->ps->n_actions == 0) {
+		return;
+	}
+	ctx->ps->needs_confirm = oh && oh->confirm_kept;
+	if (!ctx->ps->needs_confirm) {
+		plan_note_add(ctx->plan, ctx->ps, "no confirm phrase is kept for site '%s' "
+				"(its file had none, or it was last deployed before phrases were "
+				"kept): the token alone applies this", site);
+	}
+}
+
 /* A purge removes the volumes; a removal keeps them and says how to delete them. */
 static void notes_and_volumes(struct rec_diff_ctx *ctx, const char *site, const char *vols,
 		bool purge)
@@ -178,6 +197,7 @@ int rec_orphan_site(struct rec_diff_ctx *ctx, const char *site)
 		plan_note_add(ctx->plan, ctx->ps, "nothing is left of site '%s'", site);
 	}
 	ctx->ps->n_actions = ctx->plan->n_actions - ctx->ps->first_action;
+	confirm_set(ctx, site);
 	free(vols);
 	return 0;
 }

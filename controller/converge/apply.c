@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "hist-batch.h"
 #include "clog.h"
+#include "hist-confirm.h"
 
 #include <ctype.h>
 
@@ -73,8 +74,8 @@ static void live_summary(const struct cfg *cfg, const struct plan *p, struct bg_
 	obs_release(&o);
 }
 
-static bool confirms_ok(const struct cfg *cfg, const struct plan *p, const struct bg_strv *given,
-		const char **missing)
+static bool confirms_ok(const struct cfg *cfg, struct hist *h, const struct plan *p,
+		const struct bg_strv *given, const char **missing)
 {
 	for (size_t i = 0; i < p->n_sites; i++) {
 		if (!p->sites[i].needs_confirm) {
@@ -83,8 +84,16 @@ static bool confirms_ok(const struct cfg *cfg, const struct plan *p, const struc
 		const struct cfg_site *cs = cfg_site_find(cfg, p->sites[i].site);
 		bool found = false;
 		for (size_t k = 0; given && k < given->n; k++) {
-			/* No early exit: every phrase is compared in constant time. */
-			found |= bg_ct_streq(given->v[k], cs->confirm);
+			/* No early exit: every phrase is compared in constant time. A
+			 * removed site (no file) is checked against the phrase its file
+			 * had, kept hashed in the history; an error counts as wrong. */
+			bool ok = false;
+			if (cs) {
+				ok = bg_ct_streq(given->v[k], cs->confirm);
+			} else if (hist_confirm_check(h, p->sites[i].site, given->v[k], &ok)) {
+				ok = false;
+			}
+			found |= ok;
 		}
 		if (!found) {
 			*missing = p->sites[i].site;
@@ -278,7 +287,7 @@ static bool token_check(struct run *r)
 		return false;
 	}
 	if (!r->opts->rollback_site &&
-			!confirms_ok(r->cfg, &out->plan, r->opts->confirms, &missing)) {
+			!confirms_ok(r->cfg, r->h, &out->plan, r->opts->confirms, &missing)) {
 		outcome(out, BG_EXIT_REFUSED, "refused: site '%s' requires its confirm phrase in "
 				"install_mode production: add --confirm \"<phrase from its site file>\"",
 				missing);

@@ -770,6 +770,7 @@ struct site_facts {
 	unsigned last_version;
 	struct bg_strv spec_versions;
 	struct bg_strv rejected;
+	bool confirm_kept;
 };
 
 struct observe_ctx {
@@ -818,6 +819,22 @@ static bool key_split(const MDB_val *k, size_t *site_len, const char **rest, siz
 	*rest = nul + 1;
 	*rest_len = k->mv_size - *site_len - 1;
 	return *rest_len > 0 && !memchr(*rest, '\0', *rest_len);
+}
+
+/* Which known sites have a kept confirm phrase (hist-confirm.c's key). */
+static int observe_confirms(struct hist *h, MDB_txn *txn, struct observe_ctx *c)
+{
+	for (size_t i = 0; h->have[HIST_DB_META] && i < c->n; i++) {
+		char *key = bg_xasprintf("confirm:%s", c->v[i].site);
+		MDB_val k = {.mv_size = strlen(key), .mv_data = key}, v;
+		int rc = mdb_get(txn, h->dbi[HIST_DB_META], &k, &v);
+		free(key);
+		if (rc && rc != MDB_NOTFOUND) {
+			return rc;
+		}
+		c->v[i].confirm_kept = rc == 0;
+	}
+	return 0;
 }
 
 static int fn_observe(struct hist *h, MDB_txn *txn, void *arg)
@@ -875,6 +892,10 @@ static int fn_observe(struct hist *h, MDB_txn *txn, void *arg)
 			return rc;
 		}
 	}
+	rc = observe_confirms(h, txn, c);
+	if (rc) {
+		return rc;
+	}
 	/*
 	 * How many tokens were ever used: it changes when an apply starts and
 	 * never when a plan is printed, so a plan identical to one whose apply
@@ -911,6 +932,7 @@ int hist_observe(struct hist *h, struct obs *o)
 		oh->site = s->site;
 		s->site = NULL;
 		oh->last_version = s->last_version;
+		oh->confirm_kept = s->confirm_kept;
 		oh->spec_versions = s->spec_versions;
 		bg_strv_init(&s->spec_versions);
 		oh->rejected = s->rejected;

@@ -165,6 +165,9 @@ static struct json_object *hist_json(const struct obs *o)
 		json_object_object_add(n, "last_version", json_object_new_int((int)h->last_version));
 		json_object_object_add(n, "spec_versions", strv_json(&h->spec_versions));
 		json_object_object_add(n, "rejected", strv_json(&h->rejected));
+		if (h->confirm_kept) { /* only when true: older snapshots stay as they are */
+			json_object_object_add(n, "confirm_kept", json_object_new_boolean(1));
+		}
 		json_object_array_add(a, n);
 	}
 	return a;
@@ -493,6 +496,9 @@ static void load_hist(struct jctx *c, struct obs *o, struct json_object *root)
 		h->last_version = (unsigned)lv;
 		jstrv(c, j, "spec_versions", &h->spec_versions, "history");
 		jstrv(c, j, "rejected", &h->rejected, "history");
+		struct json_object *ck = jget(c, j, "confirm_kept", json_type_boolean, false,
+				"history");
+		h->confirm_kept = ck && json_object_get_boolean(ck);
 		if (!h->site) {
 			h->site = bg_xstrdup("");
 		}

@@ -155,6 +155,9 @@ struct obs_hist_site {
 	unsigned last_version;      /* highest version number ever given, 0 if none */
 	struct bg_strv spec_versions; /* "spec=version" entries, sorted */
 	struct bg_strv rejected;      /* spec hashes rolled back, sorted */
+	/* A confirm phrase is kept for it (hist-confirm.h): a removal or purge
+	 * of the site, once its file is gone, needs that phrase in production. */
+	bool confirm_kept;
 };
 
 /*

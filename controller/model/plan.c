@@ -576,8 +576,10 @@ void plan_finish(struct plan *p, const struct cfg *cfg)
 		s->preview_after = cs && cs->preview
 				? bg_xstrdup(s->candidate_after ? s->candidate_after : s->live_after)
 				: NULL;
-		s->needs_confirm = cs && cs->confirm && s->n_actions > 0 &&
-				cfg->g.install_mode == CFG_MODE_PRODUCTION;
+		if (cs) { /* a removed site keeps what rec-orphan set from the history */
+			s->needs_confirm = cs->confirm && s->n_actions > 0 &&
+					cfg->g.install_mode == CFG_MODE_PRODUCTION;
+		}
 		if (s->blocked) {
 			bg_strv_push_take(&p->errors, bg_xasprintf("%s: %s", s->site, s->blocked));
 		}
@@ -690,6 +692,7 @@ static void add_unique(struct bg_strv *sv, const char *s)
 /* The audit answers, derived from the actions. */
 struct audit {
 	struct bg_strv volumes, networks, images, started, stopped, removed, files;
+	struct bg_strv volumes_deleted; /* only a purge plan has any */
 };
 
 static void audit_build(const struct plan *p, const struct cfg *cfg, struct audit *au)
@@ -715,7 +718,11 @@ static void audit_build(const struct plan *p, const struct cfg *cfg, struct audi
 			add_unique(&au->stopped, a->name);
 			break;
 		case PLAN_OP_REMOVE:
-			add_unique(&au->removed, a->name);
+			/* A removed site's edge file (name: its path) is a file, a
+			 * purge's volume is data: neither is a container. */
+			add_unique(a->kind == PLAN_KIND_VOLUME ? &au->volumes_deleted
+					: a->kind == PLAN_KIND_EDGE ? &au->files : &au->removed,
+					a->name);
 			break;
 		case PLAN_OP_WRITE:
 		case PLAN_OP_SWITCH: {
@@ -739,6 +746,7 @@ static void audit_release(struct audit *au)
 	bg_strv_release(&au->stopped);
 	bg_strv_release(&au->removed);
 	bg_strv_release(&au->files);
+	bg_strv_release(&au->volumes_deleted);
 }
 
 /*
@@ -775,6 +783,37 @@ static void render_exec(struct bg_buf *out, const struct style *st, const struct
 		}
 		bg_buf_addf(out, "    # %s\n", e->key);
 	}
+}
+
+/* What the plan does, in the PRD's audit terms; a purge's volumes last. */
+static void render_audit(struct bg_buf *out, const struct style *st, const struct plan *p,
+		const struct cfg *cfg)
+{
+	struct audit au;
+	audit_build(p, cfg, &au);
+	bg_buf_addf(out, "\n%sWhat this plan does%s\n", sgr(st, C_BOLD), sgr(st, C_RESET));
+	list_line(out, "images pulled:", &au.images);
+	list_line(out, "networks created:", &au.networks);
+	list_line(out, "volumes created:", &au.volumes);
+	list_line(out, "containers started:", &au.started);
+	list_line(out, "containers stopped:", &au.stopped);
+	list_line(out, "containers removed:", &au.removed);
+	list_line(out, "files written:", &au.files);
+	bg_buf_addf(out, "  %-20s ", "live after:");
+	for (size_t i = 0; i < p->n_sites; i++) {
+		const struct plan_site *s = &p->sites[i];
+		bg_buf_addf(out, "%s%s: ", i ? ", " : "", s->site);
+		colour_ver(out, s->live_after, s->version_after);
+	}
+	if (au.volumes_deleted.n) { /* a purge: said last, in red */
+		bg_buf_addf(out, "\n%s", sgr(st, C_RED));
+		list_line(out, "VOLUMES DELETED:", &au.volumes_deleted);
+		bg_buf_addf(out, "  their data is deleted: apply cannot undo this%s\n",
+				sgr(st, C_RESET));
+	} else {
+		bg_buf_adds(out, "\n  volumes are never deleted by this plan\n");
+	}
+	audit_release(&au);
 }
 
 int plan_render_text(const struct plan *p, const struct cfg *cfg, bool color,
@@ -834,24 +873,7 @@ int plan_render_text(const struct plan *p, const struct cfg *cfg, bool color,
 		}
 	}
 	if (n > 0) {
-		struct audit au;
-		audit_build(p, cfg, &au);
-		bg_buf_addf(out, "\n%sWhat this plan does%s\n", sgr(&st, C_BOLD), sgr(&st, C_RESET));
-		list_line(out, "images pulled:", &au.images);
-		list_line(out, "networks created:", &au.networks);
-		list_line(out, "volumes created:", &au.volumes);
-		list_line(out, "containers started:", &au.started);
-		list_line(out, "containers stopped:", &au.stopped);
-		list_line(out, "containers removed:", &au.removed);
-		list_line(out, "files written:", &au.files);
-		audit_release(&au);
-		bg_buf_addf(out, "  %-20s ", "live after:");
-		for (size_t i = 0; i < p->n_sites; i++) {
-			const struct plan_site *s = &p->sites[i];
-			bg_buf_addf(out, "%s%s: ", i ? ", " : "", s->site);
-			colour_ver(out, s->live_after, s->version_after);
-		}
-		bg_buf_adds(out, "\n  volumes are never deleted by this plan\n");
+		render_audit(out, &st, p, cfg);
 	}
 	return 0;
 }
@@ -957,7 +979,7 @@ int plan_render_json(const struct plan *p, const struct cfg *cfg, struct bg_buf 
 	json_object_object_add(ao, "containers_stopped", strv_to_json(&au.stopped));
 	json_object_object_add(ao, "containers_removed", strv_to_json(&au.removed));
 	json_object_object_add(ao, "files_written", strv_to_json(&au.files));
-	json_object_object_add(ao, "volumes_deleted", json_object_new_array());
+	json_object_object_add(ao, "volumes_deleted", strv_to_json(&au.volumes_deleted));
 	json_object_object_add(root, "audit", ao);
 	audit_release(&au);
 	int err = bg_buf_adds(out, json_object_to_json_string_ext(root,

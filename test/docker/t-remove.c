@@ -8,6 +8,10 @@
  * domain with its default server (404 "no site") and both volumes still
  * exist. `plan --purge SITE` is refused while the site file exists, and
  * once it is gone plans the volumes' removal, which the apply does.
+ * In install_mode production the removal and the purge need the confirm
+ * phrase the site file had (kept hashed in the history): without it, or
+ * with a wrong one, apply refuses (exit 4) and nothing is removed; with it
+ * the same token applies.
  *
  * Needs: dockerd, nginx, curl.
  */
@@ -142,11 +146,94 @@ static void test_remove_then_purge(void **state)
 	e2e_release(&e);
 }
 
+/* apply TOKEN [--confirm PHRASE]: its exit status; the refusal is checked. */
+static int apply_with(struct e2e *e, const char *tok, const char *phrase)
+{
+	struct th_run r;
+	int rc = phrase ? e2e_bg(e, &r, "apply", tok, "--confirm", phrase, NULL)
+			: e2e_bg(e, &r, "apply", tok, NULL);
+	if (rc == 4) {
+		char *want = bg_xasprintf("site '%s' requires its confirm phrase", e->site);
+		th_assert_contains(r.err, want);
+		free(want);
+	}
+	th_run_release(&r);
+	return rc;
+}
+
+static void test_production_confirm(void **state)
+{
+	(void)state;
+	struct e2e e;
+	struct th_run r;
+	int st;
+	e2e_init(&e, "rmp", "nginx", "production");
+	e2e_site(&e, "bluegreen-test/web:v1", "confirm: \"TAKE IT DOWN\"\n"
+			"volumes: {uploads: /data}\n"
+			"backup: {before_switch: false}\n");
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_int_equal(apply_with(&e, tok, "TAKE IT DOWN"), 0);
+	free(tok);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	char *uploads = bg_xasprintf("%s-uploads", e.site);
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	char *site_file = bg_xasprintf("%s/sites/%s.conf", e.dir, e.site);
+	char *edge_file = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e.dir, e.site);
+	char *hint = bg_xasprintf("--confirm \"<confirm phrase of %s>\"", e.site);
+	assert_int_equal(unlink(site_file), 0);
+
+	/* The removal: no phrase, a wrong one: refused, nothing removed. */
+	e2e_bg(&e, &r, "plan", NULL);
+	assert_int_equal(r.status, 2);
+	th_assert_contains(r.out, hint);
+	tok = token_of(r.out);
+	assert_non_null(tok);
+	th_run_release(&r);
+	assert_int_equal(apply_with(&e, tok, NULL), 4);
+	assert_int_equal(apply_with(&e, tok, "TAKE IT"), 4);
+	char *s = e2e_container_state(blue);
+	assert_string_equal(s, "running");
+	free(s);
+	assert_int_equal(access(edge_file, F_OK), 0);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 3000));
+	/* The phrase the file had: the same token applies. */
+	assert_int_equal(apply_with(&e, tok, "TAKE IT DOWN"), 0);
+	free(tok);
+	s = e2e_container_state(blue);
+	assert_string_equal(s, "");
+	free(s);
+	assert_int_not_equal(access(edge_file, F_OK), 0);
+	assert_true(volume_exists(uploads));
+
+	/* The purge: the same. */
+	e2e_bg(&e, &r, "plan", "--purge", e.site, NULL);
+	assert_int_equal(r.status, 2);
+	th_assert_contains(r.out, hint);
+	tok = token_of(r.out);
+	assert_non_null(tok);
+	th_run_release(&r);
+	assert_int_equal(apply_with(&e, tok, NULL), 4);
+	assert_int_equal(apply_with(&e, tok, "take it down"), 4);
+	assert_true(volume_exists(uploads));
+	assert_int_equal(apply_with(&e, tok, "TAKE IT DOWN"), 0);
+	free(tok);
+	assert_false(volume_exists(uploads));
+
+	free(hint);
+	free(edge_file);
+	free(site_file);
+	free(blue);
+	free(uploads);
+	e2e_release(&e);
+}
+
 int main(void)
 {
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_remove_then_purge, e2e_teardown),
+		cmocka_unit_test_teardown(test_production_confirm, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

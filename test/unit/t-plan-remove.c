@@ -7,7 +7,10 @@
  * its service (phase 3), never its volumes, and says how to delete them;
  * `plan --purge gone` removes the volumes too; a purge of a configured
  * site is refused; a site the history never saw is listed and left alone;
- * a filtered plan never touches a removed site.
+ * a filtered plan never touches a removed site. In production the
+ * removal and the purge need the phrase kept in the history (the plan
+ * says when none is kept), and the audit lists a removed edge file as a
+ * file and a purged volume under volumes_deleted.
  */
 #include "bg.h"
 #include "cfg.h"
@@ -17,8 +20,9 @@
 #include "rec.h"
 #include "th.h"
 
+#include <json-c/json.h>
+
 static const char *global_conf =
-	"install_mode: staging\n"
 	"state_dir: state\n"
 	"edge:\n"
 	"  kind: nginx\n"
@@ -67,12 +71,14 @@ static void add_volume(struct fx *f, const char *site, const char *name)
 }
 
 /* shop is configured; "gone" was deployed here (history) and its file removed. */
-static void fx_load(struct fx *f, bool known)
+static void fx_load_mode(struct fx *f, bool known, const char *mode)
 {
 	struct bg_diag d;
 	bg_diag_init(&d);
 	f->dir = th_tmpdir("plan-remove");
-	th_write(f->dir, "global.conf", global_conf);
+	char *global = bg_xasprintf("install_mode: %s\n%s", mode, global_conf);
+	th_write(f->dir, "global.conf", global);
+	free(global);
 	th_write(f->dir, "sites/shop.conf", "site: shop\ndomains: [shop.example.com]\n"
 			"image: bluegreen-test/web:v1\nport: 8080\n");
 	assert_int_equal(cfg_load(&f->cfg, f->dir, 0, &d), 0);
@@ -97,6 +103,11 @@ static void fx_load(struct fx *f, bool known)
 		h->last_version = 1;
 	}
 	obs_finish(&f->obs);
+}
+
+static void fx_load(struct fx *f, bool known)
+{
+	fx_load_mode(f, known, "staging");
 }
 
 static void fx_release(struct fx *f)
@@ -313,6 +324,115 @@ static void test_observe_removed_edge(void **state)
 	fx_release(&f);
 }
 
+/* Production: "gone" was deployed with a confirm phrase, kept hashed. */
+static void test_confirm_production(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct plan p;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	fx_load_mode(&f, true, "production");
+	f.obs.hist[0].confirm_kept = true;
+	assert_int_equal(plan_build(&f, PLAN_CONVERGE, NULL, &p, &d), 0);
+	assert_true(plan_site_find(&p, "gone")->needs_confirm);
+	assert_false(plan_site_find(&p, "shop")->needs_confirm);
+	struct bg_buf json = BG_BUF_INIT;
+	assert_int_equal(plan_render_json(&p, f.cfg, &json), 0);
+	th_assert_contains(json.data, "\"confirm_required\": true");
+	bg_buf_release(&json);
+	plan_release(&p);
+	assert_int_equal(plan_build(&f, PLAN_PURGE, "gone", &p, &d), 0);
+	assert_true(plan_site_find(&p, "gone")->needs_confirm);
+	plan_release(&p);
+	/* No phrase kept: the token alone applies it, and the plan says why. */
+	f.obs.hist[0].confirm_kept = false;
+	assert_int_equal(plan_build(&f, PLAN_CONVERGE, NULL, &p, &d), 0);
+	const struct plan_site *ps = plan_site_find(&p, "gone");
+	assert_false(ps->needs_confirm);
+	struct bg_buf notes = BG_BUF_INIT;
+	for (size_t i = 0; i < ps->notes.n; i++) {
+		bg_buf_addf(&notes, "%s\n", ps->notes.v[i]);
+	}
+	th_assert_contains(notes.data, "no confirm phrase is kept for site 'gone'");
+	bg_buf_release(&notes);
+	plan_release(&p);
+	fx_release(&f);
+	/* Not production: never, kept phrase or not. */
+	fx_load(&f, true);
+	f.obs.hist[0].confirm_kept = true;
+	assert_int_equal(plan_build(&f, PLAN_CONVERGE, NULL, &p, &d), 0);
+	assert_false(plan_site_find(&p, "gone")->needs_confirm);
+	plan_release(&p);
+	bg_diag_release(&d);
+	fx_release(&f);
+}
+
+/* json's audit object, parsed: the list under key as "a,b,". */
+static char *audit_list(const char *json, const char *key)
+{
+	struct json_object *root = json_tokener_parse(json), *audit = NULL, *a = NULL;
+	struct bg_buf b = BG_BUF_INIT;
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "audit", &audit));
+	assert_true(json_object_object_get_ex(audit, key, &a));
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		bg_buf_addf(&b, "%s,", json_object_get_string(json_object_array_get_idx(a, i)));
+	}
+	json_object_put(root);
+	return bg_buf_detach(&b, NULL);
+}
+
+/* The audit: an edge file removed is a file, a purged volume is deleted data. */
+static void test_audit(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct plan p;
+	struct bg_diag d;
+	struct bg_buf json = BG_BUF_INIT, text = BG_BUF_INIT;
+	bg_diag_init(&d);
+	fx_load(&f, true);
+	assert_int_equal(plan_build(&f, PLAN_PURGE, "gone", &p, &d), 0);
+	assert_int_equal(plan_render_json(&p, f.cfg, &json), 0);
+	char *edge = bg_xasprintf("%s/nginx/bluegreen-gone.conf,", f.dir);
+	char *got = audit_list(json.data, "files_written");
+	assert_string_equal(got, edge);
+	free(got);
+	got = audit_list(json.data, "containers_removed");
+	assert_string_equal(got, "gone-blue-1,gone-db,");
+	free(got);
+	got = audit_list(json.data, "volumes_deleted");
+	assert_string_equal(got, "gone-data,gone-pgdata,");
+	free(got);
+	plan_render_text(&p, f.cfg, false, &text);
+	th_assert_contains(text.data, "VOLUMES DELETED:     gone-data, gone-pgdata");
+	th_assert_not_contains(text.data, "volumes are never deleted");
+	plan_release(&p);
+	bg_buf_release(&json);
+	bg_buf_release(&text);
+	/* The removal keeps them: nothing deleted, said as before. */
+	assert_int_equal(plan_build(&f, PLAN_CONVERGE, NULL, &p, &d), 0);
+	assert_int_equal(plan_render_json(&p, f.cfg, &json), 0);
+	got = audit_list(json.data, "volumes_deleted");
+	assert_string_equal(got, "");
+	free(got);
+	got = audit_list(json.data, "files_written"); /* shop's too: it is deployed */
+	th_assert_contains(got, edge);
+	free(got);
+	got = audit_list(json.data, "containers_removed");
+	th_assert_not_contains(got, "bluegreen-gone.conf");
+	free(got);
+	plan_render_text(&p, f.cfg, false, &text);
+	th_assert_contains(text.data, "volumes are never deleted by this plan");
+	plan_release(&p);
+	bg_buf_release(&json);
+	bg_buf_release(&text);
+	free(edge);
+	bg_diag_release(&d);
+	fx_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +441,8 @@ int main(void)
 		cmocka_unit_test(test_orphans_listed),
 		cmocka_unit_test(test_only_volumes_left),
 		cmocka_unit_test(test_observe_removed_edge),
+		cmocka_unit_test(test_confirm_production),
+		cmocka_unit_test(test_audit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
