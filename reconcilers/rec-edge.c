@@ -383,8 +383,6 @@ out:
 	return err;
 }
 
-/* A switch (or a rollback) succeeded: journal which colour is live now and
- * remember the site in ctx->switched. */
 /*
  * Keep the site's confirm phrase (a salted hash) in the history, so that
  * removing the site once its file is gone can still require it (issue 13).
@@ -403,6 +401,9 @@ static void confirm_keep(struct rec_apply_ctx *ctx, const char *site)
 	}
 }
 
+/* An edge write or a switch succeeded: keep the confirm phrase; after a
+ * switch (or a rollback) journal which colour is live now and remember
+ * the site in ctx->switched. */
 static int edge_rec_after(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
