@@ -109,9 +109,9 @@ static int to_spec_load(struct cli *cli, struct cli_env *env, const char *site, 
 		goto out;
 	}
 	if (!have) {
-		fprintf(cli->err, "bluegreen: error: rollback: the image of v%u of %s (%s, id %.19s) "
-				"is no longer here: pull %s again (it must still be that id), then retry\n",
-				to, site, image ? image : "?", id, image ? image : "its reference");
+		char *m = des_pin_image_gone_explain(site, to, image, id);
+		fprintf(cli->err, "bluegreen: error: rollback: %s\n", m);
+		free(m);
 		goto out;
 	}
 	rc = 0;
