@@ -3,7 +3,7 @@
  * rendering and parsing are edge-nginx.c). Writes the site's file
  * atomically, runs the configured `test` then `reload` argv (never a
  * shell, cwd = the config directory; nginx's own `-s reload` becomes the
- * SIGHUP it would send, ADR 0017), then asks nginx, from this host,
+ * SIGHUP it would send, ADR 0015 "Reload by signal"), then asks nginx, from this host,
  * for the probe location until it answers with the new file's serial and
  * the workers that accepted before the reload stopped accepting (Linux
  * /proc). When any step fails, the previous file is put back and nginx
@@ -827,7 +827,7 @@ static void master_settle(const struct cfg *cfg, long pid, struct bg_strv *old)
  * probe sees (nginx_take then runs the test for nginx's words). Only when
  * the pid file (no link, regular) names the parent of the workers on the
  * listen address (old), titled "nginx: master process", pinned by a pidfd
- * from the checks to the signal; else false and the argv runs. ADR 0017.
+ * from the checks to the signal; else false and the argv runs. ADR 0015 "Reload by signal".
  */
 static bool reload_by_signal(const struct cfg *cfg, const struct bg_strv *reload,
 		struct bg_strv *old)

@@ -1,7 +1,7 @@
 /*
  * t-edge-nginx-hup: the nginx edge reloads by signalling the master named
  * by nginx's pid file, as `nginx -s reload` does, instead of starting an
- * nginx to do it (edge-nginx-run.c, reload_by_signal; DOCS-T.md, ADR). The
+ * nginx to do it (edge-nginx-run.c, reload_by_signal; ADR 0015 "Reload by signal"). The
  * pid file's path comes from the reload argv and the main configuration
  * (edge__nginx_reload_pid_file). Against a real nginx: a switch works with
  * an argv that would fail if it ran (so the signal did the reload); a pid
