@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ---- the pid file's path ---- */
@@ -205,6 +206,22 @@ static void expect_served(const char *want)
 	free(got);
 }
 
+/*
+ * The master is pinned by a pidfd before it is signalled. Where there is
+ * no pidfd_open (kernels before 5.3; valgrind 3.19, which the CI's unit
+ * run uses) bluegreen never signals and runs the argv: the tests below
+ * check that instead of the signal.
+ */
+static bool pidfd_works(void)
+{
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (fd < 0) {
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 /* The argv is a program that always fails: only the signal can have reloaded. */
 static void test_switch_by_signal(void **state)
 {
@@ -215,6 +232,17 @@ static void test_switch_by_signal(void **state)
 	expect_served("blue");
 	char *fake = bg_xasprintf("%s/bin/nginx", E.dir);
 	use_nginx(fake);
+	if (!pidfd_works()) {
+		/* No pidfd: no signal; the failing argv runs and the old file stays. */
+		int err = install("green", &d);
+		use_nginx("nginx");
+		free(fake);
+		assert_int_equal(err, BG_EEDGE);
+		th_assert_contains(d.items[0].msg, "nginx reload");
+		expect_served("blue");
+		bg_diag_release(&d);
+		return;
+	}
 	for (int i = 0; i < 4; i++) {
 		const char *want = i % 2 ? "blue" : "green";
 		if (install(want, &d) != 0) {
@@ -279,7 +307,10 @@ static void test_refused_by_master(void **state)
 	int64_t t0 = bg_mono_ms();
 	assert_int_equal(edge_nginx_impl.install(&E.cfg, "shop", broken, strlen(broken), &d),
 			BG_EEDGE);
-	assert_true(bg_mono_ms() - t0 >= 700); /* the probe waited: no nginx -s reload refused */
+	if (pidfd_works()) {
+		/* the probe waited: no nginx -s reload refused at once */
+		assert_true(bg_mono_ms() - t0 >= 700);
+	}
 	free(broken);
 	bool words = false;
 	for (size_t i = 0; i < d.n; i++) {
