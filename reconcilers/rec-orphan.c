@@ -31,16 +31,6 @@ static const char *role_of(const struct obs_container *c)
 	return c->role ? c->role : "";
 }
 
-/* The text of a list of names, "a, b, c" (a new string). */
-static char *names_of(const struct obs_container *const *cs, size_t n)
-{
-	struct bg_buf b = BG_BUF_INIT;
-	for (size_t i = 0; i < n; i++) {
-		bg_buf_addf(&b, "%s%s", i ? ", " : "", cs[i]->name);
-	}
-	return bg_buf_detach(&b, NULL);
-}
-
 static char *volume_names(const struct obs_volume *const *vols, size_t n)
 {
 	struct bg_buf b = BG_BUF_INIT;
@@ -96,13 +86,15 @@ static void unclear_note(struct rec_diff_ctx *ctx, const char *site)
 	if (ctx->n_cs == 0) {
 		return; /* volumes alone: kept, as every volume is */
 	}
-	char *names = names_of(ctx->cs, ctx->n_cs);
+	/* Not their names: the note is part of the token, and a site of
+	 * another installation may change its containers at any time (a
+	 * switch), which must not make this installation's tokens stale. */
 	plan_note_add(ctx->plan, NULL, "site '%s' has containers managed by bluegreen but "
 			"no site file and no version history here (another installation on "
 			"this host, or a history that was reset): they are left alone (restore "
-			"sites/%s.conf, or remove them yourself): %s", site, site, names);
+			"sites/%s.conf, or remove them yourself; `docker ps -a --filter "
+			"label=io.bluegreen.site=%s` lists them)", site, site, site);
 	plan_fact_add(ctx->plan, "orphan %s", site);
-	free(names);
 }
 
 /*
@@ -206,7 +198,9 @@ void rec_orphan_unlabelled(struct plan *p, const struct obs *obs)
 {
 	for (size_t i = 0; i < obs->n_containers; i++) {
 		const struct obs_container *c = &obs->containers[i];
-		if (!c->site) {
+		/* A backup's helper container (controller/backup) has no site
+		 * label and lives only while its backup or restore runs. */
+		if (!c->site && !(c->role && strcmp(c->role, "backup") == 0)) {
 			plan_note_add(p, NULL, "container %s is managed by bluegreen but belongs to "
 					"no site (no io.bluegreen.site label): left alone", c->name);
 		}
