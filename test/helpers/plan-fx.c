@@ -6,6 +6,20 @@
 #include "edge.h"
 #include "rec.h"
 
+char *pfx_global_conf(const char *mode)
+{
+	return bg_xasprintf("install_mode: %s\n"
+			"state_dir: state\n"
+			"edge:\n"
+			"  kind: nginx\n"
+			"  network: bgt-edge\n"
+			"  nginx:\n"
+			"    conf_dir: nginx\n"
+			"    reload: [\"true\"]\n"
+			"    test: []\n"
+			"    upstream: addresses\n", mode);
+}
+
 void pfx_load(struct pfx *f, const char *tag, const char *global_conf, const char *site_conf,
 		const char *const *refs, size_t n_refs)
 {

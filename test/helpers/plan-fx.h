@@ -23,6 +23,13 @@ struct pfx {
 };
 
 /*
+ * The plan tests' global.conf: nginx edge on network bgt-edge, reload by
+ * `true`, no config test, upstreams by address, with install_mode mode.
+ * A new string.
+ */
+char *pfx_global_conf(const char *mode);
+
+/*
  * Write global_conf and site_conf (as sites/shop.conf) to a fresh temp
  * dir named after tag, load it (asserting success, printing the
  * diagnostics otherwise) and start an observation of a 20.10.24 nginx

@@ -23,9 +23,7 @@
 /* mode: install_mode; dump: the db service has the mariadb preset; extra: site lines. */
 static void fx_load(struct pfx *f, const char *mode, bool dump, const char *extra)
 {
-	char *g = bg_xasprintf("install_mode: %s\nstate_dir: state\nedge:\n  kind: nginx\n"
-			"  network: bgt-edge\n  nginx:\n    conf_dir: nginx\n"
-			"    reload: [\"true\"]\n    test: []\n    upstream: addresses\n", mode);
+	char *g = pfx_global_conf(mode);
 	char *sc = bg_xasprintf("site: shop\ndomains: [shop.example.com]\n"
 			"image: bluegreen-test/web:v2\nport: 8080\n"
 			"volumes: {uploads: /app/uploads}\nservices:\n  db:\n"

@@ -25,18 +25,6 @@
 
 #define SECRET "s3cr3t-value-never-printed"
 
-static const char *global_conf =
-	"install_mode: development\n"
-	"state_dir: state\n"
-	"edge:\n"
-	"  kind: nginx\n"
-	"  network: bgt-edge\n"
-	"  nginx:\n"
-	"    conf_dir: nginx\n"
-	"    reload: [\"true\"]\n"
-	"    test: []\n"
-	"    upstream: addresses\n";
-
 static void fx_load(struct pfx *f, const char *image)
 {
 	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/web:v2"};
@@ -46,7 +34,9 @@ static void fx_load(struct pfx *f, const char *image)
 			"port: 8080\n"
 			"env:\n"
 			"  DB_PASSWORD: " SECRET "\n", image);
-	pfx_load(f, "plangate", global_conf, sc, refs, 2);
+	char *g = pfx_global_conf("development");
+	pfx_load(f, "plangate", g, sc, refs, 2);
+	free(g);
 	free(sc);
 	const char *nets[] = {"bgt-edge", "shop-net"};
 	for (size_t i = 0; i < 2; i++) {

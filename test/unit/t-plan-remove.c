@@ -23,17 +23,6 @@
 
 #include <json-c/json.h>
 
-static const char *global_conf =
-	"state_dir: state\n"
-	"edge:\n"
-	"  kind: nginx\n"
-	"  network: bgt-edge\n"
-	"  nginx:\n"
-	"    conf_dir: nginx\n"
-	"    reload: [\"true\"]\n"
-	"    test: []\n"
-	"    upstream: addresses\n";
-
 static void add_container(struct pfx *f, const char *site, const char *name, const char *role,
 		const char *colour)
 {
@@ -68,7 +57,7 @@ static void add_volume(struct pfx *f, const char *site, const char *name)
 /* shop is configured; "gone" was deployed here (history) and its file removed. */
 static void fx_load_mode(struct pfx *f, bool known, const char *mode)
 {
-	char *global = bg_xasprintf("install_mode: %s\n%s", mode, global_conf);
+	char *global = pfx_global_conf(mode);
 	pfx_load(f, "plan-remove", global, "site: shop\ndomains: [shop.example.com]\n"
 			"image: bluegreen-test/web:v1\nport: 8080\n", NULL, 0);
 	free(global);

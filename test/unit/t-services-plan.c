@@ -16,18 +16,6 @@
 #include "plan-fx.h"
 #include "th.h"
 
-static const char *global_conf =
-	"install_mode: staging\n"
-	"state_dir: state\n"
-	"edge:\n"
-	"  kind: nginx\n"
-	"  network: bgt-edge\n"
-	"  nginx:\n"
-	"    conf_dir: nginx\n"
-	"    reload: [\"true\"]\n"
-	"    test: []\n"
-	"    upstream: addresses\n";
-
 /* The shared plan fixture and the desired state built from it. */
 struct fx {
 	struct pfx pfx;
@@ -53,7 +41,9 @@ static void fx_load(struct fx *f, const char *db_image, const char *site_extra,
 		"%s"
 		"depends_on: [db]\n"
 		"%s", db_image, db_extra ? db_extra : "", site_extra ? site_extra : "");
-	pfx_load(&f->pfx, "services", global_conf, sc, refs, 3);
+	char *g = pfx_global_conf("staging");
+	pfx_load(&f->pfx, "services", g, sc, refs, 3);
+	free(g);
 	free(sc);
 	obs_finish(&f->pfx.obs);
 	bg_diag_init(&d);
