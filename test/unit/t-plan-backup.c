@@ -15,45 +15,25 @@
 #include "obs.h"
 #include "plan.h"
 #include "rec.h"
+#include "plan-fx.h"
 #include "th.h"
 
 #define BK_ID "20261206T221500Z-3f2a"
 
-struct fx {
-	char *dir;
-	struct cfg *cfg;
-	struct obs obs;
-};
-
 /* mode: install_mode; dump: the db service has the mariadb preset; extra: site lines. */
-static void fx_load(struct fx *f, const char *mode, bool dump, const char *extra)
+static void fx_load(struct pfx *f, const char *mode, bool dump, const char *extra)
 {
-	struct bg_diag d;
-	bg_diag_init(&d);
-	f->dir = th_tmpdir("plan-backup");
-	char *g = bg_xasprintf("install_mode: %s\nstate_dir: state\nedge:\n  kind: nginx\n"
-			"  network: bgt-edge\n  nginx:\n    conf_dir: nginx\n"
-			"    reload: [\"true\"]\n    test: []\n    upstream: addresses\n", mode);
-	th_write(f->dir, "global.conf", g);
-	free(g);
+	char *g = pfx_global_conf(mode);
 	char *sc = bg_xasprintf("site: shop\ndomains: [shop.example.com]\n"
 			"image: bluegreen-test/web:v2\nport: 8080\n"
 			"volumes: {uploads: /app/uploads}\nservices:\n  db:\n"
 			"    image: bluegreen-test/db:1\n    volumes: {pgdata: /data}\n%s"
 			"depends_on: [db]\nconfirm: \"RESTORE SHOP\"\n%s",
 			dump ? "    backup: {preset: mariadb}\n" : "", extra ? extra : "");
-	th_write(f->dir, "sites/shop.conf", sc);
+	pfx_load(f, "plan-backup", g, sc, NULL, 0);
+	free(g);
 	free(sc);
-	int err = cfg_load(&f->cfg, f->dir, 0, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	bg_diag_release(&d);
-	obs_init(&f->obs);
-	f->obs.engine_version = bg_xstrdup("20.10.24");
-	f->obs.api_version = bg_xstrdup("1.41");
-	f->obs.edge_kind = bg_xstrdup("nginx");
+	/* This file's image ids: sha256:0, sha256:1. */
 	const char *refs[] = {"bluegreen-test/web:v2", "bluegreen-test/db:1"};
 	for (size_t i = 0; i < 2; i++) {
 		struct obs_image *im = obs_image_add(&f->obs);
@@ -63,28 +43,7 @@ static void fx_load(struct fx *f, const char *mode, bool dump, const char *extra
 	obs_finish(&f->obs);
 }
 
-static void fx_release(struct fx *f)
-{
-	obs_release(&f->obs);
-	cfg_destroy(f->cfg);
-	th_rm_rf(f->dir);
-	free(f->dir);
-}
-
-/* The desired spec of shop (colour, or its db service). */
-static char *spec_of(struct fx *f, bool service)
-{
-	struct desired des;
-	struct bg_diag d;
-	bg_diag_init(&d);
-	assert_int_equal(des_build(&des, f->cfg, &f->obs, &d), 0);
-	char *spec = bg_xstrdup(service ? des.sites[0].services[0].spec : des.sites[0].spec);
-	des_release(&des);
-	bg_diag_release(&d);
-	return spec;
-}
-
-static void add_container(struct fx *f, const char *name, const char *colour,
+static void add_container(struct pfx *f, const char *name, const char *colour,
 		const char *spec, unsigned version, const char *ip)
 {
 	struct obs_container *c = obs_container_add(&f->obs);
@@ -113,7 +72,7 @@ static void add_container(struct fx *f, const char *name, const char *colour,
 }
 
 /* Networks, both volumes and the running db service. */
-static void add_infra(struct fx *f)
+static void add_infra(struct pfx *f)
 {
 	const char *nets[] = {"bgt-edge", "shop-net"};
 	for (size_t i = 0; i < 2; i++) {
@@ -129,43 +88,21 @@ static void add_infra(struct fx *f)
 		obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
 		obs_labels_set(&v->labels, BG_LABEL_SITE, "shop");
 	}
-	char *ss = spec_of(f, true);
+	char *ss = pfx_spec(f, 0);
 	add_container(f, "shop-db", NULL, ss, 0, NULL);
 	free(ss);
 }
 
-static void add_edge(struct fx *f, const char *live, unsigned version, const char *upstream)
-{
-	struct bg_strv lu;
-	struct bg_buf content = BG_BUF_INIT;
-	char sha[65];
-	bg_strv_init(&lu);
-	bg_strv_push(&lu, upstream);
-	struct edge_view v = {.site = &f->cfg->sites[0], .live = live, .live_version = version,
-			.live_upstreams = &lu};
-	assert_int_equal(edge_nginx_impl.render(f->cfg, &v, &content), 0);
-	bg_sha256_hex(content.data, content.len, sha);
-	struct obs_edge *e = obs_edge_add(&f->obs);
-	e->site = bg_xstrdup("shop");
-	e->path = edge_nginx_impl.path(f->cfg, "shop");
-	e->exists = true;
-	e->live = bg_xstrdup(live);
-	e->content_sha = bg_xstrdup(sha);
-	bg_strv_copy(&e->upstreams, &lu);
-	bg_strv_release(&lu);
-	bg_buf_release(&content);
-}
-
 /* blue v1 live (an older spec), green absent: the plan builds green and switches. */
-static void live_v1(struct fx *f)
+static void live_v1(struct pfx *f)
 {
 	add_infra(f);
 	add_container(f, "shop-blue", "blue", "oldspec", 1, "10.0.0.2");
-	add_edge(f, "blue", 1, "10.0.0.2:8080");
+	pfx_add_edge(f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 }
 
 /* A recorded backup of site taken while v`version` was live: both volumes and db's dump. */
-static void add_backup(struct fx *f, const char *id, const char *site, unsigned version,
+static void add_backup(struct pfx *f, const char *id, const char *site, unsigned version,
 		const char *uploads_sha)
 {
 	struct obs_backup *b = obs_backup_add(&f->obs);
@@ -179,22 +116,6 @@ static void add_backup(struct fx *f, const char *id, const char *site, unsigned 
 	bg_strv_push(&b->parts, "volume pgdata " "bb" " volume-pgdata.tar.gz");
 	bg_strv_push(&b->parts, "dump db cc dump-db.sql.gz");
 	bg_strv_push(&b->parts, "config site dd config.json");
-}
-
-static void plan_ok(struct fx *f, const struct plan_args *args, struct plan *p)
-{
-	struct bg_diag d;
-	struct plan_args none;
-	bg_diag_init(&d);
-	plan_args_init(&none);
-	obs_finish(&f->obs);
-	int err = rec_plan_build(p, f->cfg, &f->obs, args ? args : &none, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	plan_args_release(&none);
-	bg_diag_release(&d);
 }
 
 static char *ops(const struct plan *p)
@@ -239,11 +160,11 @@ static bool site_note_has(const struct plan *p, const char *needle)
 /* Production: gate, then the backup, then the switch; what it saves in its reason. */
 static void test_backup_before_switch(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "production", true, "strategy: {promote: auto}\n");
 	live_v1(&f);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"1 create container shop-green\n"
 		"1 start container shop-green\n"
@@ -266,13 +187,13 @@ static void test_backup_before_switch(void **state)
 	bg_buf_release(&t);
 	bg_buf_release(&j);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* Staging (default off) and before_switch: false take no backup. */
 static void test_no_backup_when_off(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	const char *cases[][2] = {
 		{"staging", "strategy: {promote: auto}\n"},
@@ -281,7 +202,7 @@ static void test_no_backup_when_off(void **state)
 	for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {
 		fx_load(&f, cases[i][0], true, cases[i][1]);
 		live_v1(&f);
-		plan_ok(&f, NULL, &p);
+		pfx_plan_ok(&f, NULL, &p);
 		assert_ops(&p,
 			"1 create container shop-green\n"
 			"1 start container shop-green\n"
@@ -289,30 +210,30 @@ static void test_no_backup_when_off(void **state)
 			"2 switch edge EDGE\n");
 		assert_false(has_fact(&p, "backup shop"));
 		plan_release(&p);
-		fx_release(&f);
+		pfx_release(&f);
 	}
 	/* staging with before_switch: true asked for it. */
 	fx_load(&f, "staging", true, "strategy: {promote: auto}\nbackup: {before_switch: true}\n");
 	live_v1(&f);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_int_equal(p.actions[3].op, PLAN_OP_BACKUP);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* A first deploy (nothing live, nothing observed) has nothing to save. */
 static void test_first_deploy_no_backup(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "production", true, NULL);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	for (size_t i = 0; i < p.n_actions; i++) {
 		assert_int_not_equal(p.actions[i].op, PLAN_OP_BACKUP);
 	}
 	assert_true(p.n_actions > 0);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void restore_args(struct plan_args *args, enum plan_kind_of_plan kind, const char *id)
@@ -330,17 +251,17 @@ static void restore_args(struct plan_args *args, enum plan_kind_of_plan kind, co
  */
 static void test_restore_plan(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p, q;
 	struct plan_args args;
 	fx_load(&f, "production", true, NULL);
 	add_infra(&f);
-	char *spec = spec_of(&f, false);
+	char *spec = pfx_spec(&f, -1);
 	add_container(&f, "shop-blue", "blue", spec, 1, "10.0.0.2");
-	add_edge(&f, "blue", 1, "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 	add_backup(&f, BK_ID, "shop", 1, "aa");
 	restore_args(&args, PLAN_RESTORE, BK_ID);
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_ops(&p,
 		"1 backup backup shop\n"
 		"1 stop container shop-blue\n"
@@ -359,33 +280,33 @@ static void test_restore_plan(void **state)
 	assert_true(site_note_has(&p, "volume shop-pgdata is not put back"));
 	assert_true(has_fact(&p, "restore shop backup=" BK_ID));
 	/* A changed part of the backup changes the token. */
-	fx_release(&f);
+	pfx_release(&f);
 	fx_load(&f, "production", true, NULL);
 	add_infra(&f);
 	add_container(&f, "shop-blue", "blue", spec, 1, "10.0.0.2");
-	add_edge(&f, "blue", 1, "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 	add_backup(&f, BK_ID, "shop", 1, "a0");
-	plan_ok(&f, &args, &q);
+	pfx_plan_ok(&f, &args, &q);
 	assert_string_not_equal(p.token, q.token);
 	plan_release(&q);
 	plan_release(&p);
 	plan_args_release(&args);
 	free(spec);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* Without a dump the service is stopped around its volume's restore. */
 static void test_restore_plan_no_dump(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct plan_args args;
 	fx_load(&f, "staging", false, NULL);
 	add_infra(&f);
-	char *spec = spec_of(&f, false);
+	char *spec = pfx_spec(&f, -1);
 	add_container(&f, "shop-blue", "blue", spec, 1, "10.0.0.2");
 	add_container(&f, "shop-green", "green", "oldspec", 2, "10.0.0.3");
-	add_edge(&f, "blue", 1, "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 	add_backup(&f, BK_ID, "shop", 1, "aa");
 	/* This configuration has no dump: the backup's dump part is for a service
 	 * that still exists but has no backup.command now; drop it. */
@@ -395,7 +316,7 @@ static void test_restore_plan_no_dump(void **state)
 	bg_strv_push(&b->parts, "volume pgdata bb volume-pgdata.tar.gz");
 	bg_strv_push(&b->parts, "volume uploads aa volume-uploads.tar.gz");
 	restore_args(&args, PLAN_RESTORE, BK_ID);
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_ops(&p,
 		"1 backup backup shop\n"
 		"1 stop container shop-blue\n"
@@ -412,50 +333,50 @@ static void test_restore_plan_no_dump(void **state)
 	plan_release(&p);
 	plan_args_release(&args);
 	free(spec);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* A backup that is not recorded, or is another site's: the plan is blocked. */
 static void test_restore_refused(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct plan_args args;
 	fx_load(&f, "production", true, NULL);
 	live_v1(&f);
 	add_backup(&f, "20261206T000000Z-0000", "blog", 1, "aa");
 	restore_args(&args, PLAN_RESTORE, "nope");
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_int_equal(p.n_actions, 0);
 	th_assert_contains(plan_site_find(&p, "shop")->blocked, "no backup 'nope'");
 	plan_release(&p);
 	plan_args_release(&args);
 	restore_args(&args, PLAN_RESTORE, "20261206T000000Z-0000");
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_int_equal(p.n_actions, 0);
 	th_assert_contains(plan_site_find(&p, "shop")->blocked, "belongs to site 'blog'");
 	plan_release(&p);
 	plan_args_release(&args);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* green v2 live, blue v1 warm: the rollback notes the backup, and restores only when asked. */
 static void test_rollback_across_migration(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct plan_args args;
 	fx_load(&f, "production", true, NULL);
 	add_infra(&f);
-	char *spec = spec_of(&f, false);
+	char *spec = pfx_spec(&f, -1);
 	add_container(&f, "shop-blue", "blue", "oldspec", 1, "10.0.0.2");
 	add_container(&f, "shop-green", "green", spec, 2, "10.0.0.3");
-	add_edge(&f, "green", 2, "10.0.0.3:8080");
+	pfx_add_edge(&f, "green", NULL, 2, "10.0.0.3:8080", NULL);
 	add_backup(&f, BK_ID, "shop", 1, "aa");
 	plan_args_init(&args);
 	args.kind = PLAN_ROLLBACK;
 	bg_strv_push(&args.sites, "shop");
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_ops(&p, "2 switch edge EDGE\n");
 	assert_true(site_note_has(&p, "the database may have been migrated by v2"));
 	assert_true(site_note_has(&p, "bluegreen plan --restore shop@" BK_ID " --rollback"));
@@ -464,7 +385,7 @@ static void test_rollback_across_migration(void **state)
 	/* Asked: rollback + restore, the switch last; the live colour (green)
 	 * stops first, the colour that will be live (blue) starts first. */
 	restore_args(&args, PLAN_ROLLBACK, BK_ID);
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_ops(&p,
 		"1 backup backup shop\n"
 		"1 stop container shop-green\n"
@@ -479,7 +400,7 @@ static void test_rollback_across_migration(void **state)
 	plan_release(&p);
 	plan_args_release(&args);
 	free(spec);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 int main(void)

@@ -18,60 +18,26 @@
 #include "obs.h"
 #include "plan.h"
 #include "rec.h"
+#include "plan-fx.h"
 #include "th.h"
 
 #include <json-c/json.h>
 
 #define SECRET "s3cr3t-value-never-printed"
 
-static const char *global_conf =
-	"install_mode: development\n"
-	"state_dir: state\n"
-	"edge:\n"
-	"  kind: nginx\n"
-	"  network: bgt-edge\n"
-	"  nginx:\n"
-	"    conf_dir: nginx\n"
-	"    reload: [\"true\"]\n"
-	"    test: []\n"
-	"    upstream: addresses\n";
-
-struct fx {
-	char *dir;
-	struct cfg *cfg;
-	struct obs obs;
-};
-
-static void fx_load(struct fx *f, const char *image)
+static void fx_load(struct pfx *f, const char *image)
 {
-	struct bg_diag d;
-	bg_diag_init(&d);
-	f->dir = th_tmpdir("plangate");
-	th_write(f->dir, "global.conf", global_conf);
+	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/web:v2"};
 	char *sc = bg_xasprintf("site: shop\n"
 			"domains: [shop.example.com]\n"
 			"image: %s\n"
 			"port: 8080\n"
 			"env:\n"
 			"  DB_PASSWORD: " SECRET "\n", image);
-	th_write(f->dir, "sites/shop.conf", sc);
+	char *g = pfx_global_conf("development");
+	pfx_load(f, "plangate", g, sc, refs, 2);
+	free(g);
 	free(sc);
-	int err = cfg_load(&f->cfg, f->dir, 0, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	bg_diag_release(&d);
-	obs_init(&f->obs);
-	f->obs.engine_version = bg_xstrdup("20.10.24");
-	f->obs.api_version = bg_xstrdup("1.41");
-	f->obs.edge_kind = bg_xstrdup("nginx");
-	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/web:v2"};
-	for (size_t i = 0; i < 2; i++) {
-		struct obs_image *im = obs_image_add(&f->obs);
-		im->ref = bg_xstrdup(refs[i]);
-		im->id = bg_xasprintf("sha256:%zu%zu%zu", i, i, i);
-	}
 	const char *nets[] = {"bgt-edge", "shop-net"};
 	for (size_t i = 0; i < 2; i++) {
 		struct obs_network *n = obs_network_add(&f->obs);
@@ -82,27 +48,7 @@ static void fx_load(struct fx *f, const char *image)
 	obs_finish(&f->obs);
 }
 
-static void fx_release(struct fx *f)
-{
-	obs_release(&f->obs);
-	cfg_destroy(f->cfg);
-	th_rm_rf(f->dir);
-	free(f->dir);
-}
-
-static char *desired_spec(struct fx *f)
-{
-	struct desired des;
-	struct bg_diag d;
-	bg_diag_init(&d);
-	assert_int_equal(des_build(&des, f->cfg, &f->obs, &d), 0);
-	char *spec = bg_xstrdup(des.sites[0].spec);
-	des_release(&des);
-	bg_diag_release(&d);
-	return spec;
-}
-
-static void add_colour(struct fx *f, const char *colour, const char *spec, unsigned version,
+static void add_colour(struct pfx *f, const char *colour, const char *spec, unsigned version,
 		const char *state)
 {
 	struct obs_container *c = obs_container_add(&f->obs);
@@ -128,33 +74,7 @@ static void add_colour(struct fx *f, const char *colour, const char *spec, unsig
 	}
 }
 
-static void add_edge(struct fx *f, const char *live, unsigned version, const char *upstream)
-{
-	struct bg_strv lu, pu;
-	struct bg_buf content = BG_BUF_INIT;
-	char sha[65];
-	bg_strv_init(&lu);
-	bg_strv_init(&pu);
-	bg_strv_push(&lu, upstream);
-	struct edge_view v = {
-		.site = &f->cfg->sites[0], .live = live, .live_version = version,
-		.live_upstreams = &lu, .preview_upstreams = &pu,
-	};
-	assert_int_equal(edge_nginx_impl.render(f->cfg, &v, &content), 0);
-	bg_sha256_hex(content.data, content.len, sha);
-	struct obs_edge *e = obs_edge_add(&f->obs);
-	e->site = bg_xstrdup("shop");
-	e->path = edge_nginx_impl.path(f->cfg, "shop");
-	e->exists = true;
-	e->live = bg_xstrdup(live);
-	e->content_sha = bg_xstrdup(sha);
-	bg_strv_copy(&e->upstreams, &lu);
-	bg_strv_release(&lu);
-	bg_strv_release(&pu);
-	bg_buf_release(&content);
-}
-
-static void add_hist(struct fx *f, unsigned last, const char *rejected_spec)
+static void add_hist(struct pfx *f, unsigned last, const char *rejected_spec)
 {
 	struct obs_hist_site *h = obs_hist_add(&f->obs);
 	h->site = bg_xstrdup("shop");
@@ -164,45 +84,9 @@ static void add_hist(struct fx *f, unsigned last, const char *rejected_spec)
 	}
 }
 
-static void plan_ok(struct fx *f, struct plan *p)
-{
-	struct bg_diag d;
-	struct plan_args none;
-	bg_diag_init(&d);
-	plan_args_init(&none);
-	obs_finish(&f->obs);
-	int err = rec_plan_build(p, f->cfg, &f->obs, &none, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	plan_args_release(&none);
-	bg_diag_release(&d);
-}
+#define assert_ops(p, expected) pfx_assert_ops(p, true, expected)
 
-/* "op kind name" per container/edge action, one per line. */
-static char *ops(const struct plan *p)
-{
-	struct bg_buf b = BG_BUF_INIT;
-	for (size_t i = 0; i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i];
-		if (a->kind != PLAN_KIND_CONTAINER && a->kind != PLAN_KIND_EDGE) {
-			continue;
-		}
-		bg_buf_addf(&b, "%s %s %s\n", plan_op_name(a->op), plan_kind_name(a->kind),
-				a->kind == PLAN_KIND_EDGE ? "EDGE" : a->name);
-	}
-	return bg_buf_detach(&b, NULL);
-}
-
-#define assert_ops(p, expected)                                               \
-	do {                                                                  \
-		char *got_ = ops(p);                                          \
-		assert_string_equal(got_, expected);                          \
-		free(got_);                                                   \
-	} while (0)
-
-static char *text_of(struct fx *f, const struct plan *p)
+static char *text_of(struct pfx *f, const struct plan *p)
 {
 	struct bg_buf text = BG_BUF_INIT;
 	plan_render_text(p, f->cfg, false, &text);
@@ -213,12 +97,12 @@ static char *text_of(struct fx *f, const struct plan *p)
 static void test_failed_first_deploy_replaced(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2");
 	add_colour(&f, "blue", "failedspec", 1, "exited");
 	add_hist(&f, 1, NULL);
-	plan_ok(&f, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"remove container shop-blue\n"
 		"create container shop-blue\n"
@@ -236,13 +120,13 @@ static void test_failed_first_deploy_replaced(void **state)
 	th_assert_not_contains(text, SECRET);
 	free(text);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 
 	/* Crash-looping (an interrupted apply left it restarting): the same. */
 	fx_load(&f, "bluegreen-test/web:v2");
 	add_colour(&f, "blue", "failedspec", 1, "restarting");
 	add_hist(&f, 1, NULL);
-	plan_ok(&f, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"remove container shop-blue\n"
 		"create container shop-blue\n"
@@ -250,82 +134,82 @@ static void test_failed_first_deploy_replaced(void **state)
 		"health container shop-blue\n"
 		"switch edge EDGE\n");
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 
 	/* Running with no edge file (the file was lost): kept, as before. */
 	fx_load(&f, "bluegreen-test/web:v2");
 	add_colour(&f, "blue", "oldspec", 1, "running");
 	add_hist(&f, 1, NULL);
-	plan_ok(&f, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"create container shop-green\n"
 		"start container shop-green\n"
 		"health container shop-green\n"
 		"switch edge EDGE\n");
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* Live blue v1 is desired; green v2 failed its gate: it is not restarted. */
 static void test_failed_candidate_not_kept_warm(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v1");
-	char *spec = desired_spec(&f);
+	char *spec = pfx_spec(&f, -1);
 	add_colour(&f, "blue", spec, 1, "running");
 	add_colour(&f, "green", "failedspec", 2, "exited");
-	add_edge(&f, "blue", 1, "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 	add_hist(&f, 2, NULL);
-	plan_ok(&f, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "");
 	assert_int_equal(plan_changes(&p), 0);
 	char *text = text_of(&f, &p);
 	th_assert_not_contains(text, "rollback stays instant");
 	free(text);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 
 	/* The truly previous colour (v1, older, live before) stays warm as today. */
 	fx_load(&f, "bluegreen-test/web:v1");
-	spec = (free(spec), desired_spec(&f));
+	spec = (free(spec), pfx_spec(&f, -1));
 	add_colour(&f, "blue", spec, 2, "running");
 	add_colour(&f, "green", "oldspec", 1, "exited");
-	add_edge(&f, "blue", 2, "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", NULL, 2, "10.0.0.2:8080", NULL);
 	add_hist(&f, 2, NULL);
-	plan_ok(&f, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "start container shop-green\n");
 	th_assert_contains(p.actions[0].reason, "so a rollback stays instant");
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 
 	/* A newer version that went live and was rolled back is rejected, not never-live. */
 	fx_load(&f, "bluegreen-test/web:v1");
-	spec = (free(spec), desired_spec(&f));
+	spec = (free(spec), pfx_spec(&f, -1));
 	add_colour(&f, "blue", spec, 1, "running");
 	add_colour(&f, "green", "rolledback", 2, "exited");
-	add_edge(&f, "blue", 1, "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 	add_hist(&f, 2, "rolledback");
-	plan_ok(&f, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "start container shop-green\n");
 	plan_release(&p);
 	free(spec);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* Live blue v1, green v2 failed, v3 desired: green is replaced, no "rollback" note. */
 static void test_next_candidate_replaces_failed(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2");
 	add_colour(&f, "blue", "livespec", 1, "running");
 	add_colour(&f, "green", "failedspec", 2, "exited");
-	add_edge(&f, "blue", 1, "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 	add_hist(&f, 2, NULL);
-	plan_ok(&f, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"remove container shop-green\n"
 		"create container shop-green\n"
@@ -336,7 +220,7 @@ static void test_next_candidate_replaces_failed(void **state)
 	th_assert_not_contains(text, "rollback to v2");
 	free(text);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_crash_reason(void **state)

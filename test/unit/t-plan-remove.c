@@ -18,28 +18,12 @@
 #include "obs.h"
 #include "plan.h"
 #include "rec.h"
+#include "plan-fx.h"
 #include "th.h"
 
 #include <json-c/json.h>
 
-static const char *global_conf =
-	"state_dir: state\n"
-	"edge:\n"
-	"  kind: nginx\n"
-	"  network: bgt-edge\n"
-	"  nginx:\n"
-	"    conf_dir: nginx\n"
-	"    reload: [\"true\"]\n"
-	"    test: []\n"
-	"    upstream: addresses\n";
-
-struct fx {
-	char *dir;
-	struct cfg *cfg;
-	struct obs obs;
-};
-
-static void add_container(struct fx *f, const char *site, const char *name, const char *role,
+static void add_container(struct pfx *f, const char *site, const char *name, const char *role,
 		const char *colour)
 {
 	struct obs_container *c = obs_container_add(&f->obs);
@@ -62,7 +46,7 @@ static void add_container(struct fx *f, const char *site, const char *name, cons
 	}
 }
 
-static void add_volume(struct fx *f, const char *site, const char *name)
+static void add_volume(struct pfx *f, const char *site, const char *name)
 {
 	struct obs_volume *v = obs_volume_add(&f->obs);
 	v->name = bg_xstrdup(name);
@@ -71,22 +55,12 @@ static void add_volume(struct fx *f, const char *site, const char *name)
 }
 
 /* shop is configured; "gone" was deployed here (history) and its file removed. */
-static void fx_load_mode(struct fx *f, bool known, const char *mode)
+static void fx_load_mode(struct pfx *f, bool known, const char *mode)
 {
-	struct bg_diag d;
-	bg_diag_init(&d);
-	f->dir = th_tmpdir("plan-remove");
-	char *global = bg_xasprintf("install_mode: %s\n%s", mode, global_conf);
-	th_write(f->dir, "global.conf", global);
+	char *global = pfx_global_conf(mode);
+	pfx_load(f, "plan-remove", global, "site: shop\ndomains: [shop.example.com]\n"
+			"image: bluegreen-test/web:v1\nport: 8080\n", NULL, 0);
 	free(global);
-	th_write(f->dir, "sites/shop.conf", "site: shop\ndomains: [shop.example.com]\n"
-			"image: bluegreen-test/web:v1\nport: 8080\n");
-	assert_int_equal(cfg_load(&f->cfg, f->dir, 0, &d), 0);
-	bg_diag_release(&d);
-	obs_init(&f->obs);
-	f->obs.engine_version = bg_xstrdup("20.10.24");
-	f->obs.api_version = bg_xstrdup("1.41");
-	f->obs.edge_kind = bg_xstrdup("nginx");
 	add_container(f, "gone", "gone-blue-1", "colour", "blue");
 	add_container(f, "gone", "gone-db", "service", NULL);
 	add_volume(f, "gone", "gone-data");
@@ -105,20 +79,12 @@ static void fx_load_mode(struct fx *f, bool known, const char *mode)
 	obs_finish(&f->obs);
 }
 
-static void fx_load(struct fx *f, bool known)
+static void fx_load(struct pfx *f, bool known)
 {
 	fx_load_mode(f, known, "staging");
 }
 
-static void fx_release(struct fx *f)
-{
-	obs_release(&f->obs);
-	cfg_destroy(f->cfg);
-	th_rm_rf(f->dir);
-	free(f->dir);
-}
-
-static int plan_build(struct fx *f, enum plan_kind_of_plan kind, const char *site,
+static int plan_build(struct pfx *f, enum plan_kind_of_plan kind, const char *site,
 		struct plan *p, struct bg_diag *d)
 {
 	struct plan_args a;
@@ -149,7 +115,7 @@ static char *ops_of(const struct plan *p, const char *site)
 static void test_removed_site(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_diag d;
 	bg_diag_init(&d);
@@ -190,13 +156,13 @@ static void test_removed_site(void **state)
 	bg_buf_release(&text);
 	free(got);
 	bg_diag_release(&d);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_purge(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_diag d;
 	bg_diag_init(&d);
@@ -244,13 +210,13 @@ static void test_purge(void **state)
 	bg_buf_release(&msg);
 	plan_release(&p);
 	bg_diag_release(&d);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_orphans_listed(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_diag d;
 	bg_diag_init(&d);
@@ -280,14 +246,14 @@ static void test_orphans_listed(void **state)
 	free(got);
 	plan_release(&p);
 	bg_diag_release(&d);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* A removed site with only volumes left: said once, nothing planned. */
 static void test_only_volumes_left(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_diag d;
 	bg_diag_init(&d);
@@ -308,14 +274,14 @@ static void test_only_volumes_left(void **state)
 	free(got);
 	plan_release(&p);
 	bg_diag_release(&d);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* edge_observe_removed reads the file of a site with no site file. */
 static void test_observe_removed_edge(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	fx_load(&f, true);
 	struct obs o;
 	obs_init(&o);
@@ -327,14 +293,14 @@ static void test_observe_removed_edge(void **state)
 	assert_true(o.edges[0].exists);
 	assert_non_null(o.edges[0].error);
 	obs_release(&o);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* Production: "gone" was deployed with a confirm phrase, kept hashed. */
 static void test_confirm_production(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_diag d;
 	bg_diag_init(&d);
@@ -363,7 +329,7 @@ static void test_confirm_production(void **state)
 	th_assert_contains(notes.data, "no confirm phrase is kept for site 'gone'");
 	bg_buf_release(&notes);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 	/* Not production: never, kept phrase or not. */
 	fx_load(&f, true);
 	f.obs.hist[0].confirm_kept = true;
@@ -371,7 +337,7 @@ static void test_confirm_production(void **state)
 	assert_false(plan_site_find(&p, "gone")->needs_confirm);
 	plan_release(&p);
 	bg_diag_release(&d);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* json's audit object, parsed: the list under key as "a,b,". */
@@ -393,7 +359,7 @@ static char *audit_list(const char *json, const char *key)
 static void test_audit(void **state)
 {
 	(void)state;
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_diag d;
 	struct bg_buf json = BG_BUF_INIT, text = BG_BUF_INIT;
@@ -436,7 +402,7 @@ static void test_audit(void **state)
 	bg_buf_release(&text);
 	free(edge);
 	bg_diag_release(&d);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 int main(void)

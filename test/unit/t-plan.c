@@ -16,6 +16,7 @@
 #include "obs.h"
 #include "plan.h"
 #include "rec.h"
+#include "plan-fx.h"
 #include "th.h"
 
 #include <sys/mman.h>
@@ -57,75 +58,23 @@ static char *site_conf(const char *image, const char *extra)
 		"%s", image, extra ? extra : "");
 }
 
-struct fx {
-	char *dir;
-	struct cfg *cfg;
-	struct obs obs;
-};
-
-static void fx_load(struct fx *f, const char *image, const char *extra)
+static void fx_load(struct pfx *f, const char *image, const char *extra)
 {
-	struct bg_diag d;
-	bg_diag_init(&d);
-	f->dir = th_tmpdir("plan");
-	th_write(f->dir, "global.conf", global_conf);
-	char *sc = site_conf(image, extra);
-	th_write(f->dir, "sites/shop.conf", sc);
-	free(sc);
-	int err = cfg_load(&f->cfg, f->dir, 0, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	bg_diag_release(&d);
-	obs_init(&f->obs);
-	f->obs.engine_version = bg_xstrdup("20.10.24");
-	f->obs.api_version = bg_xstrdup("1.41");
-	f->obs.edge_kind = bg_xstrdup("nginx");
 	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/web:v2",
 			"bluegreen-test/db:1"};
-	for (size_t i = 0; i < 3; i++) {
-		struct obs_image *im = obs_image_add(&f->obs);
-		im->ref = bg_xstrdup(refs[i]);
-		im->id = bg_xasprintf("sha256:%zu%zu%zu", i, i, i);
-	}
+	char *sc = site_conf(image, extra);
+	pfx_load(f, "plan", global_conf, sc, refs, 3);
+	free(sc);
 	obs_finish(&f->obs);
 }
 
-static void fx_release(struct fx *f)
-{
-	obs_release(&f->obs);
-	cfg_destroy(f->cfg);
-	th_rm_rf(f->dir);
-	free(f->dir);
-}
-
 /* The desired spec of shop for the current config and images. */
-static char *desired_spec(struct fx *f)
+static char *desired_spec(struct pfx *f)
 {
-	struct desired des;
-	struct bg_diag d;
-	bg_diag_init(&d);
-	assert_int_equal(des_build(&des, f->cfg, &f->obs, &d), 0);
-	char *spec = bg_xstrdup(des.sites[0].spec);
-	des_release(&des);
-	bg_diag_release(&d);
-	return spec;
+	return pfx_spec(f, -1);
 }
 
-static char *service_spec(struct fx *f)
-{
-	struct desired des;
-	struct bg_diag d;
-	bg_diag_init(&d);
-	assert_int_equal(des_build(&des, f->cfg, &f->obs, &d), 0);
-	char *spec = bg_xstrdup(des.sites[0].services[0].spec);
-	des_release(&des);
-	bg_diag_release(&d);
-	return spec;
-}
-
-static struct obs_container *add_container(struct fx *f, const char *name, const char *role,
+static struct obs_container *add_container(struct pfx *f, const char *name, const char *role,
 		const char *colour, unsigned replica, const char *spec, unsigned version,
 		const char *state, const char *ip)
 {
@@ -158,7 +107,7 @@ static struct obs_container *add_container(struct fx *f, const char *name, const
 }
 
 /* Networks, volumes and the db service: everything but the colours. */
-static void add_infra(struct fx *f)
+static void add_infra(struct pfx *f)
 {
 	const char *nets[] = {"bgt-edge", "shop-net"};
 	for (size_t i = 0; i < 2; i++) {
@@ -174,47 +123,13 @@ static void add_infra(struct fx *f)
 		obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
 		obs_labels_set(&v->labels, BG_LABEL_SITE, "shop");
 	}
-	char *ss = service_spec(f);
+	char *ss = pfx_spec(f, 0);
 	add_container(f, "shop-db", "service", NULL, 0, ss, 0, "running", NULL);
 	free(ss);
 }
 
-/* An edge file exactly as bluegreen would write it. */
-static void add_edge(struct fx *f, const char *live, const char *preview, unsigned version,
-		const char *upstream, const char *preview_upstream)
-{
-	struct bg_strv lu, pu;
-	struct bg_buf content = BG_BUF_INIT;
-	char sha[65];
-	bg_strv_init(&lu);
-	bg_strv_init(&pu);
-	if (upstream) {
-		bg_strv_push(&lu, upstream);
-	}
-	if (preview_upstream) {
-		bg_strv_push(&pu, preview_upstream);
-	}
-	struct edge_view v = {
-		.site = &f->cfg->sites[0], .live = live, .live_version = version,
-		.preview = preview, .live_upstreams = &lu, .preview_upstreams = &pu,
-	};
-	assert_int_equal(edge_nginx_impl.render(f->cfg, &v, &content), 0);
-	bg_sha256_hex(content.data, content.len, sha);
-	struct obs_edge *e = obs_edge_add(&f->obs);
-	e->site = bg_xstrdup("shop");
-	e->path = edge_nginx_impl.path(f->cfg, "shop");
-	e->exists = true;
-	e->live = bg_xstrdup(live);
-	e->preview = bg_xstrdup(preview);
-	e->content_sha = bg_xstrdup(sha);
-	bg_strv_copy(&e->upstreams, &lu);
-	bg_strv_release(&lu);
-	bg_strv_release(&pu);
-	bg_buf_release(&content);
-}
-
 /* What the observation says of the secrets key: key, or (NULL) none yet. */
-static void use_key(struct fx *f, const uint8_t *key)
+static void use_key(struct pfx *f, const uint8_t *key)
 {
 	memset(&f->obs.secrets, 0, sizeof(f->obs.secrets));
 	f->obs.secrets.state = key ? OBS_SECRETS_OK : OBS_SECRETS_ABSENT;
@@ -223,43 +138,7 @@ static void use_key(struct fx *f, const uint8_t *key)
 	}
 }
 
-static void plan_ok(struct fx *f, const struct plan_args *args, struct plan *p)
-{
-	struct bg_diag d;
-	struct plan_args none;
-	bg_diag_init(&d);
-	plan_args_init(&none);
-	obs_finish(&f->obs);
-	int err = rec_plan_build(p, f->cfg, &f->obs, args ? args : &none, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	plan_args_release(&none);
-	bg_diag_release(&d);
-}
-
-/* "op kind name" per action, one per line: compact golden form. */
-static char *ops(const struct plan *p)
-{
-	struct bg_buf b = BG_BUF_INIT;
-	for (size_t i = 0; i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i];
-		const char *name = a->name;
-		if (a->kind == PLAN_KIND_EDGE) {
-			name = "EDGE";
-		}
-		bg_buf_addf(&b, "%s %s %s\n", plan_op_name(a->op), plan_kind_name(a->kind), name);
-	}
-	return bg_buf_detach(&b, NULL);
-}
-
-#define assert_ops(p, expected)                                               \
-	do {                                                                  \
-		char *got_ = ops(p);                                          \
-		assert_string_equal(got_, expected);                          \
-		free(got_);                                                   \
-	} while (0)
+#define assert_ops(p, expected) pfx_assert_ops(p, false, expected)
 
 /* converge.log is appended to only as a regular file: no link, no FIFO. */
 static void test_clog_refuses_special(void **state)
@@ -293,10 +172,10 @@ static void test_clog_refuses_special(void **state)
 
 static void test_first_deploy(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"create network bgt-edge\n"
 		"create network shop-net\n"
@@ -316,33 +195,33 @@ static void test_first_deploy(void **state)
 	assert_true(ps->needs_confirm);
 	assert_int_equal(strlen(p.token), PLAN_TOKEN_LEN);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_steady_state(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
 	add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
-	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
-	plan_ok(&f, NULL, &p);
+	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "");
 	assert_int_equal(plan_changes(&p), 0);
 	assert_false(plan_site_find(&p, "shop")->needs_confirm);
 	free(spec);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* v1 live on blue; the preview host on PREVIEW (green: a candidate was shown there). */
-static void live_v1_preview(struct fx *f, const char *preview)
+static void live_v1_preview(struct pfx *f, const char *preview)
 {
 	add_infra(f);
 	add_container(f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
-	add_edge(f, "blue", preview, 1, "10.0.0.2:8080",
+	pfx_add_edge(f, "blue", preview, 1, "10.0.0.2:8080",
 			strcmp(preview, "green") == 0 ? "10.0.0.3:8080" : "10.0.0.2:8080");
 	struct obs_hist_site *h = obs_hist_add(&f->obs);
 	h->site = bg_xstrdup("shop");
@@ -350,18 +229,18 @@ static void live_v1_preview(struct fx *f, const char *preview)
 	bg_strv_push(&h->spec_versions, "oldspec=1");
 }
 
-static void live_v1(struct fx *f)
+static void live_v1(struct pfx *f)
 {
 	live_v1_preview(f, "blue");
 }
 
 static void test_candidate_after_image_change(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"create container shop-green\n"
 		"start container shop-green\n"
@@ -379,18 +258,18 @@ static void test_candidate_after_image_change(void **state)
 				strcmp(p.actions[i].name, "shop-blue") != 0);
 	}
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_switch_proposal(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1_preview(&f, "green");
 	char *spec = desired_spec(&f);
 	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
 		"backup backup shop\n"  /* issue 12: production backs up before a switch */
@@ -403,7 +282,7 @@ static void test_switch_proposal(void **state)
 	th_assert_contains(p.actions[2].reason, "previous colour stays running");
 	free(spec);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /*
@@ -413,13 +292,13 @@ static void test_switch_proposal(void **state)
  */
 static void test_candidate_preview_before_switch(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
 	char *spec = desired_spec(&f);
 	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
 		"write edge EDGE\n");
@@ -429,29 +308,29 @@ static void test_candidate_preview_before_switch(void **state)
 	assert_string_equal(ps->preview_after, "green");
 	th_assert_contains(p.actions[1].reason, "stays live (promote: manual)");
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 	/* promote: auto does not wait for anyone to look: it switches. */
 	fx_load(&f, "bluegreen-test/web:v2", "strategy: {promote: auto}\n");
 	live_v1(&f);
 	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
 		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	free(spec);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_auto_promote_retires_old(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2",
 			"strategy: {promote: auto, keep_previous: false, drain: 200ms}\n");
 	live_v1(&f);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"create container shop-green\n"
 		"start container shop-green\n"
@@ -468,12 +347,12 @@ static void test_auto_promote_retires_old(void **state)
 		assert_int_equal(p.actions[i].phase, want_phase[i]);
 	}
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_drift_stopped_live(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
@@ -481,8 +360,8 @@ static void test_drift_stopped_live(void **state)
 	struct obs_container *c = add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
 			"exited", NULL);
 	c->exit_code = 137;
-	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
-	plan_ok(&f, NULL, &p);
+	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"start container shop-blue\n"
 		"health container shop-blue\n"
@@ -490,22 +369,22 @@ static void test_drift_stopped_live(void **state)
 	th_assert_contains(p.actions[0].reason, "drift: live shop-blue is exited (exit code 137)");
 	free(spec);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_drift_removed_live(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
-	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
 	struct obs_hist_site *h = obs_hist_add(&f.obs);
 	h->site = bg_xstrdup("shop");
 	h->last_version = 1;
 	char *spec = desired_spec(&f);
 	bg_strv_push_take(&h->spec_versions, bg_xasprintf("%s=1", spec));
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	/* Edge says blue, blue is gone: nothing serves, so blue is rebuilt in
 	 * place (no candidate, no switch to wait for) and nginx re-pointed. */
 	assert_ops(&p,
@@ -516,12 +395,12 @@ static void test_drift_removed_live(void **state)
 	th_assert_contains(plan_site_find(&p, "shop")->notes.v[0], "the site is down");
 	free(spec);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_rejected_and_retry(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct plan_args args;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
@@ -535,7 +414,7 @@ static void test_rejected_and_retry(void **state)
 	bg_strv_push(&h->rejected, spec);
 	bg_strv_push_take(&h->spec_versions, bg_xasprintf("%s=2", spec));
 	h->last_version = 2;
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "");
 	th_assert_contains(plan_site_find(&p, "shop")->notes.v[0], "revision v2 was rolled back");
 	th_assert_contains(plan_site_find(&p, "shop")->notes.v[0], "--retry shop");
@@ -544,7 +423,7 @@ static void test_rejected_and_retry(void **state)
 
 	plan_args_init(&args);
 	bg_strv_push(&args.retry, "shop");
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_ops(&p,
 		"create container shop-green\n"
 		"start container shop-green\n"
@@ -555,23 +434,23 @@ static void test_rejected_and_retry(void **state)
 	free(spec);
 	plan_args_release(&args);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_conflict_blocks(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	obs_conflict_add(&f.obs, "container", "shop-blue");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	const struct plan_site *ps = plan_site_find(&p, "shop");
 	assert_non_null(ps->blocked);
 	th_assert_contains(ps->blocked, "container 'shop-blue' already exists and is not managed");
 	assert_int_equal(ps->n_actions, 0);
 	assert_int_equal(p.errors.n, 1);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 
 	/* Managed, but for another site (another installation on this host). */
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
@@ -579,18 +458,18 @@ static void test_conflict_blocks(void **state)
 	v->name = bg_xstrdup("shop-uploads");
 	obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
 	obs_labels_set(&v->labels, BG_LABEL_SITE, "shop-other");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	ps = plan_site_find(&p, "shop");
 	th_assert_contains(ps->blocked, "volume 'shop-uploads' (site 'shop-other') belongs to "
 			"another site managed by bluegreen");
 	assert_int_equal(ps->n_actions, 0);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_unreadable_edge_blocks(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
@@ -599,17 +478,17 @@ static void test_unreadable_edge_blocks(void **state)
 	e->path = bg_xstrdup("/x/bluegreen-shop.conf");
 	e->exists = true;
 	e->error = bg_xstrdup("no bluegreen header");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	const struct plan_site *ps = plan_site_find(&p, "shop");
 	th_assert_contains(ps->blocked, "will not guess which colour is live");
 	assert_int_equal(ps->n_actions, 0);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_rollback(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct plan_args args;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
@@ -617,11 +496,11 @@ static void test_rollback(void **state)
 	char *spec = desired_spec(&f);
 	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
 	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
-	add_edge(&f, "green", "green", 2, "10.0.0.3:8080", "10.0.0.3:8080");
+	pfx_add_edge(&f, "green", "green", 2, "10.0.0.3:8080", "10.0.0.3:8080");
 	plan_args_init(&args);
 	args.kind = PLAN_ROLLBACK;
 	bg_strv_push(&args.sites, "shop");
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_ops(&p, "switch edge EDGE\n");
 	assert_string_equal(p.actions[0].colour, "blue");
 	assert_string_equal(p.actions[0].reject_spec, spec);
@@ -635,23 +514,23 @@ static void test_rollback(void **state)
 			f.obs.containers[i].state = OBS_CSTATE_EXITED;
 		}
 	}
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_int_equal(p.n_actions, 0);
 	th_assert_contains(plan_site_find(&p, "shop")->blocked, "is not running");
 	free(spec);
 	plan_args_release(&args);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_token_deterministic_and_sensitive(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan a, b, c;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
-	plan_ok(&f, NULL, &a);
-	plan_ok(&f, NULL, &b);
+	pfx_plan_ok(&f, NULL, &a);
+	pfx_plan_ok(&f, NULL, &b);
 	assert_string_equal(a.token, b.token);
 	/* A fact the plan depends on changes: the address of the live colour. */
 	for (size_t i = 0; i < f.obs.n_containers; i++) {
@@ -660,24 +539,24 @@ static void test_token_deterministic_and_sensitive(void **state)
 			f.obs.containers[i].nets[0].ip = bg_xstrdup("10.0.0.9");
 		}
 	}
-	plan_ok(&f, NULL, &c);
+	pfx_plan_ok(&f, NULL, &c);
 	assert_string_not_equal(a.token, c.token);
 	/* Same world, but an apply was started since (and interrupted): the
 	 * same plan must get a new token, the old one being used. */
 	struct plan d2;
 	f.obs.hist_tokens_used++;
-	plan_ok(&f, NULL, &d2);
+	pfx_plan_ok(&f, NULL, &d2);
 	assert_string_not_equal(c.token, d2.token);
 	plan_release(&d2);
 	plan_release(&a);
 	plan_release(&b);
 	plan_release(&c);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_snapshot_same_token(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan a, b;
 	struct obs o2;
 	struct bg_buf json = BG_BUF_INIT;
@@ -685,7 +564,7 @@ static void test_snapshot_same_token(void **state)
 	struct plan_args none;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
-	plan_ok(&f, NULL, &a);
+	pfx_plan_ok(&f, NULL, &a);
 	assert_int_equal(obs_to_json(&f.obs, &json), 0);
 	obs_init(&o2);
 	bg_diag_init(&d);
@@ -699,18 +578,18 @@ static void test_snapshot_same_token(void **state)
 	bg_buf_release(&json);
 	plan_release(&a);
 	plan_release(&b);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_orphans_volumes_services(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
 	add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
-	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
 	/* A container of a site with no file. */
 	struct obs_container *o = add_container(&f, "old-blue", "colour", "blue", 1, "x", 1,
 			"running", NULL);
@@ -726,7 +605,7 @@ static void test_orphans_volumes_services(void **state)
 			obs_labels_set(&f.obs.containers[i].labels, BG_LABEL_SPEC, "olddb");
 		}
 	}
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	/* Issue 13: a service that differs is recreated in the open (it was a note),
 	 * and in production after a backup (issue 12). */
 	assert_ops(&p,
@@ -745,19 +624,19 @@ static void test_orphans_volumes_services(void **state)
 	th_assert_contains(ps->notes.v[1], "db will be stopped for about 32 s");
 	free(spec);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_no_secrets_anywhere(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_buf text = BG_BUF_INIT, json = BG_BUF_INIT, sum = BG_BUF_INIT;
 	struct desired des;
 	struct bg_diag d;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	plan_render_text(&p, f.cfg, false, &text);
 	plan_render_json(&p, f.cfg, &json);
 	plan_render_summary(&p, &sum);
@@ -790,13 +669,13 @@ static void test_no_secrets_anywhere(void **state)
 	bg_buf_release(&json);
 	bg_buf_release(&sum);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 static void test_spec_ignores_routing(void **state)
 {
 	/* Domains, preview and health are routing/policy: same spec. Env is not. */
-	struct fx a, b, c;
+	struct pfx a, b, c;
 	fx_load(&a, "bluegreen-test/web:v2", NULL);
 	fx_load(&b, "bluegreen-test/web:v2", "health: {path: /healthz, retries: 3}\n");
 	fx_load(&c, "bluegreen-test/web:v2", "replicas: 2\n");
@@ -806,19 +685,19 @@ static void test_spec_ignores_routing(void **state)
 	free(sa);
 	free(sb);
 	free(sc);
-	fx_release(&a);
-	fx_release(&b);
-	fx_release(&c);
+	pfx_release(&a);
+	pfx_release(&b);
+	pfx_release(&c);
 }
 
 static void test_render_text(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct bg_buf text = BG_BUF_INIT;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	plan_render_text(&p, f.cfg, false, &text);
 	th_assert_contains(text.data, "install_mode production");
 	th_assert_contains(text.data, "shop (sites/shop.conf)");
@@ -833,14 +712,14 @@ static void test_render_text(void **state)
 	th_assert_contains(text.data, "\033[");
 	bg_buf_release(&text);
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 
 /* A rollback goes back only: never to the candidate, a rejected or a newer revision. */
 static void test_rollback_never_goes_forward(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	struct plan_args args;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
@@ -851,13 +730,13 @@ static void test_rollback_never_goes_forward(void **state)
 	plan_args_init(&args);
 	args.kind = PLAN_ROLLBACK;
 	bg_strv_push(&args.sites, "shop");
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_int_equal(p.n_actions, 0);
 	th_assert_contains(plan_site_find(&p, "shop")->blocked, "the candidate that never went live");
 	plan_release(&p);
 	free(spec);
 	plan_args_release(&args);
-	fx_release(&f);
+	pfx_release(&f);
 
 	/* After a rollback (blue v1 live, green v2 rejected): no second flip back. */
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
@@ -865,7 +744,7 @@ static void test_rollback_never_goes_forward(void **state)
 	spec = desired_spec(&f);
 	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
 	add_container(&f, "shop-green", "colour", "green", 1, "v3spec", 3, "running", "10.0.0.3");
-	add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
 	struct obs_hist_site *h = obs_hist_add(&f.obs);
 	h->site = bg_xstrdup("shop");
 	h->last_version = 3;
@@ -873,19 +752,19 @@ static void test_rollback_never_goes_forward(void **state)
 	plan_args_init(&args);
 	args.kind = PLAN_ROLLBACK;
 	bg_strv_push(&args.sites, "shop");
-	plan_ok(&f, &args, &p);
+	pfx_plan_ok(&f, &args, &p);
 	assert_int_equal(p.n_actions, 0);
 	th_assert_contains(plan_site_find(&p, "shop")->blocked, "already rolled back");
 	plan_release(&p);
 	free(spec);
 	plan_args_release(&args);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* The routing a switch installs is in the token: an edited domain makes it stale. */
 static void test_token_covers_routing(void **state)
 {
-	struct fx a, b;
+	struct pfx a, b;
 	struct plan pa, pb;
 	fx_load(&a, "bluegreen-test/web:v2", NULL);
 	fx_load(&b, "bluegreen-test/web:v2", NULL);
@@ -904,8 +783,8 @@ static void test_token_covers_routing(void **state)
 	assert_int_equal(cfg_load(&b.cfg, b.dir, 0, &d), 0);
 	bg_diag_release(&d);
 	/* Same world in both: a first deploy, i.e. a switch to blue. */
-	plan_ok(&a, NULL, &pa);
-	plan_ok(&b, NULL, &pb);
+	pfx_plan_ok(&a, NULL, &pa);
+	pfx_plan_ok(&b, NULL, &pb);
 	assert_int_equal(pa.n_actions, pb.n_actions);
 	assert_string_not_equal(pa.token, pb.token);
 	plan_release(&pa);
@@ -913,32 +792,32 @@ static void test_token_covers_routing(void **state)
 	free(conf);
 	free(edited);
 	free(rel);
-	fx_release(&a);
-	fx_release(&b);
+	pfx_release(&a);
+	pfx_release(&b);
 }
 
 /* No edge file: never guess between two populated colours, never remove a running one. */
 static void test_no_edge_file(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
 	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
 	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_int_equal(p.n_actions, 0);
 	th_assert_contains(plan_site_find(&p, "shop")->blocked, "will not guess which one was live");
 	plan_release(&p);
 	free(spec);
-	fx_release(&f);
+	pfx_release(&f);
 
 	/* One colour with an older version: the new one goes to the empty colour. */
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"create container shop-green\n"
 		"start container shop-green\n"
@@ -946,7 +825,7 @@ static void test_no_edge_file(void **state)
 		"backup backup shop\n"  /* issue 12: production backs up before a switch */
 		"switch edge EDGE\n");
 	plan_release(&p);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 
@@ -993,7 +872,7 @@ static void test_name_collisions(void **state)
 /* Secret values: out of the (published) spec hash, in a keyed label instead. */
 static void test_secrets_label(void **state)
 {
-	struct fx a, b;
+	struct pfx a, b;
 	struct plan p;
 	struct desired da, db;
 	struct bg_diag d;
@@ -1043,8 +922,8 @@ static void test_secrets_label(void **state)
 	struct obs_container *c = add_container(&b, "shop-blue", "colour", "blue", 1,
 			db.sites[0].spec, 1, "running", "10.0.0.2");
 	obs_labels_set(&c->labels, BG_LABEL_SECRETS, da.sites[0].secrets);
-	add_edge(&b, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
-	plan_ok(&b, NULL, &p);
+	pfx_add_edge(&b, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
+	pfx_plan_ok(&b, NULL, &p);
 	th_assert_contains(plan_site_find(&p, "shop")->candidate_after, "green");
 	assert_true(p.n_actions > 0);
 	plan_release(&p);
@@ -1060,7 +939,7 @@ static void test_secrets_label(void **state)
 	obs_labels_set(&c->labels, BG_LABEL_REPLICA, "1");
 	obs_labels_set(&c->labels, BG_LABEL_VERSION, "1");
 	obs_labels_set(&c->labels, BG_LABEL_SPEC, db.sites[0].spec);
-	plan_ok(&b, NULL, &p);
+	pfx_plan_ok(&b, NULL, &p);
 	assert_ops(&p, "");
 	plan_release(&p);
 
@@ -1068,14 +947,14 @@ static void test_secrets_label(void **state)
 	 * server's plan (with the key) gives when nothing changed (ADR 0010). */
 	c = (struct obs_container *)obs_container_find(&b.obs, "shop-blue");
 	obs_labels_set(&c->labels, BG_LABEL_SECRETS, db.sites[0].secrets);
-	plan_ok(&b, NULL, &p);
+	pfx_plan_ok(&b, NULL, &p);
 	assert_ops(&p, "");
 	assert_null(p.secrets_why);
 	char tok[PLAN_TOKEN_LEN + 1];
 	memcpy(tok, p.token, sizeof(tok));
 	plan_release(&p);
 	use_key(&b, NULL);
-	plan_ok(&b, NULL, &p);
+	pfx_plan_ok(&b, NULL, &p);
 	assert_ops(&p, "");
 	assert_string_equal(p.token, tok);
 	th_assert_contains(p.secrets_why, "secrets.key does not exist yet");
@@ -1087,7 +966,7 @@ static void test_secrets_label(void **state)
 	plan_release(&p);
 	b.obs.secrets.state = OBS_SECRETS_UNREADABLE;
 	b.obs.secrets.err = BG_ERRNO(EACCES);
-	plan_ok(&b, NULL, &p);
+	pfx_plan_ok(&b, NULL, &p);
 	assert_string_equal(p.token, tok);
 	th_assert_contains(p.secrets_why, "cannot read ");
 	th_assert_contains(p.secrets_why, "Permission denied");
@@ -1099,8 +978,8 @@ static void test_secrets_label(void **state)
 	free(conf);
 	free(text);
 	free(path);
-	fx_release(&a);
-	fx_release(&b);
+	pfx_release(&a);
+	pfx_release(&b);
 }
 
 
@@ -1176,7 +1055,7 @@ static void test_secrets_label_lengths(void **state)
  */
 static void test_ports_upstreams(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	/* This fixture runs in addresses mode: switch it to the default. */
@@ -1186,26 +1065,26 @@ static void test_ports_upstreams(void **state)
 	struct obs_container *c = add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
 			"running", "10.0.0.2");
 	obs_labels_set(&c->labels, BG_LABEL_HOSTPORT, "20007");
-	add_edge(&f, "blue", "blue", 1, "127.0.0.1:20007", "127.0.0.1:20007");
-	plan_ok(&f, NULL, &p);
+	pfx_add_edge(&f, "blue", "blue", 1, "127.0.0.1:20007", "127.0.0.1:20007");
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "");
 	plan_release(&p);
 	/* Restarted elsewhere: another address, same port: nothing to do. */
 	c = (struct obs_container *)obs_container_find(&f.obs, "shop-blue");
 	free(c->nets[0].ip);
 	c->nets[0].ip = bg_xstrdup("10.0.0.99");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "");
 	plan_release(&p);
 	/* Stopped: started again (drift), the edge file stays as it is. */
 	c->state = OBS_CSTATE_EXITED;
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"start container shop-blue\n"
 		"health container shop-blue\n");
 	plan_release(&p);
 	free(spec);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* examples/gitops: what CI runs on a config repository, for real. */
@@ -1237,7 +1116,7 @@ static void test_gitops_example(void **state)
 #define EVIL_RELOAD "reload: [/bin/sh, -c, \"id > /tmp/x\"]"
 
 /* Write global_conf with `from` replaced by `to` as f's global.conf, and reload it. */
-static void fx_global_edit(struct fx *f, const char *from, const char *to)
+static void fx_global_edit(struct pfx *f, const char *from, const char *to)
 {
 	const char *at = strstr(global_conf, from);
 	assert_non_null(at);
@@ -1267,11 +1146,11 @@ static void test_exec_settings_in_token(void **state)
 		{"install_mode: production\n", "install_mode: production\ndocker: {socket: /run/other.sock}\n"},
 		{"upstream: addresses\n", "upstream: addresses\n  traefik: {api: \"http://127.0.0.1:9\"}\n"},
 	};
-	struct fx f;
+	struct pfx f;
 	struct plan base;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
-	plan_ok(&f, NULL, &base);
+	pfx_plan_ok(&f, NULL, &base);
 	bool seen = false;
 	for (size_t i = 0; i < base.facts.n; i++) {
 		seen |= strcmp(base.facts.v[i], "exec edge.nginx.reload=[\"true\"]") == 0;
@@ -1280,7 +1159,7 @@ static void test_exec_settings_in_token(void **state)
 	for (size_t i = 0; i < BG_ARRAY_SIZE(edits); i++) {
 		struct plan p;
 		fx_global_edit(&f, edits[i][0], edits[i][1]);
-		plan_ok(&f, NULL, &p);
+		pfx_plan_ok(&f, NULL, &p);
 		/* The Traefik API does not apply to an nginx edge: same token. */
 		if (i == 5) {
 			assert_string_equal(p.token, base.token);
@@ -1292,7 +1171,7 @@ static void test_exec_settings_in_token(void **state)
 		fx_global_edit(&f, "install_mode", "install_mode"); /* back to global_conf */
 	}
 	plan_release(&base);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* Traefik's settings: its directories and API URL are facts too. */
@@ -1398,12 +1277,12 @@ static void test_exec_settings_as_written(void **state)
 /* What the plan shows: every setting when not compared, new ones, changed ones. */
 static void test_exec_settings_render(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct plan before, p;
 	struct bg_buf text = BG_BUF_INIT, json = BG_BUF_INIT;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
-	plan_ok(&f, NULL, &before);
+	pfx_plan_ok(&f, NULL, &before);
 	char *applied = plan_exec_to_json(&before);
 	th_assert_contains(applied, "\"edge.nginx.reload\":[\"true\"]");
 	th_assert_contains(applied, "\"edge.nginx.test\":[]");
@@ -1438,7 +1317,7 @@ static void test_exec_settings_render(void **state)
 
 	/* The reload command became a shell and the test went: named, with what it was. */
 	fx_global_edit(&f, "reload: [\"true\"]", EVIL_RELOAD);
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	assert_string_not_equal(p.token, before.token);
 	assert_int_equal(plan_exec_compare(&p, applied), 0);
 	assert_int_equal(plan_exec_changed(&p), 1);
@@ -1456,7 +1335,7 @@ static void test_exec_settings_render(void **state)
 	bg_buf_release(&text);
 	plan_release(&p);
 	fx_global_edit(&f, "reload: [\"true\"]", "reload: [\"a\\u001b[2Jb\"]");
-	plan_ok(&f, NULL, &p);
+	pfx_plan_ok(&f, NULL, &p);
 	plan_render_text(&p, f.cfg, false, &text);
 	th_assert_contains(text.data, "edge reload command: [\"a\\u001b[2Jb\"]");
 	th_assert_not_contains(text.data, "\033");
@@ -1469,7 +1348,7 @@ static void test_exec_settings_render(void **state)
 	free(applied);
 	plan_release(&p);
 	plan_release(&before);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /*
@@ -1479,7 +1358,7 @@ static void test_exec_settings_render(void **state)
  */
 static void test_exec_settings_observed_binary(void **state)
 {
-	struct fx f;
+	struct pfx f;
 	struct th_run r;
 	struct bg_buf json = BG_BUF_INIT;
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
@@ -1515,7 +1394,7 @@ static void test_exec_settings_observed_binary(void **state)
 	free(t2);
 	free(snap);
 	bg_buf_release(&json);
-	fx_release(&f);
+	pfx_release(&f);
 }
 
 /* Every plan kind has exactly one reconciler whose handles() claims it:

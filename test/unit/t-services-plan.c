@@ -13,24 +13,12 @@
 #include "plan.h"
 #include "rec.h"
 #include "rt.h"
+#include "plan-fx.h"
 #include "th.h"
 
-static const char *global_conf =
-	"install_mode: staging\n"
-	"state_dir: state\n"
-	"edge:\n"
-	"  kind: nginx\n"
-	"  network: bgt-edge\n"
-	"  nginx:\n"
-	"    conf_dir: nginx\n"
-	"    reload: [\"true\"]\n"
-	"    test: []\n"
-	"    upstream: addresses\n";
-
+/* The shared plan fixture and the desired state built from it. */
 struct fx {
-	char *dir;
-	struct cfg *cfg;
-	struct obs obs;
+	struct pfx pfx;
 	struct desired des;
 };
 
@@ -39,9 +27,7 @@ static void fx_load(struct fx *f, const char *db_image, const char *site_extra,
 		const char *db_extra)
 {
 	struct bg_diag d;
-	bg_diag_init(&d);
-	f->dir = th_tmpdir("services");
-	th_write(f->dir, "global.conf", global_conf);
+	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/db:1", "bluegreen-test/db:2"};
 	char *sc = bg_xasprintf(
 		"site: shop\n"
 		"domains: [shop.example.com]\n"
@@ -55,37 +41,20 @@ static void fx_load(struct fx *f, const char *db_image, const char *site_extra,
 		"%s"
 		"depends_on: [db]\n"
 		"%s", db_image, db_extra ? db_extra : "", site_extra ? site_extra : "");
-	th_write(f->dir, "sites/shop.conf", sc);
+	char *g = pfx_global_conf("staging");
+	pfx_load(&f->pfx, "services", g, sc, refs, 3);
+	free(g);
 	free(sc);
-	int err = cfg_load(&f->cfg, f->dir, 0, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	bg_diag_release(&d);
-	obs_init(&f->obs);
-	f->obs.engine_version = bg_xstrdup("20.10.24");
-	f->obs.api_version = bg_xstrdup("1.41");
-	f->obs.edge_kind = bg_xstrdup("nginx");
-	const char *refs[] = {"bluegreen-test/web:v1", "bluegreen-test/db:1", "bluegreen-test/db:2"};
-	for (size_t i = 0; i < 3; i++) {
-		struct obs_image *im = obs_image_add(&f->obs);
-		im->ref = bg_xstrdup(refs[i]);
-		im->id = bg_xasprintf("sha256:%zu%zu%zu", i, i, i);
-	}
-	obs_finish(&f->obs);
+	obs_finish(&f->pfx.obs);
 	bg_diag_init(&d);
-	assert_int_equal(des_build(&f->des, f->cfg, &f->obs, &d), 0);
+	assert_int_equal(des_build(&f->des, f->pfx.cfg, &f->pfx.obs, &d), 0);
 	bg_diag_release(&d);
 }
 
 static void fx_release(struct fx *f)
 {
 	des_release(&f->des);
-	obs_release(&f->obs);
-	cfg_destroy(f->cfg);
-	th_rm_rf(f->dir);
-	free(f->dir);
+	pfx_release(&f->pfx);
 }
 
 /*
@@ -145,16 +114,16 @@ static void add_infra(struct fx *f, const char *db_spec, const char *db_image)
 {
 	const char *nets[] = {"bgt-edge", "shop-net"};
 	for (size_t i = 0; i < 2; i++) {
-		struct obs_network *n = obs_network_add(&f->obs);
+		struct obs_network *n = obs_network_add(&f->pfx.obs);
 		n->name = bg_xstrdup(nets[i]);
 		n->id = bg_xasprintf("net%zu", i);
 		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
 	}
-	struct obs_volume *v = obs_volume_add(&f->obs);
+	struct obs_volume *v = obs_volume_add(&f->pfx.obs);
 	v->name = bg_xstrdup("shop-pgdata");
 	obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");
 	obs_labels_set(&v->labels, BG_LABEL_SITE, "shop");
-	struct obs_container *c = obs_container_add(&f->obs);
+	struct obs_container *c = obs_container_add(&f->pfx.obs);
 	c->name = bg_xstrdup("shop-db");
 	c->id = bg_xstrdup("id-shop-db");
 	c->image = bg_xstrdup(db_image);
@@ -167,34 +136,6 @@ static void add_infra(struct fx *f, const char *db_spec, const char *db_image)
 	obs_labels_set(&c->labels, BG_LABEL_IMAGE, db_image);
 }
 
-static void plan_of(struct fx *f, struct plan *p)
-{
-	struct bg_diag d;
-	struct plan_args none;
-	bg_diag_init(&d);
-	plan_args_init(&none);
-	obs_finish(&f->obs);
-	int err = rec_plan_build(p, f->cfg, &f->obs, &none, &d);
-	if (err) {
-		bg_diag_print(&d, stderr);
-	}
-	assert_int_equal(err, 0);
-	plan_args_release(&none);
-	bg_diag_release(&d);
-}
-
-/* "op kind name" of the site's actions, one per line. */
-static char *ops(const struct plan *p)
-{
-	struct bg_buf b = BG_BUF_INIT;
-	for (size_t i = 0; i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i];
-		bg_buf_addf(&b, "%s %s %s\n", plan_op_name(a->op), plan_kind_name(a->kind),
-				a->kind == PLAN_KIND_EDGE ? "EDGE" : a->name);
-	}
-	return bg_buf_detach(&b, NULL);
-}
-
 /* A new image for db: a recreate in the open, with its downtime, never a note only. */
 static void test_service_image_change_is_recreate(void **state)
 {
@@ -204,8 +145,8 @@ static void test_service_image_change_is_recreate(void **state)
 	fx_load(&old, "bluegreen-test/db:1", NULL, NULL);
 	fx_load(&f, "bluegreen-test/db:2", NULL, "    health: {interval: 2s, retries: 10}\n");
 	add_infra(&f, old.des.sites[0].services[0].spec, "bluegreen-test/db:1");
-	plan_of(&f, &p);
-	char *got = ops(&p);
+	pfx_plan_ok(&f.pfx, NULL, &p);
+	char *got = pfx_ops(&p, false);
 	th_assert_contains(got,
 		"stop service shop-db\n"
 		"remove service shop-db\n"
@@ -236,8 +177,8 @@ static void test_service_image_change_is_recreate(void **state)
 	struct fx g;
 	fx_load(&g, "bluegreen-test/db:3", NULL, NULL);
 	add_infra(&g, old.des.sites[0].services[0].spec, "bluegreen-test/db:1");
-	plan_of(&g, &p);
-	got = ops(&p);
+	pfx_plan_ok(&g.pfx, NULL, &p);
+	got = pfx_ops(&p, false);
 	th_assert_contains(got, "pull image bluegreen-test/db:3\nstop service shop-db\n");
 	free(got);
 	plan_release(&p);
@@ -281,8 +222,8 @@ static void test_depends_on_order(void **state)
 	struct fx f;
 	struct plan p;
 	fx_load(&f, "bluegreen-test/db:1", NULL, "    health: {tcp: 5432}\n");
-	plan_of(&f, &p);
-	char *got = ops(&p);
+	pfx_plan_ok(&f.pfx, NULL, &p);
+	char *got = pfx_ops(&p, false);
 	th_assert_contains(got,
 		"create service shop-db\n"
 		"start service shop-db\n"
@@ -294,9 +235,9 @@ static void test_depends_on_order(void **state)
 	struct fx g;
 	fx_load(&g, "bluegreen-test/db:1", NULL, NULL);
 	add_infra(&g, g.des.sites[0].services[0].spec, "bluegreen-test/db:1");
-	g.obs.containers[0].state = OBS_CSTATE_EXITED;
-	plan_of(&g, &p);
-	got = ops(&p);
+	g.pfx.obs.containers[0].state = OBS_CSTATE_EXITED;
+	pfx_plan_ok(&g.pfx, NULL, &p);
+	got = pfx_ops(&p, false);
 	th_assert_contains(got, "start service shop-db\nhealth service shop-db\n"
 			"create container shop-blue\n");
 	free(got);
