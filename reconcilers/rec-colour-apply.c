@@ -153,22 +153,6 @@ static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
 	return err;
 }
 
-static int sleep_ms(struct rec_apply_ctx *ctx, uint64_t ms)
-{
-	int64_t end = bg_mono_ms() + (int64_t)ms;
-	for (;;) {
-		if (ctx->cancel && *ctx->cancel) {
-			return BG_ECANCELLED;
-		}
-		int64_t left = end - bg_mono_ms();
-		if (left <= 0) {
-			return 0;
-		}
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = (left > 100 ? 100 : left) * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* What the gate keeps per replica between its rounds. */
 struct gate_replica {
 	bool ok;              /* passed */
@@ -386,7 +370,7 @@ static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 		rec_progress(ctx, true, "%s-%s: healthy %u/%u, try %u/%u, waiting %s (%s)",
 				s->name, a->colour, healthy, n, attempt, cs->health.retries, iv,
 				last ? last : "");
-		err = sleep_ms(ctx, cs->health.interval_ms);
+		err = rec_pause_ms(ctx, cs->health.interval_ms);
 		if (err) {
 			goto out;
 		}
@@ -470,7 +454,7 @@ int rec_colour__apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	case PLAN_OP_DRAIN:
 		rec_progress(ctx, false, "%s-%s: draining for %" PRIu64 "ms", s->name, a->colour,
 				a->ms);
-		return sleep_ms(ctx, a->ms);
+		return rec_pause_ms(ctx, a->ms);
 	default:
 		BG_BUG("colour: unexpected op %s", plan_op_name(a->op));
 	}

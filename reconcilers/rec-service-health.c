@@ -153,23 +153,6 @@ static int check_once(struct rec_apply_ctx *ctx, const struct des_site *s,
 	return err;
 }
 
-/* Sleep ms, or less when the apply is cancelled (BG_ECANCELLED). */
-static int pause_ms(struct rec_apply_ctx *ctx, uint64_t ms)
-{
-	int64_t end = bg_mono_ms() + (int64_t)ms;
-	for (;;) {
-		if (ctx->cancel && *ctx->cancel) {
-			return BG_ECANCELLED;
-		}
-		int64_t left = end - bg_mono_ms();
-		if (left <= 0) {
-			return 0;
-		}
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = (left > 100 ? 100 : left) * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-}
-
 int rec_service_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 		const struct des_service *sv, struct bg_diag *d)
 {
@@ -182,7 +165,7 @@ int rec_service_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 
 	for (unsigned i = 0; i < tries && !ok; i++) {
 		if (i) {
-			err = pause_ms(ctx, h->interval_ms);
+			err = rec_pause_ms(ctx, h->interval_ms);
 		}
 		if (!err) {
 			err = check_once(ctx, s, sv, &ok, &last, d);

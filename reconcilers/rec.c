@@ -8,6 +8,8 @@
 #include "edge.h"
 #include "rec.h"
 
+#include <time.h>
+
 static int strp_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -189,4 +191,20 @@ void rec_progress(struct rec_apply_ctx *ctx, bool transient, const char *fmt, ..
 		bg_log(BG_LOG_INFO, "%s", line);
 	}
 	free(line);
+}
+
+int rec_pause_ms(struct rec_apply_ctx *ctx, uint64_t ms)
+{
+	int64_t end = bg_mono_ms() + (int64_t)ms;
+	for (;;) {
+		if (ctx->cancel && *ctx->cancel) {
+			return BG_ECANCELLED;
+		}
+		int64_t left = end - bg_mono_ms();
+		if (left <= 0) {
+			return 0;
+		}
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (left > 100 ? 100 : left) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }

@@ -139,6 +139,9 @@ int rec_edge_read(const struct cfg *cfg, struct obs *o);
 
 /* Record a container's facts (id, state, health, spec, version, IPs). */
 void rec_fact_container(struct plan *p, const struct obs_container *c);
+/* Sleep ms, or less when the apply is cancelled (BG_ECANCELLED): the
+ * gates' intervals and the drain. */
+int rec_pause_ms(struct rec_apply_ctx *ctx, uint64_t ms);
 /* Report progress (a line for the convergence log, or a transient status). */
 void rec_progress(struct rec_apply_ctx *ctx, bool transient, const char *fmt, ...)
 	BG_PRINTF(3, 4);
