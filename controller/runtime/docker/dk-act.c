@@ -182,32 +182,13 @@ out:
 	return err;
 }
 
-/*
- * The scope guard of destructive calls: BG_ENOT_FOUND if the container is
- * not there, BG_ECONFLICT if it is not ours. Its id never changes, so the
- * answer stays true for the call that follows.
- */
-static int container_guard(struct dk_client *dk, const char *id, struct bg_diag *d)
-{
-	struct json_object *j = NULL;
-	int err = dk__inspect_json(dk, id, &j, d);
-
-	if (!err && !dk__inspect_managed(j)) {
-		dk__error(d, "container '%s' is not managed by bluegreen (no label "
-				BG_LABEL_MANAGED "=true); not touching it", id);
-		err = BG_ECONFLICT;
-	}
-	json_object_put(j);
-	return err;
-}
-
 static int container_post(struct dk_client *dk, const char *id, const char *what,
 		const char *query, uint64_t timeout_ms, struct bg_diag *d)
 {
 	char *esc = dk__url_escape(id);
 	char *path = bg_xasprintf("/containers/%s/%s%s", esc, what, query ? query : "");
 	long status = 0;
-	int err = container_guard(dk, id, d);
+	int err = dk__guard_managed(dk, id, d);
 
 	if (!err) {
 		/* 304: already in that state, which is what we wanted. */
@@ -242,7 +223,7 @@ int dk_container_remove(struct dk_client *dk, const char *id, struct bg_diag *d)
 	int err;
 
 	bg_diag_init(&tmp);
-	err = container_guard(dk, id, &tmp);
+	err = dk__guard_managed(dk, id, &tmp);
 	if (err == BG_ENOT_FOUND) {
 		err = 0; /* already gone */
 		goto out;

@@ -48,20 +48,12 @@ int dk_container_cstate(struct dk_client *dk, const char *id_or_name, struct dk_
 		struct bg_diag *d)
 {
 	struct json_object *j = NULL;
-	int err = dk__inspect_json(dk, id_or_name, &j, d);
+	int err = dk__inspect_ours(dk, id_or_name, &j, d);
 
 	memset(st, 0, sizeof(*st));
-	if (err) {
-		goto out;
+	if (!err) {
+		err = dk_parse_cstate(j, st, d);
 	}
-	if (!dk__inspect_managed(j)) {
-		dk__error(d, "container '%s' is not managed by bluegreen (no label "
-				BG_LABEL_MANAGED "=true)", id_or_name);
-		err = BG_ENOT_FOUND;
-		goto out;
-	}
-	err = dk_parse_cstate(j, st, d);
-out:
 	json_object_put(j);
 	return err;
 }

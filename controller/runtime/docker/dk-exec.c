@@ -35,21 +35,6 @@ static struct json_object *argv_json(char *const *v)
 	return a;
 }
 
-/* Refuse a container without our label before touching it. */
-static int guard_managed(struct dk_client *dk, const char *id, struct bg_diag *d)
-{
-	struct json_object *j = NULL;
-	int err = dk__inspect_json(dk, id, &j, d);
-
-	if (!err && !dk__inspect_managed(j)) {
-		dk__error(d, "container '%s' is not managed by bluegreen (no label "
-				BG_LABEL_MANAGED "=true)", id);
-		err = BG_ECONFLICT;
-	}
-	json_object_put(j);
-	return err;
-}
-
 static int exec_create(struct dk_client *dk, const char *id, const struct dk_exec *x,
 		char **exec_id, struct bg_diag *d)
 {
@@ -314,7 +299,7 @@ int dk_exec_run(struct dk_client *dk, const char *id, struct dk_exec *x, struct 
 	const char *body = "{\"Detach\":false,\"Tty\":false}";
 	int fd = -1, err;
 
-	err = guard_managed(dk, id, d);
+	err = dk__guard_managed(dk, id, d);
 	if (!err) {
 		err = exec_create(dk, id, x, &eid, d);
 	}
@@ -403,7 +388,7 @@ static int archive_xfer(struct dk_client *dk, const char *method, const char *id
 	struct dk__req r;
 	char *eid = dk__url_escape(id), *epath = dk__url_escape(dir);
 	char *path = bg_xasprintf("/containers/%s/archive?path=%s", eid, epath);
-	int err = guard_managed(dk, id, d);
+	int err = dk__guard_managed(dk, id, d);
 
 	dk__req_init(&r);
 	if (err) {
@@ -519,7 +504,7 @@ int dk_helper_remove(struct dk_client *dk, const char *id, struct bg_diag *d)
 {
 	char *esc = dk__url_escape(id);
 	char *path = bg_xasprintf("/containers/%s?force=1&v=1", esc);
-	int err = guard_managed(dk, id, d);
+	int err = dk__guard_managed(dk, id, d);
 
 	if (err == BG_ENOT_FOUND) {
 		err = 0; /* gone already */
@@ -541,7 +526,7 @@ int dk_container_wait(struct dk_client *dk, const char *id, int *exit_code,
 	char *path = bg_xasprintf("/containers/%s/wait", esc);
 	struct json_object *j = NULL;
 	int64_t v = -1;
-	int err = guard_managed(dk, id, d);
+	int err = dk__guard_managed(dk, id, d);
 
 	if (!err) {
 		err = dk__call(dk, "POST", path, NULL, (uint64_t)DK_STREAM_STALL_S * 1000, NULL,

@@ -102,5 +102,18 @@ int dk__inspect_json(struct dk_client *dk, const char *id_or_name,
 		struct json_object **out, struct bg_diag *d);
 /* Does an inspect document carry io.bluegreen.managed=true? */
 bool dk__inspect_managed(struct json_object *j);
+/*
+ * The inspect document of a managed container into *out (a new reference;
+ * out may be NULL). A container without our label is answered as a
+ * missing one (BG_ENOT_FOUND, for readers: its details are never copied
+ * anywhere, SPEC §4), and its document is not kept.
+ */
+int dk__inspect_ours(struct dk_client *dk, const char *id_or_name,
+		struct json_object **out, struct bg_diag *d);
+/* The scope guard of destructive calls and execs: 0 for a managed
+ * container, BG_ENOT_FOUND if it is not there, BG_ECONFLICT (a message
+ * naming it) if it is not ours. Its id never changes, so the answer stays
+ * true for the call that follows. */
+int dk__guard_managed(struct dk_client *dk, const char *id, struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_DK_INT_H */

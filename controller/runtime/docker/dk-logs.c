@@ -211,21 +211,13 @@ static int container_tty(struct dk_client *dk, const char *id, bool *tty,
 		struct bg_diag *d)
 {
 	struct json_object *j = NULL;
-	int err = dk__inspect_json(dk, id, &j, d);
+	int err = dk__inspect_ours(dk, id, &j, d);
 
-	if (err) {
-		goto out;
+	if (!err) {
+		struct json_object *t = dk__jget(dk__jget(j, "Config", json_type_object),
+				"Tty", json_type_boolean);
+		*tty = t && json_object_get_boolean(t);
 	}
-	if (!dk__inspect_managed(j)) {
-		dk__error(d, "container '%s' is not managed by bluegreen (no label "
-				BG_LABEL_MANAGED "=true)", id);
-		err = BG_ENOT_FOUND;
-		goto out;
-	}
-	struct json_object *t = dk__jget(dk__jget(j, "Config", json_type_object), "Tty",
-			json_type_boolean);
-	*tty = t && json_object_get_boolean(t);
-out:
 	json_object_put(j);
 	return err;
 }

@@ -13,20 +13,6 @@
 #include "rt.h"
 #include "dk-svc-rt.h"
 
-/* A managed container, or an error naming it (as dk-act's scope guard). */
-static int svc_guard(struct dk_client *dk, const char *id, struct bg_diag *d)
-{
-	struct json_object *j = NULL;
-	int err = dk__inspect_json(dk, id, &j, d);
-	if (!err && !dk__inspect_managed(j)) {
-		dk__error(d, "container '%s' is not managed by bluegreen (no label "
-				BG_LABEL_MANAGED "=true); not touching it", id);
-		err = BG_ECONFLICT;
-	}
-	json_object_put(j);
-	return err;
-}
-
 static uint64_t juint(struct json_object *o, const char *key)
 {
 	int64_t v = 0;
@@ -68,7 +54,7 @@ int dk_container_stats(struct dk_client *dk, const char *id, struct dk_stats *st
 	struct json_object *j = NULL;
 	char *esc = dk__url_escape(id);
 	char *path = bg_xasprintf("/containers/%s/stats?stream=false", esc);
-	int err = svc_guard(dk, id, d);
+	int err = dk__guard_managed(dk, id, d);
 
 	memset(st, 0, sizeof(*st));
 	if (!err) {
@@ -140,7 +126,7 @@ int dk_exec_check(struct dk_client *dk, const char *id, char *const *argv,
 	json_object_object_add(body, "Cmd", cmd);
 	err = dk__ensure_api(dk, d);
 	if (!err) {
-		err = svc_guard(dk, id, d);
+		err = dk__guard_managed(dk, id, d);
 	}
 	if (err) {
 		goto out;

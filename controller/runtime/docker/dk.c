@@ -117,25 +117,52 @@ bool dk__inspect_managed(struct json_object *j)
 	return dk_labels_managed(labels);
 }
 
-int dk_container_inspect(struct dk_client *dk, const char *id_or_name,
-		struct obs_container *c, struct bg_diag *d)
+int dk__inspect_ours(struct dk_client *dk, const char *id_or_name,
+		struct json_object **out, struct bg_diag *d)
 {
 	struct json_object *j = NULL;
 	int err = dk__inspect_json(dk, id_or_name, &j, d);
 
-	if (err) {
-		goto out;
-	}
-	/* Checked before parsing: an unmanaged container's details are
-	 * never copied anywhere (SPEC §4). Same answer as a missing one. */
-	if (!dk__inspect_managed(j)) {
+	if (!err && !dk__inspect_managed(j)) {
 		dk__error(d, "container '%s' is not managed by bluegreen (no label "
 				BG_LABEL_MANAGED "=true)", id_or_name);
 		err = BG_ENOT_FOUND;
-		goto out;
 	}
-	err = dk_parse_container_inspect(j, c, d);
-out:
+	if (err || !out) {
+		json_object_put(j);
+		j = NULL;
+	}
+	if (out) {
+		*out = j;
+	}
+	return err;
+}
+
+int dk__guard_managed(struct dk_client *dk, const char *id, struct bg_diag *d)
+{
+	struct json_object *j = NULL;
+	int err = dk__inspect_json(dk, id, &j, d);
+
+	if (!err && !dk__inspect_managed(j)) {
+		dk__error(d, "container '%s' is not managed by bluegreen (no label "
+				BG_LABEL_MANAGED "=true); not touching it", id);
+		err = BG_ECONFLICT;
+	}
+	json_object_put(j);
+	return err;
+}
+
+int dk_container_inspect(struct dk_client *dk, const char *id_or_name,
+		struct obs_container *c, struct bg_diag *d)
+{
+	struct json_object *j = NULL;
+	/* Checked before parsing: an unmanaged container's details are
+	 * never copied anywhere (SPEC §4). */
+	int err = dk__inspect_ours(dk, id_or_name, &j, d);
+
+	if (!err) {
+		err = dk_parse_container_inspect(j, c, d);
+	}
 	json_object_put(j);
 	return err;
 }
