@@ -112,6 +112,8 @@ enum plan_kind_of_plan {
 	PLAN_PURGE,   /* plan --purge SITE: a removed site's volumes (sites holds SITE) */
 };
 
+const char *plan_of_name(enum plan_kind_of_plan kind); /* "converge", "rollback", ... */
+
 /* What was asked: part of the token, stored with the plan in the history.
  * The members after retry are written to JSON only when set, so the
  * tokens of plans that do not use them are unchanged. */
