@@ -8,7 +8,10 @@
                              on this TCP connection, HDR is the Connection
                              header received, "-" when none); GET
                              /slow?ms=N first waits N ms and answers "slow";
-                             POST reads the whole body and answers "bytes=N"
+                             POST reads the whole body and answers "bytes=N";
+                             GET /status?code=N answers status N with body
+                             "status N"; every answer carries the header
+                             "X-Backend: edge-backend" (t-checks)
 
 Listens on 127.0.0.1 only; runs until killed.
 
@@ -48,9 +51,10 @@ def http(port):
             super().setup()
             self.served = 0
 
-        def answer(self, text):
+        def answer(self, text, code=200):
             body = text.encode()
-            self.send_response(200)
+            self.send_response(code)
+            self.send_header("X-Backend", "edge-backend")
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -61,6 +65,10 @@ def http(port):
             if self.path.startswith("/slow?ms="):
                 time.sleep(int(self.path.split("=", 1)[1]) / 1000.0)
                 self.answer("slow")
+                return
+            if self.path.startswith("/status?code="):
+                code = int(self.path.split("=", 1)[1])
+                self.answer("status %d" % code, code)
                 return
             self.answer("requests=%d connection=%s" %
                         (self.served, self.headers.get("Connection", "-")))
