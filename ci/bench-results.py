@@ -7,7 +7,8 @@ into build/bench/results.json (docs/benchmarks.md describes every field).
 
   bench-results.py merge --dir DIR --out FILE [--status NAME=STATE]...
                          [--meta KEY=VALUE]...
-      DIR holds plan.json, switch.json, watch.json (the fragments). STATE is
+      DIR holds plan.json, switch.json, watch.json, backup.json (the
+      fragments; backup's part has no required keys). STATE is
       ran, failed, skipped or "not selected". Only the fragment of a
       benchmark that ran is merged; every other benchmark's part is null.
       A benchmark that ran but left no usable fragment becomes "no figures".
@@ -33,13 +34,14 @@ import os
 import re
 import sys
 
-BENCHMARKS = ("plan", "switch", "watch")
+BENCHMARKS = ("plan", "switch", "watch", "backup")
 # The parts of results.json each benchmark's fragment owns: the required
 # ones (issue 10) and the extras next to them.
 OWNS = {
     "plan": ("plan_scale", "plan"),
     "switch": ("switch",),
     "watch": ("idle", "event_latency_ms", "watch"),
+    "backup": ("backup",),
 }
 # Required leaves, per part (issue 10, Rules). plan_scale is a list of rows.
 REQUIRED = {

@@ -4,7 +4,7 @@
 # `./run.sh bench` calls this after installing the tools and starting dockerd.
 #
 #   ci/bench.sh                 all of them
-#   ci/bench.sh plan switch     only those named (plan, switch, watch)
+#   ci/bench.sh plan switch     only those named (plan, switch, watch, backup)
 #
 #   plan    build-bench/test/bench-plan     plan/validate at 1..5000 sites vs
 #                                           docker-compose config (issue 3)
@@ -15,6 +15,10 @@
 #                                           before/after, issue 11)
 #   watch   build-bench/test/bench-watch or test/bench/bench-watch.sh, when
 #           it exists (the watch daemon's own benchmark)
+#   backup  test/bench/bench-backup.sh      backup and restore time and size
+#                                           (1 GiB volume, 100 MB MariaDB) vs
+#                                           tar and mariadb-dump by hand
+#                                           (issue 12)
 #
 # At the end the figures of the run go to one file, build/bench/results.json
 # (docs/benchmarks.md, "results.json"): each benchmark writes its fragment
@@ -38,7 +42,7 @@ say() { printf 'bench: %s\n' "$*"; }
 
 SELECTED="$*"
 for s in $SELECTED; do
-	case $s in plan | switch | watch) ;; *) say "unknown benchmark '$s' (plan, switch, watch)"; exit 1 ;; esac
+	case $s in plan | switch | watch | backup) ;; *) say "unknown benchmark '$s' (plan, switch, watch, backup)"; exit 1 ;; esac
 done
 
 # A directory configured before benchmarks was a feature is set up afresh.
@@ -62,7 +66,7 @@ bt=$(meson introspect "$BUILD" --buildoptions 2>/dev/null |
 
 # The figures of an earlier run must never be merged into this one's.
 mkdir -p "$OUT" || { say "cannot create $OUT"; exit 1; }
-rm -f "$OUT/plan.json" "$OUT/switch.json" "$OUT/watch.json" "$OUT/results.json"
+rm -f "$OUT/plan.json" "$OUT/switch.json" "$OUT/watch.json" "$OUT/backup.json" "$OUT/results.json"
 
 ver() { "$@" 2>&1 | head -n 1; }
 m_date=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
@@ -122,6 +126,10 @@ if want watch; then
 		say "watch: skipped: neither $BUILD/test/bench-watch nor test/bench/bench-watch.sh exists yet"
 		STATUS="$STATUS watch=skipped"
 	fi
+fi
+if want backup; then
+	case $BUILD in /*) bdir=$BUILD ;; *) bdir=$(pwd)/$BUILD ;; esac
+	run backup test/bench/bench-backup.sh "$bdir"
 fi
 
 # One file with the figures of the run (python3: ./run.sh bench installs it

@@ -574,9 +574,10 @@ static int backup_rollback(struct rec_diff_ctx *ctx)
 	if (b) {
 		plan_note_add(ctx->plan, ps, "the database may have been migrated by v%u: backup "
 				"%s was taken while v%u was live, before that switch; this rollback "
-				"switches the code only and restores no data; to restore that backup "
-				"too: bluegreen plan --restore %s@%s --rollback", ps->version_before,
-				b->id, ps->version_after, site, b->id);
+				"switches the code only and restores no data; rollback + restore "
+				"backup %s: bluegreen rollback %s --restore %s (the same plan as "
+				"bluegreen plan --restore %s@%s --rollback)", ps->version_before,
+				b->id, ps->version_after, b->id, site, b->id, site, b->id);
 	}
 	return 0;
 }

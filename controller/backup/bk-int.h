@@ -31,6 +31,18 @@ int bk__reader_open(struct bk__reader **out, const char *path, struct bg_diag *d
 ssize_t bk__reader_source(void *arg, void *buf, size_t cap);
 void bk__reader_close(struct bk__reader *r); /* NULL-safe */
 
+/*
+ * A dk_source_fn over a reader of a pg_dumpall script for the postgres
+ * preset: in the globals section (before the first \connect line) it
+ * leaves out the lines that drop and create the role the restore connects
+ * as, which always fail (ADR 0016, docs/backups.md); everything else
+ * passes unchanged.
+ */
+struct bk__pg_filter;
+struct bk__pg_filter *bk__pg_filter_new(struct bk__reader *r, const char *role);
+ssize_t bk__pg_filter_source(void *arg, void *buf, size_t cap);
+void bk__pg_filter_free(struct bk__pg_filter *f); /* NULL-safe; not the reader */
+
 /* sha256 and size of a stored file (not following links). */
 int bk__file_hash(const char *path, uint64_t *bytes, char sha256[65]);
 

@@ -202,6 +202,90 @@ void bk__reader_close(struct bk__reader *r)
 	}
 }
 
+/*
+ * pg_dumpall --clean writes "DROP ROLE IF EXISTS R;" and "CREATE ROLE R;"
+ * for every role, the one it ran as too; run by that role, both fail
+ * ("current user cannot be dropped", "already exists"), which stops a
+ * restore under ON_ERROR_STOP. Only whole lines of the globals section
+ * (roles and tablespaces come before the first \connect) are matched, so
+ * table data, which comes after, is never looked at.
+ */
+struct bk__pg_filter {
+	struct bk__reader *r;
+	char *drop, *drop_if, *create; /* the lines left out, with their '\n' */
+	bool globals;                  /* still before the first \connect */
+	bool line_start;               /* line[] starts a line */
+	char line[4096];
+	size_t len, off;               /* line[off..len) not yet passed on */
+};
+
+struct bk__pg_filter *bk__pg_filter_new(struct bk__reader *r, const char *role)
+{
+	struct bk__pg_filter *f = bg_xcalloc(1, sizeof(*f));
+	f->r = r;
+	f->drop = bg_xasprintf("DROP ROLE %s;\n", role);
+	f->drop_if = bg_xasprintf("DROP ROLE IF EXISTS %s;\n", role);
+	f->create = bg_xasprintf("CREATE ROLE %s;\n", role);
+	f->globals = true;
+	f->line_start = true;
+	return f;
+}
+
+/* The next line (or piece of a long one) of the globals section into f->line. */
+static int pg_filter_next(struct bk__pg_filter *f)
+{
+	for (;;) {
+		if (!gzgets(f->r->gz, f->line, (int)sizeof(f->line))) {
+			int zerr = Z_OK;
+			gzerror(f->r->gz, &zerr);
+			return zerr == Z_OK || zerr == Z_STREAM_END ? 0 : BG_ECORRUPT;
+		}
+		size_t n = strlen(f->line);
+		bool whole = f->line_start && n && f->line[n - 1] == '\n';
+		bool starts = f->line_start;
+		f->line_start = n && f->line[n - 1] == '\n';
+		if (whole && (strcmp(f->line, f->drop) == 0 ||
+					strcmp(f->line, f->drop_if) == 0 ||
+					strcmp(f->line, f->create) == 0)) {
+			continue;
+		}
+		if (starts && strncmp(f->line, "\\connect", 8) == 0) {
+			f->globals = false;
+		}
+		f->len = n;
+		f->off = 0;
+		return 1;
+	}
+}
+
+ssize_t bk__pg_filter_source(void *arg, void *buf, size_t cap)
+{
+	struct bk__pg_filter *f = arg;
+	if (f->off == f->len) {
+		if (!f->globals) {
+			return bk__reader_source(f->r, buf, cap);
+		}
+		int got = pg_filter_next(f);
+		if (got <= 0) {
+			return got;
+		}
+	}
+	size_t n = f->len - f->off < cap ? f->len - f->off : cap;
+	memcpy(buf, f->line + f->off, n);
+	f->off += n;
+	return (ssize_t)n;
+}
+
+void bk__pg_filter_free(struct bk__pg_filter *f)
+{
+	if (f) {
+		free(f->drop);
+		free(f->drop_if);
+		free(f->create);
+		free(f);
+	}
+}
+
 int bk__file_hash(const char *path, uint64_t *bytes, char sha256[65])
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -9,6 +9,10 @@
  * image of the site, trying the images of the services that mount the
  * volume first, then the site's, then the other services', and moves on
  * when an image has no find (ADR 0016).
+ *
+ * A postgres preset dump goes through bk__pg_filter (bk-io.c): the lines of
+ * pg_dumpall's script that drop and create the restoring role itself would
+ * stop psql under ON_ERROR_STOP.
  */
 #include "bg.h"
 #include "bk.h"
@@ -232,6 +236,7 @@ int bk_restore_dump(struct rt *rt, const struct cfg *cfg, const struct cfg_site 
 	const struct cfg_service *sv = NULL;
 	const struct obs_container *c = NULL;
 	struct bk__reader *r = NULL;
+	struct bk__pg_filter *pg = NULL;
 	struct bg_buf errb = BG_BUF_INIT;
 	int err;
 
@@ -258,8 +263,12 @@ int bk_restore_dump(struct rt *rt, const struct cfg *cfg, const struct cfg_site 
 			p->file);
 	err = bk__reader_open(&r, file, d);
 	if (!err) {
-		struct dk_exec x = {.argv = sv->backup.restore.v, .in = bk__reader_source,
-			.in_arg = r, .err = &errb};
+		/* The postgres preset restores as role postgres (cfg.c's argv). */
+		pg = sv->backup.preset == CFG_BACKUP_POSTGRES ? bk__pg_filter_new(r, "postgres")
+				: NULL;
+		struct dk_exec x = {.argv = sv->backup.restore.v,
+			.in = pg ? bk__pg_filter_source : bk__reader_source,
+			.in_arg = pg ? (void *)pg : (void *)r, .err = &errb};
 		err = rt_exec(rt, c->id, &x, d);
 		if (!err && x.exit_code != 0) {
 			bg_buf_addch(&errb, '\0');
@@ -269,6 +278,7 @@ int bk_restore_dump(struct rt *rt, const struct cfg *cfg, const struct cfg_site 
 			err = BG_EREFUSED;
 		}
 	}
+	bk__pg_filter_free(pg);
 	bk__reader_close(r);
 	bg_buf_release(&errb);
 	free(file);

@@ -11,6 +11,15 @@
  * site of the plan, built as a new candidate in the idle colour, gated,
  * then switched to. That is a new container, so it follows the token rules
  * of any plan: the token, and in production the confirm phrase.
+ *
+ * `rollback SITE --restore ID [--yes] [--confirm TEXT]` is "rollback +
+ * restore backup ID" (issue 12): the rollback plan with the restore of the
+ * backup taken before the switch (the plan of `plan --restore SITE@ID
+ * --rollback`). A rollback switches code only and never restores data on
+ * its own; this is the explicit choice the plain rollback plan offers when
+ * the database may have been migrated since. Data is replaced, so it
+ * follows the token rules of a restore: the token, and in production the
+ * confirm phrase, with or without --yes.
  */
 #include "bg.h"
 #include "apply.h"
@@ -42,8 +51,73 @@ static int rollback_now(struct cli *cli, struct cli_env *env, const char *site)
 	return rc;
 }
 
-/* Without --yes: print the rollback plan and its token, and journal it. */
-static int rollback_plan(struct cli *cli, struct cli_env *env, const char *site)
+/*
+ * The backup --restore names must be recorded and be SITE's, and the plan
+ * must restore it: said with the words a person needs, never a rollback
+ * that quietly leaves the data as it is.
+ */
+static int restore_check(struct cli *cli, const struct cli_env *env, const char *site,
+		const char *id)
+{
+	const struct obs_backup *b = obs_backup_find(&env->obs, id);
+	if (!b) {
+		fprintf(cli->err, "bluegreen: error: rollback: no backup '%s' is recorded "
+				"(bluegreen backups %s lists them)\n", id, site);
+		return BG_EXIT_ERROR;
+	}
+	if (strcmp(b->site, site) != 0) {
+		fprintf(cli->err, "bluegreen: error: rollback: backup '%s' belongs to site '%s', "
+				"not '%s'\n", id, b->site, site);
+		return BG_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static bool plan_has(const struct plan *p, enum plan_op op)
+{
+	for (size_t i = 0; i < p->n_actions; i++) {
+		if (p->actions[i].op == op) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A --restore plan that would not switch back, or not restore: refused
+ * (exit 1), so that --yes never applies a half of what was asked.
+ */
+static int restore_plan_check(struct cli *cli, const struct plan *p, const char *site,
+		const char *id, int rc)
+{
+	if (rc != BG_EXIT_OK && rc != BG_EXIT_PENDING) {
+		return rc;
+	}
+	if (!plan_has(p, PLAN_OP_SWITCH)) {
+		fprintf(cli->err, "bluegreen: error: rollback: %s has no previous colour to "
+				"switch back to, so there is no rollback to restore with (a restore "
+				"alone: bluegreen plan --restore %s@%s)\n", site, site, id);
+		return BG_EXIT_ERROR;
+	}
+	if (!plan_has(p, PLAN_OP_RESTORE)) {
+		fprintf(cli->err, "bluegreen: error: rollback: this plan cannot restore backup "
+				"'%s' (the reason is above); nothing was changed\n", id);
+		return BG_EXIT_ERROR;
+	}
+	return rc;
+}
+
+/* Apply the printed plan by its token, as `bluegreen apply` would. */
+static int plan_apply(struct cli *cli, struct cli_env *env, const struct plan *p,
+		const struct bg_strv *confirms);
+
+/*
+ * Without --yes: print the rollback plan and its token, and journal it.
+ * With --restore ID: the plan also restores backup ID, and --yes applies
+ * it by its token (with the confirm phrases given).
+ */
+static int rollback_plan(struct cli *cli, struct cli_env *env, const char *site,
+		const char *restore_id, bool yes, const struct bg_strv *confirms)
 {
 	struct plan_args args;
 	struct plan p;
@@ -55,9 +129,13 @@ static int rollback_plan(struct cli *cli, struct cli_env *env, const char *site)
 	bg_diag_init(&d);
 	args.kind = PLAN_ROLLBACK;
 	bg_strv_push(&args.sites, site);
+	args.restore_id = restore_id ? bg_xstrdup(restore_id) : NULL;
 	rc = cli_env_hist(cli, env, HIST_RDONLY);
 	if (!rc) {
 		rc = cli_env_observe(cli, env);
+	}
+	if (!rc && restore_id) {
+		rc = restore_check(cli, env, site, restore_id);
 	}
 	if (!rc) {
 		if (rec_plan_build(&p, env->cfg, &env->obs, &args, &d) != 0) {
@@ -71,6 +149,12 @@ static int rollback_plan(struct cli *cli, struct cli_env *env, const char *site)
 			cli_plan_journal(cli, env, &p);
 			rc = cli_plan_exit(&p);
 		}
+	}
+	if (restore_id) {
+		rc = restore_plan_check(cli, &p, site, restore_id, rc);
+	}
+	if (yes && rc == BG_EXIT_PENDING) {
+		rc = plan_apply(cli, env, &p, confirms);
 	}
 	bg_diag_release(&d);
 	plan_release(&p);
@@ -127,8 +211,7 @@ out:
 	return rc;
 }
 
-/* Apply the printed --to plan by its token, as `bluegreen apply` would. */
-static int to_apply(struct cli *cli, struct cli_env *env, const struct plan *p,
+static int plan_apply(struct cli *cli, struct cli_env *env, const struct plan *p,
 		const struct bg_strv *confirms)
 {
 	int rc;
@@ -185,7 +268,7 @@ static int rollback_to(struct cli *cli, struct cli_env *env, const char *site, u
 		cli_plan_journal(cli, env, &p);
 		rc = cli_plan_exit(&p);
 		if (yes && rc == BG_EXIT_PENDING) {
-			rc = to_apply(cli, env, &p, confirms);
+			rc = plan_apply(cli, env, &p, confirms);
 		}
 	}
 	bg_diag_release(&d);
@@ -210,7 +293,7 @@ int cmd_rollback(int argc, char **argv, struct cli *cli)
 {
 	struct cli_env env;
 	struct bg_strv confirms;
-	const char *site = NULL;
+	const char *site = NULL, *restore_id = NULL;
 	unsigned to = 0;
 	bool yes = false;
 	int rc;
@@ -227,11 +310,13 @@ int cmd_rollback(int argc, char **argv, struct cli *cli)
 			if (rc) {
 				goto out;
 			}
+		} else if (strcmp(argv[i], "--restore") == 0 && i + 1 < argc && !restore_id) {
+			restore_id = argv[++i];
 		} else if (strcmp(argv[i], "--confirm") == 0 && i + 1 < argc) {
 			bg_strv_push(&confirms, argv[++i]);
 		} else if (argv[i][0] == '-' || site) {
 			rc = cli_usage_error(cli, "rollback: unexpected argument '%s' (usage: "
-					"bluegreen rollback SITE [--to VERSION] [--yes])", argv[i]);
+					"bluegreen rollback SITE [--to VERSION | --restore ID] [--yes])", argv[i]);
 			goto out;
 		} else {
 			site = argv[i];
@@ -249,13 +334,20 @@ int cmd_rollback(int argc, char **argv, struct cli *cli)
 		rc = cli_usage_error(cli, "rollback: no site named '%s' in %s", site, env.dir);
 		goto out;
 	}
-	if (to) {
+	if (to && restore_id) {
+		rc = cli_usage_error(cli, "rollback: --restore goes with a rollback to the previous "
+				"colour, not with --to (restore after it: bluegreen plan --restore "
+				"%s@%s)", site, restore_id);
+	} else if (to) {
 		rc = rollback_to(cli, &env, site, to, yes, &confirms);
+	} else if (restore_id) {
+		rc = rollback_plan(cli, &env, site, restore_id, yes, &confirms);
 	} else if (confirms.n) {
-		rc = cli_usage_error(cli, "rollback: --confirm goes with --to (a switch back to "
-				"the previous colour asks for none)");
+		rc = cli_usage_error(cli, "rollback: --confirm goes with --to or --restore (a "
+				"switch back to the previous colour asks for none)");
 	} else {
-		rc = yes ? rollback_now(cli, &env, site) : rollback_plan(cli, &env, site);
+		rc = yes ? rollback_now(cli, &env, site) : rollback_plan(cli, &env, site, NULL,
+				false, NULL);
 	}
 out:
 	bg_strv_release(&confirms);

@@ -73,11 +73,15 @@ static const struct cmd commands[] = {
 		"  --rollback        with --restore: roll back to the previous colour and restore\n"
 		"Exit 0 nothing to do, 2 changes pending, 1 error.\n"},
 	{"rollback", cmd_rollback, "switch a site back to its previous colour, or any version",
-		"rollback SITE [--yes] | rollback SITE --to VERSION [--yes] [--confirm TEXT]...",
+		"rollback SITE [--yes] | rollback SITE --to VERSION [--yes] [--confirm TEXT]... | "
+		"rollback SITE --restore ID [--yes] [--confirm TEXT]...",
 		"  -y, --yes         roll back now (without it: print the rollback plan)\n"
 		"  --to VERSION      bring back this recorded version (bluegreen versions SITE)\n"
 		"                    as a new candidate, gated, then switched to\n"
-		"  --confirm TEXT    with --to --yes: the site's confirm phrase (production)\n"
+		"  --restore ID      roll back to the previous colour and restore backup ID\n"
+		"                    (bluegreen backups SITE): rollback + restore, one plan\n"
+		"  --confirm TEXT    with --to or --restore, and --yes: the site's confirm\n"
+		"                    phrase (production)\n"
 		"Exit without --yes as plan: 0 nothing to do, 2 rollback pending, 1 error;\n"
 		"with --yes as apply: 0 done, 4 refused, 5 failed (live colour untouched).\n"},
 	{"status", cmd_status, "live colour, version, image, health per site",

@@ -212,7 +212,7 @@ _bluegreen()
 		words=$(_bluegreen_sites)
 		;;
 	rollback)
-		opts="-y --yes --to --confirm --json --help"
+		opts="-y --yes --to --restore --confirm --json --help"
 		words=$(_bluegreen_sites)
 		;;
 	status)

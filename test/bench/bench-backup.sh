@@ -24,7 +24,8 @@
 #
 # The bluegreen backup also saves the database's own volume (dbdata): its
 # size is reported apart. Writers (the web container) are stopped for the
-# volume restores. Results: build/bench/backup.json.
+# volume restores. Results: $BENCH_JSON when set (ci/bench.sh: the "backup"
+# part of build/bench/results.json), else BUILD_DIR/bench/backup.json.
 #
 #   test/bench/bench-backup.sh [BUILD_DIR]   (default build)
 set -eu
@@ -32,7 +33,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build}
 BG=$BUILD/bluegreen
 RESTORE=$BUILD/test/bench-bk-restore
-OUT=$BUILD/bench/backup.json
+OUT=${BENCH_JSON:-$BUILD/bench/backup.json}
 say() { printf 'bench-backup: %s\n' "$*"; }
 fail() { say "$*" >&2; exit 1; }
 for t in docker nginx curl; do
@@ -179,7 +180,7 @@ say "bluegreen gzip: backup $GZ_MS ms (all parts $(mib $GZ_TOTAL_B) MiB: data $(
 say "bluegreen plain: backup $PL_MS ms (all parts $(mib $PL_TOTAL_B) MiB: data $(mib $PL_VOL_B), dump $(mib $PL_DUMP_B), dbdata $(mib $PL_DBV_B)); restore volume $PL_RVOL_MS ms, dump $PL_RDUMP_MS ms"
 mkdir -p "$(dirname "$OUT")"
 cat >"$OUT" <<EOF
-{
+{"backup": {
   "bench": "backup",
   "host_cores": $(nproc),
   "volume": "1 GiB: 512 MiB /dev/urandom + 512 MiB zeros",
@@ -192,6 +193,6 @@ cat >"$OUT" <<EOF
   "bluegreen_plain": {"backup_ms": $PL_MS, "total_bytes": $PL_TOTAL_B, "volume_bytes": $PL_VOL_B,
     "dump_bytes": $PL_DUMP_B, "dbdata_volume_bytes": $PL_DBV_B, "restore_volume_ms": $PL_RVOL_MS,
     "restore_dump_ms": $PL_RDUMP_MS}
-}
+}}
 EOF
 say "results in $OUT"

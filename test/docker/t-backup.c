@@ -8,7 +8,10 @@
  * byte and names the part; retention keeps N; a failing dump command
  * fails the backup and lists nothing, so does too little room; a SIGKILLed
  * backup leaves nothing listed, a readable history, and the next backup
- * sweeps its remains.
+ * sweeps its remains. The `mysql` preset (mysqldump, mysql) runs against
+ * the same MariaDB server (Debian 12 has no MySQL server; MariaDB's client
+ * package provides mysqldump and mysql): rows changed after a backup come
+ * back through the restore plan (plan --restore SITE@ID, apply TOKEN).
  *
  * Needs: dockerd, nginx, curl, mmdebstrap (the MariaDB image, built once
  * and cached by test/images/build.sh mariadb).
@@ -400,6 +403,75 @@ static void test_sigkill_leaves_no_half_backup(void **state)
 	e2e_release(&e);
 }
 
+/* plan --restore SITE@ID, then apply its token (development: no phrase). */
+static void restore_through_plan(struct e2e *e, const char *id)
+{
+	struct th_run r;
+	char *arg = bg_xasprintf("%s@%s", e->site, id);
+	int st = e2e_bg(e, &r, "plan", "--restore", arg, NULL);
+	if (st != 2) {
+		fail_msg("plan --restore %s: exit %d: %s%s", arg, st, r.out, r.err);
+	}
+	th_assert_contains(r.out, "restore");
+	char *tok = th_plan_token(r.out);
+	assert_non_null(tok);
+	th_run_release(&r);
+	st = e2e_bg(e, &r, "apply", tok, NULL);
+	if (st != 0) {
+		fail_msg("apply %s (restore %s): exit %d: %s%s", tok, id, st, r.out, r.err);
+	}
+	th_run_release(&r);
+	free(tok);
+	free(arg);
+}
+
+static void test_mysql_preset_on_mariadb(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "bkmy", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1",
+			"services:\n"
+			"  db:\n"
+			"    image: bluegreen-test/mariadb:v1\n"
+			"    volumes: {dbdata: /var/lib/mysql}\n"
+			"    backup: {preset: mysql}\n");
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	char *db = bg_xasprintf("%s-db", e.site);
+	db_wait(db);
+	free(sql(db, "create database shop; create table shop.t (i int primary key, s text);"
+			"insert into shop.t values (1, 'one'), (2, 'two');"));
+	char *rows = sql(db, "select i, s from shop.t order by i");
+	char *id = backup_now(&e);
+	/* mysqldump's SQL, readable by hand. */
+	char *dump = bg_xasprintf("%s/state/backups/%s/%s/dump-db.gz", e.dir, e.site, id);
+	char *zargv[] = {"zcat", dump, NULL};
+	th_run_argv(zargv, NULL, &r);
+	th_assert_contains(r.out, "(1,'one')");
+	th_run_release(&r);
+	/* The preset's own argv ran: MariaDB's mysqldump and mysql client names. */
+	char *conf = bg_xasprintf("%s/state/backups/%s/%s/config.json", e.dir, e.site, id);
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(bg_file_read(conf, 1 << 20, &text, &len), 0);
+	th_assert_contains(text, "mysqldump");
+	free(text);
+	free(conf);
+	free(sql(db, "update shop.t set s = 'changed'; insert into shop.t values (3, 'three');"));
+	char *changed = sql(db, "select i, s from shop.t order by i");
+	assert_string_not_equal(changed, rows);
+	restore_through_plan(&e, id);
+	char *rows2 = sql(db, "select i, s from shop.t order by i");
+	assert_string_equal(rows2, rows);
+	free(rows2);
+	free(changed);
+	free(dump);
+	free(id);
+	free(rows);
+	free(db);
+	e2e_release(&e);
+}
+
 int main(void)
 {
 	th_docker_preamble();
@@ -418,6 +490,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_retention_keeps_n, e2e_teardown),
 		cmocka_unit_test_teardown(test_failing_dump_lists_nothing, e2e_teardown),
 		cmocka_unit_test_teardown(test_sigkill_leaves_no_half_backup, e2e_teardown),
+		cmocka_unit_test_teardown(test_mysql_preset_on_mariadb, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,15 @@
  * and the next plan says what is really there (the stopped colours), and
  * applying it serves the site again.
  *
+ * Rollback across a migration: v1 live with rows and a file, v2 deployed
+ * (a backup taken before the switch), then rows and the file changed (the
+ * "migration"). `rollback SITE` says plainly that a backup was taken at
+ * that switch and offers "rollback + restore backup ID", restoring nothing;
+ * `rollback SITE --restore ID` prints that plan (the phrase refused
+ * without --confirm), and with --yes --confirm brings v1 back live with
+ * the rows and the file as they were, byte for byte; the history journals
+ * the rollback and the restore.
+ *
  * Needs: dockerd, nginx, curl, mmdebstrap (test/images/build.sh mariadb).
  */
 #include "bg.h"
@@ -293,6 +302,139 @@ static void test_backup_switch_and_restore(void **state)
 	e2e_release(&e);
 }
 
+/* The rows of shop.t, every column (a migration that adds one shows). */
+static char *rows_all(const struct e2e *e)
+{
+	return sql(e, "SELECT * FROM shop.t ORDER BY k;");
+}
+
+/* `rollback SITE [ARGS...]` run by the test's binary; its exit status. */
+static int rollback(struct e2e *e, struct th_run *r, const char *a1, const char *a2,
+		const char *a3, const char *a4, const char *a5)
+{
+	int st = e2e_bg(e, r, "rollback", e->site, a1, a2, a3, a4, a5, NULL);
+	th_print_error("rollback %s %s %s %s %s: exit %d\n%s%s", e->site, a1 ? a1 : "",
+			a2 ? a2 : "", a3 ? a3 : "", a4 ? a4 : "", st, r->out, r->err);
+	return st;
+}
+
+static void deploy(struct e2e *e, const char *image)
+{
+	struct th_run r;
+	int st;
+	site_write(e, image, false);
+	char *tok = e2e_plan(e, &st);
+	assert_int_equal(st, 2);
+	st = apply_confirm(e, tok, &r);
+	if (st != 0) {
+		th_print_error("apply exited %d:\n%s\n%s\n", st, r.out, r.err);
+	}
+	assert_int_equal(st, 0);
+	th_run_release(&r);
+	free(tok);
+}
+
+static void test_rollback_across_migration(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+	int st;
+	char *tmp = th_tmpdir("rbm");
+	char *f1 = bg_xasprintf("%s/one.bin", tmp), *f2 = bg_xasprintf("%s/two.bin", tmp);
+	file_make(f1, 3);
+	file_make(f2, 4);
+
+	e2e_init(&e, "rbm", "nginx", "production");
+	deploy(&e, "bluegreen-test/web:v1");
+	db_wait(&e);
+	free(sql(&e, "CREATE DATABASE shop; CREATE TABLE shop.t (k INT PRIMARY KEY, v TEXT);"
+			"INSERT INTO shop.t VALUES (1,'one'),(2,'two');"));
+	file_put(&e, "blue", f1);
+	char *before = rows_all(&e);
+	assert_string_equal(before, "1\tone\n2\ttwo\n");
+
+	/* v2: the switch takes a backup first, while v1 is live. */
+	deploy(&e, "bluegreen-test/web:v2");
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 5000));
+	char *id = NULL;
+	assert_int_equal(backups_on_disk(&e, &id), 1);
+
+	/* v2's "migration": a new column, rows rewritten, the file replaced. */
+	free(sql(&e, "ALTER TABLE shop.t ADD COLUMN n INT NOT NULL DEFAULT 7;"
+			"UPDATE shop.t SET v=CONCAT(v,'-migrated'); INSERT INTO shop.t "
+			"VALUES (3,'three',9);"));
+	file_put(&e, "green", f2);
+	char *migrated = rows_all(&e);
+	assert_string_not_equal(migrated, before);
+
+	/* A plain rollback plan says it plainly, offers the choice, restores nothing. */
+	assert_int_equal(rollback(&e, &r, NULL, NULL, NULL, NULL, NULL), 2);
+	th_assert_contains(r.out, "the database may have been migrated by v2");
+	char *taken = bg_xasprintf("backup %s was taken while v1 was live", id);
+	th_assert_contains(r.out, taken);
+	th_assert_contains(r.out, "restores no data");
+	char *offer = bg_xasprintf("rollback + restore backup %s: bluegreen rollback %s "
+			"--restore %s", id, e.site, id);
+	th_assert_contains(r.out, offer);
+	th_run_release(&r);
+	char *now = rows_all(&e);
+	assert_string_equal(now, migrated);
+	free(now);
+
+	/* rollback --restore ID: the plan (switch and restore), its token needs the phrase. */
+	assert_int_equal(rollback(&e, &r, "--restore", id, NULL, NULL, NULL), 2);
+	th_assert_contains(r.out, "restore");
+	th_assert_contains(r.out, "switch");
+	char *tok = th_plan_token(r.out);
+	assert_non_null(tok);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "apply", tok, NULL), 4); /* production: the phrase */
+	th_run_release(&r);
+	assert_int_equal(rollback(&e, &r, "--restore", id, "--yes", NULL, NULL), 4);
+	th_run_release(&r);
+	char *live = e2e_edge_live(&e);
+	assert_string_equal(live, "green"); /* refused: nothing changed */
+	free(live);
+	now = rows_all(&e);
+	assert_string_equal(now, migrated);
+	free(now);
+
+	/* With the phrase: v1 live again, the rows and the file as they were. */
+	assert_int_equal(rollback(&e, &r, "--restore", id, "--yes", "--confirm", CONFIRM), 0);
+	th_run_release(&r);
+	live = e2e_edge_live(&e);
+	assert_string_equal(live, "blue");
+	free(live);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 5000));
+	now = rows_all(&e);
+	assert_string_equal(now, before);
+	free(now);
+	assert_true(file_same(&e, "blue", f1));
+
+	/* The history journals the rollback (its switch) and the restore. */
+	assert_int_equal(e2e_bg(&e, &r, "history", NULL), 0);
+	th_print_error("history:\n%s", r.out);
+	th_assert_contains(r.out, "rollback");
+	char *restored = bg_xasprintf("from backup %s", id);
+	th_assert_contains(r.out, restored);
+	th_run_release(&r);
+	free(e2e_plan(&e, &st));
+	assert_int_equal(st, 0); /* v2 rejected: the rollback stays */
+
+	free(restored);
+	free(tok);
+	free(offer);
+	free(taken);
+	free(migrated);
+	free(before);
+	free(id);
+	free(f1);
+	free(f2);
+	th_rm_rf(tmp);
+	free(tmp);
+	e2e_release(&e);
+}
+
 static void build_mariadb_image(void)
 {
 	struct th_run r;
@@ -314,6 +456,7 @@ int main(void)
 	build_mariadb_image();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_backup_switch_and_restore, e2e_teardown),
+		cmocka_unit_test_teardown(test_rollback_across_migration, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,4 +122,10 @@ fi
 if [ "${1:-}" = mariadb ]; then
 	sh "$here/mariadb/build-mariadb.sh" "$work"
 fi
+# `build.sh postgres`: bluegreen-test/postgres:v1 (postgres/build-postgres.sh:
+# Debian bookworm's postgresql via mmdebstrap, a few minutes), for the
+# backup tests of the postgres preset.
+if [ "${1:-}" = postgres ]; then
+	sh "$here/postgres/build-postgres.sh" "$work"
+fi
 echo "test images ready"

@@ -98,7 +98,7 @@ expect "--help" "$bin" --h
 expect "--observed" "$bin" plan --obs
 expect "--confirm" "$bin" apply --co
 expect "--follow" "$bin" log --fo
-expect "--confirm --help --json --to --yes -y" "$bin" -c "$cfg" rollback -
+expect "--confirm --help --json --restore --to --yes -y" "$bin" -c "$cfg" rollback -
 expect "$A $B" "$bin" -c "$cfg" status ""
 expect "$B" "$bin" -c "$cfg" rollback "$B"
 expect "$A" "$bin" --config "$cfg" plan --retry "$A"

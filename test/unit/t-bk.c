@@ -3,10 +3,14 @@
  * time), the manifest's JSON both ways (and what it refuses: a part name
  * with a slash, an id of another shape), retention's choice (keep N,
  * max_age, never the newest good one), and a backup's record in the
- * history (put, get, list in id order, delete).
+ * history (put, get, list in id order, delete). The postgres preset's
+ * restore filter: the restoring role's own DROP/CREATE ROLE lines left out
+ * of the globals section only, a line longer than its buffer and the rest
+ * of the script passed byte for byte, read in small pieces.
  */
 #include "bg.h"
 #include "bk.h"
+#include "bk-int.h"
 #include "th.h"
 
 static void test_id(void **state)
@@ -134,6 +138,53 @@ static void test_hist_records(void **state)
 	free(dir);
 }
 
+static void test_pg_filter(void **state)
+{
+	char *dir = th_tmpdir("pgf");
+	char *path = bg_xasprintf("%s/dump.sql", dir);
+	char longline[6000];
+	memset(longline, 'x', sizeof(longline) - 2);
+	longline[sizeof(longline) - 2] = '\n';
+	longline[sizeof(longline) - 1] = '\0';
+	const char *head = "DROP DATABASE IF EXISTS shop;\n"
+		"DROP ROLE IF EXISTS app;\nDROP ROLE IF EXISTS postgres;\n"
+		"CREATE ROLE app;\nCREATE ROLE postgres;\nCREATE ROLE postgresx;\n"
+		"ALTER ROLE postgres WITH SUPERUSER;\n";
+	const char *tail = "\\connect shop\nCOPY t (s) FROM stdin;\nCREATE ROLE postgres;\n"
+		"DROP ROLE postgres;\n\\.\n";
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(head, fp);
+	fputs(longline, fp);
+	fputs(tail, fp);
+	fclose(fp);
+	struct bk__reader *r = NULL;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	assert_int_equal(bk__reader_open(&r, path, &d), 0);
+	struct bk__pg_filter *f = bk__pg_filter_new(r, "postgres");
+	struct bg_buf out = BG_BUF_INIT;
+	char piece[7];
+	ssize_t n;
+	while ((n = bk__pg_filter_source(f, piece, sizeof(piece))) > 0) {
+		bg_buf_add(&out, piece, (size_t)n);
+	}
+	assert_int_equal(n, 0);
+	bg_buf_addch(&out, '\0');
+	char *want = bg_xasprintf("DROP DATABASE IF EXISTS shop;\nDROP ROLE IF EXISTS app;\n"
+			"CREATE ROLE app;\nCREATE ROLE postgresx;\n"
+			"ALTER ROLE postgres WITH SUPERUSER;\n%s%s", longline, tail);
+	assert_string_equal(out.data, want);
+	free(want);
+	bg_buf_release(&out);
+	bk__pg_filter_free(f);
+	bk__reader_close(r);
+	bg_diag_release(&d);
+	th_rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_roundtrip),
 		cmocka_unit_test(test_prune_choose),
 		cmocka_unit_test(test_hist_records),
+		cmocka_unit_test(test_pg_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,6 +380,7 @@ static void test_rollback_across_migration(void **state)
 	assert_ops(&p, "2 switch edge EDGE\n");
 	assert_true(site_note_has(&p, "the database may have been migrated by v2"));
 	assert_true(site_note_has(&p, "bluegreen plan --restore shop@" BK_ID " --rollback"));
+	assert_true(site_note_has(&p, "bluegreen rollback shop --restore " BK_ID " "));
 	plan_release(&p);
 	plan_args_release(&args);
 	/* Asked: rollback + restore, the switch last; the live colour (green)
