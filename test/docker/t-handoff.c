@@ -88,7 +88,8 @@ static void assert_no_relist(size_t from)
 /* The daemon has re-listed after an apply and printed where it stands. */
 static void wait_settled(size_t from)
 {
-	if (d_wait(from, "finished", WAIT_MS) < 0 || d_wait(from, "bluegreen apply ", WAIT_MS) < 0) {
+	long f = d_wait(from, " finished in ", WAIT_MS);
+	if (f < 0 || d_wait((size_t)f, "=== plan ", WAIT_MS) < 0) {
 		d_fail("the daemon printed no plan after the apply");
 	}
 }
@@ -146,8 +147,7 @@ static void t_handoff_uses_snapshot(void **state)
 	assert_true(e2e_wait_body(&E, E.domain, "v2", WAIT_MS));
 	wait_settled(mark);
 
-	/* The rollback, handed off the same way. */
-	usleep(300 * 1000); /* the daemon's re-list after the switch */
+	/* The rollback, handed off the same way (the re-list after the switch is done). */
 	mark = d_len();
 	assert_int_equal(e2e_bg(&E, &r, "rollback", E.site, "--yes", NULL), 0);
 	th_run_release(&r);
