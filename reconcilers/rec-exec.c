@@ -14,8 +14,93 @@
 #include "bg-log.h"
 #include "rec.h"
 #include "clog.h"
+#include "hist-batch.h"
+#include "rec-batch.h"
 
 #include <signal.h>
+
+static _Thread_local struct rec_batch *batch_cur;
+
+void rec_batch_open(struct rec_batch *b, struct hist *h)
+{
+	memset(b, 0, sizeof(*b));
+	b->h = h;
+	batch_cur = b;
+}
+
+struct rec_batch *rec_batch_current(void)
+{
+	return batch_cur;
+}
+
+static void batch_entry_free(struct hist_entry *e)
+{
+	free(e->actor);
+	free(e->action);
+	free(e->site);
+	free(e->token);
+	free(e->result);
+	free(e->details);
+}
+
+void rec_batch_flush(struct rec_batch *b)
+{
+	if (!b || !b->n) {
+		return;
+	}
+	int err = hist_append_all(b->h, b->v, b->n);
+	if (err) {
+		bg_log(BG_LOG_ERROR, "could not journal %zu entr%s of this apply: %s", b->n,
+				b->n == 1 ? "y" : "ies", bg_strerror(err));
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		batch_entry_free(&b->v[i]);
+	}
+	b->n = 0;
+}
+
+void rec_batch_close(struct rec_batch *b)
+{
+	if (batch_cur == b) {
+		batch_cur = NULL;
+	}
+}
+
+void rec_batch_release(struct rec_batch *b)
+{
+	if (!b) {
+		return;
+	}
+	rec_batch_close(b);
+	for (size_t i = 0; i < b->n; i++) {
+		batch_entry_free(&b->v[i]);
+	}
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Keep e (its strings copied, its time now) in the open batch of h; false: none open. */
+static bool batch_keep(struct hist *h, const struct hist_entry *e)
+{
+	struct rec_batch *b = batch_cur;
+	if (!b || b->h != h || !h) {
+		return false;
+	}
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 8;
+		b->v = bg_xrealloc(b->v, b->cap * sizeof(*b->v));
+	}
+	b->v[b->n++] = (struct hist_entry){
+		.time_ms = bg_now_ms(),
+		.actor = bg_xstrdup(e->actor),
+		.action = bg_xstrdup(e->action),
+		.site = bg_xstrdup(e->site),
+		.token = bg_xstrdup(e->token),
+		.result = bg_xstrdup(e->result),
+		.details = bg_xstrdup(e->details),
+	};
+	return true;
+}
 
 static void journal_va(struct hist *h, const char *actor, const char *action, const char *site,
 		const char *token, const char *result, const char *fmt, va_list ap)
@@ -33,6 +118,10 @@ static void journal_va(struct hist *h, const char *actor, const char *action, co
 		.result = (char *)result,
 		.details = details,
 	};
+	if (batch_keep(h, &e)) {
+		free(details);
+		return;
+	}
 	int err = hist_append(h, &e, NULL);
 	if (err) {
 		/* The step already happened; say so loudly rather than hide it. */
@@ -207,6 +296,8 @@ static int step_run(const struct rec_exec_opts *o, struct rec_apply_ctx *ctx, si
 	fault_point("kill-before", i + 1);
 	rec_journal(ctx, "step", a->site, "started", "%zu/%zu %s %s %s: %s", i + 1, n,
 			plan_op_name(a->op), plan_kind_name(a->kind), a->name, a->reason);
+	/* The intent (with what the step before held back) is on disk before the step runs. */
+	rec_batch_flush(rec_batch_current());
 	clog_append(state_dir, "apply %s [%zu/%zu] %s %s %s ...", ctx->token, i + 1, n,
 			plan_op_name(a->op), plan_kind_name(a->kind), a->name);
 	step_announce(o, i, n, a);

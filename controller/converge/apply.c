@@ -15,6 +15,7 @@
 #include "hist-batch.h"
 #include "clog.h"
 #include "hist-confirm.h"
+#include "rec-batch.h"
 
 #include <ctype.h>
 
@@ -118,6 +119,17 @@ static void exec_compare(struct hist *h, struct plan *p)
 	free(last);
 }
 
+/* Would exec_record write anything? */
+static bool exec_any_changed(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_exec; i++) {
+		if (p->exec[i].state != PLAN_EXEC_SAME) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * This apply's token is used: record the execution settings it runs with,
  * and journal those that changed since the last apply, so the history
@@ -174,6 +186,8 @@ struct run {
 	struct plan_args args; /* what the plan is made with: the stored plan's, or rollback */
 	struct obs obs;
 	char *stored;          /* the plan printed with the token, if this history has it */
+	bool use_at_begin;     /* the token is marked used with the apply's start (one commit) */
+	struct rec_batch batch; /* the run's held-back journal entries (rec-batch.h) */
 };
 
 enum early { EARLY_GO, EARLY_STOP, EARLY_REPLAN };
@@ -234,7 +248,18 @@ static bool plan_now(struct run *r)
 				DES_SECRETS_KEY_FILE, bg_strerror(err));
 		return false;
 	}
-	err = rec_observe(r->rt, r->cfg, r->h, &r->obs, 0, r->d);
+	unsigned flags = 0;
+	if (r->opts->known) {
+		/* The containers the daemon's events keep; everything else is read now. */
+		obs_release(&r->obs);
+		r->obs = *r->opts->known;
+		obs_init(r->opts->known);
+		flags = REC_OBSERVE_NO_CONTAINERS;
+	}
+	bg_trace(APPLY, "observe: containers %s", flags ? "from the daemon's snapshot, not listed"
+			: "listed");
+	err = rec_observe(r->rt, r->cfg, r->h, &r->obs, flags, r->d);
+	bg_trace(APPLY, "observed: %zu containers; plan next", r->obs.n_containers);
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot observe the current state: %s",
 				bg_strerror(err));
@@ -295,6 +320,11 @@ static bool token_check(struct run *r)
 				"confirm phrase missing or wrong");
 		return false;
 	}
+	if (plan_changes(&out->plan) && !exec_any_changed(&out->plan)) {
+		/* Nothing to journal between the use and the start: one commit (converge). */
+		r->use_at_begin = true;
+		return true;
+	}
 	int err = hist_token_use(r->h, token);
 	if (err) {
 		outcome(out, BG_EXIT_TOKEN, err == BG_ETOKEN_USED
@@ -342,7 +372,20 @@ static void record(struct run *r, int err)
 		.result = (char *)what,
 		.details = out->message,
 	};
-	if (hist_apply_end_with(r->h, token, what, opts->actor, &fin) != 0) {
+	rec_batch_close(&r->batch);
+	int herr = hist_apply_end_after(r->h, r->batch.v, r->batch.n, token, what, opts->actor,
+			&fin);
+	if (herr && r->batch.n) {
+		/* One held-back entry refused must not cost the end mark: one by one. */
+		for (size_t i = 0; i < r->batch.n; i++) {
+			if (hist_append(r->h, &r->batch.v[i], NULL) != 0) {
+				bg_log(BG_LOG_ERROR, "could not journal %s %s of apply %s",
+						r->batch.v[i].action, r->batch.v[i].result, token);
+			}
+		}
+		herr = hist_apply_end_with(r->h, token, what, opts->actor, &fin);
+	}
+	if (herr) {
 		bg_log(BG_LOG_ERROR, "could not journal the end of apply %s", token);
 	}
 	clog_append(r->cfg->g.state_dir, "%s", out->message);
@@ -361,7 +404,13 @@ static void converge(struct run *r)
 	 * first step; if that cannot be recorded, nothing is done: a crash
 	 * later would leave no trace to recover from.
 	 */
-	int err = hist_apply_begin_as(r->h, token, actor, NULL);
+	int err = r->use_at_begin ? hist_apply_begin_used(r->h, token, actor)
+			: hist_apply_begin_as(r->h, token, actor, NULL);
+	if (err == BG_ETOKEN_USED && r->use_at_begin) {
+		outcome(out, BG_EXIT_TOKEN, "token %s was already used (by a concurrent apply)",
+				token);
+		return;
+	}
 	if (err) {
 		outcome(out, BG_EXIT_ERROR, "cannot journal the start of apply %s: %s; nothing "
 				"was changed", token, bg_strerror(err));
@@ -374,8 +423,11 @@ static void converge(struct run *r)
 		.actor = actor, .progress = opts->progress, .progress_arg = opts->progress_arg,
 		.cancel = opts->cancel,
 	};
+	/* Step results are held back and committed with the next intent or the end. */
+	rec_batch_open(&r->batch, r->h);
 	err = rec_exec_run(&eo, r->cfg, r->rt, r->h, &out->plan, &r->obs, &out->message, r->d);
 	record(r, err);
+	rec_batch_release(&r->batch);
 }
 
 void apply_run(const struct cfg *cfg, struct rt *rt, struct hist *h,

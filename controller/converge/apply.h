@@ -43,6 +43,15 @@ struct apply_opts {
 	 * below), so a real signal handler could store to it too.
 	 */
 	atomic_int *cancel;
+	/*
+	 * The managed containers as already known (the watch daemon's snapshot,
+	 * as new as its event stream: snap_containers_fresh), or NULL. Taken
+	 * (emptied): the apply then observes everything else (networks,
+	 * volumes, images, edge files, history) but does not list or inspect
+	 * the containers. The token is still checked against a plan built from
+	 * this one observation, so a stale token stays stale.
+	 */
+	struct obs *known;
 };
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "apply_opts.cancel must be a lock-free atomic");
 

@@ -122,6 +122,7 @@ static void job_work(uv_work_t *w)
 			.progress = job_progress,
 			.progress_arg = jp,
 			.cancel = &jp->cancel,
+			.known = j->seeded ? &j->obs : NULL,
 		};
 		apply_run(j->cfg, jp->wrt, jp->hist, &o, &j->outcome, &j->diag);
 		break;
@@ -167,6 +168,7 @@ int job_start(struct job_pool *jp, enum job_kind kind, const struct cfg *cfg,
 	if (seed) {
 		j->obs = *seed;
 		obs_init(seed);
+		j->seeded = kind == JOB_APPLY;
 	}
 	bg_diag_init(&j->diag);
 	apply_outcome_init(&j->outcome);

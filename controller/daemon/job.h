@@ -41,7 +41,10 @@ struct job {
 	struct job_pool *pool;
 	enum job_kind kind;
 	const struct cfg *cfg; /* the loop keeps it alive and unchanged meanwhile */
-	struct obs obs;        /* what an observation read */
+	struct obs obs;        /* what an observation read; JOB_APPLY: see seeded */
+	/* JOB_APPLY: obs holds the snapshot's containers, fresh (snap_containers_fresh):
+	 * the apply observes only the rest (no container list, no inspects). */
+	bool seeded;
 	struct bg_diag diag;
 	int err;               /* an observation's result */
 	struct queue_req *req; /* JOB_APPLY: the request (the job's) */
@@ -84,8 +87,8 @@ void job_pool_release(struct job_pool *jp);
 
 /*
  * Start a job of kind on cfg: req (JOB_APPLY) is taken on success, seed
- * (may be NULL; the containers a JOB_REST is given) is taken whatever
- * happens. Returns 0 (jp->cur is the job), or a negative error from
+ * (may be NULL; the containers a JOB_REST or a JOB_APPLY is given) is taken
+ * whatever happens. A JOB_APPLY given a seed does not list the containers. Returns 0 (jp->cur is the job), or a negative error from
  * uv_queue_work, and then req stays the caller's.
  */
 int job_start(struct job_pool *jp, enum job_kind kind, const struct cfg *cfg,

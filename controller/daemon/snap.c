@@ -344,13 +344,25 @@ void snap_full_begin(struct snap *s)
 	bg_strv_release(&s->inspect);
 }
 
-void snap_rest_begin(struct snap *s, struct obs *seed)
+void snap_containers_copy(const struct snap *s, struct obs *seed)
 {
-	s->need_rest = s->edge_dirty = false;
 	for (size_t i = 0; i < s->cont.n_containers; i++) {
 		container_copy(obs_container_add(seed), &s->cont.containers[i]);
 	}
 	obs_finish(seed);
+}
+
+void snap_rest_begin(struct snap *s, struct obs *seed)
+{
+	s->need_rest = s->edge_dirty = false;
+	snap_containers_copy(s, seed);
+}
+
+bool snap_containers_fresh(const struct snap *s)
+{
+	/* A full re-list pending (start, reconnect, after an apply, resync) or
+	 * an event whose inspect has not answered: the list is behind. */
+	return s->have && !s->need_full && !s->inspect.n && !s->inflight.n;
 }
 
 void snap_take(struct snap *s, struct obs *o, bool full)

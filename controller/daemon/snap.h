@@ -89,6 +89,15 @@ void snap_full_begin(struct snap *s);
 /* A partial refresh starts: seed gets a copy of the containers (obs_init'ed by the caller). */
 void snap_rest_begin(struct snap *s, struct obs *seed);
 /*
+ * Is the container list as new as the event stream allows: a first
+ * observation arrived, no full re-list is pending and every container
+ * event received so far has been inspected? (The guarantee of the
+ * daemon's own plans; docs/adr, "apply hand-off without re-observing".)
+ */
+bool snap_containers_fresh(const struct snap *s);
+/* seed (obs_init'ed by the caller) gets a copy of the containers, finished. */
+void snap_containers_copy(const struct snap *s, struct obs *seed);
+/*
  * A refresh (full or not) produced o: it becomes the snapshot (o is
  * emptied). A partial one carries the copy of the containers it was given:
  * the snapshot's own list is newer and stays.

@@ -351,14 +351,20 @@ static void job_done(struct job *j, void *arg)
 static void start_job(struct watch *c, enum job_kind kind, struct queue_req *req)
 {
 	struct obs seed;
+	bool seeded = true;
 
 	obs_init(&seed);
 	if (kind == JOB_FULL) {
 		snap_full_begin(&c->snap);
 	} else if (kind == JOB_REST) {
 		snap_rest_begin(&c->snap, &seed);
+	} else if (snap_containers_fresh(&c->snap)) {
+		/* An apply on what the events say: no re-list (ADR, hand-off). */
+		snap_containers_copy(&c->snap, &seed);
+	} else {
+		seeded = false; /* behind the events: the apply lists them itself */
 	}
-	int err = job_start(&c->jobs, kind, c->cfg, req, &seed);
+	int err = job_start(&c->jobs, kind, c->cfg, req, seeded ? &seed : NULL);
 	obs_release(&seed);
 	if (err) {
 		/* Cannot happen with a live loop; do not lose the request if it does. */

@@ -354,6 +354,43 @@ int hist_append(struct hist *h, const struct hist_entry *e, uint64_t *seq_out)
 	return err;
 }
 
+struct all_ctx {
+	const struct hist_entry *e; /* prepared */
+	size_t n;
+};
+
+static int fn_append_all(struct hist *h, MDB_txn *txn, void *arg)
+{
+	struct all_ctx *c = arg;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < c->n; i++) {
+		rc = hist__journal_put(h, txn, &c->e[i], NULL);
+	}
+	return rc;
+}
+
+/* hist-batch.h: n entries, in order, one commit. */
+int hist_append_all(struct hist *h, const struct hist_entry *e, size_t n)
+{
+	if (!n) {
+		return 0;
+	}
+	if (!h->env) {
+		return BG_ERRNO(EROFS);
+	}
+	struct hist_entry *full = bg_xcalloc(n, sizeof(*full));
+	int err = 0;
+	for (size_t i = 0; !err && i < n; i++) {
+		err = hist__entry_prepare(&e[i], &full[i]);
+	}
+	struct all_ctx c = {.e = full, .n = n};
+	if (!err) {
+		err = hist__txn_run(h, 0, "appending to the journal", fn_append_all, &c);
+	}
+	free(full);
+	return err;
+}
+
 struct last_ctx {
 	uint64_t last;
 };

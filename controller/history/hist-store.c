@@ -569,6 +569,35 @@ int hist_apply_begin_as(struct hist *h, const char *token, const char *actor,
 	return err;
 }
 
+struct begin_used_ctx {
+	struct token_ctx t;
+	struct apply_ctx a;
+};
+
+static int fn_apply_begin_used(struct hist *h, MDB_txn *txn, void *arg)
+{
+	struct begin_used_ctx *c = arg;
+	int rc = fn_token_use(h, txn, &c->t);
+	return rc ? rc : fn_apply_begin(h, txn, &c->a);
+}
+
+/* hist-batch.h: hist_token_use then hist_apply_begin_as, one commit. */
+int hist_apply_begin_used(struct hist *h, const char *token, const char *actor)
+{
+	int64_t now = bg_now_ms();
+	struct begin_used_ctx c = {.t = {.token = token, .now = now},
+		.a = {.token = token, .now = now}};
+	apply_ctx_actor(&c.a, actor);
+	if (!hist__name_ok(token)) {
+		return BG_ERRNO(EINVAL);
+	}
+	if (!h->env) {
+		return BG_ERRNO(EROFS);
+	}
+	return hist__txn_run(h, 0, "marking a token used and recording its apply",
+			fn_apply_begin_used, &c);
+}
+
 static int fn_apply_end(struct hist *h, MDB_txn *txn, void *arg)
 {
 	struct apply_ctx *c = arg;
@@ -631,13 +660,21 @@ int hist_apply_end_as(struct hist *h, const char *token, const char *result,
 
 struct end_with_ctx {
 	struct apply_ctx a;
+	const struct hist_entry *before; /* prepared (hist__entry_prepare) */
+	size_t n_before;
 	const struct hist_entry *then;
 };
 
 static int fn_apply_end_with(struct hist *h, MDB_txn *txn, void *arg)
 {
 	struct end_with_ctx *c = arg;
-	int rc = fn_apply_end(h, txn, &c->a);
+	int rc = 0;
+	for (size_t i = 0; !rc && i < c->n_before; i++) {
+		rc = hist__journal_put(h, txn, &c->before[i], NULL);
+	}
+	if (!rc) {
+		rc = fn_apply_end(h, txn, &c->a);
+	}
 	if (!rc && c->then) {
 		rc = hist__journal_put(h, txn, c->then, NULL);
 	}
@@ -648,18 +685,31 @@ static int fn_apply_end_with(struct hist *h, MDB_txn *txn, void *arg)
 int hist_apply_end_with(struct hist *h, const char *token, const char *result,
 		const char *actor, const struct hist_entry *then)
 {
+	return hist_apply_end_after(h, NULL, 0, token, result, actor, then);
+}
+
+/* hist-batch.h: entries held back, the end and the outcome, one commit. */
+int hist_apply_end_after(struct hist *h, const struct hist_entry *before, size_t n_before,
+		const char *token, const char *result, const char *actor,
+		const struct hist_entry *then)
+{
 	struct end_with_ctx c = {.a = {.token = token, .result = result, .now = bg_now_ms()}};
 	struct hist_entry full;
+	struct hist_entry *prep = n_before ? bg_xcalloc(n_before, sizeof(*prep)) : NULL;
 	int err = then ? hist__entry_prepare(then, &full) : 0;
-	apply_ctx_actor(&c.a, actor);
-	if (err || !hist__name_ok(token)) {
-		return err ? err : BG_ERRNO(EINVAL);
+	for (size_t i = 0; !err && i < n_before; i++) {
+		err = hist__entry_prepare(&before[i], &prep[i]);
 	}
-	if (!h->env) {
-		return BG_ERRNO(EROFS);
+	c.before = prep;
+	c.n_before = n_before;
+	apply_ctx_actor(&c.a, actor);
+	if (err || !hist__name_ok(token) || !h->env) {
+		free(prep);
+		return err ? err : !h->env ? BG_ERRNO(EROFS) : BG_ERRNO(EINVAL);
 	}
 	c.then = then ? &full : NULL;
 	err = hist__txn_run(h, 0, "recording the end of an apply", fn_apply_end_with, &c);
+	free(prep);
 	if (!err && !c.a.had_mark) {
 		bg_log(BG_LOG_WARN, "history: apply of token %s ended, but its start was "
 				"never recorded", token);

@@ -56,6 +56,13 @@
 # "switch.vs" object. Both binaries must read the same state format.
 # BENCH_SWITCH_COMPOSE=0 leaves the docker-compose phases out (figures null).
 #
+# BENCH_SWITCH_DAEMON=1 (issue 11): each binary's own watch daemon runs
+# during its candidate, switch and rollback (started before, stopped
+# after, per repetition), so `apply TOKEN` and `rollback --yes` are handed
+# to it over its control socket; the phases time the client command as
+# before. Before each timed phase the bench waits until the daemon has
+# printed a plan since the last apply (its re-list after an apply is done).
+#
 # Environment: BUILD (default build-bench), BENCH_SWITCH_REPS (3),
 # BENCH_SWITCH_CONC (8), BENCH_SWITCH_QPS (25 per worker),
 # BENCH_SWITCH_PROBE_MS (10: the probe's interval, so the resolution of
@@ -75,6 +82,8 @@ QPS=${BENCH_SWITCH_QPS:-25}
 PROBE_MS=${BENCH_SWITCH_PROBE_MS:-10}
 VS=${BENCH_SWITCH_VS:-}
 COMPOSE=${BENCH_SWITCH_COMPOSE:-1}
+DAEMON=${BENCH_SWITCH_DAEMON:-0}
+DPID=
 PRE=2
 POST=2
 
@@ -99,7 +108,7 @@ PIDS=
 CFG=$W/cfg
 
 cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS $DPID; do kill "$p" 2>/dev/null; done
 	if [ -f "$CFG/nginx/nginx.pid" ]; then
 		(cd "$CFG" && nginx -p nginx/ -c nginx.conf -s quit 2>/dev/null)
 	fi
@@ -328,6 +337,7 @@ say "binary: $BG ($(meson introspect "$BUILD" --buildoptions 2>/dev/null |
 say "run id $RUN; nginx on 127.0.0.1:$P1; compose service published on 127.0.0.1:$P2"
 say "load: hey $CONC workers x $QPS req/s on / (target $((CONC * QPS)) req/s) + 4 x 1 req/s on /cgi-bin/slow (1 s); probe every $PROBE_MS ms"
 [ -n "$VS" ] && say "paired with $VS (phases bg-*-vs), order alternating per repetition"
+[ "$DAEMON" = 1 ] && say "each binary's watch daemon runs: apply and rollback are handed to it"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "repetitions: $REPS; medians below; host: $(nproc) cores, load average $LOAD0"
 
@@ -347,25 +357,58 @@ if [ "$COMPOSE" = 1 ]; then
 	wait_for "compose.$SITE.localhost" v1 20 || fail "compose service does not answer v1 through nginx"
 fi
 
+# daemon_start BINARY SUFFIX / daemon_settled / daemon_stop (BENCH_SWITCH_DAEMON=1)
+daemon_start() {
+	DLOG=$W/log/daemon$2.out
+	"$1" -c "$CFG" watch >>"$DLOG" 2>&1 &
+	DPID=$!
+	i=0
+	while [ $i -lt 200 ] && ! [ -S "$CFG/state/control.sock" ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	daemon_settled
+}
+daemon_settled() { # until the daemon printed a plan after its last apply (or 10 s)
+	i=0
+	while [ $i -lt 200 ]; do
+		awk '/^=== plan / { p = NR; next } /^=== / { a = NR }
+			END { exit !(p && p > a) }' "$DLOG" 2>/dev/null && break
+		sleep 0.05
+		i=$((i + 1))
+	done
+	sleep 0.2
+}
+daemon_stop() {
+	[ -n "$DPID" ] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	wait "$DPID" 2>/dev/null
+	DPID=
+}
+
 # bluegreen_rep BINARY SUFFIX REP: candidate, switch, rollback with BINARY,
 # phases named bg-*SUFFIX. With a paired binary the candidate runs without
 # load (not compared); each side's candidate has its own spec (env value).
 bluegreen_rep() {
 	bin=$1 sfx=$2
+	[ "$DAEMON" = 1 ] && daemon_start "$bin" "$sfx"
 	site_conf v2 "$3$sfx"
 	tok=$(token "$bin")
-	[ -n "$tok" ] || { say "no candidate plan"; return 1; }
+	[ -n "$tok" ] || { say "no candidate plan"; daemon_stop; return 1; }
 	if [ -z "$VS" ]; then
 		phase "bg-candidate$sfx" "$SITE.localhost" - "$bin" -c "$CFG" apply "$tok" || return 1
 	else
 		"$bin" -c "$CFG" apply "$tok" >"$W/log/candidate$sfx.out" 2>&1 ||
 			{ say "candidate$sfx failed:"; sed 's/^/    /' "$W/log/candidate$sfx.out"; return 1; }
 	fi
+	[ "$DAEMON" = 1 ] && daemon_settled
 	tok=$(token "$bin")
-	[ -n "$tok" ] || { say "no switch plan"; return 1; }
+	[ -n "$tok" ] || { say "no switch plan"; daemon_stop; return 1; }
 	st=0
 	phase "bg-switch$sfx" "$SITE.localhost" v2 "$bin" -c "$CFG" apply "$tok" || st=1
+	[ "$DAEMON" = 1 ] && daemon_settled
 	phase "bg-rollback$sfx" "$SITE.localhost" v1 "$bin" -c "$CFG" rollback "$SITE" --yes || st=1
+	daemon_stop
 	return $st
 }
 

@@ -6,6 +6,11 @@
  * in-progress mark is cleared; an outcome entry that cannot be written
  * leaves nothing written, the apply still open (so the next start reports
  * it as interrupted rather than losing it); the chain still verifies.
+ * The same for what an apply holds back until its end
+ * (hist_apply_end_after: those entries, then the end, then the outcome),
+ * for several entries at once (hist_append_all), and for the token's use
+ * with the apply's start (hist_apply_begin_used: a used token is refused
+ * and nothing is written).
  */
 #include "bg.h"
 #include "bg-util.h"
@@ -87,10 +92,60 @@ static void test_end_with(void **state)
 	free(dir);
 }
 
+static bool token_used(struct hist *h, const char *tok)
+{
+	return hist_token_used(h, tok);
+}
+
+static void test_begin_used_and_end_after(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir("hist-batch2");
+	struct hist *h = NULL;
+	const char *tok = "cd34cd34cd34cd34";
+	assert_int_equal(hist_open(&h, dir, 0, NULL), 0);
+	assert_int_equal(hist_apply_begin_used(h, tok, "bob@here"), 0);
+	assert_true(token_used(h, tok));
+	assert_int_equal(open_applies(h), 1);
+	/* Used already: refused, nothing written. */
+	assert_int_equal(hist_apply_begin_used(h, tok, "bob@here"), BG_ETOKEN_USED);
+	const char *begun[] = {"apply started -"};
+	journal_is(h, begun, 1);
+
+	struct hist_entry two[] = {
+		{.action = "step", .site = "shop", .token = (char *)tok, .result = "started"},
+		{.action = "step", .site = "shop", .token = (char *)tok, .result = "ok"},
+	};
+	assert_int_equal(hist_append_all(h, two, 1), 0);
+	struct hist_entry held[] = {
+		two[1],
+		{.action = "switch", .site = "shop", .token = (char *)tok, .result = "ok"},
+		{.token = (char *)tok, .result = "ok"}, /* no action: not writable */
+	};
+	struct hist_entry fin = {.action = "apply", .token = (char *)tok, .result = "ok"};
+	/* One held-back entry is invalid: nothing at all, the apply stays open. */
+	assert_int_not_equal(hist_apply_end_after(h, held, 3, tok, "ok", NULL, &fin), 0);
+	const char *mid[] = {"apply started -", "step started shop"};
+	journal_is(h, mid, 2);
+	assert_int_equal(open_applies(h), 1);
+	assert_int_equal(hist_apply_end_after(h, held, 2, tok, "ok", NULL, &fin), 0);
+	const char *after[] = {"apply started -", "step started shop", "step ok shop",
+			"switch ok shop", "apply-end ok -", "apply ok -"};
+	journal_is(h, after, 6);
+	assert_int_equal(open_applies(h), 0);
+	struct hist_verify v;
+	assert_int_equal(hist_journal_verify(h, NULL, NULL, &v), 0);
+	assert_int_equal(v.brk, HIST_INTACT);
+	hist_close(h);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_end_with),
+		cmocka_unit_test(test_begin_used_and_end_after),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
