@@ -28,6 +28,15 @@
 void apply_release_after(const struct cfg *cfg, struct rt *rt, const struct plan *p,
 		const struct obs *obs, int err, const char *message);
 
+/*
+ * Sign and store (attest.h) that site's colour, live as version, passed
+ * checks: the image ID and spec label are read from its first container
+ * through rt. *path gets the file (a new string) on success. Failures are
+ * logged and returned; they never undo anything.
+ */
+int apply_release_attest(const struct cfg *cfg, struct rt *rt, const char *site,
+		const char *colour, unsigned version, const struct bg_strv *checks, char **path);
+
 /* The failed step of p that message names, or NULL. */
 const struct plan_action *apply_release_failed_step(const struct plan *p, const char *message);
 
