@@ -5,6 +5,13 @@
  * and the apply still exits 5; a receiver that never answers delays the
  * apply by at most the alert's timeout and changes no exit code.
  *
+ * Staging before production: a staging install that deploys v1 writes an
+ * attestation; `attest export` and `attest key` carry it and its public
+ * key to a production install (another config and state directory) whose
+ * site requires promotion: its plan refuses v2 (unattested), saying what
+ * is missing, and accepts v1; a tampered copy is refused by `attest
+ * verify` and by the plan.
+ *
  * Needs: dockerd, nginx, python3; images from test/images/build.sh
  * (bluegreen-test/web:v1, v2 and :bad, which never passes /healthz).
  */
@@ -61,6 +68,7 @@ static char *recv_requests(const struct recv *r)
 	return access(r->log, R_OK) == 0 ? th_read(r->log) : bg_xstrdup("");
 }
 
+#define ATTEST_FORMAT_TEXT "bluegreen-attestation/1"
 #define BAD_GATE "health: {path: /healthz, interval: 200ms, retries: 3}\n"
 
 static char *alerts_yaml(const struct recv *r, const char *timeout)
@@ -152,12 +160,104 @@ static void test_hanging_receiver(void **state)
 	recv_stop(&rc);
 }
 
+/* Write text to dir/rel. */
+static void put(const char *dir, const char *rel, const char *text)
+{
+	th_write(dir, rel, text);
+}
+
+static void test_staging_promotion(void **state)
+{
+	(void)state;
+	struct e2e st, pr;
+	struct th_run r;
+
+	/* Staging: v1 goes live after its gate, and is attested. */
+	e2e_init(&st, "relstage", "nginx", "staging");
+	e2e_site(&st, "bluegreen-test/web:v1", "health: {path: /healthz, interval: 200ms}\n");
+	assert_int_equal(e2e_plan_apply(&st, NULL), 0);
+	assert_true(e2e_wait_body(&st, st.domain, "v1", 3000));
+	assert_int_equal(e2e_bg(&st, &r, "attest", "key", NULL), 0);
+	th_assert_contains(r.out, "-----BEGIN PUBLIC KEY-----");
+	th_assert_not_contains(r.out, "PRIVATE");
+	char *pub = bg_xstrdup(r.out);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&st, &r, "attest", "export", st.site, NULL), 0);
+	th_assert_contains(r.out, ATTEST_FORMAT_TEXT);
+	char *att = bg_xstrdup(r.out);
+	th_run_release(&r);
+	/* Its own install verifies it. */
+	char *file = bg_xasprintf("%s/exported.json", st.dir);
+	put(st.dir, "exported.json", att);
+	assert_int_equal(e2e_bg(&st, &r, "attest", "verify", file, NULL), 0);
+	th_assert_contains(r.out, "valid: site ");
+	th_assert_contains(r.out, "checks passed: health");
+	th_run_release(&r);
+
+	/* Production, another state directory, trusting staging's key. */
+	e2e_init(&pr, "relprod", "nginx", "production");
+	put(pr.dir, "keys/staging.pub", pub);
+	const char *promo = "health: {path: /healthz, interval: 200ms}\n"
+			    "promotion: {require: staging, trust: [keys/staging.pub]}\n";
+	e2e_site(&pr, "bluegreen-test/web:v2", promo);
+	assert_int_equal(e2e_bg(&pr, &r, "plan", NULL), 1);
+	th_assert_contains(r.out, "promotion.require: staging: no attestation signed by a "
+			"trusted key");
+	th_assert_contains(r.out, "bluegreen-test/web:v2");
+	print_message("# production plan of an unattested image:\n%s", r.out);
+	th_run_release(&r);
+
+	/* A tampered copy (one byte of the signed claim) is refused. */
+	char *bad = bg_xstrdup(att);
+	char *p = strstr(bad, "\\\"checks\\\":[\\\"health");
+	assert_non_null(p);
+	p[strlen("\\\"checks\\\":[\\\"")] = 'w';
+	put(pr.dir, "attestations/tampered.json", bad);
+	char *badf = bg_xasprintf("%s/attestations/tampered.json", pr.dir);
+	char *pubf = bg_xasprintf("%s/keys/staging.pub", pr.dir);
+	assert_int_equal(e2e_bg(&pr, &r, "attest", "verify", badf, "--trust", pubf, NULL), 1);
+	th_assert_contains(r.err, "refused");
+	th_run_release(&r);
+	e2e_site(&pr, "bluegreen-test/web:v1", promo);
+	assert_int_equal(e2e_bg(&pr, &r, "plan", NULL), 1);
+	th_assert_contains(r.out, "1 not verified by a trusted key");
+	th_run_release(&r);
+
+	/* The genuine one: v1 is planned, with a note saying who attested it. */
+	put(pr.dir, "attestations/v1.json", att);
+	char *goodf = bg_xasprintf("%s/attestations/v1.json", pr.dir);
+	assert_int_equal(e2e_bg(&pr, &r, "attest", "verify", goodf, "--trust", pubf, NULL), 0);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&pr, &r, "plan", NULL), 2);
+	th_assert_contains(r.out, "promotion: image sha256:");
+	th_assert_contains(r.out, "(staging)");
+	th_run_release(&r);
+	assert_int_equal(e2e_plan_apply(&pr, NULL), 0);
+	assert_true(e2e_wait_body(&pr, pr.domain, "v1", 3000));
+	/* v2 still refused in production. */
+	e2e_site(&pr, "bluegreen-test/web:v2", promo);
+	assert_int_equal(e2e_bg(&pr, &r, "plan", NULL), 1);
+	th_assert_contains(r.out, "no attestation signed by a trusted key");
+	th_run_release(&r);
+
+	free(goodf);
+	free(badf);
+	free(pubf);
+	free(bad);
+	free(file);
+	free(att);
+	free(pub);
+	e2e_release(&pr);
+	e2e_release(&st);
+}
+
 int main(void)
 {
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_gate_failed_posts, e2e_teardown),
 		cmocka_unit_test_teardown(test_hanging_receiver, e2e_teardown),
+		cmocka_unit_test_teardown(test_staging_promotion, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
