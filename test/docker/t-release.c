@@ -204,7 +204,11 @@ static void test_staging_promotion(void **state)
 	th_assert_contains(r.out, "promotion.require: staging: no attestation signed by a "
 			"trusted key");
 	th_assert_contains(r.out, "bluegreen-test/web:v2");
-	print_message("# production plan of an unattested image:\n%s", r.out);
+	print_message("# production plan of an unattested image:\n");
+	for (char *l = r.out, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		print_message("#   %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
+	}
 	th_run_release(&r);
 
 	/* A tampered copy (one byte of the signed claim) is refused. */
