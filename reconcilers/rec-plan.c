@@ -11,6 +11,7 @@
 #include "bg.h"
 #include "rec.h"
 #include "rec-orphan.h"
+#include "rec-promote.h"
 
 /* Sites a plan covers: all, or the filter's (unknown names were refused earlier). */
 static bool site_selected(const struct plan_args *args, const char *site)
@@ -194,6 +195,9 @@ static int site_plan(struct rec_diff_ctx *ctx, const struct des_site *s)
 		rec_fact_container(p, ctx->cs[k]);
 	}
 	char *conflicts = site_conflicts(ctx->obs, s);
+	if (!conflicts) {
+		conflicts = rec_promote_check(ctx); /* issue 14: promotion.require */
+	}
 	if (conflicts) {
 		ctx->ps->blocked = conflicts;
 		plan_fact_add(p, "blocked %s: %s", s->name, conflicts);

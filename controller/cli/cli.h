@@ -26,6 +26,7 @@ struct cli {
 };
 
 int cmd_apply(int argc, char **argv, struct cli *cli);
+int cmd_attest(int argc, char **argv, struct cli *cli); /* issue 14 */
 int cmd_backup(int argc, char **argv, struct cli *cli);
 int cmd_backups(int argc, char **argv, struct cli *cli);
 int cmd_history(int argc, char **argv, struct cli *cli);

@@ -31,6 +31,14 @@ static const struct cmd commands[] = {
 		"  --wait SECONDS    wait this long for the state lock (default 10, 0 to 86400)\n"
 		"Exit 0 done, 3 token stale, unknown or used, 4 refused (install_mode\n"
 		"unset, confirm phrase missing), 5 failed (live colour untouched).\n"},
+	{"attest", cmd_attest, "staging attestations: this install's key, export, verify",
+		"attest key | attest export SITE [--version N] | attest verify FILE [--trust PUBKEY]...",
+		"  key               print this install's public key (made on first use)\n"
+		"  export SITE       print the newest attestation of SITE this install signed\n"
+		"  --version N       with export: that version's\n"
+		"  verify FILE       check one attestation (default key: this install's)\n"
+		"  --trust PUBKEY    with verify: a public key file to trust (repeatable)\n"
+		"Exit 0 valid, 1 refused (tampered, untrusted) or error.\n"},
 	{"backup", cmd_backup, "back up a site now, or verify a backup",
 		"backup SITE [--no-compress] [--wait SECONDS] | backup verify ID",
 		"  --no-compress     store the volume tars and dumps without gzip\n"

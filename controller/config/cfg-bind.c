@@ -148,6 +148,34 @@ static void bind_services(const struct bctx *b, const struct cfg__key *k,
 	*n_out = c;
 }
 
+static int alert_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_alert *)a)->name, ((const struct cfg_alert *)b)->name);
+}
+
+static void bind_alerts(const struct bctx *b, const struct cfg__key *k,
+		struct cfg_alert **out, size_t *n_out, const struct cfg__node *n)
+{
+	if (!n || n->kind != CFG__MAP) {
+		return;
+	}
+	struct cfg_alert *a = bg_xcalloc(n->n_pairs ? n->n_pairs : 1, sizeof(*a));
+	size_t c = 0;
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		const struct cfg__pair *p = &n->pairs[i];
+		if (!cfg__alert_name_valid(p->key->str) || p->val->kind != CFG__MAP) {
+			continue;
+		}
+		a[c].name = bg_xstrdup(p->key->str);
+		a[c].loc = p->key->loc;
+		bind_map(b, k->sub, p->val, &a[c]);
+		c++;
+	}
+	qsort(a, c, sizeof(*a), alert_cmp);
+	*out = a;
+	*n_out = c;
+}
+
 static bool list_ok(const struct cfg__key *k, const struct cfg__node *n)
 {
 	if (!n || n->kind != CFG__SEQ || ((k->flags & F_NONEMPTY) && !n->n_items)) {
@@ -286,6 +314,10 @@ static void bind_value(const struct bctx *b, const struct cfg__key *k,
 		bind_services(b, k, CFG__AT(base, k->off, struct cfg_service *),
 				CFG__AT(base, k->off2, size_t), n);
 		break;
+	case K_ALERTS:
+		bind_alerts(b, k, CFG__AT(base, k->off, struct cfg_alert *),
+				CFG__AT(base, k->off2, size_t), n);
+		break;
 	}
 }
 
@@ -392,6 +424,7 @@ void cfg__global_release(struct cfg_global *g)
 	bg_strv_release(&g->acme.certbot);
 	free(g->acme.dir);
 	bg_strv_release(&g->redact);
+	cfg__alerts_release(g->alerts, g->n_alerts);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -442,6 +475,8 @@ void cfg__site_release(struct cfg_site *s)
 		free(s->preview_auth.password);
 	}
 	bg_strv_release(&s->preview_allow);
+	bg_strv_release(&s->promotion.trust);
+	free(s->promotion.attestations);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -347,6 +347,34 @@ static void check_services(struct vctx *v, const struct cfg__key *k, const struc
 	}
 }
 
+/* alerts: name -> one target's settings (cfg-release.c). */
+static void check_alerts(struct vctx *v, const struct cfg__key *k, const struct cfg__node *n,
+		const char *path)
+{
+	if (n->kind != CFG__MAP) {
+		type_error(v, k, n, path, "a mapping of alert names to targets such as "
+				"{ops: {webhook: \"https://hooks.example.com/x\"}}");
+		return;
+	}
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		const struct cfg__pair *p = &n->pairs[i];
+		char *ip = path_join(path, p->key->str);
+		if (!cfg__alert_name_valid(p->key->str)) {
+			char *q = cfg__quote(p->key->str);
+			bg_diag_error(v->d, &p->key->loc, "invalid alert name '%s': use %s", q,
+					CFG__NAME_EXPECT);
+			free(q);
+		} else if (p->val->kind != CFG__MAP) {
+			type_error(v, k, p->val, ip, "a mapping such as {webhook: URL, events: "
+					"[gate-failed]}");
+		} else {
+			validate_map(v, k->sub, p->val, ip);
+			cfg__alert_check(p->val, ip, v->d);
+		}
+		free(ip);
+	}
+}
+
 /* A key whose value is one scalar: report it when it does not read as k's type. */
 static void check_scalar(struct vctx *v, const struct cfg__key *k, const struct cfg__node *n,
 		const char *path)
@@ -413,6 +441,9 @@ static void validate_value(struct vctx *v, const struct cfg__key *k, const struc
 			type_error(v, k, n, path, "a mapping");
 		} else {
 			validate_map(v, k->sub, n, path);
+			if (k->sub == cfg__promotion_keys) {
+				cfg__promotion_check(n, v->d);
+			}
 		}
 		break;
 	case K_DEFAULTS:
@@ -441,6 +472,9 @@ static void validate_value(struct vctx *v, const struct cfg__key *k, const struc
 		break;
 	case K_SERVICES:
 		check_services(v, k, n, path);
+		break;
+	case K_ALERTS:
+		check_alerts(v, k, n, path);
 		break;
 	case K_STR:
 	case K_PATH:

@@ -98,6 +98,23 @@ static void explain_services(struct bg_buf *out, const struct cfg__key *k,
 	free(sorted);
 }
 
+static void explain_alerts(struct bg_buf *out, const struct cfg__key *k,
+		const struct cfg__node *n, const void *base, const char *path)
+{
+	const struct cfg_alert *a = *CFG__AT(base, k->off, struct cfg_alert *const);
+	size_t c = *CFG__AT(base, k->off2, const size_t);
+	const struct cfg__pair **sorted = cfg__pairs_sorted(n);
+	size_t np = n && n->kind == CFG__MAP ? n->n_pairs : 0;
+
+	for (size_t i = 0; i < c; i++) {
+		char *sub = bg_xasprintf("%s.%s.", path, a[i].name);
+		const struct cfg__pair *p = cfg__pairs_find(sorted, np, a[i].name);
+		explain_map(out, k->sub, p ? p->val : NULL, &a[i], sub);
+		free(sub);
+	}
+	free(sorted);
+}
+
 /* The effective modules, each with where it was enabled. */
 static void explain_modules(struct bg_buf *out, const struct cfg__node *n, const char *path)
 {
@@ -186,6 +203,9 @@ static void explain_value(struct bg_buf *out, const struct cfg__key *k, const st
 		break;
 	case K_SERVICES:
 		explain_services(out, k, n, base, path);
+		break;
+	case K_ALERTS:
+		explain_alerts(out, k, n, base, path);
 		break;
 	case K_MODULES:
 		explain_modules(out, n, path);

@@ -214,6 +214,7 @@ enum cfg__ktype {
 	K_SERVICES, /* struct cfg_service * at off, size_t count at off2 */
 	K_DEFAULTS, /* site_defaults: site keys, merged under each site by cfg.c */
 	K_LISTEN,   /* char *: a port (integer) or host:port */
+	K_ALERTS,   /* struct cfg_alert * at off, size_t count at off2: name -> target */
 };
 
 enum cfg__kflags {
@@ -304,6 +305,21 @@ void cfg__env_with_file(struct cfg__envfiles *ef, struct cfg_env *env,
  * into *password (a new string; left NULL after an error, reported at ref). */
 void cfg__password_file_read(struct cfg__envfiles *ef, const struct cfg__node *ref,
 		char **password);
+
+/*
+ * ---- release checks (cfg-release.c, issue 14): the tables of `alerts:`
+ * entries and of a site's `promotion:`, their value languages, and the
+ * rules across keys a schema row cannot say (reported by cfg-check.c).
+ */
+extern const struct cfg__key cfg__alert_keys[];
+extern const struct cfg__key cfg__promotion_keys[];
+bool cfg__alert_name_valid(const char *s);
+/* One alert entry (a mapping, already checked key by key): webhook or
+ * command, exactly one. path is the entry's ("alerts.ops"). */
+void cfg__alert_check(const struct cfg__node *entry, const char *path, struct bg_diag *d);
+/* A site's promotion (a mapping): require staging needs trust. */
+void cfg__promotion_check(const struct cfg__node *promo, struct bg_diag *d);
+void cfg__alerts_release(struct cfg_alert *a, size_t n);
 
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);

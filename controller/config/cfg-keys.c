@@ -886,6 +886,8 @@ static const struct cfg__key site_keys[] = {
 		.doc = "backups before a switch, and how many are kept"},
 	{.name = "resources", .type = K_MAP, .sub = site_resources_keys,
 		.doc = "limits of each colour container"},
+	{.name = "promotion", .type = K_MAP, .sub = cfg__promotion_keys,
+		.doc = "attestations a candidate's image needs before it is planned"},
 	{0},
 };
 
@@ -913,6 +915,9 @@ static const struct cfg__key global_keys[] = {
 		.check = glob_valid, .expect = "a glob such as *SECRET*",
 		.doc = "extra env keys whose values are never printed (case-insensitive shell "
 		       "globs: *, ?, [0-9], [!O]); added to the defaults, which always apply"},
+	{.name = "alerts", .type = K_ALERTS, .off = G(alerts), .off2 = G(n_alerts),
+		.sub = cfg__alert_keys,
+		.doc = "where events (gate-failed, drift, ...) are sent: name -> webhook or command"},
 	{.name = "site_defaults", .type = K_DEFAULTS, .sub = site_keys,
 		.doc = "site keys applied under every site file"},
 	{0},
@@ -1019,6 +1024,7 @@ static const char *json_type(const struct cfg__key *k)
 	case K_ENV:
 	case K_MOUNTS:
 	case K_SERVICES:
+	case K_ALERTS:
 		return "object";
 	case K_INT:
 		return "integer";
@@ -1079,7 +1085,7 @@ static void dump_table(struct bg_strv *lines, const struct cfg__key *table, cons
 		char *sub = bg_xasprintf("%s.", path);
 		if (k->type == K_MAP) {
 			dump_table(lines, k->sub, sub, defaults, kind);
-		} else if (k->type == K_SERVICES) {
+		} else if (k->type == K_SERVICES || k->type == K_ALERTS) {
 			char *star = bg_xasprintf("%s*.", sub);
 			bg_strv_push_take(lines, bg_xasprintf("%s*\tobject\t-", sub));
 			dump_table(lines, k->sub, star, defaults, kind);

@@ -165,6 +165,22 @@ struct cfg_service {
 	struct bg_loc loc;
 };
 
+/* A site's `promotion:` (issue 14, docs/config.md): which attestations a
+ * candidate's image needs before it may be planned. */
+enum cfg_promotion_require {
+	CFG_PROMOTION_NONE = 0, /* default: no attestation needed */
+	CFG_PROMOTION_STAGING,  /* a staging install must have attested the image */
+};
+
+struct cfg_promotion {
+	enum cfg_promotion_require require;
+	struct bg_strv trust; /* public key files (PEM), as written: relative to the config dir */
+	char *attestations;   /* directory of attestation files, absolute after load;
+	                       * NULL: <config>/attestations */
+	bool attestations_rel;
+	struct bg_loc loc;    /* the `promotion:` key, or the site's */
+};
+
 struct cfg_site {
 	char *name;             /* equals the file name without .conf */
 	char *path;             /* config-dir-relative, as in diagnostics */
@@ -199,6 +215,7 @@ struct cfg_site {
 	struct cfg_site_backup backup;
 	struct cfg_resources resources; /* each colour container's limits */
 	struct bg_loc loc;     /* the `site:` key */
+	struct cfg_promotion promotion; /* issue 14 */
 };
 
 struct cfg_traefik {
@@ -248,6 +265,39 @@ struct cfg_acme {
 	bool dir_rel;
 };
 
+/*
+ * The events an alert can be sent for (issue 14, docs/checks.md), as the
+ * names the config and the JSON body use. verify-failed and auto-revert
+ * come from the post-switch watch window.
+ */
+#define CFG_ALERT_EVENT_MAP(XX)                                               \
+	XX(GATE_FAILED, "gate-failed")                                        \
+	XX(VERIFY_FAILED, "verify-failed")                                    \
+	XX(AUTO_REVERT, "auto-revert")                                        \
+	XX(DRIFT, "drift")                                                    \
+	XX(BACKUP_FAILED, "backup-failed")
+
+enum cfg_alert_event {
+#define XX(n, s) CFG_ALERT_##n,
+	CFG_ALERT_EVENT_MAP(XX)
+#undef XX
+	CFG_ALERT_N_EVENTS
+};
+
+/* One entry of `alerts:` (a mapping of names to targets): a webhook or a
+ * command, never both (checked at load). */
+struct cfg_alert {
+	char *name;              /* the key: names the target in logs */
+	char *webhook;           /* http(s) URL; NULL: none. May hold a secret
+	                          * (credentials, a token in the path or query):
+	                          * never printed whole, see cfg_url_redact */
+	struct bg_strv command;  /* argv; empty: none */
+	struct bg_strv events;   /* event names (CFG_ALERT_EVENT_MAP); default all */
+	uint64_t timeout_ms;     /* the whole delivery, retries included; default 5s */
+	unsigned retries;        /* attempts after the first; default 3 */
+	struct bg_loc loc;
+};
+
 struct cfg_global {
 	enum cfg_install_mode install_mode;
 	struct bg_loc install_mode_loc;
@@ -268,6 +318,8 @@ struct cfg_global {
 	struct cfg_nginx nginx;
 	struct cfg_acme acme;
 	struct bg_strv redact;   /* env key globs, case-insensitive; defaults: cfg-keys.c cfg__def_redact */
+	struct cfg_alert *alerts; /* issue 14: sorted by name */
+	size_t n_alerts;
 };
 
 struct cfg_prov; /* provenance table, opaque */
@@ -334,6 +386,17 @@ bool cfg_module_built(const char *name);
 bool cfg_name_valid(const char *name);
 /* Bytes of a size written as nginx does ("64m"); 0 when it is not one. */
 uint64_t cfg_size_bytes(const char *s);
+/* The name of an alert event, and back (-1: not one). */
+const char *cfg_alert_event_name(enum cfg_alert_event e);
+int cfg_alert_event_parse(const char *name);
+/*
+ * A URL as logs may show it: scheme://host[:port], then "/..." when it has
+ * a path, never its user info, path, query or fragment (a webhook URL's
+ * path often is the secret). A new string; "<invalid url>" when url does
+ * not parse.
+ */
+char *cfg_url_redact(const char *url);
+
 /* Nano-CPUs of a cpus value ("1.5" -> 1500000000); 0 when it is not one. */
 uint64_t cfg_cpus_nano(const char *s);
 

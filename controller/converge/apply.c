@@ -16,6 +16,7 @@
 #include "clog.h"
 #include "hist-confirm.h"
 #include "rec-batch.h"
+#include "apply-release.h"
 
 #include <ctype.h>
 
@@ -389,6 +390,8 @@ static void record(struct run *r, int err)
 		bg_log(BG_LOG_ERROR, "could not journal the end of apply %s", token);
 	}
 	clog_append(r->cfg->g.state_dir, "%s", out->message);
+	/* Issue 14: alert a failed gate or backup; attest in staging. */
+	apply_release_after(r->cfg, r->rt, &out->plan, &r->obs, err, out->message);
 	bg_buf_release(&live);
 }
 

@@ -25,6 +25,7 @@
 #include "bg-log.h"
 #include "watch.h"
 #include "apply.h"
+#include "alert.h"
 #include "approve.h"
 #include "cfgwatch.h"
 #include "ctlsock.h"
@@ -126,6 +127,9 @@ static void replan(struct watch *c)
 		watch__plan_show(c->pr, c->cfg, c->hist, c->dir, &p, why,
 				c->snap.why_drift.n && !c->snap.why.n);
 		memcpy(c->last_token, p.token, sizeof(c->last_token));
+		if (c->snap.why_drift.n) { /* issue 14: in a thread, never on the loop */
+			alert_emit_text(c->cfg, CFG_ALERT_DRIFT, NULL, p.token, why, ALERT_ASYNC);
+		}
 	} else if (c->note_unchanged) {
 		watch__note(c->pr, "plan unchanged (%s): %s", p.token, why);
 	}

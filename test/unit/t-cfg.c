@@ -220,6 +220,69 @@ static void test_layering(void **state)
 	free(dir);
 }
 
+/* alerts: (issue 14) bind, sorted by name, defaults, and the webhook URL
+ * (it may hold a secret) never shown by --explain or by cfg_url_redact. */
+static void test_alerts_promotion(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir("cfg");
+	th_write(dir, "global.conf",
+			"install_mode: staging\n"
+			"edge: {kind: nginx, nginx: {conf_dir: /etc/nginx/conf.d}}\n"
+			"alerts:\n"
+			"  zz-ops:\n"
+			"    webhook: \"https://u:pw-77@hooks.example.com:8443/T0/B0/sekrit?token=tk-99\"\n"
+			"    events: [gate-failed, drift]\n"
+			"  pager:\n"
+			"    command: [/usr/bin/logger, -t, bg]\n");
+	th_write(dir, "sites/shop.conf",
+			"site: shop\n"
+			"domains: [shop.example.com]\n"
+			"image: nginx:1.27\n"
+			"port: 80\n"
+			"promotion: {require: staging, trust: [keys/a.pub]}\n");
+	struct loaded l;
+	load(&l, dir);
+	assert_string_equal(l.text, "");
+	assert_int_equal(l.err, 0);
+	const struct cfg_global *g = &l.c->g;
+	assert_int_equal(g->n_alerts, 2);
+	assert_string_equal(g->alerts[0].name, "pager");
+	assert_null(g->alerts[0].webhook);
+	assert_int_equal(g->alerts[0].command.n, 3);
+	assert_int_equal(g->alerts[0].events.n, CFG_ALERT_N_EVENTS); /* default: all */
+	assert_int_equal(g->alerts[0].timeout_ms, 5000);
+	assert_int_equal(g->alerts[0].retries, 3);
+	assert_string_equal(g->alerts[1].name, "zz-ops");
+	assert_int_equal(g->alerts[1].events.n, 2);
+	const struct cfg_site *s = cfg_site_find(l.c, "shop");
+	assert_int_equal(s->promotion.require, CFG_PROMOTION_STAGING);
+	assert_string_equal(s->promotion.trust.v[0], "keys/a.pub");
+	assert_null(s->promotion.attestations);
+	char *ex = explain(l.c);
+	th_assert_contains(ex, "alerts.zz-ops.webhook = <redacted>    # global.conf:5\n");
+	th_assert_contains(ex, "alerts.pager.events = [gate-failed, verify-failed, auto-revert, "
+			"drift, backup-failed]    # default\n");
+	th_assert_contains(ex, "sites.shop.promotion.require = staging    # sites/shop.conf:5\n");
+	th_assert_not_contains(ex, "pw-77");
+	th_assert_not_contains(ex, "sekrit");
+	char *r = cfg_url_redact(g->alerts[1].webhook);
+	assert_string_equal(r, "https://hooks.example.com:8443/...");
+	free(r);
+	r = cfg_url_redact("http://127.0.0.1:9/");
+	assert_string_equal(r, "http://127.0.0.1:9");
+	free(r);
+	r = cfg_url_redact("file:///etc/passwd");
+	assert_string_equal(r, "<invalid url>");
+	free(r);
+	assert_int_equal(cfg_alert_event_parse("auto-revert"), CFG_ALERT_AUTO_REVERT);
+	assert_int_equal(cfg_alert_event_parse("auto_revert"), -1);
+	free(ex);
+	loaded_release(&l);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 static void test_explain(void **state)
 {
 	char *dir = th_tmpdir("cfg");
@@ -355,7 +418,10 @@ static void test_explain(void **state)
 		"sites.shop.backup.max_age = 30d    # default\n"
 		"sites.shop.resources.memory = null    # default\n"
 		"sites.shop.resources.cpus = null    # default\n"
-		"sites.shop.resources.pids = 0    # default\n";
+		"sites.shop.resources.pids = 0    # default\n"
+		"sites.shop.promotion.require = none    # default\n"
+		"sites.shop.promotion.trust = []    # default\n"
+		"sites.shop.promotion.attestations = null    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");
@@ -2061,6 +2127,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layering),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_alerts_promotion),
 		cmocka_unit_test(test_redact_defaults),
 		cmocka_unit_test(test_explain_hides_confirm),
 		cmocka_unit_test(test_builtin_profile),
