@@ -10,6 +10,7 @@
 #include "bg.h"
 #include "cli.h"
 #include "versions.h"
+#include "hist-live.h"
 
 #include <json-c/json.h>
 #include <time.h>
@@ -63,25 +64,13 @@ static struct ver_info *ver_find(struct ver_info *v, size_t n, unsigned version)
 	return NULL;
 }
 
-/* "live blue (v2) -> green (v3)...", "first deploy: blue (v1) is live": the version after. */
-static unsigned live_after(const char *details)
-{
-	const char *p = details ? strstr(details, "-> ") : NULL;
-	if (!p && details && bg_str_has_prefix(details, "first deploy: ")) {
-		p = details;
-	}
-	p = p ? strstr(p, "(v") : NULL;
-	return p ? (unsigned)strtoul(p + 2, NULL, 10) : 0;
-}
-
 static int live_cb(const struct hist_entry *e, void *arg)
 {
 	struct live_walk *w = arg;
-	if (!e->action || !e->result || strcmp(e->result, "ok") != 0 ||
-			(strcmp(e->action, "switch") != 0 && strcmp(e->action, "rollback") != 0)) {
+	unsigned ver = hist_live_version(e); /* the same reading as the planner's */
+	if (!ver) {
 		return 0;
 	}
-	unsigned ver = live_after(e->details);
 	if (w->cur) {
 		w->cur->last_live_ms = e->time_ms; /* it stopped being live here */
 	}
