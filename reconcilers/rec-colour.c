@@ -670,12 +670,14 @@ static char *rollback_refusal(const struct rec_diff_ctx *ctx, const struct slot 
 /*
  * rollback --to: the idle slot rebuilt with the recorded version (the
  * desired site is pinned to it, des_build_args). Containers come from the
- * recorded image id, which the CLI checked is present: no pull is planned.
+ * recorded image id. The CLI checked it is present, or found the registry
+ * digest kept when that version went live: then the image is pulled by
+ * digest first (des_pin_pull_ref), so the very build comes back.
  */
 static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 {
 	const struct des_site *s = ctx->site;
-	bool gate = false;
+	bool gate = false, pulled = false;
 	char *sp = short_spec(s->spec);
 
 	for (size_t i = 0; i < sl->n_extra; i++) {
@@ -693,6 +695,13 @@ static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 				gate = true;
 			}
 			continue;
+		}
+		const char *pull = pulled ? NULL : des_pin_pull_ref(s);
+		if (pull) { /* before any removal: a failed pull leaves the colour as it is */
+			rec_image_need(ctx, pull, "rollback --to %u: the image of v%u (id %.19s) is "
+					"no longer here; pulled by the registry digest kept when it "
+					"went live", s->pinned_from, s->version, s->create_image);
+			pulled = true;
 		}
 		if (c) {
 			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c, "holds v%u (%s), "

@@ -59,3 +59,35 @@ int hist_live_observe(struct hist *h, struct obs *o)
 	}
 	return 0;
 }
+
+#define DIGEST_MARK "registry digest "
+
+char *hist_digest_details(unsigned version, const char *image, const char *image_id,
+		const char *digest)
+{
+	return bg_xasprintf("v%u runs %s (id %.19s); " DIGEST_MARK "%s", version,
+			image ? image : "?", image_id ? image_id : "?", digest);
+}
+
+bool hist_digest_parse(const struct hist_entry *e, unsigned *version, char **digest)
+{
+	*version = 0;
+	*digest = NULL;
+	if (!e->action || strcmp(e->action, HIST_DIGEST_ACTION) != 0 || !e->result ||
+			strcmp(e->result, "ok") != 0 || !e->details || e->details[0] != 'v') {
+		return false;
+	}
+	unsigned long v = strtoul(e->details + 1, NULL, 10);
+	const char *p = strstr(e->details, DIGEST_MARK);
+	if (!v || v > 1000000000ul || !p) {
+		return false;
+	}
+	p += strlen(DIGEST_MARK);
+	size_t n = strcspn(p, " \t\r\n");
+	if (!n || !memchr(p, '@', n)) {
+		return false;
+	}
+	*version = (unsigned)v;
+	*digest = bg_xstrndup(p, n);
+	return true;
+}

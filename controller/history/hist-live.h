@@ -28,4 +28,15 @@ unsigned hist_live_version(const struct hist_entry *e);
  */
 int hist_live_observe(struct hist *h, struct obs *o);
 
+/*
+ * The registry digest of a version's image, kept in the journal when the
+ * version goes live (action HIST_DIGEST_ACTION, result "ok"): the details
+ * text for it (a new string), and its reading back: *version and *digest
+ * (a new string, "repo@sha256:HEX"); false for any other entry.
+ */
+#define HIST_DIGEST_ACTION "image"
+char *hist_digest_details(unsigned version, const char *image, const char *image_id,
+		const char *digest);
+bool hist_digest_parse(const struct hist_entry *e, unsigned *version, char **digest);
+
 #endif /* BG_CONTROLLER_HIST_LIVE_H */
