@@ -120,11 +120,20 @@ static void test_crash_fails_fast(void **state)
 
 	/*
 	 * The step's history entry holds the log tail, redacted: the table
-	 * shows an entry's first line (the reason), --json all of it.
+	 * shows an entry's first line (the reason) and how many more there
+	 * are, --details all of them indented under it, --json all of it.
 	 */
 	assert_int_equal(e2e_bg(&e, &r, "history", e.site, NULL), 0);
 	th_assert_contains(r.out, "candidate green.1");
 	th_assert_contains(r.out, "with code 1");
+	th_assert_contains(r.out, "lines: history --details)");
+	th_assert_not_contains(r.out, LOG_LINE);
+	th_assert_not_contains(r.out, SECRET);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "history", e.site, "--details", NULL), 0);
+	th_assert_contains(r.out, "        | " LOG_LINE);
+	th_assert_contains(r.out, "gate-test: starting, password ***");
+	th_assert_not_contains(r.out, "history --details)");
 	th_assert_not_contains(r.out, SECRET);
 	th_run_release(&r);
 	assert_int_equal(e2e_bg(&e, &r, "history", "--json", e.site, NULL), 0);
