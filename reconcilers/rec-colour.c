@@ -697,7 +697,7 @@ static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 			continue;
 		}
 		const char *pull = pulled ? NULL : des_pin_pull_ref(s);
-		if (pull) { /* before any removal: a failed pull leaves the colour as it is */
+		if (pull) { /* before the first replica is replaced: a failed pull leaves it */
 			rec_image_need(ctx, pull, "rollback --to %u: the image of v%u (id %.19s) is "
 					"no longer here; pulled by the registry digest kept when it "
 					"went live", s->pinned_from, s->version, s->create_image);

@@ -352,7 +352,6 @@ static void test_rollback_to_pulls_by_digest(void **state)
 	/* The plan pulls exactly that digest before rebuilding v1. */
 	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--to", "1", NULL), 2);
 	char *pull = bg_xasprintf("image     %s", digest); /* the plan's "pull image NAME" step */
-	print_message("# the rollback --to 1 plan:\n%s", r.out);
 	th_assert_contains(r.out, pull);
 	const char *at = strstr(r.out, pull);
 	while (at > r.out && at[-1] != '\n') {
