@@ -239,6 +239,19 @@ static void test_rollback_to_two_back_under_load(void **state)
 
 #define REGISTRY "/usr/bin/docker-registry"
 
+/* The registry this test started, stopped by the teardown even when an assertion failed. */
+static pid_t registry_pid;
+
+static int registry_teardown(void **state)
+{
+	if (registry_pid > 0) {
+		kill(registry_pid, SIGTERM);
+		th_wait(registry_pid);
+		registry_pid = 0;
+	}
+	return e2e_teardown(state);
+}
+
 /* A private registry (Debian's docker-registry) on 127.0.0.1:*port, serving dir. */
 static pid_t registry_start(const char *dir, int *port)
 {
@@ -309,7 +322,7 @@ static void test_rollback_to_pulls_by_digest(void **state)
 	}
 	e2e_init(&e, "rbpull", "nginx", "development");
 	char *rdir = th_tmpdir("rbto-reg");
-	pid_t reg = registry_start(rdir, &port);
+	registry_pid = registry_start(rdir, &port);
 	char *repo = bg_xasprintf("127.0.0.1:%d/%s-web", port, e.site);
 	char *ref = bg_xasprintf("%s:v1", repo);
 	image_push(ref, e.site);
@@ -377,8 +390,9 @@ static void test_rollback_to_pulls_by_digest(void **state)
 	char *rmid[] = {"docker", "rmi", "-f", id, NULL};
 	th_run_argv(rmid, NULL, &r);
 	th_run_release(&r);
-	kill(reg, SIGTERM);
-	th_wait(reg);
+	kill(registry_pid, SIGTERM); /* on a failed assertion, registry_teardown does it */
+	th_wait(registry_pid);
+	registry_pid = 0;
 	th_rm_rf(rdir);
 	free(pull);
 	free(want);
@@ -394,7 +408,7 @@ int main(void)
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_rollback_to_two_back_under_load, e2e_teardown),
-		cmocka_unit_test_teardown(test_rollback_to_pulls_by_digest, e2e_teardown),
+		cmocka_unit_test_teardown(test_rollback_to_pulls_by_digest, registry_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
