@@ -331,20 +331,27 @@ static const char *pick_first_colour(const struct slot *blue, const struct slot 
 }
 
 /*
- * The idle colour never went live: it holds a newer version than the
- * live one that was not rolled back (a version that went live and was
- * rolled back is rejected; a newer one that went live is live). Such a
- * colour is a failed or waiting candidate, never a rollback target: it
- * is not kept warm and the next candidate replaces it. From the
- * observation alone (versions and rejected specs), so the diff stays pure.
+ * The idle colour never went live: no switch or rollback ever made its
+ * version live (the history says, obs_hist_went_live), whether it is
+ * newer or older than the live one (a failed first deploy is older than
+ * the version that went live after it). Such a colour is a failed or
+ * waiting candidate, never a rollback target: it is not kept warm and
+ * the next candidate replaces it. Without that fact (an observation from
+ * an older snapshot): newer than the live version and not rolled back.
  */
 static bool never_live(const struct rec_diff_ctx *ctx, const struct slot *lv,
 		const struct slot *idle)
 {
+	if (!idle->n_found || !idle->version) {
+		return false;
+	}
+	int went = obs_hist_went_live(ctx->obs, ctx->site->name, idle->version);
+	if (went >= 0) {
+		return went == 0;
+	}
 	const struct obs_hist_site *hs = obs_hist_find(ctx->obs, ctx->site->name);
 	bool rejected = idle->spec && hs && bg_strv_contains(&hs->rejected, idle->spec);
-	return idle->n_found && idle->version && lv->version && idle->version > lv->version &&
-			!rejected;
+	return lv->version && idle->version > lv->version && !rejected;
 }
 
 static bool retry_asked(const struct rec_diff_ctx *ctx)
@@ -526,7 +533,8 @@ static int decide_candidate(struct rec_diff_ctx *ctx, const struct slot *lv,
 	const struct des_site *s = ctx->site;
 	const struct cfg_site *cs = s->cfg;
 
-	if (idle->n_found && idle->version && lv->version && idle->version < lv->version) {
+	if (idle->n_found && idle->version && lv->version && idle->version < lv->version &&
+			!never_live(ctx, lv, idle)) {
 		plan_note_add(ctx->plan, ctx->ps, "the previous colour %s (v%u) is replaced by the "
 				"candidate: after this, a rollback to v%u is no longer possible",
 				idle->colour, idle->version, idle->version);
@@ -614,6 +622,18 @@ static char *rollback_refusal(const struct rec_diff_ctx *ctx, const struct slot 
 {
 	const struct des_site *s = ctx->site;
 	bool ready = true;
+	/*
+	 * Before "not running": a colour the history says never went live is
+	 * no target at all, running or not (the candidate keeps its message).
+	 */
+	if (prev->n_found && obs_hist_went_live(ctx->obs, s->name, prev->version) == 0 &&
+			!(prev->spec && strcmp(prev->spec, s->spec) == 0)) {
+		return bg_xasprintf("no rollback target: the other colour %s holds v%u, which "
+				"never went live (a candidate that failed its gate or was never "
+				"switched to); `bluegreen versions %s` lists the versions that "
+				"rollback --to can bring back", prev->colour, prev->version,
+				s->name);
+	}
 	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
 		if (prev->rep[r] && prev->rep[r]->state != OBS_CSTATE_RUNNING) {
 			ready = false;
@@ -650,12 +670,14 @@ static char *rollback_refusal(const struct rec_diff_ctx *ctx, const struct slot 
 /*
  * rollback --to: the idle slot rebuilt with the recorded version (the
  * desired site is pinned to it, des_build_args). Containers come from the
- * recorded image id, which the CLI checked is present: no pull is planned.
+ * recorded image id. The CLI checked it is present, or found the registry
+ * digest kept when that version went live: then the image is pulled by
+ * digest first (des_pin_pull_ref), so the very build comes back.
  */
 static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 {
 	const struct des_site *s = ctx->site;
-	bool gate = false;
+	bool gate = false, pulled = false;
 	char *sp = short_spec(s->spec);
 
 	for (size_t i = 0; i < sl->n_extra; i++) {
@@ -673,6 +695,13 @@ static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 				gate = true;
 			}
 			continue;
+		}
+		const char *pull = pulled ? NULL : des_pin_pull_ref(s);
+		if (pull) { /* before the first replica is replaced: a failed pull leaves it */
+			rec_image_need(ctx, pull, "rollback --to %u: the image of v%u (id %.19s) is "
+					"no longer here; pulled by the registry digest kept when it "
+					"went live", s->pinned_from, s->version, s->create_image);
+			pulled = true;
 		}
 		if (c) {
 			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c, "holds v%u (%s), "

@@ -14,6 +14,7 @@
 #include "edge.h"
 #include "hist-confirm.h"
 #include "rec.h"
+#include "rec-digest.h"
 
 /* Managed objects name the sites bluegreen deployed: those with no site
  * file left are removed sites, whose edge files the plan takes away. */
@@ -428,6 +429,7 @@ static int edge_rec_after(struct rec_apply_ctx *ctx, const struct plan_action *a
 		rec_journal(ctx, "switch", a->site, "ok", "first deploy: %s (v%u) is live",
 				a->colour, a->version);
 	}
+	rec_digest_keep(ctx, a); /* issue 13: rollback --to can pull it back by digest */
 	return 0;
 }
 

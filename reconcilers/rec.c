@@ -7,6 +7,7 @@
 #include "bg-log.h"
 #include "edge.h"
 #include "rec.h"
+#include "hist-live.h"
 
 #include <time.h>
 
@@ -68,6 +69,12 @@ int rec_observe(struct rt *rt, const struct cfg *cfg, struct hist *h,
 	}
 	if (h) {
 		err = hist_observe(h, o);
+		if (err) {
+			bg_diag_error(d, NULL, "cannot read the history: %s", bg_strerror(err));
+			return err;
+		}
+		/* Which versions ever went live (issue 13: never-live colours). */
+		err = hist_live_observe(h, o);
 		if (err) {
 			bg_diag_error(d, NULL, "cannot read the history: %s", bg_strerror(err));
 			return err;

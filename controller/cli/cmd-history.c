@@ -1,7 +1,10 @@
 /*
- * cmd-history: `bluegreen history [SITE] [--limit N]`: the journal, oldest
- * first so the newest entry is the last line (what a terminal shows).
- * --json prints one JSON object per line (docs/history.md).
+ * cmd-history: `bluegreen history [SITE] [--limit N] [--details]`: the
+ * journal, oldest first so the newest entry is the last line (what a
+ * terminal shows), one line per entry: the first line of its details, and
+ * how many more there are (a failed gate's log tail); --details shows
+ * them indented under the entry. --json prints one JSON object per line
+ * (docs/history.md), details whole.
  *
  * `history --verify` checks the journal's hash chain and names the first
  * broken entry; `history --export [FILE|-]` writes the stored records
@@ -23,7 +26,34 @@
 struct hist_print {
 	struct cli *cli;
 	size_t n;
+	bool details; /* --details: every line of an entry's details, indented */
 };
+
+/* The lines of details after the first, indented under the row (control characters shown as '?'). */
+static void print_more(FILE *out, const char *more)
+{
+	while (more && *more) {
+		size_t n = strcspn(more, "\n");
+		fputs("        | ", out);
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)more[i];
+			fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?', out);
+		}
+		fputc('\n', out);
+		more += n + (more[n] == '\n');
+	}
+}
+
+/* How many lines follow the first one. */
+static size_t lines_after(const char *nl)
+{
+	size_t n = 0;
+	while (nl && nl[1]) {
+		n++;
+		nl = strchr(nl + 1, '\n');
+	}
+	return n;
+}
 
 static int print_entry(const struct hist_entry *e, void *arg)
 {
@@ -42,13 +72,21 @@ static int print_entry(const struct hist_entry *e, void *arg)
 	const char *details = e->details ? e->details : "";
 	const char *nl = strchr(details, '\n');
 	int dl = nl ? (int)(nl - details) : (int)strlen(details);
+	size_t more = lines_after(nl);
+	/* The table keeps one line per entry; the rest is said, and shown with --details. */
+	char *hint = more && !hp->details ? bg_xasprintf(" (+%zu line%s: history --details)",
+			more, more == 1 ? "" : "s") : NULL;
 	/* The sudo user is a claim: shown as one, beside the real user. */
 	char *actor = e->sudo_user ? bg_xasprintf("%s (sudo: %s, claimed)",
 			e->actor ? e->actor : "", e->sudo_user) : NULL;
-	fprintf(cli->out, "%6" PRIu64 "  %s  %-18s %-13s %-10s %-10s %.16s  %.*s\n", e->seq, ts,
+	fprintf(cli->out, "%6" PRIu64 "  %s  %-18s %-13s %-10s %-10s %.16s  %.*s%s\n", e->seq, ts,
 			actor ? actor : e->actor ? e->actor : "", e->action ? e->action : "",
 			e->site ? e->site : "-", e->result ? e->result : "",
-			e->token ? e->token : "-", dl, details);
+			e->token ? e->token : "-", dl, details, hint ? hint : "");
+	if (hp->details && more) {
+		print_more(cli->out, nl + 1);
+	}
+	free(hint);
 	free(actor);
 	return 0;
 }
@@ -301,6 +339,7 @@ struct hist_args {
 	bool verify;
 	const char *from;   /* --verify --from */
 	const char *export; /* --export: FILE or "-" */
+	bool details;       /* --details */
 };
 
 static int args_parse(int argc, char **argv, struct cli *cli, struct hist_args *a)
@@ -317,6 +356,8 @@ static int args_parse(int argc, char **argv, struct cli *cli, struct hist_args *
 			a->limit = (size_t)v;
 		} else if (strcmp(argv[i], "--verify") == 0) {
 			a->verify = true;
+		} else if (strcmp(argv[i], "--details") == 0) {
+			a->details = true;
 		} else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) {
 			a->from = argv[++i];
 		} else if (strcmp(argv[i], "--export") == 0) {
@@ -325,15 +366,15 @@ static int args_parse(int argc, char **argv, struct cli *cli, struct hist_args *
 					strcmp(argv[i + 1], "-") == 0) ? argv[++i] : "-";
 		} else if (argv[i][0] == '-' || a->site) {
 			return cli_usage_error(cli, "history: unexpected argument '%s' (usage: "
-					"bluegreen history [SITE] [--limit N] | --verify [--from FILE] | "
-					"--export [FILE])", argv[i]);
+					"bluegreen history [SITE] [--limit N] [--details] | --verify "
+					"[--from FILE] | --export [FILE])", argv[i]);
 		} else {
 			a->site = argv[i];
 		}
 	}
-	if ((a->verify || a->export) && (a->site || a->limit)) {
+	if ((a->verify || a->export) && (a->site || a->limit || a->details)) {
 		return cli_usage_error(cli, "history: --verify and --export cover the whole "
-				"journal: no SITE or --limit with them");
+				"journal: no SITE, --limit or --details with them");
 	}
 	if (a->verify && a->export) {
 		return cli_usage_error(cli, "history: --verify or --export, not both (an export "
@@ -385,7 +426,7 @@ int cmd_history(int argc, char **argv, struct cli *cli)
 		goto out;
 	}
 	cli_report_interrupted(cli, &env);
-	struct hist_print hp = {.cli = cli};
+	struct hist_print hp = {.cli = cli, .details = a.details};
 	int err = hist_foreach(env.hist, a.site, 0, a.limit, print_entry, &hp);
 	if (err) {
 		fprintf(cli->err, "bluegreen: error: reading the history: %s\n", bg_strerror(err));

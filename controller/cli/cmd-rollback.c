@@ -192,7 +192,7 @@ static int to_spec_load(struct cli *cli, struct cli_env *env, const char *site, 
 		cli_print_diag(cli, &d);
 		goto out;
 	}
-	if (!have) {
+	if (!have && ver_restore_pull(cli, env->hist, site, to, spec_json) != 0) {
 		char *m = des_pin_image_gone_explain(site, to, image, id);
 		fprintf(cli->err, "bluegreen: error: rollback: %s\n", m);
 		free(m);

@@ -174,12 +174,14 @@ static void site_view_fill(struct site_view *v, const struct obs *o, const struc
 	const struct obs_hist_site *hs = obs_hist_find(o, s->name);
 	bool other_rejected = v->oi.spec && hs && bg_strv_contains(&hs->rejected, v->oi.spec);
 	/*
-	 * Newer than the live version and not rolled back: it never went live
-	 * (a failed candidate), so it is no rollback target, as the planner
-	 * sees it (rec-colour.c never_live).
+	 * No switch or rollback ever made its version live (the history
+	 * says; without that fact: newer than the live version and not
+	 * rolled back): a failed candidate, no rollback target, as the
+	 * planner sees it (rec-colour.c never_live).
 	 */
-	bool other_never_live = v->oi.n && v->oi.version && v->li.version &&
-			v->oi.version > v->li.version;
+	int went = v->oi.n ? obs_hist_went_live(o, s->name, v->oi.version) : -1;
+	bool other_never_live = went >= 0 ? went == 0
+			: v->oi.n && v->oi.version && v->li.version && v->oi.version > v->li.version;
 	v->other_role = v->other_is_candidate ? "candidate"
 			: other_rejected ? "rejected"
 			: other_never_live ? "never-live" : "previous";

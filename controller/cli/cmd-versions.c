@@ -3,13 +3,16 @@
  * history recorded for a site, newest first: its image (reference and
  * short id), when it was first and last live (from the journal's switch
  * and rollback entries), whether it is live now or the warm previous
- * colour, and whether `rollback SITE --to VERSION` can still bring it
- * back (its image id is here, or the reference must be pulled again).
+ * colour, the registry digest kept when it went live, and whether
+ * `rollback SITE --to VERSION` can still bring it back (its image id is
+ * here: present; gone but a digest was kept: pullable, the plan pulls
+ * repo@sha256:...; gone with no digest: no, and why).
  * Reads only. The helpers (versions.h) serve `rollback --to` too.
  */
 #include "bg.h"
 #include "cli.h"
 #include "versions.h"
+#include "hist-live.h"
 
 #include <json-c/json.h>
 #include <time.h>
@@ -42,6 +45,7 @@ void ver_list_free(struct ver_info *v, size_t n)
 		free(v[i].spec);
 		free(v[i].image);
 		free(v[i].image_id);
+		free(v[i].digest);
 	}
 	free(v);
 }
@@ -63,25 +67,25 @@ static struct ver_info *ver_find(struct ver_info *v, size_t n, unsigned version)
 	return NULL;
 }
 
-/* "live blue (v2) -> green (v3)...", "first deploy: blue (v1) is live": the version after. */
-static unsigned live_after(const char *details)
-{
-	const char *p = details ? strstr(details, "-> ") : NULL;
-	if (!p && details && bg_str_has_prefix(details, "first deploy: ")) {
-		p = details;
-	}
-	p = p ? strstr(p, "(v") : NULL;
-	return p ? (unsigned)strtoul(p + 2, NULL, 10) : 0;
-}
-
 static int live_cb(const struct hist_entry *e, void *arg)
 {
 	struct live_walk *w = arg;
-	if (!e->action || !e->result || strcmp(e->result, "ok") != 0 ||
-			(strcmp(e->action, "switch") != 0 && strcmp(e->action, "rollback") != 0)) {
+	char *dg = NULL;
+	unsigned ver = 0;
+	if (hist_digest_parse(e, &ver, &dg)) {
+		struct ver_info *vi = ver_find(w->v, w->n, ver);
+		if (vi) {
+			free(vi->digest);
+			vi->digest = dg;
+			dg = NULL;
+		}
+		free(dg);
 		return 0;
 	}
-	unsigned ver = live_after(e->details);
+	ver = hist_live_version(e); /* the same reading as the planner's */
+	if (!ver) {
+		return 0;
+	}
 	if (w->cur) {
 		w->cur->last_live_ms = e->time_ms; /* it stopped being live here */
 	}
@@ -162,7 +166,8 @@ int ver_list(struct hist *h, const struct obs *o, struct rt *rt, const char *sit
 		v[i].restore = !v[i].image_id ? VER_RESTORE_UNKNOWN : VER_RESTORE_PRESENT;
 		if (rt && v[i].image_id) {
 			err = rt_image_id(rt, v[i].image_id, &id, d);
-			v[i].restore = id ? VER_RESTORE_PRESENT : VER_RESTORE_NEEDS_PULL;
+			v[i].restore = id ? VER_RESTORE_PRESENT
+				: v[i].digest ? VER_RESTORE_PULLABLE : VER_RESTORE_NEEDS_PULL;
 			free(id);
 		}
 	}
@@ -176,6 +181,69 @@ int ver_list(struct hist *h, const struct obs *o, struct rt *rt, const char *sit
 	return err;
 }
 
+struct digest_walk {
+	unsigned version;
+	char *digest;
+};
+
+static int digest_cb(const struct hist_entry *e, void *arg)
+{
+	struct digest_walk *w = arg;
+	unsigned ver = 0;
+	char *dg = NULL;
+	if (hist_digest_parse(e, &ver, &dg) && ver == w->version) {
+		free(w->digest);
+		w->digest = dg; /* the newest wins */
+		dg = NULL;
+	}
+	free(dg);
+	return 0;
+}
+
+int ver_digest(struct hist *h, const char *site, unsigned version, char **digest)
+{
+	struct digest_walk w = {.version = version};
+	int err = hist_foreach(h, site, 0, 0, digest_cb, &w);
+	if (err) {
+		free(w.digest);
+		w.digest = NULL;
+	}
+	*digest = w.digest;
+	return err;
+}
+
+char *ver_spec_with_pull(const char *spec_json, const char *digest)
+{
+	struct json_object *o = json_tokener_parse(spec_json ? spec_json : "");
+	char *out = NULL;
+	if (o && json_object_is_type(o, json_type_object)) {
+		json_object_object_add(o, "restore_pull", json_object_new_string(digest));
+		out = bg_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+				JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	json_object_put(o);
+	return out;
+}
+
+int ver_restore_pull(struct cli *cli, struct hist *h, const char *site, unsigned to,
+		char **spec_json)
+{
+	char *dg = NULL;
+	int err = ver_digest(h, site, to, &dg);
+	char *with = !err && dg ? ver_spec_with_pull(*spec_json, dg) : NULL;
+	if (!with) {
+		free(dg);
+		return err ? err : BG_ENOT_FOUND;
+	}
+	fprintf(cli->err, "bluegreen: v%u's image is no longer on this host: the plan pulls it "
+			"by the registry digest kept when it went live (%s); the pulled image "
+			"must have the recorded id\n", to, dg);
+	free(*spec_json);
+	*spec_json = with;
+	free(dg);
+	return 0;
+}
+
 /* ---- the command ---- */
 
 static const char *restore_word(const struct ver_info *v)
@@ -186,8 +254,10 @@ static const char *restore_word(const struct ver_info *v)
 	switch (v->restore) {
 	case VER_RESTORE_PRESENT:
 		return "present";
+	case VER_RESTORE_PULLABLE:
+		return "pullable";
 	case VER_RESTORE_NEEDS_PULL:
-		return "needs pull";
+		return "no: image gone, no registry digest recorded";
 	default:
 		return "unknown image";
 	}
@@ -218,17 +288,17 @@ static void print_text(struct cli *cli, const char *site, const struct ver_info 
 		fprintf(cli->out, "%s: no versions recorded yet\n", site);
 		return;
 	}
-	fprintf(cli->out, "%-8s %-40s %-12s %-20s %-20s %-9s %s\n", "VERSION", "IMAGE", "IMAGE ID",
-			"FIRST LIVE", "LAST LIVE", "NOW", "RESTORE");
+	fprintf(cli->out, "%-8s %-40s %-12s %-20s %-20s %-9s %-10s %s\n", "VERSION", "IMAGE",
+			"IMAGE ID", "FIRST LIVE", "LAST LIVE", "NOW", "RESTORE", "DIGEST");
 	for (size_t i = 0; i < n; i++) {
 		char first[32], lastt[32], sid[16];
 		time_fmt(v[i].first_live_ms, first);
 		time_fmt(v[i].last_live_ms, lastt);
-		fprintf(cli->out, "v%-7u %-40s %-12s %-20s %-20s %-9s %s\n", v[i].version,
+		fprintf(cli->out, "v%-7u %-40s %-12s %-20s %-20s %-9s %-10s %s\n", v[i].version,
 				v[i].image ? v[i].image : "?", short_id(v[i].image_id, sid), first,
 				v[i].live_now ? "now" : lastt,
 				v[i].live_now ? "live" : v[i].previous ? "previous" : "-",
-				restore_word(&v[i]));
+				restore_word(&v[i]), v[i].digest ? v[i].digest : "-");
 	}
 }
 
@@ -255,6 +325,11 @@ static void print_json(struct cli *cli, const char *site, const struct ver_info 
 		json_object_object_add(e, "live_now", json_object_new_boolean(v[i].live_now));
 		json_object_object_add(e, "previous", json_object_new_boolean(v[i].previous));
 		json_object_object_add(e, "restore", json_object_new_string(restore_word(&v[i])));
+		json_object_object_add(e, "digest", v[i].digest
+				? json_object_new_string(v[i].digest) : NULL);
+		json_object_object_add(e, "restorable", json_object_new_boolean(v[i].live_now ||
+				v[i].restore == VER_RESTORE_PRESENT ||
+				v[i].restore == VER_RESTORE_PULLABLE));
 		json_object_array_add(a, e);
 	}
 	json_object_object_add(o, "versions", a);

@@ -20,6 +20,7 @@ struct des_pin {
 	struct cfg_env_var *env;
 	struct cfg_mount *mounts;
 	char *image_id;
+	char *pull_ref; /* "repo@sha256:...": the image id is gone, pull it by this */
 };
 
 void des__pin_free(struct des_site *s)
@@ -35,6 +36,7 @@ void des__pin_free(struct des_site *s)
 		free(p->env);
 		free(p->mounts);
 		free(p->image_id);
+		free(p->pull_ref);
 		free(p);
 	}
 	free(s->pin_secret_keys);
@@ -212,6 +214,8 @@ static int pin_fields(struct des_pin *p, struct json_object *o)
 	struct json_object *sig = rec_get(o, "stop_signal", json_type_string, &bad);
 	struct json_object *stop = rec_get(o, "stop_timeout_ms", json_type_int, &bad);
 	struct json_object *res = rec_get(o, "resources", json_type_object, &bad);
+	/* Not part of the record: the CLI adds it when the image is gone (versions.h). */
+	struct json_object *pull = rec_get(o, "restore_pull", json_type_string, &bad);
 	int64_t pv = port ? json_object_get_int64(port) : 0;
 	int64_t rv = repl ? json_object_get_int64(repl) : 0;
 
@@ -221,6 +225,8 @@ static int pin_fields(struct des_pin *p, struct json_object *o)
 	}
 	p->site.image = (char *)pin_str(p, json_object_get_string(image));
 	p->image_id = id ? bg_xstrdup(json_object_get_string(id)) : NULL;
+	p->pull_ref = pull && strstr(json_object_get_string(pull), "@sha256:")
+		? bg_xstrdup(json_object_get_string(pull)) : NULL;
 	p->site.port = (unsigned)pv;
 	p->site.replicas = (unsigned)rv;
 	for (size_t i = 0; cmd && i < json_object_array_length(cmd); i++) {
@@ -352,4 +358,9 @@ char *des_pin_image_gone_explain(const char *site, unsigned version, const char 
 			"covers the id, not only the name), and if %s now names another build, "
 			"pulling it does not bring v%u back", version, site, image, id, image, image,
 			version, image, version);
+}
+
+const char *des_pin_pull_ref(const struct des_site *s)
+{
+	return s && s->pin ? s->pin->pull_ref : NULL;
 }

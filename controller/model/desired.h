@@ -120,6 +120,12 @@ int des_build_args(struct desired *out, const struct cfg *cfg, const struct obs 
  * must have that very id (a new string, without the "error:" prefix).
  * image: the recorded reference (may be NULL), image_id: the recorded id.
  */
+/*
+ * rollback --to a version whose image id is gone: the digest reference
+ * ("repo@sha256:...") the plan pulls it by, NULL when none (not pinned, or
+ * the image is here).
+ */
+const char *des_pin_pull_ref(const struct des_site *s);
 char *des_pin_image_gone_explain(const char *site, unsigned version, const char *image,
 		const char *image_id);
 

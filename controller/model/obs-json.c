@@ -168,6 +168,9 @@ static struct json_object *hist_json(const struct obs *o)
 		if (h->confirm_kept) { /* only when true: older snapshots stay as they are */
 			json_object_object_add(n, "confirm_kept", json_object_new_boolean(1));
 		}
+		if (h->live_known) { /* likewise: only when the history was read for it */
+			json_object_object_add(n, "went_live", strv_json(&h->went_live));
+		}
 		json_object_array_add(a, n);
 	}
 	return a;
@@ -499,6 +502,8 @@ static void load_hist(struct jctx *c, struct obs *o, struct json_object *root)
 		struct json_object *ck = jget(c, j, "confirm_kept", json_type_boolean, false,
 				"history");
 		h->confirm_kept = ck && json_object_get_boolean(ck);
+		h->live_known = json_object_object_get_ex(j, "went_live", NULL);
+		jstrv(c, j, "went_live", &h->went_live, "history");
 		if (!h->site) {
 			h->site = bg_xstrdup("");
 		}

@@ -107,6 +107,7 @@ void obs_release(struct obs *o)
 		free(o->hist[i].site);
 		bg_strv_release(&o->hist[i].spec_versions);
 		bg_strv_release(&o->hist[i].rejected);
+		bg_strv_release(&o->hist[i].went_live);
 	}
 	free(o->hist);
 	bg_strv_release(&o->unmanaged_networks);
@@ -172,7 +173,19 @@ struct obs_hist_site *obs_hist_add(struct obs *o)
 	OBS_ADD(o, hist, n_hist, cap_hist);
 	bg_strv_init(&o->hist[o->n_hist].spec_versions);
 	bg_strv_init(&o->hist[o->n_hist].rejected);
+	bg_strv_init(&o->hist[o->n_hist].went_live);
 	return &o->hist[o->n_hist++];
+}
+
+int obs_hist_went_live(const struct obs *o, const char *site, unsigned version)
+{
+	const struct obs_hist_site *hs = site ? obs_hist_find(o, site) : NULL;
+	char num[16];
+	if (!hs || !hs->live_known || !version) {
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%u", version);
+	return bg_strv_contains(&hs->went_live, num) ? 1 : 0;
 }
 
 struct obs_backup *obs_backup_add(struct obs *o)
@@ -370,6 +383,7 @@ void obs_finish(struct obs *o)
 	for (size_t i = 0; i < o->n_hist; i++) {
 		bg_strv_sort(&o->hist[i].spec_versions);
 		bg_strv_sort(&o->hist[i].rejected);
+		bg_strv_sort(&o->hist[i].went_live);
 	}
 	sort(o->backups, o->n_backups, sizeof(o->backups[0]), backup_cmp);
 	for (size_t i = 0; i < o->n_backups; i++) {

@@ -158,6 +158,15 @@ struct obs_hist_site {
 	/* A confirm phrase is kept for it (hist-confirm.h): a removal or purge
 	 * of the site, once its file is gone, needs that phrase in production. */
 	bool confirm_kept;
+	/*
+	 * The versions a switch or a rollback made live, as decimal strings
+	 * (from the journal, hist_live_observe): a colour holding any other
+	 * version never went live, so it is no rollback target and is not
+	 * kept warm. live_known: this was read; false (an older snapshot),
+	 * callers fall back to "newer than live and not rolled back".
+	 */
+	struct bg_strv went_live;
+	bool live_known;
 };
 
 /*
@@ -237,6 +246,11 @@ struct obs_image *obs_image_add(struct obs *o);
 struct obs_edge *obs_edge_add(struct obs *o);
 struct obs_cert *obs_cert_add(struct obs *o);
 struct obs_hist_site *obs_hist_add(struct obs *o);
+/*
+ * Did this version of site ever go live (went_live)? 1 yes, 0 no, -1 not
+ * known: no history read for the site, or version 0 (no label).
+ */
+int obs_hist_went_live(const struct obs *o, const char *site, unsigned version);
 void obs_conflict_add(struct obs *o, const char *kind, const char *name);
 struct obs_backup *obs_backup_add(struct obs *o);
 const struct obs_backup *obs_backup_find(const struct obs *o, const char *id);

@@ -8,6 +8,7 @@
 #include "dkev.h"
 #include "dk-svc-rt.h"
 #include "dk-exec-rt.h"
+#include "dk-digest-rt.h"
 #include "dk-logs.h"
 
 /* ---- the Docker runtime ---- */
@@ -258,6 +259,7 @@ static const struct rt_impl docker_impl = {
 	DK_SVC_RT_MEMBERS /* dk-svc.c: services and limits */
 	DK_EXEC_RT_MEMBERS /* dk-exec.c: backups */
 	.cstate = docker_cstate,
+	DK_DIGEST_RT_MEMBERS /* dk-digest.c: RepoDigests for rollback --to */
 	.destroy = docker_destroy,
 };
 
@@ -481,4 +483,9 @@ int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_dia
 {
 	memset(st, 0, sizeof(*st));
 	return RT_CALL(rt, cstate, rt, id, st, d);
+}
+
+int rt_image_digests(struct rt *rt, const char *ref, struct bg_strv *out, struct bg_diag *d)
+{
+	return RT_CALL(rt, image_digests, rt, ref, out, d);
 }

@@ -116,6 +116,9 @@ struct rt_impl {
 	/* A container's run state, restart count included (the health gate). */
 	int (*cstate)(struct rt *rt, const char *id, struct dk_cstate *st,
 			struct bg_diag *d);
+	/* The registry digests (RepoDigests) of a local image (dk-digest.c). */
+	int (*image_digests)(struct rt *rt, const char *ref, struct bg_strv *out,
+			struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -213,5 +216,13 @@ int rt_volume_usage(struct rt *rt, const char *name, int64_t *bytes, struct bg_d
  * uses the restart count obs_container lacks.
  */
 int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_diag *d);
+
+/*
+ * The registry digests ("repo@sha256:...") the engine reports for a local
+ * image, appended to out (which the caller initialised): none for an image
+ * that never came from or went to a registry, none for an absent image.
+ */
+int rt_image_digests(struct rt *rt, const char *ref, struct bg_strv *out,
+		struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */

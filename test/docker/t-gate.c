@@ -7,7 +7,9 @@
  * `bluegreen history`. The live colour keeps serving through nginx. A
  * colour that never passed its gate is not a rollback target: after a
  * failed first deploy the next candidate replaces it, nothing calls it
- * "previous" and nothing restarts it.
+ * "previous" and nothing restarts it; one that kept running (so the next
+ * deploy went to the other colour) is older than the live version and
+ * still no rollback target: the history says which versions went live.
  *
  * Needs: dockerd, nginx, curl; images from test/images/build.sh, plus the
  * crashing image built here from bluegreen-test/web:v1.
@@ -118,11 +120,20 @@ static void test_crash_fails_fast(void **state)
 
 	/*
 	 * The step's history entry holds the log tail, redacted: the table
-	 * shows an entry's first line (the reason), --json all of it.
+	 * shows an entry's first line (the reason) and how many more there
+	 * are, --details all of them indented under it, --json all of it.
 	 */
 	assert_int_equal(e2e_bg(&e, &r, "history", e.site, NULL), 0);
 	th_assert_contains(r.out, "candidate green.1");
 	th_assert_contains(r.out, "with code 1");
+	th_assert_contains(r.out, "lines: history --details)");
+	th_assert_not_contains(r.out, LOG_LINE);
+	th_assert_not_contains(r.out, SECRET);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "history", e.site, "--details", NULL), 0);
+	th_assert_contains(r.out, "        | " LOG_LINE);
+	th_assert_contains(r.out, "gate-test: starting, password ***");
+	th_assert_not_contains(r.out, "history --details)");
 	th_assert_not_contains(r.out, SECRET);
 	th_run_release(&r);
 	assert_int_equal(e2e_bg(&e, &r, "history", "--json", e.site, NULL), 0);
@@ -195,6 +206,87 @@ static void test_failed_first_deploy_replaced(void **state)
 	e2e_release(&e);
 }
 
+/*
+ * A failed first deploy whose colour runs again (web:bad serves, but
+ * never passes /healthz; started by hand after the gate stopped it): the
+ * next deploy goes to the other colour and
+ * goes live, so the never-live v1 is OLDER than the live v2. It must still
+ * not be "previous": status says never-live, the plan does not restart it
+ * when it stops, and `rollback SITE` finds no rollback target. (Before the
+ * history recorded which versions went live, only a never-live colour
+ * newer than live was recognised: this one was called previous, restarted
+ * "so a rollback stays instant", and a rollback switched to it.)
+ */
+static void test_older_never_live_not_previous(void **state)
+{
+	(void)state;
+	struct e2e e;
+	struct th_run r;
+	e2e_init(&e, "gold", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:bad", "health: {path: /healthz, interval: 200ms, "
+			"retries: 5}\n");
+	assert_int_equal(e2e_plan_apply(&e, NULL), 5);
+	char *live = e2e_edge_live(&e);
+	assert_null(live);
+	char *blue = bg_xasprintf("%s-blue", e.site), *green = bg_xasprintf("%s-green", e.site);
+	/*
+	 * The gate stopped it. Started again (by hand, or as an older release
+	 * left it), a running colour with no edge file is kept, as before, and
+	 * the next deploy goes to the other colour.
+	 */
+	char *st = e2e_container_state(blue);
+	assert_string_equal(st, "exited");
+	free(st);
+	char *start[] = {"docker", "start", blue, NULL};
+	assert_int_equal(th_run_argv(start, NULL, &r), 0);
+	th_run_release(&r);
+
+	e2e_site(&e, "bluegreen-test/web:v2", "health: {path: /healthz, interval: 200ms}\n");
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 3000));
+	live = e2e_edge_live(&e);
+	assert_string_equal(live, "green");
+	free(live);
+
+	assert_int_equal(e2e_bg(&e, &r, "status", e.site, NULL), 0);
+	th_assert_not_contains(r.out, "previous");
+	th_assert_contains(r.out, "never-live blue v1");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "versions", e.site, NULL), 0);
+	th_assert_not_contains(r.out, "previous");
+	th_run_release(&r);
+
+	/* Stopped, it stays stopped: nothing to do, no "rollback stays instant". */
+	char *argv[] = {"docker", "stop", "-t", "1", blue, NULL};
+	assert_int_equal(th_run_argv(argv, NULL, &r), 0);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 0);
+	th_assert_not_contains(r.out, "rollback stays instant");
+	th_assert_not_contains(r.out, "start container");
+	th_run_release(&r);
+	st = e2e_container_state(blue);
+	assert_string_equal(st, "exited");
+	free(st);
+
+	/* It is no rollback target; the live colour serves on. */
+	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL), 5);
+	char *all = joined(&r);
+	th_assert_contains(all, "no rollback target");
+	th_assert_contains(all, "never went live");
+	free(all);
+	th_run_release(&r);
+	live = e2e_edge_live(&e);
+	assert_string_equal(live, "green");
+	free(live);
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 1000));
+	st = e2e_container_state(green);
+	assert_string_equal(st, "running");
+	free(st);
+	free(blue);
+	free(green);
+	e2e_release(&e);
+}
+
 int main(void)
 {
 	th_docker_preamble();
@@ -202,6 +294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_crash_fails_fast, e2e_teardown),
 		cmocka_unit_test_teardown(test_failed_first_deploy_replaced, e2e_teardown),
+		cmocka_unit_test_teardown(test_older_never_live_not_previous, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
