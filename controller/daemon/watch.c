@@ -35,6 +35,7 @@
 #include "job.h"
 #include "lock.h"
 #include "plan.h"
+#include "pubsnap.h"
 #include "queue.h"
 #include "snap.h"
 #include "watch-int.h"
@@ -117,6 +118,7 @@ static void replan(struct watch *c)
 	bg_diag_init(&d);
 	char *why = snap_why_text(&c->snap);
 	int err = rec_plan_build(&p, c->cfg, &view, &args, &d);
+	pubsnap_publish(c->state_dir, c->cfg, &view, err ? NULL : &p); /* status.json (cockpit) */
 	explicit_bzero(&view.secrets, sizeof(view.secrets)); /* the copy of the key */
 	if (err) {
 		watch__diag(c->pr, &d);
