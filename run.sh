@@ -21,6 +21,7 @@ cd "$ROOT"
 # has no C library headers.
 BUILD_PKGS="meson ninja-build gcc libc6-dev pkg-config libyaml-dev libcurl4-openssl-dev libjson-c-dev libuv1-dev liblmdb-dev libssl-dev zlib1g-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-jsonschema python3-yaml curl busybox-static nginx-light docker.io wrk hey file git zip unzip scdoc mmdebstrap certbot pebble python3-websockets openssl"
+BUILD_PKGS="$BUILD_PKGS libmicrohttpd-dev"; TEST_PKGS="$TEST_PKGS prometheus strace" # the cockpit (issue 15): HTTP server; promtool, strace for t-cockpit-live
 BENCH_PKGS="docker-compose hey"
 
 need_pkgs() { # print the packages of $@ that are not installed
