@@ -108,6 +108,21 @@ static int promtool_check(const char *promtool, const char *dir, const char *tex
 }
 
 static struct e2e E;
+/* Started by the test, stopped by the teardown when an assertion failed first. */
+static pid_t bg_pid = -1, traced_pid = -1;
+
+static int teardown(void **state)
+{
+	if (traced_pid > 0) {
+		kill(traced_pid, SIGKILL);
+	}
+	if (bg_pid > 0) {
+		kill(bg_pid, SIGKILL);
+		waitpid(bg_pid, NULL, 0);
+	}
+	bg_pid = traced_pid = -1;
+	return e2e_teardown(state);
+}
 
 /* The one child of pid (strace's tracee), from /proc. */
 static pid_t traced_child(pid_t pid)
@@ -136,12 +151,13 @@ static char *make_state(void)
 	char *out = bg_xasprintf("%s-watch.out", E.dir);
 	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "watch", NULL};
 	char *env[] = {"NO_COLOR=1", NULL};
-	pid_t pid = th_spawn_bg(argv, env, out);
+	pid_t pid = bg_pid = th_spawn_bg(argv, env, out);
 	char *snap = bg_xasprintf("%s/state/status.json", E.dir);
 	char *want = bg_xasprintf("\"site\": \"%s\"", E.site);
 	char *text = wait_file(snap, want, 60000);
 	kill(pid, SIGTERM);
 	th_wait(pid);
+	bg_pid = -1;
 	if (!text) {
 		char *o = th_read(out);
 		fail_msg("the daemon published no status.json with the site:\n%s", o ? o : "");
@@ -233,8 +249,9 @@ static void test_safe_mode_live(void **state)
 	char *traced[] = {strace, "-f", "-qq", "-o", trace, "-e",
 		"trace=%file,%network", bin, "-c",
 		E.dir, "cockpit", "--safe", "--listen", "127.0.0.1:0", NULL};
-	pid_t pid = th_spawn_bg(strace ? traced : plain, NULL, out);
+	pid_t pid = bg_pid = th_spawn_bg(strace ? traced : plain, NULL, out);
 	unsigned port = cockpit_port(out, pid);
+	traced_pid = strace ? traced_child(pid) : -1;
 
 	check_routes(port, live);
 	static const char *const mutating[] = {"POST", "PUT", "DELETE"};
@@ -263,8 +280,10 @@ static void test_safe_mode_live(void **state)
 	free(body);
 
 	/* SIGTERM to the cockpit itself (strace's child when traced): it stops, exit 0. */
-	kill(strace ? traced_child(pid) : pid, SIGTERM);
-	assert_int_equal(th_wait(pid), 0);
+	kill(strace ? traced_pid : pid, SIGTERM);
+	int rc = th_wait(pid);
+	bg_pid = traced_pid = -1;
+	assert_int_equal(rc, 0);
 	if (strace) {
 		char *t = th_read(trace);
 		assert_non_null(t);
@@ -291,7 +310,7 @@ int main(void)
 	th_docker_preamble();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_safe_mode_live, e2e_teardown),
+		cmocka_unit_test_teardown(test_safe_mode_live, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
