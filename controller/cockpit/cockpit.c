@@ -92,6 +92,12 @@ void ck_snap_load(struct cockpit *ck, struct ck_snap *s)
 		s->why = "the status snapshot is not valid";
 		return;
 	}
+	/* A newer daemon's format is not guessed at. */
+	if (json_object_object_get_ex(s->root, "format", &v) && json_object_get_int(v) != 1) {
+		ck_snap_release(s);
+		s->why = "the status snapshot has a format this cockpit does not know";
+		return;
+	}
 	if (json_object_object_get_ex(s->root, "written_at_ms", &v)) {
 		s->written_at_ms = json_object_get_int64(v);
 	}

@@ -282,6 +282,10 @@ static void test_no_snapshot(void **state)
 	assert_int_equal(req("GET", "/metrics", NULL, &body, NULL), 200);
 	assert_non_null(strstr(body, "bluegreen_snapshot_present 0\n"));
 	free(body);
+	th_write(dir, "status.json", "{\"format\": 2, \"sites\": []}");
+	assert_int_equal(req("GET", "/", NULL, &body, NULL), 503);
+	assert_non_null(strstr(body, "format"));
+	free(body);
 	th_write(dir, "status.json", "{\"sites\": 3}");
 	assert_int_equal(req("GET", "/", NULL, &body, NULL), 503);
 	assert_non_null(strstr(body, "not valid"));
