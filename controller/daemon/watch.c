@@ -118,7 +118,6 @@ static void replan(struct watch *c)
 	bg_diag_init(&d);
 	char *why = snap_why_text(&c->snap);
 	int err = rec_plan_build(&p, c->cfg, &view, &args, &d);
-	pubsnap_publish(c->state_dir, c->cfg, &view, err ? NULL : &p); /* status.json (cockpit) */
 	explicit_bzero(&view.secrets, sizeof(view.secrets)); /* the copy of the key */
 	if (err) {
 		watch__diag(c->pr, &d);
@@ -132,6 +131,7 @@ static void replan(struct watch *c)
 		watch__note(c->pr, "plan unchanged (%s): %s", p.token, why);
 	}
 	c->note_unchanged = false;
+	pubsnap_publish(c->state_dir, c->cfg, &view, err ? NULL : &p); /* status.json, after the plan is out */
 	snap_why_clear(&c->snap);
 	free(why);
 	bg_diag_release(&d);
