@@ -21,7 +21,14 @@ cd "$ROOT"
 # has no C library headers.
 BUILD_PKGS="meson ninja-build gcc libc6-dev pkg-config libyaml-dev libcurl4-openssl-dev libjson-c-dev libuv1-dev liblmdb-dev libssl-dev zlib1g-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-jsonschema python3-yaml curl busybox-static nginx-light docker.io wrk hey file git zip unzip scdoc mmdebstrap certbot pebble python3-websockets openssl"
-TEST_PKGS="$TEST_PKGS docker-registry" # t-rollback-to: a private registry to pull back by digest (issue 13)
+BUILD_PKGS="$BUILD_PKGS libmicrohttpd-dev" # the cockpit's HTTP server (issue 15)
+# docker-registry: t-rollback-to pulls back by digest from a private
+# registry (issue 13); prometheus: promtool checks the cockpit's /metrics;
+# strace: t-cockpit-live proves safe mode never opens the Docker socket.
+TEST_PKGS="$TEST_PKGS docker-registry prometheus strace"
+# Test tools whose Debian package also starts a network service: the tests
+# run their own instance, so a freshly installed one is stopped and disabled.
+NO_SERVICE_PKGS="docker-registry prometheus"
 BENCH_PKGS="docker-compose hey"
 
 need_pkgs() { # print the packages of $@ that are not installed
@@ -64,6 +71,14 @@ install_pkgs() {
 		echo "run.sh: installing $missing failed (above): install them with apt-get, then run again" >&2
 		exit 1
 	fi
+	[ -d /run/systemd/system ] || return 0
+	for p in $missing; do
+		case " $NO_SERVICE_PKGS " in
+		*" $p "*) $SUDO systemctl disable --now "$p.service" >/dev/null 2>&1 &&
+			echo "run.sh: $p's own service stopped and disabled (the tests run their own)" >&2 ;;
+		esac
+	done
+	return 0
 }
 
 # The source directory DIR was configured for (meson-info.json), or nothing.

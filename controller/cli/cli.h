@@ -29,6 +29,7 @@ int cmd_apply(int argc, char **argv, struct cli *cli);
 int cmd_attest(int argc, char **argv, struct cli *cli); /* issue 14 */
 int cmd_backup(int argc, char **argv, struct cli *cli);
 int cmd_backups(int argc, char **argv, struct cli *cli);
+int cmd_cockpit(int argc, char **argv, struct cli *cli);
 int cmd_history(int argc, char **argv, struct cli *cli);
 int cmd_log(int argc, char **argv, struct cli *cli);
 int cmd_logs(int argc, char **argv, struct cli *cli);

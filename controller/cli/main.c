@@ -47,6 +47,13 @@ static const struct cmd commands[] = {
 		"verify: 0 every part matches, 1 a part missing or changed (named).\n"},
 	{"backups", cmd_backups, "the backups of every site or of one",
 		"backups [SITE] [--json]", NULL},
+	{"cockpit", cmd_cockpit, "the web view of the sites (safe mode: read-only)",
+		"cockpit --safe [--listen ADDR:PORT] [--allow-remote]",
+		"  --safe            read-only: no Docker, no control socket, history read-only\n"
+		"  --listen ADDR:PORT  where to serve (numeric; default 127.0.0.1:8077)\n"
+		"  --allow-remote    serve a non-loopback address (there is no login yet)\n"
+		"Reads STATE_DIR/status.json, which `bluegreen watch` writes. Runs until\n"
+		"SIGINT or SIGTERM.\n"},
 	{"history", cmd_history, "the journal, newest last",
 		"history [SITE] [--limit N] | --verify [--from FILE] | --export [FILE]",
 		"  --limit N         only the last N entries\n"

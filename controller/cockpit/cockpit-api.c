@@ -1,0 +1,108 @@
+/*
+ * cockpit-api: /api/v1, the JSON of safe mode. A site object is the
+ * snapshot's, which has `bluegreen status --json`'s fields; history
+ * entries are hist_entry_to_json's, as `bluegreen history --json` prints
+ * them. Nothing here writes.
+ */
+#include "cockpit-int.h"
+
+#include "hist.h"
+
+static void ck_json_reply(struct cockpit_reply *r, unsigned status, struct json_object *o)
+{
+	r->status = status;
+	r->ctype = "application/json";
+	bg_buf_reset(&r->body);
+	bg_buf_adds(&r->body, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+			JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	bg_buf_addch(&r->body, '\n');
+	json_object_put(o);
+}
+
+static struct json_object *ck_json_error(const char *why)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(why));
+	return o;
+}
+
+void ck_api_sites(struct cockpit *ck, struct cockpit_reply *r)
+{
+	struct ck_snap s;
+	ck_snap_load(ck, &s);
+	if (!s.root) {
+		ck_json_reply(r, 503, ck_json_error(s.why));
+		return;
+	}
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "written_at_ms", json_object_new_int64(s.written_at_ms));
+	json_object_object_add(o, "sites", json_object_get(s.sites));
+	ck_snap_release(&s);
+	ck_json_reply(r, 200, o);
+}
+
+struct ck_hist_walk {
+	struct json_object *arr;
+};
+
+static int ck_hist_json(const struct hist_entry *e, void *arg)
+{
+	struct ck_hist_walk *w = arg;
+	struct bg_buf b = BG_BUF_INIT;
+	if (hist_entry_to_json(e, &b) == 0) {
+		struct json_object *o = json_tokener_parse(b.data);
+		if (o) {
+			json_object_array_add(w->arr, o);
+		}
+	}
+	bg_buf_release(&b);
+	return 0;
+}
+
+/* Newest `limit` entries of site (NULL: all sites), oldest first. */
+static struct json_object *ck_history(struct cockpit *ck, const char *site, size_t limit)
+{
+	struct ck_hist_walk w = {json_object_new_array()};
+	if (ck->o.hist) {
+		hist_foreach(ck->o.hist, site, 0, limit, ck_hist_json, &w);
+	}
+	return w.arr;
+}
+
+void ck_api_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
+{
+	struct ck_snap s;
+	ck_snap_load(ck, &s);
+	if (!s.root) {
+		ck_json_reply(r, 503, ck_json_error(s.why));
+		return;
+	}
+	struct json_object *site = ck_snap_site(&s, name);
+	if (!site) {
+		ck_snap_release(&s);
+		ck_json_reply(r, 404, ck_json_error("no such site"));
+		return;
+	}
+	struct json_object *o = json_object_get(site);
+	ck_snap_release(&s);
+	/* A copy would be cleaner; the snapshot is ours alone, so add to it. */
+	json_object_object_add(o, "history", ck_history(ck, name, 50));
+	ck_json_reply(r, 200, o);
+}
+
+void ck_api_history(struct cockpit *ck, const char *query, struct cockpit_reply *r)
+{
+	char *site = ck_query_get(query, "site");
+	char *lim = ck_query_get(query, "limit");
+	unsigned long limit = lim ? strtoul(lim, NULL, 10) : 100;
+	if (site && !ck_site_name_ok(site)) {
+		ck_json_reply(r, 400, ck_json_error("site: not a site name"));
+	} else {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "entries", ck_history(ck, site,
+				limit == 0 || limit > 1000 ? 1000 : limit));
+		ck_json_reply(r, 200, o);
+	}
+	free(site);
+	free(lim);
+}

@@ -1,0 +1,172 @@
+/*
+ * cockpit-http: the HTTP side, all of it libmicrohttpd's (no HTTP parsing
+ * here): it hands method, path, query and peer to cockpit_handle and sends
+ * back what it answers, with headers that keep a page inert in a browser
+ * (no script, no framing, no sniffing). The listen address is numeric
+ * only; a non-loopback one needs allow_remote, because safe mode has no
+ * login yet (docs/cockpit.md).
+ */
+#include "cockpit-int.h"
+
+#include "bg-log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static bool ck_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ss;
+	return IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+}
+
+int cockpit_listen_parse(const char *s, bool allow_remote, struct sockaddr_storage *ss,
+		unsigned *len, const char **why)
+{
+	char host[64];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	char *end = NULL;
+	*why = "not ADDR:PORT (a numeric address, 127.0.0.1:8077 or [::1]:8077)";
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host)) {
+		return BG_EUSAGE;
+	}
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || port > 65535) {
+		return BG_EUSAGE;
+	}
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (host[0] == '[') {
+		size_t hl = strlen(host);
+		if (hl < 3 || host[hl - 1] != ']') {
+			return BG_EUSAGE;
+		}
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+		.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	char portbuf[8];
+	snprintf(portbuf, sizeof(portbuf), "%lu", port);
+	if (getaddrinfo(host, portbuf, &hints, &ai) != 0 || !ai) {
+		return BG_EUSAGE;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = (unsigned)ai->ai_addrlen;
+	freeaddrinfo(ai);
+	if (!allow_remote && !ck_loopback(ss)) {
+		*why = "not a loopback address: safe mode has no login yet, so serving other "
+		       "hosts needs --allow-remote (or a reverse proxy that authenticates)";
+		return BG_EREFUSED;
+	}
+	*why = NULL;
+	return 0;
+}
+
+/* GET arguments back into "k=v&k=v" (values as MHD decoded them). */
+static enum MHD_Result ck_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+		const char *value)
+{
+	struct bg_buf *q = cls;
+	if (q->len) {
+		bg_buf_addch(q, '&');
+	}
+	bg_buf_addf(q, "%s=%s", key, value ? value : "");
+	return MHD_YES;
+}
+
+static void ck_peer(struct MHD_Connection *c, char out[64])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+			MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, 64, "?");
+	if (ci && ci->client_addr) {
+		socklen_t sl = ci->client_addr->sa_family == AF_INET6
+				? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		getnameinfo(ci->client_addr, sl, out, 64, NULL, 0, NI_NUMERICHOST);
+	}
+}
+
+static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char *url,
+		const char *method, const char *version, const char *upload_data,
+		size_t *upload_data_size, void **con_cls)
+{
+	struct cockpit *ck = cls;
+	struct cockpit_reply r;
+	struct bg_buf q = BG_BUF_INIT;
+	char peer[64];
+	ck_peer(c, peer);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, ck_arg, &q);
+	cockpit_reply_init(&r);
+	cockpit_handle(ck, method, url, q.data, peer, &r);
+	/* A refused body is never read: the reply goes out on the first call. */
+	if (upload_data_size) {
+		*upload_data_size = 0;
+	}
+	struct MHD_Response *resp = MHD_create_response_from_buffer(r.body.len, r.body.data,
+			MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret = MHD_NO;
+	if (resp) {
+		MHD_add_response_header(resp, "Content-Type", r.ctype);
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+		if (r.status == 403) {
+			MHD_add_response_header(resp, "Allow", "GET, HEAD");
+		}
+		ret = MHD_queue_response(c, r.status, resp);
+		MHD_destroy_response(resp);
+	}
+	cockpit_reply_release(&r);
+	bg_buf_release(&q);
+	return ret;
+}
+
+int cockpit_serve(const struct cockpit_opts *o, struct bg_diag *d)
+{
+	struct sockaddr_storage ss;
+	unsigned len = 0;
+	const char *why = NULL;
+	const char *listen = o->listen ? o->listen : COCKPIT_LISTEN_DEFAULT;
+	int err = cockpit_listen_parse(listen, o->allow_remote, &ss, &len, &why);
+	if (err) {
+		bg_diag_error(d, NULL, "cockpit: --listen %s: %s", listen, why);
+		return err;
+	}
+	struct cockpit *ck = cockpit_new(o);
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	struct MHD_Daemon *mhd = MHD_start_daemon(flags, 0, NULL, NULL, ck_answer, ck,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+			MHD_OPTION_END);
+	if (!mhd) {
+		bg_diag_error(d, NULL, "cockpit: cannot listen on %s: %s", listen, strerror(errno));
+		cockpit_free(ck);
+		return BG_ERRNO(errno ? errno : EADDRINUSE);
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
+	if (o->on_listen) {
+		o->on_listen(di ? di->port : 0, o->on_listen_arg);
+	}
+	while (!*o->stop) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(mhd);
+	cockpit_free(ck);
+	return 0;
+}

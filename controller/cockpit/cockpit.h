@@ -1,0 +1,76 @@
+/*
+ * cockpit: `bluegreen cockpit`, the web view of the sites (issue 15,
+ * docs/cockpit.md). This round has safe mode only: a process with no
+ * power at all. It reads the status snapshot the watch daemon publishes
+ * (pubsnap.h) and the history through a read-only LMDB handle; it never
+ * opens the Docker socket nor the daemon's control socket, and every
+ * request that is not GET or HEAD is answered 403 and written to a
+ * refusal log (ADR "cockpit safe mode"). HTTP is libmicrohttpd's; the
+ * pages are rendered by a dispatcher (cockpit_handle) that knows nothing
+ * of sockets, so the routes are tested without a server.
+ */
+#ifndef BG_CONTROLLER_COCKPIT_H
+#define BG_CONTROLLER_COCKPIT_H
+
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-err.h"
+
+struct hist;
+
+#define COCKPIT_LISTEN_DEFAULT "127.0.0.1:8077"
+/* The refusal log's name in the state directory (JSON lines, 0600). */
+#define COCKPIT_REFUSED_FILE "cockpit-refused.log"
+
+struct cockpit_opts {
+	const char *snapshot_path; /* STATE_DIR/status.json (pubsnap.h) */
+	const char *refusal_log;   /* where refused requests are logged; NULL: none */
+	struct hist *hist;         /* read-only (HIST_RDONLY), borrowed */
+	const char *listen;        /* "ADDR:PORT" or "[V6]:PORT"; NULL: the default */
+	bool allow_remote;         /* bind a non-loopback address (no auth yet) */
+	/* The server runs until this is set (a signal handler sets it). */
+	volatile int *stop;
+	/* Called once listening, with the bound port (tests listen on port 0). */
+	void (*on_listen)(unsigned port, void *arg);
+	void *on_listen_arg;
+};
+
+struct cockpit;
+
+/* NULL-safe teardown. */
+struct cockpit *cockpit_new(const struct cockpit_opts *o);
+void cockpit_free(struct cockpit *ck);
+
+/* One answer: status, content type (static) and body. */
+struct cockpit_reply {
+	unsigned status;
+	const char *ctype;
+	struct bg_buf body;
+};
+void cockpit_reply_init(struct cockpit_reply *r);
+void cockpit_reply_release(struct cockpit_reply *r);
+
+/*
+ * Answer one request: method ("GET"...), path (no query), query (the raw
+ * part after '?', may be NULL), peer (for the refusal log, may be NULL).
+ * Never fails: errors are replies (404, 403, 500, 503).
+ */
+void cockpit_handle(struct cockpit *ck, const char *method, const char *path,
+		const char *query, const char *peer, struct cockpit_reply *r);
+
+/*
+ * "ADDR:PORT" into a socket address (numeric only, no lookup). Returns 0,
+ * BG_EUSAGE with *why when it is not one, BG_EREFUSED when it is not a
+ * loopback address and allow_remote is false.
+ */
+struct sockaddr_storage;
+int cockpit_listen_parse(const char *s, bool allow_remote, struct sockaddr_storage *ss,
+		unsigned *len, const char **why);
+
+/* Serve until *o->stop (libmicrohttpd, its own polling thread). */
+int cockpit_serve(const struct cockpit_opts *o, struct bg_diag *d);
+
+/* HTML-escape s (& < > " ') onto out. */
+void cockpit_html_esc(struct bg_buf *out, const char *s);
+
+#endif /* BG_CONTROLLER_COCKPIT_H */
