@@ -89,14 +89,36 @@ static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
 	return got;
 }
 
+/*
+ * A replica that a scale adds to the live colour (rec-scale.c): planned
+ * at the live colour's version, which is not the desired spec's. It is
+ * not a new version: nothing is recorded in the history and the replica
+ * carries the live version's label, so `versions` and `rollback --to`
+ * see the live version unchanged.
+ */
+static bool scale_create(const struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a)
+{
+	const struct plan_site *ps = ctx->plan ? plan_site_find(ctx->plan, a->site) : NULL;
+	return ps && ps->live_before && ps->live_after && a->colour && !s->pinned_from &&
+			strcmp(ps->live_before, a->colour) == 0 &&
+			strcmp(ps->live_after, a->colour) == 0 && a->version &&
+			a->version != s->version;
+}
+
 static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
 		const struct plan_action *a, struct bg_diag *d)
 {
 	struct des_create dc;
+	struct des_site scaled;
 	char *id = NULL;
 	int err;
 
-	if (ctx->hist) {
+	if (scale_create(ctx, s, a)) {
+		scaled = *s; /* a shallow copy, read only: the label's version differs */
+		scaled.version = a->version;
+		s = &scaled;
+	} else if (ctx->hist) {
 		unsigned v = 0;
 		err = hist_version_record(ctx->hist, s->name, s->spec, s->spec_json, ctx->token, &v);
 		if (err) {
