@@ -124,6 +124,16 @@ static size_t switches(struct e2e *e)
 	return n;
 }
 
+/* Step line first appears before step line second in the apply's output. */
+static void steps_in_order(const char *out, const char *first, const char *second)
+{
+	const char *a = strstr(out, first), *b = strstr(out, second);
+	if (!a || !b || a > b) {
+		fail_msg("expected \"%s\" before \"%s\" in the apply's steps:\n%s", first, second,
+				out);
+	}
+}
+
 /* plan (exit 2) says it scales the live colour from..to without a switch; apply under load. */
 static void scale_under_load(struct e2e *e, const char *live, unsigned from, unsigned to)
 {
@@ -146,11 +156,24 @@ static void scale_under_load(struct e2e *e, const char *live, unsigned from, uns
 	if (rc != 0) {
 		fail_msg("apply (scale %u -> %u) exited %d:\n%s\n%s", from, to, rc, r.err, r.out);
 	}
-	th_run_release(&r);
 	printf("# load during scale %u -> %u: %u ok, %u failed%s%s\n", from, to, l.ok, l.failed,
 			l.failed ? ", last: " : "", l.last_fail);
 	assert_true(l.ok > 10);
 	assert_int_equal(l.failed, 0);
+	/* The order the steps ran in (their "[i/n] op kind name" lines): new replicas
+	 * are gated before the edge names them; extras leave the edge before they stop. */
+	char *extra = bg_xasprintf("] remove container %s-%s-%u", e->site, live, from > to ? from : to);
+	if (from < to) {
+		steps_in_order(r.out, "] health container ", "] write edge ");
+		th_assert_not_contains(r.out, "] remove container ");
+	} else {
+		steps_in_order(r.out, "] write edge ", "] drain container ");
+		steps_in_order(r.out, "] drain container ", extra);
+		th_assert_not_contains(r.out, "] create container ");
+	}
+	th_assert_not_contains(r.out, "] switch edge ");
+	free(extra);
+	th_run_release(&r);
 }
 
 /* After a scale: same live colour, n replicas running and in the edge, nothing to plan. */
