@@ -285,6 +285,37 @@ static void test_scale_down(void **state)
 	pfx_release(&f);
 }
 
+/* A scale up whose gate failed left replicas 2 and 3 stopped: started and gated again, then the edge. */
+static void test_after_failed_scale_gate(void **state)
+{
+	(void)state;
+	struct specs s1, s3;
+	struct pfx f;
+	struct plan p;
+	specs_of(1, &s1);
+	specs_of(3, &s3);
+	fx_load(&f, 3, "bluegreen-test/web:v1");
+	add_replica(&f, "blue", 1, s1.spec, s1.base, 1);
+	for (unsigned r = 2; r <= 3; r++) {
+		add_replica(&f, "blue", r, s3.spec, s3.base, 1);
+		struct obs_container *c = &f.obs.containers[f.obs.n_containers - 1];
+		c->state = OBS_CSTATE_EXITED;
+	}
+	add_edge(&f, "blue", 1, 1);
+	add_hist(&f, 1, s1.spec, 1);
+	pfx_plan_ok(&f, NULL, &p);
+	pfx_assert_ops(&p, false,
+		"start container shop-blue-2\n"
+		"start container shop-blue-3\n"
+		"health container shop-blue\n"
+		"write edge EDGE\n");
+	assert_live_stays(&p);
+	assert_int_equal(find_op(&p, PLAN_OP_HEALTH)->phase, PLAN_PHASE_BUILD);
+	assert_int_equal(find_op(&p, PLAN_OP_WRITE)->phase, PLAN_PHASE_SWITCH);
+	plan_release(&p);
+	pfx_release(&f);
+}
+
 /* Older containers (no spec-base label) and other changes: a candidate, as before. */
 static void test_candidate_otherwise(void **state)
 {
@@ -371,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_scale_up),
 		cmocka_unit_test(test_empty_after_scale_up),
 		cmocka_unit_test(test_scale_down),
+		cmocka_unit_test(test_after_failed_scale_gate),
 		cmocka_unit_test(test_candidate_otherwise),
 		cmocka_unit_test(test_rollback_rejects_desired),
 	};
