@@ -7,7 +7,8 @@
  * same, no switch is journaled, there is still one version, status shows
  * 3/3 and the next plan is empty. Then back to `replicas: 1` under load:
  * the edge drops the extras before they drain and stop, none fails, one
- * replica runs, the plan is empty again.
+ * replica runs, the plan is empty again. A scale whose gate fails stops
+ * only the new replicas and leaves the edge as it was.
  *
  * Needs: dockerd, nginx; images from test/images/build.sh.
  */
@@ -234,11 +235,79 @@ static void test_scale_1_3_1_under_load(void **state)
 	e2e_release(&e);
 }
 
+/* The container's state as docker inspect says ("" when absent). */
+static void assert_state(const char *name, const char *want)
+{
+	char *st = e2e_container_state(name);
+	if (strcmp(st, want) != 0) {
+		fail_msg("%s is '%s', expected '%s'", name, st, want);
+	}
+	free(st);
+}
+
+/*
+ * A scale up whose gate fails (the new health path answers 404 everywhere):
+ * the apply fails, the new replicas are stopped and never named by the
+ * edge, the serving replica is left running; with the path fixed, the next
+ * plan starts and gates them, then writes the edge.
+ */
+static void test_failed_scale_gate(void **state)
+{
+	struct e2e e;
+	struct th_run r;
+
+	e2e_init(&e, "scalefail", "nginx", "development");
+	e2e_site(&e, "bluegreen-test/web:v1", STRAT);
+	assert_int_equal(e2e_plan_apply(&e, NULL), 0);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 10000));
+	char *live = e2e_edge_live(&e);
+	assert_non_null(live);
+	char *r1 = bg_xasprintf("%s-%s", e.site, live);
+	char *r2 = bg_xasprintf("%s-%s-2", e.site, live);
+	char *r3 = bg_xasprintf("%s-%s-3", e.site, live);
+
+	e2e_site(&e, "bluegreen-test/web:v1", STRAT "replicas: 3\n"
+			"health: {path: /no-such-page, retries: 2, interval: 500ms}\n");
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	th_assert_contains(r.out, "from 1 to 3 replicas, no switch");
+	th_run_release(&r);
+	int rc = e2e_plan_apply(&e, &r);
+	if (rc == 0) {
+		fail_msg("the scale's gate passed on a 404 path:\n%s", r.out);
+	}
+	th_run_release(&r);
+	assert_state(r1, "running");
+	assert_state(r2, "exited");
+	assert_state(r3, "exited");
+	assert_int_equal(edge_servers(&e), 1);
+	char *body = NULL;
+	assert_int_equal(e2e_get(&e, e.domain, &body), 200);
+	assert_string_equal(body, "v1");
+	free(body);
+	assert_int_equal(e2e_bg(&e, &r, "history", e.site, NULL), 0);
+	th_assert_contains(r.out, "failed the health gate and were stopped");
+	th_run_release(&r);
+
+	e2e_site(&e, "bluegreen-test/web:v1", STRAT "replicas: 3\n");
+	assert_int_equal(e2e_plan_apply(&e, &r), 0);
+	steps_in_order(r.out, "] start container ", "] health container ");
+	steps_in_order(r.out, "] health container ", "] write edge ");
+	th_run_release(&r);
+	assert_int_equal(running_replicas(&e), 3);
+	assert_int_equal(edge_servers(&e), 3);
+	free(r1);
+	free(r2);
+	free(r3);
+	free(live);
+	e2e_release(&e);
+}
+
 int main(void)
 {
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_scale_1_3_1_under_load, e2e_teardown),
+		cmocka_unit_test_teardown(test_failed_scale_gate, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
