@@ -89,14 +89,36 @@ static unsigned port_alloc(struct rec_apply_ctx *ctx, struct bg_diag *d)
 	return got;
 }
 
+/*
+ * A replica that a scale adds to the live colour (rec-scale.c): planned
+ * at the live colour's version, which is not the desired spec's. It is
+ * not a new version: nothing is recorded in the history and the replica
+ * carries the live version's label, so `versions` and `rollback --to`
+ * see the live version unchanged.
+ */
+static bool scale_create(const struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a)
+{
+	const struct plan_site *ps = ctx->plan ? plan_site_find(ctx->plan, a->site) : NULL;
+	return ps && ps->live_before && ps->live_after && a->colour && !s->pinned_from &&
+			strcmp(ps->live_before, a->colour) == 0 &&
+			strcmp(ps->live_after, a->colour) == 0 && a->version &&
+			a->version != s->version;
+}
+
 static int colour_create(struct rec_apply_ctx *ctx, const struct des_site *s,
 		const struct plan_action *a, struct bg_diag *d)
 {
 	struct des_create dc;
+	struct des_site scaled;
 	char *id = NULL;
 	int err;
 
-	if (ctx->hist) {
+	if (scale_create(ctx, s, a)) {
+		scaled = *s; /* a shallow copy, read only: the label's version differs */
+		scaled.version = a->version;
+		s = &scaled;
+	} else if (ctx->hist) {
 		unsigned v = 0;
 		err = hist_version_record(ctx->hist, s->name, s->spec, s->spec_json, ctx->token, &v);
 		if (err) {
@@ -495,6 +517,37 @@ static bool started_here(const struct plan *p, size_t upto, const char *site,
 }
 
 /*
+ * The live colour's gate failed after a scale up created replicas in it:
+ * only those are stopped (the edge does not name them yet; the replicas
+ * that serve are left alone). Stopped, the next plan starts and gates them
+ * again before any edge write names them; running, the edge reconciler
+ * would add them without a gate.
+ */
+static void scale_failed(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *gate)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < ctx->step; i++) {
+		const struct plan_action *a = &ctx->plan->actions[i];
+		if (a->op != PLAN_OP_CREATE || a->kind != PLAN_KIND_CONTAINER || !a->site ||
+				strcmp(a->site, gate->site) != 0 || !a->colour ||
+				strcmp(a->colour, gate->colour) != 0 || !scale_create(ctx, s, a)) {
+			continue;
+		}
+		struct bg_diag dd;
+		bg_diag_init(&dd);
+		rt_stop(ctx->rt, a->name, 2, &dd);
+		bg_diag_release(&dd);
+		n++;
+	}
+	if (n) {
+		rec_journal(ctx, "scale", gate->site, "failed", "%u new replica%s of live %s-%s "
+				"failed the health gate and %s stopped; the edge was not changed", n,
+				n == 1 ? "" : "s", gate->site, gate->colour, n == 1 ? "was" : "were");
+	}
+}
+
+/*
  * A candidate that failed its gate is stopped: it serves nothing, and the
  * next plan then proposes to start and gate it again instead of a switch.
  */
@@ -506,8 +559,12 @@ void rec_colour__failed(struct rec_apply_ctx *ctx, const struct plan_action *a, 
 	}
 	const struct des_site *s = des_site_find(ctx->des, a->site);
 	const struct plan_site *ps = plan_site_find(ctx->plan, a->site);
+	if (s && ps && ps->live_before && strcmp(ps->live_before, a->colour) == 0) {
+		scale_failed(ctx, s, a);
+		return;
+	}
 	/* Never stop what serves: only a colour that is not live. */
-	if (!s || !ps || (ps->live_before && strcmp(ps->live_before, a->colour) == 0)) {
+	if (!s || !ps) {
 		return;
 	}
 	for (unsigned r = 1; r <= s->cfg->replicas; r++) {

@@ -21,6 +21,7 @@
 #include "health.h"
 #include "rec.h"
 #include "rec-colour-int.h"
+#include "rec-scale.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -68,7 +69,9 @@ static void slot_fill(struct slot *sl, const struct rec_diff_ctx *ctx, const cha
 		} else if (sl->n_extra < BG_ARRAY_SIZE(sl->extra)) {
 			sl->extra[sl->n_extra++] = c;
 		}
-		if (!sl->spec) {
+		/* A scaled colour holds two hashes (rec-scale.c): it is the desired one. */
+		if (!sl->spec || (c->spec && strcmp(c->spec, s->spec) == 0 &&
+				strcmp(sl->spec, s->spec) != 0)) {
 			sl->spec = c->spec;
 			sl->version = c->version;
 			sl->image = c->image;
@@ -438,6 +441,8 @@ static int decide_rebuild_live(struct rec_diff_ctx *ctx, const struct slot *lv,
 	return 0;
 }
 
+static int keep_idle(struct rec_diff_ctx *ctx, const struct slot *lv, const struct slot *idle);
+
 /* The desired spec is live: keep it healthy, keep the previous warm. */
 static int decide_repair(struct rec_diff_ctx *ctx, const struct slot *lv,
 		const struct slot *idle, const char *live)
@@ -445,6 +450,12 @@ static int decide_repair(struct rec_diff_ctx *ctx, const struct slot *lv,
 	if (repair_live(ctx, lv, true)) {
 		health_action(ctx, live, "live colour repaired");
 	}
+	return keep_idle(ctx, lv, idle);
+}
+
+/* The other colour beside a live colour that holds the desired revision. */
+static int keep_idle(struct rec_diff_ctx *ctx, const struct slot *lv, const struct slot *idle)
+{
 	if (!ctx->site->cfg->keep_previous) {
 		remove_slot(ctx, idle, "(previous colour) not kept (keep_previous: false)");
 		return 0;
@@ -558,6 +569,21 @@ static int decide_candidate(struct rec_diff_ctx *ctx, const struct slot *lv,
 	return 0;
 }
 
+/* The live slot as rec-scale.c sees it. */
+static struct rec_scale_live scale_view(const struct slot *lv, unsigned want)
+{
+	return (struct rec_scale_live){.colour = lv->colour, .rep = lv->rep,
+			.max = want < MAX_REPLICAS ? want : MAX_REPLICAS, .extra = lv->extra,
+			.n_extra = lv->n_extra, .version = lv->version};
+}
+
+/* Is the live slot the desired revision but for its replica count? */
+static bool scale_fits(const struct rec_diff_ctx *ctx, const struct slot *lv)
+{
+	struct rec_scale_live sv = scale_view(lv, ctx->site->cfg->replicas);
+	return !ctx->site->pinned_from && rec_scale_fits(ctx, &sv);
+}
+
 static int colour_diff(struct rec_diff_ctx *ctx)
 {
 	if (!ctx->site) {
@@ -598,6 +624,12 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 	}
 	if (lv->all_match) {
 		return decide_repair(ctx, lv, idle, live);
+	}
+	if (!rejected && scale_fits(ctx, lv)) {
+		/* Only `replicas` differs: scale the live colour in place (issue 13). */
+		struct rec_scale_live sv = scale_view(lv, s->cfg->replicas);
+		rec_scale_plan(ctx, &sv);
+		return keep_idle(ctx, lv, idle);
 	}
 	/* The desired spec is not live. Keep what is live serving. */
 	repair_live(ctx, lv, false);
@@ -754,7 +786,9 @@ static int colour_rollback_to(struct rec_diff_ctx *ctx, const struct obs_edge *e
 	const struct des_site *s = ctx->site;
 	struct plan_site *ps = ctx->ps;
 
-	if (lv->all_match) {
+	struct rec_scale_live sv = scale_view(lv, s->cfg->replicas);
+	/* A scaled live colour is still its version (a scale is no new version). */
+	if (lv->all_match || (lv->version == s->pinned_from && rec_scale_fits(ctx, &sv))) {
 		ps->blocked = bg_xasprintf("v%u is live already (%s): there is nothing to roll "
 				"back to", s->pinned_from, e->live);
 		return 0;
@@ -815,7 +849,9 @@ static int colour_rollback(struct rec_diff_ctx *ctx)
 			s->cfg->preview ? prev->colour : NULL, prev->version,
 			"rollback: live %s (v%u) -> %s (v%u); v%u is marked rejected", e->live,
 			lv->version, prev->colour, prev->version, lv->version);
-	a->reject_spec = bg_xstrdup(lv->spec ? lv->spec : "");
+	/* A live colour scaled to the desired count is the desired revision: that one
+	 * is what must not come back (its replicas may still carry the older hash). */
+	a->reject_spec = bg_xstrdup(scale_fits(ctx, lv) ? s->spec : lv->spec ? lv->spec : "");
 	a->reject_version = lv->version;
 	plan_note_add(ctx->plan, ps, "v%u will not be proposed again until %s changes (or: "
 			"bluegreen plan --retry %s)", lv->version, s->cfg->path, s->name);

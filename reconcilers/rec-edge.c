@@ -252,9 +252,13 @@ out:
 	return err;
 }
 
-/* Inspect a colour's containers now and collect "ip:port" of the running ones. */
+/*
+ * Inspect a colour's containers now and collect "ip:port" of the running
+ * ones. cap (the write's `replica`, set by a scale down, rec-scale.c): only
+ * replicas 1..cap, the extras being still there when the edge drops them.
+ */
 static int fresh_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
-		const char *colour, struct bg_strv *out, struct bg_diag *d)
+		const char *colour, unsigned cap, struct bg_strv *out, struct bg_diag *d)
 {
 	struct bg_strv names;
 	bg_strv_init(&names);
@@ -265,7 +269,8 @@ static int fresh_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
 	for (size_t i = 0; i < ctx->obs->n_containers; i++) {
 		const struct obs_container *c = &ctx->obs->containers[i];
 		if (c->site && strcmp(c->site, s->name) == 0 && c->colour &&
-				strcmp(c->colour, colour) == 0 && !bg_strv_contains(&names, c->name)) {
+				strcmp(c->colour, colour) == 0 && !bg_strv_contains(&names, c->name) &&
+				(!cap || c->replica <= cap)) {
 			bg_strv_push(&names, c->name);
 		}
 	}
@@ -329,9 +334,10 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 	}
 	bg_strv_init(&live_up);
 	bg_strv_init(&prev_up);
-	err = fresh_upstreams(ctx, s, a->colour, &live_up, d);
+	err = fresh_upstreams(ctx, s, a->colour, a->replica, &live_up, d);
 	if (!err && a->preview) {
-		err = fresh_upstreams(ctx, s, a->preview, &prev_up, d);
+		err = fresh_upstreams(ctx, s, a->preview,
+				strcmp(a->preview, a->colour) == 0 ? a->replica : 0, &prev_up, d);
 	}
 	if (err) {
 		goto out;

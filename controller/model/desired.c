@@ -327,6 +327,23 @@ void des__spec_finish(struct json_object *hashed, struct json_object *redacted,
 	json_object_put(redacted);
 }
 
+void des_colour_spec_base(const struct desired *des, const struct des_site *s, char out[65])
+{
+	struct json_object *o = des__colour_spec(des, s->cfg, s->image_id, s->network, true);
+	/* Everything the spec hash covers but the count: what a scale keeps. */
+	json_object_object_del(o, "replicas");
+	const char *h = json_object_to_json_string_ext(o, json_flags);
+	bg_sha256_hex(h, strlen(h), out);
+	json_object_put(o);
+}
+
+bool des_spec_base_matches(const struct des_site *s, const char *base,
+		const struct obs_labels *labels)
+{
+	const char *have = obs_labels_get(labels, DES_LABEL_SPEC_BASE);
+	return have && base && strcmp(have, base) == 0 && des_secrets_match(s->secrets, labels);
+}
+
 unsigned des__version_of(const struct obs *obs, const char *site, const char *spec,
 		bool *is_new, bool *rejected)
 {
@@ -635,6 +652,9 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 	snprintf(buf, sizeof(buf), "%u", s->version);
 	obs_labels_set(&out->labels, BG_LABEL_VERSION, buf);
 	obs_labels_set(&out->labels, BG_LABEL_SPEC, s->spec);
+	char base[65];
+	des_colour_spec_base(des, s, base);
+	obs_labels_set(&out->labels, DES_LABEL_SPEC_BASE, base);
 	obs_labels_set(&out->labels, BG_LABEL_IMAGE, cs->image);
 	if (s->secrets[0]) {
 		obs_labels_set(&out->labels, BG_LABEL_SECRETS, s->secrets);

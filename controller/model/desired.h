@@ -176,6 +176,21 @@ int des_secrets_create(const char *state_dir);
  * unlabelled container, or no key here, is not compared (true). */
 bool des_secrets_match(const char *desired, const struct obs_labels *labels);
 
+/*
+ * Scale (issue 13): the colour spec without its replica count, hashed the
+ * same way ("spec-base"). New colour containers carry it as the label
+ * DES_LABEL_SPEC_BASE, so a live colour that differs from the desired
+ * spec only by `replicas` is recognised and scaled in place instead of
+ * rebuilt as a candidate. Containers made before the label have none:
+ * they never match, and a count change there is a candidate as before.
+ * Built from s->cfg and s->image_id, so it follows a pinned site too.
+ */
+#define DES_LABEL_SPEC_BASE "io.bluegreen.spec-base"
+void des_colour_spec_base(const struct desired *des, const struct des_site *s, char out[65]);
+/* Does this container carry the spec-base out (and the desired secret values)? */
+bool des_spec_base_matches(const struct des_site *s, const char *base,
+		const struct obs_labels *labels);
+
 /* A stop grace in whole seconds for Docker, clamped to 1 hour. */
 int des_stop_timeout_s(uint64_t ms);
 
