@@ -122,7 +122,7 @@ _bluegreen()
 	_bluegreen_words
 	cur=${bg_words[bg_cword]-}
 	prev=${bg_words[bg_cword - 1]-}
-	local commands="apply backup backups help history log logs observe plan rollback status validate versions watch"
+	local commands="apply attest backup backups cockpit help history log logs observe plan rollback status validate versions watch"
 	local global_opts="-c --config --json --trace= -h --help --version"
 	local areas="dk plan apply hist edge loop cfg all"
 
@@ -155,7 +155,7 @@ _bluegreen()
 		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 		return
 		;;
-	--observed | --from | --export)
+	--observed | --from | --export | --trust)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
@@ -164,7 +164,7 @@ _bluegreen()
 		mapfile -t COMPREPLY < <(compgen -W "$(_bluegreen_sites)" -- "$cur")
 		return
 		;;
-	--confirm | --wait | --limit | -n | --lines | --debounce)
+	--confirm | --wait | --limit | -n | --lines | --debounce | --listen)
 		COMPREPLY=()
 		return
 		;;
@@ -189,6 +189,11 @@ _bluegreen()
 		opts="--confirm --wait --json --help"
 		words=$(_bluegreen_pending_token)
 		;;
+	attest)
+		opts="--version --trust --json --help"
+		words="key export verify"
+		;;
+	cockpit) opts="--safe --listen --allow-remote --json --help" ;;
 	history)
 		opts="--limit --verify --from --export --json --help"
 		words=$(_bluegreen_sites)
