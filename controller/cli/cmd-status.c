@@ -157,10 +157,41 @@ struct site_view {
 	const char *other_role; /* "candidate", "rejected", "never-live" or "previous" */
 	struct slot_info li, oi;
 	bool other_is_candidate;
-	bool in_sync; /* the live slot runs the desired spec */
+	bool in_sync; /* the live slot runs the desired spec (or was scaled to it) */
+	unsigned desired_version; /* the live version when in sync, else the desired spec's */
 };
 
-static void site_view_fill(struct site_view *v, const struct obs *o, const struct des_site *s)
+/*
+ * A live colour scaled in place (rec-scale.c) keeps replicas made under
+ * the older count, whose spec hash differs from the desired one: it is in
+ * sync when it has the desired count and every replica carries the
+ * desired spec-base, as the planner sees it (the plan is empty then).
+ */
+static bool live_scaled_in_sync(const struct obs *o, const struct desired *des,
+		const struct des_site *s, const char *live, unsigned n)
+{
+	char base[65];
+	unsigned fit = 0;
+	if (!live || n != s->cfg->replicas) {
+		return false;
+	}
+	des_colour_spec_base(des, s, base);
+	for (size_t i = 0; i < o->n_containers; i++) {
+		const struct obs_container *c = &o->containers[i];
+		if (c->site && strcmp(c->site, s->name) == 0 && c->colour &&
+				strcmp(c->colour, live) == 0 && c->role &&
+				strcmp(c->role, "colour") == 0) {
+			if (!des_spec_base_matches(s, base, &c->labels)) {
+				return false;
+			}
+			fit++;
+		}
+	}
+	return fit == n;
+}
+
+static void site_view_fill(struct site_view *v, const struct obs *o, const struct desired *des,
+		const struct des_site *s)
 {
 	v->s = s;
 	v->e = obs_edge_find(o, s->name);
@@ -185,7 +216,9 @@ static void site_view_fill(struct site_view *v, const struct obs *o, const struc
 	v->other_role = v->other_is_candidate ? "candidate"
 			: other_rejected ? "rejected"
 			: other_never_live ? "never-live" : "previous";
-	v->in_sync = v->li.spec && strcmp(v->li.spec, s->spec) == 0;
+	v->in_sync = (v->li.spec && strcmp(v->li.spec, s->spec) == 0) ||
+			live_scaled_in_sync(o, des, s, v->live, v->li.n);
+	v->desired_version = v->in_sync && v->li.version ? v->li.version : s->version;
 }
 
 /* The site's object of `status --json` (a new reference). */
@@ -205,7 +238,7 @@ static struct json_object *site_json(const struct site_view *v)
 	json_object_object_add(o, "previous", !v->other_is_candidate
 			? slot_json(v->other, &v->oi, v->other_role) : NULL);
 	json_object_object_add(o, "desired_rejected", json_object_new_boolean(s->rejected));
-	json_object_object_add(o, "desired_version", json_object_new_int((int)s->version));
+	json_object_object_add(o, "desired_version", json_object_new_int((int)v->desired_version));
 	json_object_object_add(o, "in_sync", json_object_new_boolean(v->in_sync));
 	json_object_object_add(o, "edge_file", v->e && v->e->path
 			? json_object_new_string(v->e->path) : NULL);
@@ -235,10 +268,10 @@ static void site_print(struct cli *cli, const struct site_view *v)
 	if (!v->in_sync && v->live && s->rejected) {
 		fprintf(cli->out, "%-16s desired v%u was rolled back: not proposed again "
 				"until %s changes (or `bluegreen plan --retry %s`)\n", "",
-				s->version, s->cfg->path, s->name);
+				v->desired_version, s->cfg->path, s->name);
 	} else if (!v->in_sync && v->live) {
 		fprintf(cli->out, "%-16s desired v%u is not live yet: see `bluegreen plan %s`\n",
-				"", s->version, s->name);
+				"", v->desired_version, s->name);
 	}
 	char *tls = tls_words(s->cfg, v->cert);
 	if (tls) {
@@ -265,7 +298,7 @@ static void status_print(struct cli *cli, struct rt *rt, const struct obs *o,
 			continue;
 		}
 		struct site_view v;
-		site_view_fill(&v, o, s);
+		site_view_fill(&v, o, des, s);
 		/* Limits (issue 13): usage against the limit of each limited
 		 * container; the key or lines appear only when there is one. */
 		if (cli->json) {
