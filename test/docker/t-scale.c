@@ -199,6 +199,12 @@ static void check_scaled(struct e2e *e, const char *live, size_t n, size_t switc
 	char *count = bg_xasprintf("(%zu/%zu)", n, n);
 	th_assert_contains(r.out, count);
 	free(count);
+	/* In sync: the scaled colour is the desired one, not "v2 not live yet". */
+	th_assert_not_contains(r.out, "not live yet");
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(e, &r, "--json", "status", e->site, NULL), 0);
+	th_assert_contains(r.out, "\"in_sync\": true");
+	th_assert_contains(r.out, "\"desired_version\": 1");
 	th_run_release(&r);
 	/* A scale is no new version. */
 	assert_int_equal(e2e_bg(e, &r, "--json", "versions", e->site, NULL), 0);
