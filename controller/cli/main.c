@@ -55,8 +55,9 @@ static const struct cmd commands[] = {
 		"Reads STATE_DIR/status.json, which `bluegreen watch` writes. Runs until\n"
 		"SIGINT or SIGTERM.\n"},
 	{"history", cmd_history, "the journal, newest last",
-		"history [SITE] [--limit N] | --verify [--from FILE] | --export [FILE]",
+		"history [SITE] [--limit N] [--details] | --verify [--from FILE] | --export [FILE]",
 		"  --limit N         only the last N entries\n"
+		"  --details         every further line of an entry's details, indented\n"
 		"  --verify          check the journal's hash chain; name the first broken entry\n"
 		"  --from FILE       with --verify: check an export instead (- for stdin)\n"
 		"  --export [FILE]   write every entry with its chain, JSON lines (default -)\n"},

@@ -195,7 +195,7 @@ _bluegreen()
 		;;
 	cockpit) opts="--safe --listen --allow-remote --json --help" ;;
 	history)
-		opts="--limit --verify --from --export --json --help"
+		opts="--limit --details --verify --from --export --json --help"
 		words=$(_bluegreen_sites)
 		;;
 	log) opts="-f --follow -n --lines --json --help" ;;
