@@ -628,7 +628,7 @@ static void test_unreachable(void **state)
 	/* A socket that accepts and never answers: the timeout, named. */
 	char *mute = bg_xasprintf("%s/mute.sock", tmpdir);
 	fd = th_unix_socket_at(mute, true);
-	msg = bg_xasprintf("the Docker engine at %s did not answer GET /version within "
+	msg = bg_xasprintf("the Docker engine at %s did not answer GET /_ping within "
 			"1000 ms", mute);
 	unreachable_case(mute, BG_ETIMEOUT, msg);
 	close(fd);

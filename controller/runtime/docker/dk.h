@@ -1,7 +1,7 @@
 /*
  * dk: the Docker Engine API client. HTTP over the engine's unix socket with
  * libcurl (CURLOPT_UNIX_SOCKET_PATH), JSON through json-c. The API version
- * is negotiated once from GET /version (the engine's ApiVersion, capped at
+ * is negotiated once from GET /_ping's headers (the engine's ApiVersion, capped at
  * the newest version we speak, never below 1.41). Every call has a
  * timeout. When the engine answers with an error, its own message ("No
  * such image: bars/web:9") reaches the caller's diagnostics, never a bare
@@ -59,7 +59,8 @@ const char *dk_client_socket(const struct dk_client *dk);
 void dk_client_set_timeout(struct dk_client *dk, uint64_t ms);
 
 /*
- * GET /version: the API version is the engine's ApiVersion capped at
+ * GET /_ping (its Api-Version and Server headers; /version when they are
+ * missing): the API version is the engine's ApiVersion capped at
  * DK_API_MAX; an engine below DK_API_MIN is refused (BG_EDOCKER) with a
  * message naming both versions. The strings are borrowed and live as long
  * as dk; NULL before a successful negotiation.
