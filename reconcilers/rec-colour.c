@@ -103,11 +103,7 @@ static char *short_spec(const char *spec)
 	return bg_xstrndup(spec ? spec : "?", DES_SPEC_SHORT);
 }
 
-static struct plan_action *container_action(struct rec_diff_ctx *ctx, enum plan_op op,
-		const char *colour, unsigned replica, const struct obs_container *c,
-		const char *fmt, ...) BG_PRINTF(6, 7);
-
-static struct plan_action *container_action(struct rec_diff_ctx *ctx, enum plan_op op,
+struct plan_action *rec_colour_container_action(struct rec_diff_ctx *ctx, enum plan_op op,
 		const char *colour, unsigned replica, const struct obs_container *c,
 		const char *fmt, ...)
 {
@@ -157,14 +153,14 @@ static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const
 	char *sp = short_spec(s->spec);
 
 	for (size_t i = 0; i < sl->n_extra; i++) {
-		container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica, sl->extra[i],
+		rec_colour_container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica, sl->extra[i],
 				"not part of the desired %s slot (replicas: %u)", sl->colour, want);
 	}
 	for (unsigned r = 1; r <= want; r++) {
 		const struct obs_container *c = sl->rep[r];
 		if (holds_desired(c, s)) {
 			if (c->state != OBS_CSTATE_RUNNING) {
-				container_action(ctx, PLAN_OP_START, sl->colour, r, c,
+				rec_colour_container_action(ctx, PLAN_OP_START, sl->colour, r, c,
 						"%s is %s (exit code %d)", c->name,
 						obs_cstate_name(c->state), c->exit_code);
 				gate = true;
@@ -172,12 +168,12 @@ static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const
 			continue;
 		}
 		if (c && c->spec && strcmp(c->spec, s->spec) == 0) {
-			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c,
+			rec_colour_container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c,
 					"holds v%u with other secret values (env_file or redacted env "
 					"changed), replaced", c->version);
 		} else if (c) {
 			char *old = short_spec(c->spec);
-			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c,
+			rec_colour_container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c,
 					"holds v%u (spec %s, %s), replaced by v%u", c->version, old,
 					c->image ? c->image : "?", s->version);
 			free(old);
@@ -186,11 +182,11 @@ static bool slot_converge(struct rec_diff_ctx *ctx, const struct slot *sl, const
 			rec_image_need(ctx, s->cfg->image, "image is not present locally");
 			pulled = true;
 		}
-		struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
+		struct plan_action *a = rec_colour_container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
 				"%s: v%u, image %s, spec %s", why, s->version, s->cfg->image, sp);
 		a->version = s->version;
 		a->spec = bg_xstrdup(s->spec);
-		container_action(ctx, PLAN_OP_START, sl->colour, r, NULL, "start %s v%u",
+		rec_colour_container_action(ctx, PLAN_OP_START, sl->colour, r, NULL, "start %s v%u",
 				sl->colour, s->version);
 		gate = true;
 	}
@@ -244,12 +240,12 @@ static void remove_slot(struct rec_diff_ctx *ctx, const struct slot *sl, const c
 {
 	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
 		if (sl->rep[r]) {
-			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, sl->rep[r], "%s v%u %s",
+			rec_colour_container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, sl->rep[r], "%s v%u %s",
 					sl->colour, sl->rep[r]->version, why);
 		}
 	}
 	for (size_t i = 0; i < sl->n_extra; i++) {
-		container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica,
+		rec_colour_container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica,
 				sl->extra[i], "%s %s", sl->colour, why);
 	}
 }
@@ -284,17 +280,17 @@ static bool repair_live(struct rec_diff_ctx *ctx, const struct slot *live, bool 
 	for (unsigned r = 1; r <= s->cfg->replicas; r++) {
 		const struct obs_container *c = live->rep[r];
 		if (c && c->state != OBS_CSTATE_RUNNING) {
-			container_action(ctx, PLAN_OP_START, live->colour, r, c,
+			rec_colour_container_action(ctx, PLAN_OP_START, live->colour, r, c,
 					"drift: live %s is %s (exit code %d) outside bluegreen", c->name,
 					obs_cstate_name(c->state), c->exit_code);
 			gate = true;
 		} else if (!c && same_spec) {
-			struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, live->colour, r,
+			struct plan_action *a = rec_colour_container_action(ctx, PLAN_OP_CREATE, live->colour, r,
 					NULL, "drift: live replica %u of %s was removed outside bluegreen",
 					r, live->colour);
 			a->version = s->version;
 			a->spec = bg_xstrdup(s->spec);
-			container_action(ctx, PLAN_OP_START, live->colour, r, NULL,
+			rec_colour_container_action(ctx, PLAN_OP_START, live->colour, r, NULL,
 					"start the recreated live replica");
 			gate = true;
 		} else if (!c) {
@@ -467,7 +463,7 @@ static int keep_idle(struct rec_diff_ctx *ctx, const struct slot *lv, const stru
 	for (unsigned r = 1; r <= MAX_REPLICAS; r++) {
 		const struct obs_container *c = idle->rep[r];
 		if (c && c->state != OBS_CSTATE_RUNNING) {
-			container_action(ctx, PLAN_OP_START, idle->colour, r, c,
+			rec_colour_container_action(ctx, PLAN_OP_START, idle->colour, r, c,
 					"previous colour %s is %s outside bluegreen: restarted "
 					"so a rollback stays instant", c->name,
 					obs_cstate_name(c->state));
@@ -713,7 +709,7 @@ static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 	char *sp = short_spec(s->spec);
 
 	for (size_t i = 0; i < sl->n_extra; i++) {
-		container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica,
+		rec_colour_container_action(ctx, PLAN_OP_REMOVE, sl->colour, sl->extra[i]->replica,
 				sl->extra[i], "not part of v%u (replicas: %u)", s->pinned_from,
 				s->cfg->replicas);
 	}
@@ -721,7 +717,7 @@ static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 		const struct obs_container *c = sl->rep[r];
 		if (holds_desired(c, s)) {
 			if (c->state != OBS_CSTATE_RUNNING) {
-				container_action(ctx, PLAN_OP_START, sl->colour, r, c, "%s holds "
+				rec_colour_container_action(ctx, PLAN_OP_START, sl->colour, r, c, "%s holds "
 						"v%u but is %s", c->name, s->version,
 						obs_cstate_name(c->state));
 				gate = true;
@@ -736,16 +732,16 @@ static bool pinned_converge(struct rec_diff_ctx *ctx, const struct slot *sl)
 			pulled = true;
 		}
 		if (c) {
-			container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c, "holds v%u (%s), "
+			rec_colour_container_action(ctx, PLAN_OP_REMOVE, sl->colour, r, c, "holds v%u (%s), "
 					"replaced by v%u (rollback --to %u)", c->version,
 					c->image ? c->image : "?", s->version, s->pinned_from);
 		}
-		struct plan_action *a = container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
+		struct plan_action *a = rec_colour_container_action(ctx, PLAN_OP_CREATE, sl->colour, r, NULL,
 				"rollback --to %u: v%u, image %s (id %.19s), spec %s", s->pinned_from,
 				s->version, s->cfg->image, s->create_image, sp);
 		a->version = s->version;
 		a->spec = bg_xstrdup(s->spec);
-		container_action(ctx, PLAN_OP_START, sl->colour, r, NULL, "start %s v%u",
+		rec_colour_container_action(ctx, PLAN_OP_START, sl->colour, r, NULL, "start %s v%u",
 				sl->colour, s->version);
 		gate = true;
 	}

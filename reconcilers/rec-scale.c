@@ -47,32 +47,6 @@ bool rec_scale_fits(const struct rec_diff_ctx *ctx, const struct rec_scale_live 
 	return present > 0;
 }
 
-static struct plan_action *replica_action(struct rec_diff_ctx *ctx, enum plan_op op,
-		const char *colour, unsigned r, const struct obs_container *c, const char *fmt,
-		...) BG_PRINTF(6, 7);
-
-static struct plan_action *replica_action(struct rec_diff_ctx *ctx, enum plan_op op,
-		const char *colour, unsigned r, const struct obs_container *c, const char *fmt,
-		...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *reason = bg_xvasprintf(fmt, ap);
-	va_end(ap);
-	char *name = c ? bg_xstrdup(c->name)
-		       : des_colour_container_name(ctx->site->name, colour, r);
-	struct plan_action *a = plan_action_add(ctx->plan, op, PLAN_KIND_CONTAINER,
-			ctx->site->name, name, "%s", reason);
-	a->colour = bg_xstrdup(colour);
-	a->replica = r;
-	if (c) {
-		a->target_id = bg_xstrdup(c->id);
-	}
-	free(name);
-	free(reason);
-	return a;
-}
-
 /* The gate of the replicas this plan starts (the ones already serving pass at once). */
 static void scale_gate(struct rec_diff_ctx *ctx, const struct rec_scale_live *lv)
 {
@@ -133,7 +107,7 @@ static bool scale_up(struct rec_diff_ctx *ctx, const struct rec_scale_live *lv, 
 	for (unsigned r = 1; r <= want && r <= lv->max; r++) {
 		const struct obs_container *c = lv->rep[r];
 		if (c && c->state != OBS_CSTATE_RUNNING) {
-			replica_action(ctx, PLAN_OP_START, lv->colour, r, c, "live %s is %s (exit "
+			rec_colour_container_action(ctx, PLAN_OP_START, lv->colour, r, c, "live %s is %s (exit "
 					"code %d)", c->name, obs_cstate_name(c->state), c->exit_code);
 			gate = true;
 			continue;
@@ -145,12 +119,12 @@ static bool scale_up(struct rec_diff_ctx *ctx, const struct rec_scale_live *lv, 
 			rec_image_need(ctx, s->cfg->image, "image is not present locally");
 			pulled = true;
 		}
-		struct plan_action *a = replica_action(ctx, PLAN_OP_CREATE, lv->colour, r, NULL,
+		struct plan_action *a = rec_colour_container_action(ctx, PLAN_OP_CREATE, lv->colour, r, NULL,
 				"scale up: replica %u of live %s, v%u (same spec but the count, "
 				"not a new version)", r, lv->colour, lv->version);
 		a->version = lv->version;
 		a->spec = bg_xstrdup(s->spec);
-		replica_action(ctx, PLAN_OP_START, lv->colour, r, NULL, "start replica %u of %s",
+		rec_colour_container_action(ctx, PLAN_OP_START, lv->colour, r, NULL, "start replica %u of %s",
 				r, lv->colour);
 		gate = *created = true;
 	}
@@ -172,7 +146,7 @@ static void scale_down(struct rec_diff_ctx *ctx, const struct rec_scale_live *lv
 	a->phase = PLAN_PHASE_RETIRE;
 	for (size_t i = 0; i < lv->n_extra; i++) {
 		const struct obs_container *c = lv->extra[i];
-		a = replica_action(ctx, PLAN_OP_REMOVE, lv->colour, c->replica, c, "scale down: "
+		a = rec_colour_container_action(ctx, PLAN_OP_REMOVE, lv->colour, c->replica, c, "scale down: "
 				"replica %u of live %s is no longer wanted (replicas: %u)", c->replica,
 				lv->colour, cs->replicas);
 		a->phase = PLAN_PHASE_RETIRE;

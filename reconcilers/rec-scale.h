@@ -31,6 +31,13 @@ struct rec_scale_live {
  * one present? (For a pinned site, rollback --to: is the live colour that
  * version?)
  */
+/* A container action of colour's replica (c: the observed container, or NULL
+ * for one to create), named and described as the colour diff names them
+ * (rec-colour.c; shared with the scale). */
+struct plan_action *rec_colour_container_action(struct rec_diff_ctx *ctx, enum plan_op op,
+		const char *colour, unsigned replica, const struct obs_container *c,
+		const char *fmt, ...) BG_PRINTF(6, 7);
+
 bool rec_scale_fits(const struct rec_diff_ctx *ctx, const struct rec_scale_live *lv);
 
 /*
