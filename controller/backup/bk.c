@@ -290,7 +290,7 @@ static struct json_object *env_json(const struct cfg *cfg, const struct cfg_env 
 	for (size_t i = 0; i < e->n; i++) {
 		bool secret = e->v[i].secret || cfg_key_is_secret(cfg, e->v[i].key);
 		json_object_object_add(o, e->v[i].key,
-				json_object_new_string(secret ? "<redacted>" : e->v[i].value));
+				json_object_new_string(secret ? BG_REDACTED : e->v[i].value));
 	}
 	return o;
 }

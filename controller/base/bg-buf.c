@@ -152,3 +152,37 @@ int bg_buf_add_json_str(struct bg_buf *b, const char *s)
 	}
 	return err ? err : bg_buf_addch(b, '"');
 }
+
+/* The longest of the n secrets that text[0..len) starts with: its length, 0 for none. */
+static size_t redact_match(const char *text, size_t len, const char *const *secrets, size_t n)
+{
+	size_t best = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t m = strlen(secrets[k]);
+		if (m > best && m <= len && memcmp(text, secrets[k], m) == 0) {
+			best = m;
+		}
+	}
+	return best;
+}
+
+int bg_buf_add_redacted(struct bg_buf *b, const char *text, size_t len,
+		const char *const *secrets, size_t n)
+{
+	size_t from = 0;
+	int err = 0;
+	for (size_t i = 0; i < len && !err;) {
+		size_t m = redact_match(text + i, len - i, secrets, n);
+		if (m == 0) {
+			i++;
+			continue;
+		}
+		err = bg_buf_add(b, text + from, i - from);
+		if (!err) {
+			err = bg_buf_adds(b, BG_REDACTED);
+		}
+		i += m;
+		from = i;
+	}
+	return err ? err : bg_buf_add(b, text + from, len - from);
+}

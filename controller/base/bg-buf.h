@@ -34,4 +34,15 @@ int bg_buf_vaddf(struct bg_buf *b, const char *fmt, va_list ap) BG_PRINTF(2, 0);
 /* Append s as a JSON string literal, quotes included. */
 int bg_buf_add_json_str(struct bg_buf *b, const char *s);
 
+/*
+ * Append text[0..len) with every occurrence of each of the n secrets
+ * replaced by BG_REDACTED: the one mark every output uses (logs, gate
+ * details, explain, plans). Where two secrets start at one place the
+ * longer wins, so a value that contains another goes whole. Empty
+ * secrets are ignored.
+ */
+#define BG_REDACTED "<redacted>"
+int bg_buf_add_redacted(struct bg_buf *b, const char *text, size_t len,
+		const char *const *secrets, size_t n);
+
 #endif /* BG_CONTROLLER_BG_BUF_H */

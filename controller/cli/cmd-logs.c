@@ -299,29 +299,6 @@ static void add_secrets(struct bg_strv *out, const struct cfg_env *env)
 	}
 }
 
-/* line with every secret value replaced, into b. */
-static void redact(const struct bg_strv *secrets, const char *line, size_t len,
-		struct bg_buf *b)
-{
-	bg_buf_add(b, line, len);
-	for (size_t k = 0; k < secrets->n; k++) {
-		const char *s = secrets->v[k];
-		size_t n = strlen(s);
-		char *hit;
-		size_t from = 0;
-		while ((hit = memmem(b->data + from, b->len - from, s, n)) != NULL) {
-			size_t at = (size_t)(hit - b->data);
-			struct bg_buf t = BG_BUF_INIT;
-			bg_buf_add(&t, b->data, at);
-			bg_buf_adds(&t, "<redacted>");
-			bg_buf_add(&t, b->data + at + n, b->len - at - n);
-			bg_buf_release(b);
-			*b = t;
-			from = at + strlen("<redacted>");
-		}
-	}
-}
-
 static void on_line(void *arg, size_t index, enum dk_log_stream s, const char *line,
 		size_t len)
 {
@@ -332,7 +309,7 @@ static void on_line(void *arg, size_t index, enum dk_log_stream s, const char *l
 	if (r->prefix && index < r->labels.n) {
 		bg_buf_addf(&b, "%s | ", r->labels.v[index]);
 	}
-	redact(&r->secrets, line, len, &b);
+	bg_buf_add_redacted(&b, line, len, (const char *const *)r->secrets.v, r->secrets.n);
 	bg_buf_addch(&b, '\n');
 	fwrite(b.data, 1, b.len, f);
 	if (r->a->follow) {

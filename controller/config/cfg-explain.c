@@ -60,7 +60,7 @@ static void explain_env(struct bg_buf *out, const char *path, const struct cfg_e
 		const struct cfg_env_var *e = &env->v[i];
 		bg_buf_addf(out, "%s.%s = ", path, e->key);
 		if (e->secret) {
-			bg_buf_adds(out, "<redacted>");
+			bg_buf_adds(out, BG_REDACTED);
 		} else {
 			add_scalar(out, e->value);
 		}
@@ -145,7 +145,7 @@ static void explain_leaf(struct bg_buf *out, const struct cfg__key *k, const str
 	bg_buf_addf(out, "%s = ", path);
 	if ((k->flags & F_NOECHO) && k->type == K_STR && *CFG__AT(base, k->off, char *const)) {
 		/* The confirm phrase is what an apply must type: never shown. */
-		bg_buf_adds(out, "<redacted>");
+		bg_buf_adds(out, BG_REDACTED);
 		add_origin(out, loc);
 		return;
 	}

@@ -103,7 +103,7 @@ static int pin_env(struct des_pin *p, struct json_object *env, const struct cfg_
 		struct cfg_env_var *e = &p->env[i++];
 		const char *v = json_object_get_string(val);
 		e->key = (char *)pin_str(p, key);
-		if (strcmp(v, "<redacted>") != 0) {
+		if (strcmp(v, BG_REDACTED) != 0) {
 			e->value = (char *)pin_str(p, v);
 			continue;
 		}

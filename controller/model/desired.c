@@ -54,7 +54,7 @@ static struct json_object *env_json(const struct cfg_env *env, bool hashed)
 	struct json_object *o = json_object_new_object();
 	for (size_t i = 0; i < env->n; i++) {
 		const struct cfg_env_var *v = &env->v[i];
-		const char *val = !v->secret ? v->value : hashed ? "<secret>" : "<redacted>";
+		const char *val = !v->secret ? v->value : hashed ? "<secret>" : BG_REDACTED;
 		json_object_object_add(o, v->key, json_object_new_string(val));
 	}
 	return o;

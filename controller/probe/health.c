@@ -90,13 +90,8 @@ char *health_crash_reason(const char *who, enum obs_cstate state, int exit_code,
 	return r;
 }
 
-/* Secret values of env, longest first: a value that contains another goes whole. */
-static int len_desc(const void *a, const void *b)
-{
-	size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);
-	return (x < y) - (x > y);
-}
-
+/* text with env's secret values redacted and control characters but tab
+ * and newline shown as '?', into b (CRLF line ends become newlines). */
 static void redact(struct bg_buf *b, const char *text, size_t len, const struct cfg_env *env)
 {
 	const char **sec = bg_xcalloc(env ? env->n + 1 : 1, sizeof(*sec));
@@ -106,25 +101,17 @@ static void redact(struct bg_buf *b, const char *text, size_t len, const struct 
 			sec[n++] = env->v[i].value;
 		}
 	}
-	qsort(sec, n, sizeof(*sec), len_desc);
-	for (size_t i = 0; i < len;) {
-		size_t k = 0;
-		while (k < n && (strlen(sec[k]) > len - i || memcmp(text + i, sec[k],
-				strlen(sec[k])) != 0)) {
-			k++;
-		}
-		if (k < n) {
-			bg_buf_adds(b, "***");
-			i += strlen(sec[k]);
-			continue;
-		}
-		unsigned char c = (unsigned char)text[i++];
-		if (c == '\r' && i < len && text[i] == '\n') {
+	struct bg_buf r = BG_BUF_INIT;
+	bg_buf_add_redacted(&r, text, len, sec, n);
+	for (size_t i = 0; i < r.len;) {
+		unsigned char c = (unsigned char)r.data[i++];
+		if (c == '\r' && i < r.len && r.data[i] == '\n') {
 			continue; /* CRLF line ends: the newline alone */
 		}
 		bool shown = c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f);
 		bg_buf_addch(b, shown ? (char)c : '?');
 	}
+	bg_buf_release(&r);
 	free(sec);
 }
 

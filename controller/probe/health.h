@@ -35,8 +35,8 @@ char *health_crash_reason(const char *who, enum obs_cstate state, int exit_code,
 /*
  * The last max_lines lines of a container's log text (len bytes) as they
  * may be printed and journaled (a new string, "" for no text): every value
- * of a secret variable of env (cfg_env_var.secret) replaced by "***"
- * wherever it appears, before the cut so a value split by it cannot show,
+ * of a secret variable of env (cfg_env_var.secret) replaced by
+ * BG_REDACTED wherever it appears, before the cut so a value split by it cannot show,
  * and control characters other than newline and tab shown as '?', so a
  * log cannot drive the operator's terminal.
  */

@@ -52,43 +52,6 @@ static void db_wait(const char *db)
 	fail_msg("PostgreSQL in %s did not answer within 60 s", db);
 }
 
-static char *backup_now(struct e2e *e)
-{
-	struct th_run r;
-	int st = e2e_bg(e, &r, "backup", e->site, NULL);
-	if (st != 0) {
-		fail_msg("bluegreen backup %s: exit %d: %s%s", e->site, st, r.out, r.err);
-	}
-	const char *p = strstr(r.out, "backup ");
-	assert_non_null(p);
-	p += strlen("backup ");
-	char *id = bg_xstrndup(p, strcspn(p, " "));
-	th_run_release(&r);
-	return id;
-}
-
-/* plan --restore SITE@ID, then apply its token (development: no phrase). */
-static void restore_through_plan(struct e2e *e, const char *id)
-{
-	struct th_run r;
-	char *arg = bg_xasprintf("%s@%s", e->site, id);
-	int st = e2e_bg(e, &r, "plan", "--restore", arg, NULL);
-	if (st != 2) {
-		fail_msg("plan --restore %s: exit %d: %s%s", arg, st, r.out, r.err);
-	}
-	th_assert_contains(r.out, "restore");
-	char *tok = th_plan_token(r.out);
-	assert_non_null(tok);
-	th_run_release(&r);
-	st = e2e_bg(e, &r, "apply", tok, NULL);
-	if (st != 0) {
-		fail_msg("apply %s (restore %s): exit %d: %s%s", tok, id, st, r.out, r.err);
-	}
-	th_run_release(&r);
-	free(tok);
-	free(arg);
-}
-
 static void test_postgres_preset(void **state)
 {
 	struct e2e e;
@@ -109,7 +72,7 @@ static void test_postgres_preset(void **state)
 	char *rows = sql(db, "shop", "SELECT i, s FROM t ORDER BY i");
 	assert_string_equal(rows, "1|one\n2|two\n3|thr'ee\n");
 
-	char *id = backup_now(&e);
+	char *id = e2e_backup_now(&e);
 	/* pg_dumpall's SQL, readable by hand. */
 	char *dump = bg_xasprintf("%s/state/backups/%s/%s/dump-db.gz", e.dir, e.site, id);
 	char *zargv[] = {"zcat", dump, NULL};
@@ -124,7 +87,7 @@ static void test_postgres_preset(void **state)
 	free(sql(db, "postgres", "CREATE DATABASE extra"));
 	char *changed = sql(db, "shop", "SELECT * FROM t ORDER BY i");
 	assert_string_not_equal(changed, rows);
-	restore_through_plan(&e, id);
+	e2e_restore_through_plan(&e, id);
 	char *rows2 = sql(db, "shop", "SELECT * FROM t ORDER BY i");
 	assert_string_equal(rows2, rows);
 	/* The history has the backup and the restore. */

@@ -83,24 +83,10 @@ static void db_wait(const char *db)
 }
 
 /* The id printed by `bluegreen backup` ("backup ID of SITE: ..."). */
-static char *backup_id(const char *out)
-{
-	const char *p = strstr(out, "backup ");
-	assert_non_null(p);
-	p += strlen("backup ");
-	return bg_xstrndup(p, strcspn(p, " "));
-}
-
 static char *backup_now(struct e2e *e)
 {
-	struct th_run r;
-	int st = e2e_bg(e, &r, "backup", e->site, NULL);
-	if (st != 0) {
-		fail_msg("bluegreen backup %s: exit %d: %s%s", e->site, st, r.out, r.err);
-	}
-	char *id = backup_id(r.out);
+	char *id = e2e_backup_now(e);
 	assert_true(bk_id_valid(id));
-	th_run_release(&r);
 	return id;
 }
 
@@ -403,28 +389,6 @@ static void test_sigkill_leaves_no_half_backup(void **state)
 	e2e_release(&e);
 }
 
-/* plan --restore SITE@ID, then apply its token (development: no phrase). */
-static void restore_through_plan(struct e2e *e, const char *id)
-{
-	struct th_run r;
-	char *arg = bg_xasprintf("%s@%s", e->site, id);
-	int st = e2e_bg(e, &r, "plan", "--restore", arg, NULL);
-	if (st != 2) {
-		fail_msg("plan --restore %s: exit %d: %s%s", arg, st, r.out, r.err);
-	}
-	th_assert_contains(r.out, "restore");
-	char *tok = th_plan_token(r.out);
-	assert_non_null(tok);
-	th_run_release(&r);
-	st = e2e_bg(e, &r, "apply", tok, NULL);
-	if (st != 0) {
-		fail_msg("apply %s (restore %s): exit %d: %s%s", tok, id, st, r.out, r.err);
-	}
-	th_run_release(&r);
-	free(tok);
-	free(arg);
-}
-
 static void test_mysql_preset_on_mariadb(void **state)
 {
 	struct e2e e;
@@ -460,7 +424,7 @@ static void test_mysql_preset_on_mariadb(void **state)
 	free(sql(db, "update shop.t set s = 'changed'; insert into shop.t values (3, 'three');"));
 	char *changed = sql(db, "select i, s from shop.t order by i");
 	assert_string_not_equal(changed, rows);
-	restore_through_plan(&e, id);
+	e2e_restore_through_plan(&e, id);
 	char *rows2 = sql(db, "select i, s from shop.t order by i");
 	assert_string_equal(rows2, rows);
 	free(rows2);

@@ -18,76 +18,13 @@
  */
 #include "bg.h"
 #include "e2e.h"
+#include "e2e-load.h"
 
-#include <arpa/inet.h>
 #include <json-c/json.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define STRAT "strategy: {promote: auto}\n"
-
-/* The load loop: GET / through nginx with the site's Host, one connection each. */
-struct load {
-	int port;
-	const char *host;
-	atomic_int stop;
-	unsigned ok, failed;
-	char last_fail[160];
-};
-
-static bool load_one(const struct load *l, char *why, size_t whyn)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)l->port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct timeval tv = {.tv_sec = 5};
-	char req[256], buf[1024];
-	size_t got = 0;
-	bool ok = false;
-
-	if (fd < 0) {
-		snprintf(why, whyn, "socket: %s", strerror(errno));
-		return false;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-			l->host);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, req, (size_t)n) != n) {
-		snprintf(why, whyn, "connect/write: %s", strerror(errno));
-		goto out;
-	}
-	for (ssize_t r; got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0;) {
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 &&
-			(strstr(buf, "\r\n\r\nv1") || strstr(buf, "\r\n\r\nv3"));
-	if (!ok) {
-		snprintf(why, whyn, "%.120s", got ? buf : "(no answer)");
-	}
-out:
-	close(fd);
-	return ok;
-}
-
-static void *load_run(void *arg)
-{
-	struct load *l = arg;
-	char why[160];
-	while (!atomic_load(&l->stop)) {
-		if (load_one(l, why, sizeof(why))) {
-			l->ok++;
-		} else {
-			l->failed++;
-			snprintf(l->last_fail, sizeof(l->last_fail), "%s", why);
-		}
-	}
-	return NULL;
-}
 
 static struct json_object *jget(struct json_object *o, const char *key)
 {
@@ -197,22 +134,17 @@ static void test_rollback_to_two_back_under_load(void **state)
 	th_assert_contains(r.out, "marked rejected");
 	th_run_release(&r);
 
-	struct load l = {.port = e.port, .host = e.domain};
-	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, load_run, &l), 0);
+	static const char *const v1_or_v3[] = {"v1", "v3", NULL};
+	struct e2e_load *l = e2e_load_start(&e, e.domain, v1_or_v3);
 	usleep(300 * 1000);
 	int rc = e2e_bg(&e, &r, "rollback", e.site, "--to", "1", "--yes", NULL);
 	usleep(500 * 1000);
-	atomic_store(&l.stop, 1);
-	pthread_join(th, NULL); /* before any assertion: l lives in this frame */
+	struct e2e_load_result lr = e2e_load_stop(l);
 	if (rc != 0) {
 		fail_msg("rollback --to 1 --yes exited %d:\n%s\n%s", rc, r.err, r.out);
 	}
 	th_run_release(&r);
-	printf("# load during rollback --to 1: %u ok, %u failed%s%s\n", l.ok, l.failed,
-			l.failed ? ", last: " : "", l.last_fail);
-	assert_true(l.ok > 10);
-	assert_int_equal(l.failed, 0);
+	e2e_load_assert(&lr, "rollback --to 1");
 	assert_int_equal(e2e_get(&e, e.domain, &body), 200);
 	assert_string_equal(body, "v1");
 	free(body);

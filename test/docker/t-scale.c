@@ -14,74 +14,12 @@
  */
 #include "bg.h"
 #include "e2e.h"
+#include "e2e-load.h"
 
-#include <arpa/inet.h>
 #include <json-c/json.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define STRAT "strategy: {promote: auto, drain: 2s}\n"
-
-/* The load loop: GET / through nginx with the site's Host, one connection each. */
-struct load {
-	int port;
-	const char *host;
-	atomic_int stop;
-	unsigned ok, failed;
-	char last_fail[160];
-};
-
-static bool load_one(const struct load *l, char *why, size_t whyn)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)l->port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct timeval tv = {.tv_sec = 5};
-	char req[256], buf[1024];
-	size_t got = 0;
-	bool ok = false;
-
-	if (fd < 0) {
-		snprintf(why, whyn, "socket: %s", strerror(errno));
-		return false;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-			l->host);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, req, (size_t)n) != n) {
-		snprintf(why, whyn, "connect/write: %s", strerror(errno));
-		goto out;
-	}
-	for (ssize_t r; got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0;) {
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 && strstr(buf, "\r\n\r\nv1");
-	if (!ok) {
-		snprintf(why, whyn, "%.120s", got ? buf : "(no answer)");
-	}
-out:
-	close(fd);
-	return ok;
-}
-
-static void *load_run(void *arg)
-{
-	struct load *l = arg;
-	char why[160];
-	while (!atomic_load(&l->stop)) {
-		if (load_one(l, why, sizeof(why))) {
-			l->ok++;
-		} else {
-			l->failed++;
-			snprintf(l->last_fail, sizeof(l->last_fail), "%s", why);
-		}
-	}
-	return NULL;
-}
 
 /* Running colour containers of the site, as `docker ps` lists them. */
 static size_t running_replicas(struct e2e *e)
@@ -146,21 +84,18 @@ static void scale_under_load(struct e2e *e, const char *live, unsigned from, uns
 	th_run_release(&r);
 	free(want);
 
-	struct load l = {.port = e->port, .host = e->domain};
-	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, load_run, &l), 0);
+	static const char *const v1[] = {"v1", NULL};
+	struct e2e_load *l = e2e_load_start(e, e->domain, v1);
 	usleep(300 * 1000);
 	int rc = e2e_plan_apply(e, &r);
 	usleep(500 * 1000);
-	atomic_store(&l.stop, 1);
-	pthread_join(th, NULL); /* before any assertion: l lives in this frame */
+	struct e2e_load_result lr = e2e_load_stop(l);
 	if (rc != 0) {
 		fail_msg("apply (scale %u -> %u) exited %d:\n%s\n%s", from, to, rc, r.err, r.out);
 	}
-	printf("# load during scale %u -> %u: %u ok, %u failed%s%s\n", from, to, l.ok, l.failed,
-			l.failed ? ", last: " : "", l.last_fail);
-	assert_true(l.ok > 10);
-	assert_int_equal(l.failed, 0);
+	char *what = bg_xasprintf("scale %u -> %u", from, to);
+	e2e_load_assert(&lr, what);
+	free(what);
 	/* The order the steps ran in (their "[i/n] op kind name" lines): new replicas
 	 * are gated before the edge names them; extras leave the edge before they stop. */
 	char *extra = bg_xasprintf("] remove container %s-%s-%u", e->site, live, from > to ? from : to);

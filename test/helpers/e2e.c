@@ -354,3 +354,39 @@ char *e2e_assert_interrupted(struct e2e *e)
 	th_run_release(&r);
 	return live;
 }
+
+char *e2e_backup_now(struct e2e *e)
+{
+	struct th_run r;
+	int st = e2e_bg(e, &r, "backup", e->site, NULL);
+	if (st != 0) {
+		fail_msg("bluegreen backup %s: exit %d: %s%s", e->site, st, r.out, r.err);
+	}
+	const char *p = strstr(r.out, "backup ");
+	assert_non_null(p);
+	p += strlen("backup ");
+	char *id = bg_xstrndup(p, strcspn(p, " "));
+	th_run_release(&r);
+	return id;
+}
+
+void e2e_restore_through_plan(struct e2e *e, const char *id)
+{
+	struct th_run r;
+	char *arg = bg_xasprintf("%s@%s", e->site, id);
+	int st = e2e_bg(e, &r, "plan", "--restore", arg, NULL);
+	if (st != 2) {
+		fail_msg("plan --restore %s: exit %d: %s%s", arg, st, r.out, r.err);
+	}
+	th_assert_contains(r.out, "restore");
+	char *tok = th_plan_token(r.out);
+	assert_non_null(tok);
+	th_run_release(&r);
+	st = e2e_bg(e, &r, "apply", tok, NULL);
+	if (st != 0) {
+		fail_msg("apply %s (restore %s): exit %d: %s%s", tok, id, st, r.out, r.err);
+	}
+	th_run_release(&r);
+	free(tok);
+	free(arg);
+}

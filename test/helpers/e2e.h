@@ -70,6 +70,10 @@ void e2e_reset_site(struct e2e *e);
  * colour (a new string, NULL when there is no edge file).
  */
 char *e2e_assert_interrupted(struct e2e *e);
+/* `bluegreen backup SITE` must exit 0; returns the backup's ID (a new string). */
+char *e2e_backup_now(struct e2e *e);
+/* plan --restore SITE@ID (exit 2), then apply its token (exit 0; development: no phrase). */
+void e2e_restore_through_plan(struct e2e *e, const char *id);
 void e2e_release(struct e2e *e);
 /*
  * cmocka teardown: removes what the last e2e_init made (its directory, the

@@ -66,6 +66,53 @@ char *pfx_spec(struct pfx *f, int service)
 	return spec;
 }
 
+void pfx_add_network(struct pfx *f, const char *name)
+{
+	size_t i = f->obs.n_networks;
+	struct obs_network *n = obs_network_add(&f->obs);
+	n->name = bg_xstrdup(name);
+	n->id = bg_xasprintf("net%zu", i);
+	obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
+}
+
+void pfx_add_shop_networks(struct pfx *f)
+{
+	pfx_add_network(f, "bgt-edge");
+	pfx_add_network(f, "shop-net");
+}
+
+struct obs_container *pfx_add_container(struct pfx *f, const char *name, const char *role,
+		const char *colour, unsigned replica, const char *spec, unsigned version,
+		const char *state, const char *ip)
+{
+	struct obs_container *c = obs_container_add(&f->obs);
+	char buf[16];
+	c->name = bg_xstrdup(name);
+	c->id = bg_xasprintf("id-%s", name);
+	c->image = bg_xstrdup("bluegreen-test/web:v1");
+	c->state = obs_cstate_parse(state);
+	obs_labels_set(&c->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&c->labels, BG_LABEL_SITE, "shop");
+	obs_labels_set(&c->labels, BG_LABEL_ROLE, role);
+	obs_labels_set(&c->labels, BG_LABEL_SPEC, spec);
+	if (colour) {
+		obs_labels_set(&c->labels, BG_LABEL_COLOUR, colour);
+		snprintf(buf, sizeof(buf), "%u", replica);
+		obs_labels_set(&c->labels, BG_LABEL_REPLICA, buf);
+		snprintf(buf, sizeof(buf), "%u", version);
+		obs_labels_set(&c->labels, BG_LABEL_VERSION, buf);
+	} else {
+		obs_labels_set(&c->labels, BG_LABEL_SERVICE, "db");
+	}
+	if (ip) {
+		c->nets = bg_xcalloc(1, sizeof(*c->nets));
+		c->nets[0].network = bg_xstrdup("bgt-edge");
+		c->nets[0].ip = bg_xstrdup(ip);
+		c->n_nets = 1;
+	}
+	return c;
+}
+
 void pfx_add_edge(struct pfx *f, const char *live, const char *preview, unsigned version,
 		const char *upstream, const char *preview_upstream)
 {

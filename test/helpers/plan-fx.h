@@ -51,6 +51,21 @@ char *pfx_spec(struct pfx *f, int service);
 void pfx_add_edge(struct pfx *f, const char *live, const char *preview, unsigned version,
 		const char *upstream, const char *preview_upstream);
 
+/* A managed network named name (ids net0, net1, ... in the order added). */
+void pfx_add_network(struct pfx *f, const char *name);
+/* The managed networks of a site's plan tests: bgt-edge (the edge) and shop-net. */
+void pfx_add_shop_networks(struct pfx *f);
+
+/*
+ * A managed container of site shop, image bluegreen-test/web:v1: role
+ * "colour" with colour, replica and version labels when colour is set,
+ * else service db; state as `docker inspect` says it; with ip, attached
+ * to bgt-edge at that address. Returns it, so a test can change the rest.
+ */
+struct obs_container *pfx_add_container(struct pfx *f, const char *name, const char *role,
+		const char *colour, unsigned replica, const char *spec, unsigned version,
+		const char *state, const char *ip);
+
 /* Finish the observation and build the plan (args NULL: defaults); asserts success. */
 void pfx_plan_ok(struct pfx *f, const struct plan_args *args, struct plan *p);
 

@@ -1,6 +1,7 @@
 /*
  * t-buf: bg_buf's invariants (never NULL, always terminated), its size
- * limit (a refused append changes nothing), JSON string escaping, and the
+ * limit (a refused append changes nothing), JSON string escaping, secret
+ * redaction (longest value first, no match inside a mark), and the
  * diagnostics list's ordering and format.
  */
 #include "bg.h"
@@ -49,6 +50,25 @@ static void test_json_str(void **state)
 	bg_buf_release(&b);
 }
 
+static void test_redacted(void **state)
+{
+	/* "hunter2x" contains "hunter2": it goes whole; "red" must not match
+	 * inside an inserted mark; an empty secret changes nothing. */
+	const char *sec[] = {"hunter2", "red", "hunter2x", ""};
+	struct bg_buf b = BG_BUF_INIT;
+	const char *text = "pw=hunter2x and hunter2, colour red!";
+	assert_int_equal(bg_buf_add_redacted(&b, text, strlen(text), sec, 4), 0);
+	assert_string_equal(b.data, "pw=<redacted> and <redacted>, colour <redacted>!");
+	bg_buf_reset(&b);
+	assert_int_equal(bg_buf_add_redacted(&b, "plain", 5, NULL, 0), 0);
+	assert_string_equal(b.data, "plain");
+	bg_buf_reset(&b);
+	/* Only len bytes are read: a secret past the end is not matched. */
+	assert_int_equal(bg_buf_add_redacted(&b, "xhunter2", 6, sec, 3), 0);
+	assert_string_equal(b.data, "xhunte");
+	bg_buf_release(&b);
+}
+
 static void test_diag(void **state)
 {
 	struct bg_diag d;
@@ -86,6 +106,7 @@ int main(void)
 		cmocka_unit_test(test_invariants),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_redacted),
 		cmocka_unit_test(test_diag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,13 +74,7 @@ static void add_container(struct pfx *f, const char *name, const char *colour,
 /* Networks, both volumes and the running db service. */
 static void add_infra(struct pfx *f)
 {
-	const char *nets[] = {"bgt-edge", "shop-net"};
-	for (size_t i = 0; i < 2; i++) {
-		struct obs_network *n = obs_network_add(&f->obs);
-		n->name = bg_xstrdup(nets[i]);
-		n->id = bg_xasprintf("net%zu", i);
-		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
-	}
+	pfx_add_shop_networks(f);
 	const char *vols[] = {"shop-pgdata", "shop-uploads"};
 	for (size_t i = 0; i < 2; i++) {
 		struct obs_volume *v = obs_volume_add(&f->obs);

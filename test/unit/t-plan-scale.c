@@ -40,13 +40,7 @@ static void fx_load(struct pfx *f, unsigned replicas, const char *image)
 	pfx_load(f, "planscale", g, sc, refs, 2);
 	free(g);
 	free(sc);
-	const char *nets[] = {"bgt-edge", "shop-net"};
-	for (size_t i = 0; i < 2; i++) {
-		struct obs_network *n = obs_network_add(&f->obs);
-		n->name = bg_xstrdup(nets[i]);
-		n->id = bg_xasprintf("net%zu", i);
-		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
-	}
+	pfx_add_shop_networks(f);
 }
 
 /* The spec and spec-base the configuration with this count (image v1) gives. */

@@ -74,48 +74,10 @@ static char *desired_spec(struct pfx *f)
 	return pfx_spec(f, -1);
 }
 
-static struct obs_container *add_container(struct pfx *f, const char *name, const char *role,
-		const char *colour, unsigned replica, const char *spec, unsigned version,
-		const char *state, const char *ip)
-{
-	struct obs_container *c = obs_container_add(&f->obs);
-	char buf[16];
-	c->name = bg_xstrdup(name);
-	c->id = bg_xasprintf("id-%s", name);
-	c->image = bg_xstrdup("bluegreen-test/web:v1");
-	c->state = obs_cstate_parse(state);
-	obs_labels_set(&c->labels, BG_LABEL_MANAGED, "true");
-	obs_labels_set(&c->labels, BG_LABEL_SITE, "shop");
-	obs_labels_set(&c->labels, BG_LABEL_ROLE, role);
-	obs_labels_set(&c->labels, BG_LABEL_SPEC, spec);
-	if (colour) {
-		obs_labels_set(&c->labels, BG_LABEL_COLOUR, colour);
-		snprintf(buf, sizeof(buf), "%u", replica);
-		obs_labels_set(&c->labels, BG_LABEL_REPLICA, buf);
-		snprintf(buf, sizeof(buf), "%u", version);
-		obs_labels_set(&c->labels, BG_LABEL_VERSION, buf);
-	} else {
-		obs_labels_set(&c->labels, BG_LABEL_SERVICE, "db");
-	}
-	if (ip) {
-		c->nets = bg_xcalloc(1, sizeof(*c->nets));
-		c->nets[0].network = bg_xstrdup("bgt-edge");
-		c->nets[0].ip = bg_xstrdup(ip);
-		c->n_nets = 1;
-	}
-	return c;
-}
-
 /* Networks, volumes and the db service: everything but the colours. */
 static void add_infra(struct pfx *f)
 {
-	const char *nets[] = {"bgt-edge", "shop-net"};
-	for (size_t i = 0; i < 2; i++) {
-		struct obs_network *n = obs_network_add(&f->obs);
-		n->name = bg_xstrdup(nets[i]);
-		n->id = bg_xasprintf("net%zu", i);
-		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
-	}
+	pfx_add_shop_networks(f);
 	const char *vols[] = {"shop-pgdata", "shop-uploads"};
 	for (size_t i = 0; i < 2; i++) {
 		struct obs_volume *v = obs_volume_add(&f->obs);
@@ -124,7 +86,7 @@ static void add_infra(struct pfx *f)
 		obs_labels_set(&v->labels, BG_LABEL_SITE, "shop");
 	}
 	char *ss = pfx_spec(f, 0);
-	add_container(f, "shop-db", "service", NULL, 0, ss, 0, "running", NULL);
+	pfx_add_container(f, "shop-db", "service", NULL, 0, ss, 0, "running", NULL);
 	free(ss);
 }
 
@@ -205,7 +167,7 @@ static void test_steady_state(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
-	add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
+	pfx_add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
 	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
 	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p, "");
@@ -220,7 +182,7 @@ static void test_steady_state(void **state)
 static void live_v1_preview(struct pfx *f, const char *preview)
 {
 	add_infra(f);
-	add_container(f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	pfx_add_container(f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
 	pfx_add_edge(f, "blue", preview, 1, "10.0.0.2:8080",
 			strcmp(preview, "green") == 0 ? "10.0.0.3:8080" : "10.0.0.2:8080");
 	struct obs_hist_site *h = obs_hist_add(&f->obs);
@@ -268,7 +230,7 @@ static void test_switch_proposal(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1_preview(&f, "green");
 	char *spec = desired_spec(&f);
-	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	pfx_add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
 	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
@@ -297,7 +259,7 @@ static void test_candidate_preview_before_switch(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	live_v1(&f);
 	char *spec = desired_spec(&f);
-	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	pfx_add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
 	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
@@ -312,7 +274,7 @@ static void test_candidate_preview_before_switch(void **state)
 	/* promote: auto does not wait for anyone to look: it switches. */
 	fx_load(&f, "bluegreen-test/web:v2", "strategy: {promote: auto}\n");
 	live_v1(&f);
-	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	pfx_add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
 	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"health container shop-green\n"
@@ -357,7 +319,7 @@ static void test_drift_stopped_live(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
-	struct obs_container *c = add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
+	struct obs_container *c = pfx_add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
 			"exited", NULL);
 	c->exit_code = 137;
 	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
@@ -494,8 +456,8 @@ static void test_rollback(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
-	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
-	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	pfx_add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	pfx_add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
 	pfx_add_edge(&f, "green", "green", 2, "10.0.0.3:8080", "10.0.0.3:8080");
 	plan_args_init(&args);
 	args.kind = PLAN_ROLLBACK;
@@ -588,10 +550,10 @@ static void test_orphans_volumes_services(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
-	add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
+	pfx_add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
 	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
 	/* A container of a site with no file. */
-	struct obs_container *o = add_container(&f, "old-blue", "colour", "blue", 1, "x", 1,
+	struct obs_container *o = pfx_add_container(&f, "old-blue", "colour", "blue", 1, "x", 1,
 			"running", NULL);
 	obs_labels_set(&o->labels, BG_LABEL_SITE, "old");
 	/* A volume the site no longer mounts. */
@@ -726,7 +688,7 @@ static void test_rollback_never_goes_forward(void **state)
 	live_v1(&f);
 	char *spec = desired_spec(&f);
 	/* green holds the candidate v2, healthy, waiting for a manual switch. */
-	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	pfx_add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
 	plan_args_init(&args);
 	args.kind = PLAN_ROLLBACK;
 	bg_strv_push(&args.sites, "shop");
@@ -742,8 +704,8 @@ static void test_rollback_never_goes_forward(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	spec = desired_spec(&f);
-	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
-	add_container(&f, "shop-green", "colour", "green", 1, "v3spec", 3, "running", "10.0.0.3");
+	pfx_add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	pfx_add_container(&f, "shop-green", "colour", "green", 1, "v3spec", 3, "running", "10.0.0.3");
 	pfx_add_edge(&f, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
 	struct obs_hist_site *h = obs_hist_add(&f.obs);
 	h->site = bg_xstrdup("shop");
@@ -804,8 +766,8 @@ static void test_no_edge_file(void **state)
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
 	char *spec = desired_spec(&f);
-	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
-	add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
+	pfx_add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	pfx_add_container(&f, "shop-green", "colour", "green", 1, spec, 2, "running", "10.0.0.3");
 	pfx_plan_ok(&f, NULL, &p);
 	assert_int_equal(p.n_actions, 0);
 	th_assert_contains(plan_site_find(&p, "shop")->blocked, "will not guess which one was live");
@@ -816,7 +778,7 @@ static void test_no_edge_file(void **state)
 	/* One colour with an older version: the new one goes to the empty colour. */
 	fx_load(&f, "bluegreen-test/web:v2", NULL);
 	add_infra(&f);
-	add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
+	pfx_add_container(&f, "shop-blue", "colour", "blue", 1, "oldspec", 1, "running", "10.0.0.2");
 	pfx_plan_ok(&f, NULL, &p);
 	assert_ops(&p,
 		"create container shop-green\n"
@@ -919,7 +881,7 @@ static void test_secrets_label(void **state)
 
 	/* Live blue carries a's secrets; the config now says b's: a new candidate. */
 	add_infra(&b);
-	struct obs_container *c = add_container(&b, "shop-blue", "colour", "blue", 1,
+	struct obs_container *c = pfx_add_container(&b, "shop-blue", "colour", "blue", 1,
 			db.sites[0].spec, 1, "running", "10.0.0.2");
 	obs_labels_set(&c->labels, BG_LABEL_SECRETS, da.sites[0].secrets);
 	pfx_add_edge(&b, "blue", "blue", 1, "10.0.0.2:8080", "10.0.0.2:8080");
@@ -1062,7 +1024,7 @@ static void test_ports_upstreams(void **state)
 	((struct cfg *)f.cfg)->g.nginx.upstream = CFG_UPSTREAM_PORTS;
 	add_infra(&f);
 	char *spec = desired_spec(&f);
-	struct obs_container *c = add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
+	struct obs_container *c = pfx_add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1,
 			"running", "10.0.0.2");
 	obs_labels_set(&c->labels, BG_LABEL_HOSTPORT, "20007");
 	pfx_add_edge(&f, "blue", "blue", 1, "127.0.0.1:20007", "127.0.0.1:20007");

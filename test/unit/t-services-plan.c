@@ -112,13 +112,7 @@ static void test_spec_changes_with_resources(void **state)
 /* Networks and volumes of shop, and its db container with spec and image. */
 static void add_infra(struct fx *f, const char *db_spec, const char *db_image)
 {
-	const char *nets[] = {"bgt-edge", "shop-net"};
-	for (size_t i = 0; i < 2; i++) {
-		struct obs_network *n = obs_network_add(&f->pfx.obs);
-		n->name = bg_xstrdup(nets[i]);
-		n->id = bg_xasprintf("net%zu", i);
-		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
-	}
+	pfx_add_shop_networks(&f->pfx);
 	struct obs_volume *v = obs_volume_add(&f->pfx.obs);
 	v->name = bg_xstrdup("shop-pgdata");
 	obs_labels_set(&v->labels, BG_LABEL_MANAGED, "true");

@@ -26,39 +26,18 @@ static void fx_load(struct pfx *f)
 	pfx_load(f, "wentlive", g, "site: shop\ndomains: [shop.example.com]\n"
 			"image: bluegreen-test/web:v2\nport: 8080\n", refs, 2);
 	free(g);
-	const char *nets[] = {"bgt-edge", "shop-net"};
-	for (size_t i = 0; i < 2; i++) {
-		struct obs_network *n = obs_network_add(&f->obs);
-		n->name = bg_xstrdup(nets[i]);
-		n->id = bg_xasprintf("net%zu", i);
-		obs_labels_set(&n->labels, BG_LABEL_MANAGED, "true");
-	}
+	pfx_add_shop_networks(f);
 	obs_finish(&f->obs);
 }
 
 static void add_colour(struct pfx *f, const char *colour, const char *spec, unsigned version,
 		const char *state)
 {
-	struct obs_container *c = obs_container_add(&f->obs);
-	char buf[16];
-	c->name = bg_xasprintf("shop-%s", colour);
-	c->id = bg_xasprintf("id-%s", c->name);
-	c->image = bg_xstrdup("bluegreen-test/web:v1");
-	c->state = obs_cstate_parse(state);
-	obs_labels_set(&c->labels, BG_LABEL_MANAGED, "true");
-	obs_labels_set(&c->labels, BG_LABEL_SITE, "shop");
-	obs_labels_set(&c->labels, BG_LABEL_ROLE, "colour");
-	obs_labels_set(&c->labels, BG_LABEL_SPEC, spec);
-	obs_labels_set(&c->labels, BG_LABEL_COLOUR, colour);
-	obs_labels_set(&c->labels, BG_LABEL_REPLICA, "1");
-	snprintf(buf, sizeof(buf), "%u", version);
-	obs_labels_set(&c->labels, BG_LABEL_VERSION, buf);
-	if (c->state == OBS_CSTATE_RUNNING) {
-		c->nets = bg_xcalloc(1, sizeof(*c->nets));
-		c->nets[0].network = bg_xstrdup("bgt-edge");
-		c->nets[0].ip = bg_xstrdup(strcmp(colour, "blue") == 0 ? "10.0.0.2" : "10.0.0.3");
-		c->n_nets = 1;
-	}
+	char *name = bg_xasprintf("shop-%s", colour);
+	bool up = obs_cstate_parse(state) == OBS_CSTATE_RUNNING;
+	pfx_add_container(f, name, "colour", colour, 1, spec, version,
+			state, !up ? NULL : strcmp(colour, "blue") == 0 ? "10.0.0.2" : "10.0.0.3");
+	free(name);
 }
 
 /* live: NULL (fact unknown) or a space-separated list of versions that went live. */
