@@ -33,6 +33,10 @@ struct cockpit {
 	size_t n_counts;
 	struct ck_switch *sw;
 	size_t n_sw;
+	/* issue 15 (E): live updates, TLS, durations for the histograms */
+	struct ck_sse_hub *sse;   /* NULL: no server (unit tests) */
+	bool tls;                 /* served over our own TLS */
+	struct ck_durations *dur; /* apply and switch durations (cockpit-metrics.c) */
 };
 
 /* The snapshot: root object (NULL when absent/unreadable, *why says so). */

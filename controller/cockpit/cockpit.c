@@ -7,6 +7,7 @@
  * log (ADR "cockpit safe mode": why not the journal).
  */
 #include "cockpit-int.h"
+#include "cockpit-sse.h"
 
 #include "bg-fs.h"
 #include "bg-log.h"
@@ -277,6 +278,13 @@ static void rt_metrics(struct cockpit *ck, const char *q, struct cockpit_reply *
 	ck_metrics(ck, r);
 }
 
+/* issue 15 (E): the pages' one script (cockpit-js.c). */
+static void rt_script(struct cockpit *ck, const char *q, struct cockpit_reply *r)
+{
+	r->ctype = "text/javascript; charset=utf-8";
+	bg_buf_adds(&r->body, ck_sse_js);
+}
+
 static const struct ck_route ck_routes[] = {
 	{"/", CK_EXACT, rt_overview, NULL},
 	{"/api/v1/sites", CK_EXACT, rt_sites, NULL},
@@ -284,6 +292,8 @@ static const struct ck_route ck_routes[] = {
 	{"/metrics", CK_EXACT, rt_metrics, NULL},
 	{"/sites/", CK_NAMED, NULL, ck_page_site},
 	{"/api/v1/sites/", CK_NAMED, NULL, ck_api_site},
+	/* issue 15 (E): live updates (/events itself streams: cockpit-http.c) */
+	{"/static/cockpit.js", CK_EXACT, rt_script, NULL},
 };
 
 void cockpit_handle(struct cockpit *ck, const char *method, const char *path,
