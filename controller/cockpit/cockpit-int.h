@@ -61,6 +61,12 @@ const struct ck_switch *ck_digest_switch(const struct cockpit *ck, const char *s
 /* A site name fit for a route: what config accepts (letters, digits, -). */
 bool ck_site_name_ok(const char *name);
 
+/* issue 15 (E): apply and switch durations from the journal (cockpit-metrics.c);
+ * ck_dur_note is called for every entry the digest reads, ck->mu held. */
+struct hist_entry;
+void ck_dur_note(struct cockpit *ck, const struct hist_entry *e);
+void ck_dur_free(struct ck_durations *d);
+
 /* Pages (cockpit-html.c), API (cockpit-api.c), metrics (cockpit-metrics.c). */
 void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r);
 void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r);

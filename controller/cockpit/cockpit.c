@@ -58,6 +58,7 @@ void cockpit_free(struct cockpit *ck)
 	}
 	free(ck->counts);
 	free(ck->sw);
+	ck_dur_free(ck->dur);
 	pthread_mutex_destroy(&ck->mu);
 	free(ck);
 }
@@ -169,6 +170,7 @@ static int ck_digest_cb(const struct hist_entry *e, void *arg)
 		return 0;
 	}
 	ck_count_add(ck, e->action, e->result);
+	ck_dur_note(ck, e); /* issue 15 (E): the duration histograms */
 	if (e->site && e->result && strcmp(e->result, "ok") == 0 &&
 			(strcmp(e->action, "switch") == 0 || strcmp(e->action, "rollback") == 0)) {
 		ck_switch_note(ck, e);

@@ -17,7 +17,9 @@
 #include "hist.h"
 #include "th.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -51,6 +53,7 @@ static int setup(void **state)
 	struct cockpit_opts o = {.snapshot_path = snap_path, .hist = H};
 	CK = cockpit_new(&o);
 	HUB = ck_sse_hub_start(CK);
+	CK->sse = HUB; /* as cockpit_serve does: /metrics counts its streams */
 	return 0;
 }
 
@@ -276,6 +279,72 @@ static void test_tls_key_mode(void **state)
 	free(link);
 }
 
+static void add_at(const char *action, const char *site, const char *token,
+		const char *result, int64_t ms)
+{
+	struct hist_entry e = {.action = (char *)action, .site = (char *)site,
+		.token = (char *)token, .result = (char *)result, .time_ms = ms};
+	assert_int_equal(hist_append(H, &e, NULL), 0);
+}
+
+/* `promtool check metrics` on text (stdin); its exit status. CI must have it. */
+static int promtool_check(const char *text)
+{
+	const char *promtool = "/usr/bin/promtool";
+	if (access(promtool, X_OK) != 0) {
+		fail_msg("promtool is missing (Debian package prometheus)");
+	}
+	th_write(dir, "metrics.txt", text);
+	char *path = bg_xasprintf("%s/metrics.txt", dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_RDONLY);
+		dup2(fd, 0);
+		execl(promtool, "promtool", "check", "metrics", (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	free(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Durations from the journal: apply start -> switch -> apply-end, per token. */
+static void test_metrics_durations(void **state)
+{
+	int64_t t = 1765000000000;
+	add_at("plan", NULL, "tok1", "ok", t - 5000);
+	add_at("apply", NULL, "tok1", "started", t);
+	add_at("switch", "shop", "tok1", "ok", t + 300);      /* 0.3 s: le 0.5 */
+	add_at("apply-end", NULL, "tok1", "ok", t + 2000);    /* 2 s: le 2.5 */
+	add_at("apply", NULL, "tok2", "started", t + 10000);
+	add_at("rollback", "shop", "tok2", "ok", t + 10040);  /* 0.04 s: le 0.05 */
+	add_at("apply-end", NULL, "tok2", "failed", t + 50000); /* 40 s: le 60 */
+	add_at("switch", "blog", "tok-unknown", "ok", t + 60000); /* no start: not counted */
+	struct ck_sse_stream *s = ck_sse_stream_open(HUB, "1", NULL);
+	struct cockpit_reply r;
+	cockpit_reply_init(&r);
+	cockpit_handle(CK, "GET", "/metrics", NULL, "127.0.0.1", &r);
+	const char *m = r.body.data;
+	th_assert_contains(m, "# TYPE bluegreen_apply_duration_seconds histogram\n");
+	th_assert_contains(m, "bluegreen_apply_duration_seconds_bucket{le=\"1\"} 0\n");
+	th_assert_contains(m, "bluegreen_apply_duration_seconds_bucket{le=\"2.5\"} 1\n");
+	th_assert_contains(m, "bluegreen_apply_duration_seconds_bucket{le=\"30\"} 1\n");
+	th_assert_contains(m, "bluegreen_apply_duration_seconds_bucket{le=\"60\"} 2\n");
+	th_assert_contains(m, "bluegreen_apply_duration_seconds_bucket{le=\"+Inf\"} 2\n");
+	th_assert_contains(m, "bluegreen_apply_duration_seconds_sum 42.000\n");
+	th_assert_contains(m, "bluegreen_switch_duration_seconds_bucket{le=\"0.05\"} 1\n");
+	th_assert_contains(m, "bluegreen_switch_duration_seconds_bucket{le=\"0.5\"} 2\n");
+	th_assert_contains(m, "bluegreen_switch_duration_seconds_count 2\n");
+	th_assert_contains(m, "bluegreen_last_plan_timestamp_seconds 1764999995.000\n");
+	th_assert_contains(m, "bluegreen_cockpit_event_streams 1\n");
+	th_assert_contains(m, "bluegreen_cockpit_event_stream_reconnects_total 1\n");
+	th_assert_contains(m, "bluegreen_applies_total{result=\"failed\"} 1\n");
+	assert_int_equal(promtool_check(m), 0);
+	cockpit_reply_release(&r);
+	ck_sse_stream_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_and_stop, setup, teardown),
 		cmocka_unit_test(test_proxy_rules),
+		cmocka_unit_test_setup_teardown(test_metrics_durations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_key_mode, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

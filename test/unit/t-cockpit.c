@@ -253,6 +253,13 @@ static void test_metrics_format(void **state)
 			fail_msg("not a sample line: %s", l);
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so), l);
+		/* A histogram's samples are NAME_bucket, NAME_sum, NAME_count (issue 15). */
+		static const char *const hsuf[] = {"_bucket", "_sum", "_count"};
+		for (size_t k = 0; k < 3 && !bg_strv_contains(&typed, name); k++) {
+			if (bg_str_has_suffix(name, hsuf[k])) {
+				name[strlen(name) - strlen(hsuf[k])] = '\0';
+			}
+		}
 		if (!bg_strv_contains(&typed, name)) {
 			fail_msg("sample before its TYPE: %s", l);
 		}
