@@ -1,11 +1,11 @@
 /*
  * t-cockpit-browser: the cockpit in a real, headless Chromium (issue 15).
  * A real daemon (`bluegreen watch`) runs a site with two colours (v1, then
- * v2 live); the cockpit runs in safe mode with its listen address taken
+ * v2 its candidate); the cockpit runs in safe mode with its listen address taken
  * from global.conf's cockpit: key. test/browser/cockpit_browser.py
  * (chromium-driver + python3-selenium) opens the overview, checks the
- * live colour, runs `bluegreen rollback SITE --yes` and sees the other
- * colour appear through the event stream without a reload; then the site
+ * live colour, runs `bluegreen apply TOKEN` of the switch's plan (as an
+ * operator would) and sees the other colour appear through the event stream without a reload; then the site
  * page, and both pages at a phone's 375 px without sideways scrolling.
  * Screenshots land in BUILDDIR/test-output/t-cockpit-browser/. Without
  * chromium the test fails under CI and skips elsewhere.
@@ -68,7 +68,7 @@ static char *wait_file(const char *path, const char *want, int ms)
 	return NULL;
 }
 
-/* v1 then v2: v2's colour is live, v1's kept as the previous one. */
+/* v1 then v2: v1's colour is live, v2's the candidate a switch makes live. */
 static char *deploy_two(void)
 {
 	e2e_init(&E, "ckbrowser", "nginx", "development");
@@ -119,8 +119,13 @@ static void test_browser_live_switch(void **state)
 	assert_int_equal(bg_mkdir_p(outdir, 0755), 0);
 	char *url = bg_xasprintf("http://127.0.0.1:%u", port);
 	char *script = th_src_path("test/browser/cockpit_browser.py");
+	/* The switch: the plan the daemon sees too, applied by the CLI. */
+	int st = 0;
+	char *tok = e2e_plan(&E, &st);
+	assert_int_equal(st, 2);
+	assert_non_null(tok);
 	char *pargv[] = {"/usr/bin/python3", script, url, E.site, live, (char *)other, outdir,
-		"--", bin, "-c", E.dir, "rollback", E.site, "--yes", NULL};
+		"--", bin, "-c", E.dir, "apply", tok, NULL};
 	struct th_run r;
 	th_run_argv(pargv, env, &r);
 	printf("# %s", r.out);
@@ -132,6 +137,7 @@ static void test_browser_live_switch(void **state)
 	assert_non_null(strstr(r.out, "without a reload"));
 	assert_non_null(strstr(r.out, "overview at 375px: no sideways scroll"));
 	th_run_release(&r);
+	free(tok);
 	free(script);
 	free(url);
 	free(outdir);
