@@ -50,12 +50,15 @@ def live_text(drv, site):
     return None
 
 
-def no_side_scroll(drv, page):
+def no_side_scroll(drv, page, width):
+    """Nothing wider than the phone, and not zoomed out to fit something wider:
+    a phone browser widens the layout viewport (innerWidth) to wide content."""
     w = drv.execute_script(
         "return [document.documentElement.scrollWidth, document.body.scrollWidth,"
         " window.innerWidth]")
-    if max(w[0], w[1]) > w[2]:
-        fail("%s at 375px scrolls sideways: scrollWidth %s > innerWidth %s" % (page, w[:2], w[2]))
+    if max(w[0], w[1]) > width or w[2] != width:
+        fail("%s at %dpx does not fit: scrollWidth %s, innerWidth %s"
+             % (page, width, w[:2], w[2]))
     return w
 
 
@@ -116,7 +119,7 @@ def main():
             drv.get(url + path)
             wait_for("%s at 375px shows %s" % (name, other),
                      lambda: live_text(drv, site) == other, 15)
-            w = no_side_scroll(drv, name)
+            w = no_side_scroll(drv, name, 375)
             drv.save_screenshot("%s/phone-%s.png" % (outdir, name))
             print("ok: %s at 375px: no sideways scroll (scrollWidth %d, innerWidth %d)"
                   % (name, max(w[0], w[1]), w[2]), flush=True)
