@@ -313,7 +313,6 @@ struct cfg_cockpit {
 	char *tls_cert, *tls_key;       /* PEM files, absolute after load; both or neither */
 	bool tls_cert_rel, tls_key_rel;
 	struct bg_strv trusted_proxies; /* CIDRs whose X-Forwarded-* are believed; empty: none */
-	struct bg_loc loc;              /* unused yet: the `cockpit:` key */
 };
 
 struct cfg_global {
