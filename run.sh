@@ -26,6 +26,7 @@ BUILD_PKGS="$BUILD_PKGS libmicrohttpd-dev" # the cockpit's HTTP server (issue 15
 # registry (issue 13); prometheus: promtool checks the cockpit's /metrics;
 # strace: t-cockpit-live proves safe mode never opens the Docker socket.
 TEST_PKGS="$TEST_PKGS docker-registry prometheus strace"
+TEST_PKGS="$TEST_PKGS chromium chromium-driver python3-selenium" # issue 15: t-cockpit-browser (E)
 # Test tools whose Debian package also starts a network service: the tests
 # run their own instance, so a freshly installed one is stopped and disabled.
 NO_SERVICE_PKGS="docker-registry prometheus"

@@ -81,6 +81,7 @@ int cmd_cockpit(int argc, char **argv, struct cli *cli)
 		.snapshot_path = snap, .refusal_log = refused, .hist = env.hist,
 		.listen = a.listen, .allow_remote = a.allow_remote, .stop = &cockpit_stop,
 		.on_listen = cockpit_listening, .on_listen_arg = cli,
+		.cfg = &env.cfg->g.cockpit, /* issue 15 (E): global.conf's cockpit: */
 	};
 	struct sigaction sa = {.sa_handler = cockpit_on_signal};
 	sigemptyset(&sa.sa_mask);

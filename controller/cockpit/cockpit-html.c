@@ -37,6 +37,8 @@ static const char ck_css[] =
 	".bad{color:#a40000;font-weight:bold}.muted{color:#666}"
 	".note{background:#fff3cd;padding:.5rem;border-radius:.3rem}"
 	"footer{margin-top:2rem;font-size:.85rem;color:#666}"
+	/* issue 15 (E): long images and details wrap instead of widening a phone's page */
+	"td{overflow-wrap:anywhere;word-break:break-word}"
 	"@media (max-width:40rem){table,tbody,tr,td{display:block}thead{display:none}"
 	"tr{border:1px solid #ddd;margin:.5rem 0;padding:.3rem}td{border:0;padding:.15rem .3rem}"
 	"td[data-h]::before{content:attr(data-h) \": \";color:#666}}";
@@ -57,6 +59,21 @@ static void ck_html_end(struct bg_buf *b)
 	bg_buf_adds(b, "<footer>bluegreen cockpit, safe mode: read-only. "
 			"<a href=\"/\">Sites</a> · <a href=\"/api/v1/sites\">JSON</a> · "
 			"<a href=\"/metrics\">metrics</a></footer>\n</body></html>\n");
+}
+
+/*
+ * issue 15 (E): the live-update script (/static/cockpit.js, cockpit-js.c),
+ * told which page it is on. Last in the body, so the rows exist when it runs.
+ */
+static void ck_live_script(struct bg_buf *b, const char *page, const char *site)
+{
+	bg_buf_addf(b, "<script src=\"/static/cockpit.js\" data-page=\"%s\"", page);
+	if (site) {
+		bg_buf_adds(b, " data-site=\"");
+		cockpit_html_esc(b, site);
+		bg_buf_adds(b, "\"");
+	}
+	bg_buf_adds(b, "></script>\n");
 }
 
 static void ck_html_reply(struct cockpit_reply *r, unsigned status)
@@ -141,7 +158,9 @@ static void ck_site_row(struct cockpit *ck, struct bg_buf *b, struct json_object
 	const struct ck_switch *sw = name ? ck_digest_switch(ck, name) : NULL;
 	ck_time_fmt(sw ? sw->time_ms : 0, when);
 	pthread_mutex_unlock(&ck->mu);
-	bg_buf_adds(b, "<tr><td data-h=\"Site\"><a href=\"/sites/");
+	bg_buf_adds(b, "<tr data-site=\"");
+	cockpit_html_esc(b, name);
+	bg_buf_adds(b, "\"><td data-h=\"Site\"><a href=\"/sites/");
 	cockpit_html_esc(b, name);
 	bg_buf_adds(b, "\">");
 	cockpit_html_esc(b, name);
@@ -168,7 +187,8 @@ static void ck_snap_note(struct bg_buf *b, const struct ck_snap *s)
 		return;
 	}
 	ck_time_fmt(s->written_at_ms, when);
-	bg_buf_addf(b, "<p class=\"muted\">As the daemon saw it at %s.</p>\n", when);
+	bg_buf_addf(b, "<p class=\"muted\">As the daemon saw it at <span id=\"ck-when\">%s</span>."
+			"</p>\n", when);
 }
 
 void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r)
@@ -190,6 +210,7 @@ void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r)
 	} else if (s.root) {
 		bg_buf_adds(&r->body, "<p>No sites are configured.</p>\n");
 	}
+	ck_live_script(&r->body, "overview", NULL);
 	ck_html_end(&r->body);
 	ck_html_reply(r, s.root ? 200 : 503);
 	ck_snap_release(&s);
@@ -280,11 +301,12 @@ void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
 	ck_versions(ck, &r->body, name, site);
 	bg_buf_adds(&r->body, "<h2>Recent history</h2>\n<table><thead><tr><th>#</th><th>Time</th>"
 			"<th>Action</th><th>Result</th><th>Actor</th><th>Details</th></tr>"
-			"</thead><tbody>\n");
+			"</thead><tbody id=\"ck-history\">\n");
 	if (ck->o.hist) {
 		hist_foreach(ck->o.hist, name, 0, 30, ck_hist_row, &r->body);
 	}
 	bg_buf_adds(&r->body, "</tbody></table>\n");
+	ck_live_script(&r->body, "site", name);
 	ck_html_end(&r->body);
 	ck_html_reply(r, 200);
 	ck_snap_release(&s);

@@ -9,6 +9,9 @@
 #include "cockpit-int.h"
 
 #include "bg-log.h"
+#include "cfg.h"
+#include "cockpit-net.h"
+#include "cockpit-sse.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -83,16 +86,51 @@ static enum MHD_Result ck_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	return MHD_YES;
 }
 
-static void ck_peer(struct MHD_Connection *c, char out[64])
+/* ---- issue 15 (E): /events, the client behind a proxy, TLS ---- */
+
+static ssize_t ck_sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
-			MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	snprintf(out, 64, "?");
-	if (ci && ci->client_addr) {
-		socklen_t sl = ci->client_addr->sa_family == AF_INET6
-				? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-		getnameinfo(ci->client_addr, sl, out, 64, NULL, 0, NI_NUMERICHOST);
+	ssize_t n = ck_sse_stream_read(cls, buf, max);
+	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void ck_sse_free(void *cls)
+{
+	ck_sse_stream_close(cls);
+}
+
+/* GET /events: a stream from the hub, or 503 when too many are open. */
+static enum MHD_Result ck_events(struct cockpit *ck, struct MHD_Connection *c)
+{
+	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	struct ck_sse_stream *st = ck->sse ? ck_sse_stream_open(ck->sse, last, NULL) : NULL;
+	struct MHD_Response *resp;
+	unsigned status = MHD_HTTP_OK;
+	if (st) {
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ck_sse_reader,
+				st, ck_sse_free);
+		if (!resp) {
+			ck_sse_stream_close(st);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
+		/* nginx buffers a proxied response unless told not to. */
+		MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	} else {
+		static const char busy[] = "too many event streams are open; retry later\n";
+		resp = MHD_create_response_from_buffer(strlen(busy), (void *)busy,
+				MHD_RESPMEM_PERSISTENT);
+		if (!resp) {
+			return MHD_NO;
+		}
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		MHD_add_response_header(resp, "Retry-After", "5");
 	}
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	enum MHD_Result ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char *url,
@@ -102,11 +140,14 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 	struct cockpit *ck = cls;
 	struct cockpit_reply r;
 	struct bg_buf q = BG_BUF_INIT;
-	char peer[64];
-	ck_peer(c, peer);
+	struct ck_client cl;
+	ck_client_get(ck->o.cfg ? &ck->o.cfg->trusted_proxies : NULL, ck->tls, c, &cl);
+	if (strcmp(url, "/events") == 0 && strcmp(method, "GET") == 0) {
+		return ck_events(ck, c);
+	}
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, ck_arg, &q);
 	cockpit_reply_init(&r);
-	cockpit_handle(ck, method, url, q.data, peer, &r);
+	cockpit_handle(ck, method, url, q.data, cl.addr, &r);
 	/* A refused body is never read: the reply goes out on the first call. */
 	if (upload_data_size) {
 		*upload_data_size = 0;
@@ -121,7 +162,8 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 		MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+				"default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
+				"connect-src 'self'; frame-ancestors 'none'");
 		if (r.status == 403) {
 			MHD_add_response_header(resp, "Allow", "GET, HEAD");
 		}
@@ -133,28 +175,76 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 	return ret;
 }
 
+/* The listen address: the flag, else global.conf's cockpit.listen, else the default. */
+static const char *ck_listen_of(const struct cockpit_opts *o)
+{
+	if (o->listen) {
+		return o->listen;
+	}
+	return o->cfg && o->cfg->listen ? o->cfg->listen : COCKPIT_LISTEN_DEFAULT;
+}
+
+static struct MHD_Daemon *ck_mhd_start(struct cockpit *ck, struct sockaddr_storage *ss,
+		const struct ck_tls_files *tls)
+{
+	/*
+	 * A thread per connection: an event stream's reader waits (bounded) in
+	 * its own thread, never in a thread other requests need.
+	 */
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			MHD_USE_ERROR_LOG | (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+			(tls->cert ? MHD_USE_TLS : 0);
+	struct MHD_OptionItem tls_opts[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	return MHD_start_daemon(flags, 0, NULL, NULL, ck_answer, ck,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
+			/* Event streams stay open: room for CK_SSE_MAX_STREAMS and requests. */
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)(CK_SSE_MAX_STREAMS + 256),
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(CK_SSE_MAX_STREAMS + 64),
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+			MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+			tls->cert ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls_opts,
+			MHD_OPTION_END);
+}
+
 int cockpit_serve(const struct cockpit_opts *o, struct bg_diag *d)
 {
 	struct sockaddr_storage ss;
+	struct ck_tls_files tls = {0};
 	unsigned len = 0;
 	const char *why = NULL;
-	const char *listen = o->listen ? o->listen : COCKPIT_LISTEN_DEFAULT;
+	const char *listen = ck_listen_of(o);
 	int err = cockpit_listen_parse(listen, o->allow_remote, &ss, &len, &why);
 	if (err) {
-		bg_diag_error(d, NULL, "cockpit: --listen %s: %s", listen, why);
+		bg_diag_error(d, NULL, "cockpit: %s %s: %s", o->listen ? "--listen" :
+				"cockpit.listen", listen, why);
 		return err;
 	}
+	if (o->cfg && o->cfg->tls_cert && o->cfg->tls_key) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			bg_diag_error(d, NULL, "cockpit: cockpit.tls is set but this libmicrohttpd "
+					"was built without TLS");
+			return BG_EUSAGE;
+		}
+		err = ck_tls_files_read(o->cfg->tls_cert, o->cfg->tls_key, &tls, d);
+		if (err) {
+			return err;
+		}
+	}
 	struct cockpit *ck = cockpit_new(o);
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-	struct MHD_Daemon *mhd = MHD_start_daemon(flags, 0, NULL, NULL, ck_answer, ck,
-			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-			MHD_OPTION_END);
+	ck->tls = tls.cert != NULL;
+	ck->sse = ck_sse_hub_start(ck);
+	struct MHD_Daemon *mhd = ck_mhd_start(ck, &ss, &tls);
+	/* libmicrohttpd keeps its own copy of the key: ours goes now. */
+	ck_tls_files_release(&tls);
 	if (!mhd) {
-		bg_diag_error(d, NULL, "cockpit: cannot listen on %s: %s", listen, strerror(errno));
+		bg_diag_error(d, NULL, "cockpit: cannot listen on %s%s: %s", listen,
+				ck->tls ? " with TLS (are cert and key a matching PEM pair?)" : "",
+				strerror(errno));
+		ck_sse_hub_free(ck->sse);
 		cockpit_free(ck);
 		return BG_ERRNO(errno ? errno : EADDRINUSE);
 	}
@@ -166,7 +256,10 @@ int cockpit_serve(const struct cockpit_opts *o, struct bg_diag *d)
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	/* Streams end first (within a second), so MHD can join their threads. */
+	ck_sse_hub_stop(ck->sse);
 	MHD_stop_daemon(mhd);
+	ck_sse_hub_free(ck->sse);
 	cockpit_free(ck);
 	return 0;
 }

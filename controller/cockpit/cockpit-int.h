@@ -33,6 +33,10 @@ struct cockpit {
 	size_t n_counts;
 	struct ck_switch *sw;
 	size_t n_sw;
+	/* issue 15 (E): live updates, TLS, durations for the histograms */
+	struct ck_sse_hub *sse;   /* NULL: no server (unit tests) */
+	bool tls;                 /* served over our own TLS */
+	struct ck_durations *dur; /* apply and switch durations (cockpit-metrics.c) */
 };
 
 /* The snapshot: root object (NULL when absent/unreadable, *why says so). */
@@ -56,6 +60,12 @@ const struct ck_switch *ck_digest_switch(const struct cockpit *ck, const char *s
 
 /* A site name fit for a route: what config accepts (letters, digits, -). */
 bool ck_site_name_ok(const char *name);
+
+/* issue 15 (E): apply and switch durations from the journal (cockpit-metrics.c);
+ * ck_dur_note is called for every entry the digest reads, ck->mu held. */
+struct hist_entry;
+void ck_dur_note(struct cockpit *ck, const struct hist_entry *e);
+void ck_dur_free(struct ck_durations *d);
 
 /* Pages (cockpit-html.c), API (cockpit-api.c), metrics (cockpit-metrics.c). */
 void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r);

@@ -7,6 +7,8 @@
  * Label values are escaped as the format says (\\, \", \n).
  */
 #include "cockpit-int.h"
+#include "cockpit-sse.h"
+#include "hist.h"
 
 static void ck_label(struct bg_buf *b, const char *v)
 {
@@ -120,6 +122,8 @@ static void ck_hist_metrics(struct cockpit *ck, struct bg_buf *b)
 	pthread_mutex_unlock(&ck->mu);
 }
 
+static void ck_live_metrics(struct cockpit *ck, struct bg_buf *b);
+
 void ck_metrics(struct cockpit *ck, struct cockpit_reply *r)
 {
 	struct ck_snap s;
@@ -137,5 +141,163 @@ void ck_metrics(struct cockpit *ck, struct cockpit_reply *r)
 		ck_site_metrics(&r->body, s.sites);
 	}
 	ck_hist_metrics(ck, &r->body);
+	ck_live_metrics(ck, &r->body); /* issue 15 (E) */
 	ck_snap_release(&s);
+}
+
+/* ---- issue 15 (E): durations, the event streams, the last plan ---- */
+
+/*
+ * Upper bounds (seconds) of the duration buckets: a switch takes a fraction
+ * of a second, an apply that starts containers and waits for health takes
+ * seconds to minutes.
+ */
+static const double ck_bounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+#define CK_NB (sizeof(ck_bounds) / sizeof(ck_bounds[0]))
+/* Applies begun and not yet ended that are remembered (a crash leaves some). */
+#define CK_OPEN_MAX 1024
+
+struct ck_hist {
+	uint64_t bucket[CK_NB]; /* not cumulative here; summed when printed */
+	uint64_t count;
+	double sum;
+};
+
+struct ck_open_apply {
+	char *token;
+	int64_t start_ms;
+};
+
+struct ck_durations {
+	struct ck_hist apply, sw;
+	struct ck_open_apply *open;
+	size_t n_open, cap_open;
+	int64_t last_plan_ms;
+};
+
+static void ck_hist_add(struct ck_hist *h, double s)
+{
+	s = s < 0 ? 0 : s;
+	for (size_t i = 0; i < CK_NB; i++) {
+		if (s <= ck_bounds[i]) {
+			h->bucket[i]++;
+			break;
+		}
+	}
+	h->count++;
+	h->sum += s;
+}
+
+static struct ck_open_apply *ck_open_find(struct ck_durations *d, const char *token)
+{
+	for (size_t i = 0; token && i < d->n_open; i++) {
+		if (strcmp(d->open[i].token, token) == 0) {
+			return &d->open[i];
+		}
+	}
+	return NULL;
+}
+
+static void ck_open_drop(struct ck_durations *d, size_t i)
+{
+	free(d->open[i].token);
+	memmove(&d->open[i], &d->open[i + 1], (d->n_open - i - 1) * sizeof(*d->open));
+	d->n_open--;
+}
+
+/*
+ * An apply lasts from its "apply started" entry to its "apply-end"; a
+ * switch (or rollback) from the start of the apply that made it (same
+ * token) to its own entry: the time an operator waits for traffic to move.
+ */
+void ck_dur_note(struct cockpit *ck, const struct hist_entry *e)
+{
+	if (!ck->dur) {
+		ck->dur = bg_xcalloc(1, sizeof(*ck->dur));
+	}
+	struct ck_durations *d = ck->dur;
+	if (strcmp(e->action, "plan") == 0) {
+		d->last_plan_ms = e->time_ms;
+		return;
+	}
+	if (!e->token) {
+		return;
+	}
+	struct ck_open_apply *o = ck_open_find(d, e->token);
+	if (strcmp(e->action, "apply") == 0 && e->result && strcmp(e->result, "started") == 0) {
+		if (o) {
+			o->start_ms = e->time_ms;
+			return;
+		}
+		if (d->n_open == CK_OPEN_MAX) {
+			ck_open_drop(d, 0);
+		}
+		BG_GROW(d->open, d->cap_open, d->n_open + 1);
+		d->open[d->n_open++] = (struct ck_open_apply){bg_xstrdup(e->token), e->time_ms};
+	} else if (o && strcmp(e->action, "apply-end") == 0) {
+		ck_hist_add(&d->apply, (double)(e->time_ms - o->start_ms) / 1000.0);
+		ck_open_drop(d, (size_t)(o - d->open));
+	} else if (o && e->result && strcmp(e->result, "ok") == 0 &&
+			(strcmp(e->action, "switch") == 0 || strcmp(e->action, "rollback") == 0)) {
+		ck_hist_add(&d->sw, (double)(e->time_ms - o->start_ms) / 1000.0);
+	}
+}
+
+void ck_dur_free(struct ck_durations *d)
+{
+	if (!d) {
+		return;
+	}
+	for (size_t i = 0; i < d->n_open; i++) {
+		free(d->open[i].token);
+	}
+	free(d->open);
+	free(d);
+}
+
+static void ck_hist_print(struct bg_buf *b, const char *name, const char *help,
+		const struct ck_hist *h)
+{
+	static const struct ck_hist none;
+	uint64_t cum = 0;
+	h = h ? h : &none;
+	ck_head(b, name, "histogram", help);
+	for (size_t i = 0; i < CK_NB; i++) {
+		cum += h->bucket[i];
+		bg_buf_addf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, ck_bounds[i], cum);
+	}
+	bg_buf_addf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+	bg_buf_addf(b, "%s_sum %.3f\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+}
+
+/* Called by ck_metrics after the digest is up to date. */
+static void ck_live_metrics(struct cockpit *ck, struct bg_buf *b)
+{
+	struct ck_sse_counts c;
+	ck_sse_counts_get(ck->sse, &c);
+	pthread_mutex_lock(&ck->mu);
+	ck_hist_print(b, "bluegreen_apply_duration_seconds",
+			"Applies from start to end, from the journal.", ck->dur ? &ck->dur->apply : NULL);
+	ck_hist_print(b, "bluegreen_switch_duration_seconds",
+			"Switches and rollbacks, from the start of their apply to the switch.",
+			ck->dur ? &ck->dur->sw : NULL);
+	if (ck->dur && ck->dur->last_plan_ms) {
+		ck_head(b, "bluegreen_last_plan_timestamp_seconds", "gauge",
+				"When the newest plan in the journal was made (unix time).");
+		bg_buf_addf(b, "bluegreen_last_plan_timestamp_seconds %.3f\n",
+				(double)ck->dur->last_plan_ms / 1000.0);
+	}
+	pthread_mutex_unlock(&ck->mu);
+	ck_head(b, "bluegreen_cockpit_event_streams", "gauge", "Event streams (/events) open now.");
+	bg_buf_addf(b, "bluegreen_cockpit_event_streams %u\n", c.open);
+	ck_head(b, "bluegreen_cockpit_event_streams_opened_total", "counter",
+			"Event streams opened since the cockpit started.");
+	bg_buf_addf(b, "bluegreen_cockpit_event_streams_opened_total %" PRIu64 "\n", c.opened);
+	ck_head(b, "bluegreen_cockpit_event_stream_reconnects_total", "counter",
+			"Event streams opened with a Last-Event-ID: a browser reconnecting.");
+	bg_buf_addf(b, "bluegreen_cockpit_event_stream_reconnects_total %" PRIu64 "\n",
+			c.reconnects);
+	ck_head(b, "bluegreen_cockpit_event_streams_refused_total", "counter",
+			"Event streams refused (503) because too many were open.");
+	bg_buf_addf(b, "bluegreen_cockpit_event_streams_refused_total %" PRIu64 "\n", c.refused);
 }

@@ -7,6 +7,7 @@
  * log (ADR "cockpit safe mode": why not the journal).
  */
 #include "cockpit-int.h"
+#include "cockpit-sse.h"
 
 #include "bg-fs.h"
 #include "bg-log.h"
@@ -57,6 +58,7 @@ void cockpit_free(struct cockpit *ck)
 	}
 	free(ck->counts);
 	free(ck->sw);
+	ck_dur_free(ck->dur);
 	pthread_mutex_destroy(&ck->mu);
 	free(ck);
 }
@@ -168,6 +170,7 @@ static int ck_digest_cb(const struct hist_entry *e, void *arg)
 		return 0;
 	}
 	ck_count_add(ck, e->action, e->result);
+	ck_dur_note(ck, e); /* issue 15 (E): the duration histograms */
 	if (e->site && e->result && strcmp(e->result, "ok") == 0 &&
 			(strcmp(e->action, "switch") == 0 || strcmp(e->action, "rollback") == 0)) {
 		ck_switch_note(ck, e);
@@ -277,6 +280,13 @@ static void rt_metrics(struct cockpit *ck, const char *q, struct cockpit_reply *
 	ck_metrics(ck, r);
 }
 
+/* issue 15 (E): the pages' one script (cockpit-js.c). */
+static void rt_script(struct cockpit *ck, const char *q, struct cockpit_reply *r)
+{
+	r->ctype = "text/javascript; charset=utf-8";
+	bg_buf_adds(&r->body, ck_sse_js);
+}
+
 static const struct ck_route ck_routes[] = {
 	{"/", CK_EXACT, rt_overview, NULL},
 	{"/api/v1/sites", CK_EXACT, rt_sites, NULL},
@@ -284,6 +294,8 @@ static const struct ck_route ck_routes[] = {
 	{"/metrics", CK_EXACT, rt_metrics, NULL},
 	{"/sites/", CK_NAMED, NULL, ck_page_site},
 	{"/api/v1/sites/", CK_NAMED, NULL, ck_api_site},
+	/* issue 15 (E): live updates (/events itself streams: cockpit-http.c) */
+	{"/static/cockpit.js", CK_EXACT, rt_script, NULL},
 };
 
 void cockpit_handle(struct cockpit *ck, const char *method, const char *path,

@@ -17,6 +17,7 @@
 #include "bg-err.h"
 
 struct hist;
+struct cfg_cockpit;
 
 #define COCKPIT_LISTEN_DEFAULT "127.0.0.1:8077"
 /* The refusal log's name in the state directory (JSON lines, 0600). */
@@ -33,6 +34,10 @@ struct cockpit_opts {
 	/* Called once listening, with the bound port (tests listen on port 0). */
 	void (*on_listen)(unsigned port, void *arg);
 	void *on_listen_arg;
+	/* issue 15 (E): global.conf's `cockpit:` (cfg.h); NULL: defaults. The
+	 * flags above win: listen overrides cfg->listen. TLS and the trusted
+	 * proxies come from here only. */
+	const struct cfg_cockpit *cfg;
 };
 
 struct cockpit;

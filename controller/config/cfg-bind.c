@@ -425,6 +425,7 @@ void cfg__global_release(struct cfg_global *g)
 	free(g->acme.dir);
 	bg_strv_release(&g->redact);
 	cfg__alerts_release(g->alerts, g->n_alerts);
+	cfg__cockpit_release(&g->cockpit); /* issue 15 */
 	memset(g, 0, sizeof(*g));
 }
 

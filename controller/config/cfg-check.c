@@ -444,6 +444,9 @@ static void validate_value(struct vctx *v, const struct cfg__key *k, const struc
 			if (k->sub == cfg__promotion_keys) {
 				cfg__promotion_check(n, v->d);
 			}
+			if (k->sub == cfg__cockpit_keys) { /* issue 15 */
+				cfg__cockpit_check(n, v->d);
+			}
 		}
 		break;
 	case K_DEFAULTS:

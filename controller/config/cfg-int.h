@@ -321,6 +321,12 @@ void cfg__alert_check(const struct cfg__node *entry, const char *path, struct bg
 void cfg__promotion_check(const struct cfg__node *promo, struct bg_diag *d);
 void cfg__alerts_release(struct cfg_alert *a, size_t n);
 
+/* ---- `cockpit:` (cfg-cockpit.c, issue 15) ---- */
+extern const struct cfg__key cfg__cockpit_keys[];
+/* cockpit.tls names both files or neither. */
+void cfg__cockpit_check(const struct cfg__node *cockpit, struct bg_diag *d);
+void cfg__cockpit_release(struct cfg_cockpit *c);
+
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);
 bool cfg__env_key_valid(const char *s);

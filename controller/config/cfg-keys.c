@@ -918,6 +918,8 @@ static const struct cfg__key global_keys[] = {
 	{.name = "alerts", .type = K_ALERTS, .off = G(alerts), .off2 = G(n_alerts),
 		.sub = cfg__alert_keys,
 		.doc = "where events (gate-failed, drift, ...) are sent: name -> webhook or command"},
+	{.name = "cockpit", .type = K_MAP, .flags = F_GLOBAL_ONLY, .sub = cfg__cockpit_keys,
+		.doc = "the web cockpit (issue 15): listen address, mode, users, TLS, proxies"},
 	{.name = "site_defaults", .type = K_DEFAULTS, .sub = site_keys,
 		.doc = "site keys applied under every site file"},
 	{0},

@@ -298,6 +298,23 @@ struct cfg_alert {
 	struct bg_loc loc;
 };
 
+/* `cockpit:` (issue 15, docs/cockpit.md): how `bluegreen cockpit` serves.
+ * Its command-line flags override these. */
+enum cfg_cockpit_mode {
+	CFG_COCKPIT_SAFE = 0, /* default: read-only */
+	CFG_COCKPIT_ADMIN,
+};
+
+struct cfg_cockpit {
+	char *listen;                   /* numeric "ADDR:PORT" / "[V6]:PORT", default 127.0.0.1:8077 */
+	enum cfg_cockpit_mode mode;     /* default safe */
+	char *users;                    /* users file, absolute after load; NULL: none */
+	bool users_rel;
+	char *tls_cert, *tls_key;       /* PEM files, absolute after load; both or neither */
+	bool tls_cert_rel, tls_key_rel;
+	struct bg_strv trusted_proxies; /* CIDRs whose X-Forwarded-* are believed; empty: none */
+};
+
 struct cfg_global {
 	enum cfg_install_mode install_mode;
 	struct bg_loc install_mode_loc;
@@ -320,6 +337,7 @@ struct cfg_global {
 	struct bg_strv redact;   /* env key globs, case-insensitive; defaults: cfg-keys.c cfg__def_redact */
 	struct cfg_alert *alerts; /* issue 14: sorted by name */
 	size_t n_alerts;
+	struct cfg_cockpit cockpit; /* issue 15 */
 };
 
 struct cfg_prov; /* provenance table, opaque */
@@ -396,6 +414,10 @@ int cfg_alert_event_parse(const char *name);
  * not parse.
  */
 char *cfg_url_redact(const char *url);
+
+/* A cockpit listen address: numeric IPv4 or [IPv6], then :PORT (0..65535). */
+bool cfg_cockpit_listen_valid(const char *s);
+const char *cfg_cockpit_mode_name(enum cfg_cockpit_mode m);
 
 /* Nano-CPUs of a cpus value ("1.5" -> 1500000000); 0 when it is not one. */
 uint64_t cfg_cpus_nano(const char *s);

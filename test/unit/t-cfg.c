@@ -363,6 +363,13 @@ static void test_explain(void **state)
 		"\"*_PW[0-9]*\", AUTH, \"AUTH[!O]*\", \"*_AUTH\", \"*_AUTH[!O]*\", \"*AUTHORIZATION*\", "
 		"\"*AUTHPASS*\", \"*PRIVATE*\", \"*SALT*\", \"*DSN*\"]"
 		"    # global.conf:8\n"
+		/* issue 15: the cockpit: key's defaults */
+		"cockpit.listen = 127.0.0.1:8077    # default\n"
+		"cockpit.mode = safe    # default\n"
+		"cockpit.users = null    # default\n"
+		"cockpit.tls.cert = null    # default\n"
+		"cockpit.tls.key = null    # default\n"
+		"cockpit.trusted_proxies = []    # default\n"
 		"sites.shop.domains = [shop.example.com]    # sites/shop.conf:2\n"
 		"sites.shop.preview = null    # default\n"
 		"sites.shop.image = nginx:1.27    # sites/shop.conf:3\n"
