@@ -115,6 +115,23 @@ static void explain_alerts(struct bg_buf *out, const struct cfg__key *k,
 	free(sorted);
 }
 
+static void explain_checks(struct bg_buf *out, const struct cfg__key *k,
+		const struct cfg__node *n, const void *base, const char *path)
+{
+	const struct cfg_check *c = *CFG__AT(base, k->off, struct cfg_check *const);
+	size_t m = *CFG__AT(base, k->off2, const size_t);
+	const struct cfg__pair **sorted = cfg__pairs_sorted(n);
+	size_t np = n && n->kind == CFG__MAP ? n->n_pairs : 0;
+
+	for (size_t i = 0; i < m; i++) {
+		char *sub = bg_xasprintf("%s.%s.", path, c[i].name);
+		const struct cfg__pair *p = cfg__pairs_find(sorted, np, c[i].name);
+		explain_map(out, k->sub, p ? p->val : NULL, &c[i], sub);
+		free(sub);
+	}
+	free(sorted);
+}
+
 /* The effective modules, each with where it was enabled. */
 static void explain_modules(struct bg_buf *out, const struct cfg__node *n, const char *path)
 {
@@ -206,6 +223,9 @@ static void explain_value(struct bg_buf *out, const struct cfg__key *k, const st
 		break;
 	case K_ALERTS:
 		explain_alerts(out, k, n, base, path);
+		break;
+	case K_CHECKS:
+		explain_checks(out, k, n, base, path);
 		break;
 	case K_MODULES:
 		explain_modules(out, n, path);

@@ -215,6 +215,7 @@ enum cfg__ktype {
 	K_DEFAULTS, /* site_defaults: site keys, merged under each site by cfg.c */
 	K_LISTEN,   /* char *: a port (integer) or host:port */
 	K_ALERTS,   /* struct cfg_alert * at off, size_t count at off2: name -> target */
+	K_CHECKS,   /* struct cfg_check * at off, size_t count at off2: name -> check */
 };
 
 enum cfg__kflags {
@@ -320,6 +321,18 @@ void cfg__alert_check(const struct cfg__node *entry, const char *path, struct bg
 /* A site's promotion (a mapping): require staging needs trust. */
 void cfg__promotion_check(const struct cfg__node *promo, struct bg_diag *d);
 void cfg__alerts_release(struct cfg_alert *a, size_t n);
+
+/*
+ * ---- a site's checks (cfg-checks.c, issue 14): the table of one entry
+ * of `checks:` and the rules across its keys (one kind, the kind's own
+ * required keys) that cfg-check.c reports; cfg-bind.c fills each entry
+ * with the table, then cfg__check_finish sets what the table cannot.
+ */
+extern const struct cfg__key cfg__check_keys[];
+bool cfg__check_name_valid(const char *s);
+void cfg__check_check(const struct cfg__node *entry, const char *path, struct bg_diag *d);
+void cfg__check_finish(struct cfg_check *c, const struct cfg__node *entry);
+void cfg__checks_release(struct cfg_check *c, size_t n);
 
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);
