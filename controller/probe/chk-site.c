@@ -200,6 +200,9 @@ static char *run_command(const struct cfg_check *c, const struct chk_target *t)
 			why = NULL;
 		} else if (code != 0) {
 			char *tail = health_log_tail(out.data, out.len, t->env, CMD_LINES);
+			for (char *p = tail; (p = strchr(p, '\n'));) {
+				*p = '|'; /* one line per failure in a report */
+			}
 			seen = bg_xasprintf("%s: exit %d%s%s", t->names[i], code,
 					*tail ? ", output: " : ", no output", tail);
 			free(tail);
