@@ -2,14 +2,16 @@
  * rec-colour-apply: the execution half of the colour reconciler (see
  * rec-colour.c for the state machine that plans it). It allocates a
  * loopback port when the edge publishes colour ports, creates and starts
- * a colour's replicas, runs the health gate and drains. Split from
- * rec-colour.c so the planner and the executor are separate files.
+ * a colour's replicas, runs the health gate (then, on a candidate, the
+ * site's checks: issue 14) and drains. Split from rec-colour.c so the
+ * planner and the executor are separate files.
  */
 #include "bg.h"
 #include "bg-log.h"
 #include "edge.h"
 #include "health.h"
 #include "rec.h"
+#include "rec-checks.h"
 #include "rec-colour-int.h"
 #include "rec-orphan.h"
 
@@ -346,6 +348,46 @@ static void log_tail_add(struct rec_apply_ctx *ctx, const struct des_site *s,
 }
 
 /*
+ * The site's checks on a healthy candidate (issue 14), before any switch:
+ * the plan listed them under this step and its token covers them
+ * (plan_action_checks). Every check runs, and a failure names each one
+ * that failed with what it expected and what it saw; the step then fails
+ * as a failed health gate does (BG_EHEALTH: exit 5, the candidate stopped
+ * by rec_colour__failed, the live colour untouched, gate-failed alerted).
+ * Log checks judge the lines since the gate began.
+ */
+static int colour_checks(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, int64_t since, struct bg_diag *d)
+{
+	struct chk_report rep;
+	rec_progress(ctx, false, "%s-%s: running %zu check%s before the switch", s->name,
+			a->colour, s->cfg->n_checks, s->cfg->n_checks == 1 ? "" : "s");
+	int err = rec_checks_colour(ctx->rt, ctx->des, s, a->colour, -1, since, NULL, NULL, &rep,
+			d);
+	if (err == BG_EHEALTH) {
+		char *lines = chk_report_failures(&rep, "  ");
+		bg_diag_error(d, NULL, "%s-%s v%u failed %zu of %zu checks before the switch; the "
+				"live colour was not touched:\n%s", s->name, a->colour, a->version,
+				rep.n_fail, rep.n_run, lines);
+		rec_journal(ctx, "checks", a->site, "failed", "%s-%s v%u: %zu of %zu failed:\n%s",
+				a->site, a->colour, a->version, rep.n_fail, rep.n_run, lines);
+		free(lines);
+	} else if (!err) {
+		struct bg_buf names = BG_BUF_INIT;
+		for (size_t i = 0; i < rep.passed.n; i++) {
+			bg_buf_addf(&names, "%s%s", i ? ", " : "", rep.passed.v[i]);
+		}
+		rec_progress(ctx, false, "%s-%s: %zu check%s passed", s->name, a->colour, rep.n_run,
+				rep.n_run == 1 ? "" : "s");
+		rec_journal(ctx, "checks", a->site, "ok", "%s-%s v%u: %zu passed: %s", a->site,
+				a->colour, a->version, rep.n_run, names.data ? names.data : "");
+		bg_buf_release(&names);
+	}
+	chk_report_release(&rep);
+	return err;
+}
+
+/*
  * The health gate: every replica of the colour must answer (HTTP GET on
  * its address on the edge network, or the image's own HEALTHCHECK status)
  * within the configured tries, interval apart. A replica that exits or
@@ -363,6 +405,7 @@ static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 	int err = 0;
 	char iv[32];
 
+	int64_t since = (int64_t)time(NULL); /* log checks judge what the gate saw */
 	memset(g, 0, sizeof(g));
 	bg_duration_format(cs->health.interval_ms, iv);
 	for (unsigned attempt = 1; attempt <= cs->health.retries; attempt++) {
@@ -381,6 +424,10 @@ static int colour_health(struct rec_apply_ctx *ctx, const struct des_site *s,
 		if (healthy == n) {
 			rec_progress(ctx, false, "%s-%s: healthy %u/%u (v%u)", s->name, a->colour,
 					healthy, n, a->version);
+			if (ctx->plan && plan_action_checks(ctx->plan, a, ctx->cfg)) {
+				free(last); /* a failed check names its own evidence, not a log tail */
+				return colour_checks(ctx, s, a, since, d);
+			}
 			goto out;
 		}
 		for (unsigned r = n; r >= 1; r--) {

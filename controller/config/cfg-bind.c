@@ -176,6 +176,36 @@ static void bind_alerts(const struct bctx *b, const struct cfg__key *k,
 	*n_out = c;
 }
 
+static int check_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_check *)a)->name, ((const struct cfg_check *)b)->name);
+}
+
+/* checks: as alerts, then what the table cannot set (the kind). */
+static void bind_checks(const struct bctx *b, const struct cfg__key *k,
+		struct cfg_check **out, size_t *n_out, const struct cfg__node *n)
+{
+	if (!n || n->kind != CFG__MAP) {
+		return;
+	}
+	struct cfg_check *c = bg_xcalloc(n->n_pairs ? n->n_pairs : 1, sizeof(*c));
+	size_t m = 0;
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		const struct cfg__pair *p = &n->pairs[i];
+		if (!cfg__check_name_valid(p->key->str) || p->val->kind != CFG__MAP) {
+			continue;
+		}
+		c[m].name = bg_xstrdup(p->key->str);
+		c[m].loc = p->key->loc;
+		bind_map(b, k->sub, p->val, &c[m]);
+		cfg__check_finish(&c[m], p->val);
+		m++;
+	}
+	qsort(c, m, sizeof(*c), check_cmp);
+	*out = c;
+	*n_out = m;
+}
+
 static bool list_ok(const struct cfg__key *k, const struct cfg__node *n)
 {
 	if (!n || n->kind != CFG__SEQ || ((k->flags & F_NONEMPTY) && !n->n_items)) {
@@ -316,6 +346,10 @@ static void bind_value(const struct bctx *b, const struct cfg__key *k,
 		break;
 	case K_ALERTS:
 		bind_alerts(b, k, CFG__AT(base, k->off, struct cfg_alert *),
+				CFG__AT(base, k->off2, size_t), n);
+		break;
+	case K_CHECKS:
+		bind_checks(b, k, CFG__AT(base, k->off, struct cfg_check *),
 				CFG__AT(base, k->off2, size_t), n);
 		break;
 	}
@@ -478,6 +512,7 @@ void cfg__site_release(struct cfg_site *s)
 	bg_strv_release(&s->preview_allow);
 	bg_strv_release(&s->promotion.trust);
 	free(s->promotion.attestations);
+	cfg__checks_release(s->checks, s->n_checks);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -375,6 +375,34 @@ static void check_alerts(struct vctx *v, const struct cfg__key *k, const struct 
 	}
 }
 
+/* checks: name -> one check (cfg-checks.c, issue 14). */
+static void check_checks(struct vctx *v, const struct cfg__key *k, const struct cfg__node *n,
+		const char *path)
+{
+	if (n->kind != CFG__MAP) {
+		type_error(v, k, n, path, "a mapping of check names to checks such as "
+				"{no-debug: {phase: security, forbidden: [/debug]}}");
+		return;
+	}
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		const struct cfg__pair *p = &n->pairs[i];
+		char *ip = path_join(path, p->key->str);
+		if (!cfg__check_name_valid(p->key->str)) {
+			char *q = cfg__quote(p->key->str);
+			bg_diag_error(v->d, &p->key->loc, "invalid check name '%s': use %s", q,
+					CFG__NAME_EXPECT);
+			free(q);
+		} else if (p->val->kind != CFG__MAP) {
+			type_error(v, k, p->val, ip, "a mapping such as {phase: security, "
+					"forbidden: [/debug]}");
+		} else {
+			validate_map(v, k->sub, p->val, ip);
+			cfg__check_check(p->val, ip, v->d);
+		}
+		free(ip);
+	}
+}
+
 /* A key whose value is one scalar: report it when it does not read as k's type. */
 static void check_scalar(struct vctx *v, const struct cfg__key *k, const struct cfg__node *n,
 		const char *path)
@@ -478,6 +506,9 @@ static void validate_value(struct vctx *v, const struct cfg__key *k, const struc
 		break;
 	case K_ALERTS:
 		check_alerts(v, k, n, path);
+		break;
+	case K_CHECKS:
+		check_checks(v, k, n, path);
 		break;
 	case K_STR:
 	case K_PATH:

@@ -115,6 +115,37 @@ static void explain_alerts(struct bg_buf *out, const struct cfg__key *k,
 	free(sorted);
 }
 
+static void explain_value(struct bg_buf *out, const struct cfg__key *k, const struct cfg__node *n,
+		const void *base, const char *path);
+
+static void explain_checks(struct bg_buf *out, const struct cfg__key *k,
+		const struct cfg__node *n, const void *base, const char *path)
+{
+	const struct cfg_check *c = *CFG__AT(base, k->off, struct cfg_check *const);
+	size_t m = *CFG__AT(base, k->off2, const size_t);
+	const struct cfg__pair **sorted = cfg__pairs_sorted(n);
+	size_t np = n && n->kind == CFG__MAP ? n->n_pairs : 0;
+
+	for (size_t i = 0; i < m; i++) {
+		const struct cfg__pair *p = cfg__pairs_find(sorted, np, c[i].name);
+		const struct cfg__node *e = p && p->val->kind == CFG__MAP ? p->val : NULL;
+		/* Its phase, its own kind and timeout: not the other kinds' defaults. */
+		for (const struct cfg__key *r = k->sub; r->name; r++) {
+			bool other = false;
+			for (int kd = 0; kd < CFG_CHECK_N_KINDS; kd++) {
+				other |= strcmp(r->name, cfg_check_kind_name(kd)) == 0 &&
+						kd != (int)c[i].kind;
+			}
+			if (!other) {
+				char *sub = bg_xasprintf("%s.%s.%s", path, c[i].name, r->name);
+				explain_value(out, r, cfg__map_get(e, r->name), &c[i], sub);
+				free(sub);
+			}
+		}
+	}
+	free(sorted);
+}
+
 /* The effective modules, each with where it was enabled. */
 static void explain_modules(struct bg_buf *out, const struct cfg__node *n, const char *path)
 {
@@ -206,6 +237,9 @@ static void explain_value(struct bg_buf *out, const struct cfg__key *k, const st
 		break;
 	case K_ALERTS:
 		explain_alerts(out, k, n, base, path);
+		break;
+	case K_CHECKS:
+		explain_checks(out, k, n, base, path);
 		break;
 	case K_MODULES:
 		explain_modules(out, n, path);

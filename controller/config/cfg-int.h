@@ -215,6 +215,7 @@ enum cfg__ktype {
 	K_DEFAULTS, /* site_defaults: site keys, merged under each site by cfg.c */
 	K_LISTEN,   /* char *: a port (integer) or host:port */
 	K_ALERTS,   /* struct cfg_alert * at off, size_t count at off2: name -> target */
+	K_CHECKS,   /* struct cfg_check * at off, size_t count at off2: name -> check */
 };
 
 enum cfg__kflags {
@@ -326,6 +327,17 @@ extern const struct cfg__key cfg__cockpit_keys[];
 /* cockpit.tls names both files or neither. */
 void cfg__cockpit_check(const struct cfg__node *cockpit, struct bg_diag *d);
 void cfg__cockpit_release(struct cfg_cockpit *c);
+/*
+ * ---- a site's checks (cfg-checks.c, issue 14): the table of one entry
+ * of `checks:` and the rules across its keys (one kind, the kind's own
+ * required keys) that cfg-check.c reports; cfg-bind.c fills each entry
+ * with the table, then cfg__check_finish sets what the table cannot.
+ */
+extern const struct cfg__key cfg__check_keys[];
+bool cfg__check_name_valid(const char *s);
+void cfg__check_check(const struct cfg__node *entry, const char *path, struct bg_diag *d);
+void cfg__check_finish(struct cfg_check *c, const struct cfg__node *entry);
+void cfg__checks_release(struct cfg_check *c, size_t n);
 
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);

@@ -888,6 +888,9 @@ static const struct cfg__key site_keys[] = {
 		.doc = "limits of each colour container"},
 	{.name = "promotion", .type = K_MAP, .sub = cfg__promotion_keys,
 		.doc = "attestations a candidate's image needs before it is planned"},
+	{.name = "checks", .type = K_CHECKS, .off = S(checks), .off2 = S(n_checks),
+		.sub = cfg__check_keys,
+		.doc = "release checks the gate runs on a candidate before the switch (issue 14)"},
 	{0},
 };
 
@@ -1027,6 +1030,7 @@ static const char *json_type(const struct cfg__key *k)
 	case K_MOUNTS:
 	case K_SERVICES:
 	case K_ALERTS:
+	case K_CHECKS:
 		return "object";
 	case K_INT:
 		return "integer";
@@ -1087,7 +1091,7 @@ static void dump_table(struct bg_strv *lines, const struct cfg__key *table, cons
 		char *sub = bg_xasprintf("%s.", path);
 		if (k->type == K_MAP) {
 			dump_table(lines, k->sub, sub, defaults, kind);
-		} else if (k->type == K_SERVICES || k->type == K_ALERTS) {
+		} else if (k->type == K_SERVICES || k->type == K_ALERTS || k->type == K_CHECKS) {
 			char *star = bg_xasprintf("%s*.", sub);
 			bg_strv_push_take(lines, bg_xasprintf("%s*\tobject\t-", sub));
 			dump_table(lines, k->sub, star, defaults, kind);

@@ -181,6 +181,58 @@ struct cfg_promotion {
 	struct bg_loc loc;    /* the `promotion:` key, or the site's */
 };
 
+/*
+ * A site's `checks:` (issue 14, docs/checks.md): named release checks the
+ * gate runs on a candidate before the switch. Each has a phase (one of the
+ * eight of controller/probe/checks.h, as an index) and exactly one kind.
+ * Part of the plan's token (plan.c), never of the spec hash: a changed
+ * check changes what apply may do, not the containers.
+ */
+enum cfg_check_kind {
+	CFG_CHECK_HTTP = 0,
+	CFG_CHECK_FORBIDDEN,
+	CFG_CHECK_LATENCY,
+	CFG_CHECK_TCP,
+	CFG_CHECK_COMMAND,
+	CFG_CHECK_LOG,
+	CFG_CHECK_N_KINDS
+};
+
+enum cfg_check_target {
+	CFG_CHECK_CONTAINERS = 0, /* each replica's address (default) */
+	CFG_CHECK_PREVIEW,        /* with the preview domain as Host (docs/checks.md) */
+};
+
+struct cfg_check {
+	char *name;              /* the key: names the check in the plan and failures */
+	int phase;               /* index of the phase name (chk_phase) */
+	enum cfg_check_kind kind;
+	struct {
+		char *method;    /* default GET */
+		char *path;      /* default / */
+		unsigned status; /* 0: any 2xx */
+		char *body_contains, *body_not_contains;
+		char *header;    /* "Name: value", NULL: none */
+		unsigned max_ms; /* 0: no budget */
+		enum cfg_check_target target;
+	} http;
+	struct bg_strv forbidden; /* paths that must not answer 2xx */
+	struct {
+		char *path;      /* default / */
+		unsigned requests; /* default 20 */
+		unsigned p95_ms;
+		enum cfg_check_target target;
+	} latency;
+	struct {
+		char *service;   /* a service of the site; NULL: the candidate itself */
+		unsigned port;   /* 0: the site's port */
+	} tcp;
+	struct bg_strv command;  /* argv run in each candidate container (exec) */
+	char *log;               /* POSIX extended regex; a matching line fails */
+	uint64_t timeout_ms;     /* one request, connection or exec; default 5s */
+	struct bg_loc loc;
+};
+
 struct cfg_site {
 	char *name;             /* equals the file name without .conf */
 	char *path;             /* config-dir-relative, as in diagnostics */
@@ -216,6 +268,8 @@ struct cfg_site {
 	struct cfg_resources resources; /* each colour container's limits */
 	struct bg_loc loc;     /* the `site:` key */
 	struct cfg_promotion promotion; /* issue 14 */
+	struct cfg_check *checks;       /* issue 14: sorted by name */
+	size_t n_checks;
 };
 
 struct cfg_traefik {
@@ -418,6 +472,14 @@ char *cfg_url_redact(const char *url);
 /* A cockpit listen address: numeric IPv4 or [IPv6], then :PORT (0..65535). */
 bool cfg_cockpit_listen_valid(const char *s);
 const char *cfg_cockpit_mode_name(enum cfg_cockpit_mode m);
+/* A site's checks (issue 14, cfg-checks.c). */
+const char *cfg_check_kind_name(enum cfg_check_kind k);
+/* What a check asks, in one line for the plan ("GET / -> 200, body contains
+ * \"ok\""); never a secret (checks hold none). A new string. */
+char *cfg_check_describe(const struct cfg_check *c);
+/* Every check of s as one canonical JSON text (the plan's token covers
+ * it); NULL when s has none. A new string. */
+char *cfg_checks_canonical(const struct cfg_site *s);
 
 /* Nano-CPUs of a cpus value ("1.5" -> 1500000000); 0 when it is not one. */
 uint64_t cfg_cpus_nano(const char *s);

@@ -10,6 +10,7 @@
  */
 #include "bg.h"
 #include "plan.h"
+#include "checks.h"
 
 #include <json-c/json.h>
 
@@ -105,6 +106,52 @@ static void render_action(struct bg_buf *out, const struct style *st, const stru
 	op_look(a->op, &sym, &col);
 	bg_buf_addf(out, "  %s%s %-7s%s %-9s %-24s %s\n", sgr(st, col), sym, plan_op_name(a->op),
 			sgr(st, C_RESET), plan_kind_name(a->kind), a->name, a->reason);
+}
+
+/*
+ * The checks a candidate's gate runs (issue 14), in the order they run:
+ * by phase (the seeds' order), then by name. Under the health action, so
+ * an approver sees what stands between the candidate and the switch.
+ */
+static void render_checks(struct bg_buf *out, const struct style *st, const struct cfg_site *cs)
+{
+	for (int ph = 0; ph < CHK_PHASE_COUNT; ph++) {
+		for (size_t i = 0; i < cs->n_checks; i++) {
+			const struct cfg_check *c = &cs->checks[i];
+			if (c->phase != ph) {
+				continue;
+			}
+			char *what = cfg_check_describe(c);
+			bg_buf_addf(out, "      %scheck%s %s (%s, %s): %s\n", sgr(st, C_BLUE),
+					sgr(st, C_RESET), c->name, chk_phase_name((enum chk_phase)ph),
+					cfg_check_kind_name(c->kind), what);
+			free(what);
+		}
+	}
+}
+
+static struct json_object *checks_json(const struct cfg_site *cs)
+{
+	struct json_object *arr = json_object_new_array();
+	for (int ph = 0; ph < CHK_PHASE_COUNT; ph++) {
+		for (size_t i = 0; i < cs->n_checks; i++) {
+			const struct cfg_check *c = &cs->checks[i];
+			if (c->phase != ph) {
+				continue;
+			}
+			struct json_object *o = json_object_new_object();
+			char *what = cfg_check_describe(c);
+			json_object_object_add(o, "name", json_object_new_string(c->name));
+			json_object_object_add(o, "phase", json_object_new_string(
+					chk_phase_name((enum chk_phase)ph)));
+			json_object_object_add(o, "kind", json_object_new_string(
+					cfg_check_kind_name(c->kind)));
+			json_object_object_add(o, "description", json_object_new_string(what));
+			json_object_array_add(arr, o);
+			free(what);
+		}
+	}
+	return arr;
 }
 
 static void colour_ver(struct bg_buf *out, const char *colour, unsigned v)
@@ -315,7 +362,12 @@ int plan_render_text(const struct plan *p, const struct cfg *cfg, bool color,
 			bg_buf_addch(out, '\n');
 		}
 		for (size_t k = 0; k < s->n_actions; k++) {
-			render_action(out, &st, &p->actions[s->first_action + k]);
+			const struct plan_action *a = &p->actions[s->first_action + k];
+			const struct cfg_site *ck = plan_action_checks(p, a, cfg);
+			render_action(out, &st, a);
+			if (ck) {
+				render_checks(out, &st, ck);
+			}
 		}
 		for (size_t k = 0; k < s->notes.n; k++) {
 			bg_buf_addf(out, "  note: %s\n", s->notes.v[k]);
@@ -407,7 +459,13 @@ int plan_render_json(const struct plan *p, const struct cfg *cfg, struct bg_buf 
 		json_object_object_add(o, "confirm_required", json_object_new_boolean(s->needs_confirm));
 		json_object_object_add(o, "blocked", jstr_or_null(s->blocked));
 		for (size_t k = 0; k < s->n_actions; k++) {
-			json_object_array_add(acts, action_json(&p->actions[s->first_action + k]));
+			const struct plan_action *a = &p->actions[s->first_action + k];
+			const struct cfg_site *ck = plan_action_checks(p, a, cfg);
+			struct json_object *ao = action_json(a);
+			if (ck) { /* issue 14: only on a candidate's gate, so other plans keep their JSON */
+				json_object_object_add(ao, "checks", checks_json(ck));
+			}
+			json_object_array_add(acts, ao);
 		}
 		json_object_object_add(o, "actions", acts);
 		json_object_object_add(o, "notes", strv_to_json(&s->notes));

@@ -555,6 +555,36 @@ static void plan_compute_token(struct plan *p)
 	p->token[PLAN_TOKEN_LEN] = '\0';
 }
 
+const struct cfg_site *plan_action_checks(const struct plan *p, const struct plan_action *a,
+		const struct cfg *cfg)
+{
+	if (p->args.kind != PLAN_CONVERGE || a->op != PLAN_OP_HEALTH ||
+			a->kind != PLAN_KIND_CONTAINER || !a->colour || !a->site) {
+		return NULL;
+	}
+	const struct plan_site *ps = plan_site_find(p, a->site);
+	const struct cfg_site *cs = cfg_site_find(cfg, a->site);
+	if (!ps || !cs || !cs->n_checks ||
+			(ps->live_before && strcmp(ps->live_before, a->colour) == 0)) {
+		return NULL; /* the live colour's own gate (a scale) serves already */
+	}
+	return cs;
+}
+
+/* Each site's checks are facts of the token: apply runs them, so a token
+ * approved for one set of checks never runs another (issue 14). Sites
+ * without checks add nothing: their tokens are as before. */
+static void checks_facts(struct plan *p, const struct cfg *cfg)
+{
+	for (size_t i = 0; i < p->n_sites; i++) {
+		char *canon = cfg_checks_canonical(cfg_site_find(cfg, p->sites[i].site));
+		if (canon) {
+			plan_fact_add(p, "checks %s %s", p->sites[i].site, canon);
+		}
+		free(canon);
+	}
+}
+
 void plan_finish(struct plan *p, const struct cfg *cfg)
 {
 	for (size_t i = 0; i < p->n_sites; i++) {
@@ -573,5 +603,6 @@ void plan_finish(struct plan *p, const struct cfg *cfg)
 		}
 	}
 	exec_collect(p, cfg);
+	checks_facts(p, cfg);
 	plan_compute_token(p);
 }

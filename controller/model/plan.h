@@ -197,6 +197,16 @@ void plan_note_add(struct plan *p, struct plan_site *s, const char *fmt, ...) BG
 void plan_finish(struct plan *p, const struct cfg *cfg);
 
 /*
+ * The site whose checks (issue 14) action a runs, or NULL: a converge
+ * plan's health gate of a colour that is not live before the plan (a
+ * candidate), for a site with `checks:`. The plan lists them there and
+ * apply runs them there, after the health gate and before any switch.
+ * A rollback returns to a known-good colour and runs none.
+ */
+const struct cfg_site *plan_action_checks(const struct plan *p, const struct plan_action *a,
+		const struct cfg *cfg);
+
+/*
  * The plan's execution settings as one canonical JSON object, {key: value}
  * in table order: what apply records as applied. A new string.
  */

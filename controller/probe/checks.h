@@ -14,6 +14,8 @@
 #define BG_CONTROLLER_CHECKS_H
 
 #include "bg.h"
+#include "bg-buf.h"
+#include "cfg.h"
 
 /* The seeds' eight validation phases, in their order. */
 enum chk_phase {
@@ -83,5 +85,70 @@ int chk_forbidden_run(const char *path, const char *base_url, const char *host,
  */
 int chk_latency_run(const char *path, unsigned n, uint64_t p95_ms, const char *base_url,
 		const char *host, uint64_t timeout_ms, uint64_t *p95, char **why);
+
+/*
+ * ---- a site's checks (chk-site.c): every check of a site's `checks:`
+ * (cfg.h struct cfg_check) run against one colour, each failure named.
+ * The probe layer does not reach the engine: the caller passes what it
+ * observed (container names and addresses) and two callbacks that exec
+ * and read logs through its runtime (rec-checks.h wires rt in).
+ */
+struct chk_target {
+	size_t n;                       /* replicas of the colour */
+	const char *const *names;       /* their container names */
+	const char *const *addrs;       /* their addresses (NULL or "": none known) */
+	unsigned port;                  /* the site's port */
+	/*
+	 * When set, http, forbidden and latency checks ask this base URL
+	 * ("http://127.0.0.1:8080", the edge) once with Host host, instead
+	 * of each replica's address: the post-switch window through the edge.
+	 */
+	const char *base_url;
+	const char *host;
+	const char *preview_host;       /* Host of target preview checks; NULL: none */
+	size_t n_svc;                   /* the site's services, for tcp checks */
+	const char *const *svc_names;
+	const char *const *svc_addrs;
+	int64_t log_since;              /* unix seconds: log lines from then on are judged */
+	const struct cfg_env *env;      /* its secret values never appear in a report */
+	/* Run argv in the container called name: 0 when it ran (*code its
+	 * exit code, its output appended to out); else *why (a new string). */
+	int (*exec)(void *arg, const char *name, char *const *argv, uint64_t timeout_ms,
+			int *code, struct bg_buf *out, char **why);
+	/* Append the log lines of name since `since` (unix s) to out. */
+	int (*logs)(void *arg, const char *name, int64_t since, struct bg_buf *out, char **why);
+	void *arg;
+};
+
+struct chk_failure {
+	char *name;          /* the check's name */
+	enum chk_phase phase;
+	const char *kind;    /* "http", "forbidden", ... (static) */
+	char *expected;      /* what the check asks (cfg_check_describe) */
+	char *seen;          /* what was seen instead, secrets redacted */
+};
+
+struct chk_report {
+	size_t n_run;            /* checks run */
+	struct bg_strv passed;   /* names of those that passed, in run order */
+	struct chk_failure *fail;
+	size_t n_fail;
+};
+
+/*
+ * Run every check of s whose phase is phase (-1: all), in the order of
+ * the eight phases, then by name; every check runs even after a failure,
+ * so a report names them all. out is initialised here (release it with
+ * chk_report_release). 0 when all passed, BG_EHEALTH when one failed.
+ */
+int chk_site_run(const struct cfg_site *s, int phase, const struct chk_target *t,
+		struct chk_report *out);
+void chk_report_release(struct chk_report *r);
+/* The report's failures, one line each ("check NAME (phase P, KIND):
+ * expected ...; seen ..."), joined by "\n" + indent. A new string. */
+char *chk_report_failures(const struct chk_report *r, const char *indent);
+
+/* One TCP connection to addr:port within timeout_ms: 0, or BG_EHEALTH with *why. */
+int chk_tcp_run(const char *addr, unsigned port, uint64_t timeout_ms, char **why);
 
 #endif
