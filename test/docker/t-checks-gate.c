@@ -168,7 +168,7 @@ static void test_checks_fail_blue_serves(void **state)
 	th_assert_contains(all, "/debug answered 200: it must not be served");
 	th_assert_contains(all, "check selftest (phase integration, command)");
 	th_assert_contains(all, ": exit 1, output: ");
-	th_assert_contains(all, "CHECKS_DB_PASSWORD=***");
+	th_assert_contains(all, "CHECKS_DB_PASSWORD=<redacted>");
 	th_assert_contains(all, "check quiet-log (phase application, log): expected no "
 			"candidate log line matches \"response:200\"; seen");
 	th_assert_contains(all, "logged: ");
