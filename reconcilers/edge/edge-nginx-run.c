@@ -3,11 +3,11 @@
  * rendering and parsing are edge-nginx.c). Writes the site's file
  * atomically, runs the configured `test` then `reload` argv (never a
  * shell, cwd = the config directory; nginx's own `-s reload` becomes the
- * SIGHUP it would send, ADR 0015 "Reload by signal"), then asks nginx, from this host,
- * for the probe location until it answers with the new file's serial and
- * the workers that accepted before the reload stopped accepting (Linux
- * /proc). When any step fails, the previous file is put back and nginx
- * reloaded, so it keeps serving what it served (docs/adr/0005).
+ * SIGHUP it would send, ADR 0015 "Reload by signal"), waits for the new
+ * workers, has the old ones stop accepting (Linux /proc), then asks nginx
+ * for the probe location until it answers with the new file's serial.
+ * When any step fails, the previous file is put back and nginx reloaded,
+ * so it keeps serving what it served (docs/adr/0005).
  */
 #include "bg.h"
 #include "edge-int.h"
