@@ -3,11 +3,11 @@
  * rendering and parsing are edge-nginx.c). Writes the site's file
  * atomically, runs the configured `test` then `reload` argv (never a
  * shell, cwd = the config directory; nginx's own `-s reload` becomes the
- * SIGHUP it would send, ADR 0015 "Reload by signal"), then asks nginx, from this host,
- * for the probe location until it answers with the new file's serial and
- * the workers that accepted before the reload stopped accepting (Linux
- * /proc). When any step fails, the previous file is put back and nginx
- * reloaded, so it keeps serving what it served (docs/adr/0005).
+ * SIGHUP it would send, ADR 0015 "Reload by signal"), waits for the new
+ * workers, has the old ones stop accepting (Linux /proc), then asks nginx
+ * for the probe location until it answers with the new file's serial.
+ * When any step fails, the previous file is put back and nginx reloaded,
+ * so it keeps serving what it served (docs/adr/0005).
  */
 #include "bg.h"
 #include "edge-int.h"
@@ -367,35 +367,37 @@ static bool all_accepting(const struct bg_strv *old)
 }
 
 /*
- * Until as many new workers accept as old ones did: the master starts
- * them one after the other, and the first one answering the probe does
- * not mean the others run (on a busy host the second one may need more
- * than the master's 100 ms). New: their master's children that are not
- * old workers and already carry the worker title
- * (/proc/PID/task/PID/children). The wait also ends as soon as the master
- * itself told an old worker to quit (a new configuration with fewer
- * workers ends there too: never later than without this), at until, or
- * at once where /proc cannot tell.
+ * Until as many new workers accept as old ones did: new ones are their
+ * master's children that are not old and already carry the worker title
+ * (/proc/PID/task/PID/children). nginx sets that title right after the
+ * worker's init, which registers the listening sockets with its event
+ * loop (ngx_worker_process_cycle), so a titled worker accepts. true then,
+ * or once the master itself told an old worker to quit (a configuration
+ * with fewer workers ends there, never later than nginx would); false at
+ * until, or at once where /proc cannot tell.
  */
-static void wait_new_workers(const struct bg_strv *old, int64_t until)
+static bool wait_new_workers(const struct bg_strv *old, int64_t until)
 {
 	char master[24], path[96];
 	if (!old->n || !worker_master(old->v[0], master)) {
-		return;
+		return false;
 	}
 	snprintf(path, sizeof(path), "/proc/%s/task/%s/children", master, master);
 	for (;;) {
 		char *kids = NULL, *save = NULL;
 		size_t n = 0;
 		if (bg_file_read(path, 1 << 16, &kids, NULL) != 0) {
-			return;
+			return false;
 		}
 		for (char *k = strtok_r(kids, " \n", &save); k; k = strtok_r(NULL, " \n", &save)) {
 			n += !bg_strv_contains(old, k) && accepting_title(k);
 		}
 		free(kids);
-		if (n >= old->n || !all_accepting(old) || bg_mono_ms() >= until) {
-			return;
+		if (n >= old->n || !all_accepting(old)) {
+			return true;
+		}
+		if (bg_mono_ms() >= until) {
+			return false;
 		}
 		pause_ms(EDGE_NGINX_POLL_MS);
 	}
@@ -403,19 +405,15 @@ static void wait_new_workers(const struct bg_strv *old, int64_t until)
 
 /*
  * Tell the workers that accepted before the reload to shut down
- * gracefully now, once a fresh connection was answered by the new file
- * and as many new workers accept (wait_new_workers). nginx's master does exactly this itself, but
- * only 100 ms after starting the new workers ("allow new processes to
- * start", ngx_msleep(100) in ngx_master_process_cycle, with its signals
- * blocked): that sleep alone was most of a switch. QUIT is nginx's
- * documented per-worker signal for a graceful shutdown ("Controlling
- * nginx"): the worker stops accepting at once and finishes its requests
- * in flight, so nothing fails. The master cannot respawn it meanwhile: it
- * reaps children only after that sleep, once it has marked the old
- * workers as exiting, and its own QUIT then changes nothing. A pidfd pins
- * the process while its title is checked, so a reused PID is never
- * signalled; without pidfds (old kernels) nothing is sent and the wait is
- * nginx's own.
+ * gracefully once as many new workers accept (wait_new_workers). nginx's
+ * master does this itself only 100 ms after starting the new workers
+ * (ngx_msleep(100) in ngx_master_process_cycle, signals blocked). QUIT is
+ * nginx's documented per-worker graceful shutdown: the worker stops
+ * accepting at once and finishes its requests in flight, so nothing
+ * fails. The master cannot respawn it: it reaps children only after that
+ * sleep, once it has marked the old workers as exiting. A pidfd pins the
+ * process while its title is checked, so a reused PID is never signalled;
+ * without pidfds nothing is sent and the wait is nginx's own.
  */
 static void quit_old_workers(const struct bg_strv *old)
 {
@@ -469,22 +467,29 @@ static bool probe_once(struct probe *p)
 }
 
 /*
- * Ask until nginx answers with the serial just installed, a fresh
- * connection every EDGE_NGINX_POLL_MS: `nginx -s reload` returns before
- * the new workers run. Then the switch holds once the workers that
- * accepted before the reload stop accepting (quit_old_workers,
- * edge__nginx_wait_workers).
- * Where /proc could not name them (empty old_workers: not Linux, or
- * workers whose fds we may not read), PROBE_IN_A_ROW fresh connections
- * answered by the new file, PROBE_GAP_MS apart, stand in for that: slower,
- * and only as good as the master's QUIT is quick.
+ * Workers first: once the new workers accept, the old ones are told to
+ * stop accepting; the listening socket is shared, so connections queue
+ * for the new workers and none fails. Probing first waited for a probe to
+ * win the accept race against the old worker (longest in the kernel's
+ * wait queue, woken first) until nginx's own QUIT. Then a fresh
+ * connection every EDGE_NGINX_POLL_MS until nginx answers with the new
+ * serial: only new workers accept now, so every new connection gets that
+ * file. No new workers (a refused file: the probe says so at the
+ * deadline) or /proc cannot tell: probe, then workers. Without old
+ * workers named (not Linux, fds we may not read), PROBE_IN_A_ROW answers
+ * PROBE_GAP_MS apart stand in, only as good as the master's QUIT is quick.
  */
 static int probe_wait(struct probe *p, const struct bg_strv *old_workers, int64_t deadline)
 {
 	int in_a_row = 0;
+	if (old_workers->n && wait_new_workers(old_workers, deadline)) {
+		quit_old_workers(old_workers);
+		edge__nginx_wait_workers(old_workers, deadline);
+	}
 	for (;;) {
 		if (probe_once(p)) {
 			if (old_workers->n) {
+				/* At once when the workers came first. */
 				wait_new_workers(old_workers, deadline);
 				quit_old_workers(old_workers);
 				edge__nginx_wait_workers(old_workers, deadline);
