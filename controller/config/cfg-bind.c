@@ -477,6 +477,7 @@ void cfg__site_release(struct cfg_site *s)
 	bg_strv_release(&s->preview_allow);
 	bg_strv_release(&s->promotion.trust);
 	free(s->promotion.attestations);
+	cfg__module_site_release(s); /* issue 16 */
 	memset(s, 0, sizeof(*s));
 }
 

@@ -216,6 +216,12 @@ struct cfg_site {
 	struct cfg_resources resources; /* each colour container's limits */
 	struct bg_loc loc;     /* the `site:` key */
 	struct cfg_promotion promotion; /* issue 14 */
+	/* issue 16: the module kind the site was expanded from (NULL: none) and
+	 * its module's own key, as written (the expansion already applied them). */
+	char *kind;
+	struct cfg_wordpress {
+		char *version, *image, *db_image;
+	} wordpress;
 };
 
 struct cfg_traefik {
