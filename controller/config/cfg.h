@@ -221,6 +221,7 @@ struct cfg_site {
 	char *kind;
 	struct cfg_wordpress {
 		char *version, *image, *db_image;
+		char *plugins; /* none (default), standard, landing */
 	} wordpress;
 };
 

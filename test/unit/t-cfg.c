@@ -426,7 +426,8 @@ static void test_explain(void **state)
 		"sites.shop.kind = null    # default\n"
 		"sites.shop.wordpress.version = null    # default\n"
 		"sites.shop.wordpress.image = null    # default\n"
-		"sites.shop.wordpress.db_image = null    # default\n";
+		"sites.shop.wordpress.db_image = null    # default\n"
+		"sites.shop.wordpress.plugins = none    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");
