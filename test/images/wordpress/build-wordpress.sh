@@ -5,7 +5,8 @@
 # MariaDB themselves are real, from Debian 12's packages.
 #
 #   bluegreen-test/wordpress:v1 v2  mmdebstrap --variant=essential of
-#       bookworm + wordpress, apache2, libapache2-mod-php, php-mysql;
+#       bookworm + wordpress (its default theme twentytwentythree), apache2,
+#       libapache2-mod-php, php-mysql;
 #       bg-wordpress-start copies the code to /var/www/html on first start
 #       and runs apache2 on :80; wp-config.php honours WORDPRESS_DB_HOST,
 #       _USER, _PASSWORD, _NAME and WORDPRESS_CONFIG_EXTRA (the official
@@ -42,7 +43,7 @@ have() {
 if ! have bluegreen-test/wordpress:v1 || ! have bluegreen-test/wordpress:v2; then
 	start=$(date +%s)
 	mmdebstrap --variant=essential --quiet \
-		--include=wordpress,apache2,libapache2-mod-php,php-mysql \
+		--include=wordpress,wordpress-theme-twentytwentythree,apache2,libapache2-mod-php,php-mysql \
 		--aptopt='APT::Install-Recommends "false"' \
 		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
 		--dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -68,6 +69,7 @@ if ! have bluegreen-test/wp-mariadb:v1; then
 	cp "$here/bg-wp-db-start" "$work/wpdb/"
 	printf '%s\n' 'FROM bluegreen-test/mariadb:v1' 'COPY bg-wp-db-start /usr/local/sbin/' \
 		'ENTRYPOINT ["/usr/local/sbin/bg-wp-db-start"]' 'CMD []' "$label" >"$work/wpdb/Dockerfile"
-	DOCKER_BUILDKIT=0 docker build -q -t bluegreen-test/wp-mariadb:v1 "$work/wpdb" >/dev/null
+	DOCKER_BUILDKIT=0 docker build -q -t bluegreen-test/wp-mariadb:v1 "$work/wpdb" \
+		>/dev/null 2>"$work/wpdb.err" || { cat "$work/wpdb.err" >&2; exit 1; }
 	echo "bluegreen-test/wp-mariadb:v1 built"
 fi
