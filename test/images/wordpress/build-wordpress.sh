@@ -17,8 +17,8 @@
 #       MARIADB_USER/PASSWORD on a fresh data directory, listens on all
 #       addresses.
 #
-# Cached by input hash (label bluegreen-test.inputs: this script, the two
-# entrypoints, wp-config.php and the mirror), as ../mariadb does.
+# Cached by input hash (label bluegreen-test.inputs: the recipes below, the
+# mirror, and each image's own entrypoint and files), as ../mariadb does.
 # BG_IMAGES_REBUILD=1 forces it.
 #
 #   build-wordpress.sh WORKDIR   (a scratch directory the caller removes)
@@ -29,18 +29,23 @@ command -v mmdebstrap >/dev/null 2>&1 ||
 	{ echo "build-wordpress.sh: mmdebstrap is not installed (apt-get install mmdebstrap)" >&2; exit 1; }
 
 mirror=$(sh "$here/../debian-mirror.sh")
-inputs=$( (cat "$0" "$here/bg-wordpress-start" "$here/bg-wp-db-start" "$here/wp-config.php";
-	printf '%s\n' "$mirror") | sha256sum | cut -c1-16)
-label="LABEL bluegreen-test.inputs=$inputs"
+# Each image's own inputs: a change to one entrypoint rebuilds one image.
+# (The recipes below are part of both.)
+recipe=$(sed -n '/^if ! have/,$p' "$0")
+wp_inputs=$( (printf '%s\n' "$recipe" "$mirror"; cat "$here/bg-wordpress-start" \
+	"$here/wp-config.php") | sha256sum | cut -c1-16)
+db_inputs=$( (printf '%s\n' "$recipe" "$mirror"; cat "$here/bg-wp-db-start") |
+	sha256sum | cut -c1-16)
 
+# have TAG HASH: the image exists and was built from these inputs.
 have() {
 	[ "${BG_IMAGES_REBUILD:-0}" != 1 ] || return 1
 	got=$(docker image inspect -f '{{index .Config.Labels "bluegreen-test.inputs"}}' "$1" 2>/dev/null) ||
 		return 1
-	[ "$got" = "$inputs" ]
+	[ "$got" = "$2" ]
 }
 
-if ! have bluegreen-test/wordpress:v1 || ! have bluegreen-test/wordpress:v2; then
+if ! have bluegreen-test/wordpress:v1 "$wp_inputs" || ! have bluegreen-test/wordpress:v2 "$wp_inputs"; then
 	start=$(date +%s)
 	mmdebstrap --variant=essential --quiet \
 		--include=wordpress,wordpress-theme-twentytwentythree,apache2,libapache2-mod-php,php-mysql \
@@ -56,19 +61,20 @@ if ! have bluegreen-test/wordpress:v1 || ! have bluegreen-test/wordpress:v2; the
 	}
 	for rev in v1 v2; do
 		docker import -c 'ENTRYPOINT ["/usr/local/sbin/bg-wordpress-start"]' -c 'CMD []' \
-			-c 'EXPOSE 80' -c "ENV BG_WP_REVISION=$rev" -c "$label" \
+			-c 'EXPOSE 80' -c "ENV BG_WP_REVISION=$rev" -c "LABEL bluegreen-test.inputs=$wp_inputs" \
 			"$work/wordpress.tar" "bluegreen-test/wordpress:$rev" >/dev/null
 	done
 	rm -f "$work/wordpress.tar"
 	echo "bluegreen-test/wordpress:v1 v2 built in $(($(date +%s) - start)) s"
 fi
 
-if ! have bluegreen-test/wp-mariadb:v1; then
+if ! have bluegreen-test/wp-mariadb:v1 "$db_inputs"; then
 	sh "$here/../mariadb/build-mariadb.sh" "$work"
 	mkdir -p "$work/wpdb"
 	cp "$here/bg-wp-db-start" "$work/wpdb/"
 	printf '%s\n' 'FROM bluegreen-test/mariadb:v1' 'COPY bg-wp-db-start /usr/local/sbin/' \
-		'ENTRYPOINT ["/usr/local/sbin/bg-wp-db-start"]' 'CMD []' "$label" >"$work/wpdb/Dockerfile"
+		'ENTRYPOINT ["/usr/local/sbin/bg-wp-db-start"]' 'CMD []' \
+		"LABEL bluegreen-test.inputs=$db_inputs" >"$work/wpdb/Dockerfile"
 	DOCKER_BUILDKIT=0 docker build -q -t bluegreen-test/wp-mariadb:v1 "$work/wpdb" \
 		>/dev/null 2>"$work/wpdb.err" || { cat "$work/wpdb.err" >&2; exit 1; }
 	echo "bluegreen-test/wp-mariadb:v1 built"
