@@ -513,6 +513,7 @@ void cfg__site_release(struct cfg_site *s)
 	bg_strv_release(&s->promotion.trust);
 	free(s->promotion.attestations);
 	cfg__checks_release(s->checks, s->n_checks);
+	cfg__module_site_release(s); /* issue 16 */
 	memset(s, 0, sizeof(*s));
 }
 

@@ -548,7 +548,8 @@ static void validate_map(struct vctx *v, const struct cfg__key *table,
 		return;
 	}
 	for (const struct cfg__key *k = table; k->name; k++) {
-		if ((k->flags & F_REQUIRED) && key_allowed(v, k) && !cfg__map_pair(map, k->name)) {
+		if ((k->flags & F_REQUIRED) && key_allowed(v, k) && !cfg__map_pair(map, k->name) &&
+				!((k->flags & F_UNLESS_KIND) && cfg__map_pair(map, "kind"))) {
 			char *path = path_join(prefix, k->name);
 			bg_diag_error(v->d, &map->loc, "missing required key '%s'", path);
 			free(path);

@@ -227,6 +227,7 @@ enum cfg__kflags {
 	F_NOECHO = 1 << 5,      /* never quote the value in a message */
 	F_ENUM_STR = 1 << 6,    /* K_ENUM stored as a string */
 	F_NUMBER_OK = 1 << 7,   /* K_STR: a YAML number is taken as written (cpus: 1.5) */
+	F_UNLESS_KIND = 1 << 8, /* F_REQUIRED, unless the mapping has `kind:` (a module fills it) */
 };
 
 struct cfg__key {
@@ -342,5 +343,33 @@ void cfg__checks_release(struct cfg_check *c, size_t n);
 /* Validators shared by the schema table and cfg.c. */
 bool cfg__hostname_valid(const char *s);
 bool cfg__env_key_valid(const char *s);
+
+/*
+ * ---- modules (cfg-module.c, issue 16): a site of a module's kind is
+ * expanded from modules/NAME/module.conf before its file is checked.
+ */
+struct cfg__modctx {
+	struct cfg__arena *arena;
+	struct cfg__pool *pool;
+	struct bg_diag *d;
+	const struct bg_strv *global_modules; /* effective global modules */
+	const struct cfg__node *defaults;     /* merged site_defaults, or NULL */
+	const char *state_dir;                /* where generated secrets are kept */
+	struct cfg__node *manifest;           /* loaded once */
+	bool manifest_tried;
+};
+/*
+ * When *root (a site file's tree) has `kind: K`: a located error when no
+ * built module has kind K or its module is not enabled; else *root becomes
+ * the module's expansion with the site file laid over it. site: the name
+ * from the file name (NULL for site.conf: its `site:` value).
+ */
+void cfg__module_expand(struct cfg__modctx *m, const char *site, struct cfg__node **root);
+bool cfg__module_is_built(const char *name);
+/* Where modules/NAME/module.conf are read from (env, source tree, datadir). */
+const char *cfg__modules_dir(void);
+bool cfg__site_kind_valid(const char *s);
+extern const struct cfg__key cfg__wordpress_keys[];
+void cfg__module_site_release(struct cfg_site *s);
 
 #endif /* BG_CONTROLLER_CFG_INT_H */

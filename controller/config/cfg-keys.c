@@ -835,7 +835,8 @@ static const struct cfg__key site_keys[] = {
 	{.name = "preview", .type = K_STR, .flags = F_NO_DEFAULTS, .off = S(preview),
 		.check = cfg__hostname_valid, .expect = HOSTNAME_EXPECT,
 		.doc = "host name routed to the candidate colour"},
-	{.name = "image", .type = K_STR, .flags = F_REQUIRED | F_NO_DEFAULTS, .off = S(image),
+	{.name = "image", .type = K_STR, .flags = F_REQUIRED | F_NO_DEFAULTS | F_UNLESS_KIND,
+		.off = S(image),
 		.check = image_valid, .expect = IMAGE_EXPECT, .doc = "docker image of the site"},
 	{.name = "port", .type = K_INT, .off = S(port), .min = 1, .max = 65535,
 		.doc = "port the container listens on; required (here or in site_defaults)"},
@@ -891,6 +892,12 @@ static const struct cfg__key site_keys[] = {
 	{.name = "checks", .type = K_CHECKS, .off = S(checks), .off2 = S(n_checks),
 		.sub = cfg__check_keys,
 		.doc = "release checks the gate runs on a candidate before the switch (issue 14)"},
+	/* issue 16: modules (cfg-module.c) */
+	{.name = "kind", .type = K_STR, .flags = F_NO_DEFAULTS, .off = S(kind),
+		.check = cfg__site_kind_valid, .expect = "a site kind such as wordpress",
+		.doc = "a module's site kind: the module expands the site (docs/modules.md)"},
+	{.name = "wordpress", .type = K_MAP, .sub = cfg__wordpress_keys,
+		.doc = "kind wordpress: version and images (docs/modules.md)"},
 	{0},
 };
 

@@ -42,9 +42,9 @@ bool cfg_module_known(const char *name)
 
 bool cfg_module_built(const char *name)
 {
-	/* Nothing yet: docs/adr/0003-modules-not-built.md. */
-	(void)name;
-	return false;
+	/* The ones with a module.conf and an expansion (cfg-module.c); the
+	 * others are accepted with a warning (docs/adr/0003-modules-not-built.md). */
+	return cfg__module_is_built(name);
 }
 
 const char *cfg_install_mode_name(enum cfg_install_mode m)
@@ -246,6 +246,8 @@ struct loader {
 	struct cfg__arena *arena;
 	struct bg_diag *d;
 	struct cfg__envfiles ef; /* env_file reading (cfg-env.c) */
+	struct cfg__modctx mod;  /* issue 16: module kinds expanded (cfg-module.c) */
+	const char *site_name;   /* the site file being loaded (NULL: site.conf) */
 };
 
 static void file_error(struct loader *l, const char *display, const char *fmt, ...)
@@ -293,6 +295,9 @@ static struct cfg__node *load_file(struct loader *l, const char *dir, const char
 		return NULL;
 	}
 	if (cfg__parse(l->arena, file, data, len, &root, l->d) == 0) {
+		if (kind == CFG__SITE && root && root->kind == CFG__MAP) {
+			cfg__module_expand(&l->mod, l->site_name, &root);
+		}
 		cfg__validate(kind, root, &loc, l->d);
 	} else {
 		root = NULL;
@@ -544,7 +549,9 @@ static void load_sites_dir(struct loader *l, const char *sdir, struct site_src *
 					"'-' (at most 40)", q);
 			free(q);
 		}
+		l->site_name = s->ok_name ? name : NULL;
 		s->root = load_file(l, l->c->dir, display, display, CFG__SITE, &found);
+		l->site_name = NULL;
 		if (!found) {
 			file_error(l, display, "cannot read '%s/%s'", l->c->dir, display);
 		}
@@ -844,7 +851,8 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 			site->name = bg_xstrdup("site");
 		}
 		site->path = bg_xstrdup(s->display);
-		if (!cfg__map_get(merged, "port")) {
+		/* A site of a kind that was not expanded has its error at `kind:`. */
+		if (!cfg__map_get(merged, "port") && !cfg__map_get(merged, "kind")) {
 			bg_diag_error(l->d, &s->root->loc, "missing required key 'port' (set it in "
 					"%s or in site_defaults)", s->display);
 		}
@@ -931,6 +939,8 @@ int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *
 	struct cfg__node *gdef = cfg__map_get(is_map(groot) ? groot : NULL, "site_defaults");
 	struct cfg__node *defaults = merge(l.arena, is_map(pdef) ? pdef : NULL,
 			is_map(gdef) ? gdef : NULL, true);
+	l.mod = (struct cfg__modctx){.arena = l.arena, .pool = pool, .d = &ld,
+		.global_modules = &c->g.modules, .defaults = defaults, .state_dir = c->g.state_dir};
 	load_sites(&l, defaults);
 
 out:

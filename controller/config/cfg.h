@@ -270,6 +270,13 @@ struct cfg_site {
 	struct cfg_promotion promotion; /* issue 14 */
 	struct cfg_check *checks;       /* issue 14: sorted by name */
 	size_t n_checks;
+	/* issue 16: the module kind the site was expanded from (NULL: none) and
+	 * its module's own key, as written (the expansion already applied them). */
+	char *kind;
+	struct cfg_wordpress {
+		char *version, *image, *db_image;
+		char *plugins; /* none (default), standard, landing */
+	} wordpress;
 };
 
 struct cfg_traefik {

@@ -211,10 +211,11 @@ static void test_layering(void **state)
 			"built yet in bluegreen 0.1.0: it is accepted but has no effect\n");
 	th_assert_contains(l.text, "global.conf:3:23: warning: module 'wp-plugins-standard' is "
 			"not built yet");
-	th_assert_contains(l.text, "sites/shop.conf:9:11: warning: module 'wordpress' is not built yet");
+	/* wordpress is built (issue 16): enabled without a warning */
+	th_assert_not_contains(l.text, "module 'wordpress' is not built yet");
 	th_assert_not_contains(l.text, "profiles/agency.conf:2:20");
 	assert_int_equal(l.d.n_errors, 0);
-	assert_int_equal(th_count(l.text, "\n"), 3);
+	assert_int_equal(th_count(l.text, "\n"), 2);
 	loaded_release(&l);
 	th_rm_rf(dir);
 	free(dir);
@@ -428,7 +429,12 @@ static void test_explain(void **state)
 		"sites.shop.resources.pids = 0    # default\n"
 		"sites.shop.promotion.require = none    # default\n"
 		"sites.shop.promotion.trust = []    # default\n"
-		"sites.shop.promotion.attestations = null    # default\n";
+		"sites.shop.promotion.attestations = null    # default\n"
+		"sites.shop.kind = null    # default\n"
+		"sites.shop.wordpress.version = null    # default\n"
+		"sites.shop.wordpress.image = null    # default\n"
+		"sites.shop.wordpress.db_image = null    # default\n"
+		"sites.shop.wordpress.plugins = none    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");
