@@ -298,6 +298,12 @@ struct cfg_alert {
 	struct bg_loc loc;
 };
 
+/* docker.mode (issue 17): one Docker engine, or a Swarm cluster it manages. */
+enum cfg_docker_mode {
+	CFG_DOCKER_ENGINE = 0, /* containers on this engine (default) */
+	CFG_DOCKER_SWARM,      /* a Swarm service per colour (controller/runtime/swarm) */
+};
+
 struct cfg_global {
 	enum cfg_install_mode install_mode;
 	struct bg_loc install_mode_loc;
@@ -320,6 +326,9 @@ struct cfg_global {
 	struct bg_strv redact;   /* env key globs, case-insensitive; defaults: cfg-keys.c cfg__def_redact */
 	struct cfg_alert *alerts; /* issue 14: sorted by name */
 	size_t n_alerts;
+	/* issue 17: which runtime rt_open builds (docker.mode); only
+	 * controller/runtime/rt.c reads it. */
+	enum cfg_docker_mode docker_mode;
 };
 
 struct cfg_prov; /* provenance table, opaque */
