@@ -10,19 +10,30 @@
 
 #include <ctype.h>
 
+/* Does name[0..len) end in "-blue" or "-green"? */
+static bool colour_suffix(const char *name, size_t len)
+{
+	return (len > 5 && strncmp(name + len - 5, "-blue", 5) == 0) ||
+			(len > 6 && strncmp(name + len - 6, "-green", 6) == 0);
+}
+
 void sw_name_split(const char *name, char **svc, unsigned *slot)
 {
 	const char *dash = strrchr(name, '-');
 	*slot = 0;
-	if (dash && dash[1] && dash - name >= 1) {
+	/* Replica 1 is SITE-COLOUR itself (des_colour_container_name). */
+	if (colour_suffix(name, strlen(name))) {
+		*slot = 1;
+		*svc = bg_xstrdup(name);
+		return;
+	}
+	if (dash && dash[1] && dash > name) {
 		char *end = NULL;
 		unsigned long n = strtoul(dash + 1, &end, 10);
-		/* Only SITE-blue-N and SITE-green-N are replicas: a service may end in digits. */
 		size_t plen = (size_t)(dash - name);
-		bool colour = (plen > 5 && strncmp(dash - 5, "-blue", 5) == 0) ||
-				(plen > 6 && strncmp(dash - 6, "-green", 6) == 0);
-		if (colour && end && !*end && isdigit((unsigned char)dash[1]) && n >= 1 &&
-				n <= 1000) {
+		/* Only SITE-blue-N and SITE-green-N are replicas: a service may end in digits. */
+		if (colour_suffix(name, plen) && end && !*end && isdigit((unsigned char)dash[1]) &&
+				n >= 2 && n <= 1000) {
 			*slot = (unsigned)n;
 			*svc = bg_xstrndup(name, plen);
 			return;
@@ -159,7 +170,7 @@ static void present_slot(struct json_object *spec, struct json_object *t, const 
 	struct obs_container *c = obs_container_add(o);
 	char buf[32];
 
-	c->name = slot ? bg_xasprintf("%s-%u", name, slot) : bg_xstrdup(name);
+	c->name = slot > 1 ? bg_xasprintf("%s-%u", name, slot) : bg_xstrdup(name);
 	c->id = bg_xasprintf("%s.%u", svc_id, slot);
 	const char *img = dk__jstr(cspec, "Image");
 	const char *at = img ? strstr(img, "@sha256:") : NULL;

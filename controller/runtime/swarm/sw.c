@@ -117,15 +117,41 @@ static unsigned svc_slots(struct json_object *svc)
 	return v ? (unsigned)strtoul(v, NULL, 10) : 1;
 }
 
-/* POST /services/ID/update with the (changed) spec of svc. */
+/*
+ * POST /services/ID/update with the (changed) spec of svc. Swarm's own
+ * allocator bumps a new service's version right after its create (its
+ * endpoint): "update out of sequence" is then retried at the version it
+ * has now, with our spec (only the converger, under its lock, changes it).
+ */
 static int svc_update(struct rt_swarm *s, struct json_object *svc, struct bg_diag *d)
 {
 	char *e = esc(dk__jstr(svc, "ID"));
-	char *path = bg_xasprintf("/services/%s/update?version=%" PRId64, e, svc_version(svc));
-	int err = dk_request(s->dk, "POST", path,
-			json_object_to_json_string_ext(svc_spec(svc), JSON_C_TO_STRING_PLAIN), NULL,
-			NULL, d);
-	free(path);
+	int64_t version = svc_version(svc);
+	int err = 0;
+	for (int tries = 0; tries < 10; tries++) {
+		struct bg_diag dd;
+		bg_diag_init(&dd);
+		char *path = bg_xasprintf("/services/%s/update?version=%" PRId64, e, version);
+		err = dk_request(s->dk, "POST", path,
+				json_object_to_json_string_ext(svc_spec(svc), JSON_C_TO_STRING_PLAIN),
+				NULL, NULL, &dd);
+		free(path);
+		bool again = err && dd.n && strstr(dd.items[dd.n - 1].msg, "out of sequence");
+		struct json_object *now = NULL;
+		if (again) {
+			path = bg_xasprintf("/services/%s", e);
+			again = dk_request(s->dk, "GET", path, NULL, NULL, &now, NULL) == 0;
+			version = svc_version(now);
+			json_object_put(now);
+			free(path);
+		}
+		if (!again) {
+			bg_diag_merge(d, &dd);
+			bg_diag_release(&dd);
+			break;
+		}
+		bg_diag_release(&dd);
+	}
 	free(e);
 	return err;
 }
@@ -615,11 +641,21 @@ static int sw_network_connect(struct rt *rt, const char *network, const char *id
 		nets = json_object_new_array();
 		json_object_object_add(tt, "Networks", nets);
 	}
+	/* Swarm keeps the network's id as the target, whatever was sent. */
+	char *e = esc(network), *path = bg_xasprintf("/networks/%s", e);
+	struct json_object *nj = NULL;
+	dk_request(s->dk, "GET", path, NULL, NULL, &nj, NULL);
+	const char *nid = dk__jstr(nj, "Id");
+	bool joined = false;
 	for (size_t i = 0; i < json_object_array_length(nets); i++) {
 		const char *t = dk__jstr(json_object_array_get_idx(nets, i), "Target");
-		if (t && strcmp(t, network) == 0) {
-			goto out; /* already connected */
-		}
+		joined |= t && (strcmp(t, network) == 0 || (nid && strcmp(t, nid) == 0));
+	}
+	json_object_put(nj);
+	free(path);
+	free(e);
+	if (joined) {
+		goto out; /* already connected */
 	}
 	if (svc_replicas(svc) > 0) {
 		dk__error(d, "swarm: %s runs already; joining %s would replace its tasks", id,
