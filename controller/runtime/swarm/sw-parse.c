@@ -175,9 +175,12 @@ static void present_slot(struct json_object *spec, struct json_object *t, const 
 	const char *img = dk__jstr(cspec, "Image");
 	const char *at = img ? strstr(img, "@sha256:") : NULL;
 	c->image = at ? bg_xstrndup(img, (size_t)(at - img)) : bg_xstrdup(img ? img : "");
-	json_object_object_foreach(labels, k, v) {
-		if (json_object_is_type(v, json_type_string) && strcmp(k, BG_LABEL_HOSTPORT) != 0) {
-			obs_labels_set(&c->labels, k, json_object_get_string(v));
+	if (labels) { /* json-c's foreach does not take NULL */
+		json_object_object_foreach(labels, k, v) {
+			if (json_object_is_type(v, json_type_string) &&
+					strcmp(k, BG_LABEL_HOSTPORT) != 0) {
+				obs_labels_set(&c->labels, k, json_object_get_string(v));
+			}
 		}
 	}
 	if (slot) {
