@@ -262,7 +262,9 @@ static void test_swarm_story(void **state)
 	/* Rollback under load: a flip back, neither service updated. */
 	char *vb = svc_version(&e, "blue"), *vg = svc_version(&e, "green");
 	w = load_start(&e, out);
-	assert_int_equal(e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL), 0);
+	if (e2e_bg(&e, &r, "rollback", e.site, "--yes", NULL) != 0) {
+		fail_msg("rollback on the swarm:\n%s\n%s", r.out, r.err);
+	}
 	th_run_release(&r);
 	assert_true(th_running(w, NULL));
 	load_stop_check(w, out, "rollback");
