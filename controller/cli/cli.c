@@ -150,7 +150,7 @@ int cli_env_observe(struct cli *cli, struct cli_env *env)
 	int err;
 
 	if (!env->rt) {
-		err = rt_docker_create(&env->rt, env->cfg->g.docker_socket);
+		err = rt_open(&env->rt, &env->cfg->g);
 		if (err) {
 			fprintf(cli->err, "bluegreen: error: docker client: %s\n", bg_strerror(err));
 			return BG_EXIT_ERROR;
@@ -352,7 +352,7 @@ int cli_converge(struct cli *cli, struct cli_env *env, const struct apply_opts *
 		fprintf(cli->err, "bluegreen: warning: %s", report);
 		free(report);
 	}
-	err = rt_docker_create(&env->rt, env->cfg->g.docker_socket);
+	err = rt_open(&env->rt, &env->cfg->g);
 	if (err) {
 		lock_release(lk);
 		fprintf(cli->err, "bluegreen: error: docker client: %s\n", bg_strerror(err));

@@ -558,11 +558,18 @@ static const char *const def_preview_allow[] = {"127.0.0.1/32", "::1/128", NULL}
 #define S(field) offsetof(struct cfg_site, field)
 #define V(field) offsetof(struct cfg_service, field)
 
+static const char *const docker_modes[] = {"engine", "swarm", NULL}; /* issue 17 */
+
 static const struct cfg__key docker_keys[] = {
 	{.name = "socket", .type = K_STR, .off = G(docker_socket),
 		.def = "/var/run/docker.sock", .check = abs_path_valid,
 		.expect = "an absolute path such as /var/run/docker.sock",
 		.doc = "Docker Engine API socket"},
+	/* issue 17 */
+	{.name = "mode", .type = K_ENUM, .off = G(docker_mode), .defs = docker_modes,
+		.def = "engine",
+		.doc = "engine (containers on this engine) or swarm (each colour a Swarm "
+		       "service with its replicas as tasks; the engine must be a swarm manager)"},
 	{0},
 };
 

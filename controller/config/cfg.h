@@ -376,6 +376,12 @@ struct cfg_cockpit {
 	struct bg_strv trusted_proxies; /* CIDRs whose X-Forwarded-* are believed; empty: none */
 };
 
+/* docker.mode (issue 17): one Docker engine, or a Swarm cluster it manages. */
+enum cfg_docker_mode {
+	CFG_DOCKER_ENGINE = 0, /* containers on this engine (default) */
+	CFG_DOCKER_SWARM,      /* a Swarm service per colour (controller/runtime/swarm) */
+};
+
 struct cfg_global {
 	enum cfg_install_mode install_mode;
 	struct bg_loc install_mode_loc;
@@ -399,6 +405,9 @@ struct cfg_global {
 	struct cfg_alert *alerts; /* issue 14: sorted by name */
 	size_t n_alerts;
 	struct cfg_cockpit cockpit; /* issue 15 */
+	/* issue 17: which runtime rt_open builds (docker.mode); only
+	 * controller/runtime/rt.c reads it. */
+	enum cfg_docker_mode docker_mode;
 };
 
 struct cfg_prov; /* provenance table, opaque */

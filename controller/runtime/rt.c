@@ -10,6 +10,8 @@
 #include "dk-exec-rt.h"
 #include "dk-digest-rt.h"
 #include "dk-logs.h"
+#include "cfg.h"
+#include "sw.h"
 
 /* ---- the Docker runtime ---- */
 
@@ -488,4 +490,13 @@ int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_dia
 int rt_image_digests(struct rt *rt, const char *ref, struct bg_strv *out, struct bg_diag *d)
 {
 	return RT_CALL(rt, image_digests, rt, ref, out, d);
+}
+
+/* docker.mode (issue 17): the one place that chooses the runtime. */
+int rt_open(struct rt **out, const struct cfg_global *g)
+{
+	if (g->docker_mode == CFG_DOCKER_SWARM) {
+		return rt_swarm_create(out, g->docker_socket);
+	}
+	return rt_docker_create(out, g->docker_socket);
 }

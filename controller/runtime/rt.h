@@ -225,4 +225,12 @@ int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_dia
 int rt_image_digests(struct rt *rt, const char *ref, struct bg_strv *out,
 		struct bg_diag *d);
 
+/*
+ * The runtime docker.mode names (issue 17): the engine at docker.socket
+ * (rt_docker_create), or the Swarm it manages (rt_swarm_create, sw.h).
+ * The one place that asks which runtime runs.
+ */
+struct cfg_global;
+int rt_open(struct rt **out, const struct cfg_global *g);
+
 #endif /* BG_CONTROLLER_RT_H */

@@ -332,6 +332,7 @@ static void test_explain(void **state)
 		"state_dir = /var/lib/bluegreen    # default\n"
 		"secrets_dir = null    # default\n"
 		"docker.socket = /var/run/docker.sock    # default\n"
+		"docker.mode = engine    # default\n"
 		"edge.kind = nginx    # global.conf:4\n"
 		"edge.network = bluegreen-edge    # default\n"
 		"edge.traefik.dynamic_dir = null    # default\n"

@@ -1,0 +1,53 @@
+/*
+ * sw: the Docker Swarm runtime (issue 17, docs/swarm.md): a second
+ * implementation of struct rt_impl over the same Engine API socket, for an
+ * engine that is a swarm manager. Each colour of a site is one replicated
+ * Swarm service (SITE-blue, SITE-green); a backing service is a service of
+ * its container's name. Its tasks are presented to the planner as the
+ * containers it already knows (SITE-blue-1, -2, ...): rt_observe fills
+ * struct obs with one obs_container per slot, and create/start/stop/remove
+ * of a replica become the service's create, scale and remove. Nothing
+ * above controller/runtime/ knows which runtime runs; rt_open (rt.c)
+ * chooses it from docker.mode.
+ */
+#ifndef BG_CONTROLLER_SW_H
+#define BG_CONTROLLER_SW_H
+
+#include "rt.h"
+
+/* The swarm runtime on the manager engine at socket_path (NULL: the
+ * default socket). No I/O until the first call. */
+int rt_swarm_create(struct rt **out, const char *socket_path);
+
+/* ---- pure parts (sw-parse.c), shared with the unit test ---- */
+
+/* The label a presented task gets with its node's hostname (runtime-owned:
+ * nothing writes it on a Docker object). */
+#define SW_LABEL_NODE "io.bluegreen.node"
+/* The task's container id (on its node), for the calls that need it. */
+#define SW_LABEL_CONTAINER "io.bluegreen.swarm.container"
+/* How many replica slots of a service were created (the planner's
+ * "replica N exists, stopped" when N > Replicas). */
+#define SW_LABEL_SLOTS "io.bluegreen.swarm.slots"
+
+/*
+ * The service name and slot behind a presented container name: a colour
+ * replica "SITE-COLOUR-N" is service "SITE-COLOUR" slot N (*svc a new
+ * string); anything else is *slot 0 and the whole name. Never fails.
+ */
+void sw_name_split(const char *name, char **svc, unsigned *slot);
+
+/*
+ * Append the presented containers of one managed service (GET
+ * /services/ID, borrowed) and of its tasks (GET /tasks, an array,
+ * borrowed; tasks of other services are skipped) to o. nodes (GET /nodes,
+ * borrowed, may be NULL) names each task's node. BG_EPARSE when the service
+ * document is not one.
+ */
+int sw_parse_service(struct json_object *svc, struct json_object *tasks,
+		struct json_object *nodes, struct obs *o, struct bg_diag *d);
+
+/* Swarm's task state ("running", "failed", ...) as a container state. */
+enum obs_cstate sw_task_cstate(const char *state);
+
+#endif /* BG_CONTROLLER_SW_H */

@@ -1,0 +1,152 @@
+/*
+ * t-sw-parse: how the Swarm runtime presents a service and its tasks as
+ * the containers the planner knows (sw-parse.c, ADR "Swarm first"): the
+ * replica names (SITE-blue, SITE-blue-2, ...) and their split back into
+ * service and slot, the newest task that is meant to run standing for
+ * its slot, the task's host port and node as labels, the slots above the
+ * service's replicas as stopped containers, a backing service under its
+ * own name, and a document that is not a service refused.
+ */
+#include "bg.h"
+#include "sw.h"
+#include "dk-json.h"
+#include "th.h"
+
+static struct json_object *J(const char *s)
+{
+	struct json_object *j = NULL;
+	assert_int_equal(dk__json_parse(s, strlen(s), &j), 0);
+	return j;
+}
+
+static void split_is(const char *name, const char *svc, unsigned slot)
+{
+	char *got = NULL;
+	unsigned n = 99;
+	sw_name_split(name, &got, &n);
+	assert_string_equal(got, svc);
+	assert_int_equal(n, slot);
+	free(got);
+}
+
+static void test_name_split(void **state)
+{
+	(void)state;
+	split_is("shop-blue", "shop-blue", 1);
+	split_is("shop-blue-2", "shop-blue", 2);
+	split_is("shop-green-10", "shop-green", 10);
+	split_is("my-shop-green-3", "my-shop-green", 3);
+	split_is("shop-db", "shop-db", 0);
+	split_is("shop-db-2", "shop-db-2", 0);
+	split_is("shop-blue-x", "shop-blue-x", 0);
+	split_is("shop-blue-1", "shop-blue-1", 0); /* replica 1 has no suffix */
+}
+
+static const char *const SVC = "{\"ID\": \"svc1\", \"Version\": {\"Index\": 7}, \"Spec\": {"
+	"\"Name\": \"shop-blue\", \"Labels\": {\"io.bluegreen.managed\": \"true\", "
+	"\"io.bluegreen.swarm.slots\": \"3\", \"io.bluegreen.role\": \"colour\"}, "
+	"\"TaskTemplate\": {\"ContainerSpec\": {\"Image\": \"web:v1@sha256:abc\", \"Labels\": {"
+	"\"io.bluegreen.managed\": \"true\", \"io.bluegreen.site\": \"shop\", "
+	"\"io.bluegreen.role\": \"colour\", \"io.bluegreen.colour\": \"blue\", "
+	"\"io.bluegreen.version\": \"4\", \"io.bluegreen.hostport\": \"20001\"}}}, "
+	"\"Mode\": {\"Replicated\": {\"Replicas\": 2}}}}";
+
+#define TASK(id, slot, idx, want, state, port, extra)                                   \
+	"{\"ID\": \"" id "\", \"ServiceID\": \"svc1\", \"Slot\": " #slot ", \"NodeID\": \"n1\", " \
+	"\"Version\": {\"Index\": " #idx "}, \"DesiredState\": \"" want "\", \"Status\": {"     \
+	"\"State\": \"" state "\", \"ContainerStatus\": {\"ContainerID\": \"c" id "\", "          \
+	"\"ExitCode\": 0}, \"PortStatus\": {\"Ports\": [{\"PublishedPort\": " #port "}]}}" extra "}"
+
+static void test_present_service(void **state)
+{
+	(void)state;
+	struct json_object *svc = J(SVC);
+	struct json_object *tasks = J("["
+		TASK("t1", 1, 10, "running", "running", 30001,
+			", \"NetworksAttachments\": [{\"Network\": {\"Spec\": {\"Name\": \"shop-net\"}},"
+			" \"Addresses\": [\"10.0.1.5/24\"]}, {\"Network\": {\"Spec\": {\"Name\": "
+			"\"ingress\"}}, \"Addresses\": [\"10.0.0.9/24\"]}]") ","
+		TASK("t2old", 2, 11, "shutdown", "failed", 30002, "") ","
+		TASK("t2", 2, 12, "running", "running", 30003, "") ","
+		"{\"ID\": \"other\", \"ServiceID\": \"svc9\", \"Slot\": 1}]");
+	struct json_object *nodes = J("[{\"ID\": \"n1\", \"Description\": {\"Hostname\": "
+			"\"node-a\"}}]");
+	struct obs o;
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(svc, tasks, nodes, &o, NULL), 0);
+	assert_int_equal(o.n_containers, 3);
+
+	const struct obs_container *c = &o.containers[0];
+	assert_string_equal(c->name, "shop-blue");
+	assert_string_equal(c->id, "svc1.1");
+	assert_string_equal(c->image, "web:v1");
+	assert_int_equal(c->state, OBS_CSTATE_RUNNING);
+	assert_int_equal(c->replica, 1);
+	assert_int_equal(c->version, 4);
+	assert_string_equal(c->colour, "blue");
+	assert_string_equal(obs_labels_get(&c->labels, BG_LABEL_HOSTPORT), "30001");
+	assert_string_equal(obs_labels_get(&c->labels, SW_LABEL_NODE), "node-a");
+	assert_string_equal(obs_labels_get(&c->labels, SW_LABEL_CONTAINER), "ct1");
+	assert_int_equal(c->n_nets, 1); /* not the ingress network */
+	assert_string_equal(obs_container_ip(c, "shop-net"), "10.0.1.5");
+
+	c = &o.containers[1]; /* the newest task meant to run, not the failed one */
+	assert_string_equal(c->name, "shop-blue-2");
+	assert_int_equal(c->replica, 2);
+	assert_string_equal(obs_labels_get(&c->labels, BG_LABEL_HOSTPORT), "30003");
+
+	c = &o.containers[2]; /* slot 3 > replicas 2: a stopped replica, no port */
+	assert_string_equal(c->name, "shop-blue-3");
+	assert_int_equal(c->state, OBS_CSTATE_EXITED);
+	assert_null(obs_labels_get(&c->labels, BG_LABEL_HOSTPORT));
+	assert_null(obs_labels_get(&c->labels, SW_LABEL_NODE));
+	obs_release(&o);
+	json_object_put(svc);
+	json_object_put(tasks);
+	json_object_put(nodes);
+}
+
+static void test_backing_service_and_states(void **state)
+{
+	(void)state;
+	struct json_object *svc = J("{\"ID\": \"s2\", \"Spec\": {\"Name\": \"shop-db\", "
+			"\"Labels\": {\"io.bluegreen.managed\": \"true\", \"io.bluegreen.role\": "
+			"\"service\"}, \"TaskTemplate\": {\"ContainerSpec\": {\"Image\": \"db:1\"}}, "
+			"\"Mode\": {\"Replicated\": {\"Replicas\": 0}}}}");
+	struct obs o;
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(svc, NULL, NULL, &o, NULL), 0);
+	assert_int_equal(o.n_containers, 1);
+	assert_string_equal(o.containers[0].name, "shop-db");
+	assert_int_equal(o.containers[0].state, OBS_CSTATE_EXITED); /* scaled to 0: stopped */
+	obs_release(&o);
+	json_object_put(svc);
+
+	assert_int_equal(sw_task_cstate("running"), OBS_CSTATE_RUNNING);
+	assert_int_equal(sw_task_cstate("starting"), OBS_CSTATE_CREATED);
+	assert_int_equal(sw_task_cstate("preparing"), OBS_CSTATE_CREATED);
+	assert_int_equal(sw_task_cstate("failed"), OBS_CSTATE_EXITED);
+	assert_int_equal(sw_task_cstate("shutdown"), OBS_CSTATE_EXITED);
+	assert_int_equal(sw_task_cstate(NULL), OBS_CSTATE_UNKNOWN);
+
+	struct bg_diag d;
+	bg_diag_init(&d);
+	struct json_object *bad = J("{\"ID\": \"x\", \"Spec\": {\"Name\": \"n\"}}");
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(bad, NULL, NULL, &o, &d), BG_EPARSE);
+	assert_int_equal(o.n_containers, 0);
+	assert_true(d.n > 0);
+	obs_release(&o);
+	bg_diag_release(&d);
+	json_object_put(bad);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_split),
+		cmocka_unit_test(test_present_service),
+		cmocka_unit_test(test_backing_service_and_states),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
