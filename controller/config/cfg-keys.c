@@ -850,7 +850,7 @@ static const struct cfg__key verify_keys[] = {
 	{.name = "min_requests", .type = K_INT, .off = S(verify.min_requests), .def = "5",
 		.min = 1, .max = 100000,
 		.doc = "samples needed before the error rate can fail the window early"},
-	{.name = "latency_slack", .type = K_DURATION, .off = S(verify.slack_ms), .def = "5ms",
+	{.name = "latency_slack", .type = K_DURATION, .off = S(verify.slack_ms), .def = "20ms",
 		.doc = "a p95 degradation also needs this many milliseconds (timer noise)"},
 	{0},
 };

@@ -196,7 +196,7 @@ struct cfg_verify {
 	uint64_t timeout_ms;     /* one request, default 2s */
 	unsigned error_rate;     /* percent of failed samples allowed, default 10 */
 	unsigned min_requests;   /* samples before an early verdict, default 5 */
-	uint64_t slack_ms;       /* p95 must also be this much slower, default 5ms */
+	uint64_t slack_ms;       /* p95 must also be this much slower, default 20ms */
 };
 
 struct cfg_site {

@@ -128,7 +128,6 @@ struct window {
 	char *live_spec;     /* the live revision's spec hash, from its containers */
 	/* Copies the thread reads. */
 	struct cfg_verify rules;
-	enum cfg_verify_failure on_failure;
 	char *edge_base;     /* NULL: the edge cannot be asked (sampled directly) */
 	char *host, *path;
 	struct bg_strv live_urls, prev_urls;
@@ -170,6 +169,7 @@ struct verify {
 	struct window *windows;   /* running or done, not yet handled */
 	struct bg_strv handled;   /* "SITE #SEQ": switches with a window already */
 	struct revert *reverts;   /* queued auto-reverts, until their apply ends */
+	atomic_int stopping;      /* verify_stop began: the async handle is going */
 };
 
 static void series_add(struct series *s, bool error, uint64_t ms, bool answered,
@@ -310,7 +310,8 @@ static void *window_thread(void *arg)
 	pthread_mutex_lock(&w->mu);
 	w->done = true;
 	pthread_mutex_unlock(&w->mu);
-	if (!atomic_load(&w->stop)) {
+	/* Also when superseded, so the loop joins it; verify_stop joins the rest itself. */
+	if (!atomic_load(&w->v->stopping)) {
 		uv_async_send(&w->v->async);
 	}
 	return NULL;
@@ -492,6 +493,21 @@ static void window_start(struct verify *v, const struct cfg *cfg, const struct c
 			w->edge_base ? w->edge_base : "the live containers directly");
 }
 
+/* Ask the running windows of site to end: a newer switch replaced what they watch. */
+static void supersede(struct verify *v, const char *site)
+{
+	pthread_mutex_lock(&v->mu);
+	for (struct window *w = v->windows; w; w = w->next) {
+		if (strcmp(w->site, site) == 0) {
+			pthread_mutex_lock(&w->mu);
+			atomic_store(&w->stop, 1);
+			pthread_cond_signal(&w->cv);
+			pthread_mutex_unlock(&w->mu);
+		}
+	}
+	pthread_mutex_unlock(&v->mu);
+}
+
 void verify_scan(struct verify *v, const struct cfg *cfg, const struct obs *view)
 {
 	if (!v || !cfg) {
@@ -511,6 +527,7 @@ void verify_scan(struct verify *v, const struct cfg *cfg, const struct obs *view
 		if (left <= 0) {
 			continue; /* its window is over (the daemon was not running then) */
 		}
+		supersede(v, cs->name);
 		window_start(v, cfg, cs, view, &ls, left);
 	}
 }
@@ -615,7 +632,7 @@ static void window_failed(struct verify *v, const struct cfg *cfg, const struct 
 	watch__complain(v->pr, "warning", "verify: %s: %s", w->site, evidence);
 	alert_emit(cfg, CFG_ALERT_VERIFY_FAILED, w->site, details_json(w, evidence), ALERT_ASYNC);
 	char *refusal = NULL;
-	if (w->on_failure == CFG_VERIFY_REVERT) {
+	if (w->rules.on_failure == CFG_VERIFY_REVERT) {
 		refusal = revert_refusal(v, cfg, w);
 		if (!refusal) {
 			revert_queue(v, w, evidence);
@@ -640,6 +657,16 @@ static void window_failed(struct verify *v, const struct cfg *cfg, const struct 
 static void window_verdict(struct verify *v, struct window *w)
 {
 	const struct cfg *cfg = *v->cfgp;
+	struct last_switch ls;
+
+	/* A newer switch of the site has a window of its own: this one judges nothing. */
+	last_switch_find(v, w->site, &ls);
+	if (atomic_load(&w->stop) || ls.seq != w->switch_seq) {
+		watch__note(v->pr, "verify: %s: the window of switch #%" PRIu64 " ends without a "
+				"verdict: switch #%" PRIu64 " came after it", w->site, w->switch_seq,
+				ls.seq);
+		return;
+	}
 	char head[96];
 	if (w->prev) {
 		snprintf(head, sizeof(head), "live %s v%u -> %s v%u", w->prev, w->prev_version,
@@ -753,6 +780,7 @@ void verify_stop(struct verify *v)
 	if (!v) {
 		return;
 	}
+	atomic_store(&v->stopping, 1);
 	pthread_mutex_lock(&v->mu);
 	struct window *all = v->windows;
 	v->windows = NULL;

@@ -429,7 +429,7 @@ static void test_explain(void **state)
 		"sites.shop.verify.timeout = 2s    # default\n"
 		"sites.shop.verify.error_rate = 10    # default\n"
 		"sites.shop.verify.min_requests = 5    # default\n"
-		"sites.shop.verify.latency_slack = 5ms    # default\n";
+		"sites.shop.verify.latency_slack = 20ms    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");
