@@ -316,6 +316,11 @@ static void test_alert(void **state)
 	assert_string_equal(live, "green");
 	free(live);
 	struct th_run r;
+	/* --retry keeps v2: a re-check of the live colour instead of the rollback. */
+	assert_int_equal(e2e_bg(&E, &r, "plan", "--retry", E.site, NULL), 2);
+	th_assert_contains(r.out, "keep v2 live (plan --retry)");
+	th_assert_not_contains(r.out, "ROLLS BACK");
+	th_run_release(&r);
 	int rc = e2e_bg(&E, &r, "plan", NULL);
 	assert_int_equal(rc, 2);
 	const char *note = strstr(r.out, "failed its watch window");
