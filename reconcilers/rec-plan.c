@@ -179,6 +179,74 @@ static void site_index_take(struct site_index *ix, const char *site, struct rec_
 	ix->vat = vend;
 }
 
+/*
+ * Issue 14: the colour live now holds the desired revision and that
+ * revision is marked rejected. Only a failed watch window with
+ * `verify.on_failure: alert` does that (controller/daemon/verify.c): a
+ * rollback marks the revision it leaves, and a rejected revision is never
+ * proposed again. The live colour's name, or NULL.
+ */
+static const char *live_rejected(const struct rec_diff_ctx *ctx, const struct des_site *s)
+{
+	if (!s->rejected || ctx->args->kind != PLAN_CONVERGE) {
+		return NULL;
+	}
+	const struct obs_edge *e = obs_edge_find(ctx->obs, s->name);
+	if (!e || !e->live || e->error) {
+		return NULL;
+	}
+	for (size_t k = 0; k < ctx->n_cs; k++) {
+		const struct obs_container *c = ctx->cs[k];
+		if (c->colour && strcmp(c->colour, e->live) == 0 && c->spec &&
+				strcmp(c->spec, s->spec) == 0) {
+			return e->live;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A failed watch window (on_failure: alert): the plan proposes the
+ * rollback for this site, said at the plan's top, and approved like any
+ * plan (its token, and the confirm phrase in production). With plan
+ * --retry SITE the operator keeps the revision instead: a re-check of the
+ * live colour, whose success lifts the mark (rec-exec.c retry_clear).
+ */
+static int verify_failed_plan(struct rec_diff_ctx *ctx, const struct des_site *s,
+		const char *live)
+{
+	int err = 0;
+	if (bg_strv_contains(&ctx->args->retry, s->name)) {
+		char *name = bg_xasprintf("%s-%s", s->name, live);
+		struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_HEALTH,
+				PLAN_KIND_CONTAINER, s->name, name, "keep v%u live (plan --retry) after "
+				"its failed watch window: GET %s must answer %u; then it is no longer "
+				"rejected", s->version, s->cfg->health.path, s->cfg->health.status);
+		a->colour = bg_xstrdup(live);
+		a->version = s->version;
+		free(name);
+		return 0;
+	}
+	for (size_t k = 0; k < rec_registry_len && !err; k++) {
+		if (rec_registry[k]->rollback) {
+			err = rec_registry[k]->rollback(ctx);
+		}
+	}
+	const struct plan_site *ps = ctx->ps;
+	if (ps->blocked) {
+		plan_note_add(ctx->plan, NULL, "%s: v%u (live, %s) failed its watch window (verify: "
+				"bluegreen history %s): no rollback can be proposed: %s", s->name,
+				s->version, live, s->name, ps->blocked);
+	} else {
+		plan_note_add(ctx->plan, NULL, "%s: v%u (live, %s) failed its watch window (verify: "
+				"bluegreen history %s): this plan ROLLS BACK to %s (v%u), as `bluegreen "
+				"rollback %s` would; to keep v%u instead: bluegreen plan --retry %s",
+				s->name, s->version, live, s->name, ps->live_after ? ps->live_after : "?",
+				ps->version_after, s->name, s->version, s->name);
+	}
+	return err;
+}
+
 /* One site's part of the plan: its facts, then its block or every kind's diff. */
 static int site_plan(struct rec_diff_ctx *ctx, const struct des_site *s)
 {
@@ -201,6 +269,8 @@ static int site_plan(struct rec_diff_ctx *ctx, const struct des_site *s)
 	if (conflicts) {
 		ctx->ps->blocked = conflicts;
 		plan_fact_add(p, "blocked %s: %s", s->name, conflicts);
+	} else if (live_rejected(ctx, s)) {
+		err = verify_failed_plan(ctx, s, live_rejected(ctx, s)); /* issue 14 */
 	} else if (ctx->args->kind == PLAN_RESTORE) {
 		/* plan --restore SITE@ID: the backup reconciler plans it alone. */
 		err = rec_backup_impl.diff(ctx);

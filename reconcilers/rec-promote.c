@@ -6,11 +6,36 @@
 #include "bg.h"
 #include "rec-promote.h"
 #include "attest.h"
+#include "attest-url.h"
 
 /* path as written: relative to the config directory. A new string. */
 static char *cfg_rel(const struct cfg *cfg, const char *path)
 {
 	return path[0] == '/' ? bg_xstrdup(path) : bg_xasprintf("%s/%s", cfg->dir, path);
+}
+
+/*
+ * promotion.attestations written as a URL (issue 14), or NULL. The config
+ * binds it as a path relative to the config directory, which folds its
+ * "//": "https://h/a" arrives as "<config>/https:/h/a" and is rebuilt
+ * here. A new string.
+ */
+static char *attestations_url(const struct cfg *cfg, const struct cfg_promotion *pr)
+{
+	size_t dl = strlen(cfg->dir);
+	if (!pr->attestations || !pr->attestations_rel ||
+			strncmp(pr->attestations, cfg->dir, dl) != 0 || pr->attestations[dl] != '/') {
+		return NULL;
+	}
+	const char *rest = pr->attestations + dl + 1;
+	static const char *const schemes[] = {"https:/", "http:/", NULL};
+	for (size_t i = 0; schemes[i]; i++) {
+		size_t sl = strlen(schemes[i]);
+		if (strncmp(rest, schemes[i], sl) == 0) {
+			return bg_xasprintf("%.*s/%s", (int)sl, rest, rest + sl);
+		}
+	}
+	return NULL;
 }
 
 /* A colour of this site already holds the desired spec. */
@@ -70,7 +95,11 @@ char *rec_promote_check(struct rec_diff_ctx *ctx)
 	if (msg) {
 		goto out;
 	}
-	if (attest_find(dir, keys, n, NULL, s->image_id, 0, &c, NULL, &why) != 0) {
+	char *url = attestations_url(ctx->cfg, pr);
+	int found = url ? attest_url_find(url, keys, n, s->image_id, &c, &why)
+			: attest_find(dir, keys, n, NULL, s->image_id, 0, &c, NULL, &why);
+	free(url);
+	if (found != 0) {
 		msg = bg_xasprintf("promotion.require: staging: no attestation signed by a "
 				"trusted key (%zu in promotion.trust) covers image %s (ID %.19s); "
 				"%s. Deploy it on staging, then copy `bluegreen attest export SITE` "

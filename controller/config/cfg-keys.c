@@ -832,6 +832,36 @@ static const struct cfg__key service_keys[] = {
 	{0},
 };
 
+
+/* Issue 14: `verify:`, the watch window after a switch (docs/checks.md). */
+static const char *const verify_failures[] = {"alert", "revert", NULL};
+
+static const struct cfg__key verify_keys[] = {
+	{.name = "window", .type = K_DURATION, .off = S(verify.window_ms), .def = "0s",
+		.doc = "how long the daemon watches the live colour after a switch; 0: no window"},
+	{.name = "compare", .type = K_BOOL, .off = S(verify.compare), .def = "true",
+		.doc = "fail when the live colour's p95 latency is more than 20 % above the "
+		       "previous colour's, measured the same way at the same time"},
+	{.name = "on_failure", .type = K_ENUM, .off = S(verify.on_failure),
+		.defs = verify_failures, .def = "alert",
+		.doc = "alert: alert, and the next plan proposes the rollback; revert: the "
+		       "daemon switches back at once (auto-revert)"},
+	{.name = "interval", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = S(verify.interval_ms), .def = "1s", .doc = "time between two samples"},
+	{.name = "timeout", .type = K_DURATION, .flags = F_POSITIVE,
+		.off = S(verify.timeout_ms), .def = "2s",
+		.doc = "time limit of one request; slower is an error"},
+	{.name = "error_rate", .type = K_INT, .off = S(verify.error_rate), .def = "10",
+		.min = 0, .max = 100,
+		.doc = "percent of the samples through the edge that may fail (5xx, no answer)"},
+	{.name = "min_requests", .type = K_INT, .off = S(verify.min_requests), .def = "5",
+		.min = 1, .max = 100000,
+		.doc = "samples needed before the error rate can fail the window early"},
+	{.name = "latency_slack", .type = K_DURATION, .off = S(verify.slack_ms), .def = "20ms",
+		.doc = "a p95 degradation also needs this many milliseconds (timer noise)"},
+	{0},
+};
+
 static const struct cfg__key site_keys[] = {
 	{.name = "site", .type = K_STR, .flags = F_REQUIRED | F_NO_DEFAULTS, .off = S(name),
 		.check = cfg_name_valid, .expect = CFG__NAME_EXPECT,
@@ -905,6 +935,8 @@ static const struct cfg__key site_keys[] = {
 		.doc = "a module's site kind: the module expands the site (docs/modules.md)"},
 	{.name = "wordpress", .type = K_MAP, .sub = cfg__wordpress_keys,
 		.doc = "kind wordpress: version and images (docs/modules.md)"},
+	{.name = "verify", .type = K_MAP, .sub = verify_keys,
+		.doc = "the watch window after a switch, and what a failed one does"},
 	{0},
 };
 

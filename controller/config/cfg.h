@@ -233,6 +233,24 @@ struct cfg_check {
 	struct bg_loc loc;
 };
 
+/* A site's `verify:` (issue 14, docs/checks.md "Watch window"): the
+ * watch window after a switch, and what a failed one does. */
+enum cfg_verify_failure {
+	CFG_VERIFY_ALERT = 0, /* default: alert, and the next plan proposes the rollback */
+	CFG_VERIFY_REVERT,    /* the daemon switches back at once (auto-revert) */
+};
+
+struct cfg_verify {
+	uint64_t window_ms;      /* 0 (default): no watch window */
+	bool compare;            /* compare p95 with the previous colour's; default true */
+	enum cfg_verify_failure on_failure;
+	uint64_t interval_ms;    /* between two samples, default 1s */
+	uint64_t timeout_ms;     /* one request, default 2s */
+	unsigned error_rate;     /* percent of failed samples allowed, default 10 */
+	unsigned min_requests;   /* samples before an early verdict, default 5 */
+	uint64_t slack_ms;       /* p95 must also be this much slower, default 20ms */
+};
+
 struct cfg_site {
 	char *name;             /* equals the file name without .conf */
 	char *path;             /* config-dir-relative, as in diagnostics */
@@ -277,6 +295,7 @@ struct cfg_site {
 		char *version, *image, *db_image;
 		char *plugins; /* none (default), standard, landing */
 	} wordpress;
+	struct cfg_verify verify;       /* issue 14: the watch window */
 };
 
 struct cfg_traefik {

@@ -39,6 +39,7 @@
 #include "pubsnap.h"
 #include "queue.h"
 #include "snap.h"
+#include "verify.h"
 #include "watch-int.h"
 
 #include <signal.h>
@@ -83,9 +84,13 @@ struct watch {
 
 	bool stopping, shut, in_schedule, schedule_again;
 	int exit_code;
+	struct verify *verify; /* issue 14: watch windows after switches */
 };
 
 static void schedule(struct watch *c);
+
+/* How long a stopping daemon waits for alerts still being delivered. */
+#define WATCH_ALERT_DRAIN_MS 5000u
 
 static void wake(void *arg)
 {
@@ -305,6 +310,11 @@ static void observe_failed(struct watch *c, struct job *j)
 static void observed(struct watch *c, struct job *j)
 {
 	snap_take(&c->snap, &j->obs, j->kind == JOB_FULL);
+	if (j->kind == JOB_FULL) { /* issue 14: a recent switch gets its watch window */
+		struct obs view;
+		snap_view(&c->snap, &view);
+		verify_scan(c->verify, c->cfg, &view);
+	}
 	c->retry_ms = 0;
 	free(c->last_obs_error);
 	c->last_obs_error = NULL;
@@ -326,6 +336,7 @@ static void applied(struct watch *c, struct job *j)
 
 	c->apply_end_ms = bg_now_ms();
 	queue_finish(&c->queue, r, j->cfg, &j->outcome, &j->diag, j->t0);
+	verify_applied(c->verify, j->cfg, r, &j->outcome); /* issue 14: an auto-revert ended */
 	/* apply_run observed and changed the world: see it afresh. */
 	c->snap.need_full = true;
 	snap_why_add(&c->snap, false, "after %s%s (exit %d)", r->token ? "apply " : "", r->label,
@@ -675,6 +686,7 @@ static void shutdown_now(struct watch *c)
 	close_handle((uv_handle_t *)&c->sighup);
 	close_handle((uv_handle_t *)&c->resync);
 	close_handle((uv_handle_t *)&c->retry);
+	verify_stop(c->verify);
 	job_pool_close(&c->jobs);
 	watch__note(c->pr, "stopped");
 }
@@ -827,6 +839,17 @@ static int open_state(struct watch *c)
 	return 0;
 }
 
+/* Issue 14: a watch window asks to look again (a revision rejected) or to run a revert. */
+static void verify_kick(void *arg, bool reobserve, const char *why)
+{
+	struct watch *c = arg;
+	if (reobserve) {
+		c->snap.need_rest = true;
+		snap_why_add(&c->snap, false, "%s", why);
+	}
+	schedule(c);
+}
+
 /* The worker's Docker client, the event loop, its signals and timers. */
 static int open_engine(struct watch *c)
 {
@@ -841,6 +864,8 @@ static int open_engine(struct watch *c)
 		return BG_EXIT_ERROR;
 	}
 	job_pool_start(&c->jobs, &c->loop, c->hist);
+	c->verify = verify_create(&c->loop, c->pr, c->hist, &c->queue, &c->snap,
+			(const struct cfg *const *)&c->cfg, verify_kick, c);
 	uv_signal_init(&c->loop, &c->sigterm);
 	uv_signal_init(&c->loop, &c->sigint);
 	uv_signal_init(&c->loop, &c->sighup);
@@ -946,6 +971,7 @@ static void walk_close(uv_handle_t *h, void *arg)
 /* Everything but the loop, which watch_run closes first. */
 static void watch_free(struct watch *c)
 {
+	verify_destroy(c->verify);
 	hist_close(c->hist);
 	lock_release(c->lock);
 	job_pool_release(&c->jobs);
@@ -986,6 +1012,11 @@ int watch_run(const struct watch_opts *opts, const char *dir, const struct watch
 		schedule(c);
 		uv_run(&c->loop, UV_RUN_DEFAULT);
 		rc = c->exit_code;
+		/* Issue 14: alerts in flight (verify-failed, auto-revert) get a bounded chance. */
+		if (alert_wait_idle(WATCH_ALERT_DRAIN_MS) != 0) {
+			bg_log(BG_LOG_WARN, "alerts still being delivered after %u ms: not waited for",
+					WATCH_ALERT_DRAIN_MS);
+		}
 	} else if (c->handles_up || c->cfgw || c->ev || c->ctls) {
 		/* A failure half way through start: close what was opened. */
 		ctls_close(c->ctls, NULL);

@@ -7,9 +7,11 @@
  */
 #include "bg.h"
 #include "attest.h"
+#include "attest-url.h"
 #include "bg-fs.h"
 #include "th.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,12 +199,113 @@ static void test_store_find(void **state)
 	free(dir);
 }
 
+/*
+ * Attestations from a URL (a real python HTTP server on loopback): one
+ * named by {image_id} verifies like a file; a tampered one, one for
+ * another image, a redirect to another scheme, an answer over the size
+ * limit, a 404 and a non-https remote URL are refused with a reason.
+ */
+static void test_url(void **state)
+{
+	(void)state;
+	char *kd = th_tmpdir("attest"), *www = th_tmpdir("attest-www");
+	struct attest_key *k = key_in(kd, NULL);
+	struct attest_claim c, got;
+	char *text = NULL, *why = NULL;
+	const char *hex = IMG + strlen("sha256:");
+
+	claim_fill(&c, 4, IMG);
+	assert_int_equal(attest_sign(k, &c, &text), 0);
+	char *name = bg_xasprintf("%s.json", hex);
+	th_write(www, name, text);
+	char *bad = bg_xstrdup(text);
+	char *p = strstr(bad, "stage1");
+	assert_non_null(p);
+	p[0] = 'S';
+	th_write(www, "tampered.json", bad);
+	char *portfile = bg_xasprintf("%s/port", kd);
+	char *script = th_src_path("test/helpers/file-server.py");
+	char *argv[] = {"python3", script, portfile, www, NULL};
+	char *out = bg_xasprintf("%s/server.out", kd);
+	pid_t pid = th_spawn_bg(argv, NULL, out);
+	int64_t deadline = bg_mono_ms() + th_time_limit(10000);
+	while (access(portfile, R_OK) != 0) {
+		if (bg_mono_ms() > deadline) {
+			fail_msg("file-server.py did not start");
+		}
+		usleep(20 * 1000);
+	}
+	char *port = th_read(portfile);
+	char *base = bg_xasprintf("http://127.0.0.1:%s", port);
+
+	char *url = bg_xasprintf("%s/{image_id}.json", base);
+	assert_int_equal(attest_url_find(url, &k, 1, IMG, &got, &why), 0);
+	assert_string_equal(got.host, "stage1");
+	assert_int_equal(got.version, 4);
+	attest_claim_release(&got);
+	free(url);
+	struct {
+		const char *path, *image, *why;
+	} refused[] = {
+		{"/tampered.json", IMG, "the signature does not verify"},
+		{"/{image_id}.json", "sha256:22", "HTTP 404"},
+		{"/redirect", IMG, "HTTP 302 (redirects are not followed)"},
+		{"/big", IMG, "answer larger than"},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		url = bg_xasprintf("%s%s", base, refused[i].path);
+		assert_int_equal(attest_url_find(url, &k, 1, refused[i].image, &got, &why),
+				BG_ENOT_FOUND);
+		th_assert_contains(why, refused[i].why);
+		th_assert_not_contains(why, "tampered"); /* the path is not shown */
+		free(why);
+		free(url);
+	}
+	/* Another image's attestation, served under this image's name. */
+	char *other = bg_xasprintf("%s/%.64s.json", base, "22222222222222222222222222222222"
+			"22222222222222222222222222222222");
+	char *other_name = bg_xasprintf("%.64s.json", "2222222222222222222222222222222222"
+			"222222222222222222222222222222");
+	th_write(www, other_name, text);
+	assert_int_equal(attest_url_find(other, &k, 1, "sha256:2222222222222222222222222222"
+			"222222222222222222222222222222222222", &got, &why), BG_ENOT_FOUND);
+	th_assert_contains(why, "not this one");
+	free(why);
+	assert_false(attest_url_ok("http://example.com/a.json"));
+	assert_false(attest_url_ok("file:///etc/passwd"));
+	assert_true(attest_url_ok("https://example.com/a.json"));
+	assert_int_equal(attest_url_find("http://example.com/{image_id}", &k, 1, IMG, &got, &why),
+			BG_ENOT_FOUND);
+	th_assert_contains(why, "only https://");
+	free(why);
+
+	kill(pid, SIGTERM);
+	th_wait(pid);
+	free(other);
+	free(other_name);
+	free(base);
+	free(port);
+	free(out);
+	free(script);
+	free(portfile);
+	free(name);
+	free(bad);
+	free(text);
+	attest_claim_release(&c);
+	attest_key_destroy(k);
+	th_rm_rf(kd);
+	th_rm_rf(www);
+	free(kd);
+	free(www);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_sign_verify_tamper),
 		cmocka_unit_test(test_store_find),
+		cmocka_unit_test(test_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -435,7 +435,15 @@ static void test_explain(void **state)
 		"sites.shop.wordpress.version = null    # default\n"
 		"sites.shop.wordpress.image = null    # default\n"
 		"sites.shop.wordpress.db_image = null    # default\n"
-		"sites.shop.wordpress.plugins = none    # default\n";
+		"sites.shop.wordpress.plugins = none    # default\n"
+		"sites.shop.verify.window = 0ms    # default\n"
+		"sites.shop.verify.compare = true    # default\n"
+		"sites.shop.verify.on_failure = alert    # default\n"
+		"sites.shop.verify.interval = 1s    # default\n"
+		"sites.shop.verify.timeout = 2s    # default\n"
+		"sites.shop.verify.error_rate = 10    # default\n"
+		"sites.shop.verify.min_requests = 5    # default\n"
+		"sites.shop.verify.latency_slack = 20ms    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");
