@@ -95,6 +95,95 @@ static void ck_peer(struct MHD_Connection *c, char out[64])
 	}
 }
 
+/* ---- issue 15: POST forms (libmicrohttpd's post processor) and cookies ---- */
+
+/* The most a form may hold: a login or an approval is a few hundred bytes. */
+#define CK_FORM_MAX (16u * 1024)
+
+struct ck_post {
+	struct MHD_PostProcessor *pp;
+	struct bg_strv keys, vals;
+	size_t bytes;
+	bool too_big;
+};
+
+static enum MHD_Result ck_post_field(void *cls, enum MHD_ValueKind kind, const char *key,
+		const char *filename, const char *content_type, const char *transfer_encoding,
+		const char *data, uint64_t off, size_t size)
+{
+	struct ck_post *p = cls;
+	p->bytes += size + strlen(key);
+	if (p->too_big || p->bytes > CK_FORM_MAX) {
+		p->too_big = true;
+		return MHD_NO;
+	}
+	/* A value may come in pieces: the pieces of one key follow each other. */
+	if (off > 0 && p->keys.n && strcmp(p->keys.v[p->keys.n - 1], key) == 0) {
+		char *v = p->vals.v[p->vals.n - 1];
+		char *nv = bg_xasprintf("%s%.*s", v, (int)size, data);
+		free(v);
+		p->vals.v[p->vals.n - 1] = nv;
+		return MHD_YES;
+	}
+	bg_strv_push(&p->keys, key);
+	bg_strv_push_take(&p->vals, bg_xstrndup(data ? data : "", size));
+	return MHD_YES;
+}
+
+static void ck_post_free(struct ck_post *p)
+{
+	if (!p) {
+		return;
+	}
+	if (p->pp) {
+		MHD_destroy_post_processor(p->pp);
+	}
+	for (size_t i = 0; i < p->vals.n; i++) {
+		explicit_bzero(p->vals.v[i], strlen(p->vals.v[i])); /* passwords */
+	}
+	bg_strv_release(&p->keys);
+	bg_strv_release(&p->vals);
+	free(p);
+}
+
+static void ck_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		enum MHD_RequestTerminationCode toe)
+{
+	ck_post_free(*con_cls);
+	*con_cls = NULL;
+}
+
+/*
+ * With a users file, a POST's form is read first (MHD calls us once per
+ * piece, then with nothing left): true while more is to come. Without
+ * one, safe mode answers at once and never reads a body, as before.
+ */
+static bool ck_post_collect(struct cockpit *ck, struct MHD_Connection *c, const char *method,
+		const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	if (!ck->auth || strcmp(method, "POST") != 0) {
+		return false;
+	}
+	struct ck_post *p = *con_cls;
+	if (!p) {
+		p = bg_xcalloc(1, sizeof(*p));
+		bg_strv_init(&p->keys);
+		bg_strv_init(&p->vals);
+		/* NULL for a body that is not a form: then there is no field, and no CSRF token. */
+		p->pp = MHD_create_post_processor(c, 4096, ck_post_field, p);
+		*con_cls = p;
+		return true;
+	}
+	if (*upload_data_size) {
+		if (p->pp && !p->too_big) {
+			MHD_post_process(p->pp, upload_data, *upload_data_size);
+		}
+		*upload_data_size = 0;
+		return true;
+	}
+	return false;
+}
+
 static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char *url,
 		const char *method, const char *version, const char *upload_data,
 		size_t *upload_data_size, void **con_cls)
@@ -103,10 +192,18 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 	struct cockpit_reply r;
 	struct bg_buf q = BG_BUF_INIT;
 	char peer[64];
+	if (ck_post_collect(ck, c, method, upload_data, upload_data_size, con_cls)) {
+		return MHD_YES;
+	}
+	struct ck_post *post = *con_cls;
 	ck_peer(c, peer);
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, ck_arg, &q);
 	cockpit_reply_init(&r);
-	cockpit_handle(ck, method, url, q.data, peer, &r);
+	struct cockpit_req rq = {.method = method, .path = url, .query = q.data, .peer = peer,
+		.cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, CK_COOKIE_NAME),
+		.form_keys = post && !post->too_big ? &post->keys : NULL,
+		.form_vals = post && !post->too_big ? &post->vals : NULL};
+	cockpit_handle_req(ck, &rq, &r);
 	/* A refused body is never read: the reply goes out on the first call. */
 	if (upload_data_size) {
 		*upload_data_size = 0;
@@ -121,9 +218,16 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 		MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
-		if (r.status == 403) {
+				"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+				"form-action 'self'");
+		if (r.status == 403 && !ck->auth) {
 			MHD_add_response_header(resp, "Allow", "GET, HEAD");
+		}
+		if (r.set_cookie) {
+			MHD_add_response_header(resp, "Set-Cookie", r.set_cookie);
+		}
+		if (r.location) {
+			MHD_add_response_header(resp, "Location", r.location);
 		}
 		ret = MHD_queue_response(c, r.status, resp);
 		MHD_destroy_response(resp);
@@ -152,6 +256,7 @@ int cockpit_serve(const struct cockpit_opts *o, struct bg_diag *d)
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
 			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+			MHD_OPTION_NOTIFY_COMPLETED, ck_completed, NULL,
 			MHD_OPTION_END);
 	if (!mhd) {
 		bg_diag_error(d, NULL, "cockpit: cannot listen on %s: %s", listen, strerror(errno));

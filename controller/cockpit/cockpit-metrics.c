@@ -123,7 +123,7 @@ static void ck_hist_metrics(struct cockpit *ck, struct bg_buf *b)
 void ck_metrics(struct cockpit *ck, struct cockpit_reply *r)
 {
 	struct ck_snap s;
-	ck_snap_load(ck, &s);
+	ck_snap_load(ck, r, &s);
 	r->status = 200;
 	r->ctype = "text/plain; version=0.0.4; charset=utf-8";
 	ck_head(&r->body, "bluegreen_snapshot_present", "gauge",
@@ -136,6 +136,9 @@ void ck_metrics(struct cockpit *ck, struct cockpit_reply *r)
 				(double)(bg_now_ms() - s.written_at_ms) / 1000.0);
 		ck_site_metrics(&r->body, s.sites);
 	}
-	ck_hist_metrics(ck, &r->body);
+	/* The journal's counters are of all sites together: not for a viewer (issue 15). */
+	if (!ck_scope_limited(r->scope)) {
+		ck_hist_metrics(ck, &r->body);
+	}
 	ck_snap_release(&s);
 }
