@@ -405,6 +405,15 @@ static void test_viewer_scope(void **state)
 	assert_string_equal(hidden, none);
 	free(hidden);
 	free(none);
+	/* With no snapshot (daemon stopped) the journal still names nothing of another client. */
+	char *moved = bg_xasprintf("%s.away", snap_path);
+	assert_int_equal(rename(snap_path, moved), 0);
+	hidden = get(cookie, "/sites/secretclient", &st);
+	assert_int_equal(rename(moved, snap_path), 0);
+	free(moved);
+	assert_int_equal(st, 404);
+	th_assert_not_contains(hidden, "first deploy");
+	free(hidden);
 	hidden = get(cookie, "/api/v1/history?site=secretclient", &st);
 	th_assert_not_contains(hidden, "secretclient");
 	free(hidden);
