@@ -160,6 +160,15 @@ static void ck_page_plan(struct cockpit *ck, struct cockpit_reply *r)
 	ck_confirm_fields(ck, &r->body);
 	bg_buf_adds(&r->body, "<p><button type=\"submit\">Approve this plan</button></p></form>\n");
 out:
+	/* The rollback forms: one link per configured site (each asks again). */
+	for (size_t i = 0; ck->o.cfg && i < ck->o.cfg->n_sites; i++) {
+		bg_buf_adds(&r->body, i ? " · " : "<p>Roll back: ");
+		bg_buf_adds(&r->body, "<a href=\"/sites/");
+		cockpit_html_esc(&r->body, ck->o.cfg->sites[i].name);
+		bg_buf_addf(&r->body, "%s\">", CK_ROUTE_ROLLBACK);
+		cockpit_html_esc(&r->body, ck->o.cfg->sites[i].name);
+		bg_buf_adds(&r->body, i + 1 == ck->o.cfg->n_sites ? "</a></p>\n" : "</a>");
+	}
 	bg_buf_adds(&r->body, "<p><a href=\"/\">Sites</a> · <a href=\"/logout\">Log out</a></p>\n");
 	ck_html_done(r, 200);
 	ck_plan_release(&p);

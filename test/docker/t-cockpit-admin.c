@@ -12,7 +12,8 @@
  *   - the admin: the plan page shows the daemon's own token; an approval
  *     POST without the CSRF token is 403 and changes nothing; with it, the
  *     daemon applies that token (B switches to green, nginx serves v2) and
- *     the journal's switch of B has the actor cockpit:admin.
+ *     the journal's switch of B has the actor cockpit:admin; a rollback
+ *     with B's name typed wrong does nothing, typed right puts blue back.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -302,6 +303,35 @@ static void t_admin_and_viewer(void **state)
 	free(body);
 	/* The viewer still sees nothing of B after the switch. */
 	check_viewer(port);
+
+	/* Rollback: the name typed wrong does nothing; typed right, blue is back. */
+	char *rb = bg_xasprintf("/sites/%s/rollback", E.site);
+	assert_int_equal(req(a, port, rb, NULL, &body), 200);
+	free(body);
+	char *typo = bg_xasprintf("csrf=%s&site=%sx", csrf, E.site);
+	assert_int_equal(req(a, port, rb, typo, &body), 400);
+	free(body);
+	live = e2e_edge_live(&E);
+	assert_string_equal(live, "green");
+	free(live);
+	char *typed = bg_xasprintf("csrf=%s&site=%s", csrf, E.site);
+	st = req(a, port, rb, typed, &body);
+	if (st != 200 || !strstr(body, "exit 0")) {
+		th_print_error("cockpit said %ld:\n%s", st, body);
+		fail_with(d_out, "the rollback did not happen");
+	}
+	free(body);
+	live = e2e_edge_live(&E);
+	assert_string_equal(live, "blue");
+	free(live);
+	assert_int_equal(req(a, port, hist, NULL, &body), 200);
+	if (!strstr(body, "\"action\": \"rollback\"")) {
+		fail_msg("no rollback journaled:\n%s", body);
+	}
+	free(body);
+	free(rb);
+	free(typo);
+	free(typed);
 
 	kill(cockpit_pid, SIGTERM);
 	assert_int_equal(th_wait(cockpit_pid), 0);

@@ -489,6 +489,7 @@ static void test_admin_actions(void **state)
 	call(ck, "GET", "/plan", cookie, &r, NULL);
 	th_assert_contains(r.body.data, "Confirm phrase of <b>shop</b>");
 	th_assert_not_contains(r.body.data, "ship it"); /* typed, never shown */
+	th_assert_contains(r.body.data, "href=\"/sites/shop/rollback\"");
 	cockpit_reply_release(&r);
 	call(ck, "GET", "/sites/shop/rollback", cookie, &r, NULL);
 	assert_int_equal(r.status, 200);
