@@ -1,18 +1,32 @@
 /*
- * cmd-cockpit: `bluegreen cockpit --safe [--listen ADDR:PORT]
- * [--allow-remote]`, the web view of the sites (controller/cockpit,
- * docs/cockpit.md). Only safe mode exists this round, and it is asked for
- * by name so that the day admin mode comes, nobody gets it by default.
- * It loads the configuration (for the state directory), opens the history
- * read-only and serves; it never makes a runtime (no Docker) and never
- * connects to the daemon's control socket.
+ * cmd-cockpit: `bluegreen cockpit --safe|--admin [--listen ADDR:PORT]
+ * [--allow-remote] [--users FILE]`, the web view of the sites
+ * (controller/cockpit, docs/cockpit.md), and `bluegreen cockpit user
+ * add|del|list`, which keeps the users file (cockpit-auth.h).
+ *
+ * The mode is always asked for by name (ADR 0018): `--safe` holds no
+ * power; `--admin` may approve the daemon's pending plan and roll a site
+ * back, and does it only through the daemon's control socket with the
+ * CLI's own client (ctls_client_apply), so the daemon checks and journals
+ * it as it does `bluegreen apply`, with the actor "cockpit:USER". Neither
+ * mode makes a runtime (no Docker). Admin mode needs a users file: an
+ * action needs someone to journal.
+ *
+ * A password is read from stdin (without echo on a terminal, twice),
+ * never from the arguments, and never printed; `user list` shows names,
+ * roles and sites, never a hash.
  */
 #include "bg.h"
 #include "cli.h"
 #include "cockpit.h"
+#include "cockpit-auth.h"
+#include "ctlsock.h"
 #include "pubsnap.h"
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
 static volatile int cockpit_stop;
 
@@ -22,66 +36,134 @@ static void cockpit_on_signal(int sig)
 	cockpit_stop = 1;
 }
 
+struct cockpit_args {
+	bool safe, admin, allow_remote;
+	const char *listen, *users;
+};
+
+struct cockpit_listen_arg {
+	struct cli *cli;
+	bool admin;
+};
+
 static void cockpit_listening(unsigned port, void *arg)
 {
-	struct cli *cli = arg;
+	const struct cockpit_listen_arg *la = arg;
 	/* The port is printed: a test (or an operator) passing port 0 learns it here. */
-	fprintf(cli->out, "cockpit: safe mode (read-only), listening on port %u\n", port);
-	fflush(cli->out);
+	fprintf(la->cli->out, "cockpit: %s, listening on port %u\n",
+			la->admin ? "admin mode" : "safe mode (read-only)", port);
+	fflush(la->cli->out);
 }
-
-struct cockpit_args {
-	bool safe, allow_remote;
-	const char *listen;
-};
 
 static int cockpit_parse(int argc, char **argv, struct cli *cli, struct cockpit_args *a)
 {
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--safe") == 0) {
 			a->safe = true;
+		} else if (strcmp(argv[i], "--admin") == 0) {
+			a->admin = true;
 		} else if (strcmp(argv[i], "--allow-remote") == 0) {
 			a->allow_remote = true;
 		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			a->listen = argv[++i];
 		} else if (bg_str_has_prefix(argv[i], "--listen=")) {
 			a->listen = argv[i] + strlen("--listen=");
+		} else if (strcmp(argv[i], "--users") == 0 && i + 1 < argc) {
+			a->users = argv[++i];
+		} else if (bg_str_has_prefix(argv[i], "--users=")) {
+			a->users = argv[i] + strlen("--users=");
 		} else {
 			return cli_usage_error(cli, "cockpit: unknown argument '%s'", argv[i]);
 		}
 	}
-	if (!a->safe) {
-		return cli_usage_error(cli, "cockpit: only safe mode exists yet: "
-				"`bluegreen cockpit --safe`");
+	if (a->safe == a->admin) {
+		return cli_usage_error(cli, "cockpit: say which mode: `bluegreen cockpit --safe` "
+				"(read-only) or `bluegreen cockpit --admin` (approve, roll back)");
 	}
 	return 0;
 }
 
-int cmd_cockpit(int argc, char **argv, struct cli *cli)
+/* ---- admin mode's one way to act: the CLI's control-socket client ---- */
+
+static int cockpit_act(void *arg, const struct cockpit_act *a, struct bg_buf *out, int *exit_code)
 {
-	struct cli_env env;
-	struct cockpit_args a = {0};
+	struct cli_env *env = arg;
+	struct ctls_request req;
+	char *text = NULL;
+	size_t len = 0;
+	char *path = bg_xasprintf("%s/%s", env->cfg->g.state_dir, CTLS_SOCKET_NAME);
+	ctls_request_init(&req);
+	req.token = bg_xstrdup(a->token);
+	req.rollback_site = bg_xstrdup(a->rollback_site);
+	req.actor = bg_xstrdup(a->actor);
+	if (a->confirms) {
+		bg_strv_copy(&req.confirms, a->confirms);
+	}
+	FILE *f = open_memstream(&text, &len);
+	int err = f ? ctls_client_apply(path, &req, f, f, exit_code) : BG_ERRNO(ENOMEM);
+	if (f) {
+		fclose(f);
+	}
+	bg_buf_add(out, text ? text : "", len);
+	if (err) {
+		bg_buf_addf(out, "cannot reach the watch daemon's control socket %s: %s: nothing "
+				"was changed (is `bluegreen watch` running?)\n", path, bg_strerror(err));
+		*exit_code = BG_EXIT_ERROR;
+	}
+	free(text);
+	free(path);
+	ctls_request_release(&req);
+	return err;
+}
+
+static char *cockpit_users_path(const struct cli_env *env, const char *opt)
+{
+	return opt ? bg_xstrdup(opt) : bg_xasprintf("%s/%s", env->cfg->g.state_dir, CK_USERS_FILE);
+}
+
+/* The users file, when there is one: it must load (mode 0600, ours, good lines). */
+static int cockpit_users_check(struct cli *cli, const char *path, bool *present)
+{
+	struct ck_users u;
 	struct bg_diag d;
-	char *snap = NULL, *refused = NULL;
-	cli_env_init(&env);
+	ck_users_init(&u);
 	bg_diag_init(&d);
-	int rc = cockpit_parse(argc, argv, cli, &a);
-	if (!rc) {
-		rc = cli_env_load(cli, &env, 0);
+	int err = ck_users_load(&u, path, &d);
+	*present = err != BG_ERRNO(ENOENT);
+	if (err == BG_ERRNO(ENOENT)) {
+		err = 0;
 	}
-	if (!rc) {
-		rc = cli_env_hist(cli, &env, HIST_RDONLY);
-	}
-	if (rc) {
+	cli_print_diag(cli, &d);
+	bg_diag_release(&d);
+	ck_users_release(&u);
+	return err;
+}
+
+static int cockpit_serve_mode(struct cli *cli, struct cli_env *env, const struct cockpit_args *a)
+{
+	struct bg_diag d;
+	bool have_users = false;
+	char *users = cockpit_users_path(env, a->users);
+	char *snap = bg_xasprintf("%s/%s", env->cfg->g.state_dir, PUBSNAP_FILE);
+	char *refused = bg_xasprintf("%s/%s", env->cfg->g.state_dir, COCKPIT_REFUSED_FILE);
+	int rc = BG_EXIT_ERROR;
+	bg_diag_init(&d);
+	if (cockpit_users_check(cli, users, &have_users) != 0) {
 		goto out;
 	}
-	snap = bg_xasprintf("%s/%s", env.cfg->g.state_dir, PUBSNAP_FILE);
-	refused = bg_xasprintf("%s/%s", env.cfg->g.state_dir, COCKPIT_REFUSED_FILE);
+	if (a->admin && !have_users) {
+		fprintf(cli->err, "bluegreen: error: cockpit --admin needs a users file (%s): "
+				"add an admin with `bluegreen cockpit user add NAME --role admin`\n", users);
+		goto out;
+	}
+	struct cockpit_listen_arg la = {cli, a->admin};
 	struct cockpit_opts o = {
-		.snapshot_path = snap, .refusal_log = refused, .hist = env.hist,
-		.listen = a.listen, .allow_remote = a.allow_remote, .stop = &cockpit_stop,
-		.on_listen = cockpit_listening, .on_listen_arg = cli,
-		.cfg = &env.cfg->g.cockpit, /* issue 15 (E): global.conf's cockpit: */
+		.snapshot_path = snap, .refusal_log = refused, .hist = env->hist,
+		.listen = a->listen, .allow_remote = a->allow_remote, .stop = &cockpit_stop,
+		.on_listen = cockpit_listening, .on_listen_arg = &la,
+		.users_path = have_users ? users : NULL, .cfg = env->cfg,
+		.act = a->admin ? cockpit_act : NULL, .act_arg = env,
+		.conf = &env->cfg->g.cockpit, /* global.conf's cockpit: */
 	};
 	struct sigaction sa = {.sa_handler = cockpit_on_signal};
 	sigemptyset(&sa.sa_mask);
@@ -91,9 +173,224 @@ int cmd_cockpit(int argc, char **argv, struct cli *cli)
 	rc = cockpit_serve(&o, &d) ? BG_EXIT_ERROR : BG_EXIT_OK;
 	cli_print_diag(cli, &d);
 out:
+	bg_diag_release(&d);
+	free(users);
 	free(snap);
 	free(refused);
+	return rc;
+}
+
+/* ---- cockpit user add|del|list ---- */
+
+/* One line of stdin, without its newline, echo off on a terminal; a new string. */
+static char *cockpit_read_line(struct cli *cli, const char *prompt)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	char *line = NULL;
+	size_t cap = 0;
+	if (tty) {
+		fprintf(cli->err, "%s", prompt);
+		fflush(cli->err);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	ssize_t n = getline(&line, &cap, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', cli->err);
+	}
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+		line[--n] = '\0';
+	}
+	return line;
+}
+
+static void cockpit_forget(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* The new password: from stdin, twice on a terminal; a new string or NULL (said why). */
+static char *cockpit_password(struct cli *cli)
+{
+	char *pw = cockpit_read_line(cli, "Password: ");
+	if (!pw || !*pw || strlen(pw) > CK_PASSWORD_MAX) {
+		fprintf(cli->err, "bluegreen: error: cockpit user add: give the password on stdin "
+				"(one line, 1 to %u bytes)\n", CK_PASSWORD_MAX);
+		cockpit_forget(pw);
+		return NULL;
+	}
+	if (isatty(STDIN_FILENO)) {
+		char *again = cockpit_read_line(cli, "Again: ");
+		bool same = again && strcmp(again, pw) == 0;
+		cockpit_forget(again);
+		if (!same) {
+			fprintf(cli->err, "bluegreen: error: the passwords differ: nothing changed\n");
+			cockpit_forget(pw);
+			return NULL;
+		}
+	}
+	return pw;
+}
+
+static int cockpit_user_list(struct cli *cli, const struct ck_users *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		fprintf(cli->out, "%s %s ", u->v[i].name, ck_role_name(u->v[i].role));
+		for (size_t k = 0; k < u->v[i].sites.n; k++) {
+			fprintf(cli->out, "%s%s", k ? "," : "", u->v[i].sites.v[k]);
+		}
+		fprintf(cli->out, "%s\n", u->v[i].sites.n ? "" : "(all sites)");
+	}
+	return BG_EXIT_OK;
+}
+
+struct cockpit_user_args {
+	const char *verb, *name, *role, *sites, *users;
+};
+
+static int cockpit_user_parse(int argc, char **argv, struct cli *cli, struct cockpit_user_args *a)
+{
+	a->verb = argc > 2 ? argv[2] : NULL;
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) {
+			a->role = argv[++i];
+		} else if (strcmp(argv[i], "--sites") == 0 && i + 1 < argc) {
+			a->sites = argv[++i];
+		} else if (strcmp(argv[i], "--users") == 0 && i + 1 < argc) {
+			a->users = argv[++i];
+		} else if (argv[i][0] != '-' && !a->name) {
+			a->name = argv[i];
+		} else {
+			return cli_usage_error(cli, "cockpit user: unknown argument '%s' (a password "
+					"is read from stdin, never from the arguments)", argv[i]);
+		}
+	}
+	bool list = a->verb && strcmp(a->verb, "list") == 0;
+	bool add = a->verb && strcmp(a->verb, "add") == 0;
+	bool del = a->verb && strcmp(a->verb, "del") == 0;
+	if (!(list || add || del) || (list == !!a->name) || (!add && (a->role || a->sites))) {
+		return cli_usage_error(cli, "usage: bluegreen cockpit user add NAME --role viewer "
+				"--sites a,b | add NAME --role admin | del NAME | list  [--users FILE]");
+	}
+	if (a->name && !ck_user_name_ok(a->name)) {
+		return cli_usage_error(cli, "cockpit user: '%s' is not a user name "
+				"([a-z0-9][a-z0-9._-], at most 32)", a->name);
+	}
+	return 0;
+}
+
+/* add: the role and sites checked, the password read, the file rewritten (0600). */
+static int cockpit_user_add(struct cli *cli, struct ck_users *u, const struct cockpit_user_args *a,
+		const char *path, struct bg_diag *d)
+{
+	enum ck_role role;
+	struct bg_strv sites;
+	bg_strv_init(&sites);
+	int rc = BG_EXIT_ERROR;
+	char *pw = NULL, *hash = NULL;
+	if (!a->role || ck_role_parse(a->role, &role) != 0 || (role == CK_ROLE_VIEWER) != !!a->sites) {
+		rc = cli_usage_error(cli, "cockpit user add: --role viewer --sites a,b, or --role admin "
+				"(an admin sees every site)");
+		goto out;
+	}
+	for (const char *p = a->sites; p && *p;) {
+		size_t n = strcspn(p, ",");
+		char *one = bg_xstrndup(p, n);
+		if (!cfg_name_valid(one)) {
+			fprintf(cli->err, "bluegreen: error: cockpit user add: '%s' is not a site name\n", one);
+			free(one);
+			goto out;
+		}
+		bg_strv_push_take(&sites, one);
+		p += n + (p[n] == ',');
+	}
+	if (!(pw = cockpit_password(cli))) {
+		goto out;
+	}
+	if (ck_password_hash(pw, &hash) != 0) {
+		fprintf(cli->err, "bluegreen: error: cockpit user add: cannot hash the password\n");
+		goto out;
+	}
+	ck_users_put(u, a->name, role, &sites, hash);
+	if (ck_users_save(u, path, d) == 0) {
+		fprintf(cli->out, "cockpit user %s (%s) saved in %s\n", a->name, ck_role_name(role), path);
+		rc = BG_EXIT_OK;
+	}
+out:
+	cockpit_forget(pw);
+	cockpit_forget(hash);
+	bg_strv_release(&sites);
+	return rc;
+}
+
+static int cockpit_user(int argc, char **argv, struct cli *cli, struct cli_env *env)
+{
+	struct cockpit_user_args a = {0};
+	struct ck_users u;
+	struct bg_diag d;
+	char *path = NULL;
+	ck_users_init(&u);
+	bg_diag_init(&d);
+	int rc = cockpit_user_parse(argc, argv, cli, &a);
+	if (rc || (rc = cli_env_load(cli, env, 0)) != 0) {
+		goto out;
+	}
+	rc = BG_EXIT_ERROR;
+	path = cockpit_users_path(env, a.users);
+	int err = ck_users_load(&u, path, &d);
+	if (err && err != BG_ERRNO(ENOENT)) {
+		goto out;
+	}
+	if (strcmp(a.verb, "list") == 0) {
+		rc = cockpit_user_list(cli, &u);
+	} else if (strcmp(a.verb, "add") == 0) {
+		rc = cockpit_user_add(cli, &u, &a, path, &d);
+	} else if (!ck_users_del(&u, a.name)) {
+		fprintf(cli->err, "bluegreen: error: cockpit user del: no user '%s' in %s\n", a.name, path);
+	} else if (ck_users_save(&u, path, &d) == 0) {
+		fprintf(cli->out, "cockpit user %s removed (a running cockpit ends their sessions)\n",
+				a.name);
+		rc = BG_EXIT_OK;
+	}
+out:
+	cli_print_diag(cli, &d);
 	bg_diag_release(&d);
+	ck_users_release(&u);
+	free(path);
+	return rc;
+}
+
+int cmd_cockpit(int argc, char **argv, struct cli *cli)
+{
+	struct cli_env env;
+	struct cockpit_args a = {0};
+	cli_env_init(&env);
+	int rc;
+	if (argc > 1 && strcmp(argv[1], "user") == 0) {
+		rc = cockpit_user(argc, argv, cli, &env);
+		goto out;
+	}
+	rc = cockpit_parse(argc, argv, cli, &a);
+	if (!rc) {
+		rc = cli_env_load(cli, &env, 0);
+	}
+	if (!rc) {
+		rc = cli_env_hist(cli, &env, HIST_RDONLY);
+	}
+	if (!rc) {
+		rc = cockpit_serve_mode(cli, &env, &a);
+	}
+out:
 	cli_env_release(&env);
 	return rc;
 }

@@ -58,7 +58,8 @@ static void ck_html_end(struct bg_buf *b)
 {
 	bg_buf_adds(b, "<footer>bluegreen cockpit, safe mode: read-only. "
 			"<a href=\"/\">Sites</a> · <a href=\"/api/v1/sites\">JSON</a> · "
-			"<a href=\"/metrics\">metrics</a></footer>\n</body></html>\n");
+			"<a href=\"/metrics\">metrics</a> · <a href=\"/logout\">account</a>"
+			"</footer>\n</body></html>\n");
 }
 
 /*
@@ -195,7 +196,7 @@ void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r)
 {
 	struct ck_snap s;
 	ck_digest_update(ck);
-	ck_snap_load(ck, &s);
+	ck_snap_load(ck, r, &s);
 	ck_html_begin(&r->body, "Sites");
 	ck_snap_note(&r->body, &s);
 	size_t n = s.sites ? json_object_array_length(s.sites) : 0;
@@ -277,7 +278,7 @@ void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
 {
 	struct ck_snap s;
 	ck_digest_update(ck);
-	ck_snap_load(ck, &s);
+	ck_snap_load(ck, r, &s);
 	struct json_object *site = ck_snap_site(&s, name);
 	if (s.root && !site) {
 		ck_snap_release(&s);
@@ -310,4 +311,16 @@ void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
 	ck_html_end(&r->body);
 	ck_html_reply(r, 200);
 	ck_snap_release(&s);
+}
+
+/* ---- issue 15: the frame for the pages of login and admin mode ---- */
+
+void ck_html_open(struct bg_buf *b, const char *title)
+{
+	ck_html_begin(b, title);
+}
+
+void ck_html_close(struct bg_buf *b)
+{
+	ck_html_end(b);
 }

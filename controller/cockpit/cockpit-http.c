@@ -88,29 +88,51 @@ static enum MHD_Result ck_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 
 /* ---- issue 15 (E): /events, the client behind a proxy, TLS ---- */
 
+/* A stream and whom it is for (NULL: no login in use), freed together. */
+struct ck_events_ctx {
+	struct ck_sse_stream *st;
+	struct ck_scope *sc;
+};
+
 static ssize_t ck_sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	ssize_t n = ck_sse_stream_read(cls, buf, max);
+	ssize_t n = ck_sse_stream_read(((struct ck_events_ctx *)cls)->st, buf, max);
 	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
 }
 
 static void ck_sse_free(void *cls)
 {
-	ck_sse_stream_close(cls);
+	struct ck_events_ctx *x = cls;
+	ck_sse_stream_close(x->st);
+	ck_scope_free(x->sc);
+	free(x);
+}
+
+/* A viewer's stream carries its sites' events only, never plan-wide ones (site NULL). */
+static bool ck_events_allow(const char *site, void *arg)
+{
+	const struct ck_scope *sc = arg;
+	return site ? ck_scope_sees(sc, site) : !ck_scope_limited(sc);
 }
 
 /* GET /events: a stream from the hub, or 503 when too many are open. */
-static enum MHD_Result ck_events(struct cockpit *ck, struct MHD_Connection *c)
+static enum MHD_Result ck_events(struct cockpit *ck, struct MHD_Connection *c,
+		struct ck_scope *sc)
 {
 	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-	struct ck_sse_stream *st = ck->sse ? ck_sse_stream_open(ck->sse, last, NULL) : NULL;
+	struct ck_sse_scope scope = {ck_events_allow, sc};
+	struct ck_sse_stream *st = ck->sse ? ck_sse_stream_open(ck->sse, last, &scope) : NULL;
 	struct MHD_Response *resp;
 	unsigned status = MHD_HTTP_OK;
 	if (st) {
+		struct ck_events_ctx *x = bg_xcalloc(1, sizeof(*x));
+		x->st = st;
+		x->sc = sc;
+		sc = NULL;
 		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ck_sse_reader,
-				st, ck_sse_free);
+				x, ck_sse_free);
 		if (!resp) {
-			ck_sse_stream_close(st);
+			ck_sse_free(x);
 			return MHD_NO;
 		}
 		MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
@@ -121,16 +143,107 @@ static enum MHD_Result ck_events(struct cockpit *ck, struct MHD_Connection *c)
 		resp = MHD_create_response_from_buffer(strlen(busy), (void *)busy,
 				MHD_RESPMEM_PERSISTENT);
 		if (!resp) {
+			ck_scope_free(sc);
 			return MHD_NO;
 		}
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		MHD_add_response_header(resp, "Retry-After", "5");
 	}
+	ck_scope_free(sc); /* NULL when the stream took it */
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	enum MHD_Result ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/* ---- issue 15: POST forms (libmicrohttpd's post processor) and cookies ---- */
+
+/* The most a form may hold: a login or an approval is a few hundred bytes. */
+#define CK_FORM_MAX (16u * 1024)
+
+struct ck_post {
+	struct MHD_PostProcessor *pp;
+	struct bg_strv keys, vals;
+	size_t bytes;
+	bool too_big;
+};
+
+static enum MHD_Result ck_post_field(void *cls, enum MHD_ValueKind kind, const char *key,
+		const char *filename, const char *content_type, const char *transfer_encoding,
+		const char *data, uint64_t off, size_t size)
+{
+	struct ck_post *p = cls;
+	p->bytes += size + strlen(key);
+	if (p->too_big || p->bytes > CK_FORM_MAX) {
+		p->too_big = true;
+		return MHD_NO;
+	}
+	/* A value may come in pieces: the pieces of one key follow each other. */
+	if (off > 0 && p->keys.n && strcmp(p->keys.v[p->keys.n - 1], key) == 0) {
+		char *v = p->vals.v[p->vals.n - 1];
+		char *nv = bg_xasprintf("%s%.*s", v, (int)size, data);
+		free(v);
+		p->vals.v[p->vals.n - 1] = nv;
+		return MHD_YES;
+	}
+	bg_strv_push(&p->keys, key);
+	bg_strv_push_take(&p->vals, bg_xstrndup(data ? data : "", size));
+	return MHD_YES;
+}
+
+static void ck_post_free(struct ck_post *p)
+{
+	if (!p) {
+		return;
+	}
+	if (p->pp) {
+		MHD_destroy_post_processor(p->pp);
+	}
+	for (size_t i = 0; i < p->vals.n; i++) {
+		explicit_bzero(p->vals.v[i], strlen(p->vals.v[i])); /* passwords */
+	}
+	bg_strv_release(&p->keys);
+	bg_strv_release(&p->vals);
+	free(p);
+}
+
+static void ck_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		enum MHD_RequestTerminationCode toe)
+{
+	ck_post_free(*con_cls);
+	*con_cls = NULL;
+}
+
+/*
+ * With a users file, a POST's form is read first (MHD calls us once per
+ * piece, then with nothing left): true while more is to come. Without
+ * one, safe mode answers at once and never reads a body, as before.
+ */
+static bool ck_post_collect(struct cockpit *ck, struct MHD_Connection *c, const char *method,
+		const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	if (!ck->auth || strcmp(method, "POST") != 0) {
+		return false;
+	}
+	struct ck_post *p = *con_cls;
+	if (!p) {
+		p = bg_xcalloc(1, sizeof(*p));
+		bg_strv_init(&p->keys);
+		bg_strv_init(&p->vals);
+		/* NULL for a body that is not a form: then there is no field, and no CSRF token. */
+		p->pp = MHD_create_post_processor(c, 4096, ck_post_field, p);
+		*con_cls = p;
+		return true;
+	}
+	if (*upload_data_size) {
+		if (p->pp && !p->too_big) {
+			MHD_post_process(p->pp, upload_data, *upload_data_size);
+		}
+		*upload_data_size = 0;
+		return true;
+	}
+	return false;
 }
 
 static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char *url,
@@ -141,13 +254,29 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 	struct cockpit_reply r;
 	struct bg_buf q = BG_BUF_INIT;
 	struct ck_client cl;
-	ck_client_get(ck->o.cfg ? &ck->o.cfg->trusted_proxies : NULL, ck->tls, c, &cl);
-	if (strcmp(url, "/events") == 0 && strcmp(method, "GET") == 0) {
-		return ck_events(ck, c);
+	if (ck_post_collect(ck, c, method, upload_data, upload_data_size, con_cls)) {
+		return MHD_YES;
 	}
+	struct ck_post *post = *con_cls;
+	ck_client_get(ck->o.conf ? &ck->o.conf->trusted_proxies : NULL, ck->tls, c, &cl);
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, ck_arg, &q);
 	cockpit_reply_init(&r);
-	cockpit_handle(ck, method, url, q.data, cl.addr, &r);
+	struct cockpit_req rq = {.method = method, .path = url, .query = q.data, .peer = cl.addr,
+		.cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, CK_COOKIE_NAME),
+		.form_keys = post && !post->too_big ? &post->keys : NULL,
+		.form_vals = post && !post->too_big ? &post->vals : NULL, .secure = cl.secure};
+	if (strcmp(url, "/events") == 0 && strcmp(method, "GET") == 0) {
+		/* Behind the same login as the pages; a viewer's stream sees its sites only. */
+		if (!ck_auth_gate(ck, &rq, &r)) {
+			struct ck_scope *sc = r.scope;
+			r.scope = NULL;
+			bg_buf_release(&q);
+			cockpit_reply_release(&r);
+			return ck_events(ck, c, sc);
+		}
+	} else {
+		cockpit_handle_req(ck, &rq, &r);
+	}
 	/* A refused body is never read: the reply goes out on the first call. */
 	if (upload_data_size) {
 		*upload_data_size = 0;
@@ -163,9 +292,15 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 		MHD_add_response_header(resp, "Content-Security-Policy",
 				"default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
-				"connect-src 'self'; frame-ancestors 'none'");
-		if (r.status == 403) {
+				"connect-src 'self'; frame-ancestors 'none'; form-action 'self'");
+		if (r.status == 403 && !ck->auth) {
 			MHD_add_response_header(resp, "Allow", "GET, HEAD");
+		}
+		if (r.set_cookie) {
+			MHD_add_response_header(resp, "Set-Cookie", r.set_cookie);
+		}
+		if (r.location) {
+			MHD_add_response_header(resp, "Location", r.location);
 		}
 		ret = MHD_queue_response(c, r.status, resp);
 		MHD_destroy_response(resp);
@@ -206,6 +341,7 @@ static struct MHD_Daemon *ck_mhd_start(struct cockpit *ck, struct sockaddr_stora
 			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(CK_SSE_MAX_STREAMS + 64),
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 			MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+			MHD_OPTION_NOTIFY_COMPLETED, ck_completed, NULL,
 			tls->cert ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls_opts,
 			MHD_OPTION_END);
 }

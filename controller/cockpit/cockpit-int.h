@@ -8,6 +8,7 @@
 
 #include "cockpit.h"
 #include "bg-util.h"
+#include "cockpit-auth.h"
 
 #include <json-c/json.h>
 #include <pthread.h>
@@ -37,6 +38,9 @@ struct cockpit {
 	struct ck_sse_hub *sse;   /* NULL: no server (unit tests) */
 	bool tls;                 /* served over our own TLS */
 	struct ck_durations *dur; /* apply and switch durations (cockpit-metrics.c) */
+	/* issue 15: users and sessions (cockpit-login.c), admin mode (cockpit-admin.c). */
+	struct ck_auth *auth;   /* NULL: no users file, no login */
+	struct ck_admin *admin; /* NULL: safe mode */
 };
 
 /* The snapshot: root object (NULL when absent/unreadable, *why says so). */
@@ -46,7 +50,8 @@ struct ck_snap {
 	int64_t written_at_ms;
 	const char *why;
 };
-void ck_snap_load(struct cockpit *ck, struct ck_snap *s);
+/* Only the sites r's user may see are kept (cockpit-login.c, ck_scope_sees). */
+void ck_snap_load(struct cockpit *ck, const struct cockpit_reply *r, struct ck_snap *s);
 void ck_snap_release(struct ck_snap *s);
 /* The site object named name (borrowed), NULL if none. */
 struct json_object *ck_snap_site(const struct ck_snap *s, const char *name);
@@ -77,5 +82,47 @@ void ck_api_history(struct cockpit *ck, const char *query, struct cockpit_reply 
 void ck_metrics(struct cockpit *ck, struct cockpit_reply *r);
 /* One query parameter's value (a new string), NULL if absent. */
 char *ck_query_get(const char *query, const char *key);
+
+/* ---- issue 15: users, sessions, CSRF (cockpit-login.c), admin mode (cockpit-admin.c) ---- */
+
+/* Who a request is from: a copy, so a users file reloaded meanwhile changes nothing. */
+struct ck_scope {
+	char *user;
+	enum ck_role role;
+	struct bg_strv sites;
+	char csrf[CK_TOKEN_HEX + 1];
+	char *session; /* the cookie's value */
+};
+void ck_scope_free(struct ck_scope *sc); /* NULL-safe */
+/* Whether sc may see site (NULL sc: no login in use, every site). */
+bool ck_scope_sees(const struct ck_scope *sc, const char *site);
+/* Whether sc sees only some sites (a viewer). */
+bool ck_scope_limited(const struct ck_scope *sc);
+
+struct ck_auth *ck_auth_new(const struct cockpit_opts *o);
+void ck_auth_free(struct ck_auth *a);
+/*
+ * Login, logout, sessions, CSRF and the admin routes, before the read-only
+ * routes: true when it answered r; false to go on, with r->scope set when
+ * a user is logged in (and left NULL when no users file is in use).
+ */
+bool ck_auth_gate(struct cockpit *ck, const struct cockpit_req *rq, struct cockpit_reply *r);
+/* A form field's value (borrowed), NULL if absent. */
+const char *ck_form_get(const struct cockpit_req *rq, const char *key);
+/* A refused request, as one JSON line of the refusal log (cockpit.c). */
+void ck_refusal_log_as(struct cockpit *ck, const char *method, const char *path,
+		const char *actor, const char *why);
+/* Page frame of cockpit-html.c, for the pages of login and admin mode. */
+void ck_html_open(struct bg_buf *b, const char *title);
+void ck_html_close(struct bg_buf *b);
+/* The 404 of an unknown site, identical for a site the user may not see. */
+void ck_api_no_site(struct cockpit_reply *r);
+/* A viewer's history: only its sites' entries (cockpit-api.c). */
+void ck_api_history_scoped(struct cockpit *ck, const char *query, struct cockpit_reply *r);
+
+struct ck_admin *ck_admin_new(const struct cockpit_opts *o);
+void ck_admin_free(struct ck_admin *a);
+/* Admin mode's routes for an admin (GET /plan, /api/v1/plan, the rollback form; POSTs): true when answered. */
+bool ck_admin_route(struct cockpit *ck, const struct cockpit_req *rq, struct cockpit_reply *r);
 
 #endif /* BG_CONTROLLER_COCKPIT_INT_H */

@@ -127,7 +127,7 @@ static void ck_live_metrics(struct cockpit *ck, struct bg_buf *b);
 void ck_metrics(struct cockpit *ck, struct cockpit_reply *r)
 {
 	struct ck_snap s;
-	ck_snap_load(ck, &s);
+	ck_snap_load(ck, r, &s);
 	r->status = 200;
 	r->ctype = "text/plain; version=0.0.4; charset=utf-8";
 	ck_head(&r->body, "bluegreen_snapshot_present", "gauge",
@@ -140,8 +140,11 @@ void ck_metrics(struct cockpit *ck, struct cockpit_reply *r)
 				(double)(bg_now_ms() - s.written_at_ms) / 1000.0);
 		ck_site_metrics(&r->body, s.sites);
 	}
-	ck_hist_metrics(ck, &r->body);
-	ck_live_metrics(ck, &r->body); /* issue 15 (E) */
+	/* The journal's counters and durations are of all sites together: not for a viewer. */
+	if (!ck_scope_limited(r->scope)) {
+		ck_hist_metrics(ck, &r->body);
+		ck_live_metrics(ck, &r->body); /* issue 15 (E) */
+	}
 	ck_snap_release(&s);
 }
 

@@ -26,12 +26,19 @@ void cockpit_reply_init(struct cockpit_reply *r)
 	r->status = 200;
 	r->ctype = "text/plain; charset=utf-8";
 	bg_buf_init(&r->body, 0);
+	r->set_cookie = r->location = NULL;
+	r->scope = NULL;
 }
 
 void cockpit_reply_release(struct cockpit_reply *r)
 {
 	if (r) {
 		bg_buf_release(&r->body);
+		free(r->set_cookie);
+		free(r->location);
+		ck_scope_free(r->scope);
+		r->set_cookie = r->location = NULL;
+		r->scope = NULL;
 	}
 }
 
@@ -40,6 +47,8 @@ struct cockpit *cockpit_new(const struct cockpit_opts *o)
 	struct cockpit *ck = bg_xcalloc(1, sizeof(*ck));
 	ck->o = *o;
 	pthread_mutex_init(&ck->mu, NULL);
+	ck->auth = o->users_path ? ck_auth_new(o) : NULL;
+	ck->admin = o->act ? ck_admin_new(o) : NULL;
 	return ck;
 }
 
@@ -59,6 +68,8 @@ void cockpit_free(struct cockpit *ck)
 	free(ck->counts);
 	free(ck->sw);
 	ck_dur_free(ck->dur);
+	ck_auth_free(ck->auth);
+	ck_admin_free(ck->admin);
 	pthread_mutex_destroy(&ck->mu);
 	free(ck);
 }
@@ -74,7 +85,24 @@ const char *ck_jstr(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-void ck_snap_load(struct cockpit *ck, struct ck_snap *s)
+/* Drop the sites r's user may not see (a viewer): they are never rendered. */
+static void ck_snap_scope(struct ck_snap *s, const struct cockpit_reply *r)
+{
+	if (!r || !ck_scope_limited(r->scope) || !s->sites) {
+		return;
+	}
+	struct json_object *keep = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(s->sites); i++) {
+		struct json_object *o = json_object_array_get_idx(s->sites, i);
+		if (ck_scope_sees(r->scope, ck_jstr(o, "site"))) {
+			json_object_array_add(keep, json_object_get(o));
+		}
+	}
+	json_object_object_add(s->root, "sites", keep);
+	s->sites = keep;
+}
+
+void ck_snap_load(struct cockpit *ck, const struct cockpit_reply *r, struct ck_snap *s)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -103,6 +131,7 @@ void ck_snap_load(struct cockpit *ck, struct ck_snap *s)
 	if (json_object_object_get_ex(s->root, "written_at_ms", &v)) {
 		s->written_at_ms = json_object_get_int64(v);
 	}
+	ck_snap_scope(s, r);
 }
 
 void ck_snap_release(struct ck_snap *s)
@@ -209,18 +238,19 @@ const struct ck_switch *ck_digest_switch(const struct cockpit *ck, const char *s
  * (time_ms, actor, action, result, details): safe mode holds no write
  * handle on the history, so this file is its journal of refusals.
  */
-static void ck_refusal_log(struct cockpit *ck, const char *method, const char *path,
-		const char *peer)
+void ck_refusal_log_as(struct cockpit *ck, const char *method, const char *path,
+		const char *actor, const char *why)
 {
 	struct bg_buf b = BG_BUF_INIT;
 	char *what = bg_xasprintf("%s %s", method, path);
-	char *actor = bg_xasprintf("cockpit:%s", peer ? peer : "?");
 	bg_buf_addf(&b, "{\"time_ms\": %" PRId64 ", \"actor\": ", bg_now_ms());
 	bg_buf_add_json_str(&b, actor);
 	bg_buf_adds(&b, ", \"action\": \"cockpit-request\", \"result\": \"refused\", \"details\": ");
 	bg_buf_add_json_str(&b, what);
-	bg_buf_adds(&b, ", \"why\": \"safe mode: read-only\"}\n");
-	bg_log(BG_LOG_WARN, "cockpit: refused %s from %s (safe mode)", what, actor);
+	bg_buf_adds(&b, ", \"why\": ");
+	bg_buf_add_json_str(&b, why);
+	bg_buf_adds(&b, "}\n");
+	bg_log(BG_LOG_WARN, "cockpit: refused %s from %s (%s)", what, actor, why);
 	if (ck->o.refusal_log) {
 		int fd = open(ck->o.refusal_log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 				O_CLOEXEC | O_NONBLOCK, 0600);
@@ -236,8 +266,16 @@ static void ck_refusal_log(struct cockpit *ck, const char *method, const char *p
 		}
 	}
 	free(what);
-	free(actor);
 	bg_buf_release(&b);
+}
+
+static void ck_refusal_log(struct cockpit *ck, const char *method, const char *path,
+		const char *peer, const struct ck_scope *sc)
+{
+	char *actor = bg_xasprintf("cockpit:%s", sc ? sc->user : peer ? peer : "?");
+	ck_refusal_log_as(ck, method, path, actor, sc && sc->role == CK_ROLE_ADMIN && ck->admin
+			? "not an action of admin mode" : "safe mode: read-only");
+	free(actor);
 }
 
 /* ---- routes ---- */
@@ -301,9 +339,21 @@ static const struct ck_route ck_routes[] = {
 void cockpit_handle(struct cockpit *ck, const char *method, const char *path,
 		const char *query, const char *peer, struct cockpit_reply *r)
 {
+	struct cockpit_req rq = {.method = method, .path = path, .query = query, .peer = peer};
+	cockpit_handle_req(ck, &rq, r);
+}
+
+void cockpit_handle_req(struct cockpit *ck, const struct cockpit_req *rq,
+		struct cockpit_reply *r)
+{
+	const char *method = rq->method, *path = rq->path, *query = rq->query;
 	bool is_api = bg_str_has_prefix(path, "/api/");
+	/* issue 15: login, sessions, CSRF, admin mode (cockpit-login.c) */
+	if (ck_auth_gate(ck, rq, r)) {
+		return;
+	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		ck_refusal_log(ck, method, path, peer);
+		ck_refusal_log(ck, method, path, rq->peer, r->scope);
 		ck_page_error(r, 403, "Forbidden", "This cockpit runs in safe mode: it only shows.");
 		return;
 	}
@@ -315,6 +365,12 @@ void cockpit_handle(struct cockpit *ck, const char *method, const char *path,
 		}
 		if (rt->kind == CK_NAMED && bg_str_has_prefix(path, rt->path) &&
 				ck_site_name_ok(path + strlen(rt->path))) {
+			/* A site the user may not see is "no such site", word for word. */
+			if (!ck_scope_sees(r->scope, path + strlen(rt->path))) {
+				is_api ? ck_api_no_site(r) : ck_page_error(r, 404, "Not found",
+						"There is no such site.");
+				return;
+			}
 			rt->named(ck, path + strlen(rt->path), r);
 			return;
 		}

@@ -18,6 +18,9 @@
 
 struct hist;
 struct cfg_cockpit;
+struct cfg;
+struct bg_strv;
+struct cockpit_act;
 
 #define COCKPIT_LISTEN_DEFAULT "127.0.0.1:8077"
 /* The refusal log's name in the state directory (JSON lines, 0600). */
@@ -35,9 +38,29 @@ struct cockpit_opts {
 	void (*on_listen)(unsigned port, void *arg);
 	void *on_listen_arg;
 	/* issue 15 (E): global.conf's `cockpit:` (cfg.h); NULL: defaults. The
-	 * flags above win: listen overrides cfg->listen. TLS and the trusted
+	 * flags above win: listen overrides conf->listen. TLS and the trusted
 	 * proxies come from here only. */
-	const struct cfg_cockpit *cfg;
+	const struct cfg_cockpit *conf;
+	/* ---- issue 15, users and admin mode (cockpit-login.c, cockpit-admin.c) ---- */
+	/* The users file (cockpit-auth.h); NULL: no login, loopback safe mode as before. */
+	const char *users_path;
+	bool cookie_secure;    /* served over TLS: the session cookie gets Secure */
+	const struct cfg *cfg; /* the sites' confirm phrases (admin mode); borrowed */
+	/*
+	 * Admin mode: hand an approval or a rollback to the watch daemon, as the
+	 * CLI does (cmd-cockpit.c, ctls_client_apply); the daemon's answer goes
+	 * to out. NULL: safe mode, no route can change anything.
+	 */
+	int (*act)(void *arg, const struct cockpit_act *a, struct bg_buf *out, int *exit_code);
+	void *act_arg;
+};
+
+/* What admin mode asks the daemon: exactly one of token and rollback_site. */
+struct cockpit_act {
+	const char *token;
+	const char *rollback_site;
+	const struct bg_strv *confirms;
+	const char *actor; /* "cockpit:USER", journaled by the daemon */
 };
 
 struct cockpit;
@@ -47,10 +70,14 @@ struct cockpit *cockpit_new(const struct cockpit_opts *o);
 void cockpit_free(struct cockpit *ck);
 
 /* One answer: status, content type (static) and body. */
+struct ck_scope;
 struct cockpit_reply {
 	unsigned status;
 	const char *ctype;
 	struct bg_buf body;
+	/* issue 15: headers to send (new strings, may be NULL), and who asked. */
+	char *set_cookie, *location;
+	struct ck_scope *scope; /* the logged-in user; NULL: no login in use */
 };
 void cockpit_reply_init(struct cockpit_reply *r);
 void cockpit_reply_release(struct cockpit_reply *r);
@@ -62,6 +89,16 @@ void cockpit_reply_release(struct cockpit_reply *r);
  */
 void cockpit_handle(struct cockpit *ck, const char *method, const char *path,
 		const char *query, const char *peer, struct cockpit_reply *r);
+
+/* One request with what login needs: its session cookie and its POST form. */
+struct cockpit_req {
+	const char *method, *path, *query, *peer;
+	const char *cookie;                       /* CK_COOKIE_NAME's value, NULL if none */
+	const struct bg_strv *form_keys, *form_vals; /* urlencoded POST fields, NULL if none */
+	bool secure; /* the browser's channel is HTTPS (our TLS or a trusted proxy's) */
+};
+void cockpit_handle_req(struct cockpit *ck, const struct cockpit_req *rq,
+		struct cockpit_reply *r);
 
 /*
  * "ADDR:PORT" into a socket address (numeric only, no lookup). Returns 0,

@@ -78,6 +78,7 @@ void ctls_request_release(struct ctls_request *r)
 	free(r->token);
 	free(r->rollback_site);
 	bg_strv_release(&r->confirms);
+	free(r->actor);
 	ctls_request_init(r);
 }
 
@@ -177,6 +178,16 @@ static enum ctls_parse_rc parse_line(struct ctls_parser *p, char *line, char **w
 		r->json = true;
 	} else if (strcmp(line, "option color") == 0) {
 		r->color = true;
+	} else if (bg_str_has_prefix(line, "actor ") && !r->actor) {
+		/* issue 15: "cockpit:" and a cockpit user name, nothing else (it is journaled). */
+		const char *a = line + strlen("actor ");
+		size_t an = strspn(a + (bg_str_has_prefix(a, "cockpit:") ? 8 : 0),
+				"abcdefghijklmnopqrstuvwxyz0123456789._-");
+		if (!bg_str_has_prefix(a, "cockpit:") || an == 0 || an > 32 || a[8 + an]) {
+			*why = bg_xstrdup("control request with a bad actor (cockpit:USER)");
+			return CTLS_PARSE_REFUSED;
+		}
+		r->actor = bg_xstrdup(a);
 	} else if (strcmp(line, "go") == 0) {
 		if (!r->token && !r->rollback_site) {
 			*why = bg_xstrdup("control request without a token or a rollback");
@@ -719,6 +730,9 @@ int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *ou
 		char *enc = ctls_encode(req->confirms.v[i]);
 		bg_buf_addf(&b, "confirm %s\n", enc);
 		free(enc);
+	}
+	if (req->actor) { /* issue 15: checked by the daemon's parser */
+		bg_buf_addf(&b, "actor %s\n", req->actor);
 	}
 	bg_buf_addf(&b, "%s%sgo\n", req->json ? "option json\n" : "",
 			req->color ? "option color\n" : "");

@@ -11,6 +11,7 @@
  *   apply TOKEN | rollback SITE         err TEXT      (a line for stderr)
  *   confirm TEXT        (0 or more)     status TEXT   (transient progress)
  *   option json|color   (0 or more)     exit N        (the exit code; last)
+ *   actor cockpit:USER  (0 or 1)
  *   go
  *
  * TEXT is percent-encoded where it would break the framing (only '%',
@@ -74,6 +75,12 @@ struct ctls_request {
 	struct bg_strv confirms;
 	bool json;  /* render a plan shown on exit 3 as JSON */
 	bool color; /* the client's stdout is a terminal */
+	/*
+	 * issue 15: "cockpit:USER", the cockpit user an admin-mode cockpit acts
+	 * for, journaled as the actor instead of the peer's uid. Only peers the
+	 * socket serves anyway (the daemon's uid, root) can send it.
+	 */
+	char *actor;
 };
 
 void ctls_request_init(struct ctls_request *r);

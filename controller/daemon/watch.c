@@ -593,7 +593,8 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 		return;
 	}
 	queue_prune(&c->queue);
-	char *actor = bg_actor_of_uid(ctls_conn_uid(conn));
+	/* issue 15: an admin-mode cockpit names its user ("cockpit:USER", ctlsock.h). */
+	char *actor = req->actor ? bg_xstrdup(req->actor) : bg_actor_of_uid(ctls_conn_uid(conn));
 	if (queue_refuse_request(&c->queue, running(c), conn, req, actor)) {
 		free(actor);
 		return;

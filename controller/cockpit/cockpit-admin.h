@@ -1,0 +1,16 @@
+/*
+ * cockpit-admin: admin mode's few actions (issue 15, docs/cockpit.md
+ * "Admin mode"). The declarations live in cockpit-int.h with the rest of
+ * the cockpit's internals; this header only names the routes, for the
+ * tests and the docs to agree on them.
+ */
+#ifndef BG_CONTROLLER_COCKPIT_ADMIN_H
+#define BG_CONTROLLER_COCKPIT_ADMIN_H
+
+#define CK_ROUTE_PLAN "/plan"
+#define CK_ROUTE_PLAN_API "/api/v1/plan"
+#define CK_ROUTE_APPROVE "/plan/approve"
+/* "/sites/NAME" CK_ROUTE_ROLLBACK: GET is the form, POST does it. */
+#define CK_ROUTE_ROLLBACK "/rollback"
+
+#endif /* BG_CONTROLLER_COCKPIT_ADMIN_H */

@@ -1,0 +1,384 @@
+/*
+ * t-cockpit-admin: users, roles and admin mode end to end (issue 15), with
+ * a real watch daemon, real Docker and real nginx. Two sites: B (the e2e
+ * site, live on v1, its file now asking for v2) and A (configured, not
+ * deployed yet). Users are added with `bluegreen cockpit user add`, the
+ * password on stdin; `user list` shows no hash. Then `bluegreen cockpit
+ * --admin` runs next to the daemon, and libcurl with its cookie engine
+ * plays two browsers:
+ *   - a viewer of A: every page, the JSON API, the history and the
+ *     metrics answer without B's name anywhere; B's page and API are 404;
+ *     the plan page is 404 and a forged approval is 403;
+ *   - the admin: the plan page shows the daemon's own token; an approval
+ *     POST without the CSRF token is 403 and changes nothing; with it, the
+ *     daemon applies that token (B switches to green, nginx serves v2) and
+ *     the journal's switch of B has the actor cockpit:admin; a rollback
+ *     with B's name typed wrong does nothing, typed right puts blue back.
+ */
+#include "bg.h"
+#include "bg-buf.h"
+#include "bg-fs.h"
+#include "e2e.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WAIT_MS (90 * 1000)
+
+static struct e2e E;
+static char *site_a;
+static pid_t daemon_pid = -1, cockpit_pid = -1;
+
+static size_t sink(char *p, size_t sz, size_t n, void *arg)
+{
+	bg_buf_add(arg, p, sz * n);
+	return sz * n;
+}
+
+/* A browser: one curl handle with its own cookie jar (in memory). */
+static CURL *browser(void)
+{
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 180L);
+	return c;
+}
+
+/* GET (form NULL) or POST form; returns the status, *body a new string. */
+static long req(CURL *c, unsigned port, const char *path, const char *form, char **body)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	char *url = bg_xasprintf("http://127.0.0.1:%u%s", port, path);
+	long code = -1;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (form) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	if (curl_easy_perform(c) == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	}
+	free(url);
+	*body = bg_buf_detach(&b, NULL);
+	return code;
+}
+
+/* The value after `marker` up to the next '"' or '<' (a new string), or fail. */
+static char *extract(const char *body, const char *marker)
+{
+	const char *at = strstr(body, marker);
+	if (!at) {
+		fail_msg("no %s in:\n%s", marker, body);
+	}
+	at += strlen(marker);
+	return bg_xstrndup(at, strcspn(at, "\"<"));
+}
+
+/* Run the binary with input on stdin; returns its exit status, *out its stdout. */
+static int run_stdin(char *const argv[], const char *input, char **out)
+{
+	int in[2], o[2];
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(o), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(o[1], 1);
+		close(in[1]);
+		close(o[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(o[1]);
+	assert_int_equal(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+	close(in[1]);
+	struct bg_buf b = BG_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(o[0], buf, sizeof(buf))) > 0) {
+		bg_buf_add(&b, buf, (size_t)n);
+	}
+	close(o[0]);
+	*out = bg_buf_detach(&b, NULL);
+	return th_wait(pid);
+}
+
+static void user_add(const char *name, const char *pw, const char *role, const char *sites)
+{
+	char *input = bg_xasprintf("%s\n", pw);
+	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "cockpit", "user", "add",
+		(char *)name, "--role", (char *)role, sites ? "--sites" : NULL, (char *)sites, NULL};
+	char *out = NULL;
+	if (run_stdin(argv, input, &out) != 0) {
+		fail_msg("cockpit user add %s failed:\n%s", name, out);
+	}
+	th_assert_not_contains(out, pw);
+	free(out);
+	free(input);
+}
+
+/* Wait until the file holds want; returns its text (a new string) or NULL. */
+static char *wait_file(const char *path, const char *want, int ms)
+{
+	int64_t end = bg_mono_ms() + ms * th_time_scale();
+	while (bg_mono_ms() < end) {
+		char *s = NULL;
+		if (bg_file_read(path, 1 << 20, &s, NULL) == 0 && strstr(s, want)) {
+			return s;
+		}
+		free(s);
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+static void fail_with(const char *path, const char *what)
+{
+	char *t = th_read(path);
+	th_print_error("%s:\n%s", path, t ? t : "");
+	free(t);
+	fail_msg("%s", what);
+}
+
+static unsigned start_cockpit(const char *out)
+{
+	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "cockpit", "--admin",
+		"--listen", "127.0.0.1:0", NULL};
+	cockpit_pid = th_spawn_bg(argv, NULL, out);
+	char *t = wait_file(out, "listening on port ", 30000);
+	if (!t) {
+		fail_with(out, "the admin cockpit did not start");
+	}
+	th_assert_contains(t, "cockpit: admin mode");
+	unsigned port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
+	free(t);
+	return port;
+}
+
+static void login(CURL *c, unsigned port, const char *user, const char *pw)
+{
+	char *body = NULL;
+	char *form = bg_xasprintf("user=%s&password=%s", user, pw);
+	long st = req(c, port, "/login", form, &body);
+	if (st != 303) {
+		fail_msg("login %s: %ld:\n%s", user, st, body);
+	}
+	free(body);
+	free(form);
+}
+
+/* The viewer of A: B is nowhere, B's routes are 404, admin mode is not theirs. */
+static void check_viewer(unsigned port)
+{
+	CURL *v = browser();
+	char *body = NULL;
+	login(v, port, "alice", "alice-pw-1");
+	static const char *const paths[] = {"/", "/api/v1/sites", "/api/v1/history", "/metrics"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(paths); i++) {
+		long st = req(v, port, paths[i], NULL, &body);
+		if (st != 200 || strstr(body, E.site) || (i < 2 && !strstr(body, site_a))) {
+			fail_msg("viewer GET %s: %ld, must show %s and never %s:\n%s", paths[i], st,
+					site_a, E.site, body);
+		}
+		free(body);
+	}
+	char *page_b = bg_xasprintf("/sites/%s", E.site);
+	char *api_b = bg_xasprintf("/api/v1/sites/%s", E.site);
+	assert_int_equal(req(v, port, page_b, NULL, &body), 404);
+	th_assert_not_contains(body, E.site);
+	free(body);
+	assert_int_equal(req(v, port, api_b, NULL, &body), 404);
+	free(body);
+	assert_int_equal(req(v, port, "/plan", NULL, &body), 404);
+	free(body);
+	assert_int_equal(req(v, port, "/logout", NULL, &body), 200);
+	char *csrf = extract(body, "name=\"csrf\" value=\"");
+	free(body);
+	char *forged = bg_xasprintf("csrf=%s&token=0000", csrf);
+	assert_int_equal(req(v, port, "/plan/approve", forged, &body), 403);
+	free(body);
+	free(forged);
+	free(csrf);
+	free(page_b);
+	free(api_b);
+	curl_easy_cleanup(v);
+}
+
+static void setup_sites(void)
+{
+	e2e_init(&E, "ckadm", "nginx", "development");
+	e2e_site(&E, "bluegreen-test/web:v1", "strategy: {promote: auto}\n");
+	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
+	char *live = e2e_edge_live(&E);
+	assert_string_equal(live, "blue");
+	free(live);
+	/* Site A: another client's, named with nothing of B's name in it. */
+	site_a = bg_xasprintf("va%s", th_run_id());
+	char *rel = bg_xasprintf("sites/%s.conf", site_a);
+	char *conf = bg_xasprintf("site: %s\ndomains: [%s.localhost]\nimage: bluegreen-test/web:v1\n"
+			"port: 8080\nstop_timeout: 2s\n"
+			"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n",
+			site_a, site_a);
+	th_write(E.dir, rel, conf);
+	free(conf);
+	free(rel);
+	e2e_site(&E, "bluegreen-test/web:v2", "strategy: {promote: auto}\n"); /* B's change: pending until approved */
+}
+
+static void t_admin_and_viewer(void **state)
+{
+	setup_sites();
+	user_add("admin", "admin-pw-1", "admin", NULL);
+	user_add("alice", "alice-pw-1", "viewer", site_a);
+	char *out = NULL;
+	char *list[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "cockpit", "user", "list", NULL};
+	assert_int_equal(run_stdin(list, "", &out), 0);
+	th_assert_contains(out, "alice viewer");
+	th_assert_not_contains(out, "scrypt");
+	free(out);
+
+	char *d_out = bg_xasprintf("%s-daemon.out", E.dir);
+	char *c_out = bg_xasprintf("%s-cockpit.out", E.dir);
+	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "watch", NULL};
+	char *env[] = {"NO_COLOR=1", NULL};
+	daemon_pid = th_spawn_bg(argv, env, d_out);
+	char *d_text = wait_file(d_out, "or approve it: ", WAIT_MS);
+	if (!d_text) {
+		fail_with(d_out, "no plan from the daemon");
+	}
+	char *snap = bg_xasprintf("%s/state/status.json", E.dir);
+	char *s = wait_file(snap, site_a, WAIT_MS);
+	assert_non_null(s);
+	free(s);
+	char *daemon_token = th_plan_token(d_text);
+	assert_non_null(daemon_token);
+	unsigned port = start_cockpit(c_out);
+
+	check_viewer(port);
+
+	CURL *a = browser();
+	char *body = NULL;
+	login(a, port, "admin", "admin-pw-1");
+	assert_int_equal(req(a, port, "/plan", NULL, &body), 200);
+	char *token = extract(body, "<code id=\"token\">");
+	char *csrf = extract(body, "name=\"csrf\" value=\"");
+	free(body);
+	assert_string_equal(token, daemon_token); /* the daemon's own plan */
+
+	/* No CSRF token: 403, nothing handed to the daemon. */
+	char *no_csrf = bg_xasprintf("token=%s", token);
+	assert_int_equal(req(a, port, "/plan/approve", no_csrf, &body), 403);
+	free(body);
+	char *live = e2e_edge_live(&E);
+	assert_string_equal(live, "blue");
+	free(live);
+
+	char *form = bg_xasprintf("csrf=%s&token=%s", csrf, token);
+	long st = req(a, port, "/plan/approve", form, &body);
+	if (st != 200 || !strstr(body, "exit 0")) {
+		th_print_error("cockpit said %ld:\n%s", st, body);
+		fail_with(d_out, "the approval did not apply");
+	}
+	live = e2e_edge_live(&E);
+	if (!live || strcmp(live, "green") != 0) {
+		th_print_error("cockpit said:\n%s", body);
+		fail_with(d_out, "approved, but B is not live on green");
+	}
+	free(body);
+	free(live);
+	assert_true(e2e_wait_body(&E, E.domain, "v2", 10000));
+
+	char *hist = bg_xasprintf("/api/v1/history?site=%s", E.site);
+	assert_int_equal(req(a, port, hist, NULL, &body), 200);
+	if (!strstr(body, "\"actor\": \"cockpit:admin\"") || !strstr(body, "\"action\": \"switch\"")) {
+		fail_msg("the switch of %s is not journaled as cockpit:admin:\n%s", E.site, body);
+	}
+	free(body);
+	/* The viewer still sees nothing of B after the switch. */
+	check_viewer(port);
+
+	/* Rollback: the name typed wrong does nothing; typed right, blue is back. */
+	char *rb = bg_xasprintf("/sites/%s/rollback", E.site);
+	assert_int_equal(req(a, port, rb, NULL, &body), 200);
+	free(body);
+	char *typo = bg_xasprintf("csrf=%s&site=%sx", csrf, E.site);
+	assert_int_equal(req(a, port, rb, typo, &body), 400);
+	free(body);
+	live = e2e_edge_live(&E);
+	assert_string_equal(live, "green");
+	free(live);
+	char *typed = bg_xasprintf("csrf=%s&site=%s", csrf, E.site);
+	st = req(a, port, rb, typed, &body);
+	if (st != 200 || !strstr(body, "exit 0")) {
+		th_print_error("cockpit said %ld:\n%s", st, body);
+		fail_with(d_out, "the rollback did not happen");
+	}
+	free(body);
+	live = e2e_edge_live(&E);
+	assert_string_equal(live, "blue");
+	free(live);
+	assert_int_equal(req(a, port, hist, NULL, &body), 200);
+	if (!strstr(body, "\"action\": \"rollback\"")) {
+		fail_msg("no rollback journaled:\n%s", body);
+	}
+	free(body);
+	free(rb);
+	free(typo);
+	free(typed);
+
+	kill(cockpit_pid, SIGTERM);
+	assert_int_equal(th_wait(cockpit_pid), 0);
+	cockpit_pid = -1;
+	kill(daemon_pid, SIGTERM);
+	assert_int_equal(th_wait(daemon_pid), 0);
+	daemon_pid = -1;
+	curl_easy_cleanup(a);
+	free(hist);
+	free(form);
+	free(no_csrf);
+	free(token);
+	free(csrf);
+	free(daemon_token);
+	free(snap);
+	free(d_text);
+	free(d_out);
+	free(c_out);
+}
+
+static int teardown(void **state)
+{
+	if (cockpit_pid > 0) {
+		kill(cockpit_pid, SIGKILL);
+		th_wait(cockpit_pid);
+	}
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		th_wait(daemon_pid);
+	}
+	cockpit_pid = daemon_pid = -1;
+	if (site_a) {
+		th_docker_cleanup_site(site_a);
+		free(site_a);
+		site_a = NULL;
+	}
+	return e2e_teardown(state);
+}
+
+int main(void)
+{
+	th_docker_preamble();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(t_admin_and_viewer, teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,528 @@
+/*
+ * t-cockpit-auth: users, login and admin mode of the cockpit without a
+ * server (issue 15): scrypt hashes (round trip, wrong password, a
+ * malformed hash), the users file (refused unless mode 0600 and a regular
+ * file; a symlink is refused; bad lines named), the session cookie's flags
+ * (HttpOnly, SameSite=Strict, Path=/, Secure only over TLS), CSRF (a POST
+ * without the token or with a wrong one is 403 and logged), the login
+ * throttle (after 5 failures even the right password waits), a viewer's
+ * scope (another site is 404 word for word like an unknown one, and its
+ * name appears in no page, no JSON, no metric), and admin mode's routes:
+ * the plan's token read from the journal, approve hands *that* token to
+ * the daemon callback with the actor cockpit:USER, rollback needs the
+ * name typed, a viewer gets 404/403. The callback stands in for the
+ * control socket here; t-cockpit-admin drives the real daemon.
+ */
+#include "bg.h"
+#include "bg-buf.h"
+#include "cfg.h"
+#include "cockpit.h"
+#include "cockpit-auth.h"
+#include "hist.h"
+#include "th.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dir, *snap_path, *refused_path, *users_path;
+static struct hist *H;
+static struct cockpit *CK;
+static char *plan_token;
+
+static const char snap_json[] =
+	"{\"format\": 1, \"written_at_ms\": 1765000000000, \"pid\": 1, \"plan_ok\": true,"
+	" \"pending_changes\": 1, \"sites\": ["
+	"{\"site\": \"shop\", \"live\": \"green\", \"version\": 3, \"image\": \"i\","
+	" \"health\": \"healthy (1/1)\", \"candidate\": null, \"previous\": null,"
+	" \"in_sync\": true, \"pending_changes\": 0, \"blocked\": null},"
+	"{\"site\": \"secretclient\", \"live\": \"blue\", \"version\": 1, \"image\": \"i\","
+	" \"health\": \"healthy (1/1)\", \"candidate\": null, \"previous\": null,"
+	" \"in_sync\": true, \"pending_changes\": 1, \"blocked\": null}]}";
+
+/* What the admin-mode callback was asked. */
+static struct {
+	int calls;
+	char *token, *rollback_site, *actor;
+	size_t n_confirms;
+} acted;
+
+static int fake_act(void *arg, const struct cockpit_act *a, struct bg_buf *out, int *exit_code)
+{
+	acted.calls++;
+	free(acted.token);
+	free(acted.rollback_site);
+	free(acted.actor);
+	acted.token = bg_xstrdup(a->token);
+	acted.rollback_site = bg_xstrdup(a->rollback_site);
+	acted.actor = bg_xstrdup(a->actor);
+	acted.n_confirms = a->confirms ? a->confirms->n : 0;
+	bg_buf_adds(out, "switched <ok>\n");
+	*exit_code = 0;
+	return 0;
+}
+
+static void add(const char *action, const char *site, const char *token, const char *result,
+		const char *details)
+{
+	struct hist_entry e = {.action = (char *)action, .site = (char *)site,
+		.token = (char *)token, .result = (char *)result, .details = (char *)details};
+	assert_int_equal(hist_append(H, &e, NULL), 0);
+}
+
+static void users_write(const char *text, unsigned mode)
+{
+	unlink(users_path);
+	th_write(dir, "cockpit.users", text);
+	assert_int_equal(chmod(users_path, mode), 0);
+}
+
+static char *users_text(void)
+{
+	char *admin = NULL, *viewer = NULL;
+	assert_int_equal(ck_password_hash("admin-pw", &admin), 0);
+	assert_int_equal(ck_password_hash("viewer-pw", &viewer), 0);
+	char *t = bg_xasprintf("# users\nadmin admin - %s\nalice viewer shop %s\n", admin, viewer);
+	free(admin);
+	free(viewer);
+	return t;
+}
+
+static int setup(void **state)
+{
+	dir = th_tmpdir("cockpit-auth");
+	snap_path = bg_xasprintf("%s/status.json", dir);
+	refused_path = bg_xasprintf("%s/cockpit-refused.log", dir);
+	users_path = bg_xasprintf("%s/cockpit.users", dir);
+	plan_token = bg_xstrdup("0123456789abcdef0123");
+	assert_int_equal(hist_open(&H, dir, 0, NULL), 0);
+	add("switch", "shop", NULL, "ok", "live blue (v2) -> green (v3)");
+	add("switch", "secretclient", NULL, "ok", "first deploy of secretclient");
+	add("plan", NULL, plan_token, "pending", "why: a site changed\nsecretclient: switch");
+	hist_close(H);
+	assert_int_equal(hist_open(&H, dir, HIST_RDONLY, NULL), 0);
+	th_write(dir, "status.json", snap_json);
+	char *u = users_text();
+	users_write(u, 0600);
+	free(u);
+	struct cockpit_opts o = {.snapshot_path = snap_path, .refusal_log = refused_path,
+		.hist = H, .users_path = users_path, .act = fake_act};
+	CK = cockpit_new(&o);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	cockpit_free(CK);
+	hist_close(H);
+	th_rm_rf(dir);
+	free(dir);
+	free(snap_path);
+	free(refused_path);
+	free(users_path);
+	free(plan_token);
+	free(acted.token);
+	free(acted.rollback_site);
+	free(acted.actor);
+	return 0;
+}
+
+/* One request; fields as "k", "v", ... NULL. Returns the reply (release it). */
+static void call(struct cockpit *ck, const char *method, const char *path, const char *cookie,
+		struct cockpit_reply *r, const char *const *fields)
+{
+	struct bg_strv k, v;
+	bg_strv_init(&k);
+	bg_strv_init(&v);
+	for (size_t i = 0; fields && fields[i]; i += 2) {
+		bg_strv_push(&k, fields[i]);
+		bg_strv_push(&v, fields[i + 1]);
+	}
+	struct cockpit_req rq = {.method = method, .path = path, .peer = "192.0.2.7",
+		.cookie = cookie, .form_keys = &k, .form_vals = &v};
+	cockpit_reply_init(r);
+	cockpit_handle_req(ck, &rq, r);
+	bg_strv_release(&k);
+	bg_strv_release(&v);
+}
+
+/* Log in; returns the cookie's value (a new string), NULL when refused. */
+static char *login(struct cockpit *ck, const char *user, const char *pw, unsigned *status)
+{
+	struct cockpit_reply r;
+	const char *f[] = {"user", user, "password", pw, NULL};
+	call(ck, "POST", "/login", NULL, &r, f);
+	*status = r.status;
+	char *id = NULL;
+	if (r.set_cookie && bg_str_has_prefix(r.set_cookie, CK_COOKIE_NAME "=")) {
+		const char *v = r.set_cookie + strlen(CK_COOKIE_NAME "=");
+		id = bg_xstrndup(v, strcspn(v, ";"));
+	}
+	cockpit_reply_release(&r);
+	return id;
+}
+
+/* The session's CSRF token, from the logout page's hidden field. */
+static char *csrf_of(const char *cookie)
+{
+	struct cockpit_reply r;
+	call(CK, "GET", "/logout", cookie, &r, NULL);
+	assert_int_equal(r.status, 200);
+	const char *at = strstr(r.body.data, "name=\"csrf\" value=\"");
+	assert_non_null(at);
+	at += strlen("name=\"csrf\" value=\"");
+	char *t = bg_xstrndup(at, strcspn(at, "\""));
+	cockpit_reply_release(&r);
+	assert_int_equal(strlen(t), CK_TOKEN_HEX);
+	return t;
+}
+
+static void test_hash_round_trip(void **state)
+{
+	char *h = NULL, *h2 = NULL;
+	assert_int_equal(ck_password_hash("correct horse", &h), 0);
+	assert_true(bg_str_has_prefix(h, "scrypt$15$8$1$"));
+	assert_true(ck_password_verify("correct horse", h));
+	assert_false(ck_password_verify("correct horsE", h));
+	assert_false(ck_password_verify("", h));
+	assert_int_equal(ck_password_hash("correct horse", &h2), 0);
+	assert_string_not_equal(h, h2); /* a fresh salt each time */
+	h[strlen(h) - 1] = h[strlen(h) - 1] == '0' ? '1' : '0';
+	assert_false(ck_password_verify("correct horse", h));
+	assert_false(ck_password_verify("correct horse", "scrypt$15$8$1$zz$zz"));
+	assert_false(ck_password_verify("correct horse", NULL));
+	free(h);
+	free(h2);
+}
+
+static void test_users_file_rules(void **state)
+{
+	struct ck_users u;
+	struct bg_diag d;
+	char *good = th_read(users_path);
+	ck_users_init(&u);
+	bg_diag_init(&d);
+	assert_int_equal(ck_users_load(&u, users_path, &d), 0);
+	assert_int_equal(u.n, 2);
+	assert_true(ck_user_sees(ck_users_find(&u, "alice"), "shop"));
+	assert_false(ck_user_sees(ck_users_find(&u, "alice"), "secretclient"));
+	assert_true(ck_user_sees(ck_users_find(&u, "admin"), "secretclient"));
+	ck_users_release(&u);
+
+	users_write(good, 0640); /* readable by the group: refused */
+	assert_int_equal(ck_users_load(&u, users_path, &d), BG_EREFUSED);
+	assert_true(d.n_errors > 0 && strstr(d.items[d.n - 1].msg, "0600"));
+
+	char *real = bg_xasprintf("%s/real.users", dir);
+	th_write(dir, "real.users", good);
+	assert_int_equal(chmod(real, 0600), 0);
+	unlink(users_path);
+	assert_int_equal(symlink(real, users_path), 0); /* a link: refused, even to a good file */
+	assert_int_equal(ck_users_load(&u, users_path, &d), BG_EREFUSED);
+	unlink(users_path);
+
+	users_write("bob viewer - scrypt$x\nBad admin - scrypt$x\ncarol admin - nohash\n", 0600);
+	bg_diag_release(&d);
+	bg_diag_init(&d);
+	assert_int_equal(ck_users_load(&u, users_path, &d), BG_EPARSE);
+	assert_int_equal(d.n_errors, 3);
+	ck_users_release(&u);
+
+	/* Saved back: mode 0600, no hash lost, loads again. */
+	users_write(good, 0600);
+	assert_int_equal(ck_users_load(&u, users_path, &d), 0);
+	assert_int_equal(ck_users_save(&u, real, &d), 0);
+	struct stat st;
+	assert_int_equal(stat(real, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	ck_users_release(&u);
+	assert_int_equal(ck_users_load(&u, real, &d), 0);
+	assert_int_equal(u.n, 2);
+	ck_users_release(&u);
+	bg_diag_release(&d);
+	free(real);
+	free(good);
+}
+
+static void test_login_cookie(void **state)
+{
+	struct cockpit_reply r;
+	call(CK, "GET", "/", NULL, &r, NULL);
+	assert_int_equal(r.status, 303); /* every page needs a login */
+	assert_string_equal(r.location, "/login");
+	cockpit_reply_release(&r);
+	call(CK, "GET", "/api/v1/sites", NULL, &r, NULL);
+	assert_int_equal(r.status, 401);
+	cockpit_reply_release(&r);
+	call(CK, "GET", "/login", NULL, &r, NULL);
+	assert_int_equal(r.status, 200);
+	th_assert_contains(r.body.data, "type=\"password\"");
+	cockpit_reply_release(&r);
+
+	const char *f[] = {"user", "admin", "password", "admin-pw", NULL};
+	call(CK, "POST", "/login", NULL, &r, f);
+	assert_int_equal(r.status, 303);
+	assert_non_null(r.set_cookie);
+	th_assert_contains(r.set_cookie, "; HttpOnly");
+	th_assert_contains(r.set_cookie, "; SameSite=Strict");
+	th_assert_contains(r.set_cookie, "; Path=/");
+	th_assert_not_contains(r.set_cookie, "Secure;");
+	assert_false(strstr(r.set_cookie, "; Secure") != NULL);
+	const char *v = r.set_cookie + strlen(CK_COOKIE_NAME "=");
+	assert_int_equal(strcspn(v, ";"), CK_TOKEN_HEX);
+	char *cookie = bg_xstrndup(v, CK_TOKEN_HEX);
+	cockpit_reply_release(&r);
+	call(CK, "GET", "/", cookie, &r, NULL);
+	assert_int_equal(r.status, 200);
+	th_assert_contains(r.body.data, "secretclient"); /* an admin sees every site */
+	cockpit_reply_release(&r);
+	call(CK, "GET", "/", "0000000000000000000000000000000000000000000000000000000000000000",
+			&r, NULL);
+	assert_int_equal(r.status, 303); /* a made-up session is none */
+	cockpit_reply_release(&r);
+
+	/* Over TLS the cookie is Secure. */
+	struct cockpit_opts o = {.snapshot_path = snap_path, .hist = H, .users_path = users_path,
+		.cookie_secure = true};
+	struct cockpit *tls = cockpit_new(&o);
+	call(tls, "POST", "/login", NULL, &r, f);
+	assert_int_equal(r.status, 303);
+	th_assert_contains(r.set_cookie, "; Secure");
+	cockpit_reply_release(&r);
+	cockpit_free(tls);
+	free(cookie);
+}
+
+static void test_csrf(void **state)
+{
+	unsigned st;
+	char *cookie = login(CK, "admin", "admin-pw", &st);
+	assert_non_null(cookie);
+	char *csrf = csrf_of(cookie);
+	unlink(refused_path);
+	struct cockpit_reply r;
+	const char *none[] = {NULL};
+	call(CK, "POST", "/logout", cookie, &r, none);
+	assert_int_equal(r.status, 403);
+	cockpit_reply_release(&r);
+	const char *wrong[] = {"csrf", "1111111111111111111111111111111111111111111111111111111111111111", NULL};
+	call(CK, "POST", "/logout", cookie, &r, wrong);
+	assert_int_equal(r.status, 403);
+	cockpit_reply_release(&r);
+	const char *approve_no_csrf[] = {"token", plan_token, NULL};
+	call(CK, "POST", "/plan/approve", cookie, &r, approve_no_csrf);
+	assert_int_equal(r.status, 403);
+	assert_int_equal(acted.calls, 0);
+	cockpit_reply_release(&r);
+	char *log = th_read(refused_path);
+	assert_int_equal(th_count(log, "missing or wrong CSRF token"), 3);
+	th_assert_contains(log, "\"actor\": \"cockpit:admin\"");
+	free(log);
+	const char *right[] = {"csrf", csrf, NULL};
+	call(CK, "POST", "/logout", cookie, &r, right);
+	assert_int_equal(r.status, 303);
+	th_assert_contains(r.set_cookie, "Max-Age=0");
+	cockpit_reply_release(&r);
+	call(CK, "GET", "/", cookie, &r, NULL);
+	assert_int_equal(r.status, 303); /* logged out: the session is gone */
+	cockpit_reply_release(&r);
+	free(csrf);
+	free(cookie);
+}
+
+static void test_throttle(void **state)
+{
+	struct cockpit_opts o = {.snapshot_path = snap_path, .hist = H, .users_path = users_path};
+	struct cockpit *ck = cockpit_new(&o);
+	unsigned st;
+	for (int i = 0; i < 5; i++) {
+		assert_null(login(ck, "alice", "guess", &st));
+		assert_int_equal(st, 403);
+	}
+	/* Five failures: now even the right password waits. */
+	assert_null(login(ck, "alice", "viewer-pw", &st));
+	assert_int_equal(st, 429);
+	cockpit_free(ck);
+
+	/* The delay doubles, and a success forgets the key. */
+	struct ck_sessions *s = ck_sessions_new();
+	for (int i = 0; i < 4; i++) {
+		ck_throttle_fail(s, "user:x", 1000);
+	}
+	assert_int_equal(ck_throttle_wait(s, "user:x", 1000), 0);
+	ck_throttle_fail(s, "user:x", 1000);
+	assert_int_equal(ck_throttle_wait(s, "user:x", 1000), 1000);
+	ck_throttle_fail(s, "user:x", 3000);
+	assert_int_equal(ck_throttle_wait(s, "user:x", 3000), 2000);
+	assert_int_equal(ck_throttle_wait(s, "addr:y", 3000), 0);
+	ck_throttle_ok(s, "user:x");
+	assert_int_equal(ck_throttle_wait(s, "user:x", 3000), 0);
+	ck_sessions_free(s);
+}
+
+static char *get(const char *cookie, const char *path, unsigned *st)
+{
+	struct cockpit_reply r;
+	call(CK, "GET", path, cookie, &r, NULL);
+	*st = r.status;
+	char *b = bg_xstrdup(r.body.data);
+	cockpit_reply_release(&r);
+	return b;
+}
+
+static void test_viewer_scope(void **state)
+{
+	unsigned st, st2;
+	char *cookie = login(CK, "alice", "viewer-pw", &st);
+	assert_non_null(cookie);
+	static const char *const paths[] = {"/", "/sites/shop", "/api/v1/sites", "/api/v1/sites/shop",
+		"/api/v1/history", "/metrics", "/api/v1/history?site=shop"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(paths); i++) {
+		const char *q = strchr(paths[i], '?');
+		char *p = q ? bg_xstrndup(paths[i], (size_t)(q - paths[i])) : bg_xstrdup(paths[i]);
+		struct cockpit_reply r;
+		struct cockpit_req rq = {.method = "GET", .path = p, .query = q ? q + 1 : NULL,
+			.cookie = cookie};
+		cockpit_reply_init(&r);
+		cockpit_handle_req(CK, &rq, &r);
+		if (r.status != 200 || !strstr(r.body.data, "shop") ||
+				strstr(r.body.data, "secretclient")) {
+			fail_msg("viewer GET %s: %u:\n%s", paths[i], r.status, r.body.data);
+		}
+		cockpit_reply_release(&r);
+		free(p);
+	}
+	/* Another client's site answers exactly as a site that does not exist. */
+	char *hidden = get(cookie, "/sites/secretclient", &st);
+	char *none = get(cookie, "/sites/nosuch", &st2);
+	assert_int_equal(st, 404);
+	assert_int_equal(st2, 404);
+	assert_string_equal(hidden, none);
+	free(hidden);
+	free(none);
+	hidden = get(cookie, "/api/v1/sites/secretclient", &st);
+	none = get(cookie, "/api/v1/sites/nosuch", &st2);
+	assert_int_equal(st, 404);
+	assert_string_equal(hidden, none);
+	free(hidden);
+	free(none);
+	/* With no snapshot (daemon stopped) the journal still names nothing of another client. */
+	char *moved = bg_xasprintf("%s.away", snap_path);
+	assert_int_equal(rename(snap_path, moved), 0);
+	hidden = get(cookie, "/sites/secretclient", &st);
+	assert_int_equal(rename(moved, snap_path), 0);
+	free(moved);
+	assert_int_equal(st, 404);
+	th_assert_not_contains(hidden, "first deploy");
+	free(hidden);
+	hidden = get(cookie, "/api/v1/history?site=secretclient", &st);
+	th_assert_not_contains(hidden, "secretclient");
+	free(hidden);
+	/* Admin mode's pages are not a viewer's: 404 to read, 403 to post. */
+	none = get(cookie, "/plan", &st);
+	assert_int_equal(st, 404);
+	th_assert_not_contains(none, plan_token);
+	free(none);
+	char *csrf = csrf_of(cookie);
+	struct cockpit_reply r;
+	const char *f[] = {"csrf", csrf, "token", plan_token, NULL};
+	call(CK, "POST", "/plan/approve", cookie, &r, f);
+	assert_int_equal(r.status, 403);
+	cockpit_reply_release(&r);
+	const char *rb[] = {"csrf", csrf, "site", "shop", NULL};
+	call(CK, "POST", "/sites/shop/rollback", cookie, &r, rb);
+	assert_int_equal(r.status, 403);
+	cockpit_reply_release(&r);
+	assert_int_equal(acted.calls, 0);
+	free(csrf);
+	free(cookie);
+}
+
+static void test_admin_actions(void **state)
+{
+	unsigned st;
+	char *cookie = login(CK, "admin", "admin-pw", &st);
+	char *csrf = csrf_of(cookie);
+	char *page = get(cookie, "/plan", &st);
+	assert_int_equal(st, 200);
+	th_assert_contains(page, plan_token);
+	th_assert_contains(page, "secretclient: switch");
+	th_assert_contains(page, "action=\"/plan/approve\"");
+	free(page);
+	page = get(cookie, "/api/v1/plan", &st);
+	th_assert_contains(page, "\"pending\": true");
+	free(page);
+
+	struct cockpit_reply r;
+	const char *other[] = {"csrf", csrf, "token", "ffffffffffffffffffff", NULL};
+	call(CK, "POST", "/plan/approve", cookie, &r, other); /* not the page's token */
+	assert_int_equal(r.status, 409);
+	cockpit_reply_release(&r);
+	assert_int_equal(acted.calls, 0);
+	const char *f[] = {"csrf", csrf, "token", plan_token, "confirm", "", "confirm", "yes", NULL};
+	call(CK, "POST", "/plan/approve", cookie, &r, f);
+	assert_int_equal(r.status, 200);
+	th_assert_contains(r.body.data, "switched &lt;ok&gt;");
+	cockpit_reply_release(&r);
+	assert_int_equal(acted.calls, 1);
+	assert_string_equal(acted.token, plan_token);
+	assert_null(acted.rollback_site);
+	assert_string_equal(acted.actor, "cockpit:admin");
+	assert_int_equal(acted.n_confirms, 1); /* the empty field is no phrase */
+
+	page = get(cookie, "/sites/shop/rollback", &st);
+	assert_int_equal(st, 404); /* no configuration given: no site is known to roll back */
+	free(page);
+	free(csrf);
+	free(cookie);
+
+	/* Rollback of a configured site: a form first, then the site's name typed. */
+	struct cfg_site sites[] = {{.name = "shop", .confirm = "ship it"}};
+	struct cfg cfg = {.sites = sites, .n_sites = 1};
+	struct cockpit_opts o = {.snapshot_path = snap_path, .hist = H, .users_path = users_path,
+		.cfg = &cfg, .act = fake_act};
+	struct cockpit *ck = cockpit_new(&o);
+	cookie = login(ck, "admin", "admin-pw", &st);
+	call(ck, "GET", "/logout", cookie, &r, NULL);
+	const char *at = strstr(r.body.data, "name=\"csrf\" value=\"") + 19;
+	csrf = bg_xstrndup(at, CK_TOKEN_HEX);
+	cockpit_reply_release(&r);
+	call(ck, "GET", "/plan", cookie, &r, NULL);
+	th_assert_contains(r.body.data, "Confirm phrase of <b>shop</b>");
+	th_assert_not_contains(r.body.data, "ship it"); /* typed, never shown */
+	th_assert_contains(r.body.data, "href=\"/sites/shop/rollback\"");
+	cockpit_reply_release(&r);
+	call(ck, "GET", "/sites/shop/rollback", cookie, &r, NULL);
+	assert_int_equal(r.status, 200);
+	th_assert_contains(r.body.data, "name=\"site\"");
+	cockpit_reply_release(&r);
+	const char *typo[] = {"csrf", csrf, "site", "shops", NULL};
+	call(ck, "POST", "/sites/shop/rollback", cookie, &r, typo);
+	assert_int_equal(r.status, 400);
+	cockpit_reply_release(&r);
+	assert_int_equal(acted.calls, 1);
+	const char *typed[] = {"csrf", csrf, "site", "shop", NULL};
+	call(ck, "POST", "/sites/shop/rollback", cookie, &r, typed);
+	assert_int_equal(r.status, 200);
+	cockpit_reply_release(&r);
+	assert_int_equal(acted.calls, 2);
+	assert_string_equal(acted.rollback_site, "shop");
+	assert_null(acted.token);
+	assert_string_equal(acted.actor, "cockpit:admin");
+	cockpit_free(ck);
+	free(csrf);
+	free(cookie);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_round_trip),
+		cmocka_unit_test(test_login_cookie),
+		cmocka_unit_test(test_csrf),
+		cmocka_unit_test(test_throttle),
+		cmocka_unit_test(test_viewer_scope),
+		cmocka_unit_test(test_admin_actions),
+		cmocka_unit_test(test_users_file_rules), /* last: it rewrites the users file */
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
