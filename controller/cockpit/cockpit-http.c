@@ -316,7 +316,7 @@ static const char *ck_listen_of(const struct cockpit_opts *o)
 	if (o->listen) {
 		return o->listen;
 	}
-	return o->cfg && o->cfg->listen ? o->cfg->listen : COCKPIT_LISTEN_DEFAULT;
+	return o->conf && o->conf->listen ? o->conf->listen : COCKPIT_LISTEN_DEFAULT;
 }
 
 static struct MHD_Daemon *ck_mhd_start(struct cockpit *ck, struct sockaddr_storage *ss,
@@ -359,13 +359,13 @@ int cockpit_serve(const struct cockpit_opts *o, struct bg_diag *d)
 				"cockpit.listen", listen, why);
 		return err;
 	}
-	if (o->cfg && o->cfg->tls_cert && o->cfg->tls_key) {
+	if (o->conf && o->conf->tls_cert && o->conf->tls_key) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
 			bg_diag_error(d, NULL, "cockpit: cockpit.tls is set but this libmicrohttpd "
 					"was built without TLS");
 			return BG_EUSAGE;
 		}
-		err = ck_tls_files_read(o->cfg->tls_cert, o->cfg->tls_key, &tls, d);
+		err = ck_tls_files_read(o->conf->tls_cert, o->conf->tls_key, &tls, d);
 		if (err) {
 			return err;
 		}

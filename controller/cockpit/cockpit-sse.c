@@ -139,7 +139,7 @@ static char *ck_sse_status_render(struct cockpit *ck)
 {
 	struct ck_snap s;
 	struct json_object *o = json_object_new_object();
-	ck_snap_load(ck, &s);
+	ck_snap_load(ck, NULL, &s);
 	json_object_object_add(o, "written_at_ms", json_object_new_int64(s.written_at_ms));
 	json_object_object_add(o, "sites", s.sites ? json_object_get(s.sites)
 			: json_object_new_array());
