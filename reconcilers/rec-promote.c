@@ -14,28 +14,13 @@ static char *cfg_rel(const struct cfg *cfg, const char *path)
 	return path[0] == '/' ? bg_xstrdup(path) : bg_xasprintf("%s/%s", cfg->dir, path);
 }
 
-/*
- * promotion.attestations written as a URL (issue 14), or NULL. The config
- * binds it as a path relative to the config directory, which folds its
- * "//": "https://h/a" arrives as "<config>/https:/h/a" and is rebuilt
- * here. A new string.
- */
-static char *attestations_url(const struct cfg *cfg, const struct cfg_promotion *pr)
+/* promotion.attestations written as a URL (issue 14; the config keeps
+ * it as written), or NULL. A new string. */
+static char *attestations_url(const struct cfg_promotion *pr)
 {
-	size_t dl = strlen(cfg->dir);
-	if (!pr->attestations || !pr->attestations_rel ||
-			strncmp(pr->attestations, cfg->dir, dl) != 0 || pr->attestations[dl] != '/') {
-		return NULL;
-	}
-	const char *rest = pr->attestations + dl + 1;
-	static const char *const schemes[] = {"https:/", "http:/", NULL};
-	for (size_t i = 0; schemes[i]; i++) {
-		size_t sl = strlen(schemes[i]);
-		if (strncmp(rest, schemes[i], sl) == 0) {
-			return bg_xasprintf("%.*s/%s", (int)sl, rest, rest + sl);
-		}
-	}
-	return NULL;
+	const char *a = pr->attestations;
+	bool url = a && (bg_str_has_prefix(a, "https://") || bg_str_has_prefix(a, "http://"));
+	return url ? bg_xstrdup(a) : NULL;
 }
 
 /* A colour of this site already holds the desired spec. */
@@ -95,7 +80,7 @@ char *rec_promote_check(struct rec_diff_ctx *ctx)
 	if (msg) {
 		goto out;
 	}
-	char *url = attestations_url(ctx->cfg, pr);
+	char *url = attestations_url(pr);
 	int found = url ? attest_url_find(url, keys, n, s->image_id, &c, &why)
 			: attest_find(dir, keys, n, NULL, s->image_id, 0, &c, NULL, &why);
 	free(url);

@@ -239,9 +239,11 @@ static void bind_scalar(const struct bctx *b, const struct cfg__key *k,
 		break;
 	case K_PATH: {
 		const char *p = n && cfg__str_ok(k, n) ? n->str : k->def;
-		*CFG__AT(base, k->off, char *) = p ? path_absolute(b->dir, p) : NULL;
+		bool url = p && (k->flags & F_URL_OK) && cfg__is_url(p);
+		*CFG__AT(base, k->off, char *) = !p ? NULL : url ? bg_xstrdup(p)
+				: path_absolute(b->dir, p);
 		if (k->off2) {
-			*CFG__AT(base, k->off2, bool) = p && p[0] != '/';
+			*CFG__AT(base, k->off2, bool) = p && !url && p[0] != '/';
 		}
 		break;
 	}

@@ -228,6 +228,7 @@ enum cfg__kflags {
 	F_ENUM_STR = 1 << 6,    /* K_ENUM stored as a string */
 	F_NUMBER_OK = 1 << 7,   /* K_STR: a YAML number is taken as written (cpus: 1.5) */
 	F_UNLESS_KIND = 1 << 8, /* F_REQUIRED, unless the mapping has `kind:` (a module fills it) */
+	F_URL_OK = 1 << 9,      /* K_PATH: an http(s):// value is a URL, kept as written */
 };
 
 struct cfg__key {
@@ -262,6 +263,8 @@ extern const char *const cfg__def_redact[];
 
 /* Reading a node as a key's type: false (or -1) when it is not one. */
 bool cfg__is_string(const struct cfg__node *n);
+/* s starts with http:// or https:// (a K_PATH with F_URL_OK keeps it as written). */
+bool cfg__is_url(const char *s);
 /* Decimal integers only (YAML's 0x/0o forms and floats are refused). */
 bool cfg__parse_int(const struct cfg__node *n, long long min, long long max,
 		long long *out);

@@ -398,6 +398,11 @@ bool cfg__is_string(const struct cfg__node *n)
 	return n->kind == CFG__SCALAR && cfg__scalar_type(n) == CFG__S_STR;
 }
 
+bool cfg__is_url(const char *s)
+{
+	return bg_str_has_prefix(s, "https://") || bg_str_has_prefix(s, "http://");
+}
+
 /* Decimal integers only (YAML's 0x/0o forms and floats are refused). */
 bool cfg__parse_int(const struct cfg__node *n, long long min, long long max,
 		long long *out)

@@ -149,10 +149,11 @@ const struct cfg__key cfg__promotion_keys[] = {
 		.check = nonempty, .expect = "a public key file such as keys/staging.pub",
 		.doc = "public key files (PEM, from `bluegreen attest key`) whose attestations "
 		       "count; relative to the config directory"},
-	{.name = "attestations", .type = K_PATH, .off = S(promotion.attestations),
-		.off2 = S(promotion.attestations_rel),
-		.doc = "directory of attestation files (`bluegreen attest export`); unset: "
-		       "attestations/ in the config directory"},
+	{.name = "attestations", .type = K_PATH, .flags = F_URL_OK,
+		.off = S(promotion.attestations), .off2 = S(promotion.attestations_rel),
+		.doc = "directory of attestation files (`bluegreen attest export`), or an "
+		       "https URL ({image_id} filled in); unset: attestations/ in the config "
+		       "directory"},
 	{0},
 };
 

@@ -280,6 +280,39 @@ static void test_alerts_promotion(void **state)
 	assert_int_equal(cfg_alert_event_parse("auto_revert"), -1);
 	free(ex);
 	loaded_release(&l);
+	/* promotion.attestations: an https URL is kept as written (not a path under
+	 * the config directory); a relative directory still becomes absolute. */
+	th_write(dir, "sites/shop.conf",
+			"site: shop\n"
+			"domains: [shop.example.com]\n"
+			"image: nginx:1.27\n"
+			"port: 80\n"
+			"promotion: {require: staging, trust: [keys/a.pub],\n"
+			"  attestations: \"https://attest.example.com/{image_id}.json\"}\n");
+	load(&l, dir);
+	assert_int_equal(l.err, 0);
+	s = cfg_site_find(l.c, "shop");
+	assert_string_equal(s->promotion.attestations, "https://attest.example.com/{image_id}.json");
+	assert_false(s->promotion.attestations_rel);
+	ex = explain(l.c);
+	th_assert_contains(ex, "sites.shop.promotion.attestations = "
+			"\"https://attest.example.com/{image_id}.json\"    # sites/shop.conf:6\n");
+	free(ex);
+	loaded_release(&l);
+	th_write(dir, "sites/shop.conf",
+			"site: shop\n"
+			"domains: [shop.example.com]\n"
+			"image: nginx:1.27\n"
+			"port: 80\n"
+			"promotion: {require: staging, trust: [keys/a.pub], attestations: att}\n");
+	load(&l, dir);
+	assert_int_equal(l.err, 0);
+	s = cfg_site_find(l.c, "shop");
+	char *want = bg_xasprintf("%s/att", l.c->dir);
+	assert_string_equal(s->promotion.attestations, want);
+	assert_true(s->promotion.attestations_rel);
+	free(want);
+	loaded_release(&l);
 	th_rm_rf(dir);
 	free(dir);
 }
