@@ -386,3 +386,51 @@ void cfg__checks_release(struct cfg_check *c, size_t n)
 	}
 	free(c);
 }
+
+static char *dup_or_null(const char *s)
+{
+	return s ? bg_xstrdup(s) : NULL;
+}
+
+size_t cfg_checks_copy(struct cfg_check **out, const struct cfg_check *c, size_t n,
+		unsigned kinds)
+{
+	size_t k = 0;
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
+		k += (kinds >> c[i].kind) & 1u;
+	}
+	if (!k) {
+		return 0;
+	}
+	struct cfg_check *o = bg_xcalloc(k, sizeof(*o));
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!((kinds >> c[i].kind) & 1u)) {
+			continue;
+		}
+		struct cfg_check *d = &o[k++];
+		*d = c[i]; /* numbers and enums; every string is copied below */
+		d->loc = (struct bg_loc){0}; /* its file name belongs to the config */
+		d->name = dup_or_null(c[i].name);
+		d->http.method = dup_or_null(c[i].http.method);
+		d->http.path = dup_or_null(c[i].http.path);
+		d->http.body_contains = dup_or_null(c[i].http.body_contains);
+		d->http.body_not_contains = dup_or_null(c[i].http.body_not_contains);
+		d->http.header = dup_or_null(c[i].http.header);
+		bg_strv_init(&d->forbidden);
+		bg_strv_copy(&d->forbidden, &c[i].forbidden);
+		d->latency.path = dup_or_null(c[i].latency.path);
+		d->tcp.service = dup_or_null(c[i].tcp.service);
+		bg_strv_init(&d->command);
+		bg_strv_copy(&d->command, &c[i].command);
+		d->log = dup_or_null(c[i].log);
+	}
+	*out = o;
+	return k;
+}
+
+void cfg_checks_free(struct cfg_check *c, size_t n)
+{
+	cfg__checks_release(c, n);
+}

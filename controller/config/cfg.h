@@ -515,6 +515,15 @@ char *cfg_check_describe(const struct cfg_check *c);
 /* Every check of s as one canonical JSON text (the plan's token covers
  * it); NULL when s has none. A new string. */
 char *cfg_checks_canonical(const struct cfg_site *s);
+/*
+ * A deep copy of the checks of c[0..n) whose kind is in kinds (a mask of
+ * 1u << enum cfg_check_kind), for a thread that outlives a config reload
+ * (the watch window). Returns how many were copied into *out (NULL when
+ * none); free them with cfg_checks_free.
+ */
+size_t cfg_checks_copy(struct cfg_check **out, const struct cfg_check *c, size_t n,
+		unsigned kinds);
+void cfg_checks_free(struct cfg_check *c, size_t n); /* NULL-safe */
 
 /* Nano-CPUs of a cpus value ("1.5" -> 1500000000); 0 when it is not one. */
 uint64_t cfg_cpus_nano(const char *s);

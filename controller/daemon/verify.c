@@ -130,6 +130,10 @@ struct window {
 	struct cfg_verify rules;
 	char *edge_base;     /* NULL: the edge cannot be asked (sampled directly) */
 	char *host, *path;
+	/* The site's checks that can be asked through the edge (http,
+	 * forbidden, latency): a copy, so a config reload changes nothing. */
+	struct cfg_check *checks;
+	size_t n_checks;
 	struct bg_strv live_urls, prev_urls;
 	int64_t end_mono;
 	uint64_t window_ms;
@@ -226,15 +230,27 @@ static void sample(struct series *s, const char *base, const char *host, const c
 }
 
 /*
- * ISSUE 14 (helper K): the call site for the site's own checks in the
- * watch window. Once controller/probe/checks.h can run a site's `checks:`
- * (K's function), call it here once per round against the edge (base
- * w->edge_base, Host w->host) and count a failed check as an error of
- * w->edge: the verdict and the evidence then cover them unchanged.
+ * The site's own checks, once a round, through the edge: a failed check
+ * is an error of the edge series (the verdict and its evidence then name
+ * it, unchanged). Only the kinds an edge can answer run here; tcp,
+ * command and log checks ran in the gate before the switch.
  */
 static void sample_checks(struct window *w)
 {
-	(void)w;
+	if (!w->n_checks || !w->edge_base) {
+		return;
+	}
+	struct cfg_site s = {.name = w->site, .checks = w->checks, .n_checks = w->n_checks};
+	struct chk_target t = {.base_url = w->edge_base, .host = w->host};
+	struct chk_report r;
+	chk_site_run(&s, -1, &t, &r);
+	for (size_t i = 0; i < r.n_fail; i++) {
+		char *what = bg_xasprintf("check %s (%s): %s", r.fail[i].name, r.fail[i].kind,
+				r.fail[i].seen);
+		series_add(&w->edge, true, 0, false, what);
+		free(what);
+	}
+	chk_report_release(&r);
 }
 
 /* One round: through the edge, then each colour directly (round-robin over replicas). */
@@ -329,6 +345,7 @@ static void window_free(struct window *w)
 	free(w->edge_base);
 	free(w->host);
 	free(w->path);
+	cfg_checks_free(w->checks, w->n_checks);
 	bg_strv_release(&w->live_urls);
 	bg_strv_release(&w->prev_urls);
 	series_release(&w->edge);
@@ -462,6 +479,8 @@ static void window_start(struct verify *v, const struct cfg *cfg, const struct c
 	w->edge_base = edge_http_base(cfg);
 	w->host = bg_xstrdup(cs->domains.n ? cs->domains.v[0] : "localhost");
 	w->path = bg_xstrdup(cs->health.path ? cs->health.path : "/");
+	w->n_checks = cfg_checks_copy(&w->checks, cs->checks, cs->n_checks,
+			1u << CFG_CHECK_HTTP | 1u << CFG_CHECK_FORBIDDEN | 1u << CFG_CHECK_LATENCY);
 	bg_strv_init(&w->live_urls);
 	bg_strv_init(&w->prev_urls);
 	colour_urls(cfg, cs, view, w->live, &w->live_urls, &w->live_spec);

@@ -370,6 +370,35 @@ static void test_pass(void **state)
 	daemon_stop();
 }
 
+/*
+ * The site's own checks run in the window too: v2's health stays 200 but
+ * its home page goes (a check through the edge fails), and the window
+ * reverts on that alone, naming the check.
+ */
+static void test_check_in_window(void **state)
+{
+	(void)state;
+	setup_v2("vchk", "verify: {window: 20s, interval: 200ms, min_requests: 3, on_failure: revert}\n"
+			"checks:\n  home: {phase: functional, http: {path: /, body_contains: v2}}\n",
+			"verify-failed, auto-revert");
+	char *name = bg_xasprintf("%s-green", E.site);
+	struct th_run r;
+	assert_int_equal(th_docker(&r, "exec", name, "/bin/busybox", "rm", "/www/index.html", NULL), 0);
+	th_run_release(&r);
+	free(name);
+	assert_int_equal(edge_status("/cgi-bin/health"), 200); /* health alone would pass */
+	if (!e2e_wait_body(&E, E.domain, "v1", WAIT_MS)) {
+		d_fail("v1 is not live again after a check failed in the window");
+	}
+	char *h = history();
+	th_assert_contains(h, "verify-failed");
+	th_assert_contains(h, "auto-revert");
+	th_assert_contains(h, "check home (http)");
+	print_lines(h, "verify-", "auto-revert");
+	free(h);
+	daemon_stop();
+}
+
 static int teardown(void **state)
 {
 	if (pid > 0) {
@@ -401,6 +430,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_revert, teardown),
 		cmocka_unit_test_teardown(test_alert, teardown),
 		cmocka_unit_test_teardown(test_pass, teardown),
+		cmocka_unit_test_teardown(test_check_in_window, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
