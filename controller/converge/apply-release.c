@@ -120,16 +120,32 @@ out:
 	return err;
 }
 
+/*
+ * What the gate of site s proved in this apply, into checks: "health",
+ * then the name of each of its checks when this plan ran them (a
+ * candidate's health action carries them, plan_action_checks). The apply
+ * succeeded, so every one of them passed.
+ */
+static void attest_checks(const struct cfg *cfg, const struct plan *p,
+		const struct plan_site *s, struct bg_strv *checks)
+{
+	bg_strv_push(checks, "health");
+	for (size_t i = s->first_action; i < s->first_action + s->n_actions; i++) {
+		const struct cfg_site *cs = plan_action_checks(p, &p->actions[i], cfg);
+		for (size_t k = 0; cs && k < cs->n_checks; k++) {
+			if (!bg_strv_contains(checks, cs->checks[k].name)) {
+				bg_strv_push(checks, cs->checks[k].name);
+			}
+		}
+	}
+}
+
 /* Staging: each site this apply made live (a new version after its gate). */
 static void attest_switched(const struct cfg *cfg, struct rt *rt, const struct plan *p)
 {
-	struct bg_strv checks;
-
 	if (cfg->g.install_mode != CFG_MODE_STAGING || p->args.kind != PLAN_CONVERGE) {
 		return;
 	}
-	bg_strv_init(&checks);
-	bg_strv_push(&checks, "health"); /* the gate; issue 14's checks add their names */
 	for (size_t i = 0; i < p->n_sites; i++) {
 		const struct plan_site *s = &p->sites[i];
 		bool switched = s->live_after && (!s->live_before ||
@@ -138,14 +154,17 @@ static void attest_switched(const struct cfg *cfg, struct rt *rt, const struct p
 		if (!switched || s->blocked) {
 			continue;
 		}
+		struct bg_strv checks;
 		char *path = NULL;
+		bg_strv_init(&checks);
+		attest_checks(cfg, p, s, &checks);
 		if (apply_release_attest(cfg, rt, s->site, s->live_after, s->version_after, &checks,
 				&path) == 0) {
 			bg_log(BG_LOG_INFO, "attested %s v%u: %s", s->site, s->version_after, path);
 		}
+		bg_strv_release(&checks);
 		free(path);
 	}
-	bg_strv_release(&checks);
 }
 
 void apply_release_after(const struct cfg *cfg, struct rt *rt, const struct plan *p,

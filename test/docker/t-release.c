@@ -174,7 +174,8 @@ static void test_staging_promotion(void **state)
 
 	/* Staging: v1 goes live after its gate, and is attested. */
 	e2e_init(&st, "relstage", "nginx", "staging");
-	e2e_site(&st, "bluegreen-test/web:v1", "health: {path: /healthz, interval: 200ms}\n");
+	e2e_site(&st, "bluegreen-test/web:v1", "health: {path: /healthz, interval: 200ms}\n"
+			"checks:\n  home: {phase: functional, http: {path: /, body_contains: v1}}\n");
 	assert_int_equal(e2e_plan_apply(&st, NULL), 0);
 	assert_true(e2e_wait_body(&st, st.domain, "v1", 3000));
 	assert_int_equal(e2e_bg(&st, &r, "attest", "key", NULL), 0);
@@ -191,7 +192,7 @@ static void test_staging_promotion(void **state)
 	put(st.dir, "exported.json", att);
 	assert_int_equal(e2e_bg(&st, &r, "attest", "verify", file, NULL), 0);
 	th_assert_contains(r.out, "valid: site ");
-	th_assert_contains(r.out, "checks passed: health");
+	th_assert_contains(r.out, "checks passed: health, home"); /* the gate ran both */
 	th_run_release(&r);
 
 	/* Production, another state directory, trusting staging's key. */
