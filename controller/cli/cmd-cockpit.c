@@ -76,11 +76,11 @@ static int cockpit_parse(int argc, char **argv, struct cli *cli, struct cockpit_
 			return cli_usage_error(cli, "cockpit: unknown argument '%s'", argv[i]);
 		}
 	}
-	if (a->safe == a->admin) {
-		return cli_usage_error(cli, "cockpit: say which mode: `bluegreen cockpit --safe` "
-				"(read-only) or `bluegreen cockpit --admin` (approve, roll back)");
+	if (a->safe && a->admin) {
+		return cli_usage_error(cli, "cockpit: --safe (read-only) and --admin (approve, "
+				"roll back) exclude each other");
 	}
-	return 0;
+	return 0; /* neither: global.conf's cockpit.mode (default safe) decides */
 }
 
 /* ---- admin mode's one way to act: the CLI's control-socket client ---- */
@@ -116,9 +116,12 @@ static int cockpit_act(void *arg, const struct cockpit_act *a, struct bg_buf *ou
 	return err;
 }
 
+/* --users, else global.conf's cockpit.users, else STATE_DIR/cockpit.users. */
 static char *cockpit_users_path(const struct cli_env *env, const char *opt)
 {
-	return opt ? bg_xstrdup(opt) : bg_xasprintf("%s/%s", env->cfg->g.state_dir, CK_USERS_FILE);
+	const char *conf = env->cfg->g.cockpit.users;
+	return opt ? bg_xstrdup(opt) : conf ? bg_xstrdup(conf)
+			: bg_xasprintf("%s/%s", env->cfg->g.state_dir, CK_USERS_FILE);
 }
 
 /* The users file, when there is one: it must load (mode 0600, ours, good lines). */
@@ -386,6 +389,9 @@ int cmd_cockpit(int argc, char **argv, struct cli *cli)
 	}
 	if (!rc) {
 		rc = cli_env_hist(cli, &env, HIST_RDONLY);
+	}
+	if (!rc && !a.safe && !a.admin) {
+		a.admin = env.cfg->g.cockpit.mode == CFG_COCKPIT_ADMIN;
 	}
 	if (!rc) {
 		rc = cockpit_serve_mode(cli, &env, &a);

@@ -47,11 +47,19 @@ static const struct cmd commands[] = {
 		"verify: 0 every part matches, 1 a part missing or changed (named).\n"},
 	{"backups", cmd_backups, "the backups of every site or of one",
 		"backups [SITE] [--json]", NULL},
-	{"cockpit", cmd_cockpit, "the web view of the sites (safe mode: read-only)",
-		"cockpit --safe [--listen ADDR:PORT] [--allow-remote]",
+	{"cockpit", cmd_cockpit, "the web view of the sites (safe: read-only; admin: approve, roll back)",
+		"cockpit [--safe|--admin] [--listen ADDR:PORT] [--allow-remote] [--users FILE]"
+		" | cockpit user add NAME --role viewer|admin [--sites A,B] | user del NAME | user list",
 		"  --safe            read-only: no Docker, no control socket, history read-only\n"
-		"  --listen ADDR:PORT  where to serve (numeric; default 127.0.0.1:8077)\n"
-		"  --allow-remote    serve a non-loopback address (there is no login yet)\n"
+		"  --admin           also approve the daemon's pending plan and roll back, through\n"
+		"                    the watch daemon's control socket (needs a users file)\n"
+		"                    (neither: global.conf's cockpit.mode, default safe)\n"
+		"  --listen ADDR:PORT  where to serve (numeric; default cockpit.listen, else\n"
+		"                    127.0.0.1:8077)\n"
+		"  --allow-remote    serve a non-loopback address\n"
+		"  --users FILE      the users file (default cockpit.users, else\n"
+		"                    STATE_DIR/cockpit.users); with one, every page needs a login\n"
+		"  user add          a user; the password is read from stdin, never from argv\n"
 		"Reads STATE_DIR/status.json, which `bluegreen watch` writes. Runs until\n"
 		"SIGINT or SIGTERM.\n"},
 	{"history", cmd_history, "the journal, newest last",

@@ -89,12 +89,12 @@ static void write_global(const char *cockpit)
 	free(st);
 }
 
-/* Start the cockpit; its port, or 0 when it exited (*out gets its output). */
+/* Start the cockpit (extra: its flags); its port, or 0 when it exited (*out gets its output). */
 static unsigned start(char *const extra[], char **out)
 {
 	char *path = bg_xasprintf("%s/cockpit.out", dir);
-	char *argv[12] = {getenv("BG_BINARY"), "-c", dir, "cockpit", "--safe"};
-	size_t n = 5;
+	char *argv[12] = {getenv("BG_BINARY"), "-c", dir, "cockpit"};
+	size_t n = 4;
 	for (size_t i = 0; extra && extra[i] && n < 11; i++) {
 		argv[n++] = extra[i];
 	}
@@ -154,13 +154,14 @@ static void test_tls(void **state)
 	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n  tls:\n    cert: tls/cockpit.crt\n"
 			"    key: tls/cockpit.key\n  trusted_proxies: [127.0.0.2/32]\n");
 
+	char *safe[] = {"--safe", NULL};
 	chmod(key, 0640);
-	assert_int_equal(start(NULL, &out), 0);
+	assert_int_equal(start(safe, &out), 0);
 	th_assert_contains(out, "readable by group or others (mode 0640)");
 	th_assert_contains(out, "chmod 600");
 
 	chmod(key, 0600);
-	unsigned port = start(NULL, &out);
+	unsigned port = start(safe, &out);
 	if (!port) {
 		fail_msg("the cockpit did not start with TLS:\n%s", out ? out : "");
 	}
@@ -181,7 +182,7 @@ static void test_tls(void **state)
 
 	/* Trusted: the client is X-Forwarded-For's nearest untrusted hop. --listen wins. */
 	write_global("cockpit:\n  listen: \"127.0.0.1:1\"\n  trusted_proxies: [127.0.0.1/32]\n");
-	char *extra[] = {"--listen", "127.0.0.1:0", NULL};
+	char *extra[] = {"--safe", "--listen", "127.0.0.1:0", NULL};
 	port = start(extra, &out);
 	if (!port) {
 		fail_msg("the cockpit did not start on --listen:\n%s", out ? out : "");
@@ -199,11 +200,44 @@ static void test_tls(void **state)
 	free(key);
 }
 
+/* Without --safe or --admin, global.conf's cockpit.mode decides; cockpit.users names the file. */
+static void test_mode_and_users_from_config(void **state)
+{
+	char *out = NULL;
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n");
+	unsigned port = start(NULL, &out);
+	if (!port) {
+		fail_msg("a bare `bluegreen cockpit` did not start (default mode safe):\n%s",
+				out ? out : "");
+	}
+	th_assert_contains(out, "cockpit: safe mode (read-only)");
+	stop();
+	/* Admin from the config needs a users file: none in the state directory. */
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n  mode: admin\n");
+	assert_int_equal(start(NULL, &out), 0);
+	th_assert_contains(out, "cockpit --admin needs a users file");
+	/* cockpit.users is the file read (relative: from the config directory). */
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n  mode: admin\n  users: people.txt\n");
+	th_write(dir, "people.txt", "");
+	char *people = bg_xasprintf("%s/people.txt", dir);
+	chmod(people, 0644);
+	assert_int_equal(start(NULL, &out), 0);
+	th_assert_contains(out, "people.txt");
+	/* The flag wins over the config. */
+	char *safe[] = {"--safe", NULL};
+	port = start(safe, &out);
+	th_assert_contains(out, "people.txt"); /* the same users file, refused at 0644 */
+	assert_int_equal(port, 0);
+	free(people);
+	free(out);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_and_users_from_config, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
