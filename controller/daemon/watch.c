@@ -38,6 +38,7 @@
 #include "plan.h"
 #include "pubsnap.h"
 #include "queue.h"
+#include "rt.h"
 #include "snap.h"
 #include "verify.h"
 #include "watch-int.h"
@@ -174,6 +175,9 @@ static const char *fixed_setting_changed(struct watch *c, const struct cfg *n)
 	}
 	if (strcmp(n->g.docker_socket, c->docker_socket) != 0) {
 		return "docker.socket";
+	}
+	if (rt_watch_unsupported(&n->g)) {
+		return "docker.mode";
 	}
 	return NULL;
 }
@@ -784,6 +788,11 @@ static int load_config(struct watch *c)
 		return BG_EXIT_ERROR;
 	}
 	bg_diag_release(&d);
+	const char *why = rt_watch_unsupported(&c->cfg->g);
+	if (why) {
+		fprintf(c->pr->err, "bluegreen: %s: %s: watch not started\n", c->dir, why);
+		return BG_EXIT_ERROR;
+	}
 	c->cfg_loaded_ms = bg_now_ms();
 	c->state_dir = bg_xstrdup(c->cfg->g.state_dir);
 	c->docker_socket = bg_xstrdup(c->cfg->g.docker_socket);

@@ -500,3 +500,12 @@ int rt_open(struct rt **out, const struct cfg_global *g)
 	}
 	return rt_docker_create(out, g->docker_socket);
 }
+
+const char *rt_watch_unsupported(const struct cfg_global *g)
+{
+	return g->docker_mode == CFG_DOCKER_SWARM
+			? "docker.mode is swarm, and the watch daemon observes one engine's "
+			  "containers, not a Swarm's services: run plan and apply on a Swarm "
+			  "(docs/swarm.md)"
+			: NULL;
+}

@@ -232,5 +232,12 @@ int rt_image_digests(struct rt *rt, const char *ref, struct bg_strv *out,
  */
 struct cfg_global;
 int rt_open(struct rt **out, const struct cfg_global *g);
+/*
+ * Why the watch daemon cannot run on the runtime g names, or NULL: its
+ * snapshot and event stream read one engine's containers (dkev), which on
+ * a Swarm are tasks the planner must not see raw. Asked here, so that the
+ * daemon never asks which runtime runs.
+ */
+const char *rt_watch_unsupported(const struct cfg_global *g);
 
 #endif /* BG_CONTROLLER_RT_H */

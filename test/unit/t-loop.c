@@ -284,6 +284,28 @@ static void t_daemon_symlink_approve(void **state)
 	free(dir);
 }
 
+/* docker.mode: swarm: the daemon refuses to start (it reads one engine's containers). */
+static void t_daemon_refuses_swarm(void **state)
+{
+	char *dir = th_tmpdir("loop");
+	char *g = bg_xasprintf("install_mode: staging\nstate_dir: %s/state\n"
+			"docker:\n  socket: %s/no-docker.sock\n  mode: swarm\n"
+			"edge:\n  traefik:\n    dynamic_dir: %s/dyn\n", dir, dir, dir);
+	th_write(dir, "cfg/global.conf", g);
+	th_write(dir, "dyn/.keep", "");
+	char *cfg = bg_xasprintf("%s/cfg", dir);
+	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", cfg, "watch", NULL};
+	struct th_run r;
+	assert_int_equal(th_run_argv(argv, NULL, &r), 1);
+	th_assert_contains(r.err, "docker.mode is swarm");
+	th_assert_contains(r.err, "watch not started");
+	th_run_release(&r);
+	free(cfg);
+	free(g);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +316,7 @@ int main(void)
 		cmocka_unit_test(t_approval_key),
 		cmocka_unit_test(t_daemon_fifo_approve),
 		cmocka_unit_test(t_daemon_symlink_approve),
+		cmocka_unit_test(t_daemon_refuses_swarm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
