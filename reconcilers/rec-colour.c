@@ -580,6 +580,40 @@ static bool scale_fits(const struct rec_diff_ctx *ctx, const struct slot *lv)
 	return !ctx->site->pinned_from && rec_scale_fits(ctx, &sv);
 }
 
+/*
+ * Where a colour's replicas run, when the runtime has nodes (a Swarm's
+ * tasks carry BG_LABEL_NODE): "green: 3/3 replicas running on node-a,
+ * node-b". Nothing for containers of one engine, which carry no node.
+ */
+static void node_note(struct rec_diff_ctx *ctx, const struct slot *sl)
+{
+	struct bg_strv nodes;
+	unsigned running = 0, want = ctx->site->cfg->replicas;
+	bg_strv_init(&nodes);
+	for (unsigned r = 1; r <= want && r <= MAX_REPLICAS; r++) {
+		const struct obs_container *c = sl->rep[r];
+		const char *node = c ? obs_labels_get(&c->labels, BG_LABEL_NODE) : NULL;
+		if (!node || c->state != OBS_CSTATE_RUNNING) {
+			continue;
+		}
+		running++;
+		if (!bg_strv_contains(&nodes, node)) {
+			bg_strv_push(&nodes, node);
+		}
+	}
+	if (nodes.n) {
+		struct bg_buf list = BG_BUF_INIT;
+		bg_strv_sort(&nodes);
+		for (size_t i = 0; i < nodes.n; i++) {
+			bg_buf_addf(&list, "%s%s", i ? ", " : "", nodes.v[i]);
+		}
+		plan_note_add(ctx->plan, ctx->ps, "%s: %u/%u replica%s running on %s", sl->colour,
+				running, want, want == 1 ? "" : "s", list.data);
+		bg_buf_release(&list);
+	}
+	bg_strv_release(&nodes);
+}
+
 static int colour_diff(struct rec_diff_ctx *ctx)
 {
 	if (!ctx->site) {
@@ -589,6 +623,8 @@ static int colour_diff(struct rec_diff_ctx *ctx)
 	struct plan_site *ps = ctx->ps;
 	struct slot blue, green;
 	const struct obs_edge *e = slots_load(ctx, &blue, &green);
+	node_note(ctx, &blue);
+	node_note(ctx, &green);
 
 	if (e && e->exists && (e->error || !e->live)) {
 		ps->blocked = bg_xasprintf("edge file %s cannot be understood (%s): bluegreen "

@@ -35,6 +35,8 @@
 #define BG_LABEL_IMAGE "io.bluegreen.image"     /* the image reference as configured */
 #define BG_LABEL_SECRETS "io.bluegreen.secrets" /* keyed hash of secret values (desired.h) */
 #define BG_LABEL_HOSTPORT "io.bluegreen.hostport" /* nginx upstream: 127.0.0.1 port it publishes */
+/* The node a replica runs on, when the runtime has nodes (a Swarm task's; issue 17). */
+#define BG_LABEL_NODE "io.bluegreen.node"
 
 enum obs_cstate {
 	OBS_CSTATE_UNKNOWN = 0,

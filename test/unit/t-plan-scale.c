@@ -390,6 +390,33 @@ static void test_rollback_rejects_desired(void **state)
 	pfx_release(&f);
 }
 
+/* Replicas that say which node they run on (a Swarm's tasks) get a note per
+ * colour; the plan is otherwise the same (steady: no action). */
+static void test_node_note(void **state)
+{
+	(void)state;
+	struct specs s3;
+	struct pfx f;
+	struct plan p;
+	const char *nodes[] = {"node-b", "node-a", "node-b"};
+	specs_of(3, &s3);
+	fx_load(&f, 3, "bluegreen-test/web:v1");
+	for (unsigned r = 1; r <= 3; r++) {
+		add_replica(&f, "blue", r, s3.spec, s3.base, 1);
+		obs_labels_set(&f.obs.containers[f.obs.n_containers - 1].labels, BG_LABEL_NODE,
+				nodes[r - 1]);
+	}
+	add_edge(&f, "blue", 1, 3);
+	add_hist(&f, 1, s3.spec, 1);
+	pfx_plan_ok(&f, NULL, &p);
+	pfx_assert_ops(&p, false, "");
+	const struct plan_site *ps = plan_site_find(&p, "shop");
+	assert_int_equal(ps->notes.n, 1);
+	assert_string_equal(ps->notes.v[0], "blue: 3/3 replicas running on node-a, node-b");
+	plan_release(&p);
+	pfx_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_after_failed_scale_gate),
 		cmocka_unit_test(test_candidate_otherwise),
 		cmocka_unit_test(test_rollback_rejects_desired),
+		cmocka_unit_test(test_node_note),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,7 @@ int rt_swarm_create(struct rt **out, const char *socket_path);
 
 /* The label a presented task gets with its node's hostname (runtime-owned:
  * nothing writes it on a Docker object). */
-#define SW_LABEL_NODE "io.bluegreen.node"
+#define SW_LABEL_NODE BG_LABEL_NODE
 /* The task's container id (on its node), for the calls that need it. */
 #define SW_LABEL_CONTAINER "io.bluegreen.swarm.container"
 /* How many replica slots of a service were created (the planner's
