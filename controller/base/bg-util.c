@@ -156,14 +156,35 @@ bool bg_ct_streq(const char *given, const char *expected)
 	return CRYPTO_memcmp(hg, he, sizeof(hg)) == 0;
 }
 
-static void to_hex(const unsigned char *d, size_t n, char *hex)
+void bg_hex_encode(const void *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
+	const unsigned char *d = in;
 	for (size_t i = 0; i < n; i++) {
-		hex[2 * i] = digits[d[i] >> 4];
-		hex[2 * i + 1] = digits[d[i] & 15];
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
 	}
-	hex[2 * n] = '\0';
+	out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+bool bg_hex_decode(const char *in, void *out, size_t n)
+{
+	unsigned char *o = out;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_digit(in[2 * i]);
+		int lo = hi < 0 ? -1 : hex_digit(in[2 * i + 1]); /* never past a NUL */
+		if (lo < 0) {
+			return false;
+		}
+		o[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
 }
 
 void bg_sha256_hex(const void *data, size_t len, char hex[65])
@@ -173,7 +194,7 @@ void bg_sha256_hex(const void *data, size_t len, char hex[65])
 	if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL)) {
 		BG_BUG("EVP_Digest failed");
 	}
-	to_hex(md, 32, hex);
+	bg_hex_encode(md, 32, hex);
 }
 
 struct bg_sha256 {
@@ -210,7 +231,7 @@ void bg_sha256_final_hex(struct bg_sha256 *h, char hex[65])
 	EVP_DigestFinal_ex(h->ctx, md, &n);
 	EVP_MD_CTX_free(h->ctx);
 	free(h);
-	to_hex(md, 32, hex);
+	bg_hex_encode(md, 32, hex);
 }
 
 int64_t bg_now_ms(void)

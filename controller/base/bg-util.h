@@ -49,6 +49,12 @@ unsigned bg_str_distance(const char *a, const char *b, unsigned max);
  */
 bool bg_ct_streq(const char *given, const char *expected);
 
+/* The n bytes of in as lowercase hex into out (2n characters and a NUL). */
+void bg_hex_encode(const void *in, size_t n, char *out);
+/* The first 2n characters of in (hex, either case) as n bytes into out;
+ * false when one is not a hex digit (out is then partly written). What
+ * follows them is the caller's to check. */
+bool bg_hex_decode(const char *in, void *out, size_t n);
 /* SHA-256 of data; hex must hold 65 bytes. */
 void bg_sha256_hex(const void *data, size_t len, char hex[65]);
 /* Incremental form. */

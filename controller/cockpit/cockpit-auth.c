@@ -267,30 +267,9 @@ int ck_users_save(const struct ck_users *u, const char *path, struct bg_diag *d)
 
 /* ---- hashes ---- */
 
-static void ck_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static bool ck_unhex(const char *in, unsigned char *out, size_t n)
 {
-	if (strlen(in) != 2 * n) {
-		return false;
-	}
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = in[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (v < 0) {
-			return false;
-		}
-		out[i / 2] = (unsigned char)(i % 2 ? (out[i / 2] | v) : v << 4);
-	}
-	return true;
+	return strlen(in) == 2 * n && bg_hex_decode(in, out, n);
 }
 
 static int ck_scrypt(const char *password, const unsigned char *salt, unsigned log2n,
@@ -319,8 +298,8 @@ int ck_password_hash(const char *password, char **out)
 	if (err) {
 		return err;
 	}
-	ck_hex(salt, sizeof(salt), sh);
-	ck_hex(key, sizeof(key), kh);
+	bg_hex_encode(salt, sizeof(salt), sh);
+	bg_hex_encode(key, sizeof(key), kh);
 	*out = bg_xasprintf("scrypt$%u$%u$%u$%s$%s", CK_SCRYPT_LOG2N, CK_SCRYPT_R, CK_SCRYPT_P,
 			sh, kh);
 	explicit_bzero(key, sizeof(key));

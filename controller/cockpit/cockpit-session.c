@@ -44,16 +44,11 @@ void ck_sessions_free(struct ck_sessions *s)
 
 int ck_token_new(char out[CK_TOKEN_HEX + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[CK_TOKEN_HEX / 2];
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		return BG_ERRNO(EIO);
 	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = digits[raw[i] >> 4];
-		out[2 * i + 1] = digits[raw[i] & 15];
-	}
-	out[CK_TOKEN_HEX] = '\0';
+	bg_hex_encode(raw, sizeof(raw), out);
 	explicit_bzero(raw, sizeof(raw));
 	return 0;
 }

@@ -5,6 +5,7 @@
  * the record so it can be raised later without breaking kept phrases.
  */
 #include "bg.h"
+#include "bg-util.h"
 #include "bg-log.h"
 #include "hist-confirm.h"
 #include "hist-db.h"
@@ -18,26 +19,10 @@
 #define CONFIRM_HASH 32
 #define CONFIRM_PREFIX "confirm:"
 
-static void hex_of(const unsigned char *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
+/* n bytes of hex at s, then the end or a space (the stored form). */
 static bool unhex(const char *s, size_t n, unsigned char *out)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = 0;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-			return false;
-		}
-		out[i] = (unsigned char)v;
-	}
-	return s[2 * n] == '\0' || s[2 * n] == ' ';
+	return bg_hex_decode(s, out, n) && (s[2 * n] == '\0' || s[2 * n] == ' ');
 }
 
 static int derive(const char *phrase, const unsigned char *salt, unsigned iter,
@@ -136,8 +121,8 @@ int hist_confirm_keep(struct hist *h, const char *site, const char *phrase)
 		if (err) {
 			goto out;
 		}
-		hex_of(salt, CONFIRM_SALT, salt_hex);
-		hex_of(hash, CONFIRM_HASH, hash_hex);
+		bg_hex_encode(salt, CONFIRM_SALT, salt_hex);
+		bg_hex_encode(hash, CONFIRM_HASH, hash_hex);
 		rec = bg_xasprintf("pbkdf2-sha256 %u %s %s", CONFIRM_ITER, salt_hex, hash_hex);
 	}
 	c.value = rec;

@@ -73,6 +73,22 @@ static void test_sha256(void **state)
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+static void test_hex(void **state)
+{
+	const unsigned char raw[] = {0x00, 0x7f, 0xa5, 0xff};
+	unsigned char back[4];
+	char hex[9];
+	bg_hex_encode(raw, 4, hex);
+	assert_string_equal(hex, "007fa5ff");
+	assert_true(bg_hex_decode(hex, back, 4));
+	assert_memory_equal(back, raw, 4);
+	assert_true(bg_hex_decode("007FA5FF trailing", back, 4)); /* either case; the rest is the caller's */
+	assert_memory_equal(back, raw, 4);
+	assert_false(bg_hex_decode("007fa5f", back, 4)); /* short: stops at the NUL */
+	assert_false(bg_hex_decode("0g7fa5ff", back, 4));
+	assert_false(bg_hex_decode("", back, 1));
+}
+
 static void test_atomic_write(void **state)
 {
 	char *dir = th_tmpdir("util");
@@ -505,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_distance),
 		cmocka_unit_test(test_ct_streq),
 		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_file_read_limit),
 		cmocka_unit_test(test_file_open_regular),
