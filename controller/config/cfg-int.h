@@ -265,6 +265,9 @@ extern const char *const cfg__def_redact[];
 bool cfg__is_string(const struct cfg__node *n);
 /* s starts with http:// or https:// (a K_PATH with F_URL_OK keeps it as written). */
 bool cfg__is_url(const char *s);
+/* This program runs from the build tree (the tests): it then uses the
+ * source tree's profiles and modules, never an older installed copy. */
+bool cfg__from_build_tree(void);
 /* Decimal integers only (YAML's 0x/0o forms and floats are refused). */
 bool cfg__parse_int(const struct cfg__node *n, long long min, long long max,
 		long long *out);

@@ -70,15 +70,9 @@ const char *cfg__modules_dir(void)
 	if (env && *env) {
 		return env;
 	}
-#if defined(BG_MODULES_SRCDIR) && defined(BG_BUILD_ROOT)
-	/* From the build tree: the source tree's modules, as for profiles. */
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		if (bg_str_has_prefix(exe, BG_BUILD_ROOT "/")) {
-			return BG_MODULES_SRCDIR;
-		}
+#ifdef BG_MODULES_SRCDIR
+	if (cfg__from_build_tree()) {
+		return BG_MODULES_SRCDIR; /* the source tree's modules, as for profiles */
 	}
 #endif
 	return BG_MODULES_DATADIR;

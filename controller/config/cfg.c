@@ -362,20 +362,24 @@ static struct cfg__node *merge(struct cfg__arena *a, struct cfg__node *lo,
 	return m;
 }
 
-static const char *builtin_profiles_dir(void)
+bool cfg__from_build_tree(void)
 {
-#if defined(BG_PROFILES_SRCDIR) && defined(BG_BUILD_ROOT)
-	/*
-	 * A program that runs from the build tree uses the source tree's
-	 * profiles, so tests never pick up an older installed copy.
-	 */
+#ifdef BG_BUILD_ROOT
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = '\0';
-		if (bg_str_has_prefix(exe, BG_BUILD_ROOT "/")) {
-			return BG_PROFILES_SRCDIR;
-		}
+		return bg_str_has_prefix(exe, BG_BUILD_ROOT "/");
+	}
+#endif
+	return false;
+}
+
+static const char *builtin_profiles_dir(void)
+{
+#ifdef BG_PROFILES_SRCDIR
+	if (cfg__from_build_tree()) {
+		return BG_PROFILES_SRCDIR;
 	}
 #endif
 	return BG_PROFILES_DATADIR;
