@@ -109,6 +109,15 @@ void queue_push(struct queue *q, struct queue_req *r, bool busy)
 	}
 }
 
+void queue_push_front(struct queue *q, struct queue_req *r)
+{
+	r->next = q->head;
+	if (!q->head) {
+		q->tail = &r->next;
+	}
+	q->head = r;
+}
+
 struct queue_req *queue_pop(struct queue *q)
 {
 	struct queue_req *r = q->head;

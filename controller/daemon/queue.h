@@ -73,6 +73,9 @@ size_t queue_length(const struct queue *q);
  * how many are ahead of it. busy: an apply is running (it counts as ahead).
  */
 void queue_push(struct queue *q, struct queue_req *r, bool busy);
+/* Put r (taken) ahead of every waiting request, unjournaled: the daemon's
+ * own work that restores service (an auto-revert journals itself). */
+void queue_push_front(struct queue *q, struct queue_req *r);
 /* The first request (now the caller's), or NULL. */
 struct queue_req *queue_pop(struct queue *q);
 /*

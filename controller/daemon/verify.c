@@ -611,11 +611,7 @@ static void revert_queue(struct verify *v, const struct window *w, const char *e
 	r->source = bg_xasprintf("auto-revert: the watch window of switch #%" PRIu64 " failed",
 			w->switch_seq);
 	r->actor = bg_xstrdup(v->actor);
-	r->next = v->queue->head;
-	if (!v->queue->head) {
-		v->queue->tail = &r->next;
-	}
-	v->queue->head = r;
+	queue_push_front(v->queue, r);
 
 	struct revert *rv = bg_xcalloc(1, sizeof(*rv));
 	rv->site = bg_xstrdup(w->site);
