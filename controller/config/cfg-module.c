@@ -574,3 +574,74 @@ void cfg__module_expand(struct cfg__modctx *m, const char *site, struct cfg__nod
 		free(e.secrets);
 	}
 }
+
+/* ---- the `modules:` list (global, profile, site_defaults, site) ---- */
+
+void cfg__modset_release(struct cfg__modset *m)
+{
+	if (!m) {
+		return;
+	}
+	bg_strv_release(&m->names);
+	free(m->locs);
+	m->locs = NULL;
+	m->cap_locs = 0;
+}
+
+void cfg__modset_apply(struct cfg__modset *m, const struct cfg__node *seq,
+		struct bg_diag *d)
+{
+	if (!seq || seq->kind != CFG__SEQ) {
+		return;
+	}
+	for (size_t i = 0; i < seq->n_items; i++) {
+		const struct cfg__node *it = seq->items[i];
+		if (!cfg__is_string(it) || !cfg__module_entry_known(it->str)) {
+			continue;
+		}
+		bool remove = it->str[0] == '-';
+		const char *name = remove ? it->str + 1 : it->str;
+		size_t at = m->names.n;
+		for (size_t j = 0; j < m->names.n; j++) {
+			if (strcmp(m->names.v[j], name) == 0) {
+				at = j;
+			}
+		}
+		if (remove && at < m->names.n) {
+			free(m->names.v[at]);
+			memmove(&m->names.v[at], &m->names.v[at + 1],
+					(m->names.n - at) * sizeof(*m->names.v));
+			memmove(&m->locs[at], &m->locs[at + 1],
+					(m->names.n - at - 1) * sizeof(*m->locs));
+			m->names.n--;
+		} else if (remove && d) {
+			bg_diag_warn(d, &it->loc, "'-%s' has no effect: no lower layer enables "
+					"module '%s'", name, name);
+		} else if (!remove && at == m->names.n) {
+			bg_strv_push(&m->names, name);
+			BG_GROW(m->locs, m->cap_locs, m->names.n);
+			m->locs[m->names.n - 1] = it->loc;
+		}
+	}
+	/* Sorted, with locations following their names. */
+	for (size_t i = 1; i < m->names.n; i++) {
+		for (size_t j = i; j > 0 && strcmp(m->names.v[j - 1], m->names.v[j]) > 0; j--) {
+			char *t = m->names.v[j];
+			m->names.v[j] = m->names.v[j - 1];
+			m->names.v[j - 1] = t;
+			struct bg_loc l = m->locs[j];
+			m->locs[j] = m->locs[j - 1];
+			m->locs[j - 1] = l;
+		}
+	}
+}
+
+void cfg__modset_warn(const struct cfg__modset *m, struct bg_diag *d)
+{
+	for (size_t i = 0; i < m->names.n; i++) {
+		if (!cfg_module_built(m->names.v[i])) {
+			bg_diag_warn(d, &m->locs[i], "module '%s' is not built yet in bluegreen %s: "
+					"it is accepted but has no effect", m->names.v[i], BG_VERSION_STRING);
+		}
+	}
+}
