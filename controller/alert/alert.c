@@ -1,8 +1,8 @@
 /*
- * alert: see alert.h. An event becomes a job: the body, and a copy of the
- * targets that want it (so a thread never reads a config that a reload
- * may free). A job runs its targets one after the other, each within its
- * own timeout: a webhook through one libcurl easy handle per attempt
+ * alert: see alert.h. An event becomes a delivery: the body, and a copy of
+ * the targets that want it (so a thread never reads a config that a
+ * reload may free). A delivery runs its targets one after the other, each
+ * within its own timeout: a webhook through one libcurl easy handle per attempt
  * (CURLOPT_NOSIGNAL, as threads need; no redirects followed, http(s)
  * only), a command through bg_spawn_capture_env with the event in its
  * environment. Failures are logged with the target's name and the
@@ -33,7 +33,7 @@ struct target {
 	unsigned retries;
 };
 
-struct job {
+struct delivery {
 	enum cfg_alert_event ev;
 	char *body;
 	struct target *t;
@@ -42,7 +42,7 @@ struct job {
 
 static atomic_int in_flight;
 
-static void job_free(struct job *j)
+static void delivery_free(struct delivery *j)
 {
 	if (!j) {
 		return;
@@ -62,10 +62,10 @@ static void job_free(struct job *j)
 }
 
 /* The targets of cfg that want ev, copied; NULL when none does. */
-static struct job *job_build(const struct cfg *cfg, enum cfg_alert_event ev)
+static struct delivery *delivery_build(const struct cfg *cfg, enum cfg_alert_event ev)
 {
 	const char *name = cfg_alert_event_name(ev);
-	struct job *j = NULL;
+	struct delivery *j = NULL;
 
 	for (size_t i = 0; i < cfg->g.n_alerts; i++) {
 		const struct cfg_alert *a = &cfg->g.alerts[i];
@@ -245,7 +245,7 @@ static int deliver(const struct target *t, enum cfg_alert_event ev, const char *
 	return -1;
 }
 
-static int job_run(const struct job *j)
+static int delivery_run(const struct delivery *j)
 {
 	int failed = 0;
 	for (size_t i = 0; i < j->n; i++) {
@@ -256,16 +256,16 @@ static int job_run(const struct job *j)
 	return failed;
 }
 
-static void *job_thread(void *arg)
+static void *delivery_thread(void *arg)
 {
-	struct job *j = arg;
-	job_run(j);
-	job_free(j);
+	struct delivery *j = arg;
+	delivery_run(j);
+	delivery_free(j);
 	atomic_fetch_sub(&in_flight, 1);
 	return NULL;
 }
 
-static int job_start(struct job *j)
+static int delivery_start(struct delivery *j)
 {
 	pthread_attr_t attr;
 	pthread_t th;
@@ -274,18 +274,18 @@ static int job_start(struct job *j)
 		atomic_fetch_sub(&in_flight, 1);
 		bg_log(BG_LOG_WARN, "alert: %s dropped: %d deliveries are still running",
 				cfg_alert_event_name(j->ev), ALERT_MAX_IN_FLIGHT);
-		job_free(j);
+		delivery_free(j);
 		return BG_EREFUSED;
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&th, &attr, job_thread, j);
+	int rc = pthread_create(&th, &attr, delivery_thread, j);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		atomic_fetch_sub(&in_flight, 1);
 		bg_log(BG_LOG_WARN, "alert: %s dropped: cannot start a thread (%s)",
 				cfg_alert_event_name(j->ev), strerror(rc));
-		job_free(j);
+		delivery_free(j);
 		return BG_ERRNO(rc);
 	}
 	return 0;
@@ -298,7 +298,7 @@ int alert_emit(const struct cfg *cfg, enum cfg_alert_event ev, const char *site,
 		json_object_put(details);
 		return BG_ERRNO(EINVAL);
 	}
-	struct job *j = job_build(cfg, ev);
+	struct delivery *j = delivery_build(cfg, ev);
 	if (!j) {
 		json_object_put(details);
 		return 0;
@@ -306,10 +306,10 @@ int alert_emit(const struct cfg *cfg, enum cfg_alert_event ev, const char *site,
 	j->body = alert_body(cfg, ev, site, details);
 	json_object_put(details);
 	if (flags & ALERT_ASYNC) {
-		return job_start(j);
+		return delivery_start(j);
 	}
-	int failed = job_run(j);
-	job_free(j);
+	int failed = delivery_run(j);
+	delivery_free(j);
 	return failed;
 }
 
