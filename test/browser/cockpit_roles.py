@@ -204,9 +204,9 @@ def viewer(drv, a):
         "return window.__bgStatus.length"), 10)
     if a_pending(drv, site_a, site_b):
         fail("%s has a pending change before its file was edited" % site_a)
-    when0 = drv.find_element(By.ID, "ck-when").text
     planned = len(approve_tokens(a["daemon_out"]))
     time.sleep(1.1)  # the page shows whole seconds: the next write reads differently
+    when0 = drv.find_element(By.ID, "ck-when").text
     t0 = time.monotonic()
     os.replace(a["new_conf"], a["site_conf"])  # as an editor saves: a rename
     wait_for("a status event with %s's pending change" % site_a,
