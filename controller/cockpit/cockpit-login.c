@@ -204,6 +204,9 @@ static void ck_login_post(struct ck_auth *a, const struct cockpit_req *rq, struc
 	bool ok = ck_password_verify(pw ? pw : "", hash) && u && pw;
 	free(hash);
 	char id[CK_TOKEN_HEX + 1], csrf[CK_TOKEN_HEX + 1];
+	/* The wait counts from the failure, not from the request: a slow scrypt
+	 * (a loaded host) must not eat the delay before the next attempt. */
+	now = bg_now_ms();
 	if (!ok || ck_session_open(a->sessions, user, now, id, csrf) != 0) {
 		ck_throttle_fail(a->sessions, kaddr, now);
 		ck_throttle_fail(a->sessions, kuser, now);

@@ -197,7 +197,9 @@ static void series_add(struct series *s, bool error, uint64_t ms, bool answered,
 static void series_figures(const struct series *s, struct verify_figures *f)
 {
 	uint64_t *copy = bg_xcalloc(s->n_ms ? s->n_ms : 1, sizeof(*copy));
-	memcpy(copy, s->ms, s->n_ms * sizeof(*copy));
+	if (s->n_ms) { /* s->ms is NULL until a first answer: memcpy's source must not be */
+		memcpy(copy, s->ms, s->n_ms * sizeof(*copy));
+	}
 	f->n = s->n;
 	f->errors = s->errors;
 	f->p95_ms = chk_percentile(copy, s->n_ms, 95);

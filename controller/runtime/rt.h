@@ -1,13 +1,15 @@
 /*
  * rt: the container runtime behind one interface (ADR 0014), so that the
- * reconcilers and the daemon can one day talk to something other than one
- * Docker engine (a Swarm runtime is the expected second implementation; it
- * is not written). Today there is one implementation, rt_docker_create,
- * which wraps dk_* and dkev_* one to one: same requests, same errors, same
- * messages. The reconcilers, converge (apply), the CLI and the daemon's
- * job worker reach the engine only through it; the daemon's event stream
- * and its snapshot's async inspects still use dkev directly (rt_events has
- * no engine version and no inspect_async yet).
+ * reconcilers and the CLI talk to one Docker engine or to a Swarm alike.
+ * Two implementations: rt_docker_create wraps dk_* and dkev_* one to one
+ * (same requests, same errors, same messages); rt_swarm_create
+ * (controller/runtime/swarm/, ADR 0024) shows a Swarm's tasks as the
+ * replicas the planner expects. rt_open picks one from docker.mode. The
+ * reconcilers, converge (apply), the CLI and the daemon's job worker
+ * reach the engine only through it; the daemon's event stream and its
+ * snapshot's async inspects still use dkev directly (rt_events has no
+ * engine version and no inspect_async yet), which is why the daemon
+ * refuses a Swarm (rt_watch_unsupported).
  *
  * The interface follows the wlroots backend pattern: struct rt is the base
  * every implementation embeds first, struct rt_impl its table of methods.

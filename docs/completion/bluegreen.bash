@@ -193,7 +193,7 @@ _bluegreen()
 		opts="--version --trust --json --help"
 		words="key export verify"
 		;;
-	cockpit) opts="--safe --listen --allow-remote --json --help" ;;
+	cockpit) opts="--safe --admin --listen --allow-remote --users --role --sites --json --help" ;;
 	history)
 		opts="--limit --details --verify --from --export --json --help"
 		words=$(_bluegreen_sites)

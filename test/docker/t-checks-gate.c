@@ -63,7 +63,8 @@ static void bad_image_build(void)
 	"    phase: application\n"                                             \
 	"    log: \"FATAL|panic\"\n"
 
-/* The same names, each failing on BAD_IMAGE but port (which passes). */
+/* Each failing on BAD_IMAGE but port (which passes); speed and quick: over
+ * their time budgets (/cgi-bin/slow answers after a second). */
 #define BAD_CHECKS                                                             \
 	"env: {CHECKS_DB_PASSWORD: " SECRET "}\n"                              \
 	"health: {path: /healthz, interval: 500ms}\n"                          \
@@ -82,7 +83,13 @@ static void bad_image_build(void)
 	"    command: [/bin/busybox, cat, /proc/self/environ, /no/such/file]\n" \
 	"  quiet-log:\n"                                                       \
 	"    phase: application\n"                                             \
-	"    log: \"response:200\"\n"
+	"    log: \"response:200\"\n"                                           \
+	"  speed:\n"                                                           \
+	"    phase: performance\n"                                             \
+	"    latency: {path: /cgi-bin/slow, requests: 3, p95_ms: 300}\n"       \
+	"  quick:\n"                                                           \
+	"    phase: functional\n"                                              \
+	"    http: {path: /cgi-bin/slow, max_ms: 300}\n"
 
 /* text as TAP comments, one line at a time (cmocka cuts long messages). */
 static void print_lines(const char *title, const char *text)
@@ -158,8 +165,12 @@ static void test_checks_fail_blue_serves(void **state)
 	char *all = joined(&r);
 	th_run_release(&r);
 	print_lines("the refused apply said", all);
-	th_assert_contains(all, "failed 4 of 5 checks before the switch; the live colour was "
+	th_assert_contains(all, "failed 6 of 7 checks before the switch; the live colour was "
 			"not touched");
+	/* A candidate slower than its budgets is refused, each budget named. */
+	th_assert_contains(all, "check speed (phase performance, latency)");
+	th_assert_contains(all, "check quick (phase functional, http)");
+	th_assert_contains(all, "budget 300 ms");
 	th_assert_contains(all, "check home (phase functional, http): expected GET / -> 2xx, "
 			"body contains \"v3\"; seen");
 	th_assert_contains(all, "the body does not contain \"v3\"");

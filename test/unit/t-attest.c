@@ -212,7 +212,7 @@ static void test_url(void **state)
 	struct attest_key *k = key_in(kd, NULL);
 	struct attest_claim c, got;
 	char *text = NULL, *why = NULL;
-	const char *hex = IMG + strlen("sha256:");
+	const char *hex = &IMG[strlen("sha256:")];
 
 	claim_fill(&c, 4, IMG);
 	assert_int_equal(attest_sign(k, &c, &text), 0);
