@@ -9,8 +9,18 @@
  * page, and both pages at a phone's 375 px without sideways scrolling.
  * Screenshots land in BUILDDIR/test-output/t-cockpit-browser/. Without
  * chromium the test fails under CI and skips elsewhere.
+ *
+ * The second case, roles: two sites (A, the viewer's, and B) live on v1,
+ * a viewer of A and an admin added with `bluegreen cockpit user add` (the
+ * password on stdin), the daemon, and `bluegreen cockpit --admin --users
+ * FILE`. test/browser/cockpit_roles.py logs in as the viewer (A alone, B
+ * nowhere, no form but the logout, forged POSTs 403), replaces A's file
+ * (v2) and sees the edit arrive by SSE within two seconds, then as the
+ * admin approves the plan on the plan page and sees A switch; here the
+ * history must name the admin as the switch's actor.
  */
 #include "bg.h"
+#include "bg-buf.h"
 #include "bg-fs.h"
 #include "e2e.h"
 #include "th.h"
@@ -22,6 +32,7 @@
 
 static struct e2e E;
 static pid_t watch_pid = -1, cockpit_pid = -1;
+static char *site_b; /* the roles case's second site */
 
 static int teardown(void **state)
 {
@@ -33,6 +44,11 @@ static int teardown(void **state)
 		}
 	}
 	cockpit_pid = watch_pid = -1;
+	if (site_b) {
+		th_docker_cleanup_site(site_b);
+		free(site_b);
+		site_b = NULL;
+	}
 	return e2e_teardown(state);
 }
 
@@ -153,11 +169,211 @@ static void test_browser_live_switch(void **state)
 	free(live);
 }
 
+/* ---- the roles case: a viewer of A, an admin, admin mode ---- */
+
+#define VIEWER "vera"
+#define VIEWER_PW "vera-pw-7"
+#define ADMIN "ops"
+#define ADMIN_PW "ops-pw-7"
+
+/* Run argv with input on stdin; returns its exit status, *out its stdout. */
+static int run_stdin(char *const argv[], const char *input, char **out)
+{
+	int in[2], o[2];
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(o), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(o[1], 1);
+		close(in[1]);
+		close(o[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(o[1]);
+	assert_int_equal(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+	close(in[1]);
+	struct bg_buf b = BG_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(o[0], buf, sizeof(buf))) > 0) {
+		bg_buf_add(&b, buf, (size_t)n);
+	}
+	close(o[0]);
+	*out = bg_buf_detach(&b, NULL);
+	return th_wait(pid);
+}
+
+/* `bluegreen cockpit user add NAME --role ROLE [--sites S] --users FILE`, password on stdin. */
+static void user_add(const char *users, const char *name, const char *pw, const char *role,
+		const char *sites)
+{
+	char *input = bg_xasprintf("%s\n", pw);
+	char *argv[] = {getenv("BG_BINARY"), "-c", E.dir, "cockpit", "user", "add", (char *)name,
+		"--role", (char *)role, "--users", (char *)users, sites ? "--sites" : NULL,
+		(char *)sites, NULL};
+	char *out = NULL;
+	if (run_stdin(argv, input, &out) != 0) {
+		fail_msg("cockpit user add %s failed:\n%s", name, out);
+	}
+	th_assert_not_contains(out, pw);
+	free(out);
+	free(input);
+}
+
+/*
+ * A (the e2e site) and B live on v1 (promote: auto, so approving A's next
+ * plan switches it); A's next file, on v2, waits beside the configuration
+ * (returned: beside E.dir, on its file system) for the browser script to
+ * rename it into place, as an editor saves.
+ */
+static char *deploy_a_and_b(void)
+{
+	static const char a_extra[] = "strategy: {promote: auto}\n";
+	e2e_init(&E, "ckroles", "nginx", "development");
+	e2e_site(&E, "bluegreen-test/web:v2", a_extra);
+	char *a_conf = bg_xasprintf("%s/sites/%s.conf", E.dir, E.site);
+	char *next = th_read(a_conf);
+	assert_non_null(next);
+	char *new_conf = bg_xasprintf("%s-next.conf", E.dir);
+	FILE *f = fopen(new_conf, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(next, f) >= 0 && fclose(f) == 0, 1);
+	e2e_site(&E, "bluegreen-test/web:v1", a_extra);
+	site_b = bg_xasprintf("bside%s", th_run_id());
+	char *rel = bg_xasprintf("sites/%s.conf", site_b);
+	char *conf = bg_xasprintf("site: %s\ndomains: [%s.localhost]\nimage: bluegreen-test/web:v1\n"
+			"port: 8080\nstop_timeout: 2s\n"
+			"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n",
+			site_b, site_b);
+	th_write(E.dir, rel, conf);
+	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
+	free(conf);
+	free(rel);
+	free(next);
+	free(a_conf);
+	return new_conf;
+}
+
+/* The journal's switch of A names the admin: `bluegreen history A`. */
+static void assert_switch_actor(void)
+{
+	struct th_run r;
+	assert_int_equal(e2e_bg(&E, &r, "history", E.site, NULL), 0);
+	bool found = false;
+	for (char *l = r.out; l && *l && !found;) {
+		char *nl = strchr(l, '\n');
+		char *line = bg_xstrndup(l, nl ? (size_t)(nl - l) : strlen(l));
+		/* "SEQ  TIME  ACTOR  ACTION  SITE  RESULT ...": the actor, then the action. */
+		char *at = strstr(line, "  cockpit:" ADMIN " ");
+		if (at) {
+			at += strlen("  cockpit:" ADMIN " ");
+			at += strspn(at, " ");
+			found = bg_str_has_prefix(at, "switch ") && strstr(at, " ok ");
+		}
+		free(line);
+		l = nl ? nl + 1 : NULL;
+	}
+	if (!found) {
+		fail_msg("no switch of %s by cockpit:%s in its history:\n%s", E.site, ADMIN, r.out);
+	}
+	th_run_release(&r);
+}
+
+static unsigned start_admin_cockpit(const char *users, const char *out)
+{
+	char *env[] = {"NO_COLOR=1", NULL};
+	char *argv[] = {getenv("BG_BINARY"), "-c", E.dir, "cockpit", "--admin", "--users",
+		(char *)users, NULL};
+	cockpit_pid = th_spawn_bg(argv, env, out);
+	char *t = wait_file(out, "listening on port ", 30000);
+	if (!t) {
+		char *o = th_read(out);
+		fail_msg("the admin cockpit did not start:\n%s", o ? o : "");
+	}
+	th_assert_contains(t, "cockpit: admin mode");
+	unsigned port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
+	free(t);
+	return port;
+}
+
+static void test_browser_roles(void **state)
+{
+	if (!browser_present()) {
+		skip();
+	}
+	char *new_conf = deploy_a_and_b();
+	char *live = e2e_edge_live(&E);
+	assert_string_equal(live, "blue");
+	char *users = bg_xasprintf("%s/cockpit.users", E.dir);
+	user_add(users, ADMIN, ADMIN_PW, "admin", NULL);
+	user_add(users, VIEWER, VIEWER_PW, "viewer", E.site);
+
+	char *bin = getenv("BG_BINARY");
+	char *wout = bg_xasprintf("%s-watch.out", E.dir);
+	char *cout = bg_xasprintf("%s-cockpit.out", E.dir);
+	char *env[] = {"NO_COLOR=1", NULL};
+	char *wargv[] = {bin, "-c", E.dir, "watch", NULL};
+	watch_pid = th_spawn_bg(wargv, env, wout);
+	char *snap = bg_xasprintf("%s/state/status.json", E.dir);
+	char *text = wait_file(snap, site_b, 60000);
+	if (!text) {
+		char *o = th_read(wout);
+		fail_msg("the daemon published no status.json with both sites:\n%s", o ? o : "");
+	}
+	free(text);
+	unsigned port = start_admin_cockpit(users, cout);
+
+	char *outdir = bg_xasprintf("%s/test-output/t-cockpit-browser", getenv("BG_BUILDDIR"));
+	assert_int_equal(bg_mkdir_p(outdir, 0755), 0);
+	char *url = bg_xasprintf("http://127.0.0.1:%u", port);
+	char *script = th_src_path("test/browser/cockpit_roles.py");
+	char *a_conf = bg_xasprintf("%s/sites/%s.conf", E.dir, E.site);
+	char *penv[] = {"NO_COLOR=1", "CK_VIEWER=" VIEWER, "CK_VIEWER_PW=" VIEWER_PW,
+		"CK_ADMIN=" ADMIN, "CK_ADMIN_PW=" ADMIN_PW, NULL};
+	char *pargv[] = {"/usr/bin/python3", script, url, E.site, site_b, live, "green", outdir,
+		new_conf, a_conf, wout, NULL};
+	struct th_run r;
+	th_run_argv_ex(pargv, penv, th_time_limit(600000), &r);
+	for (char *l = r.out; l && *l;) {
+		char *nl = strchr(l, '\n');
+		printf("# %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
+		l = nl ? nl + 1 : NULL;
+	}
+	if (r.status != 0) {
+		char *c = th_read(cout), *w = th_read(wout);
+		fail_msg("the browser check failed (%d):\n%s%s\ncockpit:\n%s\ndaemon:\n%s", r.status,
+				r.out, r.err, c ? c : "", w ? w : "");
+	}
+	th_assert_contains(r.out, "ok: the admin's open overview shows green live");
+	th_run_release(&r);
+	/* What the browser saw is what happened: A on green serving v2, B untouched. */
+	char *now = e2e_edge_live(&E);
+	assert_string_equal(now, "green");
+	assert_true(e2e_wait_body(&E, E.domain, "v2", 10000));
+	assert_switch_actor();
+	free(now);
+	free(a_conf);
+	free(script);
+	free(url);
+	free(outdir);
+	free(snap);
+	free(cout);
+	free(wout);
+	free(users);
+	free(live);
+	unlink(new_conf);
+	free(new_conf);
+}
+
 int main(void)
 {
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_browser_live_switch, teardown),
+		cmocka_unit_test_teardown(test_browser_roles, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
