@@ -80,86 +80,12 @@ static char *extract(const char *body, const char *marker)
 	return bg_xstrndup(at, strcspn(at, "\"<"));
 }
 
-/* Run the binary with input on stdin; returns its exit status, *out its stdout. */
-static int run_stdin(char *const argv[], const char *input, char **out)
-{
-	int in[2], o[2];
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(o), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(o[1], 1);
-		close(in[1]);
-		close(o[0]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(o[1]);
-	assert_int_equal(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
-	close(in[1]);
-	struct bg_buf b = BG_BUF_INIT;
-	char buf[4096];
-	ssize_t n;
-	while ((n = read(o[0], buf, sizeof(buf))) > 0) {
-		bg_buf_add(&b, buf, (size_t)n);
-	}
-	close(o[0]);
-	*out = bg_buf_detach(&b, NULL);
-	return th_wait(pid);
-}
-
-static void user_add(const char *name, const char *pw, const char *role, const char *sites)
-{
-	char *input = bg_xasprintf("%s\n", pw);
-	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "cockpit", "user", "add",
-		(char *)name, "--role", (char *)role, sites ? "--sites" : NULL, (char *)sites, NULL};
-	char *out = NULL;
-	if (run_stdin(argv, input, &out) != 0) {
-		fail_msg("cockpit user add %s failed:\n%s", name, out);
-	}
-	th_assert_not_contains(out, pw);
-	free(out);
-	free(input);
-}
-
-/* Wait until the file holds want; returns its text (a new string) or NULL. */
-static char *wait_file(const char *path, const char *want, int ms)
-{
-	int64_t end = bg_mono_ms() + ms * th_time_scale();
-	while (bg_mono_ms() < end) {
-		char *s = NULL;
-		if (bg_file_read(path, 1 << 20, &s, NULL) == 0 && strstr(s, want)) {
-			return s;
-		}
-		free(s);
-		usleep(100 * 1000);
-	}
-	return NULL;
-}
-
 static void fail_with(const char *path, const char *what)
 {
 	char *t = th_read(path);
 	th_print_error("%s:\n%s", path, t ? t : "");
 	free(t);
 	fail_msg("%s", what);
-}
-
-static unsigned start_cockpit(const char *out)
-{
-	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "cockpit", "--admin",
-		"--listen", "127.0.0.1:0", NULL};
-	cockpit_pid = th_spawn_bg(argv, NULL, out);
-	char *t = wait_file(out, "listening on port ", 30000);
-	if (!t) {
-		fail_with(out, "the admin cockpit did not start");
-	}
-	th_assert_contains(t, "cockpit: admin mode");
-	unsigned port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
-	free(t);
-	return port;
 }
 
 static void login(CURL *c, unsigned port, const char *user, const char *pw)
@@ -235,11 +161,11 @@ static void setup_sites(void)
 static void t_admin_and_viewer(void **state)
 {
 	setup_sites();
-	user_add("admin", "admin-pw-1", "admin", NULL);
-	user_add("alice", "alice-pw-1", "viewer", site_a);
+	e2e_cockpit_user_add(&E, NULL, "admin", "admin-pw-1", "admin", NULL);
+	e2e_cockpit_user_add(&E, NULL, "alice", "alice-pw-1", "viewer", site_a);
 	char *out = NULL;
 	char *list[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "cockpit", "user", "list", NULL};
-	assert_int_equal(run_stdin(list, "", &out), 0);
+	assert_int_equal(th_run_stdin(list, "", &out), 0);
 	th_assert_contains(out, "alice viewer");
 	th_assert_not_contains(out, "scrypt");
 	free(out);
@@ -249,17 +175,18 @@ static void t_admin_and_viewer(void **state)
 	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", E.dir, "watch", NULL};
 	char *env[] = {"NO_COLOR=1", NULL};
 	daemon_pid = th_spawn_bg(argv, env, d_out);
-	char *d_text = wait_file(d_out, "or approve it: ", WAIT_MS);
+	char *d_text = th_wait_file(d_out, "or approve it: ", WAIT_MS);
 	if (!d_text) {
 		fail_with(d_out, "no plan from the daemon");
 	}
 	char *snap = bg_xasprintf("%s/state/status.json", E.dir);
-	char *s = wait_file(snap, site_a, WAIT_MS);
+	char *s = th_wait_file(snap, site_a, WAIT_MS);
 	assert_non_null(s);
 	free(s);
 	char *daemon_token = th_plan_token(d_text);
 	assert_non_null(daemon_token);
-	unsigned port = start_cockpit(c_out);
+	unsigned port = e2e_cockpit_start(&E, c_out, "cockpit: admin mode", &cockpit_pid, "--admin",
+			"--listen", "127.0.0.1:0", NULL);
 
 	check_viewer(port);
 

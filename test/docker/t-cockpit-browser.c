@@ -70,20 +70,6 @@ static bool browser_present(void)
 	return true;
 }
 
-/* Wait for the file to hold want (ms); returns its text or NULL. */
-static char *wait_file(const char *path, const char *want, int ms)
-{
-	for (int t = 0; t < ms; t += 100) {
-		char *s = NULL;
-		if (bg_file_read(path, 1 << 20, &s, NULL) == 0 && strstr(s, want)) {
-			return s;
-		}
-		free(s);
-		usleep(100 * 1000);
-	}
-	return NULL;
-}
-
 /* v1 then v2: v1's colour is live, v2's the candidate a switch makes live. */
 static char *deploy_two(void)
 {
@@ -113,23 +99,16 @@ static void test_browser_live_switch(void **state)
 	watch_pid = th_spawn_bg(wargv, env, wout);
 	char *snap = bg_xasprintf("%s/state/status.json", E.dir);
 	char *lv = bg_xasprintf("\"live\": \"%s\"", live);
-	char *text = wait_file(snap, lv, 60000);
+	char *text = th_wait_file(snap, lv, 60000);
 	if (!text) {
 		char *o = th_read(wout);
 		fail_msg("the daemon published no status.json with %s live:\n%s", live, o ? o : "");
 	}
 	free(text);
 	/* No --listen: the address comes from global.conf's cockpit.listen. */
-	char *cargv[] = {bin, "-c", E.dir, "cockpit", "--safe", NULL};
-	cockpit_pid = th_spawn_bg(cargv, env, cout);
-	char *t = wait_file(cout, "listening on port ", 30000);
-	if (!t) {
-		char *o = th_read(cout);
-		fail_msg("the cockpit did not start:\n%s", o ? o : "");
-	}
-	unsigned port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
+	unsigned port = e2e_cockpit_start(&E, cout, "cockpit: safe mode", &cockpit_pid, "--safe",
+			NULL);
 	assert_true(port > 0 && port != 8077);
-	free(t);
 
 	char *outdir = bg_xasprintf("%s/test-output/t-cockpit-browser", getenv("BG_BUILDDIR"));
 	assert_int_equal(bg_mkdir_p(outdir, 0755), 0);
@@ -175,53 +154,6 @@ static void test_browser_live_switch(void **state)
 #define VIEWER_PW "vera-pw-7"
 #define ADMIN "ops"
 #define ADMIN_PW "ops-pw-7"
-
-/* Run argv with input on stdin; returns its exit status, *out its stdout. */
-static int run_stdin(char *const argv[], const char *input, char **out)
-{
-	int in[2], o[2];
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(o), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(o[1], 1);
-		close(in[1]);
-		close(o[0]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(o[1]);
-	assert_int_equal(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
-	close(in[1]);
-	struct bg_buf b = BG_BUF_INIT;
-	char buf[4096];
-	ssize_t n;
-	while ((n = read(o[0], buf, sizeof(buf))) > 0) {
-		bg_buf_add(&b, buf, (size_t)n);
-	}
-	close(o[0]);
-	*out = bg_buf_detach(&b, NULL);
-	return th_wait(pid);
-}
-
-/* `bluegreen cockpit user add NAME --role ROLE [--sites S] --users FILE`, password on stdin. */
-static void user_add(const char *users, const char *name, const char *pw, const char *role,
-		const char *sites)
-{
-	char *input = bg_xasprintf("%s\n", pw);
-	char *argv[] = {getenv("BG_BINARY"), "-c", E.dir, "cockpit", "user", "add", (char *)name,
-		"--role", (char *)role, "--users", (char *)users, sites ? "--sites" : NULL,
-		(char *)sites, NULL};
-	char *out = NULL;
-	if (run_stdin(argv, input, &out) != 0) {
-		fail_msg("cockpit user add %s failed:\n%s", name, out);
-	}
-	th_assert_not_contains(out, pw);
-	free(out);
-	free(input);
-}
 
 /*
  * A (the e2e site) and B live on v1 (promote: auto, so approving A's next
@@ -282,23 +214,6 @@ static void assert_switch_actor(void)
 	th_run_release(&r);
 }
 
-static unsigned start_admin_cockpit(const char *users, const char *out)
-{
-	char *env[] = {"NO_COLOR=1", NULL};
-	char *argv[] = {getenv("BG_BINARY"), "-c", E.dir, "cockpit", "--admin", "--users",
-		(char *)users, NULL};
-	cockpit_pid = th_spawn_bg(argv, env, out);
-	char *t = wait_file(out, "listening on port ", 30000);
-	if (!t) {
-		char *o = th_read(out);
-		fail_msg("the admin cockpit did not start:\n%s", o ? o : "");
-	}
-	th_assert_contains(t, "cockpit: admin mode");
-	unsigned port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
-	free(t);
-	return port;
-}
-
 static void test_browser_roles(void **state)
 {
 	if (!browser_present()) {
@@ -308,8 +223,8 @@ static void test_browser_roles(void **state)
 	char *live = e2e_edge_live(&E);
 	assert_string_equal(live, "blue");
 	char *users = bg_xasprintf("%s/cockpit.users", E.dir);
-	user_add(users, ADMIN, ADMIN_PW, "admin", NULL);
-	user_add(users, VIEWER, VIEWER_PW, "viewer", E.site);
+	e2e_cockpit_user_add(&E, users, ADMIN, ADMIN_PW, "admin", NULL);
+	e2e_cockpit_user_add(&E, users, VIEWER, VIEWER_PW, "viewer", E.site);
 
 	char *bin = getenv("BG_BINARY");
 	char *wout = bg_xasprintf("%s-watch.out", E.dir);
@@ -318,13 +233,14 @@ static void test_browser_roles(void **state)
 	char *wargv[] = {bin, "-c", E.dir, "watch", NULL};
 	watch_pid = th_spawn_bg(wargv, env, wout);
 	char *snap = bg_xasprintf("%s/state/status.json", E.dir);
-	char *text = wait_file(snap, site_b, 60000);
+	char *text = th_wait_file(snap, site_b, 60000);
 	if (!text) {
 		char *o = th_read(wout);
 		fail_msg("the daemon published no status.json with both sites:\n%s", o ? o : "");
 	}
 	free(text);
-	unsigned port = start_admin_cockpit(users, cout);
+	unsigned port = e2e_cockpit_start(&E, cout, "cockpit: admin mode", &cockpit_pid, "--admin",
+			"--users", users, NULL);
 
 	char *outdir = bg_xasprintf("%s/test-output/t-cockpit-browser", getenv("BG_BUILDDIR"));
 	assert_int_equal(bg_mkdir_p(outdir, 0755), 0);

@@ -75,20 +75,6 @@ static char *tool(const char *name, const char *pkg)
 	return NULL;
 }
 
-/* Wait for the file to hold want (ms); returns its text or NULL. */
-static char *wait_file(const char *path, const char *want, int ms)
-{
-	for (int t = 0; t < ms; t += 100) {
-		char *s = NULL;
-		if (bg_file_read(path, 1 << 20, &s, NULL) == 0 && strstr(s, want)) {
-			return s;
-		}
-		free(s);
-		usleep(100 * 1000);
-	}
-	return NULL;
-}
-
 /* `promtool check metrics` with the text on stdin; returns its exit status. */
 static int promtool_check(const char *promtool, const char *dir, const char *text)
 {
@@ -154,7 +140,7 @@ static char *make_state(void)
 	pid_t pid = bg_pid = th_spawn_bg(argv, env, out);
 	char *snap = bg_xasprintf("%s/state/status.json", E.dir);
 	char *want = bg_xasprintf("\"site\": \"%s\"", E.site);
-	char *text = wait_file(snap, want, 60000);
+	char *text = th_wait_file(snap, want, 60000);
 	kill(pid, SIGTERM);
 	th_wait(pid);
 	bg_pid = -1;
@@ -184,7 +170,7 @@ static char *make_state(void)
 /* The cockpit's port from its first line, waiting for it. */
 static unsigned cockpit_port(const char *out, pid_t pid)
 {
-	char *t = wait_file(out, "listening on port ", 30000);
+	char *t = th_wait_file(out, "listening on port ", 30000);
 	const char *p = t ? strstr(t, "listening on port ") : NULL;
 	if (!p) {
 		char *o = th_read(out);

@@ -390,3 +390,57 @@ void e2e_restore_through_plan(struct e2e *e, const char *id)
 	free(tok);
 	free(arg);
 }
+
+void e2e_cockpit_user_add(struct e2e *e, const char *users, const char *name,
+		const char *pw, const char *role, const char *sites)
+{
+	char *input = bg_xasprintf("%s\n", pw);
+	const char *argv[14] = {getenv("BG_BINARY"), "-c", e->dir, "cockpit", "user", "add", name,
+		"--role", role};
+	size_t n = 9;
+	if (users) {
+		argv[n++] = "--users";
+		argv[n++] = users;
+	}
+	if (sites) {
+		argv[n++] = "--sites";
+		argv[n++] = sites;
+	}
+	argv[n] = NULL;
+	char *out = NULL;
+	if (th_run_stdin((char *const *)argv, input, &out) != 0) {
+		fail_msg("cockpit user add %s failed:\n%s", name, out);
+	}
+	th_assert_not_contains(out, pw);
+	free(out);
+	free(input);
+}
+
+unsigned e2e_cockpit_start(struct e2e *e, const char *out, const char *mode, pid_t *pid,
+		const char *arg0, ...)
+{
+	struct bg_strv args;
+	va_list ap;
+	char *env[] = {"NO_COLOR=1", NULL};
+	bg_strv_init(&args);
+	bg_strv_push(&args, getenv("BG_BINARY"));
+	bg_strv_push(&args, "-c");
+	bg_strv_push(&args, e->dir);
+	bg_strv_push(&args, "cockpit");
+	va_start(ap, arg0);
+	for (const char *a = arg0; a; a = va_arg(ap, const char *)) {
+		bg_strv_push(&args, a);
+	}
+	va_end(ap);
+	*pid = th_spawn_bg(args.v, env, out);
+	bg_strv_release(&args);
+	char *t = th_wait_file(out, "listening on port ", 30000);
+	if (!t) {
+		char *o = th_read(out);
+		fail_msg("the cockpit did not start:\n%s", o ? o : "");
+	}
+	th_assert_contains(t, mode);
+	unsigned port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
+	free(t);
+	return port;
+}

@@ -74,6 +74,21 @@ char *e2e_assert_interrupted(struct e2e *e);
 char *e2e_backup_now(struct e2e *e);
 /* plan --restore SITE@ID (exit 2), then apply its token (exit 0; development: no phrase). */
 void e2e_restore_through_plan(struct e2e *e, const char *id);
+/*
+ * `bluegreen cockpit user add NAME --role ROLE [--sites SITES] [--users
+ * FILE]` with the password on stdin (users, sites: NULL to leave out);
+ * asserts it succeeds and never prints the password.
+ */
+void e2e_cockpit_user_add(struct e2e *e, const char *users, const char *name,
+		const char *pw, const char *role, const char *sites);
+/*
+ * Start `bluegreen -c DIR cockpit ARGS...` (NULL-terminated) with its
+ * output in out and NO_COLOR set; waits for "listening on port", asserts
+ * the first line names mode ("admin mode", "safe mode"); *pid gets the
+ * process (the caller stops it). Returns the port.
+ */
+unsigned e2e_cockpit_start(struct e2e *e, const char *out, const char *mode, pid_t *pid,
+		const char *arg0, ...);
 void e2e_release(struct e2e *e);
 /*
  * cmocka teardown: removes what the last e2e_init made (its directory, the

@@ -4,6 +4,8 @@
  */
 #include "bg.h"
 #include "th.h"
+#include "bg-buf.h"
+#include "bg-fs.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -968,4 +970,47 @@ int th_unix_socket_at(const char *path, bool do_listen)
 		assert_int_equal(listen(fd, 8), 0);
 	}
 	return fd;
+}
+
+int th_run_stdin(char *const argv[], const char *input, char **out)
+{
+	int in[2], o[2];
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(o), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(o[1], 1);
+		close(in[1]);
+		close(o[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(o[1]);
+	assert_int_equal(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+	close(in[1]);
+	struct bg_buf b = BG_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(o[0], buf, sizeof(buf))) > 0) {
+		bg_buf_add(&b, buf, (size_t)n);
+	}
+	close(o[0]);
+	*out = bg_buf_detach(&b, NULL);
+	return th_wait(pid);
+}
+
+char *th_wait_file(const char *path, const char *want, int ms)
+{
+	int64_t end = bg_mono_ms() + (int64_t)ms * th_time_scale();
+	while (bg_mono_ms() < end) {
+		char *s = NULL;
+		if (bg_file_read(path, 1 << 20, &s, NULL) == 0 && strstr(s, want)) {
+			return s;
+		}
+		free(s);
+		usleep(100 * 1000);
+	}
+	return NULL;
 }

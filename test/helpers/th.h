@@ -175,4 +175,10 @@ char *th_nginx_edge_yaml(int port);
 /* The token printed by `bluegreen plan` ("bluegreen apply TOKEN"), NULL if none. */
 char *th_plan_token(const char *plan_output);
 
+/* Run argv with input on its stdin; returns its exit status, *out its stdout. */
+int th_run_stdin(char *const argv[], const char *input, char **out);
+/* Wait up to ms (times the time scale) for the file at path to contain
+ * want; returns its text (a new string) or NULL. */
+char *th_wait_file(const char *path, const char *want, int ms);
+
 #endif /* BG_TEST_TH_H */
