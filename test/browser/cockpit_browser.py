@@ -18,36 +18,9 @@ import subprocess
 import sys
 import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-
-def fail(msg):
-    print("FAIL: " + msg, flush=True)
-    sys.exit(1)
-
-
-def wait_for(what, fn, timeout):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception as e:  # an element not there yet
-            last = e
-        time.sleep(0.05)
-    fail("%s: not within %ss (last: %r)" % (what, timeout, last))
-
-
-def live_text(drv, site):
-    rows = drv.find_elements(By.CSS_SELECTOR, "tr[data-site]")
-    for r in rows:
-        if r.get_attribute("data-site") == site:
-            return r.find_element(By.CSS_SELECTOR, 'td[data-h="Live"]').text.strip()
-    return None
+from ckbrowser import chromium, fail, live_text, wait_for
 
 
 def no_side_scroll(drv, page, width):
@@ -69,12 +42,7 @@ def main():
     url, site, live, other, outdir = sys.argv[1:sep]
     switch = sys.argv[sep + 1:]
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1280,900", "--no-first-run", "--disable-extensions"):
-        opts.add_argument(a)
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv = chromium()
     try:
         drv.set_page_load_timeout(30)
         drv.get(url + "/")

@@ -36,44 +36,17 @@ import re
 import sys
 import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-SCALE = max(1, int(os.environ.get("BG_TEST_TIME_SCALE") or "1"))
+from ckbrowser import SCALE, chromium, fail, live_text, wait_for
+
 # "Within a second or two" (the issue says a second; the daemon's debounce,
 # its re-plan and the cockpit's 200 ms look at status.json all come first).
 SSE_LIMIT_S = 2.0 * SCALE
 
 
-def fail(msg):
-    print("FAIL: " + msg, flush=True)
-    sys.exit(1)
-
-
-def wait_for(what, fn, timeout):
-    end = time.monotonic() + timeout * SCALE
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception as e:  # an element not there yet
-            last = e
-        time.sleep(0.05)
-    fail("%s: not within %ss (last: %r)" % (what, timeout * SCALE, last))
-
-
 def site_rows(drv):
     return [r.get_attribute("data-site") for r in drv.find_elements(By.CSS_SELECTOR, "tr[data-site]")]
-
-
-def live_text(drv, site):
-    for r in drv.find_elements(By.CSS_SELECTOR, "tr[data-site]"):
-        if r.get_attribute("data-site") == site:
-            return r.find_element(By.CSS_SELECTOR, 'td[data-h="Live"]').text.strip()
-    return None
 
 
 def shot(drv, outdir, name):
@@ -296,12 +269,7 @@ def main():
         fail(__doc__)
     keys = ("url", "a", "b", "live", "other", "outdir", "new_conf", "site_conf", "daemon_out")
     a = dict(zip(keys, sys.argv[1:]))
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for o in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1280,900", "--no-first-run", "--disable-extensions"):
-        opts.add_argument(o)
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv = chromium()
     try:
         drv.set_page_load_timeout(30 * SCALE)
         drv.set_script_timeout(30 * SCALE)
