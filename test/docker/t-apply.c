@@ -31,35 +31,6 @@
  * browsers) retries those; wrk does not and would count nginx's reload,
  * not bluegreen's switch. See docs/adr/0005-nginx-edge.md.
  */
-static void hey_result(const char *out, long *ok, long *failures)
-{
-	const char *p;
-	*ok = 0;
-	*failures = 0;
-	p = strstr(out, "Status code distribution:");
-	if (p) {
-		for (p = strchr(p, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n')) {
-			long code = 0, n = 0;
-			if (sscanf(p + 1, " [%ld] %ld responses", &code, &n) == 2) {
-				if (code >= 200 && code < 400) {
-					*ok += n;
-				} else {
-					*failures += n;
-				}
-			}
-		}
-	}
-	p = strstr(out, "Error distribution:");
-	if (p) {
-		for (p = strchr(p, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n')) {
-			long n = 0;
-			if (sscanf(p + 1, " [%ld]", &n) == 1) {
-				*failures += n;
-			}
-		}
-	}
-}
-
 static pid_t load_start(struct e2e *e, const char *host, int seconds, const char *out)
 {
 	char *url = bg_xasprintf("http://127.0.0.1:%d/", e->port);
@@ -76,7 +47,7 @@ static void load_check(pid_t pid, const char *out_path, const char *what)
 	assert_int_equal(th_wait(pid), 0);
 	char *out = th_read(out_path);
 	long ok = 0, fail = 0;
-	hey_result(out, &ok, &fail);
+	th_hey_result(out, &ok, &fail);
 	print_message("# %s under load: %ld requests answered 2xx, %ld failed\n", what, ok, fail);
 	if (ok <= 100 || fail != 0) {
 		fail_msg("%s: %ld ok, %ld failed:\n%s", what, ok, fail, out);

@@ -119,28 +119,6 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* hey's report: 2xx/3xx answers and everything else (t-apply.c's reading). */
-static void hey_result(const char *out, long *ok, long *failures)
-{
-	const char *p;
-	*ok = 0;
-	*failures = 0;
-	p = strstr(out, "Status code distribution:");
-	for (p = p ? strchr(p, '\n') : NULL; p && p[1] == ' '; p = strchr(p + 1, '\n')) {
-		long code = 0, n = 0;
-		if (sscanf(p + 1, " [%ld] %ld responses", &code, &n) == 2) {
-			*(code >= 200 && code < 400 ? ok : failures) += n;
-		}
-	}
-	p = strstr(out, "Error distribution:");
-	for (p = p ? strchr(p, '\n') : NULL; p && p[1] == ' '; p = strchr(p + 1, '\n')) {
-		long n = 0;
-		if (sscanf(p + 1, " [%ld]", &n) == 1) {
-			*failures += n;
-		}
-	}
-}
-
 static pid_t load_start(struct e2e *e, const char *out)
 {
 	char *url = bg_xasprintf("http://127.0.0.1:%d/", e->port);
@@ -159,7 +137,7 @@ static void load_stop_check(pid_t pid, const char *out_path, const char *what)
 	assert_int_equal(th_wait(pid), 0);
 	char *out = th_read(out_path);
 	long ok = 0, fail = 0;
-	hey_result(out, &ok, &fail);
+	th_hey_result(out, &ok, &fail);
 	print_message("# swarm %s under load: %ld requests answered 2xx, %ld failed\n", what, ok,
 			fail);
 	if (ok <= 100 || fail != 0) {

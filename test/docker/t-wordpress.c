@@ -27,35 +27,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-static void hey_result(const char *out, long *ok, long *failures)
-{
-	const char *p;
-	*ok = 0;
-	*failures = 0;
-	p = strstr(out, "Status code distribution:");
-	if (p) {
-		for (p = strchr(p, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n')) {
-			long code = 0, n = 0;
-			if (sscanf(p + 1, " [%ld] %ld responses", &code, &n) == 2) {
-				if (code >= 200 && code < 400) {
-					*ok += n;
-				} else {
-					*failures += n;
-				}
-			}
-		}
-	}
-	p = strstr(out, "Error distribution:");
-	if (p) {
-		for (p = strchr(p, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n')) {
-			long n = 0;
-			if (sscanf(p + 1, " [%ld]", &n) == 1) {
-				*failures += n;
-			}
-		}
-	}
-}
-
 /* GET path on host through nginx; *body (may be NULL) the body. */
 static int get(struct e2e *e, const char *host, const char *path, char **body)
 {
@@ -176,7 +147,7 @@ static void switch_under_load(struct e2e *e, const char *verb)
 	th_run_release(&r);
 	char *report = th_read(out);
 	long ok = 0, failed = 0;
-	hey_result(report, &ok, &failed);
+	th_hey_result(report, &ok, &failed);
 	print_message("# %s under load (WordPress front page): %ld ok, %ld failed\n", verb, ok,
 			failed);
 	if (ok < 10 || failed != 0) {

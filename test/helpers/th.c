@@ -1014,3 +1014,32 @@ char *th_wait_file(const char *path, const char *want, int ms)
 	}
 	return NULL;
 }
+
+void th_hey_result(const char *out, long *ok, long *failures)
+{
+	const char *p;
+	*ok = 0;
+	*failures = 0;
+	p = strstr(out, "Status code distribution:");
+	if (p) {
+		for (p = strchr(p, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n')) {
+			long code = 0, n = 0;
+			if (sscanf(p + 1, " [%ld] %ld responses", &code, &n) == 2) {
+				if (code >= 200 && code < 400) {
+					*ok += n;
+				} else {
+					*failures += n;
+				}
+			}
+		}
+	}
+	p = strstr(out, "Error distribution:");
+	if (p) {
+		for (p = strchr(p, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n')) {
+			long n = 0;
+			if (sscanf(p + 1, " [%ld]", &n) == 1) {
+				*failures += n;
+			}
+		}
+	}
+}

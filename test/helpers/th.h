@@ -181,4 +181,8 @@ int th_run_stdin(char *const argv[], const char *input, char **out);
  * want; returns its text (a new string) or NULL. */
 char *th_wait_file(const char *path, const char *want, int ms);
 
+/* hey's report: responses answered 2xx/3xx into *ok; other statuses and
+ * errors (timeouts, refused connections) into *failures. */
+void th_hey_result(const char *out, long *ok, long *failures);
+
 #endif /* BG_TEST_TH_H */
