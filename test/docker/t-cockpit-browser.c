@@ -49,6 +49,7 @@ static int teardown(void **state)
 		free(site_b);
 		site_b = NULL;
 	}
+	e2e_release(&E); /* each case's e2e_init starts from a zeroed E */
 	return e2e_teardown(state);
 }
 
