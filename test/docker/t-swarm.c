@@ -519,6 +519,16 @@ static void test_swarm_watch(void **state)
 int main(void)
 {
 	th_docker_preamble();
+	/* BG_SWARM_TESTS=NAME runs one case by hand (as t-watch's BG_WATCH_TESTS);
+	 * never under CI, where a filter would drop tests silently. */
+	const char *only = getenv("BG_SWARM_TESTS");
+	if (only && *only) {
+		if (th_ci()) {
+			printf("Bail out! BG_SWARM_TESTS set under CI=true: every test must run\n");
+			return 1;
+		}
+		cmocka_set_test_filter(only);
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_swarm_story, teardown),
 		cmocka_unit_test_teardown(test_swarm_watch, watch_teardown),
