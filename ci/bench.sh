@@ -19,6 +19,10 @@
 #                                           (1 GiB volume, 100 MB MariaDB) vs
 #                                           tar and mariadb-dump by hand
 #                                           (issue 12)
+#   swarm   test/bench/bench-swarm.sh       switch and rollback on a single-
+#                                           node Swarm next to one engine,
+#                                           same run, pair by pair (issue 17;
+#                                           its swarm.json is not merged yet)
 #
 # At the end the figures of the run go to one file, build/bench/results.json
 # (docs/benchmarks.md, "results.json"): each benchmark writes its fragment
@@ -42,7 +46,7 @@ say() { printf 'bench: %s\n' "$*"; }
 
 SELECTED="$*"
 for s in $SELECTED; do
-	case $s in plan | switch | watch | backup) ;; *) say "unknown benchmark '$s' (plan, switch, watch, backup)"; exit 1 ;; esac
+	case $s in plan | switch | watch | backup | swarm) ;; *) say "unknown benchmark '$s' (plan, switch, watch, backup, swarm)"; exit 1 ;; esac
 done
 
 # A directory configured before benchmarks was a feature is set up afresh.
@@ -67,6 +71,7 @@ bt=$(meson introspect "$BUILD" --buildoptions 2>/dev/null |
 # The figures of an earlier run must never be merged into this one's.
 mkdir -p "$OUT" || { say "cannot create $OUT"; exit 1; }
 rm -f "$OUT/plan.json" "$OUT/switch.json" "$OUT/watch.json" "$OUT/backup.json" "$OUT/results.json"
+rm -f "$OUT/swarm.json" # issue 17
 
 ver() { "$@" 2>&1 | head -n 1; }
 m_date=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
@@ -130,6 +135,10 @@ fi
 if want backup; then
 	case $BUILD in /*) bdir=$BUILD ;; *) bdir=$(pwd)/$BUILD ;; esac
 	run backup test/bench/bench-backup.sh "$bdir"
+fi
+
+if want swarm; then # issue 17
+	run swarm test/bench/bench-swarm.sh
 fi
 
 # One file with the figures of the run (python3: ./run.sh bench installs it

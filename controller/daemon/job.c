@@ -10,17 +10,16 @@
 #include "hist.h"
 #include "rec.h"
 
-int job_pool_init(struct job_pool *jp, const char *docker_socket, FILE *out,
+int job_pool_init(struct job_pool *jp, const struct cfg_global *g, FILE *out,
 		job_done_cb done, void *arg)
 {
 	memset(jp, 0, sizeof(*jp));
 	bg_strv_init(&jp->plines);
 	atomic_init(&jp->cancel, 0);
-	jp->docker_socket = docker_socket;
 	jp->out = out;
 	jp->done = done;
 	jp->arg = arg;
-	return rt_docker_create(&jp->wrt, docker_socket);
+	return rt_open(&jp->wrt, g);
 }
 
 /* Worker thread: queue one progress line for the loop ('T' transient, 'L' a line). */
@@ -176,7 +175,7 @@ int job_start(struct job_pool *jp, enum job_kind kind, const struct cfg *cfg,
 	if (jp->wrt_stale) {
 		/* A new engine may be behind the socket: start from a fresh client. */
 		struct rt *n = NULL;
-		if (rt_docker_create(&n, jp->docker_socket) == 0) {
+		if (rt_reopen(jp->wrt, &n) == 0) {
 			rt_destroy(jp->wrt);
 			jp->wrt = n;
 		}

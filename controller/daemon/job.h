@@ -58,8 +58,7 @@ typedef void (*job_done_cb)(struct job *j, void *arg);
 struct job_pool {
 	uv_loop_t *loop;
 	struct hist *hist;          /* borrowed */
-	const char *docker_socket;  /* borrowed */
-	struct rt *wrt;             /* the worker's blocking runtime client */
+	struct rt *wrt;             /* the worker's blocking runtime (rt_open: engine or Swarm) */
 	bool wrt_stale;             /* a new engine may be behind the socket: new wrt first */
 	uv_async_t progress;
 	uv_mutex_t pmu;
@@ -73,10 +72,12 @@ struct job_pool {
 };
 
 /*
- * Set up the pool for the engine at docker_socket (borrowed), its worker's
- * Docker client included. Returns 0 or a negative error (the client).
+ * Set up the pool for the runtime g names (rt_open: docker.socket and
+ * docker.mode, read now), its worker's client included. Returns 0 or a
+ * negative error (the client).
  */
-int job_pool_init(struct job_pool *jp, const char *docker_socket, FILE *out,
+struct cfg_global;
+int job_pool_init(struct job_pool *jp, const struct cfg_global *g, FILE *out,
 		job_done_cb done, void *arg);
 /* The loop's part: the progress channel (a uv_async_t on loop). */
 void job_pool_start(struct job_pool *jp, uv_loop_t *loop, struct hist *h);

@@ -46,4 +46,16 @@ void watch__journal_plan(struct hist *h, const struct watch_printer *pr,
 void watch__plan_show(const struct watch_printer *pr, const struct cfg *cfg, struct hist *h,
 		const char *dir, struct plan *p, const char *why, bool drift);
 
+/*
+ * An event of a runtime whose rule says relist (rt.h, issue 17: a Swarm):
+ * container, service and node events re-list the containers (need_full)
+ * and, unless ours, add their drift reason. Returns false, doing nothing,
+ * when rule is NULL or the event is another kind (watch-relist.c).
+ */
+struct rt_watch_rule;
+struct snap;
+struct dk_event;
+bool watch__relist_event(struct snap *s, const struct rt_watch_rule *rule,
+		const struct dk_event *e, bool ours);
+
 #endif /* BG_CONTROLLER_DAEMON_WATCH_INT_H */

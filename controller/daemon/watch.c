@@ -54,6 +54,8 @@ struct watch {
 	struct cfg *cfg;
 	int64_t cfg_loaded_ms;
 	char *state_dir, *docker_socket; /* fixed for the daemon's life */
+	enum cfg_docker_mode docker_mode;   /* ... and so is the runtime */
+	const struct rt_watch_rule *rule;   /* the runtime's event scope (issue 17), or NULL */
 	char *sock_path;
 	struct bg_lock *lock;
 	struct hist *hist;
@@ -176,10 +178,20 @@ static const char *fixed_setting_changed(struct watch *c, const struct cfg *n)
 	if (strcmp(n->g.docker_socket, c->docker_socket) != 0) {
 		return "docker.socket";
 	}
-	if (rt_watch_unsupported(&n->g)) {
+	if (n->g.docker_mode != c->docker_mode) {
 		return "docker.mode";
 	}
 	return NULL;
+}
+
+/* The value the daemon keeps of the setting fixed_setting_changed names. */
+static const char *fixed_kept(struct watch *c, const struct cfg *n)
+{
+	const char *what = fixed_setting_changed(c, n);
+	if (strcmp(what, "docker.mode") == 0) {
+		return c->docker_mode == CFG_DOCKER_SWARM ? "swarm" : "engine";
+	}
+	return strcmp(what, "state_dir") == 0 ? c->state_dir : c->docker_socket;
 }
 
 static void take_config(struct watch *c, struct cfg *n)
@@ -258,9 +270,7 @@ static void config_reload(struct watch *c)
 	} else if (fixed_setting_changed(c, n)) {
 		watch__complain(c->pr, "error", "%s changed in the configuration: the running daemon "
 				"keeps %s; restart it to use the new value (the previous configuration "
-				"stays in use)", fixed_setting_changed(c, n),
-				strcmp(fixed_setting_changed(c, n), "state_dir") == 0 ? c->state_dir
-										  : c->docker_socket);
+				"stays in use)", fixed_setting_changed(c, n), fixed_kept(c, n));
 		cfg_destroy(n);
 	} else {
 		take_config(c, n);
@@ -471,6 +481,10 @@ static void on_docker_event(struct dkev *ev, const struct dk_event *e, void *arg
 	}
 	ours = event_is_ours(c, e->time_ms);
 	bg_trace(LOOP, "event %d %s %s", (int)e->type, e->action, name);
+	if (watch__relist_event(&c->snap, c->rule, e, ours)) {
+		schedule(c); /* issue 17: the runtime re-observes rather than inspects */
+		return;
+	}
 	switch (e->type) {
 	case DK_EVENT_CONTAINER:
 		if (!e->id) {
@@ -788,11 +802,7 @@ static int load_config(struct watch *c)
 		return BG_EXIT_ERROR;
 	}
 	bg_diag_release(&d);
-	const char *why = rt_watch_unsupported(&c->cfg->g);
-	if (why) {
-		fprintf(c->pr->err, "bluegreen: %s: %s: watch not started\n", c->dir, why);
-		return BG_EXIT_ERROR;
-	}
+	c->docker_mode = c->cfg->g.docker_mode;
 	c->cfg_loaded_ms = bg_now_ms();
 	c->state_dir = bg_xstrdup(c->cfg->g.state_dir);
 	c->docker_socket = bg_xstrdup(c->cfg->g.docker_socket);
@@ -863,7 +873,7 @@ static void verify_kick(void *arg, bool reobserve, const char *why)
 /* The worker's Docker client, the event loop, its signals and timers. */
 static int open_engine(struct watch *c)
 {
-	int err = job_pool_init(&c->jobs, c->docker_socket, c->pr->out, job_done, c);
+	int err = job_pool_init(&c->jobs, &c->cfg->g, c->pr->out, job_done, c);
 	if (err) {
 		fprintf(c->pr->err, "bluegreen: error: docker client: %s\n", bg_strerror(err));
 		return BG_EXIT_ERROR;
@@ -932,6 +942,10 @@ static int open_watchers(struct watch *c)
 	}
 	bg_diag_release(&d);
 	err = dkev_create(&c->ev, &c->loop, c->docker_socket, on_docker_event, on_docker_state, c);
+	c->rule = err ? NULL : rt_watch_rule(c->jobs.wrt); /* issue 17: a Swarm's events */
+	if (c->rule) {
+		dkev_set_scope(c->ev, c->rule->events_query, c->rule->accept);
+	}
 	if (!err) {
 		err = dkev_start(c->ev);
 	}

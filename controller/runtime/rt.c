@@ -233,6 +233,11 @@ static int docker_cstate(struct rt *rt, const char *id, struct dk_cstate *st,
 	return dk_container_cstate(dk_of(rt), id, st, d);
 }
 
+static int docker_reopen(const struct rt *rt, struct rt **out)
+{
+	return rt_docker_create(out, ((const struct rt_docker *)rt)->socket);
+}
+
 static const struct rt_impl docker_impl = {
 	.name = "docker",
 	.negotiate = docker_negotiate,
@@ -262,6 +267,7 @@ static const struct rt_impl docker_impl = {
 	DK_EXEC_RT_MEMBERS /* dk-exec.c: backups */
 	.cstate = docker_cstate,
 	DK_DIGEST_RT_MEMBERS /* dk-digest.c: RepoDigests for rollback --to */
+	.reopen = docker_reopen, /* issue 17: the watch daemon's worker, afresh */
 	.destroy = docker_destroy,
 };
 
@@ -501,11 +507,13 @@ int rt_open(struct rt **out, const struct cfg_global *g)
 	return rt_docker_create(out, g->docker_socket);
 }
 
-const char *rt_watch_unsupported(const struct cfg_global *g)
+/* Issue 17: how the watch daemon follows the runtime (rt.h). */
+const struct rt_watch_rule *rt_watch_rule(const struct rt *rt)
 {
-	return g->docker_mode == CFG_DOCKER_SWARM
-			? "docker.mode is swarm, and the watch daemon observes one engine's "
-			  "containers, not a Swarm's services: run plan and apply on a Swarm "
-			  "(docs/swarm.md)"
-			: NULL;
+	return rt->impl->watch_rule ? rt->impl->watch_rule(rt) : NULL;
+}
+
+int rt_reopen(const struct rt *rt, struct rt **out)
+{
+	return RT_CALL(rt, reopen, rt, out);
 }

@@ -8,8 +8,9 @@
  * reconcilers, converge (apply), the CLI and the daemon's job worker
  * reach the engine only through it; the daemon's event stream and its
  * snapshot's async inspects still use dkev directly (rt_events has no
- * engine version and no inspect_async yet), which is why the daemon
- * refuses a Swarm (rt_watch_unsupported).
+ * engine version and no inspect_async yet), with the scope and the
+ * re-observe rule the runtime gives (rt_watch_rule): that is how the
+ * daemon follows a Swarm without asking which runtime runs.
  *
  * The interface follows the wlroots backend pattern: struct rt is the base
  * every implementation embeds first, struct rt_impl its table of methods.
@@ -121,6 +122,11 @@ struct rt_impl {
 	/* The registry digests (RepoDigests) of a local image (dk-digest.c). */
 	int (*image_digests)(struct rt *rt, const char *ref, struct bg_strv *out,
 			struct bg_diag *d);
+	/* The watch daemon (issue 17): how this runtime's events keep its
+	 * snapshot current (NULL: the engine's, one inspect per event). */
+	const struct rt_watch_rule *(*watch_rule)(const struct rt *rt);
+	/* A new runtime of the same kind on the same socket. */
+	int (*reopen)(const struct rt *rt, struct rt **out);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -235,11 +241,27 @@ int rt_image_digests(struct rt *rt, const char *ref, struct bg_strv *out,
 struct cfg_global;
 int rt_open(struct rt **out, const struct cfg_global *g);
 /*
- * Why the watch daemon cannot run on the runtime g names, or NULL: its
- * snapshot and event stream read one engine's containers (dkev), which on
- * a Swarm are tasks the planner must not see raw. Asked here, so that the
- * daemon never asks which runtime runs.
+ * How the watch daemon follows a runtime (issue 17): the /events query its
+ * stream uses and the scope that replaces dkev's (dkev_set_scope), and the
+ * re-observe rule. A runtime whose containers are the planner's (the
+ * engine) has none: dkev's own scope, one async inspect per container
+ * event. One whose containers are presented (a Swarm's tasks as replicas)
+ * says relist: its container, service and node events make the daemon
+ * re-observe through rt_observe, and accept names them as the planner
+ * does (SITE-blue-3, not a task's container).
  */
-const char *rt_watch_unsupported(const struct cfg_global *g);
+struct rt_watch_rule {
+	const char *events_query; /* "?filters=...", static */
+	bool (*accept)(struct json_object *raw, struct dk_event *e, char *buf, size_t len);
+	bool relist;
+};
+/* rt's rule, or NULL for the engine's way (static: valid for the process). */
+const struct rt_watch_rule *rt_watch_rule(const struct rt *rt);
+/*
+ * A new runtime of rt's kind on rt's socket, for a client that must start
+ * afresh (the daemon's worker after a reconnection: a new engine may be
+ * behind the socket). No I/O, as rt_open.
+ */
+int rt_reopen(const struct rt *rt, struct rt **out);
 
 #endif /* BG_CONTROLLER_RT_H */

@@ -8,6 +8,10 @@
  * live under load (hey) with 0 failed requests and neither service is
  * updated by the switch; rollback under load with 0 failed; a task
  * killed by hand (docker kill of its container) shows in the next plan.
+ * The watch daemon on the swarm (test_swarm_watch): a killed task, a
+ * service scaled by hand and a drained node reach its next plan with the
+ * reason, a task named as its replica; a switch handed to it (`apply
+ * TOKEN`) under load fails no request.
  *
  * The swarm: `docker swarm init` only when the engine is in none, and
  * `docker swarm leave --force` at the end (also when an assertion failed
@@ -286,11 +290,248 @@ static void test_swarm_story(void **state)
 	cleanup_site = NULL;
 }
 
+/* ---- the watch daemon on the swarm (issue 17) ---- */
+
+static pid_t daemon_pid = -1;
+static char *daemon_out;
+
+static char *d_text(void)
+{
+	char *t = th_read(daemon_out);
+	return t ? t : bg_xstrdup("");
+}
+
+static size_t d_len(void)
+{
+	char *t = d_text();
+	size_t n = strlen(t);
+	free(t);
+	return n;
+}
+
+/* Position of needle in the daemon's output at or after from, or -1 after ms. */
+static long d_wait(size_t from, const char *needle, int ms)
+{
+	int64_t end = bg_mono_ms() + ms * th_time_scale();
+	for (;;) {
+		char *t = d_text();
+		const char *at = strlen(t) >= from ? strstr(t + from, needle) : NULL;
+		long pos = at ? (long)(at - t) : -1;
+		free(t);
+		if (pos >= 0 || bg_mono_ms() > end) {
+			return pos;
+		}
+		usleep(100 * 1000);
+	}
+}
+
+static void d_expect(size_t from, const char *needle, int ms, const char *what)
+{
+	if (d_wait(from, needle, ms) < 0) {
+		char *t = d_text();
+		print_lines("the daemon printed", t + (strlen(t) >= from ? from : 0));
+		free(t);
+		fail_msg("%s: no \"%s\" from the daemon within %d s", what, needle, ms / 1000);
+	}
+}
+
+/* Wait until the daemon printed nothing new for quiet_ms (it has settled). */
+static void d_settle(int quiet_ms)
+{
+	size_t n = d_len();
+	int64_t end = bg_mono_ms() + 60000 * th_time_scale();
+	int64_t since = bg_mono_ms();
+	while (bg_mono_ms() < end && bg_mono_ms() - since < quiet_ms) {
+		usleep(200 * 1000);
+		size_t m = d_len();
+		if (m != n) {
+			n = m;
+			since = bg_mono_ms();
+		}
+	}
+}
+
+/* The token of the last plan the daemon printed (a new string). */
+static char *d_last_token(void)
+{
+	char *t = d_text();
+	const char *last = NULL;
+	for (const char *p = t; (p = strstr(p, "=== plan ")); p++) {
+		last = p;
+	}
+	char *tok = last ? bg_xstrndup(last + 9, strcspn(last + 9, " \n")) : NULL;
+	free(t);
+	assert_non_null(tok);
+	return tok;
+}
+
+static void daemon_stop(void)
+{
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		th_wait(daemon_pid);
+		daemon_pid = -1;
+	}
+}
+
+static int watch_teardown(void **state)
+{
+	daemon_stop();
+	if (daemon_out) {
+		unlink(daemon_out);
+		free(daemon_out);
+		daemon_out = NULL;
+	}
+	return teardown(state);
+}
+
+/* The id of one running task container of the service (a new string). */
+static char *task_container(const char *svc)
+{
+	struct th_run r;
+	char *f = bg_xasprintf("label=com.docker.swarm.service.name=%s", svc);
+	assert_int_equal(th_docker(&r, "ps", "-q", "--filter", f, NULL), 0);
+	char *cid = bg_xstrndup(r.out, strcspn(r.out, "\n"));
+	th_run_release(&r);
+	free(f);
+	assert_true(*cid);
+	return cid;
+}
+
+/*
+ * The daemon on a swarm: a task killed and a service scaled by hand reach
+ * its next plan with the reason, named as the planner names replicas; a
+ * switch handed to it (`apply TOKEN`) under load fails no request; a
+ * drained node (when the test made the swarm) is drift too.
+ */
+static void test_swarm_watch(void **state)
+{
+	(void)state;
+	struct e2e e;
+	struct th_run r;
+
+	e2e_init(&e, "swarmw", "nginx", "development");
+	cleanup_site = bg_xstrdup(e.site);
+	e2e_global(&e, "docker:\n  mode: swarm\n");
+	e2e_site(&e, "bluegreen-test/swarm-web:v1", STRAT);
+	if (e2e_plan_apply(&e, &r) != 0) {
+		fail_msg("apply v1 on the swarm:\n%s\n%s", r.out, r.err);
+	}
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 5000));
+
+	daemon_out = bg_xasprintf("%s-daemon.out", e.dir);
+	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", e.dir, "watch", NULL};
+	char *env[] = {"NO_COLOR=1", NULL};
+	daemon_pid = th_spawn_bg(argv, env, daemon_out);
+	d_expect(0, "=== plan ", 30000, "the daemon's first plan");
+	d_settle(2000);
+	char *t = d_text();
+	th_assert_not_contains(t, "watch not started");
+	free(t);
+
+	/* A task killed: the next plan says so, as the replica it stands for. */
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	char *cid = task_container(blue);
+	size_t mark = d_len();
+	int64_t t0 = bg_mono_ms();
+	assert_int_equal(th_docker(&r, "kill", cid, NULL), 0);
+	th_run_release(&r);
+	char *why = bg_xasprintf("drift: %s", blue);
+	d_expect(mark, why, 10000, "a killed task");
+	print_message("# swarm watch: a killed task in the daemon's plan after %" PRId64 " ms\n",
+			bg_mono_ms() - t0);
+	d_settle(3000);
+	char *raw = bg_xasprintf("%s.", blue); /* a task's own name: SITE-blue.3.ID */
+	t = d_text();
+	th_assert_not_contains(t, raw);
+	free(t);
+	free(raw);
+
+	/* Scaled by hand: the service event's reason, and the plan scales back. */
+	mark = d_len();
+	t0 = bg_mono_ms();
+	char *to2 = bg_xasprintf("%s=2", blue);
+	assert_int_equal(th_docker(&r, "service", "scale", "--detach", to2, NULL), 0);
+	th_run_release(&r);
+	free(why);
+	why = bg_xasprintf("drift: service %s: replicas 3 -> 2 outside bluegreen", blue);
+	d_expect(mark, why, 10000, "a service scaled by hand");
+	print_message("# swarm watch: a hand scale in the daemon's plan after %" PRId64 " ms\n",
+			bg_mono_ms() - t0);
+	char *slot3 = bg_xasprintf("live %s-3 is ", blue);
+	d_expect(mark, slot3, 10000, "the plan after a hand scale");
+	d_settle(3000);
+
+	/* The switch to v2, handed to the daemon, under load: 0 failed. */
+	mark = d_len();
+	e2e_site(&e, "bluegreen-test/swarm-web:v2", STRAT);
+	d_expect(mark, "config changed", 30000, "the v2 config");
+	d_settle(3000);
+	char *tok = d_last_token();
+	char *out = bg_xasprintf("%s/load.txt", e.dir);
+	pid_t w = load_start(&e, out);
+	mark = d_len();
+	if (e2e_bg(&e, &r, "apply", tok, NULL) != 0) {
+		char *dt = d_text();
+		print_lines("the daemon printed", dt);
+		free(dt);
+		fail_msg("apply v2 through the daemon:\n%s\n%s", r.out, r.err);
+	}
+	th_run_release(&r);
+	d_expect(mark, "=== apply ", 1000, "the hand-off");
+	assert_true(th_running(w, NULL));
+	load_stop_check(w, out, "switch through the daemon");
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 5000));
+
+	/* A drained node (only on the swarm this test made: it stops every task). */
+	if (we_inited) {
+		d_settle(3000);
+		assert_int_equal(th_docker(&r, "info", "--format", "{{.Swarm.NodeID}}", NULL), 0);
+		char *node = bg_xstrndup(r.out, strcspn(r.out, "\n"));
+		th_run_release(&r);
+		mark = d_len();
+		assert_int_equal(th_docker(&r, "node", "update", "--availability", "drain", node,
+				NULL), 0);
+		th_run_release(&r);
+		d_expect(mark, "availability active -> drain outside bluegreen", 10000,
+				"a drained node");
+		assert_int_equal(th_docker(&r, "node", "update", "--availability", "active",
+				node, NULL), 0);
+		th_run_release(&r);
+		free(node);
+	}
+	daemon_stop();
+
+	free(out);
+	free(tok);
+	free(slot3);
+	free(to2);
+	free(why);
+	free(cid);
+	free(blue);
+	services_rm(e.site);
+	e2e_release(&e);
+	free(cleanup_site);
+	cleanup_site = NULL;
+}
+
 int main(void)
 {
 	th_docker_preamble();
+	/* BG_SWARM_TESTS=NAME runs one case by hand (as t-watch's BG_WATCH_TESTS);
+	 * never under CI, where a filter would drop tests silently. */
+	const char *only = getenv("BG_SWARM_TESTS");
+	if (only && *only) {
+		if (th_ci()) {
+			printf("Bail out! BG_SWARM_TESTS set under CI=true: every test must run\n");
+			return 1;
+		}
+		cmocka_set_test_filter(only);
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_swarm_story, teardown),
+		cmocka_unit_test_teardown(test_swarm_watch, watch_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -284,22 +284,46 @@ static void t_daemon_symlink_approve(void **state)
 	free(dir);
 }
 
-/* docker.mode: swarm: the daemon refuses to start (it reads one engine's containers). */
-static void t_daemon_refuses_swarm(void **state)
+/*
+ * docker.mode: swarm (issue 17): the daemon starts (it follows a Swarm
+ * through the runtime's event rule; this one has no engine and waits for
+ * it), and a reload that changes the mode is refused: the runtime is
+ * fixed for the daemon's life, as the socket. It used to refuse to start.
+ */
+static void t_daemon_swarm_mode_fixed(void **state)
 {
-	char *dir = th_tmpdir("loop");
+	char *dir = daemon_dir();
 	char *g = bg_xasprintf("install_mode: staging\nstate_dir: %s/state\n"
 			"docker:\n  socket: %s/no-docker.sock\n  mode: swarm\n"
 			"edge:\n  traefik:\n    dynamic_dir: %s/dyn\n", dir, dir, dir);
 	th_write(dir, "cfg/global.conf", g);
-	th_write(dir, "dyn/.keep", "");
 	char *cfg = bg_xasprintf("%s/cfg", dir);
+	char *out = bg_xasprintf("%s/daemon.out", dir);
 	char *argv[] = {(char *)getenv("BG_BINARY"), "-c", cfg, "watch", NULL};
-	struct th_run r;
-	assert_int_equal(th_run_argv(argv, NULL, &r), 1);
-	th_assert_contains(r.err, "docker.mode is swarm");
-	th_assert_contains(r.err, "watch not started");
-	th_run_release(&r);
+	char *env[] = {"NO_COLOR=1", NULL};
+	pid_t pid = th_spawn_bg(argv, env, out);
+	char *seen = th_wait_file(out, "docker disconnected", 15000);
+	assert_non_null(seen);
+	free(seen);
+	/* Back to the engine: refused while running, the swarm stays. */
+	free(g);
+	g = bg_xasprintf("install_mode: staging\nstate_dir: %s/state\n"
+			"docker:\n  socket: %s/no-docker.sock\n"
+			"edge:\n  traefik:\n    dynamic_dir: %s/dyn\n", dir, dir, dir);
+	th_write(dir, "cfg/global.conf", g);
+	kill(pid, SIGHUP);
+	char *refused = th_wait_file(out, "docker.mode changed in the configuration: the "
+			"running daemon keeps swarm", 15000);
+	kill(pid, SIGTERM);
+	assert_int_equal(th_wait(pid), 0);
+	char *text = th_read(out);
+	if (!refused) {
+		fail_msg("no refusal of the mode change; the daemon printed:\n%s", text);
+	}
+	th_assert_not_contains(text, "watch not started");
+	free(refused);
+	free(text);
+	free(out);
 	free(cfg);
 	free(g);
 	th_rm_rf(dir);
@@ -316,7 +340,7 @@ int main(void)
 		cmocka_unit_test(t_approval_key),
 		cmocka_unit_test(t_daemon_fifo_approve),
 		cmocka_unit_test(t_daemon_symlink_approve),
-		cmocka_unit_test(t_daemon_refuses_swarm),
+		cmocka_unit_test(t_daemon_swarm_mode_fixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
  * service and slot, the newest task that is meant to run standing for
  * its slot, the task's host port and node as labels, the slots above the
  * service's replicas as stopped containers, a backing service under its
- * own name, and a document that is not a service refused.
+ * own name, and a document that is not a service refused; a service scaled
+ * by hand above its slots shows its extra tasks; the watch daemon's event
+ * scope on a swarm (sw-events.c).
  */
 #include "bg.h"
 #include "sw.h"
@@ -141,12 +143,93 @@ static void test_backing_service_and_states(void **state)
 	json_object_put(bad);
 }
 
+/* Scaled by hand above its slots (3 slots, 4 replicas): slot 4 is shown too. */
+static void test_scaled_above_slots(void **state)
+{
+	(void)state;
+	char *doc = bg_xstrdup(SVC);
+	char *r = strstr(doc, "\"Replicas\": 2");
+	r[12] = '4';
+	struct json_object *svc = J(doc);
+	struct json_object *tasks = J("[" TASK("t4", 4, 20, "running", "running", 30009, "")
+			"]");
+	struct obs o;
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(svc, tasks, NULL, &o, NULL), 0);
+	assert_int_equal(o.n_containers, 4);
+	assert_string_equal(o.containers[3].name, "shop-blue-4");
+	assert_int_equal(o.containers[3].replica, 4);
+	assert_int_equal(o.containers[3].state, OBS_CSTATE_RUNNING);
+	obs_release(&o);
+	json_object_put(svc);
+	json_object_put(tasks);
+	free(doc);
+}
+
+static bool accept_json(const char *text, struct dk_event *e, char *buf, size_t len)
+{
+	struct json_object *j = J(text);
+	assert_int_equal(dk_parse_event(j, e, NULL), 0);
+	bool in = sw_event_accept(j, e, buf, len);
+	/* e's strings point into j or buf: copy what the caller checks. */
+	static char name[128], id[128], change[256];
+	snprintf(name, sizeof(name), "%s", e->name ? e->name : "");
+	snprintf(id, sizeof(id), "%s", e->id ? e->id : "");
+	snprintf(change, sizeof(change), "%s", e->change ? e->change : "");
+	e->name = name;
+	e->id = id;
+	e->change = change;
+	json_object_put(j);
+	return in;
+}
+
+/* The daemon's scope on a swarm (sw-events.c): tasks named as replicas,
+ * service and node changes worded, unmanaged containers out. */
+static void test_event_scope(void **state)
+{
+	(void)state;
+	struct dk_event e;
+	char buf[512];
+	assert_true(accept_json("{\"Type\": \"container\", \"Action\": \"die\", \"Actor\": {"
+			"\"ID\": \"c1\", \"Attributes\": {\"io.bluegreen.managed\": \"true\", "
+			"\"io.bluegreen.role\": \"colour\", \"exitCode\": \"137\", "
+			"\"com.docker.swarm.service.name\": \"shop-blue\", "
+			"\"com.docker.swarm.service.id\": \"svc1\", "
+			"\"com.docker.swarm.task.name\": \"shop-blue.3.abc\", "
+			"\"name\": \"shop-blue.3.abc\"}}}", &e, buf, sizeof(buf)));
+	assert_int_equal(e.type, DK_EVENT_CONTAINER);
+	assert_string_equal(e.name, "shop-blue-3");
+	assert_string_equal(e.id, "svc1.3");
+	assert_int_equal(e.exit_code, 137);
+	assert_false(accept_json("{\"Type\": \"container\", \"Action\": \"die\", \"Actor\": {"
+			"\"ID\": \"c2\", \"Attributes\": {\"name\": \"other\"}}}", &e, buf,
+			sizeof(buf)));
+	assert_true(accept_json("{\"Type\": \"service\", \"Action\": \"update\", \"Actor\": {"
+			"\"ID\": \"svc1\", \"Attributes\": {\"name\": \"shop-blue\", "
+			"\"replicas.old\": \"3\", \"replicas.new\": \"2\"}}}", &e, buf, sizeof(buf)));
+	assert_int_equal(e.type, DK_EVENT_SERVICE);
+	assert_string_equal(e.name, "shop-blue");
+	assert_string_equal(e.change, "replicas 3 -> 2");
+	assert_true(accept_json("{\"Type\": \"node\", \"Action\": \"update\", \"Actor\": {"
+			"\"ID\": \"n1\", \"Attributes\": {\"name\": \"vm\", \"availability.old\": "
+			"\"active\", \"availability.new\": \"drain\"}}}", &e, buf, sizeof(buf)));
+	assert_int_equal(e.type, DK_EVENT_NODE);
+	assert_string_equal(e.change, "availability active -> drain");
+	assert_false(accept_json("{\"Type\": \"plugin\", \"Action\": \"enable\", \"Actor\": {"
+			"\"ID\": \"p\"}}", &e, buf, sizeof(buf)));
+	const struct rt_watch_rule *rule = sw_watch_rule(NULL);
+	assert_true(rule->relist);
+	assert_non_null(strstr(rule->events_query, "%22service%22"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_split),
 		cmocka_unit_test(test_present_service),
 		cmocka_unit_test(test_backing_service_and_states),
+		cmocka_unit_test(test_scaled_above_slots),
+		cmocka_unit_test(test_event_scope),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

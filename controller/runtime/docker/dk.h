@@ -280,6 +280,10 @@ enum dk_event_type {
 	DK_EVENT_CONTAINER,
 	DK_EVENT_NETWORK,
 	DK_EVENT_VOLUME,
+	/* Swarm's (issue 17), set by the swarm runtime's event scope (rt.h,
+	 * rt_watch_rule): dk_parse_event leaves them DK_EVENT_OTHER. */
+	DK_EVENT_SERVICE,
+	DK_EVENT_NODE,
 };
 
 /*
@@ -302,6 +306,9 @@ struct dk_event {
 	const char *role;
 	int exit_code;         /* die: exitCode; -1 otherwise */
 	int64_t time_ms;       /* UTC, from timeNano when present */
+	/* service and node events: what changed ("replicas 3 -> 2"), NULL if
+	 * the event says nothing a person would read (set by a scope's accept). */
+	const char *change;
 };
 
 /* Parse one /events object (borrowed j) into e. BG_EPARSE if it is not an

@@ -79,6 +79,8 @@ struct dkev {
 	uint64_t timeout_ms;
 	uint64_t backoff_initial, backoff_max, healthy_ms, backoff;
 	int64_t connected_at;
+	const char *query;       /* NULL: dk_events_query() (dkev_set_scope) */
+	dkev_accept_fn accept;   /* NULL: dk_event_in_scope */
 };
 
 static void process(struct dkev *ev);
@@ -375,7 +377,7 @@ static void probe_ensure(struct dkev *ev)
 
 static void stream_launch(struct dkev *ev)
 {
-	char *path = bg_xasprintf("/events%s", dk_events_query());
+	char *path = bg_xasprintf("/events%s", ev->query ? ev->query : dk_events_query());
 
 	dk_stream_release(&ev->parser);
 	ev->stream = req_new(REQ_STREAM, "GET", path, NULL, NULL, NULL);
@@ -399,6 +401,7 @@ static int on_value(struct json_object *v, void *arg)
 {
 	struct dkev *ev = arg;
 	struct dk_event e;
+	char buf[512];
 
 	if (ev->closing) {
 		return BG_ECANCELLED;
@@ -407,7 +410,7 @@ static int on_value(struct json_object *v, void *arg)
 		bg_trace(DK, "events: skipping a value that is not an event");
 		return 0;
 	}
-	if (!dk_event_in_scope(&e)) {
+	if (ev->accept ? !ev->accept(v, &e, buf, sizeof(buf)) : !dk_event_in_scope(&e)) {
 		return 0;
 	}
 	bg_trace(DK, "event: %d %s %.12s %s", (int)e.type, e.action,
@@ -780,6 +783,12 @@ void dkev_close(struct dkev *ev, dkev_closed_cb closed_cb)
 	uv_close((uv_handle_t *)&ev->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&ev->retry, on_handle_closed);
 	uv_close((uv_handle_t *)&ev->kick, on_handle_closed);
+}
+
+void dkev_set_scope(struct dkev *ev, const char *query, dkev_accept_fn accept)
+{
+	ev->query = query;
+	ev->accept = accept;
 }
 
 void dkev_set_timeout(struct dkev *ev, uint64_t ms)

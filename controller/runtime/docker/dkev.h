@@ -119,4 +119,16 @@ const char *dkev_api_version(const struct dkev *ev);
 const char *dkev_engine_version(const struct dkev *ev);
 const char *dkev_socket(const struct dkev *ev);
 
+/*
+ * A runtime's own event scope (issue 17, rt.h's struct rt_watch_rule):
+ * query (static, "?filters=...") replaces dk_events_query() from the next
+ * (re)connection on, and accept replaces dk_event_in_scope. accept gets
+ * the raw event (borrowed), its parse e (which it may rewrite: type, name,
+ * id, change) and buf[len] to keep the strings it points e at for the
+ * call; it answers whether e reaches on_event. Call before dkev_start.
+ */
+typedef bool (*dkev_accept_fn)(struct json_object *raw, struct dk_event *e, char *buf,
+		size_t len);
+void dkev_set_scope(struct dkev *ev, const char *query, dkev_accept_fn accept);
+
 #endif /* BG_CONTROLLER_DKEV_H */

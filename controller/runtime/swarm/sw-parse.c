@@ -238,7 +238,10 @@ int sw_parse_service(struct json_object *svc, struct json_object *tasks,
 		present_slot(spec, slot_task(tasks, id, 0), id, 0, replicas < 1, nodes, o);
 		return 0;
 	}
-	for (unsigned s = 1; s <= slots && s <= 1000; s++) {
+	/* A service scaled by hand above its slots shows its extra tasks too:
+	 * the planner sees replicas beyond the count, and plans them away. */
+	unsigned last = replicas > (int64_t)slots && replicas <= 1000 ? (unsigned)replicas : slots;
+	for (unsigned s = 1; s <= last && s <= 1000; s++) {
 		bool stopped = (int64_t)s > replicas;
 		present_slot(spec, stopped ? NULL : slot_task(tasks, id, s), id, s, stopped, nodes,
 				o);

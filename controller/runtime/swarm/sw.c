@@ -896,6 +896,11 @@ static void sw_destroy(struct rt *rt)
 	free(s);
 }
 
+static int sw_reopen(const struct rt *rt, struct rt **out)
+{
+	return rt_swarm_create(out, dk_client_socket(((const struct rt_swarm *)rt)->dk));
+}
+
 static const struct rt_impl swarm_impl = {
 	.name = "swarm",
 	.negotiate = sw_negotiate,
@@ -932,6 +937,8 @@ static const struct rt_impl swarm_impl = {
 	.logs_stream = sw_logs_stream,
 	.cstate = sw_cstate,
 	.image_digests = sw_image_digests,
+	.watch_rule = sw_watch_rule, /* sw-events.c */
+	.reopen = sw_reopen,
 	.destroy = sw_destroy,
 };
 

@@ -50,4 +50,12 @@ int sw_parse_service(struct json_object *svc, struct json_object *tasks,
 /* Swarm's task state ("running", "failed", ...) as a container state. */
 enum obs_cstate sw_task_cstate(const char *state);
 
+/*
+ * The watch daemon's rule on a Swarm (sw-events.c, rt.h): service and
+ * node events too, every event re-observes, a task's container event named
+ * as its replica. sw_event_accept is its accept (pure, for the unit test).
+ */
+const struct rt_watch_rule *sw_watch_rule(const struct rt *rt);
+bool sw_event_accept(struct json_object *raw, struct dk_event *e, char *buf, size_t len);
+
 #endif /* BG_CONTROLLER_SW_H */
