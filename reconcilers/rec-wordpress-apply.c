@@ -87,29 +87,34 @@ int wp_db_read(struct rt *rt, const char *container_id, const struct cfg_site *c
 	return err;
 }
 
+/* The text after "NAME =" of an assignment in text (its doc comments name it too), or NULL. */
+static const char *assigned(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(text, name); p; p = strstr(p + n, name)) {
+		const char *q = p + n;
+		q += strspn(q, " \t");
+		if (*q == '=') {
+			q++;
+			return q + strspn(q, " \t");
+		}
+	}
+	return NULL;
+}
+
 void wp_version_parse(const char *text, unsigned long *db_version, char **wp_version)
 {
 	*db_version = 0;
 	*wp_version = NULL;
-	const char *p = strstr(text, "$wp_db_version");
+	const char *p = assigned(text, "$wp_db_version");
 	if (p) {
-		p += strlen("$wp_db_version");
-		p += strspn(p, " \t");
-		if (*p == '=') {
-			p++;
-			p += strspn(p, " \t");
-			*db_version = strtoul(p, NULL, 10);
-		}
+		*db_version = strtoul(p, NULL, 10);
 	}
-	p = strstr(text, "$wp_version");
-	if (p) {
-		p += strlen("$wp_version");
-		p += strspn(p, " \t=");
-		if (*p == '\'' || *p == '"') {
-			size_t n = strcspn(p + 1, "'\"\n");
-			if (n && n < 32) {
-				*wp_version = bg_xstrndup(p + 1, n);
-			}
+	p = assigned(text, "$wp_version");
+	if (p && (*p == '\'' || *p == '"')) {
+		size_t n = strcspn(p + 1, "'\"\n");
+		if (n && n < 32 && strspn(p + 1, "0123456789.-abcdefghijklmnopqrstuvwxyz") >= n) {
+			*wp_version = bg_xstrndup(p + 1, n);
 		}
 	}
 }

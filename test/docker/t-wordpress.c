@@ -393,7 +393,7 @@ static void test_wordpress_upgrade(void **state)
 	th_assert_contains(body, "Post before the upgrade");
 	free(body);
 	assert_int_equal(e2e_bg(&e, &r, "backups", e.site, NULL), 0);
-	th_assert_contains(r.out, "before switch");
+	char *listing = bg_xstrdup(r.out);
 	th_run_release(&r);
 
 	/* The rollback plan says the database is newer and offers the restore. */
@@ -407,6 +407,9 @@ static void test_wordpress_upgrade(void **state)
 	p += strlen(offer);
 	char *id = bg_xstrndup(p, strcspn(p, " \n)"));
 	free(offer);
+	/* The backup offered is the one the switch took. */
+	th_assert_contains(listing, id);
+	free(listing);
 	th_run_release(&r);
 
 	/* Taking the offer: v1 again, with v1's db_version and the post. */

@@ -15,6 +15,7 @@
 #include "plan.h"
 #include "rec.h"
 #include "plan-fx.h"
+#include "rec-wordpress-int.h"
 #include "th.h"
 
 #define BK_ID "20261207T080000Z-3f2a"
@@ -298,6 +299,22 @@ static void test_rollback_names_restore(void **state)
 	free(spec);
 }
 
+/* version.php: the doc comments name both variables before their assignments. */
+static void test_version_parse(void **state)
+{
+	unsigned long v = 0;
+	char *wp = NULL;
+	(void)state;
+	wp_version_parse("<?php\n/**\n * @global string $wp_version\n */\n$wp_version = '6.8.1';\n"
+			"/**\n * @global int $wp_db_version\n */\n$wp_db_version = 60421;\n", &v, &wp);
+	assert_int_equal(v, 60421);
+	assert_string_equal(wp, "6.8.1");
+	free(wp);
+	wp_version_parse("<?php\n$wp_version = 'x y';\n", &v, &wp);
+	assert_int_equal(v, 0);
+	assert_null(wp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_upgrade_at_switch),
 		cmocka_unit_test(test_upgrade_unknown_code),
 		cmocka_unit_test(test_rollback_names_restore),
+		cmocka_unit_test(test_version_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
