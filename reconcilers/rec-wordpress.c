@@ -334,7 +334,7 @@ static void upgrade_diff(struct rec_diff_ctx *ctx)
 	struct code c;
 	if (!code_of(ctx->obs, site, sw->colour, &c) || strcmp(c.spec, ctx->site->spec) != 0) {
 		char *why = bg_xasprintf("at the switch: compare the db_version of %s's WordPress "
-				"(not running when this plan was made) with the database's (%lu); an "
+				"(not read when this plan was made: not running yet) with the database's (%lu); an "
 				"upgrade this plan does not name stops the apply before the switch "
 				"(plan again: it then names the upgrade and backs up first)", sw->colour, n);
 		upgrade_step(ctx, sw, n, 0, why);
