@@ -383,3 +383,16 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct rt
 	des_release(ctx.des);
 	return err;
 }
+
+/* Issue 16: past the convergence log (step_progress_cb), straight to the caller. */
+void rec_progress_secret(struct rec_apply_ctx *ctx, const char *line)
+{
+	if (ctx->progress == step_progress_cb) {
+		const struct step_progress *sp = ctx->progress_arg;
+		if (sp->o->progress) {
+			sp->o->progress(sp->o->progress_arg, line, false);
+		}
+	} else if (ctx->progress) {
+		ctx->progress(ctx->progress_arg, line, false);
+	}
+}

@@ -24,6 +24,9 @@ const struct rec_impl *const rec_registry[] = {
 	&rec_colour_impl,
 	/* after the colours: a backup step comes before the site's switch */
 	&rec_backup_impl,
+	/* after the backup: its install and upgrade steps go before the switch
+	 * and a database upgrade makes sure a backup step comes first */
+	&rec_wordpress_impl,
 	/* after the colours: it needs the site's live colour after the plan */
 	&rec_cert_impl,
 	&rec_edge_impl,

@@ -96,6 +96,8 @@ extern const struct rec_impl rec_colour_impl;
 extern const struct rec_impl rec_edge_impl;
 extern const struct rec_impl rec_cert_impl;
 extern const struct rec_impl rec_backup_impl;
+/* Issue 16: the wordpress module's install and database upgrade (rec-wordpress.c). */
+extern const struct rec_impl rec_wordpress_impl;
 
 /* The history's complete backups into o->backups (rec-backup.c; issue 12). */
 int rec_backup_observe_hist(struct hist *h, struct obs *o, struct bg_diag *d);
@@ -196,5 +198,12 @@ void rec_journal_append(struct hist *h, const char *actor, const char *action,
 /* rec_journal_append with the actor and token of the apply ctx runs in. */
 void rec_journal(struct rec_apply_ctx *ctx, const char *action, const char *site,
 		const char *result, const char *fmt, ...) BG_PRINTF(5, 6);
+
+/*
+ * Issue 16: a line with a secret the operator must see once (a generated
+ * password): to the caller's progress only (apply's stdout), never to the
+ * convergence log or the journal (rec-exec.c).
+ */
+void rec_progress_secret(struct rec_apply_ctx *ctx, const char *line);
 
 #endif /* BG_RECONCILERS_REC_H */

@@ -94,6 +94,36 @@ static bool image_ref_ok(const char *s)
 
 static const char *const plugin_sets[] = {"none", "standard", "landing", NULL};
 
+/* The first install's keys (issue 16). */
+static const char *const install_modes[] = {"auto", "wizard", NULL};
+
+static bool text_ok(const char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			return false;
+		}
+	}
+	return n >= 1 && n <= 200;
+}
+
+static bool admin_user_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= 60 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789._@-") == n;
+}
+
+static bool email_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t n = strlen(s);
+	return n >= 3 && n <= 100 && at && at != s && at[1] && !strchr(at + 1, '@') &&
+			strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789._@+-") == n;
+}
+
 #define W(field) offsetof(struct cfg_site, wordpress.field)
 const struct cfg__key cfg__wordpress_keys[] = {
 	{.name = "version", .type = K_STR, .flags = F_NUMBER_OK, .off = W(version),
@@ -109,6 +139,20 @@ const struct cfg__key cfg__wordpress_keys[] = {
 		.defs = plugin_sets, .def = "none",
 		.doc = "pinned plugin set (modules/wp-plugins-standard, landing): not installed "
 		       "yet in this build, a warning says so"},
+	/* The first install (rec-wordpress.c, issue 16). */
+	{.name = "install", .type = K_ENUM, .flags = F_ENUM_STR, .off = W(install),
+		.defs = install_modes, .def = "auto",
+		.doc = "auto: the first apply runs the WordPress installer (admin password "
+		       "generated, shown once); wizard: the operator runs it"},
+	{.name = "title", .type = K_STR, .off = W(title), .check = text_ok,
+		.expect = "a site title (1 to 200 characters, one line)",
+		.doc = "site title for the install (default: the site's name)"},
+	{.name = "admin_user", .type = K_STR, .off = W(admin_user), .check = admin_user_ok,
+		.expect = "a WordPress user name (letters, digits, . _ @ -; 1 to 60)",
+		.doc = "administrator's user name for the install (default: admin)"},
+	{.name = "admin_email", .type = K_STR, .off = W(admin_email), .check = email_ok,
+		.expect = "an e-mail address such as admin@example.com",
+		.doc = "administrator's e-mail for the install (default: admin@ the first domain)"},
 	{0},
 };
 #undef W
@@ -128,6 +172,10 @@ void cfg__module_site_release(struct cfg_site *s)
 	free(s->wordpress.image);
 	free(s->wordpress.db_image);
 	free(s->wordpress.plugins);
+	free(s->wordpress.install);
+	free(s->wordpress.title);
+	free(s->wordpress.admin_user);
+	free(s->wordpress.admin_email);
 	s->kind = NULL;
 	memset(&s->wordpress, 0, sizeof(s->wordpress));
 }

@@ -294,6 +294,10 @@ struct cfg_site {
 	struct cfg_wordpress {
 		char *version, *image, *db_image;
 		char *plugins; /* none (default), standard, landing */
+		/* The first install (reconcilers/rec-wordpress.c): "auto" (default)
+		 * or "wizard"; the site title, admin user and e-mail (NULL: the
+		 * site's name, "admin", admin@ its first domain). */
+		char *install, *title, *admin_user, *admin_email;
 	} wordpress;
 	struct cfg_verify verify;       /* issue 14: the watch window */
 };

@@ -12,6 +12,7 @@ void obs_init(struct obs *o)
 {
 	memset(o, 0, sizeof(*o));
 	bg_strv_init(&o->unmanaged_networks);
+	bg_strv_init(&o->module_facts);
 }
 
 void obs_labels_release(struct obs_labels *l)
@@ -111,6 +112,7 @@ void obs_release(struct obs *o)
 	}
 	free(o->hist);
 	bg_strv_release(&o->unmanaged_networks);
+	bg_strv_release(&o->module_facts);
 	for (size_t i = 0; i < o->n_backups; i++) {
 		struct obs_backup *b = &o->backups[i];
 		free(b->id);

@@ -232,6 +232,13 @@ struct obs {
 	struct obs_secrets secrets;
 	struct obs_backup *backups;       /* sorted by id (so by age) */
 	size_t n_backups, cap_backups;
+	/*
+	 * Facts a module's reconciler observed inside its site's containers
+	 * (reconcilers/rec-wordpress.c: installed, the database's and each
+	 * colour's db_version): "SITE KEY VALUE" lines, sorted. Like backups,
+	 * not in snapshots (a plan from a snapshot knows none).
+	 */
+	struct bg_strv module_facts;
 };
 
 void obs_init(struct obs *o);

@@ -66,6 +66,7 @@ static void op_look(enum plan_op op, const char **sym, const char **color)
 	case PLAN_OP_CREATE:
 	case PLAN_OP_ISSUE:
 	case PLAN_OP_BACKUP:
+	case PLAN_OP_INSTALL: /* issue 16: the wordpress module */
 		*sym = "+";
 		*color = C_GREEN;
 		return;
@@ -79,6 +80,7 @@ static void op_look(enum plan_op op, const char **sym, const char **color)
 		return;
 	case PLAN_OP_WRITE:
 	case PLAN_OP_RESTORE:
+	case PLAN_OP_UPGRADE: /* issue 16: a database upgrade */
 		*sym = "~";
 		*color = C_YELLOW;
 		return;

@@ -33,7 +33,9 @@
 	XX(REMOVE, "remove")                                                  \
 	XX(ISSUE, "issue")                                                    \
 	XX(BACKUP, "backup")                                                  \
-	XX(RESTORE, "restore")
+	XX(RESTORE, "restore")                                                \
+	XX(INSTALL, "install")                                                \
+	XX(UPGRADE, "upgrade")
 
 enum plan_op {
 #define XX(n, s) PLAN_OP_##n,
@@ -49,7 +51,8 @@ enum plan_op {
 	XX(CONTAINER, "container")                                            \
 	XX(EDGE, "edge")                                                      \
 	XX(CERT, "certificate")                                               \
-	XX(BACKUP, "backup")
+	XX(BACKUP, "backup")                                                  \
+	XX(WORDPRESS, "wordpress")
 
 enum plan_kind {
 #define XX(n, s) PLAN_KIND_##n,
