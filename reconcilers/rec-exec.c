@@ -176,14 +176,14 @@ struct step_progress {
 	const char *token;
 };
 
-static void step_progress_cb(void *arg, const char *line, bool transient)
+static void step_progress_cb(void *arg, const char *line, unsigned flags)
 {
 	struct step_progress *sp = arg;
-	if (!transient) {
+	if (!(flags & (REC_PROGRESS_TRANSIENT | REC_PROGRESS_SECRET))) {
 		clog_append(sp->state_dir, "apply %s %s", sp->token, line);
 	}
 	if (sp->o->progress) {
-		sp->o->progress(sp->o->progress_arg, line, transient);
+		sp->o->progress(sp->o->progress_arg, line, flags);
 	}
 }
 
@@ -384,15 +384,10 @@ int rec_exec_run(const struct rec_exec_opts *o, const struct cfg *cfg, struct rt
 	return err;
 }
 
-/* Issue 16: past the convergence log (step_progress_cb), straight to the caller. */
+/* Issue 16: to the waiting operator only (step_progress_cb skips the log). */
 void rec_progress_secret(struct rec_apply_ctx *ctx, const char *line)
 {
-	if (ctx->progress == step_progress_cb) {
-		const struct step_progress *sp = ctx->progress_arg;
-		if (sp->o->progress) {
-			sp->o->progress(sp->o->progress_arg, line, false);
-		}
-	} else if (ctx->progress) {
-		ctx->progress(ctx->progress_arg, line, false);
+	if (ctx->progress) {
+		ctx->progress(ctx->progress_arg, line, REC_PROGRESS_SECRET);
 	}
 }

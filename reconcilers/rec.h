@@ -40,7 +40,15 @@ struct rec_diff_ctx {
 	bool switching; /* set by the colour diff when it planned a switch or preview write */
 };
 
-typedef void (*rec_progress_cb)(void *arg, const char *line, bool transient);
+/*
+ * A progress line's flags. TRANSIENT: a status line a terminal may
+ * overwrite. SECRET: for the waiting operator only (issue 16: a generated
+ * password shown once): never the convergence log, the journal, or a
+ * daemon's own output.
+ */
+#define REC_PROGRESS_TRANSIENT 1u
+#define REC_PROGRESS_SECRET 2u
+typedef void (*rec_progress_cb)(void *arg, const char *line, unsigned flags);
 
 /* Everything an apply step may use. */
 struct rec_apply_ctx {

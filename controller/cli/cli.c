@@ -294,11 +294,11 @@ void cli_report_interrupted(struct cli *cli, struct cli_env *env)
 	bg_strv_release(&open);
 }
 
-void cli_progress(void *arg, const char *line, bool transient)
+void cli_progress(void *arg, const char *line, unsigned flags)
 {
 	struct cli *cli = arg;
 	static bool pending;
-	if (transient) {
+	if (flags & REC_PROGRESS_TRANSIENT) {
 		if (isatty(fileno(cli->err))) {
 			fprintf(cli->err, "\r\033[K  %s", line);
 			fflush(cli->err);

@@ -93,7 +93,7 @@ int cli_env_observe(struct cli *cli, struct cli_env *env);
 void cli_report_interrupted(struct cli *cli, struct cli_env *env);
 
 /* Progress printer for apply: lines on out, transient status on a terminal only. */
-void cli_progress(void *arg, const char *line, bool transient);
+void cli_progress(void *arg, const char *line, unsigned flags);
 
 /*
  * When a `bluegreen watch` daemon holds the state lock, waiting for the lock

@@ -22,11 +22,15 @@ int job_pool_init(struct job_pool *jp, const struct cfg_global *g, FILE *out,
 	return rt_open(&jp->wrt, g);
 }
 
-/* Worker thread: queue one progress line for the loop ('T' transient, 'L' a line). */
-static void job_progress(void *arg, const char *line, bool transient)
+/*
+ * Worker thread: queue one progress line for the loop ('T' transient, 'S'
+ * secret: the waiting client only, never the daemon's output; 'L' a line).
+ */
+static void job_progress(void *arg, const char *line, unsigned flags)
 {
 	struct job_pool *jp = arg;
-	char *entry = bg_xasprintf("%c%s", transient ? 'T' : 'L', line);
+	char kind = (flags & REC_PROGRESS_SECRET) ? 'S' : (flags & REC_PROGRESS_TRANSIENT) ? 'T' : 'L';
+	char *entry = bg_xasprintf("%c%s", kind, line);
 	uv_mutex_lock(&jp->pmu);
 	bg_strv_push_take(&jp->plines, entry);
 	uv_mutex_unlock(&jp->pmu);
@@ -48,7 +52,7 @@ static void progress_drain(struct job_pool *jp, struct job *j)
 		if (conn) {
 			ctls_conn_send(conn, transient ? CTLS_STATUS : CTLS_OUT, text);
 		}
-		if (!transient) {
+		if (lines.v[i][0] == 'L') {
 			fprintf(jp->out, "%s\n", text);
 		}
 	}
