@@ -189,6 +189,9 @@ int obs_to_json(const struct obs *o, struct bg_buf *out)
 	json_object_object_add(root, "containers", containers_json(o));
 	json_object_object_add(root, "networks", networks_json(o));
 	json_object_object_add(root, "unmanaged_networks", strv_json(&o->unmanaged_networks));
+	if (o->module_facts.n) {
+		json_object_object_add(root, "module_facts", strv_json(&o->module_facts));
+	}
 	json_object_object_add(root, "volumes", volumes_json(o));
 	json_object_object_add(root, "images", images_json(o));
 	json_object_object_add(root, "edges", edges_json(o));
@@ -355,6 +358,9 @@ static void load_networks(struct jctx *c, struct obs *o, struct json_object *roo
 		}
 	}
 	jstrv(c, root, "unmanaged_networks", &o->unmanaged_networks, "unmanaged_networks");
+	/* Optional (issue 16): a snapshot without it plans as if no module saw anything. */
+	jstrv(c, root, "module_facts", &o->module_facts, "module_facts");
+	bg_strv_sort(&o->module_facts);
 }
 
 static void load_volumes(struct jctx *c, struct obs *o, struct json_object *root)

@@ -235,8 +235,8 @@ struct obs {
 	/*
 	 * Facts a module's reconciler observed inside its site's containers
 	 * (reconcilers/rec-wordpress.c: installed, the database's and each
-	 * colour's db_version): "SITE KEY VALUE" lines, sorted. Like backups,
-	 * not in snapshots (a plan from a snapshot knows none).
+	 * colour's db_version): "SITE KEY VALUE" lines, sorted. In snapshots
+	 * as "module_facts" (when any), so `plan --observed` plans the same.
 	 */
 	struct bg_strv module_facts;
 };

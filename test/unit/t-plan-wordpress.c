@@ -7,7 +7,8 @@
  * installed database installs nothing, `wizard` only says where; a
  * candidate with a higher db_version gets a backup and the upgrade right
  * before the switch; a candidate not running yet gets a check step; a
- * rollback to older code names the restore of the pre-upgrade backup.
+ * rollback to older code names the restore of the pre-upgrade backup; a
+ * snapshot (plan --observed) keeps the facts.
  */
 #include "bg.h"
 #include "cfg.h"
@@ -315,6 +316,39 @@ static void test_version_parse(void **state)
 	assert_null(wp);
 }
 
+/* A snapshot keeps the facts: planned from it, an installed site installs nothing. */
+static void test_snapshot_keeps_facts(void **state)
+{
+	struct pfx f;
+	struct plan p;
+	(void)state;
+	fx_load(&f, NULL, NULL);
+	infra(&f);
+	char *spec = pfx_spec(&f, -1);
+	pfx_add_container(&f, "shop-blue", "colour", "blue", 1, spec, 1, "running", "10.0.0.2");
+	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:80", NULL);
+	facts(&f, (const char *const[]){"shop db ok", "shop installed 1", NULL});
+	struct bg_buf j = BG_BUF_INIT;
+	assert_int_equal(obs_to_json(&f.obs, &j), 0);
+	th_assert_contains(j.data, "\"module_facts\"");
+	struct obs back;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	obs_init(&back);
+	assert_int_equal(obs_from_json(&back, j.data, j.len, &d), 0);
+	assert_int_equal(back.module_facts.n, 2);
+	assert_string_equal(back.module_facts.v[1], "shop installed 1");
+	obs_release(&f.obs);
+	f.obs = back; /* pfx_release frees it */
+	pfx_plan_ok(&f, NULL, &p);
+	assert_null(find_op(&p, PLAN_OP_INSTALL));
+	plan_release(&p);
+	bg_diag_release(&d);
+	bg_buf_release(&j);
+	free(spec);
+	pfx_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_upgrade_unknown_code),
 		cmocka_unit_test(test_rollback_names_restore),
 		cmocka_unit_test(test_version_parse),
+		cmocka_unit_test(test_snapshot_keeps_facts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
