@@ -33,7 +33,8 @@
 	XX(REMOVE, "remove")                                                  \
 	XX(ISSUE, "issue")                                                    \
 	XX(BACKUP, "backup")                                                  \
-	XX(RESTORE, "restore")
+	XX(RESTORE, "restore")                                                \
+	XX(BUILD, "build")
 
 enum plan_op {
 #define XX(n, s) PLAN_OP_##n,

@@ -9,6 +9,7 @@
 #include "dk-svc-rt.h"
 #include "dk-exec-rt.h"
 #include "dk-digest-rt.h"
+#include "dk-derive-rt.h"
 #include "dk-logs.h"
 #include "cfg.h"
 #include "sw.h"
@@ -262,6 +263,7 @@ static const struct rt_impl docker_impl = {
 	DK_EXEC_RT_MEMBERS /* dk-exec.c: backups */
 	.cstate = docker_cstate,
 	DK_DIGEST_RT_MEMBERS /* dk-digest.c: RepoDigests for rollback --to */
+	DK_DERIVE_RT_MEMBERS /* dk-derive.c: plugin sets' derived images (issue 16) */
 	.destroy = docker_destroy,
 };
 
@@ -508,4 +510,9 @@ const char *rt_watch_unsupported(const struct cfg_global *g)
 			  "containers, not a Swarm's services: run plan and apply on a Swarm "
 			  "(docs/swarm.md)"
 			: NULL;
+}
+
+int rt_image_derive(struct rt *rt, const struct rt_derive *x, struct bg_diag *d)
+{
+	return RT_CALL(rt, image_derive, rt, x, d);
 }

@@ -37,6 +37,7 @@
 
 struct rt;
 struct rt_events;
+struct rt_derive;
 
 /* What rt_observe reads into a snapshot. */
 enum rt_observe_what {
@@ -121,6 +122,8 @@ struct rt_impl {
 	/* The registry digests (RepoDigests) of a local image (dk-digest.c). */
 	int (*image_digests)(struct rt *rt, const char *ref, struct bg_strv *out,
 			struct bg_diag *d);
+	/* A derived image (issue 16, plugin sets; rt_image_derive below). */
+	int (*image_derive)(struct rt *rt, const struct rt_derive *x, struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -241,5 +244,24 @@ int rt_open(struct rt **out, const struct cfg_global *g);
  * daemon never asks which runtime runs.
  */
 const char *rt_watch_unsupported(const struct cfg_global *g);
+
+/*
+ * A derived image (issue 16, the wordpress plugin sets): the local image
+ * base with the tree of a tar archive added under dir, tagged tag and
+ * labelled (io.bluegreen.* labels only, which containers made from it
+ * inherit: none of the labels the observation reads). The tar (in
+ * memory, regular files and directories with relative names) is built by
+ * the caller; nothing is pulled. The Docker runtime builds it with the
+ * engine's image builder (dk-derive.c); NULL elsewhere (ENOTSUP).
+ */
+struct rt_derive {
+	const char *base;                /* a local image reference */
+	const char *tag;                 /* the new image's NAME:TAG */
+	const char *dir;                 /* absolute directory in the image */
+	const struct obs_labels *labels; /* the image's labels */
+	const void *tar;
+	size_t tar_len;
+};
+int rt_image_derive(struct rt *rt, const struct rt_derive *x, struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */
