@@ -41,15 +41,25 @@ struct plan_action *rec_plugins_need(struct rec_diff_ctx *ctx, const struct cfg_
 		const char *why)
 {
 	const struct cfg_wordpress *w = &site->wordpress;
+	struct plan *p = ctx->plan;
+	size_t n0 = p->n_actions;
 	rec_image_need(ctx, w->base_image, "base of the plugin set's image: not present locally");
-	struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_BUILD, PLAN_KIND_IMAGE,
-			site->name, site->image, "%s: %s with %zu plugin%s in %s", why,
-			w->base_image, w->n_plugins, w->n_plugins == 1 ? "" : "s",
-			CFG_WP_PLUGINS_DIR);
+	plan_action_add(p, PLAN_OP_BUILD, PLAN_KIND_IMAGE, site->name, site->image,
+			"%s: %s with %zu plugin%s in %s", why, w->base_image, w->n_plugins,
+			w->n_plugins == 1 ? "" : "s", CFG_WP_PLUGINS_DIR);
+	/* First of the site's steps: the zips are downloaded and checked before
+	 * anything of the site is removed or created (the slice is the plan's
+	 * last part while its site is diffed). */
+	size_t at = ctx->ps->first_action, k = p->n_actions - n0;
+	struct plan_action moved[2];
+	memcpy(moved, &p->actions[n0], k * sizeof(moved[0]));
+	memmove(&p->actions[at + k], &p->actions[at], (n0 - at) * sizeof(p->actions[0]));
+	memcpy(&p->actions[at], moved, k * sizeof(moved[0]));
+	struct plan_action *a = &p->actions[at + k - 1];
 	for (size_t i = 0; i < w->n_plugins; i++) {
-		const struct cfg_plugin *p = &w->plugin_list[i];
-		plan_note_add(ctx->plan, ctx->ps, "plugin %s %s (%s) sha256 %s from %s", p->slug,
-				p->version, p->from, p->sha256, p->url);
+		const struct cfg_plugin *pl = &w->plugin_list[i];
+		plan_note_add(p, ctx->ps, "plugin %s %s (%s) sha256 %s from %s", pl->slug,
+				pl->version, pl->from, pl->sha256, pl->url);
 	}
 	return a;
 }
