@@ -22,6 +22,7 @@ cd "$ROOT"
 BUILD_PKGS="meson ninja-build gcc libc6-dev pkg-config libyaml-dev libcurl4-openssl-dev libjson-c-dev libuv1-dev liblmdb-dev libssl-dev zlib1g-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-jsonschema python3-yaml curl busybox-static nginx-light docker.io wrk hey file git zip unzip scdoc mmdebstrap certbot pebble python3-websockets openssl"
 BUILD_PKGS="$BUILD_PKGS libmicrohttpd-dev" # the cockpit's HTTP server (issue 15)
+BUILD_PKGS="$BUILD_PKGS libarchive-dev" # plugin sets: zips read, tar build contexts (issue 16)
 # docker-registry: t-rollback-to pulls back by digest from a private
 # registry (issue 13); prometheus: promtool checks the cockpit's /metrics;
 # strace: t-cockpit-live proves safe mode never opens the Docker socket.

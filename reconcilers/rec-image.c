@@ -12,6 +12,7 @@
  */
 #include "bg.h"
 #include "rec.h"
+#include "rec-plugins.h"
 
 /* The sites' image references (colours and services), sorted, with repeats. */
 static void refs_collect(struct bg_strv *refs, const struct cfg *cfg)
@@ -19,6 +20,9 @@ static void refs_collect(struct bg_strv *refs, const struct cfg *cfg)
 	for (size_t i = 0; i < cfg->n_sites; i++) {
 		const struct cfg_site *s = &cfg->sites[i];
 		bg_strv_push(refs, s->image);
+		if (s->wordpress.base_image) { /* a plugin set's image is built from it */
+			bg_strv_push(refs, s->wordpress.base_image);
+		}
 		for (size_t k = 0; k < s->n_services; k++) {
 			bg_strv_push(refs, s->services[k].image);
 		}
@@ -136,6 +140,12 @@ struct plan_action *rec_image_need(struct rec_diff_ctx *ctx, const char *ref,
 	va_start(ap, why_fmt);
 	char *why = bg_xvasprintf(why_fmt, ap);
 	va_end(ap);
+	if (ctx->site && rec_plugins_derived(ctx->site->cfg, ref)) {
+		/* A plugin set's image is built, never pulled (rec-plugins.c). */
+		struct plan_action *b = rec_plugins_need(ctx, ctx->site->cfg, why);
+		free(why);
+		return b;
+	}
 	struct plan_action *a = plan_action_add(ctx->plan, PLAN_OP_PULL, PLAN_KIND_IMAGE,
 			ctx->site->name, ref, "%s", why);
 	free(why);
@@ -184,8 +194,9 @@ static int image_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		bg_diag_error(d, NULL, "site '%s' is no longer configured", a->site);
 		return BG_ECONFIG;
 	}
-	int err = rt_image_pull(ctx->rt, a->name, d);
-	return err || a->op != PLAN_OP_PULL ? err : image_refresh(ctx, a, d);
+	bool build = a->op == PLAN_OP_BUILD;
+	int err = build ? rec_plugins_build(ctx, a, d) : rt_image_pull(ctx->rt, a->name, d);
+	return err || (a->op != PLAN_OP_PULL && !build) ? err : image_refresh(ctx, a, d);
 }
 
 static bool image_handles(enum plan_kind kind)

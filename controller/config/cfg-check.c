@@ -205,7 +205,8 @@ static void check_argv(struct vctx *v, const struct cfg__key *k, const struct cf
 static void check_modules(struct vctx *v, const struct cfg__key *k, const struct cfg__node *n,
 		const char *path)
 {
-	static const char *const known[] = {"cockpit", "wordpress", "wp-plugins-standard"};
+	static const char *const known[] = {"cockpit", "landing", "wordpress",
+		"wp-plugins-standard"};
 	if (n->kind != CFG__SEQ) {
 		type_error(v, k, n, path, "a list of module names such as [cockpit]");
 		return;
@@ -233,7 +234,7 @@ static void check_modules(struct vctx *v, const struct cfg__key *k, const struct
 						q, path, it->str[0] == '-' ? "-" : "", best);
 			} else {
 				bg_diag_error(v->d, &it->loc, "unknown module '%s' in %s (known: cockpit, "
-						"wordpress, wp-plugins-standard)", q, path);
+						"landing, wordpress, wp-plugins-standard)", q, path);
 			}
 			free(q);
 		} else if (first[i]) {

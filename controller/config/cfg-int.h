@@ -363,6 +363,9 @@ struct cfg__modctx {
 	const char *state_dir;                /* where generated secrets are kept */
 	struct cfg__node *manifest;           /* loaded once */
 	bool manifest_tried;
+	/* Plugin manifests (cfg-plugins.c), loaded once: standard, landing. */
+	struct cfg__node *plugin_sets[2];
+	bool plugin_sets_tried[2];
 };
 /*
  * When *root (a site file's tree) has `kind: K`: a located error when no
@@ -377,5 +380,23 @@ const char *cfg__modules_dir(void);
 bool cfg__site_kind_valid(const char *s);
 extern const struct cfg__key cfg__wordpress_keys[];
 void cfg__module_site_release(struct cfg_site *s);
+
+/* ---- plugin sets (cfg-plugins.c, issue 16) ---- */
+extern const char *const cfg__plugins_none[];
+bool cfg__plugin_slug_valid(const char *s);
+bool cfg__plugin_pin_valid(const char *s);
+bool cfg__plugin_source_valid(const char *s);
+/*
+ * A wordpress site that installs plugins (wordpress.plugins other than
+ * none, or add_plugins): check the set's module is on, read the
+ * manifests, refuse a plugin outside them unless allow_plugins pins it,
+ * refuse an unpinned one, and make site->image the derived image
+ * bluegreen-plugins/SITE:HASH16 (the base kept in wordpress.base_image).
+ * Errors are located at the site's key or the manifest's line. merged is
+ * the site's merged tree (for the locations).
+ */
+void cfg__plugins_resolve(struct cfg__modctx *m, struct cfg_site *site,
+		const struct cfg__node *merged);
+void cfg__plugins_site_release(struct cfg_wordpress *w);
 
 #endif /* BG_CONTROLLER_CFG_INT_H */

@@ -42,6 +42,10 @@ static const struct {
 	const char *kind;
 } built[] = {
 	{"wordpress", "wordpress"},
+	/* Plugin sets (cfg-plugins.c): no kind of their own, they serve
+	 * `wordpress.plugins` of a wordpress site. */
+	{"wp-plugins-standard", NULL},
+	{"landing", NULL},
 };
 
 bool cfg__module_is_built(const char *name)
@@ -57,7 +61,7 @@ bool cfg__module_is_built(const char *name)
 static const char *module_of_kind(const char *kind)
 {
 	for (size_t i = 0; i < BG_ARRAY_SIZE(built); i++) {
-		if (strcmp(built[i].kind, kind) == 0) {
+		if (built[i].kind && strcmp(built[i].kind, kind) == 0) {
 			return built[i].name;
 		}
 	}
@@ -137,8 +141,8 @@ const struct cfg__key cfg__wordpress_keys[] = {
 		.doc = "image of the MariaDB service (default: the official mariadb:11.4)"},
 	{.name = "plugins", .type = K_ENUM, .flags = F_ENUM_STR, .off = W(plugins),
 		.defs = plugin_sets, .def = "none",
-		.doc = "pinned plugin set (modules/wp-plugins-standard, landing): not installed "
-		       "yet in this build, a warning says so"},
+		.doc = "pinned plugin set installed into each new colour: standard (module "
+		       "wp-plugins-standard) or landing (module landing)"},
 	/* The first install (rec-wordpress.c, issue 16). */
 	{.name = "install", .type = K_ENUM, .flags = F_ENUM_STR, .off = W(install),
 		.defs = install_modes, .def = "auto",
@@ -153,6 +157,22 @@ const struct cfg__key cfg__wordpress_keys[] = {
 	{.name = "admin_email", .type = K_STR, .off = W(admin_email), .check = email_ok,
 		.expect = "an e-mail address such as admin@example.com",
 		.doc = "administrator's e-mail for the install (default: admin@ the first domain)"},
+	/* Plugin sets (issue 16): checked and resolved by cfg-plugins.c. */
+	{.name = "add_plugins", .type = K_STRLIST, .off = W(add_plugins),
+		.defs = cfg__plugins_none, .check = cfg__plugin_slug_valid,
+		.expect = "a plugin slug such as contact-form-7",
+		.doc = "plugins installed beyond the set: each must be in a manifest "
+		       "(modules/*/plugins.conf) or in allow_plugins"},
+	{.name = "allow_plugins", .type = K_STRLIST, .off = W(allow_plugins),
+		.defs = cfg__plugins_none, .check = cfg__plugin_pin_valid,
+		.expect = "a pin such as \"my-plugin@1.2.0 sha256:<64 hex digits>\"",
+		.doc = "the operator's own pins: a plugin outside the manifests, or a manifest "
+		       "plugin pinned here, by exact version and the sha256 of its zip"},
+	{.name = "plugin_source", .type = K_STR, .off = W(plugin_source),
+		.check = cfg__plugin_source_valid,
+		.expect = "a URL template such as https://mirror.example/${slug}.${version}.zip",
+		.doc = "where plugin zips are downloaded (a mirror): http(s):// or file://, "
+		       "${slug} and ${version} filled in (default: each manifest's source)"},
 	{0},
 };
 #undef W
@@ -176,6 +196,7 @@ void cfg__module_site_release(struct cfg_site *s)
 	free(s->wordpress.title);
 	free(s->wordpress.admin_user);
 	free(s->wordpress.admin_email);
+	cfg__plugins_site_release(&s->wordpress);
 	s->kind = NULL;
 	memset(&s->wordpress, 0, sizeof(s->wordpress));
 }
@@ -606,13 +627,6 @@ void cfg__module_expand(struct cfg__modctx *m, const char *site, struct cfg__nod
 	}
 	struct expand e = {.m = m, .module = module, .site = site ? site : site_node->str,
 		.root = *root, .manifest = man, .kind_loc = &kind->loc};
-	const struct cfg__node *plugins = site_value(&e, "plugins");
-	if (plugins && cfg__is_string(plugins) && strcmp(plugins->str, "none") != 0) {
-		/* Honest until the plugin sets are built (docs/modules.md). */
-		bg_diag_warn(m->d, &plugins->loc, "wordpress.plugins '%s' is accepted but not "
-				"installed: plugin sets are not built yet in bluegreen %s (the "
-				"colour's image decides its plugins)", plugins->str, BG_VERSION_STRING);
-	}
 	struct cfg__node *exp = copy(&e, cfg__map_get(man, "expand"));
 	if (!e.failed) {
 		*root = overlay(m->arena, exp, *root);
@@ -693,3 +707,4 @@ void cfg__modset_warn(const struct cfg__modset *m, struct bg_diag *d)
 		}
 	}
 }
+

@@ -28,7 +28,8 @@ struct cfg_prov {
 	struct cfg__node **sites;   /* merged site trees, parallel to cfg.sites */
 };
 
-static const char *const known_modules[] = {"cockpit", "wordpress", "wp-plugins-standard"};
+static const char *const known_modules[] = {"cockpit", "landing", "wordpress",
+	"wp-plugins-standard"};
 
 bool cfg_module_known(const char *name)
 {
@@ -855,6 +856,7 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 			site->name = bg_xstrdup("site");
 		}
 		site->path = bg_xstrdup(s->display);
+		cfg__plugins_resolve(&l->mod, site, merged); /* issue 16: plugin sets */
 		/* A site of a kind that was not expanded has its error at `kind:`. */
 		if (!cfg__map_get(merged, "port") && !cfg__map_get(merged, "kind")) {
 			bg_diag_error(l->d, &s->root->loc, "missing required key 'port' (set it in "

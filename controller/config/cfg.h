@@ -251,6 +251,18 @@ struct cfg_verify {
 	uint64_t slack_ms;       /* p95 must also be this much slower, default 20ms */
 };
 
+/* One plugin a wordpress site installs (issue 16, cfg-plugins.c). */
+struct cfg_plugin {
+	char *slug;    /* the directory under wp-content/plugins */
+	char *version; /* exact */
+	char *sha256;  /* of the zip, 64 lower-case hex digits */
+	char *url;     /* where apply downloads it (the source template filled in) */
+	char *from;    /* "standard", "landing" or "allow_plugins" */
+};
+
+/* Where the derived image of a wordpress site puts its plugins. */
+#define CFG_WP_PLUGINS_DIR "/var/www/html/wp-content/plugins"
+
 struct cfg_site {
 	char *name;             /* equals the file name without .conf */
 	char *path;             /* config-dir-relative, as in diagnostics */
@@ -298,6 +310,20 @@ struct cfg_site {
 		 * or "wizard"; the site title, admin user and e-mail (NULL: the
 		 * site's name, "admin", admin@ its first domain). */
 		char *install, *title, *admin_user, *admin_email;
+		/* Plugin sets (issue 16, cfg-plugins.c): slugs beyond the set,
+		 * the operator's own pins ("SLUG@VERSION sha256:HEX"), and the
+		 * download URL template (NULL: each manifest's `source`). */
+		struct bg_strv add_plugins, allow_plugins;
+		char *plugin_source;
+		/* Resolved at load when the site installs plugins: the image the
+		 * colours are derived from (NULL: no plugins, `image` is used as
+		 * is), the plugins sorted by slug, and their content hash, which
+		 * names the derived image (`image` becomes
+		 * bluegreen-plugins/SITE:HASH16). */
+		char *base_image;
+		struct cfg_plugin *plugin_list;
+		size_t n_plugins;
+		char *plugin_hash;
 	} wordpress;
 	struct cfg_verify verify;       /* issue 14: the watch window */
 };

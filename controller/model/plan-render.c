@@ -63,6 +63,7 @@ static void op_look(enum plan_op op, const char **sym, const char **color)
 {
 	switch (op) {
 	case PLAN_OP_PULL:
+	case PLAN_OP_BUILD:
 	case PLAN_OP_CREATE:
 	case PLAN_OP_ISSUE:
 	case PLAN_OP_BACKUP:
@@ -207,6 +208,7 @@ static void audit_build(const struct plan *p, const struct cfg *cfg, struct audi
 			}
 			break;
 		case PLAN_OP_PULL:
+		case PLAN_OP_BUILD:
 			add_unique(&au->images, a->name);
 			break;
 		case PLAN_OP_START:

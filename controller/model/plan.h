@@ -35,7 +35,8 @@
 	XX(BACKUP, "backup")                                                  \
 	XX(RESTORE, "restore")                                                \
 	XX(INSTALL, "install")                                                \
-	XX(UPGRADE, "upgrade")
+	XX(UPGRADE, "upgrade")                                                \
+	XX(BUILD, "build")
 
 enum plan_op {
 #define XX(n, s) PLAN_OP_##n,

@@ -9,6 +9,7 @@
 #include "dk-svc-rt.h"
 #include "dk-exec-rt.h"
 #include "dk-digest-rt.h"
+#include "dk-derive-rt.h"
 #include "dk-logs.h"
 #include "cfg.h"
 #include "sw.h"
@@ -268,6 +269,7 @@ static const struct rt_impl docker_impl = {
 	.cstate = docker_cstate,
 	DK_DIGEST_RT_MEMBERS /* dk-digest.c: RepoDigests for rollback --to */
 	.reopen = docker_reopen, /* issue 17: the watch daemon's worker, afresh */
+	DK_DERIVE_RT_MEMBERS /* dk-derive.c: plugin sets' derived images (issue 16) */
 	.destroy = docker_destroy,
 };
 
@@ -516,4 +518,9 @@ const struct rt_watch_rule *rt_watch_rule(const struct rt *rt)
 int rt_reopen(const struct rt *rt, struct rt **out)
 {
 	return RT_CALL(rt, reopen, rt, out);
+}
+
+int rt_image_derive(struct rt *rt, const struct rt_derive *x, struct bg_diag *d)
+{
+	return RT_CALL(rt, image_derive, rt, x, d);
 }

@@ -38,6 +38,7 @@
 
 struct rt;
 struct rt_events;
+struct rt_derive;
 
 /* What rt_observe reads into a snapshot. */
 enum rt_observe_what {
@@ -127,6 +128,8 @@ struct rt_impl {
 	const struct rt_watch_rule *(*watch_rule)(const struct rt *rt);
 	/* A new runtime of the same kind on the same socket. */
 	int (*reopen)(const struct rt *rt, struct rt **out);
+	/* A derived image (issue 16, plugin sets; rt_image_derive below). */
+	int (*image_derive)(struct rt *rt, const struct rt_derive *x, struct bg_diag *d);
 	void (*destroy)(struct rt *rt);
 };
 
@@ -263,5 +266,24 @@ const struct rt_watch_rule *rt_watch_rule(const struct rt *rt);
  * behind the socket). No I/O, as rt_open.
  */
 int rt_reopen(const struct rt *rt, struct rt **out);
+
+/*
+ * A derived image (issue 16, the wordpress plugin sets): the local image
+ * base with the tree of a tar archive added under dir, tagged tag and
+ * labelled (io.bluegreen.* labels only, which containers made from it
+ * inherit: none of the labels the observation reads). The tar (in
+ * memory, regular files and directories with relative names) is built by
+ * the caller; nothing is pulled. The Docker runtime builds it with the
+ * engine's image builder (dk-derive.c); NULL elsewhere (ENOTSUP).
+ */
+struct rt_derive {
+	const char *base;                /* a local image reference */
+	const char *tag;                 /* the new image's NAME:TAG */
+	const char *dir;                 /* absolute directory in the image */
+	const struct obs_labels *labels; /* the image's labels */
+	const void *tar;
+	size_t tar_len;
+};
+int rt_image_derive(struct rt *rt, const struct rt_derive *x, struct bg_diag *d);
 
 #endif /* BG_CONTROLLER_RT_H */

@@ -309,19 +309,33 @@ static void test_overrides(void **state)
 	free(dir);
 }
 
-/* The issue's own short file: valid, and honest about the plugin set. */
+/* The issue's own short file: the plugin set needs its module, and the
+ * shipped manifest is unpinned (no zip could be hashed where it was
+ * written), so the set is refused, located, rather than installed unchecked
+ * (issue 16, helper W: this used to be a warning that nothing is installed). */
 static void test_issue_file(void **state)
 {
 	struct loaded l;
-	char *dir = dir_with("moduleissue", "[wordpress]", "site: shop\nkind: wordpress\n"
+	const char *site = "site: shop\nkind: wordpress\n"
 			"domains: [shop.example.com]\n"
-			"wordpress: {version: \"6.6\", plugins: standard}\n");
+			"wordpress: {version: \"6.6\", plugins: standard}\n";
+	char *dir = dir_with("moduleissue", "[wordpress]", site);
 	(void)state;
 	load_dir(&l, dir);
-	assert_int_equal(l.err, 0);
-	assert_string_equal(l.text, "sites/shop.conf:4:38: warning: wordpress.plugins "
-			"'standard' is accepted but not installed: plugin sets are not built yet "
-			"in bluegreen 0.1.0 (the colour's image decides its plugins)\n");
+	assert_int_equal(l.err, BG_ECONFIG);
+	assert_string_equal(l.text, "sites/shop.conf:4:38: error: wordpress.plugins 'standard' "
+			"needs module 'wp-plugins-standard', which is not enabled: add `modules: "
+			"[wp-plugins-standard]` to global.conf (or list it in this site's modules)\n");
+	loaded_release(&l);
+	th_rm_rf(dir);
+	free(dir);
+
+	dir = dir_with("moduleissue2", "[wordpress, wp-plugins-standard]", site);
+	load_dir(&l, dir);
+	assert_int_equal(l.err, BG_ECONFIG);
+	th_assert_contains(l.text, "modules/wp-plugins-standard/plugins.conf:25:13: error: "
+			"plugin contact-form-7 has no sha256 in the manifest (unpinned): pin it or "
+			"mirror it");
 	loaded_release(&l);
 	th_rm_rf(dir);
 	free(dir);
