@@ -150,6 +150,31 @@ static void ck_other_cell(struct bg_buf *b, struct json_object *site)
 	bg_buf_adds(b, "</td>");
 }
 
+/*
+ * issue 15 (P): what the daemon's newest plan holds for the site, from the
+ * snapshot (the cockpit never plans): "none", "N change(s)", "blocked: WHY",
+ * or "unknown" when the daemon could not plan. cockpit.js says the same.
+ */
+static void ck_pending_cell(struct bg_buf *b, struct json_object *s)
+{
+	struct json_object *v = NULL;
+	const char *blocked = ck_jstr(s, "blocked");
+	bool known = json_object_object_get_ex(s, "pending_changes", &v) && v;
+	int64_t n = known ? json_object_get_int64(v) : 0;
+	bg_buf_addf(b, "<td data-h=\"Pending\"%s>", blocked || n > 0 ? " class=\"bad\"" : "");
+	if (blocked) {
+		bg_buf_adds(b, "blocked: ");
+		cockpit_html_esc(b, blocked);
+	} else if (!known) {
+		bg_buf_adds(b, "unknown");
+	} else if (n == 0) {
+		bg_buf_adds(b, "none");
+	} else {
+		bg_buf_addf(b, "%" PRId64 " change%s", n, n == 1 ? "" : "s");
+	}
+	bg_buf_adds(b, "</td>");
+}
+
 static void ck_site_row(struct cockpit *ck, struct bg_buf *b, struct json_object *s)
 {
 	const char *name = ck_jstr(s, "site");
@@ -177,6 +202,7 @@ static void ck_site_row(struct cockpit *ck, struct bg_buf *b, struct json_object
 	cockpit_html_esc(b, health);
 	bg_buf_adds(b, "</td>");
 	ck_other_cell(b, s);
+	ck_pending_cell(b, s); /* issue 15 (P) */
 	ck_cell(b, "Last switch", when);
 	bg_buf_adds(b, "</tr>\n");
 }
@@ -205,7 +231,7 @@ void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r)
 	size_t n = s.sites ? json_object_array_length(s.sites) : 0;
 	if (n) {
 		bg_buf_adds(&r->body, "<table><thead><tr><th>Site</th><th>Live</th><th>Version</th>"
-				"<th>Health</th><th>Other colour</th><th>Last switch</th></tr>"
+				"<th>Health</th><th>Other colour</th><th>Pending</th><th>Last switch</th></tr>"
 				"</thead><tbody>\n");
 		for (size_t i = 0; i < n; i++) {
 			ck_site_row(ck, &r->body, json_object_array_get_idx(s.sites, i));
@@ -292,7 +318,7 @@ void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
 	ck_snap_note(&r->body, &s);
 	if (site) {
 		bg_buf_adds(&r->body, "<table><thead><tr><th>Site</th><th>Live</th><th>Version</th>"
-				"<th>Health</th><th>Other colour</th><th>Last switch</th></tr>"
+				"<th>Health</th><th>Other colour</th><th>Pending</th><th>Last switch</th></tr>"
 				"</thead><tbody>\n");
 		ck_site_row(ck, &r->body, site);
 		bg_buf_adds(&r->body, "</tbody></table>\n");
