@@ -9,8 +9,8 @@
  * its uid and gid are read from /proc and printed; a child with the same
  * credentials gets EACCES opening the state directory and its status.json,
  * and reads pub/status.json. Over HTTP the overview, the site page, the
- * API, the history and /metrics show the site with its live colour and the
- * pending changes; an /events stream is open when the CLI switches the
+ * API, the history and /metrics show the site with its live colour; an
+ * edit of the site's file shows as pending (overview, gauge); an /events stream is open when the CLI switches the
  * site (through the daemon), and it carries the switch's journal entry and
  * the new live colour without a reload. A POST is 403. The trace shows the
  * cockpit read pub/ and never named the state directory, the Docker socket
@@ -392,6 +392,24 @@ static void test_unprivileged_safe_mode(void **state)
 	const char *other = strcmp(live, "blue") == 0 ? "green" : "blue";
 	e2e_site(&E, "bluegreen-test/web:v3", NULL);
 	config_readable();
+	/* The edit: the daemon plans it, publishes, and the overview says it is pending. */
+	bool pending = false;
+	for (int i = 0; i < 150 && !pending; i++) {
+		assert_int_equal(fetch(port, "GET", "/", &body), 200);
+		pending = strstr(body, "<td data-h=\"Pending\" class=\"bad\">") && strstr(body, " change");
+		free(body);
+		if (!pending) {
+			usleep(100 * 1000);
+		}
+	}
+	assert_true(pending);
+	assert_int_equal(fetch(port, "GET", "/metrics", &body), 200);
+	char *gauge = bg_xasprintf("bluegreen_site_pending_changes{site=\"%s\"} ", E.site);
+	const char *g = strstr(body, gauge);
+	assert_non_null(g);
+	assert_true(strtol(g + strlen(gauge), NULL, 10) > 0);
+	free(gauge);
+	free(body);
 	int st = 0;
 	char *tok = e2e_plan(&E, &st);
 	assert_int_equal(st, 2);
@@ -418,6 +436,9 @@ static void test_unprivileged_safe_mode(void **state)
 	pthread_mutex_destroy(&s.mu);
 	bg_buf_release(&s.got);
 	check_pages(port, other, 3);
+	assert_int_equal(fetch(port, "GET", "/", &body), 200);
+	th_assert_contains(body, "<td data-h=\"Pending\">none</td>");
+	free(body);
 
 	/* SIGTERM to the cockpit itself: exit 0; then what it touched. */
 	kill(served, SIGTERM);
