@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 #define NOBODY 65534
+/* An apply of a new version switches to it (the default waits for a promote). */
+#define AUTO "strategy: {promote: auto}\n"
 
 static struct e2e E;
 static pid_t watch_pid = -1, cockpit_pid = -1, traced_pid = -1;
@@ -304,9 +306,9 @@ static void test_unprivileged_safe_mode(void **state)
 	e2e_init(&E, "ckpub", "nginx", "development");
 	char *extra = bg_xasprintf("cockpit:\n  publish_dir: pub\n  group: \"%u\"\n", (unsigned)gid);
 	e2e_global(&E, extra);
-	e2e_site(&E, "bluegreen-test/web:v1", NULL);
+	e2e_site(&E, "bluegreen-test/web:v1", AUTO);
 	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
-	e2e_site(&E, "bluegreen-test/web:v2", NULL);
+	e2e_site(&E, "bluegreen-test/web:v2", AUTO);
 	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
 	char *live = e2e_edge_live(&E);
 	assert_non_null(live);
@@ -390,7 +392,7 @@ static void test_unprivileged_safe_mode(void **state)
 	const char *const opened[] = {"event:status", lv_sse, NULL};
 	assert_true(stream_wait(&s, opened, 10000, 0) >= 0);
 	const char *other = strcmp(live, "blue") == 0 ? "green" : "blue";
-	e2e_site(&E, "bluegreen-test/web:v3", NULL);
+	e2e_site(&E, "bluegreen-test/web:v3", AUTO);
 	config_readable();
 	/* The edit: the daemon plans it, publishes, and the overview says it is pending. */
 	bool pending = false;
