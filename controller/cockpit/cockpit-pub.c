@@ -129,10 +129,13 @@ static struct ck_pub_data *ck_pub_parse(const char *text)
 static struct ck_pub_data *ck_pub_get(struct ck_pub *p)
 {
 	struct stat st;
-	bool changed = lstat(p->path, &st) == 0 && (!p->have_seen || st.st_ino != p->seen.st_ino ||
+	bool changed = lstat(p->path, &st) == 0;
+	pthread_mutex_lock(&p->mu); /* seen is written by another reader's re-read */
+	changed = changed && (!p->have_seen || st.st_ino != p->seen.st_ino ||
 			st.st_size != p->seen.st_size ||
 			st.st_mtim.tv_sec != p->seen.st_mtim.tv_sec ||
 			st.st_mtim.tv_nsec != p->seen.st_mtim.tv_nsec);
+	pthread_mutex_unlock(&p->mu);
 	if (changed) {
 		char *text = NULL;
 		struct stat got;
