@@ -294,110 +294,118 @@ static void check_pages(unsigned port, const char *live, int applies)
 	free(badge);
 }
 
-static void test_unprivileged_safe_mode(void **state)
+/* What the steps of the test share. */
+struct run {
+	gid_t gid;
+	char *bin, *pub, *pub_status, *pub_journal, *sdir, *live;
+	char *wout, *cout, *trace;
+	unsigned port;
+	pid_t served; /* the cockpit process itself (strace's child when traced) */
+};
+
+/* Two deploys (v1, then v2 switched to), the configuration readable, the daemon publishing. */
+static void deploy_and_publish(struct run *x)
 {
-	char *setpriv = tool("/usr/bin/setpriv", "util-linux");
-	if (!setpriv) {
-		skip();
-	}
-	char *strace = tool("/usr/bin/strace", "strace");
-	gid_t gid = (gid_t)(47000 + getpid() % 1000);
-	char *bin = getenv("BG_BINARY");
 	e2e_init(&E, "ckpub", "nginx", "development");
-	char *extra = bg_xasprintf("cockpit:\n  publish_dir: pub\n  group: \"%u\"\n", (unsigned)gid);
+	char *extra = bg_xasprintf("cockpit:\n  publish_dir: pub\n  group: \"%u\"\n", (unsigned)x->gid);
 	e2e_global(&E, extra);
+	free(extra);
 	e2e_site(&E, "bluegreen-test/web:v1", AUTO);
 	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
 	e2e_site(&E, "bluegreen-test/web:v2", AUTO);
 	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
-	char *live = e2e_edge_live(&E);
-	assert_non_null(live);
+	x->live = e2e_edge_live(&E);
+	assert_non_null(x->live);
 	config_readable();
-
-	/* The daemon (root) publishes pub/. */
-	char *wout = bg_xasprintf("%s-watch.out", E.dir);
+	x->wout = bg_xasprintf("%s-watch.out", E.dir);
 	char *env[] = {"NO_COLOR=1", NULL};
-	char *wargv[] = {bin, "-c", E.dir, "watch", NULL};
-	watch_pid = th_spawn_bg(wargv, env, wout);
-	char *pub = bg_xasprintf("%s/pub", E.dir);
-	char *pub_status = bg_xasprintf("%s/status.json", pub);
-	char *pub_journal = bg_xasprintf("%s/journal.json", pub);
-	char *lv = bg_xasprintf("\"live\": \"%s\"", live);
-	char *text = th_wait_file(pub_status, lv, 60000);
+	char *wargv[] = {x->bin, "-c", E.dir, "watch", NULL};
+	watch_pid = th_spawn_bg(wargv, env, x->wout);
+	x->pub = bg_xasprintf("%s/pub", E.dir);
+	x->pub_status = bg_xasprintf("%s/status.json", x->pub);
+	x->pub_journal = bg_xasprintf("%s/journal.json", x->pub);
+	x->sdir = bg_xasprintf("%s/state", E.dir);
+	char *lv = bg_xasprintf("\"live\": \"%s\"", x->live);
+	char *text = th_wait_file(x->pub_status, lv, 60000);
 	if (!text) {
-		char *o = th_read(wout);
+		char *o = th_read(x->wout);
 		fail_msg("the daemon published no pub/status.json with %s:\n%s", lv, o ? o : "");
 	}
 	free(text);
-	text = th_wait_file(pub_journal, "\"action\":\"switch\"", 10000);
+	free(lv);
+	text = th_wait_file(x->pub_journal, "\"action\":\"switch\"", 10000);
 	assert_non_null(text);
 	free(text);
-	assert_mode(pub, 0750, gid, true);
-	assert_mode(pub_status, 0640, gid, false);
-	assert_mode(pub_journal, 0640, gid, false);
+	assert_mode(x->pub, 0750, x->gid, true);
+	assert_mode(x->pub_status, 0640, x->gid, false);
+	assert_mode(x->pub_journal, 0640, x->gid, false);
+}
 
-	/* Those credentials cannot open the state directory, and can read pub/. */
-	char *sdir = bg_xasprintf("%s/state", E.dir);
-	char *state_status = bg_xasprintf("%s/status.json", sdir);
-	int e1 = open_as(gid, sdir, O_RDONLY | O_DIRECTORY);
-	int e2 = open_as(gid, state_status, O_RDONLY);
-	int e3 = open_as(gid, pub_journal, O_RDONLY);
-	printf("# uid %d gid %u: open %s: %s; open %s: %s; open %s: %s\n", NOBODY, (unsigned)gid,
-			sdir, strerror(e1), state_status, strerror(e2), pub_journal,
-			e3 ? strerror(e3) : "ok");
+/* Those credentials cannot open the state directory, and can read pub/. */
+static void check_access(const struct run *x)
+{
+	char *state_status = bg_xasprintf("%s/status.json", x->sdir);
+	int e1 = open_as(x->gid, x->sdir, O_RDONLY | O_DIRECTORY);
+	int e2 = open_as(x->gid, state_status, O_RDONLY);
+	int e3 = open_as(x->gid, x->pub_journal, O_RDONLY);
+	printf("# uid %d gid %u: open %s: %s; open %s: %s; open %s: %s\n", NOBODY,
+			(unsigned)x->gid, x->sdir, strerror(e1), state_status, strerror(e2),
+			x->pub_journal, e3 ? strerror(e3) : "ok");
 	assert_int_equal(e1, EACCES);
 	assert_int_equal(e2, EACCES);
 	assert_int_equal(e3, 0);
+	free(state_status);
+}
 
-	/* The cockpit: nobody, that group only, traced. */
-	char *cout = bg_xasprintf("%s-cockpit.out", E.dir);
-	char *trace = bg_xasprintf("%s-cockpit.trace", E.dir);
-	char *ruid = bg_xasprintf("--reuid=%d", NOBODY), *rgid = bg_xasprintf("--regid=%u", gid);
-	char *plain[] = {setpriv, ruid, rgid, "--clear-groups", "--", bin, "-c", E.dir, "cockpit",
-		"--safe", "--listen", "127.0.0.1:0", "--publish-dir", pub, NULL};
-	char *traced[] = {strace, "-f", "-qq", "-o", trace, "-e", "trace=%file,%network",
-		setpriv, ruid, rgid, "--clear-groups", "--", bin, "-c", E.dir, "cockpit",
-		"--safe", "--listen", "127.0.0.1:0", "--publish-dir", pub, NULL};
+/* The cockpit as nobody with that group only (traced when strace is there); its ids shown. */
+static void start_cockpit(struct run *x, const char *setpriv, const char *strace)
+{
+	x->cout = bg_xasprintf("%s-cockpit.out", E.dir);
+	x->trace = bg_xasprintf("%s-cockpit.trace", E.dir);
+	char *ruid = bg_xasprintf("--reuid=%d", NOBODY), *rgid = bg_xasprintf("--regid=%u", x->gid);
+	char *plain[] = {(char *)setpriv, ruid, rgid, "--clear-groups", "--", x->bin, "-c", E.dir,
+		"cockpit", "--safe", "--listen", "127.0.0.1:0", "--publish-dir", x->pub, NULL};
+	char *traced[] = {(char *)strace, "-f", "-qq", "-o", x->trace, "-e", "trace=%file,%network",
+		(char *)setpriv, ruid, rgid, "--clear-groups", "--", x->bin, "-c", E.dir, "cockpit",
+		"--safe", "--listen", "127.0.0.1:0", "--publish-dir", x->pub, NULL};
+	/* LeakSanitizer cannot run under ptrace (see t-cockpit-live). */
 	const char *asan = getenv("ASAN_OPTIONS");
 	char *no_lsan = bg_xasprintf("ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "",
 			asan && *asan ? ":" : "");
-	char *cenv[] = {"NO_COLOR=1", no_lsan, NULL};
-	cockpit_pid = th_spawn_bg(strace ? traced : plain, strace ? cenv : env, cout);
-	char *t = th_wait_file(cout, "listening on port ", 30000);
+	char *env[] = {"NO_COLOR=1", strace ? no_lsan : NULL, NULL};
+	cockpit_pid = th_spawn_bg(strace ? traced : plain, env, x->cout);
+	char *t = th_wait_file(x->cout, "listening on port ", 30000);
 	if (!t) {
-		char *o = th_read(cout);
+		char *o = th_read(x->cout);
 		fail_msg("the cockpit did not start:\n%s", o ? o : "");
 	}
-	unsigned port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
+	x->port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
 	free(t);
-	pid_t served = strace ? (traced_pid = child_of(cockpit_pid)) : cockpit_pid;
-	char *uid_line = proc_line(served, "Uid:"), *gid_line = proc_line(served, "Gid:");
-	char *groups = proc_line(served, "Groups:");
-	printf("# cockpit pid %d: %s; %s; %s\n", (int)served, uid_line, gid_line, groups);
+	x->served = strace ? (traced_pid = child_of(cockpit_pid)) : cockpit_pid;
+	char *uid_line = proc_line(x->served, "Uid:"), *gid_line = proc_line(x->served, "Gid:");
+	char *groups = proc_line(x->served, "Groups:");
+	printf("# cockpit pid %d: %s; %s; %s\n", (int)x->served, uid_line, gid_line, groups);
 	char *want_uid = bg_xasprintf("Uid:\t%d\t%d\t%d", NOBODY, NOBODY, NOBODY);
-	char *want_gid = bg_xasprintf("Gid:\t%u\t%u\t%u", gid, gid, gid);
+	char *want_gid = bg_xasprintf("Gid:\t%u\t%u\t%u", x->gid, x->gid, x->gid);
 	th_assert_contains(uid_line, want_uid);
 	th_assert_contains(gid_line, want_gid);
+	free(want_uid);
+	free(want_gid);
+	free(uid_line);
+	free(gid_line);
+	free(groups);
+	free(no_lsan);
+	free(ruid);
+	free(rgid);
+}
 
-	check_pages(port, live, 2);
+/* An edit of the site: the daemon plans it, publishes, the overview and the gauge say pending. */
+static void check_pending(const struct run *x)
+{
 	char *body;
-	assert_int_equal(fetch(port, "POST", "/", &body), 403);
-	free(body);
-
-	/* A switch through the daemon, seen on an open /events stream. */
-	struct stream s = {.port = port};
-	pthread_mutex_init(&s.mu, NULL);
-	pthread_create(&s.th, NULL, stream_run, &s);
-	char *lv_sse = bg_xasprintf("\"live\":\"%s\"", live);
-	const char *const opened[] = {"event:status", lv_sse, NULL};
-	assert_true(stream_wait(&s, opened, 10000, 0) >= 0);
-	const char *other = strcmp(live, "blue") == 0 ? "green" : "blue";
-	e2e_site(&E, "bluegreen-test/web:v3", AUTO);
-	config_readable();
-	/* The edit: the daemon plans it, publishes, and the overview says it is pending. */
 	bool pending = false;
 	for (int i = 0; i < 150 && !pending; i++) {
-		assert_int_equal(fetch(port, "GET", "/", &body), 200);
+		assert_int_equal(fetch(x->port, "GET", "/", &body), 200);
 		pending = strstr(body, "<td data-h=\"Pending\" class=\"bad\">") && strstr(body, " change");
 		free(body);
 		if (!pending) {
@@ -405,13 +413,27 @@ static void test_unprivileged_safe_mode(void **state)
 		}
 	}
 	assert_true(pending);
-	assert_int_equal(fetch(port, "GET", "/metrics", &body), 200);
+	assert_int_equal(fetch(x->port, "GET", "/metrics", &body), 200);
 	char *gauge = bg_xasprintf("bluegreen_site_pending_changes{site=\"%s\"} ", E.site);
 	const char *g = strstr(body, gauge);
 	assert_non_null(g);
 	assert_true(strtol(g + strlen(gauge), NULL, 10) > 0);
 	free(gauge);
 	free(body);
+}
+
+/* v3 applied by the CLI (through the daemon) while /events is open: the switch arrives. */
+static void switch_on_events(const struct run *x, const char *other)
+{
+	struct stream s = {.port = x->port};
+	pthread_mutex_init(&s.mu, NULL);
+	pthread_create(&s.th, NULL, stream_run, &s);
+	char *lv_sse = bg_xasprintf("\"live\":\"%s\"", x->live);
+	const char *const opened[] = {"event:status", lv_sse, NULL};
+	assert_true(stream_wait(&s, opened, 10000, 0) >= 0);
+	e2e_site(&E, "bluegreen-test/web:v3", AUTO);
+	config_readable();
+	check_pending(x);
 	int st = 0;
 	char *tok = e2e_plan(&E, &st);
 	assert_int_equal(st, 2);
@@ -437,53 +459,66 @@ static void test_unprivileged_safe_mode(void **state)
 	pthread_join(s.th, NULL);
 	pthread_mutex_destroy(&s.mu);
 	bg_buf_release(&s.got);
-	check_pages(port, other, 3);
-	assert_int_equal(fetch(port, "GET", "/", &body), 200);
+	free(olv);
+	free(lv_sse);
+	free(tok);
+}
+
+/* The trace: it read pub/, never named the state directory nor a socket. */
+static void check_trace(const struct run *x)
+{
+	char *tr = th_read(x->trace);
+	assert_non_null(tr);
+	th_assert_contains(tr, x->pub_status);
+	th_assert_contains(tr, x->pub_journal);
+	if (strstr(tr, x->sdir) || strstr(tr, "control.sock") || strstr(tr, "docker.sock")) {
+		fail_msg("the cockpit named the state directory or a socket:\n%s", tr);
+	}
+	free(tr);
+}
+
+static void test_unprivileged_safe_mode(void **state)
+{
+	char *setpriv = tool("/usr/bin/setpriv", "util-linux");
+	if (!setpriv) {
+		skip();
+	}
+	char *strace = tool("/usr/bin/strace", "strace");
+	struct run x = {.gid = (gid_t)(47000 + getpid() % 1000), .bin = getenv("BG_BINARY")};
+	deploy_and_publish(&x);
+	check_access(&x);
+	start_cockpit(&x, setpriv, strace);
+	check_pages(x.port, x.live, 2);
+	char *body;
+	assert_int_equal(fetch(x.port, "POST", "/", &body), 403);
+	free(body);
+	const char *other = strcmp(x.live, "blue") == 0 ? "green" : "blue";
+	switch_on_events(&x, other);
+	check_pages(x.port, other, 3);
+	assert_int_equal(fetch(x.port, "GET", "/", &body), 200);
 	th_assert_contains(body, "<td data-h=\"Pending\">none</td>");
 	free(body);
 
 	/* SIGTERM to the cockpit itself: exit 0; then what it touched. */
-	kill(served, SIGTERM);
+	kill(x.served, SIGTERM);
 	int rc = th_wait(cockpit_pid);
 	cockpit_pid = traced_pid = -1;
 	assert_int_equal(rc, 0);
 	if (strace) {
-		char *tr = th_read(trace);
-		assert_non_null(tr);
-		th_assert_contains(tr, pub_status);
-		th_assert_contains(tr, pub_journal);
-		if (strstr(tr, sdir) || strstr(tr, "control.sock") || strstr(tr, "docker.sock")) {
-			fail_msg("the cockpit named the state directory or a socket:\n%s", tr);
-		}
-		free(tr);
+		check_trace(&x);
 	}
 	kill(watch_pid, SIGTERM);
 	th_wait(watch_pid);
 	watch_pid = -1;
-	free(olv);
-	free(lv_sse);
-	free(tok);
-	free(want_uid);
-	free(want_gid);
-	free(uid_line);
-	free(gid_line);
-	free(groups);
-	free(no_lsan);
-	free(ruid);
-	free(rgid);
-	free(trace);
-	free(cout);
-	free(state_status);
-	free(sdir);
-	free(lv);
-	free(pub_journal);
-	free(pub_status);
-	free(pub);
-	free(wout);
-	free(live);
-	free(extra);
-	free(strace);
-	free(setpriv);
+	/* The outputs beside the test's directory: nothing left behind. */
+	unlink(x.wout);
+	unlink(x.cout);
+	unlink(x.trace);
+	char *v[] = {x.pub, x.pub_status, x.pub_journal, x.sdir, x.live, x.wout, x.cout, x.trace,
+		strace, setpriv};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(v); i++) {
+		free(v[i]);
+	}
 }
 
 int main(void)
