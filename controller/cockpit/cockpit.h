@@ -5,7 +5,9 @@
  * (pubsnap.h) and the history through a read-only LMDB handle; it never
  * opens the Docker socket nor the daemon's control socket, and every
  * request that is not GET or HEAD is answered 403 and written to a
- * refusal log (ADR "cockpit safe mode"). HTTP is libmicrohttpd's; the
+ * refusal log (ADR "cockpit safe mode"). With a publish directory
+ * (issue 15, cockpit-pub.c) it reads only what the daemon publishes there,
+ * so it can run as an unprivileged user. HTTP is libmicrohttpd's; the
  * pages are rendered by a dispatcher (cockpit_handle) that knows nothing
  * of sockets, so the routes are tested without a server.
  */
