@@ -12,6 +12,10 @@
  * mode makes a runtime (no Docker). Admin mode needs a users file: an
  * action needs someone to journal.
  *
+ * issue 15 (P): `--publish-dir DIR` (or cockpit.publish_dir) makes safe
+ * mode read only what the daemon publishes there (pubdir.h): no history,
+ * no state directory, so it can run as an unprivileged user.
+ *
  * A password is read from stdin (without echo on a terminal, twice),
  * never from the arguments, and never printed; `user list` shows names,
  * roles and sites, never a hash.
@@ -22,6 +26,13 @@
 #include "cockpit-auth.h"
 #include "ctlsock.h"
 #include "pubsnap.h"
+#include "pubdir.h"
+
+#include <libgen.h>
+
+/* The cockpit reads what the daemon writes: one name for it. */
+_Static_assert(sizeof(COCKPIT_PUB_JOURNAL) == sizeof(PUBDIR_JOURNAL),
+		"the cockpit reads pubdir.h's journal.json");
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -39,6 +50,7 @@ static void cockpit_on_signal(int sig)
 struct cockpit_args {
 	bool safe, admin, allow_remote;
 	const char *listen, *users;
+	const char *publish_dir; /* issue 15 (P): --publish-dir, or cockpit.publish_dir in safe mode */
 };
 
 struct cockpit_listen_arg {
@@ -72,6 +84,10 @@ static int cockpit_parse(int argc, char **argv, struct cli *cli, struct cockpit_
 			a->users = argv[++i];
 		} else if (bg_str_has_prefix(argv[i], "--users=")) {
 			a->users = argv[i] + strlen("--users=");
+		} else if (strcmp(argv[i], "--publish-dir") == 0 && i + 1 < argc) {
+			a->publish_dir = argv[++i];
+		} else if (bg_str_has_prefix(argv[i], "--publish-dir=")) {
+			a->publish_dir = argv[i] + strlen("--publish-dir=");
 		} else {
 			return cli_usage_error(cli, "cockpit: unknown argument '%s'", argv[i]);
 		}
@@ -79,6 +95,10 @@ static int cockpit_parse(int argc, char **argv, struct cli *cli, struct cockpit_
 	if (a->safe && a->admin) {
 		return cli_usage_error(cli, "cockpit: --safe (read-only) and --admin (approve, "
 				"roll back) exclude each other");
+	}
+	if (a->admin && a->publish_dir) {
+		return cli_usage_error(cli, "cockpit: --publish-dir is for safe mode (an unprivileged "
+				"reader); admin mode acts through the daemon's control socket");
 	}
 	return 0; /* neither: global.conf's cockpit.mode (default safe) decides */
 }
@@ -142,16 +162,41 @@ static int cockpit_users_check(struct cli *cli, const char *path, bool *present)
 	return err;
 }
 
+/*
+ * issue 15 (P): what a cockpit reading a publish directory uses instead of
+ * the state directory: the snapshot there; the users file only when named
+ * (--users, cockpit.users; the state directory's is not its to read); the
+ * refusal log beside the users file (its own directory), else none (stderr).
+ */
+static void cockpit_pub_paths(const struct cli_env *env, const struct cockpit_args *a,
+		char **users, char **snap, char **refused)
+{
+	const char *u = a->users ? a->users : env->cfg->g.cockpit.users;
+	*users = u ? bg_xstrdup(u) : NULL;
+	*snap = bg_xasprintf("%s/%s", a->publish_dir, PUBSNAP_FILE);
+	*refused = NULL;
+	if (u) {
+		char *copy = bg_xstrdup(u);
+		*refused = bg_xasprintf("%s/%s", dirname(copy), COCKPIT_REFUSED_FILE);
+		free(copy);
+	}
+}
+
 static int cockpit_serve_mode(struct cli *cli, struct cli_env *env, const struct cockpit_args *a)
 {
 	struct bg_diag d;
 	bool have_users = false;
-	char *users = cockpit_users_path(env, a->users);
-	char *snap = bg_xasprintf("%s/%s", env->cfg->g.state_dir, PUBSNAP_FILE);
-	char *refused = bg_xasprintf("%s/%s", env->cfg->g.state_dir, COCKPIT_REFUSED_FILE);
+	char *users, *snap, *refused;
+	if (a->publish_dir) {
+		cockpit_pub_paths(env, a, &users, &snap, &refused);
+	} else {
+		users = cockpit_users_path(env, a->users);
+		snap = bg_xasprintf("%s/%s", env->cfg->g.state_dir, PUBSNAP_FILE);
+		refused = bg_xasprintf("%s/%s", env->cfg->g.state_dir, COCKPIT_REFUSED_FILE);
+	}
 	int rc = BG_EXIT_ERROR;
 	bg_diag_init(&d);
-	if (cockpit_users_check(cli, users, &have_users) != 0) {
+	if (users && cockpit_users_check(cli, users, &have_users) != 0) {
 		goto out;
 	}
 	if (a->admin && !have_users) {
@@ -167,7 +212,12 @@ static int cockpit_serve_mode(struct cli *cli, struct cli_env *env, const struct
 		.users_path = have_users ? users : NULL, .cfg = env->cfg,
 		.act = a->admin ? cockpit_act : NULL, .act_arg = env,
 		.conf = &env->cfg->g.cockpit, /* global.conf's cockpit: */
+		.publish_dir = a->publish_dir, /* issue 15 (P) */
 	};
+	if (a->publish_dir) {
+		fprintf(cli->err, "bluegreen: cockpit: reading the publish directory %s (uid %ld)\n",
+				a->publish_dir, (long)geteuid());
+	}
 	struct sigaction sa = {.sa_handler = cockpit_on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -384,14 +434,19 @@ int cmd_cockpit(int argc, char **argv, struct cli *cli)
 		goto out;
 	}
 	rc = cockpit_parse(argc, argv, cli, &a);
+	/* issue 15 (P): a publish directory's reader never looks at the state directory. */
+	cli->offline = !rc && a.publish_dir;
 	if (!rc) {
 		rc = cli_env_load(cli, &env, 0);
 	}
-	if (!rc) {
-		rc = cli_env_hist(cli, &env, HIST_RDONLY);
-	}
 	if (!rc && !a.safe && !a.admin) {
 		a.admin = env.cfg->g.cockpit.mode == CFG_COCKPIT_ADMIN;
+	}
+	if (!rc && !a.admin && !a.publish_dir) {
+		a.publish_dir = env.cfg->g.cockpit.publish_dir; /* the key: safe mode only */
+	}
+	if (!rc && !a.publish_dir) {
+		rc = cli_env_hist(cli, &env, HIST_RDONLY);
 	}
 	if (!rc) {
 		rc = cockpit_serve_mode(cli, &env, &a);

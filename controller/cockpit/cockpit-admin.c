@@ -104,7 +104,7 @@ static bool ck_plan_pending(const struct ck_plan *p)
 
 static void ck_html_done(struct cockpit_reply *r, unsigned status)
 {
-	ck_html_close(&r->body);
+	ck_html_close(r);
 	r->status = status;
 	r->ctype = "text/html; charset=utf-8";
 }

@@ -63,9 +63,7 @@ static int ck_hist_json(const struct hist_entry *e, void *arg)
 static struct json_object *ck_history(struct cockpit *ck, const char *site, size_t limit)
 {
 	struct ck_hist_walk w = {json_object_new_array()};
-	if (ck->o.hist) {
-		hist_foreach(ck->o.hist, site, 0, limit, ck_hist_json, &w);
-	}
+	ck_hist_foreach(ck, site, 0, limit, ck_hist_json, &w); /* issue 15 (P): or the publish dir */
 	return w.arr;
 }
 

@@ -54,10 +54,13 @@ static void ck_html_begin(struct bg_buf *b, const char *title)
 	bg_buf_adds(b, "</h1>\n");
 }
 
-static void ck_html_end(struct bg_buf *b)
+/* issue 15 (P): the footer names the mode actually served. */
+static void ck_html_end(struct cockpit_reply *r)
 {
-	bg_buf_adds(b, "<footer>bluegreen cockpit, safe mode: read-only. "
-			"<a href=\"/\">Sites</a> · <a href=\"/api/v1/sites\">JSON</a> · "
+	struct bg_buf *b = &r->body;
+	bg_buf_adds(b, r->admin ? "<footer>bluegreen cockpit, admin mode: approves and rolls back "
+			"through the daemon. " : "<footer>bluegreen cockpit, safe mode: read-only. ");
+	bg_buf_adds(b, "<a href=\"/\">Sites</a> · <a href=\"/api/v1/sites\">JSON</a> · "
 			"<a href=\"/metrics\">metrics</a> · <a href=\"/logout\">account</a>"
 			"</footer>\n</body></html>\n");
 }
@@ -90,7 +93,7 @@ void ck_page_error(struct cockpit_reply *r, unsigned status, const char *title, 
 	bg_buf_adds(&r->body, "<p>");
 	cockpit_html_esc(&r->body, text);
 	bg_buf_adds(&r->body, "</p>\n");
-	ck_html_end(&r->body);
+	ck_html_end(r);
 	ck_html_reply(r, status);
 }
 
@@ -147,6 +150,31 @@ static void ck_other_cell(struct bg_buf *b, struct json_object *site)
 	bg_buf_adds(b, "</td>");
 }
 
+/*
+ * issue 15 (P): what the daemon's newest plan holds for the site, from the
+ * snapshot (the cockpit never plans): "none", "N change(s)", "blocked: WHY",
+ * or "unknown" when the daemon could not plan. cockpit.js says the same.
+ */
+static void ck_pending_cell(struct bg_buf *b, struct json_object *s)
+{
+	struct json_object *v = NULL;
+	const char *blocked = ck_jstr(s, "blocked");
+	bool known = json_object_object_get_ex(s, "pending_changes", &v) && v;
+	int64_t n = known ? json_object_get_int64(v) : 0;
+	bg_buf_addf(b, "<td data-h=\"Pending\"%s>", blocked || n > 0 ? " class=\"bad\"" : "");
+	if (blocked) {
+		bg_buf_adds(b, "blocked: ");
+		cockpit_html_esc(b, blocked);
+	} else if (!known) {
+		bg_buf_adds(b, "unknown");
+	} else if (n == 0) {
+		bg_buf_adds(b, "none");
+	} else {
+		bg_buf_addf(b, "%" PRId64 " change%s", n, n == 1 ? "" : "s");
+	}
+	bg_buf_adds(b, "</td>");
+}
+
 static void ck_site_row(struct cockpit *ck, struct bg_buf *b, struct json_object *s)
 {
 	const char *name = ck_jstr(s, "site");
@@ -174,6 +202,7 @@ static void ck_site_row(struct cockpit *ck, struct bg_buf *b, struct json_object
 	cockpit_html_esc(b, health);
 	bg_buf_adds(b, "</td>");
 	ck_other_cell(b, s);
+	ck_pending_cell(b, s); /* issue 15 (P) */
 	ck_cell(b, "Last switch", when);
 	bg_buf_adds(b, "</tr>\n");
 }
@@ -202,7 +231,7 @@ void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r)
 	size_t n = s.sites ? json_object_array_length(s.sites) : 0;
 	if (n) {
 		bg_buf_adds(&r->body, "<table><thead><tr><th>Site</th><th>Live</th><th>Version</th>"
-				"<th>Health</th><th>Other colour</th><th>Last switch</th></tr>"
+				"<th>Health</th><th>Other colour</th><th>Pending</th><th>Last switch</th></tr>"
 				"</thead><tbody>\n");
 		for (size_t i = 0; i < n; i++) {
 			ck_site_row(ck, &r->body, json_object_array_get_idx(s.sites, i));
@@ -212,7 +241,7 @@ void ck_page_overview(struct cockpit *ck, struct cockpit_reply *r)
 		bg_buf_adds(&r->body, "<p>No sites are configured.</p>\n");
 	}
 	ck_live_script(&r->body, "overview", NULL);
-	ck_html_end(&r->body);
+	ck_html_end(r);
 	ck_html_reply(r, s.root ? 200 : 503);
 	ck_snap_release(&s);
 }
@@ -240,7 +269,7 @@ static void ck_versions(struct cockpit *ck, struct bg_buf *b, const char *name,
 {
 	struct obs o;
 	obs_init(&o);
-	if (ck->o.hist && hist_observe(ck->o.hist, &o) == 0) {
+	if (ck_hist_observe(ck, &o) == 0) { /* issue 15 (P): or the publish dir */
 		obs_finish(&o);
 	}
 	const struct obs_hist_site *hs = obs_hist_find(&o, name);
@@ -289,7 +318,7 @@ void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
 	ck_snap_note(&r->body, &s);
 	if (site) {
 		bg_buf_adds(&r->body, "<table><thead><tr><th>Site</th><th>Live</th><th>Version</th>"
-				"<th>Health</th><th>Other colour</th><th>Last switch</th></tr>"
+				"<th>Health</th><th>Other colour</th><th>Pending</th><th>Last switch</th></tr>"
 				"</thead><tbody>\n");
 		ck_site_row(ck, &r->body, site);
 		bg_buf_adds(&r->body, "</tbody></table>\n");
@@ -303,12 +332,10 @@ void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
 	bg_buf_adds(&r->body, "<h2>Recent history</h2>\n<table><thead><tr><th>#</th><th>Time</th>"
 			"<th>Action</th><th>Result</th><th>Actor</th><th>Details</th></tr>"
 			"</thead><tbody id=\"ck-history\">\n");
-	if (ck->o.hist) {
-		hist_foreach(ck->o.hist, name, 0, 30, ck_hist_row, &r->body);
-	}
+	ck_hist_foreach(ck, name, 0, 30, ck_hist_row, &r->body); /* or the publish dir */
 	bg_buf_adds(&r->body, "</tbody></table>\n");
 	ck_live_script(&r->body, "site", name);
-	ck_html_end(&r->body);
+	ck_html_end(r);
 	ck_html_reply(r, 200);
 	ck_snap_release(&s);
 }
@@ -320,7 +347,7 @@ void ck_html_open(struct bg_buf *b, const char *title)
 	ck_html_begin(b, title);
 }
 
-void ck_html_close(struct bg_buf *b)
+void ck_html_close(struct cockpit_reply *r)
 {
-	ck_html_end(b);
+	ck_html_end(r);
 }

@@ -41,6 +41,7 @@ struct cockpit {
 	/* issue 15: users and sessions (cockpit-login.c), admin mode (cockpit-admin.c). */
 	struct ck_auth *auth;   /* NULL: no users file, no login */
 	struct ck_admin *admin; /* NULL: safe mode */
+	struct ck_pub *pub;     /* issue 15 (P): the publish directory's journal; NULL: the history */
 };
 
 /* The snapshot: root object (NULL when absent/unreadable, *why says so). */
@@ -114,7 +115,7 @@ void ck_refusal_log_as(struct cockpit *ck, const char *method, const char *path,
 		const char *actor, const char *why);
 /* Page frame of cockpit-html.c, for the pages of login and admin mode. */
 void ck_html_open(struct bg_buf *b, const char *title);
-void ck_html_close(struct bg_buf *b);
+void ck_html_close(struct cockpit_reply *r); /* its footer names r->admin's mode */
 /* The 404 of an unknown site, identical for a site the user may not see. */
 void ck_api_no_site(struct cockpit_reply *r);
 /* A viewer's history: only its sites' entries (cockpit-api.c). */
@@ -124,5 +125,22 @@ struct ck_admin *ck_admin_new(const struct cockpit_opts *o);
 void ck_admin_free(struct ck_admin *a);
 /* Admin mode's routes for an admin (GET /plan, /api/v1/plan, the rollback form; POSTs): true when answered. */
 bool ck_admin_route(struct cockpit *ck, const struct cockpit_req *rq, struct cockpit_reply *r);
+
+/* ---- issue 15 (P): the journal, from the history or the publish directory (cockpit-pub.c) ---- */
+
+/* The journal window's name in the publish directory (pubdir.h's PUBDIR_JOURNAL). */
+#define CK_PUB_JOURNAL COCKPIT_PUB_JOURNAL
+struct ck_pub *ck_pub_new(const char *dir);
+void ck_pub_free(struct ck_pub *p); /* NULL-safe */
+struct obs;
+uint64_t ck_hist_last_seq(struct cockpit *ck);
+/* hist_foreach's contract; from the published window in publish mode. */
+int ck_hist_foreach(struct cockpit *ck, const char *site, uint64_t after, size_t limit,
+		int (*cb)(const struct hist_entry *e, void *arg), void *arg);
+/* The site versions into o (obs_finish is the caller's); <0 when none could be read. */
+int ck_hist_observe(struct cockpit *ck, struct obs *o);
+/* The daemon's counters of the whole journal (publish mode): false when none. */
+bool ck_hist_counts(struct cockpit *ck, void (*cb)(struct cockpit *ck, const char *action,
+		const char *result, uint64_t n));
 
 #endif /* BG_CONTROLLER_COCKPIT_INT_H */

@@ -139,7 +139,7 @@ static void ck_login_page(struct cockpit_reply *r, unsigned status, const char *
 			"<p><label>Password <input name=\"password\" type=\"password\" "
 			"autocomplete=\"current-password\" required></label></p>\n"
 			"<p><button type=\"submit\">Log in</button></p>\n</form>\n");
-	ck_html_close(&r->body);
+	ck_html_close(r);
 	r->status = status;
 	r->ctype = "text/html; charset=utf-8";
 }
@@ -172,7 +172,7 @@ static void ck_logout_page(struct cockpit_reply *r, const struct ck_scope *sc)
 			"<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
 			"<button type=\"submit\">Log out</button></form>\n",
 			ck_role_name(sc->role), sc->csrf);
-	ck_html_close(&r->body);
+	ck_html_close(r);
 	r->status = 200;
 	r->ctype = "text/html; charset=utf-8";
 }

@@ -108,14 +108,13 @@ static void ck_ring_ev_release(struct ck_ring_ev *ev)
 /* New journal entries into the ring; true when there were any. */
 static bool ck_sse_poll_journal(struct ck_sse_hub *hub)
 {
-	struct hist *h = hub->ck->o.hist;
 	struct ck_new_evs nv = {0};
-	uint64_t last = h ? hist_last_seq(h) : 0;
+	uint64_t last = ck_hist_last_seq(hub->ck); /* issue 15 (P): or the publish dir */
 	if (last <= hub->ring_last) {
 		return false;
 	}
 	/* A long gap (the first poll, a burst) keeps only what the ring can hold. */
-	hist_foreach(h, NULL, hub->ring_last, last - hub->ring_last > CK_SSE_RING ? CK_SSE_RING : 0,
+	ck_hist_foreach(hub->ck, NULL, hub->ring_last, last - hub->ring_last > CK_SSE_RING ? CK_SSE_RING : 0,
 			ck_sse_journal_cb, &nv);
 	pthread_mutex_lock(&hub->mu);
 	for (size_t i = 0; i < nv.n; i++) {

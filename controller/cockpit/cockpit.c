@@ -28,6 +28,7 @@ void cockpit_reply_init(struct cockpit_reply *r)
 	bg_buf_init(&r->body, 0);
 	r->set_cookie = r->location = NULL;
 	r->scope = NULL;
+	r->admin = false;
 }
 
 void cockpit_reply_release(struct cockpit_reply *r)
@@ -49,6 +50,7 @@ struct cockpit *cockpit_new(const struct cockpit_opts *o)
 	pthread_mutex_init(&ck->mu, NULL);
 	ck->auth = o->users_path ? ck_auth_new(o) : NULL;
 	ck->admin = o->act ? ck_admin_new(o) : NULL;
+	ck->pub = o->publish_dir ? ck_pub_new(o->publish_dir) : NULL; /* issue 15 (P) */
 	return ck;
 }
 
@@ -70,6 +72,7 @@ void cockpit_free(struct cockpit *ck)
 	ck_dur_free(ck->dur);
 	ck_auth_free(ck->auth);
 	ck_admin_free(ck->admin);
+	ck_pub_free(ck->pub);
 	pthread_mutex_destroy(&ck->mu);
 	free(ck);
 }
@@ -208,15 +211,29 @@ static int ck_digest_cb(const struct hist_entry *e, void *arg)
 	return 0;
 }
 
+/* issue 15 (P): a counter as the daemon published it (publish mode). */
+static void ck_count_set(struct cockpit *ck, const char *action, const char *result, uint64_t n)
+{
+	ck_count_add(ck, action, result);
+	for (size_t i = 0; i < ck->n_counts; i++) {
+		if (strcmp(ck->counts[i].action, action) == 0 && strcmp(ck->counts[i].result, result) == 0) {
+			ck->counts[i].n = n;
+		}
+	}
+}
+
 /* Only the entries added since the last call are read: a scrape stays cheap. */
 void ck_digest_update(struct cockpit *ck)
 {
-	if (!ck->o.hist) {
+	if (!ck->o.hist && !ck->pub) {
 		return;
 	}
 	pthread_mutex_lock(&ck->mu);
-	if (hist_last_seq(ck->o.hist) > ck->seen_seq) {
-		hist_foreach(ck->o.hist, NULL, ck->seen_seq, 0, ck_digest_cb, ck);
+	if (ck_hist_last_seq(ck) > ck->seen_seq) {
+		ck_hist_foreach(ck, NULL, ck->seen_seq, 0, ck_digest_cb, ck);
+		/* issue 15 (P): the published window is not the whole journal; the
+		 * daemon's counters are. */
+		ck_hist_counts(ck, ck_count_set);
 	}
 	pthread_mutex_unlock(&ck->mu);
 }
@@ -348,6 +365,7 @@ void cockpit_handle_req(struct cockpit *ck, const struct cockpit_req *rq,
 {
 	const char *method = rq->method, *path = rq->path, *query = rq->query;
 	bool is_api = bg_str_has_prefix(path, "/api/");
+	r->admin = ck->admin != NULL; /* issue 15 (P): the footer says which mode serves */
 	/* issue 15: login, sessions, CSRF, admin mode (cockpit-login.c) */
 	if (ck_auth_gate(ck, rq, r)) {
 		return;

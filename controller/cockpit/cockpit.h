@@ -5,7 +5,9 @@
  * (pubsnap.h) and the history through a read-only LMDB handle; it never
  * opens the Docker socket nor the daemon's control socket, and every
  * request that is not GET or HEAD is answered 403 and written to a
- * refusal log (ADR "cockpit safe mode"). HTTP is libmicrohttpd's; the
+ * refusal log (ADR "cockpit safe mode"). With a publish directory
+ * (issue 15, cockpit-pub.c) it reads only what the daemon publishes there,
+ * so it can run as an unprivileged user. HTTP is libmicrohttpd's; the
  * pages are rendered by a dispatcher (cockpit_handle) that knows nothing
  * of sockets, so the routes are tested without a server.
  */
@@ -25,6 +27,8 @@ struct cockpit_act;
 #define COCKPIT_LISTEN_DEFAULT "127.0.0.1:8077"
 /* The refusal log's name in the state directory (JSON lines, 0600). */
 #define COCKPIT_REFUSED_FILE "cockpit-refused.log"
+/* issue 15 (P): the journal window in a publish directory (pubdir.h's PUBDIR_JOURNAL). */
+#define COCKPIT_PUB_JOURNAL "journal.json"
 
 struct cockpit_opts {
 	const char *snapshot_path; /* STATE_DIR/status.json (pubsnap.h) */
@@ -53,6 +57,12 @@ struct cockpit_opts {
 	 */
 	int (*act)(void *arg, const struct cockpit_act *a, struct bg_buf *out, int *exit_code);
 	void *act_arg;
+	/*
+	 * issue 15 (P): the publish directory (cockpit.publish_dir): the journal
+	 * comes from its journal.json instead of hist (which is then NULL), and
+	 * snapshot_path names its status.json. NULL: the history is read.
+	 */
+	const char *publish_dir;
 };
 
 /* What admin mode asks the daemon: exactly one of token and rollback_site. */
@@ -78,6 +88,7 @@ struct cockpit_reply {
 	/* issue 15: headers to send (new strings, may be NULL), and who asked. */
 	char *set_cookie, *location;
 	struct ck_scope *scope; /* the logged-in user; NULL: no login in use */
+	bool admin; /* issue 15 (P): served by a cockpit in admin mode (the pages' footer) */
 };
 void cockpit_reply_init(struct cockpit_reply *r);
 void cockpit_reply_release(struct cockpit_reply *r);

@@ -74,6 +74,15 @@ const struct cfg__key cfg__cockpit_keys[] = {
 		.defs = def_empty, .check = bg_cidr_valid, .expect = "a network such as 10.0.0.0/8",
 		.doc = "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed "
 		       "(by the address of the peer); [] believes none"},
+	/* issue 15 (P): the publish directory of an unprivileged safe cockpit */
+	{.name = "publish_dir", .type = K_PATH, .off = G(cockpit.publish_dir),
+		.off2 = G(cockpit.publish_dir_rel),
+		.doc = "directory (0750) where `bluegreen watch` publishes the status and the "
+		       "journal for a safe cockpit run as another user; relative to the config "
+		       "directory unless absolute; none: not published"},
+	{.name = "group", .type = K_STR, .off = G(cockpit.group), .check = cfg_cockpit_group_valid,
+		.expect = "a group name such as bluegreen-cockpit, or a numeric gid",
+		.doc = "group that may read publish_dir (its files are 0640); none: the daemon's group"},
 	{0},
 };
 
@@ -99,4 +108,20 @@ void cfg__cockpit_release(struct cfg_cockpit *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	bg_strv_release(&c->trusted_proxies);
+	free(c->publish_dir); /* issue 15 (P) */
+	free(c->group);
+}
+
+/* issue 15 (P): a group name as useradd allows it, or a numeric gid. */
+bool cfg_cockpit_group_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 32) {
+		return false;
+	}
+	if (strspn(s, "0123456789") == n) {
+		return true;
+	}
+	return (s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z')) &&
+			strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }

@@ -423,6 +423,10 @@ struct cfg_cockpit {
 	char *tls_cert, *tls_key;       /* PEM files, absolute after load; both or neither */
 	bool tls_cert_rel, tls_key_rel;
 	struct bg_strv trusted_proxies; /* CIDRs whose X-Forwarded-* are believed; empty: none */
+	/* issue 15 (P): where the daemon publishes for an unprivileged safe cockpit */
+	char *publish_dir; /* absolute after load; NULL: nothing published */
+	bool publish_dir_rel;
+	char *group;       /* group name or numeric gid of publish_dir; NULL: the daemon's */
 };
 
 /* docker.mode (issue 17): one Docker engine, or a Swarm cluster it manages. */
@@ -537,6 +541,8 @@ char *cfg_url_redact(const char *url);
 /* A cockpit listen address: numeric IPv4 or [IPv6], then :PORT (0..65535). */
 bool cfg_cockpit_listen_valid(const char *s);
 const char *cfg_cockpit_mode_name(enum cfg_cockpit_mode m);
+/* issue 15 (P): cockpit.group: a group name or a numeric gid. */
+bool cfg_cockpit_group_valid(const char *s);
 /* A site's checks (issue 14, cfg-checks.c). */
 const char *cfg_check_kind_name(enum cfg_check_kind k);
 /* What a check asks, in one line for the plan ("GET / -> 200, body contains

@@ -14,6 +14,7 @@
 #include "desired.h"
 #include "obs.h"
 #include "plan.h"
+#include "pubdir.h"
 #include "sview.h"
 
 #include <json-c/json.h>
@@ -98,7 +99,7 @@ static void pub_digest(const struct bg_buf *b, char hex[65])
 }
 
 int pubsnap_publish(const char *state_dir, const struct cfg *cfg, const struct obs *o,
-		const struct plan *p)
+		const struct plan *p, struct hist *h)
 {
 	struct bg_buf b = BG_BUF_INIT;
 	char hex[65], *path = NULL;
@@ -112,6 +113,8 @@ int pubsnap_publish(const char *state_dir, const struct cfg *cfg, const struct o
 	bool same = strcmp(hex, pub_last_sha) == 0 && now - pub_last_ms < PUBSNAP_REFRESH_MS;
 	pthread_mutex_unlock(&pub_mu);
 	if (same) {
+		/* issue 15 (P): the journal may have grown meanwhile */
+		pubdir_publish(cfg, h, o, b.data, b.len, false);
 		goto out;
 	}
 	path = bg_xasprintf("%s/%s", state_dir, PUBSNAP_FILE);
@@ -128,6 +131,8 @@ int pubsnap_publish(const char *state_dir, const struct cfg *cfg, const struct o
 	}
 	pub_last_err = err;
 	pthread_mutex_unlock(&pub_mu);
+	/* issue 15 (P): the publish directory of an unprivileged cockpit (pubdir.h) */
+	pubdir_publish(cfg, h, o, b.data, b.len, true);
 out:
 	free(path);
 	bg_buf_release(&b);

@@ -16,6 +16,7 @@
 struct cfg;
 struct obs;
 struct plan;
+struct hist;
 
 /* The file's name in the state directory, and the format it carries. */
 #define PUBSNAP_FILE "status.json"
@@ -35,8 +36,10 @@ int pubsnap_render(const struct cfg *cfg, const struct obs *o, const struct plan
  * Render and write STATE_DIR/status.json when its content changed or the
  * last write is older than PUBSNAP_REFRESH_MS. A failure is returned (and
  * logged once per kind); the daemon goes on, readers see the file age.
+ * issue 15 (P): then the same text and a window of h's journal into
+ * cockpit.publish_dir when it is set (pubdir.h); h may be NULL.
  */
 int pubsnap_publish(const char *state_dir, const struct cfg *cfg, const struct obs *o,
-		const struct plan *p);
+		const struct plan *p, struct hist *h);
 
 #endif /* BG_CONTROLLER_DAEMON_PUBSNAP_H */

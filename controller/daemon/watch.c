@@ -143,7 +143,7 @@ static void replan(struct watch *c)
 		watch__note(c->pr, "plan unchanged (%s): %s", p.token, why);
 	}
 	c->note_unchanged = false;
-	pubsnap_publish(c->state_dir, c->cfg, &view, err ? NULL : &p); /* status.json, after the plan is out */
+	pubsnap_publish(c->state_dir, c->cfg, &view, err ? NULL : &p, c->hist); /* status.json, after the plan is out */
 	snap_why_clear(&c->snap);
 	free(why);
 	bg_diag_release(&d);

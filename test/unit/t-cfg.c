@@ -405,6 +405,8 @@ static void test_explain(void **state)
 		"cockpit.tls.cert = null    # default\n"
 		"cockpit.tls.key = null    # default\n"
 		"cockpit.trusted_proxies = []    # default\n"
+		"cockpit.publish_dir = null    # default\n" /* issue 15 (P) */
+		"cockpit.group = null    # default\n"
 		"sites.shop.domains = [shop.example.com]    # sites/shop.conf:2\n"
 		"sites.shop.preview = null    # default\n"
 		"sites.shop.image = nginx:1.27    # sites/shop.conf:3\n"

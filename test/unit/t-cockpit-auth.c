@@ -447,6 +447,13 @@ static void test_admin_actions(void **state)
 	th_assert_contains(page, plan_token);
 	th_assert_contains(page, "secretclient: switch");
 	th_assert_contains(page, "action=\"/plan/approve\"");
+	/* issue 15 (P): the footer names the mode served, on every page */
+	th_assert_contains(page, "<footer>bluegreen cockpit, admin mode");
+	th_assert_not_contains(page, "safe mode");
+	free(page);
+	page = get(cookie, "/", &st);
+	th_assert_contains(page, "<footer>bluegreen cockpit, admin mode");
+	th_assert_not_contains(page, "safe mode");
 	free(page);
 	page = get(cookie, "/api/v1/plan", &st);
 	th_assert_contains(page, "\"pending\": true");

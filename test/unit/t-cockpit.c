@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 #include <regex.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *dir, *snap_path, *refused_path;
@@ -305,6 +306,113 @@ static void test_no_snapshot(void **state)
 	free(moved);
 }
 
+/*
+ * issue 15 (P): the daemon's pending changes per site, from the snapshot,
+ * in the overview and the site page (a "Pending" cell), the API and
+ * /metrics; and the footer names the mode served (safe here).
+ */
+static void test_pending_and_footer(void **state)
+{
+	char *body;
+	assert_int_equal(req("GET", "/", NULL, &body, NULL), 200);
+	th_assert_contains(body, "<th>Pending</th>");
+	th_assert_contains(body, "<td data-h=\"Pending\">none</td>");                  /* shop: 0 */
+	th_assert_contains(body, "<td data-h=\"Pending\" class=\"bad\">2 changes</td>"); /* blog */
+	th_assert_contains(body, "<footer>bluegreen cockpit, safe mode: read-only.");
+	th_assert_not_contains(body, "admin mode");
+	free(body);
+	assert_int_equal(req("GET", "/sites/blog", NULL, &body, NULL), 200);
+	th_assert_contains(body, "<td data-h=\"Pending\" class=\"bad\">2 changes</td>");
+	free(body);
+	assert_int_equal(req("GET", "/api/v1/sites/blog", NULL, &body, NULL), 200);
+	th_assert_contains(body, "\"pending_changes\": 2");
+	free(body);
+	assert_int_equal(req("GET", "/metrics", NULL, &body, NULL), 200);
+	th_assert_contains(body, "bluegreen_site_pending_changes{site=\"shop\"} 0\n");
+	th_assert_contains(body, "bluegreen_site_pending_changes{site=\"blog\"} 2\n");
+	free(body);
+	/* A site the daemon could not plan for (null), and a blocked one. */
+	th_write(dir, "status.json",
+			"{\"format\": 1, \"written_at_ms\": 1, \"sites\": ["
+			"{\"site\": \"shop\", \"pending_changes\": null, \"blocked\": null},"
+			"{\"site\": \"blog\", \"pending_changes\": null, \"blocked\": \"<no image>\"}]}");
+	assert_int_equal(req("GET", "/", NULL, &body, NULL), 200);
+	th_assert_contains(body, "<td data-h=\"Pending\">unknown</td>");
+	th_assert_contains(body, "<td data-h=\"Pending\" class=\"bad\">blocked: &lt;no image&gt;</td>");
+	free(body);
+	th_write(dir, "status.json", snap_json);
+}
+
+/*
+ * issue 15 (P): a cockpit given a publish directory and no history reads
+ * the journal window (journal.json) there: history with hist_foreach's
+ * rules (newest N, oldest first, per site), the daemon's whole-journal
+ * counters in /metrics, the versions on the site page, the last switch.
+ */
+static void test_publish_dir_reader(void **state)
+{
+	char *pub = bg_xasprintf("%s/pub", dir);
+	assert_int_equal(mkdir(pub, 0750), 0);
+	th_write(pub, "status.json", snap_json);
+	th_write(pub, "journal.json",
+			"{\"format\": 1, \"last_seq\": 90, \"entries\": ["
+			"{\"seq\": 40, \"time_ms\": 1765000000000, \"action\": \"switch\", \"site\": \"shop\","
+			" \"result\": \"ok\", \"details\": \"live blue -> green\"},"
+			"{\"seq\": 80, \"time_ms\": 1765000001000, \"action\": \"plan\", \"result\": \"pending\"},"
+			"{\"seq\": 85, \"time_ms\": 1765000002000, \"action\": \"step\", \"site\": \"blog\","
+			" \"result\": \"ok\", \"details\": \"pulled\"},"
+			"{\"seq\": 90, \"time_ms\": 1765000003000, \"action\": \"step\", \"site\": \"shop\","
+			" \"result\": \"ok\", \"details\": \"published-step\"}],"
+			" \"counts\": [{\"action\": \"apply-end\", \"result\": \"ok\", \"n\": 41},"
+			" {\"action\": \"switch\", \"result\": \"ok\", \"n\": 17}],"
+			" \"versions\": [{\"site\": \"shop\", \"last_version\": 3, \"spec_versions\":"
+			" [\"aaaaaaaaaaaaaaaa=1\", \"bbbbbbbbbbbbbbbb=2\", \"cccccccccccccccc=3\"],"
+			" \"rejected\": [\"bbbbbbbbbbbbbbbb\"]}]}");
+	char *ps = bg_xasprintf("%s/status.json", pub);
+	struct cockpit_opts o = {.snapshot_path = ps, .publish_dir = pub};
+	struct cockpit *ck = cockpit_new(&o);
+	struct cockpit_reply r;
+	cockpit_reply_init(&r);
+	cockpit_handle(ck, "GET", "/api/v1/history", "limit=2", NULL, &r);
+	assert_int_equal(r.status, 200);
+	/* the newest two, oldest first */
+	const char *a = strstr(r.body.data, "\"seq\": 85"), *b = strstr(r.body.data, "\"seq\": 90");
+	assert_true(a && b && a < b);
+	th_assert_not_contains(r.body.data, "\"seq\": 80");
+	cockpit_reply_release(&r);
+	cockpit_reply_init(&r);
+	cockpit_handle(ck, "GET", "/api/v1/history", "site=shop", NULL, &r);
+	assert_int_equal(th_count(r.body.data, "\"seq\""), 2);
+	th_assert_not_contains(r.body.data, "\"plan\"");
+	cockpit_reply_release(&r);
+	cockpit_reply_init(&r);
+	cockpit_handle(ck, "GET", "/metrics", NULL, NULL, &r);
+	th_assert_contains(r.body.data, "bluegreen_applies_total{result=\"ok\"} 41\n");
+	th_assert_contains(r.body.data, "bluegreen_switches_total{result=\"ok\"} 17\n");
+	th_assert_contains(r.body.data, "bluegreen_history_last_seq 90\n");
+	cockpit_reply_release(&r);
+	cockpit_reply_init(&r);
+	cockpit_handle(ck, "GET", "/sites/shop", NULL, NULL, &r);
+	th_assert_contains(r.body.data, "published-step");
+	th_assert_contains(r.body.data, "<td data-h=\"Version\">v2</td><td data-h=\"Spec\">bbbbbbbbbbbb</td>"
+			"<td data-h=\"State\">rolled back</td>");
+	th_assert_contains(r.body.data, "<td data-h=\"Last switch\">2025-12-06 05:46:40 UTC</td>");
+	cockpit_reply_release(&r);
+	/* A link in its place is not followed: the window stays as read. */
+	char *j = bg_xasprintf("%s/journal.json", pub), *elsewhere = bg_xasprintf("%s/other.json", dir);
+	th_write(dir, "other.json", "{\"format\": 1, \"last_seq\": 99, \"entries\": []}");
+	assert_int_equal(unlink(j) | symlink(elsewhere, j), 0);
+	cockpit_reply_init(&r);
+	cockpit_handle(ck, "GET", "/api/v1/history", NULL, NULL, &r);
+	assert_int_equal(th_count(r.body.data, "\"seq\""), 4);
+	cockpit_reply_release(&r);
+	cockpit_free(ck);
+	free(elsewhere);
+	free(j);
+	free(ps);
+	free(pub);
+}
+
 static void test_listen_rules(void **state)
 {
 	struct sockaddr_storage ss;
@@ -336,6 +444,8 @@ int main(void)
 		cmocka_unit_test(test_metrics_format),
 		cmocka_unit_test(test_no_snapshot),
 		cmocka_unit_test(test_listen_rules),
+		cmocka_unit_test(test_pending_and_footer), /* issue 15 (P) */
+		cmocka_unit_test(test_publish_dir_reader),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
