@@ -24,7 +24,7 @@
  * here, to that line: the daemon's share alone). Per side: median and
  * p90 (nearest rank) over all trials; the load's achieved req/s, non-200
  * answers and errors (hey's), the streams that opened and stayed open,
- * the CPU time the cockpit and the daemon used per second of phase, and
+ * the CPU time the cockpit, the daemon and hey used per second of phase, and
  * the load average before and after each phase (other work on the host
  * shows there, not in the pairing).
  *
@@ -679,7 +679,7 @@ static const char *side_name[] = {"idle", "load"};
 struct side {
 	int64_t *edit, *kreq, *kdie;
 	size_t ne, nk, nd;
-	double *rps, *ck_cpu, *dm_cpu, *pair_edit;
+	double *rps, *ck_cpu, *dm_cpu, *hey_cpu, *pair_edit;
 	size_t nph;
 	long ok, non200, errors;
 	int sse_ok_min, sse_held_min;
@@ -703,6 +703,7 @@ static void side_init(struct side *s, const struct cfg *c)
 	s->rps = bg_xcalloc((size_t)c->pairs, sizeof(double));
 	s->ck_cpu = bg_xcalloc((size_t)c->pairs, sizeof(double));
 	s->dm_cpu = bg_xcalloc((size_t)c->pairs, sizeof(double));
+	s->hey_cpu = bg_xcalloc((size_t)c->pairs, sizeof(double));
 	s->pair_edit = bg_xcalloc((size_t)c->pairs, sizeof(double));
 	s->sse_ok_min = s->sse_held_min = -1;
 	s->sse_evs_min = -1;
@@ -716,6 +717,7 @@ static void side_release(struct side *s)
 	free(s->rps);
 	free(s->ck_cpu);
 	free(s->dm_cpu);
+	free(s->hey_cpu);
 	free(s->pair_edit);
 }
 
@@ -814,9 +816,13 @@ static void phase(const struct cfg *c, int which, struct side *s)
 	usleep(1500 * 1000);
 	int64_t t0 = bg_mono_ms();
 	long ck0 = cpu_ticks(cockpit_pid), dm0 = cpu_ticks(daemon_pid);
+	long hy0 = hey > 0 ? cpu_ticks(hey) : 0;
 	trials(c, s);
 	long ck1 = cpu_ticks(cockpit_pid), dm1 = cpu_ticks(daemon_pid);
+	long hy1 = hey > 0 ? cpu_ticks(hey) : 0;
 	double secs = (double)(bg_mono_ms() - t0) / 1000.0;
+	/* The load generator's own CPU: on 2 cores it competes with the engine too. */
+	s->hey_cpu[s->nph] = secs > 0 ? 100.0 * (double)(hy1 - hy0) / (double)c->hz / secs : -1;
 	s->ck_cpu[s->nph] = secs > 0 ? 100.0 * (double)(ck1 - ck0) / (double)c->hz / secs : -1;
 	s->dm_cpu[s->nph] = secs > 0 ? 100.0 * (double)(dm1 - dm0) / (double)c->hz / secs : -1;
 	if (which == LOAD) {
@@ -829,7 +835,8 @@ static void phase(const struct cfg *c, int which, struct side *s)
 			sse_close(&ss, &ok, &held, &evs);
 		}
 	}
-	printf("  | CPU cockpit %.0f%%, daemon %.0f%%\n", s->ck_cpu[s->nph], s->dm_cpu[s->nph]);
+	printf("  | CPU cockpit %.0f%%, daemon %.1f%%", s->ck_cpu[s->nph], s->dm_cpu[s->nph]);
+	printf(which == LOAD ? ", hey %.0f%%\n" : "\n", s->hey_cpu[s->nph]);
 	s->nph++;
 	usleep(1000 * 1000);
 }
@@ -879,13 +886,13 @@ static struct json_object *j_num(double v, int prec)
 
 struct summary {
 	struct dist edit, kreq, kdie;
-	double rps_med, rps_min, ck_cpu, dm_cpu;
+	double rps_med, rps_min, ck_cpu, dm_cpu, hey_cpu;
 };
 
 static struct summary summarize(struct side *s)
 {
 	struct summary m = {dist_of(s->edit, s->ne), dist_of(s->kreq, s->nk),
-		dist_of(s->kdie, s->nd), -1, -1, -1, -1};
+		dist_of(s->kdie, s->nd), -1, -1, -1, -1, -1};
 	double *r = bg_xcalloc(s->nph + 1, sizeof(double));
 	memcpy(r, s->rps, s->nph * sizeof(double));
 	m.rps_med = median_d(r, s->nph);
@@ -893,6 +900,7 @@ static struct summary summarize(struct side *s)
 	free(r);
 	m.ck_cpu = median_d(s->ck_cpu, s->nph);
 	m.dm_cpu = median_d(s->dm_cpu, s->nph);
+	m.hey_cpu = median_d(s->hey_cpu, s->nph);
 	return m;
 }
 
@@ -905,6 +913,7 @@ static struct json_object *j_side(const struct summary *m, const struct side *s,
 	json_object_object_add(o, "cockpit_cpu_pct", j_num(m->ck_cpu, 1));
 	json_object_object_add(o, "daemon_cpu_pct", j_num(m->dm_cpu, 1));
 	if (load) {
+		json_object_object_add(o, "hey_cpu_pct", j_num(m->hey_cpu, 1));
 		json_object_object_add(o, "req_per_s", j_num(m->rps_med, 1));
 		json_object_object_add(o, "req_per_s_min", j_num(m->rps_min, 1));
 		json_object_object_add(o, "requests_ok", json_object_new_int64(s->ok));
@@ -988,7 +997,8 @@ static void report(const struct cfg *c, struct side sd[2], const char *la0, cons
 			sd[LOAD].sse_held_min, sd[LOAD].sse_evs_min, c->conc, c->qps / c->conc,
 			m[LOAD].rps_med, m[LOAD].rps_min, sd[LOAD].ok, sd[LOAD].non200, sd[LOAD].errors);
 	printf("CPU per phase (median): cockpit %.0f%% idle, %.0f%% loaded; daemon %.1f%% idle, "
-			"%.1f%% loaded\n", m[IDLE].ck_cpu, m[LOAD].ck_cpu, m[IDLE].dm_cpu, m[LOAD].dm_cpu);
+			"%.1f%% loaded; hey %.0f%%\n", m[IDLE].ck_cpu, m[LOAD].ck_cpu, m[IDLE].dm_cpu,
+			m[LOAD].dm_cpu, m[LOAD].hey_cpu);
 	printf("load average: %s at start, %s at end (%ld cores)\n", la0, la1,
 			sysconf(_SC_NPROCESSORS_ONLN));
 	if (getenv("BENCH_JSON") && *getenv("BENCH_JSON")) {
