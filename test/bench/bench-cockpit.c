@@ -30,6 +30,8 @@
  *
  * With BENCH_JSON=FILE the figures also go to FILE as JSON (the
  * "cockpit_load" part of build/bench/results.json, docs/benchmarks.md).
+ * BENCH_NICE=N runs the cockpit and hey under `nice -n N` (what a small
+ * host's operator can do so that the engine and the daemon win the CPU).
  * Environment: BG_BINARY, BENCH_KEEP=1 (keep the daemon's and the
  * cockpit's output). Needs dockerd, nginx, hey, busybox-static
  * (test/images/build.sh). Cleans up everything it made (sites and network
@@ -362,20 +364,25 @@ static void sse_close(struct sse *s, int *ok, int *held, long *evs_min)
 
 /* ---- hey: spawned with its output in a file, stopped by SIGINT (it then reports) ---- */
 
+/* BENCH_NICE=N: the cockpit and hey run under `nice -n N` (the daemon and the engine win the CPU). */
+static char *nice_n;
+
 static pid_t hey_start(const char *url, int conc, int qps, const char *out)
 {
 	char c[16], q[16];
 	int per = qps / conc > 0 ? qps / conc : 1;
 	snprintf(c, sizeof(c), "%d", conc);
 	snprintf(q, sizeof(q), "%d", per);
-	char *argv[] = {"hey", "-z", "3600s", "-c", c, "-q", q, (char *)url, NULL};
+	char *hargv[] = {"nice", "-n", nice_n, "hey", "-z", "3600s", "-c", c, "-q", q,
+		(char *)url, NULL};
+	char **argv = nice_n ? hargv : hargv + 3;
 	posix_spawn_file_actions_t fa;
 	pid_t pid = -1;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (posix_spawnp(&pid, "hey", &fa, NULL, argv, environ) != 0) {
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
 		pid = -1;
 	}
 	posix_spawn_file_actions_destroy(&fa);
@@ -574,7 +581,7 @@ static int deploy(void)
 }
 
 /* bluegreen -c DIR VERB..., stdout+stderr to fd_out (or a file), its pid; -1 on failure. */
-static pid_t spawn_bg(char *const *args, int fd_out, const char *file_out)
+static pid_t spawn_bg(char *const *args, int fd_out, const char *file_out, bool niced)
 {
 	posix_spawn_file_actions_t fa;
 	struct bg_strv env, argv;
@@ -587,6 +594,11 @@ static pid_t spawn_bg(char *const *args, int fd_out, const char *file_out)
 		}
 	}
 	bg_strv_push(&env, "NO_COLOR=1");
+	if (niced && nice_n) {
+		bg_strv_push(&argv, "nice");
+		bg_strv_push(&argv, "-n");
+		bg_strv_push(&argv, nice_n);
+	}
 	bg_strv_push(&argv, bin);
 	bg_strv_push(&argv, "-c");
 	bg_strv_push(&argv, dir);
@@ -601,7 +613,7 @@ static pid_t spawn_bg(char *const *args, int fd_out, const char *file_out)
 		posix_spawn_file_actions_adddup2(&fa, fd_out, 1);
 	}
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (posix_spawn(&pid, bin, &fa, NULL, argv.v, env.v) != 0) {
+	if (posix_spawnp(&pid, argv.v[0], &fa, NULL, argv.v, env.v) != 0) {
 		pid = -1;
 	}
 	posix_spawn_file_actions_destroy(&fa);
@@ -677,7 +689,7 @@ enum { IDLE, LOAD };
 static const char *side_name[] = {"idle", "load"};
 
 struct side {
-	int64_t *edit, *kreq, *kdie;
+	int64_t *edit, *kreq, *kdie, *keng;
 	size_t ne, nk, nd;
 	double *rps, *ck_cpu, *dm_cpu, *hey_cpu, *pair_edit;
 	size_t nph;
@@ -700,6 +712,7 @@ static void side_init(struct side *s, const struct cfg *c)
 	s->edit = bg_xcalloc((size_t)(c->pairs * c->edits) + 1, sizeof(int64_t));
 	s->kreq = bg_xcalloc((size_t)(c->pairs * c->kills) + 1, sizeof(int64_t));
 	s->kdie = bg_xcalloc((size_t)(c->pairs * c->kills) + 1, sizeof(int64_t));
+	s->keng = bg_xcalloc((size_t)(c->pairs * c->kills) + 1, sizeof(int64_t));
 	s->rps = bg_xcalloc((size_t)c->pairs, sizeof(double));
 	s->ck_cpu = bg_xcalloc((size_t)c->pairs, sizeof(double));
 	s->dm_cpu = bg_xcalloc((size_t)c->pairs, sizeof(double));
@@ -714,6 +727,7 @@ static void side_release(struct side *s)
 	free(s->edit);
 	free(s->kreq);
 	free(s->kdie);
+	free(s->keng);
 	free(s->rps);
 	free(s->ck_cpu);
 	free(s->dm_cpu);
@@ -757,6 +771,7 @@ static void trials(const struct cfg *c, struct side *s)
 			printf(" k%" PRId64, t1 - t0);
 		}
 		if (dt >= 0) {
+			s->keng[s->nd] = dt - t0;
 			s->kdie[s->nd++] = t1 > dt ? t1 - dt : 0;
 			printf("/%" PRId64, t1 > dt ? t1 - dt : 0);
 		}
@@ -885,14 +900,14 @@ static struct json_object *j_num(double v, int prec)
 }
 
 struct summary {
-	struct dist edit, kreq, kdie;
+	struct dist edit, kreq, kdie, keng;
 	double rps_med, rps_min, ck_cpu, dm_cpu, hey_cpu;
 };
 
 static struct summary summarize(struct side *s)
 {
 	struct summary m = {dist_of(s->edit, s->ne), dist_of(s->kreq, s->nk),
-		dist_of(s->kdie, s->nd), -1, -1, -1, -1, -1};
+		dist_of(s->kdie, s->nd), dist_of(s->keng, s->nd), -1, -1, -1, -1, -1};
 	double *r = bg_xcalloc(s->nph + 1, sizeof(double));
 	memcpy(r, s->rps, s->nph * sizeof(double));
 	m.rps_med = median_d(r, s->nph);
@@ -910,6 +925,7 @@ static struct json_object *j_side(const struct summary *m, const struct side *s,
 	json_object_object_add(o, "edit_ms", j_dist(m->edit));
 	json_object_object_add(o, "kill_ms", j_dist(m->kreq));
 	json_object_object_add(o, "kill_die_to_plan_ms", j_dist(m->kdie));
+	json_object_object_add(o, "kill_engine_ms", j_dist(m->keng));
 	json_object_object_add(o, "cockpit_cpu_pct", j_num(m->ck_cpu, 1));
 	json_object_object_add(o, "daemon_cpu_pct", j_num(m->dm_cpu, 1));
 	if (load) {
@@ -938,6 +954,7 @@ static void write_json(const char *path, const struct cfg *c, struct side sd[2],
 	json_object_object_add(o, "qps_asked", json_object_new_int(c->qps));
 	json_object_object_add(o, "hey_conc", json_object_new_int(c->conc));
 	json_object_object_add(o, "route", json_object_new_string("/"));
+	json_object_object_add(o, "nice", nice_n ? json_object_new_int(atoi(nice_n)) : NULL);
 	json_object_object_add(o, "idle", j_side(&m[IDLE], &sd[IDLE], false));
 	json_object_object_add(o, "load", j_side(&m[LOAD], &sd[LOAD], true));
 	json_object_object_add(o, "paired_edit_diff_ms", diff > -1e9 ? json_object_new_double(diff)
@@ -988,7 +1005,8 @@ static void report(const struct cfg *c, struct side sd[2], const char *la0, cons
 			"load", "p90", "n");
 	print_row("site file edit -> plan printed", m[IDLE].edit, m[LOAD].edit);
 	print_row("docker kill -> drift plan printed", m[IDLE].kreq, m[LOAD].kreq);
-	print_row("  engine's die event -> drift plan", m[IDLE].kdie, m[LOAD].kdie);
+	print_row("  the engine: kill request -> die event", m[IDLE].keng, m[LOAD].keng);
+	print_row("  the daemon: die event -> drift plan", m[IDLE].kdie, m[LOAD].kdie);
 	printf("paired difference of the edit medians (load - idle), median over pairs: %.1f ms\n",
 			diff);
 	printf("the load: %d streams on /events (fewest that opened %d, stayed open %d, fewest "
@@ -1065,6 +1083,7 @@ static void cfg_init(struct cfg *c)
 	c->qps = env_int("BENCH_QPS", 1000, 1);
 	c->conc = env_int("BENCH_HEY_C", 50, 1);
 	c->hz = sysconf(_SC_CLK_TCK);
+	nice_n = getenv("BENCH_NICE") && *getenv("BENCH_NICE") ? getenv("BENCH_NICE") : NULL;
 	c->edit_why = bg_xasprintf("config changed: sites/%s.conf", names[0]);
 	char *cname = bg_xasprintf("%s-blue", names[1]);
 	c->died = bg_xasprintf("drift: %s stopped outside bluegreen", cname);
@@ -1098,7 +1117,7 @@ static int start_both(struct cfg *c, int pfd[2], char **dlog, char **clog, pthre
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		return -1;
 	}
-	daemon_pid = spawn_bg(dargs, pfd[1], NULL);
+	daemon_pid = spawn_bg(dargs, pfd[1], NULL, false);
 	close(pfd[1]);
 	*dlog = bg_xasprintf("%s-daemon.log", dir);
 	rd.copy = fopen(*dlog, "w");
@@ -1112,7 +1131,7 @@ static int start_both(struct cfg *c, int pfd[2], char **dlog, char **clog, pthre
 		return -1;
 	}
 	*clog = bg_xasprintf("%s-cockpit.log", dir);
-	cockpit_pid = spawn_bg(cargs, -1, *clog);
+	cockpit_pid = spawn_bg(cargs, -1, *clog, true);
 	c->port = cockpit_pid > 0 ? cockpit_port(*clog) : -1;
 	if (c->port < 0) {
 		printf("bench-cockpit: the cockpit did not say its port (%s)\n", *clog);
@@ -1156,7 +1175,8 @@ int main(int argc, char **argv)
 	side_init(&sd[IDLE], &c);
 	side_init(&sd[LOAD], &c);
 	printf("%d pairs; per phase %d edits (e, ms) and %d kills (k, ms from the request/from "
-			"the die event)\n", c.pairs, c.edits, c.kills);
+			"the die event)%s%s\n", c.pairs, c.edits, c.kills,
+			nice_n ? "; cockpit and hey under nice -n " : "", nice_n ? nice_n : "");
 	for (int p = 0; p < c.pairs; p++) {
 		int first = p % 2 ? LOAD : IDLE;
 		printf("pair %d\n", p + 1);
