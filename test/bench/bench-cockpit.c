@@ -1143,6 +1143,52 @@ static int start_both(struct cfg *c, int pfd[2], char **dlog, char **clog, pthre
 	return 0;
 }
 
+/* Stops the cockpit and the daemon, joins the threads, keeps or removes the outputs. */
+static void stop_all(pthread_t *th, int rfd, pthread_t *dth, char *dlog, char *clog)
+{
+	if (cockpit_pid > 0) {
+		kill(cockpit_pid, SIGTERM);
+		th_wait(cockpit_pid);
+		cockpit_pid = 0;
+	}
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		th_wait(daemon_pid);
+		daemon_pid = 0;
+	}
+	if (th) {
+		pthread_join(*th, NULL);
+		close(rfd);
+	}
+	if (dth) {
+		if (dies.fd >= 0) {
+			shutdown(dies.fd, SHUT_RDWR);
+		}
+		pthread_join(*dth, NULL);
+		if (dies.fd >= 0) {
+			close(dies.fd);
+		}
+	}
+	if (rd.copy) {
+		fclose(rd.copy);
+	}
+	bool keep = getenv("BENCH_KEEP") && *getenv("BENCH_KEEP");
+	if (dlog && clog) {
+		printf("bench-cockpit: outputs %s: %s, %s\n", keep ? "kept" : "removed", dlog, clog);
+	}
+	if (!keep) {
+		if (dlog) {
+			unlink(dlog);
+		}
+		if (clog) {
+			unlink(clog);
+		}
+	}
+	free(dlog);
+	free(clog);
+	dk_client_destroy(dk);
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg c = {0};
@@ -1190,47 +1236,7 @@ int main(int argc, char **argv)
 	side_release(&sd[LOAD]);
 	rc = 0;
 out:
-	if (cockpit_pid > 0) {
-		kill(cockpit_pid, SIGTERM);
-		th_wait(cockpit_pid);
-		cockpit_pid = 0;
-	}
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGTERM);
-		th_wait(daemon_pid);
-		daemon_pid = 0;
-	}
-	if (reading) {
-		pthread_join(th, NULL);
-		close(pfd[0]);
-	}
-	if (listening) {
-		if (dies.fd >= 0) {
-			shutdown(dies.fd, SHUT_RDWR);
-		}
-		pthread_join(dth, NULL);
-		if (dies.fd >= 0) {
-			close(dies.fd);
-		}
-	}
-	if (rd.copy) {
-		fclose(rd.copy);
-	}
-	bool keep = getenv("BENCH_KEEP") && *getenv("BENCH_KEEP");
-	if (dlog && clog) {
-		printf("bench-cockpit: outputs %s: %s, %s\n", keep ? "kept" : "removed", dlog, clog);
-	}
-	if (!keep) {
-		if (dlog) {
-			unlink(dlog);
-		}
-		if (clog) {
-			unlink(clog);
-		}
-	}
-	free(dlog);
-	free(clog);
-	dk_client_destroy(dk);
+	stop_all(reading ? &th : NULL, pfd[0], listening ? &dth : NULL, dlog, clog);
 	cfg_release(&c);
 	cleanup();
 	for (size_t i = 0; i < rd.n; i++) {
