@@ -7,8 +7,9 @@ into build/bench/results.json (docs/benchmarks.md describes every field).
 
   bench-results.py merge --dir DIR --out FILE [--status NAME=STATE]...
                          [--meta KEY=VALUE]...
-      DIR holds plan.json, switch.json, watch.json, backup.json (the
-      fragments; backup's part has no required keys). STATE is
+      DIR holds plan.json, switch.json, watch.json, backup.json,
+      cockpit.json (the fragments; backup's and cockpit's parts have no
+      required keys). STATE is
       ran, failed, skipped or "not selected". Only the fragment of a
       benchmark that ran is merged; every other benchmark's part is null.
       A benchmark that ran but left no usable fragment becomes "no figures".
@@ -34,7 +35,7 @@ import os
 import re
 import sys
 
-BENCHMARKS = ("plan", "switch", "watch", "backup")
+BENCHMARKS = ("plan", "switch", "watch", "backup", "cockpit", "swarm")
 # The parts of results.json each benchmark's fragment owns: the required
 # ones (issue 10) and the extras next to them.
 OWNS = {
@@ -42,6 +43,8 @@ OWNS = {
     "switch": ("switch",),
     "watch": ("idle", "event_latency_ms", "watch"),
     "backup": ("backup",),
+    "cockpit": ("cockpit_load",),
+    "swarm": ("swarm",),
 }
 # Required leaves, per part (issue 10, Rules). plan_scale is a list of rows.
 REQUIRED = {

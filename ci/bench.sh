@@ -4,7 +4,8 @@
 # `./run.sh bench` calls this after installing the tools and starting dockerd.
 #
 #   ci/bench.sh                 all of them
-#   ci/bench.sh plan switch     only those named (plan, switch, watch, backup)
+#   ci/bench.sh plan switch     only those named (plan, switch, watch, backup,
+#                               cockpit)
 #
 #   plan    build-bench/test/bench-plan     plan/validate at 1..5000 sites vs
 #                                           docker-compose config (issue 3)
@@ -21,8 +22,11 @@
 #                                           (issue 12)
 #   swarm   test/bench/bench-swarm.sh       switch and rollback on a single-
 #                                           node Swarm next to one engine,
-#                                           same run, pair by pair (issue 17;
-#                                           its swarm.json is not merged yet)
+#                                           same run, pair by pair (issue 17)
+#   cockpit build-bench/test/bench-cockpit  the daemon's event-to-plan latency
+#                                           with the cockpit idle and under
+#                                           200 /events streams + 1,000 req/s,
+#                                           in pairs (issue 15)
 #
 # At the end the figures of the run go to one file, build/bench/results.json
 # (docs/benchmarks.md, "results.json"): each benchmark writes its fragment
@@ -46,7 +50,7 @@ say() { printf 'bench: %s\n' "$*"; }
 
 SELECTED="$*"
 for s in $SELECTED; do
-	case $s in plan | switch | watch | backup | swarm) ;; *) say "unknown benchmark '$s' (plan, switch, watch, backup, swarm)"; exit 1 ;; esac
+	case $s in plan | switch | watch | backup | swarm | cockpit) ;; *) say "unknown benchmark '$s' (plan, switch, watch, backup, swarm, cockpit)"; exit 1 ;; esac
 done
 
 # A directory configured before benchmarks was a feature is set up afresh.
@@ -70,8 +74,8 @@ bt=$(meson introspect "$BUILD" --buildoptions 2>/dev/null |
 
 # The figures of an earlier run must never be merged into this one's.
 mkdir -p "$OUT" || { say "cannot create $OUT"; exit 1; }
-rm -f "$OUT/plan.json" "$OUT/switch.json" "$OUT/watch.json" "$OUT/backup.json" "$OUT/results.json"
-rm -f "$OUT/swarm.json" # issue 17
+rm -f "$OUT/plan.json" "$OUT/switch.json" "$OUT/watch.json" "$OUT/backup.json" "$OUT/cockpit.json" \
+	"$OUT/swarm.json" "$OUT/results.json"
 
 ver() { "$@" 2>&1 | head -n 1; }
 m_date=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
@@ -135,6 +139,9 @@ fi
 if want backup; then
 	case $BUILD in /*) bdir=$BUILD ;; *) bdir=$(pwd)/$BUILD ;; esac
 	run backup test/bench/bench-backup.sh "$bdir"
+fi
+if want cockpit; then
+	run cockpit "$BUILD/test/bench-cockpit"
 fi
 
 if want swarm; then # issue 17
