@@ -58,7 +58,8 @@ static int replica_cmp(const void *a, const void *b)
 
 /*
  * One container's upstream address. With published ports (the default) it
- * is 127.0.0.1:PORT from its io.bluegreen.hostport label, whatever its
+ * is 127.0.0.1:PORT from its io.bluegreen.hostport label (a Swarm task on
+ * another node: that node's address, io.bluegreen.hostaddr), whatever its
  * state: the binding survives restarts and a stopped container refuses
  * connections rather than letting its address go to another container.
  * With addresses, its IP on the edge network while it runs.
@@ -68,6 +69,11 @@ static char *upstream_of(const struct cfg *cfg, const struct obs_container *c,
 {
 	if (edge_for(cfg)->publishes_ports(cfg)) {
 		const char *hp = obs_labels_get(&c->labels, BG_LABEL_HOSTPORT);
+		/* A Swarm task on another node publishes its port there. */
+		const char *ha = obs_labels_get(&c->labels, BG_LABEL_HOSTADDR);
+		if (hp && ha && *ha) {
+			return bg_xasprintf(strchr(ha, ':') ? "[%s]:%s" : "%s:%s", ha, hp);
+		}
 		return hp ? bg_xasprintf("127.0.0.1:%s", hp) : NULL;
 	}
 	const char *ip = obs_container_ip(c, network);

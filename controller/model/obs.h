@@ -37,6 +37,9 @@
 #define BG_LABEL_HOSTPORT "io.bluegreen.hostport" /* nginx upstream: 127.0.0.1 port it publishes */
 /* The node a replica runs on, when the runtime has nodes (a Swarm task's; issue 17). */
 #define BG_LABEL_NODE "io.bluegreen.node"
+/* The address of that node, when it is not the one bluegreen runs on: the
+ * edge reaches the replica's host port there instead of on 127.0.0.1. */
+#define BG_LABEL_HOSTADDR "io.bluegreen.hostaddr"
 
 enum obs_cstate {
 	OBS_CSTATE_UNKNOWN = 0,

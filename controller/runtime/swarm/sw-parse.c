@@ -114,6 +114,22 @@ static const char *node_name(struct json_object *nodes, const char *id)
 	return id;
 }
 
+/* The node's address as Swarm has it, NULL when unknown or unspecified. */
+static const char *node_addr(struct json_object *nodes, const char *id)
+{
+	size_t n = nodes && json_object_is_type(nodes, json_type_array)
+			? json_object_array_length(nodes) : 0;
+	for (size_t i = 0; id && i < n; i++) {
+		struct json_object *nd = json_object_array_get_idx(nodes, i);
+		const char *nid = dk__jstr(nd, "ID");
+		if (nid && strcmp(nid, id) == 0) {
+			const char *a = dk__jstr(dk__jget(nd, "Status", json_type_object), "Addr");
+			return a && *a && strcmp(a, "0.0.0.0") != 0 ? a : NULL;
+		}
+	}
+	return NULL;
+}
+
 /* The task's addresses on its networks ("10.0.1.5/24" -> "10.0.1.5"). */
 static void task_nets(struct json_object *t, struct obs_container *c)
 {
@@ -203,6 +219,10 @@ static void present_slot(struct json_object *spec, struct json_object *t, const 
 			obs_labels_set(&c->labels, BG_LABEL_HOSTPORT, buf);
 		}
 		obs_labels_set(&c->labels, SW_LABEL_NODE, node_name(nodes, dk__jstr(t, "NodeID")));
+		const char *addr = node_addr(nodes, dk__jstr(t, "NodeID"));
+		if (addr) {
+			obs_labels_set(&c->labels, SW_LABEL_NODEADDR, addr);
+		}
 		const char *cid = dk__jstr(dk__jget(st, "ContainerStatus", json_type_object),
 				"ContainerID");
 		if (cid && *cid) {

@@ -186,18 +186,57 @@ static int get_list(struct rt_swarm *s, const char *path, struct json_object **o
 	return err;
 }
 
-/* A task on this node: its container's health and image id, as the engine has them. */
+/* Does the image (as this engine has it, by the reference the service
+ * runs) carry a HEALTHCHECK? */
+static bool image_has_healthcheck(struct rt_swarm *s, const char *ref)
+{
+	char *e = esc(ref), *path = bg_xasprintf("/images/%s/json", e);
+	struct json_object *j = NULL;
+	bool has = false;
+	if (dk_request(s->dk, "GET", path, NULL, NULL, &j, NULL) == 0) {
+		struct json_object *t = dk__jget(dk__jget(dk__jget(j, "Config", json_type_object),
+				"Healthcheck", json_type_object), "Test", json_type_array);
+		const char *t0 = t && json_object_array_length(t)
+				? json_object_get_string(json_object_array_get_idx(t, 0)) : NULL;
+		has = t0 && strcmp(t0, "NONE") != 0;
+	}
+	json_object_put(j);
+	free(path);
+	free(e);
+	return has;
+}
+
+/* A task on another node: reached at its node's address, and, as Swarm
+ * reports a task with a HEALTHCHECK running only once it is healthy
+ * (docs/swarm.md), healthy while it runs when its image has one. */
+static void remote_facts(struct rt_swarm *s, struct obs_container *c)
+{
+	const char *addr = obs_labels_get(&c->labels, SW_LABEL_NODEADDR);
+	if (addr) {
+		obs_labels_set(&c->labels, BG_LABEL_HOSTADDR, addr);
+	}
+	if (c->state == OBS_CSTATE_RUNNING && c->image && image_has_healthcheck(s, c->image)) {
+		c->health = OBS_HEALTH_HEALTHY;
+	}
+}
+
+/* A task on this node: its container's health and image id, as the engine
+ * has them. A task whose container this engine does not have runs on
+ * another node: the edge reaches its host port at that node's address. */
 static void local_facts(struct rt_swarm *s, struct obs *o, size_t from)
 {
 	for (size_t i = from; i < o->n_containers; i++) {
 		struct obs_container *c = &o->containers[i];
 		struct obs_container lc = {0};
 		const char *cid = obs_labels_get(&c->labels, SW_LABEL_CONTAINER);
-		if (cid && rt_inspect(s->engine, cid, &lc, NULL) == 0) {
+		int err = cid ? rt_inspect(s->engine, cid, &lc, NULL) : BG_ENOT_FOUND;
+		if (!err) {
 			c->health = lc.health;
 			free(c->image_id);
 			c->image_id = lc.image_id;
 			lc.image_id = NULL;
+		} else if (cid && err == BG_ENOT_FOUND) {
+			remote_facts(s, c);
 		}
 		obs_container_release(&lc);
 	}
@@ -769,12 +808,19 @@ static int sw_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct
 	int err = sw_inspect(rt, id, &c, d);
 	if (!err) {
 		const char *cid = obs_labels_get(&c.labels, SW_LABEL_CONTAINER);
-		if (cid && c.state == OBS_CSTATE_RUNNING) {
-			err = rt_cstate(s->engine, cid, st, d);
-		} else {
+		struct bg_diag dd;
+		bg_diag_init(&dd);
+		err = cid && c.state == OBS_CSTATE_RUNNING ? rt_cstate(s->engine, cid, st, &dd)
+				: BG_ENOT_FOUND;
+		if (err != BG_ENOT_FOUND) {
+			bg_diag_merge(d, &dd);
+		} else { /* not running, or on another node: the task's state */
+			err = 0;
+			memset(st, 0, sizeof(*st));
 			st->state = c.state == OBS_CSTATE_EXITED ? OBS_CSTATE_RESTARTING : c.state;
 			st->exit_code = c.exit_code;
 		}
+		bg_diag_release(&dd);
 	}
 	obs_container_release(&c);
 	return err;

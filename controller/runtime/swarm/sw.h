@@ -26,6 +26,9 @@ int rt_swarm_create(struct rt **out, const char *socket_path);
 #define SW_LABEL_NODE BG_LABEL_NODE
 /* The task's container id (on its node), for the calls that need it. */
 #define SW_LABEL_CONTAINER "io.bluegreen.swarm.container"
+/* The address of the task's node (its Status.Addr), kept so that a task
+ * found not to run on this engine is reached there (BG_LABEL_HOSTADDR). */
+#define SW_LABEL_NODEADDR "io.bluegreen.swarm.nodeaddr"
 /* How many replica slots of a service were created (the planner's
  * "replica N exists, stopped" when N > Replicas). */
 #define SW_LABEL_SLOTS "io.bluegreen.swarm.slots"
