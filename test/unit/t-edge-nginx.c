@@ -1490,6 +1490,65 @@ static void test_switch_by_flag_no_reload(void **state)
 }
 
 /*
+ * A file written by the previous version (upstreams live/preview, colours
+ * in its header, no flags) keeps serving until the next switch, which
+ * rewrites it into the form with flags (one reload) and serves the new
+ * colour; the switch after that is a flag change.
+ */
+static void test_previous_form_rewritten(void **state)
+{
+	struct bg_diag d;
+	char *path = conf_path("shop");
+	char *fx = bg_xasprintf("%s/test/fixtures/edge/nginx/previous-form-preview-candidate.conf",
+			th_srcdir());
+	char *text = th_read(fx);
+	char listen[64];
+	snprintf(listen, sizeof(listen), "listen %s;", E.cfg.g.nginx.listen);
+	char *a = replace_all(text, "172.20.0.2:8080", E.blue_ups.v[0]);
+	char *b = replace_all(a, "172.20.0.5:8080", E.green_ups.v[0]);
+	char *c = replace_all(b, "listen 80;", listen);
+	struct bg_buf signed_text = BG_BUF_INIT;
+	bg_buf_add(&signed_text, c, (size_t)(strstr(c, "# bluegreen-sha256: ") - c));
+	edge__trailer_render(&signed_text);
+	bg_diag_init(&d);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	edge__nginx_flags_remove(&E.cfg, "shop");
+	assert_int_equal(edge_nginx_impl.install(&E.cfg, "shop", signed_text.data, signed_text.len,
+			&d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	struct obs_edge e;
+	memset(&e, 0, sizeof(e));
+	char *on_disk = th_read(path);
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", on_disk, strlen(on_disk), &e), 0);
+	assert_string_equal(e.live, "blue");
+	edge__obs_reset(&e);
+	free(on_disk);
+
+	assert_int_equal(install_live("green", &d), 0);
+	all_served("green", 20);
+	on_disk = th_read(path);
+	th_assert_contains(on_disk, "# bluegreen-flags: live+preview ");
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", on_disk, strlen(on_disk), &e), 0);
+	assert_string_equal(e.live, "green");
+	assert_string_equal(e.preview, "blue");
+	edge__obs_reset(&e);
+	free(on_disk);
+	assert_int_equal(install_live("blue", &d), 0);
+	all_served("blue", 20);
+	assert_int_equal(d.n_errors, 0);
+	E.cfg.g.nginx.probe = false;
+	bg_buf_release(&signed_text);
+	free(a);
+	free(b);
+	free(c);
+	free(text);
+	free(fx);
+	free(path);
+	bg_diag_release(&d);
+}
+
+/*
  * A flag nginx's workers cannot read (its directory searchable by root
  * only; the workers run as nobody) leaves nginx on blue: the switch to
  * green must fail on its probe and put the flag back, never report success.
@@ -2212,6 +2271,7 @@ int main(void)
 		cmocka_unit_test(test_switch_returns_after_old_workers),
 		cmocka_unit_test(test_switch_by_flag_no_reload),
 		cmocka_unit_test(test_flag_unreadable_fails),
+		cmocka_unit_test(test_previous_form_rewritten),
 		cmocka_unit_test(test_websocket),
 		cmocka_unit_test(test_keepalive_kept),
 		cmocka_unit_test(test_upload_limit),
