@@ -434,11 +434,10 @@ static void t_first_deploy_by_approve(void **state)
 	assert_string_equal(s, "running");
 	free(s);
 	free(blue);
-	char *ep = edge_path();
-	char *edge = th_read(ep);
-	th_assert_contains(edge, "# bluegreen-live: blue");
-	free(edge);
-	free(ep);
+	char *live_now = e2e_edge_live(&E);
+	assert_non_null(live_now);
+	assert_string_equal(live_now, "blue");
+	free(live_now);
 	char *h = history();
 	char *want = bg_xasprintf("approve file line 1");
 	th_assert_contains(h, want);
@@ -691,11 +690,10 @@ static void t_handoff_health_gate_fails(void **state)
 	th_run_release(&r);
 	/* The live colour was never touched. */
 	assert_true(e2e_wait_body(&E, E.domain, "v1", 3000));
-	char *ep = edge_path();
-	char *edge = th_read(ep);
-	th_assert_contains(edge, "# bluegreen-live: blue");
-	free(edge);
-	free(ep);
+	char *live_now = e2e_edge_live(&E);
+	assert_non_null(live_now);
+	assert_string_equal(live_now, "blue");
+	free(live_now);
 }
 
 /*

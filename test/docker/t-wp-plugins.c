@@ -51,6 +51,7 @@ static int get(struct e2e *e, const char *host, const char *path, char **body)
 	return st;
 }
 
+/* install: wizard: the test installs over HTTP with a password it knows. */
 static void site_file(struct e2e *e, const char *wp_extra)
 {
 	char *path = bg_xasprintf("sites/%s.conf", e->site);
@@ -59,7 +60,7 @@ static void site_file(struct e2e *e, const char *wp_extra)
 			"domains: [%s]\n"
 			"preview: %s\n"
 			"wordpress: {version: \"6.1\", image: \"bluegreen-test/wordpress:v1\", "
-			"db_image: \"bluegreen-test/wp-mariadb:v1\"%s}\n"
+			"db_image: \"bluegreen-test/wp-mariadb:v1\", install: wizard%s}\n"
 			"strategy: {drain: 1s}\n", e->site, e->domain, e->preview, wp_extra);
 	th_write(e->dir, path, text);
 	free(text);

@@ -318,10 +318,20 @@ char *e2e_edge_live(struct e2e *e)
 	char *data = NULL, *live = NULL;
 	if (bg_file_read(path, 1 << 20, &data, NULL) == 0) {
 		const char *p = strstr(data, "# bluegreen-live: ");
-		if (p) {
+		if (p) { /* a file of the previous form names its colour */
 			p += strlen("# bluegreen-live: ");
 			live = bg_xstrndup(p, strcspn(p, "\n"));
 		}
+	}
+	/* Since the switch by flag (issue 11) the live colour is a flag file. */
+	static const char *const colours[] = {"blue", "green"};
+	for (size_t i = 0; data && !live && i < BG_ARRAY_SIZE(colours); i++) {
+		char *flag = bg_xasprintf("%s/nginx/conf.d/.bluegreen-live/%s.live-%s", e->dir,
+				e->site, colours[i]);
+		if (access(flag, F_OK) == 0) {
+			live = bg_xstrdup(colours[i]);
+		}
+		free(flag);
 	}
 	free(data);
 	free(path);
@@ -333,6 +343,14 @@ void e2e_reset_site(struct e2e *e)
 	char *path = bg_xasprintf("%s/nginx/conf.d/bluegreen-%s.conf", e->dir, e->site);
 	char *st = bg_xasprintf("%s/state", e->dir);
 	unlink(path);
+	static const char *const flags[] = {"live-blue", "live-green", "preview-blue",
+		"preview-green"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(flags); i++) {
+		char *flag = bg_xasprintf("%s/nginx/conf.d/.bluegreen-live/%s.%s", e->dir,
+				e->site, flags[i]);
+		unlink(flag);
+		free(flag);
+	}
 	th_rm_rf(st);
 	th_docker_cleanup_site(e->site);
 	th_docker_rm_network(e->edge_net);
