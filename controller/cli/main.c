@@ -48,7 +48,8 @@ static const struct cmd commands[] = {
 	{"backups", cmd_backups, "the backups of every site or of one",
 		"backups [SITE] [--json]", NULL},
 	{"cockpit", cmd_cockpit, "the web view of the sites (safe: read-only; admin: approve, roll back)",
-		"cockpit [--safe|--admin] [--listen ADDR:PORT] [--allow-remote] [--users FILE]",
+		"cockpit [--safe|--admin] [--listen ADDR:PORT] [--allow-remote] [--users FILE] "
+		"[--publish-dir DIR]",
 		"  --safe            read-only: no Docker, no control socket, history read-only\n"
 		"  --admin           also approve the daemon's pending plan and roll back, through\n"
 		"                    the watch daemon's control socket (needs a users file)\n"
@@ -58,12 +59,16 @@ static const struct cmd commands[] = {
 		"  --allow-remote    serve a non-loopback address\n"
 		"  --users FILE      the users file (default cockpit.users, else\n"
 		"                    STATE_DIR/cockpit.users); with one, every page needs a login\n"
+		"  --publish-dir DIR  safe mode: read only the daemon's publish directory\n"
+		"                    (default cockpit.publish_dir), never the state directory,\n"
+		"                    so the cockpit can run as an unprivileged user\n"
 		"  --role viewer|admin  with `cockpit user add NAME`: the user's role (the\n"
 		"                    password is read from stdin, never from argv)\n"
 		"  --sites A,B       with `user add --role viewer`: the sites the viewer sees\n"
 		"Users: cockpit user add NAME --role viewer|admin [--sites A,B] [--users FILE],\n"
 		"cockpit user del NAME, cockpit user list (never prints a hash).\n"
-		"Reads STATE_DIR/status.json, which `bluegreen watch` writes. Runs until\n"
+		"Reads STATE_DIR/status.json (or the publish directory), which `bluegreen\n"
+		"watch` writes. Runs until\n"
 		"SIGINT or SIGTERM.\n"},
 	{"history", cmd_history, "the journal, newest last",
 		"history [SITE] [--limit N] [--details] | --verify [--from FILE] | --export [FILE]",

@@ -150,7 +150,7 @@ _bluegreen()
 		;;
 	esac
 	case $prev in
-	-c | --config)
+	-c | --config | --publish-dir)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 		return
@@ -193,7 +193,7 @@ _bluegreen()
 		opts="--version --trust --json --help"
 		words="key export verify"
 		;;
-	cockpit) opts="--safe --admin --listen --allow-remote --users --role --sites --json --help" ;;
+	cockpit) opts="--safe --admin --listen --allow-remote --users --publish-dir --role --sites --json --help" ;;
 	history)
 		opts="--limit --details --verify --from --export --json --help"
 		words=$(_bluegreen_sites)
