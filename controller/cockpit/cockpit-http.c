@@ -97,6 +97,9 @@ struct ck_events_ctx {
 static ssize_t ck_sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	ssize_t n = ck_sse_stream_read(((struct ck_events_ctx *)cls)->st, buf, max);
+	if (n == CK_SSE_READ_GONE) {
+		return MHD_CONTENT_READER_END_WITH_ERROR; /* nobody to end the chunks for: close */
+	}
 	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
 }
 
@@ -126,6 +129,12 @@ static enum MHD_Result ck_events(struct cockpit *ck, struct MHD_Connection *c,
 	unsigned status = MHD_HTTP_OK;
 	if (st) {
 		struct ck_events_ctx *x = bg_xcalloc(1, sizeof(*x));
+		/* MHD looks at the socket only between reads: the stream watches it while it waits. */
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+				MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci) {
+			ck_sse_stream_watch_peer(st, ci->connect_fd);
+		}
 		x->st = st;
 		x->sc = sc;
 		sc = NULL;

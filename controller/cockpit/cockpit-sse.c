@@ -8,7 +8,10 @@
  * stream copies frames out under the hub's lock and waits on its
  * condition with a timeout, so no libmicrohttpd thread ever sleeps
  * without a bound, and stopping the hub ends every stream within a
- * second.
+ * second. A waiting stream also looks at its client's socket every
+ * CK_SSE_PEER_CHECK_MS: libmicrohttpd sees the socket only between our
+ * reads, so a client that went while nothing happened would otherwise
+ * hold its slot until the keep-alive's write failed (up to 15 s).
  */
 #include "cockpit-sse.h"
 #include "cockpit-int.h"
@@ -16,6 +19,7 @@
 #include "bg-log.h"
 #include "hist.h"
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -50,6 +54,7 @@ struct ck_sse_stream {
 	struct bg_buf pending;
 	size_t off;
 	int64_t last_write_ms;
+	int peer_fd; /* the client's socket, looked at for a hang-up; -1: none */
 };
 
 /* ---- framing ---- */
@@ -294,6 +299,7 @@ struct ck_sse_stream *ck_sse_stream_open(struct ck_sse_hub *hub, const char *las
 	}
 	struct ck_sse_stream *s = bg_xcalloc(1, sizeof(*s));
 	s->hub = hub;
+	s->peer_fd = -1;
 	if (scope) {
 		s->scope = *scope;
 	}
@@ -307,6 +313,23 @@ struct ck_sse_stream *ck_sse_stream_open(struct ck_sse_hub *hub, const char *las
 	/* The browser's reconnect delay, then whatever was missed and the status. */
 	bg_buf_adds(&s->pending, "retry: 2000\n\n");
 	return s;
+}
+
+void ck_sse_stream_watch_peer(struct ck_sse_stream *s, int fd)
+{
+	s->peer_fd = fd;
+}
+
+/*
+ * The client hung up: a reset or an error (POLLHUP, POLLERR), or its end
+ * closed (POLLRDHUP: the browser or proxy closed the socket; an event
+ * stream's client never sends after its request, so a half-close is a
+ * close, as nginx takes it too). Data it sent (POLLIN) is not a hang-up.
+ */
+static bool ck_sse_peer_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 void ck_sse_stream_close(struct ck_sse_stream *s)
@@ -390,7 +413,12 @@ ssize_t ck_sse_stream_read(struct ck_sse_stream *s, char *buf, size_t max)
 		s->off = 0;
 		if (hub->stopping) {
 			pthread_mutex_unlock(&hub->mu);
-			return -1;
+			return CK_SSE_READ_STOPPED;
+		}
+		/* A poll that does not wait: cheap enough to make under the lock. */
+		if (s->peer_fd >= 0 && ck_sse_peer_gone(s->peer_fd)) {
+			pthread_mutex_unlock(&hub->mu);
+			return CK_SSE_READ_GONE;
 		}
 		ck_sse_collect(s);
 		if (s->pending.len) {
@@ -401,10 +429,11 @@ ssize_t ck_sse_stream_read(struct ck_sse_stream *s, char *buf, size_t max)
 			bg_buf_adds(&s->pending, ": keep-alive\n\n");
 			break;
 		}
-		/* Bounded: at most a second, so a stop or a keep-alive is never late. */
+		/* Bounded: a stop, a keep-alive or a gone client is never late. */
 		struct timespec ts;
 		int64_t left = CK_SSE_KEEPALIVE_MS - quiet;
-		ck_deadline(&ts, left < 1000 ? left : 1000);
+		int64_t slice = s->peer_fd >= 0 ? CK_SSE_PEER_CHECK_MS : 1000;
+		ck_deadline(&ts, left < slice ? left : slice);
 		pthread_cond_timedwait(&hub->cv, &hub->mu, &ts);
 	}
 	size_t n = s->pending.len - s->off;

@@ -20,6 +20,8 @@
 #define CK_SSE_KEEPALIVE_MS 15000
 /* How often the hub looks at the journal and status.json. */
 #define CK_SSE_POLL_MS 200
+/* How often a waiting stream looks whether its client hung up. */
+#define CK_SSE_PEER_CHECK_MS 500
 /* Journal events kept for replay to a reconnecting browser. */
 #define CK_SSE_RING 512
 
@@ -60,11 +62,22 @@ void ck_sse_counts_get(struct ck_sse_hub *hub, struct ck_sse_counts *out);
 struct ck_sse_stream *ck_sse_stream_open(struct ck_sse_hub *hub, const char *last_event_id,
 		const struct ck_sse_scope *scope);
 /*
+ * The client's socket (libmicrohttpd's MHD_CONNECTION_INFO_CONNECTION_FD),
+ * borrowed: a waiting read polls it (never reads it) and ends the stream
+ * when the client hung up. Without it a gone client is noticed only when
+ * a write fails, at the latest the keep-alive's.
+ */
+void ck_sse_stream_watch_peer(struct ck_sse_stream *s, int fd);
+
+#define CK_SSE_READ_STOPPED (-1) /* the hub stops */
+#define CK_SSE_READ_GONE (-2)    /* the watched client hung up */
+/*
  * Fill buf with up to max bytes of the stream: waits (on a condition, in
- * slices of at most a second, never longer than the keep-alive) until
- * there is something to send. Returns the byte count, or -1 once the hub
- * stops. Called by libmicrohttpd's content reader, in the connection's
- * own thread.
+ * slices of at most a second, or CK_SSE_PEER_CHECK_MS with a watched
+ * socket, never longer than the keep-alive) until there is something to
+ * send. Returns the byte count, CK_SSE_READ_STOPPED or CK_SSE_READ_GONE.
+ * Called by libmicrohttpd's content reader, in the connection's own
+ * thread.
  */
 ssize_t ck_sse_stream_read(struct ck_sse_stream *s, char *buf, size_t max);
 void ck_sse_stream_close(struct ck_sse_stream *s);

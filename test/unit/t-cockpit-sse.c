@@ -5,7 +5,9 @@
  * stream as event "journal" whose id is its seq; a changed status.json
  * as event "status"; a reconnect with Last-Event-ID is sent exactly what
  * it missed; the stream limit; a stopped hub ends a waiting stream at
- * once), the scope a viewer's stream is cut to, the reverse-proxy rules
+ * once; over a real server on 127.0.0.1, a client that hangs up frees its
+ * slot within a second, not at the next keep-alive), the scope a viewer's
+ * stream is cut to, the reverse-proxy rules
  * (X-Forwarded-For believed only through trusted proxies, CIDRs compared
  * as bytes) and the TLS key's permission check.
  */
@@ -17,7 +19,11 @@
 #include "hist.h"
 #include "th.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,6 +224,173 @@ static void test_limit_and_stop(void **state)
 	free(v);
 }
 
+/* ---- a real server: hung-up clients free their slots (issue 15 follow-up) ---- */
+
+struct srv {
+	pthread_t thr;
+	volatile int stop;
+	unsigned port; /* set by on_listen */
+	int err;
+};
+
+static void srv_on_listen(unsigned port, void *arg)
+{
+	__atomic_store_n(&((struct srv *)arg)->port, port, __ATOMIC_SEQ_CST);
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *sv = arg;
+	struct bg_diag d;
+	struct cockpit_opts o = {.snapshot_path = snap_path, .hist = H, .listen = "127.0.0.1:0",
+		.stop = &sv->stop, .on_listen = srv_on_listen, .on_listen_arg = sv};
+	bg_diag_init(&d);
+	sv->err = cockpit_serve(&o, &d);
+	bg_diag_release(&d);
+	return NULL;
+}
+
+/* A connected socket to the server, the request sent; -1 on failure. */
+static int srv_send(unsigned port, const char *req)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {5, 0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+			send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return -1;
+	}
+	return fd;
+}
+
+/* GET /events: the open socket and its status (200 or 503) in *status. */
+static int sse_open(unsigned port, int *status)
+{
+	char buf[256];
+	size_t got = 0;
+	*status = 0;
+	int fd = srv_send(port, "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+	assert_true(fd >= 0);
+	while (got < sizeof(buf) - 1) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (n <= 0) {
+			break;
+		}
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (strstr(buf, "\r\n")) {
+			break;
+		}
+	}
+	buf[got] = '\0';
+	if (sscanf(buf, "HTTP/1.1 %d", status) != 1) {
+		fail_msg("GET /events answered: '%s'", buf);
+	}
+	return fd;
+}
+
+/* bluegreen_cockpit_event_streams from GET /metrics. */
+static int srv_streams(unsigned port)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	int fd = srv_send(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+	assert_true(fd >= 0);
+	bg_buf_adds(&b, "");
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		bg_buf_add(&b, buf, (size_t)n);
+	}
+	close(fd);
+	const char *p = strstr(b.data, "\nbluegreen_cockpit_event_streams ");
+	int v = p ? atoi(p + strlen("\nbluegreen_cockpit_event_streams ")) : -1;
+	if (v < 0) {
+		fail_msg("no stream count in /metrics:\n%s", b.data);
+	}
+	bg_buf_release(&b);
+	return v;
+}
+
+/* Every stream open (half end with RST: SO_LINGER 0; half with a plain close). */
+static void sse_hang_up(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i % 2 == 0) {
+			struct linger lg = {1, 0};
+			setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* ms until the server counts no stream (gives up after limit_ms). */
+static int64_t srv_wait_drained(unsigned port, int64_t limit_ms)
+{
+	int64_t t0 = bg_now_ms();
+	while (srv_streams(port) != 0 && bg_now_ms() - t0 < limit_ms) {
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return bg_now_ms() - t0;
+}
+
+/* The server's thread, listening on 127.0.0.1:0; returns the port. */
+static unsigned srv_start(struct srv *sv)
+{
+	assert_int_equal(pthread_create(&sv->thr, NULL, srv_main, sv), 0);
+	for (int i = 0; i < 500 && !__atomic_load_n(&sv->port, __ATOMIC_SEQ_CST); i++) {
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return __atomic_load_n(&sv->port, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The bench's case: a full house of streams whose clients go while nothing
+ * happens (so no write notices before the 15 s keep-alive), then a second
+ * full batch. The figures are taken first and checked after the server
+ * stopped, so a failure never leaves it running over the freed history.
+ */
+static void test_hangup_frees_slot(void **state)
+{
+	struct srv sv = {0};
+	int st, refused = 0, *fds = bg_xcalloc(CK_SSE_MAX_STREAMS, sizeof(*fds));
+	unsigned port = srv_start(&sv);
+	assert_true(port > 0);
+	for (size_t i = 0; i < CK_SSE_MAX_STREAMS; i++) {
+		fds[i] = sse_open(port, &st);
+		assert_int_equal(st, 200);
+	}
+	close(sse_open(port, &st));
+	assert_int_equal(st, 503); /* every slot taken */
+	assert_int_equal(srv_streams(port), CK_SSE_MAX_STREAMS);
+	sse_hang_up(fds, CK_SSE_MAX_STREAMS);
+	int64_t drained = srv_wait_drained(port, 1500);
+	/* A second batch at once: each one refused is a slot a gone client still holds. */
+	for (size_t i = 0; i < CK_SSE_MAX_STREAMS; i++) {
+		fds[i] = sse_open(port, &st);
+		refused += st != 200;
+	}
+	sse_hang_up(fds, CK_SSE_MAX_STREAMS);
+	int64_t drained2 = srv_wait_drained(port, 20000); /* (the keep-alive's 15 s at worst) */
+	sv.stop = 1;
+	pthread_join(sv.thr, NULL);
+	free(fds);
+	print_message("# streams drained %" PRId64 " ms, then %" PRId64 " ms after the clients "
+			"hung up; second batch: %d of %d refused\n", drained, drained2, refused,
+			CK_SSE_MAX_STREAMS);
+	assert_int_equal(sv.err, 0);
+	assert_true(drained < 1500);
+	assert_int_equal(refused, 0);
+	assert_true(drained2 < 1500);
+}
+
 static void test_proxy_rules(void **state)
 {
 	struct bg_strv tr;
@@ -353,6 +526,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect_replays, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_and_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hangup_frees_slot, setup, teardown),
 		cmocka_unit_test(test_proxy_rules),
 		cmocka_unit_test_setup_teardown(test_metrics_durations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_key_mode, setup, teardown),
