@@ -284,7 +284,7 @@ static struct bd_dist measure_edits(int trials)
 	return st;
 }
 
-/* 4: docker kill -> drift plan, `trials` times: from the request, the engine's share, the daemon's. */
+/* 4: docker kill -> drift plan, `trials` times; the engine's and the daemon's shares too. */
 static void measure_kills(int trials, struct bd_dist *req, struct bd_dist *eng, struct bd_dist *die)
 {
 	struct dk_client *dk = NULL;
