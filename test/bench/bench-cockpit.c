@@ -37,6 +37,7 @@
  * (test/images/build.sh). Cleans up everything it made (sites and network
  * named bc<run id>-*). Run from the source root (ci/bench.sh does).
  */
+#include "bench-daemon.h"
 #include "bg.h"
 #include "bg-buf.h"
 #include "dk.h"
@@ -57,190 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_SITES 10
 
-extern char **environ;
-
-/* ---- the daemon's output, timestamped as it is read ---- */
-
-struct line {
-	int64_t t; /* bg_mono_ms() when read */
-	char *text;
-};
-
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct line *v;
-	size_t n, cap;
-	bool eof;
-	int fd;
-	FILE *copy;
-} rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-
-static void rd_lines(struct bg_buf *b, int64_t now)
-{
-	char *start = b->data, *nl;
-	pthread_mutex_lock(&rd.mu);
-	while ((nl = memchr(start, '\n', b->len - (size_t)(start - b->data)))) {
-		*nl = '\0';
-		BG_GROW(rd.v, rd.cap, rd.n + 1);
-		rd.v[rd.n].t = now;
-		rd.v[rd.n].text = bg_xstrdup(start);
-		rd.n++;
-		if (rd.copy) {
-			fprintf(rd.copy, "%s\n", start);
-		}
-		start = nl + 1;
-	}
-	pthread_cond_broadcast(&rd.cv);
-	pthread_mutex_unlock(&rd.mu);
-	size_t rest = b->len - (size_t)(start - b->data);
-	memmove(b->data, start, rest);
-	b->len = rest;
-	b->data[rest] = '\0';
-}
-
-static void *reader(void *arg)
-{
-	struct bg_buf b = BG_BUF_INIT;
-	char chunk[8192];
-	(void)arg;
-	for (;;) {
-		ssize_t n = read(rd.fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			break;
-		}
-		bg_buf_add(&b, chunk, (size_t)n);
-		rd_lines(&b, bg_mono_ms());
-	}
-	pthread_mutex_lock(&rd.mu);
-	rd.eof = true;
-	pthread_cond_broadcast(&rd.cv);
-	pthread_mutex_unlock(&rd.mu);
-	bg_buf_release(&b);
-	return NULL;
-}
-
-static size_t lines_now(void)
-{
-	pthread_mutex_lock(&rd.mu);
-	size_t n = rd.n;
-	pthread_mutex_unlock(&rd.mu);
-	return n;
-}
-
-/* The time the "why:" line of a plan containing needle was read (from line *from on), or -1. */
-static int64_t wait_plan(size_t *from, const char *needle, int ms)
-{
-	int64_t deadline = bg_mono_ms() + ms, found = -1;
-	pthread_mutex_lock(&rd.mu);
-	while (found < 0) {
-		for (size_t i = *from; i < rd.n; i++) {
-			if (i > 0 && bg_str_has_prefix(rd.v[i].text, "why: ") &&
-					bg_str_has_prefix(rd.v[i - 1].text, "=== plan ") &&
-					strstr(rd.v[i].text, needle)) {
-				found = rd.v[i].t;
-				*from = i + 1;
-				break;
-			}
-		}
-		int64_t left = deadline - bg_mono_ms();
-		if (found >= 0 || rd.eof || left <= 0) {
-			break;
-		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&rd.cv, &rd.mu, &ts);
-	}
-	pthread_mutex_unlock(&rd.mu);
-	return found;
-}
-
-/* ---- the engine's own "die" events (the fair start of the daemon's share) ---- */
-
-static struct {
-	pthread_mutex_t mu;
-	int64_t *t;
-	size_t n, cap;
-	char *name;
-	int fd;
-} dies = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
-
-static void dies_scan(struct bg_buf *b, const char *needle, int64_t now)
-{
-	char *nl;
-	while ((nl = memchr(b->data, '\n', b->len))) {
-		*nl = '\0';
-		if (strstr(b->data, "\"Action\":\"die\"") && strstr(b->data, needle)) {
-			pthread_mutex_lock(&dies.mu);
-			BG_GROW(dies.t, dies.cap, dies.n + 1);
-			dies.t[dies.n++] = now;
-			pthread_mutex_unlock(&dies.mu);
-		}
-		size_t rest = b->len - (size_t)(nl + 1 - b->data);
-		memmove(b->data, nl + 1, rest);
-		b->len = rest;
-		b->data[rest] = '\0';
-	}
-}
-
-/* HTTP/1.0, so the engine's stream is not chunked: one JSON event a line. */
-static void *die_listener(void *arg)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char buf[65536];
-	struct bg_buf b = BG_BUF_INIT;
-	(void)arg;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", th_docker_sock());
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		if (fd >= 0) {
-			close(fd);
-		}
-		return NULL;
-	}
-	dies.fd = fd;
-	const char *req = "GET /v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C"
-			"%22event%22%3A%5B%22die%22%5D%7D HTTP/1.0\r\nHost: docker\r\n\r\n";
-	if (write(fd, req, strlen(req)) < 0) {
-		return NULL;
-	}
-	char *needle = bg_xasprintf("\"name\":\"%s\"", dies.name);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0) {
-			break;
-		}
-		bg_buf_add(&b, buf, (size_t)n);
-		dies_scan(&b, needle, bg_mono_ms());
-	}
-	free(needle);
-	bg_buf_release(&b);
-	return NULL;
-}
-
-static int64_t die_after(int64_t t0)
-{
-	int64_t found = -1;
-	pthread_mutex_lock(&dies.mu);
-	for (size_t i = 0; i < dies.n && found < 0; i++) {
-		if (dies.t[i] >= t0) {
-			found = dies.t[i];
-		}
-	}
-	pthread_mutex_unlock(&dies.mu);
-	return found;
-}
+static struct bd_host host;
 
 /* ---- the event-stream clients: one thread, poll() over every socket ---- */
 
@@ -457,27 +276,10 @@ static double load1(void)
 	return l;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static int cmp_dbl(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile q (0-100) of v (sorted here), -1 when empty. */
-static int64_t pct(int64_t *v, size_t n, int q)
-{
-	if (!n) {
-		return -1;
-	}
-	qsort(v, n, sizeof(*v), cmp_i64);
-	size_t k = ((size_t)q * n + 99) / 100;
-	return v[k ? k - 1 : 0];
 }
 
 static double median_d(double *v, size_t n)
@@ -491,135 +293,14 @@ static double median_d(double *v, size_t n)
 
 /* ---- the host: sites, nginx, daemon, cockpit ---- */
 
-static char *bin;
-static char *dir;
-static char *names[N_SITES];
-static char *edge_net;
-static int nginx_port;
-static pid_t daemon_pid, cockpit_pid;
+static pid_t cockpit_pid;
 static struct dk_client *dk;
-
-static char *default_binary(const char *argv0)
-{
-	const char *env = getenv("BG_BINARY");
-	if (env && *env) {
-		return bg_xstrdup(env);
-	}
-	char *d = bg_xstrdup(argv0);
-	char *slash = strrchr(d, '/');
-	char *p = slash ? (*slash = '\0', bg_xasprintf("%s/../bluegreen", d))
-			: bg_xstrdup("../bluegreen");
-	free(d);
-	char real[PATH_MAX];
-	if (realpath(p, real)) {
-		free(p);
-		return bg_xstrdup(real);
-	}
-	return p;
-}
 
 static int env_int(const char *name, int dflt, int min)
 {
 	const char *v = getenv(name);
 	int n = v && *v ? atoi(v) : dflt;
 	return n < min ? min : n;
-}
-
-static int run_bg(struct th_run *r, const char *a1, const char *a2)
-{
-	char *argv[] = {bin, "-c", dir, (char *)a1, (char *)a2, NULL};
-	char *env[] = {"NO_COLOR=1", "BLUEGREEN_CONFIG=", NULL};
-	return th_run_argv(argv, env, r);
-}
-
-static void write_site(size_t i, const char *extra)
-{
-	char *rel = bg_xasprintf("sites/%s.conf", names[i]);
-	char *conf = bg_xasprintf(
-		"site: %s\n"
-		"domains: [%s.localhost]\n"
-		"image: bluegreen-test/web:v1\n"
-		"port: 8080\n"
-		"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n"
-		"stop_timeout: 2s\n"
-		"%s", names[i], names[i], extra ? extra : "");
-	th_write(dir, rel, conf);
-	free(conf);
-	free(rel);
-}
-
-/* 10 sites behind a private nginx, deployed by a one-shot apply; 0 or -1. */
-static int deploy(void)
-{
-	struct th_run r;
-	dir = th_tmpdir("bench-cockpit");
-	nginx_port = th_nginx_start_free(dir);
-	edge_net = bg_xasprintf("bc%s-edge", th_run_id());
-	for (size_t i = 0; i < N_SITES; i++) {
-		names[i] = bg_xasprintf("bc%s-s%02zu", th_run_id(), i + 1);
-		write_site(i, NULL);
-	}
-	char *ny = th_nginx_edge_yaml(nginx_port);
-	char *g = bg_xasprintf("install_mode: development\nstate_dir: state\nedge:\n  kind: nginx\n"
-			"  network: %s\n%scockpit:\n  listen: \"127.0.0.1:0\"\n", edge_net, ny);
-	th_write(dir, "global.conf", g);
-	free(g);
-	free(ny);
-	run_bg(&r, "plan", NULL);
-	char *tok = th_plan_token(r.out);
-	th_run_release(&r);
-	int rc = tok && run_bg(&r, "apply", tok) == 0 ? 0 : -1;
-	if (rc) {
-		printf("bench-cockpit: deploying the 10 sites failed:\n%s%s\n", tok ? r.out : "",
-				tok ? r.err : "no token");
-	}
-	if (tok) {
-		th_run_release(&r);
-	}
-	free(tok);
-	return rc;
-}
-
-/* bluegreen -c DIR VERB..., stdout+stderr to fd_out (or a file), its pid; -1 on failure. */
-static pid_t spawn_bg(char *const *args, int fd_out, const char *file_out, bool niced)
-{
-	posix_spawn_file_actions_t fa;
-	struct bg_strv env, argv;
-	pid_t pid = -1;
-	bg_strv_init(&env);
-	bg_strv_init(&argv);
-	for (char **e = environ; *e; e++) {
-		if (!bg_str_has_prefix(*e, "BLUEGREEN_CONFIG=") && !bg_str_has_prefix(*e, "NO_COLOR=")) {
-			bg_strv_push(&env, *e);
-		}
-	}
-	bg_strv_push(&env, "NO_COLOR=1");
-	if (niced && nice_n) {
-		bg_strv_push(&argv, "nice");
-		bg_strv_push(&argv, "-n");
-		bg_strv_push(&argv, nice_n);
-	}
-	bg_strv_push(&argv, bin);
-	bg_strv_push(&argv, "-c");
-	bg_strv_push(&argv, dir);
-	for (char *const *a = args; *a; a++) {
-		bg_strv_push(&argv, *a);
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (file_out) {
-		posix_spawn_file_actions_addopen(&fa, 1, file_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	} else {
-		posix_spawn_file_actions_adddup2(&fa, fd_out, 1);
-	}
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (posix_spawnp(&pid, argv.v[0], &fa, NULL, argv.v, env.v) != 0) {
-		pid = -1;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	bg_strv_release(&env);
-	bg_strv_release(&argv);
-	return pid;
 }
 
 /* The cockpit's port from its first line ("listening on port N"), or -1 after 20 s. */
@@ -662,25 +343,7 @@ static void cleanup(void)
 		th_wait(cockpit_pid);
 		cockpit_pid = 0;
 	}
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGTERM);
-		th_wait(daemon_pid);
-		daemon_pid = 0;
-	}
-	for (size_t i = 0; i < N_SITES; i++) {
-		if (names[i]) {
-			th_docker_cleanup_site(names[i]);
-		}
-	}
-	if (edge_net) {
-		th_docker_rm_network(edge_net);
-	}
-	if (dir) {
-		if (nginx_port) {
-			th_nginx_stop(dir);
-		}
-		th_rm_rf(dir);
-	}
+	bd_host_cleanup(&host);
 }
 
 /* ---- the phases ---- */
@@ -701,7 +364,8 @@ struct side {
 struct cfg {
 	int pairs, edits, kills, sse, qps, conc, port;
 	long hz;
-	char *edit_why, *died, *started, *kill_path, *start_path, *hey_out, *url;
+	char *edit_why, *hey_out, *url;
+	struct bd_victim v; /* site 2's blue container, killed */
 };
 
 static int edit_no;
@@ -738,53 +402,37 @@ static void side_release(struct side *s)
 /* The edit and kill trials of one phase, into s; the phase's edit median printed. */
 static void trials(const struct cfg *c, struct side *s)
 {
-	struct bg_diag d;
 	size_t e0 = s->ne;
-	bg_diag_init(&d);
 	for (int i = 0; i < c->edits; i++) {
-		char *extra = bg_xasprintf("env: {BENCH: \"%d\"}\n", ++edit_no);
-		size_t from = lines_now();
-		int64_t t0 = bg_mono_ms();
-		write_site(0, extra);
-		int64_t t1 = wait_plan(&from, c->edit_why, 10000);
-		free(extra);
-		if (t1 >= 0) {
-			s->edit[s->ne++] = t1 - t0;
-			printf(" e%" PRId64, t1 - t0);
+		int64_t ms = bd_edit_time(&host, ++edit_no, c->edit_why);
+		if (ms >= 0) {
+			s->edit[s->ne++] = ms;
+			printf(" e%" PRId64, ms);
 		} else {
 			printf(" e-");
 		}
-		usleep(300 * 1000); /* the debounce window closes: trials never fold */
 	}
 	for (int i = 0; i < c->kills; i++) {
-		long status = 0;
-		size_t from = lines_now();
-		int64_t t0 = bg_mono_ms();
-		if (dk_request(dk, "POST", c->kill_path, NULL, &status, NULL, &d) != 0) {
+		struct bd_kill k;
+		if (bd_kill_time(dk, &c->v, &k) != 0) {
 			printf(" k!");
 			break;
 		}
-		int64_t t1 = wait_plan(&from, c->died, 10000);
-		int64_t dt = t1 >= 0 ? die_after(t0) : -1;
-		if (t1 >= 0) {
-			s->kreq[s->nk++] = t1 - t0;
-			printf(" k%" PRId64, t1 - t0);
+		if (k.req >= 0) {
+			s->kreq[s->nk++] = k.req;
+			printf(" k%" PRId64, k.req);
 		}
-		if (dt >= 0) {
-			s->keng[s->nd] = dt - t0;
-			s->kdie[s->nd++] = t1 > dt ? t1 - dt : 0;
-			printf("/%" PRId64, t1 > dt ? t1 - dt : 0);
+		if (k.eng >= 0) {
+			s->keng[s->nd] = k.eng;
+			s->kdie[s->nd++] = k.die;
+			printf("/%" PRId64, k.die);
 		}
-		dk_request(dk, "POST", c->start_path, NULL, &status, NULL, &d);
-		wait_plan(&from, c->started, 10000);
-		usleep(300 * 1000);
 	}
 	/* A pair's own figure: the median edit of each side, for the paired difference. */
 	int64_t *tmp = bg_xcalloc(s->ne - e0 + 1, sizeof(int64_t));
 	memcpy(tmp, s->edit + e0, (s->ne - e0) * sizeof(int64_t));
-	s->pair_edit[s->nph] = (double)pct(tmp, s->ne - e0, 50);
+	s->pair_edit[s->nph] = (double)bd_pct(tmp, s->ne - e0, 50);
 	free(tmp);
-	bg_diag_release(&d);
 }
 
 static void phase_load_end(const struct cfg *c, struct side *s, pid_t hey, struct sse *ss)
@@ -830,10 +478,10 @@ static void phase(const struct cfg *c, int which, struct side *s)
 	}
 	usleep(1500 * 1000);
 	int64_t t0 = bg_mono_ms();
-	long ck0 = cpu_ticks(cockpit_pid), dm0 = cpu_ticks(daemon_pid);
+	long ck0 = cpu_ticks(cockpit_pid), dm0 = cpu_ticks(host.daemon_pid);
 	long hy0 = hey > 0 ? cpu_ticks(hey) : 0;
 	trials(c, s);
-	long ck1 = cpu_ticks(cockpit_pid), dm1 = cpu_ticks(daemon_pid);
+	long ck1 = cpu_ticks(cockpit_pid), dm1 = cpu_ticks(host.daemon_pid);
 	long hy1 = hey > 0 ? cpu_ticks(hey) : 0;
 	double secs = (double)(bg_mono_ms() - t0) / 1000.0;
 	/* The load generator's own CPU: on 2 cores it competes with the engine too. */
@@ -858,37 +506,6 @@ static void phase(const struct cfg *c, int which, struct side *s)
 
 /* ---- figures ---- */
 
-struct dist {
-	int64_t p50, p90, min, max;
-	size_t n;
-};
-
-static struct dist dist_of(int64_t *v, size_t n)
-{
-	struct dist d = {-1, -1, -1, -1, n};
-	if (n) {
-		d.p50 = pct(v, n, 50); /* sorts v */
-		d.p90 = pct(v, n, 90);
-		d.min = v[0];
-		d.max = v[n - 1];
-	}
-	return d;
-}
-
-static struct json_object *j_dist(struct dist d)
-{
-	if (!d.n) {
-		return NULL;
-	}
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "p50", json_object_new_int64(d.p50));
-	json_object_object_add(o, "p90", json_object_new_int64(d.p90));
-	json_object_object_add(o, "min", json_object_new_int64(d.min));
-	json_object_object_add(o, "max", json_object_new_int64(d.max));
-	json_object_object_add(o, "trials", json_object_new_int64((int64_t)d.n));
-	return o;
-}
-
 static struct json_object *j_num(double v, int prec)
 {
 	char num[32];
@@ -900,14 +517,14 @@ static struct json_object *j_num(double v, int prec)
 }
 
 struct summary {
-	struct dist edit, kreq, kdie, keng;
+	struct bd_dist edit, kreq, kdie, keng;
 	double rps_med, rps_min, ck_cpu, dm_cpu, hey_cpu;
 };
 
 static struct summary summarize(struct side *s)
 {
-	struct summary m = {dist_of(s->edit, s->ne), dist_of(s->kreq, s->nk),
-		dist_of(s->kdie, s->nd), dist_of(s->keng, s->nd), -1, -1, -1, -1, -1};
+	struct summary m = {bd_dist_of(s->edit, s->ne, 90), bd_dist_of(s->kreq, s->nk, 90),
+		bd_dist_of(s->kdie, s->nd, 90), bd_dist_of(s->keng, s->nd, 90), -1, -1, -1, -1, -1};
 	double *r = bg_xcalloc(s->nph + 1, sizeof(double));
 	memcpy(r, s->rps, s->nph * sizeof(double));
 	m.rps_med = median_d(r, s->nph);
@@ -922,10 +539,10 @@ static struct summary summarize(struct side *s)
 static struct json_object *j_side(const struct summary *m, const struct side *s, bool load)
 {
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "edit_ms", j_dist(m->edit));
-	json_object_object_add(o, "kill_ms", j_dist(m->kreq));
-	json_object_object_add(o, "kill_die_to_plan_ms", j_dist(m->kdie));
-	json_object_object_add(o, "kill_engine_ms", j_dist(m->keng));
+	json_object_object_add(o, "edit_ms", bd_dist_json(&m->edit));
+	json_object_object_add(o, "kill_ms", bd_dist_json(&m->kreq));
+	json_object_object_add(o, "kill_die_to_plan_ms", bd_dist_json(&m->kdie));
+	json_object_object_add(o, "kill_engine_ms", bd_dist_json(&m->keng));
 	json_object_object_add(o, "cockpit_cpu_pct", j_num(m->ck_cpu, 1));
 	json_object_object_add(o, "daemon_cpu_pct", j_num(m->dm_cpu, 1));
 	if (load) {
@@ -946,7 +563,7 @@ static void write_json(const char *path, const struct cfg *c, struct side sd[2],
 		const struct summary m[2], double diff, const char *la0, const char *la1)
 {
 	struct json_object *root = json_object_new_object(), *o = json_object_new_object();
-	json_object_object_add(o, "binary", json_object_new_string(bin));
+	json_object_object_add(o, "binary", json_object_new_string(host.bin));
 	json_object_object_add(o, "pairs", json_object_new_int(c->pairs));
 	json_object_object_add(o, "edits_per_phase", json_object_new_int(c->edits));
 	json_object_object_add(o, "kills_per_phase", json_object_new_int(c->kills));
@@ -962,21 +579,13 @@ static void write_json(const char *path, const struct cfg *c, struct side sd[2],
 	json_object_object_add(o, "load_average_start", json_object_new_string(la0));
 	json_object_object_add(o, "load_average_end", json_object_new_string(la1));
 	json_object_object_add(root, "cockpit_load", o);
-	char *tmp = bg_xasprintf("%s.tmp", path);
-	if (json_object_to_file_ext(tmp, root,
-			    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) != 0 ||
-			rename(tmp, path) != 0) {
-		fprintf(stderr, "bench-cockpit: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
-	json_object_put(root);
+	bd_json_write("bench-cockpit", path, root);
 }
 
-static void print_row(const char *what, struct dist a, struct dist b)
+static void print_row(const char *what, struct bd_dist a, struct bd_dist b)
 {
 	printf("%-38s %5" PRId64 " %5" PRId64 " %5zu   %5" PRId64 " %5" PRId64 " %5zu\n", what,
-			a.p50, a.p90, a.n, b.p50, b.p90, b.n);
+			a.p50, a.top, a.n, b.p50, b.top, b.n);
 }
 
 /* Loaded minus idle, each pair's median edit: the median of those differences. */
@@ -1045,12 +654,7 @@ static char *loadavg_text(void)
 static bool tools_ok(void)
 {
 	struct th_run r;
-	char *argv[] = {"curl", "-sS", "--max-time", "5", "--unix-socket",
-			(char *)th_docker_sock(), "http://localhost/_ping", NULL};
-	th_run_argv(argv, NULL, &r);
-	bool up = r.status == 0 && strcmp(r.out, "OK") == 0;
-	th_run_release(&r);
-	if (!up) {
+	if (!bd_docker_up()) {
 		printf("bench-cockpit: no Docker engine at %s: nothing measured\n", th_docker_sock());
 		return false;
 	}
@@ -1084,54 +688,31 @@ static void cfg_init(struct cfg *c)
 	c->conc = env_int("BENCH_HEY_C", 50, 1);
 	c->hz = sysconf(_SC_CLK_TCK);
 	nice_n = getenv("BENCH_NICE") && *getenv("BENCH_NICE") ? getenv("BENCH_NICE") : NULL;
-	c->edit_why = bg_xasprintf("config changed: sites/%s.conf", names[0]);
-	char *cname = bg_xasprintf("%s-blue", names[1]);
-	c->died = bg_xasprintf("drift: %s stopped outside bluegreen", cname);
-	c->started = bg_xasprintf("drift: %s started outside bluegreen", cname);
-	c->kill_path = bg_xasprintf("/containers/%s/kill", cname);
-	c->start_path = bg_xasprintf("/containers/%s/start", cname);
-	c->hey_out = bg_xasprintf("%s-hey.out", dir);
-	dies.name = cname;
+	c->edit_why = bg_xasprintf("config changed: sites/%s.conf", host.names[0]);
+	bd_victim_init(&c->v, &host, 1);
+	c->hey_out = bg_xasprintf("%s-hey.out", host.dir);
 }
 
 static void cfg_release(struct cfg *c)
 {
 	free(c->edit_why);
-	free(c->died);
-	free(c->started);
-	free(c->kill_path);
-	free(c->start_path);
+	bd_victim_release(&c->v);
 	if (c->hey_out) {
 		unlink(c->hey_out);
 	}
 	free(c->hey_out);
 	free(c->url);
-	free(dies.name);
 }
 
 /* Daemon (output on a pipe read by the reader thread) and cockpit; 0 or -1. */
-static int start_both(struct cfg *c, int pfd[2], char **dlog, char **clog, pthread_t *th)
+static int start_both(struct cfg *c, char **clog)
 {
-	char *dargs[] = {"watch", NULL};
 	char *cargs[] = {"cockpit", "--safe", NULL};
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
+	if (bd_daemon_start(&host) != 0) {
 		return -1;
 	}
-	daemon_pid = spawn_bg(dargs, pfd[1], NULL, false);
-	close(pfd[1]);
-	*dlog = bg_xasprintf("%s-daemon.log", dir);
-	rd.copy = fopen(*dlog, "w");
-	rd.fd = pfd[0];
-	if (pthread_create(th, NULL, reader, NULL) != 0) {
-		return -1;
-	}
-	size_t from = 0;
-	if (daemon_pid < 0 || wait_plan(&from, "daemon started", 30000) < 0) {
-		printf("bench-cockpit: the daemon printed no first plan\n");
-		return -1;
-	}
-	*clog = bg_xasprintf("%s-cockpit.log", dir);
-	cockpit_pid = spawn_bg(cargs, -1, *clog, true);
+	*clog = bg_xasprintf("%s-cockpit.log", host.dir);
+	cockpit_pid = bd_host_spawn(&host, cargs, -1, *clog, nice_n);
 	c->port = cockpit_pid > 0 ? cockpit_port(*clog) : -1;
 	if (c->port < 0) {
 		printf("bench-cockpit: the cockpit did not say its port (%s)\n", *clog);
@@ -1139,84 +720,64 @@ static int start_both(struct cfg *c, int pfd[2], char **dlog, char **clog, pthre
 	}
 	c->url = bg_xasprintf("http://127.0.0.1:%d/", c->port);
 	printf("bench-cockpit: daemon pid %ld, cockpit --safe pid %ld on 127.0.0.1:%d "
-			"(outputs: %s, %s)\n", (long)daemon_pid, (long)cockpit_pid, c->port, *dlog, *clog);
+			"(outputs: %s, %s)\n", (long)host.daemon_pid, (long)cockpit_pid, c->port, host.log,
+			*clog);
 	return 0;
 }
 
 /* Stops the cockpit and the daemon, joins the threads, keeps or removes the outputs. */
-static void stop_all(pthread_t *th, int rfd, pthread_t *dth, char *dlog, char *clog)
+static void stop_all(char *clog)
 {
 	if (cockpit_pid > 0) {
 		kill(cockpit_pid, SIGTERM);
 		th_wait(cockpit_pid);
 		cockpit_pid = 0;
 	}
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGTERM);
-		th_wait(daemon_pid);
-		daemon_pid = 0;
-	}
-	if (th) {
-		pthread_join(*th, NULL);
-		close(rfd);
-	}
-	if (dth) {
-		if (dies.fd >= 0) {
-			shutdown(dies.fd, SHUT_RDWR);
-		}
-		pthread_join(*dth, NULL);
-		if (dies.fd >= 0) {
-			close(dies.fd);
-		}
-	}
-	if (rd.copy) {
-		fclose(rd.copy);
-	}
+	bd_daemon_stop(&host);
+	bd_dies_stop(&host);
 	bool keep = getenv("BENCH_KEEP") && *getenv("BENCH_KEEP");
-	if (dlog && clog) {
-		printf("bench-cockpit: outputs %s: %s, %s\n", keep ? "kept" : "removed", dlog, clog);
+	if (host.log && clog) {
+		printf("bench-cockpit: outputs %s: %s, %s\n", keep ? "kept" : "removed", host.log, clog);
 	}
 	if (!keep) {
-		if (dlog) {
-			unlink(dlog);
+		if (host.log) {
+			unlink(host.log);
 		}
 		if (clog) {
 			unlink(clog);
 		}
 	}
-	free(dlog);
 	free(clog);
 	dk_client_destroy(dk);
+	dk = NULL;
 }
 
 int main(int argc, char **argv)
 {
 	struct cfg c = {0};
 	struct side sd[2];
-	int pfd[2] = {-1, -1}, rc = 1;
-	char *dlog = NULL, *clog = NULL, *la0 = loadavg_text();
-	pthread_t th, dth;
-	bool reading = false, listening = false;
+	int rc = 1;
+	int64_t apply_ms;
+	char *clog = NULL, *la0 = loadavg_text();
 	(void)argc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	bin = default_binary(argv[0]);
-	if (access(bin, X_OK) != 0 || !tools_ok()) {
-		printf("bench-cockpit: cannot run (binary %s; set BG_BINARY)\n", bin);
+	bd_host_init(&host, "bench-cockpit", argv[0]);
+	if (access(host.bin, X_OK) != 0 || !tools_ok()) {
+		printf("bench-cockpit: cannot run (binary %s; set BG_BINARY)\n", host.bin);
+		bd_host_cleanup(&host);
+		free(la0);
 		return 1;
 	}
-	if (deploy() != 0) {
+	if (bd_host_deploy(&host, "bc", "cockpit:\n  listen: \"127.0.0.1:0\"\n", &apply_ms) != 0) {
 		goto out;
 	}
 	cfg_init(&c);
 	dk_client_create(&dk, th_docker_sock());
-	int sb = start_both(&c, pfd, &dlog, &clog, &th);
-	reading = pfd[0] >= 0;
-	if (sb != 0) {
+	if (start_both(&c, &clog) != 0) {
 		goto out;
 	}
-	pthread_create(&dth, NULL, die_listener, NULL);
-	listening = true;
+	bd_dies_start(&host, c.v.cname);
 	sleep(3); /* the start-up observation and late events settle */
 	side_init(&sd[IDLE], &c);
 	side_init(&sd[LOAD], &c);
@@ -1236,20 +797,9 @@ int main(int argc, char **argv)
 	side_release(&sd[LOAD]);
 	rc = 0;
 out:
-	stop_all(reading ? &th : NULL, pfd[0], listening ? &dth : NULL, dlog, clog);
+	stop_all(clog);
 	cfg_release(&c);
 	cleanup();
-	for (size_t i = 0; i < rd.n; i++) {
-		free(rd.v[i].text);
-	}
-	free(rd.v);
-	for (size_t i = 0; i < N_SITES; i++) {
-		free(names[i]);
-	}
-	free(dies.t);
-	free(edge_net);
-	free(dir);
-	free(bin);
 	free(la0);
 	return rc;
 }

@@ -38,263 +38,27 @@
  * made (sites and network named bw<run id>-*). Run from the source root
  * (ci/bench.sh does), or set BG_SRCDIR.
  */
+#include "bench-daemon.h"
 #include "bg.h"
-#include "bg-buf.h"
 #include "dk.h"
 #include "th.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define N_SITES 10
+#define N_SITES BD_SITES
 #define GOAL_MS 200
 #define GOAL_RSS_KB (8 * 1024)
 
 extern char **environ;
 
-/* ---- the daemon's output, timestamped as it is read ---- */
-
-struct line {
-	int64_t t; /* bg_mono_ms() when read */
-	char *text;
-};
-
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct line *v;
-	size_t n, cap;
-	bool eof;
-	int fd;
-	FILE *copy; /* everything, for the operator reading the bench log */
-} rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-
-static void *reader(void *arg)
-{
-	struct bg_buf b = BG_BUF_INIT;
-	char chunk[8192];
-	(void)arg;
-	for (;;) {
-		ssize_t n = read(rd.fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			break;
-		}
-		int64_t now = bg_mono_ms();
-		bg_buf_add(&b, chunk, (size_t)n);
-		char *start = b.data, *nl;
-		pthread_mutex_lock(&rd.mu);
-		while ((nl = memchr(start, '\n', b.len - (size_t)(start - b.data)))) {
-			*nl = '\0';
-			BG_GROW(rd.v, rd.cap, rd.n + 1);
-			rd.v[rd.n].t = now;
-			rd.v[rd.n].text = bg_xstrdup(start);
-			rd.n++;
-			if (rd.copy) {
-				fprintf(rd.copy, "%s\n", start);
-			}
-			start = nl + 1;
-		}
-		pthread_cond_broadcast(&rd.cv);
-		pthread_mutex_unlock(&rd.mu);
-		size_t rest = b.len - (size_t)(start - b.data);
-		memmove(b.data, start, rest);
-		b.len = rest;
-		b.data[rest] = '\0';
-	}
-	pthread_mutex_lock(&rd.mu);
-	rd.eof = true;
-	pthread_cond_broadcast(&rd.cv);
-	pthread_mutex_unlock(&rd.mu);
-	bg_buf_release(&b);
-	return NULL;
-}
-
-static size_t lines_now(void)
-{
-	pthread_mutex_lock(&rd.mu);
-	size_t n = rd.n;
-	pthread_mutex_unlock(&rd.mu);
-	return n;
-}
-
-/*
- * Wait for a plan whose "why:" line contains needle, among lines from
- * index *from; returns the time its why line was read, or -1 after ms.
- */
-static int64_t wait_plan(size_t *from, const char *needle, int ms)
-{
-	int64_t deadline = bg_mono_ms() + ms;
-	int64_t found = -1;
-	pthread_mutex_lock(&rd.mu);
-	while (found < 0) {
-		for (size_t i = *from; i < rd.n; i++) {
-			if (i > 0 && bg_str_has_prefix(rd.v[i].text, "why: ") &&
-					bg_str_has_prefix(rd.v[i - 1].text, "=== plan ") &&
-					strstr(rd.v[i].text, needle)) {
-				found = rd.v[i].t;
-				*from = i + 1;
-				break;
-			}
-		}
-		if (found >= 0 || rd.eof) {
-			break;
-		}
-		int64_t left = deadline - bg_mono_ms();
-		if (left <= 0) {
-			break;
-		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&rd.cv, &rd.mu, &ts);
-	}
-	pthread_mutex_unlock(&rd.mu);
-	return found;
-}
-
-/* ---- the engine's own "die" events, timestamped as they arrive ---- */
-
-static struct {
-	pthread_mutex_t mu;
-	int64_t *t;
-	size_t n, cap;
-	char *name; /* container whose deaths are recorded */
-	int fd;
-} dies = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
-
-/*
- * A second /events client, beside the daemon's: the moment the engine
- * announces the death is the fair start for the daemon's share of the
- * kill figure (the engine may answer the kill before the container is
- * dead, or long after). HTTP/1.0, so the stream is not chunked.
- */
-static void *die_listener(void *arg)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char buf[65536];
-	struct bg_buf b = BG_BUF_INIT;
-	(void)arg;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", th_docker_sock());
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		return NULL;
-	}
-	dies.fd = fd;
-	const char *req = "GET /v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C"
-			"%22event%22%3A%5B%22die%22%5D%7D HTTP/1.0\r\nHost: docker\r\n\r\n";
-	if (write(fd, req, strlen(req)) < 0) {
-		return NULL;
-	}
-	char *needle = bg_xasprintf("\"name\":\"%s\"", dies.name);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0) {
-			break;
-		}
-		int64_t now = bg_mono_ms();
-		bg_buf_add(&b, buf, (size_t)n);
-		char *nl;
-		while ((nl = memchr(b.data, '\n', b.len))) {
-			*nl = '\0';
-			if (strstr(b.data, "\"Action\":\"die\"") && strstr(b.data, needle)) {
-				pthread_mutex_lock(&dies.mu);
-				BG_GROW(dies.t, dies.cap, dies.n + 1);
-				dies.t[dies.n++] = now;
-				pthread_mutex_unlock(&dies.mu);
-			}
-			size_t rest = b.len - (size_t)(nl + 1 - b.data);
-			memmove(b.data, nl + 1, rest);
-			b.len = rest;
-			b.data[rest] = '\0';
-		}
-	}
-	free(needle);
-	bg_buf_release(&b);
-	return NULL;
-}
-
-/* The first death recorded at or after t0, or -1. */
-static int64_t die_after(int64_t t0)
-{
-	int64_t found = -1;
-	pthread_mutex_lock(&dies.mu);
-	for (size_t i = 0; i < dies.n && found < 0; i++) {
-		if (dies.t[i] >= t0) {
-			found = dies.t[i];
-		}
-	}
-	pthread_mutex_unlock(&dies.mu);
-	return found;
-}
-
-/* ---- helpers ---- */
-
-static char *bin;
-static char *dir;
-static char *names[N_SITES];
-static char *edge_net;
-static int port;
-static pid_t daemon_pid;
-
-static char *default_binary(const char *argv0)
-{
-	const char *env = getenv("BG_BINARY");
-	if (env && *env) {
-		return bg_xstrdup(env);
-	}
-	char *d = bg_xstrdup(argv0);
-	char *slash = strrchr(d, '/');
-	char *p = slash ? (*slash = '\0', bg_xasprintf("%s/../bluegreen", d))
-			: bg_xstrdup("../bluegreen");
-	free(d);
-	char real[PATH_MAX];
-	if (realpath(p, real)) {
-		free(p);
-		return bg_xstrdup(real);
-	}
-	return p;
-}
-
-static int run_bg(struct th_run *r, const char *a1, const char *a2)
-{
-	char *argv[] = {bin, "-c", dir, (char *)a1, (char *)a2, NULL};
-	char *env[] = {"NO_COLOR=1", "BLUEGREEN_CONFIG=", NULL};
-	return th_run_argv(argv, env, r);
-}
-
-static void write_site(size_t i, const char *extra)
-{
-	char *rel = bg_xasprintf("sites/%s.conf", names[i]);
-	char *conf = bg_xasprintf(
-		"site: %s\n"
-		"domains: [%s.localhost]\n"
-		"image: bluegreen-test/web:v1\n"
-		"port: 8080\n"
-		"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n"
-		"stop_timeout: 2s\n"
-		"%s", names[i], names[i], extra ? extra : "");
-	th_write(dir, rel, conf);
-	free(conf);
-	free(rel);
-}
+static struct bd_host h;
 
 static long status_kb(pid_t pid, const char *key)
 {
@@ -344,13 +108,13 @@ static long baseline_rss_kb(void)
 {
 	pid_t pid;
 	posix_spawn_file_actions_t fa;
-	char *argv[] = {bin, "-c", dir, "log", "-f", NULL};
+	char *argv[] = {h.bin, "-c", h.dir, "log", "-f", NULL};
 	long v = -1;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0) {
+	if (posix_spawn(&pid, h.bin, &fa, NULL, argv, environ) == 0) {
 		sleep(1);
 		v = status_kb(pid, "VmRSS:");
 		kill(pid, SIGTERM);
@@ -423,40 +187,13 @@ static long docker_events_between(long since, long until)
 	return n;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-struct stats {
-	int64_t p50, p99, min, max;
-	size_t n;
-};
-
-static struct stats stats_of(int64_t *v, size_t n)
-{
-	struct stats s = {0};
-	if (!n) {
-		return s;
-	}
-	qsort(v, n, sizeof(*v), cmp_i64);
-	s.n = n;
-	s.min = v[0];
-	s.max = v[n - 1];
-	s.p50 = v[(n - 1) / 2];
-	size_t k = (99 * n + 99) / 100; /* ceil(0.99 n): nearest-rank percentile */
-	s.p99 = v[k ? k - 1 : 0];
-	return s;
-}
-
-static void print_stats(const char *what, struct stats s, int64_t goal)
+static void print_stats(const char *what, struct bd_dist s, int64_t goal)
 {
 	printf("%-44s p50 %4" PRId64 " ms  p99 %4" PRId64 " ms  (min %" PRId64 ", max %" PRId64
-			", %zu trials)", what, s.p50, s.p99, s.min, s.max, s.n);
+			", %zu trials)", what, s.p50, s.top, s.min, s.max, s.n);
 	if (goal > 0) {
 		printf("  goal < %" PRId64 " ms: %s", goal,
-				s.n && s.p50 < goal && s.p99 < goal ? "met" : "MISSED");
+				s.n && s.p50 < goal && s.top < goal ? "met" : "MISSED");
 	}
 	printf("\n");
 }
@@ -474,21 +211,6 @@ static struct json_object *j_kb(long kb)
 	return kb >= 0 ? json_object_new_int64(kb) : NULL;
 }
 
-/* {p50, p99, min, max, trials} in ms, or null when no trial gave a figure. */
-static struct json_object *j_stats(struct stats s)
-{
-	if (!s.n) {
-		return NULL;
-	}
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "p50", json_object_new_int64(s.p50));
-	json_object_object_add(o, "p99", json_object_new_int64(s.p99));
-	json_object_object_add(o, "min", json_object_new_int64(s.min));
-	json_object_object_add(o, "max", json_object_new_int64(s.max));
-	json_object_object_add(o, "trials", json_object_new_int64((int64_t)s.n));
-	return o;
-}
-
 /*
  * {"idle": {...}, "event_latency_ms": {...}, "watch": {...}}. The headline
  * latency is the kill's, from the request (a Docker event to the printed
@@ -496,7 +218,7 @@ static struct json_object *j_stats(struct stats s)
  * Written to PATH.tmp, then renamed.
  */
 static void write_json(const char *path, const struct idle_figures *f, int trials,
-		struct stats edit, struct stats kill_req, struct stats engine, struct stats die)
+		struct bd_dist edit, struct bd_dist kill_req, struct bd_dist engine, struct bd_dist die)
 {
 	struct json_object *root = json_object_new_object();
 	struct json_object *idle = json_object_new_object();
@@ -520,7 +242,7 @@ static void write_json(const char *path, const struct idle_figures *f, int trial
 	json_object_object_add(idle, "foreign_events", json_object_new_int64(f->foreign));
 	json_object_object_add(root, "idle", idle);
 
-	struct json_object *lat = j_stats(kill_req);
+	struct json_object *lat = bd_dist_json(&kill_req);
 	if (!lat) { /* no kill trial gave a figure: the keys stay, null */
 		lat = json_object_new_object();
 		json_object_object_add(lat, "p50", NULL);
@@ -528,58 +250,125 @@ static void write_json(const char *path, const struct idle_figures *f, int trial
 	}
 	json_object_object_add(lat, "what", json_object_new_string(
 			"docker kill -> drift plan printed, from the kill request"));
-	json_object_object_add(lat, "edit", j_stats(edit));
-	json_object_object_add(lat, "kill_engine", j_stats(engine));
-	json_object_object_add(lat, "kill_die_to_plan", j_stats(die));
+	json_object_object_add(lat, "edit", bd_dist_json(&edit));
+	json_object_object_add(lat, "kill_engine", bd_dist_json(&engine));
+	json_object_object_add(lat, "kill_die_to_plan", bd_dist_json(&die));
 	json_object_object_add(root, "event_latency_ms", lat);
 
 	struct json_object *w = json_object_new_object();
-	json_object_object_add(w, "binary", json_object_new_string(bin));
+	json_object_object_add(w, "binary", json_object_new_string(h.bin));
 	json_object_object_add(w, "trials", json_object_new_int(trials));
 	json_object_object_add(root, "watch", w);
 
-	char *tmp = bg_xasprintf("%s.tmp", path);
-	if (json_object_to_file_ext(tmp, root,
-			    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) != 0 ||
-			rename(tmp, path) != 0) {
-		fprintf(stderr, "bench-watch: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
-	json_object_put(root);
+	bd_json_write("bench-watch", path, root);
 }
 
-static bool docker_up(void)
+/* 3: site file edit -> plan printed, `trials` times. */
+static struct bd_dist measure_edits(int trials)
 {
-	struct th_run r;
-	char *argv[] = {"curl", "-sS", "--max-time", "5", "--unix-socket",
-			(char *)th_docker_sock(), "http://localhost/_ping", NULL};
-	th_run_argv(argv, NULL, &r);
-	bool up = r.status == 0 && strcmp(r.out, "OK") == 0;
-	th_run_release(&r);
-	return up;
+	int64_t *lat = bg_xcalloc((size_t)trials, sizeof(*lat));
+	size_t nl = 0;
+	char *why = bg_xasprintf("config changed: sites/%s.conf", h.names[0]);
+	for (int i = 0; i < trials; i++) {
+		int64_t ms = bd_edit_time(&h, i, why);
+		if (ms >= 0) {
+			lat[nl++] = ms;
+		}
+	}
+	struct bd_dist st = bd_dist_of(lat, nl, 99);
+	print_stats("config edit -> plan printed:", st, GOAL_MS);
+	bd_site_write(&h, 0, NULL);
+	usleep(500 * 1000);
+	free(why);
+	free(lat);
+	return st;
 }
 
-static void cleanup(void)
+/* 4: docker kill -> drift plan, `trials` times; the engine's and the daemon's shares too. */
+static void measure_kills(int trials, struct bd_dist *req, struct bd_dist *eng, struct bd_dist *die)
 {
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGTERM);
-		th_wait(daemon_pid);
-		daemon_pid = 0;
-	}
-	for (size_t i = 0; i < N_SITES; i++) {
-		if (names[i]) {
-			th_docker_cleanup_site(names[i]);
+	struct dk_client *dk = NULL;
+	struct bd_victim v;
+	dk_client_create(&dk, th_docker_sock());
+	bd_victim_init(&v, &h, 1);
+	int64_t *from_req = bg_xcalloc((size_t)trials, sizeof(int64_t));
+	int64_t *from_die = bg_xcalloc((size_t)trials, sizeof(int64_t));
+	int64_t *engine = bg_xcalloc((size_t)trials, sizeof(int64_t));
+	size_t nk = 0, nd = 0;
+	bd_dies_start(&h, v.cname);
+	for (int i = 0; i < trials; i++) {
+		struct bd_kill k;
+		int err = bd_kill_time(dk, &v, &k);
+		if (err) {
+			printf("bench-watch: kill %s: %s\n", v.cname, bg_strerror(err));
+			break;
+		}
+		if (k.req >= 0) {
+			from_req[nk++] = k.req;
+		}
+		if (k.eng >= 0) {
+			from_die[nd] = k.die;
+			engine[nd] = k.eng;
+			nd++;
 		}
 	}
-	if (edge_net) {
-		th_docker_rm_network(edge_net);
-	}
-	if (dir) {
-		if (port) {
-			th_nginx_stop(dir);
-		}
-		th_rm_rf(dir);
+	*req = bd_dist_of(from_req, nk, 99);
+	*die = bd_dist_of(from_die, nd, 99);
+	*eng = bd_dist_of(engine, nd, 99);
+	print_stats("docker kill -> drift plan, from the request:", *req, GOAL_MS);
+	print_stats("  the engine: kill request -> its die event:", *eng, 0);
+	print_stats("  then: die event -> drift plan printed:", *die, GOAL_MS);
+	printf("  (the drift plan comes from the die event itself: the engine holds a dying "
+			"container until its kill completes,\n   so the inspect that confirms it "
+			"answers later, 250-300 ms with published ports on Docker 20.10)\n");
+	bd_dies_stop(&h);
+	dk_client_destroy(dk);
+	bd_victim_release(&v);
+	free(from_req);
+	free(from_die);
+	free(engine);
+}
+
+/* 1 and 2: idle memory and wake-ups over idle_s seconds, printed into f. */
+static void measure_idle(int idle_s, struct idle_figures *f)
+{
+	/* Let the start-up observation and any late event settle first. */
+	sleep(5);
+	f->idle_s = idle_s;
+	f->rss_kb = status_kb(h.daemon_pid, "VmRSS:");
+	f->hwm_kb = status_kb(h.daemon_pid, "VmHWM:");
+	f->anon_kb = status_kb(h.daemon_pid, "RssAnon:");
+	f->pss_kb = smaps_pss_kb(h.daemon_pid, &f->uss_kb);
+	f->baseline_rss_kb = baseline_rss_kb();
+	long all0, main0, thr0, all1, main1, thr1;
+	size_t lines0 = bd_lines_now();
+	long since = (long)time(NULL);
+	ctx_switches(h.daemon_pid, &all0, &main0, &thr0);
+	sleep((unsigned)idle_s);
+	ctx_switches(h.daemon_pid, &all1, &main1, &thr1);
+	long until = (long)time(NULL);
+	size_t lines1 = bd_lines_now();
+	f->foreign = docker_events_between(since, until);
+	f->ctx = all1 - all0;
+	f->ctx_main = main1 - main0;
+	f->threads = thr1;
+	f->lines = (long)(lines1 - lines0);
+	printf("idle resident memory, %d sites:              VmRSS %.1f MB (peak VmHWM %.1f MB)"
+			"  goal < 8 MB: %s\n", N_SITES, f->rss_kb / 1024.0, f->hwm_kb / 1024.0,
+			f->rss_kb >= 0 && f->rss_kb < GOAL_RSS_KB ? "met" : "MISSED");
+	printf("  of which its own (anonymous) memory:       %.1f MB; PSS %.1f MB; the same binary "
+			"idle in `log -f` (same libraries loaded, no daemon): VmRSS %.1f MB\n",
+			f->anon_kb / 1024.0, f->pss_kb / 1024.0, f->baseline_rss_kb / 1024.0);
+	printf("idle %2d s: context switches                 all %ld threads: %ld (main thread %ld)"
+			"; lines printed %zu; in-scope docker events on the host meanwhile: %ld",
+			idle_s, thr1, f->ctx, f->ctx_main, lines1 - lines0, f->foreign);
+	if (f->ctx == 0) {
+		printf("  goal no wake-ups: met\n");
+	} else if (f->foreign > 0) {
+		printf("  goal no wake-ups: not measurable (other users' events wake it, as they "
+				"must)\n");
+	} else {
+		printf("  goal no wake-ups: MISSED\n");
 	}
 }
 
@@ -590,262 +379,66 @@ int main(int argc, char **argv)
 	struct th_run r;
 	int rc = 1;
 
+	(void)argc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	bin = default_binary(argv[0]);
-	if (access(bin, X_OK) != 0) {
-		printf("bench-watch: cannot run %s (set BG_BINARY)\n", bin);
+	bd_host_init(&h, "bench-watch", argv[0]);
+	if (access(h.bin, X_OK) != 0) {
+		printf("bench-watch: cannot run %s (set BG_BINARY)\n", h.bin);
+		bd_host_cleanup(&h);
 		return 1;
 	}
-	if (!docker_up()) {
+	if (!bd_docker_up()) {
 		printf("bench-watch: no Docker engine at %s: nothing measured\n", th_docker_sock());
+		bd_host_cleanup(&h);
 		return 1;
 	}
 	char *script = th_src_path("test/images/build.sh");
 	char *bargv[] = {script, NULL};
 	th_run_argv(bargv, NULL, &r);
+	free(script);
 	if (r.status != 0) {
 		printf("bench-watch: test/images/build.sh failed: %s%s\n", r.out, r.err);
+		th_run_release(&r);
+		bd_host_cleanup(&h);
 		return 1;
 	}
 	th_run_release(&r);
-	free(script);
 	if (trials < 1) {
 		trials = 1;
 	}
 
-	/* ---- a host with 10 deployed sites ---- */
-	dir = th_tmpdir("bench-watch");
-	port = th_nginx_start_free(dir);
-	edge_net = bg_xasprintf("bw%s-edge", th_run_id());
-	for (size_t i = 0; i < N_SITES; i++) {
-		names[i] = bg_xasprintf("bw%s-s%02zu", th_run_id(), i + 1);
-		write_site(i, NULL);
-	}
-	char *ny = th_nginx_edge_yaml(port);
-	char *g = bg_xasprintf("install_mode: development\nstate_dir: state\nedge:\n  kind: nginx\n"
-			"  network: %s\n%s", edge_net, ny);
-	th_write(dir, "global.conf", g);
-	free(g);
-	free(ny);
-	run_bg(&r, "plan", NULL);
-	char *tok = th_plan_token(r.out);
-	th_run_release(&r);
-	int64_t t0 = bg_mono_ms();
-	if (!tok || run_bg(&r, "apply", tok) != 0) {
-		printf("bench-watch: deploying the 10 sites failed:\n%s%s\n", tok ? r.out : "",
-				tok ? r.err : "no token");
-		free(tok);
+	/* ---- a host with 10 deployed sites, the daemon's output on a pipe ---- */
+	int64_t apply_ms;
+	if (bd_host_deploy(&h, "bw", NULL, &apply_ms) != 0) {
 		goto out;
 	}
 	printf("bench-watch: %d sites deployed (one-shot apply, %" PRId64 " ms) behind nginx on "
-			"127.0.0.1:%d, in %s\n", N_SITES, bg_mono_ms() - t0, port, dir);
-	th_run_release(&r);
-	free(tok);
-
-	/* ---- the daemon, its output on a pipe ---- */
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		goto out;
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	struct bg_strv env;
-	bg_strv_init(&env);
-	for (char **e = environ; *e; e++) {
-		if (!bg_str_has_prefix(*e, "BLUEGREEN_CONFIG=") && !bg_str_has_prefix(*e, "NO_COLOR=")) {
-			bg_strv_push(&env, *e);
-		}
-	}
-	bg_strv_push(&env, "NO_COLOR=1");
-	char *dargv[] = {bin, "-c", dir, "watch", NULL};
-	int sp = posix_spawn(&daemon_pid, bin, &fa, NULL, dargv, env.v);
-	posix_spawn_file_actions_destroy(&fa);
-	bg_strv_release(&env);
-	close(pfd[1]);
-	if (sp != 0) {
-		printf("bench-watch: cannot start the daemon: %s\n", strerror(sp));
-		goto out;
-	}
-	char *copy = bg_xasprintf("%s-daemon.log", dir);
-	rd.copy = fopen(copy, "w");
-	rd.fd = pfd[0];
-	pthread_t th;
-	pthread_create(&th, NULL, reader, NULL);
-	size_t from = 0;
-	if (wait_plan(&from, "daemon started", 30000) < 0) {
-		printf("bench-watch: the daemon printed no first plan\n");
+			"127.0.0.1:%d, in %s\n", N_SITES, apply_ms, h.nginx_port, h.dir);
+	if (bd_daemon_start(&h) != 0) {
 		goto out_daemon;
 	}
-	printf("bench-watch: daemon pid %ld up (its output: %s)\n\n", (long)daemon_pid, copy);
+	printf("bench-watch: daemon pid %ld up (its output: %s)\n\n", (long)h.daemon_pid, h.log);
 
-	/* ---- 1 and 2: idle ---- */
-	/* Let the start-up observation and any late event settle first. */
-	sleep(5);
-	long rss = status_kb(daemon_pid, "VmRSS:");
-	long hwm = status_kb(daemon_pid, "VmHWM:");
-	long anon = status_kb(daemon_pid, "RssAnon:");
-	long uss;
-	long pss = smaps_pss_kb(daemon_pid, &uss);
-	long base = baseline_rss_kb();
-	long all0, main0, thr0, all1, main1, thr1;
-	size_t lines0 = lines_now();
-	long since = (long)time(NULL);
-	ctx_switches(daemon_pid, &all0, &main0, &thr0);
-	sleep((unsigned)idle_s);
-	ctx_switches(daemon_pid, &all1, &main1, &thr1);
-	long until = (long)time(NULL);
-	size_t lines1 = lines_now();
-	long foreign = docker_events_between(since, until);
-	printf("idle resident memory, %d sites:              VmRSS %.1f MB (peak VmHWM %.1f MB)"
-			"  goal < 8 MB: %s\n", N_SITES, rss / 1024.0, hwm / 1024.0,
-			rss >= 0 && rss < GOAL_RSS_KB ? "met" : "MISSED");
-	printf("  of which its own (anonymous) memory:       %.1f MB; PSS %.1f MB; the same binary "
-			"idle in `log -f` (same libraries loaded, no daemon): VmRSS %.1f MB\n",
-			anon / 1024.0, pss / 1024.0, base / 1024.0);
-	printf("idle %2d s: context switches                 all %ld threads: %ld (main thread %ld)"
-			"; lines printed %zu; in-scope docker events on the host meanwhile: %ld",
-			idle_s, thr1, all1 - all0, main1 - main0, lines1 - lines0, foreign);
-	if (all1 - all0 == 0) {
-		printf("  goal no wake-ups: met\n");
-	} else if (foreign > 0) {
-		printf("  goal no wake-ups: not measurable (other users' events wake it, as they "
-				"must)\n");
-	} else {
-		printf("  goal no wake-ups: MISSED\n");
-	}
-
-	/* ---- 3: config edit -> plan ---- */
-	int64_t *lat = bg_xcalloc((size_t)trials, sizeof(*lat));
-	size_t nl = 0;
-	char *why = bg_xasprintf("config changed: sites/%s.conf", names[0]);
-	for (int i = 0; i < trials; i++) {
-		char *extra = bg_xasprintf("env: {BENCH: \"%d\"}\n", i);
-		from = lines_now();
-		int64_t s = bg_mono_ms();
-		write_site(0, extra);
-		int64_t e = wait_plan(&from, why, 10000);
-		free(extra);
-		if (e >= 0) {
-			lat[nl++] = e - s;
-		}
-		/* Let the debounce window close: trials must not fold into one. */
-		usleep(300 * 1000);
-	}
-	struct stats st_edit = stats_of(lat, nl);
-	print_stats("config edit -> plan printed:", st_edit, GOAL_MS);
-	write_site(0, NULL);
-	usleep(500 * 1000);
-
-	/* ---- 4: docker kill -> drift plan ---- */
-	struct dk_client *dk = NULL;
-	struct bg_diag d;
-	bg_diag_init(&d);
-	dk_client_create(&dk, th_docker_sock());
-	char *cname = bg_xasprintf("%s-blue", names[1]);
-	char *kill_path = bg_xasprintf("/containers/%s/kill", cname);
-	char *start_path = bg_xasprintf("/containers/%s/start", cname);
-	char *died = bg_xasprintf("drift: %s stopped outside bluegreen", cname);
-	char *started = bg_xasprintf("drift: %s started outside bluegreen", cname);
-	int64_t *from_req = bg_xcalloc((size_t)trials, sizeof(int64_t));
-	int64_t *from_die = bg_xcalloc((size_t)trials, sizeof(int64_t));
-	int64_t *engine = bg_xcalloc((size_t)trials, sizeof(int64_t));
-	size_t nk = 0, nd = 0;
-	dies.name = cname;
-	pthread_t dth;
-	pthread_create(&dth, NULL, die_listener, NULL);
-	usleep(300 * 1000); /* let the listener's stream start */
-	for (int i = 0; i < trials; i++) {
-		long status = 0;
-		from = lines_now();
-		int64_t s = bg_mono_ms();
-		int err = dk_request(dk, "POST", kill_path, NULL, &status, NULL, &d);
-		int64_t a = bg_mono_ms();
-		if (err) {
-			printf("bench-watch: kill %s: %s\n", cname, bg_strerror(err));
-			break;
-		}
-		int64_t e = wait_plan(&from, died, 10000);
-		(void)a;
-		if (e >= 0) {
-			from_req[nk++] = e - s;
-			int64_t dt = die_after(s);
-			if (dt >= 0) {
-				from_die[nd] = e > dt ? e - dt : 0;
-				engine[nd] = dt - s;
-				nd++;
-			}
-		}
-		dk_request(dk, "POST", start_path, NULL, &status, NULL, &d);
-		wait_plan(&from, started, 10000);
-		usleep(300 * 1000);
-	}
-	struct stats st_req = stats_of(from_req, nk);
-	struct stats st_die = stats_of(from_die, nd);
-	struct stats st_eng = stats_of(engine, nd);
-	print_stats("docker kill -> drift plan, from the request:", st_req, GOAL_MS);
-	print_stats("  the engine: kill request -> its die event:", st_eng, 0);
-	print_stats("  then: die event -> drift plan printed:", st_die, GOAL_MS);
-	printf("  (the drift plan comes from the die event itself: the engine holds a dying "
-			"container until its kill completes,\n   so the inspect that confirms it "
-			"answers later, 250-300 ms with published ports on Docker 20.10)\n");
-	if (dies.fd >= 0) {
-		shutdown(dies.fd, SHUT_RDWR);
-	}
-	pthread_join(dth, NULL);
-	if (dies.fd >= 0) {
-		close(dies.fd);
-	}
-	free(dies.t);
-	dk_client_destroy(dk);
-	bg_diag_release(&d);
-	free(from_req);
-	free(from_die);
-	free(engine);
-	free(died);
-	free(started);
-	free(kill_path);
-	free(start_path);
-	free(cname);
-	free(why);
-	free(lat);
+	struct idle_figures idle = {0};
+	struct bd_dist st_req, st_eng, st_die;
+	measure_idle(idle_s, &idle);
+	struct bd_dist st_edit = measure_edits(trials);
+	measure_kills(trials, &st_req, &st_eng, &st_die);
 	if (getenv("BENCH_JSON") && *getenv("BENCH_JSON")) {
-		struct idle_figures idle = {rss, hwm, anon, pss, uss, base, idle_s, all1 - all0,
-				main1 - main0, thr1, (long)(lines1 - lines0), foreign};
 		write_json(getenv("BENCH_JSON"), &idle, trials, st_edit, st_req, st_eng, st_die);
 	}
 	rc = 0;
 
-out_daemon:
-	kill(daemon_pid, SIGTERM);
-	int dst = th_wait(daemon_pid);
-	daemon_pid = 0;
-	pthread_join(th, NULL);
-	close(pfd[0]);
-	if (rd.copy) {
-		fclose(rd.copy);
-	}
+out_daemon:;
+	int dst = bd_daemon_stop(&h);
 	printf("\nbench-watch: daemon stopped by SIGTERM, exit %d\n", dst);
 	/* BENCH_KEEP=1 keeps the daemon's output (with BLUEGREEN_TRACE: where time goes). */
 	if (getenv("BENCH_KEEP") && *getenv("BENCH_KEEP")) {
-		printf("bench-watch: the daemon's output is kept in %s\n", copy);
-	} else {
-		unlink(copy);
+		printf("bench-watch: the daemon's output is kept in %s\n", h.log);
+	} else if (h.log) {
+		unlink(h.log);
 	}
-	free(copy);
 out:
-	cleanup();
-	for (size_t i = 0; i < rd.n; i++) {
-		free(rd.v[i].text);
-	}
-	free(rd.v);
-	for (size_t i = 0; i < N_SITES; i++) {
-		free(names[i]);
-	}
-	free(edge_net);
-	free(dir);
-	free(bin);
+	bd_host_cleanup(&h);
 	return rc;
 }

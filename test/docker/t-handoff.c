@@ -10,6 +10,7 @@
  */
 #include "bg.h"
 #include "bg-util.h"
+#include "daemon-out.h"
 #include "e2e.h"
 
 #include <signal.h>
@@ -25,32 +26,18 @@ static pid_t pid = -1;
 
 static char *d_text(void)
 {
-	char *t = th_read(out_path);
-	return t ? t : bg_xstrdup("");
+	return dout_text_read(out_path);
 }
 
 static size_t d_len(void)
 {
-	char *t = d_text();
-	size_t n = strlen(t);
-	free(t);
-	return n;
+	return dout_len_get(out_path);
 }
 
 /* Position of needle in the daemon's output at or after from, or -1 after ms. */
 static long d_wait(size_t from, const char *needle, int ms)
 {
-	int64_t end = bg_mono_ms() + ms * th_time_scale();
-	for (;;) {
-		char *t = d_text();
-		const char *at = strlen(t) >= from ? strstr(t + from, needle) : NULL;
-		long pos = at ? (long)(at - t) : -1;
-		free(t);
-		if (pos >= 0 || bg_mono_ms() > end) {
-			return pos;
-		}
-		usleep(50 * 1000);
-	}
+	return dout_needle_wait(out_path, from, needle, ms);
 }
 
 static void d_fail(const char *what)

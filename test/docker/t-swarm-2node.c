@@ -24,6 +24,7 @@
 #include "bg.h"
 #include "e2e.h"
 #include "e2e-load.h"
+#include "swarm-e2e.h"
 #include "swarm-node.h"
 
 #include <signal.h>
@@ -34,23 +35,6 @@
 static struct swn node;     /* the second node */
 static bool formed;         /* this test made the swarm: it leaves it */
 static char *node2_id;      /* the worker's node ID */
-static char *cleanup_site;  /* the site whose services the teardown removes */
-
-static void services_rm(const char *site)
-{
-	struct th_run r;
-	char *f = bg_xasprintf("label=io.bluegreen.site=%s", site);
-	th_docker(&r, "service", "ls", "-q", "--filter", f, NULL);
-	char *save = NULL;
-	for (char *id = strtok_r(r.out, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
-		struct th_run x;
-		th_docker(&x, "service", "rm", id, NULL);
-		th_run_release(&x);
-	}
-	th_run_release(&r);
-	free(f);
-	sleep(3); /* the tasks' containers go, then the overlay networks can */
-}
 
 /* Everything the group set up, in reverse; safe to run twice. */
 static void undo_all(void)
@@ -70,42 +54,6 @@ static void on_term(int sig)
 	exit(1); /* atexit: undo_all */
 }
 
-static int teardown(void **state)
-{
-	if (cleanup_site) {
-		services_rm(cleanup_site);
-		free(cleanup_site);
-		cleanup_site = NULL;
-	}
-	return e2e_teardown(state);
-}
-
-/* The web images with a HEALTHCHECK, as t-swarm builds them (same tags,
- * same recipe): the gate of a task is its health as Swarm reports it. */
-static void images_build(void)
-{
-	struct th_run r;
-	for (int v = 1; v <= 2; v++) {
-		char *dir = th_tmpdir("swarm-img");
-		char *df = bg_xasprintf("FROM bluegreen-test/web:v%d\nHEALTHCHECK --interval=1s "
-				"--timeout=5s --retries=10 CMD [\"/bin/busybox\", \"wget\", \"-q\", \"-O\", "
-				"\"/dev/null\", \"http://127.0.0.1:8080/healthz\"]\n", v);
-		th_write(dir, "Dockerfile", df);
-		char *tag = bg_xasprintf("bluegreen-test/swarm-web:v%d", v);
-		char *argv[] = {"docker", "build", "-q", "-t", tag, dir, NULL};
-		char *env[] = {"DOCKER_BUILDKIT=0", NULL};
-		th_run_argv(argv, env, &r);
-		if (r.status != 0) {
-			fail_msg("docker build %s: %s", tag, r.err);
-		}
-		th_run_release(&r);
-		th_rm_rf(dir);
-		free(tag);
-		free(df);
-		free(dir);
-	}
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -123,7 +71,7 @@ static int group_setup(void **state)
 	atexit(undo_all);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	images_build();
+	swarm_e2e_images_build();
 	int64_t t0 = bg_mono_ms();
 	if (swn_start(&node, "n2") != 0) {
 		fail_msg("the second node did not start (see above)");
@@ -179,18 +127,6 @@ static char *edge_conf(struct e2e *e)
 	return text;
 }
 
-/* Command output as TAP diagnostics (every line behind "# "). */
-static void print_lines(const char *what, const char *text)
-{
-	print_message("# %s:\n", what);
-	for (const char *p = text; p && *p;) {
-		size_t n = strcspn(p, "\n");
-		print_message("#   %.*s\n", (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-}
-
-/* v1 on both nodes: the plan's node note, nginx at the second node's address. */
 static void deploy_spread(struct e2e *e, const char *main_host)
 {
 	struct th_run r;
@@ -216,7 +152,7 @@ static void deploy_spread(struct e2e *e, const char *main_host)
 	char *note = bg_xasprintf("blue: 4/4 replicas running on %s, %s",
 			strcmp(node.hostname, main_host) < 0 ? node.hostname : main_host,
 			strcmp(node.hostname, main_host) < 0 ? main_host : node.hostname);
-	print_lines("plan after v1", r.out);
+	swarm_e2e_lines_print("plan after v1", r.out);
 	th_assert_contains(r.out, note);
 	free(note);
 	th_run_release(&r);
@@ -251,7 +187,7 @@ static void test_drain_during_switch(void **state)
 	th_run_release(&r);
 
 	e2e_init(&e, "swarm2", "nginx", "development");
-	cleanup_site = bg_xstrdup(e.site);
+	swarm_e2e_site_track(e.site);
 	e2e_global(&e, "docker:\n  mode: swarm\n");
 	e2e_site(&e, "bluegreen-test/swarm-web:v1", STRAT);
 	deploy_spread(&e, main_host);
@@ -278,7 +214,7 @@ static void test_drain_during_switch(void **state)
 	}
 	int ast = th_wait(apply);
 	char *text = th_read(out);
-	print_lines("the switch's apply", text);
+	swarm_e2e_lines_print("the switch's apply", text);
 	if (!hit) {
 		fail_msg("green never ran a task on %s before the apply ended", node.hostname);
 	}
@@ -292,7 +228,7 @@ static void test_drain_during_switch(void **state)
 		}
 		if (t) {
 			assert_int_equal(e2e_bg(&e, &r, "apply", t, NULL), 0);
-			print_lines("an apply after the drain", r.out);
+			swarm_e2e_lines_print("an apply after the drain", r.out);
 			th_run_release(&r);
 		}
 		free(t);
@@ -307,7 +243,7 @@ static void test_drain_during_switch(void **state)
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 10000));
 	assert_int_equal(tasks_on(&e, "green", main_host), 4);
 	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 0);
-	print_lines("plan after the drain", r.out);
+	swarm_e2e_lines_print("plan after the drain", r.out);
 	char *note = bg_xasprintf("green: 4/4 replicas running on %s\n", main_host);
 	th_assert_contains(r.out, note);
 	th_run_release(&r);
@@ -321,17 +257,16 @@ static void test_drain_during_switch(void **state)
 	free(text);
 	free(out);
 	free(tok);
-	services_rm(e.site);
+	swarm_e2e_services_rm(e.site);
 	e2e_release(&e);
-	free(cleanup_site);
-	cleanup_site = NULL;
+	swarm_e2e_site_track(NULL);
 }
 
 int main(void)
 {
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_drain_during_switch, teardown),
+		cmocka_unit_test_teardown(test_drain_during_switch, swarm_e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -21,7 +21,9 @@
  * Needs: dockerd (swarm capable), nginx, hey; images from test/images.
  */
 #include "bg.h"
+#include "daemon-out.h"
 #include "e2e.h"
+#include "swarm-e2e.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -29,7 +31,6 @@
 #define STRAT "strategy: {promote: auto, drain: 2s}\nreplicas: 3\n"
 
 static bool we_inited; /* this test made the swarm: it leaves it */
-static char *cleanup_site; /* the site whose services the teardown removes */
 
 static void swarm_leave(void)
 {
@@ -45,32 +46,6 @@ static void on_term(int sig)
 {
 	(void)sig;
 	exit(1); /* atexit: leave the swarm */
-}
-
-static void services_rm(const char *site)
-{
-	struct th_run r;
-	char *f = bg_xasprintf("label=io.bluegreen.site=%s", site);
-	th_docker(&r, "service", "ls", "-q", "--filter", f, NULL);
-	char *save = NULL;
-	for (char *id = strtok_r(r.out, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
-		struct th_run x;
-		th_docker(&x, "service", "rm", id, NULL);
-		th_run_release(&x);
-	}
-	th_run_release(&r);
-	free(f);
-	sleep(3); /* the tasks' containers go, then the overlay networks can */
-}
-
-static int teardown(void **state)
-{
-	if (cleanup_site) {
-		services_rm(cleanup_site);
-		free(cleanup_site);
-		cleanup_site = NULL;
-	}
-	return e2e_teardown(state);
 }
 
 static int group_setup(void **state)
@@ -89,30 +64,7 @@ static int group_setup(void **state)
 		signal(SIGTERM, on_term);
 		signal(SIGINT, on_term);
 	}
-	/* The web images with a HEALTHCHECK: the gate of a task on an overlay
-	 * network is its container's health (docs/swarm.md). Swarm replaces a
-	 * task that turns unhealthy, on a new host port the edge does not know
-	 * until the next plan: a 1 s timeout under hey on two cores did that
-	 * (the report of issue 17), so the check is given time. */
-	for (int v = 1; v <= 2; v++) {
-		char *dir = th_tmpdir("swarm-img");
-		char *df = bg_xasprintf("FROM bluegreen-test/web:v%d\nHEALTHCHECK --interval=1s "
-				"--timeout=5s --retries=10 CMD [\"/bin/busybox\", \"wget\", \"-q\", \"-O\", "
-				"\"/dev/null\", \"http://127.0.0.1:8080/healthz\"]\n", v);
-		th_write(dir, "Dockerfile", df);
-		char *tag = bg_xasprintf("bluegreen-test/swarm-web:v%d", v);
-		char *argv[] = {"docker", "build", "-q", "-t", tag, dir, NULL};
-		char *env[] = {"DOCKER_BUILDKIT=0", NULL};
-		assert_int_equal(th_run_argv(argv, env, &r), 0);
-		if (r.status != 0) {
-			fail_msg("docker build %s: %s", tag, r.err);
-		}
-		th_run_release(&r);
-		th_rm_rf(dir);
-		free(tag);
-		free(df);
-		free(dir);
-	}
+	swarm_e2e_images_build();
 	return 0;
 }
 
@@ -176,17 +128,6 @@ static char *svc_version(struct e2e *e, const char *colour)
 	return v;
 }
 
-/* Command output as TAP diagnostics (every line behind "# "). */
-static void print_lines(const char *what, const char *text)
-{
-	print_message("# %s:\n", what);
-	for (const char *p = text; p && *p;) {
-		size_t n = strcspn(p, "\n");
-		print_message("#   %.*s\n", (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-}
-
 static void test_swarm_story(void **state)
 {
 	(void)state;
@@ -195,7 +136,7 @@ static void test_swarm_story(void **state)
 	int st = 0;
 
 	e2e_init(&e, "swarm", "nginx", "development");
-	cleanup_site = bg_xstrdup(e.site);
+	swarm_e2e_site_track(e.site);
 	e2e_global(&e, "docker:\n  mode: swarm\n");
 	e2e_site(&e, "bluegreen-test/swarm-web:v1", STRAT);
 
@@ -237,7 +178,7 @@ static void test_swarm_story(void **state)
 	if (e2e_bg(&e, &r, "apply", tok, NULL) != 0) {
 		fail_msg("apply v2 on the swarm:\n%s\n%s", r.out, r.err);
 	}
-	print_lines("the switch's apply", r.out);
+	swarm_e2e_lines_print("the switch's apply", r.out);
 	assert_true(th_running(w, NULL));
 	th_run_release(&r);
 	load_stop_check(w, out, "switch");
@@ -268,7 +209,7 @@ static void test_swarm_story(void **state)
 	th_run_release(&r);
 	usleep(500 * 1000);
 	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
-	print_lines("plan after a task was killed", r.out);
+	swarm_e2e_lines_print("plan after a task was killed", r.out);
 	/* The replaced task: its slot not running yet, or running on a new
 	 * host port (the edge's upstream then changes). */
 	assert_true(strstr(r.out, "drift: live ") || strstr(r.out, "upstream addresses changed"));
@@ -284,10 +225,9 @@ static void test_swarm_story(void **state)
 	free(snap);
 	free(tok_snap);
 	free(tok);
-	services_rm(e.site);
+	swarm_e2e_services_rm(e.site);
 	e2e_release(&e);
-	free(cleanup_site);
-	cleanup_site = NULL;
+	swarm_e2e_site_track(NULL);
 }
 
 /* ---- the watch daemon on the swarm (issue 17) ---- */
@@ -297,39 +237,25 @@ static char *daemon_out;
 
 static char *d_text(void)
 {
-	char *t = th_read(daemon_out);
-	return t ? t : bg_xstrdup("");
+	return dout_text_read(daemon_out);
 }
 
 static size_t d_len(void)
 {
-	char *t = d_text();
-	size_t n = strlen(t);
-	free(t);
-	return n;
+	return dout_len_get(daemon_out);
 }
 
 /* Position of needle in the daemon's output at or after from, or -1 after ms. */
 static long d_wait(size_t from, const char *needle, int ms)
 {
-	int64_t end = bg_mono_ms() + ms * th_time_scale();
-	for (;;) {
-		char *t = d_text();
-		const char *at = strlen(t) >= from ? strstr(t + from, needle) : NULL;
-		long pos = at ? (long)(at - t) : -1;
-		free(t);
-		if (pos >= 0 || bg_mono_ms() > end) {
-			return pos;
-		}
-		usleep(100 * 1000);
-	}
+	return dout_needle_wait(daemon_out, from, needle, ms);
 }
 
 static void d_expect(size_t from, const char *needle, int ms, const char *what)
 {
 	if (d_wait(from, needle, ms) < 0) {
 		char *t = d_text();
-		print_lines("the daemon printed", t + (strlen(t) >= from ? from : 0));
+		swarm_e2e_lines_print("the daemon printed", t + (strlen(t) >= from ? from : 0));
 		free(t);
 		fail_msg("%s: no \"%s\" from the daemon within %d s", what, needle, ms / 1000);
 	}
@@ -382,7 +308,7 @@ static int watch_teardown(void **state)
 		free(daemon_out);
 		daemon_out = NULL;
 	}
-	return teardown(state);
+	return swarm_e2e_teardown(state);
 }
 
 /* The id of one running task container of the service (a new string). */
@@ -411,7 +337,7 @@ static void test_swarm_watch(void **state)
 	struct th_run r;
 
 	e2e_init(&e, "swarmw", "nginx", "development");
-	cleanup_site = bg_xstrdup(e.site);
+	swarm_e2e_site_track(e.site);
 	e2e_global(&e, "docker:\n  mode: swarm\n");
 	e2e_site(&e, "bluegreen-test/swarm-web:v1", STRAT);
 	if (e2e_plan_apply(&e, &r) != 0) {
@@ -474,7 +400,7 @@ static void test_swarm_watch(void **state)
 	mark = d_len();
 	if (e2e_bg(&e, &r, "apply", tok, NULL) != 0) {
 		char *dt = d_text();
-		print_lines("the daemon printed", dt);
+		swarm_e2e_lines_print("the daemon printed", dt);
 		free(dt);
 		fail_msg("apply v2 through the daemon:\n%s\n%s", r.out, r.err);
 	}
@@ -510,10 +436,9 @@ static void test_swarm_watch(void **state)
 	free(why);
 	free(cid);
 	free(blue);
-	services_rm(e.site);
+	swarm_e2e_services_rm(e.site);
 	e2e_release(&e);
-	free(cleanup_site);
-	cleanup_site = NULL;
+	swarm_e2e_site_track(NULL);
 }
 
 int main(void)
@@ -530,7 +455,7 @@ int main(void)
 		cmocka_set_test_filter(only);
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_swarm_story, teardown),
+		cmocka_unit_test_teardown(test_swarm_story, swarm_e2e_teardown),
 		cmocka_unit_test_teardown(test_swarm_watch, watch_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

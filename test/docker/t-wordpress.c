@@ -26,44 +26,16 @@
 #include "bg.h"
 #include "bg-buf.h"
 #include "e2e.h"
+#include "wp-e2e.h"
 
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* GET path on host through nginx; *body (may be NULL) the body. */
-static int get(struct e2e *e, const char *host, const char *path, char **body)
-{
-	char *url = bg_xasprintf("http://127.0.0.1:%d%s", e->port, path);
-	char *hdr = bg_xasprintf("Host: %s", host);
-	char *args[] = {"-H", hdr, url, NULL};
-	char *b = NULL, *loc = NULL;
-	int st = e2e_curl(args, &b, &loc);
-	if (body) {
-		*body = b;
-	} else {
-		free(b);
-	}
-	free(loc);
-	free(hdr);
-	free(url);
-	return st;
-}
-
+/* The short site file; only the images are the stand-ins (rev: the wordpress one's tag). */
 static void site_file(struct e2e *e, const char *rev)
 {
-	char *path = bg_xasprintf("sites/%s.conf", e->site);
-	char *text = bg_xasprintf("site: %s\n"
-			"kind: wordpress\n"
-			"domains: [%s]\n"
-			"preview: %s\n"
-			"wordpress: {version: \"6.1\", image: \"bluegreen-test/wordpress:%s\", "
-			"db_image: \"bluegreen-test/wp-mariadb:v1\", title: \"BG WordPress\", "
-			"admin_email: admin@example.com}\n"
-			"strategy: {drain: 2s}\n", e->site, e->domain, e->preview, rev);
-	th_write(e->dir, path, text);
-	free(text);
-	free(path);
+	wp_e2e_site_write(e, rev, ", title: \"BG WordPress\", admin_email: admin@example.com", "2s");
 }
 
 /* Every output of bluegreen so far, to search for the password at the end. */
@@ -160,16 +132,6 @@ static size_t count_of(const char *hay, const char *needle)
 	return n;
 }
 
-static char *dexec(const char *container, const char *a1, const char *a2, const char *a3,
-		const char *a4)
-{
-	struct th_run r;
-	assert_int_equal(th_docker(&r, "exec", container, a1, a2, a3, a4, NULL), 0);
-	char *out = bg_xstrdup(r.out);
-	th_run_release(&r);
-	return out;
-}
-
 static char *password_of(struct e2e *e)
 {
 	char *path = bg_xasprintf("%s/state/modules/wordpress/%s.env", e->dir, e->site);
@@ -239,48 +201,48 @@ static void test_wordpress(void **state)
 
 	/* A post of our own. */
 	char *db = bg_xasprintf("%s-db", e.site);
-	free(dexec(db, "mariadb", "wordpress", "-e",
+	free(wp_e2e_exec(db, "mariadb", "wordpress", "-e",
 			"UPDATE wp_posts SET post_title='Post from bluegreen' WHERE ID=1"));
-	assert_int_equal(get(&e, e.domain, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/", &body), 200);
 	th_assert_contains(body, "Post from bluegreen");
 	free(body);
 
 	/* A file in the uploads volume, written through the live colour. */
 	char *blue = bg_xasprintf("%s-blue", e.site);
-	free(dexec(blue, "cp", "/var/www/html/bg-revision.txt",
+	free(wp_e2e_exec(blue, "cp", "/var/www/html/bg-revision.txt",
 			"/var/www/html/wp-content/uploads/bg-shared.txt", NULL));
 
 	/* v2 as a candidate: preview renders it, live stays v1. */
 	site_file(&e, "v2");
 	plan_apply(&e, "candidate v2");
-	assert_int_equal(get(&e, e.domain, "/bg-revision.txt", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/bg-revision.txt", &body), 200);
 	assert_string_equal(body, "v1");
 	free(body);
-	assert_int_equal(get(&e, e.preview, "/bg-revision.txt", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.preview, "/bg-revision.txt", &body), 200);
 	assert_string_equal(body, "v2");
 	free(body);
 	/* WordPress itself on the preview host: no redirect to the live domain,
 	 * its links name the preview host, the post is there. */
-	assert_int_equal(get(&e, e.preview, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.preview, "/", &body), 200);
 	th_assert_contains(body, "Post from bluegreen");
 	char *plink = bg_xasprintf("http://%s/", e.preview);
 	th_assert_contains(body, plink);
 	free(plink);
 	free(body);
-	assert_int_equal(get(&e, e.preview, "/wp-content/uploads/bg-shared.txt", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.preview, "/wp-content/uploads/bg-shared.txt", &body), 200);
 	assert_string_equal(body, "v1");
 	free(body);
 
 	/* Switch and rollback under load: no request fails. */
 	switch_under_load(&e, "switch");
-	assert_int_equal(get(&e, e.domain, "/bg-revision.txt", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/bg-revision.txt", &body), 200);
 	assert_string_equal(body, "v2");
 	free(body);
-	assert_int_equal(get(&e, e.domain, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/", &body), 200);
 	th_assert_contains(body, "Post from bluegreen");
 	free(body);
 	switch_under_load(&e, "rollback");
-	assert_int_equal(get(&e, e.domain, "/bg-revision.txt", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/bg-revision.txt", &body), 200);
 	assert_string_equal(body, "v1");
 	free(body);
 
@@ -315,7 +277,7 @@ static void test_wordpress(void **state)
 /* A db_version: the database's (mariadb in SITE-db) or a colour's version.php. */
 static unsigned long db_version_db(const char *db)
 {
-	char *out = dexec(db, "mariadb", "-N", "-e",
+	char *out = wp_e2e_exec(db, "mariadb", "-N", "-e",
 			"SELECT option_value FROM wordpress.wp_options WHERE option_name='db_version'");
 	unsigned long v = strtoul(out, NULL, 10);
 	free(out);
@@ -324,7 +286,7 @@ static unsigned long db_version_db(const char *db)
 
 static unsigned long db_version_code(const char *colour)
 {
-	char *out = dexec(colour, "cat", "/var/www/html/wp-includes/version.php", NULL, NULL);
+	char *out = wp_e2e_exec(colour, "cat", "/var/www/html/wp-includes/version.php", NULL, NULL);
 	const char *p = strstr(out, "$wp_db_version = ");
 	assert_non_null(p);
 	unsigned long v = strtoul(p + strlen("$wp_db_version = "), NULL, 10);
@@ -354,7 +316,7 @@ static void test_wordpress_upgrade(void **state)
 	char *db = bg_xasprintf("%s-db", e.site);
 	char *blue = bg_xasprintf("%s-blue", e.site);
 	char *green = bg_xasprintf("%s-green", e.site);
-	free(dexec(db, "mariadb", "wordpress", "-e",
+	free(wp_e2e_exec(db, "mariadb", "wordpress", "-e",
 			"UPDATE wp_posts SET post_title='Post before the upgrade' WHERE ID=1"));
 	unsigned long v1_db = db_version_db(db);
 	assert_int_equal(v1_db, db_version_code(blue));
@@ -386,10 +348,10 @@ static void test_wordpress_upgrade(void **state)
 	}
 	th_run_release(&r);
 	assert_int_equal(db_version_db(db), v3_db);
-	assert_int_equal(get(&e, e.domain, "/bg-revision.txt", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/bg-revision.txt", &body), 200);
 	assert_string_equal(body, "v3");
 	free(body);
-	assert_int_equal(get(&e, e.domain, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/", &body), 200);
 	th_assert_contains(body, "Post before the upgrade");
 	free(body);
 	assert_int_equal(e2e_bg(&e, &r, "backups", e.site, NULL), 0);
@@ -418,11 +380,11 @@ static void test_wordpress_upgrade(void **state)
 		fail_msg("rollback --restore %s exited %d:\n%s\n%s", id, rc, r.out, r.err);
 	}
 	th_run_release(&r);
-	assert_int_equal(get(&e, e.domain, "/bg-revision.txt", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/bg-revision.txt", &body), 200);
 	assert_string_equal(body, "v1");
 	free(body);
 	assert_int_equal(db_version_db(db), v1_db);
-	assert_int_equal(get(&e, e.domain, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/", &body), 200);
 	th_assert_contains(body, "Post before the upgrade");
 	free(body);
 	free(id);
@@ -436,28 +398,9 @@ static void test_wordpress_upgrade(void **state)
 int main(void)
 {
 	th_docker_preamble();
-	struct th_run r;
-	char *script = th_src_path("test/images/wordpress/build-wordpress.sh");
-	char *work = th_tmpdir("wpimg");
-	char *bargv[] = {"sh", script, work, NULL};
-	th_run_argv_ex(bargv, NULL, 1800000, &r);
-	if (r.status != 0) {
-		printf("Bail out! %s failed: %s%s\n", script, r.out, r.err);
+	if (wp_e2e_images_build("wpimg", true) != 0) {
 		return 1;
 	}
-	th_run_release(&r);
-	free(script);
-	script = th_src_path("test/images/wordpress/build-wordpress-v3.sh");
-	bargv[1] = script;
-	th_run_argv_ex(bargv, NULL, 1800000, &r);
-	if (r.status != 0) {
-		printf("Bail out! %s failed: %s%s\n", script, r.out, r.err);
-		return 1;
-	}
-	th_run_release(&r);
-	th_rm_rf(work);
-	free(work);
-	free(script);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_wordpress, e2e_teardown),
 		cmocka_unit_test_teardown(test_wordpress_upgrade, e2e_teardown),

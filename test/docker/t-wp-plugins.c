@@ -26,6 +26,7 @@
 #include "bg.h"
 #include "bg-buf.h"
 #include "e2e.h"
+#include "wp-e2e.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -33,38 +34,12 @@
 static char *g_site; /* for the images' cleanup */
 static char *g_url;  /* the zips' server, http://127.0.0.1:PORT */
 
-static int get(struct e2e *e, const char *host, const char *path, char **body)
-{
-	char *url = bg_xasprintf("http://127.0.0.1:%d%s", e->port, path);
-	char *hdr = bg_xasprintf("Host: %s", host);
-	char *args[] = {"-H", hdr, url, NULL};
-	char *b = NULL, *loc = NULL;
-	int st = e2e_curl(args, &b, &loc);
-	if (body) {
-		*body = b;
-	} else {
-		free(b);
-	}
-	free(loc);
-	free(hdr);
-	free(url);
-	return st;
-}
-
 /* install: wizard: the test installs over HTTP with a password it knows. */
 static void site_file(struct e2e *e, const char *wp_extra)
 {
-	char *path = bg_xasprintf("sites/%s.conf", e->site);
-	char *text = bg_xasprintf("site: %s\n"
-			"kind: wordpress\n"
-			"domains: [%s]\n"
-			"preview: %s\n"
-			"wordpress: {version: \"6.1\", image: \"bluegreen-test/wordpress:v1\", "
-			"db_image: \"bluegreen-test/wp-mariadb:v1\", install: wizard%s}\n"
-			"strategy: {drain: 1s}\n", e->site, e->domain, e->preview, wp_extra);
-	th_write(e->dir, path, text);
-	free(text);
-	free(path);
+	char *fields = bg_xasprintf(", install: wizard%s", wp_extra);
+	wp_e2e_site_write(e, "v1", fields, "1s");
+	free(fields);
 }
 
 static void plan_apply(struct e2e *e, const char *what, const char *want)
@@ -82,18 +57,6 @@ static void plan_apply(struct e2e *e, const char *what, const char *want)
 	th_run_release(&r);
 }
 
-static char *dexec(const char *container, const char *a1, const char *a2, const char *a3,
-		const char *a4)
-{
-	struct th_run r;
-	if (th_docker(&r, "exec", container, a1, a2, a3, a4, NULL) != 0) {
-		fail_msg("docker exec %s %s: %s", container, a1, r.err);
-	}
-	char *out = bg_xstrdup(r.out);
-	th_run_release(&r);
-	return out;
-}
-
 /* The live colour's container (SITE-blue or SITE-green), a new string. */
 static char *live_container(struct e2e *e)
 {
@@ -105,7 +68,7 @@ static char *live_container(struct e2e *e)
 
 static char *plugins_listing(const char *container)
 {
-	return dexec(container, "ls", "-1", "/var/www/html/wp-content/plugins", NULL);
+	return wp_e2e_exec(container, "ls", "-1", "/var/www/html/wp-content/plugins", NULL);
 }
 
 /* GET a plugin's marker on host: its body when 200, else NULL. */
@@ -113,7 +76,7 @@ static char *marker(struct e2e *e, const char *host, const char *slug)
 {
 	char *path = bg_xasprintf("/wp-content/plugins/%s/marker.txt", slug);
 	char *body = NULL;
-	int st = get(e, host, path, &body);
+	int st = wp_e2e_get(e, host, path, &body);
 	free(path);
 	if (st != 200) {
 		free(body);
@@ -282,7 +245,7 @@ static void test_plugins(void **state)
 	th_assert_contains(list_a, "bg-hello\n");
 	th_assert_contains(list_a, "http-authentication\n");
 	th_assert_not_contains(list_a, "bg-form");
-	char *php = dexec(live, "cat",
+	char *php = wp_e2e_exec(live, "cat",
 			"/var/www/html/wp-content/plugins/http-authentication/http-authentication.php",
 			NULL, NULL);
 	th_assert_contains(php, "Plugin Name: HTTP Authentication");
@@ -292,9 +255,9 @@ static void test_plugins(void **state)
 	/* WordPress loads it: installed, bg-hello activated, its wp_head output. */
 	install(&e);
 	char *db = bg_xasprintf("%s-db", e.site);
-	free(dexec(db, "mariadb", "wordpress", "-e", "UPDATE wp_options SET option_value="
+	free(wp_e2e_exec(db, "mariadb", "wordpress", "-e", "UPDATE wp_options SET option_value="
 			"'a:1:{i:0;s:21:\"bg-hello/bg-hello.php\";}' WHERE option_name='active_plugins'"));
-	assert_int_equal(get(&e, e.domain, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/", &body), 200);
 	th_assert_contains(body, "bg-hello-active");
 	free(body);
 
@@ -313,7 +276,7 @@ static void test_plugins(void **state)
 	plan_apply(&e, "switch to B", NULL);
 	expect_marker(&e, e.domain, "bg-form", "bg-form-2.0");
 	expect_marker(&e, e.domain, "bg-hello", NULL);
-	assert_int_equal(get(&e, e.domain, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/", &body), 200);
 	th_assert_not_contains(body, "bg-hello-active");
 	free(body);
 
@@ -329,7 +292,7 @@ static void test_plugins(void **state)
 	assert_string_equal(list_back, list_a);
 	expect_marker(&e, e.domain, "bg-hello", "bg-hello-1.0");
 	expect_marker(&e, e.domain, "bg-form", NULL);
-	assert_int_equal(get(&e, e.domain, "/", &body), 200);
+	assert_int_equal(wp_e2e_get(&e, e.domain, "/", &body), 200);
 	th_assert_contains(body, "bg-hello-active");
 	free(body);
 
@@ -376,19 +339,9 @@ static int teardown(void **state)
 int main(void)
 {
 	th_docker_preamble();
-	struct th_run r;
-	char *script = th_src_path("test/images/wordpress/build-wordpress.sh");
-	char *work = th_tmpdir("wppimg");
-	char *bargv[] = {"sh", script, work, NULL};
-	th_run_argv_ex(bargv, NULL, 1800000, &r);
-	if (r.status != 0) {
-		printf("Bail out! %s failed: %s%s\n", script, r.out, r.err);
+	if (wp_e2e_images_build("wppimg", false) != 0) {
 		return 1;
 	}
-	th_run_release(&r);
-	th_rm_rf(work);
-	free(work);
-	free(script);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_plugins, teardown),
 	};
