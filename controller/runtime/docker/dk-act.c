@@ -480,15 +480,8 @@ int dk_image_pull(struct dk_client *dk, const char *ref, struct bg_diag *d)
 		dk__error(d, "libcurl cannot talk to a unix socket (%s)", r.errbuf);
 		goto out;
 	}
-	/* Progress flows while layers download; silence this long means a
-	 * stuck registry, whatever the total budget says. */
-	curl_easy_setopt(dk->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(dk->easy, CURLOPT_LOW_SPEED_TIME, (long)DK_PULL_STALL_S);
-	r.stream = &s;
-	err = dk__req_result(&r, curl_easy_perform(dk->easy), NULL, NULL, d);
-	if (!err) {
-		err = dk_stream_finish(&s, d);
-	}
+	/* Progress flows while layers download. */
+	err = dk__req_stream(&r, dk->easy, &s, d);
 	if (!err && ps.error) {
 		/* The failure came inside a 200 progress stream. */
 		dk__error(d, "%s", ps.error);

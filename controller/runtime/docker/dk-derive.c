@@ -202,13 +202,7 @@ static int build_post(struct dk_client *dk, const struct rt_derive *x, const str
 		dk__error(d, "libcurl cannot send a build context (%s)", r.errbuf);
 		goto out;
 	}
-	curl_easy_setopt(dk->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(dk->easy, CURLOPT_LOW_SPEED_TIME, (long)DK_PULL_STALL_S);
-	r.stream = &s;
-	err = dk__req_result(&r, curl_easy_perform(dk->easy), NULL, NULL, d);
-	if (!err) {
-		err = dk_stream_finish(&s, d);
-	}
+	err = dk__req_stream(&r, dk->easy, &s, d);
 	if (!err && ps.error) {
 		/* The builder's failure comes inside a 200 stream. */
 		dk__error(d, "building %s from %s: %s", x->tag, x->base, ps.error);

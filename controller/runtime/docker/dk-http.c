@@ -435,3 +435,12 @@ int dk__get_json(struct dk_client *dk, const char *path, enum json_type t,
 	}
 	return 0;
 }
+
+int dk__req_stream(struct dk__req *r, CURL *easy, struct dk_stream *s, struct bg_diag *d)
+{
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)DK_PULL_STALL_S);
+	r->stream = s;
+	int err = dk__req_result(r, curl_easy_perform(easy), NULL, NULL, d);
+	return err ? err : dk_stream_finish(s, d);
+}

@@ -68,6 +68,14 @@ int dk__req_prepare(struct dk__req *r, CURL *easy, const char *socket,
  */
 int dk__req_result(struct dk__req *r, CURLcode rc, long *status,
 		struct json_object **out, struct bg_diag *d);
+/*
+ * Run a prepared request whose 2xx body is a progress stream (a pull, a
+ * build) into s: silence of DK_PULL_STALL_S seconds means a stuck engine
+ * or registry whatever the total budget says; then the stream is
+ * finished. A failure the engine reports inside the stream is the
+ * stream's consumer's to check.
+ */
+int dk__req_stream(struct dk__req *r, CURL *easy, struct dk_stream *s, struct bg_diag *d);
 
 /*
  * Percent-encode s for a URL with libcurl (curl_easy_escape): everything
