@@ -65,12 +65,16 @@ struct cockpit_opts {
 	const char *publish_dir;
 };
 
-/* What admin mode asks the daemon: exactly one of token and rollback_site. */
+/* What admin mode asks the daemon: exactly one of token, rollback_site and logs_site. */
 struct cockpit_act {
 	const char *token;
 	const char *rollback_site;
 	const struct bg_strv *confirms;
 	const char *actor; /* "cockpit:USER", journaled by the daemon */
+	/* issue 15: a read of the site's container logs ("logs SITE", logsreq.h);
+	 * logs_tail lines a container, 0: the daemon's default. Journaled nowhere. */
+	const char *logs_site;
+	unsigned logs_tail;
 };
 
 struct cockpit;
