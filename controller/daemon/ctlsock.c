@@ -731,6 +731,29 @@ static bool client_line(struct client_out *co, const char *line, int *exit_code)
 	return false;
 }
 
+/* The request's lines, "go" last. */
+static void client_request_text(const struct ctls_request *req, struct bg_buf *b)
+{
+	char *tok = ctls_encode(req->token ? req->token : req->rollback_site ?
+			req->rollback_site : req->logs_site);
+	bg_buf_addf(b, "%s\n%s %s\n", CTLS_HELLO, req->token ? "apply" : req->rollback_site ?
+			"rollback" : "logs", tok);
+	free(tok);
+	if (req->logs_site && req->logs_tail) { /* issue 15 */
+		bg_buf_addf(b, "tail %u\n", req->logs_tail);
+	}
+	for (size_t i = 0; i < req->confirms.n; i++) {
+		char *enc = ctls_encode(req->confirms.v[i]);
+		bg_buf_addf(b, "confirm %s\n", enc);
+		free(enc);
+	}
+	if (req->actor) { /* issue 15: checked by the daemon's parser */
+		bg_buf_addf(b, "actor %s\n", req->actor);
+	}
+	bg_buf_addf(b, "%s%sgo\n", req->json ? "option json\n" : "",
+			req->color ? "option color\n" : "");
+}
+
 int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *out,
 		FILE *err, int *exit_code)
 {
@@ -754,24 +777,7 @@ int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *ou
 		close(fd);
 		return rc;
 	}
-	char *tok = ctls_encode(req->token ? req->token : req->rollback_site ?
-			req->rollback_site : req->logs_site);
-	bg_buf_addf(&b, "%s\n%s %s\n", CTLS_HELLO, req->token ? "apply" : req->rollback_site ?
-			"rollback" : "logs", tok);
-	free(tok);
-	if (req->logs_site && req->logs_tail) { /* issue 15 */
-		bg_buf_addf(&b, "tail %u\n", req->logs_tail);
-	}
-	for (size_t i = 0; i < req->confirms.n; i++) {
-		char *enc = ctls_encode(req->confirms.v[i]);
-		bg_buf_addf(&b, "confirm %s\n", enc);
-		free(enc);
-	}
-	if (req->actor) { /* issue 15: checked by the daemon's parser */
-		bg_buf_addf(&b, "actor %s\n", req->actor);
-	}
-	bg_buf_addf(&b, "%s%sgo\n", req->json ? "option json\n" : "",
-			req->color ? "option color\n" : "");
+	client_request_text(req, &b);
 	rc = send_all(fd, b.data, b.len);
 	bg_buf_release(&b);
 	if (rc && rc != BG_ERRNO(EPIPE) && rc != BG_ERRNO(ECONNRESET)) {
