@@ -52,8 +52,9 @@ struct cockpit_opts {
 	const struct cfg *cfg; /* the sites' confirm phrases (admin mode); borrowed */
 	/*
 	 * Admin mode: hand an approval or a rollback to the watch daemon, as the
-	 * CLI does (cmd-cockpit.c, ctls_client_apply); the daemon's answer goes
-	 * to out. NULL: safe mode, no route can change anything.
+	 * CLI does (cmd-cockpit.c, ctls_client_apply), or (issue 15) ask it for
+	 * a site's container logs; the daemon's answer goes to out. NULL: safe
+	 * mode, no route can change anything, and no logs are shown.
 	 */
 	int (*act)(void *arg, const struct cockpit_act *a, struct bg_buf *out, int *exit_code);
 	void *act_arg;
