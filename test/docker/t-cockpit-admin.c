@@ -198,7 +198,8 @@ static void check_logs(CURL *a, unsigned port)
 	char *page = bg_xasprintf("/sites/%s", site_a);
 	char *api = bg_xasprintf("/api/v1/sites/%s/logs", site_a);
 	char *api200 = bg_xasprintf("%s?tail=200", api);
-	char *tick_line = bg_xasprintf("blue.1 (live) | tick mark-%s\n", site_a);
+	/* A's first colour, whichever it is: ".1 (live)". */
+	char *tick_line = bg_xasprintf(".1 (live) | tick mark-%s\n", site_a);
 	char *starts[] = {bg_xasprintf("\"out start mark-%s\"", site_a),
 		bg_xasprintf("\"err start mark-%s\"", site_a), bg_xstrdup("\"token <redacted>\"")};
 	char *body = NULL, *none = NULL;
@@ -230,7 +231,7 @@ static void check_logs(CURL *a, unsigned port)
 	/* The page: the default tail, in a <pre>, escaped, the secret nowhere. */
 	st = req(a, port, page, NULL, &body);
 	if (st != 200 || !strstr(body, "<h2>Container logs</h2>") ||
-			!strstr(body, "<pre id=\"ck-logs\">== blue.1 (live): ") ||
+			!strstr(body, "<pre id=\"ck-logs\">== ") || !strstr(body, ".1 (live): ") ||
 			!strstr(body, tick_line) || strstr(body, LOGS_SECRET)) {
 		fail_msg("admin GET %s: %ld: no logs of %s (or the secret shown):\n%s", page, st,
 				site_a, body);
