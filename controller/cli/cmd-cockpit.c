@@ -116,6 +116,8 @@ static int cockpit_act(void *arg, const struct cockpit_act *a, struct bg_buf *ou
 	req.token = bg_xstrdup(a->token);
 	req.rollback_site = bg_xstrdup(a->rollback_site);
 	req.actor = bg_xstrdup(a->actor);
+	req.logs_site = bg_xstrdup(a->logs_site); /* issue 15: a read (logsreq.h) */
+	req.logs_tail = a->logs_tail;
 	if (a->confirms) {
 		bg_strv_copy(&req.confirms, a->confirms);
 	}

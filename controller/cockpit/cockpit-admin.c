@@ -300,6 +300,8 @@ bool ck_admin_route(struct cockpit *ck, const struct cockpit_req *rq, struct coc
 		ck_api_plan(ck, r);
 	} else if (post && strcmp(rq->path, CK_ROUTE_APPROVE) == 0) {
 		ck_post_approve(ck, rq, r);
+	} else if (get && ck_logs_path(rq->path)) { /* issue 15: cockpit-logs.c */
+		ck_logs_route(ck, rq, r);
 	} else if ((get || post) && (site = ck_rollback_site(ck, rq->path))) {
 		ck_rollback(ck, rq, r, site, post);
 		free(site);

@@ -12,5 +12,9 @@
 #define CK_ROUTE_APPROVE "/plan/approve"
 /* "/sites/NAME" CK_ROUTE_ROLLBACK: GET is the form, POST does it. */
 #define CK_ROUTE_ROLLBACK "/rollback"
+/* issue 15: "/api/v1/sites/NAME" CK_ROUTE_LOGS: the container logs (admins only). */
+#define CK_ROUTE_LOGS "/logs"
+/* ?tail=N: lines a container, at most the daemon's CTLS_LOGS_TAIL_MAX (ctlsock.h). */
+#define CK_LOGS_TAIL_MAX 200u
 
 #endif /* BG_CONTROLLER_COCKPIT_ADMIN_H */

@@ -334,6 +334,9 @@ void ck_page_site(struct cockpit *ck, const char *name, struct cockpit_reply *r)
 			"</thead><tbody id=\"ck-history\">\n");
 	ck_hist_foreach(ck, name, 0, 30, ck_hist_row, &r->body); /* or the publish dir */
 	bg_buf_adds(&r->body, "</tbody></table>\n");
+	if (ck->admin && r->scope && r->scope->role == CK_ROLE_ADMIN) {
+		ck_logs_section(ck, r, name); /* issue 15: admins only (cockpit-logs.c) */
+	}
 	ck_live_script(&r->body, "site", name);
 	ck_html_end(r);
 	ck_html_reply(r, 200);

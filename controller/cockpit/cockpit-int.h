@@ -125,6 +125,17 @@ struct ck_admin *ck_admin_new(const struct cockpit_opts *o);
 void ck_admin_free(struct ck_admin *a);
 /* Admin mode's routes for an admin (GET /plan, /api/v1/plan, the rollback form; POSTs): true when answered. */
 bool ck_admin_route(struct cockpit *ck, const struct cockpit_req *rq, struct cockpit_reply *r);
+/*
+ * issue 15: the site's container logs for an admin (cockpit-logs.c), read
+ * by the daemon ("logs SITE" on its control socket): the page's section,
+ * the JSON route (CK_ROUTE_LOGS), and whether a path is that route (the
+ * 404 every other user gets, word for word an unknown site's).
+ */
+void ck_logs_section(struct cockpit *ck, struct cockpit_reply *r, const char *site);
+bool ck_logs_route(struct cockpit *ck, const struct cockpit_req *rq, struct cockpit_reply *r);
+bool ck_logs_path(const char *path);
+/* The daemon's text as JSON (exposed for the tests): a new object. */
+struct json_object *ck_logs_json(const char *site, const char *text);
 
 /* ---- issue 15 (P): the journal, from the history or the publish directory (cockpit-pub.c) ---- */
 

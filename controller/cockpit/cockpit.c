@@ -375,6 +375,11 @@ void cockpit_handle_req(struct cockpit *ck, const struct cockpit_req *rq,
 		ck_page_error(r, 403, "Forbidden", "This cockpit runs in safe mode: it only shows.");
 		return;
 	}
+	if (ck_logs_path(path)) {
+		/* issue 15: the logs are an admin's (ck_admin_route); anyone else: no such site. */
+		ck_api_no_site(r);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(ck_routes) / sizeof(ck_routes[0]); i++) {
 		const struct ck_route *rt = &ck_routes[i];
 		if (rt->kind == CK_EXACT && strcmp(path, rt->path) == 0) {

@@ -52,8 +52,9 @@ struct cockpit_opts {
 	const struct cfg *cfg; /* the sites' confirm phrases (admin mode); borrowed */
 	/*
 	 * Admin mode: hand an approval or a rollback to the watch daemon, as the
-	 * CLI does (cmd-cockpit.c, ctls_client_apply); the daemon's answer goes
-	 * to out. NULL: safe mode, no route can change anything.
+	 * CLI does (cmd-cockpit.c, ctls_client_apply), or (issue 15) ask it for
+	 * a site's container logs; the daemon's answer goes to out. NULL: safe
+	 * mode, no route can change anything, and no logs are shown.
 	 */
 	int (*act)(void *arg, const struct cockpit_act *a, struct bg_buf *out, int *exit_code);
 	void *act_arg;
@@ -65,12 +66,16 @@ struct cockpit_opts {
 	const char *publish_dir;
 };
 
-/* What admin mode asks the daemon: exactly one of token and rollback_site. */
+/* What admin mode asks the daemon: exactly one of token, rollback_site and logs_site. */
 struct cockpit_act {
 	const char *token;
 	const char *rollback_site;
 	const struct bg_strv *confirms;
 	const char *actor; /* "cockpit:USER", journaled by the daemon */
+	/* issue 15: a read of the site's container logs ("logs SITE", logsreq.h);
+	 * logs_tail lines a container, 0: the daemon's default. Journaled nowhere. */
+	const char *logs_site;
+	unsigned logs_tail;
 };
 
 struct cockpit;

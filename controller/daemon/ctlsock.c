@@ -79,6 +79,7 @@ void ctls_request_release(struct ctls_request *r)
 	free(r->rollback_site);
 	bg_strv_release(&r->confirms);
 	free(r->actor);
+	free(r->logs_site);
 	ctls_request_init(r);
 }
 
@@ -147,6 +148,27 @@ void ctls_parser_release(struct ctls_parser *p)
 	ctls_parser_init(p);
 }
 
+/* issue 15: "tail N", 1..CTLS_LOGS_TAIL_MAX, digits only. */
+static enum ctls_parse_rc parse_tail(struct ctls_request *r, const char *v, char **why)
+{
+	unsigned n = 0;
+	size_t k = strspn(v, "0123456789");
+	if (k == 0 || k > 3 || v[k]) {
+		*why = bg_xstrdup("control request with a bad tail (a number of lines)");
+		return CTLS_PARSE_REFUSED;
+	}
+	for (size_t i = 0; i < k; i++) {
+		n = n * 10 + (unsigned)(v[i] - '0');
+	}
+	if (n == 0 || n > CTLS_LOGS_TAIL_MAX) {
+		*why = bg_xasprintf("control request with a tail of %u lines (1 to %u)", n,
+				CTLS_LOGS_TAIL_MAX);
+		return CTLS_PARSE_REFUSED;
+	}
+	r->logs_tail = n;
+	return CTLS_PARSE_MORE;
+}
+
 /* One request line: MORE, DONE (after "go") or REFUSED with *why set. */
 static enum ctls_parse_rc parse_line(struct ctls_parser *p, char *line, char **why)
 {
@@ -168,9 +190,14 @@ static enum ctls_parse_rc parse_line(struct ctls_parser *p, char *line, char **w
 		p->hello = true;
 		return CTLS_PARSE_MORE;
 	}
-	if (bg_str_has_prefix(line, "apply ") && !r->token && !r->rollback_site) {
+	bool verb = r->token || r->rollback_site || r->logs_site;
+	if (bg_str_has_prefix(line, "apply ") && !verb) {
 		r->token = ctls_decode(line + strlen("apply "));
-	} else if (bg_str_has_prefix(line, "rollback ") && !r->token && !r->rollback_site) {
+	} else if (bg_str_has_prefix(line, "logs ") && !verb) {
+		r->logs_site = ctls_decode(line + strlen("logs ")); /* issue 15 */
+	} else if (bg_str_has_prefix(line, "tail ") && !r->logs_tail) {
+		return parse_tail(r, line + strlen("tail "), why);
+	} else if (bg_str_has_prefix(line, "rollback ") && !verb) {
 		r->rollback_site = ctls_decode(line + strlen("rollback "));
 	} else if (bg_str_has_prefix(line, "confirm ")) {
 		bg_strv_push_take(&r->confirms, ctls_decode(line + strlen("confirm ")));
@@ -189,8 +216,12 @@ static enum ctls_parse_rc parse_line(struct ctls_parser *p, char *line, char **w
 		}
 		r->actor = bg_xstrdup(a);
 	} else if (strcmp(line, "go") == 0) {
-		if (!r->token && !r->rollback_site) {
+		if (!verb) {
 			*why = bg_xstrdup("control request without a token or a rollback");
+			return CTLS_PARSE_REFUSED;
+		}
+		if (r->logs_tail && !r->logs_site) {
+			*why = bg_xstrdup("control request with a tail but no logs");
 			return CTLS_PARSE_REFUSED;
 		}
 		return CTLS_PARSE_DONE;
@@ -700,6 +731,29 @@ static bool client_line(struct client_out *co, const char *line, int *exit_code)
 	return false;
 }
 
+/* The request's lines, "go" last. */
+static void client_request_text(const struct ctls_request *req, struct bg_buf *b)
+{
+	char *tok = ctls_encode(req->token ? req->token : req->rollback_site ?
+			req->rollback_site : req->logs_site);
+	bg_buf_addf(b, "%s\n%s %s\n", CTLS_HELLO, req->token ? "apply" : req->rollback_site ?
+			"rollback" : "logs", tok);
+	free(tok);
+	if (req->logs_site && req->logs_tail) { /* issue 15 */
+		bg_buf_addf(b, "tail %u\n", req->logs_tail);
+	}
+	for (size_t i = 0; i < req->confirms.n; i++) {
+		char *enc = ctls_encode(req->confirms.v[i]);
+		bg_buf_addf(b, "confirm %s\n", enc);
+		free(enc);
+	}
+	if (req->actor) { /* issue 15: checked by the daemon's parser */
+		bg_buf_addf(b, "actor %s\n", req->actor);
+	}
+	bg_buf_addf(b, "%s%sgo\n", req->json ? "option json\n" : "",
+			req->color ? "option color\n" : "");
+}
+
 int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *out,
 		FILE *err, int *exit_code)
 {
@@ -723,19 +777,7 @@ int ctls_client_apply(const char *path, const struct ctls_request *req, FILE *ou
 		close(fd);
 		return rc;
 	}
-	char *tok = ctls_encode(req->token ? req->token : req->rollback_site);
-	bg_buf_addf(&b, "%s\n%s %s\n", CTLS_HELLO, req->token ? "apply" : "rollback", tok);
-	free(tok);
-	for (size_t i = 0; i < req->confirms.n; i++) {
-		char *enc = ctls_encode(req->confirms.v[i]);
-		bg_buf_addf(&b, "confirm %s\n", enc);
-		free(enc);
-	}
-	if (req->actor) { /* issue 15: checked by the daemon's parser */
-		bg_buf_addf(&b, "actor %s\n", req->actor);
-	}
-	bg_buf_addf(&b, "%s%sgo\n", req->json ? "option json\n" : "",
-			req->color ? "option color\n" : "");
+	client_request_text(req, &b);
 	rc = send_all(fd, b.data, b.len);
 	bg_buf_release(&b);
 	if (rc && rc != BG_ERRNO(EPIPE) && rc != BG_ERRNO(ECONNRESET)) {

@@ -9,6 +9,8 @@
  *   client -> daemon                    daemon -> client
  *   bluegreen-control 1                 out TEXT      (a line for stdout)
  *   apply TOKEN | rollback SITE         err TEXT      (a line for stderr)
+ *     | logs SITE                                     (issue 15: a read)
+ *   tail N              (0 or 1; logs)
  *   confirm TEXT        (0 or more)     status TEXT   (transient progress)
  *   option json|color   (0 or more)     exit N        (the exit code; last)
  *   actor cockpit:USER  (0 or 1)
@@ -81,7 +83,17 @@ struct ctls_request {
 	 * socket serves anyway (the daemon's uid, root) can send it.
 	 */
 	char *actor;
+	/*
+	 * issue 15: "logs SITE": the tail of the site's live (and candidate)
+	 * containers, read through the daemon's runtime (logsreq.h); a read,
+	 * journaled nowhere. Exclusive with token and rollback_site. logs_tail
+	 * is "tail N" (1..CTLS_LOGS_TAIL_MAX), 0 when not sent.
+	 */
+	char *logs_site;
+	unsigned logs_tail;
 };
+/* issue 15: most lines "tail N" may ask per container. */
+#define CTLS_LOGS_TAIL_MAX 200u
 
 void ctls_request_init(struct ctls_request *r);
 void ctls_request_release(struct ctls_request *r);

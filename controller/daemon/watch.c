@@ -35,6 +35,7 @@
 #include "hist.h"
 #include "job.h"
 #include "lock.h"
+#include "logsreq.h"
 #include "plan.h"
 #include "pubsnap.h"
 #include "queue.h"
@@ -607,6 +608,13 @@ static void on_request(struct ctls *s, struct ctls_conn *conn, const struct ctls
 {
 	struct watch *c = arg;
 
+	if (req->logs_site) { /* issue 15: a read, neither queued nor journaled (logsreq.h) */
+		struct obs view;
+		snap_view(&c->snap, &view);
+		logsreq_serve(&c->loop, c->cfg, &view, c->snap.have, c->stopping, conn, req);
+		explicit_bzero(&view.secrets, sizeof(view.secrets)); /* the copy of the key */
+		return;
+	}
 	if (queue_refuse_invalid(c->cfg, c->stopping, conn, req)) {
 		return;
 	}

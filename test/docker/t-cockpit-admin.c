@@ -14,6 +14,13 @@
  *     daemon applies that token (B switches to green, nginx serves v2) and
  *     the journal's switch of B has the actor cockpit:admin; a rollback
  *     with B's name typed wrong does nothing, typed right puts blue back.
+ *   - issue 15, the container logs: A runs the logs image of t-logs (it
+ *     prints "out start MARK", "err start MARK" and its secret once); after
+ *     the approval deploys A, the admin's page of A shows those lines in a
+ *     <pre>, the secret as <redacted>, and /api/v1/sites/A/logs has them as
+ *     JSON; the viewer of A sees no logs section on A's page and gets the
+ *     404 of an unknown site from the logs route. The cockpit reads them
+ *     through the daemon's control socket, never the Docker socket.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -23,10 +30,55 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define WAIT_MS (90 * 1000)
+
+/* issue 15: t-logs's image, made by the same recipe (same tag and inputs label). */
+#define LOGS_IMAGE "bluegreen-test/logs:d1a"
+#define LOGS_SECRET "s3cr3t-value-42"
+static const char logdemo[] =
+	"#!/bin/sh\n"
+	"echo \"out start $MARK\"\n"
+	"echo \"err start $MARK\" >&2\n"
+	"echo \"token $APP_SECRET\"\n"
+	"while true; do echo \"tick $MARK\"; echo \"etick $MARK\" >&2; sleep 1; done &\n"
+	"exec /bin/busybox httpd -f -p 8080 -h /www\n";
+
+static void logs_image_build(void)
+{
+	struct th_run r = {0};
+	if (th_docker(&r, "image", "inspect", LOGS_IMAGE, NULL) == 0) {
+		th_run_release(&r);
+		return;
+	}
+	th_run_release(&r);
+	char *dir = th_tmpdir("ckadm-img");
+	char *root = bg_xasprintf("%s/root", dir);
+	char *tar = bg_xasprintf("%s/root.tar", dir);
+	th_write(root, "www/index.html", "logs\n");
+	th_write(root, "www/healthz", "ok\n");
+	th_write(root, "bin/logdemo", logdemo);
+	th_write(root, "tmp/.keep", "");
+	char *bb = bg_xasprintf("%s/bin/busybox", root);
+	char *cp[] = {"cp", "/bin/busybox", bb, NULL};
+	assert_int_equal(th_run_argv(cp, NULL, &r), 0);
+	th_run_release(&r);
+	char *ld = bg_xasprintf("%s/bin/logdemo", root);
+	assert_int_equal(chmod(ld, 0755), 0);
+	char *sh = bg_xasprintf("%s/bin/sh", root);
+	assert_int_equal(symlink("busybox", sh), 0);
+	char *tarv[] = {"tar", "-C", root, "-cf", tar, ".", NULL};
+	assert_int_equal(th_run_argv(tarv, NULL, &r), 0);
+	th_run_release(&r);
+	assert_int_equal(th_docker(&r, "import", "--change", "CMD [\"/bin/logdemo\"]",
+			"--change", "LABEL bluegreen-test.inputs=d1a", tar, LOGS_IMAGE, NULL), 0);
+	th_run_release(&r);
+	th_rm_rf(dir);
+	free(dir), free(root), free(tar), free(bb), free(ld), free(sh);
+}
 
 static struct e2e E;
 static char *site_a;
@@ -137,6 +189,75 @@ static void check_viewer(unsigned port)
 	curl_easy_cleanup(v);
 }
 
+/*
+ * issue 15: A's container logs: the admin's page and JSON show A's lines
+ * (read by the daemon), the secret redacted; A's own viewer gets neither.
+ */
+static void check_logs(CURL *a, unsigned port)
+{
+	char *page = bg_xasprintf("/sites/%s", site_a);
+	char *api = bg_xasprintf("/api/v1/sites/%s/logs", site_a);
+	char *api200 = bg_xasprintf("%s?tail=200", api);
+	/* A's first colour, whichever it is: ".1 (live)". */
+	char *tick_line = bg_xasprintf(".1 (live) | tick mark-%s\n", site_a);
+	char *starts[] = {bg_xasprintf("\"out start mark-%s\"", site_a),
+		bg_xasprintf("\"err start mark-%s\"", site_a), bg_xstrdup("\"token <redacted>\"")};
+	char *body = NULL, *none = NULL;
+	long st = -1;
+
+	/*
+	 * JSON, the last 200 lines (the start lines stay in them for 100 s of
+	 * ticks). The daemon reads its own snapshot, which catches up with the
+	 * apply that deployed A a moment after it: ask until it has A.
+	 */
+	for (int64_t end = bg_mono_ms() + th_time_limit(15000);;) {
+		free(body);
+		st = req(a, port, api200, NULL, &body);
+		if ((st == 200 && strstr(body, starts[0])) || bg_mono_ms() > end) {
+			break;
+		}
+		usleep(300 * 1000);
+	}
+	if (st != 200 || !strstr(body, "\"role\": \"live\"") || strstr(body, LOGS_SECRET)) {
+		fail_msg("admin GET %s: %ld:\n%s", api200, st, body);
+	}
+	for (size_t i = 0; i < BG_ARRAY_SIZE(starts); i++) {
+		if (!strstr(body, starts[i])) {
+			fail_msg("admin GET %s: no %s:\n%s", api200, starts[i], body);
+		}
+		free(starts[i]);
+	}
+	free(body);
+	/* The page: the default tail, in a <pre>, escaped, the secret nowhere. */
+	st = req(a, port, page, NULL, &body);
+	if (st != 200 || !strstr(body, "<h2>Container logs</h2>") ||
+			!strstr(body, "<pre id=\"ck-logs\">== ") || !strstr(body, ".1 (live): ") ||
+			!strstr(body, tick_line) || strstr(body, LOGS_SECRET)) {
+		fail_msg("admin GET %s: %ld: no logs of %s (or the secret shown):\n%s", page, st,
+				site_a, body);
+	}
+	free(body);
+
+	/* The viewer of A: A's page without logs; the route as an unknown site. */
+	CURL *v = browser();
+	login(v, port, "alice", "alice-pw-1");
+	st = req(v, port, page, NULL, &body);
+	if (st != 200 || strstr(body, "Container logs") || strstr(body, "tick mark-")) {
+		fail_msg("viewer GET %s: %ld: shows logs:\n%s", page, st, body);
+	}
+	free(body);
+	assert_int_equal(req(v, port, api200, NULL, &body), 404);
+	assert_int_equal(req(v, port, "/api/v1/sites/nosuch/logs", NULL, &none), 404);
+	assert_string_equal(body, none);
+	free(body);
+	free(none);
+	curl_easy_cleanup(v);
+	free(page);
+	free(api);
+	free(api200);
+	free(tick_line);
+}
+
 static void setup_sites(void)
 {
 	e2e_init(&E, "ckadm", "nginx", "development");
@@ -148,10 +269,13 @@ static void setup_sites(void)
 	/* Site A: another client's, named with nothing of B's name in it. */
 	site_a = bg_xasprintf("va%s", th_run_id());
 	char *rel = bg_xasprintf("sites/%s.conf", site_a);
-	char *conf = bg_xasprintf("site: %s\ndomains: [%s.localhost]\nimage: bluegreen-test/web:v1\n"
+	/* issue 15: A prints known lines and its secret (the logs case). */
+	logs_image_build();
+	char *conf = bg_xasprintf("site: %s\ndomains: [%s.localhost]\nimage: " LOGS_IMAGE "\n"
 			"port: 8080\nstop_timeout: 2s\n"
-			"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n",
-			site_a, site_a);
+			"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n"
+			"env:\n  MARK: mark-%s\n  APP_SECRET: " LOGS_SECRET "\n",
+			site_a, site_a, site_a);
 	th_write(E.dir, rel, conf);
 	free(conf);
 	free(rel);
@@ -230,6 +354,7 @@ static void t_admin_and_viewer(void **state)
 	free(body);
 	/* The viewer still sees nothing of B after the switch. */
 	check_viewer(port);
+	check_logs(a, port); /* issue 15: A is deployed now */
 
 	/* Rollback: the name typed wrong does nothing; typed right, blue is back. */
 	char *rb = bg_xasprintf("/sites/%s/rollback", E.site);

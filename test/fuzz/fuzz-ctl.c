@@ -6,7 +6,8 @@
  * sees it. The rest is also put through the TEXT encoding.
  *
  * Besides memory safety (ASan), it checks the parser's contract: DONE
- * means a request with a token or a rollback site; REFUSED means a reason
+ * means a request with exactly one of a token, a rollback site and a logs
+ * site (issue 15; a tail only with logs); REFUSED means a reason
  * (never a copy of what was sent beyond a short, printable verb); MORE
  * means no reason; once decided, the answer never changes; encoding then
  * decoding gives back the text.
@@ -62,8 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += n;
 	}
 	if (rc == CTLS_PARSE_DONE) {
-		if (!p.req.token == !p.req.rollback_site) {
-			BG_BUG("a complete request needs exactly one of token and rollback site");
+		/* issue 15: "logs SITE" is the third verb; a tail only with it, 1..200. */
+		int verbs = !!p.req.token + !!p.req.rollback_site + !!p.req.logs_site;
+		if (verbs != 1) {
+			BG_BUG("a complete request needs exactly one of token, rollback site and logs site");
+		}
+		if (p.req.logs_tail && (!p.req.logs_site || p.req.logs_tail > CTLS_LOGS_TAIL_MAX)) {
+			BG_BUG("a tail without logs, or over CTLS_LOGS_TAIL_MAX");
 		}
 	}
 	if (rc != CTLS_PARSE_MORE) {

@@ -21,6 +21,7 @@
 #include "hist.h"
 #include "th.h"
 
+#include <json-c/json.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,8 +47,28 @@ static struct {
 	size_t n_confirms;
 } acted;
 
+/* issue 15: what "logs SITE" was asked, and what the fake daemon answers. */
+static struct {
+	int calls;
+	char *site;
+	unsigned tail;
+	int exit_code;
+	const char *answer;
+} logs_asked;
+
 static int fake_act(void *arg, const struct cockpit_act *a, struct bg_buf *out, int *exit_code)
 {
+	if (a->logs_site) { /* a read: counted apart from the actions */
+		logs_asked.calls++;
+		free(logs_asked.site);
+		logs_asked.site = bg_xstrdup(a->logs_site);
+		logs_asked.tail = a->logs_tail;
+		assert_null(a->token);
+		assert_null(a->rollback_site);
+		bg_buf_adds(out, logs_asked.answer);
+		*exit_code = logs_asked.exit_code;
+		return 0;
+	}
 	acted.calls++;
 	free(acted.token);
 	free(acted.rollback_site);
@@ -123,6 +144,7 @@ static int teardown(void **state)
 	free(acted.token);
 	free(acted.rollback_site);
 	free(acted.actor);
+	free(logs_asked.site);
 	return 0;
 }
 
@@ -520,6 +542,154 @@ static void test_admin_actions(void **state)
 	free(cookie);
 }
 
+/* One GET with a query on ck; the body (a new string). */
+static char *get_q(struct cockpit *ck, const char *cookie, const char *path, const char *query,
+		unsigned *st)
+{
+	struct cockpit_reply r;
+	struct cockpit_req rq = {.method = "GET", .path = path, .query = query, .cookie = cookie,
+		.peer = "192.0.2.7"};
+	cockpit_reply_init(&r);
+	cockpit_handle_req(ck, &rq, &r);
+	*st = r.status;
+	char *b = bg_xstrdup(r.body.data);
+	cockpit_reply_release(&r);
+	return b;
+}
+
+#define LOGS_ANSWER "== blue.1 (live): 2 lines\n" \
+	"blue.1 (live) | <script>alert(1)</script> & \"ok\"\n" \
+	"blue.1 (live) | == green.1 (candidate): 5 lines\n" \
+	"== green.1 (candidate): 1 line\n" \
+	"green.1 (candidate) | hello from green\n"
+
+/* issue 15: the container logs: an admin's page and JSON, escaped; nothing for a viewer. */
+static void test_admin_logs(void **state)
+{
+	unsigned st, st2;
+	struct cfg_site sites[] = {{.name = "shop"}};
+	struct cfg cfg = {.sites = sites, .n_sites = 1};
+	struct cockpit_opts o = {.snapshot_path = snap_path, .hist = H, .users_path = users_path,
+		.cfg = &cfg, .act = fake_act};
+	struct cockpit *ck = cockpit_new(&o);
+	int acted_before = acted.calls;
+	logs_asked.answer = LOGS_ANSWER;
+	logs_asked.exit_code = 0;
+	logs_asked.calls = 0;
+
+	/* The admin's site page: the daemon's answer in a <pre>, escaped. */
+	char *cookie = login(ck, "admin", "admin-pw", &st);
+	assert_non_null(cookie);
+	char *page = get_q(ck, cookie, "/sites/shop", NULL, &st);
+	assert_int_equal(st, 200);
+	assert_int_equal(logs_asked.calls, 1);
+	assert_string_equal(logs_asked.site, "shop");
+	assert_int_equal(logs_asked.tail, 0); /* the daemon's default */
+	th_assert_contains(page, "<h2>Container logs</h2>");
+	th_assert_contains(page, "<pre id=\"ck-logs\">== blue.1 (live): 2 lines\n"
+			"blue.1 (live) | &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;ok&quot;\n");
+	th_assert_not_contains(page, "<script>alert");
+	free(page);
+
+	/* JSON: per container, the lines as the container printed them. */
+	page = get_q(ck, cookie, "/api/v1/sites/shop/logs", "tail=20", &st);
+	assert_int_equal(st, 200);
+	assert_int_equal(logs_asked.tail, 20);
+	struct json_object *j = json_tokener_parse(page), *cs, *c0, *lines, *v;
+	assert_non_null(j);
+	assert_true(json_object_object_get_ex(j, "containers", &cs));
+	assert_int_equal(json_object_array_length(cs), 2);
+	c0 = json_object_array_get_idx(cs, 0);
+	assert_true(json_object_object_get_ex(c0, "container", &v));
+	assert_string_equal(json_object_get_string(v), "blue.1");
+	assert_true(json_object_object_get_ex(c0, "role", &v));
+	assert_string_equal(json_object_get_string(v), "live");
+	assert_true(json_object_object_get_ex(c0, "lines", &lines));
+	assert_int_equal(json_object_array_length(lines), 2);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(lines, 0)),
+			"<script>alert(1)</script> & \"ok\"");
+	/* A container's own "== ..." stays one of its lines, not a header. */
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(lines, 1)),
+			"== green.1 (candidate): 5 lines");
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(cs, 1), "role", &v));
+	assert_string_equal(json_object_get_string(v), "candidate");
+	json_object_put(j);
+	free(page);
+
+	/* A bad tail never reaches the daemon; an unknown site is the usual 404. */
+	int n = logs_asked.calls;
+	static const char *const bad_tails[] = {"tail=0", "tail=201", "tail=x", "tail=", "tail=-1"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(bad_tails); i++) {
+		page = get_q(ck, cookie, "/api/v1/sites/shop/logs", bad_tails[i], &st);
+		assert_int_equal(st, 400);
+		free(page);
+	}
+	char *unknown = get_q(ck, cookie, "/api/v1/sites/nosuch/logs", NULL, &st);
+	char *none = get_q(ck, cookie, "/api/v1/sites/nosuch", NULL, &st2);
+	assert_int_equal(st, 404);
+	assert_string_equal(unknown, none);
+	free(unknown);
+	free(none);
+	assert_int_equal(logs_asked.calls, n);
+
+	/* The daemon says no: shown as its error, never as logs. */
+	logs_asked.answer = "bluegreen: error: logs: site 'shop' has no live or candidate "
+			"containers <x>\n";
+	logs_asked.exit_code = 1;
+	page = get_q(ck, cookie, "/sites/shop", NULL, &st);
+	assert_int_equal(st, 200);
+	th_assert_contains(page, "could not read the logs (exit 1)");
+	th_assert_contains(page, "candidate containers &lt;x&gt;");
+	th_assert_not_contains(page, "id=\"ck-logs\"");
+	free(page);
+	page = get_q(ck, cookie, "/api/v1/sites/shop/logs", NULL, &st);
+	assert_int_equal(st, 502);
+	th_assert_contains(page, "\"error\"");
+	free(page);
+	free(cookie);
+	logs_asked.answer = LOGS_ANSWER;
+	logs_asked.exit_code = 0;
+
+	/* A viewer of shop: no logs section, and the route is an unknown site's 404. */
+	n = logs_asked.calls;
+	cookie = login(ck, "alice", "viewer-pw", &st);
+	assert_non_null(cookie);
+	page = get_q(ck, cookie, "/sites/shop", NULL, &st);
+	assert_int_equal(st, 200);
+	th_assert_not_contains(page, "Container logs");
+	th_assert_not_contains(page, "hello from green");
+	free(page);
+	char *own = get_q(ck, cookie, "/api/v1/sites/shop/logs", NULL, &st);
+	none = get_q(ck, cookie, "/api/v1/sites/nosuch", NULL, &st2);
+	assert_int_equal(st, 404);
+	assert_int_equal(st2, 404);
+	assert_string_equal(own, none);
+	free(own);
+	free(none);
+	assert_int_equal(logs_asked.calls, n); /* the daemon was never asked */
+	struct cockpit_reply r;
+	const char *f[] = {"csrf", "x", NULL};
+	call(ck, "POST", "/api/v1/sites/shop/logs", cookie, &r, f);
+	assert_int_equal(r.status, 403);
+	cockpit_reply_release(&r);
+	free(cookie);
+	assert_int_equal(acted.calls, acted_before); /* a read is no action */
+	cockpit_free(ck);
+
+	/* Safe mode (no daemon callback): an admin gets neither. */
+	o.act = NULL;
+	ck = cockpit_new(&o);
+	cookie = login(ck, "admin", "admin-pw", &st);
+	page = get_q(ck, cookie, "/sites/shop", NULL, &st);
+	th_assert_not_contains(page, "Container logs");
+	free(page);
+	page = get_q(ck, cookie, "/api/v1/sites/shop/logs", NULL, &st);
+	assert_int_equal(st, 404);
+	free(page);
+	free(cookie);
+	cockpit_free(ck);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -529,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_throttle),
 		cmocka_unit_test(test_viewer_scope),
 		cmocka_unit_test(test_admin_actions),
+		cmocka_unit_test(test_admin_logs),
 		cmocka_unit_test(test_users_file_rules), /* last: it rewrites the users file */
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -55,6 +55,8 @@ static void on_request(struct ctls *s, struct ctls_conn *c, const struct ctls_re
 	sv->n_requests++;
 	ctls_request_release(&sv->got);
 	sv->got.token = bg_xstrdup(req->token);
+	sv->got.logs_site = bg_xstrdup(req->logs_site); /* issue 15 */
+	sv->got.logs_tail = req->logs_tail;
 	bg_strv_copy(&sv->got.confirms, &req->confirms);
 	sv->got.json = req->json;
 	sv->got.color = req->color;
@@ -267,6 +269,76 @@ static void t_bad_requests(void **state)
 		free(c.raw_answer);
 	}
 	assert_int_equal(sv.n_requests, 0);
+	server_stop(&sv);
+}
+
+/* issue 15: "logs SITE" and "tail N" (logsreq.h): framing and bounds, parser only. */
+static void t_logs_request_framing(void **state)
+{
+	struct {
+		const char *text;
+		enum ctls_parse_rc rc;
+		const char *site;
+		unsigned tail;
+	} cases[] = {
+		{CTLS_HELLO "\nlogs shop\ngo\n", CTLS_PARSE_DONE, "shop", 0},
+		{CTLS_HELLO "\nlogs shop\ntail 200\ngo\n", CTLS_PARSE_DONE, "shop", 200},
+		{CTLS_HELLO "\ntail 7\r\nlogs a%25b\r\ngo\r\n", CTLS_PARSE_DONE, "a%b", 7},
+		{CTLS_HELLO "\nlogs shop\ntail 0\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\nlogs shop\ntail 201\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\nlogs shop\ntail 1000\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\nlogs shop\ntail -5\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\nlogs shop\ntail 5x\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\nlogs shop\ntail 5\ntail 6\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\ntail 5\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},     /* a tail of nothing */
+		{CTLS_HELLO "\napply 0123456789abcdef\ntail 5\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\napply 0123456789abcdef\nlogs shop\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\nlogs shop\nrollback shop\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+		{CTLS_HELLO "\nlogs a\nlogs b\ngo\n", CTLS_PARSE_REFUSED, NULL, 0},
+	};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {
+		struct ctls_parser p;
+		char *why = NULL;
+		ctls_parser_init(&p);
+		enum ctls_parse_rc rc = ctls_parser_feed(&p, cases[i].text, strlen(cases[i].text),
+				&why);
+		if (rc != cases[i].rc) {
+			fail_msg("case %zu: rc %d, not %d (%s)", i, rc, cases[i].rc, why ? why : "");
+		}
+		if (rc == CTLS_PARSE_DONE) {
+			assert_null(why);
+			assert_string_equal(p.req.logs_site, cases[i].site);
+			assert_int_equal(p.req.logs_tail, cases[i].tail);
+			assert_null(p.req.token);
+			assert_null(p.req.rollback_site);
+		} else {
+			assert_non_null(why);
+		}
+		free(why);
+		ctls_parser_release(&p);
+	}
+}
+
+/* issue 15: the client sends "logs SITE" and "tail N"; the answer comes back as for an apply. */
+static void t_logs_round_trip(void **state)
+{
+	struct server sv;
+	struct client c;
+
+	server_start(&sv);
+	memset(&c, 0, sizeof(c));
+	ctls_request_init(&c.req);
+	c.req.logs_site = bg_xstrdup("shop");
+	c.req.logs_tail = 12;
+	run_with_client(&sv, &c);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(sv.n_requests, 1);
+	assert_null(sv.got.token);
+	assert_string_equal(sv.got.logs_site, "shop");
+	assert_int_equal(sv.got.logs_tail, 12);
+	free(c.out);
+	free(c.err);
+	ctls_request_release(&c.req);
 	server_stop(&sv);
 }
 
@@ -645,6 +717,8 @@ int main(void)
 		cmocka_unit_test(t_encode_roundtrip),
 		cmocka_unit_test(t_request_and_answer),
 		cmocka_unit_test(t_bad_requests),
+		cmocka_unit_test(t_logs_request_framing),
+		cmocka_unit_test(t_logs_round_trip),
 		cmocka_unit_test(t_answer_later),
 		cmocka_unit_test(t_held_conn_survives_close_order),
 		cmocka_unit_test(t_no_daemon_and_stale_socket),
