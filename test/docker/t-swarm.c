@@ -11,7 +11,12 @@
  * The watch daemon on the swarm (test_swarm_watch): a killed task, a
  * service scaled by hand and a drained node reach its next plan with the
  * reason, a task named as its replica; a switch handed to it (`apply
- * TOKEN`) under load fails no request.
+ * TOKEN`) under load fails no request. Secrets as files
+ * (test_swarm_secret_files, issue 17): a redacted env value is a Swarm
+ * secret at /run/secrets/KEY inside the task, the env has KEY_FILE and no
+ * value, nor has the service spec; a new value is a new plan and a new
+ * secret, the secret only a replaced colour used is removed, and no
+ * output or file of bluegreen holds a value.
  *
  * The swarm: `docker swarm init` only when the engine is in none, and
  * `docker swarm leave --force` at the end (also when an assertion failed
@@ -516,6 +521,35 @@ static char *secret_names(struct e2e *e)
 	return out;
 }
 
+/* The test's own secrets (by its site's label), once its services are gone. */
+static char *secrets_site;
+
+static void secrets_rm(const char *site)
+{
+	struct th_run r;
+	char *f = bg_xasprintf("label=io.bluegreen.site=%s", site);
+	th_docker(&r, "secret", "ls", "-q", "--filter", f, NULL);
+	char *save = NULL;
+	for (char *n = strtok_r(r.out, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
+		struct th_run x;
+		th_docker(&x, "secret", "rm", n, NULL);
+		th_run_release(&x);
+	}
+	th_run_release(&r);
+	free(f);
+}
+
+static int secrets_teardown(void **state)
+{
+	int err = swarm_e2e_teardown(state);
+	if (secrets_site) {
+		secrets_rm(secrets_site);
+		free(secrets_site);
+		secrets_site = NULL;
+	}
+	return err;
+}
+
 /* plan and apply; every output checked for the values. */
 static void secret_apply(struct e2e *e, char *const *values, const char *what)
 {
@@ -552,6 +586,7 @@ static void test_swarm_secret_files(void **state)
 
 	e2e_init(&e, "swsec", "nginx", "development");
 	swarm_e2e_site_track(e.site);
+	secrets_site = bg_xstrdup(e.site);
 	e2e_global(&e, "docker:\n  mode: swarm\n");
 	secret_site(&e, v1);
 	secret_apply(&e, values, "first plan with secrets as files");
@@ -600,14 +635,9 @@ static void test_swarm_secret_files(void **state)
 	th_run_release(&r);
 
 	swarm_e2e_services_rm(e.site);
-	/* The test's own secrets go with its services (ours, by label). */
-	char *left = secret_names(&e);
-	char *save = NULL;
-	for (char *n = strtok_r(left, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
-		th_docker(&r, "secret", "rm", n, NULL);
-		th_run_release(&r);
-	}
-	free(left);
+	secrets_rm(e.site);
+	free(secrets_site);
+	secrets_site = NULL;
 	free(n1);
 	free(n2);
 	free(n3);
@@ -634,7 +664,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_swarm_story, swarm_e2e_teardown),
 		cmocka_unit_test_teardown(test_swarm_watch, watch_teardown),
-		cmocka_unit_test_teardown(test_swarm_secret_files, swarm_e2e_teardown),
+		cmocka_unit_test_teardown(test_swarm_secret_files, secrets_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
