@@ -625,6 +625,44 @@ static void test_swarm_secret_files(void **state)
 	assert_int_equal(st, 0);
 	free(t0);
 
+	/* Drift: the live colour's reference removed by hand. The next plan
+	 * replaces the colour, and a snapshot of the swarm plans the same. */
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	assert_int_equal(th_docker(&r, "service", "inspect", "--format", "{{range "
+			".Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}", blue,
+			NULL), 0);
+	char *ref3 = bg_xstrndup(r.out, strcspn(r.out, "\n"));
+	th_run_release(&r);
+	assert_true(bg_str_has_prefix(ref3, "bg-"));
+	assert_int_equal(th_docker(&r, "service", "update", "--detach", "--secret-rm", ref3,
+			blue, NULL), 0);
+	th_run_release(&r);
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	swarm_e2e_lines_print("plan after a secret reference was removed by hand", r.out);
+	/* A candidate with the secrets, not only the replaced task's restart. */
+	char *cand = bg_xasprintf("+ create  container %s-green ", e.site);
+	th_assert_contains(r.out, cand);
+	free(cand);
+	no_value("plan", r.out, values);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "observe", NULL), 0);
+	no_value("observe", r.out, values);
+	th_write(e.dir, "snapshot.json", r.out);
+	th_run_release(&r);
+	char *snap = bg_xasprintf("%s/snapshot.json", e.dir);
+	assert_int_equal(e2e_bg(&e, &r, "plan", "--observed", snap, NULL), 2);
+	char *tok_snap = th_plan_token(r.out);
+	th_run_release(&r);
+	assert_non_null(tok_snap);
+	assert_string_equal(tok, tok_snap);
+	free(tok_snap);
+	free(snap);
+	free(tok);
+	free(ref3);
+	free(blue);
+
 	/* Nothing bluegreen keeps holds a value (history, journal, plans). */
 	char *argv[] = {"grep", "-r", "-l", "-a", "-F", "-e", v1, "-e", v2, "-e", v3,
 			e.dir, "--exclude-dir=sites", NULL};
