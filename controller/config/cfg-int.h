@@ -329,6 +329,12 @@ void cfg__alert_check(const struct cfg__node *entry, const char *path, struct bg
 void cfg__promotion_check(const struct cfg__node *promo, struct bg_diag *d);
 void cfg__alerts_release(struct cfg_alert *a, size_t n);
 
+/* ---- a site's `secrets:` (cfg-secrets.c, issue 17) ---- */
+extern const struct cfg__key cfg__secrets_keys[];
+/* secrets.as files needs docker.mode swarm (error at the key). */
+void cfg__secrets_check(const struct cfg_global *g, const struct cfg_site *s,
+		const struct cfg__node *root, struct bg_diag *d);
+
 /* ---- `cockpit:` (cfg-cockpit.c, issue 15) ---- */
 extern const struct cfg__key cfg__cockpit_keys[];
 /* cockpit.tls names both files or neither. */

@@ -942,6 +942,8 @@ static const struct cfg__key site_keys[] = {
 		.doc = "kind wordpress: version and images (docs/modules.md)"},
 	{.name = "verify", .type = K_MAP, .sub = verify_keys,
 		.doc = "the watch window after a switch, and what a failed one does"},
+	{.name = "secrets", .type = K_MAP, .sub = cfg__secrets_keys, /* issue 17 */
+		.doc = "secret env values as env, or as Swarm secret files (docker.mode swarm)"},
 	{0},
 };
 

@@ -888,6 +888,7 @@ static void load_sites(struct loader *l, struct cfg__node *defaults)
 	for (size_t i = 0; i < l->c->n_sites; i++) {
 		site_edge_requirements(l, i);
 		site_service_requirements(l, i);
+		cfg__secrets_check(&c->g, &c->sites[i], c->prov->sites[i], l->d); /* issue 17 */
 	}
 }
 

@@ -263,6 +263,19 @@ struct cfg_plugin {
 /* Where the derived image of a wordpress site puts its plugins. */
 #define CFG_WP_PLUGINS_DIR "/var/www/html/wp-content/plugins"
 
+/* secrets: (issue 17): how a site's secret env values reach its containers. */
+enum cfg_secrets_as {
+	CFG_SECRETS_ENV = 0, /* in the environment (default) */
+	CFG_SECRETS_FILES,   /* Swarm secrets at /run/secrets/KEY, env KEY_FILE */
+};
+struct cfg_secrets {
+	enum cfg_secrets_as as;
+	unsigned uid, gid; /* owner of the files, default 0 */
+	int mode;          /* index: 0400 (default), 0440, 0444; cfg_secrets_file_mode */
+};
+/* The file mode secrets.mode names (0400 by default). */
+unsigned cfg_secrets_file_mode(const struct cfg_secrets *s);
+
 struct cfg_site {
 	char *name;             /* equals the file name without .conf */
 	char *path;             /* config-dir-relative, as in diagnostics */
@@ -326,6 +339,8 @@ struct cfg_site {
 		char *plugin_hash;
 	} wordpress;
 	struct cfg_verify verify;       /* issue 14: the watch window */
+	/* issue 17: secret env values as Swarm secret files (cfg-secrets.c) */
+	struct cfg_secrets secrets;
 };
 
 struct cfg_traefik {

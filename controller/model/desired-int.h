@@ -32,6 +32,14 @@ unsigned des__version_of(const struct obs *obs, const char *site, const char *sp
 /* Push s onto sv (taking it) unless sv has it already (then free s). */
 void des__add_unique(struct bg_strv *sv, char *s);
 
+/* Issue 17 (desired-secrets.c): the env of a create request, its
+ * secret_keys and, with secrets.as files, its secrets (env KEY_FILE);
+ * points out->spec at them, so call it after fill_spec. */
+void des__secrets_fill(struct des_create *out, const char *site, const struct cfg_env *env,
+		const struct cfg_secrets *sc, const struct obs_secrets *k);
+/* The spec's "secrets" member, only with secrets.as files. */
+void des__secrets_spec_add(struct json_object *o, const struct cfg_secrets *sc);
+
 /* Free what des_build_args pinned on s (des_release calls it); NULL-safe. */
 void des__pin_free(struct des_site *s);
 

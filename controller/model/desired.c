@@ -296,6 +296,7 @@ struct json_object *des__colour_spec(const struct desired *des, const struct cfg
 			s->stop_signal ? s->stop_signal : "SIGTERM"));
 	json_object_object_add(o, "stop_timeout_ms", json_object_new_int64((int64_t)s->stop_timeout_ms));
 	resources_spec_add(o, &s->resources); /* last, and only when set */
+	des__secrets_spec_add(o, &s->secrets); /* issue 17: only with secrets.as files */
 	return o;
 }
 
@@ -311,6 +312,7 @@ static struct json_object *service_spec(const struct cfg_site *s, const struct c
 	json_object_object_add(o, "mounts", mounts_json(s->name, svc->mounts, svc->n_mounts));
 	json_object_object_add(o, "network", json_object_new_string(network));
 	resources_spec_add(o, &svc->resources); /* last, and only when set */
+	des__secrets_spec_add(o, &s->secrets); /* issue 17: only with secrets.as files */
 	return o;
 }
 
@@ -532,6 +534,7 @@ int des_build(struct desired *out, const struct cfg *cfg, const struct obs *obs,
 	}
 	out->secrets_state = obs->secrets.state;
 	out->secrets_err = obs->secrets.err;
+	out->secrets_key = obs->secrets;
 	(void)d;
 	return 0;
 }
@@ -556,6 +559,7 @@ void des_release(struct desired *des)
 	}
 	free(des->sites);
 	free(des->edge_network);
+	OPENSSL_cleanse(&des->secrets_key, sizeof(des->secrets_key));
 	memset(des, 0, sizeof(*des));
 }
 
@@ -583,17 +587,13 @@ void des_create_release(struct des_create *c)
 	bg_strv_release(&c->env);
 	bg_strv_release(&c->aliases);
 	bg_strv_release(&c->mount_names);
+	bg_strv_release(&c->secret_keys);
+	bg_strv_release(&c->secret_names);
+	free(c->secrets);
 	free(c->mounts);
 	free(c->name);
 	free(c->extra_network);
 	memset(c, 0, sizeof(*c));
-}
-
-static void fill_env(struct bg_strv *env, const struct cfg_env *ce)
-{
-	for (size_t i = 0; i < ce->n; i++) {
-		bg_strv_push_take(env, bg_xasprintf("%s=%s", ce->v[i].key, ce->v[i].value));
-	}
 }
 
 static void fill_mounts(struct des_create *c, const char *site, const struct cfg_mount *m,
@@ -664,7 +664,7 @@ int des_colour_create(const struct desired *des, const struct des_site *s,
 	}
 	edge_for(des->cfg)->container_labels(des->cfg, cs, colour, &out->labels);
 	bg_strv_copy(&out->cmd, &cs->command);
-	fill_env(&out->env, &cs->env);
+	des__secrets_fill(out, s->name, &cs->env, &cs->secrets, &des->secrets_key);
 	bg_strv_push_take(&out->aliases, bg_xasprintf("%s-%s", s->name, colour));
 	fill_mounts(out, s->name, cs->mounts, cs->n_mounts);
 	out->extra_network = bg_xstrdup(des->edge_network);
@@ -696,7 +696,7 @@ int des_service_create(const struct desired *des, const struct des_site *s,
 		obs_labels_set(&out->labels, BG_LABEL_PLAN, token);
 	}
 	bg_strv_copy(&out->cmd, &cv->command);
-	fill_env(&out->env, &cv->env);
+	des__secrets_fill(out, s->name, &cv->env, &s->cfg->secrets, &des->secrets_key);
 	/* Colours reach the service by its short name on the site network. */
 	bg_strv_push(&out->aliases, cv->name);
 	fill_mounts(out, s->name, cv->mounts, cv->n_mounts);

@@ -72,6 +72,9 @@ struct desired {
 	bool secrets_uncompared;
 	enum obs_secrets_state secrets_state;
 	int secrets_err;
+	/* issue 17: the observed key, for the names of Swarm secrets (wiped
+	 * by des_release; never serialised). */
+	struct obs_secrets secrets_key;
 };
 
 /*
@@ -152,6 +155,11 @@ struct des_create {
 	struct bg_strv mount_names;
 	char *name;
 	char *extra_network; /* to connect after create (edge network), NULL if none */
+	/* issue 17 (desired-secrets.c): spec.secret_keys, spec.secrets */
+	struct bg_strv secret_keys;
+	struct dk_secret *secrets; /* values borrowed from the configuration */
+	size_t n_secrets;
+	struct bg_strv secret_names;
 };
 void des_create_release(struct des_create *c);
 
@@ -190,6 +198,14 @@ void des_colour_spec_base(const struct desired *des, const struct des_site *s, c
 /* Does this container carry the spec-base out (and the desired secret values)? */
 bool des_spec_base_matches(const struct des_site *s, const char *base,
 		const struct obs_labels *labels);
+
+/*
+ * The Swarm secret of one secret env value (issue 17): "bg-SITE-KEY-HASH12",
+ * at most 64 characters, HASH12 a keyed hash (HMAC-SHA256 with the
+ * installation's key) of site, key and value. NULL when k holds no key.
+ */
+char *des_secret_name(const char *site, const char *key, const char *value,
+		const struct obs_secrets *k);
 
 /* A stop grace in whole seconds for Docker, clamped to 1 hour. */
 int des_stop_timeout_s(uint64_t ms);

@@ -11,7 +11,12 @@
  * The watch daemon on the swarm (test_swarm_watch): a killed task, a
  * service scaled by hand and a drained node reach its next plan with the
  * reason, a task named as its replica; a switch handed to it (`apply
- * TOKEN`) under load fails no request.
+ * TOKEN`) under load fails no request. Secrets as files
+ * (test_swarm_secret_files, issue 17): a redacted env value is a Swarm
+ * secret at /run/secrets/KEY inside the task, the env has KEY_FILE and no
+ * value, nor has the service spec; a new value is a new plan and a new
+ * secret, the secret only a replaced colour used is removed, and no
+ * output or file of bluegreen holds a value.
  *
  * The swarm: `docker swarm init` only when the engine is in none, and
  * `docker swarm leave --force` at the end (also when an assertion failed
@@ -441,6 +446,246 @@ static void test_swarm_watch(void **state)
 	swarm_e2e_site_track(NULL);
 }
 
+/* ---- secrets as files (issue 17, X) ---- */
+
+#define SECRET_KEY "SHOP_DB_PASSWORD"
+
+/* The site with its secret value (SHOP_DB_PASSWORD matches redact). */
+static void secret_site(struct e2e *e, const char *value)
+{
+	char *extra = bg_xasprintf("strategy: {promote: auto, drain: 1s}\nsecrets: {as: files}\n"
+			"env:\n  PLAIN: visible\n  " SECRET_KEY ": %s\n", value);
+	e2e_site(e, "bluegreen-test/swarm-web:v1", extra);
+	free(extra);
+}
+
+/* Output of a bluegreen command must not hold any of the values. */
+static void no_value(const char *what, const char *text, char *const *values)
+{
+	for (size_t i = 0; values[i]; i++) {
+		if (text && strstr(text, values[i])) {
+			fail_msg("%s shows a secret value", what);
+		}
+	}
+}
+
+/* The running task container of SITE-COLOUR (a new string). */
+static char *secret_task(struct e2e *e, const char *colour)
+{
+	struct th_run r;
+	char *f = bg_xasprintf("label=com.docker.swarm.service.name=%s-%s", e->site, colour);
+	th_docker(&r, "ps", "-q", "--filter", f, NULL);
+	char *cid = bg_xstrndup(r.out, strcspn(r.out, "\n"));
+	th_run_release(&r);
+	free(f);
+	assert_true(*cid);
+	return cid;
+}
+
+/* Inside the live task: the file holds value, the env has KEY_FILE and no
+ * value; the service spec has the reference and no value. */
+static void secret_mounted(struct e2e *e, const char *colour, const char *value)
+{
+	struct th_run r;
+	char *cid = secret_task(e, colour);
+	assert_int_equal(th_docker(&r, "exec", cid, "/bin/busybox", "cat",
+			"/run/secrets/" SECRET_KEY, NULL), 0);
+	assert_string_equal(r.out, value);
+	th_run_release(&r);
+	assert_int_equal(th_docker(&r, "exec", cid, "/bin/busybox", "env", NULL), 0);
+	th_assert_contains(r.out, SECRET_KEY "_FILE=/run/secrets/" SECRET_KEY "\n");
+	th_assert_contains(r.out, "PLAIN=visible\n");
+	th_assert_not_contains(r.out, value);
+	th_assert_not_contains(r.out, SECRET_KEY "=");
+	th_run_release(&r);
+	char *svc = bg_xasprintf("%s-%s", e->site, colour);
+	assert_int_equal(th_docker(&r, "service", "inspect", svc, NULL), 0);
+	char *ref = bg_xasprintf("\"SecretName\": \"bg-%s-" SECRET_KEY "-", e->site);
+	th_assert_contains(r.out, ref);
+	th_assert_not_contains(r.out, value);
+	th_run_release(&r);
+	free(ref);
+	free(svc);
+	free(cid);
+}
+
+/* Our secrets of the site, by name, one a line. */
+static char *secret_names(struct e2e *e)
+{
+	struct th_run r;
+	char *f = bg_xasprintf("label=io.bluegreen.site=%s", e->site);
+	th_docker(&r, "secret", "ls", "--filter", f, "--format", "{{.Name}}", NULL);
+	char *out = bg_xstrdup(r.out);
+	th_run_release(&r);
+	free(f);
+	return out;
+}
+
+/* The test's own secrets (by its site's label), once its services are gone. */
+static char *secrets_site;
+
+static void secrets_rm(const char *site)
+{
+	struct th_run r;
+	char *f = bg_xasprintf("label=io.bluegreen.site=%s", site);
+	th_docker(&r, "secret", "ls", "-q", "--filter", f, NULL);
+	char *save = NULL;
+	for (char *n = strtok_r(r.out, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
+		struct th_run x;
+		th_docker(&x, "secret", "rm", n, NULL);
+		th_run_release(&x);
+	}
+	th_run_release(&r);
+	free(f);
+}
+
+static int secrets_teardown(void **state)
+{
+	int err = swarm_e2e_teardown(state);
+	if (secrets_site) {
+		secrets_rm(secrets_site);
+		free(secrets_site);
+		secrets_site = NULL;
+	}
+	return err;
+}
+
+/* plan and apply; every output checked for the values. */
+static void secret_apply(struct e2e *e, char *const *values, const char *what)
+{
+	struct th_run r;
+	int st = 0;
+	char *tok = e2e_plan(e, &st);
+	assert_int_equal(e2e_bg(e, &r, "plan", NULL), 2);
+	swarm_e2e_lines_print(what, r.out);
+	no_value("plan", r.out, values);
+	no_value("plan's stderr", r.err, values);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(e, &r, "plan", "--json", NULL), 2);
+	no_value("plan --json", r.out, values);
+	th_run_release(&r);
+	if (e2e_bg(e, &r, "apply", tok, NULL) != 0) {
+		fail_msg("%s:\n%s\n%s", what, r.out, r.err);
+	}
+	no_value("apply", r.out, values);
+	no_value("apply's stderr", r.err, values);
+	th_run_release(&r);
+	free(tok);
+}
+
+static void test_swarm_secret_files(void **state)
+{
+	(void)state;
+	struct e2e e;
+	struct th_run r;
+	int st = 0;
+	char *v1 = bg_xasprintf("bgx-s3cret-%d-one", (int)getpid());
+	char *v2 = bg_xasprintf("bgx-s3cret-%d-two", (int)getpid());
+	char *v3 = bg_xasprintf("bgx-s3cret-%d-three", (int)getpid());
+	char *values[] = {v1, v2, v3, NULL};
+
+	e2e_init(&e, "swsec", "nginx", "development");
+	swarm_e2e_site_track(e.site);
+	secrets_site = bg_xstrdup(e.site);
+	e2e_global(&e, "docker:\n  mode: swarm\n");
+	secret_site(&e, v1);
+	secret_apply(&e, values, "first plan with secrets as files");
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 5000));
+	secret_mounted(&e, "blue", v1);
+	char *n1 = secret_names(&e);
+	assert_int_equal(th_count(n1, "\n"), 1);
+	/* Nothing changed: an empty plan; observe and plan --observed agree. */
+	char *t0 = e2e_plan(&e, &st);
+	assert_int_equal(st, 0);
+	free(t0);
+	assert_int_equal(e2e_bg(&e, &r, "observe", NULL), 0);
+	no_value("observe", r.out, values);
+	th_run_release(&r);
+
+	/* A new value: a new plan (a candidate with the new secret), applied. */
+	secret_site(&e, v2);
+	secret_apply(&e, values, "plan after the value changed");
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 5000));
+	secret_mounted(&e, "green", v2);
+	char *n2 = secret_names(&e);
+	/* The stopped blue keeps its secret: a rollback needs it. */
+	assert_int_equal(th_count(n2, "\n"), 2);
+	th_assert_contains(n2, n1);
+
+	/* Again: blue is replaced, and the secret only it used is removed. */
+	secret_site(&e, v3);
+	secret_apply(&e, values, "plan after a second change");
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 5000));
+	secret_mounted(&e, "blue", v3);
+	char *n3 = secret_names(&e);
+	swarm_e2e_lines_print("our secrets after two rotations", n3);
+	assert_int_equal(th_count(n3, "\n"), 2);
+	th_assert_not_contains(n3, n1);
+	t0 = e2e_plan(&e, &st);
+	assert_int_equal(st, 0);
+	free(t0);
+
+	/* Drift: the live colour's reference removed by hand. The next plan
+	 * replaces the colour, and a snapshot of the swarm plans the same. */
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	assert_int_equal(th_docker(&r, "service", "inspect", "--format", "{{range "
+			".Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}", blue,
+			NULL), 0);
+	char *ref3 = bg_xstrndup(r.out, strcspn(r.out, "\n"));
+	th_run_release(&r);
+	assert_true(bg_str_has_prefix(ref3, "bg-"));
+	assert_int_equal(th_docker(&r, "service", "update", "--detach", "--secret-rm", ref3,
+			blue, NULL), 0);
+	th_run_release(&r);
+	char *tok = e2e_plan(&e, &st);
+	assert_int_equal(st, 2);
+	assert_int_equal(e2e_bg(&e, &r, "plan", NULL), 2);
+	swarm_e2e_lines_print("plan after a secret reference was removed by hand", r.out);
+	/* A candidate with the secrets, not only the replaced task's restart. */
+	char *cand = bg_xasprintf("+ create  container %s-green ", e.site);
+	th_assert_contains(r.out, cand);
+	free(cand);
+	no_value("plan", r.out, values);
+	th_run_release(&r);
+	assert_int_equal(e2e_bg(&e, &r, "observe", NULL), 0);
+	no_value("observe", r.out, values);
+	th_write(e.dir, "snapshot.json", r.out);
+	th_run_release(&r);
+	char *snap = bg_xasprintf("%s/snapshot.json", e.dir);
+	assert_int_equal(e2e_bg(&e, &r, "plan", "--observed", snap, NULL), 2);
+	char *tok_snap = th_plan_token(r.out);
+	th_run_release(&r);
+	assert_non_null(tok_snap);
+	assert_string_equal(tok, tok_snap);
+	free(tok_snap);
+	free(snap);
+	free(tok);
+	free(ref3);
+	free(blue);
+
+	/* Nothing bluegreen keeps holds a value (history, journal, plans). */
+	char *argv[] = {"grep", "-r", "-l", "-a", "-F", "-e", v1, "-e", v2, "-e", v3,
+			e.dir, "--exclude-dir=sites", NULL};
+	th_run_argv(argv, NULL, &r);
+	if (r.status != 1) {
+		fail_msg("a secret value is kept by bluegreen: %s", r.out);
+	}
+	th_run_release(&r);
+
+	swarm_e2e_services_rm(e.site);
+	secrets_rm(e.site);
+	free(secrets_site);
+	secrets_site = NULL;
+	free(n1);
+	free(n2);
+	free(n3);
+	free(v1);
+	free(v2);
+	free(v3);
+	e2e_release(&e);
+	swarm_e2e_site_track(NULL);
+}
+
 int main(void)
 {
 	th_docker_preamble();
@@ -457,6 +702,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_swarm_story, swarm_e2e_teardown),
 		cmocka_unit_test_teardown(test_swarm_watch, watch_teardown),
+		cmocka_unit_test_teardown(test_swarm_secret_files, secrets_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -485,7 +485,11 @@ static void test_explain(void **state)
 		"sites.shop.verify.timeout = 2s    # default\n"
 		"sites.shop.verify.error_rate = 10    # default\n"
 		"sites.shop.verify.min_requests = 5    # default\n"
-		"sites.shop.verify.latency_slack = 20ms    # default\n";
+		"sites.shop.verify.latency_slack = 20ms    # default\n"
+		"sites.shop.secrets.as = env    # default\n"
+		"sites.shop.secrets.uid = 0    # default\n"
+		"sites.shop.secrets.gid = 0    # default\n"
+		"sites.shop.secrets.mode = \"0400\"    # default\n";
 	assert_string_equal(ex, want);
 	/* secrets appear nowhere */
 	th_assert_not_contains(ex, "hunter2");

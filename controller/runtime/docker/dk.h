@@ -143,6 +143,15 @@ struct dk_mount {
 	const char *target;
 };
 
+/* One secret mounted as a file (issue 17): value never printed. */
+struct dk_secret {
+	const char *key;   /* the env key, e.g. DB_PASSWORD */
+	const char *name;  /* bg-SITE-KEY-HASH12 (keyed hash of the value); NULL: no key */
+	const char *value; /* the secret itself: never print or log it */
+	const char *file;  /* the file name under /run/secrets (the key) */
+	unsigned uid, gid, mode;
+};
+
 struct dk_container_spec {
 	const char *name;
 	const char *image;
@@ -168,6 +177,16 @@ struct dk_container_spec {
 	uint64_t memory_bytes;
 	uint64_t nano_cpus;
 	unsigned pids_limit;
+	/*
+	 * Issue 17: the env keys whose values are secret (NULL-terminated, may
+	 * be NULL), and with the site's secrets.as files the secrets to mount
+	 * instead (their env holds KEY_FILE, not KEY). Only the Swarm runtime
+	 * mounts them (sw-secrets.c); the engine runtime ignores both (a
+	 * config with files is refused unless docker.mode is swarm).
+	 */
+	char *const *secret_keys;
+	const struct dk_secret *secrets;
+	size_t n_secrets;
 };
 
 /*

@@ -264,6 +264,7 @@ static int containers_observe(struct rt_swarm *s, struct obs *o, const char *onl
 		err = sw_parse_service(v, tasks, nodes, o, d);
 		if (!err) {
 			local_facts(s, o, from);
+			sw_secrets_observe(v, o, from); /* sw-secrets.c */
 		}
 	}
 	json_object_put(svcs);
@@ -428,7 +429,8 @@ static int svc_create(struct rt_swarm *s, const char *name, unsigned slot,
 		json_object_object_add(ep, "Ports", ports);
 		json_object_object_add(j, "EndpointSpec", ep);
 	}
-	int err = dk_request(s->dk, "POST", "/services/create",
+	int err = sw_secrets_attach(s->dk, sp, dk__jget(tt, "ContainerSpec", json_type_object), d);
+	err = err ? err : dk_request(s->dk, "POST", "/services/create",
 			json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), NULL, NULL, d);
 	json_object_put(j);
 	return err;
@@ -606,6 +608,7 @@ static int sw_remove(struct rt *rt, const char *id, struct bg_diag *d)
 		char *path = bg_xasprintf("/services/%s", e);
 		err = dk_request(s->dk, "DELETE", path, NULL, NULL, NULL, d);
 		err = err == BG_ENOT_FOUND ? 0 : err;
+		sw_secrets_prune(s->dk, err ? NULL : svc); /* sw-secrets.c */
 		free(path);
 	} else if (left < slots) {
 		spec_set_slots(svc, left);

@@ -61,4 +61,18 @@ enum obs_cstate sw_task_cstate(const char *state);
 const struct rt_watch_rule *sw_watch_rule(const struct rt *rt);
 bool sw_event_accept(struct json_object *raw, struct dk_event *e, char *buf, size_t len);
 
+/*
+ * Secrets as files (sw-secrets.c, issue 17): attach creates the secrets
+ * of sp that do not exist yet and references them in cspec (the task
+ * template's ContainerSpec, labelled with their names); prune removes our
+ * secrets of svc's site that no service references any more (after svc
+ * was removed; best effort, returns how many); observe marks the presented
+ * containers of svc (from index from) when its references differ from
+ * the ones it was created with.
+ */
+int sw_secrets_attach(struct dk_client *dk, const struct dk_container_spec *sp,
+		struct json_object *cspec, struct bg_diag *d);
+int sw_secrets_prune(struct dk_client *dk, struct json_object *svc);
+void sw_secrets_observe(struct json_object *svc, struct obs *o, size_t from);
+
 #endif /* BG_CONTROLLER_SW_H */
