@@ -9,8 +9,12 @@
  * login form's CSRF token over real HTTP: curl's cookie engine logs in
  * through the page's form, while a forged POST /login (the right password
  * and a real form's field, but no form cookie, as a cross-site form
- * sends it) is 403 and logged. No Docker: the cockpit needs only the
- * state directory.
+ * sends it) is 403 and logged; and (issue 15) safe mode without a
+ * publish directory loads the configuration without its secrets: a site
+ * whose env_file and password_file cannot be read (here: missing) does
+ * not stop `cockpit --safe`, a bare `cockpit` or `cockpit user list`,
+ * while admin mode (and validate) still read them and refuse. No Docker:
+ * the cockpit needs only the state directory.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -313,6 +317,44 @@ static void test_login_form_csrf(void **state)
 	free(out);
 }
 
+/* issue 15: safe mode reads no secret file, with or without a flag naming the mode. */
+static void test_safe_reads_no_secret(void **state)
+{
+	char *out = NULL;
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n");
+	th_write(dir, "sites/shop.conf", "site: shop\nimage: registry.example.com/shop:1\n"
+			"port: 8080\ndomains: [shop.example.com]\npreview: preview.shop.example.com\n"
+			"env_file: shop.env\npreview_auth: {user: ops, password_file: preview.pw}\n");
+	char *validate[] = {getenv("BG_BINARY"), "-c", dir, "validate", NULL};
+	struct th_run r;
+	th_run_argv(validate, NULL, &r);
+	assert_int_not_equal(r.status, 0); /* the files are needed by everything else */
+	th_assert_contains(r.err, "env_file 'shop.env' not found");
+	th_run_release(&r);
+	char *safe[] = {"--safe", NULL};
+	unsigned port = start(safe, &out);
+	if (!port) {
+		fail_msg("cockpit --safe did not start without the secret files:\n%s", out ? out : "");
+	}
+	th_assert_not_contains(out, "env_file");
+	stop();
+	port = start(NULL, &out); /* the mode from the config: safe */
+	if (!port) {
+		fail_msg("a bare `bluegreen cockpit` did not start without the secret files:\n%s",
+				out ? out : "");
+	}
+	stop();
+	char *list[] = {getenv("BG_BINARY"), "-c", dir, "cockpit", "user", "list", NULL};
+	th_run_argv(list, NULL, &r);
+	assert_int_equal(r.status, 0);
+	th_run_release(&r);
+	/* Admin mode from the config loads the configuration as every command does. */
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n  mode: admin\n");
+	assert_int_equal(start(NULL, &out), 0);
+	th_assert_contains(out, "env_file 'shop.env' not found");
+	free(out);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -320,6 +362,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_and_users_from_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_form_csrf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_safe_reads_no_secret, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
