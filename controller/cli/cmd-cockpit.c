@@ -397,7 +397,8 @@ static int cockpit_user(int argc, char **argv, struct cli *cli, struct cli_env *
 	ck_users_init(&u);
 	bg_diag_init(&d);
 	int rc = cockpit_user_parse(argc, argv, cli, &a);
-	if (rc || (rc = cli_env_load(cli, env, 0)) != 0) {
+	/* issue 15: the users file needs no secret (run as the cockpit's user, who cannot read them). */
+	if (rc || (rc = cli_env_load(cli, env, CFG_LOAD_NO_SECRETS)) != 0) {
 		goto out;
 	}
 	rc = BG_EXIT_ERROR;
@@ -438,11 +439,14 @@ int cmd_cockpit(int argc, char **argv, struct cli *cli)
 	rc = cockpit_parse(argc, argv, cli, &a);
 	/* issue 15 (P): a publish directory's reader never looks at the state directory. */
 	cli->offline = !rc && a.publish_dir;
+	/* issue 15: safe mode shows no secret, so it reads none (its user may not be able to). */
 	if (!rc) {
-		rc = cli_env_load(cli, &env, 0);
+		rc = cli_env_load(cli, &env, a.admin ? 0 : CFG_LOAD_NO_SECRETS);
 	}
-	if (!rc && !a.safe && !a.admin) {
-		a.admin = env.cfg->g.cockpit.mode == CFG_COCKPIT_ADMIN;
+	if (!rc && !a.safe && !a.admin && env.cfg->g.cockpit.mode == CFG_COCKPIT_ADMIN) {
+		a.admin = true; /* admin mode loads the configuration as every command does */
+		cli_env_release(&env);
+		rc = cli_env_load(cli, &env, 0);
 	}
 	if (!rc && !a.admin && !a.publish_dir) {
 		a.publish_dir = env.cfg->g.cockpit.publish_dir; /* the key: safe mode only */

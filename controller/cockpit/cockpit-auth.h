@@ -146,4 +146,28 @@ int64_t ck_throttle_wait(struct ck_sessions *s, const char *key, int64_t now_ms)
 void ck_throttle_fail(struct ck_sessions *s, const char *key, int64_t now_ms);
 void ck_throttle_ok(struct ck_sessions *s, const char *key);
 
+/*
+ * ---- the login form's CSRF token (login CSRF: a forged form must not log
+ * a victim into someone else's account). There is no session yet, so the
+ * login page sets a pre-session cookie, a fresh random nonce (HttpOnly,
+ * SameSite=Strict, 10 minutes; named __Host-bg_login with Secure when the
+ * browser talks HTTPS, so a sibling host cannot plant it), and puts
+ * "MS.HMAC" in the form's hidden csrf field: MS the time it was served,
+ * HMAC-SHA256 over the nonce and MS with a key drawn when the cockpit
+ * starts. POST /login needs both, matching (constant time) and at most
+ * CK_LOGIN_FORM_MS old. Nothing is stored on the server.
+ */
+#define CK_LOGIN_COOKIE "bg_login"
+#define CK_LOGIN_COOKIE_HOST "__Host-bg_login"
+#define CK_LOGIN_FORM_MS (10LL * 60 * 1000)
+#define CK_LOGIN_KEY_LEN 32u
+/* A new nonce (the cookie's value) and its field "MS.HMAC" (a new string). */
+int ck_login_form_new(const unsigned char key[CK_LOGIN_KEY_LEN], int64_t now_ms,
+		char nonce[CK_TOKEN_HEX + 1], char **field);
+/* Whether field was served with nonce, by this key, at most CK_LOGIN_FORM_MS ago. */
+bool ck_login_form_ok(const unsigned char key[CK_LOGIN_KEY_LEN], const char *nonce,
+		const char *field, int64_t now_ms);
+/* The login cookie's Set-Cookie value (NULL nonce: one that clears it); a new string. */
+char *ck_login_cookie_header(const char *nonce, bool secure);
+
 #endif /* BG_CONTROLLER_COCKPIT_AUTH_H */

@@ -272,6 +272,9 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 	cockpit_reply_init(&r);
 	struct cockpit_req rq = {.method = method, .path = url, .query = q.data, .peer = cl.addr,
 		.cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, CK_COOKIE_NAME),
+		.login_cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, CK_LOGIN_COOKIE),
+		.login_cookie_host = MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
+				CK_LOGIN_COOKIE_HOST),
 		.form_keys = post && !post->too_big ? &post->keys : NULL,
 		.form_vals = post && !post->too_big ? &post->vals : NULL, .secure = cl.secure};
 	if (strcmp(url, "/events") == 0 && strcmp(method, "GET") == 0) {
@@ -307,6 +310,9 @@ static enum MHD_Result ck_answer(void *cls, struct MHD_Connection *c, const char
 		}
 		if (r.set_cookie) {
 			MHD_add_response_header(resp, "Set-Cookie", r.set_cookie);
+		}
+		if (r.set_cookie2) {
+			MHD_add_response_header(resp, "Set-Cookie", r.set_cookie2);
 		}
 		if (r.location) {
 			MHD_add_response_header(resp, "Location", r.location);

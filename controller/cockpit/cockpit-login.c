@@ -5,7 +5,10 @@
  * logout, and hands a logged-in user's requests on with a scope: a copy of
  * who they are, which sites they see and their session's CSRF token.
  * Every POST but the login itself must carry that token in a hidden field
- * (compared in constant time), else 403; a request without a session gets
+ * (compared in constant time), else 403; the login POST has no session
+ * yet, so it carries the login form's own token instead (a pre-session
+ * cookie and a keyed MAC of it in the form, cockpit-auth.h), checked
+ * before the throttle and the password; a request without a session gets
  * the login page (HTML) or 401 (JSON, metrics). The users file is re-read
  * when it changes, so `cockpit user del` ends that user's sessions; a file
  * that turns bad closes the cockpit (503) rather than opening it.
@@ -14,6 +17,7 @@
 
 #include "bg-log.h"
 
+#include <openssl/rand.h>
 #include <sys/stat.h>
 
 struct ck_auth {
@@ -24,6 +28,9 @@ struct ck_auth {
 	bool bad; /* the file as last read is refused: nobody gets in */
 	struct stat id;
 	struct ck_sessions *sessions;
+	/* The login form's MAC key, drawn at start (a restart voids open forms). */
+	unsigned char form_key[CK_LOGIN_KEY_LEN];
+	bool form_key_ok; /* false: RAND_bytes failed, every login is refused */
 };
 
 void ck_scope_free(struct ck_scope *sc)
@@ -95,6 +102,10 @@ struct ck_auth *ck_auth_new(const struct cockpit_opts *o)
 	ck_users_init(&a->users);
 	a->sessions = ck_sessions_new();
 	a->id.st_ino = (ino_t)-1;
+	a->form_key_ok = RAND_bytes(a->form_key, sizeof(a->form_key)) == 1;
+	if (!a->form_key_ok) {
+		bg_log(BG_LOG_ERROR, "cockpit: no random key for the login form: nobody can log in");
+	}
 	ck_auth_refresh(a);
 	return a;
 }
@@ -106,6 +117,7 @@ void ck_auth_free(struct ck_auth *a)
 	}
 	ck_users_release(&a->users);
 	ck_sessions_free(a->sessions);
+	explicit_bzero(a->form_key, sizeof(a->form_key));
 	pthread_mutex_destroy(&a->mu);
 	free(a->path);
 	free(a);
@@ -124,16 +136,36 @@ const char *ck_form_get(const struct cockpit_req *rq, const char *key)
 
 /* ---- pages ---- */
 
-static void ck_login_page(struct cockpit_reply *r, unsigned status, const char *msg)
+/* Whether rq came over HTTPS as the browser sees it (the cookies' Secure, __Host-). */
+static bool ck_auth_secure(const struct ck_auth *a, const struct cockpit_req *rq)
 {
+	return a->secure || rq->secure;
+}
+
+/* The login form, with a fresh form token: its cookie goes in r->set_cookie2. */
+static void ck_login_page(struct ck_auth *a, const struct cockpit_req *rq,
+		struct cockpit_reply *r, unsigned status, const char *msg)
+{
+	char nonce[CK_TOKEN_HEX + 1];
+	char *field = NULL;
 	bg_buf_reset(&r->body);
+	if (!a->form_key_ok || ck_login_form_new(a->form_key, bg_now_ms(), nonce, &field) != 0) {
+		ck_page_error(r, 503, "Closed", "The cockpit cannot draw random numbers: see its log.");
+		return;
+	}
+	free(r->set_cookie2);
+	r->set_cookie2 = ck_login_cookie_header(nonce, ck_auth_secure(a, rq));
+	explicit_bzero(nonce, sizeof(nonce));
 	ck_html_open(&r->body, "Log in");
 	if (msg) {
 		bg_buf_adds(&r->body, "<p class=\"note\">");
 		cockpit_html_esc(&r->body, msg);
 		bg_buf_adds(&r->body, "</p>\n");
 	}
-	bg_buf_adds(&r->body, "<form method=\"post\" action=\"/login\">\n"
+	bg_buf_addf(&r->body, "<form method=\"post\" action=\"/login\">\n"
+			"<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n", field);
+	free(field);
+	bg_buf_adds(&r->body,
 			"<p><label>User <input name=\"user\" autocomplete=\"username\" required "
 			"autofocus></label></p>\n"
 			"<p><label>Password <input name=\"password\" type=\"password\" "
@@ -179,9 +211,36 @@ static void ck_logout_page(struct cockpit_reply *r, const struct ck_scope *sc)
 
 /* ---- login ---- */
 
-/* POST /login: throttled per address and per name, then one scrypt check. */
-static void ck_login_post(struct ck_auth *a, const struct cockpit_req *rq, struct cockpit_reply *r)
+/*
+ * The login form's token: the cookie of the channel's kind (only the
+ * __Host- one over HTTPS) and the field it was served with. A failure is
+ * a refused request, logged as the other CSRF failures are; the throttle
+ * and the password are not touched (a forged form learns nothing).
+ */
+static bool ck_login_form_check(struct cockpit *ck, struct ck_auth *a,
+		const struct cockpit_req *rq, struct cockpit_reply *r)
 {
+	const char *nonce = ck_auth_secure(a, rq) ? rq->login_cookie_host : rq->login_cookie;
+	if (a->form_key_ok && ck_login_form_ok(a->form_key, nonce, ck_form_get(rq, "csrf"),
+			bg_now_ms())) {
+		return true;
+	}
+	char *actor = bg_xasprintf("cockpit:%s", rq->peer ? rq->peer : "?");
+	ck_refusal_log_as(ck, rq->method, rq->path, actor,
+			"missing or wrong CSRF token (login form)");
+	free(actor);
+	ck_login_page(a, rq, r, 403, "This login form has expired or was not served by this "
+			"cockpit: log in again.");
+	return false;
+}
+
+/* POST /login: the form's token, then throttled per address and per name, then one scrypt check. */
+static void ck_login_post(struct cockpit *ck, struct ck_auth *a, const struct cockpit_req *rq,
+		struct cockpit_reply *r)
+{
+	if (!ck_login_form_check(ck, a, rq, r)) {
+		return;
+	}
 	const char *user = ck_form_get(rq, "user"), *pw = ck_form_get(rq, "password");
 	bool name_ok = ck_user_name_ok(user);
 	char *kaddr = bg_xasprintf("addr:%s", rq->peer ? rq->peer : "?");
@@ -193,7 +252,7 @@ static void ck_login_post(struct ck_auth *a, const struct cockpit_req *rq, struc
 	if (wait > 0) {
 		char *msg = bg_xasprintf("Too many failed logins: try again in %lld s.",
 				(long long)((wait + 999) / 1000));
-		ck_login_page(r, 429, msg);
+		ck_login_page(a, rq, r, 429, msg);
 		free(msg);
 		goto out;
 	}
@@ -211,14 +270,15 @@ static void ck_login_post(struct ck_auth *a, const struct cockpit_req *rq, struc
 		ck_throttle_fail(a->sessions, kaddr, now);
 		ck_throttle_fail(a->sessions, kuser, now);
 		bg_log(BG_LOG_WARN, "cockpit: failed login from %s", rq->peer ? rq->peer : "?");
-		ck_login_page(r, 403, "Wrong user name or password.");
+		ck_login_page(a, rq, r, 403, "Wrong user name or password.");
 		goto out;
 	}
 	ck_throttle_ok(a->sessions, kaddr);
 	ck_throttle_ok(a->sessions, kuser);
 	bg_log(BG_LOG_INFO, "cockpit: %s logged in from %s", user, rq->peer ? rq->peer : "?");
 	ck_redirect(r, "/");
-	r->set_cookie = ck_cookie_header(id, a->secure || rq->secure);
+	r->set_cookie = ck_cookie_header(id, ck_auth_secure(a, rq));
+	r->set_cookie2 = ck_login_cookie_header(NULL, ck_auth_secure(a, rq)); /* used up */
 	explicit_bzero(id, sizeof(id));
 out:
 	free(kaddr);
@@ -282,9 +342,9 @@ bool ck_auth_gate(struct cockpit *ck, const struct cockpit_req *rq, struct cockp
 	}
 	if (strcmp(rq->path, "/login") == 0) {
 		if (is_get) {
-			ck_login_page(r, 200, NULL);
+			ck_login_page(a, rq, r, 200, NULL);
 		} else if (strcmp(rq->method, "POST") == 0) {
-			ck_login_post(a, rq, r);
+			ck_login_post(ck, a, rq, r);
 		} else {
 			ck_forbidden(ck, rq, r, rq->peer ? rq->peer : "?", "only GET or POST here");
 		}

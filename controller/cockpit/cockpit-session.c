@@ -10,6 +10,8 @@
 #include "cockpit-auth.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 struct ck_sessions *ck_sessions_new(void)
@@ -212,4 +214,64 @@ void ck_throttle_ok(struct ck_sessions *s, const char *key)
 		*t = s->t[--s->nt];
 	}
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- the login form's token (cockpit-auth.h) ---- */
+
+/* HMAC-SHA256(key, nonce "." MS) in hex into out. */
+static void ck_login_mac(const unsigned char key[CK_LOGIN_KEY_LEN], const char *nonce,
+		long long ms, char out[CK_TOKEN_HEX + 1])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned mlen = 0;
+	char *msg = bg_xasprintf("%s.%lld", nonce, ms);
+	if (!HMAC(EVP_sha256(), key, CK_LOGIN_KEY_LEN, (const unsigned char *)msg, strlen(msg),
+			mac, &mlen) || mlen != CK_TOKEN_HEX / 2) {
+		BG_BUG("HMAC-SHA256 failed");
+	}
+	bg_hex_encode(mac, mlen, out);
+	free(msg);
+}
+
+int ck_login_form_new(const unsigned char key[CK_LOGIN_KEY_LEN], int64_t now_ms,
+		char nonce[CK_TOKEN_HEX + 1], char **field)
+{
+	char mac[CK_TOKEN_HEX + 1];
+	*field = NULL;
+	if (ck_token_new(nonce) != 0) {
+		return BG_ERRNO(EIO);
+	}
+	ck_login_mac(key, nonce, (long long)now_ms, mac);
+	*field = bg_xasprintf("%lld.%s", (long long)now_ms, mac);
+	return 0;
+}
+
+bool ck_login_form_ok(const unsigned char key[CK_LOGIN_KEY_LEN], const char *nonce,
+		const char *field, int64_t now_ms)
+{
+	char want[CK_TOKEN_HEX + 1];
+	if (!nonce || !field || strlen(nonce) != CK_TOKEN_HEX) {
+		return false;
+	}
+	size_t nd = strspn(field, "0123456789");
+	if (nd == 0 || nd > 15 || field[nd] != '.' || strlen(field + nd + 1) != CK_TOKEN_HEX) {
+		return false;
+	}
+	long long ms = strtoll(field, NULL, 10);
+	/* Too old, or from the future (a minute's slack for a clock step). */
+	if (now_ms - ms > CK_LOGIN_FORM_MS || ms - now_ms > 60 * 1000) {
+		return false;
+	}
+	ck_login_mac(key, nonce, ms, want);
+	bool ok = CRYPTO_memcmp(want, field + nd + 1, CK_TOKEN_HEX) == 0;
+	explicit_bzero(want, sizeof(want));
+	return ok;
+}
+
+char *ck_login_cookie_header(const char *nonce, bool secure)
+{
+	/* __Host- (with Secure and Path=/) over HTTPS: no other host can set it for us. */
+	return bg_xasprintf("%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+			secure ? CK_LOGIN_COOKIE_HOST : CK_LOGIN_COOKIE, nonce ? nonce : "",
+			nonce ? CK_LOGIN_FORM_MS / 1000 : 0LL, secure ? "; Secure" : "");
 }

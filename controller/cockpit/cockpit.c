@@ -29,6 +29,7 @@ void cockpit_reply_init(struct cockpit_reply *r)
 	r->set_cookie = r->location = NULL;
 	r->scope = NULL;
 	r->admin = false;
+	r->set_cookie2 = NULL;
 }
 
 void cockpit_reply_release(struct cockpit_reply *r)
@@ -37,8 +38,9 @@ void cockpit_reply_release(struct cockpit_reply *r)
 		bg_buf_release(&r->body);
 		free(r->set_cookie);
 		free(r->location);
+		free(r->set_cookie2);
 		ck_scope_free(r->scope);
-		r->set_cookie = r->location = NULL;
+		r->set_cookie = r->location = r->set_cookie2 = NULL;
 		r->scope = NULL;
 	}
 }

@@ -94,6 +94,7 @@ struct cockpit_reply {
 	char *set_cookie, *location;
 	struct ck_scope *scope; /* the logged-in user; NULL: no login in use */
 	bool admin; /* issue 15 (P): served by a cockpit in admin mode (the pages' footer) */
+	char *set_cookie2; /* issue 15: a second Set-Cookie (the login form's cookie), may be NULL */
 };
 void cockpit_reply_init(struct cockpit_reply *r);
 void cockpit_reply_release(struct cockpit_reply *r);
@@ -112,6 +113,9 @@ struct cockpit_req {
 	const char *cookie;                       /* CK_COOKIE_NAME's value, NULL if none */
 	const struct bg_strv *form_keys, *form_vals; /* urlencoded POST fields, NULL if none */
 	bool secure; /* the browser's channel is HTTPS (our TLS or a trusted proxy's) */
+	/* issue 15: the login form's cookies (cockpit-auth.h), NULL if none:
+	 * CK_LOGIN_COOKIE's value and CK_LOGIN_COOKIE_HOST's (used over HTTPS). */
+	const char *login_cookie, *login_cookie_host;
 };
 void cockpit_handle_req(struct cockpit *ck, const struct cockpit_req *rq,
 		struct cockpit_reply *r);

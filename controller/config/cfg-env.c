@@ -47,6 +47,9 @@ static void drop_repeats(struct cfg__envfiles *l, struct cfg_env *e)
  */
 void cfg__secrets_dir_check(struct cfg__envfiles *l, const struct cfg__node *merged)
 {
+	if (l->no_secrets) {
+		return; /* nothing is read from it */
+	}
 	const struct cfg__node *n = cfg__map_get(merged, "secrets_dir");
 	const char *sd = l->c->g.secrets_dir;
 	struct bg_diag td;
@@ -279,7 +282,8 @@ static void env_overlay(struct cfg_env *file_vars, struct cfg_env *env)
 
 void cfg__env_with_file(struct cfg__envfiles *l, struct cfg_env *env, const struct cfg__node *ref)
 {
-	if (!ref || !cfg__is_string(ref) || !ref->str[0]) {
+	/* Without secrets the site is as if it had no env_file: `env:` alone. */
+	if (!ref || !cfg__is_string(ref) || !ref->str[0] || l->no_secrets) {
 		return;
 	}
 	struct cfg_env fv = {0};
@@ -298,7 +302,7 @@ void cfg__password_file_read(struct cfg__envfiles *l, const struct cfg__node *re
 	char *data = NULL;
 	size_t len = 0;
 
-	if (!ref || !cfg__is_string(ref) || !ref->str[0] ||
+	if (!ref || !cfg__is_string(ref) || !ref->str[0] || l->no_secrets ||
 			secret_file_read(l, ref, "password_file", &data, &len) != 0) {
 		return;
 	}

@@ -301,6 +301,7 @@ struct cfg__envfiles {
 	struct bg_diag *d;
 	const struct cfg__node *secrets_dir; /* global.conf's secrets_dir: node, if set */
 	bool secrets_dir_ok;                 /* it passed cfg__secrets_dir_check */
+	bool no_secrets; /* issue 15: CFG_LOAD_NO_SECRETS: no secret file is opened */
 };
 /* Check g.secrets_dir (node in merged, the global tree) may be trusted;
  * an absolute env_file is read only when it is. */
@@ -372,6 +373,7 @@ struct cfg__modctx {
 	/* Plugin manifests (cfg-plugins.c), loaded once: standard, landing. */
 	struct cfg__node *plugin_sets[2];
 	bool plugin_sets_tried[2];
+	bool no_secrets; /* issue 15: CFG_LOAD_NO_SECRETS: ${secret.NAME} is empty, never read */
 };
 /*
  * When *root (a site file's tree) has `kind: K`: a located error when no

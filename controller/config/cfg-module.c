@@ -401,6 +401,9 @@ static char *fill(struct expand *e, const char *tmpl, const struct bg_loc *at,
 
 static char *ref_secret(struct expand *e, const char *name)
 {
+	if (e->m->no_secrets) {
+		return bg_xstrdup(""); /* CFG_LOAD_NO_SECRETS: the state directory is not touched */
+	}
 	if (!e->secrets_tried) {
 		const char *why = NULL;
 		char *path = NULL;

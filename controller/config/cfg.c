@@ -908,6 +908,7 @@ int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *
 	c->pool = pool;
 	c->prov = bg_xcalloc(1, sizeof(*c->prov));
 	l.arena = &c->prov->arena;
+	c->secrets_unread = l.ef.no_secrets = (flags & CFG_LOAD_NO_SECRETS) != 0;
 
 	c->dir = realpath(dir, NULL);
 	if (!c->dir) {
@@ -947,7 +948,8 @@ int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *
 	struct cfg__node *defaults = merge(l.arena, is_map(pdef) ? pdef : NULL,
 			is_map(gdef) ? gdef : NULL, true);
 	l.mod = (struct cfg__modctx){.arena = l.arena, .pool = pool, .d = &ld,
-		.global_modules = &c->g.modules, .defaults = defaults, .state_dir = c->g.state_dir};
+		.global_modules = &c->g.modules, .defaults = defaults, .state_dir = c->g.state_dir,
+		.no_secrets = c->secrets_unread};
 	load_sites(&l, defaults);
 
 out:

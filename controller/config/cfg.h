@@ -487,6 +487,9 @@ struct cfg {
 	size_t n_sites;
 	struct cfg_prov *prov;
 	void *pool; /* interned file names for bg_loc; opaque */
+	/* issue 15: loaded with CFG_LOAD_NO_SECRETS: no env_file values, preview
+	 * passwords or module secrets (below); use it for nothing that needs them. */
+	bool secrets_unread;
 };
 
 /*
@@ -499,9 +502,19 @@ struct cfg {
  * With flags & CFG_LOAD_PARTIAL, *out is set even when errors were found
  * (fields that failed validation hold their defaults): `apply` uses this to
  * refuse with exit 4 when install_mode is missing.
+ *
+ * issue 15: with flags & CFG_LOAD_NO_SECRETS no secret is opened: not a
+ * site's or a service's env_file (its variables are absent; `env:` values
+ * stay), not a preview_auth.password_file (password NULL), not a module's
+ * generated secrets in the state directory (their ${secret.NAME} values
+ * are empty, and nothing is created), and secrets_dir is not checked. None
+ * of it is an error; c->secrets_unread says the values are missing. For a
+ * reader that only shows the configuration (the safe cockpit, which may
+ * run as a user who cannot read them).
  */
 enum cfg_load_flags {
 	CFG_LOAD_PARTIAL = 1 << 0,
+	CFG_LOAD_NO_SECRETS = 1 << 1,
 };
 int cfg_load(struct cfg **out, const char *dir, unsigned flags, struct bg_diag *d);
 

@@ -6,6 +6,8 @@
  * password on stdin; `user list` shows no hash. Then `bluegreen cockpit
  * --admin` runs next to the daemon, and libcurl with its cookie engine
  * plays two browsers:
+ *   - a forged login (issue 15, login CSRF): the viewer's right password
+ *     and a real form's field posted without the form's cookie is 403;
  *   - a viewer of A: every page, the JSON API, the history and the
  *     metrics answer without B's name anywhere; B's page and API are 404;
  *     the plan page is 404 and a forged approval is 403;
@@ -140,10 +142,15 @@ static void fail_with(const char *path, const char *what)
 	fail_msg("%s", what);
 }
 
+/* As a browser does: the login page (its form cookie into c's jar), then its form. */
 static void login(CURL *c, unsigned port, const char *user, const char *pw)
 {
 	char *body = NULL;
-	char *form = bg_xasprintf("user=%s&password=%s", user, pw);
+	assert_int_equal(req(c, port, "/login", NULL, &body), 200);
+	char *csrf = extract(body, "name=\"csrf\" value=\"");
+	free(body);
+	char *form = bg_xasprintf("csrf=%s&user=%s&password=%s", csrf, user, pw);
+	free(csrf);
 	long st = req(c, port, "/login", form, &body);
 	if (st != 303) {
 		fail_msg("login %s: %ld:\n%s", user, st, body);
@@ -157,6 +164,19 @@ static void check_viewer(unsigned port)
 {
 	CURL *v = browser();
 	char *body = NULL;
+	/* A cross-site form carries no form cookie (SameSite=Strict): refused, not logged in. */
+	CURL *f = browser();
+	assert_int_equal(req(f, port, "/login", NULL, &body), 200);
+	char *field = extract(body, "name=\"csrf\" value=\"");
+	free(body);
+	char *forged_login = bg_xasprintf("csrf=%s&user=alice&password=alice-pw-1", field);
+	assert_int_equal(req(v, port, "/login", forged_login, &body), 403);
+	free(body);
+	assert_int_equal(req(v, port, "/", NULL, &body), 303);
+	free(body);
+	free(forged_login);
+	free(field);
+	curl_easy_cleanup(f);
 	login(v, port, "alice", "alice-pw-1");
 	static const char *const paths[] = {"/", "/api/v1/sites", "/api/v1/history", "/metrics"};
 	for (size_t i = 0; i < BG_ARRAY_SIZE(paths); i++) {

@@ -17,6 +17,12 @@
  * or the control socket. Nothing is created outside the test's directory:
  * no user, no group.
  *
+ * issue 15: the cockpit is given the daemon's own configuration directory
+ * (-c, the same as `watch`), whose site has an env_file of mode 0600 owned
+ * by root: the cockpit's user gets EACCES opening it, and the cockpit
+ * still starts and serves, because safe mode loads the configuration
+ * without its secrets (CFG_LOAD_NO_SECRETS); the trace never names it.
+ *
  * Needs: dockerd, nginx, setpriv (util-linux); strace is optional outside CI.
  */
 #include "bg.h"
@@ -34,8 +40,10 @@
 #include <unistd.h>
 
 #define NOBODY 65534
-/* An apply of a new version switches to it (the default waits for a promote). */
-#define AUTO "strategy: {promote: auto}\n"
+/* An apply of a new version switches to it (the default waits for a promote).
+ * The env_file holds a secret the cockpit's user cannot read (issue 15). */
+#define ENV_FILE "ckpub-secret.env"
+#define AUTO "strategy: {promote: auto}\nenv_file: " ENV_FILE "\n"
 
 static struct e2e E;
 static pid_t watch_pid = -1, cockpit_pid = -1, traced_pid = -1;
@@ -297,7 +305,7 @@ static void check_pages(unsigned port, const char *live, int applies)
 /* What the steps of the test share. */
 struct run {
 	gid_t gid;
-	char *bin, *pub, *pub_status, *pub_journal, *sdir, *live;
+	char *bin, *pub, *pub_status, *pub_journal, *sdir, *live, *env_file;
 	char *wout, *cout, *trace;
 	unsigned port;
 	pid_t served; /* the cockpit process itself (strace's child when traced) */
@@ -310,6 +318,10 @@ static void deploy_and_publish(struct run *x)
 	char *extra = bg_xasprintf("cockpit:\n  publish_dir: pub\n  group: \"%u\"\n", (unsigned)x->gid);
 	e2e_global(&E, extra);
 	free(extra);
+	/* The secret: root's alone (0600), in the configuration directory the cockpit is given. */
+	th_write(E.dir, ENV_FILE, "APP_SECRET=ckpub-not-for-the-cockpit\n");
+	x->env_file = bg_xasprintf("%s/%s", E.dir, ENV_FILE);
+	assert_int_equal(chmod(x->env_file, 0600), 0);
 	e2e_site(&E, "bluegreen-test/web:v1", AUTO);
 	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
 	e2e_site(&E, "bluegreen-test/web:v2", AUTO);
@@ -348,12 +360,14 @@ static void check_access(const struct run *x)
 	int e1 = open_as(x->gid, x->sdir, O_RDONLY | O_DIRECTORY);
 	int e2 = open_as(x->gid, state_status, O_RDONLY);
 	int e3 = open_as(x->gid, x->pub_journal, O_RDONLY);
-	printf("# uid %d gid %u: open %s: %s; open %s: %s; open %s: %s\n", NOBODY,
+	int e4 = open_as(x->gid, x->env_file, O_RDONLY);
+	printf("# uid %d gid %u: open %s: %s; open %s: %s; open %s: %s; open %s: %s\n", NOBODY,
 			(unsigned)x->gid, x->sdir, strerror(e1), state_status, strerror(e2),
-			x->pub_journal, e3 ? strerror(e3) : "ok");
+			x->pub_journal, e3 ? strerror(e3) : "ok", x->env_file, strerror(e4));
 	assert_int_equal(e1, EACCES);
 	assert_int_equal(e2, EACCES);
 	assert_int_equal(e3, 0);
+	assert_int_equal(e4, EACCES); /* the site's secret: not the cockpit's to read */
 	free(state_status);
 }
 
@@ -380,6 +394,7 @@ static void start_cockpit(struct run *x, const char *setpriv, const char *strace
 		fail_msg("the cockpit did not start:\n%s", o ? o : "");
 	}
 	x->port = (unsigned)strtoul(strstr(t, "listening on port ") + 18, NULL, 10);
+	th_assert_not_contains(t, ENV_FILE); /* not even a warning about it */
 	free(t);
 	x->served = strace ? (traced_pid = child_of(cockpit_pid)) : cockpit_pid;
 	char *uid_line = proc_line(x->served, "Uid:"), *gid_line = proc_line(x->served, "Gid:");
@@ -474,6 +489,9 @@ static void check_trace(const struct run *x)
 	if (strstr(tr, x->sdir) || strstr(tr, "control.sock") || strstr(tr, "docker.sock")) {
 		fail_msg("the cockpit named the state directory or a socket:\n%s", tr);
 	}
+	if (strstr(tr, ENV_FILE)) {
+		fail_msg("the cockpit looked at the site's env_file:\n%s", tr);
+	}
 	free(tr);
 }
 
@@ -515,7 +533,7 @@ static void test_unprivileged_safe_mode(void **state)
 	unlink(x.cout);
 	unlink(x.trace);
 	char *v[] = {x.pub, x.pub_status, x.pub_journal, x.sdir, x.live, x.wout, x.cout, x.trace,
-		strace, setpriv};
+		strace, setpriv, x.env_file};
 	for (size_t i = 0; i < BG_ARRAY_SIZE(v); i++) {
 		free(v[i]);
 	}

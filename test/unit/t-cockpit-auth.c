@@ -4,7 +4,9 @@
  * malformed hash), the users file (refused unless mode 0600 and a regular
  * file; a symlink is refused; bad lines named), the session cookie's flags
  * (HttpOnly, SameSite=Strict, Path=/, Secure only over TLS), CSRF (a POST
- * without the token or with a wrong one is 403 and logged), the login
+ * without the token or with a wrong one is 403 and logged; the login
+ * POST's own token: the login page's cookie and hidden field, missing,
+ * wrong, from another form, stale or right), the login
  * throttle (after 5 failures even the right password waits), a viewer's
  * scope (another site is 404 word for word like an unknown one, and its
  * name appears in no page, no JSON, no metric), and admin mode's routes:
@@ -148,9 +150,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* One request; fields as "k", "v", ... NULL. Returns the reply (release it). */
-static void call(struct cockpit *ck, const char *method, const char *path, const char *cookie,
-		struct cockpit_reply *r, const char *const *fields)
+/*
+ * One request; fields as "k", "v", ... NULL; login_nonce the login form's
+ * cookie (sent under the name of the channel's kind). Returns the reply
+ * (release it).
+ */
+static void call_ex(struct cockpit *ck, const char *method, const char *path, const char *cookie,
+		const char *login_nonce, bool secure, struct cockpit_reply *r,
+		const char *const *fields)
 {
 	struct bg_strv k, v;
 	bg_strv_init(&k);
@@ -160,19 +167,56 @@ static void call(struct cockpit *ck, const char *method, const char *path, const
 		bg_strv_push(&v, fields[i + 1]);
 	}
 	struct cockpit_req rq = {.method = method, .path = path, .peer = "192.0.2.7",
-		.cookie = cookie, .form_keys = &k, .form_vals = &v};
+		.cookie = cookie, .form_keys = &k, .form_vals = &v, .secure = secure,
+		.login_cookie = secure ? NULL : login_nonce,
+		.login_cookie_host = secure ? login_nonce : NULL};
 	cockpit_reply_init(r);
 	cockpit_handle_req(ck, &rq, r);
 	bg_strv_release(&k);
 	bg_strv_release(&v);
 }
 
+static void call(struct cockpit *ck, const char *method, const char *path, const char *cookie,
+		struct cockpit_reply *r, const char *const *fields)
+{
+	call_ex(ck, method, path, cookie, NULL, false, r, fields);
+}
+
+/* GET /login as a browser: the form cookie's value and the hidden csrf field (new strings). */
+static void login_form(struct cockpit *ck, bool secure, char **nonce, char **field)
+{
+	struct cockpit_reply r;
+	call_ex(ck, "GET", "/login", NULL, NULL, secure, &r, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(r.set_cookie2);
+	const char *name = secure ? CK_LOGIN_COOKIE_HOST "=" : CK_LOGIN_COOKIE "=";
+	assert_true(bg_str_has_prefix(r.set_cookie2, name));
+	const char *v = r.set_cookie2 + strlen(name);
+	*nonce = bg_xstrndup(v, strcspn(v, ";"));
+	const char *at = strstr(r.body.data, "name=\"csrf\" value=\"");
+	assert_non_null(at);
+	at += strlen("name=\"csrf\" value=\"");
+	*field = bg_xstrndup(at, strcspn(at, "\""));
+	cockpit_reply_release(&r);
+}
+
+/* POST /login with a fresh form from the same cockpit (fields after the token). */
+static void login_post(struct cockpit *ck, bool secure, struct cockpit_reply *r,
+		const char *user, const char *pw)
+{
+	char *nonce = NULL, *field = NULL;
+	login_form(ck, secure, &nonce, &field);
+	const char *f[] = {"csrf", field, "user", user, "password", pw, NULL};
+	call_ex(ck, "POST", "/login", NULL, nonce, secure, r, f);
+	free(nonce);
+	free(field);
+}
+
 /* Log in; returns the cookie's value (a new string), NULL when refused. */
 static char *login(struct cockpit *ck, const char *user, const char *pw, unsigned *status)
 {
 	struct cockpit_reply r;
-	const char *f[] = {"user", user, "password", pw, NULL};
-	call(ck, "POST", "/login", NULL, &r, f);
+	login_post(ck, false, &r, user, pw);
 	*status = r.status;
 	char *id = NULL;
 	if (r.set_cookie && bg_str_has_prefix(r.set_cookie, CK_COOKIE_NAME "=")) {
@@ -280,8 +324,7 @@ static void test_login_cookie(void **state)
 	th_assert_contains(r.body.data, "type=\"password\"");
 	cockpit_reply_release(&r);
 
-	const char *f[] = {"user", "admin", "password", "admin-pw", NULL};
-	call(CK, "POST", "/login", NULL, &r, f);
+	login_post(CK, false, &r, "admin", "admin-pw");
 	assert_int_equal(r.status, 303);
 	assert_non_null(r.set_cookie);
 	th_assert_contains(r.set_cookie, "; HttpOnly");
@@ -306,7 +349,7 @@ static void test_login_cookie(void **state)
 	struct cockpit_opts o = {.snapshot_path = snap_path, .hist = H, .users_path = users_path,
 		.cookie_secure = true};
 	struct cockpit *tls = cockpit_new(&o);
-	call(tls, "POST", "/login", NULL, &r, f);
+	login_post(tls, true, &r, "admin", "admin-pw");
 	assert_int_equal(r.status, 303);
 	th_assert_contains(r.set_cookie, "; Secure");
 	cockpit_reply_release(&r);
@@ -349,6 +392,104 @@ static void test_csrf(void **state)
 	cockpit_reply_release(&r);
 	free(csrf);
 	free(cookie);
+}
+
+/* A POST /login refused for its form token: 403, the form again, no session, logged. */
+static void login_refused(struct cockpit *ck, const char *nonce, bool secure,
+		const char *const *f)
+{
+	struct cockpit_reply r;
+	call_ex(ck, "POST", "/login", NULL, nonce, secure, &r, f);
+	assert_int_equal(r.status, 403);
+	assert_null(r.set_cookie); /* no session */
+	th_assert_contains(r.body.data, "has expired or was not served by this cockpit");
+	th_assert_contains(r.body.data, "name=\"csrf\""); /* a fresh form to try again */
+	assert_non_null(r.set_cookie2);
+	cockpit_reply_release(&r);
+}
+
+/* Login CSRF: the login POST needs the login page's cookie and field, matching. */
+static void test_login_csrf(void **state)
+{
+	char *n1 = NULL, *f1 = NULL, *n2 = NULL, *f2 = NULL;
+	struct cockpit_reply r;
+	unlink(refused_path);
+	login_form(CK, false, &n1, &f1);
+	login_form(CK, false, &n2, &f2);
+	assert_int_equal(strlen(n1), CK_TOKEN_HEX);
+	assert_string_not_equal(n1, n2); /* fresh per page */
+	/* The cookie's flags: HttpOnly, SameSite=Strict, short-lived; Secure only over HTTPS. */
+	call(CK, "GET", "/login", NULL, &r, NULL);
+	th_assert_contains(r.set_cookie2, "; HttpOnly");
+	th_assert_contains(r.set_cookie2, "; SameSite=Strict");
+	th_assert_contains(r.set_cookie2, "; Max-Age=600");
+	th_assert_not_contains(r.set_cookie2, "Secure");
+	cockpit_reply_release(&r);
+	call_ex(CK, "GET", "/login", NULL, NULL, true, &r, NULL);
+	th_assert_contains(r.set_cookie2, CK_LOGIN_COOKIE_HOST "=");
+	th_assert_contains(r.set_cookie2, "; Secure");
+	cockpit_reply_release(&r);
+
+	/* Missing: no field and no cookie (a forged form), field without cookie, cookie without field. */
+	const char *none[] = {"user", "admin", "password", "admin-pw", NULL};
+	login_refused(CK, NULL, false, none);
+	const char *f_only[] = {"csrf", f1, "user", "admin", "password", "admin-pw", NULL};
+	login_refused(CK, NULL, false, f_only);
+	login_refused(CK, n1, false, none);
+	/* Wrong: another form's field, a tampered one, a plain cookie over HTTPS. */
+	const char *other[] = {"csrf", f2, "user", "admin", "password", "admin-pw", NULL};
+	login_refused(CK, n1, false, other);
+	char *bad = bg_xstrdup(f1);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	const char *tampered[] = {"csrf", bad, "user", "admin", "password", "admin-pw", NULL};
+	login_refused(CK, n1, false, tampered);
+	/* Over HTTPS only the __Host- cookie counts: a plain bg_login (one a sibling host could plant) is none. */
+	struct bg_strv k, v;
+	bg_strv_init(&k);
+	bg_strv_init(&v);
+	for (size_t i = 0; f_only[i]; i += 2) {
+		bg_strv_push(&k, f_only[i]);
+		bg_strv_push(&v, f_only[i + 1]);
+	}
+	struct cockpit_req rq = {.method = "POST", .path = "/login", .peer = "192.0.2.7",
+		.form_keys = &k, .form_vals = &v, .secure = true, .login_cookie = n1};
+	cockpit_reply_init(&r);
+	cockpit_handle_req(CK, &rq, &r);
+	assert_int_equal(r.status, 403);
+	assert_null(r.set_cookie);
+	cockpit_reply_release(&r);
+	bg_strv_release(&k);
+	bg_strv_release(&v);
+	char *log = th_read(refused_path);
+	assert_int_equal(th_count(log, "missing or wrong CSRF token (login form)"), 6);
+	th_assert_contains(log, "\"actor\": \"cockpit:192.0.2.7\"");
+	th_assert_contains(log, "\"details\": \"POST /login\"");
+	free(log);
+
+	/* Stale, or made by another key: refused by the check itself. */
+	unsigned char key[CK_LOGIN_KEY_LEN] = {1}, key2[CK_LOGIN_KEY_LEN] = {2};
+	char nonce[CK_TOKEN_HEX + 1], *field = NULL;
+	assert_int_equal(ck_login_form_new(key, 1000000, nonce, &field), 0);
+	assert_true(ck_login_form_ok(key, nonce, field, 1000000 + CK_LOGIN_FORM_MS));
+	assert_false(ck_login_form_ok(key, nonce, field, 1000000 + CK_LOGIN_FORM_MS + 1));
+	assert_false(ck_login_form_ok(key2, nonce, field, 1000000));
+	assert_false(ck_login_form_ok(key, nonce, "1000000", 1000000));
+	assert_false(ck_login_form_ok(key, nonce, NULL, 1000000));
+	free(field);
+
+	/* Right: logged in, and the refusals above did not feed the throttle. */
+	const char *right[] = {"csrf", f1, "user", "admin", "password", "admin-pw", NULL};
+	call_ex(CK, "POST", "/login", NULL, n1, false, &r, right);
+	assert_int_equal(r.status, 303);
+	assert_true(bg_str_has_prefix(r.set_cookie, CK_COOKIE_NAME "="));
+	th_assert_contains(r.set_cookie2, CK_LOGIN_COOKIE "=;"); /* the form's cookie is cleared */
+	th_assert_contains(r.set_cookie2, "Max-Age=0");
+	cockpit_reply_release(&r);
+	free(bad);
+	free(n1);
+	free(f1);
+	free(n2);
+	free(f2);
 }
 
 static void test_throttle(void **state)
@@ -696,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_hash_round_trip),
 		cmocka_unit_test(test_login_cookie),
 		cmocka_unit_test(test_csrf),
+		cmocka_unit_test(test_login_csrf),
 		cmocka_unit_test(test_throttle),
 		cmocka_unit_test(test_viewer_scope),
 		cmocka_unit_test(test_admin_actions),

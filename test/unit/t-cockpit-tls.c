@@ -5,8 +5,16 @@
  * certificate), a key readable by its group refused at start with the
  * fix in the message, X-Forwarded-For believed only from
  * cockpit.trusted_proxies (the refusal log's actor shows which address
- * was taken), and --listen overriding cockpit.listen. No Docker: the
- * cockpit needs only the state directory.
+ * was taken), and --listen overriding cockpit.listen; and (issue 15) the
+ * login form's CSRF token over real HTTP: curl's cookie engine logs in
+ * through the page's form, while a forged POST /login (the right password
+ * and a real form's field, but no form cookie, as a cross-site form
+ * sends it) is 403 and logged; and (issue 15) safe mode without a
+ * publish directory loads the configuration without its secrets: a site
+ * whose env_file and password_file cannot be read (here: missing) does
+ * not stop `cockpit --safe`, a bare `cockpit` or `cockpit user list`,
+ * while admin mode (and validate) still read them and refuse. No Docker:
+ * the cockpit needs only the state directory.
  */
 #include "bg.h"
 #include "bg-buf.h"
@@ -232,12 +240,129 @@ static void test_mode_and_users_from_config(void **state)
 	free(out);
 }
 
+/* GET (form NULL) or POST form through c (its cookie jar); the status, *body a new string. */
+static long form_req(CURL *c, const char *url, const char *form, char **body)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	long code = 0;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (form) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	if (curl_easy_perform(c) == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	}
+	bg_buf_add(&b, "", 1);
+	*body = bg_buf_detach(&b, NULL);
+	return code;
+}
+
+/* issue 15: login CSRF. The page's form logs in; the same form posted without its cookie does not. */
+static void test_login_form_csrf(void **state)
+{
+	char *out = NULL, *body = NULL;
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n");
+	char *argv[] = {getenv("BG_BINARY"), "-c", dir, "cockpit", "user", "add", "ops", "--role",
+		"admin", NULL};
+	if (th_run_stdin(argv, "ops-pw-1\n", &out) != 0) {
+		fail_msg("cockpit user add failed:\n%s", out);
+	}
+	char *safe[] = {"--safe", NULL};
+	unsigned port = start(safe, &out);
+	if (!port) {
+		fail_msg("the cockpit did not start:\n%s", out ? out : "");
+	}
+	char *login = bg_xasprintf("http://127.0.0.1:%u/login", port);
+	char *logout = bg_xasprintf("http://127.0.0.1:%u/logout", port);
+	CURL *victim = curl_easy_init(), *browser = curl_easy_init();
+	curl_easy_setopt(victim, CURLOPT_COOKIEFILE, "");
+	curl_easy_setopt(browser, CURLOPT_COOKIEFILE, "");
+
+	/* A real form, as the attacker gets one for themselves: its field, then posted by the victim. */
+	assert_int_equal(form_req(browser, login, NULL, &body), 200);
+	const char *at = strstr(body, "name=\"csrf\" value=\"");
+	assert_non_null(at);
+	at += strlen("name=\"csrf\" value=\"");
+	char *field = bg_xstrndup(at, strcspn(at, "\""));
+	free(body);
+	char *form = bg_xasprintf("csrf=%s&user=ops&password=ops-pw-1", field);
+	assert_int_equal(form_req(victim, login, form, &body), 403);
+	th_assert_contains(body, "has expired or was not served by this cockpit");
+	free(body);
+	assert_int_equal(form_req(victim, logout, NULL, &body), 303); /* not logged in */
+	free(body);
+	char *log = refusals();
+	th_assert_contains(log, "\"details\": \"POST /login\"");
+	th_assert_contains(log, "missing or wrong CSRF token (login form)");
+	free(log);
+
+	/* The browser that got the form (its cookie in the jar) logs in with it. */
+	assert_int_equal(form_req(browser, login, form, &body), 303);
+	free(body);
+	assert_int_equal(form_req(browser, logout, NULL, &body), 200);
+	th_assert_contains(body, "Logged in as <b>ops</b>");
+	free(body);
+	stop();
+	curl_easy_cleanup(victim);
+	curl_easy_cleanup(browser);
+	free(form);
+	free(field);
+	free(login);
+	free(logout);
+	free(out);
+}
+
+/* issue 15: safe mode reads no secret file, with or without a flag naming the mode. */
+static void test_safe_reads_no_secret(void **state)
+{
+	char *out = NULL;
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n");
+	th_write(dir, "sites/shop.conf", "site: shop\nimage: registry.example.com/shop:1\n"
+			"port: 8080\ndomains: [shop.example.com]\npreview: preview.shop.example.com\n"
+			"env_file: shop.env\npreview_auth: {user: ops, password_file: preview.pw}\n");
+	char *validate[] = {getenv("BG_BINARY"), "-c", dir, "validate", NULL};
+	struct th_run r;
+	th_run_argv(validate, NULL, &r);
+	assert_int_not_equal(r.status, 0); /* the files are needed by everything else */
+	th_assert_contains(r.err, "env_file 'shop.env' not found");
+	th_run_release(&r);
+	char *safe[] = {"--safe", NULL};
+	unsigned port = start(safe, &out);
+	if (!port) {
+		fail_msg("cockpit --safe did not start without the secret files:\n%s", out ? out : "");
+	}
+	th_assert_not_contains(out, "env_file");
+	stop();
+	port = start(NULL, &out); /* the mode from the config: safe */
+	if (!port) {
+		fail_msg("a bare `bluegreen cockpit` did not start without the secret files:\n%s",
+				out ? out : "");
+	}
+	stop();
+	char *list[] = {getenv("BG_BINARY"), "-c", dir, "cockpit", "user", "list", NULL};
+	th_run_argv(list, NULL, &r);
+	assert_int_equal(r.status, 0);
+	th_run_release(&r);
+	/* Admin mode from the config loads the configuration as every command does. */
+	write_global("cockpit:\n  listen: \"127.0.0.1:0\"\n  mode: admin\n");
+	assert_int_equal(start(NULL, &out), 0);
+	th_assert_contains(out, "env_file 'shop.env' not found");
+	free(out);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_and_users_from_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_form_csrf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_safe_reads_no_secret, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
