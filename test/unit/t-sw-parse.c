@@ -358,6 +358,59 @@ static void test_slot_task_newest(void **state)
 	json_object_put(tasks);
 }
 
+/*
+ * The gate's probe address (RT_LABEL_PROBE) of a service that publishes
+ * its port: where the edge reaches the task (this node: 127.0.0.1, another
+ * node: its address), and none until Swarm reports the task running. A
+ * service without a published port gets no label (the gate as before).
+ */
+static void test_probe_address(void **state)
+{
+	(void)state;
+	char *doc = bg_xstrdup(SVC);
+	char *mode = strstr(doc, "\"Mode\"");
+	/* SVC with a published port (as svc_create makes it with the nginx edge). */
+	struct bg_buf b = BG_BUF_INIT;
+	bg_buf_addf(&b, "%.*s\"EndpointSpec\": {\"Ports\": [{\"TargetPort\": 8080, "
+			"\"PublishMode\": \"host\"}]}, %s", (int)(mode - doc), doc, mode);
+	struct json_object *svc = J(b.data);
+	struct json_object *plain = J(SVC);
+	struct json_object *tasks = J("["
+		TASK("t1", 1, 10, "running", "running", 30001, "") ","
+		TASK("t2", 2, 12, "running", "starting", 30003, "") "]");
+	struct obs o;
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(svc, tasks, NULL, &o, NULL), 0);
+	assert_int_equal(o.n_containers, 3);
+	struct obs_container *c = &o.containers[0];
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "");
+	sw_probe_fill(c);
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "127.0.0.1:30001");
+	obs_labels_set(&c->labels, BG_LABEL_HOSTADDR, "10.250.31.2"); /* on another node */
+	sw_probe_fill(c);
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "10.250.31.2:30001");
+	obs_labels_set(&c->labels, BG_LABEL_HOSTADDR, "fd00::2");
+	sw_probe_fill(c);
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "[fd00::2]:30001");
+	for (size_t i = 1; i < 3; i++) { /* starting; stopped (slot 3 > replicas) */
+		c = &o.containers[i];
+		sw_probe_fill(c);
+		assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "");
+	}
+	obs_release(&o);
+
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(plain, tasks, NULL, &o, NULL), 0);
+	sw_probe_fill(&o.containers[0]);
+	assert_null(obs_labels_get(&o.containers[0].labels, RT_LABEL_PROBE));
+	obs_release(&o);
+	json_object_put(svc);
+	json_object_put(plain);
+	json_object_put(tasks);
+	bg_buf_release(&b);
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_event_scope),
 		cmocka_unit_test(test_drain_held),
 		cmocka_unit_test(test_slot_task_newest),
+		cmocka_unit_test(test_probe_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,6 +277,11 @@ static void present_slot(struct json_object *spec, struct json_object *t, const 
 		snprintf(buf, sizeof(buf), "%u", slot);
 		obs_labels_set(&c->labels, BG_LABEL_REPLICA, buf);
 	}
+	struct json_object *eps = dk__jget(dk__jget(spec, "EndpointSpec", json_type_object),
+			"Ports", json_type_array);
+	if (eps && json_object_array_length(eps)) {
+		obs_labels_set(&c->labels, RT_LABEL_PROBE, ""); /* sw_probe_fill: where */
+	}
 	struct json_object *st = dk__jget(t, "Status", json_type_object);
 	if (stopped || !t) {
 		c->state = stopped ? OBS_CSTATE_EXITED : OBS_CSTATE_CREATED;
@@ -341,4 +346,23 @@ int sw_parse_service(struct json_object *svc, struct json_object *tasks,
 				o);
 	}
 	return 0;
+}
+
+void sw_probe_fill(struct obs_container *c)
+{
+	const char *port = obs_labels_get(&c->labels, BG_LABEL_HOSTPORT);
+	const char *addr = obs_labels_get(&c->labels, BG_LABEL_HOSTADDR);
+	if (!obs_labels_get(&c->labels, RT_LABEL_PROBE)) {
+		return; /* publishes no port: the gate probes its address as before */
+	}
+	if (c->state != OBS_CSTATE_RUNNING || !port || !*port) {
+		obs_labels_set(&c->labels, RT_LABEL_PROBE, ""); /* Swarm's state first */
+		return;
+	}
+	if (!addr || !*addr) {
+		addr = "127.0.0.1"; /* on this node, where the edge reaches it too */
+	}
+	char *v = bg_xasprintf(strchr(addr, ':') ? "[%s]:%s" : "%s:%s", addr, port);
+	obs_labels_set(&c->labels, RT_LABEL_PROBE, v);
+	free(v);
 }

@@ -238,6 +238,7 @@ static void local_facts(struct rt_swarm *s, struct obs *o, size_t from)
 		} else if (cid && err == BG_ENOT_FOUND) {
 			remote_facts(s, c);
 		}
+		sw_probe_fill(c);
 		obs_container_release(&lc);
 	}
 }

@@ -67,6 +67,14 @@ struct json_object *sw_slot_task(struct json_object *tasks, const char *svc_id, 
  */
 int sw_tasks_pending(struct json_object *tasks, const char *svc_id, int keep, char **why);
 
+/*
+ * The health gate's probe address of a presented task (RT_LABEL_PROBE),
+ * once local or remote facts are known: for a service that publishes a
+ * port, HOSTADDR:PORT (a task on another node) or 127.0.0.1:PORT, where
+ * the edge reaches it too, while Swarm reports it running; "" otherwise.
+ */
+void sw_probe_fill(struct obs_container *c);
+
 /* Swarm's task state ("running", "failed", ...) as a container state. */
 enum obs_cstate sw_task_cstate(const char *state);
 
