@@ -251,7 +251,9 @@ out:
 
 /*
  * One probe of replica r: the image's own HEALTHCHECK status if it has one,
- * else an HTTP GET on its address on the edge network (or the site's).
+ * else an HTTP GET on its address on the edge network (or the site's), or
+ * where the runtime says this host reaches it (RT_LABEL_PROBE: a Swarm
+ * task's published port on its node, once Swarm reports it running).
  * *last says what was seen. A replica that exited or keeps restarting
  * fails the gate at once.
  */
@@ -291,16 +293,22 @@ static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
 	if (!ip || !*ip) {
 		ip = obs_container_ip(&c, s->network);
 	}
+	/* Where the runtime says this host reaches it (a Swarm task's port). */
+	const char *at = obs_labels_get(&c.labels, RT_LABEL_PROBE);
 	char *detail = NULL;
-	if (ip && *ip) {
-		char *url = bg_xasprintf("http://%s:%u%s", ip, cs->port, cs->health.path);
+	if (at && !*at) {
+		detail = bg_xstrdup("not running yet");
+	} else if (at || (ip && *ip)) {
+		char *url = at ? bg_xasprintf("http://%s%s", at, cs->health.path)
+			       : bg_xasprintf("http://%s:%u%s", ip, cs->port, cs->health.path);
 		g->ok = health_http_check(url, cs->health.timeout_ms, cs->health.status,
 				&detail) == 0;
 		free(url);
 	} else {
 		detail = bg_xstrdup("no address yet");
 	}
-	*last = bg_xasprintf("%s: %s", name, detail ? detail : "?");
+	*last = bg_xasprintf("%s%s%s: %s", name, at && *at ? " at " : "", at && *at ? at : "",
+			detail ? detail : "?");
 	free(detail);
 out:
 	bg_diag_release(&dd);

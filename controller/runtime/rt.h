@@ -286,4 +286,14 @@ struct rt_derive {
 };
 int rt_image_derive(struct rt *rt, const struct rt_derive *x, struct bg_diag *d);
 
+/*
+ * Where this host reaches a presented replica for the health gate's HTTP
+ * probe, as the edge reaches it ("ADDR:PORT"; "" while it has none, not
+ * running yet), set by a runtime whose replicas' own addresses are not
+ * reachable from here (a Swarm task's overlay address: its published port
+ * instead, issue 17). A runtime-owned fact, never written on an object;
+ * absent: the gate probes the replica's address on its network.
+ */
+#define RT_LABEL_PROBE "io.bluegreen.probe"
+
 #endif /* BG_CONTROLLER_RT_H */

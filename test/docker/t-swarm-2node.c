@@ -9,7 +9,10 @@
  * at that node's address, and the switch to v2 goes live under load while
  * the second node is drained halfway through it: 0 failed requests, every
  * answer v1 or v2, and after the next apply every replica runs on the
- * manager and nginx lists no address of the drained node.
+ * manager and nginx lists no address of the drained node. Blue (v1) stops
+ * slowly (stop_timeout 40 s), so Swarm holds the replacements of its
+ * drained tasks while the plans after the switch run: a start must wait
+ * for them, and the plan must settle (issue 17's drain bug).
  *
  * The engine is left as it was found: the test runs only when it is in no
  * swarm, and its teardown (also after a failed assertion, or SIGTERM)
@@ -31,6 +34,55 @@
 #include <unistd.h>
 
 #define STRAT "strategy: {promote: auto, drain: 2s}\nreplicas: 4\n"
+/*
+ * v1 (blue) stops slowly: busybox httpd as PID 1 ignores SIGTERM, so a
+ * drained node's blue task runs for its whole grace, and Swarm holds its
+ * replacement ("ready") until then. The plans after the switch meet that
+ * state for ~25 s: a start must wait for the replacement, not take the
+ * old task still running for the slot (the bug of issue 17's CI run).
+ */
+static void site_v1_slow(struct e2e *e)
+{
+	char *rel = bg_xasprintf("sites/%s.conf", e->site);
+	char *conf = bg_xasprintf("site: %s\ndomains: [%s]\npreview: %s\n"
+			"image: bluegreen-test/swarm-web:v1\nport: 8080\n"
+			"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n"
+			"stop_timeout: 40s\n" STRAT, e->site, e->domain, e->preview);
+	th_write(e->dir, rel, conf);
+	free(conf);
+	free(rel);
+}
+
+static char *site_now; /* the site whose slow tasks the teardown kills */
+
+/* The site's services removed, and their tasks' containers on this engine
+ * (the test's own, labelled) killed rather than given blue's 40 s grace. */
+static void services_rm_now(const char *site)
+{
+	struct th_run r;
+	swarm_e2e_services_rm(site);
+	char *f = bg_xasprintf("label=io.bluegreen.site=%s", site);
+	th_docker(&r, "ps", "-q", "--filter", f, NULL);
+	char *save = NULL;
+	for (char *id = strtok_r(r.out, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
+		struct th_run x;
+		th_docker(&x, "kill", id, NULL);
+		th_run_release(&x);
+	}
+	th_run_release(&r);
+	free(f);
+	sleep(2);
+}
+
+static int teardown_2node(void **state)
+{
+	if (site_now) {
+		services_rm_now(site_now);
+		free(site_now);
+		site_now = NULL;
+	}
+	return swarm_e2e_teardown(state);
+}
 
 static struct swn node;     /* the second node */
 static bool formed;         /* this test made the swarm: it leaves it */
@@ -189,7 +241,8 @@ static void test_drain_during_switch(void **state)
 	e2e_init(&e, "swarm2", "nginx", "development");
 	swarm_e2e_site_track(e.site);
 	e2e_global(&e, "docker:\n  mode: swarm\n");
-	e2e_site(&e, "bluegreen-test/swarm-web:v1", STRAT);
+	site_now = bg_xstrdup(e.site);
+	site_v1_slow(&e); /* e2e_site's, but for stop_timeout */
 	deploy_spread(&e, main_host);
 
 	/* v2 under load; the second node drained once green runs on it. */
@@ -219,7 +272,10 @@ static void test_drain_during_switch(void **state)
 		fail_msg("green never ran a task on %s before the apply ended", node.hostname);
 	}
 	/* The drained node's tasks came back on the manager: the next apply
-	 * points nginx at them (a plan may first show them starting). */
+	 * points nginx at them (a plan may first show them starting, and an
+	 * apply then waits until they run). A plan made while Swarm still
+	 * moves tasks may be stale by its apply (exit 3, nothing done): plan
+	 * again. */
 	for (int i = 0; i < 5; i++) {
 		char *t = e2e_plan(&e, &st);
 		if (st == 0) {
@@ -227,8 +283,12 @@ static void test_drain_during_switch(void **state)
 			break;
 		}
 		if (t) {
-			assert_int_equal(e2e_bg(&e, &r, "apply", t, NULL), 0);
+			int ast2 = e2e_bg(&e, &r, "apply", t, NULL);
 			swarm_e2e_lines_print("an apply after the drain", r.out);
+			if (ast2 != 0) {
+				swarm_e2e_lines_print("its errors", r.err);
+			}
+			assert_true(ast2 == 0 || ast2 == 3);
 			th_run_release(&r);
 		}
 		free(t);
@@ -242,23 +302,16 @@ static void test_drain_during_switch(void **state)
 	}
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 10000));
 	assert_int_equal(tasks_on(&e, "green", main_host), 4);
-	/*
-	 * The live colour must be settled. The idle colour (blue) may not be:
-	 * in 1 of 6 runs (CI, ASan) its drained replicas 2 and 4 stayed "to
-	 * start" through five applies, an open bug of the Swarm runtime (issue
-	 * 17, closing note of 2026-12-07). Until it is fixed the plan may hold
-	 * blue's steps, never green's.
-	 */
+	/* Both colours settled: the drained node's replicas run on the manager
+	 * (a start waits for the task that stands for the slot, not for the
+	 * drained node's old one, which runs on until it stopped). */
 	int pst = e2e_bg(&e, &r, "plan", NULL);
 	swarm_e2e_lines_print("plan after the drain", r.out);
-	if (pst != 0) {
-		assert_int_equal(pst, 2);
-		char *green_c = bg_xasprintf("%s-green", e.site);
-		th_assert_not_contains(r.out, green_c);
-		free(green_c);
-		print_message("# known: the idle colour's drained replicas are not settled\n");
-	}
+	assert_int_equal(pst, 0);
 	char *note = bg_xasprintf("green: 4/4 replicas running on %s\n", main_host);
+	th_assert_contains(r.out, note);
+	free(note);
+	note = bg_xasprintf("blue: 4/4 replicas running on %s\n", main_host);
 	th_assert_contains(r.out, note);
 	th_run_release(&r);
 	char *conf = edge_conf(&e);
@@ -271,7 +324,9 @@ static void test_drain_during_switch(void **state)
 	free(text);
 	free(out);
 	free(tok);
-	swarm_e2e_services_rm(e.site);
+	services_rm_now(e.site);
+	free(site_now);
+	site_now = NULL;
 	e2e_release(&e);
 	swarm_e2e_site_track(NULL);
 }
@@ -280,7 +335,7 @@ int main(void)
 {
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_drain_during_switch, swarm_e2e_teardown),
+		cmocka_unit_test_teardown(test_drain_during_switch, teardown_2node),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -16,7 +16,10 @@
  * secret at /run/secrets/KEY inside the task, the env has KEY_FILE and no
  * value, nor has the service spec; a new value is a new plan and a new
  * secret, the secret only a replaced colour used is removed, and no
- * output or file of bluegreen holds a value.
+ * output or file of bluegreen holds a value. An image without a
+ * HEALTHCHECK (test_swarm_probe): the gate probes each task's published
+ * port, refuses a candidate whose health path fails, and the live colour
+ * keeps serving.
  *
  * The swarm: `docker swarm init` only when the engine is in none, and
  * `docker swarm leave --force` at the end (also when an assertion failed
@@ -308,6 +311,18 @@ static void daemon_stop(void)
 static int watch_teardown(void **state)
 {
 	daemon_stop();
+	/* A failure between the drain and its undo must not leave the node
+	 * drained: every later case would find no node for its tasks. */
+	if (we_inited) {
+		struct th_run r;
+		if (th_docker(&r, "info", "--format", "{{.Swarm.NodeID}}", NULL) == 0) {
+			char *node = bg_xstrndup(r.out, strcspn(r.out, "\n"));
+			th_run_release(&r);
+			th_docker(&r, "node", "update", "--availability", "active", node, NULL);
+			free(node);
+		}
+		th_run_release(&r);
+	}
 	if (daemon_out) {
 		unlink(daemon_out);
 		free(daemon_out);
@@ -686,6 +701,54 @@ static void test_swarm_secret_files(void **state)
 	swarm_e2e_site_track(NULL);
 }
 
+/*
+ * An image without a HEALTHCHECK (bluegreen-test/web:*): the gate probes
+ * the site's health path where the edge reaches each task, its published
+ * port (127.0.0.1:PORT on this node), not its overlay address, which this
+ * host cannot reach. v1 passes (its /healthz answers 200); a candidate
+ * whose /healthz answers 404 (web:bad) is refused by the gate (exit 5) and
+ * v1 keeps serving; v2 (200) then goes live.
+ */
+static void test_swarm_probe(void **state)
+{
+	(void)state;
+	struct e2e e;
+	struct th_run r;
+
+	e2e_init(&e, "swprobe", "nginx", "development");
+	swarm_e2e_site_track(e.site);
+	e2e_global(&e, "docker:\n  mode: swarm\n");
+	e2e_site(&e, "bluegreen-test/web:v1", "strategy: {promote: auto, drain: 1s}\nreplicas: 2\n");
+	if (e2e_plan_apply(&e, &r) != 0) {
+		fail_msg("v1 without a HEALTHCHECK did not pass its gate:\n%s\n%s", r.out, r.err);
+	}
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 5000));
+
+	e2e_site(&e, "bluegreen-test/web:bad", "strategy: {promote: auto, drain: 1s}\nreplicas: 2\n");
+	int st = e2e_plan_apply(&e, &r);
+	swarm_e2e_lines_print("a candidate whose /healthz answers 404", r.out);
+	swarm_e2e_lines_print("its errors", r.err);
+	assert_int_equal(st, 5);
+	th_assert_contains(r.err, "404");
+	th_assert_contains(r.err, "127.0.0.1:");
+	th_run_release(&r);
+	char *live = e2e_edge_live(&e);
+	assert_string_equal(live, "blue");
+	free(live);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 2000));
+
+	e2e_site(&e, "bluegreen-test/web:v2", "strategy: {promote: auto, drain: 1s}\nreplicas: 2\n");
+	if (e2e_plan_apply(&e, &r) != 0) {
+		fail_msg("v2 without a HEALTHCHECK did not pass its gate:\n%s\n%s", r.out, r.err);
+	}
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v2", 5000));
+	swarm_e2e_services_rm(e.site);
+	e2e_release(&e);
+	swarm_e2e_site_track(NULL);
+}
+
 int main(void)
 {
 	th_docker_preamble();
@@ -703,6 +766,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_swarm_story, swarm_e2e_teardown),
 		cmocka_unit_test_teardown(test_swarm_watch, watch_teardown),
 		cmocka_unit_test_teardown(test_swarm_secret_files, secrets_teardown),
+		cmocka_unit_test_teardown(test_swarm_probe, swarm_e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

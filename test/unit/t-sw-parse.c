@@ -7,7 +7,10 @@
  * service's replicas as stopped containers, a backing service under its
  * own name, and a document that is not a service refused; a service scaled
  * by hand above its slots shows its extra tasks; the watch daemon's event
- * scope on a swarm (sw-events.c).
+ * scope on a swarm (sw-events.c). A node drained (real /tasks documents
+ * captured during t-swarm-2node, test/fixtures/swarm/): a slot whose
+ * replacement Swarm holds until the drained node's task stopped is shown
+ * not running, and a start waits for it, while that old task still runs.
  */
 #include "bg.h"
 #include "sw.h"
@@ -222,6 +225,192 @@ static void test_event_scope(void **state)
 	assert_non_null(strstr(rule->events_query, "%22service%22"));
 }
 
+/* A fixture of test/fixtures/swarm/, parsed. */
+static struct json_object *fixture(const char *name)
+{
+	char *rel = bg_xasprintf("test/fixtures/swarm/%s", name);
+	char *path = th_src_path(rel);
+	char *text = th_read(path);
+	assert_non_null(text);
+	struct json_object *j = J(text);
+	free(text);
+	free(path);
+	free(rel);
+	return j;
+}
+
+/* The services of the capture (4 replicas, 4 slots each). */
+#define BLUE_ID "vu9479u290xp1nu0qz2xqnb38"
+#define GREEN_ID "fg53kssaexxzv3gf4s1ctwuuj"
+
+static struct json_object *drain_service(const char *id, const char *colour)
+{
+	char *doc = bg_xasprintf("{\"ID\": \"%s\", \"Spec\": {\"Name\": \"tab4318-swarm2-%s\", "
+			"\"Labels\": {\"io.bluegreen.managed\": \"true\", \"io.bluegreen.role\": "
+			"\"colour\", \"io.bluegreen.swarm.slots\": \"4\"}, \"TaskTemplate\": {"
+			"\"ContainerSpec\": {\"Image\": \"bluegreen-test/swarm-web:v1\", \"Labels\": {"
+			"\"io.bluegreen.managed\": \"true\", \"io.bluegreen.role\": \"colour\", "
+			"\"io.bluegreen.colour\": \"%s\"}}}, \"Mode\": {\"Replicated\": {"
+			"\"Replicas\": 4}}}}", id, colour, colour);
+	struct json_object *j = J(doc);
+	free(doc);
+	return j;
+}
+
+/* The presented states of a colour's 4 slots, as "RCRC" (Running, Created, ...). */
+static void states_are(struct json_object *tasks, struct json_object *nodes, const char *id,
+		const char *colour, const char *want)
+{
+	struct json_object *svc = drain_service(id, colour);
+	struct obs o;
+	char got[8] = "";
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(svc, tasks, nodes, &o, NULL), 0);
+	assert_int_equal(o.n_containers, 4);
+	for (size_t i = 0; i < 4; i++) {
+		const struct obs_container *c = &o.containers[i];
+		got[i] = c->state == OBS_CSTATE_RUNNING ? 'R' : c->state == OBS_CSTATE_CREATED ? 'C'
+				: 'X';
+		/* Every slot's task is the manager's (vm): the drained node's are old. */
+		assert_string_equal(obs_labels_get(&c->labels, SW_LABEL_NODE), "vm");
+		/* No upstream port before the task runs. */
+		assert_true((c->state == OBS_CSTATE_RUNNING) ==
+				(obs_labels_get(&c->labels, BG_LABEL_HOSTPORT) != NULL));
+	}
+	assert_string_equal(got, want);
+	obs_release(&o);
+	json_object_put(svc);
+}
+
+/*
+ * The second node drained (t-swarm-2node, captured): blue's slots 2 and 4
+ * each have the drained node's task (desired shutdown, still running) and
+ * its replacement on vm (desired "ready", held until the old one stops).
+ * The slot is not up yet, and a start must wait: the bug was a start that
+ * counted the old task as the slot's and returned at once, while observe
+ * showed the replacement, "to start" in every plan.
+ */
+static void test_drain_held(void **state)
+{
+	(void)state;
+	struct json_object *tasks = fixture("tasks-drain-held.json");
+	struct json_object *nodes = fixture("nodes-drain.json");
+	char *why = NULL;
+
+	states_are(tasks, nodes, BLUE_ID, "blue", "RCRC");
+	assert_int_equal(sw_tasks_pending(tasks, BLUE_ID, -4, &why), 2);
+	assert_int_equal(sw_tasks_pending(tasks, BLUE_ID, -3, NULL), 1);
+	assert_int_equal(sw_tasks_pending(tasks, BLUE_ID, -1, NULL), 0);
+	/* Green: 1 runs, 2 held, 3 starting, 4 has no task yet. */
+	assert_int_equal(sw_tasks_pending(tasks, GREEN_ID, -4, NULL), 3);
+	assert_int_equal(sw_tasks_pending(tasks, GREEN_ID, -1, NULL), 0);
+	/* A stop to 1 replica still waits for the 5 tasks above slot 1 that run. */
+	assert_int_equal(sw_tasks_pending(tasks, BLUE_ID, 1, NULL), 5);
+	json_object_put(tasks);
+
+	/* Green's replacement starting (its old task has stopped); blue's still held. */
+	tasks = fixture("tasks-drain-starting.json");
+	states_are(tasks, nodes, BLUE_ID, "blue", "RCRC");
+	assert_int_equal(sw_tasks_pending(tasks, BLUE_ID, -4, NULL), 2);
+	assert_int_equal(sw_tasks_pending(tasks, GREEN_ID, -4, NULL), 2);
+	json_object_put(tasks);
+
+	/* Settled: every slot's newest task runs on vm, the old ones ended
+	 * (one failed with an error, which a start that timed out would say). */
+	tasks = fixture("tasks-drain-settled.json");
+	states_are(tasks, nodes, BLUE_ID, "blue", "RRRR");
+	states_are(tasks, nodes, GREEN_ID, "green", "RRRR");
+	assert_int_equal(sw_tasks_pending(tasks, BLUE_ID, -4, &why), 0);
+	assert_int_equal(sw_tasks_pending(tasks, GREEN_ID, -4, NULL), 0);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "unknown network"));
+	free(why);
+	json_object_put(tasks);
+	json_object_put(nodes);
+}
+
+/*
+ * The newest by creation, not by version (every status update bumps the
+ * version); CreatedAt's fraction compared as a number (Go trims zeros).
+ */
+static void test_slot_task_newest(void **state)
+{
+	(void)state;
+	struct json_object *tasks = J("["
+		"{\"ID\": \"old\", \"ServiceID\": \"s\", \"Slot\": 1, \"Version\": {\"Index\": 90}, "
+		"\"CreatedAt\": \"2026-12-07T11:02:45.267Z\", \"DesiredState\": \"running\"},"
+		"{\"ID\": \"new\", \"ServiceID\": \"s\", \"Slot\": 1, \"Version\": {\"Index\": 80}, "
+		"\"CreatedAt\": \"2026-12-07T11:02:45.2671Z\", \"DesiredState\": \"ready\"},"
+		"{\"ID\": \"gone\", \"ServiceID\": \"s\", \"Slot\": 1, \"Version\": {\"Index\": 99}, "
+		"\"CreatedAt\": \"2026-12-07T11:03:00Z\", \"DesiredState\": \"shutdown\"},"
+		"{\"ID\": \"a\", \"ServiceID\": \"s\", \"Slot\": 2, \"Version\": {\"Index\": 5}, "
+		"\"CreatedAt\": \"2026-12-07T11:00:00Z\", \"DesiredState\": \"shutdown\"},"
+		"{\"ID\": \"b\", \"ServiceID\": \"s\", \"Slot\": 2, \"Version\": {\"Index\": 9}, "
+		"\"CreatedAt\": \"2026-12-07T10:59:59.5Z\", \"DesiredState\": \"remove\"}]");
+	assert_string_equal(dk__jstr(sw_slot_task(tasks, "s", 1), "ID"), "new");
+	assert_string_equal(dk__jstr(sw_slot_task(tasks, "s", 0), "ID"), "new");
+	/* None meant to run: the newest all the same. */
+	assert_string_equal(dk__jstr(sw_slot_task(tasks, "s", 2), "ID"), "a");
+	assert_null(sw_slot_task(tasks, "s", 3));
+	assert_null(sw_slot_task(tasks, "t", 1));
+	assert_null(sw_slot_task(NULL, "s", 1));
+	assert_int_equal(sw_tasks_pending(tasks, "s", -3, NULL), 3); /* none runs */
+	json_object_put(tasks);
+}
+
+/*
+ * The gate's probe address (RT_LABEL_PROBE) of a service that publishes
+ * its port: where the edge reaches the task (this node: 127.0.0.1, another
+ * node: its address), and none until Swarm reports the task running. A
+ * service without a published port gets no label (the gate as before).
+ */
+static void test_probe_address(void **state)
+{
+	(void)state;
+	char *doc = bg_xstrdup(SVC);
+	char *mode = strstr(doc, "\"Mode\"");
+	/* SVC with a published port (as svc_create makes it with the nginx edge). */
+	struct bg_buf b = BG_BUF_INIT;
+	bg_buf_addf(&b, "%.*s\"EndpointSpec\": {\"Ports\": [{\"TargetPort\": 8080, "
+			"\"PublishMode\": \"host\"}]}, %s", (int)(mode - doc), doc, mode);
+	struct json_object *svc = J(b.data);
+	struct json_object *plain = J(SVC);
+	struct json_object *tasks = J("["
+		TASK("t1", 1, 10, "running", "running", 30001, "") ","
+		TASK("t2", 2, 12, "running", "starting", 30003, "") "]");
+	struct obs o;
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(svc, tasks, NULL, &o, NULL), 0);
+	assert_int_equal(o.n_containers, 3);
+	struct obs_container *c = &o.containers[0];
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "");
+	sw_probe_fill(c);
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "127.0.0.1:30001");
+	obs_labels_set(&c->labels, BG_LABEL_HOSTADDR, "10.250.31.2"); /* on another node */
+	sw_probe_fill(c);
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "10.250.31.2:30001");
+	obs_labels_set(&c->labels, BG_LABEL_HOSTADDR, "fd00::2");
+	sw_probe_fill(c);
+	assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "[fd00::2]:30001");
+	for (size_t i = 1; i < 3; i++) { /* starting; stopped (slot 3 > replicas) */
+		c = &o.containers[i];
+		sw_probe_fill(c);
+		assert_string_equal(obs_labels_get(&c->labels, RT_LABEL_PROBE), "");
+	}
+	obs_release(&o);
+
+	obs_init(&o);
+	assert_int_equal(sw_parse_service(plain, tasks, NULL, &o, NULL), 0);
+	sw_probe_fill(&o.containers[0]);
+	assert_null(obs_labels_get(&o.containers[0].labels, RT_LABEL_PROBE));
+	obs_release(&o);
+	json_object_put(svc);
+	json_object_put(plain);
+	json_object_put(tasks);
+	bg_buf_release(&b);
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +419,9 @@ int main(void)
 		cmocka_unit_test(test_backing_service_and_states),
 		cmocka_unit_test(test_scaled_above_slots),
 		cmocka_unit_test(test_event_scope),
+		cmocka_unit_test(test_drain_held),
+		cmocka_unit_test(test_slot_task_newest),
+		cmocka_unit_test(test_probe_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

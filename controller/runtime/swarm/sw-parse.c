@@ -71,12 +71,53 @@ static int64_t task_index(struct json_object *t)
 	return v;
 }
 
-/* The task that stands for a slot: the newest meant to run, else the newest. */
-static struct json_object *slot_task(struct json_object *tasks, const char *svc_id,
-		unsigned slot)
+/*
+ * A sortable key of the task's CreatedAt ("2026-12-07T11:02:45.2671Z":
+ * the seconds as written, the fraction padded to 9 digits, since Go trims
+ * its trailing zeros). Not Version.Index: every status update bumps it, so
+ * a task replaced on a drained node, reporting its shutdown, looks newer
+ * than its replacement.
+ */
+static void task_created(struct json_object *t, char key[32])
+{
+	const char *c = dk__jstr(t, "CreatedAt");
+	size_t n = c ? strlen(c) : 0;
+	memset(key, '0', 31);
+	key[31] = '\0';
+	if (n < 19) {
+		return;
+	}
+	memcpy(key, c, 19);
+	for (size_t i = 0; i < 9 && c[19] == '.' && isdigit((unsigned char)c[20 + i]); i++) {
+		key[19 + i] = c[20 + i];
+	}
+}
+
+/* Is a newer than b (created later; the same instant: the higher version)? */
+static bool task_newer(struct json_object *a, struct json_object *b)
+{
+	char ka[32], kb[32];
+	task_created(a, ka);
+	task_created(b, kb);
+	int cmp = strcmp(ka, kb);
+	return cmp > 0 || (cmp == 0 && task_index(a) > task_index(b));
+}
+
+/*
+ * Meant to run: desired "running", or "ready", which is how Swarm holds a
+ * replacement (a drained node's task, a failed one) until the task it
+ * replaces has stopped.
+ */
+static bool task_meant_to_run(struct json_object *t)
+{
+	const char *want = dk__jstr(t, "DesiredState");
+	return want && (strcmp(want, "running") == 0 || strcmp(want, "ready") == 0);
+}
+
+struct json_object *sw_slot_task(struct json_object *tasks, const char *svc_id, unsigned slot)
 {
 	struct json_object *best = NULL, *best_any = NULL;
-	size_t n = tasks && json_object_is_type(tasks, json_type_array)
+	size_t n = tasks && svc_id && json_object_is_type(tasks, json_type_array)
 			? json_object_array_length(tasks) : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *t = json_object_array_get_idx(tasks, i);
@@ -86,16 +127,49 @@ static struct json_object *slot_task(struct json_object *tasks, const char *svc_
 				s != (int64_t)(slot ? slot : 1)) {
 			continue;
 		}
-		const char *want = dk__jstr(t, "DesiredState");
-		if (want && strcmp(want, "running") == 0 &&
-				(!best || task_index(t) > task_index(best))) {
+		if (task_meant_to_run(t) && (!best || task_newer(t, best))) {
 			best = t;
 		}
-		if (!best_any || task_index(t) > task_index(best_any)) {
+		if (!best_any || task_newer(t, best_any)) {
 			best_any = t;
 		}
 	}
 	return best ? best : best_any;
+}
+
+int sw_tasks_pending(struct json_object *tasks, const char *svc_id, int keep, char **why)
+{
+	size_t nt = tasks && svc_id && json_object_is_type(tasks, json_type_array)
+			? json_object_array_length(tasks) : 0;
+	int n = 0;
+	for (size_t i = 0; keep >= 0 && i < nt; i++) {
+		struct json_object *t = json_object_array_get_idx(tasks, i);
+		const char *sid = dk__jstr(t, "ServiceID");
+		int64_t sl = 0;
+		if (sid && strcmp(sid, svc_id) == 0 && dk__jint(t, "Slot", &sl) && sl > keep &&
+				sw_task_cstate(dk__jstr(dk__jget(t, "Status", json_type_object),
+						"State")) != OBS_CSTATE_EXITED) {
+			n++;
+		}
+	}
+	/* A slot is up when the task that stands for it (as observe presents
+	 * it) runs, not when any task of it does: the old task of a drained
+	 * node runs on until its replacement may start. */
+	for (int slot = 1; keep < 0 && slot <= -keep; slot++) {
+		struct json_object *t = sw_slot_task(tasks, svc_id, (unsigned)slot);
+		n += !t || sw_task_cstate(dk__jstr(dk__jget(t, "Status", json_type_object),
+				"State")) != OBS_CSTATE_RUNNING;
+	}
+	for (size_t i = 0; why && i < nt; i++) {
+		struct json_object *t = json_object_array_get_idx(tasks, i);
+		const char *sid = dk__jstr(t, "ServiceID");
+		const char *e = dk__jstr(dk__jget(t, "Status", json_type_object), "Err");
+		if (sid && strcmp(sid, svc_id) == 0 && e && *e) {
+			free(*why);
+			*why = bg_xstrdup(e);
+		}
+	}
+	return n;
 }
 
 static const char *node_name(struct json_object *nodes, const char *id)
@@ -203,6 +277,11 @@ static void present_slot(struct json_object *spec, struct json_object *t, const 
 		snprintf(buf, sizeof(buf), "%u", slot);
 		obs_labels_set(&c->labels, BG_LABEL_REPLICA, buf);
 	}
+	struct json_object *eps = dk__jget(dk__jget(spec, "EndpointSpec", json_type_object),
+			"Ports", json_type_array);
+	if (eps && json_object_array_length(eps)) {
+		obs_labels_set(&c->labels, RT_LABEL_PROBE, ""); /* sw_probe_fill: where */
+	}
 	struct json_object *st = dk__jget(t, "Status", json_type_object);
 	if (stopped || !t) {
 		c->state = stopped ? OBS_CSTATE_EXITED : OBS_CSTATE_CREATED;
@@ -255,7 +334,7 @@ int sw_parse_service(struct json_object *svc, struct json_object *tasks,
 	bool colour = role && strcmp(role, "colour") == 0;
 
 	if (!colour) { /* a backing service: one container of its own name */
-		present_slot(spec, slot_task(tasks, id, 0), id, 0, replicas < 1, nodes, o);
+		present_slot(spec, sw_slot_task(tasks, id, 0), id, 0, replicas < 1, nodes, o);
 		return 0;
 	}
 	/* A service scaled by hand above its slots shows its extra tasks too:
@@ -263,8 +342,27 @@ int sw_parse_service(struct json_object *svc, struct json_object *tasks,
 	unsigned last = replicas > (int64_t)slots && replicas <= 1000 ? (unsigned)replicas : slots;
 	for (unsigned s = 1; s <= last && s <= 1000; s++) {
 		bool stopped = (int64_t)s > replicas;
-		present_slot(spec, stopped ? NULL : slot_task(tasks, id, s), id, s, stopped, nodes,
+		present_slot(spec, stopped ? NULL : sw_slot_task(tasks, id, s), id, s, stopped, nodes,
 				o);
 	}
 	return 0;
+}
+
+void sw_probe_fill(struct obs_container *c)
+{
+	const char *port = obs_labels_get(&c->labels, BG_LABEL_HOSTPORT);
+	const char *addr = obs_labels_get(&c->labels, BG_LABEL_HOSTADDR);
+	if (!obs_labels_get(&c->labels, RT_LABEL_PROBE)) {
+		return; /* publishes no port: the gate probes its address as before */
+	}
+	if (c->state != OBS_CSTATE_RUNNING || !port || !*port) {
+		obs_labels_set(&c->labels, RT_LABEL_PROBE, ""); /* Swarm's state first */
+		return;
+	}
+	if (!addr || !*addr) {
+		addr = "127.0.0.1"; /* on this node, where the edge reaches it too */
+	}
+	char *v = bg_xasprintf(strchr(addr, ':') ? "[%s]:%s" : "%s:%s", addr, port);
+	obs_labels_set(&c->labels, RT_LABEL_PROBE, v);
+	free(v);
 }

@@ -238,6 +238,7 @@ static void local_facts(struct rt_swarm *s, struct obs *o, size_t from)
 		} else if (cid && err == BG_ENOT_FOUND) {
 			remote_facts(s, c);
 		}
+		sw_probe_fill(c);
 		obs_container_release(&lc);
 	}
 }
@@ -471,57 +472,13 @@ static int sw_create(struct rt *rt, const struct dk_container_spec *spec, char *
 	return err;
 }
 
-/* Is this a task of service id in slot (0: any) in state st (NULL: any)? */
-static bool task_is(struct json_object *t, const char *id, int64_t slot, bool running)
-{
-	const char *sid = dk__jstr(t, "ServiceID");
-	int64_t sl = 0;
-	enum obs_cstate cs = sw_task_cstate(dk__jstr(dk__jget(t, "Status", json_type_object),
-			"State"));
-	if (!sid || strcmp(sid, id) != 0 || !dk__jint(t, "Slot", &sl) || (slot && sl != slot)) {
-		return false;
-	}
-	return running ? cs == OBS_CSTATE_RUNNING : cs != OBS_CSTATE_EXITED;
-}
-
-/*
- * keep >= 0: how many tasks of service id above slot keep have not ended;
- * keep < 0: how many of the slots 1..-keep have no running task. *why gets
- * the last task error seen.
- */
+/* sw_tasks_pending (sw-parse.c) on the tasks as they are now. */
 static int tasks_pending(struct rt_swarm *s, const char *id, int keep, char **why,
 		struct bg_diag *d)
 {
 	struct json_object *tasks = NULL;
-	int n = 0;
 	int err = get_list(s, "/tasks", &tasks, d);
-	if (err) {
-		return err;
-	}
-	size_t nt = json_object_array_length(tasks);
-	for (size_t i = 0; keep >= 0 && i < nt; i++) {
-		struct json_object *t = json_object_array_get_idx(tasks, i);
-		int64_t sl = 0;
-		if (task_is(t, id, 0, false) && dk__jint(t, "Slot", &sl) && sl > keep) {
-			n++;
-		}
-	}
-	for (int slot = 1; keep < 0 && slot <= -keep; slot++) {
-		bool up = false;
-		for (size_t i = 0; !up && i < nt; i++) {
-			up = task_is(json_object_array_get_idx(tasks, i), id, slot, true);
-		}
-		n += !up;
-	}
-	for (size_t i = 0; why && i < nt; i++) {
-		struct json_object *t = json_object_array_get_idx(tasks, i);
-		const char *sid = dk__jstr(t, "ServiceID");
-		const char *e = dk__jstr(dk__jget(t, "Status", json_type_object), "Err");
-		if (sid && strcmp(sid, id) == 0 && e && *e) {
-			free(*why);
-			*why = bg_xstrdup(e);
-		}
-	}
+	int n = err ? err : sw_tasks_pending(tasks, id, keep, why);
 	json_object_put(tasks);
 	return n;
 }

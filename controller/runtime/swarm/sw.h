@@ -50,6 +50,31 @@ void sw_name_split(const char *name, char **svc, unsigned *slot);
 int sw_parse_service(struct json_object *svc, struct json_object *tasks,
 		struct json_object *nodes, struct obs *o, struct bg_diag *d);
 
+/*
+ * The task that stands for slot (0: a backing service's only slot) of
+ * service svc_id among tasks (GET /tasks, borrowed): the newest by
+ * creation that Swarm means to run (desired "running", or "ready" for a
+ * replacement held until the task it replaces stopped), else the newest.
+ * NULL when the slot has none. observe presents it; start waits for it.
+ */
+struct json_object *sw_slot_task(struct json_object *tasks, const char *svc_id, unsigned slot);
+
+/*
+ * What a scale still waits for. keep >= 0: how many tasks of svc_id above
+ * slot keep have not ended; keep < 0: how many of the slots 1..-keep are
+ * not up (their sw_slot_task is not running). *why (may be NULL) gets the
+ * last task error seen (a new string, the old one freed).
+ */
+int sw_tasks_pending(struct json_object *tasks, const char *svc_id, int keep, char **why);
+
+/*
+ * The health gate's probe address of a presented task (RT_LABEL_PROBE),
+ * once local or remote facts are known: for a service that publishes a
+ * port, HOSTADDR:PORT (a task on another node) or 127.0.0.1:PORT, where
+ * the edge reaches it too, while Swarm reports it running; "" otherwise.
+ */
+void sw_probe_fill(struct obs_container *c);
+
 /* Swarm's task state ("running", "failed", ...) as a container state. */
 enum obs_cstate sw_task_cstate(const char *state);
 
