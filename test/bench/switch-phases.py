@@ -85,7 +85,9 @@ def main():
                     per[key] = []
                     order.append(key)
                 per[key].append(ms)
-    for kind in ('switch', 'rollback'):
+    for kind in ('switch', 'switch-vs', 'rollback', 'rollback-vs'):
+        if not any(k[0] == kind for k in order):
+            continue
         print('%s (median of n, min-max, ms)' % kind)
         for key in order:
             if key[0] != kind or key[1] == '(exit)':

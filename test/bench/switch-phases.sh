@@ -9,12 +9,16 @@
 # the work directory for test/bench/switch-phases.py to split into stages.
 # Env: BG (binary, default build/bluegreen), PHASES_REPS (5), PHASES_DAEMON
 # (1: a watch daemon runs and the commands hand over), PHASES_STRACE (0/1),
-# PHASES_OUT (a file the "phase ms" lines are appended to).
+# PHASES_OUT (a file the "phase ms" lines are appended to), PHASES_VS (a
+# second binary: each repetition then also switches and rolls back with it,
+# the order alternating, lines and traces named with a -vs suffix; the
+# daemon, if any, stays $BG's).
 # Run it under the docker lock: flock -o /tmp/bg-docker.lock test/bench/switch-phases.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BG=${BG:-$ROOT/build/bluegreen}
 REPS=${PHASES_REPS:-5}
+VS=${PHASES_VS:-}
 DAEMON=${PHASES_DAEMON:-0}
 STRACE=${PHASES_STRACE:-0}
 OUT=${PHASES_OUT:-/dev/stdout}
@@ -133,18 +137,24 @@ if [ "$DAEMON" = 1 ]; then
 	daemon_settled
 fi
 say "load average $(cut -d' ' -f1-3 /proc/loadavg); $REPS repetitions; daemon=$DAEMON strace=$STRACE"
-r=1
-while [ $r -le "$REPS" ]; do
-	site_conf v2 "$r"
+# one_rep REP BINARY SUFFIX: a candidate (with $BG), then the switch and the rollback with BINARY
+one_rep() {
+	site_conf v2 "$1$3"
 	[ "$DAEMON" = 1 ] && daemon_settled
 	tok=$(token); [ -n "$tok" ] || fail "no candidate plan"
-	"$BG" -c "$CFG" apply "$tok" >"$W/log/cand.$r.out" 2>&1 || { cat "$W/log/cand.$r.out"; fail "candidate"; }
+	"$BG" -c "$CFG" apply "$tok" >"$W/log/cand.$1$3.out" 2>&1 || { cat "$W/log/cand.$1$3.out"; fail "candidate"; }
 	[ "$DAEMON" = 1 ] && daemon_settled
 	tok=$(token); [ -n "$tok" ] || fail "no switch plan"
-	timed switch "$r" "$BG" -c "$CFG" apply "$tok"
+	timed "switch$3" "$1" "$2" -c "$CFG" apply "$tok"
 	[ "$DAEMON" = 1 ] && daemon_settled
-	timed rollback "$r" "$BG" -c "$CFG" rollback "$SITE" --yes
+	timed "rollback$3" "$1" "$2" -c "$CFG" rollback "$SITE" --yes
 	[ "$DAEMON" = 1 ] && daemon_settled
+}
+r=1
+while [ $r -le "$REPS" ]; do
+	[ -n "$VS" ] && [ $((r % 2)) = 0 ] && one_rep "$r" "$VS" -vs
+	one_rep "$r" "$BG" ""
+	[ -n "$VS" ] && [ $((r % 2)) = 1 ] && one_rep "$r" "$VS" -vs
 	r=$((r + 1))
 done
 say "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
