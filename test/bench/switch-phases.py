@@ -25,7 +25,7 @@ def events(path, t_lo=None, t_hi=None, daemon=False):
         if t_lo is not None and not (t_lo <= ts <= t_hi):
             continue
         lab = None
-        if call.startswith('execve(') and '/bluegreen"' in call.split(',')[0]:
+        if re.match(r'execve\("[^"]*/bluegreen[^"/]*"', call):
             lab = 'process start, dynamic loading, constructors'
         elif call.startswith('openat(') and '/global.conf"' in call and 'O_RDONLY' in call:
             lab = 'config load' if t_lo is None else 'daemon: config reload, observe (no container list)'

@@ -34,7 +34,12 @@ CFG=$W/cfg
 DPID=
 P1=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000))
 cleanup() {
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	if [ -n "$DPID" ]; then
+		# under strace, DPID is strace's: stop the daemon itself first
+		for c in $(pgrep -P "$DPID"); do kill "$c" 2>/dev/null; done
+		kill "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+	fi
 	[ -f "$CFG/nginx/nginx.pid" ] && (cd "$CFG" && nginx -p nginx/ -c nginx.conf -s quit 2>/dev/null)
 	ids=$(docker ps -aq --filter "label=io.bluegreen.site=$SITE" 2>/dev/null)
 	# shellcheck disable=SC2086 # one id per word
