@@ -13,6 +13,7 @@
 #include "lock.h"
 #include "rec.h"
 
+#include <curl/curl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,12 +145,31 @@ int cli_env_hist(struct cli *cli, struct cli_env *env, unsigned hist_flags)
 	return 0;
 }
 
+int cli_curl_init(struct cli *cli)
+{
+	static bool done;
+
+	if (done) {
+		return 0;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(cli->err, "bluegreen: error: cannot initialise libcurl\n");
+		return BG_EXIT_ERROR;
+	}
+	atexit(curl_global_cleanup);
+	done = true;
+	return 0;
+}
+
 int cli_env_observe(struct cli *cli, struct cli_env *env)
 {
 	struct bg_diag d;
 	int err;
 
 	if (!env->rt) {
+		if (cli_curl_init(cli) != 0) {
+			return BG_EXIT_ERROR;
+		}
 		err = rt_open(&env->rt, &env->cfg->g);
 		if (err) {
 			fprintf(cli->err, "bluegreen: error: docker client: %s\n", bg_strerror(err));
@@ -351,6 +371,10 @@ int cli_converge(struct cli *cli, struct cli_env *env, const struct apply_opts *
 	if (apply_recover(env->hist, env->cfg->g.state_dir, &report)) {
 		fprintf(cli->err, "bluegreen: warning: %s", report);
 		free(report);
+	}
+	if (cli_curl_init(cli) != 0) {
+		lock_release(lk);
+		return BG_EXIT_ERROR;
 	}
 	err = rt_open(&env->rt, &env->cfg->g);
 	if (err) {

@@ -43,6 +43,11 @@ int cmd_watch(int argc, char **argv, struct cli *cli);
 
 /* "bluegreen: error: ..." on cli->err; returns BG_EXIT_ERROR. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...) BG_PRINTF(2, 3);
+/* libcurl's global init, once per process and before any thread (its own
+ * lazy init is not thread-safe); nonzero (message printed) when it fails.
+ * Verbs that may hand their work to the watch daemon call it only when
+ * they talk to Docker themselves: the hand-off saves its cost. */
+int cli_curl_init(struct cli *cli);
 
 
 /* ---- shared plumbing for the verbs (cli.c) ---- */

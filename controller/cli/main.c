@@ -12,7 +12,6 @@
 #include "bg-version.h"
 #include "cli.h"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 struct cmd {
@@ -143,6 +142,16 @@ static const struct cmd *cmd_find(const char *name)
 	return NULL;
 }
 
+/*
+ * The verbs that may hand their work to the watch daemon: they initialise
+ * libcurl (cli_curl_init) only when they talk to Docker themselves, so a
+ * hand-off does not pay for it (issue 11: OpenSSL's init and config file).
+ */
+static bool late_curl(const struct cmd *c)
+{
+	return c->fn == cmd_apply || c->fn == cmd_rollback;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bluegreen [-c CONFIG_DIR] [--json] [--trace=AREAS] COMMAND [ARGS]\n"
@@ -222,12 +231,6 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	cli.color = isatty(STDOUT_FILENO) && !(nc && *nc);
-	/* Once, before any thread: curl's lazy global init is not thread-safe. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "bluegreen: error: cannot initialise libcurl\n");
-		return BG_EXIT_ERROR;
-	}
-	atexit(curl_global_cleanup);
 	bg_log_init(BG_LOG_WARN, NULL, NULL);
 	const char *trace = getenv("BLUEGREEN_TRACE");
 	if (trace && *trace && bg_log_trace_parse(trace) < 0) {
@@ -283,6 +286,11 @@ int main(int argc, char **argv)
 			cmd_usage(stdout, c);
 			return BG_EXIT_OK;
 		}
+	}
+	/* Before any thread: curl's lazy global init is not thread-safe. apply
+	 * and rollback do it themselves once they know they converge here. */
+	if (!late_curl(c) && cli_curl_init(&cli) != 0) {
+		return BG_EXIT_ERROR;
 	}
 	int rc = c->fn(argc - i, argv + i, &cli);
 	fflush(stdout);
