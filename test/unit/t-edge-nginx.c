@@ -223,7 +223,8 @@ static int install(const char *live, const char *preview, const struct bg_strv *
 			.preview = preview, .live_upstreams = lu, .preview_upstreams = pu};
 	struct bg_buf b = BG_BUF_INIT;
 	assert_int_equal(edge_nginx_impl.render(&E.cfg, &v, &b), 0);
-	int err = edge_nginx_impl.install(&E.cfg, "shop", b.data, b.len, d);
+	/* As the edge reconciler does: the file and the flags (issue 11). */
+	int err = edge_nginx_impl.route(&E.cfg, "shop", live, preview, b.data, b.len, d);
 	if (content) {
 		*content = bg_buf_detach(&b, NULL);
 	}
@@ -486,6 +487,7 @@ static char *ngcase_render(const struct ngcase *c)
 	bg_strv_push(&pu, "127.0.0.1:20002");
 	cfg.dir = "/etc/bluegreen";
 	cfg.g.edge_kind = CFG_EDGE_NGINX;
+	cfg.g.nginx.conf_dir = "/etc/nginx/conf.d";
 	cfg.g.nginx.listen = "80";
 	cfg.g.nginx.listen_tls = "443";
 	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
@@ -504,6 +506,28 @@ static char *ngcase_render(const struct ngcase *c)
 static char *ngcase_path(const char *name)
 {
 	return bg_xasprintf("%s/test/fixtures/edge/nginx/%s.conf", th_srcdir(), name);
+}
+
+/* A golden (flags under /etc/nginx/conf.d) naming E.dir/flags instead, with
+ * flags live blue and preview green there; re-signed. A new string. */
+static char *flags_here(const char *text)
+{
+	const char *old = "/etc/nginx/conf.d/.bluegreen-live", *p = text, *q;
+	char *dir = bg_xasprintf("%s/flags", E.dir);
+	struct bg_buf b = BG_BUF_INIT;
+	th_write(dir, "shop.live-blue", "");
+	th_write(dir, "shop.preview-green", "");
+	while ((q = strstr(p, old))) {
+		bg_buf_add(&b, p, (size_t)(q - p));
+		bg_buf_adds(&b, dir);
+		p = q + strlen(old);
+	}
+	const char *t = strstr(p, "# bluegreen-sha256: ");
+	assert_non_null(t);
+	bg_buf_add(&b, p, (size_t)(t - p));
+	edge__trailer_render(&b);
+	free(dir);
+	return bg_buf_detach(&b, NULL);
 }
 
 static void test_tls_goldens(void **state)
@@ -526,10 +550,14 @@ static void test_tls_goldens(void **state)
 					got);
 		}
 		assert_string_equal(got, want);
-		/* Read back: the live colour and its upstream, whatever else is there. */
+		/* Read back: the live colour (its flag) and its upstream, whatever
+		 * else is there. The flags live where the file says: here, a
+		 * directory of the test's, the file re-signed for it. */
 		struct obs_edge e;
 		memset(&e, 0, sizeof(e));
-		assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", got, strlen(got), &e), 0);
+		char *moved = flags_here(got);
+		assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", moved, strlen(moved), &e), 0);
+		free(moved);
 		assert_string_equal(e.live, "blue");
 		assert_int_equal(e.upstreams.n, 1);
 		assert_string_equal(e.upstreams.v[0], "127.0.0.1:20001");
@@ -582,6 +610,7 @@ static void test_tls_inputs_refused(void **state)
 	bg_strv_push(&lu, "127.0.0.1:20001");
 	cfg.dir = "/etc/bluegreen";
 	cfg.g.edge_kind = CFG_EDGE_NGINX;
+	cfg.g.nginx.conf_dir = "/etc/nginx/conf.d";
 	cfg.g.nginx.listen = "80";
 	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
 	struct edge_view v = {.site = &s, .live = "blue", .live_version = 1,
@@ -894,6 +923,8 @@ static void test_switch_under_load(void **state)
 
 static void test_failing_test_restores(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	char *path = conf_path("shop");
 
@@ -930,10 +961,13 @@ static void test_failing_test_restores(void **state)
 	bg_diag_release(&d);
 	free(before);
 	free(path);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
 }
 
 static void test_failing_reload_restores(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	char *path = conf_path("shop");
 
@@ -994,10 +1028,13 @@ static void test_failing_reload_restores(void **state)
 	use_real_argvs();
 	free(before);
 	free(path);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
 }
 
 static void test_cwd_is_config_dir(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	char *cwd = getcwd(NULL, 0);
 
@@ -1025,6 +1062,7 @@ static void test_cwd_is_config_dir(void **state)
 	bg_diag_release(&d);
 	assert_int_equal(chdir(cwd), 0);
 	free(cwd);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
 }
 
 static void test_first_install_failure_removes(void **state)
@@ -1316,6 +1354,8 @@ static void test_old_workers_detected_and_waited_for(void **state)
  */
 static void test_switch_returns_after_old_workers(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	struct bg_strv old, now;
 	bg_diag_init(&d);
@@ -1351,6 +1391,198 @@ static void test_switch_returns_after_old_workers(void **state)
 	E.cfg.g.nginx.probe = false;
 	bg_strv_release(&old);
 	bg_strv_release(&now);
+	bg_diag_release(&d);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
+}
+
+/* The PIDs of nginx's workers (children of the master) in *out, sorted. */
+static void nginx_workers(struct bg_strv *out)
+{
+	char *path = bg_xasprintf("/proc/%ld/task/%ld/children", (long)E.nginx, (long)E.nginx);
+	char *text = NULL;
+	assert_int_equal(bg_file_read(path, 4096, &text, NULL), 0);
+	for (char *p = text; *p;) {
+		size_t n = strcspn(p, " \n");
+		if (n) {
+			bg_strv_push_take(out, bg_xstrndup(p, n));
+		}
+		p += n + (p[n] ? 1 : 0);
+	}
+	bg_strv_sort(out);
+	free(text);
+	free(path);
+}
+
+/* Right after a switch returned: n fresh connections, every one answered by want. */
+static void all_served(const char *want, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct resp r;
+		http_get(E.port, "shop.example.com", &r);
+		if (r.status != 200 || strcmp(r.body, want) != 0) {
+			fail_msg("request %d after the switch: %d '%s', expected '%s'", i + 1,
+					r.status, r.body, want);
+		}
+	}
+}
+
+/*
+ * Issue 11: a switch between two colours the file already lists is the
+ * flag alone. nginx is not reloaded (the master keeps the same workers, the
+ * file the same bytes), and when the switch returns, 20 fresh connections
+ * in a row all get the new colour; the preview flag follows.
+ */
+static void test_switch_by_flag_no_reload(void **state)
+{
+	struct bg_diag d;
+	struct bg_strv before, after;
+	char *path = conf_path("shop");
+	bg_diag_init(&d);
+	bg_strv_init(&before);
+	bg_strv_init(&after);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	/* The workers that serve this file (a reload's old ones gone). */
+	for (int i = 0; i < 200; i++) {
+		bg_strv_release(&before);
+		bg_strv_init(&before);
+		nginx_workers(&before);
+		if (before.n == 2) {
+			break;
+		}
+		usleep(10 * 1000);
+	}
+	assert_int_equal(before.n, 2);
+	char *file = th_read(path);
+	const char *const order[] = {"green", "blue", "green", "blue"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(order); i++) {
+		const char *other = strcmp(order[i], "blue") == 0 ? "green" : "blue";
+		assert_int_equal(install_live(order[i], &d), 0);
+		all_served(order[i], 20);
+		assert_true(wait_serves("preview.shop.example.com", 200, other, 2000));
+		bg_strv_release(&after);
+		bg_strv_init(&after);
+		nginx_workers(&after);
+		if (!bg_strv_equal(&before, &after)) {
+			fail_msg("switch %zu to %s: nginx's workers changed (a reload)", i + 1,
+					order[i]);
+		}
+		char *now = th_read(path);
+		assert_string_equal(now, file);
+		free(now);
+		/* Observe reads the flag: the live colour is the one switched to. */
+		struct obs_edge e;
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", file, strlen(file), &e), 0);
+		assert_string_equal(e.live, order[i]);
+		assert_string_equal(e.preview, other);
+		edge__obs_reset(&e);
+	}
+	assert_int_equal(d.n_errors, 0);
+	free(file);
+	free(path);
+	E.cfg.g.nginx.probe = false;
+	bg_strv_release(&before);
+	bg_strv_release(&after);
+	bg_diag_release(&d);
+}
+
+/*
+ * A file written by the previous version (upstreams live/preview, colours
+ * in its header, no flags) keeps serving until the next switch, which
+ * rewrites it into the form with flags (one reload) and serves the new
+ * colour; the switch after that is a flag change.
+ */
+static void test_previous_form_rewritten(void **state)
+{
+	struct bg_diag d;
+	char *path = conf_path("shop");
+	char *fx = bg_xasprintf("%s/test/fixtures/edge/nginx/previous-form-preview-candidate.conf",
+			th_srcdir());
+	char *text = th_read(fx);
+	char listen[64];
+	snprintf(listen, sizeof(listen), "listen %s;", E.cfg.g.nginx.listen);
+	char *a = replace_all(text, "172.20.0.2:8080", E.blue_ups.v[0]);
+	char *b = replace_all(a, "172.20.0.5:8080", E.green_ups.v[0]);
+	char *c = replace_all(b, "listen 80;", listen);
+	struct bg_buf signed_text = BG_BUF_INIT;
+	bg_buf_add(&signed_text, c, (size_t)(strstr(c, "# bluegreen-sha256: ") - c));
+	edge__trailer_render(&signed_text);
+	bg_diag_init(&d);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	edge__nginx_flags_remove(&E.cfg, "shop");
+	assert_int_equal(edge_nginx_impl.install(&E.cfg, "shop", signed_text.data, signed_text.len,
+			&d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	struct obs_edge e;
+	memset(&e, 0, sizeof(e));
+	char *on_disk = th_read(path);
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", on_disk, strlen(on_disk), &e), 0);
+	assert_string_equal(e.live, "blue");
+	edge__obs_reset(&e);
+	free(on_disk);
+
+	assert_int_equal(install_live("green", &d), 0);
+	all_served("green", 20);
+	on_disk = th_read(path);
+	th_assert_contains(on_disk, "# bluegreen-flags: live+preview ");
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", on_disk, strlen(on_disk), &e), 0);
+	assert_string_equal(e.live, "green");
+	assert_string_equal(e.preview, "blue");
+	edge__obs_reset(&e);
+	free(on_disk);
+	assert_int_equal(install_live("blue", &d), 0);
+	all_served("blue", 20);
+	assert_int_equal(d.n_errors, 0);
+	E.cfg.g.nginx.probe = false;
+	bg_buf_release(&signed_text);
+	free(a);
+	free(b);
+	free(c);
+	free(text);
+	free(fx);
+	free(path);
+	bg_diag_release(&d);
+}
+
+/*
+ * A flag nginx's workers cannot read (its directory searchable by root
+ * only; the workers run as nobody) leaves nginx on blue: the switch to
+ * green must fail on its probe and put the flag back, never report success.
+ */
+static void test_flag_unreadable_fails(void **state)
+{
+	struct bg_diag d;
+	char *dir = bg_xasprintf("%s/conf.d/.bluegreen-live", E.dir);
+	bg_diag_init(&d);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	uint64_t saved = edge_confirm_timeout_ms;
+	edge_confirm_timeout_ms = 500;
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(install_live("green", &d), BG_EEDGE);
+	assert_true(d.n_errors >= 1);
+	th_assert_contains(d.items[0].msg, "does not serve green");
+	th_assert_contains(d.items[0].msg, "The flag is put back to blue");
+	keeps_serving("shop.example.com", "blue");
+	const char *colour = NULL;
+	char *why = NULL;
+	assert_int_equal(edge__nginx_flag_read(dir, "shop", "live", &colour, &why), 0);
+	assert_string_equal(colour, "blue");
+	assert_int_equal(chmod(dir, 0755), 0);
+	/* Readable again: the same switch works. */
+	bg_diag_release(&d);
+	bg_diag_init(&d);
+	assert_int_equal(install_live("green", &d), 0);
+	all_served("green", 20);
+	assert_int_equal(install_live("blue", &d), 0);
+	edge_confirm_timeout_ms = saved;
+	E.cfg.g.nginx.probe = false;
+	free(dir);
 	bg_diag_release(&d);
 }
 
@@ -2037,6 +2269,9 @@ int main(void)
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_old_workers_detected_and_waited_for),
 		cmocka_unit_test(test_switch_returns_after_old_workers),
+		cmocka_unit_test(test_switch_by_flag_no_reload),
+		cmocka_unit_test(test_flag_unreadable_fails),
+		cmocka_unit_test(test_previous_form_rewritten),
 		cmocka_unit_test(test_websocket),
 		cmocka_unit_test(test_keepalive_kept),
 		cmocka_unit_test(test_upload_limit),
