@@ -57,6 +57,18 @@ int edge__nginx_flag_read(const char *dir, const char *site, const char *role,
 		const char **colour, char **why);
 int edge__nginx_route(const struct cfg *cfg, const char *site, const char *live,
 		const char *preview, const char *content, size_t len, struct bg_diag *d);
+/*
+ * What the file makes nginx read at load time besides itself (edge-nginx-refs.c):
+ * edge__nginx_refs_fingerprint: 64 hex over the identity and times of
+ * every file named by include, ssl_certificate(_key), auth_basic_user_file
+ * and the like (a new string). _same: does dfd (the flag directory) hold
+ * print as SITE.refs? _store: keep print there (failure: none kept, so
+ * the next switch reloads). _remove: forget it.
+ */
+char *edge__nginx_refs_fingerprint(const struct cfg *cfg, const char *content, size_t len);
+bool edge__nginx_refs_same(int dfd, const char *site, const char *print);
+void edge__nginx_refs_store(int dfd, const char *site, const char *print);
+void edge__nginx_refs_remove(int dfd, const char *site);
 /* Remove a site's flags (edge-remove.c); missing flags are no error. */
 void edge__nginx_flags_remove(const struct cfg *cfg, const char *site);
 /* Take a removed site's file off the edge (edge-remove.c, edge_impl.remove). */

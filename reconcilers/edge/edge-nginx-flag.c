@@ -178,6 +178,7 @@ void edge__nginx_flags_remove(const struct cfg *cfg, const char *site)
 		free(n);
 	}
 	if (dfd >= 0) {
+		edge__nginx_refs_remove(dfd, site);
 		fsync(dfd);
 		close(dfd);
 	}
@@ -313,12 +314,26 @@ int edge__nginx_route(const struct cfg *cfg, const char *site, const char *live,
 	err = bg_file_read_safe(NULL, path, EDGE_MAX_FILE_BYTES, &prev, &prev_len, NULL, &why);
 	flags_now(dfd, site, preview != NULL, &f);
 	const char *force = getenv(FORCE_RELOAD_ENV);
+	/* nginx reads certificates, keys and the htpasswd only on a reload:
+	 * one renewed at the same path is a change the file's bytes hide. */
+	char *refs = edge__nginx_refs_fingerprint(cfg, content, len);
+	bool refs_same = edge__nginx_refs_same(dfd, site, refs);
+	free(refs);
 	if (err || prev_len != len || memcmp(prev, content, len) != 0 || !f.live ||
-			(preview && !f.preview) || (force && strcmp(force, "1") == 0)) {
+			(preview && !f.preview) || !refs_same ||
+			(force && strcmp(force, "1") == 0)) {
 		err = route_reload(cfg, dfd, site, live, preview, content, len, d);
+		if (!err) {
+			/* After the install: its htpasswd sync is part of what nginx read. */
+			refs = edge__nginx_refs_fingerprint(cfg, content, len);
+			edge__nginx_refs_store(dfd, site, refs);
+			free(refs);
+		} else {
+			edge__nginx_refs_remove(dfd, site);
+		}
 		goto out;
 	}
-	/* The same file: the switch is the flags alone. */
+	/* The same file and the same files it names: the switch is the flags alone. */
 	bg_trace(EDGE, "'%s' unchanged: live %s -> %s by flag, no reload", path, f.live, live);
 	err = 0;
 	if (strcmp(f.live, live) != 0) {
