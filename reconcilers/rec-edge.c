@@ -246,8 +246,22 @@ static void switch_note(struct rec_diff_ctx *ctx)
 	bg_strv_release(&ups[1]);
 }
 
+/* Once per plan: why this host's switches reload (the edge's words). */
+static void route_note(struct rec_diff_ctx *ctx)
+{
+	const struct edge_impl *impl = edge_for(ctx->cfg);
+	char *note = impl->route_note ? impl->route_note(ctx->cfg) : NULL;
+	if (note && !bg_strv_contains(&ctx->plan->notes, note)) {
+		plan_note_add(ctx->plan, NULL, "%s", note);
+	}
+	free(note);
+}
+
 static int edge_diff(struct rec_diff_ctx *ctx)
 {
+	if (ctx->site) {
+		route_note(ctx);
+	}
 	if (ctx->site && ctx->switching && !ctx->ps->blocked) {
 		switch_note(ctx);
 	}

@@ -69,6 +69,16 @@ char *edge__nginx_refs_fingerprint(const struct cfg *cfg, const char *content, s
 bool edge__nginx_refs_same(int dfd, const char *site, const char *print);
 void edge__nginx_refs_store(int dfd, const char *site, const char *print);
 void edge__nginx_refs_remove(int dfd, const char *site);
+/*
+ * edge-nginx-reach.c: can nginx's workers search every directory on the way
+ * to the flags (their user from a running worker's /proc status; unknown
+ * counts as no)? false: *blocker (when not NULL; a new string) is the first
+ * directory they cannot search, and the file is rendered with fixed
+ * colours (every switch reloads). edge__nginx_route_note:
+ * edge_impl.route_note.
+ */
+bool edge__nginx_flags_reachable(const struct cfg *cfg, char **blocker);
+char *edge__nginx_route_note(const struct cfg *cfg);
 /* Remove a site's flags (edge-remove.c); missing flags are no error. */
 void edge__nginx_flags_remove(const struct cfg *cfg, const char *site);
 /* Take a removed site's file off the edge (edge-remove.c, edge_impl.remove). */

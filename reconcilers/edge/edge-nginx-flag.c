@@ -266,15 +266,19 @@ static int route_reload(const struct cfg *cfg, int dfd, const char *site, const 
 		const char *preview, const char *content, size_t len, struct bg_diag *d)
 {
 	struct flags f;
+	/* A file with its colours fixed (the workers cannot see the flags,
+	 * edge-nginx-reach.c) serves live and preview once loaded: the flags
+	 * only follow, for the file after it. */
+	bool fixed = !memmem(content, len, "\n# bluegreen-flags: ", 20);
 	flags_now(dfd, site, preview != NULL, &f);
-	if (!f.live || colour_empty(content, site, f.live)) {
+	if (!f.live || fixed || colour_empty(content, site, f.live)) {
 		int err = flag_set(dfd, site, "live", live, d);
 		if (err) {
 			return err;
 		}
 		f.live = live;
 	}
-	if (preview && (!f.preview || colour_empty(content, site, f.preview))) {
+	if (preview && (!f.preview || fixed || colour_empty(content, site, f.preview))) {
 		int err = flag_set(dfd, site, "preview", preview, d);
 		if (err) {
 			return err;

@@ -194,6 +194,10 @@ struct nx {
 	char *cert, *key;       /* non-NULL: the HTTPS blocks are written */
 	char *webroot;          /* tls auto: ACME_DIR/webroot, served on HTTP */
 	char *flags;            /* the flag directory (edge-nginx-flag.c) */
+	/* The workers cannot see the flags (edge-nginx-reach.c): each role's
+	 * colour is written in the file, so every switch reloads. */
+	bool fixed;
+	const char *live, *preview;
 	bool started;           /* a server block was written (blank line between) */
 };
 
@@ -236,6 +240,12 @@ static void render_probe(const struct nx *x)
 static void render_select(const struct nx *x, const char *role)
 {
 	struct bg_buf *b = x->b;
+	if (x->fixed) {
+		bg_buf_adds(b, "\tset $");
+		upstream_name(b, x->s->name, role);
+		bg_buf_addf(b, " %s;\n", strcmp(role, "live") == 0 ? x->live : x->preview);
+		return;
+	}
 	bg_buf_adds(b, "\topen_file_cache off;\n\tset $");
 	upstream_name(b, x->s->name, role);
 	bg_buf_addf(b, " blue;\n\tif (-f \"%s/%s.%s-green\") {\n\t\tset $", x->flags, x->s->name,
@@ -493,12 +503,19 @@ static int nginx_render(const struct cfg *cfg, const struct edge_view *v, struct
 	const struct cfg_site *s = v->site;
 	preview = edge__preview_colour(v);
 
-	/* No colour and no version in the file: the flags say what is live,
-	 * so that a switch leaves the file as it is. */
-	bg_buf_addf(&b, EDGE_HEADER_MARKER " This file is replaced whole on every\n"
-			"# change; bluegreen reads it back, with the flags it names, as the\n"
-			"# edge's state.\n# bluegreen-site: %s\n# bluegreen-flags: %s %s\n\n",
-			s->name, preview ? "live+preview" : "live", x.flags);
+	x.fixed = !edge__nginx_flags_reachable(cfg, NULL);
+	x.live = v->live;
+	x.preview = preview;
+	if (x.fixed) {
+		edge__header_render(&b, s->name, v->live, preview, v->live_version);
+	} else {
+		/* No colour and no version in the file: the flags say what is
+		 * live, so that a switch leaves the file as it is. */
+		bg_buf_addf(&b, EDGE_HEADER_MARKER " This file is replaced whole on every\n"
+				"# change; bluegreen reads it back, with the flags it names, as "
+				"the\n# edge's state.\n# bluegreen-site: %s\n# bluegreen-flags: "
+				"%s %s\n\n", s->name, preview ? "live+preview" : "live", x.flags);
+	}
 	render_upgrade_map(&b, s->name);
 	render_upstream(&b, s->name, "blue", colour_upstreams(v, "blue"));
 	render_upstream(&b, s->name, "green", colour_upstreams(v, "green"));
@@ -719,9 +736,16 @@ static int nginx_parse(const struct cfg *cfg, const char *site, const char *cont
 		err = parse_flagged(site, h.flags, pos, end, e);
 		goto out;
 	}
-	/* A file of the previous form: the header says the colours and
-	 * upstream `live` is the live colour's (the next apply rewrites it). */
-	err = parse_upstream(site, "live", pos, end, &e->upstreams, e);
+	/* Colours in the header: a file with fixed colours (both colours'
+	 * upstreams, the workers cannot see flags) or of the previous form
+	 * (upstream `live` is the live colour's; the next apply rewrites it). */
+	struct bg_buf up = BG_BUF_INIT;
+	bg_buf_adds(&up, "\nupstream ");
+	upstream_name(&up, site, h.live);
+	bg_buf_adds(&up, " {\n");
+	bool fixed = memmem(pos, (size_t)(end - pos), up.data, up.len) != NULL;
+	bg_buf_release(&up);
+	err = parse_upstream(site, fixed ? h.live : "live", pos, end, &e->upstreams, e);
 	if (err) {
 		goto out;
 	}
@@ -814,4 +838,5 @@ const struct edge_impl edge_nginx_impl = {
 	.n_exec_rows = BG_ARRAY_SIZE(nginx_exec_rows),
 	.issues_certificates = true,
 	.route = edge__nginx_route,
+	.route_note = edge__nginx_route_note,
 };

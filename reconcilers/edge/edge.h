@@ -166,6 +166,9 @@ struct edge_impl {
 	 */
 	int (*route)(const struct cfg *cfg, const char *site, const char *live,
 			const char *preview, const char *content, size_t len, struct bg_diag *d);
+	/* Optional: why route cannot switch without a reload on this host and
+	 * what to change (a plan note, a new string), NULL when it can. */
+	char *(*route_note)(const struct cfg *cfg);
 };
 
 /*
