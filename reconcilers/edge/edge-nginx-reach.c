@@ -103,8 +103,15 @@ bool edge__nginx_flags_reachable(const struct cfg *cfg, char **blocker)
 	char *dir = cfg->g.nginx.conf_dir ? edge__nginx_flag_dir(cfg) : NULL;
 	struct creds c = {0};
 	bool loaded = false, ok = true;
+	struct stat cst;
 	if (blocker) {
 		*blocker = NULL;
+	}
+	/* No conf_dir (yet): nothing nginx reads is there, and saying why it
+	 * would not be served is the install's (and validate's) business. */
+	if (!dir || stat(cfg->g.nginx.conf_dir, &cst) != 0) {
+		free(dir);
+		return true;
 	}
 	/* Each prefix of dir, "/" first: the workers need x on every one. */
 	for (size_t i = 1, n = dir ? strlen(dir) : 0; ok && dir && i <= n; i++) {
@@ -114,8 +121,7 @@ bool edge__nginx_flags_reachable(const struct cfg *cfg, char **blocker)
 		char *p = bg_xstrndup(dir, i == 1 ? 1 : i);
 		struct stat st;
 		if (stat(p, &st) != 0) {
-			/* Missing: the flag directory is made 0755 by the first
-			 * switch; a missing conf_dir is not this check's to report. */
+			/* Missing: the flag directory, made 0755 by the first switch. */
 			free(p);
 			break;
 		}
