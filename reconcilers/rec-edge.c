@@ -394,6 +394,21 @@ static int edge_remove(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	return err;
 }
 
+/* Does a later step of this apply stop or remove site's colour? */
+static bool colour_retired(const struct rec_apply_ctx *ctx, const char *site,
+		const char *colour)
+{
+	for (size_t i = ctx->step + 1; ctx->plan && i < ctx->plan->n_actions; i++) {
+		const struct plan_action *a = &ctx->plan->actions[i];
+		if (a->kind == PLAN_KIND_CONTAINER && a->site && strcmp(a->site, site) == 0 &&
+				a->colour && strcmp(a->colour, colour) == 0 &&
+				(a->op == PLAN_OP_STOP || a->op == PLAN_OP_REMOVE)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
@@ -421,8 +436,10 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 				strcmp(a->preview, a->colour) == 0 ? a->replica : 0, &prev_up, d);
 	}
 	/* An edge that switches by route (nginx) lists both colours, so that
-	 * the next switch between them is a flag change. */
-	if (!err && impl->route) {
+	 * the next switch between them is a flag change; not a colour this
+	 * apply stops or removes later (the next plan would find the file
+	 * naming containers that are gone, and rewrite it). */
+	if (!err && impl->route && !colour_retired(ctx, s->name, other)) {
 		err = fresh_upstreams(ctx, s, other, 0, &other_up, d);
 	}
 	if (err) {
