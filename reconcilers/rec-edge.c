@@ -409,6 +409,28 @@ static bool colour_retired(const struct rec_apply_ctx *ctx, const char *site,
 	return false;
 }
 
+/* The addresses a's file lists now: the live colour's, the preview's, and
+ * with both_colours the other colour's too. */
+static int apply_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, bool both_colours, struct bg_strv *live_up,
+		struct bg_strv *prev_up, struct bg_strv *other_up, struct bg_diag *d)
+{
+	const char *other = strcmp(a->colour, "blue") == 0 ? "green" : "blue";
+	int err = fresh_upstreams(ctx, s, a->colour, a->replica, live_up, d);
+	if (!err && a->preview) {
+		err = fresh_upstreams(ctx, s, a->preview,
+				strcmp(a->preview, a->colour) == 0 ? a->replica : 0, prev_up, d);
+	}
+	/* An edge that switches by route (nginx) lists both colours, so that
+	 * the next switch between them is a flag change; not a colour this
+	 * apply stops or removes later (the next plan would find the file
+	 * naming containers that are gone, and rewrite it). */
+	if (!err && both_colours && !colour_retired(ctx, s->name, other)) {
+		err = fresh_upstreams(ctx, s, other, 0, other_up, d);
+	}
+	return err;
+}
+
 static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
@@ -429,19 +451,7 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 	bg_strv_init(&live_up);
 	bg_strv_init(&prev_up);
 	bg_strv_init(&other_up);
-	const char *other = strcmp(a->colour, "blue") == 0 ? "green" : "blue";
-	err = fresh_upstreams(ctx, s, a->colour, a->replica, &live_up, d);
-	if (!err && a->preview) {
-		err = fresh_upstreams(ctx, s, a->preview,
-				strcmp(a->preview, a->colour) == 0 ? a->replica : 0, &prev_up, d);
-	}
-	/* An edge that switches by route (nginx) lists both colours, so that
-	 * the next switch between them is a flag change; not a colour this
-	 * apply stops or removes later (the next plan would find the file
-	 * naming containers that are gone, and rewrite it). */
-	if (!err && impl->route && !colour_retired(ctx, s->name, other)) {
-		err = fresh_upstreams(ctx, s, other, 0, &other_up, d);
-	}
+	err = apply_upstreams(ctx, s, a, impl->route != NULL, &live_up, &prev_up, &other_up, d);
 	if (err) {
 		goto out;
 	}
