@@ -559,6 +559,18 @@ static int decide_candidate(struct rec_diff_ctx *ctx, const struct slot *lv,
 				"%s -> %s (candidate v%u); %s stays live (promote: manual)",
 				cs->preview, idle->colour, s->version, live);
 	} else {
+		/* An edge that switches by flag (nginx) lists the candidate now,
+		 * live unchanged, so that the switch the next plan proposes is a
+		 * flag change, not a reload (issue 11); not where its switches
+		 * reload anyway (route_note says why). */
+		const struct edge_impl *edge = edge_for(ctx->cfg);
+		char *why = edge->route && edge->route_note ? edge->route_note(ctx->cfg) : NULL;
+		if (edge->route && !why) {
+			edge_action(ctx, PLAN_OP_WRITE, live, NULL, lv->version,
+					"list candidate %s (v%u) for the switch; %s stays live "
+					"(promote: manual)", idle->colour, s->version, live);
+		}
+		free(why);
 		plan_note_add(ctx->plan, ctx->ps, "promote: manual: once the candidate is healthy, "
 				"the next plan proposes the switch");
 	}

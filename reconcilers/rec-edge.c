@@ -200,8 +200,71 @@ static const char *edge_why(const struct rec_diff_ctx *ctx, const struct edge_im
 	return *why_buf;
 }
 
+/*
+ * A planned switch that the edge makes without reloading (nginx: the file
+ * on disk is already the one for both colours, so only its flag changes):
+ * say so in the switch's line, which the token covers.
+ */
+static void switch_note(struct rec_diff_ctx *ctx)
+{
+	const struct edge_impl *impl = edge_for(ctx->cfg);
+	const struct obs_edge *e = obs_edge_find(ctx->obs, ctx->site->name);
+	const struct cfg_site *cs = ctx->site->cfg;
+	struct plan_action *a = NULL;
+	for (size_t i = ctx->ps->first_action; i < ctx->plan->n_actions; i++) {
+		if (ctx->plan->actions[i].op == PLAN_OP_SWITCH &&
+				ctx->plan->actions[i].kind == PLAN_KIND_EDGE) {
+			a = &ctx->plan->actions[i];
+		}
+	}
+	if (!impl->route || !a || !e || !e->exists || e->error || !e->content_sha ||
+			!e->live || slice_touches_colour(ctx->plan, ctx->ps, a->colour, true)) {
+		return;
+	}
+	struct bg_strv ups[2];
+	struct bg_buf content = BG_BUF_INIT;
+	bg_strv_init(&ups[0]);
+	bg_strv_init(&ups[1]);
+	upstreams_of(ctx->cfg, ctx->cs, ctx->n_cs, "blue", ctx->des->edge_network, cs->port,
+			&ups[0]);
+	upstreams_of(ctx->cfg, ctx->cs, ctx->n_cs, "green", ctx->des->edge_network, cs->port,
+			&ups[1]);
+	struct edge_view v = {.site = cs, .live = a->colour, .live_version = a->version,
+			.preview = a->preview, .tls_ready = e->tls_ready,
+			.blue_upstreams = &ups[0], .green_upstreams = &ups[1]};
+	char sha[65];
+	if (impl->render(ctx->cfg, &v, &content) == 0) {
+		bg_sha256_hex(content.data, content.len, sha);
+		if (strcmp(sha, e->content_sha) == 0) {
+			char *r = bg_xasprintf("%s (flag, no reload)", a->reason);
+			free(a->reason);
+			a->reason = r;
+		}
+	}
+	bg_buf_release(&content);
+	bg_strv_release(&ups[0]);
+	bg_strv_release(&ups[1]);
+}
+
+/* Once per plan: why this host's switches reload (the edge's words). */
+static void route_note(struct rec_diff_ctx *ctx)
+{
+	const struct edge_impl *impl = edge_for(ctx->cfg);
+	char *note = impl->route_note ? impl->route_note(ctx->cfg) : NULL;
+	if (note && !bg_strv_contains(&ctx->plan->notes, note)) {
+		plan_note_add(ctx->plan, NULL, "%s", note);
+	}
+	free(note);
+}
+
 static int edge_diff(struct rec_diff_ctx *ctx)
 {
+	if (ctx->site) {
+		route_note(ctx);
+	}
+	if (ctx->site && ctx->switching && !ctx->ps->blocked) {
+		switch_note(ctx);
+	}
 	if (!ctx->site || ctx->switching || ctx->ps->blocked || !ctx->ps->live_after) {
 		return 0;
 	}
@@ -213,12 +276,18 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 	const char *preview = cs->preview ? (ps->candidate_after ? ps->candidate_after
 								 : ps->live_after)
 					  : NULL;
-	struct bg_strv live_up, prev_up;
+	struct bg_strv live_up, prev_up, ups[2];
 	struct bg_buf content = BG_BUF_INIT;
 	char sha[65];
 
 	bg_strv_init(&live_up);
 	bg_strv_init(&prev_up);
+	bg_strv_init(&ups[0]);
+	bg_strv_init(&ups[1]);
+	upstreams_of(ctx->cfg, ctx->cs, ctx->n_cs, "blue", ctx->des->edge_network, cs->port,
+			&ups[0]);
+	upstreams_of(ctx->cfg, ctx->cs, ctx->n_cs, "green", ctx->des->edge_network, cs->port,
+			&ups[1]);
 	upstreams_of(ctx->cfg, ctx->cs, ctx->n_cs, ps->live_after, ctx->des->edge_network,
 			cs->port, &live_up);
 	if (preview) {
@@ -233,6 +302,8 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 		.live_upstreams = &live_up,
 		.preview_upstreams = &prev_up,
 		.tls_ready = e && e->tls_ready,
+		.blue_upstreams = &ups[0],
+		.green_upstreams = &ups[1],
 	};
 	int err = impl->render(ctx->cfg, &v, &content);
 	if (err) {
@@ -254,6 +325,8 @@ static int edge_diff(struct rec_diff_ctx *ctx)
 out:
 	bg_strv_release(&live_up);
 	bg_strv_release(&prev_up);
+	bg_strv_release(&ups[0]);
+	bg_strv_release(&ups[1]);
 	bg_buf_release(&content);
 	return err;
 }
@@ -321,12 +394,49 @@ static int edge_remove(struct rec_apply_ctx *ctx, const struct plan_action *a,
 	return err;
 }
 
+/* Does a later step of this apply stop or remove site's colour? */
+static bool colour_retired(const struct rec_apply_ctx *ctx, const char *site,
+		const char *colour)
+{
+	for (size_t i = ctx->step + 1; ctx->plan && i < ctx->plan->n_actions; i++) {
+		const struct plan_action *a = &ctx->plan->actions[i];
+		if (a->kind == PLAN_KIND_CONTAINER && a->site && strcmp(a->site, site) == 0 &&
+				a->colour && strcmp(a->colour, colour) == 0 &&
+				(a->op == PLAN_OP_STOP || a->op == PLAN_OP_REMOVE)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The addresses a's file lists now: the live colour's, the preview's, and
+ * with both_colours the other colour's too. */
+static int apply_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct plan_action *a, bool both_colours, struct bg_strv *live_up,
+		struct bg_strv *prev_up, struct bg_strv *other_up, struct bg_diag *d)
+{
+	const char *other = strcmp(a->colour, "blue") == 0 ? "green" : "blue";
+	int err = fresh_upstreams(ctx, s, a->colour, a->replica, live_up, d);
+	if (!err && a->preview) {
+		err = fresh_upstreams(ctx, s, a->preview,
+				strcmp(a->preview, a->colour) == 0 ? a->replica : 0, prev_up, d);
+	}
+	/* An edge that switches by route (nginx) lists both colours, so that
+	 * the next switch between them is a flag change; not a colour this
+	 * apply stops or removes later (the next plan would find the file
+	 * naming containers that are gone, and rewrite it). */
+	if (!err && both_colours && !colour_retired(ctx, s->name, other)) {
+		err = fresh_upstreams(ctx, s, other, 0, other_up, d);
+	}
+	return err;
+}
+
 static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a,
 		struct bg_diag *d)
 {
 	const struct des_site *s = des_site_find(ctx->des, a->site);
 	const struct edge_impl *impl = edge_for(ctx->cfg);
-	struct bg_strv live_up, prev_up;
+	struct bg_strv live_up, prev_up, other_up;
 	struct bg_buf content = BG_BUF_INIT;
 	char *path = NULL;
 	int err;
@@ -340,11 +450,8 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 	}
 	bg_strv_init(&live_up);
 	bg_strv_init(&prev_up);
-	err = fresh_upstreams(ctx, s, a->colour, a->replica, &live_up, d);
-	if (!err && a->preview) {
-		err = fresh_upstreams(ctx, s, a->preview,
-				strcmp(a->preview, a->colour) == 0 ? a->replica : 0, &prev_up, d);
-	}
+	bg_strv_init(&other_up);
+	err = apply_upstreams(ctx, s, a, impl->route != NULL, &live_up, &prev_up, &other_up, d);
 	if (err) {
 		goto out;
 	}
@@ -368,13 +475,20 @@ static int edge_rec_apply(struct rec_apply_ctx *ctx, const struct plan_action *a
 		 * (or no longer) there gives an HTTP-only file nginx accepts. */
 		.tls_ready = edge_tls_ready(ctx->cfg, s->cfg),
 	};
+	if (impl->route) {
+		bool blue = strcmp(a->colour, "blue") == 0;
+		v.blue_upstreams = blue ? &live_up : &other_up;
+		v.green_upstreams = blue ? &other_up : &live_up;
+	}
 	err = impl->render(ctx->cfg, &v, &content);
 	if (err) {
 		bg_diag_error(d, NULL, "cannot render the edge file of '%s': %s", s->name,
 				bg_strerror(err));
 		goto out;
 	}
-	err = impl->install(ctx->cfg, s->name, content.data, content.len, d);
+	err = impl->route ? impl->route(ctx->cfg, s->name, a->colour, a->preview, content.data,
+				    content.len, d)
+			  : impl->install(ctx->cfg, s->name, content.data, content.len, d);
 	if (err) {
 		goto out;
 	}
@@ -392,6 +506,7 @@ out:
 	free(path);
 	bg_strv_release(&live_up);
 	bg_strv_release(&prev_up);
+	bg_strv_release(&other_up);
 	bg_buf_release(&content);
 	return err;
 }

@@ -1,7 +1,7 @@
 /*
- * cfgwatch: see cfgwatch.h. Four uv_fs_event handles (configuration
- * directory, sites/, profiles/, edge directory) and one one-shot timer for
- * the debounce; all five are created at once and live until cfgw_close, so
+ * cfgwatch: see cfgwatch.h. Five uv_fs_event handles (configuration
+ * directory, sites/, profiles/, edge directory, its flag directory) and one
+ * one-shot timer for the debounce; all six are created at once and live until cfgw_close, so
  * re-arming a watch is a stop and a start on the same handle, never a
  * close in the middle of the loop.
  */
@@ -16,6 +16,7 @@ enum {
 	W_SITES,
 	W_PROFILES,
 	W_EDGE,
+	W_FLAGS, /* EDGE_DIR/CFGW_EDGE_FLAG_DIR: a flag switches nginx (issue 11) */
 	W_COUNT,
 };
 
@@ -129,11 +130,17 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
 		bg_trace(CFG, "watch %s: %s", wa->path ? wa->path : "?", uv_strerror(status));
 		return;
 	}
+	/* The flag directory appearing (hidden, else ignored): the next
+	 * batch's re-arm starts watching it. */
+	if (wa == &w->watches[W_EDGE] && filename && strcmp(filename, CFGW_EDGE_FLAG_DIR) == 0) {
+		add_event(w, CFGW_EDGE, "", filename);
+		return;
+	}
 	if (filename && cfgw_name_ignored(filename)) {
 		return;
 	}
-	if (wa == &w->watches[W_EDGE]) {
-		add_event(w, CFGW_EDGE, "", filename);
+	if (wa == &w->watches[W_EDGE] || wa == &w->watches[W_FLAGS]) {
+		add_event(w, CFGW_EDGE, wa->prefix, filename);
 		return;
 	}
 	if (wa == &w->watches[W_ROOT] && filename) {
@@ -200,6 +207,11 @@ static int rearm(struct cfgw *w, struct bg_diag *d)
 			bg_trace(CFG, "edge directory %s not watched: %s", w->edge_dir,
 					bg_strerror(e2));
 		}
+		/* Optional too: only nginx has one, made by its first switch. */
+		char *flags = w->edge_dir ? bg_xasprintf("%s/" CFGW_EDGE_FLAG_DIR, w->edge_dir)
+					  : NULL;
+		arm(&w->watches[W_FLAGS], flags);
+		free(flags);
 	}
 	free(sites);
 	free(profiles);
@@ -262,7 +274,8 @@ int cfgw_create(struct cfgw **out, uv_loop_t *loop, cfgw_cb cb, void *arg)
 	}
 	w->timer.data = w;
 	w->open_handles = 1;
-	static const char *const prefixes[W_COUNT] = {"", "sites/", "profiles/", ""};
+	static const char *const prefixes[W_COUNT] = {"", "sites/", "profiles/", "",
+			CFGW_EDGE_FLAG_DIR "/"};
 	for (size_t i = 0; i < W_COUNT; i++) {
 		struct watch *wa = &w->watches[i];
 		wa->w = w;

@@ -2,7 +2,8 @@
  * cfgwatch: the files the daemon reacts to, watched with inotify through
  * uv_fs_event (no polling): the configuration directory, its sites/ and
  * profiles/ subdirectories, and the edge directory (nginx conf_dir or
- * Traefik dynamic_dir), where a hand edit is drift.
+ * Traefik dynamic_dir), where a hand edit is drift, with the nginx edge's
+ * flag directory in it (a flag changed by hand switches nginx: drift too).
  *
  * Editors save by writing a temporary file and renaming it over the old
  * one, and `git pull` touches many files at once, so events are not
@@ -32,6 +33,10 @@
 
 #define CFGW_DEBOUNCE_MS 100
 #define CFGW_MAX_WAIT_MS 1000
+/* The nginx edge's flag directory in the edge directory (FLAG_DIR of
+ * reconcilers/edge/edge-nginx-flag.c: the two must agree). Its files come
+ * in edge_files as ".bluegreen-live/NAME". */
+#define CFGW_EDGE_FLAG_DIR ".bluegreen-live"
 /* The approval file's name in the configuration directory. */
 #define CFGW_APPROVE_NAME "approve"
 

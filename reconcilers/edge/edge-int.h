@@ -34,6 +34,53 @@ char *edge__nginx_path(const struct cfg *cfg, const char *site);
 /* nginx: edge_impl.install (edge-nginx-run.c). */
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d);
+/* The same, and nginx's probe must answer colour too (a file switched by
+ * flags answers "SITE SERIAL COLOUR"); NULL: the serial alone. */
+int edge__nginx_install_colour(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, const char *colour, struct bg_diag *d);
+/* Ask nginx (fresh connections, every 1 ms, edge_confirm_timeout_ms) until
+ * content's probe answers colour; BG_EEDGE with *last (a new string: what
+ * nginx answered). 0 at once when there is nothing to ask. */
+int edge__nginx_probe_colour(const struct cfg *cfg, const char *site, const char *content,
+		const char *colour, char **last);
+/*
+ * The flags (edge-nginx-flag.c): CONF_DIR/.bluegreen-live (0755, hidden so
+ * that an include of the whole directory never reads it) holds SITE.ROLE-COLOUR, exactly one
+ * per role ("live", "preview") of a site whose file is switched by flags.
+ * edge__nginx_flag_dir: that path (a new string). edge__nginx_flag_read:
+ * the colour of role (static "blue"/"green"); BG_EPARSE with *why (a new
+ * string) when the flags are missing or odd (both, neither, not a regular
+ * file, a link). edge__nginx_route: edge_impl.route.
+ */
+char *edge__nginx_flag_dir(const struct cfg *cfg);
+int edge__nginx_flag_read(const char *dir, const char *site, const char *role,
+		const char **colour, char **why);
+int edge__nginx_route(const struct cfg *cfg, const char *site, const char *live,
+		const char *preview, const char *content, size_t len, struct bg_diag *d);
+/*
+ * What the file makes nginx read at load time besides itself (edge-nginx-refs.c):
+ * edge__nginx_refs_fingerprint: 64 hex over the identity and times of
+ * every file named by include, ssl_certificate(_key), auth_basic_user_file
+ * and the like (a new string). _same: does dfd (the flag directory) hold
+ * print as SITE.refs? _store: keep print there (failure: none kept, so
+ * the next switch reloads). _remove: forget it.
+ */
+char *edge__nginx_refs_fingerprint(const struct cfg *cfg, const char *content, size_t len);
+bool edge__nginx_refs_same(int dfd, const char *site, const char *print);
+void edge__nginx_refs_store(int dfd, const char *site, const char *print);
+void edge__nginx_refs_remove(int dfd, const char *site);
+/*
+ * edge-nginx-reach.c: can nginx's workers search every directory on the way
+ * to the flags (their user from a running worker's /proc status; unknown
+ * counts as no)? false: *blocker (when not NULL; a new string) is the first
+ * directory they cannot search, and the file is rendered with fixed
+ * colours (every switch reloads). edge__nginx_route_note:
+ * edge_impl.route_note.
+ */
+bool edge__nginx_flags_reachable(const struct cfg *cfg, char **blocker);
+char *edge__nginx_route_note(const struct cfg *cfg);
+/* Remove a site's flags (edge-remove.c); missing flags are no error. */
+void edge__nginx_flags_remove(const struct cfg *cfg, const char *site);
 /* Take a removed site's file off the edge (edge-remove.c, edge_impl.remove). */
 int edge__nginx_remove(const struct cfg *cfg, const char *site, struct bg_diag *d);
 int edge__traefik_remove(const struct cfg *cfg, const char *site, struct bg_diag *d);
@@ -108,6 +155,9 @@ void edge__header_render(struct bg_buf *b, const char *site, const char *live,
 void edge__trailer_render(struct bg_buf *b);
 struct edge__header {
 	char *site, *live, *preview; /* owned; preview NULL when absent */
+	/* `# bluegreen-flags: ROLES DIR` (nginx, owned): the colours are the
+	 * flag files' (edge-nginx-flag.c); live and preview are then NULL. */
+	char *flags;
 	size_t body;                 /* offset of the first line after the header */
 	size_t body_end;             /* offset of the trailer line */
 };
@@ -124,6 +174,10 @@ void edge__header_release(struct edge__header *h);
  * caller releases it; on failure e->error says why and h is empty.
  */
 int edge__parse_begin(const char *site, const char *content, size_t len,
+		struct edge__header *h, struct obs_edge *e);
+/* The same, also accepting a header whose colours are flags (h->flags set,
+ * h->live NULL): nginx only. */
+int edge__parse_begin_flags(const char *site, const char *content, size_t len,
 		struct edge__header *h, struct obs_edge *e);
 
 #endif /* BG_RECONCILERS_EDGE_INT_H */

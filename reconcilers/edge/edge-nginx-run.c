@@ -440,6 +440,7 @@ struct probe {
 	struct curl_slist *hdrs;
 	char *url, *want, *last;
 	struct bg_buf body;
+	bool once; /* one answer is enough (a flag change: no old workers) */
 };
 
 /* Does nginx answer with the serial just installed? If not, p->last says what it said. */
@@ -495,7 +496,7 @@ static int probe_wait(struct probe *p, const struct bg_strv *old_workers, int64_
 				edge__nginx_wait_workers(old_workers, deadline);
 				return 0;
 			}
-			if (++in_a_row >= PROBE_IN_A_ROW) {
+			if (p->once || ++in_a_row >= PROBE_IN_A_ROW) {
 				return 0;
 			}
 			pause_ms(PROBE_GAP_MS);
@@ -527,32 +528,70 @@ static bool probe_asks(const struct cfg *cfg, const char *site, const char *cont
 }
 
 /*
- * Check that nginx serves the content just installed: a conf_dir nginx
- * does not include would never be served, and a master that refused the
- * new configuration keeps the old one.
+ * Ask nginx for content's probe location until it answers the content's
+ * serial (and, with colour, that colour: a file switched by flags answers
+ * "SITE SERIAL $live"). 1: nothing to ask; BG_EEDGE with *last (a new
+ * string) saying what nginx answered.
  */
-static int probe_serves(const struct cfg *cfg, const char *site, const char *content,
-		const struct bg_strv *old_workers, struct bg_diag *d)
+static int probe_text(const struct cfg *cfg, const char *site, const char *content,
+		const char *colour, const struct bg_strv *old_workers, bool once, char **last)
 {
 	const struct cfg_site *cs = cfg_site_find(cfg, site);
 	const char *ret = probe_serial(content);
 	char *base = probe_base(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80");
-	struct probe p = {.body = BG_BUF_INIT};
-	char *host = NULL;
+	struct probe p = {.body = BG_BUF_INIT, .once = once};
 
 	if (!ret || !cs || !cs->domains.n || !base) {
 		/* Nothing to ask (unix socket listen, or no live server block). */
 		bg_trace(EDGE, "nginx probe skipped for '%s'", site);
 		free(base);
-		return 0;
+		return 1;
 	}
 	ret += strlen("return 200 \"");
-	p.want = bg_xstrndup(ret, strcspn(ret, "\\\""));
+	p.want = bg_xasprintf("%.*s%s", (int)strcspn(ret, "\\\"$"), ret, colour ? colour : "");
 	p.url = bg_xasprintf("%s%s", base, EDGE_NGINX_PROBE_PATH);
-	host = bg_xasprintf("Host: %s", cs->domains.v[0]);
+	char *host = bg_xasprintf("Host: %s", cs->domains.v[0]);
 	p.h = curl_easy_init();
 	p.hdrs = curl_slist_append(NULL, host);
 	int err = probe_wait(&p, old_workers, bg_mono_ms() + (int64_t)edge_confirm_timeout_ms);
+	*last = err ? p.last : NULL;
+	if (!err) {
+		free(p.last);
+	}
+	curl_slist_free_all(p.hdrs);
+	curl_easy_cleanup(p.h);
+	bg_buf_release(&p.body);
+	free(p.want);
+	free(p.url);
+	free(host);
+	free(base);
+	return err;
+}
+
+int edge__nginx_probe_colour(const struct cfg *cfg, const char *site, const char *content,
+		const char *colour, char **last)
+{
+	struct bg_strv none;
+	bg_strv_init(&none);
+	int err = probe_text(cfg, site, content, colour, &none, true, last);
+	return err == 1 ? 0 : err;
+}
+
+/*
+ * Check that nginx serves the content just installed: a conf_dir nginx
+ * does not include would never be served, and a master that refused the
+ * new configuration keeps the old one. colour: see probe_text.
+ */
+static int probe_serves(const struct cfg *cfg, const char *site, const char *content,
+		const char *colour, const struct bg_strv *old_workers, struct bg_diag *d)
+{
+	char *base = probe_base(cfg->g.nginx.listen ? cfg->g.nginx.listen : "80");
+	struct probe p = {.body = BG_BUF_INIT};
+
+	int err = probe_text(cfg, site, content, colour, old_workers, false, &p.last);
+	if (err == 1) {
+		err = 0;
+	}
 	if (err) {
 		bg_diag_error(d, NULL, "nginx reloaded but does not serve the new file for '%s' "
 				"within %" PRIu64 " ms at %s (last answer: %s): check that "
@@ -562,13 +601,7 @@ static int probe_serves(const struct cfg *cfg, const char *site, const char *con
 				cfg->g.nginx.conf_dir,
 				cfg->g.nginx.listen ? cfg->g.nginx.listen : "80");
 	}
-	curl_slist_free_all(p.hdrs);
-	curl_easy_cleanup(p.h);
-	bg_buf_release(&p.body);
 	free(p.last);
-	free(p.want);
-	free(p.url);
-	free(host);
 	free(base);
 	return err;
 }
@@ -614,99 +647,6 @@ bool edge__nginx_reload_tests(const struct bg_strv *test, const struct bg_strv *
 
 /* ---- reloading by signal: what `nginx -s reload` does, minus one nginx start ---- */
 
-/* The main context's `pid` value in an nginx configuration text (NULL: none,
- * or with escapes or a variable). Only statements at brace depth 0 count:
- * `pid` is main-only, and a second one (an include) is nginx's "duplicate"
- * error, which the probe then reports like any refused reload. */
-static char *conf_main_pid(const char *s)
-{
-	int depth = 0;
-	bool start = true;
-	while (*s) {
-		size_t n;
-		if (*s == '#') {
-			s += strcspn(s, "\n");
-		} else if (strchr(" \t\r\n", *s)) {
-			s++;
-		} else if (*s == '{' || *s == '}' || *s == ';') {
-			depth += *s == '{' ? 1 : *s == '}' ? -1 : 0;
-			start = true;
-			s++;
-		} else if (*s == '"' || *s == '\'') {
-			const char *end = strchr(s + 1, *s);
-			if (!end) {
-				return NULL;
-			}
-			s = end + 1;
-			start = false;
-		} else {
-			n = strcspn(s, " \t\r\n;{}#\"'");
-			if (depth == 0 && start && n == 3 && strncmp(s, "pid", 3) == 0) {
-				s += 3 + strspn(s + 3, " \t\r\n");
-				char q = *s == '"' || *s == '\'' ? *s : 0;
-				s += q != 0;
-				n = q ? strcspn(s, q == '"' ? "\"" : "'") : strcspn(s, " \t\r\n;{}#");
-				if (!n || memchr(s, '$', n) || memchr(s, '\\', n)) {
-					return NULL;
-				}
-				return bg_xstrndup(s, n);
-			}
-			s += n;
-			start = false;
-		}
-	}
-	return NULL;
-}
-
-/* path as nginx resolves a relative one against base ("" or NULL: cannot). */
-static char *nginx_full(const char *base, const char *path)
-{
-	if (path[0] == '/') {
-		return bg_xstrdup(path);
-	}
-	if (!base || !base[0]) {
-		return NULL;
-	}
-	size_t n = strlen(base);
-	return bg_xasprintf("%s%s%s", base, base[n - 1] == '/' ? "" : "/", path);
-}
-
-/*
- * edge-nginx-run.h. The pid file `reload` (nginx's own `nginx ARGS -s
- * reload`, ARGS only -p, -c and -e pairs) would signal: the main configuration's `pid`,
- * relative to the prefix. cwd is the config directory (run_step's).
- * NULL where this cannot be known without nginx itself (-g, which may set
- * it; no `pid` directive: nginx's compiled-in default).
- */
-char *edge__nginx_reload_pid_file(const char *cwd, const struct bg_strv *reload)
-{
-	const char *prefix = NULL, *conf = NULL;
-	size_t n = reload->n;
-	for (size_t i = 1; i + 2 < n; i += 2) {
-		const char *o = reload->v[i];
-		if (strcmp(o, "-p") && strcmp(o, "-c") && strcmp(o, "-e")) {
-			return NULL;
-		}
-		prefix = strcmp(o, "-p") == 0 ? reload->v[i + 1] : prefix;
-		conf = strcmp(o, "-c") == 0 ? reload->v[i + 1] : conf;
-	}
-	if (n % 2 == 0) {
-		return NULL; /* an option without its value */
-	}
-	char *pfx = prefix ? nginx_full(cwd, prefix) : NULL;
-	/* Without -c: Debian's compiled-in configuration path. */
-	char *main_conf = nginx_full(pfx, conf ? conf : "/etc/nginx/nginx.conf");
-	char *text = NULL, *pid = NULL, *file = NULL;
-	if (main_conf && bg_file_read(main_conf, 1 << 20, &text, NULL) == 0 &&
-			(pid = conf_main_pid(text)) != NULL) {
-		file = nginx_full(pfx, pid);
-	}
-	free(pid);
-	free(text);
-	free(main_conf);
-	free(pfx);
-	return file;
-}
 
 /* Does /proc/PID's title say "nginx: master process"? */
 static bool master_title(long pid)
@@ -871,7 +811,7 @@ static bool reload_by_signal(const struct cfg *cfg, const struct bg_strv *reload
  * own words on why the master kept its old configuration.
  */
 static bool nginx_take(const struct cfg *cfg, const char *site, const char *content,
-		struct bg_strv *old_workers, struct bg_diag *d)
+		const char *colour, struct bg_strv *old_workers, struct bg_diag *d)
 {
 	const struct bg_strv *test = &cfg->g.nginx.test, *reload = &cfg->g.nginx.reload;
 	bool probe = cfg->g.nginx.probe;
@@ -890,7 +830,7 @@ static bool nginx_take(const struct cfg *cfg, const char *site, const char *cont
 			!run_step(cfg, "reload", reload, d)) {
 		return false;
 	}
-	if (probe && probe_serves(cfg, site, content, old_workers, d) != 0) {
+	if (probe && probe_serves(cfg, site, content, colour, old_workers, d) != 0) {
 		if (skip_test) {
 			run_step(cfg, "test", test, d);
 		}
@@ -918,7 +858,7 @@ static void restore_reload(const struct cfg *cfg, const char *site, const char *
 		/* Its own diagnostics: the install's failure is already said. */
 		struct bg_diag quiet;
 		bg_diag_init(&quiet);
-		if (probe_serves(cfg, site, prev, &before, &quiet) != 0) {
+		if (probe_serves(cfg, site, prev, NULL, &before, &quiet) != 0) {
 			bg_log(BG_LOG_WARN, "nginx does not serve the restored '%s' yet", path);
 		}
 		bg_diag_release(&quiet);
@@ -928,6 +868,12 @@ static void restore_reload(const struct cfg *cfg, const char *site, const char *
 
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d)
+{
+	return edge__nginx_install_colour(cfg, site, content, len, NULL, d);
+}
+
+int edge__nginx_install_colour(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, const char *colour, struct bg_diag *d)
 {
 	char *path = NULL, *prev = NULL;
 	size_t prev_len = 0;
@@ -972,7 +918,7 @@ int edge__nginx_install(const struct cfg *cfg, const char *site, const char *con
 	if (cfg->g.nginx.probe) {
 		list_old_workers(cfg, &old_workers);
 	}
-	if (!nginx_take(cfg, site, content, &old_workers, d)) {
+	if (!nginx_take(cfg, site, content, colour, &old_workers, d)) {
 		why = NULL;
 		int rerr = had_prev ? bg_file_write_atomic_why(path, NULL, prev, prev_len,
 						      edge__file_mode(prev, prev_len), &why)

@@ -193,6 +193,11 @@ struct nx {
 	const char *listen_tls; /* HTTPS */
 	char *cert, *key;       /* non-NULL: the HTTPS blocks are written */
 	char *webroot;          /* tls auto: ACME_DIR/webroot, served on HTTP */
+	char *flags;            /* the flag directory (edge-nginx-flag.c) */
+	/* The workers cannot see the flags (edge-nginx-reach.c): each role's
+	 * colour is written in the file, so every switch reloads. */
+	bool fixed;
+	const char *live, *preview;
 	bool started;           /* a server block was written (blank line between) */
 };
 
@@ -206,8 +211,9 @@ struct nx_server {
 	bool tls;
 };
 
-static void render_probe(struct bg_buf *b)
+static void render_probe(const struct nx *x)
 {
+	struct bg_buf *b = x->b;
 	/*
 	 * install asks for this after a reload, until nginx answers with this
 	 * file's serial: only then is the switch done. Local only, and on
@@ -218,8 +224,34 @@ static void render_probe(struct bg_buf *b)
 			"\t\tallow ::1;\n"
 			"\t\tdeny all;\n"
 			"\t\tdefault_type text/plain;\n"
-			"\t\treturn 200 \"" SERIAL_SLOT "\\n\";\n"
-			"\t}\n\n");
+			"\t\treturn 200 \"" SERIAL_SLOT " $");
+	/* The live colour too: after a flag change the probe waits for it. */
+	upstream_name(b, x->s->name, "live");
+	bg_buf_adds(b, "\\n\";\n\t}\n\n");
+}
+
+/*
+ * The colour a server block proxies to: blue unless the role's flag for
+ * green exists, looked up on every request (`set` inside `if`, the safe use
+ * of if; open_file_cache off so that an operator's cache never serves an
+ * old answer). A worker that cannot stat the flag gets blue: the switch's
+ * probe sees that and undoes the switch.
+ */
+static void render_select(const struct nx *x, const char *role)
+{
+	struct bg_buf *b = x->b;
+	if (x->fixed) {
+		bg_buf_adds(b, "\tset $");
+		upstream_name(b, x->s->name, role);
+		bg_buf_addf(b, " %s;\n", strcmp(role, "live") == 0 ? x->live : x->preview);
+		return;
+	}
+	bg_buf_adds(b, "\topen_file_cache off;\n\tset $");
+	upstream_name(b, x->s->name, role);
+	bg_buf_addf(b, " blue;\n\tif (-f \"%s/%s.%s-green\") {\n\t\tset $", x->flags, x->s->name,
+			role);
+	upstream_name(b, x->s->name, role);
+	bg_buf_adds(b, " green;\n\t}\n");
 }
 
 /* http-01: the ACME server fetches the token over HTTP from anywhere, so
@@ -242,6 +274,7 @@ static void render_proxy(const struct nx *x, const char *role)
 	const struct cfg_site_edge *e = &x->s->edge;
 
 	bg_buf_adds(b, "\tlocation / {\n\t\tproxy_pass http://");
+	upstream_name(b, x->s->name, "$");
 	upstream_name(b, x->s->name, role);
 	/* HTTP/1.1 and the mapped Connection header: keepalive to the
 	 * containers for plain requests, Upgrade passed on for WebSockets. */
@@ -301,9 +334,12 @@ static void render_server(const struct nx *x, const struct nx_server *sv)
 	if (preview) {
 		edge__nginx_access_render(b, x->cfg, x->s);
 	}
+	if (!sv->others) {
+		render_select(x, sv->role);
+	}
 	bg_buf_adds(b, "\n");
 	if (!sv->tls && !preview) {
-		render_probe(b);
+		render_probe(x);
 	}
 	if (!sv->tls && x->webroot) {
 		render_acme(x, preview);
@@ -374,6 +410,13 @@ static int nx_init(struct nx *x, const struct cfg *cfg, const struct edge_view *
 	x->s = s;
 	x->listen = cfg->g.nginx.listen ? cfg->g.nginx.listen : "80";
 	x->listen_tls = cfg->g.nginx.listen_tls ? cfg->g.nginx.listen_tls : "443";
+	if (!cfg->g.nginx.conf_dir) {
+		return BG_ECONFIG;
+	}
+	x->flags = edge__nginx_flag_dir(cfg);
+	if (!path_valid(x->flags)) {
+		return BG_ECONFIG;
+	}
 	if (!listen_valid(x->listen) || !listen_valid(x->listen_tls)) {
 		return BG_ECONFIG;
 	}
@@ -404,6 +447,7 @@ static void nx_release(struct nx *x)
 	free(x->cert);
 	free(x->key);
 	free(x->webroot);
+	free(x->flags);
 }
 
 /* Every SERIAL_SLOT in b becomes "SITE SERIAL". */
@@ -422,17 +466,31 @@ static void serial_fill(struct bg_buf *b, const char *site, const char *hex)
 	*b = c;
 }
 
+/* A colour's containers: given for both colours, or the live / preview ones. */
+static const struct bg_strv *colour_upstreams(const struct edge_view *v, const char *colour)
+{
+	const struct bg_strv *given = strcmp(colour, "blue") == 0 ? v->blue_upstreams
+								  : v->green_upstreams;
+	if (given) {
+		return given;
+	}
+	if (strcmp(colour, v->live) == 0) {
+		return v->live_upstreams;
+	}
+	return v->preview && strcmp(colour, v->preview) == 0 ? v->preview_upstreams : NULL;
+}
+
 static int nginx_render(const struct cfg *cfg, const struct edge_view *v, struct bg_buf *out)
 {
 	const char *preview;
-	const struct bg_strv *pup;
 	struct bg_buf b = BG_BUF_INIT;
 	struct nx x = {.b = &b};
 	int err;
 
 	err = edge__view_check(v);
 	if (!err && (check_upstreams(v->live_upstreams) ||
-			check_upstreams(v->preview_upstreams))) {
+			check_upstreams(v->preview_upstreams) ||
+			check_upstreams(v->blue_upstreams) || check_upstreams(v->green_upstreams))) {
 		err = BG_ECONFIG;
 	}
 	if (!err) {
@@ -444,17 +502,23 @@ static int nginx_render(const struct cfg *cfg, const struct edge_view *v, struct
 	}
 	const struct cfg_site *s = v->site;
 	preview = edge__preview_colour(v);
-	pup = v->live_upstreams;
-	if (v->preview && strcmp(v->preview, v->live) != 0) {
-		pup = v->preview_upstreams;
-	}
 
-	edge__header_render(&b, s->name, v->live, preview, v->live_version);
-	render_upgrade_map(&b, s->name);
-	render_upstream(&b, s->name, "live", v->live_upstreams);
-	if (preview) {
-		render_upstream(&b, s->name, "preview", pup);
+	x.fixed = !edge__nginx_flags_reachable(cfg, NULL);
+	x.live = v->live;
+	x.preview = preview;
+	if (x.fixed) {
+		edge__header_render(&b, s->name, v->live, preview, v->live_version);
+	} else {
+		/* No colour and no version in the file: the flags say what is
+		 * live, so that a switch leaves the file as it is. */
+		bg_buf_addf(&b, EDGE_HEADER_MARKER " This file is replaced whole on every\n"
+				"# change; bluegreen reads it back, with the flags it names, as "
+				"the\n# edge's state.\n# bluegreen-site: %s\n# bluegreen-flags: "
+				"%s %s\n\n", s->name, preview ? "live+preview" : "live", x.flags);
 	}
+	render_upgrade_map(&b, s->name);
+	render_upstream(&b, s->name, "blue", colour_upstreams(v, "blue"));
+	render_upstream(&b, s->name, "green", colour_upstreams(v, "green"));
 	render_role(&x, "live");
 	if (preview) {
 		render_role(&x, "preview");
@@ -550,36 +614,28 @@ static bool braces_balanced(const char *s, size_t len)
 	return depth == 0 && !quote;
 }
 
-static int nginx_parse(const struct cfg *cfg, const char *site, const char *content,
-		size_t len, struct obs_edge *e)
+/*
+ * The servers of upstream bluegreen_SITE_ROLE in [pos, end) into out
+ * (sorted); BG_EPARSE (e->error) when it is missing, repeated or lists
+ * anything but an address.
+ */
+static int parse_upstream(const char *site, const char *role, const char *pos,
+		const char *end, struct bg_strv *out, struct obs_edge *e)
 {
-	const char *pos, *end;
 	struct bg_buf up = BG_BUF_INIT;
-	struct edge__header h;
 	struct line l;
 	bool in_up = false, seen_up = false, closed_up = false;
-	int err;
+	int err = 0;
 
-	err = edge__parse_begin(site, content, len, &h, e);
-	if (err) {
-		return err;
-	}
-	pos = content + h.body;
-	end = content + h.body_end;
-	if (!braces_balanced(pos, (size_t)(end - pos))) {
-		err = edge__obs_fail(e, "unbalanced braces: truncated or edited by hand");
-		goto out;
-	}
 	bg_buf_adds(&up, "upstream ");
-	upstream_name(&up, site, "live");
+	upstream_name(&up, site, role);
 	bg_buf_adds(&up, " {");
-	while (next_line(&pos, end, &l)) {
+	while (!err && next_line(&pos, end, &l)) {
 		trim(&l);
 		if (!in_up) {
 			if (line_is(&l, up.data)) {
 				if (seen_up) {
-					err = edge__obs_fail(e, "live upstream defined twice");
-					goto out;
+					err = edge__obs_fail(e, "%s upstream defined twice", role);
 				}
 				in_up = seen_up = true;
 			}
@@ -599,30 +655,105 @@ static int nginx_parse(const struct cfg *cfg, const char *site, const char *cont
 			continue;
 		}
 		size_t al = strlen(addr);
-		if (al < 2 || addr[al - 1] != ';') {
+		if (al < 2 || addr[al - 1] != ';' || (addr[al - 1] = '\0', !addr_valid(addr))) {
 			free(addr);
-			err = edge__obs_fail(e, "unexpected server line in the live upstream");
-			goto out;
+			err = edge__obs_fail(e, "unexpected server line in the %s upstream", role);
+			break;
 		}
-		addr[al - 1] = '\0';
-		if (!addr_valid(addr)) {
-			free(addr);
-			err = edge__obs_fail(e, "unexpected server line in the live upstream");
-			goto out;
-		}
-		bg_strv_push_take(&e->upstreams, addr);
+		bg_strv_push_take(out, addr);
 	}
-	if (!seen_up || !closed_up) {
-		err = edge__obs_fail(e, "no live upstream '%s'", up.data);
+	if (!err && (!seen_up || !closed_up)) {
+		err = edge__obs_fail(e, "no %s upstream '%s'", role, up.data);
+	}
+	bg_strv_sort(out);
+	bg_buf_release(&up);
+	return err;
+}
+
+/*
+ * A file switched by flags: `# bluegreen-flags: live[+preview] DIR`. The
+ * colours are the flags' (a missing or odd flag is an error, never a
+ * guess: nginx would serve blue); the upstreams reported are the live
+ * colour's.
+ */
+static int parse_flagged(const char *site, const char *flags, const char *pos,
+		const char *end, struct obs_edge *e)
+{
+	struct bg_strv ups[2];
+	static const char *const colours[] = {"blue", "green"};
+	const char *sp = strchr(flags, ' ');
+	bool preview = bg_str_has_prefix(flags, "live+preview ");
+	const char *live = NULL, *pcol = NULL;
+	char *why = NULL;
+	int err = 0;
+
+	bg_strv_init(&ups[0]);
+	bg_strv_init(&ups[1]);
+	if (!sp || sp[1] != '/' || (!preview && !bg_str_has_prefix(flags, "live "))) {
+		err = edge__obs_fail(e, "unexpected bluegreen-flags header line");
+	}
+	for (size_t i = 0; i < 2 && !err; i++) {
+		err = parse_upstream(site, colours[i], pos, end, &ups[i], e);
+	}
+	if (!err && edge__nginx_flag_read(sp + 1, site, "live", &live, &why) != 0) {
+		err = edge__obs_fail(e, "live colour unknown: %s", why);
+	}
+	free(why);
+	why = NULL;
+	if (!err && preview && edge__nginx_flag_read(sp + 1, site, "preview", &pcol, &why) != 0) {
+		err = edge__obs_fail(e, "preview colour unknown: %s", why);
+	}
+	free(why);
+	if (!err) {
+		e->live = bg_xstrdup(live);
+		e->preview = pcol ? bg_xstrdup(pcol) : NULL;
+		bg_strv_copy(&e->upstreams, &ups[strcmp(live, "blue") == 0 ? 0 : 1]);
+	}
+	bg_strv_release(&ups[0]);
+	bg_strv_release(&ups[1]);
+	return err;
+}
+
+static int nginx_parse(const struct cfg *cfg, const char *site, const char *content,
+		size_t len, struct obs_edge *e)
+{
+	const char *pos, *end;
+	struct edge__header h;
+	int err;
+
+	(void)cfg;
+	err = edge__parse_begin_flags(site, content, len, &h, e);
+	if (err) {
+		return err;
+	}
+	pos = content + h.body;
+	end = content + h.body_end;
+	if (!braces_balanced(pos, (size_t)(end - pos))) {
+		err = edge__obs_fail(e, "unbalanced braces: truncated or edited by hand");
 		goto out;
 	}
-	bg_strv_sort(&e->upstreams);
+	if (h.flags) {
+		err = parse_flagged(site, h.flags, pos, end, e);
+		goto out;
+	}
+	/* Colours in the header: a file with fixed colours (both colours'
+	 * upstreams, the workers cannot see flags) or of the previous form
+	 * (upstream `live` is the live colour's; the next apply rewrites it). */
+	struct bg_buf up = BG_BUF_INIT;
+	bg_buf_adds(&up, "\nupstream ");
+	upstream_name(&up, site, h.live);
+	bg_buf_adds(&up, " {\n");
+	bool fixed = memmem(pos, (size_t)(end - pos), up.data, up.len) != NULL;
+	bg_buf_release(&up);
+	err = parse_upstream(site, fixed ? h.live : "live", pos, end, &e->upstreams, e);
+	if (err) {
+		goto out;
+	}
 	e->live = h.live;
 	e->preview = h.preview;
 	h.live = h.preview = NULL;
 out:
 	edge__header_release(&h);
-	bg_buf_release(&up);
 	return err;
 }
 
@@ -706,4 +837,6 @@ const struct edge_impl edge_nginx_impl = {
 	.exec_rows = nginx_exec_rows,
 	.n_exec_rows = BG_ARRAY_SIZE(nginx_exec_rows),
 	.issues_certificates = true,
+	.route = edge__nginx_route,
+	.route_note = edge__nginx_route_note,
 };

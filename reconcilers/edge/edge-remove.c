@@ -133,7 +133,8 @@ int edge__nginx_remove(const struct cfg *cfg, const char *site, struct bg_diag *
 		goto out;
 	}
 auth:
-	/* The password file goes once nginx no longer names it. */
+	/* The flags and the password file go once nginx no longer names them. */
+	edge__nginx_flags_remove(cfg, site);
 	err = edge__auth_remove(cfg, site, d);
 out:
 	free(prev);

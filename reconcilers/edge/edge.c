@@ -341,7 +341,8 @@ void edge__header_release(struct edge__header *h)
 	free(h->site);
 	free(h->live);
 	free(h->preview);
-	h->site = h->live = h->preview = NULL;
+	free(h->flags);
+	h->site = h->live = h->preview = h->flags = NULL;
 }
 
 /* "PREFIX value" on [p, p+n) -> value (a new string), NULL otherwise. */
@@ -389,6 +390,8 @@ int edge__header_parse(const char *site, const char *content, size_t len,
 			slot = &h->live;
 		} else if ((val = header_value(pos, n, "# bluegreen-preview: "))) {
 			slot = &h->preview;
+		} else if ((val = header_value(pos, n, "# bluegreen-flags: "))) {
+			slot = &h->flags;
 		}
 		if (slot && *slot) {
 			free(val);
@@ -402,11 +405,14 @@ int edge__header_parse(const char *site, const char *content, size_t len,
 		pos = nl ? nl + 1 : end;
 	}
 	h->body = (size_t)(pos - content);
-	if (!h->site || !h->live) {
+	/* A file switched by flags (nginx) names no colour: the flags do. */
+	if (h->flags && (h->live || h->preview)) {
+		err = edge__obs_fail(e, "bluegreen header names both flags and a colour");
+	} else if (!h->site || (!h->live && !h->flags)) {
 		err = edge__obs_fail(e, "bluegreen header without site or live colour");
 	} else if (strcmp(h->site, site) != 0) {
 		err = edge__obs_fail(e, "header names site '%.64s', expected '%s'", h->site, site);
-	} else if (!edge__colour_valid(h->live) ||
+	} else if ((h->live && !edge__colour_valid(h->live)) ||
 			(h->preview && !edge__colour_valid(h->preview))) {
 		err = edge__obs_fail(e, "header names an unknown colour");
 	}
@@ -417,7 +423,7 @@ out:
 	return err;
 }
 
-int edge__parse_begin(const char *site, const char *content, size_t len,
+int edge__parse_begin_flags(const char *site, const char *content, size_t len,
 		struct edge__header *h, struct obs_edge *e)
 {
 	memset(h, 0, sizeof(*h));
@@ -426,4 +432,16 @@ int edge__parse_begin(const char *site, const char *content, size_t len,
 		return edge__obs_fail(e, "invalid site name");
 	}
 	return edge__header_parse(site, content, len, h, e);
+}
+
+int edge__parse_begin(const char *site, const char *content, size_t len,
+		struct edge__header *h, struct obs_edge *e)
+{
+	int err = edge__parse_begin_flags(site, content, len, h, e);
+	if (!err && !h->live) {
+		/* Only nginx switches by flags: here a colour is required. */
+		edge__header_release(h);
+		err = edge__obs_fail(e, "bluegreen header without a live colour");
+	}
+	return err;
 }

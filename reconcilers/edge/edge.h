@@ -50,6 +50,12 @@ struct edge_view {
 	 * at apply time): the TLS server blocks / routers are written, and HTTP
 	 * redirects when site->tls.redirect. False: HTTP only. */
 	bool tls_ready;
+	/* nginx: "ip:port" of every container of each colour, so that one file
+	 * serves either and a switch between them is a flag (edge-nginx-flag.c).
+	 * NULL: taken from live_upstreams / preview_upstreams when that colour
+	 * is live / the preview, else none. */
+	const struct bg_strv *blue_upstreams;
+	const struct bg_strv *green_upstreams;
 };
 
 /*
@@ -150,6 +156,19 @@ struct edge_impl {
 	 * (only one with bluegreen's header) and what goes with it, and make
 	 * the proxy forget it. No file is not an error. */
 	int (*remove)(const struct cfg *cfg, const char *site, struct bg_diag *d);
+	/*
+	 * Optional (nginx; NULL: install): install content, a file rendered
+	 * with both colours' upstreams, and make live (and preview, when not
+	 * NULL) the colours served. When content is already the file and its
+	 * flags are readable, that is a flag change alone (no test, no reload),
+	 * confirmed by the probe; otherwise install, then the flags. Errors as
+	 * install; a flag nginx does not follow is put back (BG_EEDGE).
+	 */
+	int (*route)(const struct cfg *cfg, const char *site, const char *live,
+			const char *preview, const char *content, size_t len, struct bg_diag *d);
+	/* Optional: why route cannot switch without a reload on this host and
+	 * what to change (a plan note, a new string), NULL when it can. */
+	char *(*route_note)(const struct cfg *cfg);
 };
 
 /*

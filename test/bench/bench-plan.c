@@ -353,9 +353,10 @@ static void add_image(struct obs *o, const char *ref, bool present)
 	obs_finish(o); /* keep images sorted for obs_image_find */
 }
 
+/* other_up: the idle colour's upstreams (the nginx file lists both colours). */
 static void add_edge(struct gen *g, const struct des_site *s, const char *live,
 		unsigned live_version, const char *preview_colour, struct bg_strv *live_up,
-		struct bg_strv *preview_up)
+		struct bg_strv *preview_up, struct bg_strv *other_up)
 {
 	const struct edge_impl *impl = &edge_nginx_impl;
 	struct obs_edge *e = obs_edge_add(g->o);
@@ -370,6 +371,9 @@ static void add_edge(struct gen *g, const struct des_site *s, const char *live,
 		.live_upstreams = live_up,
 		.preview_upstreams = preview_up,
 	};
+	bool blue = live && strcmp(live, "blue") == 0;
+	v.blue_upstreams = blue ? live_up : other_up;
+	v.green_upstreams = blue ? other_up : live_up;
 
 	e->site = bg_xstrdup(s->name);
 	e->path = impl->path(g->cfg, s->name);
@@ -486,7 +490,7 @@ static void gen_snapshot(const char *dir, unsigned n, const char *snap_path)
 		(void)old_image;
 
 		if (k == K_NEW) {
-			add_edge(&g, s, NULL, 0, NULL, NULL, NULL);
+			add_edge(&g, s, NULL, 0, NULL, NULL, NULL, NULL);
 			goto next;
 		}
 		add_site_net_and_volumes(&g, s);
@@ -499,7 +503,7 @@ static void gen_snapshot(const char *dir, unsigned n, const char *snap_path)
 			const char *specs[] = {old_spec, s->spec};
 			add_colour_slot(&g, s, live, s->spec, 2, s->cfg->image, &live_up);
 			add_colour_slot(&g, s, other, old_spec, 1, old_ref, &other_up);
-			add_edge(&g, s, live, 2, live, &live_up, &live_up);
+			add_edge(&g, s, live, 2, live, &live_up, &live_up, &other_up);
 			add_hist(&o, s->name, 2, specs, 2);
 			break;
 		}
@@ -513,7 +517,7 @@ static void gen_snapshot(const char *dir, unsigned n, const char *snap_path)
 						OBS_CSTATE_RUNNING, &live_up);
 			}
 			add_colour_slot(&g, s, other, old_spec, 1, old_ref, &other_up);
-			add_edge(&g, s, live, 2, live, &live_up, &live_up);
+			add_edge(&g, s, live, 2, live, &live_up, &live_up, &other_up);
 			add_hist(&o, s->name, 2, specs, 2);
 			break;
 		}
@@ -522,7 +526,7 @@ static void gen_snapshot(const char *dir, unsigned n, const char *snap_path)
 			const char *specs[] = {old_spec, s->spec};
 			add_colour_slot(&g, s, live, old_spec, 1, old_ref, &live_up);
 			add_colour_slot(&g, s, other, s->spec, 2, s->cfg->image, &other_up);
-			add_edge(&g, s, live, 1, other, &live_up, &other_up);
+			add_edge(&g, s, live, 1, other, &live_up, &other_up, &other_up);
 			add_hist(&o, s->name, 2, specs, 2);
 			break;
 		}
@@ -531,7 +535,7 @@ static void gen_snapshot(const char *dir, unsigned n, const char *snap_path)
 			const char *specs[] = {older_spec, old_spec};
 			add_colour_slot(&g, s, live, old_spec, 2, old_ref, &live_up);
 			add_colour_slot(&g, s, other, older_spec, 1, older_ref, &other_up);
-			add_edge(&g, s, live, 2, live, &live_up, &live_up);
+			add_edge(&g, s, live, 2, live, &live_up, &live_up, &other_up);
 			add_hist(&o, s->name, 2, specs, 2);
 			break;
 		}

@@ -63,6 +63,12 @@
 # before. Before each timed phase the bench waits until the daemon has
 # printed a plan since the last apply (its re-list after an apply is done).
 #
+# BENCH_SWITCH_VS=reload (issue 11): the paired side is this same binary
+# with BLUEGREEN_EDGE_FORCE_RELOAD=1 in its environment (and its daemon's),
+# so its nginx switches go the reload path (write, test, SIGHUP, hand-over)
+# where this side's are a flag change: both paths in one run.
+# BENCH_SWITCH_LOAD=0: no hey load during the phases (the probe still runs).
+#
 # Environment: BUILD (default build-bench), BENCH_SWITCH_REPS (3),
 # BENCH_SWITCH_CONC (8), BENCH_SWITCH_QPS (25 per worker),
 # BENCH_SWITCH_PROBE_MS (10: the probe's interval, so the resolution of
@@ -81,6 +87,9 @@ CONC=${BENCH_SWITCH_CONC:-8}
 QPS=${BENCH_SWITCH_QPS:-25}
 PROBE_MS=${BENCH_SWITCH_PROBE_MS:-10}
 VS=${BENCH_SWITCH_VS:-}
+VS_RELOAD=0
+[ "$VS" = reload ] && VS=$BG VS_RELOAD=1
+LOAD=${BENCH_SWITCH_LOAD:-1}
 COMPOSE=${BENCH_SWITCH_COMPOSE:-1}
 DAEMON=${BENCH_SWITCH_DAEMON:-0}
 DPID=
@@ -104,6 +113,8 @@ RUN=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 SITE=bgbsw-$RUN
 PROJ=bgbswc$RUN
 W=$(mktemp -d "${TMPDIR:-/tmp}/bg-bench-switch.XXXXXX")
+# nginx's workers (nobody) stat the edge's flag files under it (issue 11).
+chmod 755 "$W"
 PIDS=
 CFG=$W/cfg
 
@@ -280,10 +291,17 @@ phase() {
 	name=$1 host=$2 expect=$3
 	shift 3
 	log=$W/log/$name
-	hey -z 300s -c "$CONC" -q "$QPS" -t 5 -host "$host" "http://127.0.0.1:$P1/" >"$log.hey" 2>&1 &
-	h1=$!
-	hey -z 300s -c 4 -q 1 -t 10 -host "$host" "http://127.0.0.1:$P1/cgi-bin/slow" >"$log.slow" 2>&1 &
-	h2=$!
+	h1= h2=
+	if [ "$LOAD" = 1 ]; then
+		hey -z 300s -c "$CONC" -q "$QPS" -t 5 -host "$host" "http://127.0.0.1:$P1/" >"$log.hey" 2>&1 &
+		h1=$!
+		hey -z 300s -c 4 -q 1 -t 10 -host "$host" "http://127.0.0.1:$P1/cgi-bin/slow" \
+			>"$log.slow" 2>&1 &
+		h2=$!
+	else
+		: >"$log.hey"
+		: >"$log.slow"
+	fi
 	"$PROBE" 127.0.0.1 "$P1" "$host" / "$PROBE_MS" 300000 >"$log.probe" 2>/dev/null &
 	h3=$!
 	PIDS="$h1 $h2 $h3"
@@ -303,9 +321,9 @@ phase() {
 		i=$((i + 1))
 	done
 	sleep "$POST"
-	kill -INT "$h1" "$h2" 2>/dev/null
+	[ -n "$h1" ] && kill -INT "$h1" "$h2" 2>/dev/null
 	kill -TERM "$h3" 2>/dev/null
-	wait "$h1" "$h2" "$h3" 2>/dev/null
+	wait $h1 $h2 "$h3" 2>/dev/null
 	PIDS=
 	# shellcheck disable=SC2046 # numbers, split on purpose
 	set -- $(hey_counts "$log.hey") $(hey_counts "$log.slow")
@@ -391,6 +409,11 @@ daemon_stop() {
 # load (not compared); each side's candidate has its own spec (env value).
 bluegreen_rep() {
 	bin=$1 sfx=$2
+	if [ "$sfx" = -vs ] && [ "$VS_RELOAD" = 1 ]; then
+		export BLUEGREEN_EDGE_FORCE_RELOAD=1
+	else
+		unset BLUEGREEN_EDGE_FORCE_RELOAD
+	fi
 	[ "$DAEMON" = 1 ] && daemon_start "$bin" "$sfx"
 	site_conf v2 "$3$sfx"
 	tok=$(token "$bin")

@@ -899,6 +899,10 @@ static void test_exit_5_other_failures(void **state)
 			"  network: %s\n%s    reload: [\"false\"]\n", e.edge_net, bad);
 	th_write(e.dir, "global.conf", g.data);
 	bg_buf_release(&g);
+	/* The candidate's file already lists green (its preview): that switch
+	 * alone is a flag change and never runs the reload (issue 11). A
+	 * changed edge setting makes this switch write the file and reload. */
+	e2e_site(&e, "bluegreen-test/web:v2", "edge: {max_body: 32m}\n");
 	assert_int_equal(e2e_plan_apply(&e, &r), 5);
 	th_assert_contains(r.err, "nginx reload 'false' failed (exit 1)");
 	char *still = bg_xasprintf("live now: %s: blue", e.site);

@@ -94,15 +94,71 @@ static void t_switch_returns_when_served(void **state)
 		int status = -1;
 		char *tok = e2e_plan(&E, &status);
 		assert_non_null(tok);
-		assert_int_equal(e2e_bg(&E, &r, "apply", tok, NULL), 0);
+		/* The candidate's apply put its upstream in the file (preview):
+		 * the switch is the flag alone, and the plan says so (issue 11). */
+		e2e_bg(&E, &r, "plan", NULL);
+		th_assert_contains(r.out, "(flag, no reload)");
+		th_run_release(&r);
+		if (e2e_bg(&E, &r, "apply", tok, NULL) != 0) {
+			fail_msg("apply %s: exit %d\n%s\n%s", tok, r.status, r.out, r.err);
+		}
 		th_run_release(&r);
 		free(tok);
 		assert_served("the switch (apply TOKEN)", round, "v2");
 
-		assert_int_equal(e2e_bg(&E, &r, "rollback", E.site, "--yes", NULL), 0);
+		if (e2e_bg(&E, &r, "rollback", E.site, "--yes", NULL) != 0) {
+			fail_msg("rollback: exit %d\n%s\n%s", r.status, r.out, r.err);
+		}
 		th_run_release(&r);
 		assert_served("rollback --yes", round, "v1");
 	}
+	e2e_release(&E); /* before the next case's e2e_init */
+}
+
+/* The site file e2e_site writes, without a preview host. */
+static void site_no_preview(const char *image)
+{
+	char *rel = bg_xasprintf("sites/%s.conf", E.site);
+	char *conf = bg_xasprintf("site: %s\ndomains: [%s]\nimage: %s\nport: 8080\n"
+			"health: {path: /healthz, interval: 200ms, timeout: 1s, retries: 25}\n"
+			"stop_timeout: 2s\nstrategy: {promote: manual}\n", E.site, E.domain, image);
+	th_write(E.dir, rel, conf);
+	free(conf);
+	free(rel);
+}
+
+/*
+ * Issue 11: a site without a preview host. The candidate's plan lists the
+ * candidate in the nginx file (live unchanged), so that the switch the
+ * next plan proposes is a flag change, and it is served when it returns.
+ */
+static void t_no_preview_switch_by_flag(void **state)
+{
+	struct th_run r;
+	(void)state;
+	e2e_init(&E, "servednp", "nginx", "development");
+	site_no_preview("bluegreen-test/web:v1");
+	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
+	assert_true(e2e_wait_body(&E, E.domain, "v1", WAIT_MS));
+	site_no_preview("bluegreen-test/web:v2");
+	assert_int_equal(e2e_bg(&E, &r, "plan", NULL), 2);
+	th_assert_contains(r.out, "list candidate");
+	th_run_release(&r);
+	assert_int_equal(e2e_plan_apply(&E, NULL), 0);
+	assert_true(e2e_wait_body(&E, E.domain, "v1", 1000)); /* still v1 */
+	int status = -1;
+	char *tok = e2e_plan(&E, &status);
+	assert_non_null(tok);
+	e2e_bg(&E, &r, "plan", NULL);
+	th_assert_contains(r.out, "(flag, no reload)");
+	th_run_release(&r);
+	if (e2e_bg(&E, &r, "apply", tok, NULL) != 0) {
+		fail_msg("apply %s: exit %d\n%s\n%s", tok, r.status, r.out, r.err);
+	}
+	th_run_release(&r);
+	free(tok);
+	assert_served("the switch without a preview host", 1, "v2");
+	e2e_release(&E);
 }
 
 int main(void)
@@ -110,6 +166,7 @@ int main(void)
 	th_docker_preamble();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(t_switch_returns_when_served, e2e_teardown),
+		cmocka_unit_test_teardown(t_no_preview_switch_by_flag, e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

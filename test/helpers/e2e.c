@@ -7,6 +7,8 @@
 #include "bg-buf.h"
 #include "e2e.h"
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 void e2e_global(struct e2e *e, const char *extra)
@@ -86,6 +88,10 @@ void e2e_init(struct e2e *e, const char *tag, const char *kind, const char *mode
 {
 	memset(e, 0, sizeof(*e));
 	e->dir = th_tmpdir(tag);
+	/* nginx's workers (nobody) look up the edge's flag files under
+	 * nginx/conf.d (issue 11): they must be able to search the way there,
+	 * as they can /etc/nginx/conf.d. The state directory stays 0700. */
+	chmod(e->dir, 0755);
 	e->site = bg_xasprintf("%s-%s", th_run_id(), tag);
 	e->edge_net = bg_xasprintf("%s-%s-edge", th_run_id(), tag);
 	pending_clear();

@@ -225,6 +225,37 @@ static void t_directory_created_later(void **state)
 	free(profiles);
 }
 
+/*
+ * Issue 11: nginx is switched by a flag in EDGE_DIR/.bluegreen-live, not by
+ * its file. The flag directory appears after start (the first switch): it
+ * is picked up, and a flag renamed by hand is an edge event by name at
+ * once, not at the next full observation.
+ */
+static void t_edge_flag_dir(void **state)
+{
+	struct rec r;
+	char *flags = bg_xasprintf("%s/" CFGW_EDGE_FLAG_DIR, edge);
+	th_rm_rf(flags);
+	rec_start(&r, T(50), T(1000));
+	th_write(edge, CFGW_EDGE_FLAG_DIR "/shop.live-blue", "");
+	spin(&r, T(200));
+	assert_true(r.n_batches >= 1);
+	assert_true(bg_strv_contains(&r.edge, CFGW_EDGE_FLAG_DIR));
+	unsigned n = r.n_batches;
+	char *from = bg_xasprintf("%s/shop.live-blue", flags);
+	char *to = bg_xasprintf("%s/shop.live-green", flags);
+	assert_int_equal(rename(from, to), 0);
+	spin(&r, T(200));
+	assert_int_equal(r.n_batches, n + 1);
+	assert_true(r.kinds & CFGW_EDGE);
+	assert_true(bg_strv_contains(&r.edge, CFGW_EDGE_FLAG_DIR "/shop.live-green"));
+	rec_stop(&r);
+	th_rm_rf(flags);
+	free(to);
+	free(from);
+	free(flags);
+}
+
 static void t_flush_and_close_pending(void **state)
 {
 	struct rec r;
@@ -282,6 +313,7 @@ int main(void)
 		cmocka_unit_test(t_max_wait_and_quiet_followup),
 		cmocka_unit_test(t_save_by_rename_and_litter),
 		cmocka_unit_test(t_directory_created_later),
+		cmocka_unit_test(t_edge_flag_dir),
 		cmocka_unit_test(t_flush_and_close_pending),
 		cmocka_unit_test(t_unwatchable_dir),
 	};

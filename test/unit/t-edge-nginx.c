@@ -223,7 +223,8 @@ static int install(const char *live, const char *preview, const struct bg_strv *
 			.preview = preview, .live_upstreams = lu, .preview_upstreams = pu};
 	struct bg_buf b = BG_BUF_INIT;
 	assert_int_equal(edge_nginx_impl.render(&E.cfg, &v, &b), 0);
-	int err = edge_nginx_impl.install(&E.cfg, "shop", b.data, b.len, d);
+	/* As the edge reconciler does: the file and the flags (issue 11). */
+	int err = edge_nginx_impl.route(&E.cfg, "shop", live, preview, b.data, b.len, d);
 	if (content) {
 		*content = bg_buf_detach(&b, NULL);
 	}
@@ -486,6 +487,7 @@ static char *ngcase_render(const struct ngcase *c)
 	bg_strv_push(&pu, "127.0.0.1:20002");
 	cfg.dir = "/etc/bluegreen";
 	cfg.g.edge_kind = CFG_EDGE_NGINX;
+	cfg.g.nginx.conf_dir = "/etc/nginx/conf.d";
 	cfg.g.nginx.listen = "80";
 	cfg.g.nginx.listen_tls = "443";
 	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
@@ -504,6 +506,28 @@ static char *ngcase_render(const struct ngcase *c)
 static char *ngcase_path(const char *name)
 {
 	return bg_xasprintf("%s/test/fixtures/edge/nginx/%s.conf", th_srcdir(), name);
+}
+
+/* A golden (flags under /etc/nginx/conf.d) naming E.dir/flags instead, with
+ * flags live blue and preview green there; re-signed. A new string. */
+static char *flags_here(const char *text)
+{
+	const char *old = "/etc/nginx/conf.d/.bluegreen-live", *p = text, *q;
+	char *dir = bg_xasprintf("%s/flags", E.dir);
+	struct bg_buf b = BG_BUF_INIT;
+	th_write(dir, "shop.live-blue", "");
+	th_write(dir, "shop.preview-green", "");
+	while ((q = strstr(p, old))) {
+		bg_buf_add(&b, p, (size_t)(q - p));
+		bg_buf_adds(&b, dir);
+		p = q + strlen(old);
+	}
+	const char *t = strstr(p, "# bluegreen-sha256: ");
+	assert_non_null(t);
+	bg_buf_add(&b, p, (size_t)(t - p));
+	edge__trailer_render(&b);
+	free(dir);
+	return bg_buf_detach(&b, NULL);
 }
 
 static void test_tls_goldens(void **state)
@@ -526,10 +550,14 @@ static void test_tls_goldens(void **state)
 					got);
 		}
 		assert_string_equal(got, want);
-		/* Read back: the live colour and its upstream, whatever else is there. */
+		/* Read back: the live colour (its flag) and its upstream, whatever
+		 * else is there. The flags live where the file says: here, a
+		 * directory of the test's, the file re-signed for it. */
 		struct obs_edge e;
 		memset(&e, 0, sizeof(e));
-		assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", got, strlen(got), &e), 0);
+		char *moved = flags_here(got);
+		assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", moved, strlen(moved), &e), 0);
+		free(moved);
 		assert_string_equal(e.live, "blue");
 		assert_int_equal(e.upstreams.n, 1);
 		assert_string_equal(e.upstreams.v[0], "127.0.0.1:20001");
@@ -582,6 +610,7 @@ static void test_tls_inputs_refused(void **state)
 	bg_strv_push(&lu, "127.0.0.1:20001");
 	cfg.dir = "/etc/bluegreen";
 	cfg.g.edge_kind = CFG_EDGE_NGINX;
+	cfg.g.nginx.conf_dir = "/etc/nginx/conf.d";
 	cfg.g.nginx.listen = "80";
 	cfg.g.acme.dir = "/var/lib/bluegreen-acme";
 	struct edge_view v = {.site = &s, .live = "blue", .live_version = 1,
@@ -894,6 +923,8 @@ static void test_switch_under_load(void **state)
 
 static void test_failing_test_restores(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	char *path = conf_path("shop");
 
@@ -930,10 +961,13 @@ static void test_failing_test_restores(void **state)
 	bg_diag_release(&d);
 	free(before);
 	free(path);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
 }
 
 static void test_failing_reload_restores(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	char *path = conf_path("shop");
 
@@ -994,10 +1028,13 @@ static void test_failing_reload_restores(void **state)
 	use_real_argvs();
 	free(before);
 	free(path);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
 }
 
 static void test_cwd_is_config_dir(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	char *cwd = getcwd(NULL, 0);
 
@@ -1025,6 +1062,7 @@ static void test_cwd_is_config_dir(void **state)
 	bg_diag_release(&d);
 	assert_int_equal(chdir(cwd), 0);
 	free(cwd);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
 }
 
 static void test_first_install_failure_removes(void **state)
@@ -1316,6 +1354,8 @@ static void test_old_workers_detected_and_waited_for(void **state)
  */
 static void test_switch_returns_after_old_workers(void **state)
 {
+	/* The reload path: this switch would otherwise be a flag change. */
+	setenv("BLUEGREEN_EDGE_FORCE_RELOAD", "1", 1);
 	struct bg_diag d;
 	struct bg_strv old, now;
 	bg_diag_init(&d);
@@ -1351,6 +1391,239 @@ static void test_switch_returns_after_old_workers(void **state)
 	E.cfg.g.nginx.probe = false;
 	bg_strv_release(&old);
 	bg_strv_release(&now);
+	bg_diag_release(&d);
+	unsetenv("BLUEGREEN_EDGE_FORCE_RELOAD");
+}
+
+/* The PIDs of nginx's workers (children of the master) in *out, sorted. */
+static void nginx_workers(struct bg_strv *out)
+{
+	char *path = bg_xasprintf("/proc/%ld/task/%ld/children", (long)E.nginx, (long)E.nginx);
+	char *text = NULL;
+	assert_int_equal(bg_file_read(path, 4096, &text, NULL), 0);
+	for (char *p = text; *p;) {
+		size_t n = strcspn(p, " \n");
+		if (n) {
+			bg_strv_push_take(out, bg_xstrndup(p, n));
+		}
+		p += n + (p[n] ? 1 : 0);
+	}
+	bg_strv_sort(out);
+	free(text);
+	free(path);
+}
+
+/* Right after a switch returned: n fresh connections, every one answered by want. */
+static void all_served(const char *want, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct resp r;
+		http_get(E.port, "shop.example.com", &r);
+		if (r.status != 200 || strcmp(r.body, want) != 0) {
+			fail_msg("request %d after the switch: %d '%s', expected '%s'", i + 1,
+					r.status, r.body, want);
+		}
+	}
+}
+
+/*
+ * Issue 11: a switch between two colours the file already lists is the
+ * flag alone. nginx is not reloaded (the master keeps the same workers, the
+ * file the same bytes), and when the switch returns, 20 fresh connections
+ * in a row all get the new colour; the preview flag follows.
+ */
+static void test_switch_by_flag_no_reload(void **state)
+{
+	struct bg_diag d;
+	struct bg_strv before, after;
+	char *path = conf_path("shop");
+	bg_diag_init(&d);
+	bg_strv_init(&before);
+	bg_strv_init(&after);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	/* The workers that serve this file (a reload's old ones gone). */
+	for (int i = 0; i < 200; i++) {
+		bg_strv_release(&before);
+		bg_strv_init(&before);
+		nginx_workers(&before);
+		if (before.n == 2) {
+			break;
+		}
+		usleep(10 * 1000);
+	}
+	assert_int_equal(before.n, 2);
+	char *file = th_read(path);
+	const char *const order[] = {"green", "blue", "green", "blue"};
+	for (size_t i = 0; i < BG_ARRAY_SIZE(order); i++) {
+		const char *other = strcmp(order[i], "blue") == 0 ? "green" : "blue";
+		assert_int_equal(install_live(order[i], &d), 0);
+		all_served(order[i], 20);
+		assert_true(wait_serves("preview.shop.example.com", 200, other, 2000));
+		bg_strv_release(&after);
+		bg_strv_init(&after);
+		nginx_workers(&after);
+		if (!bg_strv_equal(&before, &after)) {
+			fail_msg("switch %zu to %s: nginx's workers changed (a reload)", i + 1,
+					order[i]);
+		}
+		char *now = th_read(path);
+		assert_string_equal(now, file);
+		free(now);
+		/* Observe reads the flag: the live colour is the one switched to. */
+		struct obs_edge e;
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", file, strlen(file), &e), 0);
+		assert_string_equal(e.live, order[i]);
+		assert_string_equal(e.preview, other);
+		edge__obs_reset(&e);
+	}
+	assert_int_equal(d.n_errors, 0);
+	free(file);
+	free(path);
+	E.cfg.g.nginx.probe = false;
+	bg_strv_release(&before);
+	bg_strv_release(&after);
+	bg_diag_release(&d);
+}
+
+/*
+ * A file written by the previous version (upstreams live/preview, colours
+ * in its header, no flags) keeps serving until the next switch, which
+ * rewrites it into the form with flags (one reload) and serves the new
+ * colour; the switch after that is a flag change.
+ */
+static void test_previous_form_rewritten(void **state)
+{
+	struct bg_diag d;
+	char *path = conf_path("shop");
+	char *fx = bg_xasprintf("%s/test/fixtures/edge/nginx/previous-form-preview-candidate.conf",
+			th_srcdir());
+	char *text = th_read(fx);
+	char listen[64];
+	snprintf(listen, sizeof(listen), "listen %s;", E.cfg.g.nginx.listen);
+	char *a = replace_all(text, "172.20.0.2:8080", E.blue_ups.v[0]);
+	char *b = replace_all(a, "172.20.0.5:8080", E.green_ups.v[0]);
+	char *c = replace_all(b, "listen 80;", listen);
+	struct bg_buf signed_text = BG_BUF_INIT;
+	bg_buf_add(&signed_text, c, (size_t)(strstr(c, "# bluegreen-sha256: ") - c));
+	edge__trailer_render(&signed_text);
+	bg_diag_init(&d);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	edge__nginx_flags_remove(&E.cfg, "shop");
+	assert_int_equal(edge_nginx_impl.install(&E.cfg, "shop", signed_text.data, signed_text.len,
+			&d), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	struct obs_edge e;
+	memset(&e, 0, sizeof(e));
+	char *on_disk = th_read(path);
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", on_disk, strlen(on_disk), &e), 0);
+	assert_string_equal(e.live, "blue");
+	edge__obs_reset(&e);
+	free(on_disk);
+
+	assert_int_equal(install_live("green", &d), 0);
+	all_served("green", 20);
+	on_disk = th_read(path);
+	th_assert_contains(on_disk, "# bluegreen-flags: live+preview ");
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", on_disk, strlen(on_disk), &e), 0);
+	assert_string_equal(e.live, "green");
+	assert_string_equal(e.preview, "blue");
+	edge__obs_reset(&e);
+	free(on_disk);
+	assert_int_equal(install_live("blue", &d), 0);
+	all_served("blue", 20);
+	assert_int_equal(d.n_errors, 0);
+	E.cfg.g.nginx.probe = false;
+	bg_buf_release(&signed_text);
+	free(a);
+	free(b);
+	free(c);
+	free(text);
+	free(fx);
+	free(path);
+	bg_diag_release(&d);
+}
+
+/*
+ * A flag directory nginx's workers cannot search (root only; the workers
+ * run as nobody), as under a 0700 mkdtemp (./run.sh demo): a switch by
+ * flag would never be served. The renderer sees that (edge-nginx-reach.c):
+ * the file gets its colours fixed, the switch reloads nginx and succeeds,
+ * observe reads the colours from the file, and the plan's note names the
+ * directory. Searchable again: the next switch rewrites the file with
+ * flags (one reload) and the one after is a flag change (same workers).
+ */
+static void test_flag_unreachable_reloads(void **state)
+{
+	struct bg_diag d;
+	struct bg_strv before, after;
+	char *dir = bg_xasprintf("%s/conf.d/.bluegreen-live", E.dir);
+	char *path = conf_path("shop");
+	bg_diag_init(&d);
+	bg_strv_init(&before);
+	bg_strv_init(&after);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	assert_int_equal(install_live("blue", &d), 0);
+	assert_null(edge__nginx_route_note(&E.cfg));
+	assert_int_equal(chmod(dir, 0700), 0);
+	char *note = edge__nginx_route_note(&E.cfg);
+	assert_non_null(note);
+	th_assert_contains(note, dir);
+	free(note);
+	nginx_workers(&before);
+	if (install_live("green", &d) != 0) {
+		fail_msg("switch with unreachable flags: %s", d.n ? d.items[0].msg : "?");
+	}
+	all_served("green", 20);
+	nginx_workers(&after);
+	assert_false(bg_strv_equal(&before, &after)); /* a reload */
+	char *on_disk = th_read(path);
+	th_assert_contains(on_disk, "# bluegreen-live: green\n");
+	assert_null(strstr(on_disk, "bluegreen-flags"));
+	struct obs_edge e;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(edge_nginx_impl.parse(&E.cfg, "shop", on_disk, strlen(on_disk), &e), 0);
+	assert_string_equal(e.live, "green");
+	assert_string_equal(e.preview, "blue");
+	assert_int_equal(e.upstreams.n, 1);
+	assert_string_equal(e.upstreams.v[0], E.green_ups.v[0]);
+	edge__obs_reset(&e);
+	free(on_disk);
+	assert_int_equal(install_live("blue", &d), 0);
+	all_served("blue", 20);
+
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(install_live("green", &d), 0);
+	all_served("green", 20);
+	on_disk = th_read(path);
+	th_assert_contains(on_disk, "# bluegreen-flags: live+preview ");
+	free(on_disk);
+	for (int i = 0; i < 200; i++) { /* the reload's old workers gone */
+		bg_strv_release(&before);
+		bg_strv_init(&before);
+		nginx_workers(&before);
+		if (before.n == 2) {
+			break;
+		}
+		usleep(10 * 1000);
+	}
+	assert_int_equal(install_live("blue", &d), 0);
+	all_served("blue", 20);
+	bg_strv_release(&after);
+	bg_strv_init(&after);
+	nginx_workers(&after);
+	assert_true(bg_strv_equal(&before, &after)); /* by flag: no reload */
+	assert_int_equal(d.n_errors, 0);
+	E.cfg.g.nginx.probe = false;
+	bg_strv_release(&before);
+	bg_strv_release(&after);
+	free(path);
+	free(dir);
 	bg_diag_release(&d);
 }
 
@@ -1818,6 +2091,93 @@ static void test_https_files(void **state)
 	free(tlsdir);
 }
 
+/* As the edge reconciler does for x: render, then route (file and flags). */
+static void xsite_route(struct xsite *x, bool tls_ready)
+{
+	struct edge_view v = {.site = &x->s, .live = "blue", .live_version = 1,
+			.live_upstreams = &x->ups, .tls_ready = tls_ready};
+	struct bg_buf b = BG_BUF_INIT;
+	struct bg_diag d;
+	bg_diag_init(&d);
+	use_real_argvs();
+	assert_int_equal(edge_nginx_impl.render(&E.cfg, &v, &b), 0);
+	struct cfg_site *sites = E.cfg.sites;
+	E.cfg.sites = &x->s;
+	E.cfg.g.nginx.probe = true;
+	int err = edge_nginx_impl.route(&E.cfg, x->s.name, "blue", NULL, b.data, b.len, &d);
+	E.cfg.g.nginx.probe = false;
+	E.cfg.sites = sites;
+	if (err) {
+		th_print_error("route of %s: %s\n", x->s.name, d.n ? d.items[0].msg : "?");
+	}
+	assert_int_equal(err, 0);
+	bg_buf_release(&b);
+	bg_diag_release(&d);
+}
+
+/* HTTPS status of url (resolved by res) with cafile as the only CA, once
+ * it is want or after ms. */
+static long https_status(const char *url, const char *res, const char *cafile, long want,
+		int ms)
+{
+	struct cresp r = {0};
+	int64_t deadline = bg_mono_ms() + ms;
+	do {
+		cresp_release(&r);
+		curl_request(url, res, 0, cafile, &r);
+	} while (r.status != want && bg_mono_ms() < deadline && usleep(20 * 1000) == 0);
+	long st = r.status;
+	cresp_release(&r);
+	return st;
+}
+
+/*
+ * Issue 11: a certificate renewed at the same path (what certbot's renewal
+ * does) leaves the site's file as it was. The route must still reload, or
+ * nginx keeps serving the old certificate until something else reloads
+ * it: after the route the new one is served (a client trusting only the
+ * new self-signed certificate gets 200). The same for the key alone is
+ * implied (both are rewritten here).
+ */
+static void test_https_renewed_same_path(void **state)
+{
+	static const char *const names[] = {"ren.example.com", NULL};
+	char *tlsdir = bg_xasprintf("%s/tls", E.dir);
+	make_cert(tlsdir, "ren", names);
+	int tport = th_free_port();
+	free(E.cfg.g.nginx.listen_tls);
+	E.cfg.g.nginx.listen_tls = bg_xasprintf("127.0.0.1:%d", tport);
+	struct xsite x;
+	xsite_init(&x, "ren", "ren.example.com", E.blue_port);
+	x.s.tls.mode = CFG_TLS_FILES;
+	x.s.tls.cert = bg_xstrdup("tls/ren.crt");
+	x.s.tls.key = bg_xstrdup("tls/ren.key");
+	char *ca = bg_xasprintf("%s/ren.crt", tlsdir);
+	char *res = bg_xasprintf("ren.example.com:%d:127.0.0.1", tport);
+	char *url = bg_xasprintf("https://ren.example.com:%d/", tport);
+
+	xsite_route(&x, true);
+	assert_int_equal(https_status(url, res, ca, 200, 5000), 200);
+	/* A second route of the same file and files: the flag path. */
+	xsite_route(&x, true);
+	assert_int_equal(https_status(url, res, ca, 200, 5000), 200);
+
+	make_cert(tlsdir, "ren", names); /* renewed: new key and certificate */
+	/* nginx has not read them yet: the new CA does not verify what it serves. */
+	assert_int_equal(https_status(url, res, ca, 0, 1000), 0);
+	xsite_route(&x, true);
+	long st = https_status(url, res, ca, 200, 5000);
+	if (st != 200) {
+		fail_msg("after the renewal and a route of the unchanged file nginx still "
+				"serves the old certificate (status %ld)", st);
+	}
+	free(url);
+	free(res);
+	free(ca);
+	xsite_release(&x);
+	free(tlsdir);
+}
+
 /*
  * tls.mode auto: certbot's files (here a self-signed pair where certbot
  * keeps its live/ links) are served over HTTPS, and the http-01 challenge
@@ -2037,11 +2397,15 @@ int main(void)
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_old_workers_detected_and_waited_for),
 		cmocka_unit_test(test_switch_returns_after_old_workers),
+		cmocka_unit_test(test_switch_by_flag_no_reload),
+		cmocka_unit_test(test_flag_unreachable_reloads),
+		cmocka_unit_test(test_previous_form_rewritten),
 		cmocka_unit_test(test_websocket),
 		cmocka_unit_test(test_keepalive_kept),
 		cmocka_unit_test(test_upload_limit),
 		cmocka_unit_test(test_read_timeout),
 		cmocka_unit_test(test_https_files),
+		cmocka_unit_test(test_https_renewed_same_path),
 		cmocka_unit_test(test_https_auto),
 		cmocka_unit_test(test_wss),
 		cmocka_unit_test(test_stop),

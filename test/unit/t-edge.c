@@ -251,13 +251,39 @@ static void test_golden(void **state)
 	}
 }
 
+/* nginx: the flags a file names, as bluegreen sets them (edge-nginx-flag.c). */
+static void write_flags(const char *flag_dir, const char *site, const char *live,
+		const char *preview)
+{
+	char *n = bg_xasprintf("%s.live-%s", site, live);
+	th_write(flag_dir, n, "");
+	free(n);
+	if (preview) {
+		n = bg_xasprintf("%s.preview-%s", site, preview);
+		th_write(flag_dir, n, "");
+		free(n);
+	}
+}
+
+/* nginx: text (rendered for /nonexistent) naming flag_dir instead, re-signed. */
+static char *flags_moved(const char *text, const char *flag_dir);
+
 static void expect_parse(const struct gcase *c, enum cfg_edge_kind kind, const char *text)
 {
 	struct fx f;
 	struct obs_edge e;
+	char *tmp = NULL, *moved = NULL;
 
 	memset(&e, 0, sizeof(e));
 	fx_init(&f, c, kind, NULL);
+	if (kind == CFG_EDGE_NGINX) {
+		/* The colours are the flags': set them as the case says. */
+		tmp = th_tmpdir("edge-flags");
+		write_flags(tmp, c->site, c->live,
+				c->preview_domain ? (c->preview ? c->preview : c->live) : NULL);
+		moved = flags_moved(text, tmp);
+		text = moved;
+	}
 	assert_int_equal(kind_impl(kind)->parse(&f.cfg, c->site, text, strlen(text), &e), 0);
 	assert_null(e.error);
 	assert_string_equal(e.live, c->live);
@@ -287,6 +313,11 @@ static void expect_parse(const struct gcase *c, enum cfg_edge_kind kind, const c
 	}
 	edge__obs_reset(&e);
 	fx_release(&f);
+	if (tmp) {
+		th_rm_rf(tmp);
+	}
+	free(tmp);
+	free(moved);
 }
 
 static void test_roundtrip(void **state)
@@ -301,6 +332,24 @@ static void test_roundtrip(void **state)
 }
 
 /* ---- damaged files ---- */
+
+static char *replace(const char *text, const char *from, const char *to);
+
+static char *flags_moved(const char *text, const char *flag_dir)
+{
+	struct bg_buf b = BG_BUF_INIT;
+	const char *old = "/nonexistent/conf.d/.bluegreen-live", *p = text, *q;
+	while ((q = strstr(p, old))) {
+		bg_buf_add(&b, p, (size_t)(q - p));
+		bg_buf_adds(&b, flag_dir);
+		p = q + strlen(old);
+	}
+	bg_buf_adds(&b, p);
+	char *raw = bg_buf_detach(&b, NULL);
+	char *out = replace(raw, "# bluegreen-sha256", "# bluegreen-sha256");
+	free(raw);
+	return out;
+}
 
 static int parse_text(enum cfg_edge_kind kind, const char *site, const char *text,
 		size_t len, struct obs_edge *e)
@@ -387,7 +436,14 @@ static void test_hand_edited(void **state)
 {
 	const struct gcase *pc = &cases[2]; /* preview-candidate: live blue, preview green */
 	char *ty = render_case(pc, CFG_EDGE_TRAEFIK);
-	char *ng = render_case(pc, CFG_EDGE_NGINX);
+	/* nginx: the damage below is to a file of the previous form (upstream
+	 * `live`, colours in the header), which is still read; the form with
+	 * flags has its own cases after it. */
+	char *ngpath = bg_xasprintf("%s/test/fixtures/edge/nginx/previous-form-preview-"
+			"candidate.conf", th_srcdir());
+	char *ng = th_read(ngpath);
+	free(ngpath);
+	char *ngf = render_case(pc, CFG_EDGE_NGINX);
 	struct {
 		enum cfg_edge_kind kind;
 		const char *from, *to, *why;
@@ -451,6 +507,22 @@ static void test_hand_edited(void **state)
 				"upstream bluegreen_shop_preview",
 				"live upstream twice"},
 	};
+	/* The form with flags (whose flags do not exist here: that is an
+	 * error too, never a guess; these fail before the flags are read). */
+	static const struct {
+		const char *from, *to, *why;
+	} fedits[] = {
+		{"upstream bluegreen_shop_blue {", "upstream other {", "no blue upstream"},
+		{"upstream bluegreen_shop_green {", "upstream other {", "no green upstream"},
+		{"# bluegreen-flags: live+preview ", "# bluegreen-flags: bogus ", "odd flags line"},
+		{"# bluegreen-flags: live+preview /", "# bluegreen-flags: live+preview rel/",
+				"relative flag directory"},
+		{"# bluegreen-site: shop\n", "# bluegreen-site: shop\n# bluegreen-live: blue\n",
+				"flags and a colour"},
+		{"\tserver 172.20.0.2:8080;", "\tserver evil.example.com:80;",
+				"server not an address"},
+		{"", "", "flags missing"},
+	};
 
 	for (size_t i = 0; i < BG_ARRAY_SIZE(edits); i++) {
 		const char *src = edits[i].kind == CFG_EDGE_TRAEFIK ? ty : ng;
@@ -458,6 +530,35 @@ static void test_hand_edited(void **state)
 		expect_bad(edits[i].kind, "shop", t, strlen(t), edits[i].why);
 		free(t);
 	}
+	for (size_t i = 0; i < BG_ARRAY_SIZE(fedits); i++) {
+		char *t = replace(ngf, fedits[i].from, fedits[i].to);
+		expect_bad(CFG_EDGE_NGINX, "shop", t, strlen(t), fedits[i].why);
+		free(t);
+	}
+	/* The same file with its flags in place parses; with both flags of a
+	 * role, or neither, it does not. */
+	char *fd = th_tmpdir("edge-flags");
+	char *moved = flags_moved(ngf, fd);
+	struct obs_edge fe;
+	memset(&fe, 0, sizeof(fe));
+	write_flags(fd, "shop", "green", "blue");
+	assert_int_equal(parse_text(CFG_EDGE_NGINX, "shop", moved, strlen(moved), &fe), 0);
+	assert_string_equal(fe.live, "green");
+	assert_string_equal(fe.preview, "blue");
+	edge__obs_reset(&fe);
+	write_flags(fd, "shop", "blue", NULL);
+	expect_bad(CFG_EDGE_NGINX, "shop", moved, strlen(moved), "both live flags");
+	char *gone = bg_xasprintf("%s/shop.live-blue", fd);
+	unlink(gone);
+	free(gone);
+	gone = bg_xasprintf("%s/shop.live-green", fd);
+	unlink(gone);
+	free(gone);
+	expect_bad(CFG_EDGE_NGINX, "shop", moved, strlen(moved), "no live flag");
+	free(moved);
+	th_rm_rf(fd);
+	free(fd);
+	free(ngf);
 	/* Without re-signing, any edit is caught by the checksum alone. */
 	expect_bad(CFG_EDGE_TRAEFIK, "shop", "", 0, "empty file");
 	/* A consistent edit that re-signs is a file in our format: it parses,
@@ -1818,6 +1919,11 @@ static void test_observe(void **state)
 		assert_int_equal(bg_mkdir_p(pa, 0755), 0);
 		*slash = '/';
 		assert_int_equal(bg_file_write_atomic(pa, NULL, text.data, text.len, 0644), 0);
+		if (kinds[k] == CFG_EDGE_NGINX) {
+			char *fdir = bg_xasprintf("%s/.bluegreen-live", f.cfg.g.nginx.conf_dir);
+			write_flags(fdir, "a", "green", NULL);
+			free(fdir);
+		}
 		assert_int_equal(bg_file_write_atomic(pc, NULL, "hello\n", 6, 0644), 0);
 		char *big = bg_xmalloc(EDGE_MAX_FILE_BYTES + 10);
 		memset(big, '#', EDGE_MAX_FILE_BYTES + 10);

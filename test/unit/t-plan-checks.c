@@ -44,7 +44,17 @@ static void fx_load(struct pfx *f, const char *checks)
 			"port: 8080\n"
 			"env:\n"
 			"  DB_PASSWORD: " SECRET "\n%s", checks ? checks : "");
-	char *g = pfx_global_conf("development");
+	char *g0 = pfx_global_conf("development");
+	/* One conf_dir for every fixture: the nginx file names its flag
+	 * directory, so the route the token covers depends on where it is. */
+	char *g = bg_xstrdup(g0);
+	char *at = strstr(g, "conf_dir: nginx\n");
+	assert_non_null(at);
+	char *g1 = bg_xasprintf("%.*sconf_dir: /nonexistent/bluegreen-planchecks/nginx\n%s",
+			(int)(at - g), g, at + strlen("conf_dir: nginx\n"));
+	free(g);
+	free(g0);
+	g = g1;
 	pfx_load(f, "planchecks", g, sc, refs, 1);
 	free(g);
 	free(sc);

@@ -189,12 +189,16 @@ static void test_next_candidate_replaces_failed(void **state)
 	pfx_add_edge(&f, "blue", NULL, 1, "10.0.0.2:8080", NULL);
 	add_hist(&f, 2, NULL);
 	pfx_plan_ok(&f, NULL, &p);
+	/* No preview host: the candidate is listed in the nginx file, live
+	 * unchanged, so that its switch is a flag change (issue 11). */
 	assert_ops(&p,
 		"remove container shop-green\n"
 		"create container shop-green\n"
 		"start container shop-green\n"
-		"health container shop-green\n");
+		"health container shop-green\n"
+		"write edge EDGE\n");
 	char *text = text_of(&f, &p);
+	th_assert_contains(text, "list candidate green (v3) for the switch; blue stays live");
 	th_assert_not_contains(text, "previous");
 	th_assert_not_contains(text, "rollback to v2");
 	free(text);

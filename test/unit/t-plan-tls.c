@@ -128,6 +128,10 @@ static void write_edge(struct fx *f, bool tls_ready)
 	char *path = edge_for(f->cfg)->path(f->cfg, "shop");
 	assert_int_equal(bg_file_write_atomic(path, NULL, b.data, b.len, 0644), 0);
 	free(path);
+	/* The nginx file's colours are its flags (issue 11): blue live. */
+	char *flags = bg_xasprintf("%s/.bluegreen-live", f->cfg->g.nginx.conf_dir);
+	th_write(flags, "shop.live-blue", "");
+	free(flags);
 	bg_buf_release(&b);
 	bg_strv_release(&lu);
 }
