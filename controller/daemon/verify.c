@@ -24,6 +24,7 @@
 #include "hist-live.h"
 #include "obs.h"
 #include "queue.h"
+#include "rt.h"
 #include "snap.h"
 #include "watch-int.h"
 
@@ -426,7 +427,7 @@ static void last_switch_find(struct verify *v, const char *site, struct last_swi
 /* ---- starting windows ---- */
 
 /* "http://IP:PORT" of each replica of colour that has an address, into out. */
-static void colour_urls(const struct cfg *cfg, const struct cfg_site *cs, const struct obs *view,
+void verify_colour_urls(const struct cfg *cfg, const struct cfg_site *cs, const struct obs *view,
 		const char *colour, struct bg_strv *out, char **spec)
 {
 	char *net = bg_xasprintf("%s-net", cs->name);
@@ -439,6 +440,19 @@ static void colour_urls(const struct cfg *cfg, const struct cfg_site *cs, const 
 		}
 		if (spec && !*spec && c->spec) {
 			*spec = bg_xstrdup(c->spec);
+		}
+		/*
+		 * Where the runtime says this host reaches it, as the gate does
+		 * (a Swarm task's published port): an overlay address is not
+		 * reachable from here, and may even be another host's server.
+		 * Empty: not running yet.
+		 */
+		const char *at = obs_labels_get(&c->labels, RT_LABEL_PROBE);
+		if (at) {
+			if (*at) {
+				bg_strv_push_take(out, bg_xasprintf("http://%s", at));
+			}
+			continue;
 		}
 		const char *ip = obs_container_ip(c, cfg->g.edge_network);
 		if (!ip || !*ip) {
@@ -485,9 +499,9 @@ static void window_start(struct verify *v, const struct cfg *cfg, const struct c
 			1u << CFG_CHECK_HTTP | 1u << CFG_CHECK_FORBIDDEN | 1u << CFG_CHECK_LATENCY);
 	bg_strv_init(&w->live_urls);
 	bg_strv_init(&w->prev_urls);
-	colour_urls(cfg, cs, view, w->live, &w->live_urls, &w->live_spec);
+	verify_colour_urls(cfg, cs, view, w->live, &w->live_urls, &w->live_spec);
 	if (w->prev) {
-		colour_urls(cfg, cs, view, w->prev, &w->prev_urls, NULL);
+		verify_colour_urls(cfg, cs, view, w->prev, &w->prev_urls, NULL);
 	}
 	w->t0_mono = bg_mono_ms();
 	w->end_mono = w->t0_mono + left_ms;

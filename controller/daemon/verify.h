@@ -69,6 +69,17 @@ enum verify_verdict verify_judge(const struct cfg_verify *rules, const struct ve
 
 const char *verify_verdict_name(enum verify_verdict v);
 
+/*
+ * The base URLs ("http://HOST:PORT") of a colour's running replicas in
+ * view, where the window samples them directly: the runtime's probe
+ * address when it gives one (RT_LABEL_PROBE: a Swarm task's published
+ * port; empty, not running yet, gives none), else the address on the edge
+ * network, else on the site's network. *spec (when spec) gets the first
+ * replica's spec hash.
+ */
+void verify_colour_urls(const struct cfg *cfg, const struct cfg_site *cs, const struct obs *view,
+		const char *colour, struct bg_strv *out, char **spec);
+
 struct verify;
 
 /*

@@ -4,9 +4,15 @@
  * edge against its limit (early once min_requests samples exist, at the
  * end otherwise), and the seeds' >20 % p95 degradation of the live colour
  * against the previous one, measured side by side, with the slack that
- * keeps millisecond noise from failing a window.
+ * keeps millisecond noise from failing a window. And where the window
+ * samples a colour's replicas directly (verify_colour_urls): the
+ * runtime's probe address when it gives one (a Swarm task's published
+ * port), never an overlay address this host cannot reach.
  */
 #include "th.h"
+#include "desired.h"
+#include "obs.h"
+#include "rt.h"
 #include "verify.h"
 
 static struct cfg_verify rules(void)
@@ -86,11 +92,67 @@ static void test_latency(void **state)
 	assert_int_equal(verify_judge(&r, &bad, &l4, &p2, true, NULL), VERIFY_FAILED_ERRORS);
 }
 
+
+static void replica_add(struct obs *o, unsigned r, enum obs_cstate st, const char *probe,
+		const char *edge_ip)
+{
+	struct obs_container *c = obs_container_add(o);
+	c->name = des_colour_container_name("shop", "green", r);
+	c->id = bg_xasprintf("id-%u", r);
+	c->state = st;
+	obs_labels_set(&c->labels, BG_LABEL_MANAGED, "true");
+	obs_labels_set(&c->labels, BG_LABEL_SITE, "shop");
+	obs_labels_set(&c->labels, BG_LABEL_COLOUR, "green");
+	obs_labels_set(&c->labels, BG_LABEL_SPEC, "spec-green");
+	if (probe) {
+		obs_labels_set(&c->labels, RT_LABEL_PROBE, probe);
+	}
+	if (edge_ip) {
+		c->nets = bg_xcalloc(1, sizeof(*c->nets));
+		c->nets[0].network = bg_xstrdup("bluegreen-edge");
+		c->nets[0].ip = bg_xstrdup(edge_ip);
+		c->n_nets = 1;
+	}
+	obs_container_derive(c);
+}
+
+/* Swarm tasks are sampled at their probe address; engine containers at their edge address. */
+static void test_colour_urls(void **state)
+{
+	(void)state;
+	struct cfg cfg = {0};
+	struct cfg_site cs = {0};
+	struct obs o;
+	struct bg_strv urls = {0};
+	char *spec = NULL;
+
+	cfg.g.edge_network = "bluegreen-edge";
+	cs.name = "shop";
+	cs.port = 8080;
+	cs.replicas = 4;
+	obs_init(&o);
+	replica_add(&o, 1, OBS_CSTATE_RUNNING, "10.250.3.2:30001", "10.0.9.4"); /* a remote task */
+	replica_add(&o, 2, OBS_CSTATE_RUNNING, "", "10.0.9.5");  /* Swarm: not running yet */
+	replica_add(&o, 3, OBS_CSTATE_RUNNING, NULL, "172.18.0.7"); /* an engine container */
+	replica_add(&o, 4, OBS_CSTATE_EXITED, NULL, "172.18.0.8");  /* stopped: not sampled */
+	obs_finish(&o);
+
+	verify_colour_urls(&cfg, &cs, &o, "green", &urls, &spec);
+	assert_int_equal(urls.n, 2);
+	assert_string_equal(urls.v[0], "http://10.250.3.2:30001");
+	assert_string_equal(urls.v[1], "http://172.18.0.7:8080");
+	assert_string_equal(spec, "spec-green");
+	free(spec);
+	bg_strv_release(&urls);
+	obs_release(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_rate),
 		cmocka_unit_test(test_latency),
+		cmocka_unit_test(test_colour_urls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
