@@ -7,8 +7,8 @@
  * (unknown site, no such colour, no candidate), and -f on the live colour
  * across a switch made with plan/apply, ended by SIGTERM with exit 0.
  *
- * Its image (bluegreen-test/logs:d1a) is made here with `docker import`
- * from busybox-static, like test/images/build.sh: /bin/logdemo prints
+ * Its image (bluegreen-test/logs:d1a, test/helpers/logs-image.c) is made
+ * with `docker import` from busybox-static, like test/images/build.sh: /bin/logdemo prints
  * "out start", "err start" (stderr) and the secret once, then a tick per
  * second on each stream, and serves /www with busybox httpd.
  *
@@ -17,54 +17,15 @@
 #include "bg.h"
 #include "bg-buf.h"
 #include "e2e.h"
+#include "logs-image.h"
 
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define IMAGE "bluegreen-test/logs:d1a"
+#define IMAGE LOGS_IMAGE
 #define SECRET "s3cr3t-value-42"
 
-static const char logdemo[] =
-	"#!/bin/sh\n"
-	"echo \"out start $MARK\"\n"
-	"echo \"err start $MARK\" >&2\n"
-	"echo \"token $APP_SECRET\"\n"
-	"while true; do echo \"tick $MARK\"; echo \"etick $MARK\" >&2; sleep 1; done &\n"
-	"exec /bin/busybox httpd -f -p 8080 -h /www\n";
-
-static void image_build(void)
-{
-	struct th_run r = {0};
-	if (th_docker(&r, "image", "inspect", IMAGE, NULL) == 0) {
-		th_run_release(&r);
-		return;
-	}
-	th_run_release(&r);
-	char *dir = th_tmpdir("logsimg");
-	char *root = bg_xasprintf("%s/root", dir);
-	char *tar = bg_xasprintf("%s/root.tar", dir);
-	th_write(root, "www/index.html", "logs\n");
-	th_write(root, "www/healthz", "ok\n");
-	th_write(root, "bin/logdemo", logdemo);
-	th_write(root, "tmp/.keep", "");
-	char *bb = bg_xasprintf("%s/bin/busybox", root);
-	char *cp[] = {"cp", "/bin/busybox", bb, NULL};
-	assert_int_equal(th_run_argv(cp, NULL, &r), 0);
-	th_run_release(&r);
-	char *ld = bg_xasprintf("%s/bin/logdemo", root);
-	assert_int_equal(chmod(ld, 0755), 0);
-	char *sh = bg_xasprintf("%s/bin/sh", root);
-	assert_int_equal(symlink("busybox", sh), 0);
-	char *tarv[] = {"tar", "-C", root, "-cf", tar, ".", NULL};
-	assert_int_equal(th_run_argv(tarv, NULL, &r), 0);
-	th_run_release(&r);
-	assert_int_equal(th_docker(&r, "import", "--change", "CMD [\"/bin/logdemo\"]",
-			"--change", "LABEL bluegreen-test.inputs=d1a", tar, IMAGE, NULL), 0);
-	th_run_release(&r);
-	th_rm_rf(dir);
-	free(dir), free(root), free(tar), free(bb), free(ld), free(sh);
-}
 
 static void site_conf(struct e2e *e, const char *mark, unsigned replicas)
 {
@@ -243,7 +204,7 @@ static void test_follow_across_switch(void **state)
 int main(void)
 {
 	th_docker_preamble();
-	image_build();
+	logs_image_build();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_lines_tail_since_timestamps, e2e_teardown),
 		cmocka_unit_test_teardown(test_tty, e2e_teardown),
