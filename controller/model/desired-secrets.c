@@ -40,9 +40,7 @@ char *des_secret_name(const char *site, const char *key, const char *value,
 			&len);
 	OPENSSL_cleanse(b.data, b.len);
 	bg_buf_release(&b);
-	for (size_t i = 0; i < 6; i++) {
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	}
+	bg_hex_encode(md, 6, hex);
 	OPENSSL_cleanse(md, sizeof(md));
 	/* "bg-" SITE "-" KEY "-" HEX within 64: a long key is cut (the hash,
 	 * which covers the whole key, keeps names apart). */
