@@ -48,8 +48,11 @@ static int logs_cb(void *arg, const char *name, int64_t since, struct bg_buf *ou
 	return err;
 }
 
-/* The address of the container called name on net (else any of nets), or NULL. */
-static char *addr_of(struct rt *rt, const char *name, const char *net, const char *net2)
+/* The address of the container called name on net (else net2), or NULL;
+ * *at (when asked) where the runtime says this host reaches it instead
+ * (RT_LABEL_PROBE: a Swarm task's published port), or NULL. */
+static char *addr_of(struct rt *rt, const char *name, const char *net, const char *net2,
+		char **at)
 {
 	struct obs_container c = {0};
 	struct bg_diag d;
@@ -62,6 +65,10 @@ static char *addr_of(struct rt *rt, const char *name, const char *net, const cha
 			a = obs_container_ip(&c, net2);
 		}
 		ip = a && *a ? bg_xstrdup(a) : NULL;
+		const char *p = obs_labels_get(&c.labels, RT_LABEL_PROBE);
+		if (at && p && *p) {
+			*at = bg_xstrdup(p);
+		}
 	}
 	obs_container_release(&c);
 	bg_diag_release(&d);
@@ -76,21 +83,22 @@ int rec_checks_colour(struct rt *rt, const struct desired *des, const struct des
 	size_t n = cs->replicas, m = s->n_services;
 	char **names = bg_xcalloc(n + 1, sizeof(*names));
 	char **addrs = bg_xcalloc(n + 1, sizeof(*addrs));
+	char **at = bg_xcalloc(n + 1, sizeof(*at));
 	const char **svn = bg_xcalloc(m + 1, sizeof(*svn));
 	char **sva = bg_xcalloc(m + 1, sizeof(*sva));
 
 	(void)d;
 	for (size_t r = 0; r < n; r++) {
 		names[r] = des_colour_container_name(s->name, colour, (unsigned)r + 1);
-		addrs[r] = addr_of(rt, names[r], des->edge_network, s->network);
+		addrs[r] = addr_of(rt, names[r], des->edge_network, s->network, &at[r]);
 	}
 	for (size_t i = 0; i < m; i++) {
 		svn[i] = s->services[i].cfg->name;
-		sva[i] = addr_of(rt, s->services[i].container, s->network, NULL);
+		sva[i] = addr_of(rt, s->services[i].container, s->network, NULL, NULL);
 	}
 	struct chk_target t = {
 		.n = n, .names = (const char *const *)names, .addrs = (const char *const *)addrs,
-		.port = cs->port, .base_url = base_url, .host = host,
+		.port = cs->port, .http_at = (const char *const *)at, .base_url = base_url, .host = host,
 		.preview_host = cs->preview, .n_svc = m, .svc_names = svn,
 		.svc_addrs = (const char *const *)sva, .log_since = log_since, .env = &cs->env,
 		.exec = exec_cb, .logs = logs_cb, .arg = rt,
@@ -99,12 +107,14 @@ int rec_checks_colour(struct rt *rt, const struct desired *des, const struct des
 	for (size_t r = 0; r < n; r++) {
 		free(names[r]);
 		free(addrs[r]);
+		free(at[r]);
 	}
 	for (size_t i = 0; i < m; i++) {
 		free(sva[i]);
 	}
 	free(names);
 	free(addrs);
+	free(at);
 	free(svn);
 	free(sva);
 	return err;

@@ -3,61 +3,23 @@
  * colours that depend on it start only then (ADR 0016). In order of
  * preference: the service's `health.command`, run in its container through
  * the runtime's exec (argv, never a shell; exit 0 = healthy); its
- * `health.tcp`, a TCP connect from the controller to the service's
- * address on the site network (the site network is an ordinary bridge, so
- * the Docker host reaches it whatever edge.nginx.upstream says; a remote
- * or rootless engine does not: use `command` there); the image's own
- * HEALTHCHECK as the engine reports it; else "running". A container that
- * exits fails at once, with its exit code.
+ * `health.tcp`, a TCP connect to the service's address on the site
+ * network, from where the runtime reaches it (rt_tcp_check: the host on
+ * one engine, whose site network is an ordinary bridge, whatever
+ * edge.nginx.upstream says; the task's own network namespace on Swarm,
+ * ADR 0031; a remote or rootless engine reaches neither: use `command`);
+ * the image's own HEALTHCHECK as the engine reports it; else "running".
+ * A container that exits fails at once, with its exit code.
  */
 #include "bg.h"
 #include "bg-log.h"
 #include "rec-service-int.h"
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 unsigned rec_service_downtime_s(const struct des_service *sv)
 {
 	/* 30: the stop grace services are created with (des_service_create). */
 	uint64_t ms = 30000 + 1000 + sv->cfg->health.interval_ms;
 	return (unsigned)((ms + 999) / 1000);
-}
-
-/* A TCP connect to ip:port within timeout_ms; 0 when it was accepted,
- * else the errno as a BG_ERRNO code. */
-static int tcp_connect(const char *ip, unsigned port, uint64_t timeout_ms)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
-		return BG_ERRNO(EINVAL);
-	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		return BG_ERRNO(errno);
-	}
-	int err = 0;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		err = errno == EINPROGRESS ? 0 : BG_ERRNO(errno);
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
-		int n = err ? 0 : poll(&p, 1, (int)(timeout_ms ? timeout_ms : 2000));
-		int soerr = 0;
-		socklen_t len = sizeof(soerr);
-		if (!err && n == 0) {
-			err = BG_ERRNO(ETIMEDOUT);
-		} else if (!err && n < 0) {
-			err = BG_ERRNO(errno);
-		} else if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr) {
-			err = BG_ERRNO(soerr);
-		}
-	}
-	close(fd);
-	return err;
 }
 
 /* The check's output for a message: its last line, printable, at most 200 bytes. */
@@ -113,6 +75,28 @@ static int check_command(struct rec_apply_ctx *ctx, const struct obs_container *
 	return err;
 }
 
+/* One check of `health.tcp`, where the runtime reaches the service from
+ * (the host, or its task's own network on Swarm: ADR 0031). Not being
+ * allowed there (not root) is bluegreen's failure, not the service's. */
+static int check_tcp(struct rec_apply_ctx *ctx, const struct des_site *s,
+		const struct obs_container *c, const struct cfg_service_health *h, bool *ok,
+		char **last, struct bg_diag *d)
+{
+	char *why = NULL;
+	int err = rt_tcp_check(ctx->rt, c, s->network, h->tcp, h->timeout_ms, &why);
+	*ok = err == 0;
+	if (err == 0 || err == BG_EHEALTH) {
+		const char *ip = obs_container_ip(c, s->network);
+		*last = err ? bg_xasprintf("tcp %s", why)
+			    : bg_xasprintf("tcp %s:%u: open", ip ? ip : "?", h->tcp);
+		err = 0;
+	} else {
+		bg_diag_error(d, NULL, "tcp check of %s: %s", c->name, why);
+	}
+	free(why);
+	return err;
+}
+
 /* One check of sv's container; *ok when healthy, *last what was seen. */
 static int check_once(struct rec_apply_ctx *ctx, const struct des_site *s,
 		const struct des_service *sv, bool *ok, char **last, struct bg_diag *d)
@@ -136,11 +120,7 @@ static int check_once(struct rec_apply_ctx *ctx, const struct des_site *s,
 	} else if (h->command.n) {
 		err = check_command(ctx, &c, h, ok, last, d);
 	} else if (h->tcp) {
-		const char *ip = obs_container_ip(&c, s->network);
-		int e = ip && *ip ? tcp_connect(ip, h->tcp, h->timeout_ms) : BG_ERRNO(EADDRNOTAVAIL);
-		*ok = e == 0;
-		*last = ip && *ip ? bg_xasprintf("tcp %s:%u: %s", ip, h->tcp, e ? bg_strerror(e) : "open")
-				  : bg_xasprintf("no address on %s yet", s->network);
+		err = check_tcp(ctx, s, &c, h, ok, last, d);
 	} else if (c.health != OBS_HEALTH_NONE) {
 		*ok = c.health == OBS_HEALTH_HEALTHY;
 		*last = bg_xasprintf("docker health %s", obs_health_name(c.health));

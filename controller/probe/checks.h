@@ -98,6 +98,10 @@ struct chk_target {
 	const char *const *names;       /* their container names */
 	const char *const *addrs;       /* their addresses (NULL or "": none known) */
 	unsigned port;                  /* the site's port */
+	/* Per replica, "host:port" where this host reaches its site port when
+	 * the address above cannot be (a Swarm task's published port,
+	 * RT_LABEL_PROBE); NULL or "": addrs and port. */
+	const char *const *http_at;
 	/*
 	 * When set, http, forbidden and latency checks ask this base URL
 	 * ("http://127.0.0.1:8080", the edge) once with Host host, instead

@@ -6,20 +6,18 @@
  * refuse the switch. Whatever a container said (a command's output, a log
  * line) goes through health_log_tail before it is kept, so the values of
  * the site's secret variables never reach a report, the terminal or the
- * journal. TCP checks connect with a deadline (non-blocking connect and
- * poll), never the kernel's minutes-long default.
+ * journal. TCP checks connect with a deadline (bg_tcp_connect), never
+ * the kernel's minutes-long default.
  */
 #include "bg.h"
 #include "checks.h"
 #include "health.h"
 #include "bg-util.h"
+#include "bg-net.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <regex.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 /* Lines of a failing command's output a report keeps. */
@@ -27,49 +25,8 @@
 
 int chk_tcp_run(const char *addr, unsigned port, uint64_t timeout_ms, char **why)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST |
-			AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	char ps[16];
-	int fd = -1, err = BG_EHEALTH;
-
-	*why = NULL;
-	snprintf(ps, sizeof(ps), "%u", port);
-	if (!addr || !*addr || getaddrinfo(addr, ps, &hints, &ai) != 0) {
-		*why = bg_xasprintf("no address to connect to port %u", port);
-		return BG_EHEALTH;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		*why = bg_xasprintf("socket: %s", strerror(errno));
-		goto out;
-	}
-	int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-	if (rc != 0 && errno == EINPROGRESS) {
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		rc = poll(&pfd, 1, (int)(timeout_ms ? timeout_ms : 5000));
-		if (rc == 0) {
-			*why = bg_xasprintf("%s:%u did not accept a connection within %" PRIu64
-					" ms", addr, port, timeout_ms);
-			goto out;
-		}
-		int so = 0;
-		socklen_t sl = sizeof(so);
-		rc = rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0 ? -1 : 0;
-		errno = rc ? errno : so;
-		rc = so ? -1 : rc;
-	}
-	if (rc != 0) {
-		*why = bg_xasprintf("%s:%u: %s", addr, port, strerror(errno));
-		goto out;
-	}
-	err = 0;
-out:
-	if (fd >= 0) {
-		close(fd);
-	}
-	freeaddrinfo(ai);
-	return err;
+	int err = bg_tcp_connect(addr, port, timeout_ms, -1, why);
+	return err && err != BG_EHEALTH ? BG_EHEALTH : err; /* a check's answer */
 }
 
 /* Where HTTP checks go: each replica's address, or the one base URL. */
@@ -93,8 +50,13 @@ static void bases_build(const struct chk_target *t, struct http_bases *b)
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		const char *a = t->addrs ? t->addrs[i] : NULL;
-		b->urls[i] = a && *a ? bg_xasprintf(strchr(a, ':') ? "http://[%s]:%u" : "http://%s:%u",
-				a, t->port) : NULL;
+		const char *at = t->http_at ? t->http_at[i] : NULL;
+		if (at && *at) {
+			b->urls[i] = bg_xasprintf("http://%s", at);
+		} else {
+			b->urls[i] = a && *a ? bg_xasprintf(strchr(a, ':') ? "http://[%s]:%u"
+					: "http://%s:%u", a, t->port) : NULL;
+		}
 		b->who[i] = t->names[i];
 	}
 	b->n = t->n;

@@ -13,6 +13,7 @@
 #include "dk-logs.h"
 #include "cfg.h"
 #include "sw.h"
+#include "bg-net.h"
 
 /* ---- the Docker runtime ---- */
 
@@ -234,6 +235,19 @@ static int docker_cstate(struct rt *rt, const char *id, struct dk_cstate *st,
 	return dk_container_cstate(dk_of(rt), id, st, d);
 }
 
+/* The site network is an ordinary bridge: the host reaches its addresses. */
+static int docker_tcp_check(struct rt *rt, const struct obs_container *c,
+		const char *network, unsigned port, uint64_t timeout_ms, char **why)
+{
+	(void)rt;
+	const char *ip = obs_container_ip(c, network);
+	if (!ip || !*ip) {
+		*why = bg_xasprintf("no address on %s yet", network);
+		return BG_EHEALTH;
+	}
+	return bg_tcp_connect(ip, port, timeout_ms, -1, why);
+}
+
 static int docker_reopen(const struct rt *rt, struct rt **out)
 {
 	return rt_docker_create(out, ((const struct rt_docker *)rt)->socket);
@@ -267,6 +281,7 @@ static const struct rt_impl docker_impl = {
 	DK_SVC_RT_MEMBERS /* dk-svc.c: services and limits */
 	DK_EXEC_RT_MEMBERS /* dk-exec.c: backups */
 	.cstate = docker_cstate,
+	.tcp_check = docker_tcp_check,
 	DK_DIGEST_RT_MEMBERS /* dk-digest.c: RepoDigests for rollback --to */
 	.reopen = docker_reopen, /* issue 17: the watch daemon's worker, afresh */
 	DK_DERIVE_RT_MEMBERS /* dk-derive.c: plugin sets' derived images (issue 16) */
@@ -437,6 +452,17 @@ struct dk_client *rt__docker_client(struct rt *rt)
 int rt_stats(struct rt *rt, const char *id, struct dk_stats *st, struct bg_diag *d)
 {
 	return RT_CALL(rt, stats, rt, id, st, d);
+}
+
+int rt_tcp_check(struct rt *rt, const struct obs_container *c, const char *network,
+		unsigned port, uint64_t timeout_ms, char **why)
+{
+	*why = NULL;
+	int err = RT_CALL(rt, tcp_check, rt, c, network, port, timeout_ms, why);
+	if (err && !*why) {
+		*why = bg_xasprintf("no tcp check on the %s runtime", rt_name(rt));
+	}
+	return err;
 }
 
 int rt_exec_check(struct rt *rt, const char *id, char *const *argv, uint64_t timeout_ms,

@@ -120,6 +120,12 @@ struct rt_impl {
 	/* A container's run state, restart count included (the health gate). */
 	int (*cstate)(struct rt *rt, const char *id, struct dk_cstate *st,
 			struct bg_diag *d);
+	/* A backing service's `health.tcp` (rec-service-health.c): a TCP
+	 * connect to c's address on network from where this runtime reaches
+	 * it (the host for the engine, the task's own network namespace on
+	 * Swarm, ADR 0031); bg_tcp_connect's answer, *why when not 0. */
+	int (*tcp_check)(struct rt *rt, const struct obs_container *c, const char *network,
+			unsigned port, uint64_t timeout_ms, char **why);
 	/* The registry digests (RepoDigests) of a local image (dk-digest.c). */
 	int (*image_digests)(struct rt *rt, const char *ref, struct bg_strv *out,
 			struct bg_diag *d);
@@ -209,6 +215,9 @@ int rt_logs_stream(struct rt *rt, char *const *ids, size_t n,
 
 /* Services and limits (see dk-svc.h for what the Docker runtime does). */
 int rt_stats(struct rt *rt, const char *id, struct dk_stats *st, struct bg_diag *d);
+/* The member tcp_check; *why is set whenever the answer is not 0. */
+int rt_tcp_check(struct rt *rt, const struct obs_container *c, const char *network,
+		unsigned port, uint64_t timeout_ms, char **why);
 int rt_exec_check(struct rt *rt, const char *id, char *const *argv, uint64_t timeout_ms,
 		int *exit_code, struct bg_buf *out, struct bg_diag *d);
 /* Backups (see dk-exec.h for what the Docker runtime does). */

@@ -233,16 +233,7 @@ static void test_image_change_recreates(void **state)
 int main(void)
 {
 	th_docker_preamble();
-	char *script = th_src_path("test/images/build-svc.sh");
-	char *argv[] = {"sh", script, NULL};
-	struct th_run r;
-	th_run_argv_ex(argv, NULL, 300000, &r);
-	if (r.status != 0) {
-		printf("Bail out! test/images/build-svc.sh failed: %s%s\n", r.out, r.err);
-		return 1;
-	}
-	th_run_release(&r);
-	free(script);
+	th_images_svc_build();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_limits, e2e_teardown),
 		cmocka_unit_test_teardown(test_depends_on_command, e2e_teardown),

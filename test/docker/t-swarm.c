@@ -19,7 +19,9 @@
  * output or file of bluegreen holds a value. An image without a
  * HEALTHCHECK (test_swarm_probe): the gate probes each task's published
  * port, refuses a candidate whose health path fails, and the live colour
- * keeps serving.
+ * keeps serving; a release check (http) asks the same published ports. A backing service's `health.tcp` (test_swarm_service_tcp,
+ * ADR 0031) connects from inside its task's network namespace: a listening
+ * port lets the colour start, a closed one is refused by the task itself.
  *
  * The swarm: `docker swarm init` only when the engine is in none, and
  * `docker swarm leave --force` at the end (also when an assertion failed
@@ -707,7 +709,9 @@ static void test_swarm_secret_files(void **state)
  * port (127.0.0.1:PORT on this node), not its overlay address, which this
  * host cannot reach. v1 passes (its /healthz answers 200); a candidate
  * whose /healthz answers 404 (web:bad) is refused by the gate (exit 5) and
- * v1 keeps serving; v2 (200) then goes live.
+ * v1 keeps serving; v2 with a release check its page fails is refused too,
+ * and v2 with one it passes (asked at each task's published port, as the
+ * gate does) goes live.
  */
 static void test_swarm_probe(void **state)
 {
@@ -738,13 +742,86 @@ static void test_swarm_probe(void **state)
 	free(live);
 	assert_true(e2e_wait_body(&e, e.domain, "v1", 2000));
 
-	e2e_site(&e, "bluegreen-test/web:v2", "strategy: {promote: auto, drain: 1s}\nreplicas: 2\n");
+	/* A release check asks each task where this host reaches it too. */
+	const char *chk = "strategy: {promote: auto, drain: 1s}\nreplicas: 2\n"
+			  "checks:\n  home:\n    phase: functional\n"
+			  "    http: {path: /, status: 200, body_contains: \"%s\"}\n";
+	char *site = bg_xasprintf(chk, "not-in-v2");
+	e2e_site(&e, "bluegreen-test/web:v2", site);
+	st = e2e_plan_apply(&e, &r);
+	swarm_e2e_lines_print("a release check v2 fails", r.err);
+	assert_int_equal(st, 5);
+	th_assert_contains(r.err, "check home");
+	th_assert_contains(r.err, "not-in-v2");
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 2000));
+	free(site);
+	site = bg_xasprintf(chk, "v2");
+	e2e_site(&e, "bluegreen-test/web:v2", site);
+	free(site);
 	if (e2e_plan_apply(&e, &r) != 0) {
-		fail_msg("v2 without a HEALTHCHECK did not pass its gate:\n%s\n%s", r.out, r.err);
+		fail_msg("v2 without a HEALTHCHECK did not pass its gate and check:\n%s\n%s",
+				r.out, r.err);
 	}
 	th_run_release(&r);
 	assert_true(e2e_wait_body(&e, e.domain, "v2", 5000));
 	swarm_e2e_services_rm(e.site);
+	e2e_release(&e);
+	swarm_e2e_site_track(NULL);
+}
+
+/*
+ * A backing service on Swarm with `health.tcp` (ADR 0031): its task's
+ * overlay address is not routed from this host, so the check connects from
+ * inside the task's own network namespace. db (bluegreen-test/svc:1)
+ * listens on 5432 three seconds after it starts: the colour is created only
+ * after that, and v1 serves. A check of a port nothing listens on (5433)
+ * is refused by the service itself ("Connection refused", not a timeout:
+ * the connect reached the task), the apply fails with exit 5 and no colour
+ * is created.
+ */
+static void test_swarm_service_tcp(void **state)
+{
+	(void)state;
+	struct e2e e;
+	struct th_run r;
+	const char *fmt = "strategy: {promote: auto, drain: 1s}\n"
+			  "services:\n"
+			  "  db:\n"
+			  "    image: bluegreen-test/svc:1\n"
+			  "    health: {tcp: %d, interval: 500ms, retries: %d}\n"
+			  "depends_on: [db]\n";
+
+	th_images_svc_build();
+	e2e_init(&e, "swsvc", "nginx", "development");
+	swarm_e2e_site_track(e.site);
+	e2e_global(&e, "docker:\n  mode: swarm\n");
+	char *extra = bg_xasprintf(fmt, 5433, 16);
+	e2e_site(&e, "bluegreen-test/swarm-web:v1", extra);
+	int st = e2e_plan_apply(&e, &r);
+	swarm_e2e_lines_print("db checked on a port nothing listens on", r.err);
+	assert_int_equal(st, 5);
+	char *want = bg_xasprintf("service db of site %s is not healthy", e.site);
+	th_assert_contains(r.err, want);
+	th_assert_contains(r.err, ":5433: Connection refused");
+	th_run_release(&r);
+	char *blue = bg_xasprintf("%s-blue", e.site);
+	assert_int_not_equal(th_docker(&r, "service", "inspect", blue, NULL), 0); /* never created */
+	th_run_release(&r);
+
+	free(extra);
+	extra = bg_xasprintf(fmt, 5432, 40);
+	e2e_site(&e, "bluegreen-test/swarm-web:v1", extra);
+	if (e2e_plan_apply(&e, &r) != 0) {
+		fail_msg("db listening on 5432 did not pass its tcp check:\n%s\n%s", r.out, r.err);
+	}
+	th_run_release(&r);
+	assert_true(e2e_wait_body(&e, e.domain, "v1", 10000));
+	assert_int_equal(tasks_running(&e, "blue"), 1);
+	swarm_e2e_services_rm(e.site);
+	free(blue);
+	free(want);
+	free(extra);
 	e2e_release(&e);
 	swarm_e2e_site_track(NULL);
 }
@@ -767,6 +844,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_swarm_watch, watch_teardown),
 		cmocka_unit_test_teardown(test_swarm_secret_files, secrets_teardown),
 		cmocka_unit_test_teardown(test_swarm_probe, swarm_e2e_teardown),
+		cmocka_unit_test_teardown(test_swarm_service_tcp, swarm_e2e_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -671,6 +671,20 @@ void th_docker_preamble(void)
 	free(script);
 }
 
+void th_images_svc_build(void)
+{
+	char *script = th_src_path("test/images/build-svc.sh");
+	char *argv[] = {"sh", script, NULL};
+	struct th_run r;
+	th_run_argv_ex(argv, NULL, 300000, &r);
+	if (r.status != 0) {
+		printf("Bail out! test/images/build-svc.sh failed: %s%s\n", r.out, r.err);
+		exit(1);
+	}
+	th_run_release(&r);
+	free(script);
+}
+
 void th_docker_cleanup_site(const char *site)
 {
 	struct th_run r;

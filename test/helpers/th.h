@@ -128,6 +128,9 @@ void th_docker_sweep(void);
 /* Remove every container, network and volume labelled
  * io.bluegreen.site=SITE (through the docker CLI). */
 void th_docker_cleanup_site(const char *site);
+/* The backing-service images of test/images/build-svc.sh (bluegreen-test/svc:1
+ * and :2), cached by their inputs; a failure bails out of the test program. */
+void th_images_svc_build(void);
 void th_docker_rm_network(const char *name);
 /* `docker` CLI with args, output captured; returns exit status. */
 int th_docker(struct th_run *r, const char *arg0, ...);

@@ -33,6 +33,9 @@ int dk_parse_cstate(struct json_object *j, struct dk_cstate *st, struct bg_diag 
 	if (dk__jint(state, "ExitCode", &v)) {
 		st->exit_code = clamp_int(v);
 	}
+	if (dk__jint(state, "Pid", &v) && v > 0 && v <= INT32_MAX) {
+		st->pid = (int)v;
+	}
 	if (dk__jint(j, "RestartCount", &v) && v > 0) {
 		st->restart_count = v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
 	}

@@ -19,6 +19,7 @@ struct dk_cstate {
 	int exit_code;          /* State.ExitCode: the last exit (0 while running) */
 	unsigned restart_count; /* RestartCount: restarts by the restart policy */
 	bool oom_killed;        /* State.OOMKilled */
+	int pid;                /* State.Pid: its first process on this host, 0 when none */
 	char error[200];        /* State.Error (cut), "" when none: no release needed */
 };
 

@@ -736,6 +736,12 @@ static int sw_stats(struct rt *rt, const char *id, struct dk_stats *st, struct b
 	SW_LOCAL(rt_stats(s_->engine, cid, st, d));
 }
 
+static int sw_tcp_check(struct rt *rt, const struct obs_container *c, const char *network,
+		unsigned port, uint64_t timeout_ms, char **why)
+{
+	return sw_tcp_check_task(sw_of(rt)->engine, c, network, port, timeout_ms, why);
+}
+
 static int sw_exec_check(struct rt *rt, const char *id, char *const *argv,
 		uint64_t timeout_ms, int *exit_code, struct bg_buf *out, struct bg_diag *d)
 {
@@ -933,6 +939,7 @@ static const struct rt_impl swarm_impl = {
 	.logs = sw_logs,
 	.stats = sw_stats,
 	.exec_check = sw_exec_check,
+	.tcp_check = sw_tcp_check,
 	.exec = sw_exec,
 	.archive_get = sw_archive_get,
 	.archive_put = sw_archive_put,

@@ -100,4 +100,14 @@ int sw_secrets_attach(struct dk_client *dk, const struct dk_container_spec *sp,
 int sw_secrets_prune(struct dk_client *dk, struct json_object *svc);
 void sw_secrets_observe(struct json_object *svc, struct obs *o, size_t from);
 
+/*
+ * A backing service's `health.tcp` on Swarm (sw-net.c, ADR 0031): its task's
+ * overlay address is not routed from the host, so the connect is made
+ * from inside the task container's own network namespace, found through
+ * engine (this node's engine). A task on another node cannot be reached
+ * so: BG_EHEALTH, *why naming the node and the way out (health.command).
+ */
+int sw_tcp_check_task(struct rt *engine, const struct obs_container *c, const char *network,
+		unsigned port, uint64_t timeout_ms, char **why);
+
 #endif /* BG_CONTROLLER_SW_H */
