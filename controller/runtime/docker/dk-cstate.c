@@ -57,3 +57,19 @@ int dk_container_cstate(struct dk_client *dk, const char *id_or_name, struct dk_
 	json_object_put(j);
 	return err;
 }
+
+int dk_container_inspect_cstate(struct dk_client *dk, const char *id_or_name,
+		struct obs_container *c, struct dk_cstate *st, int *st_err, struct bg_diag *d)
+{
+	struct json_object *j = NULL;
+	int err = dk__inspect_ours(dk, id_or_name, &j, d);
+
+	memset(st, 0, sizeof(*st));
+	*st_err = err;
+	if (!err) {
+		*st_err = dk_parse_cstate(j, st, d);
+		err = dk_parse_container_inspect(j, c, d);
+	}
+	json_object_put(j);
+	return err;
+}
