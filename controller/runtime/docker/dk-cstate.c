@@ -2,7 +2,8 @@
  * dk-cstate: see dk-cstate.h. Separate from dk_container_inspect because
  * obs_container has no restart count and the gate needs nothing else of
  * the document: parsing the networks and labels again at every probe
- * would be wasted.
+ * would be wasted. Where the gate needs both (its probe: the address and
+ * the run state), dk_container_inspect_cstate parses both from one GET.
  */
 #include "bg.h"
 #include "dk-cstate.h"
