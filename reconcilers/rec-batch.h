@@ -8,7 +8,10 @@
  * leaves still says which step was under way; what follows the last step
  * (its result, the switch's record) is committed by the caller in the same
  * transaction as the end of the apply (hist_apply_end_after), after the
- * switch is verified and before the command returns. A thread-local,
+ * switch is verified and before the command returns. The caller may also
+ * hold back the start of the apply itself (first): it is then committed
+ * by the first flush, with the first step's intent, in one transaction.
+ * A thread-local,
  * because struct rec_apply_ctx is shared with every reconciler; the watch
  * daemon runs one apply at a time on its worker thread.
  */
@@ -21,12 +24,18 @@ struct rec_batch {
 	struct hist *h;
 	struct hist_entry *v; /* owned strings */
 	size_t n, cap;
+	/* Set by the caller after rec_batch_open: called once, by the first
+	 * flush, to commit what b holds together with what it must precede
+	 * (the apply's start); its error stops the run before the step. */
+	int (*first)(struct rec_batch *b, void *arg);
+	void *first_arg;
 };
 
 /* Open b for h on this thread (one at a time). */
 void rec_batch_open(struct rec_batch *b, struct hist *h);
-/* Commit what b holds now, in one transaction (an error is logged, as a failed append). */
-void rec_batch_flush(struct rec_batch *b);
+/* Commit what b holds now, in one transaction (an error is logged, as a failed
+ * append); the first flush of a b with first set returns first's error. */
+int rec_batch_flush(struct rec_batch *b);
 /* Stop holding entries back on this thread; b keeps what it holds. */
 void rec_batch_close(struct rec_batch *b);
 /* NULL-safe. */

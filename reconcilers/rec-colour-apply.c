@@ -196,26 +196,19 @@ static char *replica_words(struct rec_apply_ctx *ctx, const struct plan_action *
 /*
  * Fail fast: a replica that exited, waits for its next restart, or whose
  * restart count keeps growing will not become healthy; say so now with
- * its exit code rather than probe it until the tries run out. A runtime
- * without the run state (ENOTSUP) leaves this to the inspect below.
+ * its exit code rather than probe it until the tries run out. st is the
+ * run state read with the probe's inspect (one request); a runtime without
+ * it (NULL) leaves this to the inspect's state.
  */
 static int crash_check(struct rec_apply_ctx *ctx, const struct plan_action *a, unsigned r,
-		const char *name, struct gate_replica *g, struct bg_diag *d)
+		const char *name, struct gate_replica *g, const struct dk_cstate *st0,
+		struct bg_diag *d)
 {
-	struct dk_cstate st;
-	struct bg_diag dd;
-	int err;
-
-	bg_diag_init(&dd);
-	err = rt_cstate(ctx->rt, name, &st, &dd);
-	if (err == BG_ERRNO(ENOTSUP)) {
-		err = 0;
-		goto out;
+	if (!st0) {
+		return 0;
 	}
-	if (err) {
-		bg_diag_merge(d, &dd);
-		goto out;
-	}
+	struct dk_cstate st = *st0;
+	int err = 0;
 	if (!g->seen) {
 		g->seen = true;
 		g->restarts = st.restart_count;
@@ -244,8 +237,6 @@ static int crash_check(struct rec_apply_ctx *ctx, const struct plan_action *a, u
 	}
 	free(why);
 	free(who);
-out:
-	bg_diag_release(&dd);
 	return err;
 }
 
@@ -264,15 +255,19 @@ static int probe_replica(struct rec_apply_ctx *ctx, const struct des_site *s,
 	const struct cfg_site *cs = s->cfg;
 	char *name = des_colour_container_name(s->name, a->colour, r);
 	struct obs_container c = {0};
+	struct dk_cstate st;
 	struct bg_diag dd;
-	int err;
+	int st_err, err;
 
 	bg_diag_init(&dd);
-	err = crash_check(ctx, a, r, name, g, d);
-	if (err) {
+	/* One request for both (issue 11: the switch's gate asked twice). */
+	err = rt_inspect_cstate(ctx->rt, name, &c, &st, &st_err, &dd);
+	if (st_err && st_err != BG_ERRNO(ENOTSUP)) {
+		bg_diag_merge(d, &dd);
+		err = st_err;
 		goto out;
 	}
-	err = rt_inspect(ctx->rt, name, &c, &dd);
+	err = err ? err : crash_check(ctx, a, r, name, g, st_err ? NULL : &st, d);
 	if (err) {
 		bg_diag_merge(d, &dd);
 		goto out;

@@ -417,9 +417,13 @@ static int apply_upstreams(struct rec_apply_ctx *ctx, const struct des_site *s,
 {
 	const char *other = strcmp(a->colour, "blue") == 0 ? "green" : "blue";
 	int err = fresh_upstreams(ctx, s, a->colour, a->replica, live_up, d);
-	if (!err && a->preview) {
-		err = fresh_upstreams(ctx, s, a->preview,
-				strcmp(a->preview, a->colour) == 0 ? a->replica : 0, prev_up, d);
+	if (!err && a->preview && strcmp(a->preview, a->colour) == 0) {
+		/* The same colour and cap: the same addresses, not asked twice (issue 11). */
+		for (size_t i = 0; i < live_up->n; i++) {
+			bg_strv_push(prev_up, live_up->v[i]);
+		}
+	} else if (!err && a->preview) {
+		err = fresh_upstreams(ctx, s, a->preview, 0, prev_up, d);
 	}
 	/* An edge that switches by route (nginx) lists both colours, so that
 	 * the next switch between them is a flag change; not a colour this

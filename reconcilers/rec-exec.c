@@ -43,10 +43,20 @@ static void batch_entry_free(struct hist_entry *e)
 	free(e->details);
 }
 
-void rec_batch_flush(struct rec_batch *b)
+int rec_batch_flush(struct rec_batch *b)
 {
+	if (b && b->first) {
+		int (*first)(struct rec_batch *, void *) = b->first;
+		b->first = NULL;
+		int ferr = first(b, b->first_arg);
+		for (size_t i = 0; i < b->n; i++) {
+			batch_entry_free(&b->v[i]);
+		}
+		b->n = 0;
+		return ferr;
+	}
 	if (!b || !b->n) {
-		return;
+		return 0;
 	}
 	int err = hist_append_all(b->h, b->v, b->n);
 	if (err) {
@@ -57,6 +67,7 @@ void rec_batch_flush(struct rec_batch *b)
 		batch_entry_free(&b->v[i]);
 	}
 	b->n = 0;
+	return 0;
 }
 
 void rec_batch_close(struct rec_batch *b)
@@ -296,8 +307,12 @@ static int step_run(const struct rec_exec_opts *o, struct rec_apply_ctx *ctx, si
 	fault_point("kill-before", i + 1);
 	rec_journal(ctx, "step", a->site, "started", "%zu/%zu %s %s %s: %s", i + 1, n,
 			plan_op_name(a->op), plan_kind_name(a->kind), a->name, a->reason);
-	/* The intent (with what the step before held back) is on disk before the step runs. */
-	rec_batch_flush(rec_batch_current());
+	/* The intent (with what the step before held back, or with the apply's
+	 * start for the first step) is on disk before the step runs. */
+	err = rec_batch_flush(rec_batch_current());
+	if (err) {
+		return err; /* the start could not be recorded: its caller says why */
+	}
 	clog_append(state_dir, "apply %s [%zu/%zu] %s %s %s ...", ctx->token, i + 1, n,
 			plan_op_name(a->op), plan_kind_name(a->kind), a->name);
 	step_announce(o, i, n, a);

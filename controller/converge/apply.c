@@ -189,6 +189,8 @@ struct run {
 	char *stored;          /* the plan printed with the token, if this history has it */
 	bool use_at_begin;     /* the token is marked used with the apply's start (one commit) */
 	struct rec_batch batch; /* the run's held-back journal entries (rec-batch.h) */
+	bool begun;            /* the apply's start is committed */
+	int begin_err;         /* why it could not be (the run stopped before its first step) */
 };
 
 enum early { EARLY_GO, EARLY_STOP, EARLY_REPLAN };
@@ -395,41 +397,75 @@ static void record(struct run *r, int err)
 	bg_buf_release(&live);
 }
 
-/* Journal the intent, run the steps (rec_exec_run), record how it ended. */
+/*
+ * The apply's start (and the in-progress mark), with what b holds (the
+ * first step's intent) in the same commit. When that fails for another
+ * reason than a used token, the start alone, then the entries one by one:
+ * an entry refused must not stop the apply.
+ */
+static int begin(struct rec_batch *b, void *arg)
+{
+	struct run *r = arg;
+	const char *token = r->out->plan.token;
+	const char *actor = r->opts->actor;
+	int err = hist_apply_begin_then(r->h, token, actor, r->use_at_begin, b->v, b->n);
+	if (err && err != BG_ETOKEN_USED && b->n) {
+		err = r->use_at_begin ? hist_apply_begin_used(r->h, token, actor)
+				: hist_apply_begin_as(r->h, token, actor, NULL);
+		for (size_t i = 0; !err && i < b->n; i++) {
+			if (hist_append(r->h, &b->v[i], NULL) != 0) {
+				bg_log(BG_LOG_ERROR, "could not journal %s %s of apply %s",
+						b->v[i].action, b->v[i].result, token);
+			}
+		}
+	}
+	if (err == BG_ETOKEN_USED && r->use_at_begin) {
+		outcome(r->out, BG_EXIT_TOKEN, "token %s was already used (by a concurrent "
+				"apply)", token);
+	} else if (err) {
+		outcome(r->out, BG_EXIT_ERROR, "cannot journal the start of apply %s: %s; "
+				"nothing was changed", token, bg_strerror(err));
+	}
+	r->begun = !err;
+	r->begin_err = err;
+	if (!err) {
+		clog_append(r->cfg->g.state_dir, "%s %s started by %s: %zu step%s",
+				r->opts->rollback_site ? "rollback" : "apply", token,
+				actor ? actor : bg_actor(), plan_changes(&r->out->plan),
+				plan_changes(&r->out->plan) == 1 ? "" : "s");
+	}
+	return err;
+}
+
+/*
+ * Journal the intent, run the steps (rec_exec_run), record how it ended.
+ * The intent is journaled (and the in-progress mark set) before the first
+ * step, in the commit of that step's own intent (issue 11: one commit
+ * fewer); if it cannot be recorded, nothing is done: a crash later would
+ * leave no trace to recover from.
+ */
 static void converge(struct run *r)
 {
 	const struct apply_opts *opts = r->opts;
 	struct apply_outcome *out = r->out;
-	const char *token = out->plan.token;
-	const char *actor = opts->actor;
-	/*
-	 * The intent is journaled (and the in-progress mark set) before the
-	 * first step; if that cannot be recorded, nothing is done: a crash
-	 * later would leave no trace to recover from.
-	 */
-	int err = r->use_at_begin ? hist_apply_begin_used(r->h, token, actor)
-			: hist_apply_begin_as(r->h, token, actor, NULL);
-	if (err == BG_ETOKEN_USED && r->use_at_begin) {
-		outcome(out, BG_EXIT_TOKEN, "token %s was already used (by a concurrent apply)",
-				token);
-		return;
-	}
-	if (err) {
-		outcome(out, BG_EXIT_ERROR, "cannot journal the start of apply %s: %s; nothing "
-				"was changed", token, bg_strerror(err));
-		return;
-	}
-	clog_append(r->cfg->g.state_dir, "%s %s started by %s: %zu step%s",
-			opts->rollback_site ? "rollback" : "apply", token, actor ? actor : bg_actor(),
-			plan_changes(&out->plan), plan_changes(&out->plan) == 1 ? "" : "s");
 	struct rec_exec_opts eo = {
-		.actor = actor, .progress = opts->progress, .progress_arg = opts->progress_arg,
-		.cancel = opts->cancel,
+		.actor = opts->actor, .progress = opts->progress,
+		.progress_arg = opts->progress_arg, .cancel = opts->cancel,
 	};
 	/* Step results are held back and committed with the next intent or the end. */
 	rec_batch_open(&r->batch, r->h);
-	err = rec_exec_run(&eo, r->cfg, r->rt, r->h, &out->plan, &r->obs, &out->message, r->d);
-	record(r, err);
+	r->batch.first = begin;
+	r->batch.first_arg = r;
+	int err = rec_exec_run(&eo, r->cfg, r->rt, r->h, &out->plan, &r->obs, &out->message,
+			r->d);
+	if (!r->begun && !r->begin_err) {
+		/* Stopped before its first step (cancelled, refused): the start
+		 * still goes before the end, so that the journal pairs them. */
+		(void)rec_batch_flush(&r->batch);
+	}
+	if (r->begun) {
+		record(r, err);
+	}
 	rec_batch_release(&r->batch);
 }
 

@@ -38,6 +38,16 @@ int hist_append_all(struct hist *h, const struct hist_entry *e, size_t n);
  */
 int hist_apply_begin_used(struct hist *h, const char *token, const char *actor);
 
+/*
+ * The start of an apply (hist_apply_begin_used when use, else
+ * hist_apply_begin_as), then then[0..n) appended (as hist_append), in one
+ * transaction: the executor's first step intent lands with the start
+ * (issue 11: one commit fewer before a rollback's switch). Nothing is
+ * written when one entry is invalid or the start is refused.
+ */
+int hist_apply_begin_then(struct hist *h, const char *token, const char *actor, bool use,
+		const struct hist_entry *then, size_t n);
+
 /* hist-journal.c: then's checks and defaults, as hist_append applies them. */
 int hist__entry_prepare(const struct hist_entry *e, struct hist_entry *full);
 

@@ -598,6 +598,53 @@ int hist_apply_begin_used(struct hist *h, const char *token, const char *actor)
 			fn_apply_begin_used, &c);
 }
 
+struct begin_then_ctx {
+	struct begin_used_ctx b;
+	bool use;
+	const struct hist_entry *then; /* prepared (hist__entry_prepare) */
+	size_t n;
+};
+
+static int fn_apply_begin_then(struct hist *h, MDB_txn *txn, void *arg)
+{
+	struct begin_then_ctx *c = arg;
+	int rc = c->use ? fn_apply_begin_used(h, txn, &c->b) : fn_apply_begin(h, txn, &c->b.a);
+	for (size_t i = 0; !rc && i < c->n; i++) {
+		rc = hist__journal_put(h, txn, &c->then[i], NULL);
+	}
+	return rc;
+}
+
+/* hist-batch.h: the start of an apply and what follows it at once, one commit. */
+int hist_apply_begin_then(struct hist *h, const char *token, const char *actor, bool use,
+		const struct hist_entry *then, size_t n)
+{
+	int64_t now = bg_now_ms();
+	/* The entries were kept before this commit: the start is no later than they are. */
+	for (size_t i = 0; i < n; i++) {
+		if (then[i].time_ms > 0 && then[i].time_ms < now) {
+			now = then[i].time_ms;
+		}
+	}
+	struct begin_then_ctx c = {.b = {.t = {.token = token, .now = now},
+		.a = {.token = token, .now = now}}, .use = use, .n = n};
+	struct hist_entry *prep = n ? bg_xcalloc(n, sizeof(*prep)) : NULL;
+	int err = 0;
+	for (size_t i = 0; !err && i < n; i++) {
+		err = hist__entry_prepare(&then[i], &prep[i]);
+	}
+	apply_ctx_actor(&c.b.a, actor);
+	if (err || !hist__name_ok(token) || !h->env) {
+		free(prep);
+		return err ? err : !h->env ? BG_ERRNO(EROFS) : BG_ERRNO(EINVAL);
+	}
+	c.then = prep;
+	err = hist__txn_run(h, 0, "recording an apply and its first step", fn_apply_begin_then,
+			&c);
+	free(prep);
+	return err;
+}
+
 static int fn_apply_end(struct hist *h, MDB_txn *txn, void *arg)
 {
 	struct apply_ctx *c = arg;

@@ -248,6 +248,12 @@ static int docker_tcp_check(struct rt *rt, const struct obs_container *c,
 	return bg_tcp_connect(ip, port, timeout_ms, -1, why);
 }
 
+static int docker_inspect_cstate(struct rt *rt, const char *id, struct obs_container *c,
+		struct dk_cstate *st, int *st_err, struct bg_diag *d)
+{
+	return dk_container_inspect_cstate(dk_of(rt), id, c, st, st_err, d);
+}
+
 static int docker_reopen(const struct rt *rt, struct rt **out)
 {
 	return rt_docker_create(out, ((const struct rt_docker *)rt)->socket);
@@ -282,6 +288,7 @@ static const struct rt_impl docker_impl = {
 	DK_EXEC_RT_MEMBERS /* dk-exec.c: backups */
 	.cstate = docker_cstate,
 	.tcp_check = docker_tcp_check,
+	.inspect_cstate = docker_inspect_cstate,
 	DK_DIGEST_RT_MEMBERS /* dk-digest.c: RepoDigests for rollback --to */
 	.reopen = docker_reopen, /* issue 17: the watch daemon's worker, afresh */
 	DK_DERIVE_RT_MEMBERS /* dk-derive.c: plugin sets' derived images (issue 16) */
@@ -519,6 +526,26 @@ int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_dia
 {
 	memset(st, 0, sizeof(*st));
 	return RT_CALL(rt, cstate, rt, id, st, d);
+}
+
+int rt_inspect_cstate(struct rt *rt, const char *id, struct obs_container *c,
+		struct dk_cstate *st, int *st_err, struct bg_diag *d)
+{
+	memset(st, 0, sizeof(*st));
+	if (rt->impl->inspect_cstate) {
+		return rt->impl->inspect_cstate(rt, id, c, st, st_err, d);
+	}
+	/* The run state first, as the gate asked before: its error ends it. */
+	struct bg_diag dd;
+	bg_diag_init(&dd);
+	*st_err = rt_cstate(rt, id, st, &dd);
+	if (*st_err && *st_err != BG_ERRNO(ENOTSUP)) {
+		bg_diag_merge(d, &dd);
+		bg_diag_release(&dd);
+		return *st_err;
+	}
+	bg_diag_release(&dd);
+	return rt_inspect(rt, id, c, d);
 }
 
 int rt_image_digests(struct rt *rt, const char *ref, struct bg_strv *out, struct bg_diag *d)

@@ -126,6 +126,9 @@ struct rt_impl {
 	 * Swarm, ADR 0031); bg_tcp_connect's answer, *why when not 0. */
 	int (*tcp_check)(struct rt *rt, const struct obs_container *c, const char *network,
 			unsigned port, uint64_t timeout_ms, char **why);
+	/* Optional: inspect and cstate from one request (NULL: both asked). */
+	int (*inspect_cstate)(struct rt *rt, const char *id, struct obs_container *c,
+			struct dk_cstate *st, int *st_err, struct bg_diag *d);
 	/* The registry digests (RepoDigests) of a local image (dk-digest.c). */
 	int (*image_digests)(struct rt *rt, const char *ref, struct bg_strv *out,
 			struct bg_diag *d);
@@ -236,6 +239,16 @@ int rt_volume_usage(struct rt *rt, const char *name, int64_t *bytes, struct bg_d
  * uses the restart count obs_container lacks.
  */
 int rt_cstate(struct rt *rt, const char *id, struct dk_cstate *st, struct bg_diag *d);
+
+/*
+ * rt_inspect and rt_cstate of one container, in one request where the
+ * runtime can (the health gate's probe needs both; issue 11). Returns
+ * rt_inspect's outcome; *st_err is rt_cstate's (BG_ERRNO(ENOTSUP) for a
+ * runtime without the run state); a failed rt_cstate (other than ENOTSUP)
+ * is returned as both, and c is filled only on success.
+ */
+int rt_inspect_cstate(struct rt *rt, const char *id, struct obs_container *c,
+		struct dk_cstate *st, int *st_err, struct bg_diag *d);
 
 /*
  * The registry digests ("repo@sha256:...") the engine reports for a local

@@ -100,7 +100,8 @@ say() { printf 'bench-switch: %s\n' "$*"; }
 fail() { say "cannot run: $*"; exit 1; }
 
 # ---- what is needed ----
-for t in docker docker-compose nginx hey curl; do
+# docker-compose only for its own phases (BENCH_SWITCH_COMPOSE=0 runs without it)
+for t in docker $([ "$COMPOSE" = 1 ] && echo docker-compose) nginx hey curl; do
 	command -v "$t" >/dev/null 2>&1 || fail "'$t' not found (./run.sh bench installs it)"
 done
 [ -x "$BG" ] || fail "$BG not built (ninja -C $BUILD)"

@@ -30,6 +30,9 @@ fail() { say "cannot run: $*"; exit 1; }
 RUN=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 SITE=bgph-$RUN
 W=$(mktemp -d "${TMPDIR:-/tmp}/bg-phases.XXXXXX")
+# nginx's workers (nobody) stat the edge's flag files under it: without
+# this, every switch reloads (edge-nginx-reach.c), as bench-switch.sh does.
+chmod 755 "$W"
 CFG=$W/cfg
 DPID=
 P1=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000))

@@ -10,7 +10,9 @@
  * (hist_apply_end_after: those entries, then the end, then the outcome),
  * for several entries at once (hist_append_all), and for the token's use
  * with the apply's start (hist_apply_begin_used: a used token is refused
- * and nothing is written).
+ * and nothing is written), and for the start with the first step's intent
+ * (hist_apply_begin_then: the start first; a used token or an invalid
+ * entry writes nothing).
  */
 #include "bg.h"
 #include "bg-util.h"
@@ -141,11 +143,53 @@ static void test_begin_used_and_end_after(void **state)
 	free(dir);
 }
 
+static void test_begin_then(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir("hist-batch3");
+	struct hist *h = NULL;
+	const char *tok = "ef56ef56ef56ef56", *tok2 = "0a0b0a0b0a0b0a0b";
+	assert_int_equal(hist_open(&h, dir, 0, NULL), 0);
+	struct hist_entry intent[] = {
+		{.action = "step", .site = "shop", .token = (char *)tok, .result = "started"},
+		{.token = (char *)tok, .result = "started"}, /* no action: not writable */
+	};
+	/* An invalid entry: nothing, not even the start or the token's use. */
+	assert_int_not_equal(hist_apply_begin_then(h, tok, "bob@here", true, intent, 2), 0);
+	assert_false(token_used(h, tok));
+	assert_int_equal(open_applies(h), 0);
+	journal_is(h, NULL, 0);
+	assert_int_equal(hist_apply_begin_then(h, tok, "bob@here", true, intent, 1), 0);
+	assert_true(token_used(h, tok));
+	assert_int_equal(open_applies(h), 1);
+	const char *begun[] = {"apply started -", "step started shop"};
+	journal_is(h, begun, 2);
+	/* Used already: refused, nothing more written. */
+	assert_int_equal(hist_apply_begin_then(h, tok, "bob@here", true, intent, 1),
+			BG_ETOKEN_USED);
+	journal_is(h, begun, 2);
+	/* Without the token's use (it was recorded before): the start and the entry. */
+	assert_int_equal(hist_token_use(h, tok2), 0);
+	intent[0].token = (char *)tok2;
+	assert_int_equal(hist_apply_begin_then(h, tok2, NULL, false, intent, 1), 0);
+	assert_int_equal(open_applies(h), 2);
+	const char *both[] = {"apply started -", "step started shop", "apply started -",
+			"step started shop"};
+	journal_is(h, both, 4);
+	struct hist_verify v;
+	assert_int_equal(hist_journal_verify(h, NULL, NULL, &v), 0);
+	assert_int_equal(v.brk, HIST_INTACT);
+	hist_close(h);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_end_with),
 		cmocka_unit_test(test_begin_used_and_end_after),
+		cmocka_unit_test(test_begin_then),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

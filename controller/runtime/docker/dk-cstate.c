@@ -2,7 +2,8 @@
  * dk-cstate: see dk-cstate.h. Separate from dk_container_inspect because
  * obs_container has no restart count and the gate needs nothing else of
  * the document: parsing the networks and labels again at every probe
- * would be wasted.
+ * would be wasted. Where the gate needs both (its probe: the address and
+ * the run state), dk_container_inspect_cstate parses both from one GET.
  */
 #include "bg.h"
 #include "dk-cstate.h"
@@ -56,6 +57,22 @@ int dk_container_cstate(struct dk_client *dk, const char *id_or_name, struct dk_
 	memset(st, 0, sizeof(*st));
 	if (!err) {
 		err = dk_parse_cstate(j, st, d);
+	}
+	json_object_put(j);
+	return err;
+}
+
+int dk_container_inspect_cstate(struct dk_client *dk, const char *id_or_name,
+		struct obs_container *c, struct dk_cstate *st, int *st_err, struct bg_diag *d)
+{
+	struct json_object *j = NULL;
+	int err = dk__inspect_ours(dk, id_or_name, &j, d);
+
+	memset(st, 0, sizeof(*st));
+	*st_err = err;
+	if (!err) {
+		*st_err = dk_parse_cstate(j, st, d);
+		err = dk_parse_container_inspect(j, c, d);
 	}
 	json_object_put(j);
 	return err;

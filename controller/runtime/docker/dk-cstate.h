@@ -32,4 +32,9 @@ int dk_parse_cstate(struct json_object *j, struct dk_cstate *st, struct bg_diag 
 int dk_container_cstate(struct dk_client *dk, const char *id_or_name, struct dk_cstate *st,
 		struct bg_diag *d);
 
+/* Both of one GET (issue 11: the gate's first probe asked twice): c as
+ * dk_container_inspect, *st as dk_container_cstate, *st_err its parse. */
+int dk_container_inspect_cstate(struct dk_client *dk, const char *id_or_name,
+		struct obs_container *c, struct dk_cstate *st, int *st_err, struct bg_diag *d);
+
 #endif /* BG_CONTROLLER_DK_CSTATE_H */

@@ -436,6 +436,74 @@ int dk__get_json(struct dk_client *dk, const char *path, enum json_type t,
 	return 0;
 }
 
+/* Run m until every transfer ended; false if curl itself failed. */
+static bool multi_run(CURLM *m)
+{
+	int running = 1;
+	CURLMcode mc = CURLM_OK;
+	while (running && mc == CURLM_OK) {
+		mc = curl_multi_perform(m, &running);
+		if (mc == CURLM_OK && running) {
+			mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
+		}
+	}
+	return mc == CURLM_OK;
+}
+
+int dk__get_many(struct dk_client *dk, char *const *paths, size_t n,
+		struct json_object **out, int *errs, struct bg_diag *ds, struct bg_diag *d)
+{
+	int err = dk__ensure_api(dk, d);
+	if (err || !n) {
+		return err;
+	}
+	CURLM *m = curl_multi_init();
+	struct dk__req *r = bg_xcalloc(n, sizeof(*r));
+	CURL **easy = bg_xcalloc(n, sizeof(*easy));
+	for (size_t i = 0; i < n; i++) {
+		out[i] = NULL;
+		errs[i] = BG_EDOCKER;
+		dk__req_init(&r[i]);
+		easy[i] = m ? curl_easy_init() : NULL;
+		if (easy[i] && dk__req_prepare(&r[i], easy[i], dk->socket, dk->api_version, "GET",
+				paths[i], NULL, dk->timeout_ms) == 0 &&
+				curl_multi_add_handle(m, easy[i]) == CURLM_OK) {
+			errs[i] = 1; /* under way */
+		} else {
+			dk__error(&ds[i], "libcurl cannot talk to a unix socket (%s)", r[i].errbuf);
+		}
+	}
+	if (!m || !multi_run(m)) {
+		dk__error(d, "libcurl could not run %zu requests to the Docker engine", n);
+		err = BG_EDOCKER;
+	}
+	CURLMsg *msg;
+	int left;
+	while (m && (msg = curl_multi_info_read(m, &left))) {
+		struct dk__req *q = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+		if (msg->msg == CURLMSG_DONE && q && q >= r && q < r + n) {
+			size_t i = (size_t)(q - r);
+			errs[i] = dk__req_result(q, msg->data.result, NULL, &out[i], &ds[i]);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] > 0) {
+			dk__error(&ds[i], "GET %s: no answer from the Docker engine", paths[i]);
+			errs[i] = BG_EDOCKER;
+		}
+		if (easy[i]) {
+			curl_multi_remove_handle(m, easy[i]);
+			curl_easy_cleanup(easy[i]);
+		}
+		dk__req_release(&r[i]);
+	}
+	curl_multi_cleanup(m);
+	free(easy);
+	free(r);
+	return err;
+}
+
 int dk__req_stream(struct dk__req *r, CURL *easy, struct dk_stream *s, struct bg_diag *d)
 {
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);

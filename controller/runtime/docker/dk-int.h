@@ -99,6 +99,16 @@ int dk__ensure_api(struct dk_client *dk, struct bg_diag *d);
 int dk__call(struct dk_client *dk, const char *method, const char *path,
 		const char *body, uint64_t timeout_ms, long *status,
 		struct json_object **out, struct bg_diag *d);
+/*
+ * n GETs at once (issue 11: an observation's inspects, one after the other,
+ * were a round trip each), each on a connection of its own (curl multi):
+ * out[i] the answer's JSON (NULL if none), errs[i] its outcome as
+ * dk__req_result says it, its message in ds[i] (n diags the caller
+ * initialised). Returns the first error of the exchange itself (API
+ * negotiation, curl), not the requests'.
+ */
+int dk__get_many(struct dk_client *dk, char *const *paths, size_t n,
+		struct json_object **out, int *errs, struct bg_diag *ds, struct bg_diag *d);
 /* GET path and insist on a JSON body of type t (BG_EPARSE otherwise). */
 int dk__get_json(struct dk_client *dk, const char *path, enum json_type t,
 		struct json_object **out, struct bg_diag *d);
