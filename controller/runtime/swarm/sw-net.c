@@ -43,9 +43,10 @@ static int task_netns(struct rt *engine, const char *cid, const char *node, char
 		snprintf(path, sizeof(path), "/proc/%d/ns/net", st.pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
+			int e = errno;
 			*why = bg_xasprintf("%s: %s (the controller must run in the host's "
-					"PID namespace, as root)", path, strerror(errno));
-			*err = errno == ENOENT ? BG_EHEALTH : BG_ERRNO(errno);
+					"PID namespace, as root)", path, strerror(e));
+			*err = e == ENOENT ? BG_EHEALTH : BG_ERRNO(e);
 		}
 	}
 	bg_diag_release(&d);
