@@ -24,16 +24,18 @@ static int socket_in(int family, int netns_fd, char **why)
 {
 	if (netns_fd < 0) {
 		int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		int e = errno;
 		if (fd < 0) {
-			*why = bg_xasprintf("socket: %s", strerror(errno));
-			return BG_ERRNO(errno);
+			*why = bg_xasprintf("socket: %s", strerror(e));
+			return BG_ERRNO(e);
 		}
 		return fd;
 	}
 	int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (home < 0) {
-		*why = bg_xasprintf("/proc/thread-self/ns/net: %s", strerror(errno));
-		return BG_ERRNO(errno);
+		int e = errno;
+		*why = bg_xasprintf("/proc/thread-self/ns/net: %s", strerror(e));
+		return BG_ERRNO(e);
 	}
 	if (setns(netns_fd, CLONE_NEWNET) != 0) {
 		int e = errno;
