@@ -35,9 +35,18 @@ char *edge__nginx_path(const struct cfg *cfg, const char *site);
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d);
 /* The same, and nginx's probe must answer colour too (a file switched by
- * flags answers "SITE SERIAL COLOUR"); NULL: the serial alone. */
+ * flags answers "SITE SERIAL COLOUR"); NULL: the serial alone. old (NULL:
+ * not wanted) gets the PIDs of the workers that served the previous file,
+ * told to quit, for edge__nginx_wait_exit. */
 int edge__nginx_install_colour(const struct cfg *cfg, const char *site, const char *content,
-		size_t len, const char *colour, struct bg_diag *d);
+		size_t len, const char *colour, struct bg_strv *old, struct bg_diag *d);
+/*
+ * Wait until the workers of old have exited, at most timeout_ms (then a
+ * warning). Such a worker still runs the previous file for the requests it
+ * had; a flag flipped before it is gone is read by it too, with that file's
+ * upstreams (ADR 0030, "A flag after a reload").
+ */
+void edge__nginx_wait_exit(const struct bg_strv *old, uint64_t timeout_ms);
 /* Ask nginx (fresh connections, every 1 ms, edge_confirm_timeout_ms) until
  * content's probe answers colour; BG_EEDGE with *last (a new string: what
  * nginx answered). 0 at once when there is nothing to ask. */

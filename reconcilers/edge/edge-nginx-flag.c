@@ -258,7 +258,8 @@ static bool colour_empty(const char *content, const char *site, const char *colo
 /*
  * The file changes: install it (write, test, reload, probe) with the live
  * flag left as nginx serves it now, so the new file serves the same colour
- * first; then flip. Flags that are missing or odd (the previous file did
+ * first; then, once the previous file's workers have exited, flip. Flags
+ * that are missing or odd (the previous file did
  * not use them), or that name a colour the new file has no container for,
  * are set to the target before the reload.
  */
@@ -285,11 +286,18 @@ static int route_reload(const struct cfg *cfg, int dfd, const char *site, const 
 		}
 		f.preview = preview;
 	}
+	struct bg_strv old;
+	bg_strv_init(&old);
 	int err = edge__nginx_install_colour(cfg, site, content, len,
-			cfg->g.nginx.probe ? f.live : NULL, d);
+			cfg->g.nginx.probe ? f.live : NULL, &old, d);
 	if (!err && strcmp(f.live, live) != 0) {
+		/* The previous file's workers read the flag too, with that file's
+		 * upstreams (the new colour's may be a `down` placeholder there):
+		 * they finish their requests first. */
+		edge__nginx_wait_exit(&old, edge_confirm_timeout_ms);
 		err = flip_live(cfg, dfd, site, content, live, f.live, d);
 	}
+	bg_strv_release(&old);
 	if (!err && preview && strcmp(f.preview, preview) != 0) {
 		err = flag_set(dfd, site, "preview", preview, d);
 	}

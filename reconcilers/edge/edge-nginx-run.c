@@ -869,11 +869,43 @@ static void restore_reload(const struct cfg *cfg, const char *site, const char *
 int edge__nginx_install(const struct cfg *cfg, const char *site, const char *content,
 		size_t len, struct bg_diag *d)
 {
-	return edge__nginx_install_colour(cfg, site, content, len, NULL, d);
+	return edge__nginx_install_colour(cfg, site, content, len, NULL, NULL, d);
+}
+
+/* Is PID still an nginx worker, accepting or shutting down? A zombie (its
+ * cmdline is empty) or a PID reused by another program is gone. */
+static bool worker_alive(const char *pid)
+{
+	static const char want[] = "nginx: worker process"; /* either title's start */
+	char path[64], buf[sizeof(want)];
+	snprintf(path, sizeof(path), "/proc/%.20s/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		return false;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n == (ssize_t)sizeof(want) - 1 && memcmp(buf, want, sizeof(want) - 1) == 0;
+}
+
+void edge__nginx_wait_exit(const struct bg_strv *old, uint64_t timeout_ms)
+{
+	int64_t deadline = bg_mono_ms() + (int64_t)timeout_ms;
+	for (size_t i = 0; i < old->n; i++) {
+		while (worker_alive(old->v[i])) {
+			if (bg_mono_ms() >= deadline) {
+				bg_log(BG_LOG_WARN, "nginx worker %s of the previous file still "
+						"runs after %" PRIu64 " ms: the flag changes now",
+						old->v[i], timeout_ms);
+				return;
+			}
+			pause_ms(EDGE_NGINX_POLL_MS);
+		}
+	}
 }
 
 int edge__nginx_install_colour(const struct cfg *cfg, const char *site, const char *content,
-		size_t len, const char *colour, struct bg_diag *d)
+		size_t len, const char *colour, struct bg_strv *old, struct bg_diag *d)
 {
 	char *path = NULL, *prev = NULL;
 	size_t prev_len = 0;
@@ -942,6 +974,9 @@ int edge__nginx_install_colour(const struct cfg *cfg, const char *site, const ch
 		err = edge__auth_remove(cfg, site, d);
 	}
 	bg_trace(EDGE, "installed '%s' (%zu bytes)", path, len);
+	for (size_t i = 0; old && i < old_workers.n; i++) {
+		bg_strv_push(old, old_workers.v[i]);
+	}
 out:
 	bg_strv_release(&old_workers);
 	free(prev);
