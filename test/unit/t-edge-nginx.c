@@ -1881,6 +1881,84 @@ static void test_keepalive_kept(void **state)
 	backend_stop(be);
 }
 
+/* The stopped workers, continued by a thread after a delay. */
+struct cont_later {
+	struct bg_strv *pids;
+	int ms;
+};
+
+static void *cont_later_main(void *arg)
+{
+	struct cont_later *c = arg;
+	usleep((useconds_t)c->ms * 1000);
+	for (size_t i = 0; i < c->pids->n; i++) {
+		kill((pid_t)atol(c->pids->v[i]), SIGCONT);
+	}
+	return NULL;
+}
+
+/*
+ * ADR 0030, "A flag after a reload": a switch that also rewrites the file
+ * flips the flag only once the previous file's workers have exited. They
+ * read the flag too, with the previous file's upstreams, where the new
+ * colour is a `down` placeholder (502, "no live upstreams"). Made
+ * deterministic: a fresh connection is accepted by a worker of the first
+ * file (green has no container there), the workers are stopped, the
+ * request is sent, and the switch to green (new addresses: a reload)
+ * starts; the old workers are continued after the wait for them to stop
+ * accepting has given up (edge_confirm_timeout_ms, 1 s here) and before
+ * the wait for their exit does. The request they then handle must get
+ * blue, its file's live colour, not a 502; the next connections get green.
+ */
+static void test_flag_after_reload_waits_for_old_workers(void **state)
+{
+	struct bg_diag d;
+	struct bg_strv old;
+	uint64_t timeout = edge_confirm_timeout_ms;
+	bg_diag_init(&d);
+	bg_strv_init(&old);
+	use_real_argvs();
+	E.cfg.g.nginx.probe = true;
+	edge_confirm_timeout_ms = 1000;
+	assert_int_equal(install("blue", NULL, ups("blue"), NULL, &d, NULL), 0);
+	assert_true(wait_serves("shop.example.com", 200, "blue", 5000));
+	for (int i = 0; i < 200 && old.n != 2; i++) { /* a reload's old ones gone */
+		bg_strv_release(&old);
+		bg_strv_init(&old);
+		nginx_workers(&old);
+		usleep(10 * 1000);
+	}
+	assert_int_equal(old.n, 2);
+	int fd = connect_local(E.port);
+	usleep(200 * 1000); /* accepted by one of them */
+	for (size_t i = 0; i < old.n; i++) {
+		assert_int_equal(kill((pid_t)atol(old.v[i]), SIGSTOP), 0);
+	}
+	const char req[] = "GET / HTTP/1.1\r\nHost: shop.example.com\r\nConnection: close\r\n\r\n";
+	write_all(fd, req, sizeof(req) - 1);
+	struct cont_later c = {.pids = &old, .ms = 1500};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, cont_later_main, &c), 0);
+	int err = install_live("green", &d);
+	pthread_join(t, NULL);
+	char buf[4096];
+	size_t n = 0;
+	for (ssize_t k; n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0;) {
+		n += (size_t)k;
+	}
+	buf[n] = 0;
+	close(fd);
+	print_message("# the old worker's answer: %.40s\n", buf);
+	assert_int_equal(err, 0);
+	th_assert_contains(buf, "HTTP/1.1 200");
+	th_assert_contains(buf, "\r\n\r\nblue"); /* its body: the colour of its file */
+	all_served("green", 10);
+	edge_confirm_timeout_ms = timeout;
+	E.cfg.g.nginx.probe = false;
+	bg_strv_release(&old);
+	bg_diag_release(&d);
+}
+
 /* ---- libcurl: POSTs and HTTPS ---- */
 
 static size_t curl_body(char *ptr, size_t size, size_t n, void *arg)
@@ -2398,6 +2476,7 @@ int main(void)
 		cmocka_unit_test(test_old_workers_detected_and_waited_for),
 		cmocka_unit_test(test_switch_returns_after_old_workers),
 		cmocka_unit_test(test_switch_by_flag_no_reload),
+		cmocka_unit_test(test_flag_after_reload_waits_for_old_workers),
 		cmocka_unit_test(test_flag_unreachable_reloads),
 		cmocka_unit_test(test_previous_form_rewritten),
 		cmocka_unit_test(test_websocket),
