@@ -26,6 +26,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -888,20 +889,64 @@ static bool worker_alive(const char *pid)
 	return n == (ssize_t)sizeof(want) - 1 && memcmp(buf, want, sizeof(want) - 1) == 0;
 }
 
+/* A pidfd pinning worker pid while it is still one; -1 when it is gone,
+ * -2 when this kernel has no pidfds (before Linux 5.3). */
+static int worker_pidfd(const char *pid)
+{
+#if defined(SYS_pidfd_open)
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)atol(pid), 0);
+	if (fd < 0) {
+		return errno == ESRCH ? -1 : -2;
+	}
+	if (!worker_alive(pid)) { /* pinned after it went: another process */
+		close(fd);
+		return -1;
+	}
+	return fd;
+#else
+	(void)pid;
+	return -2;
+#endif
+}
+
+/* The kernel says when a pidfd's process exits (POLLIN): /proc is polled
+ * only where there are no pidfds. */
 void edge__nginx_wait_exit(const struct bg_strv *old, uint64_t timeout_ms)
 {
 	int64_t deadline = bg_mono_ms() + (int64_t)timeout_ms;
+	struct pollfd *p = bg_xcalloc(old->n ? old->n : 1, sizeof(*p));
+	size_t left = 0;
 	for (size_t i = 0; i < old->n; i++) {
-		while (worker_alive(old->v[i])) {
-			if (bg_mono_ms() >= deadline) {
-				bg_log(BG_LOG_WARN, "nginx worker %s of the previous file still "
-						"runs after %" PRIu64 " ms: the flag changes now",
-						old->v[i], timeout_ms);
-				return;
-			}
+		p[i].fd = worker_pidfd(old->v[i]);
+		p[i].events = POLLIN;
+		while (p[i].fd == -2 && worker_alive(old->v[i]) && bg_mono_ms() < deadline) {
 			pause_ms(EDGE_NGINX_POLL_MS);
 		}
+		left += p[i].fd >= 0 || (p[i].fd == -2 && worker_alive(old->v[i]));
+		p[i].fd = p[i].fd < 0 ? -1 : p[i].fd; /* poll skips negative fds */
 	}
+	for (int64_t now = bg_mono_ms(); left && now < deadline; now = bg_mono_ms()) {
+		if (poll(p, old->n, (int)(deadline - now)) <= 0) {
+			continue; /* EINTR, or the deadline */
+		}
+		for (size_t i = 0; i < old->n; i++) {
+			if (p[i].fd >= 0 && p[i].revents) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				left--;
+			}
+		}
+	}
+	if (left) {
+		bg_log(BG_LOG_WARN, "%zu nginx worker(s) of the previous file still running "
+				"after %" PRIu64 " ms: the flag changes now", left, timeout_ms);
+	}
+	for (size_t i = 0; i < old->n; i++) {
+		if (p[i].fd >= 0) {
+			close(p[i].fd);
+		}
+	}
+	free(p);
 }
 
 int edge__nginx_install_colour(const struct cfg *cfg, const char *site, const char *content,
